@@ -1,0 +1,293 @@
+//! The simulation loop: pops events in order, hands them to the model, enforces limits, keeps
+//! the fingerprint and feeds an optional trace sink.
+
+use crate::fingerprint::Fingerprint;
+use crate::queue::{EventQueue, TimerId};
+use crate::time::{SimDuration, SimTime};
+
+/// What the engine needs to know of a model's events: a stable kind and target for the
+/// fingerprint and the trace. Both must come from stable identifiers (enum discriminants,
+/// dense ids), never from addresses or hashes.
+pub trait Event: Copy {
+    /// A small number naming the kind of event.
+    fn kind(&self) -> u16;
+    /// The id of the component the event is addressed to.
+    fn target(&self) -> u32;
+}
+
+/// A model receives every event in `(time, seq)` order.
+pub trait Model {
+    type Event: Event;
+    fn handle(&mut self, scheduler: &mut Scheduler<Self::Event>, event: Self::Event);
+}
+
+/// Receives every processed event when tracing is on.
+pub trait TraceSink<E> {
+    fn record(&mut self, time: SimTime, event: &E);
+}
+
+/// Where models schedule events: the queue plus the current time.
+pub struct Scheduler<E> {
+    queue: EventQueue<E>,
+    now: SimTime,
+}
+
+impl<E: Copy> Scheduler<E> {
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// Schedules `event` at `time`, which must not be in the past.
+    #[inline]
+    pub fn schedule_at(&mut self, time: SimTime, event: E) {
+        debug_assert!(time >= self.now, "event scheduled in the past");
+        self.queue.push(time.max(self.now), event);
+    }
+
+    /// Schedules `event` after `delay`.
+    #[inline]
+    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
+        self.queue.push(self.now + delay, event);
+    }
+
+    /// Schedules a cancellable timer after `delay`.
+    #[inline]
+    pub fn timer_in(&mut self, delay: SimDuration, event: E) -> TimerId {
+        self.queue.push_timer(self.now + delay, event)
+    }
+
+    /// Cancels a timer; `false` if it already fired or was cancelled.
+    #[inline]
+    pub fn cancel(&mut self, timer: TimerId) -> bool {
+        self.queue.cancel(timer)
+    }
+
+    /// Live pending events.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+/// When a run stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Events at or after this time are not processed.
+    pub end: SimTime,
+    /// At most this many events are processed.
+    pub max_events: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            end: SimTime::MAX,
+            max_events: u64::MAX,
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// No event was left to process.
+    QueueEmpty,
+    /// The next event was at or after the end time.
+    EndTime,
+    /// The event limit was reached; later events were not processed.
+    MaxEvents,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::QueueEmpty => "queue_empty",
+            StopReason::EndTime => "end_time",
+            StopReason::MaxEvents => "max_events",
+        }
+    }
+}
+
+/// The engine's account of a finished run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub stop: StopReason,
+    /// Events processed.
+    pub events: u64,
+    /// Simulated time when the run stopped: the end time if it was reached, otherwise the time
+    /// of the last processed event.
+    pub now: SimTime,
+    pub fingerprint: Fingerprint,
+}
+
+/// The engine: a scheduler, limits, a fingerprint and an optional trace sink.
+pub struct Simulation<E> {
+    scheduler: Scheduler<E>,
+    limits: Limits,
+    events: u64,
+    fingerprint: Fingerprint,
+    trace: Option<Box<dyn TraceSink<E>>>,
+}
+
+impl<E: Event + Copy> Simulation<E> {
+    pub fn new(limits: Limits) -> Self {
+        Simulation {
+            scheduler: Scheduler {
+                queue: EventQueue::with_capacity(1024),
+                now: SimTime::ZERO,
+            },
+            limits,
+            events: 0,
+            fingerprint: Fingerprint::default(),
+            trace: None,
+        }
+    }
+
+    /// Records every processed event into `sink`.
+    pub fn set_trace(&mut self, sink: Box<dyn TraceSink<E>>) {
+        self.trace = Some(sink);
+    }
+
+    /// The scheduler, for seeding initial events before [`run`](Self::run).
+    pub fn scheduler(&mut self) -> &mut Scheduler<E> {
+        &mut self.scheduler
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Processes events until the queue is empty or a limit is hit.
+    pub fn run<M: Model<Event = E>>(&mut self, model: &mut M) -> RunOutcome {
+        let stop = loop {
+            if self.events >= self.limits.max_events {
+                break StopReason::MaxEvents;
+            }
+            let Some((time, event)) = self.scheduler.queue.pop_before(self.limits.end) else {
+                if self.scheduler.queue.is_empty() {
+                    break StopReason::QueueEmpty;
+                }
+                self.scheduler.now = self.limits.end;
+                break StopReason::EndTime;
+            };
+            debug_assert!(time >= self.scheduler.now, "time went backwards");
+            self.scheduler.now = time;
+            self.events += 1;
+            self.fingerprint
+                .absorb(time.0, event.kind(), event.target());
+            if let Some(trace) = self.trace.as_mut() {
+                trace.record(time, &event);
+            }
+            model.handle(&mut self.scheduler, event);
+        };
+        RunOutcome {
+            stop,
+            events: self.events,
+            now: self.scheduler.now,
+            fingerprint: self.fingerprint,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    struct Tick(u32);
+    impl Event for Tick {
+        fn kind(&self) -> u16 {
+            0
+        }
+        fn target(&self) -> u32 {
+            self.0
+        }
+    }
+
+    /// Reschedules every tick 10 ns later and cancels a far timer each time.
+    struct Ticker {
+        seen: Vec<(SimTime, u32)>,
+    }
+    impl Model for Ticker {
+        type Event = Tick;
+        fn handle(&mut self, s: &mut Scheduler<Tick>, e: Tick) {
+            self.seen.push((s.now(), e.0));
+            let far = s.timer_in(SimDuration(1_000_000), Tick(99));
+            assert!(s.cancel(far));
+            s.schedule_in(SimDuration(10), e);
+        }
+    }
+
+    struct Recorder(Rc<RefCell<Vec<u64>>>);
+    impl TraceSink<Tick> for Recorder {
+        fn record(&mut self, time: SimTime, _: &Tick) {
+            self.0.borrow_mut().push(time.0);
+        }
+    }
+
+    #[test]
+    fn end_time_is_exclusive_and_reported() {
+        let mut sim = Simulation::new(Limits {
+            end: SimTime(100),
+            max_events: u64::MAX,
+        });
+        sim.scheduler().schedule_at(SimTime(0), Tick(1));
+        sim.scheduler().schedule_at(SimTime(0), Tick(2));
+        let mut m = Ticker { seen: vec![] };
+        let out = sim.run(&mut m);
+        assert_eq!(out.stop, StopReason::EndTime);
+        assert_eq!(out.now, SimTime(100));
+        assert_eq!(out.events, 20);
+        assert_eq!(
+            &m.seen[..3],
+            &[(SimTime(0), 1), (SimTime(0), 2), (SimTime(10), 1)]
+        );
+        assert!(m.seen.iter().all(|&(t, _)| t < SimTime(100)));
+    }
+
+    #[test]
+    fn max_events_stops_the_run() {
+        let mut sim = Simulation::new(Limits {
+            end: SimTime::MAX,
+            max_events: 7,
+        });
+        sim.scheduler().schedule_at(SimTime(0), Tick(1));
+        let out = sim.run(&mut Ticker { seen: vec![] });
+        assert_eq!(out.stop, StopReason::MaxEvents);
+        assert_eq!(out.events, 7);
+        assert_eq!(out.now, SimTime(60));
+    }
+
+    #[test]
+    fn empty_queue_stops_and_trace_sees_everything() {
+        struct Once;
+        impl Model for Once {
+            type Event = Tick;
+            fn handle(&mut self, _: &mut Scheduler<Tick>, _: Tick) {}
+        }
+        let log = Rc::new(RefCell::new(vec![]));
+        let mut sim = Simulation::new(Limits::default());
+        sim.set_trace(Box::new(Recorder(log.clone())));
+        sim.scheduler().schedule_at(SimTime(5), Tick(1));
+        sim.scheduler().schedule_at(SimTime(3), Tick(1));
+        let out = sim.run(&mut Once);
+        assert_eq!(out.stop, StopReason::QueueEmpty);
+        assert_eq!(*log.borrow(), vec![3, 5]);
+    }
+
+    #[test]
+    fn fingerprint_is_reproducible_and_sensitive() {
+        let run = |first: u32| {
+            let mut sim = Simulation::new(Limits {
+                end: SimTime(1_000),
+                max_events: u64::MAX,
+            });
+            sim.scheduler().schedule_at(SimTime(0), Tick(first));
+            sim.run(&mut Ticker { seen: vec![] }).fingerprint
+        };
+        assert_eq!(run(1), run(1));
+        assert_ne!(run(1), run(2));
+    }
+}

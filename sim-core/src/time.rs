@@ -1,0 +1,191 @@
+//! Simulated time: integer nanoseconds, never the wall clock.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// A point in simulated time, in nanoseconds since the start of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+/// A span of simulated time in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Seconds as a float, for reports only (never for decisions).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// The time elapsed since `earlier`; zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+    pub const NANOSECOND: SimDuration = SimDuration(1);
+    pub const MICROSECOND: SimDuration = SimDuration(1_000);
+    pub const MILLISECOND: SimDuration = SimDuration(1_000_000);
+    pub const SECOND: SimDuration = SimDuration(1_000_000_000);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimDuration(ns)
+    }
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us * 1_000)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms * 1_000_000)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * 1_000_000_000)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Milliseconds as a float, for reports only.
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+
+    /// Seconds as a float, for reports only.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// Scales by a non-negative factor, rounding to the nearest nanosecond (ties away from zero)
+    /// and saturating at `u64::MAX`. Multiplication and rounding are exact IEEE operations, so
+    /// the result is the same on every platform.
+    pub fn mul_f64(self, factor: f64) -> SimDuration {
+        assert!(
+            factor >= 0.0 && factor.is_finite(),
+            "factor must be finite and >= 0"
+        );
+        SimDuration(quantise_ns(self.0 as f64 * factor))
+    }
+
+    pub const fn saturating_add(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(other.0))
+    }
+}
+
+/// Rounds a non-negative float number of nanoseconds to an integer, saturating.
+pub(crate) fn quantise_ns(ns: f64) -> u64 {
+    if ns.is_nan() || ns <= 0.0 {
+        0
+    } else {
+        // `as` saturates at u64::MAX for values beyond the range.
+        ns.round() as u64
+    }
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, rhs: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        *self = *self + rhs;
+    }
+}
+
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    fn sub(self, rhs: SimTime) -> SimDuration {
+        assert!(self >= rhs, "negative duration: {self} - {rhs}");
+        SimDuration(self.0 - rhs.0)
+    }
+}
+
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, rhs: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(rhs.0))
+    }
+}
+
+/// Writes `ns` nanoseconds with the largest unit that keeps it readable: `0s`, `750ns`,
+/// `12.5us`, `250ms`, `1.5s`, `120s`. At most three decimals, trailing zeros trimmed.
+fn write_ns(f: &mut fmt::Formatter<'_>, ns: u64) -> fmt::Result {
+    let (unit, scale) = if ns == 0 {
+        return f.write_str("0s");
+    } else if ns < 1_000 {
+        ("ns", 1)
+    } else if ns < 1_000_000 {
+        ("us", 1_000)
+    } else if ns < 1_000_000_000 {
+        ("ms", 1_000_000)
+    } else {
+        ("s", 1_000_000_000)
+    };
+    let whole = ns / scale;
+    // Three decimals, rounded down: integer arithmetic so the text never depends on float printing.
+    let frac = (ns % scale) * 1000 / scale;
+    if frac == 0 {
+        write!(f, "{whole}{unit}")
+    } else {
+        let digits = format!("{frac:03}");
+        write!(f, "{whole}.{}{unit}", digits.trim_end_matches('0'))
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_ns(f, self.0)
+    }
+}
+
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_ns(f, self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_picks_a_readable_unit() {
+        let cases = [
+            (0, "0s"),
+            (750, "750ns"),
+            (12_500, "12.5us"),
+            (250_000_000, "250ms"),
+            (1_500_000_000, "1.5s"),
+            (120_000_000_000, "120s"),
+            (1_234_567, "1.234ms"),
+        ];
+        for (ns, text) in cases {
+            assert_eq!(SimDuration(ns).to_string(), text, "{ns} ns");
+            assert_eq!(SimTime(ns).to_string(), text, "{ns} ns");
+        }
+    }
+
+    #[test]
+    fn mul_rounds_to_nearest_and_saturates() {
+        assert_eq!(SimDuration(3).mul_f64(0.5), SimDuration(2));
+        assert_eq!(SimDuration(10).mul_f64(0.0), SimDuration(0));
+        assert_eq!(SimDuration(u64::MAX).mul_f64(2.0), SimDuration(u64::MAX));
+    }
+
+    #[test]
+    fn time_arithmetic_saturates() {
+        assert_eq!(SimTime(u64::MAX - 1) + SimDuration(5), SimTime::MAX);
+        assert_eq!(SimTime(5).saturating_since(SimTime(9)), SimDuration::ZERO);
+        assert_eq!(SimTime(9) - SimTime(5), SimDuration(4));
+    }
+}

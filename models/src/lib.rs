@@ -1,1 +1,13 @@
-//! placeholder
+//! faultline's world: services with workers and queues, clients, the network between them,
+//! scripted faults and the per-call policies (timeout, retry), plus the metrics they record.
+//!
+//! [`config`] holds the validated description a scenario builds; [`World`] runs it on the
+//! `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
+
+pub mod config;
+pub mod metrics;
+mod world;
+
+pub use world::{
+    ClientReport, EdgeReport, Outcome, RunOptions, RunResult, ServiceReport, World, WorldEvent,
+};

@@ -1,0 +1,315 @@
+//! Streaming metrics: a log-linear latency histogram with bounded relative error, outcome
+//! counters, and fixed-width time windows. Memory grows with windows and services, never with
+//! the number of requests.
+
+use sim_core::{SimDuration, SimTime};
+
+/// Sub-buckets per power of two, as a power of two.
+const SUB_BITS: u32 = 7;
+const SUB: u64 = 1 << SUB_BITS;
+
+/// A latency histogram in nanoseconds.
+///
+/// Values below 256 ns are exact; above, each power of two is split into 128 buckets, so a
+/// bucket is at most 1/128 of its lower bound wide. Quantiles report the bucket's midpoint
+/// (clamped to the exact min and max), so their relative error is at most 1/256 (0.39%).
+/// Min, max, count and sum (hence the mean) are exact.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+    sum_ns: u128,
+    min_ns: u64,
+    max_ns: u64,
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < SUB {
+        return v as usize;
+    }
+    let exponent = 63 - v.leading_zeros();
+    let shift = exponent - SUB_BITS;
+    let sub = v >> shift; // in [SUB, 2 * SUB)
+    (((u64::from(shift) + 1) << SUB_BITS) + sub - SUB) as usize
+}
+
+/// The inclusive range of values in bucket `i`.
+fn bucket_range(i: usize) -> (u64, u64) {
+    let i = i as u64;
+    if i < 2 * SUB {
+        return (i, i);
+    }
+    let shift = (i >> SUB_BITS) - 1;
+    let sub = (i & (SUB - 1)) + SUB;
+    let low = sub << shift;
+    (low, low + ((1u64 << shift) - 1))
+}
+
+impl Histogram {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[inline]
+    pub fn record(&mut self, value: SimDuration) {
+        let v = value.as_nanos();
+        let i = bucket_of(v);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
+        if self.total == 0 || v < self.min_ns {
+            self.min_ns = v;
+        }
+        self.max_ns = self.max_ns.max(v);
+        self.total += 1;
+        self.sum_ns += u128::from(v);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    pub fn min(&self) -> SimDuration {
+        SimDuration(self.min_ns)
+    }
+
+    pub fn max(&self) -> SimDuration {
+        SimDuration(self.max_ns)
+    }
+
+    /// The exact mean in nanoseconds; 0 when empty.
+    pub fn mean_ns(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.sum_ns as f64 / self.total as f64
+        }
+    }
+
+    /// The value at quantile `q` in [0, 1]: the smallest recorded value `v` such that at least
+    /// `ceil(q * count)` values are `<= v`, to within the histogram's precision. 0 when empty.
+    pub fn quantile(&self, q: f64) -> SimDuration {
+        assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
+        if self.total == 0 {
+            return SimDuration::ZERO;
+        }
+        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let (low, high) = bucket_range(i);
+                let mid = low + (high - low) / 2;
+                return SimDuration(mid.clamp(self.min_ns, self.max_ns));
+            }
+        }
+        unreachable!("rank {rank} beyond total {}", self.total)
+    }
+
+    /// Adds another histogram's counts (for merging runs).
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.total == 0 {
+            return;
+        }
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.min_ns = if self.total == 0 {
+            other.min_ns
+        } else {
+            self.min_ns.min(other.min_ns)
+        };
+        self.max_ns = self.max_ns.max(other.max_ns);
+        self.total += other.total;
+        self.sum_ns += other.sum_ns;
+    }
+}
+
+/// Why an attempt or a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureCause {
+    /// The caller's timeout fired before the reply arrived.
+    Timeout,
+    /// The callee's queue was full.
+    Rejected,
+    /// The callee failed on its own (its error rate).
+    Error,
+    /// The callee failed because one of its own downstream calls failed.
+    Dependency,
+}
+
+impl FailureCause {
+    pub const ALL: [FailureCause; 4] = [
+        FailureCause::Timeout,
+        FailureCause::Rejected,
+        FailureCause::Error,
+        FailureCause::Dependency,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCause::Timeout => "timeout",
+            FailureCause::Rejected => "rejected",
+            FailureCause::Error => "error",
+            FailureCause::Dependency => "dependency",
+        }
+    }
+}
+
+/// Counts of one time window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub ok: u64,
+    pub failed: u64,
+    /// Sum of the latencies of the successful requests that ended in the window.
+    pub ok_latency_ns_sum: u64,
+}
+
+/// Outcomes of requests to one target, as seen by their callers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeStats {
+    /// Requests started (sent).
+    pub requests: u64,
+    pub ok: u64,
+    /// Failures, indexed like [`FailureCause::ALL`].
+    pub failed_by_cause: [u64; 4],
+    /// Latency of the successful requests.
+    pub latency: Histogram,
+    /// Outcomes per window, by the time the outcome was known.
+    pub windows: Vec<Window>,
+    window_ns: u64,
+}
+
+impl OutcomeStats {
+    pub fn new(window: SimDuration) -> Self {
+        assert!(window.as_nanos() > 0, "window must be positive");
+        OutcomeStats {
+            requests: 0,
+            ok: 0,
+            failed_by_cause: [0; 4],
+            latency: Histogram::new(),
+            windows: Vec::new(),
+            window_ns: window.as_nanos(),
+        }
+    }
+
+    pub fn window(&self) -> SimDuration {
+        SimDuration(self.window_ns)
+    }
+
+    #[inline]
+    fn window_at(&mut self, now: SimTime) -> &mut Window {
+        let i = (now.as_nanos() / self.window_ns) as usize;
+        if i >= self.windows.len() {
+            self.windows.resize(i + 1, Window::default());
+        }
+        &mut self.windows[i]
+    }
+
+    #[inline]
+    pub fn record_ok(&mut self, now: SimTime, latency: SimDuration) {
+        self.ok += 1;
+        self.latency.record(latency);
+        let w = self.window_at(now);
+        w.ok += 1;
+        w.ok_latency_ns_sum += latency.as_nanos();
+    }
+
+    #[inline]
+    pub fn record_failure(&mut self, now: SimTime, cause: FailureCause) {
+        self.failed_by_cause[cause as usize] += 1;
+        self.window_at(now).failed += 1;
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed_by_cause.iter().sum()
+    }
+
+    pub fn failed_by(&self, cause: FailureCause) -> u64 {
+        self.failed_by_cause[cause as usize]
+    }
+
+    /// Requests started whose outcome was not known when the run stopped.
+    pub fn in_flight(&self) -> u64 {
+        self.requests - self.ok - self.failed()
+    }
+
+    /// ok / (ok + failed): the share of finished requests that succeeded; 1 when none finished.
+    pub fn availability(&self) -> f64 {
+        let done = self.ok + self.failed();
+        if done == 0 {
+            1.0
+        } else {
+            self.ok as f64 / done as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_cover_u64() {
+        let mut expected_low = 0u64;
+        for i in 0..bucket_of(u64::MAX) + 1 {
+            let (low, high) = bucket_range(i);
+            assert_eq!(low, expected_low, "bucket {i}");
+            assert!(high >= low);
+            assert_eq!(bucket_of(low), i);
+            assert_eq!(bucket_of(high), i);
+            expected_low = high.wrapping_add(1);
+        }
+        assert_eq!(expected_low, 0, "the last bucket ends at u64::MAX");
+    }
+
+    #[test]
+    fn quantiles_of_a_known_set() {
+        let mut h = Histogram::new();
+        for v in 1..=1000u64 {
+            h.record(SimDuration(v * 1_000));
+        }
+        assert_eq!(h.count(), 1000);
+        assert_eq!(h.min(), SimDuration(1_000));
+        assert_eq!(h.max(), SimDuration(1_000_000));
+        assert_eq!(h.mean_ns(), 500_500.0);
+        for (q, exact) in [(0.5, 500_000.0), (0.9, 900_000.0), (0.99, 990_000.0)] {
+            let got = h.quantile(q).as_nanos() as f64;
+            assert!((got / exact - 1.0).abs() <= 1.0 / 256.0, "q{q}: {got}");
+        }
+        assert_eq!(h.quantile(1.0), SimDuration(1_000_000));
+        assert_eq!(Histogram::new().quantile(0.5), SimDuration::ZERO);
+    }
+
+    proptest! {
+        /// Any quantile is within 1/256 of the exact order statistic.
+        #[test]
+        fn quantile_relative_error_is_bounded(mut xs in proptest::collection::vec(0u64..u64::MAX / 2, 1..400), q in 0.0f64..=1.0) {
+            let mut h = Histogram::new();
+            for &x in &xs { h.record(SimDuration(x)); }
+            xs.sort_unstable();
+            let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+            let exact = xs[rank - 1] as f64;
+            let got = h.quantile(q).as_nanos() as f64;
+            prop_assert!((got - exact).abs() <= exact / 256.0 + 0.5, "exact {} got {}", exact, got);
+        }
+
+        #[test]
+        fn merge_equals_recording_everything(a in proptest::collection::vec(0u64..1u64 << 40, 0..100), b in proptest::collection::vec(0u64..1u64 << 40, 0..100)) {
+            let mut ha = Histogram::new();
+            let mut hb = Histogram::new();
+            let mut all = Histogram::new();
+            for &x in &a { ha.record(SimDuration(x)); all.record(SimDuration(x)); }
+            for &x in &b { hb.record(SimDuration(x)); all.record(SimDuration(x)); }
+            ha.merge(&hb);
+            for q in [0.0, 0.5, 0.99, 1.0] { prop_assert_eq!(ha.quantile(q), all.quantile(q)); }
+            prop_assert_eq!(ha.count(), all.count());
+            prop_assert_eq!(ha.mean_ns(), all.mean_ns());
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Checks a parsed scenario and builds the model configuration. Every problem is collected, so
+//! a user fixes them all in one pass instead of one per run.
+
+use std::collections::BTreeMap;
+
+use models::config::{
+    self as mc, CallConfig, CallPolicy, ClientConfig, ClientId, NetworkConfig, ServiceConfig,
+    ServiceId, WorldConfig,
+};
+use petgraph::graph::{DiGraph, NodeIndex};
+use sim_core::{Distribution, SimDuration, SimTime};
+
+use crate::Diagnostic;
+use crate::spec::{self, Scenario};
+
+/// Finds where a problem is in the text: each anchor is searched for after the previous one,
+/// so `["\"checkout\"", "\"paymnts\""]` finds the bad call inside the checkout service.
+/// Returns the 1-based line and column of the last anchor.
+fn locate(source: &str, anchors: &[&str]) -> Option<(usize, usize)> {
+    let mut at = 0;
+    for anchor in anchors {
+        at += source[at..].find(anchor)?;
+    }
+    let before = &source[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+    Some((line, column))
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, anchors: &[&str], field: String, message: String) {
+        self.diagnostics.push(Diagnostic {
+            position: locate(self.source, anchors),
+            field,
+            message,
+        });
+    }
+
+    fn duration_positive(&mut self, anchors: &[&str], field: String, d: SimDuration) {
+        if d == SimDuration::ZERO {
+            self.report(anchors, field, "must be greater than 0".into());
+        }
+    }
+
+    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Dist) -> Distribution {
+        let built = match dist {
+            spec::Dist::Constant { value } => Ok(Distribution::Constant(value.0)),
+            spec::Dist::Exponential { mean } => Distribution::exponential(mean.0),
+            spec::Dist::LogNormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
+            spec::Dist::Normal { mean, sd } => Ok(Distribution::abs_normal(mean.0, sd.0)),
+        };
+        built.unwrap_or_else(|e| {
+            self.report(anchors, field, e.to_string());
+            Distribution::Constant(SimDuration::ZERO)
+        })
+    }
+
+    fn policy(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        timeout: Option<crate::Duration>,
+        retry: Option<&spec::Retry>,
+    ) -> CallPolicy {
+        if let Some(t) = timeout {
+            self.duration_positive(anchors, format!("{field}.timeout"), t.0);
+        }
+        let retry = retry.map(|r| {
+            if r.max_attempts == 0 {
+                self.report(
+                    &[anchors, &["max_attempts"]].concat(),
+                    format!("{field}.retry.max_attempts"),
+                    "must be at least 1 (it counts the first call)".into(),
+                );
+            }
+            let backoff = match &r.backoff {
+                spec::Backoff::Immediate => mc::Backoff::None,
+                spec::Backoff::Constant { delay } => mc::Backoff::Constant(delay.0),
+                spec::Backoff::Exponential { base, cap }
+                | spec::Backoff::FullJitter { base, cap } => {
+                    if cap < base {
+                        self.report(
+                            &[anchors, &["cap"]].concat(),
+                            format!("{field}.retry.backoff.cap"),
+                            format!("cap ({}) must be at least base ({})", cap.0, base.0),
+                        );
+                    }
+                    match r.backoff {
+                        spec::Backoff::Exponential { .. } => mc::Backoff::Exponential {
+                            base: base.0,
+                            cap: cap.0,
+                        },
+                        _ => mc::Backoff::FullJitter {
+                            base: base.0,
+                            cap: cap.0,
+                        },
+                    }
+                }
+            };
+            mc::Retry {
+                max_attempts: r.max_attempts,
+                backoff,
+            }
+        });
+        CallPolicy {
+            timeout: timeout.map(|t| t.0),
+            retry,
+        }
+    }
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+/// Checks `scenario` (read from `source`) and builds its world configuration, or returns every
+/// problem found.
+pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagnostic>> {
+    let mut c = Checker {
+        source,
+        diagnostics: Vec::new(),
+    };
+    if scenario.version != 1 {
+        c.report(
+            &["version"],
+            "version".into(),
+            format!("unsupported version {}; expected 1", scenario.version),
+        );
+    }
+    c.duration_positive(&["duration"], "duration".into(), scenario.duration.0);
+    let window = scenario.window.map_or(SimDuration::SECOND, |w| w.0);
+    c.duration_positive(&["window"], "window".into(), window);
+    if scenario.limits.max_events == 0 {
+        c.report(
+            &["max_events"],
+            "limits.max_events".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if scenario.services.is_empty() {
+        c.report(
+            &["services"],
+            "services".into(),
+            "a scenario needs at least one service".into(),
+        );
+    }
+    if scenario.clients.is_empty() {
+        c.report(
+            &["clients"],
+            "clients".into(),
+            "a scenario needs at least one client".into(),
+        );
+    }
+
+    let mut ids: BTreeMap<&str, ServiceId> = BTreeMap::new();
+    for (i, s) in scenario.services.iter().enumerate() {
+        if ids.insert(&s.name, ServiceId(i as u32)).is_some() {
+            let q = quoted(&s.name);
+            c.report(
+                &[&q, &q],
+                format!("services[{i}].name"),
+                format!("duplicate service name \"{}\"", s.name),
+            );
+        }
+    }
+    let known = ids.keys().copied().collect::<Vec<_>>().join(", ");
+    let resolve = |c: &mut Checker, anchors: &[&str], field: String, name: &str| {
+        ids.get(name).copied().or_else(|| {
+            c.report(
+                anchors,
+                field,
+                format!("unknown service \"{name}\"; expected one of: {known}"),
+            );
+            None
+        })
+    };
+
+    let default = &scenario.policies.default;
+    // Node i is service i: the graph is built from vectors, so its order is the file's order.
+    let mut graph: DiGraph<(), ()> = DiGraph::new();
+    for _ in &scenario.services {
+        graph.add_node(());
+    }
+    let mut services = Vec::with_capacity(scenario.services.len());
+    for (i, s) in scenario.services.iter().enumerate() {
+        let q = quoted(&s.name);
+        let at = |field: &str| format!("services[{i}].{field}");
+        if s.workers == 0 {
+            c.report(&[&q, "workers"], at("workers"), "must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&s.error_rate) {
+            c.report(
+                &[&q, "error_rate"],
+                at("error_rate"),
+                format!(
+                    "{} is not a probability; expected a number from 0 to 1",
+                    s.error_rate
+                ),
+            );
+        }
+        let service_time = c.dist(&[&q, "service_time"], at("service_time"), &s.service_time);
+        let mut calls = Vec::new();
+        for (k, call) in s.calls.iter().enumerate() {
+            let field = at(&format!("calls[{k}]"));
+            let to_q = quoted(&call.to);
+            let anchors = [q.as_str(), "calls", to_q.as_str()];
+            let to = resolve(&mut c, &anchors, format!("{field}.to"), &call.to);
+            let policy = c.policy(
+                &anchors,
+                &field,
+                call.timeout.or(default.timeout),
+                call.retry.as_ref().or(default.retry.as_ref()),
+            );
+            if let Some(to) = to {
+                graph.add_edge(NodeIndex::new(i), NodeIndex::new(to.0 as usize), ());
+                calls.push(CallConfig { to, policy });
+            }
+        }
+        services.push(ServiceConfig {
+            name: s.name.clone(),
+            workers: s.workers.max(1),
+            queue: s.queue,
+            service_time,
+            error_rate: s.error_rate.clamp(0.0, 1.0),
+            execution: match s.execution {
+                spec::Execution::ThreadPerRequest => mc::Execution::ThreadPerRequest,
+                spec::Execution::Async => mc::Execution::Async,
+            },
+            calls,
+        });
+    }
+
+    // A request that calls back into a service already on its path would wait on itself.
+    for component in petgraph::algo::tarjan_scc(&graph) {
+        let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
+        if component.len() > 1 || self_loop {
+            let mut names: Vec<&str> = component
+                .iter()
+                .map(|n| scenario.services[n.index()].name.as_str())
+                .collect();
+            names.sort_unstable();
+            let first = quoted(names[0]);
+            c.report(
+                &[&first],
+                "services".into(),
+                format!("the calls form a cycle through {}", names.join(" -> ")),
+            );
+        }
+    }
+
+    let mut clients = Vec::with_capacity(scenario.clients.len());
+    let mut client_names = BTreeMap::new();
+    for (i, cl) in scenario.clients.iter().enumerate() {
+        let q = quoted(&cl.name);
+        let field = format!("clients[{i}]");
+        if client_names
+            .insert(cl.name.as_str(), ClientId(i as u32))
+            .is_some()
+        {
+            c.report(
+                &[&q, &q],
+                format!("{field}.name"),
+                format!("duplicate client name \"{}\"", cl.name),
+            );
+        }
+        let to_q = quoted(&cl.to);
+        let to = resolve(&mut c, &[&q, &to_q], format!("{field}.to"), &cl.to);
+        let arrivals = match cl.arrivals {
+            spec::Arrivals::Poisson { rate_per_s } | spec::Arrivals::Constant { rate_per_s } => {
+                if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+                    c.report(
+                        &[&q, "rate_per_s"],
+                        format!("{field}.arrivals.rate_per_s"),
+                        format!("{rate_per_s} is not a rate; expected a number greater than 0"),
+                    );
+                }
+                match cl.arrivals {
+                    spec::Arrivals::Poisson { .. } => mc::Arrivals::Poisson { rate_per_s },
+                    spec::Arrivals::Constant { .. } => mc::Arrivals::Constant { rate_per_s },
+                }
+            }
+        };
+        let policy = c.policy(
+            &[&q],
+            &field,
+            cl.timeout.or(default.timeout),
+            cl.retry.as_ref().or(default.retry.as_ref()),
+        );
+        if let Some(to) = to {
+            clients.push(ClientConfig {
+                name: cl.name.clone(),
+                to,
+                arrivals,
+                policy,
+            });
+        }
+    }
+
+    let mut faults = Vec::new();
+    for (i, f) in scenario.faults.iter().enumerate() {
+        let field = format!("faults[{i}]");
+        match f {
+            spec::Fault::Latency {
+                service,
+                multiply,
+                from,
+                to,
+            } => {
+                let q = quoted(service);
+                let anchors = ["faults", q.as_str()];
+                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
+                if !(multiply.is_finite() && *multiply >= 0.0) {
+                    c.report(
+                        &[&anchors[..], &["multiply"]].concat(),
+                        format!("{field}.multiply"),
+                        format!("{multiply} is not a factor; expected a number >= 0"),
+                    );
+                }
+                if from >= to {
+                    c.report(
+                        &[&anchors[..], &["from"]].concat(),
+                        format!("{field}.from"),
+                        format!(
+                            "the fault must start ({}) before it ends ({})",
+                            from.0, to.0
+                        ),
+                    );
+                }
+                if let Some(service) = id {
+                    faults.push(mc::Fault::Latency {
+                        service,
+                        multiply: *multiply,
+                        from: SimTime::ZERO + from.0,
+                        to: SimTime::ZERO + to.0,
+                    });
+                }
+            }
+        }
+    }
+
+    let latency = c.dist(
+        &["network", "latency"],
+        "network.latency".into(),
+        &scenario.network.latency,
+    );
+    if !c.diagnostics.is_empty() {
+        return Err(c.diagnostics);
+    }
+    Ok(WorldConfig {
+        name: scenario.name.clone(),
+        duration: scenario.duration.0,
+        services,
+        clients,
+        network: NetworkConfig { latency },
+        faults,
+        window,
+        max_events: scenario.limits.max_events,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn locate_follows_anchors_in_order() {
+        let text = "a: \"x\"\nb: \"y\",\n  c: \"x\"";
+        assert_eq!(locate(text, &["\"x\""]), Some((1, 4)));
+        assert_eq!(locate(text, &["b", "\"x\""]), Some((3, 6)));
+        assert_eq!(locate(text, &["zzz"]), None);
+    }
+}

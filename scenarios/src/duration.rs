@@ -1,0 +1,125 @@
+//! Human durations in scenario files: `"250ms"`, `"2s"`, `"1.5s"`, `"5m"`, `"1h"`.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use sim_core::SimDuration;
+
+/// A duration written as a decimal number and a unit: `ns`, `us` (or `µs`), `ms`, `s`, `m`,
+/// `h`. Decimals are exact (parsed as integers), and must not be finer than a nanosecond.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub SimDuration);
+
+const EXPECTED: &str =
+    "a duration such as \"250ms\", \"1.5s\" or \"5m\" (units: ns, us, ms, s, m, h)";
+
+/// Parses a human duration; the error says what was expected.
+pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("\"{text}\" has no unit; expected {EXPECTED}"))?;
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => {
+            return Err(format!(
+                "unknown unit \"{unit}\" in \"{text}\"; expected {EXPECTED}"
+            ));
+        }
+    };
+    let bad = || format!("\"{text}\" is not a number with a unit; expected {EXPECTED}");
+    let (whole, fraction) = match number.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (number, ""),
+    };
+    if whole.is_empty() && fraction.is_empty() {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let too_big = || format!("\"{text}\" is too long; the longest duration is about 584 years");
+    let mut ns = whole.checked_mul(scale).ok_or_else(too_big)?;
+    if !fraction.is_empty() {
+        if fraction.len() > 18 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let digits: u64 = fraction.parse().map_err(|_| bad())?;
+        let denominator = 10u64.pow(fraction.len() as u32);
+        let numerator = u128::from(digits) * u128::from(scale);
+        if numerator % u128::from(denominator) != 0 {
+            return Err(format!(
+                "\"{text}\" is finer than a nanosecond; faultline's clock counts whole nanoseconds"
+            ));
+        }
+        let extra = u64::try_from(numerator / u128::from(denominator)).map_err(|_| too_big())?;
+        ns = ns.checked_add(extra).ok_or_else(too_big)?;
+    }
+    Ok(SimDuration(ns))
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                parse_duration(v).map(Duration).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_and_exact_decimals() {
+        let ok = [
+            ("250ms", 250_000_000),
+            ("2s", 2_000_000_000),
+            ("1.5s", 1_500_000_000),
+            ("5m", 300_000_000_000),
+            ("1h", 3_600_000_000_000),
+            ("10ns", 10),
+            ("0.001ms", 1_000),
+            ("7us", 7_000),
+            (".5s", 500_000_000),
+            ("0s", 0),
+        ];
+        for (text, ns) in ok {
+            assert_eq!(parse_duration(text), Ok(SimDuration(ns)), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_read() {
+        for text in [
+            "",
+            "5",
+            "ms",
+            "5 parsecs",
+            "1.2.3s",
+            "0.5ns",
+            "-1s",
+            "99999999999999h",
+            "1e3ms",
+        ] {
+            let err = parse_duration(text).expect_err(text);
+            assert!(!err.is_empty());
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The scenario file's types, exactly as written in RON. Names here are the names in the file,
+//! in the Rust types and in the reports.
+
+use serde::Deserialize;
+
+use crate::duration::Duration;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The format version; only `1` exists.
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Simulated time to run.
+    pub duration: Duration,
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub policies: Policies,
+    pub clients: Vec<Client>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Width of the time-series windows (default 1 s).
+    #[serde(default)]
+    pub window: Option<Duration>,
+}
+
+/// One service: workers, a bounded FIFO queue, local work and downstream calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    /// Requests served at once.
+    pub workers: u32,
+    /// Requests that may wait for a worker (default 0: no waiting).
+    #[serde(default)]
+    pub queue: u32,
+    pub service_time: Dist,
+    /// Probability that a request fails with an error after its local work (default 0).
+    #[serde(default)]
+    pub error_rate: f64,
+    #[serde(default)]
+    pub execution: Execution,
+    /// Downstream calls, made one after another after the local work.
+    #[serde(default)]
+    pub calls: Vec<Call>,
+}
+
+/// Whether a worker stays held while its request waits for downstream calls.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Execution {
+    #[default]
+    ThreadPerRequest,
+    Async,
+}
+
+/// A downstream call; `timeout` and `retry` override the scenario's default policy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Call {
+    pub to: String,
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+/// A duration distribution.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Dist {
+    Constant {
+        value: Duration,
+    },
+    Exponential {
+        mean: Duration,
+    },
+    /// Described by its median and 99th percentile, the way people describe latency.
+    LogNormal {
+        median: Duration,
+        p99: Duration,
+    },
+    /// `|Normal(mean, sd)|`: a normal folded at zero, never negative.
+    Normal {
+        mean: Duration,
+        sd: Duration,
+    },
+}
+
+/// The network between every caller and callee.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency, drawn for the request and again for the reply.
+    pub latency: Dist,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: Dist::Constant {
+                value: Duration(sim_core::SimDuration::ZERO),
+            },
+        }
+    }
+}
+
+/// Mesh-wide defaults for every call edge (service calls and clients).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    #[serde(default)]
+    pub default: Policy,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Per-attempt timeout.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+/// Retry of failed attempts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in total, including the first call.
+    pub max_attempts: u32,
+    #[serde(default)]
+    pub backoff: Backoff,
+}
+
+/// The wait before retry n (n = 1 first): `expo(n) = min(cap, base * 2^n)` as in the AWS
+/// Architecture Blog's "Exponential Backoff And Jitter".
+#[derive(Clone, Debug, Default, Deserialize)]
+pub enum Backoff {
+    /// Retry at once.
+    #[default]
+    Immediate,
+    Constant {
+        delay: Duration,
+    },
+    Exponential {
+        base: Duration,
+        cap: Duration,
+    },
+    FullJitter {
+        base: Duration,
+        cap: Duration,
+    },
+}
+
+/// An open-loop client sending requests to one service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub name: String,
+    pub to: String,
+    pub arrivals: Arrivals,
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub enum Arrivals {
+    Poisson { rate_per_s: f64 },
+    Constant { rate_per_s: f64 },
+}
+
+/// A scripted fault.
+#[derive(Clone, Debug, Deserialize)]
+pub enum Fault {
+    /// Multiplies the service time of requests starting in `[from, to)`.
+    Latency {
+        service: String,
+        multiply: f64,
+        from: Duration,
+        to: Duration,
+    },
+}
+
+/// When a run stops early.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The run stops after this many events with a partial report (default 1,000,000,000).
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_max_events() -> u64 {
+    1_000_000_000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_events: default_max_events(),
+        }
+    }
+}

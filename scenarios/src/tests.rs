@@ -1,0 +1,155 @@
+//! Loading and checking scenarios: good files build, bad ones say where and what.
+
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+Scenario(
+    version: 1,
+    name: "tiny",
+    duration: "10s",
+    services: [
+        Service(name: "front", workers: 4, queue: 8,
+                service_time: LogNormal(median: "4ms", p99: "30ms"),
+                calls: [Call(to: "back", timeout: "100ms")]),
+        Service(name: "back", workers: 2, service_time: Exponential(mean: "5ms")),
+    ],
+    network: (latency: Constant(value: "1ms")),
+    policies: (default: (timeout: "500ms",
+                         retry: (max_attempts: 3, backoff: FullJitter(base: "20ms", cap: "1s")))),
+    clients: [Client(name: "users", to: "front", arrivals: Poisson(rate_per_s: 100.0))],
+    faults: [Latency(service: "back", multiply: 10.0, from: "2s", to: "4s")],
+)
+"#;
+
+fn load_text(text: &str) -> Result<Loaded, ScenarioError> {
+    load_str(Path::new("test.ron"), text)
+}
+
+#[test]
+fn a_good_scenario_builds_with_defaults_and_overrides() {
+    let loaded = load_text(GOOD).expect("valid");
+    let cfg = &loaded.config;
+    assert_eq!(cfg.services.len(), 2);
+    let call = &cfg.services[0].calls[0];
+    assert_eq!(call.to, models::config::ServiceId(1));
+    // The edge's own timeout wins; the retry comes from the default.
+    assert_eq!(call.policy.timeout, Some(ms(100)));
+    assert_eq!(call.policy.retry.as_ref().map(|r| r.max_attempts), Some(3));
+    assert_eq!(cfg.clients[0].policy.timeout, Some(ms(500)));
+    assert_eq!(cfg.window, sim_core::SimDuration::SECOND);
+    assert_eq!(cfg.max_events, 1_000_000_000);
+}
+
+fn ms(n: u64) -> sim_core::SimDuration {
+    sim_core::SimDuration::from_millis(n)
+}
+
+fn parse_error(text: &str) -> (usize, usize, String) {
+    match load_text(text) {
+        Err(ScenarioError::Parse {
+            line,
+            column,
+            message,
+            ..
+        }) => (line, column, message),
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn syntax_and_type_errors_name_line_and_column() {
+    let (line, _, message) = parse_error(&GOOD.replace("workers: 4,", "workers: four,"));
+    assert_eq!(line, 7);
+    assert!(!message.is_empty());
+
+    let (line, _, message) = parse_error(&GOOD.replace("queue: 8,", "queue: 8, color: 3,"));
+    assert_eq!(line, 7);
+    assert!(message.contains("color"), "{message}");
+
+    let (line, _, message) = parse_error(&GOOD.replace("\"5ms\"", "\"5 parsecs\""));
+    assert_eq!(line, 10);
+    assert!(message.contains("expected a duration"), "{message}");
+
+    let (_, _, message) = parse_error(&GOOD.replace("workers: 2, ", ""));
+    assert!(message.contains("workers"), "{message}");
+}
+
+#[test]
+fn every_inconsistency_is_reported_at_its_place() {
+    let bad = GOOD
+        .replace("Call(to: \"back\"", "Call(to: \"bakc\"")
+        .replace("multiply: 10.0", "multiply: -1.0")
+        .replace("workers: 2", "workers: 0")
+        .replace("max_attempts: 3", "max_attempts: 0");
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&bad) else {
+        panic!("expected diagnostics");
+    };
+    let text: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{:?} {}: {}", d.position, d.field, d.message))
+        .collect();
+    let find = |field: &str| {
+        diagnostics
+            .iter()
+            .find(|d| d.field == field)
+            .unwrap_or_else(|| panic!("no diagnostic for {field} in {text:#?}"))
+    };
+    let call = find("services[0].calls[0].to");
+    assert_eq!(call.position, Some((9, 34)));
+    assert!(
+        call.message
+            .contains("unknown service \"bakc\"; expected one of: back, front")
+    );
+    assert_eq!(find("services[1].workers").position.map(|p| p.0), Some(10));
+    assert_eq!(find("faults[0].multiply").position.map(|p| p.0), Some(16));
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.field.ends_with("retry.max_attempts"))
+    );
+    // The error's text names the file, line and column.
+    let err = load_text(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("test.ron:9:34: services[0].calls[0].to: unknown service"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cycles_are_named() {
+    let bad = GOOD.replace(
+        "service_time: Exponential(mean: \"5ms\")",
+        "service_time: Exponential(mean: \"5ms\"), calls: [Call(to: \"front\")]",
+    );
+    let err = load_text(&bad).unwrap_err().to_string();
+    assert!(err.contains("cycle through back -> front"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_an_io_error() {
+    let err = load(Path::new("/nonexistent/x.ron")).unwrap_err();
+    assert!(matches!(err, ScenarioError::Io { .. }));
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/x.ron: cannot read scenario")
+    );
+}
+
+#[test]
+fn every_library_scenario_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("library dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 2, "library has {} scenarios", paths.len());
+    for path in paths {
+        if let Err(e) = load(&path) {
+            panic!("{e}");
+        }
+    }
+}

@@ -144,6 +144,8 @@ const NO_ATTEMPT: u64 = 0;
 /// One attempt being served at its callee.
 struct Job {
     service: ServiceId,
+    /// The edge the attempt came over; replies go back over it.
+    edge: u32,
     /// The caller's call and the attempt this job serves.
     call: u32,
     attempt: u64,
@@ -533,8 +535,10 @@ impl World {
         let to = edge.to;
         let latency = self.network.sample(&mut edge.network_rng);
         self.services[to.0 as usize].report.stats.requests += 1;
+        let edge_id = call.edge;
         let job = self.jobs.insert(Job {
             service: to,
+            edge: edge_id,
             call: call_id,
             attempt,
             started: now,
@@ -631,12 +635,12 @@ impl World {
             self.release_worker(s, job_id);
         }
         let job = &self.jobs[job_id];
-        let (call_id, attempt) = (job.call, job.attempt);
+        let (call_id, attempt, edge_id) = (job.call, job.attempt, job.edge);
         let service = job.service.0 as usize;
         self.jobs.remove(job_id);
-        let call = &self.calls[call_id];
-        let edge_id = call.edge;
-        if call.attempt != attempt {
+        // Attempt ids are never reused, so this holds even if the call's slot now holds
+        // another call.
+        if self.calls[call_id].attempt != attempt {
             // The caller gave up on this attempt (or the call is over): the work was wasted.
             if outcome != Outcome::Failed(FailureCause::Rejected) {
                 self.services[service].report.wasted_work += 1;
@@ -932,5 +936,44 @@ mod tests {
         let near = |d: SimDuration, ms: f64| (d.as_millis_f64() / ms - 1.0).abs() <= 1.0 / 256.0;
         assert!(near(c.latency.quantile(0.81), 20.0));
         assert!(near(c.latency.quantile(0.79), 2.0));
+    }
+
+    /// Regression: a late reply was once charged to whatever edge its call's slot held by the
+    /// time it arrived. A fast edge that never times out can have no late replies.
+    #[test]
+    fn late_replies_stay_on_their_own_edge() {
+        let mut front = service("front", 50, 50, 1);
+        let slow = CallPolicy {
+            timeout: Some(SimDuration::from_millis(3)),
+            retry: None,
+        };
+        front.calls = vec![
+            CallConfig {
+                to: ServiceId(1),
+                policy: slow,
+            },
+            CallConfig {
+                to: ServiceId(2),
+                policy: CallPolicy::default(),
+            },
+        ];
+        let mut slow_service = service("slow", 50, 50, 0);
+        slow_service.service_time = Distribution::exponential(SimDuration::from_millis(3)).unwrap();
+        let mut cfg = world(
+            vec![front, slow_service, service("fast", 50, 50, 1)],
+            CallPolicy::default(),
+            300.0,
+        );
+        cfg.clients[0].arrivals = Arrivals::Poisson { rate_per_s: 300.0 };
+        cfg.network.latency = Distribution::exponential(SimDuration::from_micros(500)).unwrap();
+        let r = World::new(&cfg, 3).run(RunOptions::default());
+        let timeouts = r.services[1].stats.failed_by(FailureCause::Timeout);
+        assert!(
+            timeouts > 100,
+            "the slow edge must time out often: {timeouts}"
+        );
+        assert!(r.edges[0].late_replies > 0);
+        assert!(r.edges[0].late_replies <= timeouts);
+        assert_eq!(r.edges[1].late_replies, 0);
     }
 }

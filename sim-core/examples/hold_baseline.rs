@@ -1,14 +1,8 @@
 //! The hold model hand-written over `BinaryHeap<Reverse<(time, seq, payload)>>` with the same
-//! sampler: the yardstick for the engine's overhead (see `hold`).
+//! sampler: the yardstick for the engine's overhead (see `hold`). Both print the same final
+//! time and checksum for the same arguments.
 //!
 //! cargo run --release -p sim-core --example hold_baseline -- --pending 1000 --events 10000000
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
-use sim_core::SimRng;
-
-const MEAN_NS: f64 = 1e6;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -21,35 +15,22 @@ fn arg(name: &str, default: u64) -> u64 {
 
 #[allow(clippy::disallowed_methods)] // a benchmark measures wall time
 fn main() {
-    let pending = arg("--pending", 1000);
+    let pending = arg("--pending", 1000) as u32;
     let events = arg("--events", 10_000_000);
-    let mut rng = SimRng::from_seed(1);
-    let mut heap: BinaryHeap<Reverse<(u64, u64, u32)>> = BinaryHeap::with_capacity(1024);
-    let mut seq = 0u64;
-    for i in 0..pending {
-        let d = (sim_core::sample_exp(&mut rng) * MEAN_NS) as u64;
-        heap.push(Reverse((d, seq, i as u32)));
-        seq += 1;
-    }
+    let prepared = sim_core::bench::hold_baseline(pending, events, 1);
     let start = std::time::Instant::now();
-    let mut now = 0;
-    let mut checksum = 0u64;
-    for _ in 0..events {
-        let Reverse((t, _, payload)) = heap.pop().expect("hold keeps the heap full");
-        now = t;
-        checksum = checksum.wrapping_add(u64::from(payload));
-        let d = (sim_core::sample_exp(&mut rng) * MEAN_NS) as u64;
-        heap.push(Reverse((t + d, seq, payload)));
-        seq += 1;
-    }
+    let result = prepared();
     let secs = start.elapsed().as_secs_f64();
-    println!("checksum {checksum} at {now} ns");
+    println!(
+        "at {} ns, checksum {}",
+        result.last_time_ns, result.checksum
+    );
     println!(
         "hold_baseline: {} events in {:.3} s = {:.0} events/s ({:.1} ns/event, {} pending)",
-        events,
+        result.events,
         secs,
-        events as f64 / secs,
-        secs * 1e9 / events as f64,
+        result.events as f64 / secs,
+        secs * 1e9 / result.events as f64,
         pending
     );
 }

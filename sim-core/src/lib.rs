@@ -11,6 +11,7 @@
 //! were scheduled. Two events at the same simulated time are therefore processed in the order
 //! they were scheduled, never in an order that depends on memory addresses or hashing.
 
+pub mod bench;
 mod dist;
 mod engine;
 mod fingerprint;

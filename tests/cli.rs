@@ -1,0 +1,244 @@
+//! End-to-end tests of the `faultline` binary: the contract CI scripts depend on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn library(name: &str) -> PathBuf {
+    root().join("scenarios/library").join(name)
+}
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8")
+}
+
+/// Runs a scenario and returns its JSON report; fails with the command that reproduces it.
+fn check(scenario: &Path, seed: u64) -> String {
+    let seed = seed.to_string();
+    let path = scenario.to_str().expect("utf-8 path");
+    let args = ["run", path, "--seed", &seed, "--format", "json"];
+    let out = faultline(&args);
+    assert!(
+        out.status.success(),
+        "faultline {} failed: {}",
+        args.join(" "),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn checkout_json_has_the_contract_keys() {
+    let json: serde_json::Value =
+        serde_json::from_str(&check(&library("checkout.ron"), 1)).expect("valid JSON");
+    for key in [
+        "faultline_version",
+        "scenario",
+        "seed",
+        "fingerprint",
+        "events",
+        "sim_duration_s",
+        "services",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(json["scenario"], "checkout");
+    assert_eq!(json["seed"], 1);
+    assert_eq!(json["sim_duration_s"], 600.0);
+    for service in ["frontend", "checkout", "payments", "inventory"] {
+        let s = &json["services"][service];
+        for key in ["requests", "ok", "failed", "availability"] {
+            assert!(s[key].is_number(), "{service}.{key}");
+        }
+        for key in ["p50", "p90", "p99", "p999", "mean", "max"] {
+            assert!(
+                s["latency_ms"][key].is_number(),
+                "{service}.latency_ms.{key}"
+            );
+        }
+        let availability = s["availability"].as_f64().expect("number");
+        assert!((0.0..=1.0).contains(&availability));
+    }
+}
+
+#[test]
+fn same_seed_is_byte_identical_and_seeds_differ() {
+    let a = check(&library("checkout.ron"), 7);
+    let b = check(&library("checkout.ron"), 7);
+    assert_eq!(a, b, "same scenario and seed must give the same bytes");
+    let text_a = stdout(&faultline(&[
+        "run",
+        "scenarios/library/checkout.ron",
+        "--seed",
+        "7",
+    ]));
+    let text_b = stdout(&faultline(&[
+        "run",
+        "scenarios/library/checkout.ron",
+        "--seed",
+        "7",
+    ]));
+    assert_eq!(text_a, text_b);
+    let fingerprint = |json: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(json).expect("json");
+        v["fingerprint"].as_str().expect("string").to_owned()
+    };
+    let f7 = fingerprint(&a);
+    assert_eq!(f7.len(), 16);
+    assert!(
+        text_a.contains(&f7),
+        "the text report prints the fingerprint"
+    );
+    assert_ne!(f7, fingerprint(&check(&library("checkout.ron"), 8)));
+}
+
+#[test]
+fn checkout_report_snapshot() {
+    // Reviewed: the payments slowdown from 120 s to 240 s shows as payments timeouts, checkout
+    // queue-full rejections and frontend failures, with retries amplifying the load.
+    insta::assert_snapshot!("checkout_seed_1_json", check(&library("checkout.ron"), 1));
+}
+
+#[test]
+fn malformed_scenario_exits_2_with_file_line_column() {
+    let dir = temp_dir("malformed");
+    let path = dir.join("bad.ron");
+    let text = std::fs::read_to_string(library("checkout.ron")).expect("read");
+    let cases = [
+        // syntax: a missing closing parenthesis
+        (text.replacen("workers: 64,", "workers: 64", 1), "bad.ron:"),
+        // a wrong type
+        (
+            text.replacen("workers: 64,", "workers: \"many\",", 1),
+            "bad.ron:",
+        ),
+        // an inconsistency found by validation
+        (
+            text.replacen("Call(to: \"payments\")", "Call(to: \"paymnts\")", 1),
+            "unknown service \"paymnts\"",
+        ),
+        // a bad duration
+        (
+            text.replacen("\"500ms\"", "\"500 moments\"", 1),
+            "expected a duration",
+        ),
+        // not even RON
+        ("\u{0}\u{1}garbage (((".to_owned(), "bad.ron:"),
+        (String::new(), "bad.ron:"),
+    ];
+    for (content, expected) in cases {
+        std::fs::write(&path, &content).expect("write");
+        let out = faultline(&["run", path.to_str().expect("utf-8")]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+        assert!(err.contains(expected), "expected {expected:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // file:line:column
+        let located = err.lines().any(|l| {
+            let mut parts = l.trim_start_matches("error: ").split(':');
+            parts.next().is_some_and(|p| p.ends_with("bad.ron"))
+                && parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+                && parts.next().is_some_and(|p| p.parse::<u32>().is_ok())
+        });
+        assert!(located, "no file:line:column in {err}");
+    }
+    let out = faultline(&["validate", path.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_file_and_bad_flags_exit_2() {
+    let out = faultline(&["run", "no/such/scenario.ron"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no/such/scenario.ron: cannot read scenario"));
+    for args in [
+        &["run", "scenarios/library/mm1.ron", "--format", "yaml"][..],
+        &["run", "scenarios/library/mm1.ron", "--seed", "minus-one"],
+        &["run", "scenarios/library/mm1.ron", "--max-events", "0"],
+        &["frobnicate"],
+        &["run"],
+    ] {
+        let out = faultline(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let help = faultline(&["run", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("--seed"));
+}
+
+#[test]
+fn out_is_written_atomically_and_never_over_the_scenario() {
+    let dir = temp_dir("out");
+    let report = dir.join("report.json");
+    let out = faultline(&[
+        "run",
+        "scenarios/library/checkout.ron",
+        "--format",
+        "json",
+        "--out",
+        report.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let written = std::fs::read_to_string(&report).expect("report written");
+    assert_eq!(written, check(&library("checkout.ron"), 1));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+
+    let scenario = dir.join("mine.ron");
+    std::fs::copy(library("mm1.ron"), &scenario).expect("copy");
+    let before = std::fs::read(&scenario).expect("read");
+    let s = scenario.to_str().expect("utf-8");
+    let out = faultline(&["run", s, "--out", s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("refusing to write the report over the scenario"));
+    assert_eq!(
+        std::fs::read(&scenario).expect("read"),
+        before,
+        "scenario untouched"
+    );
+}
+
+#[test]
+fn every_library_scenario_runs_and_event_limits_stop_runaways() {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios/library"))
+        .expect("library")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let p = path.to_str().expect("utf-8");
+        let out = faultline(&["run", p, "--format", "json", "--max-events", "20000"]);
+        assert!(out.status.success(), "{p}: {}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        assert_eq!(json["events"], 20_000, "{p}");
+        assert_eq!(json["stop_reason"], "max_events", "{p}");
+        assert_eq!(json["complete"], false, "{p}");
+        assert!(stderr(&out).contains("stopped at the event limit"), "{p}");
+        let validated = faultline(&["validate", p]);
+        assert!(validated.status.success(), "{p}");
+    }
+}

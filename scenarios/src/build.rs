@@ -14,17 +14,53 @@ use crate::Diagnostic;
 use crate::spec::{self, Scenario};
 
 /// Finds where a problem is in the text: each anchor is searched for after the previous one,
-/// so `["\"checkout\"", "\"paymnts\""]` finds the bad call inside the checkout service.
+/// so `[named("checkout"), "\"paymnts\""]` finds the bad call inside the checkout service. A
+/// space in an anchor matches any whitespace, or none (`name:"x"` matches `name: "x"`).
 /// Returns the 1-based line and column of the last anchor.
 fn locate(source: &str, anchors: &[&str]) -> Option<(usize, usize)> {
     let mut at = 0;
+    let mut found = 0;
     for anchor in anchors {
-        at += source[at..].find(anchor)?;
+        let (start, end) = find_spaced(&source[at..], anchor)?;
+        found = at + start;
+        at += end;
     }
-    let before = &source[..at];
+    let before = &source[..found];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+    let column = before.rfind('\n').map_or(found, |nl| found - nl - 1) + 1;
     Some((line, column))
+}
+
+/// The first match of `pattern` in `text`, where each space in the pattern matches any run of
+/// whitespace (including none); returns its byte range.
+fn find_spaced(text: &str, pattern: &str) -> Option<(usize, usize)> {
+    let mut parts = pattern.split(' ').filter(|p| !p.is_empty());
+    let first = parts.next()?;
+    let rest: Vec<&str> = parts.collect();
+    let mut from = 0;
+    while let Some(offset) = text[from..].find(first) {
+        let start = from + offset;
+        let mut end = start + first.len();
+        let matched = rest.iter().all(|part| {
+            let skipped = text[end..].len() - text[end..].trim_start().len();
+            if text[end + skipped..].starts_with(part) {
+                end += skipped + part.len();
+                true
+            } else {
+                false
+            }
+        });
+        if matched {
+            return Some((start, end));
+        }
+        from = start + first.len();
+    }
+    None
+}
+
+/// The anchor of a named item's definition (`name: "x"`), as opposed to a mere mention.
+fn named(name: &str) -> String {
+    format!("name: \"{name}\"")
 }
 
 struct Checker<'a> {
@@ -160,7 +196,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
     let mut ids: BTreeMap<&str, ServiceId> = BTreeMap::new();
     for (i, s) in scenario.services.iter().enumerate() {
         if ids.insert(&s.name, ServiceId(i as u32)).is_some() {
-            let q = quoted(&s.name);
+            let q = named(&s.name);
             c.report(
                 &[&q, &q],
                 format!("services[{i}].name"),
@@ -188,7 +224,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
     }
     let mut services = Vec::with_capacity(scenario.services.len());
     for (i, s) in scenario.services.iter().enumerate() {
-        let q = quoted(&s.name);
+        let q = named(&s.name);
         let at = |field: &str| format!("services[{i}].{field}");
         if s.workers == 0 {
             c.report(&[&q, "workers"], at("workers"), "must be at least 1".into());
@@ -244,7 +280,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 .map(|n| scenario.services[n.index()].name.as_str())
                 .collect();
             names.sort_unstable();
-            let first = quoted(names[0]);
+            let first = named(names[0]);
             c.report(
                 &[&first],
                 "services".into(),
@@ -256,7 +292,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
     let mut clients = Vec::with_capacity(scenario.clients.len());
     let mut client_names = BTreeMap::new();
     for (i, cl) in scenario.clients.iter().enumerate() {
-        let q = quoted(&cl.name);
+        let q = named(&cl.name);
         let field = format!("clients[{i}]");
         if client_names
             .insert(cl.name.as_str(), ClientId(i as u32))
@@ -365,7 +401,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
 
 #[cfg(test)]
 mod tests {
-    use super::locate;
+    use super::{locate, named};
 
     #[test]
     fn locate_follows_anchors_in_order() {
@@ -373,5 +409,10 @@ mod tests {
         assert_eq!(locate(text, &["\"x\""]), Some((1, 4)));
         assert_eq!(locate(text, &["b", "\"x\""]), Some((3, 6)));
         assert_eq!(locate(text, &["zzz"]), None);
+        assert_eq!(locate("x\n  name:\t\"a\"", &[&named("a")]), Some((2, 3)));
+        assert_eq!(
+            locate("name: \"ab\", name: \"a\"", &[&named("a")]),
+            Some((1, 13))
+        );
     }
 }

@@ -74,14 +74,9 @@ impl fmt::Display for ScenarioError {
     }
 }
 
-impl std::error::Error for ScenarioError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ScenarioError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+// The IO error's text is already part of the message, so it is not also returned as a
+// `source` (error chains would print it twice).
+impl std::error::Error for ScenarioError {}
 
 /// A scenario read and checked, with the text it came from.
 #[derive(Clone, Debug)]

@@ -73,6 +73,7 @@ pub struct Call {
 
 /// A duration distribution.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Dist {
     Constant {
         value: Duration,
@@ -141,6 +142,7 @@ pub struct Retry {
 /// The wait before retry n (n = 1 first): `expo(n) = min(cap, base * 2^n)` as in the AWS
 /// Architecture Blog's "Exponential Backoff And Jitter".
 #[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Backoff {
     /// Retry at once.
     #[default]
@@ -172,6 +174,7 @@ pub struct Client {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Arrivals {
     Poisson { rate_per_s: f64 },
     Constant { rate_per_s: f64 },
@@ -179,6 +182,7 @@ pub enum Arrivals {
 
 /// A scripted fault.
 #[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Fault {
     /// Multiplies the service time of requests starting in `[from, to)`.
     Latency {

@@ -153,3 +153,49 @@ fn every_library_scenario_loads() {
         }
     }
 }
+
+#[test]
+fn unknown_fields_inside_enum_variants_are_errors() {
+    for (from, to) in [
+        (
+            "Exponential(mean: \"5ms\")",
+            "Exponential(mean: \"5ms\", x: 1)",
+        ),
+        (
+            "FullJitter(base: \"20ms\", cap: \"1s\")",
+            "FullJitter(base: \"20ms\", cap: \"1s\", jitter: 2)",
+        ),
+        (
+            "Poisson(rate_per_s: 100.0)",
+            "Poisson(rate_per_s: 100.0, burst: 3)",
+        ),
+        ("multiply: 10.0,", "multiply: 10.0, extra: 1,"),
+    ] {
+        let (line, _, message) = parse_error(&GOOD.replace(from, to));
+        assert!(line > 1, "{to}");
+        assert!(message.contains("field"), "{to}: {message}");
+    }
+}
+
+#[test]
+fn a_service_is_located_at_its_definition_not_where_it_is_called() {
+    // "back" appears first in front's call list, and "mid" (defined before back) has its own
+    // `workers`: the problem must still be placed in back's definition.
+    let bad = GOOD
+        .replace(
+            "        Service(name: \"back\"",
+            "        Service(name: \"mid\", workers: 1, service_time: Constant(value: \"1ms\")),\n        Service(name: \"back\"",
+        )
+        .replace("workers: 2", "workers: 0");
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&bad) else {
+        panic!("expected diagnostics");
+    };
+    assert_eq!(diagnostics[0].field, "services[2].workers");
+    assert_eq!(diagnostics[0].position, Some((11, 31)));
+    // Spacing is free: `name:"back"` is found too.
+    let tight = bad.replace("name: \"back\"", "name:\"back\"");
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&tight) else {
+        panic!("expected diagnostics");
+    };
+    assert_eq!(diagnostics[0].position, Some((11, 30)));
+}

@@ -107,6 +107,15 @@ impl Histogram {
         unreachable!("rank {rank} beyond total {}", self.total)
     }
 
+    /// Empties the histogram, keeping its memory.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+        self.total = 0;
+        self.sum_ns = 0;
+        self.min_ns = 0;
+        self.max_ns = 0;
+    }
+
     /// Adds another histogram's counts (for merging runs).
     pub fn merge(&mut self, other: &Histogram) {
         if other.total == 0 {
@@ -160,16 +169,38 @@ impl FailureCause {
     }
 }
 
-/// Counts of one time window.
+/// Outcomes of one time window, by the time the outcome was known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     pub ok: u64,
-    pub failed: u64,
+    /// Failures, indexed like [`FailureCause::ALL`].
+    pub failed_by_cause: [u64; 4],
     /// Sum of the latencies of the successful requests that ended in the window.
     pub ok_latency_ns_sum: u64,
+    /// Latency percentiles of the window's successful requests (0 when there were none), with
+    /// the histogram's precision.
+    pub latency_ns_p50: u64,
+    pub latency_ns_p99: u64,
+    pub latency_ns_max: u64,
+}
+
+impl Window {
+    pub fn failed(&self) -> u64 {
+        self.failed_by_cause.iter().sum()
+    }
+
+    /// ok / (ok + failed), or `None` when nothing finished in the window.
+    pub fn availability(&self) -> Option<f64> {
+        let done = self.ok + self.failed();
+        (done > 0).then(|| self.ok as f64 / done as f64)
+    }
 }
 
 /// Outcomes of requests to one target, as seen by their callers.
+///
+/// Outcomes must be recorded in non-decreasing time order (the engine guarantees it); each
+/// window's percentiles are computed when the next window opens, so memory is one histogram
+/// plus a fixed record per window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutcomeStats {
     /// Requests started (sent).
@@ -179,9 +210,14 @@ pub struct OutcomeStats {
     pub failed_by_cause: [u64; 4],
     /// Latency of the successful requests.
     pub latency: Histogram,
-    /// Outcomes per window, by the time the outcome was known.
+    /// Outcomes per window.
     pub windows: Vec<Window>,
     window_ns: u64,
+    /// Latencies of the window being filled (the last one in `windows`).
+    open_window: Histogram,
+    /// End of the last window: times are monotone, so anything earlier falls in it and needs
+    /// no division to find its window.
+    open_window_end_ns: u64,
 }
 
 impl OutcomeStats {
@@ -194,6 +230,8 @@ impl OutcomeStats {
             latency: Histogram::new(),
             windows: Vec::new(),
             window_ns: window.as_nanos(),
+            open_window: Histogram::new(),
+            open_window_end_ns: 0,
         }
     }
 
@@ -203,11 +241,45 @@ impl OutcomeStats {
 
     #[inline]
     fn window_at(&mut self, now: SimTime) -> &mut Window {
-        let i = (now.as_nanos() / self.window_ns) as usize;
-        if i >= self.windows.len() {
-            self.windows.resize(i + 1, Window::default());
+        if now.as_nanos() >= self.open_window_end_ns {
+            self.open_window_at(now);
         }
-        &mut self.windows[i]
+        self.windows.last_mut().expect("a window is open")
+    }
+
+    #[cold]
+    fn open_window_at(&mut self, now: SimTime) {
+        let i = (now.as_nanos() / self.window_ns) as usize;
+        debug_assert!(
+            i >= self.windows.len(),
+            "outcomes recorded out of time order"
+        );
+        self.close_open_window();
+        self.windows.resize(i + 1, Window::default());
+        self.open_window_end_ns = (i as u64 + 1).saturating_mul(self.window_ns);
+    }
+
+    /// Writes the open window's percentiles and starts a new one.
+    fn close_open_window(&mut self) {
+        if let Some(w) = self.windows.last_mut()
+            && self.open_window.count() > 0
+        {
+            w.latency_ns_p50 = self.open_window.quantile(0.5).as_nanos();
+            w.latency_ns_p99 = self.open_window.quantile(0.99).as_nanos();
+            w.latency_ns_max = self.open_window.max().as_nanos();
+            self.open_window.clear();
+        }
+    }
+
+    /// Closes the last window; call once when the run is over.
+    pub fn finish(&mut self, end: SimTime) {
+        // Windows up to the end exist even if nothing happened in the last ones.
+        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
+        self.close_open_window();
+        if self.windows.len() < windows {
+            self.windows.resize(windows, Window::default());
+        }
+        self.open_window_end_ns = u64::MAX;
     }
 
     #[inline]
@@ -217,12 +289,13 @@ impl OutcomeStats {
         let w = self.window_at(now);
         w.ok += 1;
         w.ok_latency_ns_sum += latency.as_nanos();
+        self.open_window.record(latency);
     }
 
     #[inline]
     pub fn record_failure(&mut self, now: SimTime, cause: FailureCause) {
         self.failed_by_cause[cause as usize] += 1;
-        self.window_at(now).failed += 1;
+        self.window_at(now).failed_by_cause[cause as usize] += 1;
     }
 
     pub fn failed(&self) -> u64 {
@@ -246,6 +319,99 @@ impl OutcomeStats {
         } else {
             self.ok as f64 / done as f64
         }
+    }
+}
+
+/// How busy a service was in one window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gauge {
+    /// Worker-nanoseconds in use during the window (divide by the window for mean busy workers).
+    pub busy_ns: u64,
+    /// The longest the queue was during the window.
+    pub queue_max: u32,
+}
+
+/// Per-window gauges of a service, integrated exactly between changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gauges {
+    pub windows: Vec<Gauge>,
+    window_ns: u64,
+    last_change: SimTime,
+    /// End of the window that holds `last_change`.
+    current_end_ns: u64,
+    busy: u32,
+    queue: u32,
+}
+
+impl Gauges {
+    pub fn new(window: SimDuration) -> Self {
+        Gauges {
+            windows: Vec::new(),
+            window_ns: window.as_nanos(),
+            last_change: SimTime::ZERO,
+            current_end_ns: 0,
+            busy: 0,
+            queue: 0,
+        }
+    }
+
+    pub fn window(&self) -> SimDuration {
+        SimDuration(self.window_ns)
+    }
+
+    /// Accounts the current state from the last change up to `now`.
+    #[inline]
+    fn advance(&mut self, now: SimTime) {
+        let end = now.as_nanos();
+        let t = self.last_change.as_nanos();
+        self.last_change = now;
+        if end < self.current_end_ns {
+            // The common case: still in the window of the last change, no division needed.
+            let g = self.windows.last_mut().expect("a window is open");
+            g.busy_ns += u64::from(self.busy) * (end - t);
+            return;
+        }
+        self.advance_across_windows(t, end);
+    }
+
+    #[cold]
+    fn advance_across_windows(&mut self, mut t: u64, end: u64) {
+        let last = (end / self.window_ns) as usize;
+        if last >= self.windows.len() {
+            self.windows.resize(last + 1, Gauge::default());
+        }
+        loop {
+            let i = (t / self.window_ns) as usize;
+            let window_end = (i as u64 + 1) * self.window_ns;
+            let slice_end = window_end.min(end);
+            let g = &mut self.windows[i];
+            g.busy_ns += u64::from(self.busy) * (slice_end - t);
+            g.queue_max = g.queue_max.max(self.queue);
+            if slice_end >= end {
+                break;
+            }
+            t = slice_end;
+        }
+        self.current_end_ns = (last as u64 + 1).saturating_mul(self.window_ns);
+    }
+
+    /// The number of busy workers and the queue length changed at `now`.
+    #[inline]
+    pub fn set(&mut self, now: SimTime, busy: u32, queue: u32) {
+        self.advance(now);
+        self.busy = busy;
+        self.queue = queue;
+        let g = self.windows.last_mut().expect("a window is open");
+        g.queue_max = g.queue_max.max(queue);
+    }
+
+    /// Accounts up to the end of the run; windows at or after `end` are dropped.
+    pub fn finish(&mut self, end: SimTime) {
+        if end > self.last_change {
+            self.advance(end);
+        }
+        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
+        self.windows.resize(windows, Gauge::default());
     }
 }
 
@@ -311,5 +477,42 @@ mod tests {
             prop_assert_eq!(ha.count(), all.count());
             prop_assert_eq!(ha.mean_ns(), all.mean_ns());
         }
+    }
+
+    #[test]
+    fn window_percentiles_are_closed_in_order() {
+        let mut o = OutcomeStats::new(SimDuration::SECOND);
+        for i in 0..100u64 {
+            o.record_ok(
+                SimTime(i * 10_000_000),
+                SimDuration::from_millis(1 + i / 50),
+            );
+        }
+        o.record_failure(SimTime(2_500_000_000), FailureCause::Timeout);
+        o.finish(SimTime(4_000_000_000));
+        assert_eq!(o.windows.len(), 4);
+        assert_eq!(o.windows[0].ok, 100);
+        assert_eq!(o.windows[0].latency_ns_max, 2_000_000);
+        assert_eq!(o.windows[1].availability(), None);
+        assert_eq!(o.windows[2].availability(), Some(0.0));
+        assert_eq!(
+            o.windows[2].failed_by_cause[FailureCause::Timeout as usize],
+            1
+        );
+    }
+
+    #[test]
+    fn gauges_integrate_busy_time_across_windows() {
+        let mut g = Gauges::new(SimDuration::SECOND);
+        g.set(SimTime(500_000_000), 2, 0); // 2 busy from 0.5 s
+        g.set(SimTime(2_250_000_000), 1, 5); // 1 busy, queue 5 from 2.25 s
+        g.finish(SimTime(3_000_000_000));
+        let busy: Vec<u64> = g.windows.iter().map(|w| w.busy_ns).collect();
+        assert_eq!(
+            busy,
+            vec![1_000_000_000, 2_000_000_000, 500_000_000 + 750_000_000]
+        );
+        let queue: Vec<u32> = g.windows.iter().map(|w| w.queue_max).collect();
+        assert_eq!(queue, vec![0, 0, 5]);
     }
 }

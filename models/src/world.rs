@@ -22,7 +22,7 @@ use sim_core::{
 use crate::config::{
     Arrivals, Backoff, CallPolicy, ClientId, Execution, Fault, ServiceId, WorldConfig,
 };
-use crate::metrics::{FailureCause, OutcomeStats};
+use crate::metrics::{FailureCause, Gauges, OutcomeStats};
 
 /// The outcome of one attempt, carried by its reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,8 +149,6 @@ struct Job {
     /// The caller's call and the attempt this job serves.
     call: u32,
     attempt: u64,
-    /// When the worker took it.
-    started: SimTime,
     /// Index of the next downstream call in the service's plan.
     next_call: u16,
     holding_worker: bool,
@@ -212,20 +210,29 @@ pub struct ServiceReport {
     pub stats: OutcomeStats,
     /// Jobs that finished after their caller had given up on them.
     pub wasted_work: u64,
-    /// Worker-nanoseconds spent holding requests.
-    pub busy_ns: u128,
     /// The longest the queue got.
     pub queue_max: u32,
+    /// Busy workers and queue length per window.
+    pub gauges: Gauges,
 }
 
 impl ServiceReport {
+    /// Worker-nanoseconds spent holding requests.
+    pub fn busy_ns(&self) -> u128 {
+        self.gauges
+            .windows
+            .iter()
+            .map(|g| u128::from(g.busy_ns))
+            .sum()
+    }
+
     /// Share of worker time in use over `duration`.
     pub fn utilisation(&self, duration: SimDuration) -> f64 {
         let capacity = u128::from(self.workers) * u128::from(duration.as_nanos());
         if capacity == 0 {
             0.0
         } else {
-            self.busy_ns as f64 / capacity as f64
+            self.busy_ns() as f64 / capacity as f64
         }
     }
 }
@@ -241,11 +248,13 @@ pub struct ClientReport {
 }
 
 /// Per call edge (caller -> callee).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EdgeReport {
     /// `client:NAME` or the calling service's name.
     pub from: String,
     pub to: String,
+    /// Attempts over this edge and how they ended for the caller.
+    pub stats: OutcomeStats,
     pub attempts: u64,
     pub retries: u64,
     /// Replies that arrived after their attempt had timed out.
@@ -315,6 +324,7 @@ impl World {
                     report: EdgeReport {
                         from: svc.name.clone(),
                         to: to.clone(),
+                        stats: OutcomeStats::new(config.window),
                         attempts: 0,
                         retries: 0,
                         late_replies: 0,
@@ -334,8 +344,8 @@ impl World {
                     queue_capacity: svc.queue,
                     stats: OutcomeStats::new(config.window),
                     wasted_work: 0,
-                    busy_ns: 0,
                     queue_max: 0,
+                    gauges: Gauges::new(config.window),
                 },
             });
         }
@@ -352,6 +362,7 @@ impl World {
                 report: EdgeReport {
                     from: format!("client:{}", client.name),
                     to: to.clone(),
+                    stats: OutcomeStats::new(config.window),
                     attempts: 0,
                     retries: 0,
                     late_replies: 0,
@@ -423,6 +434,17 @@ impl World {
         }
         let outcome = sim.run(&mut self);
         self.check_conservation();
+        let end = outcome.now;
+        for s in &mut self.services {
+            s.report.stats.finish(end);
+            s.report.gauges.finish(end);
+        }
+        for c in &mut self.clients {
+            c.report.stats.finish(end);
+        }
+        for e in &mut self.edges {
+            e.report.stats.finish(end);
+        }
         RunResult {
             scenario: self.name,
             seed: self.seed,
@@ -476,10 +498,10 @@ impl World {
     fn interarrival(&mut self, client: u32) -> SimDuration {
         let state = &mut self.clients[client as usize];
         match self.arrivals[client as usize] {
-            Arrivals::Poisson { rate_per_s } => SimDuration(
-                (sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s).round() as u64,
+            Arrivals::Poisson { rate_per_s } => SimDuration::from_nanos_f64(
+                sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
             ),
-            Arrivals::Constant { rate_per_s } => SimDuration((1e9 / rate_per_s).round() as u64),
+            Arrivals::Constant { rate_per_s } => SimDuration::from_nanos_f64(1e9 / rate_per_s),
         }
     }
 
@@ -513,6 +535,7 @@ impl World {
         call.attempt_sent = now;
         let edge = &mut self.edges[call.edge as usize];
         edge.report.attempts += 1;
+        edge.report.stats.requests += 1;
         if call.attempts > 1 {
             edge.report.retries += 1;
         }
@@ -541,7 +564,6 @@ impl World {
             edge: edge_id,
             call: call_id,
             attempt,
-            started: now,
             next_call: 0,
             holding_worker: false,
         });
@@ -559,7 +581,9 @@ impl World {
             self.start_work(s, job);
         } else if (state.queue.len() as u32) < state.report.queue_capacity {
             state.queue.push_back(job);
-            state.report.queue_max = state.report.queue_max.max(state.queue.len() as u32);
+            let queued = state.queue.len() as u32;
+            state.report.queue_max = state.report.queue_max.max(queued);
+            state.report.gauges.set(s.now(), state.workers_busy, queued);
         } else {
             self.reply(s, job, Outcome::Failed(FailureCause::Rejected));
         }
@@ -569,10 +593,13 @@ impl World {
         let now = s.now();
         let job = &mut self.jobs[job_id];
         let service = job.service.0 as usize;
-        job.started = now;
         job.holding_worker = true;
         let state = &mut self.services[service];
         state.workers_busy += 1;
+        state
+            .report
+            .gauges
+            .set(now, state.workers_busy, state.queue.len() as u32);
         let mut work = self.service_times[service].sample(&mut state.service_time_rng);
         for &(from, to, factor) in &state.latency_faults {
             if from <= now && now < to {
@@ -620,11 +647,14 @@ impl World {
         let job = &mut self.jobs[job_id];
         debug_assert!(job.holding_worker);
         job.holding_worker = false;
-        let held = s.now().saturating_since(job.started);
         let state = &mut self.services[job.service.0 as usize];
         state.workers_busy -= 1;
-        state.report.busy_ns += u128::from(held.as_nanos());
-        if let Some(next) = state.queue.pop_front() {
+        let next = state.queue.pop_front();
+        state
+            .report
+            .gauges
+            .set(s.now(), state.workers_busy, state.queue.len() as u32);
+        if let Some(next) = next {
             self.start_work(s, next);
         }
     }
@@ -697,13 +727,16 @@ impl World {
         let stats = &mut self.services[edge.to.0 as usize].report.stats;
         let cause = match outcome {
             Outcome::Ok => {
-                stats.record_ok(now, now - call.attempt_sent);
+                let latency = now - call.attempt_sent;
+                stats.record_ok(now, latency);
+                edge.report.stats.record_ok(now, latency);
                 self.call_finished(s, call_id, Outcome::Ok);
                 return;
             }
             Outcome::Failed(cause) => cause,
         };
         stats.record_failure(now, cause);
+        edge.report.stats.record_failure(now, cause);
         match &edge.policy.retry {
             Some(retry) if call.attempts < retry.max_attempts => {
                 let wait = backoff(&retry.backoff, call.attempts, &mut edge.retry_rng);
@@ -852,7 +885,7 @@ mod tests {
         assert_eq!(c.latency.min(), SimDuration::from_millis(7));
         assert_eq!(c.latency.max(), SimDuration::from_millis(7));
         let a = &r.services[0];
-        assert_eq!(a.busy_ns, 100 * 5_000_000);
+        assert_eq!(a.busy_ns(), 100 * 5_000_000);
         assert!((a.utilisation(cfg.duration) - 0.05).abs() < 1e-12);
     }
 

@@ -630,7 +630,7 @@ mod tests {
         let covered = doc["sim_duration_s"].as_f64().expect("a float");
         assert!(covered > 0.0 && covered < 2.0, "covered {covered}");
         // Utilisation is over the covered time, not the configured two seconds.
-        let busy = r.services[0].busy_ns as f64;
+        let busy = r.services[0].busy_ns() as f64;
         let expected = busy / (4.0 * r.outcome.now.as_nanos() as f64);
         let u = doc["services"]["front"]["utilisation"]
             .as_f64()

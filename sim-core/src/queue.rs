@@ -1,4 +1,4 @@
-//! The event queue: a binary min-heap keyed by `(time, seq)` with O(1) timer cancellation.
+//! The event queue: a 4-ary min-heap keyed by `(time, seq)` with O(1) timer cancellation.
 
 use crate::time::SimTime;
 

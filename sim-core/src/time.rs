@@ -53,6 +53,13 @@ impl SimDuration {
         self.0
     }
 
+    /// A float number of nanoseconds rounded to the nearest integer (halves up), saturating;
+    /// NaN and negative values give zero.
+    #[inline]
+    pub fn from_nanos_f64(ns: f64) -> Self {
+        SimDuration(quantise_ns(ns))
+    }
+
     /// Milliseconds as a float, for reports only.
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
@@ -79,13 +86,16 @@ impl SimDuration {
     }
 }
 
-/// Rounds a non-negative float number of nanoseconds to an integer, saturating.
+/// Rounds a non-negative float number of nanoseconds to the nearest integer (halves up),
+/// saturating; NaN and negative values give 0. `x + 0.5` truncated is one IEEE addition and a
+/// conversion, the same bits everywhere, and much cheaper than an out-of-line `round` call.
+#[inline]
 pub(crate) fn quantise_ns(ns: f64) -> u64 {
-    if ns.is_nan() || ns <= 0.0 {
-        0
-    } else {
+    if ns > 0.0 {
         // `as` saturates at u64::MAX for values beyond the range.
-        ns.round() as u64
+        (ns + 0.5) as u64
+    } else {
+        0
     }
 }
 

@@ -53,6 +53,27 @@ pub struct ServiceConfig {
     pub execution: Execution,
     /// Downstream calls made, in order, after the local work and before replying.
     pub calls: Vec<CallConfig>,
+    /// What healthy means for this service, for the reports' health and cascade analysis.
+    pub objective: Objective,
+}
+
+/// What healthy means for a service or client in one window of the time series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Objective {
+    /// The lowest acceptable share of successful requests (default 0.99).
+    pub availability: f64,
+    /// The highest acceptable 99th-percentile latency; `None` derives it from the run's
+    /// pre-fault behaviour (see the reports crate).
+    pub latency_p99: Option<SimDuration>,
+}
+
+impl Default for Objective {
+    fn default() -> Self {
+        Objective {
+            availability: 0.99,
+            latency_p99: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -98,6 +119,7 @@ pub struct ClientConfig {
     pub to: ServiceId,
     pub arrivals: Arrivals,
     pub policy: CallPolicy,
+    pub objective: Objective,
 }
 
 /// Open-loop arrival processes.
@@ -114,6 +136,29 @@ pub enum Arrivals {
 pub struct NetworkConfig {
     /// One-way latency, drawn independently for the request and for the reply.
     pub latency: Distribution,
+}
+
+impl Fault {
+    /// The service the fault acts on.
+    pub fn service(&self) -> ServiceId {
+        match *self {
+            Fault::Latency { service, .. } => service,
+        }
+    }
+
+    /// When the fault starts and ends.
+    pub fn active(&self) -> (SimTime, SimTime) {
+        match *self {
+            Fault::Latency { from, to, .. } => (from, to),
+        }
+    }
+
+    /// A short name for reports: `latency`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Latency { .. } => "latency",
+        }
+    }
 }
 
 impl Default for NetworkConfig {

@@ -9,5 +9,6 @@ pub mod metrics;
 mod world;
 
 pub use world::{
-    ClientReport, EdgeReport, Outcome, RunOptions, RunResult, ServiceReport, World, WorldEvent,
+    ClientReport, EdgeReport, FaultReport, Outcome, RunOptions, RunResult, ServiceReport, World,
+    WorldEvent,
 };

@@ -20,7 +20,7 @@ use sim_core::{
 };
 
 use crate::config::{
-    Arrivals, Backoff, CallPolicy, ClientId, Execution, Fault, ServiceId, WorldConfig,
+    Arrivals, Backoff, CallPolicy, ClientId, Execution, Fault, Objective, ServiceId, WorldConfig,
 };
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
 
@@ -214,6 +214,7 @@ pub struct ServiceReport {
     pub queue_max: u32,
     /// Busy workers and queue length per window.
     pub gauges: Gauges,
+    pub objective: Objective,
 }
 
 impl ServiceReport {
@@ -245,6 +246,9 @@ pub struct ClientReport {
     /// Attempts sent, first tries and retries.
     pub attempts: u64,
     pub retries: u64,
+    /// The service the client calls.
+    pub to: String,
+    pub objective: Objective,
 }
 
 /// Per call edge (caller -> callee).
@@ -261,6 +265,19 @@ pub struct EdgeReport {
     pub late_replies: u64,
 }
 
+/// A scripted fault, as the reports describe it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultReport {
+    /// `latency`, ...
+    pub kind: &'static str,
+    /// The service it acts on.
+    pub service: String,
+    /// A short human description: `payments latency x10`.
+    pub description: String,
+    pub from: SimTime,
+    pub to: SimTime,
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug)]
 pub struct RunResult {
@@ -272,6 +289,9 @@ pub struct RunResult {
     pub services: Vec<ServiceReport>,
     pub clients: Vec<ClientReport>,
     pub edges: Vec<EdgeReport>,
+    pub faults: Vec<FaultReport>,
+    /// The width of the windows of every time series.
+    pub window: SimDuration,
 }
 
 /// Options of one run that are not part of the world.
@@ -283,6 +303,8 @@ pub struct RunOptions {
 
 /// A world ready to run: configuration plus state.
 pub struct World {
+    faults: Vec<FaultReport>,
+    window: SimDuration,
     name: String,
     seed: u64,
     duration: SimDuration,
@@ -346,6 +368,7 @@ impl World {
                     wasted_work: 0,
                     queue_max: 0,
                     gauges: Gauges::new(config.window),
+                    objective: svc.objective,
                 },
             });
         }
@@ -376,6 +399,8 @@ impl World {
                     stats: OutcomeStats::new(config.window),
                     attempts: 0,
                     retries: 0,
+                    to: to.clone(),
+                    objective: client.objective,
                 },
             });
         }
@@ -391,7 +416,27 @@ impl World {
                     .push((from, to, multiply)),
             }
         }
+        let faults = config
+            .faults
+            .iter()
+            .map(|f| {
+                let service = config.services[f.service().0 as usize].name.clone();
+                let (from, to) = f.active();
+                let description = match *f {
+                    Fault::Latency { multiply, .. } => format!("{service} latency x{multiply}"),
+                };
+                FaultReport {
+                    kind: f.kind(),
+                    service,
+                    description,
+                    from,
+                    to,
+                }
+            })
+            .collect();
         World {
+            faults,
+            window: config.window,
             name: config.name.clone(),
             seed,
             duration: config.duration,
@@ -454,6 +499,8 @@ impl World {
             services: self.services.into_iter().map(|s| s.report).collect(),
             clients: self.clients.into_iter().map(|c| c.report).collect(),
             edges: self.edges.into_iter().map(|e| e.report).collect(),
+            faults: self.faults,
+            window: self.window,
         }
     }
 
@@ -832,6 +879,7 @@ mod tests {
             error_rate: 0.0,
             execution: Execution::ThreadPerRequest,
             calls: vec![],
+            objective: Objective::default(),
         }
     }
 
@@ -845,6 +893,7 @@ mod tests {
                 to: ServiceId(0),
                 arrivals: Arrivals::Constant { rate_per_s: rate },
                 policy,
+                objective: Objective::default(),
             }],
             network: NetworkConfig::default(),
             faults: vec![],

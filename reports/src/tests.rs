@@ -10,8 +10,8 @@ use crate::{json, json_string, text};
 
 use super::*;
 use models::config::{
-    Arrivals, Backoff, CallConfig, CallPolicy, ClientConfig, Execution, NetworkConfig, Retry,
-    ServiceConfig, ServiceId, WorldConfig,
+    Arrivals, Backoff, CallConfig, CallPolicy, ClientConfig, Execution, NetworkConfig, Objective,
+    Retry, ServiceConfig, ServiceId, WorldConfig,
 };
 use models::{RunOptions, World};
 use sim_core::Distribution;
@@ -26,6 +26,7 @@ fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig 
         error_rate: 0.01,
         execution: Execution::ThreadPerRequest,
         calls: vec![],
+        objective: Objective::default(),
     }
 }
 
@@ -51,6 +52,7 @@ fn config(max_events: u64) -> WorldConfig {
             to: ServiceId(0),
             arrivals: Arrivals::Poisson { rate_per_s: 200.0 },
             policy: CallPolicy::default(),
+            objective: Objective::default(),
         }],
         network: NetworkConfig {
             latency: Distribution::Constant(SimDuration::from_micros(500)),

@@ -96,6 +96,34 @@ impl Checker<'_> {
         })
     }
 
+    fn objective(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        spec: Option<&spec::Objective>,
+    ) -> mc::Objective {
+        let mut objective = mc::Objective::default();
+        let Some(spec) = spec else {
+            return objective;
+        };
+        if let Some(a) = spec.availability {
+            if a > 0.0 && a <= 1.0 {
+                objective.availability = a;
+            } else {
+                self.report(
+                    &[anchors, &["availability"]].concat(),
+                    format!("{field}.objective.availability"),
+                    format!("{a} is not an availability; expected a number above 0 and at most 1"),
+                );
+            }
+        }
+        if let Some(p99) = spec.p99 {
+            self.duration_positive(anchors, format!("{field}.objective.p99"), p99.0);
+            objective.latency_p99 = Some(p99.0);
+        }
+        objective
+    }
+
     fn policy(
         &mut self,
         anchors: &[&str],
@@ -257,7 +285,9 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 calls.push(CallConfig { to, policy });
             }
         }
+        let objective = c.objective(&[&q], &format!("services[{i}]"), s.objective.as_ref());
         services.push(ServiceConfig {
+            objective,
             name: s.name.clone(),
             workers: s.workers.max(1),
             queue: s.queue,
@@ -327,8 +357,10 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             cl.timeout.or(default.timeout),
             cl.retry.as_ref().or(default.retry.as_ref()),
         );
+        let objective = c.objective(&[&q], &field, cl.objective.as_ref());
         if let Some(to) = to {
             clients.push(ClientConfig {
+                objective,
                 name: cl.name.clone(),
                 to,
                 arrivals,

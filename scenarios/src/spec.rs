@@ -50,6 +50,21 @@ pub struct Service {
     /// Downstream calls, made one after another after the local work.
     #[serde(default)]
     pub calls: Vec<Call>,
+    /// What healthy means for the health and cascade analysis.
+    #[serde(default)]
+    pub objective: Option<Objective>,
+}
+
+/// What healthy means in one window: `(availability: 0.999, p99: "200ms")`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    /// Lowest acceptable share of successful requests (default 0.99).
+    #[serde(default)]
+    pub availability: Option<f64>,
+    /// Highest acceptable p99 latency (default: 3x the p99 seen before the first fault).
+    #[serde(default)]
+    pub p99: Option<Duration>,
 }
 
 /// Whether a worker stays held while its request waits for downstream calls.
@@ -171,6 +186,8 @@ pub struct Client {
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    #[serde(default)]
+    pub objective: Option<Objective>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

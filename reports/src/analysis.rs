@@ -1,0 +1,571 @@
+//! Health and cascade analysis: which services, clients and edges breached their objectives,
+//! when, in what order after which fault, through which edges, and whether the system returned
+//! to its pre-fault behaviour once the fault ended.
+//!
+//! Everything is computed from the per-window time series of a [`RunResult`]; the analysis
+//! never drives the engine.
+
+use models::RunResult;
+use models::metrics::{FailureCause, OutcomeStats, Window};
+use sim_core::{SimDuration, SimTime};
+
+/// Windows with fewer finished requests than this are not judged: their state carries over
+/// from the previous window, so one stray failure in a quiet second is not an outage.
+pub const MIN_REQUESTS_PER_WINDOW: u64 = 10;
+
+/// The default latency objective is this many times the p99 seen before the first fault.
+pub const DEFAULT_P99_FACTOR: u64 = 3;
+
+/// What kind of thing an [`EntityHealth`] describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntityKind {
+    Service,
+    Client,
+    Edge,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Service => "service",
+            EntityKind::Client => "client",
+            EntityKind::Edge => "edge",
+        }
+    }
+}
+
+/// Why a window was unhealthy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Symptom {
+    /// Availability below the objective; the most frequent failure cause in the window.
+    Failures { cause: FailureCause },
+    /// p99 latency above the objective.
+    Latency,
+}
+
+impl Symptom {
+    /// A short phrase: `timeouts`, `rejections`, `errors`, `dependency failures`,
+    /// `high latency`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Symptom::Failures {
+                cause: FailureCause::Timeout,
+            } => "timeouts",
+            Symptom::Failures {
+                cause: FailureCause::Rejected,
+            } => "rejections",
+            Symptom::Failures {
+                cause: FailureCause::Error,
+            } => "errors",
+            Symptom::Failures {
+                cause: FailureCause::Dependency,
+            } => "dependency failures",
+            Symptom::Latency => "high latency",
+        }
+    }
+}
+
+/// A maximal run of unhealthy windows: `[from, to)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interval {
+    pub from: SimTime,
+    pub to: SimTime,
+    /// The symptom of the first window.
+    pub symptom: Symptom,
+    /// The lowest availability of a judged window in the interval.
+    pub availability_min: f64,
+    /// The highest window p99 in the interval.
+    pub latency_p99_max: SimDuration,
+    /// Whether the interval lasts until the end of the run.
+    pub open_at_end: bool,
+}
+
+/// The health of one service, client or edge over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntityHealth {
+    pub kind: EntityKind,
+    /// A service or client name, or `from -> to` for an edge.
+    pub name: String,
+    pub availability_objective: f64,
+    /// The p99 objective, set or derived; `None` when it could not be derived (no successful
+    /// request before the first fault).
+    pub latency_p99_objective: Option<SimDuration>,
+    /// Whether the latency objective came from the scenario (true) or was derived.
+    pub latency_objective_set: bool,
+    pub unhealthy: Vec<Interval>,
+}
+
+/// One step of a cascade: an entity that became unhealthy after a fault started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CascadeStep {
+    pub kind: EntityKind,
+    pub name: String,
+    /// Start of its first unhealthy interval after the fault started.
+    pub from: SimTime,
+    pub symptom: Symptom,
+    /// The edge from this entity to an entity that was already unhealthy: the path the damage
+    /// took (`checkout -> payments`); `None` for the faulted service itself.
+    pub via: Option<String>,
+}
+
+/// What the system did after one scripted fault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultImpact {
+    pub description: String,
+    pub service: String,
+    pub from: SimTime,
+    pub to: SimTime,
+    /// Services and clients that became unhealthy, in order.
+    pub cascade: Vec<CascadeStep>,
+    /// Time from the fault's start to the first symptom.
+    pub time_to_detect: Option<SimDuration>,
+    /// Time from the fault's end until every affected entity was healthy again; `None` if
+    /// something was still unhealthy when the run ended.
+    pub time_to_recover: Option<SimDuration>,
+    pub verdict: Verdict,
+}
+
+/// Did the system return to its pre-fault behaviour after the trigger ended?
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// Nothing became unhealthy.
+    NoImpact,
+    /// Every affected entity was healthy again before the run ended.
+    Recovered { at: SimTime },
+    /// Still unhealthy at the end of the run although the fault had ended: a metastable
+    /// failure, with what sustains it.
+    DidNotRecover { sustained_by: Vec<String> },
+    /// The fault lasted until the end of the run, so recovery cannot be judged.
+    FaultStillActive,
+}
+
+impl Verdict {
+    /// `no impact`, `recovered`, `did not recover`, `fault still active`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::NoImpact => "no impact",
+            Verdict::Recovered { .. } => "recovered",
+            Verdict::DidNotRecover { .. } => "did not recover",
+            Verdict::FaultStillActive => "fault still active",
+        }
+    }
+}
+
+/// The whole analysis of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub window: SimDuration,
+    /// The end of the baseline period: the first fault's start, or the end of the run.
+    pub baseline_end: SimTime,
+    /// Services (file order), then clients, then edges.
+    pub entities: Vec<EntityHealth>,
+    /// One per scripted fault, in start order.
+    pub faults: Vec<FaultImpact>,
+    /// Services and clients unhealthy at some time after a fault started.
+    pub blast_radius: Vec<String>,
+}
+
+/// Judges every window of every entity and links what broke to the faults.
+pub fn analyse(result: &RunResult) -> Analysis {
+    Analyser::new(result).run()
+}
+
+struct Series<'a> {
+    kind: EntityKind,
+    name: String,
+    stats: &'a OutcomeStats,
+    availability_objective: f64,
+    latency_p99_objective: Option<SimDuration>,
+    latency_objective_set: bool,
+}
+
+struct Analyser<'a> {
+    result: &'a RunResult,
+    window: SimDuration,
+    baseline_end: SimTime,
+    end: SimTime,
+}
+
+/// The median of the window p99s with enough requests before `baseline_end`.
+fn baseline_p99(windows: &[Window], baseline_windows: usize) -> Option<SimDuration> {
+    let mut p99s: Vec<u64> = windows
+        .iter()
+        .take(baseline_windows)
+        .filter(|w| w.ok >= MIN_REQUESTS_PER_WINDOW)
+        .map(|w| w.latency_ns_p99)
+        .collect();
+    if p99s.is_empty() {
+        return None;
+    }
+    p99s.sort_unstable();
+    Some(SimDuration(p99s[p99s.len() / 2]))
+}
+
+impl<'a> Analyser<'a> {
+    fn new(result: &'a RunResult) -> Self {
+        let end = result.outcome.now;
+        let baseline_end = result
+            .faults
+            .iter()
+            .map(|f| f.from)
+            .min()
+            .unwrap_or(end)
+            .min(end);
+        Analyser {
+            result,
+            window: result.window,
+            baseline_end,
+            end,
+        }
+    }
+
+    fn series(&self) -> Vec<Series<'a>> {
+        let baseline_windows = (self.baseline_end.as_nanos() / self.window.as_nanos()) as usize;
+        let derive = |stats: &OutcomeStats, set: Option<SimDuration>| match set {
+            Some(p99) => (Some(p99), true),
+            None => (
+                baseline_p99(&stats.windows, baseline_windows)
+                    .map(|p| SimDuration(p.as_nanos() * DEFAULT_P99_FACTOR)),
+                false,
+            ),
+        };
+        let mut out = Vec::new();
+        for s in &self.result.services {
+            let (p99, set) = derive(&s.stats, s.objective.latency_p99);
+            out.push(Series {
+                kind: EntityKind::Service,
+                name: s.name.clone(),
+                stats: &s.stats,
+                availability_objective: s.objective.availability,
+                latency_p99_objective: p99,
+                latency_objective_set: set,
+            });
+        }
+        for c in &self.result.clients {
+            let (p99, set) = derive(&c.stats, c.objective.latency_p99);
+            out.push(Series {
+                kind: EntityKind::Client,
+                name: c.name.clone(),
+                stats: &c.stats,
+                availability_objective: c.objective.availability,
+                latency_p99_objective: p99,
+                latency_objective_set: set,
+            });
+        }
+        for e in &self.result.edges {
+            // An edge is held to its callee's availability objective.
+            let availability = self
+                .result
+                .services
+                .iter()
+                .find(|s| s.name == e.to)
+                .map_or(0.99, |s| s.objective.availability);
+            let (p99, set) = derive(&e.stats, None);
+            out.push(Series {
+                kind: EntityKind::Edge,
+                name: format!("{} -> {}", e.from, e.to),
+                stats: &e.stats,
+                availability_objective: availability,
+                latency_p99_objective: p99,
+                latency_objective_set: set,
+            });
+        }
+        out
+    }
+
+    /// The symptom of a window, or `None` if it is healthy or has too few requests to judge.
+    fn judge(series: &Series, w: &Window) -> Option<Option<Symptom>> {
+        if w.ok + w.failed() < MIN_REQUESTS_PER_WINDOW {
+            return None;
+        }
+        let availability = w.availability().unwrap_or(1.0);
+        if availability < series.availability_objective {
+            let (i, _) = w
+                .failed_by_cause
+                .iter()
+                .enumerate()
+                .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
+                .expect("four causes");
+            return Some(Some(Symptom::Failures {
+                cause: FailureCause::ALL[i],
+            }));
+        }
+        if let Some(objective) = series.latency_p99_objective
+            && w.ok > 0
+            && w.latency_ns_p99 > objective.as_nanos()
+        {
+            return Some(Some(Symptom::Latency));
+        }
+        Some(None)
+    }
+
+    fn intervals(&self, series: &Series) -> Vec<Interval> {
+        let w_ns = self.window.as_nanos();
+        let windows = &series.stats.windows;
+        let mut out: Vec<Interval> = Vec::new();
+        let mut open: Option<Interval> = None;
+        for (i, w) in windows.iter().enumerate() {
+            let start = SimTime(i as u64 * w_ns);
+            let stop = SimTime(((i as u64 + 1) * w_ns).min(self.end.as_nanos()));
+            match Self::judge(series, w) {
+                // Too few requests: the state carries over.
+                None => {
+                    if let Some(iv) = open.as_mut() {
+                        iv.to = stop;
+                    }
+                }
+                Some(Some(symptom)) => {
+                    let iv = open.get_or_insert(Interval {
+                        from: start,
+                        to: stop,
+                        symptom,
+                        availability_min: 1.0,
+                        latency_p99_max: SimDuration::ZERO,
+                        open_at_end: false,
+                    });
+                    iv.to = stop;
+                    iv.availability_min = iv.availability_min.min(w.availability().unwrap_or(1.0));
+                    iv.latency_p99_max = iv.latency_p99_max.max(SimDuration(w.latency_ns_p99));
+                }
+                Some(None) => {
+                    if let Some(iv) = open.take() {
+                        out.push(iv);
+                    }
+                }
+            }
+        }
+        if let Some(mut iv) = open {
+            iv.open_at_end = true;
+            out.push(iv);
+        }
+        out
+    }
+
+    fn run(self) -> Analysis {
+        let series = self.series();
+        let entities: Vec<EntityHealth> = series
+            .iter()
+            .map(|s| EntityHealth {
+                kind: s.kind,
+                name: s.name.clone(),
+                availability_objective: s.availability_objective,
+                latency_p99_objective: s.latency_p99_objective,
+                latency_objective_set: s.latency_objective_set,
+                unhealthy: self.intervals(s),
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..self.result.faults.len()).collect();
+        order.sort_by_key(|&i| (self.result.faults[i].from, i));
+        let faults: Vec<FaultImpact> = order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let until = order
+                    .get(k + 1)
+                    .map_or(SimTime::MAX, |&j| self.result.faults[j].from);
+                self.impact(i, until, &entities)
+            })
+            .collect();
+        let mut blast_radius: Vec<String> = Vec::new();
+        for f in &faults {
+            for step in &f.cascade {
+                if !blast_radius.contains(&step.name) {
+                    blast_radius.push(step.name.clone());
+                }
+            }
+        }
+        Analysis {
+            window: self.window,
+            baseline_end: self.baseline_end,
+            entities,
+            faults,
+            blast_radius,
+        }
+    }
+
+    /// The cascade after fault `index`: entities whose first unhealthy interval starting at or
+    /// after the fault (and before `until`, the next fault's start) is attributed to it.
+    fn impact(&self, index: usize, until: SimTime, entities: &[EntityHealth]) -> FaultImpact {
+        let fault = &self.result.faults[index];
+        let mut steps: Vec<(CascadeStep, &Interval)> = Vec::new();
+        for e in entities.iter().filter(|e| e.kind != EntityKind::Edge) {
+            // An interval already running when the fault began is not this fault's doing.
+            if let Some(iv) = e
+                .unhealthy
+                .iter()
+                .find(|iv| iv.from >= fault.from && iv.from < until)
+            {
+                steps.push((
+                    CascadeStep {
+                        kind: e.kind,
+                        name: e.name.clone(),
+                        from: iv.from,
+                        symptom: iv.symptom,
+                        via: None,
+                    },
+                    iv,
+                ));
+            }
+        }
+        // Earliest first; at the same window, callees before callers (the faulted service
+        // first), then file order.
+        let depth = |name: &str| self.depth_from(name, &fault.service);
+        steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
+        for k in 0..steps.len() {
+            let (earlier, rest) = steps.split_at_mut(k);
+            let step = &mut rest[0].0;
+            if step.name == fault.service {
+                continue;
+            }
+            step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
+        }
+        let time_to_detect = steps
+            .first()
+            .map(|(s, _)| s.from.saturating_since(fault.from));
+        let still_active = fault.to >= self.end;
+        let open_at_end = steps.iter().any(|(_, iv)| iv.open_at_end);
+        let recovered_at = steps.iter().map(|(_, iv)| iv.to).max();
+        let verdict = if steps.is_empty() {
+            Verdict::NoImpact
+        } else if still_active {
+            Verdict::FaultStillActive
+        } else if open_at_end {
+            Verdict::DidNotRecover {
+                sustained_by: self.sustained_by(fault.to),
+            }
+        } else {
+            Verdict::Recovered {
+                at: recovered_at.expect("steps exist").max(fault.to),
+            }
+        };
+        let time_to_recover = match verdict {
+            Verdict::Recovered { at } => Some(at.saturating_since(fault.to)),
+            Verdict::NoImpact => Some(SimDuration::ZERO),
+            _ => None,
+        };
+        FaultImpact {
+            description: fault.description.clone(),
+            service: fault.service.clone(),
+            from: fault.from,
+            to: fault.to,
+            cascade: steps.into_iter().map(|(s, _)| s).collect(),
+            time_to_detect,
+            time_to_recover,
+            verdict,
+        }
+    }
+
+    /// Calls from `name` to `target` along the call graph (0 for the target itself, large if
+    /// unreachable): callees sort before their callers.
+    fn depth_from(&self, name: &str, target: &str) -> usize {
+        let mut frontier = vec![target.to_owned()];
+        let mut seen = vec![target.to_owned()];
+        for depth in 0..=self.result.edges.len() + 1 {
+            if frontier.iter().any(|n| n == name) {
+                return depth;
+            }
+            let mut next = Vec::new();
+            for e in &self.result.edges {
+                let caller = e.from.strip_prefix("client:").unwrap_or(&e.from).to_owned();
+                if frontier.contains(&e.to) && !seen.contains(&caller) {
+                    seen.push(caller.clone());
+                    next.push(caller);
+                }
+            }
+            frontier = next;
+        }
+        usize::MAX
+    }
+
+    /// The edge from `name` to an entity that became unhealthy earlier.
+    fn edge_towards<'n>(
+        &self,
+        name: &str,
+        earlier: impl Iterator<Item = &'n str> + Clone,
+    ) -> Option<String> {
+        self.result.edges.iter().find_map(|e| {
+            let caller = e.from.strip_prefix("client:").unwrap_or(&e.from);
+            (caller == name && earlier.clone().any(|n| n == e.to))
+                .then(|| format!("{} -> {}", e.from, e.to))
+        })
+    }
+
+    /// What keeps the system degraded after `fault_end`: retries that multiply the load, and
+    /// services whose queues stay full or whose workers stay saturated.
+    fn sustained_by(&self, fault_end: SimTime) -> Vec<String> {
+        let w_ns = self.window.as_nanos();
+        let after = (fault_end.as_nanos().div_ceil(w_ns)) as usize;
+        let before = (self.baseline_end.as_nanos() / w_ns) as usize;
+        let mut out = Vec::new();
+        for c in &self.result.clients {
+            let Some(edge) = self
+                .result
+                .edges
+                .iter()
+                .find(|e| e.from == format!("client:{}", c.name))
+            else {
+                continue;
+            };
+            let ratio = |range: std::ops::Range<usize>| {
+                let attempts: u64 = edge
+                    .stats
+                    .windows
+                    .get(range.clone())
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|w| w.ok + w.failed())
+                    .sum();
+                let requests: u64 = c
+                    .stats
+                    .windows
+                    .get(range)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(|w| w.ok + w.failed())
+                    .sum();
+                (requests > 0).then(|| attempts as f64 / requests as f64)
+            };
+            let now = ratio(after..c.stats.windows.len());
+            let then = ratio(0..before).unwrap_or(1.0);
+            if let Some(now) = now
+                && now > then * 1.5
+            {
+                out.push(format!(
+                    "retries: {} sends {now:.2} attempts per request ({then:.2} before the fault)",
+                    c.name
+                ));
+            }
+        }
+        for s in &self.result.services {
+            let windows = s.gauges.windows.get(after..).unwrap_or(&[]);
+            if windows.is_empty() {
+                continue;
+            }
+            let full = windows
+                .iter()
+                .filter(|g| s.queue_capacity > 0 && g.queue_max >= s.queue_capacity)
+                .count();
+            let busy: u128 = windows.iter().map(|g| u128::from(g.busy_ns)).sum();
+            let capacity = u128::from(s.workers) * u128::from(w_ns) * windows.len() as u128;
+            let utilisation = busy as f64 / capacity as f64;
+            if full * 2 >= windows.len() {
+                out.push(format!(
+                    "queues: {} queue full ({} of {}) in {} of {} windows after the fault, workers {:.0}% busy",
+                    s.name,
+                    s.queue_capacity,
+                    s.queue_capacity,
+                    full,
+                    windows.len(),
+                    utilisation * 100.0
+                ));
+            } else if utilisation > 0.95 {
+                out.push(format!(
+                    "saturation: {} workers {:.0}% busy after the fault",
+                    s.name,
+                    utilisation * 100.0
+                ));
+            }
+        }
+        out
+    }
+}

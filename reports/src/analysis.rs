@@ -9,8 +9,10 @@ use models::RunResult;
 use models::metrics::{FailureCause, OutcomeStats, Window};
 use sim_core::{SimDuration, SimTime};
 
-/// Windows with fewer finished requests than this are not judged: their state carries over
-/// from the previous window, so one stray failure in a quiet second is not an outage.
+/// Health is judged on at least this many finished requests: consecutive windows with fewer
+/// are pooled with the following ones until they reach it, so one stray failure in a quiet
+/// second is not an outage, and short windows still give verdicts. A last pool that never
+/// reaches it is not judged.
 pub const MIN_REQUESTS_PER_WINDOW: u64 = 10;
 
 /// The default latency objective is this many times the p99 seen before the first fault.
@@ -273,30 +275,28 @@ impl<'a> Analyser<'a> {
         out
     }
 
-    /// The symptom of a window, or `None` if it is healthy or has too few requests to judge.
-    fn judge(series: &Series, w: &Window) -> Option<Option<Symptom>> {
-        if w.ok + w.failed() < MIN_REQUESTS_PER_WINDOW {
-            return None;
-        }
-        let availability = w.availability().unwrap_or(1.0);
+    /// The symptom of a pool of windows, or `None` if it is healthy. The pool's p99 is the
+    /// largest p99 of its windows (percentiles do not add up; this errs towards unhealthy).
+    fn judge(series: &Series, pool: &Window) -> Option<Symptom> {
+        let availability = pool.availability().unwrap_or(1.0);
         if availability < series.availability_objective {
-            let (i, _) = w
+            let (i, _) = pool
                 .failed_by_cause
                 .iter()
                 .enumerate()
                 .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
                 .expect("four causes");
-            return Some(Some(Symptom::Failures {
+            return Some(Symptom::Failures {
                 cause: FailureCause::ALL[i],
-            }));
+            });
         }
         if let Some(objective) = series.latency_p99_objective
-            && w.ok > 0
-            && w.latency_ns_p99 > objective.as_nanos()
+            && pool.ok > 0
+            && pool.latency_ns_p99 > objective.as_nanos()
         {
-            return Some(Some(Symptom::Latency));
+            return Some(Symptom::Latency);
         }
-        Some(None)
+        None
     }
 
     fn intervals(&self, series: &Series) -> Vec<Interval> {
@@ -304,17 +304,28 @@ impl<'a> Analyser<'a> {
         let windows = &series.stats.windows;
         let mut out: Vec<Interval> = Vec::new();
         let mut open: Option<Interval> = None;
-        for (i, w) in windows.iter().enumerate() {
-            let start = SimTime(i as u64 * w_ns);
-            let stop = SimTime(((i as u64 + 1) * w_ns).min(self.end.as_nanos()));
-            match Self::judge(series, w) {
-                // Too few requests: the state carries over.
-                None => {
-                    if let Some(iv) = open.as_mut() {
-                        iv.to = stop;
-                    }
+        let mut next = 0;
+        while next < windows.len() {
+            let first = next;
+            let mut pool = Window::default();
+            while next < windows.len() && pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
+                let w = &windows[next];
+                pool.ok += w.ok;
+                for (sum, n) in pool.failed_by_cause.iter_mut().zip(w.failed_by_cause) {
+                    *sum += n;
                 }
-                Some(Some(symptom)) => {
+                if w.ok > 0 {
+                    pool.latency_ns_p99 = pool.latency_ns_p99.max(w.latency_ns_p99);
+                }
+                next += 1;
+            }
+            if pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
+                break;
+            }
+            let start = SimTime(first as u64 * w_ns);
+            let stop = SimTime((next as u64 * w_ns).min(self.end.as_nanos()));
+            match Self::judge(series, &pool) {
+                Some(symptom) => {
                     let iv = open.get_or_insert(Interval {
                         from: start,
                         to: stop,
@@ -324,16 +335,18 @@ impl<'a> Analyser<'a> {
                         open_at_end: false,
                     });
                     iv.to = stop;
-                    iv.availability_min = iv.availability_min.min(w.availability().unwrap_or(1.0));
-                    iv.latency_p99_max = iv.latency_p99_max.max(SimDuration(w.latency_ns_p99));
+                    iv.availability_min =
+                        iv.availability_min.min(pool.availability().unwrap_or(1.0));
+                    iv.latency_p99_max = iv.latency_p99_max.max(SimDuration(pool.latency_ns_p99));
                 }
-                Some(None) => {
+                None => {
                     if let Some(iv) = open.take() {
                         out.push(iv);
                     }
                 }
             }
         }
+        // Still unhealthy at the last judged pool.
         if let Some(mut iv) = open {
             iv.open_at_end = true;
             out.push(iv);
@@ -550,9 +563,9 @@ impl<'a> Analyser<'a> {
             let utilisation = busy as f64 / capacity as f64;
             if full * 2 >= windows.len() {
                 out.push(format!(
-                    "queues: {} queue full ({} of {}) in {} of {} windows after the fault, workers {:.0}% busy",
+                    "queues: {} queue at its capacity of {} in {} of {} windows after the fault, \
+                     workers {:.0}% busy",
                     s.name,
-                    s.queue_capacity,
                     s.queue_capacity,
                     full,
                     windows.len(),

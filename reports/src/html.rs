@@ -1,1 +1,1481 @@
-//! placeholder: being written
+//! The self-contained HTML report of a run: what happened after each fault, a summary table,
+//! charts of the per-window time series drawn as inline SVG with plotters, and the objectives
+//! the analysis judged against. No script, no external URL, no wall clock: the same run and
+//! analysis always give the same bytes.
+
+use std::error::Error;
+use std::fmt::Write as _;
+
+use models::RunResult;
+use models::metrics::FailureCause;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom, Verdict};
+use crate::common::{fmt_ms, is_complete, percent};
+use crate::text::{
+    blast_radius, fault_head, recovery_phrase, seconds, step_phrase, verdict_phrase,
+};
+
+/// Width of every chart; the page is a little wider.
+const CHART_WIDTH_PX: u32 = 1000;
+/// Height of the time-series charts.
+const CHART_HEIGHT_PX: u32 = 340;
+/// Height of one row of the cascade timeline.
+const GANTT_ROW_PX: u32 = 22;
+/// Above this many services, clients and edges together, the timeline leaves the edges out.
+const GANTT_ROWS_WITH_EDGES_MAX: usize = 30;
+/// Row labels longer than this are cut, so that the plot keeps its width.
+const GANTT_LABEL_CHARS_MAX: usize = 36;
+/// At most this many points per line: longer series are merged into buckets of consecutive
+/// windows, which bounds the page weight (a plot is about this many pixels wide anyway).
+const POINTS_PER_LINE_MAX: usize = 900;
+const FONT: &str = "sans-serif";
+
+/// 32 colours for the lines, distinguishable on white; entities beyond 32 reuse them.
+const PALETTE: [(u8, u8, u8); 32] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
+    (0xbc, 0xbd, 0x22),
+    (0x17, 0xbe, 0xcf),
+    (0x39, 0x3b, 0x79),
+    (0x63, 0x79, 0x39),
+    (0x8c, 0x6d, 0x31),
+    (0x84, 0x3c, 0x39),
+    (0x7b, 0x41, 0x73),
+    (0x31, 0x82, 0xbd),
+    (0xe6, 0x55, 0x0d),
+    (0x31, 0xa3, 0x54),
+    (0x75, 0x6b, 0xb1),
+    (0x36, 0x36, 0x36),
+    (0x6b, 0xae, 0xd6),
+    (0xfd, 0x8d, 0x3c),
+    (0x74, 0xc4, 0x76),
+    (0x9e, 0x9a, 0xc8),
+    (0xc4, 0x9c, 0x94),
+    (0xf7, 0x86, 0xc2),
+    (0xa8, 0xa8, 0x3d),
+    (0x5f, 0xc9, 0xd9),
+    (0xad, 0x49, 0x4a),
+    (0xa5, 0x51, 0x94),
+    (0x52, 0x54, 0xa3),
+    (0x8c, 0xa2, 0x52),
+];
+
+/// The symptoms of the cascade timeline, in legend order.
+const SYMPTOMS: [Symptom; 5] = [
+    Symptom::Failures {
+        cause: FailureCause::Timeout,
+    },
+    Symptom::Failures {
+        cause: FailureCause::Rejected,
+    },
+    Symptom::Failures {
+        cause: FailureCause::Error,
+    },
+    Symptom::Failures {
+        cause: FailureCause::Dependency,
+    },
+    Symptom::Latency,
+];
+
+const CSS: &str = "\
+body{font-family:sans-serif;margin:24px auto;max-width:1040px;padding:0 12px;color:#222;line-height:1.4}
+h1{font-size:1.5em;margin-bottom:4px}
+h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.meta{color:#555;margin-top:0}
+.warning{background:#fff3cd;border:1px solid #e0b000;padding:8px 12px;border-radius:4px}
+.fault{margin-bottom:16px}
+.chain{background:#f7f7f7;border-left:4px solid #888;padding:6px 10px}
+table{border-collapse:collapse;font-size:0.9em;margin:8px 0}
+th,td{border:1px solid #ddd;padding:3px 8px}
+th{background:#f4f4f4}
+th:first-child{text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:24px 0;border:1px solid #e4e4e4;padding:8px}
+figure svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:0.9em;color:#444;margin-bottom:6px}
+ul.legend{list-style:none;padding:0;margin:6px 0 0 0;font-size:0.85em;display:flex;flex-wrap:wrap}
+ul.legend li{margin:1px 0;width:245px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.swatch{display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;border:1px solid #0002}
+.note{color:#666;font-style:italic}
+.muted{color:#888}
+";
+
+/// One self-contained HTML page (inline CSS and SVG, no script, no external URL) for a run.
+///
+/// In order: the title and a header line (fingerprint, simulated time, events, a warning if
+/// the run stopped at the event limit); what happened after each fault; a summary table of the
+/// services and clients; five charts (availability, p99 latency, queue depth and worker
+/// utilisation per window, and the cascade timeline), each one inline `<svg>` in a `<figure>`;
+/// a note on circuit breakers; what a window is and the objectives of every entity.
+pub fn html(result: &RunResult, analysis: &Analysis) -> String {
+    let page = Page::new(result, analysis);
+    let mut out = String::with_capacity(256 * 1024);
+    let title = format!(
+        "faultline · {} · seed {}",
+        escape(&result.scenario),
+        result.seed
+    );
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(out, "<title>{title}</title>");
+    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(out, "<h1>{title}</h1>");
+    let outcome = &result.outcome;
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">fingerprint <code>{}</code> · {} simulated · {} events · window {}</p>",
+        outcome.fingerprint, outcome.now, outcome.events, result.window
+    );
+    if !is_complete(result) {
+        let _ = writeln!(
+            out,
+            "<p class=\"warning\"><strong>Warning:</strong> stopped at the event limit ({} events) \
+             at {}; this report is partial.</p>",
+            result.max_events, outcome.now
+        );
+    }
+
+    what_happened(&mut out, analysis);
+    summary(&mut out, &page);
+    charts(&mut out, &page);
+    explanations(&mut out, &page);
+
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// `s` with the characters HTML reads as markup escaped.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The colour of the `index`th service or client (services first, then clients).
+fn colour(index: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[index % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+fn css_colour(c: RGBColor) -> String {
+    format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
+}
+
+fn symptom_colour(symptom: Symptom) -> RGBColor {
+    match symptom {
+        Symptom::Failures {
+            cause: FailureCause::Timeout,
+        } => RGBColor(0xe6, 0x55, 0x0d),
+        Symptom::Failures {
+            cause: FailureCause::Rejected,
+        } => RGBColor(0x75, 0x6b, 0xb1),
+        Symptom::Failures {
+            cause: FailureCause::Error,
+        } => RGBColor(0xcb, 0x18, 0x1d),
+        Symptom::Failures {
+            cause: FailureCause::Dependency,
+        } => RGBColor(0xa6, 0x76, 0x1d),
+        Symptom::Latency => RGBColor(0x31, 0x82, 0xbd),
+    }
+}
+
+/// The x axis of a time chart: its end and the fault bands, in seconds.
+struct TimeAxis {
+    end_s: f64,
+    faults_s: Vec<(f64, f64)>,
+}
+
+/// What every chart shares: the time axis and the fault windows.
+struct Page<'a> {
+    result: &'a RunResult,
+    analysis: &'a Analysis,
+    /// The end of the time axis: the simulated time covered, in nanoseconds (never zero).
+    end_ns: u64,
+    window_ns: u64,
+    /// Windows merged into one point of a line.
+    group: usize,
+    /// `[from, to)` of every fault in seconds, clipped to the time axis, in the analysis'
+    /// order (by start), so that `fault 2` in a chart is the second fault of the text.
+    faults_s: Vec<(f64, f64)>,
+}
+
+impl<'a> Page<'a> {
+    fn new(result: &'a RunResult, analysis: &'a Analysis) -> Self {
+        let window_ns = result.window.as_nanos().max(1);
+        let end_ns = [
+            result.outcome.now.as_nanos(),
+            result.duration.as_nanos(),
+            window_ns,
+        ]
+        .into_iter()
+        .find(|&ns| ns > 0)
+        .unwrap_or(1);
+        let windows = end_ns.div_ceil(window_ns) as usize;
+        let group = windows.div_ceil(POINTS_PER_LINE_MAX).max(1);
+        let end_s = end_ns as f64 / 1e9;
+        let faults_s = analysis
+            .faults
+            .iter()
+            .map(|f| {
+                let from = f.from.as_secs_f64().min(end_s);
+                (from, f.to.as_secs_f64().clamp(from, end_s))
+            })
+            .collect();
+        Page {
+            result,
+            analysis,
+            end_ns,
+            window_ns,
+            group,
+            faults_s,
+        }
+    }
+
+    fn end_s(&self) -> f64 {
+        self.end_ns as f64 / 1e9
+    }
+
+    fn axis(&self) -> TimeAxis {
+        TimeAxis {
+            end_s: self.end_s(),
+            faults_s: self.faults_s.clone(),
+        }
+    }
+
+    /// One point per bucket of `group` consecutive windows of `items`: `value(bucket, span_ns)`
+    /// at the middle of the bucket's time span (clipped to the end of the run), or `None` (a
+    /// break in the line) when it gives nothing.
+    fn points<T>(
+        &self,
+        items: &[T],
+        value: impl Fn(&[T], u64) -> Option<f64>,
+    ) -> Vec<Option<(f64, f64)>> {
+        items
+            .chunks(self.group)
+            .enumerate()
+            .filter_map(|(b, bucket)| {
+                let start = ((b * self.group) as u64).saturating_mul(self.window_ns);
+                let stop = start
+                    .saturating_add((bucket.len() as u64).saturating_mul(self.window_ns))
+                    .min(self.end_ns);
+                (stop > start).then(|| {
+                    let x = (start as f64 + stop as f64) / 2e9;
+                    value(bucket, stop - start)
+                        .filter(|y| y.is_finite())
+                        .map(|y| (x, y))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The "what happened" section: per fault its cascade as one arrow chain, then the timings and
+/// the verdict; the blast radius last.
+fn what_happened(out: &mut String, analysis: &Analysis) {
+    out.push_str("<h2>What happened</h2>\n");
+    if analysis.faults.is_empty() {
+        out.push_str("<p>No faults were scripted in this scenario.</p>\n");
+        return;
+    }
+    let esc = |s: &str| escape(s);
+    let code = |s: &str| format!("<code>{}</code>", escape(s));
+    let numbered = analysis.faults.len() > 1;
+    for (k, f) in analysis.faults.iter().enumerate() {
+        out.push_str("<div class=\"fault\">\n");
+        let head = fault_head(f, &esc);
+        let mut chain = vec![if numbered {
+            format!("<strong>Fault {}:</strong> {head}", k + 1)
+        } else {
+            head
+        }];
+        if f.cascade.is_empty() {
+            chain.push("nothing became unhealthy".to_owned());
+        }
+        chain.extend(f.cascade.iter().map(|s| step_phrase(s, &esc, &code)));
+        let _ = writeln!(out, "<p class=\"chain\">{}</p>", chain.join(" → "));
+        out.push_str("<ul>\n");
+        let _ = writeln!(
+            out,
+            "<li>Fault active from {} to {}</li>",
+            seconds(f.from.as_nanos()),
+            seconds(f.to.as_nanos())
+        );
+        match f.time_to_detect {
+            Some(detect) => {
+                let _ = writeln!(
+                    out,
+                    "<li>Time to detect: {}</li>",
+                    seconds(detect.as_nanos())
+                );
+            }
+            None => out.push_str("<li>Time to detect: not detected</li>\n"),
+        }
+        if !f.cascade.is_empty() {
+            let _ = writeln!(
+                out,
+                "<li>Time to recover: {}</li>",
+                escape(&recovery_phrase(f))
+            );
+        }
+        let (word, rest) = verdict_phrase(&f.verdict);
+        let _ = write!(
+            out,
+            "<li>Verdict: <strong>{}</strong>{}",
+            escape(word),
+            escape(&rest)
+        );
+        if let Verdict::DidNotRecover { sustained_by } = &f.verdict
+            && !sustained_by.is_empty()
+        {
+            out.push_str(", sustained by:\n<ul>\n");
+            for cause in sustained_by {
+                let _ = writeln!(out, "<li>{}</li>", escape(cause));
+            }
+            out.push_str("</ul>\n");
+        }
+        out.push_str("</li>\n</ul>\n</div>\n");
+    }
+    let total = analysis
+        .entities
+        .iter()
+        .filter(|e| e.kind != EntityKind::Edge)
+        .count();
+    let _ = writeln!(
+        out,
+        "<p><strong>Blast radius</strong> ({} of {} services and clients): {}</p>",
+        analysis.blast_radius.len(),
+        total,
+        blast_radius(analysis, &esc)
+    );
+}
+
+/// A latency in milliseconds without its unit, or `-` when nothing succeeded.
+fn ms_cell(count: u64, ns: u64) -> String {
+    if count == 0 {
+        "-".to_owned()
+    } else {
+        fmt_ms(ns).trim_end_matches("ms").to_owned()
+    }
+}
+
+/// The summary table: one row per service, then per client.
+fn summary(out: &mut String, page: &Page) {
+    out.push_str("<h2>Summary</h2>\n");
+    let r = page.result;
+    if r.services.is_empty() && r.clients.is_empty() {
+        out.push_str("<p class=\"note\">No services or clients.</p>\n");
+        return;
+    }
+    out.push_str("<table>\n<thead><tr><th>name</th><th>kind</th><th>requests</th><th>ok</th>");
+    out.push_str("<th>failed</th><th>availability %</th><th>p50 ms</th><th>p99 ms</th>");
+    for cause in FailureCause::ALL {
+        let _ = write!(out, "<th>{}</th>", cause.as_str());
+    }
+    out.push_str("<th>in flight</th></tr></thead>\n<tbody>\n");
+    let rows = r
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), "service", &s.stats))
+        .chain(
+            r.clients
+                .iter()
+                .map(|c| (c.name.as_str(), "client", &c.stats)),
+        );
+    for (i, (name, kind, st)) in rows.enumerate() {
+        let h = &st.latency;
+        let availability = if st.ok + st.failed() == 0 {
+            "-".to_owned()
+        } else {
+            percent(st.availability())
+        };
+        let _ = write!(
+            out,
+            "<tr><td><span class=\"swatch\" style=\"background:{}\"></span>{}</td><td>{kind}</td>",
+            css_colour(colour(i)),
+            escape(name)
+        );
+        let mut cells = vec![
+            st.requests.to_string(),
+            st.ok.to_string(),
+            st.failed().to_string(),
+            availability,
+            ms_cell(h.count(), h.quantile(0.5).as_nanos()),
+            ms_cell(h.count(), h.quantile(0.99).as_nanos()),
+        ];
+        cells.extend(
+            FailureCause::ALL
+                .iter()
+                .map(|&c| st.failed_by(c).to_string()),
+        );
+        cells.push(st.in_flight().to_string());
+        for cell in cells {
+            let _ = write!(out, "<td class=\"num\">{cell}</td>");
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// One line of a time-series chart.
+struct Line {
+    name: String,
+    colour: RGBColor,
+    /// `None` breaks the line.
+    points: Vec<Option<(f64, f64)>>,
+}
+
+/// Which extreme of a line its legend entry shows.
+#[derive(Clone, Copy)]
+enum Extreme {
+    Min,
+    Max,
+}
+
+impl Line {
+    /// `min 12.5 %` or `max 256`: the line's lowest or highest point, so that a line hidden
+    /// under another can still be read; `None` without points.
+    fn extreme(&self, extreme: Extreme, decimals: usize, unit: &str) -> Option<String> {
+        let ys = self.points.iter().flatten().map(|&(_, y)| y);
+        let (word, value) = match extreme {
+            Extreme::Min => ("min", ys.reduce(f64::min)?),
+            Extreme::Max => ("max", ys.reduce(f64::max)?),
+        };
+        Some(format!("{word} {:.*}{unit}", decimals, value + 0.0))
+    }
+}
+
+/// The y axis of a time-series chart.
+struct YAxis {
+    desc: &'static str,
+    max: f64,
+    decimals: usize,
+}
+
+/// The decimals that keep tick labels of an axis up to `max` distinct.
+fn tick_decimals(max: f64) -> usize {
+    if max >= 20.0 {
+        0
+    } else if max >= 2.0 {
+        1
+    } else if max >= 0.2 {
+        2
+    } else {
+        3
+    }
+}
+
+/// The largest y of `lines` times 1.05, at least `floor`.
+fn y_max(lines: &[Line], floor: f64) -> f64 {
+    let max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().flatten())
+        .map(|&(_, y)| y)
+        .fold(0.0f64, f64::max);
+    (max * 1.05).max(floor)
+}
+
+/// The charts section.
+fn charts(out: &mut String, page: &Page) {
+    out.push_str("<h2>Charts</h2>\n");
+    let r = page.result;
+    // What one point of a line stands for; `merged` says how windows are merged when a long
+    // run has more windows than a line has points.
+    let points_note = |merged: &str| {
+        if page.group > 1 {
+            format!(
+                " Each point is {merged} {} consecutive windows of {}.",
+                page.group, r.window
+            )
+        } else {
+            format!(" One point per window of {}.", r.window)
+        }
+    };
+    let shade_note = if page.faults_s.is_empty() {
+        ""
+    } else {
+        " Grey bands: fault windows."
+    };
+
+    // a. Availability.
+    let mut lines = Vec::new();
+    let stats = r
+        .services
+        .iter()
+        .map(|s| (&s.name, &s.stats))
+        .chain(r.clients.iter().map(|c| (&c.name, &c.stats)));
+    for (i, (name, st)) in stats.clone().enumerate() {
+        lines.push(Line {
+            name: name.clone(),
+            colour: colour(i),
+            points: page.points(&st.windows, |ws, _| {
+                let ok: u64 = ws.iter().map(|w| w.ok).sum();
+                let failed: u64 = ws.iter().map(|w| w.failed()).sum();
+                (ok + failed > 0).then(|| ok as f64 * 100.0 / (ok + failed) as f64)
+            }),
+        });
+    }
+    figure(
+        out,
+        &format!(
+            "Availability per window (% of the requests that finished in the window and \
+             succeeded), per service and client. Windows in which no request finished are left \
+             out.{}{shade_note}",
+            points_note("the availability over")
+        ),
+        time_chart(
+            &page.axis(),
+            &lines,
+            &YAxis {
+                desc: "availability (%)",
+                max: 100.0,
+                decimals: 0,
+            },
+        ),
+        &lines,
+        (Extreme::Min, 1, " %"),
+    );
+
+    // b. Latency p99.
+    let mut lines = Vec::new();
+    for (i, (name, st)) in stats.enumerate() {
+        lines.push(Line {
+            name: name.clone(),
+            colour: colour(i),
+            points: page.points(&st.windows, |ws, _| {
+                ws.iter()
+                    .filter(|w| w.ok > 0)
+                    .map(|w| w.latency_ns_p99)
+                    .max()
+                    .map(|ns| ns as f64 / 1e6)
+            }),
+        });
+    }
+    let max = y_max(&lines, 1.0);
+    figure(
+        out,
+        &format!(
+            "p99 latency of the successful requests per window (ms), per service and client; a \
+             client's latency includes its retries. Windows without a successful request are \
+             left out.{}{shade_note}",
+            points_note("the highest window p99 of")
+        ),
+        time_chart(
+            &page.axis(),
+            &lines,
+            &YAxis {
+                desc: "p99 latency (ms)",
+                max,
+                decimals: tick_decimals(max),
+            },
+        ),
+        &lines,
+        (Extreme::Max, 1, " ms"),
+    );
+
+    // c. Queue depth.
+    let mut lines = Vec::new();
+    for (i, s) in r.services.iter().enumerate() {
+        lines.push(Line {
+            name: s.name.clone(),
+            colour: colour(i),
+            points: page.points(&s.gauges.windows, |gs, _| {
+                gs.iter().map(|g| f64::from(g.queue_max)).reduce(f64::max)
+            }),
+        });
+    }
+    let max = y_max(&lines, 1.0);
+    figure(
+        out,
+        &format!(
+            "Queue depth: the longest each service's queue got in the window (requests waiting \
+             for a worker).{}{shade_note}",
+            points_note("the maximum over")
+        ),
+        time_chart(
+            &page.axis(),
+            &lines,
+            &YAxis {
+                desc: "queue length (max)",
+                max,
+                decimals: tick_decimals(max),
+            },
+        ),
+        &lines,
+        (Extreme::Max, 0, ""),
+    );
+
+    // d. Worker utilisation.
+    let mut lines = Vec::new();
+    for (i, s) in r.services.iter().enumerate() {
+        let workers = f64::from(s.workers);
+        lines.push(Line {
+            name: s.name.clone(),
+            colour: colour(i),
+            points: page.points(&s.gauges.windows, |gs, span_ns| {
+                let busy: u128 = gs.iter().map(|g| u128::from(g.busy_ns)).sum();
+                (workers > 0.0 && span_ns > 0)
+                    .then(|| busy as f64 * 100.0 / (workers * span_ns as f64))
+            }),
+        });
+    }
+    figure(
+        out,
+        &format!(
+            "Busy workers: the mean number of busy workers in the window as a share of each \
+             service's workers (utilisation; a worker held while waiting on a downstream call \
+             counts as busy).{}{shade_note}",
+            points_note("the utilisation over")
+        ),
+        time_chart(
+            &page.axis(),
+            &lines,
+            &YAxis {
+                desc: "busy workers (%)",
+                max: 100.0,
+                decimals: 0,
+            },
+        ),
+        &lines,
+        (Extreme::Max, 0, " %"),
+    );
+
+    // e. Cascade timeline.
+    gantt_figure(out, page);
+
+    // f. Circuit breakers.
+    out.push_str("<h3>Circuit breakers</h3>\n");
+    out.push_str("<p>No circuit breakers are configured in this scenario.</p>\n");
+}
+
+/// A `<figure>`: the caption, the chart or why it could not be drawn, then the legend of
+/// `lines`.
+fn figure(
+    out: &mut String,
+    caption: &str,
+    svg: Result<String, String>,
+    lines: &[Line],
+    extreme: (Extreme, usize, &str),
+) {
+    out.push_str("<figure>\n");
+    let _ = writeln!(out, "<figcaption>{}</figcaption>", escape(caption));
+    push_svg(out, svg);
+    if !lines.is_empty() {
+        out.push_str("<ul class=\"legend\">\n");
+        for l in lines {
+            let (which, decimals, unit) = extreme;
+            let stat = l
+                .extreme(which, decimals, unit)
+                .unwrap_or_else(|| "no data".to_owned());
+            let _ = writeln!(
+                out,
+                "<li><span class=\"swatch\" style=\"background:{}\"></span>{} \
+                 <span class=\"muted\">{}</span></li>",
+                css_colour(l.colour),
+                escape(&l.name),
+                escape(&stat)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</figure>\n");
+}
+
+fn push_svg(out: &mut String, svg: Result<String, String>) {
+    match svg {
+        Ok(svg) => out.push_str(&svg),
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">chart could not be drawn: {}</p>",
+                escape(&e)
+            );
+        }
+    }
+}
+
+type DrawResult = Result<(), Box<dyn Error>>;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Renders one chart of `size` into an SVG string; a drawing error becomes the `Err` message.
+fn render(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult,
+) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(&root).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+fn text_style(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FONT, size).into_font()).color(&BLACK)
+}
+
+fn bold_text_style(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FONT, size, FontStyle::Bold).into_font()).color(&BLACK)
+}
+
+/// Grey bands over `[from, to)` of every fault, from `y0` to `y1`, numbered above the plot.
+fn shade_faults(chart: &mut Chart, axis: &TimeAxis, y0: f64, y1: f64) -> DrawResult {
+    let numbered = axis.faults_s.len() > 1;
+    let x_max = axis.end_s;
+    for (k, &(from, to)) in axis.faults_s.iter().enumerate() {
+        if from >= x_max {
+            // Scripted after the end of the run (or the run stopped early).
+            continue;
+        }
+        if to > from {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(from, y0), (to, y1)],
+                BLACK.mix(0.08).filled(),
+            )))?;
+        }
+        let label = if numbered {
+            format!("fault {}", k + 1)
+        } else {
+            "fault".to_owned()
+        };
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((from, y1))
+                + Text::new(
+                    label,
+                    (2, -3),
+                    text_style(12)
+                        .color(&RGBColor(0x55, 0x55, 0x55))
+                        .pos(Pos::new(HPos::Left, VPos::Bottom)),
+                ),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A "no data" note in the middle of a chart.
+fn no_data(chart: &mut Chart, x: f64, y: f64, message: &str) -> DrawResult {
+    chart.draw_series(std::iter::once(Text::new(
+        message.to_owned(),
+        (x, y),
+        text_style(16)
+            .color(&RGBColor(0x88, 0x88, 0x88))
+            .pos(Pos::new(HPos::Center, VPos::Center)),
+    )))?;
+    Ok(())
+}
+
+/// A time-series chart: one line per entry of `lines`, fault windows shaded behind them.
+fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, String> {
+    let x_max = axis.end_s;
+    let x_decimals = tick_decimals(x_max);
+    let y_decimals = y.decimals;
+    let y_max = if y.max > 0.0 && y.max.is_finite() {
+        y.max
+    } else {
+        1.0
+    };
+    render((CHART_WIDTH_PX, CHART_HEIGHT_PX), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .margin_top(22)
+            .margin_right(24)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+        let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
+        let fy = |v: &f64| format!("{:.*}", y_decimals, v + 0.0);
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc(y.desc)
+            .x_label_formatter(&fx)
+            .y_label_formatter(&fy)
+            .label_style(text_style(13))
+            .axis_desc_style(text_style(14))
+            .bold_line_style(BLACK.mix(0.08))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        shade_faults(&mut chart, axis, 0.0, y_max)?;
+        let mut any = false;
+        for line in lines {
+            let style = line.colour.stroke_width(2);
+            for segment in line.points.split(Option::is_none) {
+                let points: Vec<(f64, f64)> = segment.iter().flatten().copied().collect();
+                match points.as_slice() {
+                    [] => {}
+                    [point] => {
+                        chart.draw_series(std::iter::once(Circle::new(
+                            *point,
+                            2,
+                            line.colour.filled(),
+                        )))?;
+                    }
+                    _ => {
+                        chart.draw_series(LineSeries::new(points, style))?;
+                    }
+                }
+                any |= !segment.is_empty();
+            }
+        }
+        if !any {
+            no_data(&mut chart, x_max / 2.0, y_max / 2.0, "no data")?;
+        }
+        Ok(())
+    })
+}
+
+/// One row of the cascade timeline.
+struct Row<'a> {
+    entity: &'a EntityHealth,
+    /// Cascade numbers and where they start: (start in seconds, `1`, or `2.1` for the first
+    /// step of the second fault when there are several).
+    markers: Vec<(f64, String)>,
+}
+
+/// The cascade timeline figure with its symptom legend.
+fn gantt_figure(out: &mut String, page: &Page) {
+    let a = page.analysis;
+    let main = a
+        .entities
+        .iter()
+        .filter(|e| e.kind != EntityKind::Edge)
+        .count();
+    let with_edges = a.entities.len() <= GANTT_ROWS_WITH_EDGES_MAX;
+    let numbered = a.faults.len() > 1;
+    let rows: Vec<Row> = a
+        .entities
+        .iter()
+        .filter(|e| with_edges || e.kind != EntityKind::Edge)
+        .map(|e| {
+            let mut markers = Vec::new();
+            for (k, f) in a.faults.iter().enumerate() {
+                if let Some(j) = f
+                    .cascade
+                    .iter()
+                    .position(|s| s.kind == e.kind && s.name == e.name)
+                {
+                    let label = if numbered {
+                        format!("{}.{}", k + 1, j + 1)
+                    } else {
+                        (j + 1).to_string()
+                    };
+                    markers.push((f.cascade[j].from.as_secs_f64(), label));
+                }
+            }
+            Row { entity: e, markers }
+        })
+        .collect();
+    let edges_note = if with_edges {
+        if a.entities.len() > main {
+            " Below the line, lighter: the call edges (caller -> callee, as the caller saw them)."
+        } else {
+            ""
+        }
+    } else {
+        " Call edges are left out: there are more than 30 rows."
+    };
+    let caption = format!(
+        "Cascade timeline: one row per service and client, each bar a span of windows in which \
+         it missed its objectives, coloured by symptom. The number at the start of a bar is the \
+         entity's place in the fault's cascade{}.{edges_note}{}",
+        if numbered { " (fault.step)" } else { "" },
+        if page.faults_s.is_empty() {
+            ""
+        } else {
+            " Grey bands: fault windows."
+        }
+    );
+    out.push_str("<figure>\n");
+    let _ = writeln!(out, "<figcaption>{}</figcaption>", escape(&caption));
+    push_svg(out, gantt(page, &rows, main.min(rows.len())));
+    out.push_str("<ul class=\"legend\">\n");
+    for s in SYMPTOMS {
+        let _ = writeln!(
+            out,
+            "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
+            css_colour(symptom_colour(s)),
+            s.phrase()
+        );
+    }
+    out.push_str("</ul>\n</figure>\n");
+}
+
+/// `s` cut to `GANTT_LABEL_CHARS_MAX` characters.
+fn short_label(s: &str) -> String {
+    if s.chars().count() <= GANTT_LABEL_CHARS_MAX {
+        s.to_owned()
+    } else {
+        let mut cut: String = s.chars().take(GANTT_LABEL_CHARS_MAX - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// The cascade timeline: rows top to bottom, the first `main` of them services and clients,
+/// the rest edges, drawn lighter.
+fn gantt(page: &Page, rows: &[Row], main: usize) -> Result<String, String> {
+    let n = rows.len().max(1);
+    let labels: Vec<String> = rows.iter().map(|r| short_label(&r.entity.name)).collect();
+    let label_chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let label_px = (label_chars as u32 * 7 + 16).clamp(80, 300);
+    let height = 22 + 10 + 44 + GANTT_ROW_PX * n as u32;
+    let x_max = page.end_s();
+    let x_decimals = tick_decimals(x_max);
+    let top = n as f64;
+    // A one-window interval of a long run would be narrower than a pixel: every bar gets at
+    // least two pixels of the plot's width (the chart less the label area and the margins).
+    let plot_px = CHART_WIDTH_PX.saturating_sub(label_px + 10 + 24).max(1);
+    let bar_min_s = 2.0 * x_max / f64::from(plot_px);
+    render((CHART_WIDTH_PX, height), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(10)
+            .margin_top(22)
+            .margin_right(24)
+            .x_label_area_size(44)
+            .y_label_area_size(label_px)
+            .build_cartesian_2d(0f64..x_max, 0f64..top)?;
+        let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .x_label_formatter(&fx)
+            .label_style(text_style(13))
+            .axis_desc_style(text_style(14))
+            .disable_y_mesh()
+            .y_labels(0)
+            .bold_line_style(BLACK.mix(0.08))
+            .light_line_style(TRANSPARENT)
+            .draw()?;
+        // Row r spans y in [top - r - 1, top - r): the first row on top. Every other row gets
+        // a faint band so that a bar can be followed to its label.
+        for r in (0..rows.len()).step_by(2) {
+            let y = top - r as f64;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y - 1.0), (x_max, y)],
+                BLACK.mix(0.03).filled(),
+            )))?;
+        }
+        shade_faults(&mut chart, &page.axis(), 0.0, top)?;
+        if main < rows.len() {
+            let y = top - main as f64;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, y), (x_max, y)],
+                BLACK.mix(0.4).stroke_width(1),
+            )))?;
+        }
+        for (r, row) in rows.iter().enumerate() {
+            let y = top - r as f64;
+            let light = r >= main;
+            for iv in &row.entity.unhealthy {
+                let (from, to) = bar_span(iv, x_max, bar_min_s);
+                if to <= from {
+                    continue;
+                }
+                let colour = symptom_colour(iv.symptom);
+                let style = if light {
+                    colour.mix(0.45).filled()
+                } else {
+                    colour.filled()
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(from, y - 0.8), (to, y - 0.2)],
+                    style,
+                )))?;
+            }
+            for (x, label) in &row.markers {
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at((x.min(x_max), y - 0.5))
+                        + Text::new(
+                            label.clone(),
+                            (-3, 0),
+                            bold_text_style(12).pos(Pos::new(HPos::Right, VPos::Center)),
+                        ),
+                ))?;
+            }
+            // Row labels sit in the label area, right-aligned against the plot.
+            let (px, py) = chart.backend_coord(&(0.0, y - 0.5));
+            let colour = if light {
+                RGBColor(0x77, 0x77, 0x77)
+            } else {
+                RGBColor(0x22, 0x22, 0x22)
+            };
+            root.draw(&Text::new(
+                labels[r].clone(),
+                (px - 6, py),
+                text_style(13)
+                    .color(&colour)
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))?;
+        }
+        if rows.is_empty() {
+            no_data(&mut chart, x_max / 2.0, top / 2.0, "no services or clients")?;
+        } else if rows.iter().all(|r| r.entity.unhealthy.is_empty()) {
+            no_data(
+                &mut chart,
+                x_max / 2.0,
+                top / 2.0,
+                "every service and client met its objectives",
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// An interval's `[from, to)` in seconds, clipped to the time axis, at least `min_s` wide
+/// where the axis allows; empty if it starts at or after the end of the axis.
+fn bar_span(iv: &Interval, x_max: f64, min_s: f64) -> (f64, f64) {
+    let from = iv.from.as_secs_f64().min(x_max);
+    let to = iv.to.as_secs_f64().max(from + min_s).min(x_max);
+    (from, to.max(from))
+}
+
+/// What a window is and what each entity's objectives are.
+fn explanations(out: &mut String, page: &Page) {
+    let a = page.analysis;
+    out.push_str("<h2>How to read this report</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p>A <em>window</em> is {} of simulated time: the time series are counted per window \
+         (a request counts in the window in which its outcome became known), and health is \
+         judged per window. A window with fewer than {} finished requests is not judged: its \
+         state carries over from the window before. An entity is <em>unhealthy</em> in a \
+         window when its availability is below its objective (the symptom is then the most \
+         frequent failure cause) or when its p99 latency is above its objective (high \
+         latency). The baseline ends at {}, when the first fault starts.</p>",
+        escape(&page.result.window.to_string()),
+        crate::analysis::MIN_REQUESTS_PER_WINDOW,
+        seconds(a.baseline_end.as_nanos()),
+    );
+    if a.entities.is_empty() {
+        out.push_str("<p class=\"note\">No objectives: nothing was simulated.</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table>\n<thead><tr><th>name</th><th>kind</th><th>availability objective %</th>\
+         <th>p99 objective ms</th><th>p99 objective from</th><th>unhealthy spans</th></tr>\
+         </thead>\n<tbody>\n",
+    );
+    for e in &a.entities {
+        let (p99, source) = match e.latency_p99_objective {
+            Some(d) if e.latency_objective_set => (ms_cell(1, d.as_nanos()), "scenario".to_owned()),
+            Some(d) => (
+                ms_cell(1, d.as_nanos()),
+                format!(
+                    "{}× the median window p99 before {}",
+                    crate::analysis::DEFAULT_P99_FACTOR,
+                    seconds(a.baseline_end.as_nanos())
+                ),
+            ),
+            None => (
+                "-".to_owned(),
+                "none: no successful request before the first fault".to_owned(),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td><td class=\"num\">{}</td></tr>",
+            escape(&e.name),
+            e.kind.as_str(),
+            percent(e.availability_objective),
+            p99,
+            escape(&source),
+            e.unhealthy.len()
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// One self-contained HTML page comparing two scenarios over the same seeds: the figures side
+/// by side with deltas (B minus A), and availability over time of A and B overlaid.
+pub fn compare_html(c: &crate::compare::Comparison) -> String {
+    use crate::compare::AggregateEntity;
+    let mut out = String::with_capacity(128 * 1024);
+    let title = format!(
+        "faultline · compare {} (A) with {} (B)",
+        escape(&c.a.scenario),
+        escape(&c.b.scenario)
+    );
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(out, "<title>{title}</title>");
+    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(out, "<h1>{title}</h1>");
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">{} seeds ({}..{}) · deltas are B minus A · latencies and \
+         availability pooled over every request of every seed</p>",
+        c.a.runs(),
+        c.a.seeds.first().copied().unwrap_or(0),
+        c.a.seeds.last().copied().unwrap_or(0)
+    );
+    out.push_str(
+        "<h2>Side by side</h2>\n<table>\n<thead><tr><th></th><th>avail % A</th>\
+                  <th>avail % B</th><th>delta pp</th><th>p99 A</th><th>p99 B</th>\
+                  <th>ampl A</th><th>ampl B</th></tr></thead>\n<tbody>\n",
+    );
+    let pct = |e: Option<&AggregateEntity>| {
+        e.map_or_else(
+            || "-".to_owned(),
+            |e| format!("{:.3}", e.availability() * 100.0),
+        )
+    };
+    let p99 = |e: Option<&AggregateEntity>| {
+        e.map_or_else(
+            || "-".to_owned(),
+            |e| format!("{:.3} ms", e.latency.quantile(0.99).as_millis_f64()),
+        )
+    };
+    for p in c.pairs() {
+        let delta = match (p.a, p.b) {
+            (Some(a), Some(b)) => format!("{:+.3}", (b.availability() - a.availability()) * 100.0),
+            _ => "-".to_owned(),
+        };
+        let ampl = |agg: &crate::compare::Aggregate, e: Option<&AggregateEntity>| {
+            e.map_or_else(
+                || "-".to_owned(),
+                |e| format!("{:.3}", agg.amplification(e)),
+            )
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            p.kind.as_str(),
+            escape(p.name),
+            pct(p.a),
+            pct(p.b),
+            delta,
+            p99(p.a),
+            p99(p.b),
+            ampl(&c.a, p.a),
+            ampl(&c.b, p.b)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
+    out.push_str(
+        "<h2>Recovery</h2>\n<table>\n<thead><tr><th></th><th>runs impacted</th>\
+                  <th>recovered</th><th>did not recover</th><th>mean time to recover</th>\
+                  <th>blast radius mean</th><th>max</th></tr></thead>\n<tbody>\n",
+    );
+    for (label, agg) in [("A", &c.a), ("B", &c.b)] {
+        let _ = writeln!(
+            out,
+            "<tr><td>{label} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td>\
+             <td>{}</td></tr>",
+            escape(&agg.scenario),
+            agg.runs_impacted,
+            agg.runs_recovered,
+            agg.runs_not_recovered,
+            agg.recovery_mean()
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            agg.blast_radius_mean(),
+            agg.blast_radius_max
+        );
+    }
+    out.push_str("</tbody>\n</table>\n<h2>Charts</h2>\n");
+    let window_ns = c.a.window.as_nanos().max(1);
+    let windows =
+        c.a.entities
+            .iter()
+            .chain(&c.b.entities)
+            .map(|e| e.windows.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+    let axis = TimeAxis {
+        end_s: windows as f64 * window_ns as f64 / 1e9,
+        faults_s: Vec::new(),
+    };
+    let availability_points = |e: &AggregateEntity, window_ns: u64| -> Vec<Option<(f64, f64)>> {
+        e.windows
+            .iter()
+            .enumerate()
+            .map(|(i, &(ok, failed))| {
+                (ok + failed > 0).then(|| {
+                    (
+                        (i as f64 + 0.5) * window_ns as f64 / 1e9,
+                        ok as f64 * 100.0 / (ok + failed) as f64,
+                    )
+                })
+            })
+            .collect()
+    };
+    for (kind, label) in [
+        (EntityKind::Client, "clients"),
+        (EntityKind::Service, "services"),
+    ] {
+        let mut lines = Vec::new();
+        for (i, p) in c.pairs().iter().filter(|p| p.kind == kind).enumerate() {
+            for (side, agg, e) in [("A", &c.a, p.a), ("B", &c.b, p.b)] {
+                if let Some(e) = e {
+                    lines.push(Line {
+                        name: format!("{side} {}", p.name),
+                        colour: colour(2 * i + usize::from(side == "B")),
+                        points: availability_points(e, agg.window.as_nanos().max(1)),
+                    });
+                }
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        figure(
+            &mut out,
+            &format!(
+                "Availability per window of the {label}, A and B overlaid: the share of the \
+                 requests of all seeds that finished in the window and succeeded."
+            ),
+            time_chart(
+                &axis,
+                &lines,
+                &YAxis {
+                    desc: "availability (%)",
+                    max: 100.0,
+                    decimals: 0,
+                },
+            ),
+            &lines,
+            (Extreme::Min, 1, " %"),
+        );
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use models::config::{
+        Arrivals, CallConfig, CallPolicy, ClientConfig, Execution, Fault, NetworkConfig, Objective,
+        ServiceConfig, ServiceId, WorldConfig,
+    };
+    use models::{RunOptions, World};
+    use sim_core::{Distribution, SimDuration, SimTime};
+
+    use super::*;
+    use crate::analysis::analyse;
+
+    fn service(name: &str, workers: u32, mean_ms: u64, calls: Vec<CallConfig>) -> ServiceConfig {
+        ServiceConfig {
+            name: name.into(),
+            workers,
+            queue: 32,
+            service_time: Distribution::exponential(SimDuration::from_millis(mean_ms))
+                .expect("valid mean"),
+            error_rate: 0.0,
+            execution: Execution::Async,
+            calls,
+            objective: Objective::default(),
+        }
+    }
+
+    fn call(to: u32) -> CallConfig {
+        CallConfig {
+            to: ServiceId(to),
+            policy: CallPolicy {
+                timeout: Some(SimDuration::from_millis(500)),
+                retry: None,
+            },
+        }
+    }
+
+    /// `n` services in a chain `s0 -> s1 -> ...` that release their workers while they wait,
+    /// a client on `s0`, the last one slowed down 100 times (it saturates) from 4 s to 8 s of
+    /// 16 s.
+    fn chain(n: u32) -> WorldConfig {
+        let services = (0..n)
+            .map(|i| {
+                let calls = if i + 1 < n { vec![call(i + 1)] } else { vec![] };
+                service(&format!("svc-{i:02}"), 16, 2, calls)
+            })
+            .collect();
+        WorldConfig {
+            name: format!("chain-{n}"),
+            duration: SimDuration::from_secs(16),
+            services,
+            clients: vec![ClientConfig {
+                name: "users & <friends>".into(),
+                to: ServiceId(0),
+                arrivals: Arrivals::Poisson { rate_per_s: 100.0 },
+                policy: CallPolicy::default(),
+                objective: Objective::default(),
+            }],
+            network: NetworkConfig {
+                latency: Distribution::Constant(SimDuration::from_micros(500)),
+            },
+            faults: vec![Fault::Latency {
+                service: ServiceId(n - 1),
+                multiply: 100.0,
+                from: SimTime(4_000_000_000),
+                to: SimTime(8_000_000_000),
+            }],
+            window: SimDuration::SECOND,
+            max_events: u64::MAX,
+        }
+    }
+
+    fn render_page(config: &WorldConfig) -> String {
+        let result = World::new(config, 1).run(RunOptions::default());
+        html(&result, &analyse(&result))
+    }
+
+    /// Writes `page` to the path in FAULTLINE_WRITE_HTML, with `suffix` before `.html`, to
+    /// look at it in a browser.
+    fn maybe_write(page: &str, suffix: &str) {
+        if let Ok(path) = std::env::var("FAULTLINE_WRITE_HTML") {
+            let path = match path.strip_suffix(".html") {
+                Some(stem) if !suffix.is_empty() => format!("{stem}-{suffix}.html"),
+                _ => path,
+            };
+            std::fs::write(&path, page).expect("writable FAULTLINE_WRITE_HTML path");
+            eprintln!("wrote {path} ({} bytes)", page.len());
+        }
+    }
+
+    fn count(page: &str, s: &str) -> usize {
+        page.matches(s).count()
+    }
+
+    fn check_well_formed(page: &str) {
+        for tag in [
+            "html",
+            "head",
+            "body",
+            "figure",
+            "svg",
+            "table",
+            "ul",
+            "figcaption",
+        ] {
+            let open = count(page, &format!("<{tag}>")) + count(page, &format!("<{tag} "));
+            let close = count(page, &format!("</{tag}>"));
+            assert_eq!(
+                open, close,
+                "<{tag}> opened {open} times, closed {close} times"
+            );
+        }
+        for tag in ["html", "head", "body"] {
+            assert_eq!(count(page, &format!("</{tag}>")), 1, "{tag}");
+        }
+        let namespace = "http://www.w3.org/2000/svg";
+        let svgs = count(page, "<svg");
+        assert_eq!(svgs, 5, "charts a to e");
+        assert_eq!(count(page, namespace), svgs);
+        let rest = page.replace(namespace, "");
+        assert!(!rest.contains("http://") && !rest.contains("https://"));
+        assert!(!page.contains("<script"));
+        assert!(page.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn html_page_is_self_contained_and_deterministic() {
+        let config = chain(3);
+        let result = World::new(&config, 1).run(RunOptions::default());
+        let analysis = analyse(&result);
+        let page = html(&result, &analysis);
+        maybe_write(&page, "chain");
+        check_well_formed(&page);
+        assert!(page.contains("<title>faultline · chain-3 · seed 1</title>"));
+        assert!(page.contains("svc-02 latency x100 at 4.0 s"), "the fault");
+        assert!(
+            page.contains(" → svc-02 "),
+            "the cascade starts at the faulted service"
+        );
+        assert!(page.contains("No circuit breakers are configured in this scenario."));
+        assert!(page.contains("users &amp; &lt;friends&gt;"));
+        assert!(!page.contains("users & <friends>"));
+        assert!(!page.contains("Warning"));
+        assert_eq!(page, html(&result, &analysis));
+    }
+
+    #[test]
+    fn html_page_stays_readable_with_30_services() {
+        let page = render_page(&chain(30));
+        maybe_write(&page, "30");
+        check_well_formed(&page);
+        for i in 0..30 {
+            let name = format!("svc-{i:02}");
+            // Once in the summary, in the four legends, as a timeline row and in the
+            // objectives.
+            assert_eq!(count(&page, &format!("</span>{name}</td>")), 1, "{name}");
+            assert_eq!(count(&page, &format!("</span>{name} <span")), 4, "{name}");
+            assert_eq!(count(&page, &format!("\n{name}\n</text>")), 1, "{name}");
+            assert_eq!(count(&page, &format!("<tr><td>{name}</td>")), 1, "{name}");
+        }
+        assert!(page.contains("Call edges are left out"));
+    }
+
+    #[test]
+    fn html_page_of_an_empty_or_partial_run_does_not_panic() {
+        let mut config = chain(2);
+        config.max_events = 50;
+        let page = render_page(&config);
+        check_well_formed(&page);
+        assert!(page.contains("stopped at the event limit (50 events)"));
+
+        let mut config = chain(1);
+        config.clients.clear();
+        config.faults.clear();
+        config.duration = SimDuration::ZERO;
+        let page = render_page(&config);
+        check_well_formed(&page);
+        maybe_write(&page, "empty");
+        assert!(page.contains("No faults were scripted"));
+        assert!(page.contains("no data"));
+    }
+
+    #[test]
+    fn html_page_merges_windows_of_long_runs_and_numbers_faults() {
+        let mut config = chain(3);
+        // 1600 windows: two per point.
+        config.window = SimDuration::from_millis(10);
+        config.faults.push(Fault::Latency {
+            service: ServiceId(1),
+            multiply: 50.0,
+            from: SimTime(10_000_000_000),
+            to: SimTime(12_000_000_000),
+        });
+        let page = render_page(&config);
+        maybe_write(&page, "two-faults");
+        check_well_formed(&page);
+        assert!(
+            page.contains("Each point is the availability over 2 consecutive windows of 10ms.")
+        );
+        assert!(page.contains("<strong>Fault 1:</strong> svc-02 latency x100 at 4.0 s"));
+        assert!(page.contains("<strong>Fault 2:</strong> svc-01 latency x50 at 10.0 s"));
+        assert!(page.contains(">\nfault 2\n</text>"));
+    }
+
+    #[test]
+    fn html_page_of_the_checkout_scenario() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/library/checkout.ron"
+        ));
+        let config = scenarios::load(path).expect("checkout.ron loads").config;
+        let page = render_page(&config);
+        maybe_write(&page, "");
+        check_well_formed(&page);
+        assert!(page.contains("payments latency x10 at 120.0 s → payments "));
+        assert!(page.len() < 1_500_000, "page weight {}", page.len());
+    }
+}

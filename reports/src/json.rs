@@ -3,8 +3,9 @@
 use models::metrics::{FailureCause, Histogram, OutcomeStats};
 use models::{ClientReport, EdgeReport, RunResult, ServiceReport};
 use serde_json::{Map, Value};
-use sim_core::SimDuration;
+use sim_core::{SimDuration, SimTime};
 
+use crate::analysis::{Analysis, EntityHealth, EntityKind, FaultImpact, Verdict, analyse};
 use crate::common::{amplification, finite, is_complete, round_to, utilisation_window};
 
 /// Version of the layout of the JSON document; bumped on every incompatible change.
@@ -20,9 +21,16 @@ const SECONDS_DECIMALS: i32 = 9;
 /// The JSON document of a run, with schema [`SCHEMA_VERSION`].
 ///
 /// Top-level keys: `faultline_version`, `schema_version`, `scenario`, `seed`, `fingerprint`,
-/// `events`, `sim_duration_s`, `stop_reason`, `complete`, `services` (object by name),
-/// `clients` (object by name) and `edges` (array in the order of the run's edges).
+/// `events`, `sim_duration_s`, `stop_reason`, `complete`, `window_s`, `services` (object by
+/// name), `clients` (object by name), `edges` (array in the order of the run's edges),
+/// `health` (objectives and unhealthy intervals), `faults` (each with its cascade and verdict)
+/// and `blast_radius`. See the README's "JSON report".
 pub fn json(result: &RunResult) -> Value {
+    json_with(result, &analyse(result))
+}
+
+/// [`json`] with an analysis already computed.
+pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     let outcome = &result.outcome;
     let window = utilisation_window(result);
 
@@ -45,11 +53,16 @@ pub fn json(result: &RunResult) -> Value {
     );
     doc.insert("stop_reason".into(), Value::from(outcome.stop.as_str()));
     doc.insert("complete".into(), Value::from(is_complete(result)));
+    doc.insert(
+        "window_s".into(),
+        float(result.window.as_secs_f64(), SECONDS_DECIMALS),
+    );
 
+    let entry_requests: u64 = result.clients.iter().map(|c| c.stats.requests).sum();
     let services: Map<String, Value> = result
         .services
         .iter()
-        .map(|s| (s.name.clone(), service_json(s, window)))
+        .map(|s| (s.name.clone(), service_json(s, window, entry_requests)))
         .collect();
     doc.insert("services".into(), Value::Object(services));
 
@@ -63,15 +76,126 @@ pub fn json(result: &RunResult) -> Value {
     let edges: Vec<Value> = result.edges.iter().map(edge_json).collect();
     doc.insert("edges".into(), Value::Array(edges));
 
+    let mut health = Map::new();
+    for kind in [EntityKind::Service, EntityKind::Client, EntityKind::Edge] {
+        let entities: Map<String, Value> = analysis
+            .entities
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| (e.name.clone(), health_json(e)))
+            .collect();
+        health.insert(format!("{}s", kind.as_str()), Value::Object(entities));
+    }
+    doc.insert("health".into(), Value::Object(health));
+    let faults: Vec<Value> = analysis.faults.iter().map(fault_json).collect();
+    doc.insert("faults".into(), Value::Array(faults));
+    let blast: Vec<Value> = analysis
+        .blast_radius
+        .iter()
+        .map(|n| Value::from(n.as_str()))
+        .collect();
+    doc.insert("blast_radius".into(), Value::Array(blast));
+
     Value::Object(doc)
 }
 
 /// The JSON document of [`json`], pretty-printed, ending with a newline.
 pub fn json_string(result: &RunResult) -> String {
-    let mut out = serde_json::to_string_pretty(&json(result))
+    json_string_with(result, &analyse(result))
+}
+
+/// [`json_string`] with an analysis already computed.
+pub fn json_string_with(result: &RunResult, analysis: &Analysis) -> String {
+    let mut out = serde_json::to_string_pretty(&json_with(result, analysis))
         .expect("a serde_json::Value with string keys always serialises");
     out.push('\n');
     out
+}
+
+fn seconds(t: SimTime) -> Value {
+    float(t.as_secs_f64(), SECONDS_DECIMALS)
+}
+
+fn duration_s(d: Option<SimDuration>) -> Value {
+    d.map_or(Value::Null, |d| float(d.as_secs_f64(), SECONDS_DECIMALS))
+}
+
+fn health_json(e: &EntityHealth) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "availability_objective".into(),
+        float(e.availability_objective, RATIO_DECIMALS),
+    );
+    m.insert(
+        "latency_ms_p99_objective".into(),
+        e.latency_p99_objective.map_or(Value::Null, ms),
+    );
+    m.insert(
+        "latency_objective".into(),
+        Value::from(if e.latency_objective_set {
+            "set"
+        } else {
+            "derived"
+        }),
+    );
+    let intervals: Vec<Value> = e
+        .unhealthy
+        .iter()
+        .map(|iv| {
+            let mut i = Map::new();
+            i.insert("from_s".into(), seconds(iv.from));
+            i.insert("to_s".into(), seconds(iv.to));
+            i.insert("symptom".into(), Value::from(iv.symptom.phrase()));
+            i.insert(
+                "availability_min".into(),
+                float(iv.availability_min, RATIO_DECIMALS),
+            );
+            i.insert("latency_ms_p99_max".into(), ms(iv.latency_p99_max));
+            i.insert("open_at_end".into(), Value::from(iv.open_at_end));
+            Value::Object(i)
+        })
+        .collect();
+    m.insert("unhealthy".into(), Value::Array(intervals));
+    Value::Object(m)
+}
+
+fn fault_json(f: &FaultImpact) -> Value {
+    let mut m = Map::new();
+    m.insert("description".into(), Value::from(f.description.as_str()));
+    m.insert("service".into(), Value::from(f.service.as_str()));
+    m.insert("from_s".into(), seconds(f.from));
+    m.insert("to_s".into(), seconds(f.to));
+    let cascade: Vec<Value> = f
+        .cascade
+        .iter()
+        .map(|step| {
+            let mut c = Map::new();
+            c.insert("kind".into(), Value::from(step.kind.as_str()));
+            c.insert("name".into(), Value::from(step.name.as_str()));
+            c.insert("from_s".into(), seconds(step.from));
+            c.insert("symptom".into(), Value::from(step.symptom.phrase()));
+            c.insert(
+                "via".into(),
+                step.via.as_deref().map_or(Value::Null, Value::from),
+            );
+            Value::Object(c)
+        })
+        .collect();
+    m.insert("cascade".into(), Value::Array(cascade));
+    m.insert("time_to_detect_s".into(), duration_s(f.time_to_detect));
+    m.insert("time_to_recover_s".into(), duration_s(f.time_to_recover));
+    m.insert("verdict".into(), Value::from(f.verdict.as_str()));
+    let (recovered_at, sustained_by) = match &f.verdict {
+        Verdict::Recovered { at } => (seconds(*at), Vec::new()),
+        Verdict::DidNotRecover { sustained_by } => (Value::Null, sustained_by.clone()),
+        _ => (Value::Null, Vec::new()),
+    };
+    m.insert("recovered_at_s".into(), recovered_at);
+    m.insert(
+        "sustained_by".into(),
+        Value::Array(sustained_by.into_iter().map(Value::from).collect()),
+    );
+    Value::Object(m)
 }
 
 /// A JSON number rounded to `decimals`; never NaN, infinite or negative zero.
@@ -116,8 +240,15 @@ fn outcome_json(stats: &OutcomeStats) -> Map<String, Value> {
     m
 }
 
-fn service_json(s: &ServiceReport, window: SimDuration) -> Value {
+fn service_json(s: &ServiceReport, window: SimDuration, entry_requests: u64) -> Value {
     let mut m = outcome_json(&s.stats);
+    // Attempts arriving here per logical request entering the system from the clients.
+    let amplification = if entry_requests == 0 {
+        0.0
+    } else {
+        s.stats.requests as f64 / entry_requests as f64
+    };
+    m.insert("amplification".into(), float(amplification, RATIO_DECIMALS));
     m.insert("wasted_work".into(), Value::from(s.wasted_work));
     m.insert("queue_max".into(), Value::from(s.queue_max));
     m.insert(
@@ -141,7 +272,7 @@ fn client_json(c: &ClientReport) -> Value {
 }
 
 fn edge_json(e: &EdgeReport) -> Value {
-    let mut m = Map::new();
+    let mut m = outcome_json(&e.stats);
     m.insert("from".into(), Value::from(e.from.as_str()));
     m.insert("to".into(), Value::from(e.to.as_str()));
     m.insert("attempts".into(), Value::from(e.attempts));

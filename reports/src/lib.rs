@@ -1,19 +1,23 @@
-//! faultline's reports: a terminal summary and the versioned JSON document of a run.
+//! faultline's reports: what broke, when, why, how far it spread, and whether it recovered.
 //!
-//! Both are pure functions of a [`RunResult`], so the same run always gives byte-identical
-//! output: the JSON holds only `serde_json::Map` objects (sorted keys), every float is rounded
-//! to a fixed number of decimals and nothing depends on the wall clock.
+//! [`analysis`] judges every window of every service, client and edge against its objectives
+//! and links the damage to the scripted faults; the formats (terminal [`text`], versioned
+//! [`json`], [`csv`] time series, [`markdown`], self-contained [`html`]) and the side-by-side
+//! [`compare`] are pure functions of a [`models::RunResult`] and its analysis, so the same run
+//! always gives byte-identical output: JSON objects have sorted keys, floats are rounded to
+//! fixed decimals, and nothing depends on the wall clock.
 
 pub mod analysis;
 mod common;
+pub mod compare;
 pub mod csv;
 pub mod html;
-pub mod markdown;
 mod json;
+pub mod markdown;
 mod text;
 
 pub use analysis::{Analysis, analyse};
-pub use json::{SCHEMA_VERSION, json, json_string};
+pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};
 pub use text::text;
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The terminal summary of a run.
+//! The terminal summary of a run, and the "what happened" phrasing it shares with the Markdown
+//! report.
 
 use std::fmt::Write as _;
 
@@ -6,12 +7,55 @@ use models::RunResult;
 use models::metrics::{FailureCause, Histogram};
 use sim_core::SimDuration;
 
+use crate::analysis::{Analysis, CascadeStep, FaultImpact, Verdict};
 use crate::common::{amplification, finite, fmt_ms, is_complete, percent, utilisation_window};
 
-/// A plain-text summary for a terminal: a header, a clients table, a services table, the
-/// services' failures by cause and the call edges. No colour, fixed precision, columns aligned
-/// to their widest cell.
-pub fn text(result: &RunResult) -> String {
+/// ANSI colours of the terminal summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Colour {
+    Red,
+    Green,
+    Yellow,
+}
+
+impl Colour {
+    fn code(self) -> &'static str {
+        match self {
+            Colour::Red => "\x1b[31m",
+            Colour::Green => "\x1b[32m",
+            Colour::Yellow => "\x1b[33m",
+        }
+    }
+}
+
+const RESET: &str = "\x1b[0m";
+
+/// `s` wrapped in `colour` when colours are on (and `s` is not empty), else `s` unchanged.
+fn paint(s: &str, colour: Option<Colour>, on: bool) -> String {
+    match colour {
+        Some(c) if on && !s.is_empty() => format!("{}{s}{RESET}", c.code()),
+        _ => s.to_owned(),
+    }
+}
+
+/// The colour of an availability: red below the objective, green otherwise.
+fn availability_colour(availability: f64, objective: f64) -> Option<Colour> {
+    Some(if availability < objective {
+        Colour::Red
+    } else {
+        Colour::Green
+    })
+}
+
+/// The terminal summary. `colour` adds ANSI colours (the CLI sets it when stdout is a terminal
+/// and NO_COLOR is unset).
+///
+/// A header, what happened after each scripted fault (the cascade, time to detect and to
+/// recover, the verdict and the blast radius), a clients table, a services table, the services'
+/// failures by cause and the call edges. Fixed precision, columns aligned to their widest cell;
+/// colours never change the alignment: without the escape codes the text is byte for byte the
+/// text without colour.
+pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     let outcome = &result.outcome;
     let window = utilisation_window(result);
     let mut out = String::new();
@@ -29,12 +73,16 @@ pub fn text(result: &RunResult) -> String {
         outcome.now, outcome.events, outcome.fingerprint
     );
     if !is_complete(result) {
-        let _ = writeln!(
-            out,
+        let warning = format!(
             "warning: stopped at the event limit ({} events) at {}; this report is partial",
             result.max_events, outcome.now
         );
+        out.push_str(&paint(&warning, Some(Colour::Yellow), colour));
+        out.push('\n');
     }
+
+    out.push('\n');
+    what_happened(&mut out, analysis, colour);
 
     out.push('\n');
     let mut clients = Table::new([
@@ -44,21 +92,26 @@ pub fn text(result: &RunResult) -> String {
     for c in &result.clients {
         let s = &c.stats;
         let h = &s.latency;
-        clients.row([
-            c.name.clone(),
-            s.requests.to_string(),
-            s.ok.to_string(),
-            s.failed().to_string(),
-            percent(s.availability()),
-            latency(h, h.quantile(0.5)),
-            latency(h, h.quantile(0.99)),
-            latency(h, h.quantile(0.999)),
-            mean_latency(h),
-            c.retries.to_string(),
-            format!("{:.3}", finite(amplification(c))),
-        ]);
+        let availability = s.availability();
+        clients.row_coloured(
+            [
+                c.name.clone(),
+                s.requests.to_string(),
+                s.ok.to_string(),
+                s.failed().to_string(),
+                percent(availability),
+                latency(h, h.quantile(0.5)),
+                latency(h, h.quantile(0.99)),
+                latency(h, h.quantile(0.999)),
+                mean_latency(h),
+                c.retries.to_string(),
+                format!("{:.3}", finite(amplification(c))),
+            ],
+            4,
+            availability_colour(availability, c.objective.availability),
+        );
     }
-    clients.render(&mut out);
+    clients.render(&mut out, colour);
 
     out.push('\n');
     let mut services = Table::new([
@@ -68,21 +121,26 @@ pub fn text(result: &RunResult) -> String {
     for s in &result.services {
         let st = &s.stats;
         let h = &st.latency;
-        services.row([
-            s.name.clone(),
-            st.requests.to_string(),
-            st.ok.to_string(),
-            st.failed().to_string(),
-            percent(st.availability()),
-            latency(h, h.quantile(0.5)),
-            latency(h, h.quantile(0.99)),
-            latency(h, h.max()),
-            percent(s.utilisation(window)),
-            format!("{}/{}", s.queue_max, s.queue_capacity),
-            s.wasted_work.to_string(),
-        ]);
+        let availability = st.availability();
+        services.row_coloured(
+            [
+                s.name.clone(),
+                st.requests.to_string(),
+                st.ok.to_string(),
+                st.failed().to_string(),
+                percent(availability),
+                latency(h, h.quantile(0.5)),
+                latency(h, h.quantile(0.99)),
+                latency(h, h.max()),
+                percent(s.utilisation(window)),
+                format!("{}/{}", s.queue_max, s.queue_capacity),
+                s.wasted_work.to_string(),
+            ],
+            4,
+            availability_colour(availability, s.objective.availability),
+        );
     }
-    services.render(&mut out);
+    services.render(&mut out, colour);
 
     out.push('\n');
     let mut failures = Table::new([
@@ -104,7 +162,7 @@ pub fn text(result: &RunResult) -> String {
             st.in_flight().to_string(),
         ]);
     }
-    failures.render(&mut out);
+    failures.render(&mut out, colour);
 
     out.push('\n');
     if result.edges.is_empty() {
@@ -122,8 +180,125 @@ pub fn text(result: &RunResult) -> String {
     out
 }
 
+/// The "what happened" section: per fault its cascade, one step per line so that it fits a
+/// terminal, then the timings and the verdict; the blast radius last.
+fn what_happened(out: &mut String, analysis: &Analysis, colour: bool) {
+    if analysis.faults.is_empty() {
+        out.push_str("what happened: no faults scripted\n");
+        return;
+    }
+    out.push_str("what happened\n");
+    let plain = |s: &str| s.to_owned();
+    for f in &analysis.faults {
+        let _ = writeln!(out, "  {}", fault_head(f, &plain));
+        if f.cascade.is_empty() {
+            out.push_str("    -> nothing became unhealthy\n");
+        }
+        for step in &f.cascade {
+            let _ = writeln!(out, "    -> {}", step_phrase(step, &plain, &plain));
+        }
+        if let Some(detect) = f.time_to_detect {
+            let _ = writeln!(out, "  time to detect: {}", seconds(detect.as_nanos()));
+        }
+        if !f.cascade.is_empty() {
+            let _ = writeln!(out, "  time to recover: {}", recovery_phrase(f));
+        }
+        let (word, rest) = verdict_phrase(&f.verdict);
+        let verdict_colour = match f.verdict {
+            Verdict::NoImpact | Verdict::Recovered { .. } => Colour::Green,
+            Verdict::DidNotRecover { .. } => Colour::Red,
+            Verdict::FaultStillActive => Colour::Yellow,
+        };
+        let line = match &f.verdict {
+            Verdict::DidNotRecover { sustained_by } if !sustained_by.is_empty() => {
+                format!("verdict: {word}{rest}, sustained by")
+            }
+            _ => format!("verdict: {word}{rest}"),
+        };
+        let _ = writeln!(out, "  {}", paint(&line, Some(verdict_colour), colour));
+        if let Verdict::DidNotRecover { sustained_by } = &f.verdict {
+            for cause in sustained_by {
+                let _ = writeln!(out, "    - {cause}");
+            }
+        }
+    }
+    let _ = writeln!(out, "  blast radius: {}", blast_radius(analysis, &plain));
+}
+
+/// Simulated seconds with at least one decimal and at most three (rounded to the nearest
+/// millisecond with integer arithmetic): `120.0 s`, `0.25 s`.
+pub(crate) fn seconds(ns: u64) -> String {
+    let ms = ns / 1_000_000 + u64::from(ns % 1_000_000 >= 500_000);
+    let digits = format!("{:03}", ms % 1_000);
+    let frac = digits.trim_end_matches('0');
+    let frac = if frac.is_empty() { "0" } else { frac };
+    format!("{}.{frac} s", ms / 1_000)
+}
+
+/// The start of a fault's chain: `payments latency x10 at 120.0 s`.
+pub(crate) fn fault_head(f: &FaultImpact, text: &dyn Fn(&str) -> String) -> String {
+    format!("{} at {}", text(&f.description), seconds(f.from.as_nanos()))
+}
+
+/// One step of a cascade: `checkout timeouts from 120.0 s (via checkout -> payments)`. Names
+/// go through `name` and the edge through `edge`, so that Markdown can escape them.
+pub(crate) fn step_phrase(
+    step: &CascadeStep,
+    name: &dyn Fn(&str) -> String,
+    edge: &dyn Fn(&str) -> String,
+) -> String {
+    let mut s = format!(
+        "{} {} from {}",
+        name(&step.name),
+        step.symptom.phrase(),
+        seconds(step.from.as_nanos())
+    );
+    if let Some(via) = &step.via {
+        let _ = write!(s, " (via {})", edge(via));
+    }
+    s
+}
+
+/// The time to recover: `12.0 s after the fault ended at 180.0 s`, `did not recover`, or why
+/// it cannot be judged.
+pub(crate) fn recovery_phrase(f: &FaultImpact) -> String {
+    match (&f.verdict, f.time_to_recover) {
+        (Verdict::FaultStillActive, _) => {
+            "not judged, the fault lasted until the end of the run".to_owned()
+        }
+        (_, Some(d)) => format!(
+            "{} after the fault ended at {}",
+            seconds(d.as_nanos()),
+            seconds(f.to.as_nanos())
+        ),
+        (_, None) => format!(
+            "did not recover (the fault ended at {})",
+            seconds(f.to.as_nanos())
+        ),
+    }
+}
+
+/// The verdict's words and what follows them: (`recovered`, ` at 192.0 s`).
+pub(crate) fn verdict_phrase(v: &Verdict) -> (&'static str, String) {
+    let rest = match v {
+        Verdict::Recovered { at } => format!(" at {}", seconds(at.as_nanos())),
+        _ => String::new(),
+    };
+    (v.as_str(), rest)
+}
+
+/// The services and clients hurt by any fault, or `none`.
+pub(crate) fn blast_radius(analysis: &Analysis, name: &dyn Fn(&str) -> String) -> String {
+    if analysis.blast_radius.is_empty() {
+        "none".to_owned()
+    } else {
+        let names: Vec<String> = analysis.blast_radius.iter().map(|n| name(n)).collect();
+        names.join(", ")
+    }
+}
+
 /// A latency of `h`, or `-` if it recorded nothing.
-fn latency(h: &Histogram, d: SimDuration) -> String {
+pub(crate) fn latency(h: &Histogram, d: SimDuration) -> String {
     if h.count() == 0 {
         "-".into()
     } else {
@@ -141,10 +316,11 @@ fn mean_latency(h: &Histogram) -> String {
 }
 
 /// A text table: the first column left-aligned, the others right-aligned, each as wide as its
-/// widest cell, separated by two spaces.
+/// widest cell, separated by two spaces. A cell may carry a colour, applied after the padding
+/// is computed on the plain text.
 struct Table<const N: usize> {
     header: [String; N],
-    rows: Vec<[String; N]>,
+    rows: Vec<([String; N], [Option<Colour>; N])>,
 }
 
 impl<const N: usize> Table<N> {
@@ -156,27 +332,223 @@ impl<const N: usize> Table<N> {
     }
 
     fn row(&mut self, cells: [String; N]) {
-        self.rows.push(cells);
+        self.rows.push((cells, [None; N]));
     }
 
-    fn render(&self, out: &mut String) {
+    /// A row whose cell `column` is shown in `colour`.
+    fn row_coloured(&mut self, cells: [String; N], column: usize, colour: Option<Colour>) {
+        let mut colours = [None; N];
+        colours[column] = colour;
+        self.rows.push((cells, colours));
+    }
+
+    fn render(&self, out: &mut String, colour: bool) {
         let mut widths = [0usize; N];
-        for cells in std::iter::once(&self.header).chain(&self.rows) {
+        let header = (&self.header, &[None; N]);
+        let rows = self.rows.iter().map(|(cells, colours)| (cells, colours));
+        for (cells, _) in std::iter::once(header).chain(rows.clone()) {
             for (w, cell) in widths.iter_mut().zip(cells) {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        for cells in std::iter::once(&self.header).chain(&self.rows) {
+        for (cells, colours) in std::iter::once(header).chain(rows) {
             let mut line = String::new();
-            for (i, (cell, &w)) in cells.iter().zip(&widths).enumerate() {
+            for (i, ((cell, &w), &c)) in cells.iter().zip(&widths).zip(colours).enumerate() {
+                let pad = " ".repeat(w - cell.chars().count());
+                let cell = paint(cell, c, colour);
                 if i == 0 {
-                    let _ = write!(line, "{cell:<w$}");
+                    let _ = write!(line, "{cell}{pad}");
                 } else {
-                    let _ = write!(line, "  {cell:>w$}");
+                    let _ = write!(line, "  {pad}{cell}");
                 }
             }
+            // Escape codes end in a letter, so trimming trims what the plain line would.
             out.push_str(line.trim_end());
             out.push('\n');
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use models::config::{
+        Arrivals, Backoff, CallConfig, CallPolicy, ClientConfig, Execution, Fault, NetworkConfig,
+        Objective, Retry, ServiceConfig, ServiceId, WorldConfig,
+    };
+    use models::{RunOptions, RunResult, World};
+    use sim_core::{Distribution, SimDuration, SimTime};
+
+    use super::*;
+    use crate::analysis::analyse;
+
+    fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig {
+        ServiceConfig {
+            name: name.into(),
+            workers,
+            queue,
+            service_time: Distribution::exponential(SimDuration::from_millis(mean_ms))
+                .expect("valid mean"),
+            error_rate: 0.001,
+            execution: Execution::ThreadPerRequest,
+            calls: vec![],
+            objective: Objective::default(),
+        }
+    }
+
+    /// users -> front -> back, with a timeout and a retry on front -> back, and back twenty
+    /// times slower from 2 s to 3 s of a 6 s run: a cascade that recovers.
+    pub(crate) fn faulted_config() -> WorldConfig {
+        let mut front = service("front", 8, 16, 2);
+        front.calls = vec![CallConfig {
+            to: ServiceId(1),
+            policy: CallPolicy {
+                timeout: Some(SimDuration::from_millis(30)),
+                retry: Some(Retry {
+                    max_attempts: 2,
+                    backoff: Backoff::Constant(SimDuration::from_millis(1)),
+                }),
+            },
+        }];
+        WorldConfig {
+            name: "cascade".into(),
+            duration: SimDuration::from_secs(6),
+            services: vec![front, service("back", 4, 8, 5)],
+            clients: vec![ClientConfig {
+                name: "users".into(),
+                to: ServiceId(0),
+                arrivals: Arrivals::Poisson { rate_per_s: 200.0 },
+                policy: CallPolicy::default(),
+                objective: Objective::default(),
+            }],
+            network: NetworkConfig {
+                latency: Distribution::Constant(SimDuration::from_micros(500)),
+            },
+            faults: vec![Fault::Latency {
+                service: ServiceId(1),
+                multiply: 20.0,
+                from: SimTime(2_000_000_000),
+                to: SimTime(3_000_000_000),
+            }],
+            window: SimDuration::from_millis(500),
+            max_events: u64::MAX,
+        }
+    }
+
+    pub(crate) fn faulted_run(seed: u64) -> RunResult {
+        World::new(&faulted_config(), seed).run(RunOptions::default())
+    }
+
+    /// `s` without its ANSI escape sequences (`ESC [ ... letter`).
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                assert_eq!(chars.next(), Some('['), "a CSI sequence");
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn text_tells_what_happened() {
+        let r = faulted_run(1);
+        let a = analyse(&r);
+        let t = text(&r, &a, false);
+        let f = &a.faults[0];
+        assert!(!f.cascade.is_empty(), "{a:#?}");
+        assert!(
+            t.contains("\nwhat happened\n  back latency x20 at 2.0 s\n    -> back "),
+            "{t}"
+        );
+        assert!(
+            t.contains(&format!("  verdict: {}", f.verdict.as_str())),
+            "{t}"
+        );
+        assert!(t.contains("  time to detect: "), "{t}");
+        assert!(t.contains("  time to recover: "), "{t}");
+        assert!(t.contains("  blast radius: back"), "{t}");
+        assert!(t.contains(" (via front -> back)\n"), "{t}");
+        assert!(!t.contains('\x1b'), "{t}");
+        for line in t.lines() {
+            assert!(line.chars().count() <= 100, "too wide: {line}");
+            assert_eq!(line, line.trim_end(), "trailing space: {line:?}");
+        }
+        assert_eq!(t, text(&faulted_run(1), &a, false));
+    }
+
+    #[test]
+    fn colour_changes_only_the_escape_codes() {
+        let r = faulted_run(1);
+        let a = analyse(&r);
+        let plain = text(&r, &a, false);
+        let coloured = text(&r, &a, true);
+        assert!(coloured.contains('\x1b'));
+        // The faulted run breached its objectives, so something is red.
+        assert!(coloured.contains("\x1b[31m"), "{coloured}");
+        assert_eq!(strip_ansi(&coloured), plain);
+
+        let partial = World::new(
+            &WorldConfig {
+                max_events: 500,
+                ..faulted_config()
+            },
+            1,
+        )
+        .run(RunOptions::default());
+        let a = analyse(&partial);
+        let coloured = text(&partial, &a, true);
+        assert!(coloured.contains("\x1b[33mwarning: stopped"), "{coloured}");
+        assert_eq!(strip_ansi(&coloured), text(&partial, &a, false));
+    }
+
+    #[test]
+    fn without_faults_it_says_so() {
+        let mut config = faulted_config();
+        config.faults.clear();
+        let r = World::new(&config, 2).run(RunOptions::default());
+        let t = text(&r, &analyse(&r), false);
+        assert!(t.contains("\nwhat happened: no faults scripted\n"), "{t}");
+    }
+
+    #[test]
+    fn seconds_keep_one_to_three_decimals() {
+        assert_eq!(seconds(0), "0.0 s");
+        assert_eq!(seconds(120_000_000_000), "120.0 s");
+        assert_eq!(seconds(250_000_000), "0.25 s");
+        assert_eq!(seconds(1_234_500_000), "1.235 s");
+        assert_eq!(seconds(999_999_999), "1.0 s");
+    }
+
+    #[test]
+    fn a_failure_that_outlives_its_fault_names_what_sustains_it() {
+        let r = faulted_run(1);
+        let mut a = analyse(&r);
+        a.faults[0].verdict = Verdict::DidNotRecover {
+            sustained_by: vec!["retries: users sends 2.00 attempts per request".into()],
+        };
+        a.faults[0].time_to_recover = None;
+        let plain = text(&r, &a, false);
+        assert!(
+            plain.contains(
+                "  time to recover: did not recover (the fault ended at 3.0 s)\n  \
+                 verdict: did not recover, sustained by\n    \
+                 - retries: users sends 2.00 attempts per request\n"
+            ),
+            "{plain}"
+        );
+        let coloured = text(&r, &a, true);
+        assert!(
+            coloured.contains("  \x1b[31mverdict: did not recover"),
+            "{coloured}"
+        );
+        assert_eq!(strip_ansi(&coloured), plain);
     }
 }

@@ -1,12 +1,13 @@
 //! The `faultline` command line: reads scenarios, runs them, writes reports. The only place with
 //! IO and exit codes; the work happens in the library crates.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use rayon::prelude::*;
 
 /// Deterministic simulator of distributed service architectures under failure.
 ///
@@ -44,6 +45,29 @@ enum Command {
         #[arg(long)]
         max_events: Option<u64>,
     },
+    /// Run two scenarios over the same seeds and show them side by side, with deltas.
+    ///
+    /// Typical use: the same architecture with two retry policies.
+    /// Example: faultline compare scenarios/library/metastable-retry-storm.ron
+    /// scenarios/library/metastable-fixed.ron --seeds 1..20
+    Compare {
+        /// Scenario A (RON).
+        scenario_a: PathBuf,
+        /// Scenario B (RON); deltas are B minus A.
+        scenario_b: PathBuf,
+        /// Seeds to run, both ends included: `1..20` or a single seed `7`.
+        #[arg(long, default_value = "1..10", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+        format: CompareFormat,
+        /// Write the report to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Check scenarios without running them; prints every problem found.
     Validate {
         /// Scenario files (RON).
@@ -54,10 +78,57 @@ enum Command {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Format {
-    /// A readable summary.
+    /// A readable summary (coloured on a terminal unless NO_COLOR is set).
     Text,
     /// The versioned JSON document (see README: "JSON report").
     Json,
+    /// The time series: one row per window per service, client and edge.
+    Csv,
+    /// A Markdown summary for a pull-request comment.
+    Md,
+    /// One self-contained HTML page with SVG charts.
+    Html,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompareFormat {
+    Text,
+    Json,
+    Md,
+    Html,
+}
+
+/// An inclusive range of seeds.
+#[derive(Clone, Copy, Debug)]
+struct Seeds {
+    first: u64,
+    last: u64,
+}
+
+fn parse_seeds(text: &str) -> Result<Seeds, String> {
+    let number = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("\"{s}\" is not a seed; expected a whole number"))
+    };
+    let (first, last) = match text.split_once("..") {
+        Some((a, b)) => (number(a)?, number(b.trim_start_matches('='))?),
+        None => {
+            let n = number(text)?;
+            (n, n)
+        }
+    };
+    if last < first {
+        return Err(format!(
+            "empty seed range {text}: the last seed is below the first"
+        ));
+    }
+    if last - first >= 10_000_000 {
+        return Err(format!(
+            "seed range {text} is too large (at most 10,000,000 seeds)"
+        ));
+    }
+    Ok(Seeds { first, last })
 }
 
 fn main() -> ExitCode {
@@ -80,8 +151,98 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             out,
             max_events,
         } => run(&scenario, seed, format, out.as_deref(), max_events),
+        Command::Compare {
+            scenario_a,
+            scenario_b,
+            seeds,
+            format,
+            out,
+            jobs,
+        } => compare(
+            &scenario_a,
+            &scenario_b,
+            seeds,
+            format,
+            out.as_deref(),
+            jobs,
+        ),
         Command::Validate { scenarios } => validate(&scenarios),
     }
+}
+
+/// Writes a report to `--out` atomically, or to standard output.
+fn emit(report: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(out) => write_atomically(out, report.as_bytes()),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            match stdout
+                .write_all(report.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("cannot write the report to standard output")
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn compare(
+    path_a: &Path,
+    path_b: &Path,
+    seeds: Seeds,
+    format: CompareFormat,
+    out: Option<&Path>,
+    jobs: Option<usize>,
+) -> Result<ExitCode> {
+    let a = scenarios::load(path_a)?;
+    let b = scenarios::load(path_b)?;
+    for o in out.iter() {
+        refuse_to_overwrite(o, path_a)?;
+        refuse_to_overwrite(o, path_b)?;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let mut aggregates = [
+        reports::compare::Aggregate::new(&a.config.name, a.config.window),
+        reports::compare::Aggregate::new(&b.config.name, b.config.window),
+    ];
+    let all: Vec<u64> = (seeds.first..=seeds.last).collect();
+    // Runs are spread over threads a chunk at a time and folded in seed order, so the result
+    // is the same for any number of threads and memory holds one chunk of runs.
+    for chunk in all.chunks(64) {
+        for (config, aggregate) in [&a.config, &b.config].into_iter().zip(&mut aggregates) {
+            let runs: Vec<_> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|&seed| {
+                        let result =
+                            models::World::new(config, seed).run(models::RunOptions::default());
+                        let analysis = reports::analyse(&result);
+                        (result, analysis)
+                    })
+                    .collect()
+            });
+            for (result, analysis) in &runs {
+                aggregate.add(result, analysis);
+            }
+        }
+    }
+    let [a_agg, b_agg] = aggregates;
+    let comparison = reports::compare::Comparison { a: a_agg, b: b_agg };
+    let report = match format {
+        CompareFormat::Text => reports::compare::compare_text(&comparison),
+        CompareFormat::Json => reports::compare::compare_json_string(&comparison),
+        CompareFormat::Md => reports::compare::compare_markdown(&comparison),
+        CompareFormat::Html => reports::html::compare_html(&comparison),
+    };
+    emit(&report, out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(
@@ -111,24 +272,20 @@ fn run(
             result.outcome.now
         );
     }
+    let analysis = reports::analyse(&result);
     let report = match format {
-        Format::Text => reports::text(&result),
-        Format::Json => reports::json_string(&result),
-    };
-    match out {
-        Some(out) => write_atomically(out, report.as_bytes())?,
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            if let Err(e) = stdout
-                .write_all(report.as_bytes())
-                .and_then(|()| stdout.flush())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(e).context("cannot write the report to standard output");
-            }
+        Format::Text => {
+            let colour = out.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            reports::text(&result, &analysis, colour)
         }
-    }
+        Format::Json => reports::json_string_with(&result, &analysis),
+        Format::Csv => reports::csv::csv(&result),
+        Format::Md => reports::markdown::markdown(&result, &analysis),
+        Format::Html => reports::html::html(&result, &analysis),
+    };
+    emit(&report, out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,518 @@
+//! Two scenarios side by side across the same seeds: availability, latency, amplification,
+//! recovery and blast radius, with the deltas (B minus A).
+//!
+//! Each run is folded into an [`Aggregate`] as soon as it is done, so memory is bounded by the
+//! entities and windows of one scenario, not by the number of seeds. Folding happens in seed
+//! order, so the result does not depend on how runs were spread over threads.
+
+use std::fmt::Write as _;
+
+use models::RunResult;
+use models::metrics::Histogram;
+use serde_json::{Map, Value};
+use sim_core::SimDuration;
+
+use crate::analysis::{Analysis, EntityKind, Verdict};
+use crate::common::{finite, fmt_ms, percent, round_to};
+
+/// One service or client of a scenario, summed over seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateEntity {
+    pub kind: EntityKind,
+    pub name: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Attempts sent (clients) or received (services).
+    pub attempts: u64,
+    /// Latencies of every successful request of every seed.
+    pub latency: Histogram,
+    /// Per window, summed over seeds: (ok, failed).
+    pub windows: Vec<(u64, u64)>,
+}
+
+impl AggregateEntity {
+    /// Pooled availability: all ok over all finished requests (1 when none finished).
+    pub fn availability(&self) -> f64 {
+        let done = self.ok + self.failed;
+        if done == 0 {
+            1.0
+        } else {
+            self.ok as f64 / done as f64
+        }
+    }
+}
+
+/// One scenario's figures over its seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aggregate {
+    pub scenario: String,
+    pub window: SimDuration,
+    pub seeds: Vec<u64>,
+    /// Services in file order, then clients.
+    pub entities: Vec<AggregateEntity>,
+    /// Logical requests entering from all clients, over all seeds.
+    pub entry_requests: u64,
+    /// Runs that had at least one fault with an impact.
+    pub runs_impacted: u32,
+    /// Impacted runs whose every fault ended with a recovery.
+    pub runs_recovered: u32,
+    /// Impacted runs where some fault's verdict was "did not recover".
+    pub runs_not_recovered: u32,
+    /// Sum and maximum, over faults that recovered, of the time to recover.
+    pub recovery_ns_sum: u128,
+    pub recoveries: u32,
+    pub recovery_max: SimDuration,
+    /// Sum and maximum of the blast radius (services and clients affected) per run.
+    pub blast_radius_sum: u64,
+    pub blast_radius_max: usize,
+}
+
+impl Aggregate {
+    pub fn new(scenario: &str, window: SimDuration) -> Self {
+        Aggregate {
+            scenario: scenario.to_owned(),
+            window,
+            seeds: Vec::new(),
+            entities: Vec::new(),
+            entry_requests: 0,
+            runs_impacted: 0,
+            runs_recovered: 0,
+            runs_not_recovered: 0,
+            recovery_ns_sum: 0,
+            recoveries: 0,
+            recovery_max: SimDuration::ZERO,
+            blast_radius_sum: 0,
+            blast_radius_max: 0,
+        }
+    }
+
+    fn entity(&mut self, kind: EntityKind, name: &str) -> &mut AggregateEntity {
+        let i = match self
+            .entities
+            .iter()
+            .position(|e| e.kind == kind && e.name == name)
+        {
+            Some(i) => i,
+            None => {
+                self.entities.push(AggregateEntity {
+                    kind,
+                    name: name.to_owned(),
+                    requests: 0,
+                    ok: 0,
+                    failed: 0,
+                    attempts: 0,
+                    latency: Histogram::new(),
+                    windows: Vec::new(),
+                });
+                self.entities.len() - 1
+            }
+        };
+        &mut self.entities[i]
+    }
+
+    /// Folds one run in. Call in seed order.
+    pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
+        self.seeds.push(result.seed);
+        let add_stats = |e: &mut AggregateEntity, stats: &models::metrics::OutcomeStats| {
+            e.requests += stats.requests;
+            e.ok += stats.ok;
+            e.failed += stats.failed();
+            e.latency.merge(&stats.latency);
+            if e.windows.len() < stats.windows.len() {
+                e.windows.resize(stats.windows.len(), (0, 0));
+            }
+            for (sum, w) in e.windows.iter_mut().zip(&stats.windows) {
+                sum.0 += w.ok;
+                sum.1 += w.failed();
+            }
+        };
+        for s in &result.services {
+            let e = self.entity(EntityKind::Service, &s.name);
+            add_stats(e, &s.stats);
+            e.attempts += s.stats.requests;
+        }
+        for c in &result.clients {
+            let e = self.entity(EntityKind::Client, &c.name);
+            add_stats(e, &c.stats);
+            e.attempts += c.attempts;
+            self.entry_requests += c.stats.requests;
+        }
+        let impacted: Vec<&Verdict> = analysis
+            .faults
+            .iter()
+            .map(|f| &f.verdict)
+            .filter(|v| !matches!(v, Verdict::NoImpact))
+            .collect();
+        if !impacted.is_empty() {
+            self.runs_impacted += 1;
+            if impacted
+                .iter()
+                .any(|v| matches!(v, Verdict::DidNotRecover { .. }))
+            {
+                self.runs_not_recovered += 1;
+            } else if impacted
+                .iter()
+                .all(|v| matches!(v, Verdict::Recovered { .. }))
+            {
+                self.runs_recovered += 1;
+            }
+        }
+        for f in &analysis.faults {
+            if let (Verdict::Recovered { .. }, Some(t)) = (&f.verdict, f.time_to_recover) {
+                self.recovery_ns_sum += u128::from(t.as_nanos());
+                self.recoveries += 1;
+                self.recovery_max = self.recovery_max.max(t);
+            }
+        }
+        self.blast_radius_sum += analysis.blast_radius.len() as u64;
+        self.blast_radius_max = self.blast_radius_max.max(analysis.blast_radius.len());
+    }
+
+    pub fn runs(&self) -> usize {
+        self.seeds.len()
+    }
+
+    /// Mean time to recover over the faults that recovered.
+    pub fn recovery_mean(&self) -> Option<SimDuration> {
+        (self.recoveries > 0)
+            .then(|| SimDuration((self.recovery_ns_sum / u128::from(self.recoveries)) as u64))
+    }
+
+    pub fn blast_radius_mean(&self) -> f64 {
+        if self.seeds.is_empty() {
+            0.0
+        } else {
+            self.blast_radius_sum as f64 / self.seeds.len() as f64
+        }
+    }
+
+    /// Attempts per logical request entering the system, for a service or client.
+    pub fn amplification(&self, e: &AggregateEntity) -> f64 {
+        let base = match e.kind {
+            EntityKind::Client => e.requests,
+            _ => self.entry_requests,
+        };
+        if base == 0 {
+            0.0
+        } else {
+            e.attempts as f64 / base as f64
+        }
+    }
+}
+
+/// Scenario A and scenario B over the same seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub a: Aggregate,
+    pub b: Aggregate,
+}
+
+/// A row of the comparison: the same entity in A and B (either may lack it).
+pub struct Pair<'a> {
+    pub kind: EntityKind,
+    pub name: &'a str,
+    pub a: Option<&'a AggregateEntity>,
+    pub b: Option<&'a AggregateEntity>,
+}
+
+impl Comparison {
+    /// Entities of A in order, then those only in B.
+    pub fn pairs(&self) -> Vec<Pair<'_>> {
+        let find = |agg: &'_ Aggregate, kind, name: &str| {
+            agg.entities
+                .iter()
+                .position(|e| e.kind == kind && e.name == name)
+        };
+        let mut out: Vec<Pair<'_>> = self
+            .a
+            .entities
+            .iter()
+            .map(|e| Pair {
+                kind: e.kind,
+                name: &e.name,
+                a: Some(e),
+                b: find(&self.b, e.kind, &e.name).map(|i| &self.b.entities[i]),
+            })
+            .collect();
+        for e in &self.b.entities {
+            if find(&self.a, e.kind, &e.name).is_none() {
+                out.push(Pair {
+                    kind: e.kind,
+                    name: &e.name,
+                    a: None,
+                    b: Some(e),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn signed(x: f64, decimals: usize) -> String {
+    let x = finite(x) + 0.0;
+    if x > 0.0 {
+        format!("+{x:.decimals$}")
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+fn p99_ms(e: &AggregateEntity) -> f64 {
+    e.latency.quantile(0.99).as_millis_f64()
+}
+
+fn recovery_text(agg: &Aggregate) -> String {
+    match agg.recovery_mean() {
+        Some(mean) => format!("mean {mean}, max {}", agg.recovery_max),
+        None if agg.runs_not_recovered > 0 => "never".into(),
+        None => "-".into(),
+    }
+}
+
+/// The comparison as plain text.
+pub fn compare_text(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "faultline {} · compare A = {} with B = {} · {} seeds ({}..{})",
+        env!("CARGO_PKG_VERSION"),
+        c.a.scenario,
+        c.b.scenario,
+        c.a.runs(),
+        c.a.seeds.first().copied().unwrap_or(0),
+        c.a.seeds.last().copied().unwrap_or(0),
+    );
+    out.push('\n');
+    let mut rows: Vec<[String; 8]> = vec![[
+        "".into(),
+        "avail % A".into(),
+        "avail % B".into(),
+        "delta pp".into(),
+        "p99 A".into(),
+        "p99 B".into(),
+        "ampl A".into(),
+        "ampl B".into(),
+    ]];
+    for p in c.pairs() {
+        let cell = |e: Option<&AggregateEntity>, f: &dyn Fn(&AggregateEntity) -> String| {
+            e.map_or_else(|| "-".to_owned(), f)
+        };
+        rows.push([
+            format!("{} {}", p.kind.as_str(), p.name),
+            cell(p.a, &|e| percent(e.availability())),
+            cell(p.b, &|e| percent(e.availability())),
+            match (p.a, p.b) {
+                (Some(a), Some(b)) => signed((b.availability() - a.availability()) * 100.0, 3),
+                _ => "-".into(),
+            },
+            cell(p.a, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
+            cell(p.b, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
+            cell(p.a, &|e| format!("{:.3}", c.a.amplification(e))),
+            cell(p.b, &|e| format!("{:.3}", c.b.amplification(e))),
+        ]);
+    }
+    let mut widths = [0usize; 8];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in &rows {
+        let mut line = String::new();
+        for (i, (cell, &w)) in r.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                let _ = write!(line, "{cell:<w$}");
+            } else {
+                let _ = write!(line, "  {cell:>w$}");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out.push('\n');
+    for (label, agg) in [("A", &c.a), ("B", &c.b)] {
+        let _ = writeln!(
+            out,
+            "{label} {}: recovered in {} of {} impacted runs, did not recover in {}; recovery {}; blast radius mean {:.2}, max {}",
+            agg.scenario,
+            agg.runs_recovered,
+            agg.runs_impacted,
+            agg.runs_not_recovered,
+            recovery_text(agg),
+            agg.blast_radius_mean(),
+            agg.blast_radius_max,
+        );
+    }
+    out
+}
+
+fn ratio(x: f64) -> Value {
+    Value::from(finite(round_to(x, 6)) + 0.0)
+}
+
+fn ms3(x: f64) -> Value {
+    Value::from(finite(round_to(x, 3)) + 0.0)
+}
+
+fn aggregate_json(agg: &Aggregate) -> Value {
+    let mut m = Map::new();
+    m.insert("scenario".into(), Value::from(agg.scenario.as_str()));
+    m.insert("runs".into(), Value::from(agg.runs()));
+    m.insert("runs_impacted".into(), Value::from(agg.runs_impacted));
+    m.insert("runs_recovered".into(), Value::from(agg.runs_recovered));
+    m.insert(
+        "runs_not_recovered".into(),
+        Value::from(agg.runs_not_recovered),
+    );
+    m.insert(
+        "time_to_recover_s_mean".into(),
+        agg.recovery_mean()
+            .map_or(Value::Null, |d| ratio(d.as_secs_f64())),
+    );
+    m.insert(
+        "time_to_recover_s_max".into(),
+        if agg.recoveries > 0 {
+            ratio(agg.recovery_max.as_secs_f64())
+        } else {
+            Value::Null
+        },
+    );
+    m.insert("blast_radius_mean".into(), ratio(agg.blast_radius_mean()));
+    m.insert("blast_radius_max".into(), Value::from(agg.blast_radius_max));
+    Value::Object(m)
+}
+
+fn side_json(agg: &Aggregate, e: &AggregateEntity) -> Value {
+    let mut m = Map::new();
+    m.insert("requests".into(), Value::from(e.requests));
+    m.insert("ok".into(), Value::from(e.ok));
+    m.insert("failed".into(), Value::from(e.failed));
+    m.insert("availability".into(), ratio(e.availability()));
+    m.insert(
+        "latency_ms_p50".into(),
+        ms3(e.latency.quantile(0.5).as_millis_f64()),
+    );
+    m.insert("latency_ms_p99".into(), ms3(p99_ms(e)));
+    m.insert("amplification".into(), ratio(agg.amplification(e)));
+    Value::Object(m)
+}
+
+/// The comparison as JSON: `a` and `b` summaries, and per entity (`services`, `clients`)
+/// `a`, `b` and `delta` (B minus A: availability, latency_ms_p99, amplification).
+pub fn compare_json(c: &Comparison) -> Value {
+    let mut doc = Map::new();
+    doc.insert(
+        "faultline_version".into(),
+        Value::from(env!("CARGO_PKG_VERSION")),
+    );
+    doc.insert("schema_version".into(), Value::from(crate::SCHEMA_VERSION));
+    doc.insert(
+        "seeds".into(),
+        Value::Array(c.a.seeds.iter().map(|&s| Value::from(s)).collect()),
+    );
+    doc.insert("a".into(), aggregate_json(&c.a));
+    doc.insert("b".into(), aggregate_json(&c.b));
+    let mut services = Map::new();
+    let mut clients = Map::new();
+    for p in c.pairs() {
+        let mut m = Map::new();
+        m.insert("a".into(), p.a.map_or(Value::Null, |e| side_json(&c.a, e)));
+        m.insert("b".into(), p.b.map_or(Value::Null, |e| side_json(&c.b, e)));
+        let delta = match (p.a, p.b) {
+            (Some(a), Some(b)) => {
+                let mut d = Map::new();
+                d.insert(
+                    "availability".into(),
+                    ratio(b.availability() - a.availability()),
+                );
+                d.insert("latency_ms_p99".into(), ms3(p99_ms(b) - p99_ms(a)));
+                d.insert(
+                    "amplification".into(),
+                    ratio(c.b.amplification(b) - c.a.amplification(a)),
+                );
+                Value::Object(d)
+            }
+            _ => Value::Null,
+        };
+        m.insert("delta".into(), delta);
+        let target = if p.kind == EntityKind::Client {
+            &mut clients
+        } else {
+            &mut services
+        };
+        target.insert(p.name.to_owned(), Value::Object(m));
+    }
+    doc.insert("services".into(), Value::Object(services));
+    doc.insert("clients".into(), Value::Object(clients));
+    Value::Object(doc)
+}
+
+/// The comparison as Markdown for a pull-request comment.
+pub fn compare_markdown(c: &Comparison) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "### faultline · compare `{}` (A) with `{}` (B)\n",
+        esc(&c.a.scenario),
+        esc(&c.b.scenario)
+    );
+    let _ = writeln!(
+        out,
+        "{} seeds ({}..{}); deltas are B minus A.\n",
+        c.a.runs(),
+        c.a.seeds.first().copied().unwrap_or(0),
+        c.a.seeds.last().copied().unwrap_or(0)
+    );
+    out.push_str("| | avail % A | avail % B | delta pp | p99 A | p99 B | ampl A | ampl B |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for p in c.pairs() {
+        let cell = |e: Option<&AggregateEntity>, f: &dyn Fn(&AggregateEntity) -> String| {
+            e.map_or_else(|| "-".to_owned(), f)
+        };
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
+            p.kind.as_str(),
+            esc(p.name),
+            cell(p.a, &|e| percent(e.availability())),
+            cell(p.b, &|e| percent(e.availability())),
+            match (p.a, p.b) {
+                (Some(a), Some(b)) => signed((b.availability() - a.availability()) * 100.0, 3),
+                _ => "-".into(),
+            },
+            cell(p.a, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
+            cell(p.b, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
+            cell(p.a, &|e| format!("{:.3}", c.a.amplification(e))),
+            cell(p.b, &|e| format!("{:.3}", c.b.amplification(e))),
+        );
+    }
+    out.push('\n');
+    out.push_str(
+        "| | runs impacted | recovered | did not recover | recovery | blast radius mean | max |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---|---:|---:|\n");
+    for (label, agg) in [("A", &c.a), ("B", &c.b)] {
+        let _ = writeln!(
+            out,
+            "| {label} `{}` | {} | {} | {} | {} | {:.2} | {} |",
+            esc(&agg.scenario),
+            agg.runs_impacted,
+            agg.runs_recovered,
+            agg.runs_not_recovered,
+            recovery_text(agg),
+            agg.blast_radius_mean(),
+            agg.blast_radius_max
+        );
+    }
+    out
+}
+
+/// [`compare_json`] pretty-printed, ending with a newline.
+pub fn compare_json_string(c: &Comparison) -> String {
+    let mut out = serde_json::to_string_pretty(&compare_json(c))
+        .expect("a serde_json::Value with string keys always serialises");
+    out.push('\n');
+    out
+}

@@ -9,6 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
+mod check;
+mod sweep;
+
 /// Deterministic simulator of distributed service architectures under failure.
 ///
 /// faultline runs a scenario (services, their calls, the network, resilience policies and
@@ -16,7 +19,8 @@ use rayon::prelude::*;
 /// failures per service and per client. The same scenario and seed give the same report, byte
 /// for byte, with the same fingerprint.
 ///
-/// Exit codes: 0 success; 2 bad input or usage (unreadable file, invalid scenario, bad flag).
+/// Exit codes: 0 success; 1 an expectation was violated (`check`) or a replay's fingerprint
+/// differs; 2 bad input or usage (unreadable file, invalid scenario, bad flag).
 #[derive(Parser, Debug)]
 #[command(name = "faultline", version, about, long_about)]
 struct Cli {
@@ -44,6 +48,77 @@ enum Command {
         /// Stop after this many events (overrides the scenario's `limits.max_events`).
         #[arg(long)]
         max_events: Option<u64>,
+        /// Override a parameter: `--set services.payments.workers=32` (repeatable; paths in the
+        /// README).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Run every seed of a range times every combination of parameter values, over every core.
+    ///
+    /// Example: faultline sweep scenarios/library/checkout.ron --seeds 1..100
+    /// --set 'edges.checkout->payments.retry.max_attempts=1,3,5'
+    Sweep {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds, both ends included: `1..1000`.
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// A parameter and the values to sweep: `PATH=V1,V2,...` (repeatable).
+        #[arg(long = "set", value_name = "PATH=V1,V2,...")]
+        sets: Vec<String>,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of N (every Nth run starting at K-1); merge the parts with `merge`.
+        #[arg(long, value_parser = sweep::parse_shard, value_name = "K/N")]
+        shard: Option<(u32, u32)>,
+        /// The sweep document (JSON), written atomically after every batch of runs; an
+        /// interrupted sweep started again with the same --out resumes where it stopped.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// What to print: a summary (text) or the sweep document (json).
+        #[arg(long, value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Combine the partial documents of a sharded sweep into the whole sweep's document.
+    Merge {
+        /// The shards' documents (`sweep --shard K/N --out PART`).
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Write the merged document here (atomically).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DocFormat::Text)]
+        format: DocFormat,
+    },
+    /// Check scenarios' `expect` sections over a seed range: exit 1 on any violation.
+    ///
+    /// Example: faultline check scenarios/library/*.ron --seeds 1..20 --junit check.xml
+    Check {
+        /// Scenario files (RON) with `expect: [...]`.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Seeds, both ends included.
+        #[arg(long, default_value = "1..10", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// Write JUnit XML (one test case per expectation) for CI systems.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Compare with a stored baseline and fail on regressions beyond the tolerances.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Write the measured values to --baseline instead of comparing with it.
+        #[arg(long, requires = "baseline")]
+        update_baseline: bool,
+        /// An availability regresses when it drops by more than this (absolute).
+        #[arg(long, default_value_t = 0.001)]
+        availability_tolerance: f64,
+        /// Other values regress when they grow by more than this fraction of the baseline.
+        #[arg(long, default_value_t = 0.05)]
+        relative_tolerance: f64,
+        /// Runs at once (default: every core). The verdicts do not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Run two scenarios over the same seeds and show them side by side, with deltas.
     ///
@@ -88,6 +163,12 @@ enum Format {
     Md,
     /// One self-contained HTML page with SVG charts.
     Html,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DocFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -150,7 +231,47 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             format,
             out,
             max_events,
-        } => run(&scenario, seed, format, out.as_deref(), max_events),
+            sets,
+        } => run(&scenario, seed, format, out.as_deref(), max_events, &sets),
+        Command::Sweep {
+            scenario,
+            seeds,
+            sets,
+            jobs,
+            shard,
+            out,
+            format,
+        } => sweep::sweep(sweep::SweepArgs {
+            scenario: &scenario,
+            seeds,
+            sets: &sets,
+            jobs,
+            shard,
+            out: out.as_deref(),
+            json: format == DocFormat::Json,
+        }),
+        Command::Merge { parts, out, format } => {
+            sweep::merge(&parts, out.as_deref(), format == DocFormat::Json)
+        }
+        Command::Check {
+            scenarios,
+            seeds,
+            junit,
+            baseline,
+            update_baseline,
+            availability_tolerance,
+            relative_tolerance,
+            jobs,
+        } => check::check(check::CheckArgs {
+            scenarios: &scenarios,
+            seeds,
+            junit: junit.as_deref(),
+            baseline: baseline.as_deref(),
+            update_baseline,
+            availability_tolerance,
+            relative_tolerance,
+            jobs,
+        }),
         Command::Compare {
             scenario_a,
             scenario_b,
@@ -251,8 +372,16 @@ fn run(
     format: Format,
     out: Option<&Path>,
     max_events: Option<u64>,
+    sets: &[String],
 ) -> Result<ExitCode> {
-    let mut loaded = scenarios::load(path)?;
+    let settings = sets
+        .iter()
+        .map(|s| match s.split_once('=') {
+            Some((p, v)) => Ok((p.trim().to_owned(), v.to_owned())),
+            None => bail!("--set {s}: expected PATH=VALUE"),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut loaded = scenarios::load_with(path, &settings)?;
     if let Some(n) = max_events {
         if n == 0 {
             bail!("--max-events must be at least 1");

@@ -1055,8 +1055,9 @@ fn explanations(out: &mut String, page: &Page) {
         out,
         "<p>A <em>window</em> is {} of simulated time: the time series are counted per window \
          (a request counts in the window in which its outcome became known), and health is \
-         judged per window. A window with fewer than {} finished requests is not judged: its \
-         state carries over from the window before. An entity is <em>unhealthy</em> in a \
+         judged per window. A window with fewer than {} finished requests is pooled with the \
+         windows after it until they hold that many, and the pool is judged as one; a last \
+         pool that never gets there is not judged. An entity is <em>unhealthy</em> in a \
          window when its availability is below its objective (the symptom is then the most \
          frequent failure cause) or when its p99 latency is above its objective (high \
          latency). The baseline ends at {}, when the first fault starts.</p>",

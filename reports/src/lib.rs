@@ -8,12 +8,14 @@
 //! fixed decimals, and nothing depends on the wall clock.
 
 pub mod analysis;
+pub mod check;
 mod common;
 pub mod compare;
 pub mod csv;
 pub mod html;
 mod json;
 pub mod markdown;
+pub mod sweep;
 mod text;
 
 pub use analysis::{Analysis, analyse};

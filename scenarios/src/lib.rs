@@ -4,6 +4,7 @@
 
 mod build;
 mod duration;
+pub mod overrides;
 pub mod spec;
 
 use std::fmt;
@@ -43,6 +44,12 @@ pub enum ScenarioError {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
+    /// A `--set PATH=VALUE` override could not be applied.
+    Override {
+        path: PathBuf,
+        setting: String,
+        message: String,
+    },
 }
 
 impl fmt::Display for ScenarioError {
@@ -57,6 +64,11 @@ impl fmt::Display for ScenarioError {
                 column,
                 message,
             } => write!(f, "{}:{line}:{column}: {message}", path.display()),
+            ScenarioError::Override {
+                path,
+                setting,
+                message,
+            } => write!(f, "{}: --set {setting}: {message}", path.display()),
             ScenarioError::Invalid { path, diagnostics } => {
                 for (i, d) in diagnostics.iter().enumerate() {
                     if i > 0 {
@@ -93,6 +105,34 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
         source,
     })?;
     load_str(path, &source)
+}
+
+/// Reads the scenario at `path`, applies `settings` (`(PATH, VALUE)` pairs, in order; see
+/// [`overrides`]), then checks and builds it.
+pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut scenario = parse(path, &source)?;
+    for (setting, value) in settings {
+        overrides::apply(&mut scenario, setting, value).map_err(|message| {
+            ScenarioError::Override {
+                path: path.to_owned(),
+                setting: format!("{setting}={value}"),
+                message,
+            }
+        })?;
+    }
+    let config = build(&scenario, &source).map_err(|diagnostics| ScenarioError::Invalid {
+        path: path.to_owned(),
+        diagnostics,
+    })?;
+    Ok(Loaded {
+        path: path.to_owned(),
+        scenario,
+        config,
+    })
 }
 
 /// Parses, checks and builds a scenario from text; `path` only names it in errors.

@@ -29,6 +29,57 @@ pub struct Scenario {
     /// Width of the time-series windows (default 1 s).
     #[serde(default)]
     pub window: Option<Duration>,
+    /// What `faultline check` requires of this scenario across seeds.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// A requirement checked by `faultline check` over a range of seeds.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum Expectation {
+    /// Availability of a client (end to end) or a service (as its callers saw it).
+    Availability {
+        of: String,
+        at_least: f64,
+        #[serde(default)]
+        over: Over,
+    },
+    /// A latency quantile (default 0.99) of a client or service's successful requests.
+    Latency {
+        of: String,
+        #[serde(default = "default_quantile")]
+        quantile: f64,
+        at_most: Duration,
+        #[serde(default)]
+        over: Over,
+    },
+    /// Attempts per logical request: of a client, its own; of a service, the attempts it
+    /// received per request entering from all clients.
+    Amplification {
+        of: String,
+        at_most: f64,
+        #[serde(default)]
+        over: Over,
+    },
+    /// The service never becomes unhealthy after a fault starts (on any seed).
+    NoCascadeInto { service: String },
+    /// Every fault's impact ends within this time after the fault ends (on every seed).
+    RecoveryWithin { within: Duration },
+}
+
+fn default_quantile() -> f64 {
+    0.99
+}
+
+/// How an expectation's per-seed values are combined.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Over {
+    /// The worst seed must meet it.
+    #[default]
+    Worst,
+    /// The mean over seeds must meet it.
+    Mean,
 }
 
 /// One service: workers, a bounded FIFO queue, local work and downstream calls.

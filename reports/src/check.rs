@@ -1,0 +1,527 @@
+//! `faultline check`: a scenario's expectations measured over seeds, JUnit XML for CI systems,
+//! and baselines that catch regressions between versions of a policy.
+
+use std::fmt::Write as _;
+
+use models::RunResult;
+use scenarios::spec::{Expectation, Over};
+use serde_json::{Map, Value};
+
+use crate::analysis::{Analysis, Verdict};
+
+/// Whether larger measured values are better (availability) or worse (latency).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+/// One expectation of one scenario, measured on every seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectationResult {
+    /// `availability of shoppers >= 0.995 (worst seed)`.
+    pub label: String,
+    /// Per seed, in seed order.
+    pub per_seed: Vec<(u64, f64)>,
+    /// The worst seed and its value.
+    pub worst_seed: u64,
+    pub worst: f64,
+    /// The value judged: the worst, or the mean, as the expectation says.
+    pub measured: f64,
+    pub passed: bool,
+    /// What the value is compared with, for messages: `>= 0.995`.
+    pub bound: String,
+    better: Better,
+    unit: &'static str,
+    decimals: usize,
+}
+
+impl ExpectationResult {
+    /// A value in the expectation's unit: `0.99512`, `182.300 ms`, `never`.
+    pub fn format(&self, value: f64) -> String {
+        if value.is_infinite() {
+            return "never".into();
+        }
+        format!("{:.*}{}", self.decimals, value, self.unit)
+    }
+
+    /// Whether `value` is worse than `baseline` by more than the tolerance: an absolute
+    /// `availability_tolerance` for availabilities, a relative `relative_tolerance` otherwise.
+    pub fn regressed(
+        &self,
+        baseline: f64,
+        availability_tolerance: f64,
+        relative_tolerance: f64,
+    ) -> bool {
+        let value = self.measured;
+        match self.better {
+            Better::Higher => value < baseline - availability_tolerance,
+            Better::Lower => {
+                if baseline.is_infinite() {
+                    false
+                } else {
+                    value > baseline + baseline.abs() * relative_tolerance + 1e-9
+                }
+            }
+        }
+    }
+}
+
+struct Spec {
+    label: String,
+    better: Better,
+    bound_value: f64,
+    bound: String,
+    over: Over,
+    unit: &'static str,
+    decimals: usize,
+}
+
+fn spec_of(e: &Expectation) -> Spec {
+    let over_text = |over: Over| match over {
+        Over::Worst => "worst seed",
+        Over::Mean => "mean over seeds",
+    };
+    match e {
+        Expectation::Availability { of, at_least, over } => Spec {
+            label: format!("availability of {of} >= {at_least} ({})", over_text(*over)),
+            better: Better::Higher,
+            bound_value: *at_least,
+            bound: format!(">= {at_least}"),
+            over: *over,
+            unit: "",
+            decimals: 6,
+        },
+        Expectation::Latency {
+            of,
+            quantile,
+            at_most,
+            over,
+        } => Spec {
+            label: format!(
+                "latency p{} of {of} <= {} ({})",
+                quantile * 100.0,
+                at_most.0,
+                over_text(*over)
+            ),
+            better: Better::Lower,
+            bound_value: at_most.0.as_millis_f64(),
+            bound: format!("<= {}", at_most.0),
+            over: *over,
+            unit: " ms",
+            decimals: 3,
+        },
+        Expectation::Amplification { of, at_most, over } => Spec {
+            label: format!("amplification of {of} <= {at_most} ({})", over_text(*over)),
+            better: Better::Lower,
+            bound_value: *at_most,
+            bound: format!("<= {at_most}"),
+            over: *over,
+            unit: "",
+            decimals: 3,
+        },
+        Expectation::NoCascadeInto { service } => Spec {
+            label: format!("no cascade into {service}"),
+            better: Better::Lower,
+            bound_value: 0.0,
+            bound: "= 0 unhealthy intervals after a fault".into(),
+            over: Over::Worst,
+            unit: "",
+            decimals: 0,
+        },
+        Expectation::RecoveryWithin { within } => Spec {
+            label: format!("recovery within {} after each fault", within.0),
+            better: Better::Lower,
+            bound_value: within.0.as_secs_f64(),
+            bound: format!("<= {}", within.0),
+            over: Over::Worst,
+            unit: " s",
+            decimals: 3,
+        },
+    }
+}
+
+/// The expectation's value on one run.
+fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
+    let stats_of = |name: &str| {
+        result
+            .clients
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.stats)
+            .or_else(|| {
+                result
+                    .services
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(|s| &s.stats)
+            })
+    };
+    match e {
+        Expectation::Availability { of, .. } => stats_of(of).map_or(1.0, |s| s.availability()),
+        Expectation::Latency { of, quantile, .. } => {
+            stats_of(of).map_or(0.0, |s| s.latency.quantile(*quantile).as_millis_f64())
+        }
+        Expectation::Amplification { of, .. } => {
+            if let Some(c) = result.clients.iter().find(|c| &c.name == of) {
+                if c.stats.requests == 0 {
+                    0.0
+                } else {
+                    c.attempts as f64 / c.stats.requests as f64
+                }
+            } else {
+                let entry: u64 = result.clients.iter().map(|c| c.stats.requests).sum();
+                let received = result
+                    .services
+                    .iter()
+                    .find(|s| &s.name == of)
+                    .map_or(0, |s| s.stats.requests);
+                if entry == 0 {
+                    0.0
+                } else {
+                    received as f64 / entry as f64
+                }
+            }
+        }
+        Expectation::NoCascadeInto { service } => analysis
+            .faults
+            .iter()
+            .flat_map(|f| &f.cascade)
+            .filter(|s| &s.name == service)
+            .count() as f64,
+        Expectation::RecoveryWithin { .. } => analysis
+            .faults
+            .iter()
+            .map(|f| match (&f.verdict, f.time_to_recover) {
+                (Verdict::NoImpact, _) => 0.0,
+                (Verdict::Recovered { .. }, Some(t)) => t.as_secs_f64(),
+                // Did not recover, or the fault lasted to the end: never seen to recover.
+                _ => f64::INFINITY,
+            })
+            .fold(0.0, f64::max),
+    }
+}
+
+/// Measures a scenario's expectations run by run, in seed order.
+pub struct Evaluator {
+    expectations: Vec<Expectation>,
+    per_seed: Vec<Vec<(u64, f64)>>,
+}
+
+impl Evaluator {
+    pub fn new(expectations: &[Expectation]) -> Self {
+        Evaluator {
+            expectations: expectations.to_vec(),
+            per_seed: vec![Vec::new(); expectations.len()],
+        }
+    }
+
+    /// Adds one run; call in seed order.
+    pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
+        for (e, values) in self.expectations.iter().zip(&mut self.per_seed) {
+            values.push((result.seed, measure(e, result, analysis)));
+        }
+    }
+
+    pub fn finish(self) -> Vec<ExpectationResult> {
+        self.expectations
+            .iter()
+            .zip(self.per_seed)
+            .map(|(e, per_seed)| {
+                let spec = spec_of(e);
+                let worse = |a: f64, b: f64| match spec.better {
+                    Better::Higher => a < b,
+                    Better::Lower => a > b,
+                };
+                let (worst_seed, worst) = per_seed.iter().fold(
+                    (
+                        per_seed.first().map_or(0, |p| p.0),
+                        per_seed.first().map_or(0.0, |p| p.1),
+                    ),
+                    |acc, &(seed, v)| if worse(v, acc.1) { (seed, v) } else { acc },
+                );
+                let measured = match spec.over {
+                    Over::Worst => worst,
+                    Over::Mean => {
+                        // Summed in seed order, so the mean is the same for any thread count.
+                        per_seed.iter().map(|p| p.1).sum::<f64>() / per_seed.len().max(1) as f64
+                    }
+                };
+                let passed = match spec.better {
+                    Better::Higher => measured >= spec.bound_value,
+                    Better::Lower => measured <= spec.bound_value,
+                };
+                ExpectationResult {
+                    label: spec.label,
+                    per_seed,
+                    worst_seed,
+                    worst,
+                    measured,
+                    passed,
+                    bound: spec.bound,
+                    better: spec.better,
+                    unit: spec.unit,
+                    decimals: spec.decimals,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The results of one scenario.
+#[derive(Clone, Debug)]
+pub struct ScenarioCheck {
+    pub scenario: String,
+    /// The command that replays a seed of this scenario, without `--seed`.
+    pub replay: String,
+    pub seeds: (u64, u64),
+    pub results: Vec<ExpectationResult>,
+    /// Labels of expectations that regressed against the baseline, with the baseline value.
+    pub regressions: Vec<(String, f64)>,
+}
+
+impl ScenarioCheck {
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| !r.passed) || !self.regressions.is_empty()
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry most control characters at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The message of a failed expectation: measured against expected, the worst seed and the
+/// command that replays it.
+pub fn failure_message(check: &ScenarioCheck, r: &ExpectationResult) -> String {
+    format!(
+        "measured {}, expected {}; worst seed {} ({}); replay: {} --seed {}",
+        r.format(r.measured),
+        r.bound,
+        r.worst_seed,
+        r.format(r.worst),
+        check.replay,
+        r.worst_seed
+    )
+}
+
+/// JUnit XML: one test suite per scenario, one test case per expectation (and one per baseline
+/// regression), failures with measured against expected.
+pub fn junit(checks: &[ScenarioCheck]) -> String {
+    let tests: usize = checks
+        .iter()
+        .map(|c| c.results.len() + c.regressions.len())
+        .sum();
+    let failures: usize = checks
+        .iter()
+        .map(|c| c.results.iter().filter(|r| !r.passed).count() + c.regressions.len())
+        .sum();
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"faultline check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
+    );
+    for c in checks {
+        let suite_failures = c.results.iter().filter(|r| !r.passed).count() + c.regressions.len();
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{suite_failures}\" errors=\"0\" skipped=\"0\">",
+            xml_escape(&c.scenario),
+            c.results.len() + c.regressions.len()
+        );
+        for r in &c.results {
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml_escape(&c.scenario),
+                xml_escape(&r.label)
+            );
+            if r.passed {
+                out.push_str("/>\n");
+            } else {
+                let message = failure_message(c, r);
+                let _ = writeln!(
+                    out,
+                    ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n    </testcase>",
+                    xml_escape(&message),
+                    xml_escape(&message)
+                );
+            }
+        }
+        for (label, baseline) in &c.regressions {
+            let r = c.results.iter().find(|r| &r.label == label);
+            let message = match r {
+                Some(r) => format!(
+                    "regressed from baseline {} to {}",
+                    r.format(*baseline),
+                    r.format(r.measured)
+                ),
+                None => format!("regressed from baseline {baseline}"),
+            };
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"baseline: {}\">\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    </testcase>",
+                xml_escape(&c.scenario),
+                xml_escape(label),
+                xml_escape(&message),
+                xml_escape(&message)
+            );
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// A baseline document: every expectation's measured value per scenario.
+pub fn baseline_json(checks: &[ScenarioCheck]) -> String {
+    let mut scenarios = Map::new();
+    for c in checks {
+        let values: Map<String, Value> = c
+            .results
+            .iter()
+            .map(|r| {
+                let v = if r.measured.is_finite() {
+                    Value::from(crate::common::round_to(r.measured, 9))
+                } else {
+                    Value::Null
+                };
+                (r.label.clone(), v)
+            })
+            .collect();
+        scenarios.insert(c.scenario.clone(), Value::Object(values));
+    }
+    let mut doc = Map::new();
+    doc.insert("faultline_baseline".into(), Value::from(1));
+    doc.insert("scenarios".into(), Value::Object(scenarios));
+    let mut out = serde_json::to_string_pretty(&Value::Object(doc))
+        .expect("a serde_json::Value with string keys always serialises");
+    out.push('\n');
+    out
+}
+
+/// Reads a baseline document: `scenario -> label -> value` (`None` for "never").
+pub fn parse_baseline(text: &str) -> Result<Vec<(String, String, Option<f64>)>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v.get("faultline_baseline") != Some(&Value::from(1)) {
+        return Err("not a faultline baseline (expected \"faultline_baseline\": 1)".into());
+    }
+    let scenarios = v
+        .get("scenarios")
+        .and_then(Value::as_object)
+        .ok_or("missing \"scenarios\" object")?;
+    let mut out = Vec::new();
+    for (scenario, values) in scenarios {
+        let values = values
+            .as_object()
+            .ok_or_else(|| format!("scenario \"{scenario}\" is not an object"))?;
+        for (label, value) in values {
+            out.push((scenario.clone(), label.clone(), value.as_f64()));
+        }
+    }
+    Ok(out)
+}
+
+/// Marks expectations whose value regressed against `baseline` beyond the tolerances.
+pub fn compare_baseline(
+    checks: &mut [ScenarioCheck],
+    baseline: &[(String, String, Option<f64>)],
+    availability_tolerance: f64,
+    relative_tolerance: f64,
+) {
+    for c in checks.iter_mut() {
+        for r in &c.results {
+            let Some((_, _, base)) = baseline
+                .iter()
+                .find(|(s, l, _)| s == &c.scenario && l == &r.label)
+            else {
+                continue;
+            };
+            let base = base.unwrap_or(f64::INFINITY);
+            if r.regressed(base, availability_tolerance, relative_tolerance) {
+                c.regressions.push((r.label.clone(), base));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(label: &str, passed: bool) -> ExpectationResult {
+        ExpectationResult {
+            label: label.into(),
+            per_seed: vec![(1, 0.9), (2, 0.8)],
+            worst_seed: 2,
+            worst: 0.8,
+            measured: 0.8,
+            passed,
+            bound: ">= 0.99".into(),
+            better: Better::Higher,
+            unit: "",
+            decimals: 3,
+        }
+    }
+
+    #[test]
+    fn junit_counts_and_escapes() {
+        let checks = vec![ScenarioCheck {
+            scenario: "a<b".into(),
+            replay: "faultline replay x.ron".into(),
+            seeds: (1, 2),
+            results: vec![
+                result("availability of x >= 0.99 & more", false),
+                result("ok", true),
+            ],
+            regressions: vec![],
+        }];
+        let xml = junit(&checks);
+        assert!(xml.contains("tests=\"2\" failures=\"1\""));
+        assert!(xml.contains("name=\"a&lt;b\""));
+        assert!(xml.contains("&gt;= 0.99 &amp; more"));
+        assert!(xml.contains("worst seed 2"));
+        assert!(xml.contains("--seed 2"));
+    }
+
+    #[test]
+    fn regressions_use_the_stated_tolerances() {
+        let mut r = result("a", true);
+        r.measured = 0.9985;
+        assert!(!r.regressed(0.999, 0.001, 0.05));
+        r.measured = 0.997;
+        assert!(r.regressed(0.999, 0.001, 0.05));
+        r.better = Better::Lower;
+        r.measured = 104.0;
+        assert!(!r.regressed(100.0, 0.001, 0.05));
+        r.measured = 106.0;
+        assert!(r.regressed(100.0, 0.001, 0.05));
+    }
+
+    #[test]
+    fn baseline_round_trips() {
+        let checks = vec![ScenarioCheck {
+            scenario: "s".into(),
+            replay: String::new(),
+            seeds: (1, 2),
+            results: vec![result("a", true)],
+            regressions: vec![],
+        }];
+        let parsed = parse_baseline(&baseline_json(&checks)).unwrap();
+        assert_eq!(parsed, vec![("s".into(), "a".into(), Some(0.8))]);
+        assert!(parse_baseline("{}").is_err());
+    }
+}

@@ -1,0 +1,670 @@
+//! `faultline sweep`: every seed times every combination of parameter values, summarised per
+//! run, aggregated per parameter point; shards and their merge give the same document.
+//!
+//! A sweep document holds the definition (scenario, its digest, seeds, parameters), the run
+//! summaries sorted by run index, and, once every run is present, the aggregates. A shard's
+//! partial document has the same layout with its shard and only its runs; merging all shards
+//! of a definition yields byte for byte the document of the unsharded sweep.
+
+use std::fmt::Write as _;
+
+use models::RunResult;
+use serde_json::{Map, Value};
+
+use crate::analysis::{Analysis, Verdict};
+use crate::common::round_to;
+
+/// What a sweep runs. Two documents merge only if their definitions are equal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Definition {
+    /// The scenario file as given on the command line (used in replay commands).
+    pub scenario_path: String,
+    pub scenario: String,
+    /// A digest of the scenario file's bytes: a changed file does not merge or resume.
+    pub digest: String,
+    pub seeds: (u64, u64),
+    /// `--set PATH=V1,V2,...`, in command-line order.
+    pub sets: Vec<(String, Vec<String>)>,
+}
+
+/// FNV-1a 64 of `bytes`, as 16 hex digits.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+impl Definition {
+    pub fn seed_count(&self) -> u64 {
+        self.seeds.1 - self.seeds.0 + 1
+    }
+
+    /// Every combination of the parameter values, the first parameter varying slowest.
+    pub fn points(&self) -> Vec<Vec<(String, String)>> {
+        let mut points: Vec<Vec<(String, String)>> = vec![Vec::new()];
+        for (path, values) in &self.sets {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push((path.clone(), v.clone()));
+                        q
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+
+    pub fn run_count(&self) -> u64 {
+        self.points().len() as u64 * self.seed_count()
+    }
+
+    /// The parameter point and seed of run `index`: points in order, seeds in order within.
+    pub fn run(&self, index: u64) -> (usize, u64) {
+        let n = self.seed_count();
+        ((index / n) as usize, self.seeds.0 + index % n)
+    }
+
+    /// The runs of shard `k` of `n` (1-based): every `n`th run starting at `k - 1`.
+    pub fn shard_runs(&self, k: u32, n: u32) -> Vec<u64> {
+        (u64::from(k - 1)..self.run_count())
+            .step_by(n as usize)
+            .collect()
+    }
+
+    /// `--set a=1 --set b=x`, to reproduce a point on the command line.
+    pub fn point_flags(point: &[(String, String)]) -> String {
+        point
+            .iter()
+            .map(|(p, v)| format!(" --set '{p}={v}'"))
+            .collect()
+    }
+
+    fn label(point: &[(String, String)]) -> String {
+        if point.is_empty() {
+            "(scenario as written)".into()
+        } else {
+            point
+                .iter()
+                .map(|(p, v)| format!("{p}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// The figures of one run that a sweep keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub index: u64,
+    pub seed: u64,
+    pub fingerprint: String,
+    pub events: u64,
+    /// `(name, value)` in a fixed order: per client availability, latency_ms_p99 and
+    /// amplification; per service availability and latency_ms_p99; then `recovered` (1 when
+    /// every fault with an impact recovered) and `blast_radius`.
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// Keeps what a sweep needs of one run.
+pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSummary {
+    let mut metrics = Vec::new();
+    for c in &result.clients {
+        metrics.push((
+            format!("clients.{}.availability", c.name),
+            c.stats.availability(),
+        ));
+        metrics.push((
+            format!("clients.{}.latency_ms_p99", c.name),
+            c.stats.latency.quantile(0.99).as_millis_f64(),
+        ));
+        let amplification = if c.stats.requests == 0 {
+            0.0
+        } else {
+            c.attempts as f64 / c.stats.requests as f64
+        };
+        metrics.push((format!("clients.{}.amplification", c.name), amplification));
+    }
+    for s in &result.services {
+        metrics.push((
+            format!("services.{}.availability", s.name),
+            s.stats.availability(),
+        ));
+        metrics.push((
+            format!("services.{}.latency_ms_p99", s.name),
+            s.stats.latency.quantile(0.99).as_millis_f64(),
+        ));
+    }
+    let recovered = analysis
+        .faults
+        .iter()
+        .all(|f| matches!(f.verdict, Verdict::NoImpact | Verdict::Recovered { .. }));
+    metrics.push(("recovered".into(), if recovered { 1.0 } else { 0.0 }));
+    metrics.push(("blast_radius".into(), analysis.blast_radius.len() as f64));
+    // Rounded now, so a document read back from JSON aggregates to exactly the same numbers.
+    for m in &mut metrics {
+        m.1 = round_to(crate::common::finite(m.1), 9);
+    }
+    RunSummary {
+        index,
+        seed: result.seed,
+        fingerprint: result.outcome.fingerprint.to_string(),
+        events: result.outcome.events,
+        metrics,
+    }
+}
+
+/// A sweep document: a shard's partial result or the whole sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    pub definition: Definition,
+    /// `(k, n)` for a shard's partial document; `None` for the whole sweep.
+    pub shard: Option<(u32, u32)>,
+    /// Sorted by index, no duplicates.
+    pub runs: Vec<RunSummary>,
+}
+
+/// Two-sided 95% quantiles of Student's t for 1..=30 degrees of freedom; 1.96 beyond.
+const T95: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// One metric at one parameter point, across seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricAggregate {
+    pub name: String,
+    pub n: usize,
+    pub mean: f64,
+    /// Standard error of the mean (sample standard deviation / sqrt(n)); 0 for one seed.
+    pub std_error: f64,
+    /// 95% confidence interval of the mean (Student's t).
+    pub ci95: (f64, f64),
+    pub min: (f64, u64),
+    pub max: (f64, u64),
+}
+
+fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
+    let n = values.len();
+    // Sums in seed order: the same bits whatever the number of threads that made the runs.
+    let mean = values.iter().map(|v| v.1).sum::<f64>() / n.max(1) as f64;
+    let variance = if n > 1 {
+        values.iter().map(|v| (v.1 - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    let std_error = (variance / n.max(1) as f64).sqrt();
+    let t = if n > 1 {
+        T95.get(n - 2).copied().unwrap_or(1.96)
+    } else {
+        0.0
+    };
+    let mut min = (f64::INFINITY, 0);
+    let mut max = (f64::NEG_INFINITY, 0);
+    for &(seed, v) in values {
+        if v < min.0 {
+            min = (v, seed);
+        }
+        if v > max.0 {
+            max = (v, seed);
+        }
+    }
+    MetricAggregate {
+        name: name.to_owned(),
+        n,
+        mean,
+        std_error,
+        ci95: (mean - t * std_error, mean + t * std_error),
+        min,
+        max,
+    }
+}
+
+impl Document {
+    /// Whether every run of the definition is present.
+    pub fn complete(&self) -> bool {
+        self.runs.len() as u64 == self.definition.run_count()
+    }
+
+    /// Per parameter point, per metric, across its seeds (runs in index order).
+    pub fn aggregates(&self) -> Vec<(Vec<(String, String)>, Vec<MetricAggregate>)> {
+        let n = self.definition.seed_count() as usize;
+        self.definition
+            .points()
+            .into_iter()
+            .enumerate()
+            .map(|(p, point)| {
+                let runs: Vec<&RunSummary> = self
+                    .runs
+                    .iter()
+                    .filter(|r| self.definition.run(r.index).0 == p)
+                    .collect();
+                let names: Vec<String> = runs
+                    .first()
+                    .map(|r| r.metrics.iter().map(|m| m.0.clone()).collect())
+                    .unwrap_or_default();
+                let metrics = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let values: Vec<(u64, f64)> =
+                            runs.iter().map(|r| (r.seed, r.metrics[i].1)).collect();
+                        aggregate_metric(name, &values)
+                    })
+                    .collect();
+                debug_assert!(runs.len() <= n);
+                (point, metrics)
+            })
+            .collect()
+    }
+
+    /// Merges shards: same definition, runs united and sorted; the result is a whole-sweep
+    /// document when every run is present.
+    pub fn merge(parts: Vec<Document>) -> Result<Document, String> {
+        let mut parts = parts.into_iter();
+        let first = parts.next().ok_or("nothing to merge")?;
+        let definition = first.definition.clone();
+        let mut runs = first.runs;
+        for p in parts {
+            if p.definition != definition {
+                return Err(format!(
+                    "cannot merge sweeps of different definitions ({} seeds {}..{} vs {} seeds {}..{}, or a changed scenario or --set)",
+                    definition.scenario,
+                    definition.seeds.0,
+                    definition.seeds.1,
+                    p.definition.scenario,
+                    p.definition.seeds.0,
+                    p.definition.seeds.1
+                ));
+            }
+            runs.extend(p.runs);
+        }
+        runs.sort_by_key(|r| r.index);
+        runs.dedup_by_key(|r| r.index);
+        let doc = Document {
+            definition,
+            shard: None,
+            runs,
+        };
+        if !doc.complete() {
+            return Err(format!(
+                "the parts hold {} of the sweep's {} runs; a shard is missing or unfinished",
+                doc.runs.len(),
+                doc.definition.run_count()
+            ));
+        }
+        Ok(doc)
+    }
+
+    /// The document as pretty JSON ending with a newline. Aggregates are included when the
+    /// document is complete.
+    pub fn to_json(&self) -> String {
+        let d = &self.definition;
+        let mut def = Map::new();
+        def.insert("scenario".into(), Value::from(d.scenario.as_str()));
+        def.insert(
+            "scenario_path".into(),
+            Value::from(d.scenario_path.as_str()),
+        );
+        def.insert("digest".into(), Value::from(d.digest.as_str()));
+        def.insert(
+            "seeds".into(),
+            Value::Array(vec![Value::from(d.seeds.0), Value::from(d.seeds.1)]),
+        );
+        def.insert(
+            "sets".into(),
+            Value::Array(
+                d.sets
+                    .iter()
+                    .map(|(p, vs)| {
+                        let mut m = Map::new();
+                        m.insert("path".into(), Value::from(p.as_str()));
+                        m.insert(
+                            "values".into(),
+                            Value::Array(vs.iter().map(|v| Value::from(v.as_str())).collect()),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect(),
+            ),
+        );
+        let mut doc = Map::new();
+        doc.insert("faultline_sweep".into(), Value::from(1));
+        doc.insert(
+            "faultline_version".into(),
+            Value::from(env!("CARGO_PKG_VERSION")),
+        );
+        doc.insert("definition".into(), Value::Object(def));
+        doc.insert(
+            "shard".into(),
+            self.shard.map_or(Value::Null, |(k, n)| {
+                Value::Array(vec![Value::from(k), Value::from(n)])
+            }),
+        );
+        let runs: Vec<Value> = self
+            .runs
+            .iter()
+            .map(|r| {
+                let mut m = Map::new();
+                m.insert("index".into(), Value::from(r.index));
+                m.insert("seed".into(), Value::from(r.seed));
+                m.insert("fingerprint".into(), Value::from(r.fingerprint.as_str()));
+                m.insert("events".into(), Value::from(r.events));
+                // An array keeps the metrics' order, which the aggregates follow.
+                let metrics: Vec<Value> = r
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| Value::Array(vec![Value::from(k.as_str()), Value::from(*v)]))
+                    .collect();
+                m.insert("metrics".into(), Value::Array(metrics));
+                Value::Object(m)
+            })
+            .collect();
+        doc.insert("runs".into(), Value::Array(runs));
+        if self.complete() {
+            let points: Vec<Value> = self
+                .aggregates()
+                .iter()
+                .map(|(point, metrics)| {
+                    let mut m = Map::new();
+                    m.insert("point".into(), Value::from(Definition::label(point)));
+                    let ms: Map<String, Value> = metrics
+                        .iter()
+                        .map(|a| {
+                            let mut o = Map::new();
+                            let num =
+                                |x: f64| Value::from(round_to(crate::common::finite(x), 9) + 0.0);
+                            o.insert("n".into(), Value::from(a.n));
+                            o.insert("mean".into(), num(a.mean));
+                            o.insert("std_error".into(), num(a.std_error));
+                            o.insert(
+                                "ci95".into(),
+                                Value::Array(vec![num(a.ci95.0), num(a.ci95.1)]),
+                            );
+                            o.insert("min".into(), num(a.min.0));
+                            o.insert("min_seed".into(), Value::from(a.min.1));
+                            o.insert("max".into(), num(a.max.0));
+                            o.insert("max_seed".into(), Value::from(a.max.1));
+                            (a.name.clone(), Value::Object(o))
+                        })
+                        .collect();
+                    m.insert("metrics".into(), Value::Object(ms));
+                    Value::Object(m)
+                })
+                .collect();
+            doc.insert("aggregates".into(), Value::Array(points));
+        }
+        let mut out = serde_json::to_string_pretty(&Value::Object(doc))
+            .expect("a serde_json::Value with string keys always serialises");
+        out.push('\n');
+        out
+    }
+
+    /// Reads a document written by [`to_json`](Self::to_json).
+    pub fn from_json(text: &str) -> Result<Document, String> {
+        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        if v.get("faultline_sweep") != Some(&Value::from(1)) {
+            return Err("not a faultline sweep document".into());
+        }
+        let bad = |what: &str| format!("malformed sweep document: {what}");
+        let def = v.get("definition").ok_or_else(|| bad("definition"))?;
+        let text_of = |o: &Value, k: &str| {
+            o.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| bad(k))
+        };
+        let seeds = def
+            .get("seeds")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("seeds"))?;
+        let seed = |i: usize| {
+            seeds
+                .get(i)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("seeds"))
+        };
+        let mut sets = Vec::new();
+        for s in def
+            .get("sets")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("sets"))?
+        {
+            let values = s
+                .get("values")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad("sets.values"))?
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("sets.values"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sets.push((text_of(s, "path")?, values));
+        }
+        let definition = Definition {
+            scenario_path: text_of(def, "scenario_path")?,
+            scenario: text_of(def, "scenario")?,
+            digest: text_of(def, "digest")?,
+            seeds: (seed(0)?, seed(1)?),
+            sets,
+        };
+        let shard = match v.get("shard") {
+            Some(Value::Array(a)) => {
+                let k = a
+                    .first()
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("shard"))?;
+                let n = a
+                    .get(1)
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| bad("shard"))?;
+                Some((k as u32, n as u32))
+            }
+            _ => None,
+        };
+        let mut runs = Vec::new();
+        for r in v
+            .get("runs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("runs"))?
+        {
+            let num = |k: &str| r.get(k).and_then(Value::as_u64).ok_or_else(|| bad(k));
+            let metrics = r
+                .get("metrics")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad("metrics"))?
+                .iter()
+                .map(|m| {
+                    let name = m
+                        .get(0)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("metric"))?;
+                    let value = m
+                        .get(1)
+                        .and_then(Value::as_f64)
+                        .ok_or_else(|| bad("metric"))?;
+                    Ok((name.to_owned(), value))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            runs.push(RunSummary {
+                index: num("index")?,
+                seed: num("seed")?,
+                fingerprint: text_of(r, "fingerprint")?,
+                events: num("events")?,
+                metrics,
+            });
+        }
+        runs.sort_by_key(|r| r.index);
+        Ok(Document {
+            definition,
+            shard,
+            runs,
+        })
+    }
+
+    /// A readable summary: per point, the client metrics with mean, 95% interval, min and max,
+    /// and the worst seeds with the command that reproduces each.
+    pub fn text(&self) -> String {
+        let d = &self.definition;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "faultline sweep · {} · seeds {}..{} · {} points x {} seeds = {} runs{}",
+            d.scenario,
+            d.seeds.0,
+            d.seeds.1,
+            d.points().len(),
+            d.seed_count(),
+            d.run_count(),
+            match self.shard {
+                Some((k, n)) => format!(" · shard {k}/{n}: {} runs done", self.runs.len()),
+                None => String::new(),
+            }
+        );
+        if !self.complete() {
+            out.push_str("partial: aggregates appear once every shard is merged\n");
+            return out;
+        }
+        let events: u64 = self.runs.iter().map(|r| r.events).sum();
+        let _ = writeln!(out, "{events} events in all");
+        for (point, metrics) in self.aggregates() {
+            let _ = writeln!(out, "\n{}", Definition::label(&point));
+            let width = metrics
+                .iter()
+                .map(|m| m.name.len())
+                .max()
+                .unwrap_or(0)
+                .max(6);
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>12}  {:>25}  {:>22}  {:>22}",
+                "metric", "mean", "95% interval", "min (seed)", "max (seed)"
+            );
+            for m in &metrics {
+                let _ = writeln!(
+                    out,
+                    "  {:<width$}  {:>12.6}  {:>25}  {:>22}  {:>22}",
+                    m.name,
+                    m.mean,
+                    format!("[{:.6}, {:.6}]", m.ci95.0, m.ci95.1),
+                    format!("{:.6} ({})", m.min.0, m.min.1),
+                    format!("{:.6} ({})", m.max.0, m.max.1),
+                );
+            }
+            // The worst seeds by the first client's availability, with their replays.
+            if let Some(first) = metrics.iter().find(|m| m.name.ends_with(".availability")) {
+                let p = d.points().iter().position(|q| q == &point).unwrap_or(0);
+                let mut runs: Vec<&RunSummary> =
+                    self.runs.iter().filter(|r| d.run(r.index).0 == p).collect();
+                let value = |r: &RunSummary| {
+                    r.metrics
+                        .iter()
+                        .find(|m| m.0 == first.name)
+                        .map_or(1.0, |m| m.1)
+                };
+                runs.sort_by(|a, b| value(a).total_cmp(&value(b)).then(a.seed.cmp(&b.seed)));
+                let _ = writeln!(out, "  worst seeds by {}:", first.name);
+                for r in runs.iter().take(3) {
+                    let _ = writeln!(
+                        out,
+                        "    seed {} ({:.6}): faultline replay {} --seed {}{}",
+                        r.seed,
+                        value(r),
+                        d.scenario_path,
+                        r.seed,
+                        Definition::point_flags(&point)
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition() -> Definition {
+        Definition {
+            scenario_path: "s.ron".into(),
+            scenario: "s".into(),
+            digest: digest(b"x"),
+            seeds: (3, 5),
+            sets: vec![
+                ("a".into(), vec!["1".into(), "2".into()]),
+                ("b".into(), vec!["x".into(), "y".into()]),
+            ],
+        }
+    }
+
+    #[test]
+    fn points_runs_and_shards_cover_everything_once() {
+        let d = definition();
+        assert_eq!(d.points().len(), 4);
+        assert_eq!(
+            d.points()[1],
+            vec![("a".into(), "1".into()), ("b".into(), "y".into())]
+        );
+        assert_eq!(d.run_count(), 12);
+        assert_eq!(d.run(0), (0, 3));
+        assert_eq!(d.run(5), (1, 5));
+        let mut all: Vec<u64> = (1..=3).flat_map(|k| d.shard_runs(k, 3)).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn documents_round_trip_and_merge() {
+        let d = definition();
+        let run = |index: u64| RunSummary {
+            index,
+            seed: d.run(index).1,
+            fingerprint: format!("{index:016x}"),
+            events: 10 + index,
+            metrics: vec![("clients.u.availability".into(), 0.5 + index as f64 / 100.0)],
+        };
+        let shards: Vec<Document> = (1..=2)
+            .map(|k| Document {
+                definition: d.clone(),
+                shard: Some((k, 2)),
+                runs: d.shard_runs(k, 2).into_iter().map(run).collect(),
+            })
+            .collect();
+        let whole = Document {
+            definition: d.clone(),
+            shard: None,
+            runs: (0..12).map(run).collect(),
+        };
+        for s in &shards {
+            assert_eq!(&Document::from_json(&s.to_json()).unwrap(), s);
+        }
+        let merged = Document::merge(shards.clone()).unwrap();
+        assert_eq!(merged.to_json(), whole.to_json());
+        assert!(
+            Document::merge(vec![shards[0].clone()]).is_err(),
+            "a missing shard is an error"
+        );
+        let mut other = shards[1].clone();
+        other.definition.digest = digest(b"y");
+        assert!(Document::merge(vec![shards[0].clone(), other]).is_err());
+    }
+
+    #[test]
+    fn aggregate_uses_student_t() {
+        let a = aggregate_metric("m", &[(1, 1.0), (2, 2.0), (3, 3.0)]);
+        assert_eq!(a.mean, 2.0);
+        assert!((a.std_error - (1.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((a.ci95.1 - (2.0 + 4.303 * a.std_error)).abs() < 1e-12);
+        assert_eq!(a.min, (1.0, 1));
+        assert_eq!(a.max, (3.0, 3));
+    }
+}

@@ -1,0 +1,287 @@
+//! Parameter overrides (`--set PATH=VALUE`): typed edits of a parsed scenario, checked again by
+//! the same validation as the file itself.
+//!
+//! Paths name things the way the scenario does:
+//!
+//! | path | value |
+//! |---|---|
+//! | `duration`, `window` | a duration: `10m` |
+//! | `limits.max_events` | an integer |
+//! | `network.latency` | a distribution: `LogNormal(median: "1ms", p99: "5ms")` |
+//! | `policies.default.timeout` | a duration |
+//! | `policies.default.retry` | a retry: `(max_attempts: 3, backoff: Immediate)` |
+//! | `policies.default.retry.max_attempts` | an integer |
+//! | `policies.default.retry.backoff` | a backoff: `FullJitter(base: "20ms", cap: "1s")` |
+//! | `services.NAME.workers`, `.queue` | an integer |
+//! | `services.NAME.error_rate` | a number |
+//! | `services.NAME.service_time` | a distribution |
+//! | `services.NAME.execution` | `ThreadPerRequest` or `Async` |
+//! | `edges.FROM->TO.timeout`, `.retry`, `.retry.max_attempts`, `.retry.backoff` | as above, for service FROM's call to TO, or client FROM's calls when FROM is `client:NAME` |
+//! | `clients.NAME.arrivals.rate_per_s` | a number |
+//! | `clients.NAME.arrivals`, `.timeout`, `.retry`, `.retry.max_attempts`, `.retry.backoff` | as above |
+//! | `faults[I].multiply` | a number |
+//! | `faults[I].from`, `faults[I].to` | a duration |
+//!
+//! An edge or client that has no retry of its own starts from `policies.default.retry` (or no
+//! backoff) when one of its retry fields is set.
+
+use serde::de::DeserializeOwned;
+
+use crate::duration::{Duration, parse_duration};
+use crate::spec::{self, Retry, Scenario};
+
+fn ron_value<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str::<T>(text)
+        .map_err(|e| format!("\"{text}\" is not {what}: {}", e.code))
+}
+
+fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not {what}"))
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text.trim().trim_matches('"')).map(Duration)
+}
+
+/// Sets a retry or one of its fields; `rest` is what follows `retry` in the path.
+fn set_retry(
+    retry: &mut Option<Retry>,
+    default: Option<&Retry>,
+    rest: &[&str],
+    value: &str,
+) -> Result<(), String> {
+    if rest.is_empty() {
+        *retry = Some(ron_value(value, "a retry such as (max_attempts: 3)")?);
+        return Ok(());
+    }
+    let r = retry.get_or_insert_with(|| {
+        default.cloned().unwrap_or(Retry {
+            max_attempts: 1,
+            backoff: spec::Backoff::Immediate,
+        })
+    });
+    match rest {
+        ["max_attempts"] => r.max_attempts = number(value, "a whole number of attempts")?,
+        ["backoff"] => {
+            r.backoff = ron_value(
+                value,
+                "a backoff such as FullJitter(base: \"20ms\", cap: \"1s\")",
+            )?;
+        }
+        _ => return Err(format!("unknown retry field {}", rest.join("."))),
+    }
+    Ok(())
+}
+
+/// Applies one override. The result must still be checked with [`crate::build`].
+pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    let default_retry = scenario.policies.default.retry.clone();
+    let unknown = || format!("unknown parameter path \"{path}\" (see the README's list of paths)");
+    match parts.as_slice() {
+        ["duration"] => scenario.duration = duration(value)?,
+        ["window"] => scenario.window = Some(duration(value)?),
+        ["limits", "max_events"] => {
+            scenario.limits.max_events = number(value, "a whole number of events")?;
+        }
+        ["network", "latency"] => scenario.network.latency = ron_value(value, "a distribution")?,
+        ["policies", "default", "timeout"] => {
+            scenario.policies.default.timeout = Some(duration(value)?);
+        }
+        ["policies", "default", "retry", rest @ ..] => {
+            set_retry(&mut scenario.policies.default.retry, None, rest, value)?;
+        }
+        ["services", name, field @ ..] => {
+            let service = scenario
+                .services
+                .iter_mut()
+                .find(|s| s.name == *name)
+                .ok_or_else(|| format!("no service named \"{name}\" in \"{path}\""))?;
+            match field {
+                ["workers"] => service.workers = number(value, "a whole number of workers")?,
+                ["queue"] => service.queue = number(value, "a whole number of places")?,
+                ["error_rate"] => service.error_rate = number(value, "a probability")?,
+                ["service_time"] => service.service_time = ron_value(value, "a distribution")?,
+                ["execution"] => {
+                    service.execution = ron_value(value, "ThreadPerRequest or Async")?;
+                }
+                _ => return Err(unknown()),
+            }
+        }
+        ["edges", edge, field @ ..] => {
+            let (from, to) = edge
+                .split_once("->")
+                .ok_or_else(|| format!("\"{edge}\" is not an edge; expected FROM->TO"))?;
+            let (timeout, retry) = if let Some(client) = from.strip_prefix("client:") {
+                let c = scenario
+                    .clients
+                    .iter_mut()
+                    .find(|c| c.name == client && c.to == to)
+                    .ok_or_else(|| format!("no client \"{client}\" calling \"{to}\""))?;
+                (&mut c.timeout, &mut c.retry)
+            } else {
+                let s = scenario
+                    .services
+                    .iter_mut()
+                    .find(|s| s.name == from)
+                    .ok_or_else(|| format!("no service named \"{from}\" in \"{path}\""))?;
+                let call = s
+                    .calls
+                    .iter_mut()
+                    .find(|c| c.to == to)
+                    .ok_or_else(|| format!("service \"{from}\" makes no call to \"{to}\""))?;
+                (&mut call.timeout, &mut call.retry)
+            };
+            match field {
+                ["timeout"] => *timeout = Some(duration(value)?),
+                ["retry", rest @ ..] => set_retry(retry, default_retry.as_ref(), rest, value)?,
+                _ => return Err(unknown()),
+            }
+        }
+        ["clients", name, field @ ..] => {
+            let client = scenario
+                .clients
+                .iter_mut()
+                .find(|c| c.name == *name)
+                .ok_or_else(|| format!("no client named \"{name}\" in \"{path}\""))?;
+            match field {
+                ["arrivals"] => client.arrivals = ron_value(value, "an arrival process")?,
+                ["arrivals", "rate_per_s"] => {
+                    let rate = number(value, "a rate")?;
+                    client.arrivals = match client.arrivals {
+                        spec::Arrivals::Poisson { .. } => {
+                            spec::Arrivals::Poisson { rate_per_s: rate }
+                        }
+                        spec::Arrivals::Constant { .. } => {
+                            spec::Arrivals::Constant { rate_per_s: rate }
+                        }
+                    };
+                }
+                ["timeout"] => client.timeout = Some(duration(value)?),
+                ["retry", rest @ ..] => {
+                    set_retry(&mut client.retry, default_retry.as_ref(), rest, value)?;
+                }
+                _ => return Err(unknown()),
+            }
+        }
+        [fault, field] if fault.starts_with("faults[") && fault.ends_with(']') => {
+            let index: usize = number(&fault[7..fault.len() - 1], "a fault index")?;
+            let count = scenario.faults.len();
+            let f = scenario
+                .faults
+                .get_mut(index)
+                .ok_or_else(|| format!("there is no faults[{index}]; the scenario has {count}"))?;
+            match (f, *field) {
+                (spec::Fault::Latency { multiply, .. }, "multiply") => {
+                    *multiply = number(value, "a factor")?;
+                }
+                (spec::Fault::Latency { from, .. }, "from") => *from = duration(value)?,
+                (spec::Fault::Latency { to, .. }, "to") => *to = duration(value)?,
+                _ => return Err(unknown()),
+            }
+        }
+        _ => return Err(unknown()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn checkout() -> (Scenario, String) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/checkout.ron");
+        let text = std::fs::read_to_string(&path).expect("library scenario");
+        (crate::parse(&path, &text).expect("parses"), text)
+    }
+
+    #[test]
+    fn overrides_reach_the_built_world() {
+        let (mut s, text) = checkout();
+        apply(&mut s, "edges.checkout->payments.retry.max_attempts", "5").unwrap();
+        apply(&mut s, "edges.checkout->payments.timeout", "250ms").unwrap();
+        apply(&mut s, "services.payments.workers", "32").unwrap();
+        apply(&mut s, "clients.shoppers.arrivals.rate_per_s", "300").unwrap();
+        apply(&mut s, "faults[0].multiply", "4").unwrap();
+        apply(&mut s, "duration", "2m").unwrap();
+        apply(
+            &mut s,
+            "policies.default.retry.backoff",
+            "Exponential(base: \"10ms\", cap: \"100ms\")",
+        )
+        .unwrap();
+        let cfg = crate::build(&s, &text).expect("still valid");
+        let checkout = &cfg.services[1];
+        let payments_call = &checkout.calls[0].policy;
+        assert_eq!(
+            payments_call.retry.as_ref().map(|r| r.max_attempts),
+            Some(5)
+        );
+        // The edge took the default retry's backoff when it got its own retry; later changes
+        // to the default no longer reach it.
+        assert_eq!(
+            payments_call.retry.as_ref().map(|r| r.backoff.clone()),
+            Some(models::config::Backoff::FullJitter {
+                base: sim_core::SimDuration::from_millis(20),
+                cap: sim_core::SimDuration::from_secs(1),
+            })
+        );
+        assert_eq!(
+            payments_call.timeout,
+            Some(sim_core::SimDuration::from_millis(250))
+        );
+        assert_eq!(cfg.services[2].workers, 32);
+        assert_eq!(
+            cfg.clients[0].arrivals,
+            models::config::Arrivals::Poisson { rate_per_s: 300.0 }
+        );
+        assert_eq!(cfg.duration, sim_core::SimDuration::from_secs(120));
+        // Other edges still follow the (changed) default.
+        assert_eq!(
+            checkout.calls[1]
+                .policy
+                .retry
+                .as_ref()
+                .map(|r| r.backoff.clone()),
+            Some(models::config::Backoff::Exponential {
+                base: sim_core::SimDuration::from_millis(10),
+                cap: sim_core::SimDuration::from_millis(100),
+            })
+        );
+    }
+
+    #[test]
+    fn bad_paths_and_values_say_what_is_wrong() {
+        let (mut s, _) = checkout();
+        for (path, value, expected) in [
+            (
+                "services.paymnts.workers",
+                "3",
+                "no service named \"paymnts\"",
+            ),
+            ("services.payments.wrokers", "3", "unknown parameter path"),
+            (
+                "edges.checkout->frontend.timeout",
+                "1s",
+                "makes no call to \"frontend\"",
+            ),
+            ("edges.checkout.timeout", "1s", "not an edge"),
+            ("services.payments.workers", "many", "not a whole number"),
+            ("duration", "5 parsecs", "unknown unit"),
+            ("faults[3].multiply", "2", "there is no faults[3]"),
+            (
+                "network.latency",
+                "Gaussian(mean: \"1ms\")",
+                "not a distribution",
+            ),
+        ] {
+            let err = apply(&mut s, path, value).expect_err(path);
+            assert!(err.contains(expected), "{path}: {err}");
+        }
+    }
+}

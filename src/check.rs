@@ -1,0 +1,144 @@
+//! `faultline check`: every scenario's expectations over a seed range, for CI. Exit 1 on a
+//! violated expectation or a regression against the baseline. The evaluation is in
+//! `reports::check`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use reports::check::{Evaluator, ScenarioCheck, failure_message};
+
+use crate::{Seeds, write_atomically};
+
+pub struct CheckArgs<'a> {
+    pub scenarios: &'a [PathBuf],
+    pub seeds: Seeds,
+    pub junit: Option<&'a Path>,
+    pub baseline: Option<&'a Path>,
+    pub update_baseline: bool,
+    pub availability_tolerance: f64,
+    pub relative_tolerance: f64,
+    pub jobs: Option<usize>,
+}
+
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    // Load everything first: a bad file is a usage error (exit 2) before any run.
+    let loaded = args
+        .scenarios
+        .iter()
+        .map(|p| scenarios::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let baseline = match args.baseline {
+        Some(path) if !args.update_baseline => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+            Some(
+                reports::check::parse_baseline(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
+    let mut checks = Vec::new();
+    for l in &loaded {
+        let mut evaluator = Evaluator::new(&l.scenario.expect);
+        for chunk in seeds.chunks(64) {
+            let runs: Vec<_> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|&seed| {
+                        let result =
+                            models::World::new(&l.config, seed).run(models::RunOptions::default());
+                        let analysis = reports::analyse(&result);
+                        (result, analysis)
+                    })
+                    .collect()
+            });
+            // Folded in seed order: the verdicts do not depend on the number of threads.
+            for (result, analysis) in &runs {
+                evaluator.add(result, analysis);
+            }
+        }
+        checks.push(ScenarioCheck {
+            scenario: l.config.name.clone(),
+            replay: format!("faultline replay {}", l.path.display()),
+            seeds: (args.seeds.first, args.seeds.last),
+            results: evaluator.finish(),
+            regressions: Vec::new(),
+        });
+    }
+    if let Some(baseline) = &baseline {
+        reports::check::compare_baseline(
+            &mut checks,
+            baseline,
+            args.availability_tolerance,
+            args.relative_tolerance,
+        );
+    }
+
+    let mut failed = 0;
+    let mut total = 0;
+    for (c, l) in checks.iter().zip(&loaded) {
+        println!(
+            "{} ({}, seeds {}..{})",
+            l.path.display(),
+            c.scenario,
+            c.seeds.0,
+            c.seeds.1
+        );
+        if c.results.is_empty() {
+            println!("  no expectations (add an `expect: [...]` section to the scenario)");
+        }
+        for r in &c.results {
+            total += 1;
+            if r.passed {
+                println!(
+                    "  PASS {}: {} (worst seed {}: {})",
+                    r.label,
+                    r.format(r.measured),
+                    r.worst_seed,
+                    r.format(r.worst)
+                );
+            } else {
+                failed += 1;
+                println!("  FAIL {}: {}", r.label, failure_message(c, r));
+            }
+        }
+        for (label, base) in &c.regressions {
+            failed += 1;
+            let r = c.results.iter().find(|r| &r.label == label);
+            println!(
+                "  FAIL baseline: {label}: {} now, {} in the baseline",
+                r.map_or(String::new(), |r| r.format(r.measured)),
+                r.map_or(base.to_string(), |r| r.format(*base))
+            );
+        }
+    }
+    let judged = total + checks.iter().map(|c| c.regressions.len()).sum::<usize>();
+    println!(
+        "check {}: {} of {judged} expectations met, {failed} violated",
+        if failed == 0 { "ok" } else { "FAILED" },
+        judged - failed,
+    );
+    if let Some(path) = args.junit {
+        write_atomically(path, reports::check::junit(&checks).as_bytes())?;
+    }
+    if args.update_baseline {
+        let path = args
+            .baseline
+            .context("--update-baseline needs --baseline FILE to write")?;
+        write_atomically(path, reports::check::baseline_json(&checks).as_bytes())?;
+        println!("baseline written to {}", path.display());
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

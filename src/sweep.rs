@@ -1,0 +1,252 @@
+//! `faultline sweep` and `faultline merge`: seeds times parameter points over every core,
+//! shards, checkpoints and resumption. The document logic is in `reports::sweep`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rayon::prelude::*;
+use reports::sweep::{Definition, Document};
+
+use crate::{Seeds, emit, refuse_to_overwrite, write_atomically};
+
+/// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
+/// RON structure: `FullJitter(base: "20ms", cap: "1s"),Immediate`.
+pub fn split_values(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quoted = false;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' | '[' if !quoted => depth += 1,
+            ')' | ']' if !quoted => depth -= 1,
+            ',' if !quoted && depth == 0 => {
+                out.push(std::mem::take(&mut current).trim().to_owned());
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current.trim().to_owned());
+    out
+}
+
+/// `PATH=V1,V2,...` into the path and its values.
+pub fn parse_set(text: &str) -> Result<(String, Vec<String>)> {
+    let Some((path, values)) = text.split_once('=') else {
+        bail!("--set {text}: expected PATH=VALUE or PATH=V1,V2,...");
+    };
+    let values = split_values(values);
+    if values.iter().any(String::is_empty) {
+        bail!("--set {text}: an empty value");
+    }
+    Ok((path.trim().to_owned(), values))
+}
+
+/// `K/N` with 1 <= K <= N.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("\"{text}\" is not a shard; expected K/N with 1 <= K <= N, e.g. 2/8");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u32, u32) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+fn progress(total: u64, done: u64) -> indicatif::ProgressBar {
+    let visible = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, ETA {eta}",
+        )
+        .expect("a valid template"),
+    );
+    bar.set_position(done);
+    bar
+}
+
+pub struct SweepArgs<'a> {
+    pub scenario: &'a Path,
+    pub seeds: Seeds,
+    pub sets: &'a [String],
+    pub jobs: Option<usize>,
+    pub shard: Option<(u32, u32)>,
+    pub out: Option<&'a Path>,
+    pub json: bool,
+}
+
+pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    let bytes = std::fs::read(args.scenario).map_err(|source| scenarios::ScenarioError::Io {
+        path: args.scenario.to_owned(),
+        source,
+    })?;
+    let sets = args
+        .sets
+        .iter()
+        .map(|s| parse_set(s))
+        .collect::<Result<Vec<_>>>()?;
+    // Every point must load before any run starts.
+    let probe = Definition {
+        scenario_path: args.scenario.display().to_string(),
+        scenario: String::new(),
+        digest: reports::sweep::digest(&bytes),
+        seeds: (args.seeds.first, args.seeds.last),
+        sets,
+    };
+    let mut configs = Vec::new();
+    for point in probe.points() {
+        configs.push(scenarios::load_with(args.scenario, &point)?.config);
+    }
+    let definition = Definition {
+        scenario: configs.first().map(|c| c.name.clone()).unwrap_or_default(),
+        ..probe
+    };
+    if let Some(out) = args.out {
+        refuse_to_overwrite(out, args.scenario)?;
+    }
+    let wanted: Vec<u64> = match args.shard {
+        Some((k, n)) => definition.shard_runs(k, n),
+        None => (0..definition.run_count()).collect(),
+    };
+    // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
+    let mut doc = Document {
+        definition: definition.clone(),
+        shard: args.shard,
+        runs: Vec::new(),
+    };
+    if let Some(out) = args.out
+        && out.exists()
+    {
+        let text = std::fs::read_to_string(out)
+            .with_context(|| format!("cannot read {}", out.display()))?;
+        let previous = Document::from_json(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{} exists and is not a sweep checkpoint ({e}); refusing to overwrite it",
+                out.display()
+            )
+        })?;
+        if previous.definition != definition || previous.shard != args.shard {
+            bail!(
+                "{} holds a different sweep (scenario, seeds, --set or shard differ); refusing to overwrite it",
+                out.display()
+            );
+        }
+        doc.runs = previous.runs;
+    }
+    let done: Vec<u64> = doc.runs.iter().map(|r| r.index).collect();
+    let pending: Vec<u64> = wanted
+        .into_iter()
+        .filter(|i| done.binary_search(i).is_err())
+        .collect();
+    if !done.is_empty() {
+        eprintln!(
+            "resuming: {} runs already in {}, {} to go",
+            done.len(),
+            args.out.map_or(PathBuf::new(), Path::to_path_buf).display(),
+            pending.len()
+        );
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
+    // A chunk at a time: runs in parallel, results appended in index order, then a checkpoint.
+    let chunk_size = 8 * pool.current_num_threads().max(1);
+    for chunk in pending.chunks(chunk_size) {
+        let summaries: Vec<_> = pool.install(|| {
+            chunk
+                .par_iter()
+                .map(|&index| {
+                    let (point, seed) = definition.run(index);
+                    let result = models::World::new(&configs[point], seed)
+                        .run(models::RunOptions::default());
+                    let analysis = reports::analyse(&result);
+                    let summary = reports::sweep::summarise(index, &result, &analysis);
+                    bar.inc(1);
+                    summary
+                })
+                .collect()
+        });
+        doc.runs.extend(summaries);
+        doc.runs.sort_by_key(|r| r.index);
+        if let Some(out) = args.out {
+            write_atomically(out, doc.to_json().as_bytes())?;
+        }
+    }
+    bar.finish_and_clear();
+    if args.shard.is_none() {
+        debug_assert!(doc.complete());
+    }
+    let report = if args.json { doc.to_json() } else { doc.text() };
+    if let Some(out) = args.out {
+        write_atomically(out, doc.to_json().as_bytes())?;
+        if !args.json {
+            emit(&report, None)?;
+        }
+    } else {
+        emit(&report, None)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {
+    let mut docs = Vec::new();
+    for p in parts {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        docs.push(Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+    }
+    let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(out) = out {
+        if parts
+            .iter()
+            .any(|p| p.canonicalize().ok() == out.canonicalize().ok() && out.exists())
+        {
+            bail!("refusing to write the merged sweep over one of its parts");
+        }
+        write_atomically(out, merged.to_json().as_bytes())?;
+    }
+    let report = if json {
+        merged.to_json()
+    } else {
+        merged.text()
+    };
+    if out.is_none() || !json {
+        emit(&report, None)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_split_outside_structures_only() {
+        assert_eq!(split_values("1,3,5"), vec!["1", "3", "5"]);
+        assert_eq!(
+            split_values("FullJitter(base: \"20ms\", cap: \"1s\"), Immediate"),
+            vec!["FullJitter(base: \"20ms\", cap: \"1s\")", "Immediate"]
+        );
+        assert_eq!(split_values("\"a,b\",c"), vec!["\"a,b\"", "c"]);
+        assert!(parse_set("no-equals").is_err());
+        assert!(parse_set("a=1,,2").is_err());
+        assert_eq!(parse_shard("2/8"), Ok((2, 8)));
+        for bad in ["0/3", "4/3", "x/3", "3"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -275,83 +275,8 @@ impl<'a> Analyser<'a> {
         out
     }
 
-    /// The symptom of a pool of windows, or `None` if it is healthy. The pool's p99 is the
-    /// largest p99 of its windows (percentiles do not add up; this errs towards unhealthy).
-    fn judge(series: &Series, pool: &Window) -> Option<Symptom> {
-        let availability = pool.availability().unwrap_or(1.0);
-        if availability < series.availability_objective {
-            let (i, _) = pool
-                .failed_by_cause
-                .iter()
-                .enumerate()
-                .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
-                .expect("four causes");
-            return Some(Symptom::Failures {
-                cause: FailureCause::ALL[i],
-            });
-        }
-        if let Some(objective) = series.latency_p99_objective
-            && pool.ok > 0
-            && pool.latency_ns_p99 > objective.as_nanos()
-        {
-            return Some(Symptom::Latency);
-        }
-        None
-    }
-
     fn intervals(&self, series: &Series) -> Vec<Interval> {
-        let w_ns = self.window.as_nanos();
-        let windows = &series.stats.windows;
-        let mut out: Vec<Interval> = Vec::new();
-        let mut open: Option<Interval> = None;
-        let mut next = 0;
-        while next < windows.len() {
-            let first = next;
-            let mut pool = Window::default();
-            while next < windows.len() && pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
-                let w = &windows[next];
-                pool.ok += w.ok;
-                for (sum, n) in pool.failed_by_cause.iter_mut().zip(w.failed_by_cause) {
-                    *sum += n;
-                }
-                if w.ok > 0 {
-                    pool.latency_ns_p99 = pool.latency_ns_p99.max(w.latency_ns_p99);
-                }
-                next += 1;
-            }
-            if pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
-                break;
-            }
-            let start = SimTime(first as u64 * w_ns);
-            let stop = SimTime((next as u64 * w_ns).min(self.end.as_nanos()));
-            match Self::judge(series, &pool) {
-                Some(symptom) => {
-                    let iv = open.get_or_insert(Interval {
-                        from: start,
-                        to: stop,
-                        symptom,
-                        availability_min: 1.0,
-                        latency_p99_max: SimDuration::ZERO,
-                        open_at_end: false,
-                    });
-                    iv.to = stop;
-                    iv.availability_min =
-                        iv.availability_min.min(pool.availability().unwrap_or(1.0));
-                    iv.latency_p99_max = iv.latency_p99_max.max(SimDuration(pool.latency_ns_p99));
-                }
-                None => {
-                    if let Some(iv) = open.take() {
-                        out.push(iv);
-                    }
-                }
-            }
-        }
-        // Still unhealthy at the last judged pool.
-        if let Some(mut iv) = open {
-            iv.open_at_end = true;
-            out.push(iv);
-        }
-        out
+        intervals(self.window, self.end, series)
     }
 
     fn run(self) -> Analysis {
@@ -580,5 +505,196 @@ impl<'a> Analyser<'a> {
             }
         }
         out
+    }
+}
+
+/// The symptom of a pool of windows, or `None` if it is healthy. The pool's p99 is the
+/// largest p99 of its windows (percentiles do not add up; this errs towards unhealthy).
+fn judge(series: &Series, pool: &Window) -> Option<Symptom> {
+    let availability = pool.availability().unwrap_or(1.0);
+    if availability < series.availability_objective {
+        let (i, _) = pool
+            .failed_by_cause
+            .iter()
+            .enumerate()
+            .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
+            .expect("four causes");
+        return Some(Symptom::Failures {
+            cause: FailureCause::ALL[i],
+        });
+    }
+    if let Some(objective) = series.latency_p99_objective
+        && pool.ok > 0
+        && pool.latency_ns_p99 > objective.as_nanos()
+    {
+        return Some(Symptom::Latency);
+    }
+    None
+}
+
+/// The unhealthy intervals of one series: windows pooled until they hold enough finished
+/// requests, each pool judged as one.
+fn intervals(window: SimDuration, end: SimTime, series: &Series) -> Vec<Interval> {
+    let w_ns = window.as_nanos();
+    let windows = &series.stats.windows;
+
+    let mut out: Vec<Interval> = Vec::new();
+    let mut open: Option<Interval> = None;
+    let mut next = 0;
+    while next < windows.len() {
+        let first = next;
+        let mut pool = Window::default();
+        while next < windows.len() && pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
+            let w = &windows[next];
+            pool.ok += w.ok;
+            for (sum, n) in pool.failed_by_cause.iter_mut().zip(w.failed_by_cause) {
+                *sum += n;
+            }
+            if w.ok > 0 {
+                pool.latency_ns_p99 = pool.latency_ns_p99.max(w.latency_ns_p99);
+            }
+            next += 1;
+        }
+        if pool.ok + pool.failed() < MIN_REQUESTS_PER_WINDOW {
+            break;
+        }
+        let start = SimTime(first as u64 * w_ns);
+        let stop = SimTime((next as u64 * w_ns).min(end.as_nanos()));
+        match judge(series, &pool) {
+            Some(symptom) => {
+                let iv = open.get_or_insert(Interval {
+                    from: start,
+                    to: stop,
+                    symptom,
+                    availability_min: 1.0,
+                    latency_p99_max: SimDuration::ZERO,
+                    open_at_end: false,
+                });
+                iv.to = stop;
+                iv.availability_min = iv.availability_min.min(pool.availability().unwrap_or(1.0));
+                iv.latency_p99_max = iv.latency_p99_max.max(SimDuration(pool.latency_ns_p99));
+            }
+            None => {
+                if let Some(iv) = open.take() {
+                    out.push(iv);
+                }
+            }
+        }
+    }
+    // Still unhealthy at the last judged pool.
+    if let Some(mut iv) = open {
+        iv.open_at_end = true;
+        out.push(iv);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::metrics::OutcomeStats;
+
+    const S: u64 = 1_000_000_000;
+
+    fn series(stats: &OutcomeStats, p99: Option<SimDuration>) -> Series<'_> {
+        Series {
+            kind: EntityKind::Service,
+            name: "s".into(),
+            stats,
+            availability_objective: 0.99,
+            latency_p99_objective: p99,
+            latency_objective_set: p99.is_some(),
+        }
+    }
+
+    /// `per_second[i]` = (ok, failed) finished in second i, each ok taking 1 ms.
+    fn stats(per_second: &[(u64, u64)]) -> OutcomeStats {
+        let mut o = OutcomeStats::new(SimDuration::SECOND);
+        for (i, &(ok, failed)) in per_second.iter().enumerate() {
+            let t = SimTime(i as u64 * S + 1);
+            for _ in 0..ok {
+                o.record_ok(t, SimDuration::from_millis(1));
+            }
+            for _ in 0..failed {
+                o.record_failure(t, FailureCause::Timeout);
+            }
+        }
+        o.finish(SimTime(per_second.len() as u64 * S));
+        o
+    }
+
+    #[test]
+    fn an_outage_is_one_interval_with_its_symptom() {
+        let o = stats(&[(50, 0), (50, 0), (10, 40), (0, 50), (50, 0)]);
+        let iv = intervals(SimDuration::SECOND, SimTime(5 * S), &series(&o, None));
+        assert_eq!(iv.len(), 1);
+        assert_eq!((iv[0].from, iv[0].to), (SimTime(2 * S), SimTime(4 * S)));
+        assert_eq!(
+            iv[0].symptom,
+            Symptom::Failures {
+                cause: FailureCause::Timeout
+            }
+        );
+        assert_eq!(iv[0].availability_min, 0.0);
+        assert!(!iv[0].open_at_end);
+    }
+
+    #[test]
+    fn sparse_windows_are_pooled_not_carried_over() {
+        // Four requests a second: pools of three seconds (12 requests) are judged as one.
+        // Seconds 3..6 fail; afterwards the quiet seconds are healthy again, not stuck.
+        let mut per_second = vec![(4, 0); 3];
+        per_second.extend([(0, 4); 3]);
+        per_second.extend([(4, 0); 6]);
+        let o = stats(&per_second);
+        let iv = intervals(SimDuration::SECOND, SimTime(12 * S), &series(&o, None));
+        assert_eq!(iv.len(), 1, "{iv:?}");
+        assert_eq!((iv[0].from, iv[0].to), (SimTime(3 * S), SimTime(6 * S)));
+        assert!(!iv[0].open_at_end);
+    }
+
+    #[test]
+    fn a_trailing_pool_too_small_is_not_judged_and_open_means_last_judged() {
+        // Unhealthy to the last judged pool, then two requests that cannot be judged.
+        let o = stats(&[(50, 0), (0, 50), (0, 50), (2, 0)]);
+        let iv = intervals(SimDuration::SECOND, SimTime(4 * S), &series(&o, None));
+        assert_eq!(iv.len(), 1);
+        assert_eq!(iv[0].to, SimTime(3 * S));
+        assert!(
+            iv[0].open_at_end,
+            "still unhealthy when the run stopped being judgeable"
+        );
+    }
+
+    #[test]
+    fn latency_objective_is_judged_on_the_window_p99() {
+        let mut o = OutcomeStats::new(SimDuration::SECOND);
+        for i in 0..3u64 {
+            let latency = if i == 1 { 50 } else { 1 };
+            for _ in 0..20 {
+                o.record_ok(SimTime(i * S + 1), SimDuration::from_millis(latency));
+            }
+        }
+        o.finish(SimTime(3 * S));
+        let objective = Some(SimDuration::from_millis(10));
+        let iv = intervals(SimDuration::SECOND, SimTime(3 * S), &series(&o, objective));
+        assert_eq!(iv.len(), 1);
+        assert_eq!(iv[0].symptom, Symptom::Latency);
+        assert_eq!((iv[0].from, iv[0].to), (SimTime(S), SimTime(2 * S)));
+        // Without a latency objective the same series is healthy.
+        assert!(intervals(SimDuration::SECOND, SimTime(3 * S), &series(&o, None)).is_empty());
+    }
+
+    #[test]
+    fn baseline_p99_is_the_median_of_busy_windows() {
+        let w = |ok, p99| Window {
+            ok,
+            latency_ns_p99: p99,
+            ..Window::default()
+        };
+        let windows = [w(20, 5), w(20, 9), w(20, 7), w(2, 1000), w(20, 100)];
+        // Only the first four windows are before the fault; the sparse one is ignored.
+        assert_eq!(baseline_p99(&windows, 4), Some(SimDuration(7)));
+        assert_eq!(baseline_p99(&windows, 0), None);
     }
 }

@@ -9,17 +9,6 @@ const STORM: &str = "scenarios/library/metastable-retry-storm.ron";
 const FIXED: &str = "scenarios/library/metastable-fixed.ron";
 const SET: &str = "clients.users.retry.max_attempts=1,4";
 
-fn ok(args: &[&str]) -> String {
-    let out = faultline(args);
-    assert!(
-        out.status.success(),
-        "faultline {} failed: {}",
-        args.join(" "),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
 #[test]
 fn sweep_output_does_not_depend_on_threads() {
     let sweep = |jobs: &str| {

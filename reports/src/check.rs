@@ -8,6 +8,7 @@ use scenarios::spec::{Expectation, Over};
 use serde_json::{Map, Value};
 
 use crate::analysis::{Analysis, Verdict};
+use crate::common::escape_markup as xml_escape;
 
 /// Whether larger measured values are better (availability) or worse (latency).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,23 +285,6 @@ impl ScenarioCheck {
     pub fn failed(&self) -> bool {
         self.results.iter().any(|r| !r.passed) || !self.regressions.is_empty()
     }
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry most control characters at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The message of a failed expectation: measured against expected, the worst seed and the

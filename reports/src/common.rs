@@ -49,3 +49,21 @@ pub(crate) fn fmt_ms(ns: u64) -> String {
 pub(crate) fn percent(ratio: f64) -> String {
     format!("{:.3}", finite(ratio * 100.0) + 0.0)
 }
+
+/// `s` with the characters HTML and XML read as markup escaped, and the control characters
+/// XML 1.0 cannot carry replaced by `?`.
+pub(crate) fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}

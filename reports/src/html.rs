@@ -13,6 +13,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom, Verdict};
+use crate::common::escape_markup as escape;
 use crate::common::{fmt_ms, is_complete, percent};
 use crate::text::{
     blast_radius, fault_head, recovery_phrase, seconds, step_phrase, verdict_phrase,
@@ -149,22 +150,6 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     explanations(&mut out, &page);
 
     out.push_str("</body>\n</html>\n");
-    out
-}
-
-/// `s` with the characters HTML reads as markup escaped.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

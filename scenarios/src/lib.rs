@@ -124,20 +124,16 @@ pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, S
             }
         })?;
     }
-    let config = build(&scenario, &source).map_err(|diagnostics| ScenarioError::Invalid {
-        path: path.to_owned(),
-        diagnostics,
-    })?;
-    Ok(Loaded {
-        path: path.to_owned(),
-        scenario,
-        config,
-    })
+    checked(path, scenario, &source)
 }
 
 /// Parses, checks and builds a scenario from text; `path` only names it in errors.
 pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ScenarioError> {
-    let scenario = parse(path, source)?;
+    checked(path, parse(path, source)?, source)
+}
+
+/// Checks and builds a parsed scenario; `source` locates the problems.
+fn checked(path: &Path, scenario: spec::Scenario, source: &str) -> Result<Loaded, ScenarioError> {
     let config = build(&scenario, source).map_err(|diagnostics| ScenarioError::Invalid {
         path: path.to_owned(),
         diagnostics,

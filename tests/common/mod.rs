@@ -57,8 +57,12 @@ pub fn library_scenarios() -> Vec<PathBuf> {
 pub fn report(scenario: &Path, seed: u64, format: &str) -> String {
     let seed = seed.to_string();
     let path = scenario.to_str().expect("utf-8 path");
-    let args = ["run", path, "--seed", &seed, "--format", format];
-    let out = faultline(&args);
+    ok(&["run", path, "--seed", &seed, "--format", format])
+}
+
+/// Runs the binary, which must succeed, and returns stdout; fails with the command.
+pub fn ok(args: &[&str]) -> String {
+    let out = faultline(args);
     assert!(
         out.status.success(),
         "faultline {} failed: {}",

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
 
 mod check;
+mod files;
+mod replay;
 mod sweep;
+
+use files::{refuse_to_overwrite, write_atomically};
 
 /// Deterministic simulator of distributed service architectures under failure.
 ///
@@ -143,6 +147,8 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Re-run one seed: check its fingerprint, write its trace, explain a request.
+    Replay(replay::ReplayArgs),
     /// Check scenarios without running them; prints every problem found.
     Validate {
         /// Scenario files (RON).
@@ -287,6 +293,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             out.as_deref(),
             jobs,
         ),
+        Command::Replay(args) => replay::replay(&args),
         Command::Validate { scenarios } => validate(&scenarios),
     }
 }
@@ -374,13 +381,7 @@ fn run(
     max_events: Option<u64>,
     sets: &[String],
 ) -> Result<ExitCode> {
-    let settings = sets
-        .iter()
-        .map(|s| match s.split_once('=') {
-            Some((p, v)) => Ok((p.trim().to_owned(), v.to_owned())),
-            None => bail!("--set {s}: expected PATH=VALUE"),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let settings = parse_settings(sets)?;
     let mut loaded = scenarios::load_with(path, &settings)?;
     if let Some(n) = max_events {
         if n == 0 {
@@ -441,34 +442,12 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
-/// Nothing the user wrote is overwritten: the report may not replace the scenario.
-fn refuse_to_overwrite(out: &Path, scenario: &Path) -> Result<()> {
-    if let (Ok(a), Ok(b)) = (out.canonicalize(), scenario.canonicalize())
-        && a == b
-    {
-        bail!(
-            "refusing to write the report over the scenario file {}",
-            scenario.display()
-        );
-    }
-    Ok(())
-}
-
-/// Writes to a temporary file beside `path` and renames it into place, so a reader never sees
-/// a half-written report and an interrupted run leaves the old file intact.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("--out {} is not a file path", path.display()))?;
-    let tmp = dir.join(format!(".{}.faultline-tmp", name.to_string_lossy()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot move the report into place at {}", path.display())
-    })?;
-    Ok(())
+/// `--set PATH=VALUE` flags into (path, value) pairs, in order.
+fn parse_settings(sets: &[String]) -> Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|s| match s.split_once('=') {
+            Some((p, v)) => Ok((p.trim().to_owned(), v.to_owned())),
+            None => bail!("--set {s}: expected PATH=VALUE"),
+        })
+        .collect()
 }

@@ -161,7 +161,7 @@ fn out_is_written_atomically_and_never_over_the_scenario() {
     let s = scenario.to_str().expect("utf-8");
     let out = faultline(&["run", s, "--out", s]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("refusing to write the report over the scenario"));
+    assert!(stderr(&out).contains("refusing to write over the scenario"));
     assert_eq!(
         std::fs::read(&scenario).expect("read"),
         before,

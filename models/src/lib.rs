@@ -6,8 +6,10 @@
 
 pub mod config;
 pub mod metrics;
+pub mod trace;
 mod world;
 
+pub use trace::{RecordSink, TraceBuffer, TraceKind, TraceNames, TraceRecord};
 pub use world::{
     ClientReport, EdgeReport, FaultReport, Outcome, RunOptions, RunResult, ServiceReport, World,
     WorldEvent,

@@ -23,6 +23,7 @@ use crate::config::{
     Arrivals, Backoff, CallPolicy, ClientId, Execution, Fault, Objective, ServiceId, WorldConfig,
 };
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
+use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
 /// The outcome of one attempt, carried by its reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,8 +189,8 @@ struct ServiceState {
     error_rng: SimRng,
     /// Edge ids of the call plan, in order.
     call_edges: Vec<u32>,
-    /// (from, to, factor) of the latency faults on this service.
-    latency_faults: Vec<(SimTime, SimTime, f64)>,
+    /// (from, to, factor, fault index) of the latency faults on this service.
+    latency_faults: Vec<(SimTime, SimTime, f64, u32)>,
     report: ServiceReport,
 }
 
@@ -297,8 +298,51 @@ pub struct RunResult {
 /// Options of one run that are not part of the world.
 #[derive(Default)]
 pub struct RunOptions {
-    /// Receives every processed event.
-    pub trace: Option<Box<dyn TraceSink<WorldEvent>>>,
+    /// Receives the domain trace: every step of every logical request (see [`crate::trace`]).
+    /// Without it, a run pays one branch per event and runs handlers without trace points.
+    pub trace: Option<Box<dyn RecordSink>>,
+    /// Receives every event the engine processes.
+    pub event_trace: Option<Box<dyn TraceSink<WorldEvent>>>,
+}
+
+/// The state of the domain trace, present only when tracing. Everything the trace needs and the
+/// world does not (request ids, worker slots) lives here, so an untraced run carries none of it.
+/// Its memory grows with the attempts made, like the trace itself: tracing is for replaying one
+/// run, not for sweeps.
+struct Tracer {
+    sink: Box<dyn RecordSink>,
+    /// The id of the next logical request (client arrival).
+    next_request: u64,
+    /// Per attempt id (from 1), its logical request and parent attempt. Indexed by attempt, not
+    /// by call or job: a late reply's call and job may be gone.
+    attempts: Vec<(u64, u64)>,
+    /// Per slot of the call slab, the logical request of the call there.
+    call_requests: Vec<u64>,
+    /// Per slot of the job slab, the worker slot the job holds.
+    job_slots: Vec<u32>,
+    /// Per service, its free worker slots; the last is taken first, so an idle service hands
+    /// out slot 0 first and a freed slot is reused at once.
+    free_slots: Vec<Vec<u32>>,
+}
+
+impl Tracer {
+    fn record(&mut self, record: TraceRecord) {
+        self.sink.record(&record);
+    }
+
+    /// The logical request and the parent attempt of an attempt.
+    fn attempt(&self, attempt: u64) -> (u64, u64) {
+        self.attempts[(attempt - 1) as usize]
+    }
+
+    /// Notes the logical request of the call in slab slot `call`.
+    fn set_call_request(&mut self, call: u32, request: u64) {
+        let i = call as usize;
+        if i >= self.call_requests.len() {
+            self.call_requests.resize(i + 1, 0);
+        }
+        self.call_requests[i] = request;
+    }
 }
 
 /// A world ready to run: configuration plus state.
@@ -320,6 +364,7 @@ pub struct World {
     jobs: Slab<Job>,
     calls: Slab<Call>,
     next_attempt: u64,
+    tracer: Option<Box<Tracer>>,
 }
 
 impl World {
@@ -404,16 +449,19 @@ impl World {
                 },
             });
         }
-        for fault in &config.faults {
+        for (index, fault) in config.faults.iter().enumerate() {
             match *fault {
                 Fault::Latency {
                     service,
                     multiply,
                     from,
                     to,
-                } => services[service.0 as usize]
-                    .latency_faults
-                    .push((from, to, multiply)),
+                } => services[service.0 as usize].latency_faults.push((
+                    from,
+                    to,
+                    multiply,
+                    index as u32,
+                )),
             }
         }
         let faults = config
@@ -456,6 +504,26 @@ impl World {
             jobs: Slab::new(),
             calls: Slab::new(),
             next_attempt: NO_ATTEMPT + 1,
+            tracer: None,
+        }
+    }
+
+    /// The names behind the ids of the run's trace records.
+    pub fn trace_names(&self) -> TraceNames {
+        TraceNames {
+            services: self
+                .services
+                .iter()
+                .map(|s| s.report.name.clone())
+                .collect(),
+            workers: self.services.iter().map(|s| s.report.workers).collect(),
+            clients: self.clients.iter().map(|c| c.report.name.clone()).collect(),
+            edges: self
+                .edges
+                .iter()
+                .map(|e| (e.report.from.clone(), e.report.to.clone()))
+                .collect(),
+            faults: self.faults.iter().map(|f| f.description.clone()).collect(),
         }
     }
 
@@ -465,8 +533,22 @@ impl World {
             end: SimTime::ZERO + self.duration,
             max_events: self.max_events,
         });
-        if let Some(trace) = options.trace {
+        if let Some(trace) = options.event_trace {
             sim.set_trace(trace);
+        }
+        if let Some(sink) = options.trace {
+            self.tracer = Some(Box::new(Tracer {
+                sink,
+                next_request: 1,
+                attempts: Vec::new(),
+                call_requests: Vec::new(),
+                job_slots: Vec::new(),
+                free_slots: self
+                    .services
+                    .iter()
+                    .map(|s| (0..s.report.workers).rev().collect())
+                    .collect(),
+            }));
         }
         for client in 0..self.clients.len() as u32 {
             let first = match self.arrivals[client as usize] {
@@ -552,13 +634,14 @@ impl World {
         }
     }
 
-    fn on_client_arrival(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
+    fn on_client_arrival<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
         let next = self.interarrival(client);
         s.schedule_in(next, WorldEvent::ClientArrival { client });
         let state = &mut self.clients[client as usize];
         state.report.stats.requests += 1;
+        let edge = state.edge;
         let call = self.calls.insert(Call {
-            edge: state.edge,
+            edge,
             owner: Owner::Client {
                 client: ClientId(client),
                 started: s.now(),
@@ -568,11 +651,14 @@ impl World {
             attempt_sent: s.now(),
             timeout: None,
         });
-        self.send_attempt(s, call);
+        if TRACE {
+            self.trace_request_start(s.now(), call, client, edge);
+        }
+        self.send_attempt::<TRACE>(s, call);
     }
 
     /// Sends the next attempt of `call` over its edge.
-    fn send_attempt(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32) {
+    fn send_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32) {
         let attempt = self.next_attempt;
         self.next_attempt += 1;
         let now = s.now();
@@ -606,6 +692,9 @@ impl World {
         let latency = self.network.sample(&mut edge.network_rng);
         self.services[to.0 as usize].report.stats.requests += 1;
         let edge_id = call.edge;
+        if TRACE {
+            self.trace_attempt_sent(now, call_id);
+        }
         let job = self.jobs.insert(Job {
             service: to,
             edge: edge_id,
@@ -615,28 +704,37 @@ impl World {
             holding_worker: false,
         });
         if latency == SimDuration::ZERO {
-            self.on_deliver(s, job);
+            self.on_deliver::<TRACE>(s, job);
         } else {
             s.schedule_in(latency, WorldEvent::Deliver { job });
         }
     }
 
-    fn on_deliver(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+    fn on_deliver<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        if TRACE {
+            self.trace_job(s.now(), TraceKind::Delivered, job, 0, None);
+        }
         let service = self.jobs[job].service.0 as usize;
         let state = &mut self.services[service];
         if state.workers_busy < state.report.workers {
-            self.start_work(s, job);
+            self.start_work::<TRACE>(s, job);
         } else if (state.queue.len() as u32) < state.report.queue_capacity {
             state.queue.push_back(job);
             let queued = state.queue.len() as u32;
             state.report.queue_max = state.report.queue_max.max(queued);
             state.report.gauges.set(s.now(), state.workers_busy, queued);
+            if TRACE {
+                self.trace_job(s.now(), TraceKind::Queued, job, queued, None);
+            }
         } else {
-            self.reply(s, job, Outcome::Failed(FailureCause::Rejected));
+            if TRACE {
+                self.trace_job(s.now(), TraceKind::Rejected, job, 0, None);
+            }
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Rejected));
         }
     }
 
-    fn start_work(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
+    fn start_work<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
         let now = s.now();
         let job = &mut self.jobs[job_id];
         let service = job.service.0 as usize;
@@ -648,36 +746,47 @@ impl World {
             .gauges
             .set(now, state.workers_busy, state.queue.len() as u32);
         let mut work = self.service_times[service].sample(&mut state.service_time_rng);
-        for &(from, to, factor) in &state.latency_faults {
+        for &(from, to, factor, _) in &state.latency_faults {
             if from <= now && now < to {
                 work = work.mul_f64(factor);
             }
         }
         s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
+        if TRACE {
+            self.trace_work_start(now, job_id, work);
+        }
     }
 
-    fn on_work_done(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+    fn on_work_done<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
         let service = self.jobs[job].service.0 as usize;
         let error_rate = self.error_rates[service];
         if error_rate > 0.0 && self.services[service].error_rng.chance(error_rate) {
-            self.reply(s, job, Outcome::Failed(FailureCause::Error));
+            let outcome = Outcome::Failed(FailureCause::Error);
+            if TRACE {
+                self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(outcome));
+            }
+            self.reply::<TRACE>(s, job, outcome);
         } else {
-            self.next_downstream(s, job);
+            if TRACE {
+                self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(Outcome::Ok));
+            }
+            self.next_downstream::<TRACE>(s, job);
         }
     }
 
     /// Makes the job's next downstream call, or replies when none is left.
-    fn next_downstream(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
+    fn next_downstream<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
         let job = &mut self.jobs[job_id];
         let service = job.service.0 as usize;
         let index = usize::from(job.next_call);
         let Some(&edge) = self.services[service].call_edges.get(index) else {
-            self.reply(s, job_id, Outcome::Ok);
+            self.reply::<TRACE>(s, job_id, Outcome::Ok);
             return;
         };
         job.next_call += 1;
+        let parent = job.attempt;
         if self.executions[service] == Execution::Async && job.holding_worker {
-            self.release_worker(s, job_id);
+            self.release_worker::<TRACE>(s, job_id);
         }
         let call = self.calls.insert(Call {
             edge,
@@ -687,10 +796,16 @@ impl World {
             attempt_sent: s.now(),
             timeout: None,
         });
-        self.send_attempt(s, call);
+        if TRACE {
+            self.trace_call_start(s.now(), call, parent, edge, index as u32);
+        }
+        self.send_attempt::<TRACE>(s, call);
     }
 
-    fn release_worker(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
+    fn release_worker<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
+        if TRACE {
+            self.trace_worker_released(s.now(), job_id);
+        }
         let job = &mut self.jobs[job_id];
         debug_assert!(job.holding_worker);
         job.holding_worker = false;
@@ -702,14 +817,22 @@ impl World {
             .gauges
             .set(s.now(), state.workers_busy, state.queue.len() as u32);
         if let Some(next) = next {
-            self.start_work(s, next);
+            self.start_work::<TRACE>(s, next);
         }
     }
 
     /// Ends a job: frees its worker and sends the reply back over the network.
-    fn reply(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32, outcome: Outcome) {
+    fn reply<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+        outcome: Outcome,
+    ) {
         if self.jobs[job_id].holding_worker {
-            self.release_worker(s, job_id);
+            self.release_worker::<TRACE>(s, job_id);
+        }
+        if TRACE {
+            self.trace_job(s.now(), TraceKind::ReplySent, job_id, 0, Some(outcome));
         }
         let job = &self.jobs[job_id];
         let (call_id, attempt, edge_id) = (job.call, job.attempt, job.edge);
@@ -732,13 +855,13 @@ impl World {
             outcome,
         };
         if latency == SimDuration::ZERO {
-            self.on_reply(s, call_id, edge_id, attempt, outcome);
+            self.on_reply::<TRACE>(s, call_id, edge_id, attempt, outcome);
         } else {
             s.schedule_in(latency, event);
         }
     }
 
-    fn on_reply(
+    fn on_reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         call_id: u32,
@@ -750,25 +873,51 @@ impl World {
         if call.attempt != attempt {
             // The slot may hold a newer call by now, so the edge comes from the reply itself.
             self.edges[edge as usize].report.late_replies += 1;
+            if TRACE {
+                let caller = (edge, attempt, Some(outcome));
+                self.trace_caller(s.now(), TraceKind::LateReply, caller, SimDuration::ZERO, 0);
+            }
             return;
         }
         if let Some(timer) = call.timeout.take() {
             s.cancel(timer);
         }
-        self.attempt_finished(s, call_id, outcome);
+        if TRACE {
+            let latency = s.now() - self.calls[call_id].attempt_sent;
+            let caller = (edge, attempt, Some(outcome));
+            self.trace_caller(s.now(), TraceKind::ReplyReceived, caller, latency, 0);
+        }
+        self.attempt_finished::<TRACE>(s, call_id, outcome);
     }
 
-    fn on_timeout(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32, attempt: u64) {
+    fn on_timeout<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+        attempt: u64,
+    ) {
         let call = &mut self.calls[call_id];
         debug_assert_eq!(call.attempt, attempt, "a live timeout names its attempt");
         call.timeout = None;
-        self.attempt_finished(s, call_id, Outcome::Failed(FailureCause::Timeout));
+        if TRACE {
+            let call = &self.calls[call_id];
+            let waited = s.now() - call.attempt_sent;
+            let caller = (call.edge, attempt, None);
+            self.trace_caller(s.now(), TraceKind::Timeout, caller, waited, 0);
+        }
+        self.attempt_finished::<TRACE>(s, call_id, Outcome::Failed(FailureCause::Timeout));
     }
 
     /// Records the attempt's outcome at the callee and decides: done, retry, or give up.
-    fn attempt_finished(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32, outcome: Outcome) {
+    fn attempt_finished<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+        outcome: Outcome,
+    ) {
         let now = s.now();
         let call = &mut self.calls[call_id];
+        let attempt = call.attempt;
         call.attempt = NO_ATTEMPT;
         let edge = &mut self.edges[call.edge as usize];
         let stats = &mut self.services[edge.to.0 as usize].report.stats;
@@ -777,7 +926,7 @@ impl World {
                 let latency = now - call.attempt_sent;
                 stats.record_ok(now, latency);
                 edge.report.stats.record_ok(now, latency);
-                self.call_finished(s, call_id, Outcome::Ok);
+                self.call_finished::<TRACE>(s, call_id, Outcome::Ok);
                 return;
             }
             Outcome::Failed(cause) => cause,
@@ -787,8 +936,12 @@ impl World {
         match &edge.policy.retry {
             Some(retry) if call.attempts < retry.max_attempts => {
                 let wait = backoff(&retry.backoff, call.attempts, &mut edge.retry_rng);
+                if TRACE {
+                    let (caller, next) = ((call.edge, attempt, Some(outcome)), call.attempts + 1);
+                    self.trace_caller(now, TraceKind::RetryScheduled, caller, wait, next);
+                }
                 if wait == SimDuration::ZERO {
-                    self.send_attempt(s, call_id);
+                    self.send_attempt::<TRACE>(s, call_id);
                 } else {
                     // The backoff cannot be interrupted, so it needs no cancellable timer.
                     s.schedule_in(
@@ -800,13 +953,21 @@ impl World {
                     );
                 }
             }
-            _ => self.call_finished(s, call_id, Outcome::Failed(cause)),
+            _ => self.call_finished::<TRACE>(s, call_id, Outcome::Failed(cause)),
         }
     }
 
     /// A logical call is over: report it to its owner.
-    fn call_finished(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32, outcome: Outcome) {
+    fn call_finished<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+        outcome: Outcome,
+    ) {
         let owner = self.calls[call_id].owner;
+        if TRACE {
+            self.trace_call_finished(s.now(), call_id, outcome);
+        }
         self.calls.remove(call_id);
         match owner {
             Owner::Client { client, started } => {
@@ -818,12 +979,219 @@ impl World {
                 }
             }
             Owner::Job(job) => match outcome {
-                Outcome::Ok => self.next_downstream(s, job),
+                Outcome::Ok => self.next_downstream::<TRACE>(s, job),
                 Outcome::Failed(_) => {
-                    self.reply(s, job, Outcome::Failed(FailureCause::Dependency));
+                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Dependency));
                 }
             },
         }
+    }
+}
+
+/// The trace points. The handlers take `TRACE`, known at compile time, and `handle` picks the
+/// traced ones when a sink is set: an untraced run pays one branch per event, and its handlers
+/// contain no trace code. The trace points are kept out of line, away from the hot path.
+impl World {
+    #[inline]
+    fn dispatch<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, event: WorldEvent) {
+        match event {
+            WorldEvent::ClientArrival { client } => self.on_client_arrival::<TRACE>(s, client),
+            WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),
+            WorldEvent::WorkDone { job } => self.on_work_done::<TRACE>(s, job),
+            WorldEvent::Reply {
+                call,
+                edge,
+                attempt,
+                outcome,
+            } => self.on_reply::<TRACE>(s, call, edge, attempt, outcome),
+            WorldEvent::Timeout { call, attempt } => self.on_timeout::<TRACE>(s, call, attempt),
+            WorldEvent::RetryDue { call, .. } => self.send_attempt::<TRACE>(s, call),
+        }
+    }
+
+    fn tracer(&mut self) -> &mut Tracer {
+        self.tracer
+            .as_deref_mut()
+            .expect("called only when tracing")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_request_start(&mut self, now: SimTime, call: u32, client: u32, edge: u32) {
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let request = tracer.next_request;
+        tracer.next_request += 1;
+        tracer.set_call_request(call, request);
+        let mut r = TraceRecord::new(now, TraceKind::RequestStart, request);
+        r.client = client;
+        r.edge = edge;
+        r.service = service;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_attempt_sent(&mut self, now: SimTime, call_id: u32) {
+        let call = &self.calls[call_id];
+        let parent = match call.owner {
+            Owner::Client { .. } => NO_ATTEMPT,
+            Owner::Job(job) => self.jobs[job].attempt,
+        };
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, TraceKind::AttemptSent, request);
+        r.attempt = call.attempt;
+        r.parent = parent;
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.number = call.attempts;
+        let tracer = self.tracer();
+        assert_eq!(
+            tracer.attempts.len() as u64,
+            r.attempt - 1,
+            "attempt ids are dense"
+        );
+        tracer.attempts.push((r.request, r.parent));
+        tracer.record(r);
+    }
+
+    /// A record about a job at its service.
+    #[cold]
+    #[inline(never)]
+    fn trace_job(
+        &mut self,
+        now: SimTime,
+        kind: TraceKind,
+        job_id: u32,
+        number: u32,
+        outcome: Option<Outcome>,
+    ) {
+        let job = &self.jobs[job_id];
+        let tracer = self.tracer.as_deref_mut().expect("tracing");
+        let mut r = TraceRecord::new(now, kind, tracer.attempt(job.attempt).0);
+        r.attempt = job.attempt;
+        r.service = job.service.0;
+        r.edge = job.edge;
+        if job.holding_worker {
+            r.slot = tracer.job_slots[job_id as usize];
+        }
+        r.number = number;
+        r.outcome = outcome;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_work_start(&mut self, now: SimTime, job_id: u32, work: SimDuration) {
+        let service = self.jobs[job_id].service.0;
+        let mut slowed_by = 1.0;
+        let mut fault = NONE;
+        for &(from, to, factor, index) in &self.services[service as usize].latency_faults {
+            if from <= now && now < to {
+                slowed_by *= factor;
+                fault = fault.min(index);
+            }
+        }
+        let job = &self.jobs[job_id];
+        let tracer = self.tracer.as_deref_mut().expect("tracing");
+        let slot = tracer.free_slots[service as usize]
+            .pop()
+            .expect("a service never holds more workers than it has");
+        let i = job_id as usize;
+        if i >= tracer.job_slots.len() {
+            tracer.job_slots.resize(i + 1, NONE);
+        }
+        tracer.job_slots[i] = slot;
+        let mut r = TraceRecord::new(now, TraceKind::WorkStart, tracer.attempt(job.attempt).0);
+        r.attempt = job.attempt;
+        r.service = service;
+        r.edge = job.edge;
+        r.slot = slot;
+        r.duration = work;
+        r.slowed_by = slowed_by;
+        r.fault = fault;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_worker_released(&mut self, now: SimTime, job_id: u32) {
+        self.trace_job(now, TraceKind::WorkerReleased, job_id, 0, None);
+        let service = self.jobs[job_id].service.0 as usize;
+        let tracer = self.tracer();
+        let slot = tracer.job_slots[job_id as usize];
+        tracer.free_slots[service].push(slot);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_call_start(&mut self, now: SimTime, call: u32, parent: u64, edge: u32, index: u32) {
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let request = tracer.attempt(parent).0;
+        tracer.set_call_request(call, request);
+        let mut r = TraceRecord::new(now, TraceKind::CallStart, request);
+        r.parent = parent;
+        r.edge = edge;
+        r.service = service;
+        r.number = index;
+        tracer.record(r);
+    }
+
+    /// A record about an attempt at its caller: `caller` is (edge, attempt, outcome).
+    #[cold]
+    #[inline(never)]
+    fn trace_caller(
+        &mut self,
+        now: SimTime,
+        kind: TraceKind,
+        caller: (u32, u64, Option<Outcome>),
+        duration: SimDuration,
+        number: u32,
+    ) {
+        let (edge, attempt, outcome) = caller;
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let (request, parent) = tracer.attempt(attempt);
+        let mut r = TraceRecord::new(now, kind, request);
+        r.attempt = attempt;
+        r.parent = parent;
+        r.edge = edge;
+        r.service = service;
+        r.outcome = outcome;
+        r.duration = duration;
+        r.number = number;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trace_call_finished(&mut self, now: SimTime, call_id: u32, outcome: Outcome) {
+        let call = &self.calls[call_id];
+        let (kind, client, parent, duration) = match call.owner {
+            Owner::Client { client, started } => (
+                TraceKind::RequestFinished,
+                client.0,
+                NO_ATTEMPT,
+                now - started,
+            ),
+            Owner::Job(job) => (
+                TraceKind::CallFinished,
+                NONE,
+                self.jobs[job].attempt,
+                SimDuration::ZERO,
+            ),
+        };
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, kind, request);
+        r.client = client;
+        r.parent = parent;
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.outcome = Some(outcome);
+        r.number = call.attempts;
+        r.duration = duration;
+        self.tracer().record(r);
     }
 }
 
@@ -849,18 +1217,11 @@ impl Model for World {
 
     #[inline]
     fn handle(&mut self, s: &mut Scheduler<WorldEvent>, event: WorldEvent) {
-        match event {
-            WorldEvent::ClientArrival { client } => self.on_client_arrival(s, client),
-            WorldEvent::Deliver { job } => self.on_deliver(s, job),
-            WorldEvent::WorkDone { job } => self.on_work_done(s, job),
-            WorldEvent::Reply {
-                call,
-                edge,
-                attempt,
-                outcome,
-            } => self.on_reply(s, call, edge, attempt, outcome),
-            WorldEvent::Timeout { call, attempt } => self.on_timeout(s, call, attempt),
-            WorldEvent::RetryDue { call, .. } => self.send_attempt(s, call),
+        // One branch per event picks the handlers with or without the trace points.
+        if self.tracer.is_some() {
+            self.dispatch::<true>(s, event);
+        } else {
+            self.dispatch::<false>(s, event);
         }
     }
 }
@@ -1057,5 +1418,173 @@ mod tests {
         assert!(r.edges[0].late_replies > 0);
         assert!(r.edges[0].late_replies <= timeouts);
         assert_eq!(r.edges[1].late_replies, 0);
+    }
+
+    /// Runs `cfg` with and without the trace; the run must not notice.
+    fn traced(cfg: &WorldConfig, seed: u64) -> (RunResult, Vec<TraceRecord>) {
+        let buffer = crate::TraceBuffer::new();
+        let options = RunOptions {
+            trace: Some(Box::new(buffer.clone())),
+            ..RunOptions::default()
+        };
+        let with = World::new(cfg, seed).run(options);
+        let without = World::new(cfg, seed).run(RunOptions::default());
+        assert_eq!(with.outcome, without.outcome, "tracing changed the run");
+        assert_eq!(format!("{with:?}"), format!("{without:?}"));
+        (with, buffer.take())
+    }
+
+    fn kinds(records: &[TraceRecord], request: u64) -> Vec<TraceKind> {
+        records
+            .iter()
+            .filter(|r| r.request == request)
+            .map(|r| r.kind)
+            .collect()
+    }
+
+    #[test]
+    fn trace_follows_one_request_through_its_timeouts_and_retries() {
+        // The timeout case above: 3 attempts of 5 ms on 20 ms work, 1 ms backoff.
+        let policy = CallPolicy {
+            timeout: Some(SimDuration::from_millis(5)),
+            retry: Some(Retry {
+                max_attempts: 3,
+                backoff: Backoff::Constant(SimDuration::from_millis(1)),
+            }),
+        };
+        let cfg = world(vec![service("a", 100, 100, 20)], policy, 10.0);
+        let (_, records) = traced(&cfg, 1);
+        use TraceKind::*;
+        let attempt = [AttemptSent, Delivered, WorkStart];
+        let mut expected = vec![RequestStart];
+        for last in [false, false, true] {
+            expected.extend(attempt);
+            expected.push(Timeout);
+            expected.push(if last {
+                RequestFinished
+            } else {
+                RetryScheduled
+            });
+        }
+        // Timeouts at 5, 11 and 17 ms; each attempt's work ends later, with a late reply.
+        let story = kinds(&records, 1);
+        let finished = story.iter().filter(|k| **k == RequestFinished).count();
+        assert_eq!(finished, 1);
+        let late = story.iter().filter(|k| **k == LateReply).count();
+        assert_eq!(late, 3, "{story:?}");
+        let early: Vec<TraceKind> = records
+            .iter()
+            .filter(|r| r.request == 1 && r.time <= SimTime(17_000_000))
+            .filter(|r| !matches!(r.kind, WorkDone | WorkerReleased | ReplySent | LateReply))
+            .map(|r| r.kind)
+            .collect();
+        assert_eq!(early, expected);
+        let first = records.iter().find(|r| r.kind == RetryScheduled).unwrap();
+        assert_eq!(first.duration, SimDuration::from_millis(1));
+        assert_eq!(first.number, 2);
+        assert_eq!(first.outcome, Some(Outcome::Failed(FailureCause::Timeout)));
+        let end = records.iter().find(|r| r.kind == RequestFinished).unwrap();
+        assert_eq!(end.duration, SimDuration::from_millis(17));
+        assert_eq!(end.client, 0);
+        // Request ids follow the arrivals: 100 requests, ids 1..=100.
+        let starts: Vec<u64> = records
+            .iter()
+            .filter(|r| r.kind == RequestStart)
+            .map(|r| r.request)
+            .collect();
+        assert_eq!(starts, (1..=100).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn trace_attributes_downstream_calls_and_keeps_worker_slots_exclusive() {
+        // front (2 workers, thread-per-request) -> back (3 workers): busy enough to queue.
+        let mut front = service("front", 2, 1000, 1);
+        front.calls = vec![CallConfig {
+            to: ServiceId(1),
+            policy: CallPolicy::default(),
+        }];
+        let mut back = service("back", 3, 1000, 0);
+        back.service_time = Distribution::exponential(SimDuration::from_millis(3)).unwrap();
+        let mut cfg = world(vec![front, back], CallPolicy::default(), 300.0);
+        cfg.clients[0].arrivals = Arrivals::Poisson { rate_per_s: 300.0 };
+        cfg.network.latency = Distribution::exponential(SimDuration::from_micros(200)).unwrap();
+        let (result, records) = traced(&cfg, 5);
+        assert!(records.windows(2).all(|w| w[0].time <= w[1].time));
+        // Every attempt's parent is an attempt of the same request (or the client).
+        let mut request_of = std::collections::BTreeMap::new();
+        for r in records.iter().filter(|r| r.kind == TraceKind::AttemptSent) {
+            request_of.insert(r.attempt, r.request);
+            if r.parent != 0 {
+                assert_eq!(request_of[&r.parent], r.request);
+                assert_eq!(r.service, 1);
+            } else {
+                assert_eq!(r.service, 0);
+            }
+        }
+        for r in &records {
+            if r.attempt != 0 {
+                assert_eq!(request_of[&r.attempt], r.request, "{r:?}");
+            }
+        }
+        // A slot is held by one attempt at a time, and slots stay below the workers.
+        let workers = [2, 3];
+        let mut holder = [vec![0u64; 2], vec![0u64; 3]];
+        let mut starts = 0;
+        for r in &records {
+            let slot = r.slot as usize;
+            match r.kind {
+                TraceKind::WorkStart => {
+                    assert!(r.slot < workers[r.service as usize]);
+                    assert_eq!(holder[r.service as usize][slot], 0, "{r:?}");
+                    holder[r.service as usize][slot] = r.attempt;
+                    starts += 1;
+                }
+                TraceKind::WorkerReleased => {
+                    assert_eq!(holder[r.service as usize][slot], r.attempt);
+                    holder[r.service as usize][slot] = 0;
+                }
+                _ => {}
+            }
+        }
+        assert!(starts > 1000);
+        let queued = records
+            .iter()
+            .filter(|r| r.kind == TraceKind::Queued)
+            .count();
+        assert!(queued > 0, "the front queues sometimes");
+        let finished = records
+            .iter()
+            .filter(|r| r.kind == TraceKind::RequestFinished)
+            .count() as u64;
+        let c = &result.clients[0].stats;
+        assert_eq!(finished, c.requests - c.in_flight());
+    }
+
+    #[test]
+    fn trace_names_the_fault_that_slowed_the_work() {
+        let mut cfg = world(vec![service("a", 10, 0, 2)], CallPolicy::default(), 10.0);
+        cfg.faults = vec![Fault::Latency {
+            service: ServiceId(0),
+            multiply: 10.0,
+            from: SimTime(2_000_000_000),
+            to: SimTime(4_000_000_000),
+        }];
+        let (result, records) = traced(&cfg, 1);
+        let work: Vec<&TraceRecord> = records
+            .iter()
+            .filter(|r| r.kind == TraceKind::WorkStart)
+            .collect();
+        assert_eq!(work.len(), 100);
+        for r in work {
+            if r.time >= SimTime(2_000_000_000) && r.time < SimTime(4_000_000_000) {
+                assert_eq!((r.fault, r.slowed_by), (0, 10.0));
+                assert_eq!(r.duration, SimDuration::from_millis(20));
+            } else {
+                assert_eq!((r.fault, r.slowed_by), (NONE, 1.0));
+            }
+        }
+        let names = crate::TraceNames::of(&result);
+        assert_eq!(names.faults, ["a latency x10"]);
+        assert_eq!(names, World::new(&cfg, 1).trace_names());
     }
 }

@@ -17,6 +17,7 @@ mod json;
 pub mod markdown;
 pub mod sweep;
 mod text;
+pub mod trace;
 
 pub use analysis::{Analysis, analyse};
 pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};

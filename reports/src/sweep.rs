@@ -176,6 +176,9 @@ const T95: [f64; 30] = [
     2.052, 2.048, 2.045, 2.042,
 ];
 
+/// A parameter point (its `--set` values) and its metrics across seeds.
+pub type PointAggregate = (Vec<(String, String)>, Vec<MetricAggregate>);
+
 /// One metric at one parameter point, across seeds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricAggregate {
@@ -233,7 +236,7 @@ impl Document {
     }
 
     /// Per parameter point, per metric, across its seeds (runs in index order).
-    pub fn aggregates(&self) -> Vec<(Vec<(String, String)>, Vec<MetricAggregate>)> {
+    pub fn aggregates(&self) -> Vec<PointAggregate> {
         let n = self.definition.seed_count() as usize;
         self.definition
             .points()

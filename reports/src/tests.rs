@@ -16,7 +16,7 @@ use models::config::{
 use models::{RunOptions, World};
 use sim_core::Distribution;
 
-fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig {
+pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig {
     ServiceConfig {
         name: name.into(),
         workers,
@@ -31,7 +31,7 @@ fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig 
 }
 
 /// front -> back with a timeout and retries, so that every column has something in it.
-fn config(max_events: u64) -> WorldConfig {
+pub(crate) fn config(max_events: u64) -> WorldConfig {
     let mut front = service("front", 4, 8, 2);
     front.calls = vec![CallConfig {
         to: ServiceId(1),

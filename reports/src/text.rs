@@ -371,67 +371,35 @@ impl<const N: usize> Table<N> {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use models::config::{
-        Arrivals, Backoff, CallConfig, CallPolicy, ClientConfig, Execution, Fault, NetworkConfig,
-        Objective, Retry, ServiceConfig, ServiceId, WorldConfig,
-    };
+    use models::config::{Fault, ServiceId, WorldConfig};
     use models::{RunOptions, RunResult, World};
-    use sim_core::{Distribution, SimDuration, SimTime};
+    use sim_core::{SimDuration, SimTime};
 
     use super::*;
     use crate::analysis::analyse;
 
-    fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> ServiceConfig {
-        ServiceConfig {
-            name: name.into(),
-            workers,
-            queue,
-            service_time: Distribution::exponential(SimDuration::from_millis(mean_ms))
-                .expect("valid mean"),
-            error_rate: 0.001,
-            execution: Execution::ThreadPerRequest,
-            calls: vec![],
-            objective: Objective::default(),
-        }
-    }
-
     /// users -> front -> back, with a timeout and a retry on front -> back, and back twenty
     /// times slower from 2 s to 3 s of a 6 s run: a cascade that recovers.
     pub(crate) fn faulted_config() -> WorldConfig {
-        let mut front = service("front", 8, 16, 2);
-        front.calls = vec![CallConfig {
-            to: ServiceId(1),
-            policy: CallPolicy {
-                timeout: Some(SimDuration::from_millis(30)),
-                retry: Some(Retry {
-                    max_attempts: 2,
-                    backoff: Backoff::Constant(SimDuration::from_millis(1)),
-                }),
-            },
-        }];
-        WorldConfig {
-            name: "cascade".into(),
-            duration: SimDuration::from_secs(6),
-            services: vec![front, service("back", 4, 8, 5)],
-            clients: vec![ClientConfig {
-                name: "users".into(),
-                to: ServiceId(0),
-                arrivals: Arrivals::Poisson { rate_per_s: 200.0 },
-                policy: CallPolicy::default(),
-                objective: Objective::default(),
-            }],
-            network: NetworkConfig {
-                latency: Distribution::Constant(SimDuration::from_micros(500)),
-            },
-            faults: vec![Fault::Latency {
-                service: ServiceId(1),
-                multiply: 20.0,
-                from: SimTime(2_000_000_000),
-                to: SimTime(3_000_000_000),
-            }],
-            window: SimDuration::from_millis(500),
-            max_events: u64::MAX,
+        // The shared front -> back world, bigger, with fewer errors and a fault.
+        let mut cfg = crate::tests::config(u64::MAX);
+        let mut front = crate::tests::service("front", 8, 16, 2);
+        front.calls = cfg.services[0].calls.clone();
+        front.calls[0].policy.timeout = Some(SimDuration::from_millis(30));
+        cfg.services = vec![front, crate::tests::service("back", 4, 8, 5)];
+        for s in &mut cfg.services {
+            s.error_rate = 0.001;
         }
+        cfg.name = "cascade".into();
+        cfg.duration = SimDuration::from_secs(6);
+        cfg.faults = vec![Fault::Latency {
+            service: ServiceId(1),
+            multiply: 20.0,
+            from: SimTime(2_000_000_000),
+            to: SimTime(3_000_000_000),
+        }];
+        cfg.window = SimDuration::from_millis(500);
+        cfg
     }
 
     pub(crate) fn faulted_run(seed: u64) -> RunResult {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::analysis::{Analysis, Verdict};
 use crate::common::escape_markup as xml_escape;
+use crate::common::{amplification, service_amplification};
 
 /// Whether larger measured values are better (availability) or worse (latency).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,24 +165,13 @@ fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
             stats_of(of).map_or(0.0, |s| s.latency.quantile(*quantile).as_millis_f64())
         }
         Expectation::Amplification { of, .. } => {
-            if let Some(c) = result.clients.iter().find(|c| &c.name == of) {
-                if c.stats.requests == 0 {
-                    0.0
-                } else {
-                    c.attempts as f64 / c.stats.requests as f64
-                }
-            } else {
-                let entry: u64 = result.clients.iter().map(|c| c.stats.requests).sum();
-                let received = result
+            match result.clients.iter().find(|c| &c.name == of) {
+                Some(c) => amplification(c),
+                None => result
                     .services
                     .iter()
                     .find(|s| &s.name == of)
-                    .map_or(0, |s| s.stats.requests);
-                if entry == 0 {
-                    0.0
-                } else {
-                    received as f64 / entry as f64
-                }
+                    .map_or(0.0, |s| service_amplification(result, s)),
             }
         }
         Expectation::NoCascadeInto { service } => analysis

@@ -29,13 +29,26 @@ pub(crate) fn utilisation_window(result: &RunResult) -> SimDuration {
     }
 }
 
-/// Attempts per logical request; 0 when there were no requests.
-pub(crate) fn amplification(c: &ClientReport) -> f64 {
-    if c.stats.requests == 0 {
+/// `part / whole`, or 0 when `whole` is 0.
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
         0.0
     } else {
-        c.attempts as f64 / c.stats.requests as f64
+        part as f64 / whole as f64
     }
+}
+
+/// Attempts per logical request; 0 when there were no requests.
+pub(crate) fn amplification(c: &ClientReport) -> f64 {
+    ratio(c.attempts, c.stats.requests)
+}
+
+/// Attempts arriving at `s` per logical request entering the system from all clients.
+pub(crate) fn service_amplification(result: &RunResult, s: &models::ServiceReport) -> f64 {
+    ratio(
+        s.stats.requests,
+        result.clients.iter().map(|c| c.stats.requests).sum(),
+    )
 }
 
 /// A duration in milliseconds with three decimals, rounded to the nearest microsecond with

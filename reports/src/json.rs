@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 use sim_core::{SimDuration, SimTime};
 
 use crate::analysis::{Analysis, EntityHealth, EntityKind, FaultImpact, Verdict, analyse};
-use crate::common::{amplification, finite, is_complete, round_to, utilisation_window};
+use crate::common::{
+    amplification, finite, is_complete, round_to, service_amplification, utilisation_window,
+};
 
 /// Version of the layout of the JSON document; bumped on every incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -58,11 +60,10 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         float(result.window.as_secs_f64(), SECONDS_DECIMALS),
     );
 
-    let entry_requests: u64 = result.clients.iter().map(|c| c.stats.requests).sum();
     let services: Map<String, Value> = result
         .services
         .iter()
-        .map(|s| (s.name.clone(), service_json(s, window, entry_requests)))
+        .map(|s| (s.name.clone(), service_json(result, s, window)))
         .collect();
     doc.insert("services".into(), Value::Object(services));
 
@@ -240,15 +241,12 @@ fn outcome_json(stats: &OutcomeStats) -> Map<String, Value> {
     m
 }
 
-fn service_json(s: &ServiceReport, window: SimDuration, entry_requests: u64) -> Value {
+fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> Value {
     let mut m = outcome_json(&s.stats);
-    // Attempts arriving here per logical request entering the system from the clients.
-    let amplification = if entry_requests == 0 {
-        0.0
-    } else {
-        s.stats.requests as f64 / entry_requests as f64
-    };
-    m.insert("amplification".into(), float(amplification, RATIO_DECIMALS));
+    m.insert(
+        "amplification".into(),
+        float(service_amplification(result, s), RATIO_DECIMALS),
+    );
     m.insert("wasted_work".into(), Value::from(s.wasted_work));
     m.insert("queue_max".into(), Value::from(s.queue_max));
     m.insert(

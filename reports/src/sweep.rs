@@ -123,12 +123,10 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
             format!("clients.{}.latency_ms_p99", c.name),
             c.stats.latency.quantile(0.99).as_millis_f64(),
         ));
-        let amplification = if c.stats.requests == 0 {
-            0.0
-        } else {
-            c.attempts as f64 / c.stats.requests as f64
-        };
-        metrics.push((format!("clients.{}.amplification", c.name), amplification));
+        metrics.push((
+            format!("clients.{}.amplification", c.name),
+            crate::common::amplification(c),
+        ));
     }
     for s in &result.services {
         metrics.push((

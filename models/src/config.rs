@@ -5,6 +5,8 @@
 
 use sim_core::{Distribution, SimDuration, SimTime};
 
+use crate::metrics::FailureCause;
+
 /// Index of a service in [`WorldConfig::services`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId(pub u32);
@@ -55,6 +57,31 @@ pub struct ServiceConfig {
     pub calls: Vec<CallConfig>,
     /// What healthy means for this service, for the reports' health and cascade analysis.
     pub objective: Objective,
+    pub kind: ServiceKind,
+    /// Whether executing a request twice is harmless. A non-idempotent service that executes
+    /// one logical call more than once (retries, hedges) counts duplicate side effects.
+    pub idempotent: bool,
+    /// The service remembers each logical call's idempotency key (Stripe semantics): a repeat
+    /// of a finished call gets the stored answer without executing again, a repeat of one still
+    /// in progress fails with a conflict.
+    pub idempotency_keys: bool,
+    /// Pass the remaining deadline of an incoming request on to downstream calls, and drop a
+    /// queued request whose deadline has passed instead of working on it (gRPC servers in Java
+    /// and Go).
+    pub propagate_deadline: bool,
+}
+
+/// What a service does with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ServiceKind {
+    /// Local work, then the call plan.
+    #[default]
+    Worker,
+    /// One record with an integer version (initially 0): a read returns the version, a
+    /// conditional write carrying the version it read succeeds (version + 1) only if that is
+    /// still the current version, and otherwise fails with a conflict. Only clients with a
+    /// read-modify-write workload call it.
+    Record,
 }
 
 /// What healthy means for a service or client in one window of the time series.
@@ -82,21 +109,115 @@ pub struct CallConfig {
     pub policy: CallPolicy,
 }
 
-/// What a caller does around each call on one edge.
+/// What a caller does around each call on one edge (or a client around each request).
+///
+/// State that production keeps per client process (breakers, budgets, throttles, bulkheads)
+/// is kept per edge here, and every service is one calling instance, so it is per calling
+/// instance as in production.
 #[derive(Clone, Debug, Default)]
 pub struct CallPolicy {
     /// Per-attempt timeout; `None` waits forever.
     pub timeout: Option<SimDuration>,
+    /// Overall time budget of the logical call, all attempts and backoffs included (Envoy's
+    /// route timeout, a gRPC deadline). It travels with the request: a service with
+    /// `propagate_deadline` gives its own calls only what is left of it.
+    pub deadline: Option<SimDuration>,
     pub retry: Option<Retry>,
+    /// gRPC hedging: extra copies of a slow call. Exclusive with `retry`, as in gRPC.
+    pub hedge: Option<Hedge>,
+    pub bulkhead: Option<Bulkhead>,
+    /// What the caller answers instead of failing.
+    pub fallback: Option<Fallback>,
+    /// The composition order, outermost first.
+    pub order: Order,
 }
 
-/// Retry of failed attempts (every failure cause is retryable, as in Resilience4j's default).
+/// A policy layer whose place in the composition can be chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    Retry,
+    Breaker,
+    Bulkhead,
+    Timeout,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Retry => "Retry",
+            Layer::Breaker => "Breaker",
+            Layer::Bulkhead => "Bulkhead",
+            Layer::Timeout => "Timeout",
+        }
+    }
+}
+
+/// The order in which an edge's layers wrap the call, outermost first. Layers outside
+/// `Retry` act once per logical call (a bulkhead permit held across retries and backoffs, a
+/// breaker that records one outcome per call); layers inside act per attempt. Fallback is
+/// always outermost and the overall deadline always spans every attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order(pub [Layer; 4]);
+
+impl Default for Order {
+    /// Resilience4j's annotation order: `Retry(CircuitBreaker(TimeLimiter(Bulkhead(call))))`
+    /// (rate limiting sits on the callee here).
+    fn default() -> Self {
+        Order([
+            Layer::Retry,
+            Layer::Breaker,
+            Layer::Timeout,
+            Layer::Bulkhead,
+        ])
+    }
+}
+
+impl Order {
+    /// Whether `layer` acts on each attempt (inside `Retry`) rather than once per call.
+    pub fn per_attempt(&self, layer: Layer) -> bool {
+        self.position(layer) > self.position(Layer::Retry)
+    }
+
+    /// Whether `a` wraps `b`.
+    pub fn outside(&self, a: Layer, b: Layer) -> bool {
+        self.position(a) < self.position(b)
+    }
+
+    fn position(&self, layer: Layer) -> usize {
+        self.0
+            .iter()
+            .position(|l| *l == layer)
+            .expect("an order names every layer once")
+    }
+}
+
+/// A set of failure causes, as a bit mask indexed like [`FailureCause::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Causes(pub u16);
+
+impl Causes {
+    /// Every cause: Resilience4j retries every exception by default.
+    pub const ALL: Causes = Causes((1 << crate::metrics::CAUSES) - 1);
+
+    pub fn of(causes: &[FailureCause]) -> Causes {
+        Causes(causes.iter().fold(0, |m, c| m | 1 << *c as u16))
+    }
+
+    #[inline]
+    pub fn contains(self, cause: FailureCause) -> bool {
+        self.0 & (1 << cause as u16) != 0
+    }
+}
+
+/// Retry of failed attempts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Retry {
     /// Attempts in total, including the first call (Resilience4j `maxAttempts`, AWS
-    /// `max_attempts`); at least 1.
+    /// `max_attempts`, gRPC `maxAttempts`); at least 1.
     pub max_attempts: u32,
     pub backoff: Backoff,
+    /// The outcomes that are retried (default: all, as Resilience4j).
+    pub retry_on: Causes,
 }
 
 /// The wait before retry `n` (n = 1 for the first retry), following the AWS Architecture Blog
@@ -111,6 +232,68 @@ pub enum Backoff {
     Exponential { base: SimDuration, cap: SimDuration },
     /// `Uniform(0, expo(n))`.
     FullJitter { base: SimDuration, cap: SimDuration },
+    /// `expo(n)/2 + Uniform(0, expo(n)/2)`.
+    EqualJitter { base: SimDuration, cap: SimDuration },
+    /// `sleep = min(cap, Uniform(base, 3 * sleep))`, with `sleep` starting at `base`.
+    Decorrelated { base: SimDuration, cap: SimDuration },
+}
+
+/// gRPC `hedgingPolicy`: the original is sent at once and another copy every `delay` while no
+/// answer has come, up to `max_attempts` copies in all; a non-fatal failure sends the next copy
+/// at once, a fatal one ends the call; the first success wins and the others are abandoned
+/// (their work is wasted, and a non-idempotent callee executes the side effect again).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hedge {
+    /// Copies in total, the original included (gRPC `maxAttempts`, capped at 5 by gRPC).
+    pub max_attempts: u32,
+    /// gRPC `hedgingDelay`; zero sends every copy at once.
+    pub delay: SimDuration,
+    /// gRPC `nonFatalStatusCodes`.
+    pub non_fatal: Causes,
+}
+
+/// A bulkhead on the caller's side of an edge (Resilience4j).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bulkhead {
+    /// `SemaphoreBulkhead`: at most `max_concurrent_calls`; a call waits up to
+    /// `max_wait_duration` for a permit (FIFO, fair), then fails with bulkhead full.
+    Semaphore {
+        max_concurrent_calls: u32,
+        max_wait_duration: SimDuration,
+    },
+    /// `FixedThreadPoolBulkhead` with `max == core`: `core_thread_pool_size` calls at once,
+    /// `queue_capacity` waiting without a time limit, the rest rejected.
+    ThreadPool {
+        core_thread_pool_size: u32,
+        queue_capacity: u32,
+    },
+}
+
+impl Bulkhead {
+    /// Calls that may run at once.
+    pub fn concurrency(&self) -> u32 {
+        match *self {
+            Bulkhead::Semaphore {
+                max_concurrent_calls,
+                ..
+            } => max_concurrent_calls,
+            Bulkhead::ThreadPool {
+                core_thread_pool_size,
+                ..
+            } => core_thread_pool_size,
+        }
+    }
+}
+
+/// What a caller answers instead of a failure. Every fallback answer counts as degraded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// A static answer, always available.
+    Static,
+    /// The last good answer, if one arrived within `ttl`; otherwise the failure stands.
+    Cached { ttl: SimDuration },
+    /// The dependency is optional: carry on without it.
+    Skip,
 }
 
 #[derive(Clone, Debug)]
@@ -122,9 +305,14 @@ pub struct ClientConfig {
     pub objective: Objective,
 }
 
-/// Open-loop arrival processes.
+/// How a client's requests arise.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arrivals {
+    /// `users` independent users start at time 0; each wants one successful conditional write
+    /// to a [`ServiceKind::Record`] service: it reads the version, then writes carrying it; on a
+    /// conflict it waits the retry policy's backoff for failure k (k = 1, 2, ...) and reads
+    /// again; after a success it stops. The AWS "Exponential Backoff And Jitter" experiment.
+    ReadModifyWrite { users: u32 },
     /// Exponential inter-arrival times with the given rate.
     Poisson { rate_per_s: f64 },
     /// Evenly spaced arrivals at the given rate, the first at time 0.

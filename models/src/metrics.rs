@@ -138,6 +138,9 @@ impl Histogram {
     }
 }
 
+/// The number of failure causes.
+pub const CAUSES: usize = 10;
+
 /// Why an attempt or a request failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailureCause {
@@ -149,14 +152,33 @@ pub enum FailureCause {
     Error,
     /// The callee failed because one of its own downstream calls failed.
     Dependency,
+    /// The caller's circuit breaker did not permit the call (Resilience4j
+    /// `CallNotPermittedException`).
+    CircuitOpen,
+    /// The caller's bulkhead was full, or its wait for a permit ran out.
+    BulkheadFull,
+    /// The callee's rate limiter refused the request.
+    RateLimited,
+    /// The callee's load shedder dropped the request (CoDel, concurrency limit, queue length).
+    Shed,
+    /// The caller's client-side adaptive throttle refused it locally.
+    Throttled,
+    /// The callee already holds this idempotency key for a request still in progress.
+    Conflict,
 }
 
 impl FailureCause {
-    pub const ALL: [FailureCause; 4] = [
+    pub const ALL: [FailureCause; CAUSES] = [
         FailureCause::Timeout,
         FailureCause::Rejected,
         FailureCause::Error,
         FailureCause::Dependency,
+        FailureCause::CircuitOpen,
+        FailureCause::BulkheadFull,
+        FailureCause::RateLimited,
+        FailureCause::Shed,
+        FailureCause::Throttled,
+        FailureCause::Conflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +187,12 @@ impl FailureCause {
             FailureCause::Rejected => "rejected",
             FailureCause::Error => "error",
             FailureCause::Dependency => "dependency",
+            FailureCause::CircuitOpen => "circuit_open",
+            FailureCause::BulkheadFull => "bulkhead_full",
+            FailureCause::RateLimited => "rate_limited",
+            FailureCause::Shed => "shed",
+            FailureCause::Throttled => "throttled",
+            FailureCause::Conflict => "conflict",
         }
     }
 }
@@ -172,9 +200,13 @@ impl FailureCause {
 /// Outcomes of one time window, by the time the outcome was known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
+    /// Successful answers, degraded ones included.
     pub ok: u64,
+    /// Of `ok`, the answers a fallback made (a static or cached answer, a skipped optional
+    /// dependency).
+    pub degraded: u64,
     /// Failures, indexed like [`FailureCause::ALL`].
-    pub failed_by_cause: [u64; 4],
+    pub failed_by_cause: [u64; CAUSES],
     /// Sum of the latencies of the successful requests that ended in the window.
     pub ok_latency_ns_sum: u64,
     /// Latency percentiles of the window's successful requests (0 when there were none), with
@@ -205,9 +237,15 @@ impl Window {
 pub struct OutcomeStats {
     /// Requests started (sent).
     pub requests: u64,
+    /// Successful answers, degraded ones included: availability counts an answer the user got.
     pub ok: u64,
+    /// Of `ok`, the degraded answers (fallbacks): never counted as full success.
+    pub degraded: u64,
+    /// Requests whose caller stopped waiting for another reason than a failure of theirs: the
+    /// hedged copies that lost to a faster one. Neither ok nor failed.
+    pub cancelled: u64,
     /// Failures, indexed like [`FailureCause::ALL`].
-    pub failed_by_cause: [u64; 4],
+    pub failed_by_cause: [u64; CAUSES],
     /// Latency of the successful requests.
     pub latency: Histogram,
     /// Outcomes per window.
@@ -226,7 +264,9 @@ impl OutcomeStats {
         OutcomeStats {
             requests: 0,
             ok: 0,
-            failed_by_cause: [0; 4],
+            failed_by_cause: [0; CAUSES],
+            degraded: 0,
+            cancelled: 0,
             latency: Histogram::new(),
             windows: Vec::new(),
             window_ns: window.as_nanos(),
@@ -292,6 +332,24 @@ impl OutcomeStats {
         self.open_window.record(latency);
     }
 
+    /// A degraded answer: counted in `ok` (the caller got an answer) and in `degraded`.
+    #[inline]
+    pub fn record_degraded(&mut self, now: SimTime, latency: SimDuration) {
+        self.record_ok(now, latency);
+        self.degraded += 1;
+        self.window_at(now).degraded += 1;
+    }
+
+    /// A request its caller no longer waits for (a hedge that lost the race).
+    pub fn record_cancelled(&mut self) {
+        self.cancelled += 1;
+    }
+
+    /// Answers that were full successes: ok minus degraded.
+    pub fn full_success(&self) -> u64 {
+        self.ok - self.degraded
+    }
+
     #[inline]
     pub fn record_failure(&mut self, now: SimTime, cause: FailureCause) {
         self.failed_by_cause[cause as usize] += 1;
@@ -308,7 +366,7 @@ impl OutcomeStats {
 
     /// Requests started whose outcome was not known when the run stopped.
     pub fn in_flight(&self) -> u64 {
-        self.requests - self.ok - self.failed()
+        self.requests - self.ok - self.failed() - self.cancelled
     }
 
     /// ok / (ok + failed): the share of finished requests that succeeded; 1 when none finished.

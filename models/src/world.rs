@@ -1,16 +1,24 @@
 //! The running world: clients send requests over the network to services, services queue them
 //! for a worker, do their local work, make their downstream calls in order and reply. Callers
-//! apply their edge's timeout and retry policy.
+//! wrap each call in their edge's policies.
 //!
 //! ```text
 //!   client ──attempt──▶ [queue]──▶ worker: local work ──▶ call 1 ──▶ call 2 ──▶ reply
-//!      ▲   (network)       │ full: rejected                 (each call is itself an attempt
-//!      └──────reply────────┘                                 with timeout and retries)
+//!      ▲   (network)       │ full: rejected                 (each call is itself a logical
+//!      └──────reply────────┘                                 call with attempts and policies)
 //! ```
 //!
-//! Every attempt is a *job* at the callee and a *call* at the caller. A caller that times out
-//! forgets the attempt; the callee keeps working on it (wasted work), and its reply, when it
-//! comes, is a late reply that changes nothing.
+//! A *call* is one logical call over an edge at its caller; each try is an *attempt*; an
+//! attempt that reaches its callee is a *job* there. A caller that gives up on an attempt
+//! (timeout, deadline, a hedge that lost) forgets it; the callee keeps working on it (wasted
+//! work), and its reply, when it comes, is a late reply that changes nothing.
+//!
+//! The policies of an edge are layers in an [`Order`]: layers outside `Retry` act once per call,
+//! layers inside act per attempt. A call or attempt walks its layers outermost first (`stage`),
+//! and may stop at a bulkhead to wait for a permit; a freed permit resumes it where it stopped.
+//!
+//! A call stays in its slot until every job of it is gone, so a callee can always reach the
+//! call's idempotency key and count the side effects its attempts execute.
 
 use std::collections::VecDeque;
 
@@ -20,20 +28,29 @@ use sim_core::{
 };
 
 use crate::config::{
-    Arrivals, Backoff, CallPolicy, ClientId, Execution, Fault, Objective, ServiceId, WorldConfig,
+    Arrivals, Backoff, Bulkhead, CallPolicy, ClientId, Execution, Fallback, Fault, Layer,
+    Objective, Retry, ServiceId, ServiceKind, WorldConfig,
 };
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
-/// The outcome of one attempt, carried by its reply.
+/// The outcome of one attempt or call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
+    /// An answer made by a fallback somewhere on the way: an answer, not a full success.
+    Degraded,
     Failed(FailureCause),
 }
 
-/// The world's events. Payloads are slab indices plus the attempt id that makes stale
-/// references detectable after a slot is reused.
+impl Outcome {
+    fn is_answer(self) -> bool {
+        !matches!(self, Outcome::Failed(_))
+    }
+}
+
+/// The world's events. Payloads are slab indices plus an id (attempt id or call serial) that
+/// makes stale references detectable after a slot is reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorldEvent {
     /// The next request of an open-loop client.
@@ -44,27 +61,43 @@ pub enum WorldEvent {
     WorkDone { job: u32 },
     /// A reply reaches its caller.
     Reply {
-        call: u32,
-        /// The edge the attempt travelled, to account a late reply after its call is gone.
+        /// The attempt's slot at the caller.
+        slot: u32,
+        /// The edge the attempt travelled, to account a late reply after its attempt is gone.
         edge: u32,
         attempt: u64,
         outcome: Outcome,
     },
     /// A per-attempt timeout fired.
-    Timeout { call: u32, attempt: u64 },
+    Timeout { slot: u32, attempt: u64 },
     /// A retry's backoff elapsed.
-    RetryDue { call: u32, attempt: u64 },
+    RetryDue { call: u32, serial: u64 },
+    /// A hedged call's next copy is due.
+    HedgeDue { call: u32, serial: u64 },
+    /// A call's overall deadline passed.
+    Deadline { call: u32, serial: u64 },
+    /// An attempt's wait for a bulkhead permit ran out.
+    AttemptWaitOver { slot: u32, attempt: u64 },
+    /// A call's wait for a bulkhead permit ran out.
+    CallWaitOver { call: u32, serial: u64 },
+    /// A read-modify-write user starts (again) with a read.
+    UserStart { client: u32, user: u32 },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 6] = [
+    pub const KIND_NAMES: [&'static str; 11] = [
         "client_arrival",
         "deliver",
         "work_done",
         "reply",
         "timeout",
         "retry_due",
+        "hedge_due",
+        "deadline",
+        "attempt_wait_over",
+        "call_wait_over",
+        "user_start",
     ];
 }
 
@@ -78,17 +111,26 @@ impl Event for WorldEvent {
             WorldEvent::Reply { .. } => 3,
             WorldEvent::Timeout { .. } => 4,
             WorldEvent::RetryDue { .. } => 5,
+            WorldEvent::HedgeDue { .. } => 6,
+            WorldEvent::Deadline { .. } => 7,
+            WorldEvent::AttemptWaitOver { .. } => 8,
+            WorldEvent::CallWaitOver { .. } => 9,
+            WorldEvent::UserStart { .. } => 10,
         }
     }
 
     #[inline]
     fn target(&self) -> u32 {
         match *self {
-            WorldEvent::ClientArrival { client } => client,
+            WorldEvent::ClientArrival { client } | WorldEvent::UserStart { client, .. } => client,
             WorldEvent::Deliver { job } | WorldEvent::WorkDone { job } => job,
-            WorldEvent::Reply { call, .. }
-            | WorldEvent::Timeout { call, .. }
-            | WorldEvent::RetryDue { call, .. } => call,
+            WorldEvent::Reply { slot, .. }
+            | WorldEvent::Timeout { slot, .. }
+            | WorldEvent::AttemptWaitOver { slot, .. } => slot,
+            WorldEvent::RetryDue { call, .. }
+            | WorldEvent::HedgeDue { call, .. }
+            | WorldEvent::Deadline { call, .. }
+            | WorldEvent::CallWaitOver { call, .. } => call,
         }
     }
 }
@@ -124,6 +166,19 @@ impl<T> Slab<T> {
     fn remove(&mut self, i: u32) {
         self.free.push(i);
     }
+
+    /// The live items, in slot order.
+    fn live(&self) -> impl Iterator<Item = &T> {
+        let mut is_free = vec![false; self.items.len()];
+        for &i in &self.free {
+            is_free[i as usize] = true;
+        }
+        self.items
+            .iter()
+            .zip(is_free)
+            .filter(|(_, free)| !free)
+            .map(|(item, _)| item)
+    }
 }
 
 impl<T> std::ops::Index<u32> for Slab<T> {
@@ -139,46 +194,143 @@ impl<T> std::ops::IndexMut<u32> for Slab<T> {
     }
 }
 
-/// No attempt has id 0, so a call whose current attempt is 0 ignores every reply.
+/// No attempt has id 0.
 const NO_ATTEMPT: u64 = 0;
+/// No deadline.
+const NEVER: SimTime = SimTime(u64::MAX);
+/// Copies of one hedged call in flight at once (gRPC caps `maxAttempts` at 5).
+const MAX_LIVE: usize = 5;
+
+/// What a request asks of its callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// The service's work and call plan.
+    Serve,
+    /// Read a record's version.
+    Read,
+    /// Write a record if its version is still the one carried.
+    Write(u64),
+}
 
 /// One attempt being served at its callee.
 struct Job {
     service: ServiceId,
     /// The edge the attempt came over; replies go back over it.
     edge: u32,
-    /// The caller's call and the attempt this job serves.
+    /// The caller's call (alive while the job is) and the attempt this job serves.
     call: u32,
+    slot: u32,
     attempt: u64,
     /// Index of the next downstream call in the service's plan.
     next_call: u16,
     holding_worker: bool,
+    /// A downstream call was answered by a fallback: the reply is degraded.
+    degraded: bool,
+    /// The deadline the request carries ([`NEVER`] without one).
+    deadline: SimTime,
+    /// This job claimed the call's idempotency key, and whether it executed the work.
+    owns_key: bool,
+    executed: bool,
 }
 
 /// Who made a call.
 #[derive(Clone, Copy)]
 enum Owner {
-    Client { client: ClientId, started: SimTime },
+    Client {
+        client: ClientId,
+        started: SimTime,
+    },
     Job(u32),
+    /// A read-modify-write user of a client.
+    User {
+        client: ClientId,
+        user: u32,
+    },
+}
+
+/// A callee's memory of a logical call's idempotency key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Unseen,
+    InProgress,
+    Done(Outcome),
 }
 
 /// A logical call over one edge at its caller, across its attempts.
 struct Call {
     edge: u32,
     owner: Owner,
+    started: SimTime,
+    /// The timer of the next hedged copy.
+    hedge_timer: Option<TimerId>,
+    /// Unique per call over the run: the idempotency key, and the check for stale events.
+    serial: u64,
+    op: Op,
+    /// The value a read returned.
+    value: u64,
     /// Attempts made so far.
     attempts: u32,
-    /// The id of the attempt awaited, or [`NO_ATTEMPT`] while backing off.
-    attempt: u64,
-    attempt_sent: SimTime,
+    /// Slots of the attempts in flight (`live` of them).
+    slots: [u32; MAX_LIVE],
+    live: u8,
+    /// Call-level layers passed so far.
+    stage: u8,
+    /// Holds a call-level bulkhead permit.
+    permit: bool,
+    /// Waits for a call-level bulkhead permit, until this timer (if any).
+    waiting: bool,
+    wait_timer: Option<TimerId>,
+    deadline: SimTime,
+    deadline_timer: Option<TimerId>,
+    /// The last backoff slept (decorrelated jitter grows from it).
+    last_backoff: SimDuration,
+    last_cause: FailureCause,
+    /// The callee's executions of this call's work, and its idempotency key.
+    executions: u32,
+    key: Key,
+    /// Jobs of this call alive at the callee; the slot is freed when the call is finished and
+    /// none is left.
+    jobs: u32,
+    finished: bool,
+}
+
+/// One try of a call.
+struct Attempt {
+    call: u32,
+    id: u64,
+    /// When it left (or was created, if it never left).
+    sent_at: SimTime,
+    /// Attempt-level layers passed so far.
+    stage: u8,
+    sent: bool,
+    permit: bool,
+    waiting: bool,
     timeout: Option<TimerId>,
+    wait_timer: Option<TimerId>,
+    /// A record version carried back by the reply.
+    value: u64,
+}
+
+/// Who waits for a bulkhead permit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiter {
+    Call { call: u32, serial: u64 },
+    Attempt { slot: u32, attempt: u64 },
 }
 
 struct Edge {
     to: ServiceId,
     policy: CallPolicy,
+    /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
+    call_layers: Vec<Layer>,
+    attempt_layers: Vec<Layer>,
     network_rng: SimRng,
     retry_rng: SimRng,
+    /// Permits in use and waiters (FIFO) of the edge's bulkhead.
+    bulkhead_active: u32,
+    waiters: VecDeque<Waiter>,
+    /// When the last good answer arrived (cached fallbacks serve it for their ttl).
+    last_answer: Option<SimTime>,
     report: EdgeReport,
 }
 
@@ -191,12 +343,26 @@ struct ServiceState {
     call_edges: Vec<u32>,
     /// (from, to, factor, fault index) of the latency faults on this service.
     latency_faults: Vec<(SimTime, SimTime, f64, u32)>,
+    /// The record's version, for [`ServiceKind::Record`].
+    version: u64,
     report: ServiceReport,
+}
+
+/// A read-modify-write user.
+#[derive(Clone, Copy)]
+struct User {
+    started: SimTime,
+    /// Failed writes so far (k in the AWS experiment).
+    failures: u32,
+    last_backoff: SimDuration,
 }
 
 struct ClientState {
     edge: u32,
     arrivals_rng: SimRng,
+    /// The retry policy of a read-modify-write client's users (its edge has none).
+    user_retry: Option<Retry>,
+    users: Vec<User>,
     report: ClientReport,
 }
 
@@ -216,6 +382,15 @@ pub struct ServiceReport {
     /// Busy workers and queue length per window.
     pub gauges: Gauges,
     pub objective: Objective,
+    /// Executions of a logical call's work beyond its first, on a non-idempotent service.
+    pub duplicate_side_effects: u64,
+    /// Repeats answered from an idempotency key without executing again.
+    pub deduplicated: u64,
+    /// Queued requests dropped because their propagated deadline had passed.
+    pub expired: u64,
+    /// For a record: conditional writes received, and how many found a newer version.
+    pub writes: u64,
+    pub write_conflicts: u64,
 }
 
 impl ServiceReport {
@@ -244,7 +419,7 @@ impl ServiceReport {
 pub struct ClientReport {
     pub name: String,
     pub stats: OutcomeStats,
-    /// Attempts sent, first tries and retries.
+    /// Attempts made, first tries and retries.
     pub attempts: u64,
     pub retries: u64,
     /// The service the client calls.
@@ -258,12 +433,21 @@ pub struct EdgeReport {
     /// `client:NAME` or the calling service's name.
     pub from: String,
     pub to: String,
-    /// Attempts over this edge and how they ended for the caller.
+    /// Attempts over this edge and how they ended for the caller (including those the caller's
+    /// own policies failed before sending: circuit open, bulkhead full, throttled).
     pub stats: OutcomeStats,
     pub attempts: u64,
     pub retries: u64,
-    /// Replies that arrived after their attempt had timed out.
+    /// Extra copies sent by hedging.
+    pub hedges: u64,
+    /// Replies that arrived after their attempt had been given up.
     pub late_replies: u64,
+    /// Logical calls and how they ended for the caller, fallbacks applied.
+    pub calls: OutcomeStats,
+    /// Calls a fallback answered.
+    pub fallbacks: u64,
+    /// Retries the policy wanted but the retry budget refused.
+    pub retries_refused: u64,
 }
 
 /// A scripted fault, as the reports describe it.
@@ -345,6 +529,17 @@ impl Tracer {
     }
 }
 
+/// Per service, what the world needs of its configuration while running.
+struct ServiceSpec {
+    service_time: Distribution,
+    error_rate: f64,
+    execution: Execution,
+    kind: ServiceKind,
+    idempotent: bool,
+    idempotency_keys: bool,
+    propagate_deadline: bool,
+}
+
 /// A world ready to run: configuration plus state.
 pub struct World {
     faults: Vec<FaultReport>,
@@ -354,16 +549,16 @@ pub struct World {
     duration: SimDuration,
     max_events: u64,
     network: Distribution,
-    service_times: Vec<Distribution>,
-    error_rates: Vec<f64>,
-    executions: Vec<Execution>,
+    specs: Vec<ServiceSpec>,
     arrivals: Vec<Arrivals>,
     services: Vec<ServiceState>,
     clients: Vec<ClientState>,
     edges: Vec<Edge>,
     jobs: Slab<Job>,
     calls: Slab<Call>,
+    attempts: Slab<Attempt>,
     next_attempt: u64,
+    next_serial: u64,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -375,6 +570,32 @@ impl World {
         let n_services = config.services.len();
         let mut edges = Vec::new();
         let mut services = Vec::with_capacity(n_services);
+        let new_edge = |key: &[&str], from: String, to: &str, to_id, policy: &CallPolicy| {
+            let (call_layers, attempt_layers) = layers(policy);
+            Edge {
+                to: to_id,
+                policy: policy.clone(),
+                call_layers,
+                attempt_layers,
+                network_rng: streams.stream(&[key, &["network"]].concat()),
+                retry_rng: streams.stream(&[key, &["retry"]].concat()),
+                bulkhead_active: 0,
+                waiters: VecDeque::new(),
+                last_answer: None,
+                report: EdgeReport {
+                    from,
+                    to: to.to_string(),
+                    stats: OutcomeStats::new(config.window),
+                    attempts: 0,
+                    retries: 0,
+                    hedges: 0,
+                    late_replies: 0,
+                    calls: OutcomeStats::new(config.window),
+                    fallbacks: 0,
+                    retries_refused: 0,
+                },
+            }
+        };
         for svc in &config.services {
             assert!(svc.workers > 0, "service {} has no workers", svc.name);
             let mut call_edges = Vec::new();
@@ -383,20 +604,7 @@ impl World {
                 let index = index.to_string();
                 let key = ["edge", "service", &svc.name, &index, to];
                 call_edges.push(edges.len() as u32);
-                edges.push(Edge {
-                    to: call.to,
-                    policy: call.policy.clone(),
-                    network_rng: streams.stream(&[&key[..], &["network"]].concat()),
-                    retry_rng: streams.stream(&[&key[..], &["retry"]].concat()),
-                    report: EdgeReport {
-                        from: svc.name.clone(),
-                        to: to.clone(),
-                        stats: OutcomeStats::new(config.window),
-                        attempts: 0,
-                        retries: 0,
-                        late_replies: 0,
-                    },
-                });
+                edges.push(new_edge(&key, svc.name.clone(), to, call.to, &call.policy));
             }
             services.push(ServiceState {
                 workers_busy: 0,
@@ -405,6 +613,7 @@ impl World {
                 error_rng: streams.stream(&["service", &svc.name, "errors"]),
                 call_edges,
                 latency_faults: Vec::new(),
+                version: 0,
                 report: ServiceReport {
                     name: svc.name.clone(),
                     workers: svc.workers,
@@ -414,6 +623,11 @@ impl World {
                     queue_max: 0,
                     gauges: Gauges::new(config.window),
                     objective: svc.objective,
+                    duplicate_side_effects: 0,
+                    deduplicated: 0,
+                    expired: 0,
+                    writes: 0,
+                    write_conflicts: 0,
                 },
             });
         }
@@ -422,23 +636,29 @@ impl World {
             let to = &config.services[client.to.0 as usize].name;
             let key = ["edge", "client", &client.name, "0", to];
             let edge = edges.len() as u32;
-            edges.push(Edge {
-                to: client.to,
-                policy: client.policy.clone(),
-                network_rng: streams.stream(&[&key[..], &["network"]].concat()),
-                retry_rng: streams.stream(&[&key[..], &["retry"]].concat()),
-                report: EdgeReport {
-                    from: format!("client:{}", client.name),
-                    to: to.clone(),
-                    stats: OutcomeStats::new(config.window),
-                    attempts: 0,
-                    retries: 0,
-                    late_replies: 0,
-                },
-            });
+            let mut policy = client.policy.clone();
+            let (users, user_retry) = match client.arrivals {
+                // The users retry whole read-modify-write cycles; the single calls do not.
+                Arrivals::ReadModifyWrite { users } => (users, policy.retry.take()),
+                _ => (0, None),
+            };
+            edges.push(new_edge(
+                &key,
+                format!("client:{}", client.name),
+                to,
+                client.to,
+                &policy,
+            ));
+            let user = User {
+                started: SimTime::ZERO,
+                failures: 0,
+                last_backoff: SimDuration::ZERO,
+            };
             clients.push(ClientState {
                 edge,
                 arrivals_rng: streams.stream(&["client", &client.name, "arrivals"]),
+                user_retry,
+                users: vec![user; users as usize],
                 report: ClientReport {
                     name: client.name.clone(),
                     stats: OutcomeStats::new(config.window),
@@ -490,20 +710,28 @@ impl World {
             duration: config.duration,
             max_events: config.max_events,
             network: config.network.latency.clone(),
-            service_times: config
+            specs: config
                 .services
                 .iter()
-                .map(|s| s.service_time.clone())
+                .map(|s| ServiceSpec {
+                    service_time: s.service_time.clone(),
+                    error_rate: s.error_rate,
+                    execution: s.execution,
+                    kind: s.kind,
+                    idempotent: s.idempotent,
+                    idempotency_keys: s.idempotency_keys,
+                    propagate_deadline: s.propagate_deadline,
+                })
                 .collect(),
-            error_rates: config.services.iter().map(|s| s.error_rate).collect(),
-            executions: config.services.iter().map(|s| s.execution).collect(),
             arrivals: config.clients.iter().map(|c| c.arrivals.clone()).collect(),
             services,
             clients,
             edges,
             jobs: Slab::new(),
             calls: Slab::new(),
+            attempts: Slab::new(),
             next_attempt: NO_ATTEMPT + 1,
+            next_serial: 1,
             tracer: None,
         }
     }
@@ -555,6 +783,14 @@ impl World {
                 // The first Poisson arrival is one inter-arrival time after 0, like every other.
                 Arrivals::Poisson { .. } => self.interarrival(client),
                 Arrivals::Constant { .. } => SimDuration::ZERO,
+                Arrivals::ReadModifyWrite { users } => {
+                    self.clients[client as usize].report.stats.requests += u64::from(users);
+                    for user in 0..users {
+                        sim.scheduler()
+                            .schedule_in(SimDuration::ZERO, WorldEvent::UserStart { client, user });
+                    }
+                    continue;
+                }
             };
             sim.scheduler()
                 .schedule_in(first, WorldEvent::ClientArrival { client });
@@ -571,6 +807,7 @@ impl World {
         }
         for e in &mut self.edges {
             e.report.stats.finish(end);
+            e.report.calls.finish(end);
         }
         RunResult {
             scenario: self.name,
@@ -593,34 +830,44 @@ impl World {
             .iter()
             .map(|s| s.report.stats.in_flight())
             .sum();
-        let mut is_free = vec![false; self.calls.items.len()];
-        for &i in &self.calls.free {
-            is_free[i as usize] = true;
-        }
-        let live_calls = || {
-            self.calls
-                .items
-                .iter()
-                .zip(&is_free)
-                .filter(|(_, free)| !**free)
-                .map(|(c, _)| c)
-        };
-        let calls_awaiting = live_calls().filter(|c| c.attempt != NO_ATTEMPT).count() as u64;
+        let sent_live = self.attempts.live().filter(|a| a.sent).count() as u64;
         assert_eq!(
-            attempts_in_flight, calls_awaiting,
-            "attempts in flight do not match calls awaiting a reply"
+            attempts_in_flight, sent_live,
+            "attempts in flight do not match attempts awaiting a reply"
+        );
+        let edge_in_flight: u64 = self.edges.iter().map(|e| e.report.stats.in_flight()).sum();
+        assert_eq!(
+            edge_in_flight,
+            self.attempts.live().count() as u64,
+            "attempts not conserved on their edges"
         );
         let client_in_flight: u64 = self
             .clients
             .iter()
             .map(|c| c.report.stats.in_flight())
             .sum();
+        let live_calls = || self.calls.live().filter(|c| !c.finished);
         let client_calls = live_calls()
             .filter(|c| matches!(c.owner, Owner::Client { .. }))
             .count() as u64;
+        let users_active: u64 = self
+            .clients
+            .iter()
+            .map(|c| c.report.stats.in_flight())
+            .zip(&self.arrivals)
+            .filter(|(_, a)| matches!(a, Arrivals::ReadModifyWrite { .. }))
+            .map(|(n, _)| n)
+            .sum();
         assert_eq!(
-            client_in_flight, client_calls,
+            client_in_flight,
+            client_calls + users_active,
             "client requests not conserved"
+        );
+        let calls_in_flight: u64 = self.edges.iter().map(|e| e.report.calls.in_flight()).sum();
+        assert_eq!(
+            calls_in_flight,
+            live_calls().count() as u64,
+            "calls not conserved"
         );
     }
 
@@ -631,6 +878,7 @@ impl World {
                 sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
             ),
             Arrivals::Constant { rate_per_s } => SimDuration::from_nanos_f64(1e9 / rate_per_s),
+            Arrivals::ReadModifyWrite { .. } => unreachable!("users have no arrivals"),
         }
     }
 
@@ -640,68 +888,367 @@ impl World {
         let state = &mut self.clients[client as usize];
         state.report.stats.requests += 1;
         let edge = state.edge;
-        let call = self.calls.insert(Call {
-            edge,
-            owner: Owner::Client {
-                client: ClientId(client),
-                started: s.now(),
-            },
-            attempts: 0,
-            attempt: NO_ATTEMPT,
-            attempt_sent: s.now(),
-            timeout: None,
-        });
-        if TRACE {
-            self.trace_request_start(s.now(), call, client, edge);
-        }
-        self.send_attempt::<TRACE>(s, call);
+        let owner = Owner::Client {
+            client: ClientId(client),
+            started: s.now(),
+        };
+        self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
     }
 
-    /// Sends the next attempt of `call` over its edge.
-    fn send_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32) {
-        let attempt = self.next_attempt;
-        self.next_attempt += 1;
+    /// A read-modify-write user reads the record (again).
+    fn on_user_start<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        client: u32,
+        user: u32,
+    ) {
+        let state = &mut self.clients[client as usize];
+        if state.users[user as usize].failures == 0 {
+            state.users[user as usize].started = s.now();
+        }
+        let edge = state.edge;
+        let owner = Owner::User {
+            client: ClientId(client),
+            user,
+        };
+        self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Read);
+    }
+
+    /// Begins a logical call over `edge`.
+    fn start_call<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        owner: Owner,
+        inherited_deadline: SimTime,
+        op: Op,
+    ) {
         let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        edge.report.calls.requests += 1;
+        let own = edge.policy.deadline.map_or(NEVER, |d| now + d);
+        let deadline = own.min(inherited_deadline);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let call = self.calls.insert(Call {
+            edge: edge_id,
+            owner,
+            started: now,
+            hedge_timer: None,
+            serial,
+            op,
+            value: 0,
+            attempts: 0,
+            slots: [0; MAX_LIVE],
+            live: 0,
+            stage: 0,
+            permit: false,
+            waiting: false,
+            wait_timer: None,
+            deadline,
+            deadline_timer: None,
+            last_backoff: SimDuration::ZERO,
+            last_cause: FailureCause::Timeout,
+            executions: 0,
+            key: Key::Unseen,
+            jobs: 0,
+            finished: false,
+        });
+        if TRACE {
+            match owner {
+                Owner::Client { client, .. } | Owner::User { client, .. } => {
+                    self.trace_request_start(now, call, client.0, edge_id)
+                }
+                Owner::Job(job) => {
+                    let (parent, index) = (self.jobs[job].attempt, self.jobs[job].next_call);
+                    self.trace_call_start(now, call, parent, edge_id, u32::from(index) - 1);
+                }
+            }
+        }
+        if deadline != NEVER {
+            if deadline <= now {
+                // The budget ran out upstream: fail at once, without sending (gRPC
+                // DEADLINE_EXCEEDED).
+                self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
+                return;
+            }
+            self.calls[call].deadline_timer =
+                Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
+        }
+        self.advance_call::<TRACE>(s, call);
+    }
+
+    /// Walks the call-level layers from where the call stands, then makes the first attempt.
+    fn advance_call<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, call: u32) {
+        let edge_id = self.calls[call].edge;
+        loop {
+            let stage = usize::from(self.calls[call].stage);
+            let Some(&layer) = self.edges[edge_id as usize].call_layers.get(stage) else {
+                break;
+            };
+            if layer == Layer::Timeout {
+                // A timeout outside the retries bounds the whole call.
+                let timeout = self.edges[edge_id as usize].policy.timeout;
+                let c = &mut self.calls[call];
+                if let Some(end) = timeout.map(|t| s.now() + t)
+                    && end < c.deadline
+                {
+                    c.deadline = end;
+                    if let Some(t) = c.deadline_timer.take() {
+                        s.cancel(t);
+                    }
+                    let serial = c.serial;
+                    c.deadline_timer = Some(s.timer_at(end, WorldEvent::Deadline { call, serial }));
+                }
+            }
+            if layer == Layer::Bulkhead && !self.calls[call].permit {
+                let serial = self.calls[call].serial;
+                match self.bulkhead_enter(s, edge_id, Waiter::Call { call, serial }) {
+                    Enter::Granted => self.calls[call].permit = true,
+                    Enter::Waiting(timer) => {
+                        self.calls[call].waiting = true;
+                        self.calls[call].wait_timer = timer;
+                        return;
+                    }
+                    Enter::Rejected => {
+                        let failed = Outcome::Failed(FailureCause::BulkheadFull);
+                        self.call_finished::<TRACE>(s, call, failed);
+                        return;
+                    }
+                }
+            }
+            self.calls[call].stage += 1;
+        }
+        self.new_attempt::<TRACE>(s, call);
+    }
+
+    /// Tries to take a permit of the edge's bulkhead for `waiter`.
+    fn bulkhead_enter(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        waiter: Waiter,
+    ) -> Enter {
+        let edge = &mut self.edges[edge_id as usize];
+        let bulkhead = edge
+            .policy
+            .bulkhead
+            .expect("a bulkhead layer has a bulkhead");
+        if edge.bulkhead_active < bulkhead.concurrency() {
+            edge.bulkhead_active += 1;
+            return Enter::Granted;
+        }
+        match bulkhead {
+            Bulkhead::Semaphore {
+                max_wait_duration, ..
+            } => {
+                if max_wait_duration == SimDuration::ZERO {
+                    return Enter::Rejected;
+                }
+                edge.waiters.push_back(waiter);
+                let event = match waiter {
+                    Waiter::Call { call, serial } => WorldEvent::CallWaitOver { call, serial },
+                    Waiter::Attempt { slot, attempt } => {
+                        WorldEvent::AttemptWaitOver { slot, attempt }
+                    }
+                };
+                Enter::Waiting(Some(s.timer_in(max_wait_duration, event)))
+            }
+            Bulkhead::ThreadPool { queue_capacity, .. } => {
+                if edge.waiters.len() < queue_capacity as usize {
+                    edge.waiters.push_back(waiter);
+                    Enter::Waiting(None)
+                } else {
+                    Enter::Rejected
+                }
+            }
+        }
+    }
+
+    /// Gives a permit back; the first waiter, if any, takes it and carries on.
+    fn bulkhead_release<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32) {
+        let edge = &mut self.edges[edge_id as usize];
+        let Some(waiter) = edge.waiters.pop_front() else {
+            edge.bulkhead_active -= 1;
+            return;
+        };
+        // The permit passes straight to the waiter.
+        match waiter {
+            Waiter::Call { call, .. } => {
+                let c = &mut self.calls[call];
+                c.waiting = false;
+                c.permit = true;
+                if let Some(t) = c.wait_timer.take() {
+                    s.cancel(t);
+                }
+                c.stage += 1;
+                self.advance_call::<TRACE>(s, call);
+            }
+            Waiter::Attempt { slot, .. } => {
+                let a = &mut self.attempts[slot];
+                a.waiting = false;
+                a.permit = true;
+                if let Some(t) = a.wait_timer.take() {
+                    s.cancel(t);
+                }
+                a.stage += 1;
+                self.advance_attempt::<TRACE>(s, slot);
+            }
+        }
+    }
+
+    /// Removes a waiter that gave up (its wait ran out, or its call or attempt ended).
+    fn bulkhead_leave(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32, waiter: Waiter) {
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(i) = edge.waiters.iter().position(|w| *w == waiter) {
+            edge.waiters.remove(i);
+        }
+        let timer = match waiter {
+            Waiter::Call { call, .. } => {
+                self.calls[call].waiting = false;
+                self.calls[call].wait_timer.take()
+            }
+            Waiter::Attempt { slot, .. } => {
+                self.attempts[slot].waiting = false;
+                self.attempts[slot].wait_timer.take()
+            }
+        };
+        if let Some(t) = timer {
+            s.cancel(t);
+        }
+    }
+
+    /// Makes the call's next attempt (a retry or a hedge when it is not the first).
+    fn new_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32) {
+        let now = s.now();
+        let id = self.next_attempt;
+        self.next_attempt += 1;
+        let slot = self.attempts.insert(Attempt {
+            call: call_id,
+            id,
+            sent_at: now,
+            stage: 0,
+            sent: false,
+            permit: false,
+            waiting: false,
+            timeout: None,
+            wait_timer: None,
+            value: 0,
+        });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
-        call.attempt = attempt;
-        call.attempt_sent = now;
+        call.slots[usize::from(call.live)] = slot;
+        call.live += 1;
         let edge = &mut self.edges[call.edge as usize];
         edge.report.attempts += 1;
         edge.report.stats.requests += 1;
-        if call.attempts > 1 {
-            edge.report.retries += 1;
-        }
-        if let Owner::Client { client, .. } = call.owner {
-            let report = &mut self.clients[client.0 as usize].report;
-            report.attempts += 1;
-            if call.attempts > 1 {
-                report.retries += 1;
+        let again = call.attempts > 1;
+        let hedged = edge.policy.hedge.is_some();
+        if again {
+            if hedged {
+                edge.report.hedges += 1;
+            } else {
+                edge.report.retries += 1;
             }
         }
-        if let Some(timeout) = edge.policy.timeout {
-            call.timeout = Some(s.timer_in(
-                timeout,
-                WorldEvent::Timeout {
-                    call: call_id,
-                    attempt,
-                },
-            ));
+        match call.owner {
+            Owner::Client { client, .. } | Owner::User { client, .. } => {
+                let report = &mut self.clients[client.0 as usize].report;
+                report.attempts += 1;
+                if again {
+                    report.retries += 1;
+                }
+            }
+            Owner::Job(_) => {}
         }
+        if let Some(hedge) = &edge.policy.hedge {
+            // The next copy is due `delay` after this one, however this one came about (a
+            // non-fatal failure sends the next copy at once and restarts the delay).
+            if let Some(t) = call.hedge_timer.take() {
+                s.cancel(t);
+            }
+            if call.attempts < hedge.max_attempts {
+                let serial = call.serial;
+                let due = WorldEvent::HedgeDue {
+                    call: call_id,
+                    serial,
+                };
+                call.hedge_timer = Some(s.timer_in(hedge.delay, due));
+            }
+        }
+        if TRACE {
+            self.trace_attempt_sent(now, call_id, id);
+        }
+        self.advance_attempt::<TRACE>(s, slot);
+    }
+
+    /// Walks the attempt-level layers from where the attempt stands, then sends it.
+    fn advance_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
+        let call = self.attempts[slot].call;
+        let edge_id = self.calls[call].edge;
+        loop {
+            let stage = usize::from(self.attempts[slot].stage);
+            let Some(&layer) = self.edges[edge_id as usize].attempt_layers.get(stage) else {
+                break;
+            };
+            match layer {
+                Layer::Bulkhead if !self.attempts[slot].permit => {
+                    let attempt = self.attempts[slot].id;
+                    match self.bulkhead_enter(s, edge_id, Waiter::Attempt { slot, attempt }) {
+                        Enter::Granted => self.attempts[slot].permit = true,
+                        Enter::Waiting(timer) => {
+                            self.attempts[slot].waiting = true;
+                            self.attempts[slot].wait_timer = timer;
+                            return;
+                        }
+                        Enter::Rejected => {
+                            let failed = Outcome::Failed(FailureCause::BulkheadFull);
+                            self.attempt_ended::<TRACE>(s, slot, failed);
+                            return;
+                        }
+                    }
+                }
+                Layer::Timeout => {
+                    if let Some(timeout) = self.edges[edge_id as usize].policy.timeout {
+                        let attempt = self.attempts[slot].id;
+                        self.attempts[slot].timeout =
+                            Some(s.timer_in(timeout, WorldEvent::Timeout { slot, attempt }));
+                    }
+                }
+                _ => {}
+            }
+            self.attempts[slot].stage += 1;
+        }
+        self.send::<TRACE>(s, slot);
+    }
+
+    /// The attempt leaves for its callee.
+    fn send<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
+        let now = s.now();
+        let a = &mut self.attempts[slot];
+        a.sent = true;
+        a.sent_at = now;
+        let (call_id, attempt) = (a.call, a.id);
+        let call = &mut self.calls[call_id];
+        call.jobs += 1;
+        let deadline = call.deadline;
+        let edge_id = call.edge;
+        let edge = &mut self.edges[edge_id as usize];
         let to = edge.to;
         let latency = self.network.sample(&mut edge.network_rng);
         self.services[to.0 as usize].report.stats.requests += 1;
-        let edge_id = call.edge;
-        if TRACE {
-            self.trace_attempt_sent(now, call_id);
-        }
         let job = self.jobs.insert(Job {
             service: to,
             edge: edge_id,
             call: call_id,
+            slot,
             attempt,
             next_call: 0,
             holding_worker: false,
+            degraded: false,
+            deadline,
+            owns_key: false,
+            executed: false,
         });
         if latency == SimDuration::ZERO {
             self.on_deliver::<TRACE>(s, job);
@@ -715,6 +1262,24 @@ impl World {
             self.trace_job(s.now(), TraceKind::Delivered, job, 0, None);
         }
         let service = self.jobs[job].service.0 as usize;
+        if self.specs[service].idempotency_keys {
+            let call = self.jobs[job].call;
+            match self.calls[call].key {
+                Key::Done(outcome) => {
+                    self.services[service].report.deduplicated += 1;
+                    self.reply::<TRACE>(s, job, outcome);
+                    return;
+                }
+                Key::InProgress => {
+                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Conflict));
+                    return;
+                }
+                Key::Unseen => {
+                    self.calls[call].key = Key::InProgress;
+                    self.jobs[job].owns_key = true;
+                }
+            }
+        }
         let state = &mut self.services[service];
         if state.workers_busy < state.report.workers {
             self.start_work::<TRACE>(s, job);
@@ -738,6 +1303,19 @@ impl World {
         let now = s.now();
         let job = &mut self.jobs[job_id];
         let service = job.service.0 as usize;
+        let spec = &self.specs[service];
+        if spec.propagate_deadline && job.deadline <= now {
+            // Its caller has given up by now (gRPC servers check the deadline and abandon).
+            self.services[service].report.expired += 1;
+            self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Timeout));
+            return;
+        }
+        job.executed = true;
+        let call = &mut self.calls[job.call];
+        call.executions += 1;
+        if call.executions > 1 && !spec.idempotent {
+            self.services[service].report.duplicate_side_effects += 1;
+        }
         job.holding_worker = true;
         let state = &mut self.services[service];
         state.workers_busy += 1;
@@ -745,7 +1323,9 @@ impl World {
             .report
             .gauges
             .set(now, state.workers_busy, state.queue.len() as u32);
-        let mut work = self.service_times[service].sample(&mut state.service_time_rng);
+        let mut work = self.specs[service]
+            .service_time
+            .sample(&mut state.service_time_rng);
         for &(from, to, factor, _) in &state.latency_faults {
             if from <= now && now < to {
                 work = work.mul_f64(factor);
@@ -759,18 +1339,46 @@ impl World {
 
     fn on_work_done<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
         let service = self.jobs[job].service.0 as usize;
-        let error_rate = self.error_rates[service];
-        if error_rate > 0.0 && self.services[service].error_rng.chance(error_rate) {
-            let outcome = Outcome::Failed(FailureCause::Error);
-            if TRACE {
-                self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(outcome));
-            }
-            self.reply::<TRACE>(s, job, outcome);
+        let error_rate = self.specs[service].error_rate;
+        let outcome = if self.specs[service].kind == ServiceKind::Record {
+            self.record_op(job)
+        } else if error_rate > 0.0 && self.services[service].error_rng.chance(error_rate) {
+            Outcome::Failed(FailureCause::Error)
         } else {
-            if TRACE {
-                self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(Outcome::Ok));
-            }
+            Outcome::Ok
+        };
+        if TRACE {
+            self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(outcome));
+        }
+        if outcome == Outcome::Ok && self.specs[service].kind == ServiceKind::Worker {
             self.next_downstream::<TRACE>(s, job);
+        } else {
+            self.reply::<TRACE>(s, job, outcome);
+        }
+    }
+
+    /// A record's read or conditional write; the version read travels back with the reply.
+    fn record_op(&mut self, job_id: u32) -> Outcome {
+        let job = &self.jobs[job_id];
+        let state = &mut self.services[job.service.0 as usize];
+        match self.calls[job.call].op {
+            Op::Read | Op::Serve => {
+                let attempt = &mut self.attempts[job.slot];
+                if attempt.id == job.attempt {
+                    attempt.value = state.version;
+                }
+                Outcome::Ok
+            }
+            Op::Write(version) => {
+                state.report.writes += 1;
+                if version == state.version {
+                    state.version += 1;
+                    Outcome::Ok
+                } else {
+                    state.report.write_conflicts += 1;
+                    Outcome::Failed(FailureCause::Conflict)
+                }
+            }
         }
     }
 
@@ -780,26 +1388,24 @@ impl World {
         let service = job.service.0 as usize;
         let index = usize::from(job.next_call);
         let Some(&edge) = self.services[service].call_edges.get(index) else {
-            self.reply::<TRACE>(s, job_id, Outcome::Ok);
+            let outcome = if job.degraded {
+                Outcome::Degraded
+            } else {
+                Outcome::Ok
+            };
+            self.reply::<TRACE>(s, job_id, outcome);
             return;
         };
         job.next_call += 1;
-        let parent = job.attempt;
-        if self.executions[service] == Execution::Async && job.holding_worker {
+        let deadline = if self.specs[service].propagate_deadline {
+            job.deadline
+        } else {
+            NEVER
+        };
+        if self.specs[service].execution == Execution::Async && job.holding_worker {
             self.release_worker::<TRACE>(s, job_id);
         }
-        let call = self.calls.insert(Call {
-            edge,
-            owner: Owner::Job(job_id),
-            attempts: 0,
-            attempt: NO_ATTEMPT,
-            attempt_sent: s.now(),
-            timeout: None,
-        });
-        if TRACE {
-            self.trace_call_start(s.now(), call, parent, edge, index as u32);
-        }
-        self.send_attempt::<TRACE>(s, call);
+        self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
     }
 
     fn release_worker<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
@@ -835,28 +1441,42 @@ impl World {
             self.trace_job(s.now(), TraceKind::ReplySent, job_id, 0, Some(outcome));
         }
         let job = &self.jobs[job_id];
-        let (call_id, attempt, edge_id) = (job.call, job.attempt, job.edge);
+        let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let service = job.service.0 as usize;
+        let (owns_key, executed) = (job.owns_key, job.executed);
         self.jobs.remove(job_id);
-        // Attempt ids are never reused, so this holds even if the call's slot now holds
-        // another call.
-        if self.calls[call_id].attempt != attempt {
+        let call = &mut self.calls[call_id];
+        if owns_key {
+            // Stripe keeps the result of an execution, errors included; a request refused
+            // before executing leaves the key free for the next try.
+            call.key = if executed {
+                Key::Done(outcome)
+            } else {
+                Key::Unseen
+            };
+        }
+        call.jobs -= 1;
+        let orphan = call.finished;
+        if orphan && call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+        // Attempt ids are never reused, so this holds even if the slot holds another attempt.
+        let attempt_live = self.attempts[slot].id == attempt;
+        if !attempt_live && outcome != Outcome::Failed(FailureCause::Rejected) {
             // The caller gave up on this attempt (or the call is over): the work was wasted.
-            if outcome != Outcome::Failed(FailureCause::Rejected) {
-                self.services[service].report.wasted_work += 1;
-            }
+            self.services[service].report.wasted_work += 1;
         }
         let edge = &mut self.edges[edge_id as usize];
         let latency = self.network.sample(&mut edge.network_rng);
-        let event = WorldEvent::Reply {
-            call: call_id,
-            edge: edge_id,
-            attempt,
-            outcome,
-        };
         if latency == SimDuration::ZERO {
-            self.on_reply::<TRACE>(s, call_id, edge_id, attempt, outcome);
+            self.on_reply::<TRACE>(s, slot, edge_id, attempt, outcome);
         } else {
+            let event = WorldEvent::Reply {
+                slot,
+                edge: edge_id,
+                attempt,
+                outcome,
+            };
             s.schedule_in(latency, event);
         }
     }
@@ -864,14 +1484,14 @@ impl World {
     fn on_reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        slot: u32,
         edge: u32,
         attempt: u64,
         outcome: Outcome,
     ) {
-        let call = &mut self.calls[call_id];
-        if call.attempt != attempt {
-            // The slot may hold a newer call by now, so the edge comes from the reply itself.
+        let a = &mut self.attempts[slot];
+        if a.id != attempt {
+            // The slot may hold a newer attempt by now, so the edge comes from the reply itself.
             self.edges[edge as usize].report.late_replies += 1;
             if TRACE {
                 let caller = (edge, attempt, Some(outcome));
@@ -879,115 +1499,417 @@ impl World {
             }
             return;
         }
-        if let Some(timer) = call.timeout.take() {
+        if let Some(timer) = a.timeout.take() {
             s.cancel(timer);
         }
         if TRACE {
-            let latency = s.now() - self.calls[call_id].attempt_sent;
+            let latency = s.now() - self.attempts[slot].sent_at;
             let caller = (edge, attempt, Some(outcome));
             self.trace_caller(s.now(), TraceKind::ReplyReceived, caller, latency, 0);
         }
-        self.attempt_finished::<TRACE>(s, call_id, outcome);
+        self.attempt_ended::<TRACE>(s, slot, outcome);
     }
 
     fn on_timeout<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        slot: u32,
         attempt: u64,
     ) {
-        let call = &mut self.calls[call_id];
-        debug_assert_eq!(call.attempt, attempt, "a live timeout names its attempt");
-        call.timeout = None;
+        let a = &mut self.attempts[slot];
+        debug_assert_eq!(a.id, attempt, "a live timeout names its attempt");
+        a.timeout = None;
         if TRACE {
-            let call = &self.calls[call_id];
-            let waited = s.now() - call.attempt_sent;
-            let caller = (call.edge, attempt, None);
-            self.trace_caller(s.now(), TraceKind::Timeout, caller, waited, 0);
+            let a = &self.attempts[slot];
+            let edge = self.calls[a.call].edge;
+            let waited = s.now() - a.sent_at;
+            self.trace_caller(
+                s.now(),
+                TraceKind::Timeout,
+                (edge, attempt, None),
+                waited,
+                0,
+            );
         }
-        self.attempt_finished::<TRACE>(s, call_id, Outcome::Failed(FailureCause::Timeout));
+        self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Timeout));
     }
 
-    /// Records the attempt's outcome at the callee and decides: done, retry, or give up.
-    fn attempt_finished<const TRACE: bool>(
+    fn on_attempt_wait_over<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        slot: u32,
+        attempt: u64,
+    ) {
+        debug_assert_eq!(self.attempts[slot].id, attempt);
+        self.attempts[slot].wait_timer = None;
+        let edge = self.calls[self.attempts[slot].call].edge;
+        self.bulkhead_leave(s, edge, Waiter::Attempt { slot, attempt });
+        self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::BulkheadFull));
+    }
+
+    fn on_call_wait_over<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        debug_assert_eq!(self.calls[call].serial, serial);
+        self.calls[call].wait_timer = None;
+        let edge = self.calls[call].edge;
+        self.bulkhead_leave(s, edge, Waiter::Call { call, serial });
+        self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::BulkheadFull));
+    }
+
+    /// Forgets an attempt at its caller: timers, permit, slot. Its job, if any, carries on.
+    fn drop_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
+        let a = &mut self.attempts[slot];
+        let (call_id, attempt) = (a.call, a.id);
+        let (timeout, wait_timer, permit, waiting) =
+            (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
+        // A later reply must find another id here.
+        a.id = NO_ATTEMPT;
+        for t in [timeout, wait_timer].into_iter().flatten() {
+            s.cancel(t);
+        }
+        let call = &mut self.calls[call_id];
+        let live = usize::from(call.live);
+        let i = call.slots[..live]
+            .iter()
+            .position(|&x| x == slot)
+            .expect("a live attempt is in its call's slots");
+        call.slots.copy_within(i + 1..live, i);
+        call.live -= 1;
+        let edge = call.edge;
+        self.attempts.remove(slot);
+        if waiting {
+            let edge = &mut self.edges[edge as usize];
+            if let Some(i) = edge
+                .waiters
+                .iter()
+                .position(|w| *w == Waiter::Attempt { slot, attempt })
+            {
+                edge.waiters.remove(i);
+            }
+        }
+        if permit {
+            self.bulkhead_release::<TRACE>(s, edge);
+        }
+    }
+
+    /// Records an attempt's outcome and decides: done, retry, hedge, or give up.
+    fn attempt_ended<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: u32,
         outcome: Outcome,
     ) {
         let now = s.now();
-        let call = &mut self.calls[call_id];
-        let attempt = call.attempt;
-        call.attempt = NO_ATTEMPT;
-        let edge = &mut self.edges[call.edge as usize];
-        let stats = &mut self.services[edge.to.0 as usize].report.stats;
+        let a = &self.attempts[slot];
+        let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
+        let edge_id = self.calls[call_id].edge;
+        let edge = &mut self.edges[edge_id as usize];
+        let to = edge.to.0 as usize;
+        let latency = now - sent_at;
+        match outcome {
+            Outcome::Ok => edge.report.stats.record_ok(now, latency),
+            Outcome::Degraded => edge.report.stats.record_degraded(now, latency),
+            Outcome::Failed(cause) => edge.report.stats.record_failure(now, cause),
+        }
+        if sent {
+            let stats = &mut self.services[to].report.stats;
+            match outcome {
+                Outcome::Ok => stats.record_ok(now, latency),
+                Outcome::Degraded => stats.record_degraded(now, latency),
+                Outcome::Failed(cause) => stats.record_failure(now, cause),
+            }
+        }
+        self.drop_attempt::<TRACE>(s, slot);
         let cause = match outcome {
-            Outcome::Ok => {
-                let latency = now - call.attempt_sent;
-                stats.record_ok(now, latency);
-                edge.report.stats.record_ok(now, latency);
-                self.call_finished::<TRACE>(s, call_id, Outcome::Ok);
+            Outcome::Ok | Outcome::Degraded => {
+                self.calls[call_id].value = value;
+                self.call_finished::<TRACE>(s, call_id, outcome);
                 return;
             }
             Outcome::Failed(cause) => cause,
         };
-        stats.record_failure(now, cause);
-        edge.report.stats.record_failure(now, cause);
+        let call = &mut self.calls[call_id];
+        call.last_cause = cause;
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(hedge) = &edge.policy.hedge {
+            if !hedge.non_fatal.contains(cause) {
+                self.call_finished::<TRACE>(s, call_id, outcome);
+            } else if call.attempts < hedge.max_attempts {
+                // A non-fatal failure sends the next copy at once.
+                self.new_attempt::<TRACE>(s, call_id);
+            } else if call.live == 0 {
+                self.call_finished::<TRACE>(s, call_id, outcome);
+            }
+            return;
+        }
         match &edge.policy.retry {
-            Some(retry) if call.attempts < retry.max_attempts => {
-                let wait = backoff(&retry.backoff, call.attempts, &mut edge.retry_rng);
+            Some(retry) if retry.retry_on.contains(cause) && call.attempts < retry.max_attempts => {
+                let wait = backoff(
+                    &retry.backoff,
+                    call.attempts,
+                    call.last_backoff,
+                    &mut edge.retry_rng,
+                );
+                call.last_backoff = wait;
+                let (next, serial) = (call.attempts + 1, call.serial);
                 if TRACE {
-                    let (caller, next) = ((call.edge, attempt, Some(outcome)), call.attempts + 1);
+                    let caller = (edge_id, attempt, Some(outcome));
                     self.trace_caller(now, TraceKind::RetryScheduled, caller, wait, next);
                 }
                 if wait == SimDuration::ZERO {
-                    self.send_attempt::<TRACE>(s, call_id);
+                    self.new_attempt::<TRACE>(s, call_id);
                 } else {
-                    // The backoff cannot be interrupted, so it needs no cancellable timer.
                     s.schedule_in(
                         wait,
                         WorldEvent::RetryDue {
                             call: call_id,
-                            attempt: NO_ATTEMPT,
+                            serial,
                         },
                     );
                 }
             }
-            _ => self.call_finished::<TRACE>(s, call_id, Outcome::Failed(cause)),
+            _ => self.call_finished::<TRACE>(s, call_id, outcome),
         }
     }
 
-    /// A logical call is over: report it to its owner.
+    fn on_retry_due<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        let c = &self.calls[call];
+        // The deadline may have ended the call during the backoff.
+        if c.serial == serial && !c.finished {
+            self.new_attempt::<TRACE>(s, call);
+        }
+    }
+
+    fn on_hedge_due<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        debug_assert_eq!(self.calls[call].serial, serial);
+        self.calls[call].hedge_timer = None;
+        self.new_attempt::<TRACE>(s, call);
+    }
+
+    fn on_deadline<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        debug_assert_eq!(self.calls[call].serial, serial);
+        self.calls[call].deadline_timer = None;
+        if TRACE {
+            let waited = s.now() - self.calls[call].started;
+            self.trace_deadline(s.now(), call, waited);
+        }
+        // Every attempt in flight fails with the call, as the caller sees it.
+        let now = s.now();
+        while self.calls[call].live > 0 {
+            let slot = self.calls[call].slots[0];
+            let a = &self.attempts[slot];
+            let edge = &mut self.edges[self.calls[call].edge as usize];
+            edge.report.stats.record_failure(now, FailureCause::Timeout);
+            if a.sent {
+                let to = edge.to.0 as usize;
+                self.services[to]
+                    .report
+                    .stats
+                    .record_failure(now, FailureCause::Timeout);
+            }
+            self.drop_attempt::<TRACE>(s, slot);
+        }
+        self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
+    }
+
+    /// A logical call is over: apply the fallback and report it to its owner.
     fn call_finished<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         call_id: u32,
         outcome: Outcome,
     ) {
-        let owner = self.calls[call_id].owner;
-        if TRACE {
-            self.trace_call_finished(s.now(), call_id, outcome);
+        let now = s.now();
+        // Abandon the copies still in flight (hedges that lost); their work goes on, wasted.
+        while self.calls[call_id].live > 0 {
+            let slot = self.calls[call_id].slots[0];
+            let edge = &mut self.edges[self.calls[call_id].edge as usize];
+            edge.report.stats.record_cancelled();
+            if self.attempts[slot].sent {
+                self.services[edge.to.0 as usize]
+                    .report
+                    .stats
+                    .record_cancelled();
+            }
+            self.drop_attempt::<TRACE>(s, slot);
         }
-        self.calls.remove(call_id);
+        let call = &mut self.calls[call_id];
+        for t in [call.deadline_timer.take(), call.hedge_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            s.cancel(t);
+        }
+        let (edge_id, serial, waiting, permit) =
+            (call.edge, call.serial, call.waiting, call.permit);
+        call.permit = false;
+        if waiting {
+            self.bulkhead_leave(
+                s,
+                edge_id,
+                Waiter::Call {
+                    call: call_id,
+                    serial,
+                },
+            );
+        }
+        if permit {
+            self.bulkhead_release::<TRACE>(s, edge_id);
+        }
+        let edge = &mut self.edges[edge_id as usize];
+        let mut outcome = outcome;
+        if outcome.is_answer() {
+            edge.last_answer = Some(now);
+        } else if let Some(fallback) = edge.policy.fallback {
+            let available = match fallback {
+                Fallback::Static | Fallback::Skip => true,
+                Fallback::Cached { ttl } => edge.last_answer.is_some_and(|t| now - t <= ttl),
+            };
+            if available {
+                edge.report.fallbacks += 1;
+                outcome = Outcome::Degraded;
+            }
+        }
+        let call = &mut self.calls[call_id];
+        let latency = now - call.started;
+        match outcome {
+            Outcome::Ok => edge.report.calls.record_ok(now, latency),
+            Outcome::Degraded => edge.report.calls.record_degraded(now, latency),
+            Outcome::Failed(cause) => edge.report.calls.record_failure(now, cause),
+        }
+        let owner = call.owner;
+        let (op, value) = (call.op, call.value);
+        if TRACE {
+            self.trace_call_finished(now, call_id, outcome);
+        }
+        let call = &mut self.calls[call_id];
+        call.finished = true;
+        if call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
         match owner {
             Owner::Client { client, started } => {
-                let now = s.now();
                 let stats = &mut self.clients[client.0 as usize].report.stats;
                 match outcome {
                     Outcome::Ok => stats.record_ok(now, now - started),
+                    Outcome::Degraded => stats.record_degraded(now, now - started),
                     Outcome::Failed(cause) => stats.record_failure(now, cause),
                 }
             }
             Owner::Job(job) => match outcome {
                 Outcome::Ok => self.next_downstream::<TRACE>(s, job),
+                Outcome::Degraded => {
+                    self.jobs[job].degraded = true;
+                    self.next_downstream::<TRACE>(s, job);
+                }
                 Outcome::Failed(_) => {
                     self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Dependency));
                 }
             },
+            Owner::User { client, user } => {
+                self.user_step::<TRACE>(s, client.0, user, op, value, outcome)
+            }
+        }
+    }
+
+    /// A read-modify-write user's read or write is over.
+    fn user_step<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        client: u32,
+        user: u32,
+        op: Op,
+        value: u64,
+        outcome: Outcome,
+    ) {
+        let now = s.now();
+        let state = &mut self.clients[client as usize];
+        let u = &mut state.users[user as usize];
+        match (op, outcome.is_answer()) {
+            (Op::Read, true) => {
+                let edge = state.edge;
+                let owner = Owner::User {
+                    client: ClientId(client),
+                    user,
+                };
+                self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Write(value));
+            }
+            (_, true) => {
+                let latency = now - u.started;
+                state.report.stats.record_ok(now, latency);
+            }
+            (_, false) => {
+                u.failures += 1;
+                let Outcome::Failed(cause) = outcome else {
+                    unreachable!("not an answer")
+                };
+                match &state.user_retry {
+                    Some(retry) if u.failures < retry.max_attempts => {
+                        let wait = backoff(
+                            &retry.backoff,
+                            u.failures,
+                            u.last_backoff,
+                            &mut state.arrivals_rng,
+                        );
+                        u.last_backoff = wait;
+                        s.schedule_in(wait, WorldEvent::UserStart { client, user });
+                    }
+                    _ => state.report.stats.record_failure(now, cause),
+                }
+            }
         }
     }
 }
 
+/// The outcome of asking a bulkhead for a permit.
+enum Enter {
+    Granted,
+    /// Queued, with the timer that ends the wait (none for a thread pool's queue).
+    Waiting(Option<TimerId>),
+    Rejected,
+}
+
+/// Splits an edge's layers into those acting per call and per attempt, outermost first,
+/// keeping only the layers the policy configures.
+fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
+    let configured = |l: &Layer| match l {
+        Layer::Retry => false,
+        Layer::Breaker => false,
+        Layer::Bulkhead => policy.bulkhead.is_some(),
+        Layer::Timeout => policy.timeout.is_some(),
+    };
+    let order = policy.order.0;
+    let retry = order
+        .iter()
+        .position(|l| *l == Layer::Retry)
+        .expect("an order names Retry");
+    let call: Vec<Layer> = order[..retry].iter().copied().filter(configured).collect();
+    let attempt: Vec<Layer> = order[retry + 1..]
+        .iter()
+        .copied()
+        .filter(configured)
+        .collect();
+    (call, attempt)
+}
 /// The trace points. The handlers take `TRACE`, known at compile time, and `handle` picks the
 /// traced ones when a sink is set: an untraced run pays one branch per event, and its handlers
 /// contain no trace code. The trace points are kept out of line, away from the hot path.
@@ -999,13 +1921,22 @@ impl World {
             WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),
             WorldEvent::WorkDone { job } => self.on_work_done::<TRACE>(s, job),
             WorldEvent::Reply {
-                call,
+                slot,
                 edge,
                 attempt,
                 outcome,
-            } => self.on_reply::<TRACE>(s, call, edge, attempt, outcome),
-            WorldEvent::Timeout { call, attempt } => self.on_timeout::<TRACE>(s, call, attempt),
-            WorldEvent::RetryDue { call, .. } => self.send_attempt::<TRACE>(s, call),
+            } => self.on_reply::<TRACE>(s, slot, edge, attempt, outcome),
+            WorldEvent::Timeout { slot, attempt } => self.on_timeout::<TRACE>(s, slot, attempt),
+            WorldEvent::RetryDue { call, serial } => self.on_retry_due::<TRACE>(s, call, serial),
+            WorldEvent::HedgeDue { call, serial } => self.on_hedge_due::<TRACE>(s, call, serial),
+            WorldEvent::Deadline { call, serial } => self.on_deadline::<TRACE>(s, call, serial),
+            WorldEvent::AttemptWaitOver { slot, attempt } => {
+                self.on_attempt_wait_over::<TRACE>(s, slot, attempt)
+            }
+            WorldEvent::CallWaitOver { call, serial } => {
+                self.on_call_wait_over::<TRACE>(s, call, serial)
+            }
+            WorldEvent::UserStart { client, user } => self.on_user_start::<TRACE>(s, client, user),
         }
     }
 
@@ -1032,15 +1963,15 @@ impl World {
 
     #[cold]
     #[inline(never)]
-    fn trace_attempt_sent(&mut self, now: SimTime, call_id: u32) {
+    fn trace_attempt_sent(&mut self, now: SimTime, call_id: u32, attempt: u64) {
         let call = &self.calls[call_id];
         let parent = match call.owner {
-            Owner::Client { .. } => NO_ATTEMPT,
+            Owner::Client { .. } | Owner::User { .. } => NO_ATTEMPT,
             Owner::Job(job) => self.jobs[job].attempt,
         };
         let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
         let mut r = TraceRecord::new(now, TraceKind::AttemptSent, request);
-        r.attempt = call.attempt;
+        r.attempt = attempt;
         r.parent = parent;
         r.edge = call.edge;
         r.service = self.edges[call.edge as usize].to.0;
@@ -1164,6 +2095,22 @@ impl World {
         tracer.record(r);
     }
 
+    /// A call's overall deadline passed (`duration`: how long the call had run).
+    #[cold]
+    #[inline(never)]
+    fn trace_deadline(&mut self, now: SimTime, call_id: u32, waited: SimDuration) {
+        let call = &self.calls[call_id];
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, TraceKind::Timeout, request);
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.duration = waited;
+        if let Owner::Job(job) = call.owner {
+            r.parent = self.jobs[job].attempt;
+        }
+        self.tracer().record(r);
+    }
+
     #[cold]
     #[inline(never)]
     fn trace_call_finished(&mut self, now: SimTime, call_id: u32, outcome: Outcome) {
@@ -1174,6 +2121,12 @@ impl World {
                 client.0,
                 NO_ATTEMPT,
                 now - started,
+            ),
+            Owner::User { client, .. } => (
+                TraceKind::RequestFinished,
+                client.0,
+                NO_ATTEMPT,
+                now - call.started,
             ),
             Owner::Job(job) => (
                 TraceKind::CallFinished,
@@ -1195,19 +2148,33 @@ impl World {
     }
 }
 
-/// The wait before retry `n` (1 for the first retry).
-fn backoff(policy: &Backoff, retry: u32, rng: &mut SimRng) -> SimDuration {
+/// The wait before retry `n` (1 for the first retry), as the AWS Architecture Blog's
+/// "Exponential Backoff And Jitter" and its simulator define them; `last` is the previous wait
+/// (decorrelated jitter grows from it; zero before the first).
+fn backoff(policy: &Backoff, retry: u32, last: SimDuration, rng: &mut SimRng) -> SimDuration {
     let expo = |base: SimDuration, cap: SimDuration| {
         // min(cap, base * 2^n) without overflow: past 2^63 the cap has long been reached.
         let factor = 1u64.checked_shl(retry).unwrap_or(u64::MAX);
-        SimDuration(base.as_nanos().saturating_mul(factor).min(cap.as_nanos()))
+        base.as_nanos().saturating_mul(factor).min(cap.as_nanos())
     };
     match *policy {
         Backoff::None => SimDuration::ZERO,
         Backoff::Constant(d) => d,
-        Backoff::Exponential { base, cap } => expo(base, cap),
-        Backoff::FullJitter { base, cap } => {
-            SimDuration(rng.below_inclusive(expo(base, cap).as_nanos()))
+        Backoff::Exponential { base, cap } => SimDuration(expo(base, cap)),
+        Backoff::FullJitter { base, cap } => SimDuration(rng.below_inclusive(expo(base, cap))),
+        Backoff::EqualJitter { base, cap } => {
+            let v = expo(base, cap);
+            SimDuration(v / 2 + rng.below_inclusive(v - v / 2))
+        }
+        Backoff::Decorrelated { base, cap } => {
+            let sleep = if last == SimDuration::ZERO {
+                base
+            } else {
+                last
+            };
+            let hi = sleep.as_nanos().saturating_mul(3).max(base.as_nanos());
+            let drawn = base.as_nanos() + rng.below_inclusive(hi - base.as_nanos());
+            SimDuration(drawn.min(cap.as_nanos()))
         }
     }
 }
@@ -1225,7 +2192,6 @@ impl Model for World {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1241,6 +2207,10 @@ mod tests {
             execution: Execution::ThreadPerRequest,
             calls: vec![],
             objective: Objective::default(),
+            kind: ServiceKind::Worker,
+            idempotent: true,
+            idempotency_keys: false,
+            propagate_deadline: false,
         }
     }
 
@@ -1269,14 +2239,24 @@ mod tests {
         let base = SimDuration::from_millis(5);
         let cap = SimDuration::from_millis(2000);
         let exp = Backoff::Exponential { base, cap };
-        assert_eq!(backoff(&exp, 1, &mut rng), SimDuration::from_millis(10));
-        assert_eq!(backoff(&exp, 3, &mut rng), SimDuration::from_millis(40));
-        assert_eq!(backoff(&exp, 9, &mut rng), cap);
-        assert_eq!(backoff(&exp, 200, &mut rng), cap, "no overflow");
+        assert_eq!(
+            backoff(&exp, 1, SimDuration::ZERO, &mut rng),
+            SimDuration::from_millis(10)
+        );
+        assert_eq!(
+            backoff(&exp, 3, SimDuration::ZERO, &mut rng),
+            SimDuration::from_millis(40)
+        );
+        assert_eq!(backoff(&exp, 9, SimDuration::ZERO, &mut rng), cap);
+        assert_eq!(
+            backoff(&exp, 200, SimDuration::ZERO, &mut rng),
+            cap,
+            "no overflow"
+        );
         let full = Backoff::FullJitter { base, cap };
         for n in 1..12 {
-            let w = backoff(&full, n, &mut rng);
-            assert!(w <= backoff(&exp, n, &mut rng));
+            let w = backoff(&full, n, SimDuration::ZERO, &mut rng);
+            assert!(w <= backoff(&exp, n, SimDuration::ZERO, &mut rng));
         }
     }
 
@@ -1317,7 +2297,9 @@ mod tests {
             retry: Some(Retry {
                 max_attempts: 3,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
+                retry_on: crate::config::Causes::ALL,
             }),
+            ..CallPolicy::default()
         };
         let cfg = world(vec![service("a", 100, 100, 20)], policy, 10.0);
         let r = World::new(&cfg, 1).run(RunOptions::default());
@@ -1388,7 +2370,7 @@ mod tests {
         let mut front = service("front", 50, 50, 1);
         let slow = CallPolicy {
             timeout: Some(SimDuration::from_millis(3)),
-            retry: None,
+            ..CallPolicy::default()
         };
         front.calls = vec![
             CallConfig {
@@ -1450,7 +2432,9 @@ mod tests {
             retry: Some(Retry {
                 max_attempts: 3,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
+                retry_on: crate::config::Causes::ALL,
             }),
+            ..CallPolicy::default()
         };
         let cfg = world(vec![service("a", 100, 100, 20)], policy, 10.0);
         let (_, records) = traced(&cfg, 1);

@@ -62,6 +62,24 @@ impl Symptom {
             Symptom::Failures {
                 cause: FailureCause::Dependency,
             } => "dependency failures",
+            Symptom::Failures {
+                cause: FailureCause::CircuitOpen,
+            } => "open circuit",
+            Symptom::Failures {
+                cause: FailureCause::BulkheadFull,
+            } => "bulkhead full",
+            Symptom::Failures {
+                cause: FailureCause::RateLimited,
+            } => "rate limiting",
+            Symptom::Failures {
+                cause: FailureCause::Shed,
+            } => "load shedding",
+            Symptom::Failures {
+                cause: FailureCause::Throttled,
+            } => "client throttling",
+            Symptom::Failures {
+                cause: FailureCause::Conflict,
+            } => "conflicts",
             Symptom::Latency => "high latency",
         }
     }

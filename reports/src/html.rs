@@ -177,6 +177,12 @@ fn symptom_colour(symptom: Symptom) -> RGBColor {
         Symptom::Failures {
             cause: FailureCause::Dependency,
         } => RGBColor(0xa6, 0x76, 0x1d),
+        Symptom::Failures {
+            cause: FailureCause::CircuitOpen | FailureCause::BulkheadFull | FailureCause::Throttled,
+        } => RGBColor(0x63, 0x63, 0x63),
+        Symptom::Failures {
+            cause: FailureCause::RateLimited | FailureCause::Shed | FailureCause::Conflict,
+        } => RGBColor(0x9e, 0x9a, 0xc8),
         Symptom::Latency => RGBColor(0x31, 0x82, 0xbd),
     }
 }
@@ -1271,6 +1277,10 @@ mod tests {
             execution: Execution::Async,
             calls,
             objective: Objective::default(),
+            kind: models::config::ServiceKind::Worker,
+            idempotent: true,
+            idempotency_keys: false,
+            propagate_deadline: false,
         }
     }
 
@@ -1279,7 +1289,7 @@ mod tests {
             to: ServiceId(to),
             policy: CallPolicy {
                 timeout: Some(SimDuration::from_millis(500)),
-                retry: None,
+                ..CallPolicy::default()
             },
         }
     }

@@ -124,18 +124,22 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     }
 
     out.push_str("\n#### Failures by cause\n\n");
+    // The four causes a service can see always; the policies' causes when they occurred.
+    let shown: Vec<FailureCause> = FailureCause::ALL
+        .into_iter()
+        .filter(|&c| {
+            c <= FailureCause::Dependency
+                || result.services.iter().any(|s| s.stats.failed_by(c) > 0)
+        })
+        .collect();
     let mut header = vec!["service"];
-    header.extend(FailureCause::ALL.iter().map(|c| c.as_str()));
+    header.extend(shown.iter().map(|c| c.as_str()));
     header.push("in flight");
     table_header(&mut out, &header);
     for s in &result.services {
         let st = &s.stats;
         let mut cells = vec![escape(&s.name)];
-        cells.extend(
-            FailureCause::ALL
-                .iter()
-                .map(|&c| st.failed_by(c).to_string()),
-        );
+        cells.extend(shown.iter().map(|&c| st.failed_by(c).to_string()));
         cells.push(st.in_flight().to_string());
         table_row(&mut out, &cells);
     }

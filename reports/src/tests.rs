@@ -27,6 +27,10 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         execution: Execution::ThreadPerRequest,
         calls: vec![],
         objective: Objective::default(),
+        kind: models::config::ServiceKind::Worker,
+        idempotent: true,
+        idempotency_keys: false,
+        propagate_deadline: false,
     }
 }
 
@@ -40,7 +44,9 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
             retry: Some(Retry {
                 max_attempts: 2,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
+                retry_on: models::config::Causes::ALL,
             }),
+            ..CallPolicy::default()
         },
     }];
     WorldConfig {

@@ -68,6 +68,7 @@ fn quoted(s: &str) -> String {
 pub fn outcome_str(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Ok => "ok",
+        Outcome::Degraded => "degraded",
         Outcome::Failed(cause) => cause.as_str(),
     }
 }
@@ -1031,6 +1032,7 @@ fn outcome_words(outcome: Option<Outcome>) -> String {
     match outcome {
         None => "no outcome".into(),
         Some(Outcome::Ok) => "ok".into(),
+        Some(Outcome::Degraded) => "degraded (a fallback answered)".into(),
         Some(Outcome::Failed(FailureCause::Dependency)) => {
             "failed (dependency: a downstream call failed)".into()
         }
@@ -1386,6 +1388,10 @@ mod tests {
             execution: Execution::ThreadPerRequest,
             calls: vec![],
             objective: Objective::default(),
+            kind: models::config::ServiceKind::Worker,
+            idempotent: true,
+            idempotency_keys: false,
+            propagate_deadline: false,
         }
     }
 
@@ -1399,7 +1405,9 @@ mod tests {
                     base: SimDuration::from_millis(2),
                     cap: SimDuration::from_millis(50),
                 },
+                retry_on: models::config::Causes::ALL,
             }),
+            ..CallPolicy::default()
         };
         let mut front = service("front", 8, 16, 1);
         front.calls = vec![CallConfig {
@@ -1416,7 +1424,7 @@ mod tests {
                 arrivals: Arrivals::Poisson { rate_per_s: 300.0 },
                 policy: CallPolicy {
                     timeout: Some(SimDuration::from_millis(100)),
-                    retry: None,
+                    ..CallPolicy::default()
                 },
                 objective: Objective::default(),
             }],

@@ -124,58 +124,253 @@ impl Checker<'_> {
         objective
     }
 
-    fn policy(
-        &mut self,
-        anchors: &[&str],
-        field: &str,
-        timeout: Option<crate::Duration>,
-        retry: Option<&spec::Retry>,
-    ) -> CallPolicy {
-        if let Some(t) = timeout {
-            self.duration_positive(anchors, format!("{field}.timeout"), t.0);
+    fn policy(&mut self, anchors: &[&str], field: &str, p: &spec::Policy) -> CallPolicy {
+        let at = |name: &'static str| [anchors, &[name]].concat();
+        if let Some(t) = p.timeout {
+            self.duration_positive(&at("timeout"), format!("{field}.timeout"), t.0);
         }
-        let retry = retry.map(|r| {
-            if r.max_attempts == 0 {
+        if let Some(t) = p.deadline {
+            self.duration_positive(&at("deadline"), format!("{field}.deadline"), t.0);
+        }
+        let retry = p
+            .retry
+            .as_ref()
+            .and_then(|r| self.retry(&at("retry"), field, r));
+        let hedge = p.hedge.as_ref().map(|h| {
+            if !(2..=5).contains(&h.max_attempts) {
                 self.report(
-                    &[anchors, &["max_attempts"]].concat(),
-                    format!("{field}.retry.max_attempts"),
-                    "must be at least 1 (it counts the first call)".into(),
+                    &at("hedge"),
+                    format!("{field}.hedge.max_attempts"),
+                    format!(
+                        "{} copies; expected 2 to 5 (gRPC hedging counts the original and caps at 5)",
+                        h.max_attempts
+                    ),
                 );
             }
-            let backoff = match &r.backoff {
-                spec::Backoff::Immediate => mc::Backoff::None,
-                spec::Backoff::Constant { delay } => mc::Backoff::Constant(delay.0),
-                spec::Backoff::Exponential { base, cap }
-                | spec::Backoff::FullJitter { base, cap } => {
-                    if cap < base {
-                        self.report(
-                            &[anchors, &["cap"]].concat(),
-                            format!("{field}.retry.backoff.cap"),
-                            format!("cap ({}) must be at least base ({})", cap.0, base.0),
-                        );
-                    }
-                    match r.backoff {
-                        spec::Backoff::Exponential { .. } => mc::Backoff::Exponential {
-                            base: base.0,
-                            cap: cap.0,
-                        },
-                        _ => mc::Backoff::FullJitter {
-                            base: base.0,
-                            cap: cap.0,
-                        },
-                    }
-                }
-            };
-            mc::Retry {
-                max_attempts: r.max_attempts,
-                backoff,
+            mc::Hedge {
+                max_attempts: h.max_attempts.clamp(1, 5),
+                delay: h.delay.map_or(SimDuration::ZERO, |d| d.0),
+                non_fatal: causes(&h.non_fatal),
             }
         });
+        if retry.is_some() && hedge.is_some() {
+            self.report(
+                &at("hedge"),
+                format!("{field}.hedge"),
+                "a call has either a retry or a hedge policy, not both (as in gRPC)".into(),
+            );
+        }
+        let bulkhead = p.bulkhead.as_ref().map(|b| match b {
+            spec::Bulkhead::Semaphore {
+                max_concurrent_calls,
+                max_wait_duration,
+            } => mc::Bulkhead::Semaphore {
+                max_concurrent_calls: max_concurrent_calls.unwrap_or(25),
+                max_wait_duration: max_wait_duration.map_or(SimDuration::ZERO, |d| d.0),
+            },
+            spec::Bulkhead::ThreadPool {
+                core_thread_pool_size,
+                queue_capacity,
+            } => {
+                if *core_thread_pool_size == 0 {
+                    self.report(
+                        &at("core_thread_pool_size"),
+                        format!("{field}.bulkhead.core_thread_pool_size"),
+                        "must be at least 1".into(),
+                    );
+                }
+                mc::Bulkhead::ThreadPool {
+                    core_thread_pool_size: *core_thread_pool_size,
+                    queue_capacity: queue_capacity.unwrap_or(100),
+                }
+            }
+        });
+        let fallback = p.fallback.as_ref().map(|f| match f {
+            spec::Fallback::Static => mc::Fallback::Static,
+            spec::Fallback::Skip => mc::Fallback::Skip,
+            spec::Fallback::Cached { ttl } => mc::Fallback::Cached { ttl: ttl.0 },
+        });
+        let order = match &p.order {
+            None => mc::Order::default(),
+            Some(layers) => {
+                let mut sorted: Vec<spec::Layer> = layers.clone();
+                sorted.sort_by_key(|l| *l as u8);
+                sorted.dedup();
+                if layers.len() != 4 || sorted.len() != 4 {
+                    self.report(
+                        &at("order"),
+                        format!("{field}.order"),
+                        "expected each of Retry, Breaker, Bulkhead, Timeout exactly once, outermost first".into(),
+                    );
+                    mc::Order::default()
+                } else {
+                    let layer = |l: &spec::Layer| match l {
+                        spec::Layer::Retry => mc::Layer::Retry,
+                        spec::Layer::Breaker => mc::Layer::Breaker,
+                        spec::Layer::Bulkhead => mc::Layer::Bulkhead,
+                        spec::Layer::Timeout => mc::Layer::Timeout,
+                    };
+                    mc::Order([
+                        layer(&layers[0]),
+                        layer(&layers[1]),
+                        layer(&layers[2]),
+                        layer(&layers[3]),
+                    ])
+                }
+            }
+        };
         CallPolicy {
-            timeout: timeout.map(|t| t.0),
+            timeout: p.timeout.map(|t| t.0),
+            deadline: p.deadline.map(|t| t.0),
             retry,
+            hedge,
+            bulkhead,
+            fallback,
+            order,
         }
     }
+
+    /// A retry policy, with the flavor's defaults for what it leaves out.
+    fn retry(&mut self, anchors: &[&str], field: &str, r: &spec::Retry) -> Option<mc::Retry> {
+        let at = |name: &'static str| [anchors, &[name]].concat();
+        let flavor = r.flavor.unwrap_or(spec::Flavor::Resilience4j);
+        let ms = SimDuration::from_millis;
+        // (attempts including the first, backoff) by default, per library.
+        let defaults: Option<(u32, mc::Backoff)> = match flavor {
+            // RetryConfig: maxAttempts 3, waitDuration 500 ms.
+            spec::Flavor::Resilience4j => Some((3, mc::Backoff::Constant(ms(500)))),
+            // RetryStrategyOptions: MaxRetryAttempts 3 (after the first), Delay 2 s, constant.
+            spec::Flavor::Polly => Some((4, mc::Backoff::Constant(ms(2000)))),
+            // num_retries 1; retry k waits U[0, min(2^(k-1) * 25 ms, 250 ms)), which is full
+            // jitter with base 12.5 ms here (expo(n) = base * 2^n).
+            spec::Flavor::Envoy => Some((
+                2,
+                mc::Backoff::FullJitter {
+                    base: SimDuration::from_micros(12_500),
+                    cap: ms(250),
+                },
+            )),
+            // botocore standard v2.0: 3 attempts; retry k waits U[0,1) * min(2^(k-1) s, 20 s).
+            spec::Flavor::Aws => Some((
+                3,
+                mc::Backoff::FullJitter {
+                    base: ms(500),
+                    cap: ms(20_000),
+                },
+            )),
+            // gRPC's retryPolicy has no defaults; Hystrix and Finagle's retry filters neither.
+            spec::Flavor::Grpc | spec::Flavor::Hystrix | spec::Flavor::Finagle => None,
+        };
+        let attempts = match (r.max_attempts, r.max_retries) {
+            (Some(_), Some(_)) => {
+                self.report(
+                    &at("max_retries"),
+                    format!("{field}.retry.max_retries"),
+                    "set max_attempts (counting the first call) or max_retries (not counting it), not both".into(),
+                );
+                None
+            }
+            (Some(a), None) => Some(a),
+            (None, Some(n)) => Some(n.saturating_add(1)),
+            (None, None) => defaults.as_ref().map(|d| d.0),
+        };
+        let backoff = match &r.backoff {
+            Some(b) => Some(self.backoff(&at("backoff"), field, b)),
+            None => defaults.map(|d| d.1),
+        };
+        let (Some(max_attempts), Some(backoff)) = (attempts, backoff) else {
+            self.report(
+                anchors,
+                format!("{field}.retry"),
+                format!(
+                    "the {} flavor has no default {}; set it",
+                    flavor_name(flavor),
+                    if attempts.is_none() {
+                        "max_attempts"
+                    } else {
+                        "backoff"
+                    }
+                ),
+            );
+            return None;
+        };
+        if max_attempts == 0 {
+            self.report(
+                &at("max_attempts"),
+                format!("{field}.retry.max_attempts"),
+                "must be at least 1 (it counts the first call)".into(),
+            );
+        }
+        Some(mc::Retry {
+            max_attempts: max_attempts.max(1),
+            backoff,
+            retry_on: r.retry_on.as_deref().map_or(mc::Causes::ALL, causes),
+        })
+    }
+
+    fn backoff(&mut self, anchors: &[&str], field: &str, b: &spec::Backoff) -> mc::Backoff {
+        match *b {
+            spec::Backoff::Immediate => mc::Backoff::None,
+            spec::Backoff::Constant { delay } => mc::Backoff::Constant(delay.0),
+            spec::Backoff::Exponential { base, cap }
+            | spec::Backoff::FullJitter { base, cap }
+            | spec::Backoff::EqualJitter { base, cap }
+            | spec::Backoff::Decorrelated { base, cap } => {
+                if cap < base {
+                    self.report(
+                        &[anchors, &["cap"]].concat(),
+                        format!("{field}.retry.backoff.cap"),
+                        format!("cap ({}) must be at least base ({})", cap.0, base.0),
+                    );
+                }
+                let (base, cap) = (base.0, cap.0);
+                match b {
+                    spec::Backoff::Exponential { .. } => mc::Backoff::Exponential { base, cap },
+                    spec::Backoff::FullJitter { .. } => mc::Backoff::FullJitter { base, cap },
+                    spec::Backoff::EqualJitter { .. } => mc::Backoff::EqualJitter { base, cap },
+                    _ => mc::Backoff::Decorrelated { base, cap },
+                }
+            }
+        }
+    }
+}
+
+fn flavor_name(f: spec::Flavor) -> &'static str {
+    to_flavor(f).name()
+}
+
+/// The models' flavor of a scenario's.
+pub(crate) fn to_flavor(f: spec::Flavor) -> models::policy::Flavor {
+    use models::policy::Flavor as F;
+    match f {
+        spec::Flavor::Resilience4j => F::Resilience4j,
+        spec::Flavor::Polly => F::Polly,
+        spec::Flavor::Hystrix => F::Hystrix,
+        spec::Flavor::Envoy => F::Envoy,
+        spec::Flavor::Grpc => F::Grpc,
+        spec::Flavor::Finagle => F::Finagle,
+        spec::Flavor::Aws => F::Aws,
+    }
+}
+
+fn causes(list: &[spec::Cause]) -> mc::Causes {
+    use models::metrics::FailureCause as C;
+    let list: Vec<C> = list
+        .iter()
+        .map(|c| match c {
+            spec::Cause::Timeout => C::Timeout,
+            spec::Cause::Rejected => C::Rejected,
+            spec::Cause::Error => C::Error,
+            spec::Cause::Dependency => C::Dependency,
+            spec::Cause::CircuitOpen => C::CircuitOpen,
+            spec::Cause::BulkheadFull => C::BulkheadFull,
+            spec::Cause::RateLimited => C::RateLimited,
+            spec::Cause::Shed => C::Shed,
+            spec::Cause::Throttled => C::Throttled,
+            spec::Cause::Conflict => C::Conflict,
+        })
+        .collect();
+    mc::Causes::of(&list)
 }
 
 fn quoted(name: &str) -> String {
@@ -274,12 +469,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             let to_q = quoted(&call.to);
             let anchors = [q.as_str(), "calls", to_q.as_str()];
             let to = resolve(&mut c, &anchors, format!("{field}.to"), &call.to);
-            let policy = c.policy(
-                &anchors,
-                &field,
-                call.timeout.or(default.timeout),
-                call.retry.as_ref().or(default.retry.as_ref()),
-            );
+            let policy = c.policy(&anchors, &field, &call.policy().or(default));
             if let Some(to) = to {
                 graph.add_edge(NodeIndex::new(i), NodeIndex::new(to.0 as usize), ());
                 calls.push(CallConfig { to, policy });
@@ -298,6 +488,13 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 spec::Execution::Async => mc::Execution::Async,
             },
             calls,
+            kind: match s.kind {
+                spec::ServiceKind::Worker => mc::ServiceKind::Worker,
+                spec::ServiceKind::Record => mc::ServiceKind::Record,
+            },
+            idempotent: s.idempotent,
+            idempotency_keys: s.idempotency_keys,
+            propagate_deadline: s.propagate_deadline,
         });
     }
 
@@ -347,16 +544,42 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 }
                 match cl.arrivals {
                     spec::Arrivals::Poisson { .. } => mc::Arrivals::Poisson { rate_per_s },
-                    spec::Arrivals::Constant { .. } => mc::Arrivals::Constant { rate_per_s },
+                    _ => mc::Arrivals::Constant { rate_per_s },
                 }
             }
+            spec::Arrivals::ReadModifyWrite { users } => {
+                if users == 0 {
+                    c.report(
+                        &[&q, "users"],
+                        format!("{field}.arrivals.users"),
+                        "must be at least 1".into(),
+                    );
+                }
+                mc::Arrivals::ReadModifyWrite { users }
+            }
         };
-        let policy = c.policy(
-            &[&q],
-            &field,
-            cl.timeout.or(default.timeout),
-            cl.retry.as_ref().or(default.retry.as_ref()),
-        );
+        if let Some(to) = to {
+            let record = scenario.services[to.0 as usize].kind == spec::ServiceKind::Record;
+            let rmw = matches!(arrivals, mc::Arrivals::ReadModifyWrite { .. });
+            if record != rmw {
+                c.report(
+                    &[&q, "arrivals"],
+                    format!("{field}.arrivals"),
+                    if rmw {
+                        format!(
+                            "ReadModifyWrite users need a Record service; \"{}\" is a Worker",
+                            cl.to
+                        )
+                    } else {
+                        format!(
+                            "\"{}\" is a Record service; only ReadModifyWrite users call it",
+                            cl.to
+                        )
+                    },
+                );
+            }
+        }
+        let policy = c.policy(&[&q], &field, &cl.policy().or(default));
         let objective = c.objective(&[&q], &field, cl.objective.as_ref());
         if let Some(to) = to {
             clients.push(ClientConfig {

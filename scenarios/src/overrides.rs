@@ -58,23 +58,73 @@ fn set_retry(
         *retry = Some(ron_value(value, "a retry such as (max_attempts: 3)")?);
         return Ok(());
     }
-    let r = retry.get_or_insert_with(|| {
-        default.cloned().unwrap_or(Retry {
-            max_attempts: 1,
-            backoff: spec::Backoff::Immediate,
-        })
-    });
+    let r = retry.get_or_insert_with(|| default.cloned().unwrap_or_default());
     match rest {
-        ["max_attempts"] => r.max_attempts = number(value, "a whole number of attempts")?,
+        ["max_attempts"] => {
+            r.max_attempts = Some(number(value, "a whole number of attempts")?);
+            r.max_retries = None;
+        }
+        ["max_retries"] => {
+            r.max_retries = Some(number(value, "a whole number of retries")?);
+            r.max_attempts = None;
+        }
+        ["flavor"] => r.flavor = Some(ron_value(value, "a flavor such as envoy")?),
         ["backoff"] => {
-            r.backoff = ron_value(
+            r.backoff = Some(ron_value(
                 value,
                 "a backoff such as FullJitter(base: \"20ms\", cap: \"1s\")",
-            )?;
+            )?);
         }
         _ => return Err(format!("unknown retry field {}", rest.join("."))),
     }
     Ok(())
+}
+
+/// The policy fields of a call or a client, to set one of them.
+struct PolicyMut<'a> {
+    timeout: &'a mut Option<Duration>,
+    deadline: &'a mut Option<Duration>,
+    retry: &'a mut Option<Retry>,
+    hedge: &'a mut Option<spec::Hedge>,
+    bulkhead: &'a mut Option<spec::Bulkhead>,
+    fallback: &'a mut Option<spec::Fallback>,
+}
+
+macro_rules! policy_mut {
+    ($x:expr) => {
+        PolicyMut {
+            timeout: &mut $x.timeout,
+            deadline: &mut $x.deadline,
+            retry: &mut $x.retry,
+            hedge: &mut $x.hedge,
+            bulkhead: &mut $x.bulkhead,
+            fallback: &mut $x.fallback,
+        }
+    };
+}
+
+/// Sets a policy field of a call or client; `Ok(false)` when `field` is not one.
+fn set_policy(
+    p: PolicyMut,
+    default_retry: Option<&Retry>,
+    field: &[&str],
+    value: &str,
+) -> Result<bool, String> {
+    match field {
+        ["timeout"] => *p.timeout = Some(duration(value)?),
+        ["deadline"] => *p.deadline = Some(duration(value)?),
+        ["retry", rest @ ..] => set_retry(p.retry, default_retry, rest, value)?,
+        ["hedge"] => *p.hedge = Some(ron_value(value, "a hedge such as (max_attempts: 2)")?),
+        ["bulkhead"] => {
+            *p.bulkhead = Some(ron_value(
+                value,
+                "a bulkhead such as Semaphore(max_concurrent_calls: 10)",
+            )?);
+        }
+        ["fallback"] => *p.fallback = Some(ron_value(value, "Static, Skip or Cached(ttl: ..)")?),
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// Applies one override. The result must still be checked with [`crate::build`].
@@ -89,11 +139,10 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
             scenario.limits.max_events = number(value, "a whole number of events")?;
         }
         ["network", "latency"] => scenario.network.latency = ron_value(value, "a distribution")?,
-        ["policies", "default", "timeout"] => {
-            scenario.policies.default.timeout = Some(duration(value)?);
-        }
-        ["policies", "default", "retry", rest @ ..] => {
-            set_retry(&mut scenario.policies.default.retry, None, rest, value)?;
+        ["policies", "default", field @ ..] => {
+            if !set_policy(policy_mut!(scenario.policies.default), None, field, value)? {
+                return Err(unknown());
+            }
         }
         ["services", name, field @ ..] => {
             let service = scenario
@@ -116,13 +165,13 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
             let (from, to) = edge
                 .split_once("->")
                 .ok_or_else(|| format!("\"{edge}\" is not an edge; expected FROM->TO"))?;
-            let (timeout, retry) = if let Some(client) = from.strip_prefix("client:") {
+            let policy = if let Some(client) = from.strip_prefix("client:") {
                 let c = scenario
                     .clients
                     .iter_mut()
                     .find(|c| c.name == client && c.to == to)
                     .ok_or_else(|| format!("no client \"{client}\" calling \"{to}\""))?;
-                (&mut c.timeout, &mut c.retry)
+                policy_mut!(c)
             } else {
                 let s = scenario
                     .services
@@ -134,12 +183,10 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                     .iter_mut()
                     .find(|c| c.to == to)
                     .ok_or_else(|| format!("service \"{from}\" makes no call to \"{to}\""))?;
-                (&mut call.timeout, &mut call.retry)
+                policy_mut!(call)
             };
-            match field {
-                ["timeout"] => *timeout = Some(duration(value)?),
-                ["retry", rest @ ..] => set_retry(retry, default_retry.as_ref(), rest, value)?,
-                _ => return Err(unknown()),
+            if !set_policy(policy, default_retry.as_ref(), field, value)? {
+                return Err(unknown());
             }
         }
         ["clients", name, field @ ..] => {
@@ -159,13 +206,29 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                         spec::Arrivals::Constant { .. } => {
                             spec::Arrivals::Constant { rate_per_s: rate }
                         }
+                        spec::Arrivals::ReadModifyWrite { .. } => {
+                            return Err(format!(
+                                "client \"{name}\" has read-modify-write users, not a rate"
+                            ));
+                        }
                     };
                 }
-                ["timeout"] => client.timeout = Some(duration(value)?),
-                ["retry", rest @ ..] => {
-                    set_retry(&mut client.retry, default_retry.as_ref(), rest, value)?;
+                ["arrivals", "users"] => {
+                    let users = number(value, "a whole number of users")?;
+                    match &mut client.arrivals {
+                        spec::Arrivals::ReadModifyWrite { users: u } => *u = users,
+                        _ => {
+                            return Err(format!(
+                                "client \"{name}\" has an arrival rate, not read-modify-write users"
+                            ));
+                        }
+                    }
                 }
-                _ => return Err(unknown()),
+                _ => {
+                    if !set_policy(policy_mut!(client), default_retry.as_ref(), field, value)? {
+                        return Err(unknown());
+                    }
+                }
             }
         }
         [fault, field] if fault.starts_with("faults[") && fault.ends_with(']') => {

@@ -104,6 +104,30 @@ pub struct Service {
     /// What healthy means for the health and cascade analysis.
     #[serde(default)]
     pub objective: Option<Objective>,
+    /// `Worker` (default) or `Record`: one versioned record with compare-and-set writes.
+    #[serde(default)]
+    pub kind: ServiceKind,
+    /// Whether executing a request twice is harmless (default true).
+    #[serde(default = "yes")]
+    pub idempotent: bool,
+    /// Remember idempotency keys: a repeat gets the stored answer (default false).
+    #[serde(default)]
+    pub idempotency_keys: bool,
+    /// Pass the remaining deadline on to downstream calls and drop expired queued requests.
+    #[serde(default)]
+    pub propagate_deadline: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a service does with a request.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum ServiceKind {
+    #[default]
+    Worker,
+    Record,
 }
 
 /// What healthy means in one window: `(availability: 0.999, p99: "200ms")`.
@@ -131,10 +155,24 @@ pub enum Execution {
 #[serde(deny_unknown_fields)]
 pub struct Call {
     pub to: String,
+    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
+    #[serde(default)]
+    pub deadline: Option<Duration>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// gRPC hedging (instead of `retry`).
+    #[serde(default)]
+    pub hedge: Option<Hedge>,
+    #[serde(default)]
+    pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
+    #[serde(default)]
+    pub order: Option<Vec<Layer>>,
 }
 
 /// A duration distribution.
@@ -188,21 +226,124 @@ pub struct Policies {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// Per-attempt timeout.
+    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
+    #[serde(default)]
+    pub deadline: Option<Duration>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// gRPC hedging (instead of `retry`).
+    #[serde(default)]
+    pub hedge: Option<Hedge>,
+    #[serde(default)]
+    pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
+    #[serde(default)]
+    pub order: Option<Vec<Layer>>,
 }
 
-/// Retry of failed attempts.
-#[derive(Clone, Debug, Deserialize)]
+/// Retry of failed attempts. Unset fields take the flavor's defaults.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Attempts in total, including the first call.
-    pub max_attempts: u32,
+    /// Whose defaults and counting apply (default `resilience4j`).
     #[serde(default)]
-    pub backoff: Backoff,
+    pub flavor: Option<Flavor>,
+    /// Attempts in total, including the first call (Resilience4j, gRPC, AWS).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Retries after the first call (Polly `MaxRetryAttempts`, Envoy `num_retries`).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    #[serde(default)]
+    pub backoff: Option<Backoff>,
+    /// The failures that are retried (default: all).
+    #[serde(default)]
+    pub retry_on: Option<Vec<Cause>>,
+}
+
+/// The library whose semantics a policy follows.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Resilience4j,
+    Polly,
+    Hystrix,
+    Envoy,
+    Grpc,
+    Finagle,
+    Aws,
+}
+
+/// A failure cause, as in the reports.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Cause {
+    Timeout,
+    Rejected,
+    Error,
+    Dependency,
+    CircuitOpen,
+    BulkheadFull,
+    RateLimited,
+    Shed,
+    Throttled,
+    Conflict,
+}
+
+/// gRPC `hedgingPolicy`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hedge {
+    /// Copies in total, the original included (2..=5).
+    pub max_attempts: u32,
+    /// Between copies; zero sends them all at once.
+    #[serde(default)]
+    pub delay: Option<Duration>,
+    /// Failures after which the next copy goes at once; any other failure ends the call.
+    #[serde(default)]
+    pub non_fatal: Vec<Cause>,
+}
+
+/// A caller-side bulkhead (Resilience4j).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Bulkhead {
+    Semaphore {
+        /// Default 25.
+        #[serde(default)]
+        max_concurrent_calls: Option<u32>,
+        /// Default 0: fail at once when full.
+        #[serde(default)]
+        max_wait_duration: Option<Duration>,
+    },
+    ThreadPool {
+        core_thread_pool_size: u32,
+        /// Default 100.
+        #[serde(default)]
+        queue_capacity: Option<u32>,
+    },
+}
+
+/// What the caller answers instead of a failure; the answer counts as degraded.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Fallback {
+    Static,
+    Cached { ttl: Duration },
+    Skip,
+}
+
+/// A composable policy layer.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Layer {
+    Retry,
+    Breaker,
+    Bulkhead,
+    Timeout,
 }
 
 /// The wait before retry n (n = 1 first): `expo(n) = min(cap, base * 2^n)` as in the AWS
@@ -224,6 +365,14 @@ pub enum Backoff {
         base: Duration,
         cap: Duration,
     },
+    EqualJitter {
+        base: Duration,
+        cap: Duration,
+    },
+    Decorrelated {
+        base: Duration,
+        cap: Duration,
+    },
 }
 
 /// An open-loop client sending requests to one service.
@@ -233,10 +382,24 @@ pub struct Client {
     pub name: String,
     pub to: String,
     pub arrivals: Arrivals,
+    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
+    #[serde(default)]
+    pub deadline: Option<Duration>,
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// gRPC hedging (instead of `retry`).
+    #[serde(default)]
+    pub hedge: Option<Hedge>,
+    #[serde(default)]
+    pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub fallback: Option<Fallback>,
+    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
+    #[serde(default)]
+    pub order: Option<Vec<Layer>>,
     #[serde(default)]
     pub objective: Option<Objective>,
 }
@@ -244,8 +407,16 @@ pub struct Client {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Arrivals {
-    Poisson { rate_per_s: f64 },
-    Constant { rate_per_s: f64 },
+    Poisson {
+        rate_per_s: f64,
+    },
+    Constant {
+        rate_per_s: f64,
+    },
+    /// Users that each want one successful conditional write to a `Record` service.
+    ReadModifyWrite {
+        users: u32,
+    },
 }
 
 /// A scripted fault.
@@ -278,6 +449,43 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_events: default_max_events(),
+        }
+    }
+}
+
+/// The policy fields a call or client sets, as a [`Policy`].
+macro_rules! policy_of {
+    ($t:ty) => {
+        impl $t {
+            pub fn policy(&self) -> Policy {
+                Policy {
+                    timeout: self.timeout,
+                    deadline: self.deadline,
+                    retry: self.retry.clone(),
+                    hedge: self.hedge.clone(),
+                    bulkhead: self.bulkhead.clone(),
+                    fallback: self.fallback.clone(),
+                    order: self.order.clone(),
+                }
+            }
+        }
+    };
+}
+
+policy_of!(Call);
+policy_of!(Client);
+
+impl Policy {
+    /// This policy with every unset field taken from `default`.
+    pub fn or(self, default: &Policy) -> Policy {
+        Policy {
+            timeout: self.timeout.or(default.timeout),
+            deadline: self.deadline.or(default.deadline),
+            retry: self.retry.or_else(|| default.retry.clone()),
+            hedge: self.hedge.or_else(|| default.hedge.clone()),
+            bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),
+            fallback: self.fallback.or_else(|| default.fallback.clone()),
+            order: self.order.or_else(|| default.order.clone()),
         }
     }
 }

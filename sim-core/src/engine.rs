@@ -57,6 +57,13 @@ impl<E: Copy> Scheduler<E> {
         self.queue.push_timer(self.now + delay, event)
     }
 
+    /// Schedules a cancellable timer at `time`, which must not be in the past.
+    #[inline]
+    pub fn timer_at(&mut self, time: SimTime, event: E) -> TimerId {
+        debug_assert!(time >= self.now, "timer set in the past");
+        self.queue.push_timer(time.max(self.now), event)
+    }
+
     /// Cancels a timer; `false` if it already fired or was cancelled.
     #[inline]
     pub fn cancel(&mut self, timer: TimerId) -> bool {

@@ -1084,3 +1084,737 @@ impl CircuitBreaker {
         self.not_permitted
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: SimDuration = SimDuration::MILLISECOND;
+
+    fn at_ms(ms: u64) -> SimTime {
+        SimTime(ms * MS.0)
+    }
+
+    fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+
+    /// One nanosecond before `t`.
+    fn before(t: SimTime) -> SimTime {
+        SimTime(t.as_nanos() - 1)
+    }
+
+    fn config(flavor: Flavor, edit: impl FnOnce(&mut BreakerConfig)) -> BreakerConfig {
+        let mut config = BreakerConfig::defaults(flavor).expect("flavor has a breaker");
+        edit(&mut config);
+        config
+    }
+
+    fn fail(breaker: &mut CircuitBreaker, now: SimTime) {
+        breaker.on_result(now, MS, true);
+    }
+
+    fn succeed(breaker: &mut CircuitBreaker, now: SimTime) {
+        breaker.on_result(now, MS, false);
+    }
+
+    /// Fails one call per millisecond from 1 ms until the breaker opens.
+    fn tripped(config: BreakerConfig) -> CircuitBreaker {
+        let mut breaker = CircuitBreaker::new(config);
+        for ms in 1..=10_000 {
+            breaker.advance(at_ms(ms));
+            if breaker.state() == BreakerState::Open {
+                return breaker;
+            }
+            fail(&mut breaker, at_ms(ms));
+            if breaker.state() == BreakerState::Open {
+                return breaker;
+            }
+        }
+        panic!("breaker never opened: {:?}", breaker.config());
+    }
+
+    fn last(breaker: &CircuitBreaker) -> Transition {
+        *breaker.transitions().last().expect("a transition")
+    }
+
+    /// Opens the breaker, then moves it to half-open with a lazy probe; returns the probe time.
+    fn half_opened(breaker: &mut CircuitBreaker) -> SimTime {
+        let opened = last(breaker).at;
+        let mut now = opened + breaker.config().wait_duration_in_open_state;
+        while !breaker.try_acquire(now) {
+            now += SimDuration::NANOSECOND;
+            assert!(
+                now < opened + SimDuration::from_secs(3_600),
+                "never half-opened"
+            );
+        }
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        now
+    }
+
+    #[test]
+    fn r4j_below_minimum_calls_stays_closed_even_at_full_failure() {
+        let mut breaker = CircuitBreaker::new(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 10;
+            c.minimum_number_of_calls = 5;
+        }));
+        for ms in 1..=4 {
+            fail(&mut breaker, at_ms(ms));
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert!(breaker.transitions().is_empty());
+        fail(&mut breaker, at_ms(5));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(last(&breaker).failure_rate, Some(100.0));
+    }
+
+    #[test]
+    fn r4j_count_window_minimum_is_clamped_to_the_window_size() {
+        // minimum 100 > window 10: Resilience4j decides once the 10-call window is full.
+        let mut breaker = CircuitBreaker::new(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 10;
+        }));
+        for ms in 1..=9 {
+            fail(&mut breaker, at_ms(ms));
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        fail(&mut breaker, at_ms(10));
+        assert_eq!(breaker.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn r4j_count_window_evicts_the_oldest_outcome() {
+        let mut breaker = CircuitBreaker::new(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 4;
+            c.minimum_number_of_calls = 4;
+        }));
+        // F S S S (25 %), S S push the failure out, F (25 %), F: window S S F F = 50 %.
+        // Without eviction the 8 calls would hold 3 failures, 37.5 %, and stay closed.
+        let outcomes = [true, false, false, false, false, false, true];
+        for (ms, failed) in (1..).zip(outcomes) {
+            breaker.on_result(at_ms(ms), MS, failed);
+            assert_eq!(breaker.state(), BreakerState::Closed, "after call {ms}");
+        }
+        fail(&mut breaker, at_ms(8));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(last(&breaker).failure_rate, Some(50.0));
+    }
+
+    #[test]
+    fn r4j_time_window_buckets_calls_by_epoch_second() {
+        let time_window = |c: &mut BreakerConfig| {
+            c.sliding_window_type = SlidingWindowType::TimeBased;
+            c.sliding_window_size = 3;
+            c.minimum_number_of_calls = 3;
+        };
+        // Seconds 0, 1, 2: all three in the window.
+        let mut inside = CircuitBreaker::new(config(Flavor::Resilience4j, time_window));
+        for ms in [500, 1_500, 2_999] {
+            fail(&mut inside, at_ms(ms));
+        }
+        assert_eq!(inside.state(), BreakerState::Open);
+
+        // At 3.2 s the window is seconds 1..=3: the call of second 0 is out although it is only
+        // 2.7 s old (an age-based window would still hold it).
+        let mut rolled = CircuitBreaker::new(config(Flavor::Resilience4j, time_window));
+        for ms in [500, 1_500, 3_200] {
+            fail(&mut rolled, at_ms(ms));
+        }
+        assert_eq!(rolled.state(), BreakerState::Closed);
+        fail(&mut rolled, at_ms(3_400));
+        assert_eq!(rolled.state(), BreakerState::Open);
+
+        // A gap longer than the window clears every bucket.
+        let mut idle = CircuitBreaker::new(config(Flavor::Resilience4j, time_window));
+        for ms in [500, 1_500, 100_000, 100_100] {
+            fail(&mut idle, at_ms(ms));
+        }
+        assert_eq!(idle.state(), BreakerState::Closed);
+        fail(&mut idle, at_ms(100_200));
+        assert_eq!(idle.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn r4j_trips_on_failure_rate_at_the_threshold() {
+        let window = |c: &mut BreakerConfig| {
+            c.sliding_window_size = 10;
+            c.minimum_number_of_calls = 10;
+        };
+        let mut below = CircuitBreaker::new(config(Flavor::Resilience4j, window));
+        for ms in 1..=10 {
+            below.on_result(at_ms(ms), MS, ms <= 4);
+        }
+        assert_eq!(below.state(), BreakerState::Closed);
+
+        let mut at = CircuitBreaker::new(config(Flavor::Resilience4j, window));
+        for ms in 1..=9 {
+            at.on_result(at_ms(ms), MS, ms <= 5);
+        }
+        assert_eq!(
+            at.state(),
+            BreakerState::Closed,
+            "9 calls are below the minimum"
+        );
+        succeed(&mut at, at_ms(10));
+        assert_eq!(at.state(), BreakerState::Open, "a success evaluates too");
+        let opened = last(&at);
+        assert_eq!(
+            (opened.at, opened.from, opened.to),
+            (at_ms(10), BreakerState::Closed, BreakerState::Open)
+        );
+        assert_eq!(opened.failure_rate, Some(50.0));
+        assert_eq!(opened.slow_call_rate, Some(0.0));
+    }
+
+    #[test]
+    fn r4j_trips_on_slow_call_rate_with_a_strict_duration_threshold() {
+        let mut breaker = CircuitBreaker::new(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 4;
+            c.minimum_number_of_calls = 4;
+            c.slow_call_rate_threshold = 50.0;
+            c.slow_call_duration_threshold = SimDuration::from_secs(1);
+        }));
+        let second = SimDuration::from_secs(1);
+        let just_over = second + SimDuration::NANOSECOND;
+        for (ms, duration) in [(1, second), (2, second), (3, second), (4, just_over)] {
+            breaker.on_result(at_ms(ms), duration, false);
+        }
+        // Exactly the threshold is not slow: 1 of 4.
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        breaker.on_result(at_ms(5), just_over, false);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let opened = last(&breaker);
+        assert_eq!(opened.failure_rate, Some(0.0));
+        assert_eq!(opened.slow_call_rate, Some(50.0));
+    }
+
+    #[test]
+    fn open_rejects_until_the_wait_elapses_with_each_flavors_comparison() {
+        let nano = SimDuration::NANOSECOND;
+
+        // Resilience4j: isAfter, strict.
+        let mut r4j = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 1;
+        }));
+        let until = last(&r4j).at + SimDuration::from_secs(60);
+        assert!(!r4j.try_acquire(before(until)));
+        assert!(!r4j.try_acquire(until));
+        assert!(r4j.try_acquire(until + nano));
+        assert_eq!(r4j.not_permitted(), 2);
+        assert_eq!(last(&r4j).to, BreakerState::HalfOpen);
+        assert_eq!(last(&r4j).at, until + nano);
+
+        // Polly: now >= blockedUntil.
+        let mut polly = tripped(config(Flavor::Polly, |c| {
+            c.minimum_number_of_calls = 2;
+        }));
+        let until = last(&polly).at + SimDuration::from_secs(5);
+        assert!(!polly.try_acquire(before(until)));
+        assert!(polly.try_acquire(until));
+        assert_eq!(polly.not_permitted(), 1);
+
+        // Hystrix: currentTimeMillis > circuitOpened + sleepWindow, in whole milliseconds.
+        let mut hystrix = tripped(config(Flavor::Hystrix, |_| {}));
+        let opened = last(&hystrix).at;
+        assert_eq!(opened, at_ms(500), "opened at the first health snapshot");
+        let until = opened + SimDuration::from_secs(5);
+        assert!(!hystrix.try_acquire(until));
+        assert!(!hystrix.try_acquire(until + SimDuration(999_999)));
+        assert!(hystrix.try_acquire(until + MS));
+        assert_eq!(hystrix.not_permitted(), 2);
+    }
+
+    #[test]
+    fn half_open_admits_exactly_the_permitted_probes() {
+        let cases = [
+            (config(Flavor::Resilience4j, |_| {}), 10),
+            (config(Flavor::Polly, |c| c.minimum_number_of_calls = 2), 1),
+            (config(Flavor::Hystrix, |_| {}), 1),
+        ];
+        for (config, probes) in cases {
+            let flavor = config.flavor;
+            let mut breaker = tripped(config);
+            let first = half_opened(&mut breaker);
+            for i in 1..probes {
+                assert!(
+                    breaker.try_acquire(first + ms(i)),
+                    "{flavor:?} probe {}",
+                    i + 1
+                );
+            }
+            let rejected_before = breaker.not_permitted();
+            assert!(
+                !breaker.try_acquire(first + ms(probes)),
+                "{flavor:?} one probe too many"
+            );
+            assert_eq!(breaker.not_permitted(), rejected_before + 1);
+            assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        }
+    }
+
+    #[test]
+    fn half_open_probe_failure_reopens() {
+        // Resilience4j decides on the 10th probe outcome: 5 of 10 failed = 50 %.
+        let mut r4j = tripped(config(Flavor::Resilience4j, |_| {}));
+        let probe = half_opened(&mut r4j);
+        for i in 1..10 {
+            assert!(r4j.try_acquire(probe + ms(i)));
+        }
+        for i in 0..9 {
+            r4j.on_result(probe + ms(20 + i), MS, i < 5);
+        }
+        assert_eq!(
+            r4j.state(),
+            BreakerState::HalfOpen,
+            "9 outcomes are below the 10 needed"
+        );
+        succeed(&mut r4j, probe + ms(29));
+        let reopened = last(&r4j);
+        assert_eq!(
+            (reopened.from, reopened.to),
+            (BreakerState::HalfOpen, BreakerState::Open)
+        );
+        assert_eq!(reopened.failure_rate, Some(50.0));
+        assert!(!r4j.try_acquire(reopened.at + SimDuration::from_secs(60)));
+
+        // Polly and Hystrix: the first failure reopens, the wait counting from it.
+        for config in [
+            config(Flavor::Polly, |c| c.minimum_number_of_calls = 2),
+            config(Flavor::Hystrix, |_| {}),
+        ] {
+            let flavor = config.flavor;
+            let mut breaker = tripped(config);
+            let probe = half_opened(&mut breaker);
+            fail(&mut breaker, probe + ms(7));
+            let reopened = last(&breaker);
+            assert_eq!(
+                (reopened.to, reopened.at),
+                (BreakerState::Open, probe + ms(7)),
+                "{flavor:?}"
+            );
+            assert_eq!(reopened.failure_rate, None);
+            assert!(!breaker.try_acquire(before(probe + ms(7) + SimDuration::from_secs(5))));
+        }
+    }
+
+    #[test]
+    fn half_open_success_closes_and_resets_the_metrics() {
+        // Resilience4j: 10 probes, 4 failures = 40 % < 50 %: closed on the 10th outcome (the
+        // half-open minimum is min(10, 10); the closed one min(10, 4) = 4).
+        let mut r4j = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 4;
+            c.minimum_number_of_calls = 10;
+        }));
+        let probe = half_opened(&mut r4j);
+        for i in 0..9 {
+            r4j.on_result(probe + ms(1 + i), MS, i < 4);
+        }
+        assert_eq!(r4j.state(), BreakerState::HalfOpen);
+        succeed(&mut r4j, probe + ms(10));
+        assert_eq!(r4j.state(), BreakerState::Closed);
+        assert_eq!(last(&r4j).failure_rate, Some(40.0));
+        // Fresh window: three failures are below the minimum of four.
+        for i in 0..3 {
+            fail(&mut r4j, probe + ms(11 + i));
+        }
+        assert_eq!(r4j.state(), BreakerState::Closed);
+
+        // Polly: one success closes and resets; a single failure then stays below throughput 2.
+        let mut polly = tripped(config(Flavor::Polly, |c| c.minimum_number_of_calls = 2));
+        let probe = half_opened(&mut polly);
+        succeed(&mut polly, probe + MS);
+        assert_eq!(polly.state(), BreakerState::Closed);
+        fail(&mut polly, probe + ms(2));
+        assert_eq!(polly.state(), BreakerState::Closed);
+
+        // Hystrix: one success closes and restarts the health stream; the hundreds of failures
+        // of the first half second would otherwise still be in the 10 s window.
+        let mut hystrix = tripped(config(Flavor::Hystrix, |_| {}));
+        let probe = half_opened(&mut hystrix);
+        assert!(probe < at_ms(10_000));
+        succeed(&mut hystrix, probe + MS);
+        assert_eq!(hystrix.state(), BreakerState::Closed);
+        hystrix.advance(probe + SimDuration::from_secs(20));
+        assert_eq!(hystrix.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn r4j_automatic_transition_is_recorded_at_its_due_instant() {
+        let mut breaker = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 1;
+            c.automatic_transition_from_open_to_half_open_enabled = true;
+        }));
+        let due = last(&breaker).at + SimDuration::from_secs(60);
+        assert_eq!(breaker.next_timer(), Some(due));
+        assert_eq!(breaker.state_at(before(due)), BreakerState::Open);
+        let later = due + SimDuration::from_secs(7);
+        assert_eq!(breaker.state_at(later), BreakerState::HalfOpen);
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Open,
+            "state_at does not change the breaker"
+        );
+        assert_eq!(breaker.transitions().len(), 1);
+        breaker.advance(later);
+        let half_open = last(&breaker);
+        assert_eq!(
+            (half_open.from, half_open.to, half_open.at),
+            (BreakerState::Open, BreakerState::HalfOpen, due)
+        );
+        // At exactly the due instant the timer fires before the call: permitted.
+        let mut exact = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 1;
+            c.automatic_transition_from_open_to_half_open_enabled = true;
+        }));
+        assert!(exact.try_acquire(due));
+
+        // Without the timer, nothing happens with no traffic.
+        let lazy = tripped(config(Flavor::Resilience4j, |c| c.sliding_window_size = 1));
+        assert_eq!(lazy.state_at(later), BreakerState::Open);
+        assert_eq!(lazy.next_timer(), None);
+    }
+
+    #[test]
+    fn r4j_max_wait_in_half_open_reopens_at_its_due_instant() {
+        let mut breaker = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 1;
+            c.max_wait_duration_in_half_open_state = SimDuration::from_secs(2);
+        }));
+        let probe = half_opened(&mut breaker);
+        assert!(breaker.try_acquire(probe + MS));
+        let due = probe + SimDuration::from_secs(2);
+        assert_eq!(breaker.next_timer(), Some(due));
+        breaker.advance(probe + SimDuration::from_secs(10));
+        let reopened = last(&breaker);
+        assert_eq!(
+            (reopened.from, reopened.to, reopened.at),
+            (BreakerState::HalfOpen, BreakerState::Open, due)
+        );
+        // The next wait counts from the due instant, not from when it was observed.
+        let until = due + SimDuration::from_secs(60);
+        assert!(!breaker.try_acquire(until));
+        assert!(breaker.try_acquire(until + SimDuration::NANOSECOND));
+    }
+
+    #[test]
+    fn release_returns_a_half_open_probe_permit() {
+        let mut r4j = tripped(config(Flavor::Resilience4j, |c| {
+            c.sliding_window_size = 1;
+            c.permitted_number_of_calls_in_half_open_state = 2;
+        }));
+        let probe = half_opened(&mut r4j);
+        assert!(r4j.try_acquire(probe));
+        assert!(!r4j.try_acquire(probe));
+        r4j.release();
+        assert!(r4j.try_acquire(probe + MS));
+        assert!(!r4j.try_acquire(probe + MS));
+
+        let mut polly = tripped(config(Flavor::Polly, |c| c.minimum_number_of_calls = 2));
+        let probe = half_opened(&mut polly);
+        assert!(!polly.try_acquire(probe));
+        polly.release();
+        polly.release();
+        assert!(polly.try_acquire(probe + MS), "the probe came back");
+        assert!(!polly.try_acquire(probe + MS), "capped at one probe");
+
+        // Closed: nothing to give back, nothing changes.
+        let mut closed = CircuitBreaker::new(config(Flavor::Resilience4j, |_| {}));
+        closed.release();
+        assert_eq!(closed.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn defaults_follow_each_library() {
+        let r4j = BreakerConfig::defaults(Flavor::Resilience4j).unwrap();
+        assert_eq!(r4j.sliding_window_type, SlidingWindowType::CountBased);
+        assert_eq!(
+            (r4j.sliding_window_size, r4j.minimum_number_of_calls),
+            (100, 100)
+        );
+        assert_eq!(
+            (r4j.failure_rate_threshold, r4j.slow_call_rate_threshold),
+            (50.0, 100.0)
+        );
+        assert_eq!(r4j.slow_call_duration_threshold, SimDuration::from_secs(60));
+        assert_eq!(r4j.wait_duration_in_open_state, SimDuration::from_secs(60));
+        assert_eq!(r4j.permitted_number_of_calls_in_half_open_state, 10);
+        assert_eq!(r4j.max_wait_duration_in_half_open_state, SimDuration::ZERO);
+        assert!(!r4j.automatic_transition_from_open_to_half_open_enabled);
+
+        let polly = BreakerConfig::defaults(Flavor::Polly).unwrap();
+        assert_eq!(polly.sliding_window_type, SlidingWindowType::TimeBased);
+        assert_eq!(
+            (polly.sliding_window_size, polly.minimum_number_of_calls),
+            (30, 100)
+        );
+        assert_eq!(polly.failure_rate_threshold, 10.0);
+        assert_eq!(polly.wait_duration_in_open_state, SimDuration::from_secs(5));
+        assert_eq!(polly.permitted_number_of_calls_in_half_open_state, 1);
+        assert_eq!(polly.slow_call_duration_threshold, SimDuration(u64::MAX));
+
+        let hystrix = BreakerConfig::defaults(Flavor::Hystrix).unwrap();
+        assert_eq!(hystrix.sliding_window_type, SlidingWindowType::TimeBased);
+        assert_eq!(
+            (hystrix.sliding_window_size, hystrix.minimum_number_of_calls),
+            (10, 20)
+        );
+        assert_eq!(hystrix.failure_rate_threshold, 50.0);
+        assert_eq!(
+            hystrix.wait_duration_in_open_state,
+            SimDuration::from_secs(5)
+        );
+        assert_eq!(hystrix.permitted_number_of_calls_in_half_open_state, 1);
+
+        for flavor in Flavor::ALL {
+            match BreakerConfig::defaults(flavor) {
+                Some(config) => {
+                    assert_eq!(config.flavor, flavor);
+                    assert_eq!(config.validate(), Ok(()), "{flavor:?}");
+                }
+                None => assert!(matches!(
+                    flavor,
+                    Flavor::Envoy | Flavor::Grpc | Flavor::Finagle | Flavor::Aws
+                )),
+            }
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field_and_the_allowed_range() {
+        type Edit = fn(&mut BreakerConfig);
+        let cases: [(Flavor, Edit, &str); 14] = [
+            (
+                Flavor::Resilience4j,
+                |c| c.sliding_window_size = 0,
+                "sliding_window_size: must be in 1..=1000000",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.minimum_number_of_calls = 0,
+                "minimum_number_of_calls: must be >= 1",
+            ),
+            (
+                Flavor::Polly,
+                |c| c.minimum_number_of_calls = 1,
+                "minimum_number_of_calls: must be >= 2 for polly",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.failure_rate_threshold = 0.0,
+                "failure_rate_threshold: must be a percentage in (0, 100]",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.failure_rate_threshold = f64::NAN,
+                "failure_rate_threshold",
+            ),
+            (
+                Flavor::Hystrix,
+                |c| c.failure_rate_threshold = 101.0,
+                "failure_rate_threshold: must be a percentage in [0, 100]",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.slow_call_rate_threshold = 100.5,
+                "slow_call_rate_threshold: must be a percentage in (0, 100]",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.slow_call_duration_threshold = SimDuration::ZERO,
+                "slow_call_duration_threshold: must be >= 1ns",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.wait_duration_in_open_state = SimDuration(999_999),
+                "wait_duration_in_open_state: must be >= 1ms",
+            ),
+            (
+                Flavor::Polly,
+                |c| c.wait_duration_in_open_state = MS,
+                "wait_duration_in_open_state: must be in 500ms..=86400s",
+            ),
+            (
+                Flavor::Hystrix,
+                |c| c.wait_duration_in_open_state = SimDuration(1_500_000),
+                "wait_duration_in_open_state: must be a whole number of milliseconds",
+            ),
+            (
+                Flavor::Polly,
+                |c| c.permitted_number_of_calls_in_half_open_state = 2,
+                "permitted_number_of_calls_in_half_open_state: must be 1 for polly",
+            ),
+            (
+                Flavor::Resilience4j,
+                |c| c.max_wait_duration_in_half_open_state = SimDuration(10),
+                "max_wait_duration_in_half_open_state: must be 0s (wait forever) or >= 1ms",
+            ),
+            (
+                Flavor::Hystrix,
+                |c| c.automatic_transition_from_open_to_half_open_enabled = true,
+                "automatic_transition_from_open_to_half_open_enabled: must be false for hystrix",
+            ),
+        ];
+        for (flavor, edit, expected) in cases {
+            let error = config(flavor, edit).validate().expect_err(expected);
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+
+        let mut envoy = config(Flavor::Resilience4j, |_| {});
+        envoy.flavor = Flavor::Envoy;
+        assert!(
+            envoy
+                .validate()
+                .unwrap_err()
+                .starts_with("flavor: envoy has no circuit breaker")
+        );
+
+        // Every problem is reported, not just the first.
+        let both = config(Flavor::Polly, |c| {
+            c.sliding_window_type = SlidingWindowType::CountBased;
+            c.max_wait_duration_in_half_open_state = MS;
+        });
+        let error = both.validate().unwrap_err();
+        assert!(
+            error.contains("sliding_window_type: must be TimeBased for polly"),
+            "{error}"
+        );
+        assert!(
+            error.contains("; max_wait_duration_in_half_open_state: must be 0s for polly"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn polly_evaluates_the_failure_ratio_only_on_a_failure() {
+        let window = |c: &mut BreakerConfig| {
+            c.minimum_number_of_calls = 2;
+            c.failure_rate_threshold = 50.0;
+        };
+        let mut polly = CircuitBreaker::new(config(Flavor::Polly, window));
+        fail(&mut polly, at_ms(1));
+        succeed(&mut polly, at_ms(2));
+        assert_eq!(
+            polly.state(),
+            BreakerState::Closed,
+            "1 of 2 failed, but a success never breaks"
+        );
+        fail(&mut polly, at_ms(3));
+        assert_eq!(polly.state(), BreakerState::Open);
+        let opened = last(&polly);
+        assert_eq!(opened.at, at_ms(3));
+        assert_eq!(opened.failure_rate, Some(200.0 / 3.0));
+
+        // Resilience4j evaluates the same sequence on the success.
+        let mut r4j = CircuitBreaker::new(config(Flavor::Resilience4j, |c| {
+            window(c);
+            c.sliding_window_size = 10;
+        }));
+        fail(&mut r4j, at_ms(1));
+        succeed(&mut r4j, at_ms(2));
+        assert_eq!(r4j.state(), BreakerState::Open);
+    }
+
+    #[test]
+    fn polly_windows_start_at_the_first_event_not_on_the_clock() {
+        // Sampling 10 s = 10 windows of 1 s; the first window starts at the first event (0.9 s)
+        // and is dropped once 10 s old.
+        let sampling = |c: &mut BreakerConfig| {
+            c.sliding_window_size = 10;
+            c.minimum_number_of_calls = 2;
+            c.failure_rate_threshold = 100.0;
+        };
+        let mut kept = CircuitBreaker::new(config(Flavor::Polly, sampling));
+        fail(&mut kept, at_ms(900));
+        fail(&mut kept, at_ms(10_899));
+        assert_eq!(kept.state(), BreakerState::Open);
+
+        let mut dropped = CircuitBreaker::new(config(Flavor::Polly, sampling));
+        fail(&mut dropped, at_ms(900));
+        fail(&mut dropped, at_ms(10_900));
+        assert_eq!(dropped.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn hystrix_trips_only_at_a_health_snapshot() {
+        let mut breaker = CircuitBreaker::new(config(Flavor::Hystrix, |_| {}));
+        for i in 0..20 {
+            fail(&mut breaker, at_ms(10 + i * 10));
+        }
+        assert_eq!(
+            breaker.state(),
+            BreakerState::Closed,
+            "no evaluation on a result"
+        );
+        assert_eq!(breaker.next_timer(), Some(at_ms(500)));
+        assert_eq!(breaker.state_at(at_ms(499)), BreakerState::Closed);
+        assert_eq!(breaker.state_at(at_ms(500)), BreakerState::Open);
+        breaker.advance(at_ms(2_000));
+        let opened = last(&breaker);
+        assert_eq!((opened.at, opened.to), (at_ms(500), BreakerState::Open));
+        assert_eq!(opened.failure_rate, Some(100.0));
+    }
+
+    #[test]
+    fn hystrix_snapshot_holds_only_completed_buckets() {
+        // 19 failures in bucket 0 and one at exactly 500 ms, which opens bucket 1: the 500 ms
+        // snapshot sees 19 calls (< 20), the 1 s snapshot sees 20.
+        let mut breaker = CircuitBreaker::new(config(Flavor::Hystrix, |_| {}));
+        for i in 0..19 {
+            fail(&mut breaker, at_ms(100 + i));
+        }
+        fail(&mut breaker, at_ms(500));
+        breaker.advance(at_ms(999));
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        breaker.advance(at_ms(5_000));
+        assert_eq!(last(&breaker).at, at_ms(1_000));
+    }
+
+    #[test]
+    fn hystrix_error_percentage_truncates_like_java() {
+        // (int) (29 / 100.0 * 100) = (int) 28.999999999999996 = 28 < 29: stays closed.
+        let mut breaker = CircuitBreaker::new(config(Flavor::Hystrix, |c| {
+            c.failure_rate_threshold = 29.0;
+        }));
+        for i in 0..100 {
+            breaker.on_result(at_ms(100 + i), MS, i < 29);
+        }
+        breaker.advance(at_ms(20_000));
+        assert_eq!(breaker.state(), BreakerState::Closed);
+
+        let mut breaker = CircuitBreaker::new(config(Flavor::Hystrix, |c| {
+            c.failure_rate_threshold = 28.0;
+        }));
+        for i in 0..100 {
+            breaker.on_result(at_ms(100 + i), MS, i < 29);
+        }
+        breaker.advance(at_ms(20_000));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(last(&breaker).failure_rate, Some(28.0));
+    }
+
+    #[test]
+    fn transitions_follow_the_legal_cycle() {
+        let mut breaker = tripped(config(Flavor::Polly, |c| c.minimum_number_of_calls = 2));
+        let probe = half_opened(&mut breaker);
+        fail(&mut breaker, probe);
+        let probe = half_opened(&mut breaker);
+        succeed(&mut breaker, probe);
+        let path: Vec<(&str, &str)> = breaker
+            .transitions()
+            .iter()
+            .map(|t| (t.from.name(), t.to.name()))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                ("closed", "open"),
+                ("open", "half_open"),
+                ("half_open", "open"),
+                ("open", "half_open"),
+                ("half_open", "closed"),
+            ]
+        );
+        assert!(breaker.transitions().windows(2).all(|w| w[0].at <= w[1].at));
+    }
+}

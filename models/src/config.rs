@@ -69,6 +69,29 @@ pub struct ServiceConfig {
     /// queued request whose deadline has passed instead of working on it (gRPC servers in Java
     /// and Go).
     pub propagate_deadline: bool,
+    /// What the service's inbound side (a sidecar) does before a request reaches the queue.
+    pub inbound: Inbound,
+}
+
+/// A service's inbound protections, applied in order: shedding by concurrency at arrival,
+/// shedding by queue length at arrival, CoDel at dequeue.
+#[derive(Clone, Debug, Default)]
+pub struct Inbound {
+    pub shed: Option<Shed>,
+}
+
+/// Load shedding on a server's inbound side; a shed request fails with
+/// [`FailureCause::Shed`].
+#[derive(Clone, Debug)]
+pub enum Shed {
+    /// Shed arrivals that find `max` requests already queued.
+    QueueLength { max: u32 },
+    /// CoDel for RPC queues (folly): when the queueing delay stayed above `target_delay` for an
+    /// `interval`, drop dequeued requests that waited more than twice the target.
+    Codel(crate::policy::shed::CodelConfig),
+    /// An adaptive concurrency limit (Netflix concurrency-limits): requests beyond the limit are
+    /// shed at arrival; the limit follows the measured latency.
+    Concurrency(crate::policy::shed::ConcurrencyLimitConfig),
 }
 
 /// What a service does with a request.
@@ -126,6 +149,8 @@ pub struct CallPolicy {
     /// gRPC hedging: extra copies of a slow call. Exclusive with `retry`, as in gRPC.
     pub hedge: Option<Hedge>,
     pub bulkhead: Option<Bulkhead>,
+    /// A circuit breaker with a library's semantics (see [`crate::policy::breaker`]).
+    pub breaker: Option<crate::policy::breaker::BreakerConfig>,
     /// What the caller answers instead of failing.
     pub fallback: Option<Fallback>,
     /// The composition order, outermost first.

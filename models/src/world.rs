@@ -29,9 +29,11 @@ use sim_core::{
 
 use crate::config::{
     Arrivals, Backoff, Bulkhead, CallPolicy, ClientId, Execution, Fallback, Fault, Layer,
-    Objective, Retry, ServiceId, ServiceKind, WorldConfig,
+    Objective, Retry, ServiceId, ServiceKind, Shed, WorldConfig,
 };
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
+use crate::policy::breaker::{CircuitBreaker, Transition};
+use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
 /// The outcome of one attempt or call.
@@ -231,6 +233,10 @@ struct Job {
     /// This job claimed the call's idempotency key, and whether it executed the work.
     owns_key: bool,
     executed: bool,
+    /// When it reached the service (queueing delay, the concurrency limit's rtt).
+    arrived: SimTime,
+    /// Its place under the service's adaptive concurrency limit.
+    permit: Option<Permit>,
 }
 
 /// Who made a call.
@@ -263,6 +269,8 @@ struct Call {
     started: SimTime,
     /// The timer of the next hedged copy.
     hedge_timer: Option<TimerId>,
+    /// When a call-level breaker let the call through.
+    breaker_at: Option<SimTime>,
     /// Unique per call over the run: the idempotency key, and the check for stale events.
     serial: u64,
     op: Op,
@@ -309,6 +317,8 @@ struct Attempt {
     wait_timer: Option<TimerId>,
     /// A record version carried back by the reply.
     value: u64,
+    /// When an attempt-level breaker let the attempt through.
+    breaker_at: Option<SimTime>,
 }
 
 /// Who waits for a bulkhead permit.
@@ -331,6 +341,7 @@ struct Edge {
     waiters: VecDeque<Waiter>,
     /// When the last good answer arrived (cached fallbacks serve it for their ttl).
     last_answer: Option<SimTime>,
+    breaker: Option<CircuitBreaker>,
     report: EdgeReport,
 }
 
@@ -345,6 +356,10 @@ struct ServiceState {
     latency_faults: Vec<(SimTime, SimTime, f64, u32)>,
     /// The record's version, for [`ServiceKind::Record`].
     version: u64,
+    /// Inbound shedding.
+    shed_queue: Option<u32>,
+    codel: Option<Codel>,
+    limiter: Option<Limiter>,
     report: ServiceReport,
 }
 
@@ -391,6 +406,8 @@ pub struct ServiceReport {
     /// For a record: conditional writes received, and how many found a newer version.
     pub writes: u64,
     pub write_conflicts: u64,
+    /// The adaptive concurrency limit's changes, when the service has one.
+    pub concurrency_limit: Vec<(SimTime, u32)>,
 }
 
 impl ServiceReport {
@@ -448,6 +465,18 @@ pub struct EdgeReport {
     pub fallbacks: u64,
     /// Retries the policy wanted but the retry budget refused.
     pub retries_refused: u64,
+    /// The circuit breaker's flavor and every transition it made, when the edge has one.
+    pub breaker: Option<BreakerReport>,
+}
+
+/// What an edge's circuit breaker did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerReport {
+    /// `resilience4j`, `polly`, `hystrix`.
+    pub flavor: &'static str,
+    /// Calls or attempts refused while open (or half-open without a probe left).
+    pub not_permitted: u64,
+    pub transitions: Vec<Transition>,
 }
 
 /// A scripted fault, as the reports describe it.
@@ -582,6 +611,7 @@ impl World {
                 bulkhead_active: 0,
                 waiters: VecDeque::new(),
                 last_answer: None,
+                breaker: policy.breaker.clone().map(CircuitBreaker::new),
                 report: EdgeReport {
                     from,
                     to: to.to_string(),
@@ -593,6 +623,7 @@ impl World {
                     calls: OutcomeStats::new(config.window),
                     fallbacks: 0,
                     retries_refused: 0,
+                    breaker: None,
                 },
             }
         };
@@ -614,6 +645,18 @@ impl World {
                 call_edges,
                 latency_faults: Vec::new(),
                 version: 0,
+                shed_queue: match svc.inbound.shed {
+                    Some(Shed::QueueLength { max }) => Some(max),
+                    _ => None,
+                },
+                codel: match &svc.inbound.shed {
+                    Some(Shed::Codel(c)) => Some(Codel::new(*c, SimTime::ZERO)),
+                    _ => None,
+                },
+                limiter: match &svc.inbound.shed {
+                    Some(Shed::Concurrency(c)) => Some(Limiter::new(ConcurrencyLimit::new(*c))),
+                    _ => None,
+                },
                 report: ServiceReport {
                     name: svc.name.clone(),
                     workers: svc.workers,
@@ -628,6 +671,7 @@ impl World {
                     expired: 0,
                     writes: 0,
                     write_conflicts: 0,
+                    concurrency_limit: Vec::new(),
                 },
             });
         }
@@ -808,6 +852,19 @@ impl World {
         for e in &mut self.edges {
             e.report.stats.finish(end);
             e.report.calls.finish(end);
+            if let Some(b) = &mut e.breaker {
+                b.advance(end);
+                e.report.breaker = Some(BreakerReport {
+                    flavor: b.config().flavor.name(),
+                    not_permitted: b.not_permitted(),
+                    transitions: b.transitions().to_vec(),
+                });
+            }
+        }
+        for s in &mut self.services {
+            if let Some(l) = &s.limiter {
+                s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+            }
         }
         RunResult {
             scenario: self.name,
@@ -935,6 +992,7 @@ impl World {
             owner,
             started: now,
             hedge_timer: None,
+            breaker_at: None,
             serial,
             op,
             value: 0,
@@ -1000,6 +1058,19 @@ impl World {
                     let serial = c.serial;
                     c.deadline_timer = Some(s.timer_at(end, WorldEvent::Deadline { call, serial }));
                 }
+            }
+            if layer == Layer::Breaker && self.calls[call].breaker_at.is_none() {
+                let now = s.now();
+                let breaker = self.edges[edge_id as usize].breaker.as_mut();
+                if !breaker
+                    .expect("a breaker layer has a breaker")
+                    .try_acquire(now)
+                {
+                    let failed = Outcome::Failed(FailureCause::CircuitOpen);
+                    self.call_finished::<TRACE>(s, call, failed);
+                    return;
+                }
+                self.calls[call].breaker_at = Some(now);
             }
             if layer == Layer::Bulkhead && !self.calls[call].permit {
                 let serial = self.calls[call].serial;
@@ -1134,6 +1205,7 @@ impl World {
             timeout: None,
             wait_timer: None,
             value: 0,
+            breaker_at: None,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -1208,6 +1280,19 @@ impl World {
                         }
                     }
                 }
+                Layer::Breaker if self.attempts[slot].breaker_at.is_none() => {
+                    let now = s.now();
+                    let breaker = self.edges[edge_id as usize].breaker.as_mut();
+                    if !breaker
+                        .expect("a breaker layer has a breaker")
+                        .try_acquire(now)
+                    {
+                        let failed = Outcome::Failed(FailureCause::CircuitOpen);
+                        self.attempt_ended::<TRACE>(s, slot, failed);
+                        return;
+                    }
+                    self.attempts[slot].breaker_at = Some(now);
+                }
                 Layer::Timeout => {
                     if let Some(timeout) = self.edges[edge_id as usize].policy.timeout {
                         let attempt = self.attempts[slot].id;
@@ -1249,6 +1334,8 @@ impl World {
             deadline,
             owns_key: false,
             executed: false,
+            arrived: now,
+            permit: None,
         });
         if latency == SimDuration::ZERO {
             self.on_deliver::<TRACE>(s, job);
@@ -1280,8 +1367,33 @@ impl World {
                 }
             }
         }
+        let now = s.now();
+        self.jobs[job].arrived = now;
         let state = &mut self.services[service];
-        if state.workers_busy < state.report.workers {
+        if let Some(limiter) = &mut state.limiter {
+            match limiter.try_acquire() {
+                Some(permit) => self.jobs[job].permit = Some(permit),
+                None => {
+                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+                    return;
+                }
+            }
+        }
+        let state = &mut self.services[service];
+        let busy = state.workers_busy >= state.report.workers;
+        if busy
+            && state
+                .shed_queue
+                .is_some_and(|max| state.queue.len() as u32 >= max)
+        {
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+            return;
+        }
+        if !busy {
+            if let Some(codel) = &mut state.codel {
+                // Straight to a worker: a dequeue with no delay, which CoDel also sees.
+                codel.should_drop(now, SimDuration::ZERO);
+            }
             self.start_work::<TRACE>(s, job);
         } else if (state.queue.len() as u32) < state.report.queue_capacity {
             state.queue.push_back(job);
@@ -1415,13 +1527,26 @@ impl World {
         let job = &mut self.jobs[job_id];
         debug_assert!(job.holding_worker);
         job.holding_worker = false;
-        let state = &mut self.services[job.service.0 as usize];
+        let service = job.service.0 as usize;
+        let state = &mut self.services[service];
         state.workers_busy -= 1;
-        let next = state.queue.pop_front();
+        let now = s.now();
+        let mut next = state.queue.pop_front();
+        // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
+        while let Some(job) = next {
+            let delay = now - self.jobs[job].arrived;
+            let codel = self.services[service].codel.as_mut();
+            if !codel.is_some_and(|c| c.should_drop(now, delay)) {
+                break;
+            }
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+            next = self.services[service].queue.pop_front();
+        }
+        let state = &mut self.services[service];
         state
             .report
             .gauges
-            .set(s.now(), state.workers_busy, state.queue.len() as u32);
+            .set(now, state.workers_busy, state.queue.len() as u32);
         if let Some(next) = next {
             self.start_work::<TRACE>(s, next);
         }
@@ -1443,7 +1568,22 @@ impl World {
         let job = &self.jobs[job_id];
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let service = job.service.0 as usize;
-        let (owns_key, executed) = (job.owns_key, job.executed);
+        let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
+        if let Some(permit) = self.jobs[job_id].permit.take() {
+            let limiter = self.services[service].limiter.as_mut().expect("a limiter");
+            let now = s.now();
+            match outcome {
+                Outcome::Ok | Outcome::Degraded => {
+                    limiter.release(now, permit, now - arrived, false);
+                }
+                // Overload: the limit must come down (Netflix `onDropped`).
+                Outcome::Failed(
+                    FailureCause::Timeout | FailureCause::Rejected | FailureCause::Shed,
+                ) => limiter.release(now, permit, now - arrived, true),
+                // Says nothing about this server's capacity (`onIgnore`).
+                Outcome::Failed(_) => limiter.ignore(permit),
+            }
+        }
         self.jobs.remove(job_id);
         let call = &mut self.calls[call_id];
         if owns_key {
@@ -1561,8 +1701,24 @@ impl World {
     }
 
     /// Forgets an attempt at its caller: timers, permit, slot. Its job, if any, carries on.
-    fn drop_attempt<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
+    /// `failed` is the outcome an attempt-level breaker records (`None`: the attempt was
+    /// cancelled, and the breaker gets its permission back).
+    fn drop_attempt<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: u32,
+        failed: Option<bool>,
+    ) {
+        let now = s.now();
         let a = &mut self.attempts[slot];
+        if let Some(at) = a.breaker_at {
+            let edge = self.calls[a.call].edge as usize;
+            let breaker = self.edges[edge].breaker.as_mut().expect("a breaker");
+            match failed {
+                Some(failed) => breaker.on_result(now, now - at, failed),
+                None => breaker.release(),
+            }
+        }
         let (call_id, attempt) = (a.call, a.id);
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
@@ -1623,7 +1779,7 @@ impl World {
                 Outcome::Failed(cause) => stats.record_failure(now, cause),
             }
         }
-        self.drop_attempt::<TRACE>(s, slot);
+        self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));
         let cause = match outcome {
             Outcome::Ok | Outcome::Degraded => {
                 self.calls[call_id].value = value;
@@ -1726,7 +1882,7 @@ impl World {
                     .stats
                     .record_failure(now, FailureCause::Timeout);
             }
-            self.drop_attempt::<TRACE>(s, slot);
+            self.drop_attempt::<TRACE>(s, slot, Some(true));
         }
         self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
     }
@@ -1750,7 +1906,7 @@ impl World {
                     .stats
                     .record_cancelled();
             }
-            self.drop_attempt::<TRACE>(s, slot);
+            self.drop_attempt::<TRACE>(s, slot, None);
         }
         let call = &mut self.calls[call_id];
         for t in [call.deadline_timer.take(), call.hedge_timer.take()]
@@ -1775,7 +1931,12 @@ impl World {
         if permit {
             self.bulkhead_release::<TRACE>(s, edge_id);
         }
+        let breaker_at = self.calls[call_id].breaker_at;
         let edge = &mut self.edges[edge_id as usize];
+        if let Some(at) = breaker_at {
+            let breaker = edge.breaker.as_mut().expect("a breaker");
+            breaker.on_result(now, now - at, !outcome.is_answer());
+        }
         let mut outcome = outcome;
         if outcome.is_answer() {
             edge.last_answer = Some(now);
@@ -1893,7 +2054,7 @@ enum Enter {
 fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
     let configured = |l: &Layer| match l {
         Layer::Retry => false,
-        Layer::Breaker => false,
+        Layer::Breaker => policy.breaker.is_some(),
         Layer::Bulkhead => policy.bulkhead.is_some(),
         Layer::Timeout => policy.timeout.is_some(),
     };
@@ -2211,6 +2372,7 @@ mod tests {
             idempotent: true,
             idempotency_keys: false,
             propagate_deadline: false,
+            inbound: Default::default(),
         }
     }
 

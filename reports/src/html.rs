@@ -1281,6 +1281,7 @@ mod tests {
             idempotent: true,
             idempotency_keys: false,
             propagate_deadline: false,
+            inbound: Default::default(),
         }
     }
 

@@ -31,6 +31,7 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         idempotent: true,
         idempotency_keys: false,
         propagate_deadline: false,
+        inbound: Default::default(),
     }
 }
 

@@ -1392,6 +1392,7 @@ mod tests {
             idempotent: true,
             idempotency_keys: false,
             propagate_deadline: false,
+            inbound: Default::default(),
         }
     }
 

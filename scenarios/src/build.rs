@@ -185,6 +185,10 @@ impl Checker<'_> {
                 }
             }
         });
+        let breaker = p
+            .breaker
+            .as_ref()
+            .and_then(|b| self.breaker(&at("breaker"), field, b));
         let fallback = p.fallback.as_ref().map(|f| match f {
             spec::Fallback::Static => mc::Fallback::Static,
             spec::Fallback::Skip => mc::Fallback::Skip,
@@ -225,8 +229,125 @@ impl Checker<'_> {
             retry,
             hedge,
             bulkhead,
+            breaker,
             fallback,
             order,
+        }
+    }
+
+    fn breaker(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        b: &spec::Breaker,
+    ) -> Option<models::policy::breaker::BreakerConfig> {
+        use models::policy::breaker::{BreakerConfig, SlidingWindowType};
+        let flavor = to_flavor(b.flavor.unwrap_or(spec::Flavor::Resilience4j));
+        let Some(mut c) = BreakerConfig::defaults(flavor) else {
+            self.report(
+                anchors,
+                format!("{field}.breaker.flavor"),
+                format!(
+                    "{} has no circuit breaker; expected resilience4j, polly or hystrix",
+                    flavor.name()
+                ),
+            );
+            return None;
+        };
+        if let Some(t) = b.sliding_window_type {
+            c.sliding_window_type = match t {
+                spec::WindowType::CountBased => SlidingWindowType::CountBased,
+                spec::WindowType::TimeBased => SlidingWindowType::TimeBased,
+            };
+        }
+        macro_rules! set {
+            ($($name:ident),*) => { $(if let Some(v) = b.$name { c.$name = v.into(); })* };
+        }
+        set!(
+            sliding_window_size,
+            minimum_number_of_calls,
+            failure_rate_threshold,
+            slow_call_rate_threshold,
+            permitted_number_of_calls_in_half_open_state,
+            automatic_transition_from_open_to_half_open_enabled
+        );
+        macro_rules! set_duration {
+            ($($name:ident),*) => { $(if let Some(v) = b.$name { c.$name = v.0; })* };
+        }
+        set_duration!(
+            slow_call_duration_threshold,
+            wait_duration_in_open_state,
+            max_wait_duration_in_half_open_state
+        );
+        match c.validate() {
+            Ok(()) => Some(c),
+            Err(e) => {
+                self.report(anchors, format!("{field}.breaker"), e);
+                None
+            }
+        }
+    }
+
+    fn shed(&mut self, anchors: &[&str], field: &str, s: &spec::Shed) -> Option<mc::Shed> {
+        use models::policy::shed::{
+            AimdLimitConfig, CodelConfig, ConcurrencyLimitConfig, Gradient2LimitConfig,
+        };
+        let (shed, checked) = match *s {
+            spec::Shed::QueueLength { max } => (mc::Shed::QueueLength { max }, Ok(())),
+            spec::Shed::Codel {
+                target_delay,
+                interval,
+            } => {
+                let mut c = CodelConfig::defaults();
+                if let Some(t) = target_delay {
+                    c.target_delay = t.0;
+                }
+                if let Some(i) = interval {
+                    c.interval = i.0;
+                }
+                (mc::Shed::Codel(c), c.validate())
+            }
+            spec::Shed::Aimd {
+                initial_limit,
+                min_limit,
+                max_limit,
+                backoff_ratio,
+                timeout,
+            } => {
+                let mut c = AimdLimitConfig::defaults();
+                c.initial_limit = initial_limit.unwrap_or(c.initial_limit);
+                c.min_limit = min_limit.unwrap_or(c.min_limit);
+                c.max_limit = max_limit.unwrap_or(c.max_limit);
+                c.backoff_ratio = backoff_ratio.unwrap_or(c.backoff_ratio);
+                c.timeout = timeout.map_or(c.timeout, |t| t.0);
+                let c = ConcurrencyLimitConfig::Aimd(c);
+                (mc::Shed::Concurrency(c), c.validate())
+            }
+            spec::Shed::Gradient2 {
+                initial_limit,
+                min_limit,
+                max_concurrency,
+                smoothing,
+                long_window,
+                rtt_tolerance,
+            } => {
+                let mut c = Gradient2LimitConfig::defaults();
+                c.initial_limit = initial_limit.unwrap_or(c.initial_limit);
+                c.min_limit = min_limit.unwrap_or(c.min_limit);
+                c.max_concurrency = max_concurrency.unwrap_or(c.max_concurrency);
+                c.smoothing = smoothing.unwrap_or(c.smoothing);
+                c.long_window = long_window.unwrap_or(c.long_window);
+                c.rtt_tolerance = rtt_tolerance.unwrap_or(c.rtt_tolerance);
+                let c = ConcurrencyLimitConfig::Gradient2(c);
+                (mc::Shed::Concurrency(c), c.validate())
+            }
+        };
+        match checked {
+            Ok(()) => Some(shed),
+            Err(e) => {
+                self.report(anchors, format!("{field}.inbound.shed"), e);
+                None
+            }
         }
     }
 
@@ -495,6 +616,13 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             idempotent: s.idempotent,
             idempotency_keys: s.idempotency_keys,
             propagate_deadline: s.propagate_deadline,
+            inbound: mc::Inbound {
+                shed: s
+                    .inbound
+                    .shed
+                    .as_ref()
+                    .and_then(|sh| c.shed(&[&q, "shed"], &format!("services[{i}]"), sh)),
+            },
         });
     }
 

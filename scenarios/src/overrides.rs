@@ -87,6 +87,7 @@ struct PolicyMut<'a> {
     retry: &'a mut Option<Retry>,
     hedge: &'a mut Option<spec::Hedge>,
     bulkhead: &'a mut Option<spec::Bulkhead>,
+    breaker: &'a mut Option<spec::Breaker>,
     fallback: &'a mut Option<spec::Fallback>,
 }
 
@@ -98,6 +99,7 @@ macro_rules! policy_mut {
             retry: &mut $x.retry,
             hedge: &mut $x.hedge,
             bulkhead: &mut $x.bulkhead,
+            breaker: &mut $x.breaker,
             fallback: &mut $x.fallback,
         }
     };
@@ -119,6 +121,12 @@ fn set_policy(
             *p.bulkhead = Some(ron_value(
                 value,
                 "a bulkhead such as Semaphore(max_concurrent_calls: 10)",
+            )?);
+        }
+        ["breaker"] => {
+            *p.breaker = Some(ron_value(
+                value,
+                "a breaker such as (flavor: resilience4j, failure_rate_threshold: 50)",
             )?);
         }
         ["fallback"] => *p.fallback = Some(ron_value(value, "Static, Skip or Cached(ttl: ..)")?),

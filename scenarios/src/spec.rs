@@ -116,6 +116,9 @@ pub struct Service {
     /// Pass the remaining deadline on to downstream calls and drop expired queued requests.
     #[serde(default)]
     pub propagate_deadline: bool,
+    /// Protections on the inbound side (a sidecar): load shedding.
+    #[serde(default)]
+    pub inbound: Inbound,
 }
 
 fn yes() -> bool {
@@ -168,6 +171,8 @@ pub struct Call {
     pub hedge: Option<Hedge>,
     #[serde(default)]
     pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
@@ -239,6 +244,8 @@ pub struct Policy {
     pub hedge: Option<Hedge>,
     #[serde(default)]
     pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
@@ -328,6 +335,93 @@ pub enum Bulkhead {
     },
 }
 
+/// A circuit breaker: the flavor's defaults (Resilience4j unless said), with any of
+/// Resilience4j's parameters overridden.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breaker {
+    #[serde(default)]
+    pub flavor: Option<Flavor>,
+    #[serde(default)]
+    pub sliding_window_type: Option<WindowType>,
+    #[serde(default)]
+    pub sliding_window_size: Option<u32>,
+    #[serde(default)]
+    pub minimum_number_of_calls: Option<u32>,
+    #[serde(default)]
+    pub failure_rate_threshold: Option<f64>,
+    #[serde(default)]
+    pub slow_call_rate_threshold: Option<f64>,
+    #[serde(default)]
+    pub slow_call_duration_threshold: Option<Duration>,
+    #[serde(default)]
+    pub wait_duration_in_open_state: Option<Duration>,
+    #[serde(default)]
+    pub permitted_number_of_calls_in_half_open_state: Option<u32>,
+    #[serde(default)]
+    pub max_wait_duration_in_half_open_state: Option<Duration>,
+    #[serde(default)]
+    pub automatic_transition_from_open_to_half_open_enabled: Option<bool>,
+}
+
+/// A breaker's sliding window: the last N calls, or the last N seconds.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum WindowType {
+    CountBased,
+    TimeBased,
+}
+
+/// A service's inbound side.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    #[serde(default)]
+    pub shed: Option<Shed>,
+}
+
+/// Load shedding on a service's inbound side.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Shed {
+    /// Shed arrivals that find `max` requests queued.
+    QueueLength { max: u32 },
+    /// folly's CoDel (defaults 5 ms, 100 ms).
+    Codel {
+        #[serde(default)]
+        target_delay: Option<Duration>,
+        #[serde(default)]
+        interval: Option<Duration>,
+    },
+    /// Netflix AIMDLimit (defaults 20, 20, 200, 0.9, 5 s).
+    Aimd {
+        #[serde(default)]
+        initial_limit: Option<u32>,
+        #[serde(default)]
+        min_limit: Option<u32>,
+        #[serde(default)]
+        max_limit: Option<u32>,
+        #[serde(default)]
+        backoff_ratio: Option<f64>,
+        #[serde(default)]
+        timeout: Option<Duration>,
+    },
+    /// Netflix Gradient2Limit (defaults 20, 20, 200, 0.2, 600, 1.5).
+    Gradient2 {
+        #[serde(default)]
+        initial_limit: Option<u32>,
+        #[serde(default)]
+        min_limit: Option<u32>,
+        #[serde(default)]
+        max_concurrency: Option<u32>,
+        #[serde(default)]
+        smoothing: Option<f64>,
+        #[serde(default)]
+        long_window: Option<u32>,
+        #[serde(default)]
+        rtt_tolerance: Option<f64>,
+    },
+}
+
 /// What the caller answers instead of a failure; the answer counts as degraded.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -395,6 +489,8 @@ pub struct Client {
     pub hedge: Option<Hedge>,
     #[serde(default)]
     pub bulkhead: Option<Bulkhead>,
+    #[serde(default)]
+    pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
@@ -464,6 +560,7 @@ macro_rules! policy_of {
                     retry: self.retry.clone(),
                     hedge: self.hedge.clone(),
                     bulkhead: self.bulkhead.clone(),
+                    breaker: self.breaker.clone(),
                     fallback: self.fallback.clone(),
                     order: self.order.clone(),
                 }
@@ -484,6 +581,7 @@ impl Policy {
             retry: self.retry.or_else(|| default.retry.clone()),
             hedge: self.hedge.or_else(|| default.hedge.clone()),
             bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),
+            breaker: self.breaker.or_else(|| default.breaker.clone()),
             fallback: self.fallback.or_else(|| default.fallback.clone()),
             order: self.order.or_else(|| default.order.clone()),
         }

@@ -784,7 +784,7 @@ impl AdaptiveThrottleConfig {
             return Err(format!("k must be in 0.001..=1000, got {}", self.k));
         }
         let ns = self.window.as_nanos();
-        if ns == 0 || !ns.is_multiple_of(ADAPTIVE_THROTTLE_BUCKETS) {
+        if ns == 0 || ns % ADAPTIVE_THROTTLE_BUCKETS != 0 {
             return Err(format!(
                 "window must be a positive multiple of {ADAPTIVE_THROTTLE_BUCKETS}ns, got {}",
                 self.window
@@ -891,5 +891,468 @@ impl AdaptiveThrottle {
             };
         }
         bucket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: SimTime = SimTime::ZERO;
+
+    fn at_ms(ms: u64) -> SimTime {
+        SimTime(ms * 1_000_000)
+    }
+
+    fn envoy(budget_percent: f64, min_retry_concurrency: u32) -> RetryBudget {
+        RetryBudget::new(RetryBudgetConfig::Envoy(EnvoyRetryBudget {
+            budget_percent,
+            min_retry_concurrency,
+        }))
+    }
+
+    /// Takes retries until one is refused; returns the permits taken.
+    fn drain(budget: &mut RetryBudget, now: SimTime, timed_out: bool) -> Vec<RetryPermit> {
+        let mut permits = Vec::new();
+        // Bounded: no flavor here admits more than 1000 retries without refills.
+        for _ in 0..1000 {
+            match budget.try_retry(now, timed_out) {
+                Some(p) => permits.push(p),
+                None => return permits,
+            }
+        }
+        panic!("budget never refused");
+    }
+
+    #[test]
+    fn defaults_exist_for_budget_flavors_only() {
+        for flavor in Flavor::ALL {
+            let budget = RetryBudget::defaults(flavor);
+            match flavor {
+                Flavor::Envoy | Flavor::Grpc | Flavor::Finagle | Flavor::Aws => {
+                    let budget = budget.expect("flavor has a budget");
+                    assert_eq!(budget.flavor(), flavor);
+                    let config = RetryBudgetConfig::defaults(flavor).unwrap();
+                    assert_eq!(config.validate(), Ok(()), "{flavor:?}");
+                }
+                _ => assert!(budget.is_none(), "{flavor:?}"),
+            }
+        }
+        assert_eq!(EnvoyRetryBudget::defaults().budget_percent, 20.0);
+        assert_eq!(EnvoyRetryBudget::defaults().min_retry_concurrency, 3);
+        assert_eq!(AwsRetryQuota::defaults().initial_capacity, 500);
+        assert_eq!(
+            FinagleRetryBudget::defaults().ttl,
+            SimDuration::from_secs(10)
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases: [(RetryBudgetConfig, &str); 8] = [
+            (
+                RetryBudgetConfig::Envoy(EnvoyRetryBudget {
+                    budget_percent: 101.0,
+                    min_retry_concurrency: 3,
+                }),
+                "budget_percent",
+            ),
+            (
+                RetryBudgetConfig::Grpc(GrpcRetryThrottle {
+                    max_tokens: 1001,
+                    token_ratio: 0.1,
+                }),
+                "max_tokens",
+            ),
+            (
+                RetryBudgetConfig::Grpc(GrpcRetryThrottle {
+                    max_tokens: 10,
+                    token_ratio: 0.0001,
+                }),
+                "token_ratio",
+            ),
+            (
+                RetryBudgetConfig::Finagle(FinagleRetryBudget {
+                    ttl: SimDuration::from_millis(999),
+                    ..FinagleRetryBudget::defaults()
+                }),
+                "ttl",
+            ),
+            (
+                RetryBudgetConfig::Finagle(FinagleRetryBudget {
+                    percent_can_retry: -0.1,
+                    ..FinagleRetryBudget::defaults()
+                }),
+                "percent_can_retry",
+            ),
+            (
+                RetryBudgetConfig::Aws(AwsRetryQuota {
+                    initial_capacity: 0,
+                    ..AwsRetryQuota::defaults()
+                }),
+                "initial_capacity",
+            ),
+            (
+                RetryBudgetConfig::Aws(AwsRetryQuota {
+                    retry_cost: 0,
+                    ..AwsRetryQuota::defaults()
+                }),
+                "retry_cost",
+            ),
+            (
+                RetryBudgetConfig::Aws(AwsRetryQuota {
+                    timeout_retry_request: 501,
+                    ..AwsRetryQuota::defaults()
+                }),
+                "timeout_retry_request",
+            ),
+        ];
+        for (config, field) in cases {
+            let err = config.validate().expect_err(field);
+            assert!(err.starts_with(field), "{err}");
+        }
+        let bad_k = AdaptiveThrottleConfig {
+            k: 0.0,
+            ..AdaptiveThrottleConfig::defaults()
+        };
+        assert!(bad_k.validate().unwrap_err().starts_with("k "));
+        let bad_window = AdaptiveThrottleConfig {
+            window: SimDuration(41),
+            ..AdaptiveThrottleConfig::defaults()
+        };
+        assert!(bad_window.validate().unwrap_err().starts_with("window"));
+        assert_eq!(AdaptiveThrottleConfig::defaults().validate(), Ok(()));
+    }
+
+    #[test]
+    fn envoy_min_retry_concurrency_is_a_floor() {
+        let mut budget = envoy(20.0, 3);
+        // 5 active requests: 20 % is 1, the floor of 3 applies.
+        for _ in 0..5 {
+            budget.request_started(T0);
+        }
+        let permits = drain(&mut budget, T0, false);
+        assert_eq!(permits.len(), 3);
+        assert_eq!(
+            (budget.retries_admitted(), budget.retries_refused()),
+            (3, 1)
+        );
+    }
+
+    #[test]
+    fn envoy_budget_scales_with_active_requests_and_refills() {
+        let mut budget = envoy(20.0, 3);
+        for _ in 0..100 {
+            budget.request_started(T0);
+        }
+        let permits = drain(&mut budget, T0, false);
+        assert_eq!(permits.len(), 20);
+        // A finished retry attempt frees one slot, an abandoned one another.
+        budget.attempt_finished(T0, false, false, Some(permits[0]));
+        budget.retry_abandoned(T0, permits[1]);
+        assert_eq!(drain(&mut budget, T0, false).len(), 2);
+        // Fewer active requests lower the limit below the outstanding retries.
+        for _ in 0..50 {
+            budget.request_finished(T0);
+        }
+        let RetryBudget::Envoy(state) = &budget else {
+            unreachable!()
+        };
+        assert_eq!((state.max_retries(), state.active_retries()), (10, 20));
+        assert!(budget.try_retry(T0, false).is_none());
+    }
+
+    #[test]
+    fn envoy_truncates_the_double_product_like_envoy() {
+        // 29.0 / 100.0 * 100.0 is 28.999999999999996 in doubles: Envoy allows 28, not 29.
+        let mut budget = envoy(29.0, 0);
+        for _ in 0..100 {
+            budget.request_started(T0);
+        }
+        assert_eq!(drain(&mut budget, T0, false).len(), 28);
+        // 20 % of 24 active is 4.8: truncated to 4.
+        let mut budget = envoy(20.0, 0);
+        for _ in 0..24 {
+            budget.request_started(T0);
+        }
+        assert_eq!(drain(&mut budget, T0, false).len(), 4);
+    }
+
+    fn grpc(max_tokens: u32, token_ratio: f64) -> RetryBudget {
+        RetryBudget::new(RetryBudgetConfig::Grpc(GrpcRetryThrottle {
+            max_tokens,
+            token_ratio,
+        }))
+    }
+
+    fn grpc_tokens(budget: &RetryBudget) -> u32 {
+        match budget {
+            RetryBudget::Grpc(s) => s.tokens_thousandths(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn grpc_reference_example_five_failures_stop_ten_successes_restore_a_token() {
+        let mut budget = grpc(10, 0.1);
+        assert_eq!(grpc_tokens(&budget), 10_000);
+        // Failures 1..=4 leave 9, 8, 7, 6 tokens: above 5, retries go on.
+        for n in 1..=4 {
+            budget.attempt_finished(T0, false, false, None);
+            assert!(budget.try_retry(T0, false).is_some(), "after failure {n}");
+        }
+        // The fifth leaves exactly 5 = max_tokens / 2: not above, retries stop.
+        budget.attempt_finished(T0, false, false, None);
+        assert_eq!(grpc_tokens(&budget), 5_000);
+        assert!(budget.try_retry(T0, false).is_none());
+        // One success gives back 0.1 token: 5.1 is above the threshold again.
+        budget.attempt_finished(T0, true, false, None);
+        assert_eq!(grpc_tokens(&budget), 5_100);
+        assert!(budget.try_retry(T0, false).is_some());
+        // Ten successes restore one whole token.
+        let mut budget = grpc(10, 0.1);
+        for _ in 0..5 {
+            budget.attempt_finished(T0, false, false, None);
+        }
+        for _ in 0..10 {
+            budget.attempt_finished(T0, true, false, None);
+        }
+        assert_eq!(grpc_tokens(&budget), 6_000);
+        assert_eq!(
+            (budget.retries_admitted(), budget.retries_refused()),
+            (0, 0)
+        );
+    }
+
+    #[test]
+    fn grpc_tokens_clamp_to_zero_and_max() {
+        let mut budget = grpc(3, 0.5);
+        for _ in 0..10 {
+            budget.attempt_finished(T0, false, true, None);
+        }
+        assert_eq!(grpc_tokens(&budget), 0);
+        for _ in 0..100 {
+            budget.attempt_finished(T0, true, false, None);
+        }
+        assert_eq!(grpc_tokens(&budget), 3_000);
+        // Odd max: threshold 1500 thousandths; 2 tokens is above it, 1 is not.
+        budget.attempt_finished(T0, false, false, None);
+        assert!(budget.try_retry(T0, false).is_some());
+        budget.attempt_finished(T0, false, false, None);
+        assert!(budget.try_retry(T0, false).is_none());
+        // The ratio is truncated to thousandths in single precision, as grpc-java does.
+        let cfg = GrpcRetryThrottle {
+            max_tokens: 10,
+            token_ratio: 0.0129,
+        };
+        assert_eq!(cfg.token_ratio_thousandths(), 12);
+    }
+
+    fn finagle(min_retries_per_sec: u32, percent_can_retry: f64) -> RetryBudget {
+        RetryBudget::new(RetryBudgetConfig::Finagle(FinagleRetryBudget {
+            ttl: SimDuration::from_secs(10),
+            min_retries_per_sec,
+            percent_can_retry,
+        }))
+    }
+
+    #[test]
+    fn finagle_reserve_allows_min_retries_per_sec_times_ttl() {
+        let mut budget = finagle(10, 0.2);
+        // No traffic: the reserve alone, 10/s x 10 s = 100 retries.
+        assert_eq!(drain(&mut budget, T0, false).len(), 100);
+        // Each request deposits 1000; a retry costs 5000: five requests buy one retry.
+        for _ in 0..4 {
+            budget.request_started(at_ms(1));
+        }
+        assert!(budget.try_retry(at_ms(1), false).is_none());
+        budget.request_started(at_ms(1));
+        assert!(budget.try_retry(at_ms(1), false).is_some());
+        assert!(budget.try_retry(at_ms(1), false).is_none());
+    }
+
+    #[test]
+    fn finagle_withdrawals_and_deposits_expire_after_ttl() {
+        let mut budget = finagle(10, 0.2);
+        assert_eq!(drain(&mut budget, at_ms(500), false).len(), 100);
+        // Half a ttl later the withdrawals still count.
+        assert!(budget.try_retry(at_ms(5_000), false).is_none());
+        // The withdrawals sit in the first slice; slices roll at the first operation after a
+        // second has passed, and the first slice is overwritten by the roll at 10 s.
+        let mut t = 5_000;
+        let mut freed_at = None;
+        while t <= 12_000 {
+            if let RetryBudget::Finagle(s) = &mut budget
+                && s.balance(at_ms(t)) > 0
+            {
+                freed_at = Some(t);
+                break;
+            }
+            t += 100;
+        }
+        let freed_at = freed_at.expect("withdrawals expire");
+        assert!(
+            (9_000..=10_500).contains(&freed_at),
+            "freed at {freed_at} ms"
+        );
+        // Deposits expire too: a budget without reserve loses them after the ttl.
+        let mut budget = finagle(0, 0.2);
+        for _ in 0..10 {
+            budget.request_started(T0);
+        }
+        let RetryBudget::Finagle(s) = &mut budget else {
+            unreachable!()
+        };
+        assert_eq!(s.balance(at_ms(5_000)), 2);
+        assert_eq!(s.balance(at_ms(20_000)), 0);
+    }
+
+    #[test]
+    fn finagle_zero_budget_never_retries() {
+        let mut budget = finagle(0, 0.0);
+        for _ in 0..1000 {
+            budget.request_started(T0);
+        }
+        assert!(budget.try_retry(T0, false).is_none());
+    }
+
+    fn aws_available(budget: &RetryBudget) -> u32 {
+        match budget {
+            RetryBudget::Aws(s) => s.available_capacity(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn aws_quota_drains_by_cost_and_refuses_without_taking() {
+        let mut budget = RetryBudget::defaults(Flavor::Aws).unwrap();
+        // 500 / 5 = 100 ordinary retries.
+        let permits = drain(&mut budget, T0, false);
+        assert_eq!(permits.len(), 100);
+        assert!(permits.iter().all(|p| p.cost() == 5));
+        assert_eq!(aws_available(&budget), 0);
+        let mut budget = RetryBudget::defaults(Flavor::Aws).unwrap();
+        // Timeouts cost 10: 50 of them.
+        assert_eq!(drain(&mut budget, T0, true).len(), 50);
+        // Refill 7: one ordinary retry fits, a timeout retry does not and takes nothing.
+        for _ in 0..7 {
+            budget.attempt_finished(T0, true, false, None);
+        }
+        assert!(budget.try_retry(T0, true).is_none());
+        assert_eq!(aws_available(&budget), 7);
+        assert!(budget.try_retry(T0, false).is_some());
+        assert_eq!(aws_available(&budget), 2);
+    }
+
+    #[test]
+    fn aws_refunds_the_last_retry_cost_on_success_and_caps_at_capacity() {
+        let mut budget = RetryBudget::defaults(Flavor::Aws).unwrap();
+        let timeout_retry = budget.try_retry(T0, true).unwrap();
+        let plain_retry = budget.try_retry(T0, false).unwrap();
+        assert_eq!(aws_available(&budget), 485);
+        // A failed retry gives nothing back.
+        budget.attempt_finished(T0, false, false, Some(plain_retry));
+        assert_eq!(aws_available(&budget), 485);
+        // A successful retry gives back what it took.
+        budget.attempt_finished(T0, true, false, Some(timeout_retry));
+        assert_eq!(aws_available(&budget), 495);
+        // Successes without retry give 1 each, never above 500.
+        for _ in 0..20 {
+            budget.attempt_finished(T0, true, false, None);
+        }
+        assert_eq!(aws_available(&budget), 500);
+    }
+
+    fn throttle() -> AdaptiveThrottle {
+        AdaptiveThrottle::new(AdaptiveThrottleConfig::defaults())
+    }
+
+    #[test]
+    fn sre_throttle_never_rejects_while_healthy() {
+        let mut t = throttle();
+        let mut rng = SimRng::from_seed(1);
+        for i in 0..10_000u64 {
+            let now = SimTime(i * 1_000_000);
+            assert!(t.admit(now, &mut rng));
+            t.on_accepted(now);
+        }
+        assert_eq!((t.admitted(), t.rejected()), (10_000, 0));
+        // Half the requests accepted is still within K = 2.
+        let now = SimTime(10_000 * 1_000_000);
+        for _ in 0..10_000 {
+            assert!(t.admit(now, &mut rng));
+        }
+        assert_eq!(t.rejection_odds(now).0, 0);
+    }
+
+    #[test]
+    fn sre_throttle_probability_follows_the_formula_and_rises_as_accepts_fall() {
+        let mut t = throttle();
+        let mut rng = SimRng::from_seed(2);
+        for _ in 0..100 {
+            t.admit(T0, &mut rng);
+            t.on_accepted(T0);
+        }
+        let mut last = 0.0;
+        for failures in 1..=200u64 {
+            t.admit(T0, &mut rng);
+            let (n, d) = t.rejection_odds(T0);
+            let requests = 100 + failures;
+            let expected = (requests as f64 - 200.0).max(0.0) / (requests as f64 + 1.0);
+            assert!((n as f64 / d as f64 - expected).abs() < 1e-12, "{failures}");
+            assert!(n as f64 / d as f64 >= last);
+            last = n as f64 / d as f64;
+        }
+        // requests 300, accepts 100: (300 - 200) / 301.
+        assert_eq!(t.counts(T0), (300, 100));
+        assert_eq!(t.rejection_odds(T0), (100_000, 301_000));
+    }
+
+    #[test]
+    fn sre_throttle_rejects_with_the_stated_probability() {
+        let mut t = throttle();
+        let mut rng = SimRng::from_seed(3);
+        for _ in 0..100 {
+            t.admit(T0, &mut rng);
+            t.on_accepted(T0);
+        }
+        for _ in 0..200 {
+            t.admit(T0, &mut rng);
+        }
+        let p = 100.0 / 301.0;
+        // Each trial admits from the same state, so the rejections are Binomial(n, p).
+        let trials = 20_000u32;
+        let rejected = (0..trials)
+            .filter(|_| !t.clone().admit(T0, &mut rng))
+            .count() as f64;
+        let n = f64::from(trials);
+        let tolerance = 5.0 * (p * (1.0 - p) / n).sqrt();
+        let observed = rejected / n;
+        assert!(
+            (observed - p).abs() < tolerance,
+            "observed {observed}, expected {p} +- {tolerance}"
+        );
+    }
+
+    #[test]
+    fn sre_throttle_window_rolls_over() {
+        let mut t = throttle();
+        let mut rng = SimRng::from_seed(4);
+        // 3 s buckets. Failures in the first bucket only.
+        for _ in 0..1000 {
+            t.admit(SimTime(0), &mut rng);
+        }
+        assert!(t.rejected() > 0);
+        let bucket = SimDuration::from_secs(3);
+        // Still counted in the 40th bucket (starting at 117 s) ...
+        let last_in = SimTime(0) + SimDuration::from_secs(117) + SimDuration(bucket.0 - 1);
+        assert_eq!(t.counts(last_in), (1000, 0));
+        // ... gone in the 41st (starting at 120 s).
+        let first_out = SimTime(0) + SimDuration::from_secs(120);
+        assert_eq!(t.counts(first_out), (0, 0));
+        assert_eq!(t.rejection_odds(first_out).0, 0);
+        assert!(t.admit(first_out, &mut rng));
+        // A slot reused by a later bucket forgets the earlier one.
+        assert_eq!(t.counts(first_out), (1, 0));
     }
 }

@@ -333,3 +333,218 @@ fn r4j_acquire(
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> SimDuration {
+        SimDuration::from_millis(n)
+    }
+
+    fn r4j(limit_for_period: u32, period: SimDuration, timeout: SimDuration) -> RateLimiter {
+        let config = RateLimiterConfig {
+            limit_for_period,
+            limit_refresh_period: period,
+            timeout_duration: timeout,
+        };
+        // Created off the origin, so alignment to creation differs from alignment to zero.
+        RateLimiter::new(config, SimTime(1_234))
+    }
+
+    fn after(limiter: &RateLimiter, d: SimDuration) -> SimTime {
+        limiter.created + d
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let r = RateLimiterConfig::defaults();
+        assert_eq!(r.limit_for_period, 50);
+        assert_eq!(r.limit_refresh_period, SimDuration(500));
+        assert_eq!(r.timeout_duration, SimDuration::from_secs(5));
+        for flavor in Flavor::ALL {
+            let limiter = RateLimiter::defaults(flavor, SimTime::ZERO);
+            match flavor {
+                Flavor::Resilience4j | Flavor::Envoy => {
+                    assert_eq!(limiter.expect("has a limiter").flavor(), flavor)
+                }
+                _ => assert!(limiter.is_none(), "{flavor:?}"),
+            }
+        }
+        let bad = [
+            (
+                RateLimitConfig::from(RateLimiterConfig {
+                    limit_for_period: 0,
+                    ..r
+                }),
+                "limit_for_period",
+            ),
+            (
+                RateLimiterConfig {
+                    limit_refresh_period: SimDuration::ZERO,
+                    ..r
+                }
+                .into(),
+                "limit_refresh_period",
+            ),
+            (
+                TokenBucketConfig {
+                    max_tokens: 0,
+                    ..TokenBucketConfig::defaults()
+                }
+                .into(),
+                "max_tokens",
+            ),
+            (
+                TokenBucketConfig {
+                    tokens_per_fill: 0,
+                    ..TokenBucketConfig::defaults()
+                }
+                .into(),
+                "tokens_per_fill",
+            ),
+            (
+                TokenBucketConfig {
+                    fill_interval: SimDuration::from_millis(49),
+                    ..TokenBucketConfig::defaults()
+                }
+                .into(),
+                "fill_interval",
+            ),
+            (
+                TokenBucketConfig {
+                    fill_interval: SimDuration(50_500_000),
+                    ..TokenBucketConfig::defaults()
+                }
+                .into(),
+                "fill_interval",
+            ),
+        ];
+        for (config, field) in bad {
+            let err = config.validate().expect_err(field);
+            assert!(err.starts_with(field), "{err}");
+        }
+    }
+
+    #[test]
+    fn r4j_cycles_are_aligned_to_creation_and_reset_permissions() {
+        let mut limiter = r4j(2, ms(100), SimDuration::ZERO);
+        let start = after(&limiter, SimDuration::ZERO);
+        assert_eq!(limiter.acquire(start), Some(SimDuration::ZERO));
+        assert_eq!(limiter.acquire(start), Some(SimDuration::ZERO));
+        // Exhausted: with no timeout the third is rejected, even 1 ns before the cycle ends.
+        assert_eq!(
+            limiter.acquire(after(&limiter, SimDuration(ms(100).as_nanos() - 1))),
+            None
+        );
+        // The next cycle begins exactly 100 ms after creation (not at a multiple of 100 ms).
+        let boundary = after(&limiter, ms(100));
+        assert_eq!(limiter.acquire(boundary), Some(SimDuration::ZERO));
+        assert_eq!(limiter.acquire(boundary), Some(SimDuration::ZERO));
+        assert_eq!(limiter.acquire(boundary), None);
+        // Idle cycles do not accumulate permissions above the limit.
+        let later = after(&limiter, ms(1_000));
+        assert_eq!(limiter.acquire(later), Some(SimDuration::ZERO));
+        assert_eq!(limiter.acquire(later), Some(SimDuration::ZERO));
+        assert_eq!(limiter.acquire(later), None);
+        assert_eq!(
+            (limiter.immediate(), limiter.delayed(), limiter.rejected()),
+            (6, 0, 3)
+        );
+    }
+
+    #[test]
+    fn r4j_reserves_within_the_timeout_and_waits_exactly() {
+        let mut limiter = r4j(1, SimDuration::from_secs(1), SimDuration::from_secs(3));
+        let now = after(&limiter, ms(250));
+        assert_eq!(limiter.acquire(now), Some(SimDuration::ZERO));
+        // Cycle 0 is used; cycles 1, 2, 3 begin 0.75 s, 1.75 s, 2.75 s from now.
+        assert_eq!(limiter.acquire(now), Some(ms(750)));
+        assert_eq!(limiter.acquire(now), Some(ms(1_750)));
+        assert_eq!(limiter.acquire(now), Some(ms(2_750)));
+        assert_eq!(limiter.available_permissions(), -3);
+        // Cycle 4 begins 3.75 s away, beyond the timeout: rejected, nothing reserved.
+        assert_eq!(limiter.acquire(now), None);
+        assert_eq!(limiter.acquire(now), None);
+        assert_eq!(limiter.available_permissions(), -3);
+        // At cycle 1 one reservation is repaid: the next free cycle is still cycle 4.
+        let cycle1 = after(&limiter, SimDuration::from_secs(1));
+        assert_eq!(limiter.acquire(cycle1), Some(SimDuration::from_secs(3)));
+        assert_eq!(limiter.rejection_wait(), SimDuration::from_secs(3));
+        assert_eq!(
+            (limiter.immediate(), limiter.delayed(), limiter.rejected()),
+            (1, 4, 2)
+        );
+    }
+
+    #[test]
+    fn r4j_wait_equal_to_timeout_is_reserved() {
+        let mut limiter = r4j(1, SimDuration::from_secs(1), SimDuration::from_secs(1));
+        let start = after(&limiter, SimDuration::ZERO);
+        assert_eq!(limiter.acquire(start), Some(SimDuration::ZERO));
+        // `timeoutInNanos >= nanosToWait`: inclusive.
+        assert_eq!(limiter.acquire(start), Some(SimDuration::from_secs(1)));
+        assert_eq!(limiter.acquire(start), None);
+    }
+
+    #[test]
+    fn r4j_defaults_admit_fifty_per_500ns() {
+        let created = SimTime(7);
+        let mut limiter = RateLimiter::defaults(Flavor::Resilience4j, created).unwrap();
+        for _ in 0..50 {
+            assert_eq!(limiter.acquire(created), Some(SimDuration::ZERO));
+        }
+        // The 51st waits for the next cycle, 500 ns after creation.
+        assert_eq!(
+            limiter.acquire(created + SimDuration(100)),
+            Some(SimDuration(400))
+        );
+    }
+
+    fn envoy(max_tokens: u32, tokens_per_fill: u32, fill_ms: u64) -> RateLimiter {
+        let config = TokenBucketConfig {
+            max_tokens,
+            tokens_per_fill,
+            fill_interval: SimDuration::from_millis(fill_ms),
+        };
+        RateLimiter::new(config, SimTime(5 * 1_000_000))
+    }
+
+    #[test]
+    fn envoy_bucket_starts_full_and_rejects_when_empty() {
+        let mut limiter = envoy(3, 1, 100);
+        let now = after(&limiter, SimDuration::ZERO);
+        for _ in 0..3 {
+            assert_eq!(limiter.acquire(now), Some(SimDuration::ZERO));
+        }
+        assert_eq!(limiter.acquire(now), None);
+        assert_eq!(limiter.rejection_wait(), SimDuration::ZERO);
+        assert_eq!((limiter.immediate(), limiter.rejected()), (3, 1));
+    }
+
+    #[test]
+    fn envoy_bucket_refills_on_fill_ticks_up_to_max() {
+        let mut limiter = envoy(5, 2, 100);
+        let created = limiter.created;
+        let t = |d: SimDuration| created + d;
+        let start = t(SimDuration::ZERO);
+        for _ in 0..5 {
+            assert!(limiter.acquire(start).is_some());
+        }
+        // No token until the first tick, 100 ms after creation.
+        assert_eq!(
+            limiter.acquire(t(SimDuration(ms(100).as_nanos() - 1))),
+            None
+        );
+        let tick1 = t(ms(100));
+        assert!(limiter.acquire(tick1).is_some());
+        assert!(limiter.acquire(tick1).is_some());
+        assert_eq!(limiter.acquire(tick1), None);
+        // Ten ticks later the bucket holds max_tokens, not 20.
+        let tick11 = t(ms(1_100));
+        for _ in 0..5 {
+            assert!(limiter.acquire(tick11).is_some());
+        }
+        assert_eq!(limiter.acquire(tick11), None);
+    }
+}

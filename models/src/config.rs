@@ -77,6 +77,8 @@ pub struct ServiceConfig {
 /// shedding by queue length at arrival, CoDel at dequeue.
 #[derive(Clone, Debug, Default)]
 pub struct Inbound {
+    /// A rate limiter before everything else (Resilience4j RateLimiter, Envoy local rate limit).
+    pub rate_limit: Option<crate::policy::ratelimit::RateLimitConfig>,
     pub shed: Option<Shed>,
 }
 
@@ -153,6 +155,8 @@ pub struct CallPolicy {
     pub breaker: Option<crate::policy::breaker::BreakerConfig>,
     /// What the caller answers instead of failing.
     pub fallback: Option<Fallback>,
+    /// Google SRE client-side adaptive throttling, innermost (just before sending).
+    pub throttle: Option<crate::policy::budget::AdaptiveThrottleConfig>,
     /// The composition order, outermost first.
     pub order: Order,
 }
@@ -243,6 +247,9 @@ pub struct Retry {
     pub backoff: Backoff,
     /// The outcomes that are retried (default: all, as Resilience4j).
     pub retry_on: Causes,
+    /// A limit on retries across the edge's calls: Envoy's retry budget, gRPC retry throttling,
+    /// Finagle's RetryBudget or the AWS SDK's retry quota.
+    pub budget: Option<crate::policy::budget::RetryBudgetConfig>,
 }
 
 /// The wait before retry `n` (n = 1 for the first retry), following the AWS Architecture Blog

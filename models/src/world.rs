@@ -33,6 +33,8 @@ use crate::config::{
 };
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
 use crate::policy::breaker::{CircuitBreaker, Transition};
+use crate::policy::budget::{AdaptiveThrottle, RetryBudget, RetryPermit};
+use crate::policy::ratelimit::RateLimiter;
 use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
@@ -84,11 +86,15 @@ pub enum WorldEvent {
     CallWaitOver { call: u32, serial: u64 },
     /// A read-modify-write user starts (again) with a read.
     UserStart { client: u32, user: u32 },
+    /// A request's wait for its rate-limit permission is over: it goes on to the queue.
+    Admitted { job: u32 },
+    /// A request waited the rate limiter's whole timeout and is refused.
+    RateLimited { job: u32 },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 11] = [
+    pub const KIND_NAMES: [&'static str; 13] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -100,6 +106,8 @@ impl WorldEvent {
         "attempt_wait_over",
         "call_wait_over",
         "user_start",
+        "admitted",
+        "rate_limited",
     ];
 }
 
@@ -118,6 +126,8 @@ impl Event for WorldEvent {
             WorldEvent::AttemptWaitOver { .. } => 8,
             WorldEvent::CallWaitOver { .. } => 9,
             WorldEvent::UserStart { .. } => 10,
+            WorldEvent::Admitted { .. } => 11,
+            WorldEvent::RateLimited { .. } => 12,
         }
     }
 
@@ -125,7 +135,10 @@ impl Event for WorldEvent {
     fn target(&self) -> u32 {
         match *self {
             WorldEvent::ClientArrival { client } | WorldEvent::UserStart { client, .. } => client,
-            WorldEvent::Deliver { job } | WorldEvent::WorkDone { job } => job,
+            WorldEvent::Deliver { job }
+            | WorldEvent::WorkDone { job }
+            | WorldEvent::Admitted { job }
+            | WorldEvent::RateLimited { job } => job,
             WorldEvent::Reply { slot, .. }
             | WorldEvent::Timeout { slot, .. }
             | WorldEvent::AttemptWaitOver { slot, .. } => slot,
@@ -271,6 +284,8 @@ struct Call {
     hedge_timer: Option<TimerId>,
     /// When a call-level breaker let the call through.
     breaker_at: Option<SimTime>,
+    /// The retry budget's permit of the retry under way.
+    retry_permit: Option<RetryPermit>,
     /// Unique per call over the run: the idempotency key, and the check for stale events.
     serial: u64,
     op: Op,
@@ -342,6 +357,9 @@ struct Edge {
     /// When the last good answer arrived (cached fallbacks serve it for their ttl).
     last_answer: Option<SimTime>,
     breaker: Option<CircuitBreaker>,
+    budget: Option<RetryBudget>,
+    throttle: Option<AdaptiveThrottle>,
+    throttle_rng: SimRng,
     report: EdgeReport,
 }
 
@@ -356,7 +374,8 @@ struct ServiceState {
     latency_faults: Vec<(SimTime, SimTime, f64, u32)>,
     /// The record's version, for [`ServiceKind::Record`].
     version: u64,
-    /// Inbound shedding.
+    /// Inbound rate limiting and shedding.
+    rate_limiter: Option<RateLimiter>,
     shed_queue: Option<u32>,
     codel: Option<Codel>,
     limiter: Option<Limiter>,
@@ -612,6 +631,13 @@ impl World {
                 waiters: VecDeque::new(),
                 last_answer: None,
                 breaker: policy.breaker.clone().map(CircuitBreaker::new),
+                budget: policy
+                    .retry
+                    .as_ref()
+                    .and_then(|r| r.budget)
+                    .map(RetryBudget::new),
+                throttle: policy.throttle.map(AdaptiveThrottle::new),
+                throttle_rng: streams.stream(&[key, &["throttle"]].concat()),
                 report: EdgeReport {
                     from,
                     to: to.to_string(),
@@ -645,6 +671,10 @@ impl World {
                 call_edges,
                 latency_faults: Vec::new(),
                 version: 0,
+                rate_limiter: svc
+                    .inbound
+                    .rate_limit
+                    .map(|c| RateLimiter::new(c, SimTime::ZERO)),
                 shed_queue: match svc.inbound.shed {
                     Some(Shed::QueueLength { max }) => Some(max),
                     _ => None,
@@ -983,6 +1013,9 @@ impl World {
         let now = s.now();
         let edge = &mut self.edges[edge_id as usize];
         edge.report.calls.requests += 1;
+        if let Some(budget) = &mut edge.budget {
+            budget.request_started(now);
+        }
         let own = edge.policy.deadline.map_or(NEVER, |d| now + d);
         let deadline = own.min(inherited_deadline);
         let serial = self.next_serial;
@@ -993,6 +1026,7 @@ impl World {
             started: now,
             hedge_timer: None,
             breaker_at: None,
+            retry_permit: None,
             serial,
             op,
             value: 0,
@@ -1307,9 +1341,16 @@ impl World {
         self.send::<TRACE>(s, slot);
     }
 
-    /// The attempt leaves for its callee.
+    /// The attempt leaves for its callee, unless the client-side throttle refuses it.
     fn send<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
         let now = s.now();
+        let edge = &mut self.edges[self.calls[self.attempts[slot].call].edge as usize];
+        if let Some(throttle) = &mut edge.throttle
+            && !throttle.admit(now, &mut edge.throttle_rng)
+        {
+            self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Throttled));
+            return;
+        }
         let a = &mut self.attempts[slot];
         a.sent = true;
         a.sent_at = now;
@@ -1369,6 +1410,35 @@ impl World {
         }
         let now = s.now();
         self.jobs[job].arrived = now;
+        if let Some(limiter) = &mut self.services[service].rate_limiter {
+            match limiter.acquire(now) {
+                Some(SimDuration::ZERO) => {}
+                Some(wait) => {
+                    // A reserved permission: the request waits for its cycle.
+                    s.schedule_in(wait, WorldEvent::Admitted { job });
+                    return;
+                }
+                None => {
+                    // Resilience4j blocks for the whole timeout before refusing.
+                    let wait = limiter.rejection_wait();
+                    if wait == SimDuration::ZERO {
+                        let refused = Outcome::Failed(FailureCause::RateLimited);
+                        self.reply::<TRACE>(s, job, refused);
+                    } else {
+                        s.schedule_in(wait, WorldEvent::RateLimited { job });
+                    }
+                    return;
+                }
+            }
+        }
+        self.admit::<TRACE>(s, job);
+    }
+
+    /// A request past the rate limiter: the concurrency limit, queue-length shedding, then a
+    /// worker or the queue.
+    fn admit<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        let now = s.now();
+        let service = self.jobs[job].service.0 as usize;
         let state = &mut self.services[service];
         if let Some(limiter) = &mut state.limiter {
             match limiter.try_acquire() {
@@ -1642,6 +1712,17 @@ impl World {
         if let Some(timer) = a.timeout.take() {
             s.cancel(timer);
         }
+        if let Some(throttle) = &mut self.edges[edge as usize].throttle
+            && !matches!(
+                outcome,
+                Outcome::Failed(
+                    FailureCause::Rejected | FailureCause::Shed | FailureCause::RateLimited
+                )
+            )
+        {
+            // The backend accepted it (answered, or failed for a reason of its own).
+            throttle.on_accepted(s.now());
+        }
         if TRACE {
             let latency = s.now() - self.attempts[slot].sent_at;
             let caller = (edge, attempt, Some(outcome));
@@ -1780,6 +1861,23 @@ impl World {
             }
         }
         self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(budget) = &mut edge.budget {
+            let permit = self.calls[call_id].retry_permit.take();
+            let retry_on = edge.policy.retry.as_ref().map(|r| r.retry_on);
+            match outcome {
+                Outcome::Failed(cause) if !retry_on.is_some_and(|r| r.contains(cause)) => {
+                    // Not a failure the budget counts; the retry slot comes back all the same.
+                    if let Some(p) = permit {
+                        budget.retry_abandoned(now, p);
+                    }
+                }
+                _ => {
+                    let timed_out = outcome == Outcome::Failed(FailureCause::Timeout);
+                    budget.attempt_finished(now, outcome.is_answer(), timed_out, permit);
+                }
+            }
+        }
         let cause = match outcome {
             Outcome::Ok | Outcome::Degraded => {
                 self.calls[call_id].value = value;
@@ -1804,6 +1902,17 @@ impl World {
         }
         match &edge.policy.retry {
             Some(retry) if retry.retry_on.contains(cause) && call.attempts < retry.max_attempts => {
+                if let Some(budget) = &mut edge.budget {
+                    let timed_out = cause == FailureCause::Timeout;
+                    match budget.try_retry(now, timed_out) {
+                        Some(permit) => call.retry_permit = Some(permit),
+                        None => {
+                            edge.report.retries_refused += 1;
+                            self.call_finished::<TRACE>(s, call_id, outcome);
+                            return;
+                        }
+                    }
+                }
                 let wait = backoff(
                     &retry.backoff,
                     call.attempts,
@@ -1932,7 +2041,14 @@ impl World {
             self.bulkhead_release::<TRACE>(s, edge_id);
         }
         let breaker_at = self.calls[call_id].breaker_at;
+        let retry_permit = self.calls[call_id].retry_permit.take();
         let edge = &mut self.edges[edge_id as usize];
+        if let Some(budget) = &mut edge.budget {
+            if let Some(permit) = retry_permit {
+                budget.retry_abandoned(now, permit);
+            }
+            budget.request_finished(now);
+        }
         if let Some(at) = breaker_at {
             let breaker = edge.breaker.as_mut().expect("a breaker");
             breaker.on_result(now, now - at, !outcome.is_answer());
@@ -2098,6 +2214,10 @@ impl World {
                 self.on_call_wait_over::<TRACE>(s, call, serial)
             }
             WorldEvent::UserStart { client, user } => self.on_user_start::<TRACE>(s, client, user),
+            WorldEvent::Admitted { job } => self.admit::<TRACE>(s, job),
+            WorldEvent::RateLimited { job } => {
+                self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
+            }
         }
     }
 
@@ -2460,6 +2580,7 @@ mod tests {
                 max_attempts: 3,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
                 retry_on: crate::config::Causes::ALL,
+                budget: None,
             }),
             ..CallPolicy::default()
         };
@@ -2595,6 +2716,7 @@ mod tests {
                 max_attempts: 3,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
                 retry_on: crate::config::Causes::ALL,
+                budget: None,
             }),
             ..CallPolicy::default()
         };

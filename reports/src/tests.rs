@@ -46,6 +46,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
                 max_attempts: 2,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),
                 retry_on: models::config::Causes::ALL,
+                budget: None,
             }),
             ..CallPolicy::default()
         },

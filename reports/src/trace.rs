@@ -1407,6 +1407,7 @@ mod tests {
                     cap: SimDuration::from_millis(50),
                 },
                 retry_on: models::config::Causes::ALL,
+                budget: None,
             }),
             ..CallPolicy::default()
         };

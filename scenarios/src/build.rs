@@ -189,6 +189,20 @@ impl Checker<'_> {
             .breaker
             .as_ref()
             .and_then(|b| self.breaker(&at("breaker"), field, b));
+        let throttle = p.throttle.as_ref().and_then(|t| {
+            let d = models::policy::budget::AdaptiveThrottleConfig::defaults();
+            let config = models::policy::budget::AdaptiveThrottleConfig {
+                k: t.k.unwrap_or(d.k),
+                window: t.window.map_or(d.window, |w| w.0),
+            };
+            match config.validate() {
+                Ok(()) => Some(config),
+                Err(e) => {
+                    self.report(&at("throttle"), format!("{field}.throttle"), e);
+                    None
+                }
+            }
+        });
         let fallback = p.fallback.as_ref().map(|f| match f {
             spec::Fallback::Static => mc::Fallback::Static,
             spec::Fallback::Skip => mc::Fallback::Skip,
@@ -231,6 +245,7 @@ impl Checker<'_> {
             bulkhead,
             breaker,
             fallback,
+            throttle,
             order,
         }
     }
@@ -283,6 +298,115 @@ impl Checker<'_> {
             Ok(()) => Some(c),
             Err(e) => {
                 self.report(anchors, format!("{field}.breaker"), e);
+                None
+            }
+        }
+    }
+
+    fn budget(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        b: &spec::Budget,
+    ) -> Option<models::policy::budget::RetryBudgetConfig> {
+        use models::policy::budget::{
+            AwsRetryQuota, EnvoyRetryBudget, FinagleRetryBudget, GrpcRetryThrottle,
+            RetryBudgetConfig,
+        };
+        let config = match *b {
+            spec::Budget::Envoy {
+                budget_percent,
+                min_retry_concurrency,
+            } => {
+                let d = EnvoyRetryBudget::defaults();
+                RetryBudgetConfig::Envoy(EnvoyRetryBudget {
+                    budget_percent: budget_percent.unwrap_or(d.budget_percent),
+                    min_retry_concurrency: min_retry_concurrency.unwrap_or(d.min_retry_concurrency),
+                })
+            }
+            spec::Budget::Grpc {
+                max_tokens,
+                token_ratio,
+            } => {
+                let d = GrpcRetryThrottle::defaults();
+                RetryBudgetConfig::Grpc(GrpcRetryThrottle {
+                    max_tokens: max_tokens.unwrap_or(d.max_tokens),
+                    token_ratio: token_ratio.unwrap_or(d.token_ratio),
+                })
+            }
+            spec::Budget::Finagle {
+                ttl,
+                min_retries_per_sec,
+                percent_can_retry,
+            } => {
+                let d = FinagleRetryBudget::defaults();
+                RetryBudgetConfig::Finagle(FinagleRetryBudget {
+                    ttl: ttl.map_or(d.ttl, |t| t.0),
+                    min_retries_per_sec: min_retries_per_sec.unwrap_or(d.min_retries_per_sec),
+                    percent_can_retry: percent_can_retry.unwrap_or(d.percent_can_retry),
+                })
+            }
+            spec::Budget::Aws {
+                initial_capacity,
+                retry_cost,
+                timeout_retry_request,
+                no_retry_increment,
+            } => {
+                let d = AwsRetryQuota::defaults();
+                RetryBudgetConfig::Aws(AwsRetryQuota {
+                    initial_capacity: initial_capacity.unwrap_or(d.initial_capacity),
+                    retry_cost: retry_cost.unwrap_or(d.retry_cost),
+                    timeout_retry_request: timeout_retry_request.unwrap_or(d.timeout_retry_request),
+                    no_retry_increment: no_retry_increment.unwrap_or(d.no_retry_increment),
+                })
+            }
+        };
+        match config.validate() {
+            Ok(()) => Some(config),
+            Err(e) => {
+                self.report(anchors, format!("{field}.retry.budget"), e);
+                None
+            }
+        }
+    }
+
+    fn rate_limit(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        r: &spec::RateLimit,
+    ) -> Option<models::policy::ratelimit::RateLimitConfig> {
+        use models::policy::ratelimit::{RateLimitConfig, RateLimiterConfig, TokenBucketConfig};
+        let config: RateLimitConfig = match *r {
+            spec::RateLimit::Resilience4j {
+                limit_for_period,
+                limit_refresh_period,
+                timeout_duration,
+            } => {
+                let d = RateLimiterConfig::defaults();
+                RateLimiterConfig {
+                    limit_for_period: limit_for_period.unwrap_or(d.limit_for_period),
+                    limit_refresh_period: limit_refresh_period
+                        .map_or(d.limit_refresh_period, |x| x.0),
+                    timeout_duration: timeout_duration.map_or(d.timeout_duration, |x| x.0),
+                }
+                .into()
+            }
+            spec::RateLimit::Envoy {
+                max_tokens,
+                tokens_per_fill,
+                fill_interval,
+            } => TokenBucketConfig {
+                max_tokens,
+                tokens_per_fill: tokens_per_fill.unwrap_or(1),
+                fill_interval: fill_interval.0,
+            }
+            .into(),
+        };
+        match config.validate() {
+            Ok(()) => Some(config),
+            Err(e) => {
+                self.report(anchors, format!("{field}.inbound.rate_limit"), e);
                 None
             }
         }
@@ -422,7 +546,12 @@ impl Checker<'_> {
                 "must be at least 1 (it counts the first call)".into(),
             );
         }
+        let budget = r
+            .budget
+            .as_ref()
+            .and_then(|b| self.budget(&at("budget"), field, b));
         Some(mc::Retry {
+            budget,
             max_attempts: max_attempts.max(1),
             backoff,
             retry_on: r.retry_on.as_deref().map_or(mc::Causes::ALL, causes),
@@ -617,6 +746,11 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             idempotency_keys: s.idempotency_keys,
             propagate_deadline: s.propagate_deadline,
             inbound: mc::Inbound {
+                rate_limit: s
+                    .inbound
+                    .rate_limit
+                    .as_ref()
+                    .and_then(|r| c.rate_limit(&[&q, "rate_limit"], &format!("services[{i}]"), r)),
                 shed: s
                     .inbound
                     .shed

@@ -175,6 +175,9 @@ pub struct Call {
     pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
+    /// Google SRE client-side adaptive throttling.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
     #[serde(default)]
     pub order: Option<Vec<Layer>>,
@@ -248,6 +251,9 @@ pub struct Policy {
     pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
+    /// Google SRE client-side adaptive throttling.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
     #[serde(default)]
     pub order: Option<Vec<Layer>>,
@@ -271,6 +277,81 @@ pub struct Retry {
     /// The failures that are retried (default: all).
     #[serde(default)]
     pub retry_on: Option<Vec<Cause>>,
+    /// A limit on retries across the edge's calls.
+    #[serde(default)]
+    pub budget: Option<Budget>,
+}
+
+/// A retry budget; unset fields take the library's defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Budget {
+    /// Envoy `retry_budget` (20 %, 3).
+    Envoy {
+        #[serde(default)]
+        budget_percent: Option<f64>,
+        #[serde(default)]
+        min_retry_concurrency: Option<u32>,
+    },
+    /// gRPC `retryThrottling` (10, 0.1).
+    Grpc {
+        #[serde(default)]
+        max_tokens: Option<u32>,
+        #[serde(default)]
+        token_ratio: Option<f64>,
+    },
+    /// Finagle `RetryBudget` (10 s, 10 per second, 20 %).
+    Finagle {
+        #[serde(default)]
+        ttl: Option<Duration>,
+        #[serde(default)]
+        min_retries_per_sec: Option<u32>,
+        #[serde(default)]
+        percent_can_retry: Option<f64>,
+    },
+    /// botocore's standard-mode retry quota (500, 5, 10, 1).
+    Aws {
+        #[serde(default)]
+        initial_capacity: Option<u32>,
+        #[serde(default)]
+        retry_cost: Option<u32>,
+        #[serde(default)]
+        timeout_retry_request: Option<u32>,
+        #[serde(default)]
+        no_retry_increment: Option<u32>,
+    },
+}
+
+/// Google SRE adaptive throttling (K 2, window 2 minutes).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    #[serde(default)]
+    pub k: Option<f64>,
+    #[serde(default)]
+    pub window: Option<Duration>,
+}
+
+/// A rate limiter on a service's inbound side; unset fields take the library's defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RateLimit {
+    /// Resilience4j RateLimiter (50 per 500 ns, wait up to 5 s).
+    Resilience4j {
+        #[serde(default)]
+        limit_for_period: Option<u32>,
+        #[serde(default)]
+        limit_refresh_period: Option<Duration>,
+        #[serde(default)]
+        timeout_duration: Option<Duration>,
+    },
+    /// Envoy local rate limit token bucket.
+    Envoy {
+        max_tokens: u32,
+        #[serde(default)]
+        tokens_per_fill: Option<u32>,
+        fill_interval: Duration,
+    },
 }
 
 /// The library whose semantics a policy follows.
@@ -375,6 +456,8 @@ pub enum WindowType {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inbound {
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
     #[serde(default)]
     pub shed: Option<Shed>,
 }
@@ -493,6 +576,9 @@ pub struct Client {
     pub breaker: Option<Breaker>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
+    /// Google SRE client-side adaptive throttling.
+    #[serde(default)]
+    pub throttle: Option<Throttle>,
     /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
     #[serde(default)]
     pub order: Option<Vec<Layer>>,
@@ -562,6 +648,7 @@ macro_rules! policy_of {
                     bulkhead: self.bulkhead.clone(),
                     breaker: self.breaker.clone(),
                     fallback: self.fallback.clone(),
+                    throttle: self.throttle.clone(),
                     order: self.order.clone(),
                 }
             }
@@ -583,6 +670,7 @@ impl Policy {
             bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),
             breaker: self.breaker.or_else(|| default.breaker.clone()),
             fallback: self.fallback.or_else(|| default.fallback.clone()),
+            throttle: self.throttle.or_else(|| default.throttle.clone()),
             order: self.order.or_else(|| default.order.clone()),
         }
     }

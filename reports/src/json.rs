@@ -226,6 +226,8 @@ fn outcome_json(stats: &OutcomeStats) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("requests".into(), Value::from(stats.requests));
     m.insert("ok".into(), Value::from(stats.ok));
+    m.insert("degraded".into(), Value::from(stats.degraded));
+    m.insert("cancelled".into(), Value::from(stats.cancelled));
     m.insert("failed".into(), Value::from(stats.failed()));
     m.insert("in_flight".into(), Value::from(stats.in_flight()));
     m.insert(
@@ -255,6 +257,22 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     );
     m.insert("workers".into(), Value::from(s.workers));
     m.insert("queue_capacity".into(), Value::from(s.queue_capacity));
+    m.insert(
+        "duplicate_side_effects".into(),
+        Value::from(s.duplicate_side_effects),
+    );
+    m.insert("deduplicated".into(), Value::from(s.deduplicated));
+    m.insert("expired".into(), Value::from(s.expired));
+    m.insert("writes".into(), Value::from(s.writes));
+    m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
+    if !s.concurrency_limit.is_empty() {
+        let log: Vec<Value> = s
+            .concurrency_limit
+            .iter()
+            .map(|&(t, l)| serde_json::json!({"at_s": float(t.as_secs_f64(), 9), "limit": l}))
+            .collect();
+        m.insert("concurrency_limit".into(), Value::Array(log));
+    }
     Value::Object(m)
 }
 
@@ -276,5 +294,32 @@ fn edge_json(e: &EdgeReport) -> Value {
     m.insert("attempts".into(), Value::from(e.attempts));
     m.insert("retries".into(), Value::from(e.retries));
     m.insert("late_replies".into(), Value::from(e.late_replies));
+    m.insert("hedges".into(), Value::from(e.hedges));
+    m.insert("fallbacks".into(), Value::from(e.fallbacks));
+    m.insert("retries_refused".into(), Value::from(e.retries_refused));
+    m.insert("calls".into(), Value::Object(outcome_json(&e.calls)));
+    if let Some(b) = &e.breaker {
+        let transitions: Vec<Value> = b
+            .transitions
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "at_s": float(t.at.as_secs_f64(), 9),
+                    "from": t.from.name(),
+                    "to": t.to.name(),
+                    "failure_rate": t.failure_rate.map(|r| float(r, RATIO_DECIMALS)),
+                    "slow_call_rate": t.slow_call_rate.map(|r| float(r, RATIO_DECIMALS)),
+                })
+            })
+            .collect();
+        m.insert(
+            "breaker".into(),
+            serde_json::json!({
+                "flavor": b.flavor,
+                "not_permitted": b.not_permitted,
+                "transitions": transitions,
+            }),
+        );
+    }
     Value::Object(m)
 }

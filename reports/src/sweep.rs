@@ -127,6 +127,16 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
             format!("clients.{}.amplification", c.name),
             crate::common::amplification(c),
         ));
+        // For read-modify-write users, who all start at 0: when the last one finished.
+        metrics.push((
+            format!("clients.{}.latency_ms_max", c.name),
+            c.stats.latency.max().as_millis_f64(),
+        ));
+        let answered = c.stats.ok.max(1) as f64;
+        metrics.push((
+            format!("clients.{}.degraded", c.name),
+            c.stats.degraded as f64 / answered,
+        ));
     }
     for s in &result.services {
         metrics.push((
@@ -136,6 +146,15 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
         metrics.push((
             format!("services.{}.latency_ms_p99", s.name),
             s.stats.latency.quantile(0.99).as_millis_f64(),
+        ));
+        metrics.push((
+            format!("services.{}.attempts", s.name),
+            s.stats.requests as f64,
+        ));
+        metrics.push((format!("services.{}.writes", s.name), s.writes as f64));
+        metrics.push((
+            format!("services.{}.duplicate_side_effects", s.name),
+            s.duplicate_side_effects as f64,
         ));
     }
     let recovered = analysis

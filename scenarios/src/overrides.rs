@@ -69,6 +69,13 @@ fn set_retry(
             r.max_attempts = None;
         }
         ["flavor"] => r.flavor = Some(ron_value(value, "a flavor such as envoy")?),
+        ["budget"] => {
+            r.budget = Some(ron_value(
+                value,
+                "a budget such as Envoy(budget_percent: 20.0)",
+            )?);
+        }
+        ["retry_on"] => r.retry_on = Some(ron_value(value, "a list such as [Timeout, Error]")?),
         ["backoff"] => {
             r.backoff = Some(ron_value(
                 value,
@@ -88,6 +95,7 @@ struct PolicyMut<'a> {
     hedge: &'a mut Option<spec::Hedge>,
     bulkhead: &'a mut Option<spec::Bulkhead>,
     breaker: &'a mut Option<spec::Breaker>,
+    throttle: &'a mut Option<spec::Throttle>,
     fallback: &'a mut Option<spec::Fallback>,
 }
 
@@ -100,6 +108,7 @@ macro_rules! policy_mut {
             hedge: &mut $x.hedge,
             bulkhead: &mut $x.bulkhead,
             breaker: &mut $x.breaker,
+            throttle: &mut $x.throttle,
             fallback: &mut $x.fallback,
         }
     };
@@ -123,6 +132,7 @@ fn set_policy(
                 "a bulkhead such as Semaphore(max_concurrent_calls: 10)",
             )?);
         }
+        ["throttle"] => *p.throttle = Some(ron_value(value, "a throttle such as (k: 2.0)")?),
         ["breaker"] => {
             *p.breaker = Some(ron_value(
                 value,
@@ -165,6 +175,22 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 ["service_time"] => service.service_time = ron_value(value, "a distribution")?,
                 ["execution"] => {
                     service.execution = ron_value(value, "ThreadPerRequest or Async")?;
+                }
+                ["idempotent"] => service.idempotent = ron_value(value, "true or false")?,
+                ["idempotency_keys"] => {
+                    service.idempotency_keys = ron_value(value, "true or false")?;
+                }
+                ["propagate_deadline"] => {
+                    service.propagate_deadline = ron_value(value, "true or false")?;
+                }
+                ["inbound", "shed"] => {
+                    service.inbound.shed = Some(ron_value(value, "a shedder such as Codel()")?);
+                }
+                ["inbound", "rate_limit"] => {
+                    service.inbound.rate_limit = Some(ron_value(
+                        value,
+                        "a rate limit such as Resilience4j(limit_for_period: 100)",
+                    )?);
                 }
                 _ => return Err(unknown()),
             }

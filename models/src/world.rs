@@ -409,7 +409,7 @@ pub struct ServiceReport {
     pub queue_capacity: u32,
     /// Attempts sent to this service and how they ended for their callers.
     pub stats: OutcomeStats,
-    /// Jobs that finished after their caller had given up on them.
+    /// Jobs that did their work for a caller that had already given up on them.
     pub wasted_work: u64,
     /// The longest the queue got.
     pub queue_max: u32,
@@ -1672,7 +1672,7 @@ impl World {
         }
         // Attempt ids are never reused, so this holds even if the slot holds another attempt.
         let attempt_live = self.attempts[slot].id == attempt;
-        if !attempt_live && outcome != Outcome::Failed(FailureCause::Rejected) {
+        if !attempt_live && executed {
             // The caller gave up on this attempt (or the call is over): the work was wasted.
             self.services[service].report.wasted_work += 1;
         }

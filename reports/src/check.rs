@@ -131,6 +131,15 @@ fn spec_of(e: &Expectation) -> Spec {
             unit: "",
             decimals: 0,
         },
+        Expectation::NoDuplicateSideEffects { service } => Spec {
+            label: format!("no duplicate side effects in {service}"),
+            better: Better::Lower,
+            bound_value: 0.0,
+            bound: "= 0 duplicate executions".into(),
+            over: Over::Worst,
+            unit: "",
+            decimals: 0,
+        },
         Expectation::RecoveryWithin { within } => Spec {
             label: format!("recovery within {} after each fault", within.0),
             better: Better::Lower,
@@ -180,6 +189,11 @@ fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
             .flat_map(|f| &f.cascade)
             .filter(|s| &s.name == service)
             .count() as f64,
+        Expectation::NoDuplicateSideEffects { service } => result
+            .services
+            .iter()
+            .find(|s| &s.name == service)
+            .map_or(0.0, |s| s.duplicate_side_effects as f64),
         Expectation::RecoveryWithin { .. } => analysis
             .faults
             .iter()

@@ -80,3 +80,126 @@ pub(crate) fn escape_markup(s: &str) -> String {
     }
     out
 }
+
+/// What the policies did to one edge or service, in words, for the reports. Only what
+/// happened is listed.
+pub(crate) struct PolicyFacts {
+    /// `edge checkout -> payments`, `service payments`.
+    pub subject: String,
+    pub facts: Vec<String>,
+}
+
+/// The policy facts of a run: edges first, then services, in report order.
+pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
+    use models::metrics::FailureCause as C;
+    let mut all = Vec::new();
+    let count = |facts: &mut Vec<String>, n: u64, what: &str| {
+        if n > 0 {
+            facts.push(format!("{n} {what}"));
+        }
+    };
+    for e in &result.edges {
+        let mut facts = Vec::new();
+        if let Some(b) = &e.breaker {
+            const SHOWN: usize = 6;
+            let steps: Vec<String> = b
+                .transitions
+                .iter()
+                .take(SHOWN)
+                .map(|t| format!("{} at {:.1} s", t.to.name(), t.at.as_secs_f64()))
+                .collect();
+            let mut line = format!("{} breaker: {} transitions", b.flavor, b.transitions.len());
+            if !steps.is_empty() {
+                line.push_str(&format!(" ({}", steps.join(", ")));
+                if b.transitions.len() > SHOWN {
+                    line.push_str(&format!(", and {} more", b.transitions.len() - SHOWN));
+                }
+                line.push(')');
+            }
+            line.push_str(&format!(", {} calls not permitted", b.not_permitted));
+            facts.push(line);
+        }
+        count(
+            &mut facts,
+            e.stats.failed_by(C::BulkheadFull),
+            "attempts refused by the bulkhead",
+        );
+        count(
+            &mut facts,
+            e.calls.failed_by(C::BulkheadFull),
+            "calls refused by the bulkhead",
+        );
+        count(
+            &mut facts,
+            e.stats.failed_by(C::Throttled),
+            "attempts throttled by the client",
+        );
+        count(
+            &mut facts,
+            e.retries_refused,
+            "retries refused by the retry budget",
+        );
+        count(&mut facts, e.hedges, "hedged copies");
+        count(
+            &mut facts,
+            e.stats.cancelled,
+            "copies abandoned after another answered",
+        );
+        count(&mut facts, e.fallbacks, "fallback answers (degraded)");
+        if !facts.is_empty() {
+            all.push(PolicyFacts {
+                subject: format!("edge {} -> {}", e.from, e.to),
+                facts,
+            });
+        }
+    }
+    for s in &result.services {
+        let mut facts = Vec::new();
+        count(
+            &mut facts,
+            s.stats.failed_by(C::RateLimited),
+            "requests rate limited",
+        );
+        count(&mut facts, s.stats.failed_by(C::Shed), "requests shed");
+        count(
+            &mut facts,
+            s.expired,
+            "queued requests dropped after their deadline",
+        );
+        count(
+            &mut facts,
+            s.duplicate_side_effects,
+            "duplicate side effects",
+        );
+        count(
+            &mut facts,
+            s.deduplicated,
+            "repeats answered from idempotency keys",
+        );
+        count(&mut facts, s.stats.failed_by(C::Conflict), "conflicts");
+        if s.writes > 0 {
+            facts.push(format!(
+                "{} conditional writes, {} of them conflicts",
+                s.writes, s.write_conflicts
+            ));
+        }
+        if let (Some(min), Some(last)) = (
+            s.concurrency_limit.iter().map(|&(_, l)| l).min(),
+            s.concurrency_limit.last(),
+        ) {
+            facts.push(format!(
+                "concurrency limit changed {} times, lowest {min}, last {}",
+                s.concurrency_limit.len(),
+                last.1
+            ));
+        }
+        count(&mut facts, s.stats.degraded, "degraded answers");
+        if !facts.is_empty() {
+            all.push(PolicyFacts {
+                subject: format!("service {}", s.name),
+                facts,
+            });
+        }
+    }
+    all
+}

@@ -146,6 +146,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
 
     what_happened(&mut out, analysis);
     summary(&mut out, &page);
+    policies(&mut out, page.result);
     charts(&mut out, &page);
     explanations(&mut out, &page);
 
@@ -480,6 +481,23 @@ fn y_max(lines: &[Line], floor: f64) -> f64 {
         .map(|&(_, y)| y)
         .fold(0.0f64, f64::max);
     (max * 1.05).max(floor)
+}
+
+/// What the resilience policies did, when they did anything.
+fn policies(out: &mut String, result: &RunResult) {
+    let facts = crate::common::policy_facts(result);
+    if facts.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Policies</h2>\n<ul>\n");
+    for f in &facts {
+        out.push_str(&format!(
+            "<li><strong>{}</strong>: {}</li>\n",
+            crate::common::escape_markup(&f.subject),
+            crate::common::escape_markup(&f.facts.join("; "))
+        ));
+    }
+    out.push_str("</ul>\n");
 }
 
 /// The charts section.

@@ -144,6 +144,18 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         table_row(&mut out, &cells);
     }
 
+    let facts = crate::common::policy_facts(result);
+    if !facts.is_empty() {
+        out.push_str("\n#### Policies\n\n");
+        for f in &facts {
+            out.push_str(&format!(
+                "- **{}**: {}\n",
+                escape(&f.subject),
+                escape(&f.facts.join("; "))
+            ));
+        }
+    }
+
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
     out
 }

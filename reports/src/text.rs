@@ -177,6 +177,13 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
             );
         }
     }
+    let facts = crate::common::policy_facts(result);
+    if !facts.is_empty() {
+        out.push_str("\npolicies:\n");
+        for f in &facts {
+            let _ = writeln!(out, "  {}: {}", f.subject, f.facts.join("; "));
+        }
+    }
     out
 }
 

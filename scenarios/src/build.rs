@@ -896,6 +896,40 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         }
     }
 
+    // Expectations name clients or services that exist.
+    for (i, e) in scenario.expect.iter().enumerate() {
+        use spec::Expectation as E;
+        let (name, services_only) = match e {
+            E::Availability { of, .. } | E::Latency { of, .. } | E::Amplification { of, .. } => {
+                (of, false)
+            }
+            E::NoCascadeInto { service } | E::NoDuplicateSideEffects { service } => (service, true),
+            E::RecoveryWithin { .. } => continue,
+        };
+        let is_service = ids.contains_key(name.as_str());
+        let is_client = client_names.contains_key(name.as_str());
+        if !(is_service || (is_client && !services_only)) {
+            let q = quoted(name);
+            let mut expected = known.clone();
+            if !services_only {
+                let clients: Vec<&str> = client_names.keys().copied().collect();
+                expected = format!("{expected}, {}", clients.join(", "));
+            }
+            c.report(
+                &["expect", &q],
+                format!("expect[{i}]"),
+                format!(
+                    "unknown {} \"{name}\"; expected one of: {expected}",
+                    if services_only {
+                        "service"
+                    } else {
+                        "client or service"
+                    }
+                ),
+            );
+        }
+    }
+
     let latency = c.dist(
         &["network", "latency"],
         "network.latency".into(),

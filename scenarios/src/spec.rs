@@ -66,6 +66,9 @@ pub enum Expectation {
     NoCascadeInto { service: String },
     /// Every fault's impact ends within this time after the fault ends (on every seed).
     RecoveryWithin { within: Duration },
+    /// The service never executes a logical call's work twice (on any seed): retries and
+    /// hedges of a non-idempotent service are covered by idempotency keys.
+    NoDuplicateSideEffects { service: String },
 }
 
 fn default_quantile() -> f64 {

@@ -199,3 +199,87 @@ fn a_service_is_located_at_its_definition_not_where_it_is_called() {
     };
     assert_eq!(diagnostics[0].position, Some((11, 30)));
 }
+
+#[test]
+fn policies_build_with_their_flavors_defaults() {
+    let text = GOOD.replace(
+        "calls: [Call(to: \"back\", timeout: \"100ms\")]",
+        "calls: [Call(to: \"back\", timeout: \"100ms\", order: [Breaker, Retry, Bulkhead, Timeout],
+                      retry: (flavor: envoy, budget: Grpc()),
+                      breaker: (flavor: polly), bulkhead: ThreadPool(core_thread_pool_size: 4),
+                      fallback: Cached(ttl: \"30s\"), throttle: (k: 1.5))]",
+    );
+    let loaded = load_text(&text).expect("builds");
+    let policy = &loaded.config.services[0].calls[0].policy;
+    let retry = policy.retry.as_ref().expect("retry");
+    // Envoy: num_retries 1, so 2 attempts; full jitter over 25 ms, 50 ms, ... capped at 250 ms.
+    assert_eq!(retry.max_attempts, 2);
+    assert_eq!(
+        retry.backoff,
+        models::config::Backoff::FullJitter {
+            base: sim_core::SimDuration::from_micros(12_500),
+            cap: ms(250)
+        }
+    );
+    assert!(retry.budget.is_some());
+    let breaker = policy.breaker.as_ref().expect("breaker");
+    assert_eq!(breaker.permitted_number_of_calls_in_half_open_state, 1);
+    assert_eq!(breaker.wait_duration_in_open_state, ms(5000));
+    assert!(!policy.order.per_attempt(models::config::Layer::Breaker));
+    assert!(policy.order.per_attempt(models::config::Layer::Bulkhead));
+    assert!(policy.throttle.is_some());
+    // The client inherits the mesh-wide default retry, with Resilience4j's counting.
+    let client = &loaded.config.clients[0].policy;
+    assert_eq!(client.retry.as_ref().expect("default").max_attempts, 3);
+}
+
+#[test]
+fn policy_mistakes_are_reported_at_their_place() {
+    let text = GOOD
+        .replace(
+            "calls: [Call(to: \"back\", timeout: \"100ms\")]",
+            "calls: [Call(to: \"back\", timeout: \"100ms\", breaker: (flavor: envoy),
+                          hedge: (max_attempts: 7), order: [Retry, Retry, Bulkhead, Timeout])]",
+        )
+        .replace(
+            "Service(name: \"back\", workers: 2,",
+            "Service(name: \"back\", workers: 2, inbound: (shed: Aimd(backoff_ratio: 2.0)),",
+        )
+        .replace(
+            "arrivals: Poisson(rate_per_s: 100.0))",
+            "arrivals: ReadModifyWrite(users: 3), retry: (flavor: grpc))",
+        )
+        .replace(
+            "faults: [",
+            "expect: [Availability(of: \"nobody\", at_least: 0.9)], faults: [",
+        );
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&text) else {
+        panic!("expected diagnostics");
+    };
+    let text: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{:?} {}: {}", d.position, d.field, d.message))
+        .collect();
+    let has = |field: &str, words: &str| {
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d.field == field && d.message.contains(words) && d.position.is_some()),
+            "no {field} saying {words:?} in {text:#?}"
+        );
+    };
+    has(
+        "services[0].calls[0].breaker.flavor",
+        "envoy has no circuit breaker",
+    );
+    has("services[0].calls[0].hedge.max_attempts", "expected 2 to 5");
+    has("services[0].calls[0].hedge", "either a retry or a hedge");
+    has("services[0].calls[0].order", "exactly once");
+    has("services[1].inbound.shed", "backoff_ratio");
+    has(
+        "clients[0].retry",
+        "the grpc flavor has no default max_attempts",
+    );
+    has("clients[0].arrivals", "need a Record service");
+    has("expect[0]", "unknown client or service \"nobody\"");
+}

@@ -58,7 +58,7 @@
 //! Example (floats only for the reader): at +500 ppm, a 10 s timer lasts
 //! `10 s / 1.0005 = 9.99500249875... s` of true time and fires at 9 995 002 499 ns.
 
-use sim_core::SimTime;
+use sim_core::{SimDuration, SimTime};
 
 /// Parts per million: the denominator of `drift_ppm`.
 const PPM: i128 = 1_000_000;
@@ -151,6 +151,64 @@ impl HostClock {
         i128::from(self.config.offset) + self.steps_until(t) + self.rate_local(t)
     }
 
+    /// When a *duration* timer set at true time `now` for `local_delay` of local time fires:
+    /// `now + ceil(local_delay * 1e6 / (1e6 + drift_ppm))`, the first true nanosecond at which
+    /// the exact local clock has advanced by at least `local_delay`.
+    ///
+    /// Duration timers run on the clock's rate only, like `CLOCK_MONOTONIC`: neither the offset
+    /// nor any step, before or during the wait, changes the answer. A fast clock fires early, a
+    /// slow one late. Saturates at [`SimTime::MAX`].
+    pub fn true_after(&self, now: SimTime, local_delay: SimDuration) -> SimTime {
+        let local_ns = i128::from(local_delay.as_nanos());
+        let true_ns = ceil_div(local_ns * PPM, self.rate);
+        // The slowest clock (rate 1 per million) stretches a delay a millionfold: still < 2^84.
+        let fire = i128::from(now.as_nanos()) + true_ns;
+        let fire = saturate(fire);
+        assert!(fire >= now);
+        fire
+    }
+
+    /// When a *deadline* timer for the absolute local time `local_deadline` (ns), pending at
+    /// true time `now`, fires: the first true `t >= now` with `local_at(t) >= local_deadline`,
+    /// steps after `now` included. That is `now` itself if the deadline is already past.
+    ///
+    /// Deadline timers follow the reading, like `CLOCK_REALTIME`: a backward step of 2 s makes
+    /// the timer fire 2 s of local time later (2 s of true time without drift); a forward step
+    /// makes it fire earlier by the step, or at the step if the deadline is then already past.
+    /// A backward step never strands a deadline: the reading keeps rising after it. Saturates
+    /// at [`SimTime::MAX`] when the deadline lies beyond the range of [`SimTime`].
+    ///
+    /// The answer assumes the steps of the configuration; a world that fires deadline timers
+    /// should compute it when the timer is set (the steps are known in advance), or recompute
+    /// it at [`HostClock::next_jump_after`].
+    pub fn true_at_local(&self, now: SimTime, local_deadline: i128) -> SimTime {
+        let jumps = &self.config.jumps;
+        let first_pending = self.jumps_until(now);
+        let mut steps = self.steps_until(now);
+        let mut segment_start = i128::from(now.as_nanos());
+        // The steps cut true time from `now` on into segments with a constant sum of steps;
+        // within a segment the reading only rises, so the first segment whose reading reaches
+        // the deadline holds the answer. One segment per pending step, plus the last one.
+        for segment in first_pending..=jumps.len() {
+            let needed = local_deadline
+                .saturating_sub(i128::from(self.config.offset))
+                .saturating_sub(steps);
+            let reached = segment_start.max(self.first_rate_reach(needed));
+            match jumps.get(segment) {
+                Some(jump) if reached >= i128::from(jump.at.as_nanos()) => {
+                    segment_start = i128::from(jump.at.as_nanos());
+                    steps += i128::from(jump.by);
+                }
+                _ => {
+                    let fire = saturate(reached);
+                    assert!(fire >= now);
+                    return fire;
+                }
+            }
+        }
+        unreachable!("the last segment has no end")
+    }
+
     /// The true time of the first step strictly after `t`, if any: the world re-evaluates its
     /// pending deadline timers there.
     pub fn next_jump_after(&self, t: SimTime) -> Option<SimTime> {
@@ -174,6 +232,34 @@ impl HostClock {
     fn rate_local(&self, t: SimTime) -> i128 {
         i128::from(t.as_nanos()) * self.rate / PPM
     }
+
+    /// The first true nanosecond (possibly negative or past `u64::MAX`) at which the drifted
+    /// part of the reading, `floor(t * rate / 1e6)`, reaches `needed`: `ceil(needed * 1e6 /
+    /// rate)`, since `floor(x) >= k` exactly when `x >= k` for an integer `k`.
+    fn first_rate_reach(&self, needed: i128) -> i128 {
+        // Over the whole range of SimTime the drifted part stays below 2^86, so clamping far
+        // outside it changes no answer and keeps `needed * 1e6` from overflowing.
+        const FAR: i128 = 1 << 100;
+        ceil_div(needed.clamp(-FAR, FAR) * PPM, self.rate)
+    }
+}
+
+/// `ceil(a / b)` for `b > 0`, exact for negative `a` too.
+fn ceil_div(a: i128, b: i128) -> i128 {
+    assert!(b > 0);
+    let quotient = a.div_euclid(b);
+    if a.rem_euclid(b) == 0 {
+        quotient
+    } else {
+        quotient + 1
+    }
+}
+
+/// A true time in nanoseconds as a [`SimTime`], saturating at [`SimTime::MAX`]; never negative
+/// here because every caller takes the maximum with a valid time first.
+fn saturate(ns: i128) -> SimTime {
+    assert!(ns >= 0);
+    SimTime(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -235,6 +321,174 @@ mod tests {
         assert_eq!(c.local_at(SimTime(5_000_000_001)), 4 * s + 1);
         assert_eq!(c.local_at(SimTime(9_000_000_000 - 1)), 8 * s - 1);
         assert_eq!(c.local_at(secs(9)), 11 * s);
+    }
+
+    /// `ceil(local_ns * 1e6 / (1e6 + drift_ppm))` in u128, written apart from the module's code.
+    fn expected_true_ns(local_ns: u64, drift_ppm: i64) -> u64 {
+        let rate = u128::try_from(1_000_000 + drift_ppm).unwrap();
+        let ns = (u128::from(local_ns) * 1_000_000).div_ceil(rate);
+        u64::try_from(ns).unwrap()
+    }
+
+    #[test]
+    fn fast_clock_fires_a_ten_second_timer_early_by_the_exact_ratio() {
+        let c = clock(0, 500, &[]);
+        let ten = SimDuration::from_secs(10);
+        let expected = expected_true_ns(10_000_000_000, 500);
+        // 10 s / 1.0005 = 9.995002498750... s, rounded up to the next nanosecond.
+        assert_eq!(expected, 9_995_002_499);
+        assert_eq!(c.true_after(SimTime(0), ten), SimTime(expected));
+        // The same timer lasts as long whenever it is set.
+        let now = SimTime(123_456_789_001);
+        assert_eq!(c.true_after(now, ten), SimTime(now.0 + expected));
+        // The reading has advanced by at least the delay at the fire time, not one ns before.
+        let fire = c.true_after(now, ten);
+        assert!(c.local_at(fire) - c.local_at(now) >= 10_000_000_000);
+        assert!(c.local_at(SimTime(fire.0 - 2)) - c.local_at(now) < 10_000_000_000);
+    }
+
+    #[test]
+    fn slow_clock_fires_late() {
+        let c = clock(0, -500, &[]);
+        let expected = expected_true_ns(10_000_000_000, -500);
+        // 10 s / 0.9995 = 10.005002501250... s, rounded up.
+        assert_eq!(expected, 10_005_002_502);
+        assert_eq!(
+            c.true_after(secs(1), SimDuration::from_secs(10)),
+            SimTime(1_000_000_000 + expected)
+        );
+        // The slowest allowed clock gains one local ns per million true ns.
+        let slowest = clock(0, -999_999, &[]);
+        assert_eq!(
+            slowest.true_after(SimTime(7), SimDuration::NANOSECOND),
+            SimTime(1_000_007)
+        );
+    }
+
+    #[test]
+    fn zero_drift_is_the_identity() {
+        let c = clock(0, 0, &[]);
+        for (now, delay) in [
+            (0, 0),
+            (0, 1),
+            (5, 1_000_000_007),
+            (u64::MAX / 2, u64::MAX / 4),
+        ] {
+            let now = SimTime(now);
+            let delay = SimDuration(delay);
+            assert_eq!(c.true_after(now, delay), now + delay, "{now:?} {delay:?}");
+        }
+        assert_eq!(c.true_at_local(secs(3), 7 * i128::from(SECOND)), secs(7));
+    }
+
+    #[test]
+    fn offset_and_steps_do_not_move_duration_timers() {
+        let plain = clock(0, 250, &[]);
+        let stepped = clock(
+            -3 * SECOND,
+            250,
+            &[(2_000_000_000, -2 * SECOND), (4_000_000_000, 5 * SECOND)],
+        );
+        let offset = clock(i64::MAX, 250, &[]);
+        // Set before, between and after the steps; waits that straddle one or both.
+        for now in [
+            0,
+            1_999_999_999,
+            2_000_000_000,
+            3_000_000_000,
+            9_000_000_000,
+        ] {
+            for delay in [1, 1_500_000_000, 3_000_000_000] {
+                let (now, delay) = (SimTime(now), SimDuration(delay));
+                let expected = plain.true_after(now, delay);
+                assert_eq!(
+                    stepped.true_after(now, delay),
+                    expected,
+                    "{now:?} {delay:?}"
+                );
+                assert_eq!(offset.true_after(now, delay), expected, "{now:?} {delay:?}");
+            }
+        }
+        // ...while a deadline timer on the same clock does move with the step.
+        let deadline = stepped.local_at(secs(1)) + 3 * i128::from(SECOND);
+        assert_ne!(
+            stepped.true_at_local(secs(1), deadline),
+            plain.true_after(secs(1), SimDuration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn backward_step_delays_a_deadline_by_the_step() {
+        let s = i128::from(SECOND);
+        let deadline = 10 * s;
+        assert_eq!(
+            clock(0, 0, &[]).true_at_local(SimTime(0), deadline),
+            secs(10)
+        );
+        // An NTP step of -2 s at 4 s: the deadline fires 2 s of true time later.
+        let c = clock(0, 0, &[(4_000_000_000, -2 * SECOND)]);
+        assert_eq!(c.true_at_local(SimTime(0), deadline), secs(12));
+        assert_eq!(c.true_at_local(secs(5), deadline), secs(12));
+        // A deadline already met before the step is not moved by it.
+        assert_eq!(c.true_at_local(SimTime(0), 3 * s), secs(3));
+        // A deadline reached exactly at the step sees the stepped clock.
+        let at_step = clock(0, 0, &[(10_000_000_000, -2 * SECOND)]);
+        assert_eq!(at_step.true_at_local(SimTime(0), deadline), secs(12));
+        // Stepped back past the deadline after it was reached: the timer fires at once.
+        assert_eq!(c.true_at_local(secs(11), 8 * s), secs(11));
+        // With drift, 2 s of local time is 2 s / 1.0005 of true time.
+        let fast = clock(0, 500, &[(4_000_000_000, -2 * SECOND)]);
+        assert_eq!(
+            fast.true_at_local(SimTime(0), deadline),
+            SimTime(expected_true_ns(12_000_000_000, 500))
+        );
+    }
+
+    #[test]
+    fn forward_step_hastens_a_deadline_by_the_step_or_fires_it_at_the_step() {
+        let s = i128::from(SECOND);
+        let deadline = 10 * s;
+        // +3 s at 4 s: local 7 s at true 4 s, 10 s at true 7 s.
+        let c = clock(0, 0, &[(4_000_000_000, 3 * SECOND)]);
+        assert_eq!(c.true_at_local(SimTime(0), deadline), secs(7));
+        // +8 s at 4 s jumps past the deadline: it fires at the step.
+        let c = clock(0, 0, &[(4_000_000_000, 8 * SECOND)]);
+        assert_eq!(c.true_at_local(SimTime(0), deadline), secs(4));
+        assert_eq!(c.next_jump_after(SimTime(0)), Some(secs(4)));
+        // A step back then forward: the deadline is met only after the second.
+        let c = clock(
+            0,
+            0,
+            &[(4_000_000_000, -5 * SECOND), (6_000_000_000, 9 * SECOND)],
+        );
+        // Reading: 4 s -> -1 s at true 4 s; 1 s -> 10 s at true 6 s.
+        assert_eq!(c.true_at_local(SimTime(0), deadline), secs(6));
+        assert_eq!(c.true_at_local(SimTime(0), 11 * s), secs(7));
+    }
+
+    #[test]
+    fn deadlines_with_an_offset_and_the_extremes() {
+        let s = i128::from(SECOND);
+        // Local runs 5 s behind: local 10 s is true 15 s.
+        let behind = clock(-5 * SECOND, 0, &[]);
+        assert_eq!(behind.true_at_local(SimTime(0), 10 * s), secs(15));
+        assert_eq!(behind.true_at_local(SimTime(0), -6 * s), SimTime(0));
+        assert_eq!(behind.true_at_local(SimTime(3), i128::MIN), SimTime(3));
+        assert_eq!(behind.true_at_local(SimTime(0), i128::MAX), SimTime::MAX);
+        // Steps back by 2^64 ns in all: a true clock never climbs back within SimTime...
+        let steps = [(1, i64::MIN), (2, i64::MIN)];
+        let stepped_back = clock(0, 0, &steps);
+        assert_eq!(stepped_back.true_at_local(SimTime(0), 0), SimTime(0));
+        assert_eq!(stepped_back.true_at_local(SimTime(1), 0), SimTime::MAX);
+        // ...a clock running almost twice as fast does, at 2^64 / 1.999999.
+        let fastest = clock(0, 999_999, &steps);
+        let climb = (1u128 << 64) * 1_000_000;
+        let expected = u64::try_from(climb.div_ceil(1_999_999)).unwrap();
+        assert_eq!(fastest.true_at_local(SimTime(1), 0), SimTime(expected));
+        assert_eq!(
+            clock(0, 0, &[]).true_after(SimTime(u64::MAX - 1), SimDuration::from_secs(1)),
+            SimTime::MAX
+        );
     }
 
     #[test]

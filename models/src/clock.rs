@@ -265,6 +265,7 @@ fn saturate(ns: i128) -> SimTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const SECOND: i64 = 1_000_000_000;
 
@@ -546,6 +547,84 @@ mod tests {
                 jumps: vec![jump(0, i64::MIN), jump(u64::MAX, i64::MAX)],
             };
             assert_eq!(config.validate(), Ok(()));
+        }
+    }
+
+    /// Small clocks whose readings can be scanned nanosecond by nanosecond: steps at distinct
+    /// times in 0..3000 ns, by up to ±2000 ns, drift down to half speed and up to double.
+    fn small_clock() -> impl Strategy<Value = HostClock> {
+        let steps = proptest::collection::btree_map(0u64..3_000, -2_000i64..=2_000, 0..4);
+        (-1_000i64..=1_000, -500_000i64..=999_999, steps).prop_map(|(offset, drift_ppm, steps)| {
+            // A BTreeMap's keys are sorted and distinct, as `validate` demands.
+            let jumps = steps.into_iter().map(|(at, by)| jump(at, by)).collect();
+            HostClock::new(ClockConfig {
+                offset,
+                drift_ppm,
+                jumps,
+            })
+        })
+    }
+
+    proptest! {
+        /// A longer delay never fires sooner.
+        #[test]
+        fn true_after_is_non_decreasing_in_delay(
+            drift_ppm in -999_999i64..=999_999,
+            now in 0u64..1 << 62,
+            a in 0u64..1 << 60,
+            b in 0u64..1 << 60,
+        ) {
+            let c = clock(0, drift_ppm, &[]);
+            let (short, long) = (a.min(b), a.max(b));
+            let (short, long) = (SimDuration(short), SimDuration(long));
+            prop_assert!(c.true_after(SimTime(now), short) <= c.true_after(SimTime(now), long));
+        }
+
+        /// With no drift a local delay is a true delay, whatever the offset.
+        #[test]
+        fn zero_drift_true_after_adds_the_delay(
+            offset in any::<i64>(),
+            now in 0u64..1 << 63,
+            delay in 0u64..1 << 63,
+        ) {
+            let c = clock(offset, 0, &[]);
+            prop_assert_eq!(c.true_after(SimTime(now), SimDuration(delay)), SimTime(now + delay));
+        }
+
+        /// The fire time is the first nanosecond at which the exact local clock has advanced by
+        /// the delay, and by then the floored reading (without steps) has too.
+        #[test]
+        fn true_after_is_the_first_nanosecond_the_delay_has_passed(
+            offset in any::<i64>(),
+            drift_ppm in -999_999i64..=999_999,
+            now in 0u64..1 << 62,
+            delay in 0u64..1 << 40,
+        ) {
+            let c = clock(offset, drift_ppm, &[]);
+            let fire = c.true_after(SimTime(now), SimDuration(delay));
+            let elapsed = i128::from((fire - SimTime(now)).as_nanos());
+            let rate = 1_000_000 + i128::from(drift_ppm);
+            let wanted = i128::from(delay) * 1_000_000;
+            prop_assert!(elapsed * rate >= wanted);
+            prop_assert!(elapsed == 0 || (elapsed - 1) * rate < wanted);
+            prop_assert!(c.local_at(fire) - c.local_at(SimTime(now)) >= i128::from(delay));
+        }
+
+        /// Against the reference: scan the reading from `now` for the first nanosecond at or
+        /// past the deadline.
+        #[test]
+        fn true_at_local_is_the_first_nanosecond_the_reading_reaches_the_deadline(
+            c in small_clock(),
+            now in 0u64..4_000,
+            deadline in -6_000i128..12_000,
+        ) {
+            const SCAN_NS: u64 = 40_000;
+            let reference = (now..now + SCAN_NS).find(|&t| c.local_at(SimTime(t)) >= deadline);
+            let fire = c.true_at_local(SimTime(now), deadline);
+            match reference {
+                Some(t) => prop_assert_eq!(fire, SimTime(t)),
+                None => prop_assert!(fire.0 >= now + SCAN_NS, "{:?}", fire),
+            }
         }
     }
 }

@@ -15,16 +15,17 @@
 //! computed exactly in `i128`. A step at `at` is already applied at `at`.
 //!
 //! ```text
-//!  local ^                     /
-//!        |        /           /   drift: slope (1e6 + drift_ppm) / 1e6
-//!        |       /|          /
-//!        |      / |  step   /
-//!        |     /  | by < 0 /
-//!        |    /   |       /
-//! offset +   /    |      /
-//!        |  /     +-----'   <- an absolute deadline above the step is reached later
-//!        +--------|-----------------> true
-//!                 at
+//!   local ^
+//!         |             /
+//!         |           /  |          /   slope (1e6 + drift_ppm) / 1e6
+//!         |         /    |        /
+//!         |       /      |      /       a step with by < 0 at true time `at`:
+//!         |     /        |    /         the reading falls by |by|, then rises
+//!         |   /          |  /           again at the same rate
+//!         | /            |/
+//!  offset +              '
+//!         +--------------+--------------> true
+//!                        at
 //! ```
 //!
 //! # Timers

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod metrics;
 pub mod policy;
+pub mod topology;
 pub mod trace;
 mod world;
 

@@ -5,6 +5,7 @@
 //! `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
 pub mod config;
+pub mod lb;
 pub mod metrics;
 pub mod policy;
 pub mod topology;

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod metrics;
+pub mod network;
 pub mod policy;
 pub mod trace;
 mod world;

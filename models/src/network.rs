@@ -405,7 +405,8 @@ impl PairShare {
         match fraction {
             None => PairShare::All,
             Some(f) if f >= 1.0 => PairShare::All,
-            // f < 1, so f * 2^64 <= 2^64 - 2^11 and the conversion is exact enough and in range.
+            // f < 1, so f * 2^64 (an exact product: a power-of-two scale) is below 2^64 and
+            // the truncating conversion stays in range.
             Some(f) => PairShare::HashBelow((f * 18_446_744_073_709_551_616.0) as u64),
         }
     }
@@ -970,6 +971,11 @@ mod tests {
                 assert_eq!(all.cut(DURING, a, b), Some(CutMode::Drop));
             }
         }
+        // No sample of pairs can see it, so check the rule itself: `1.0 * 2^64` saturates to
+        // `u64::MAX` and a threshold would spare a pair whose hash is exactly `u64::MAX`.
+        assert_eq!(PairShare::of(Some(1.0)), PairShare::All);
+        assert_eq!(PairShare::of(Some(0.0)), PairShare::HashBelow(0));
+        assert_eq!(PairShare::of(Some(0.5)), PairShare::HashBelow(1 << 63));
     }
 
     #[test]

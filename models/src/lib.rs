@@ -4,9 +4,13 @@
 //! [`config`] holds the validated description a scenario builds; [`World`] runs it on the
 //! `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
+pub mod clock;
 pub mod config;
+pub mod lb;
 pub mod metrics;
+pub mod network;
 pub mod policy;
+pub mod topology;
 pub mod trace;
 mod world;
 

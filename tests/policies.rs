@@ -71,8 +71,8 @@ fn a_breaker_or_a_retry_throttle_ends_the_metastable_storm() {
             .failed_by(models::metrics::FailureCause::CircuitOpen);
         assert!(breaker > 0, "seed {seed}: the breaker never opened");
         let transitions = &broken.edges[0]
-            .breaker
-            .as_ref()
+            .breakers
+            .first()
             .expect("a breaker")
             .transitions;
         assert!(transitions.len() >= 3, "seed {seed}: {transitions:?}");

@@ -28,6 +28,10 @@ pub struct WorldConfig {
     pub window: SimDuration,
     /// The run stops after this many events, with a partial report.
     pub max_events: u64,
+    /// Regions, zones and hosts (a single host when the scenario describes none).
+    pub topology: crate::topology::Topology,
+    /// Per host, its local clock (empty: every clock is ideal).
+    pub clocks: Vec<crate::clock::ClockConfig>,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -71,6 +75,27 @@ pub struct ServiceConfig {
     pub propagate_deadline: bool,
     /// What the service's inbound side (a sidecar) does before a request reaches the queue.
     pub inbound: Inbound,
+    /// The host of each replica (instance); every replica has `workers` and `queue` of its own.
+    pub replicas: Vec<usize>,
+    /// How each caller spreads its requests over the replicas.
+    pub lb: crate::lb::LbPolicy,
+    /// How callers learn which replicas are alive.
+    pub health: Health,
+}
+
+/// How callers learn which replicas of a service are alive.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Health {
+    /// They do not: a crashed replica keeps receiving (and failing) its share of requests.
+    #[default]
+    Unchecked,
+    /// At once and without error, as a perfect service registry would (the "perfect failover"
+    /// of availability arithmetic).
+    Perfect,
+    /// Envoy active health checking by every caller: a probe every `interval`, failed after
+    /// `timeout`; replicas start unhealthy until a probe passes. Until the checks notice, a
+    /// dead replica still receives requests.
+    Active(crate::lb::HealthCheckConfig),
 }
 
 /// A service's inbound protections, applied in order: shedding by concurrency at arrival,
@@ -155,6 +180,8 @@ pub struct CallPolicy {
     pub breaker: Option<crate::policy::breaker::BreakerConfig>,
     /// What the caller answers instead of failing.
     pub fallback: Option<Fallback>,
+    /// Envoy outlier detection over the callee's replicas, per calling instance.
+    pub outlier: Option<crate::policy::outlier::OutlierConfig>,
     /// Google SRE client-side adaptive throttling, innermost (just before sending).
     pub throttle: Option<crate::policy::budget::AdaptiveThrottleConfig>,
     /// The composition order, outermost first.
@@ -331,6 +358,8 @@ pub enum Fallback {
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub name: String,
+    /// The host the client's requests leave from.
+    pub host: usize,
     pub to: ServiceId,
     pub arrivals: Arrivals,
     pub policy: CallPolicy,
@@ -345,6 +374,12 @@ pub enum Arrivals {
     /// conflict it waits the retry policy's backoff for failure k (k = 1, 2, ...) and reads
     /// again; after a success it stops. The AWS "Exponential Backoff And Jitter" experiment.
     ReadModifyWrite { users: u32 },
+    /// `users` closed-loop users: each sends a request, waits for its outcome, thinks for
+    /// `think_time`, and sends the next.
+    ClosedLoop {
+        users: u32,
+        think_time: Distribution,
+    },
     /// Exponential inter-arrival times with the given rate.
     Poisson { rate_per_s: f64 },
     /// Evenly spaced arrivals at the given rate, the first at time 0.
@@ -354,50 +389,143 @@ pub enum Arrivals {
 /// The network between callers and callees.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
-    /// One-way latency, drawn independently for the request and for the reply.
+    /// One-way latency within a zone (and on one host), drawn independently for the request and
+    /// for the reply.
     pub latency: Distribution,
-}
-
-impl Fault {
-    /// The service the fault acts on.
-    pub fn service(&self) -> ServiceId {
-        match *self {
-            Fault::Latency { service, .. } => service,
-        }
-    }
-
-    /// When the fault starts and ends.
-    pub fn active(&self) -> (SimTime, SimTime) {
-        match *self {
-            Fault::Latency { from, to, .. } => (from, to),
-        }
-    }
-
-    /// A short name for reports: `latency`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Fault::Latency { .. } => "latency",
-        }
-    }
+    /// Between zones of a region, and between regions (default: `latency`).
+    pub cross_zone: Option<Distribution>,
+    pub cross_region: Option<Distribution>,
+    /// Probability that a one-way message is lost.
+    pub loss: f64,
+    pub links: Vec<crate::network::LinkOverride>,
+    pub partitions: Vec<crate::network::Partition>,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             latency: Distribution::Constant(SimDuration::ZERO),
+            cross_zone: None,
+            cross_region: None,
+            loss: 0.0,
+            links: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 }
 
-/// A scripted fault.
+/// What a crash hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One replica of a service.
+    Instance {
+        service: ServiceId,
+        index: u32,
+    },
+    /// Every replica of a service.
+    Service(ServiceId),
+    /// Everything on a host, in a zone or in a region: the machines are gone, so messages to
+    /// them vanish (callers wait for their timeouts).
+    Host(usize),
+    Zone(usize),
+    Region(usize),
+}
+
+/// After a restart, the replica is slower for a while (caches cold, JIT not warm).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ColdStart {
+    pub duration: SimDuration,
+    /// Service time factor while cold.
+    pub multiply: f64,
+}
+
+/// A scripted fault, or a seeded random process of faults.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     /// The service time of requests that start at `from <= t < to` at `service` is multiplied
-    /// by `multiply`.
+    /// by `multiply`, then `add` is added.
     Latency {
         service: ServiceId,
+        multiply: f64,
+        add: SimDuration,
+        from: SimTime,
+        to: SimTime,
+    },
+    /// Requests finishing their work in `[from, to)` fail with an error with probability `rate`
+    /// (on top of the service's own error rate).
+    Errors {
+        service: ServiceId,
+        rate: f64,
+        from: SimTime,
+        to: SimTime,
+    },
+    /// The service accepts requests arriving in `[from, to)` and never answers them.
+    BlackHole {
+        service: ServiceId,
+        from: SimTime,
+        to: SimTime,
+    },
+    /// The target crashes at `at`; crashed processes lose their queue and the work in progress.
+    /// With `restart_after`, they come back that much later (cold, with `cold_start`).
+    Crash {
+        target: Target,
+        at: SimTime,
+        restart_after: Option<SimDuration>,
+        cold_start: Option<ColdStart>,
+    },
+    /// Every replica of the target, each on its own, fails after a time drawn from `mttf` and
+    /// is repaired after a time drawn from `mttr`, again and again (an alternating renewal
+    /// process on a seeded stream per replica).
+    Chaos {
+        target: Target,
+        mttf: Distribution,
+        mttr: Distribution,
+        cold_start: Option<ColdStart>,
+    },
+    /// Each replica's service time grows with its uptime, times `1 + growth_per_hour * hours`;
+    /// when the factor passes `crash_above` the replica crashes and restarts after
+    /// `restart_after`, fresh.
+    Leak {
+        service: ServiceId,
+        growth_per_hour: f64,
+        crash_above: Option<f64>,
+        restart_after: SimDuration,
+    },
+    /// A client sends `multiply` times its rate in `[from, to)`.
+    LoadSpike {
+        client: ClientId,
         multiply: f64,
         from: SimTime,
         to: SimTime,
     },
+}
+
+impl Fault {
+    /// When the fault starts and ends (`end` for faults that last the whole run).
+    pub fn active(&self, end: SimTime) -> (SimTime, SimTime) {
+        match *self {
+            Fault::Latency { from, to, .. }
+            | Fault::Errors { from, to, .. }
+            | Fault::BlackHole { from, to, .. }
+            | Fault::LoadSpike { from, to, .. } => (from, to),
+            Fault::Crash {
+                at, restart_after, ..
+            } => (at, restart_after.map_or(end, |d| (at + d).min(end))),
+            Fault::Chaos { .. } | Fault::Leak { .. } => (SimTime::ZERO, end),
+        }
+    }
+
+    /// A short name for reports: `latency`, `errors`, `black_hole`, `crash`, `chaos`, `leak`,
+    /// `load_spike`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Latency { .. } => "latency",
+            Fault::Errors { .. } => "errors",
+            Fault::BlackHole { .. } => "black_hole",
+            Fault::Crash { .. } => "crash",
+            Fault::Chaos { .. } => "chaos",
+            Fault::Leak { .. } => "leak",
+            Fault::LoadSpike { .. } => "load_spike",
+        }
+    }
 }

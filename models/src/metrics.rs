@@ -139,7 +139,7 @@ impl Histogram {
 }
 
 /// The number of failure causes.
-pub const CAUSES: usize = 10;
+pub const CAUSES: usize = 11;
 
 /// Why an attempt or a request failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,6 +165,8 @@ pub enum FailureCause {
     Throttled,
     /// The callee already holds this idempotency key for a request still in progress.
     Conflict,
+    /// The connection was refused: the callee's process is down, or a partition refuses.
+    Unavailable,
 }
 
 impl FailureCause {
@@ -179,6 +181,7 @@ impl FailureCause {
         FailureCause::Shed,
         FailureCause::Throttled,
         FailureCause::Conflict,
+        FailureCause::Unavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -193,6 +196,7 @@ impl FailureCause {
             FailureCause::Shed => "shed",
             FailureCause::Throttled => "throttled",
             FailureCause::Conflict => "conflict",
+            FailureCause::Unavailable => "unavailable",
         }
     }
 }

@@ -27,13 +27,17 @@ use sim_core::{
     SimTime, Simulation, TimerId, TraceSink,
 };
 
+use crate::clock::{ClockConfig, HostClock};
 use crate::config::{
-    Arrivals, Backoff, Bulkhead, CallPolicy, ClientId, Execution, Fallback, Fault, Layer,
-    Objective, Retry, ServiceId, ServiceKind, Shed, WorldConfig,
+    Arrivals, Backoff, Bulkhead, CallPolicy, ClientId, ColdStart, Execution, Fallback, Fault,
+    Health, Layer, Objective, Retry, ServiceId, ServiceKind, Shed, Target, WorldConfig,
 };
+use crate::lb::{Balancer, HealthState};
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
+use crate::network::{CutMode, Network};
 use crate::policy::breaker::{CircuitBreaker, Transition};
 use crate::policy::budget::{AdaptiveThrottle, RetryBudget, RetryPermit};
+use crate::policy::outlier::OutlierDetector;
 use crate::policy::ratelimit::RateLimiter;
 use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
@@ -58,11 +62,17 @@ impl Outcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorldEvent {
     /// The next request of an open-loop client.
-    ClientArrival { client: u32 },
+    ClientArrival {
+        client: u32,
+    },
     /// An attempt reaches its callee.
-    Deliver { job: u32 },
+    Deliver {
+        job: u32,
+    },
     /// A job's local work is finished.
-    WorkDone { job: u32 },
+    WorkDone {
+        job: u32,
+    },
     /// A reply reaches its caller.
     Reply {
         /// The attempt's slot at the caller.
@@ -73,28 +83,88 @@ pub enum WorldEvent {
         outcome: Outcome,
     },
     /// A per-attempt timeout fired.
-    Timeout { slot: u32, attempt: u64 },
+    Timeout {
+        slot: u32,
+        attempt: u64,
+    },
     /// A retry's backoff elapsed.
-    RetryDue { call: u32, serial: u64 },
+    RetryDue {
+        call: u32,
+        serial: u64,
+    },
     /// A hedged call's next copy is due.
-    HedgeDue { call: u32, serial: u64 },
+    HedgeDue {
+        call: u32,
+        serial: u64,
+    },
     /// A call's overall deadline passed.
-    Deadline { call: u32, serial: u64 },
+    Deadline {
+        call: u32,
+        serial: u64,
+    },
     /// An attempt's wait for a bulkhead permit ran out.
-    AttemptWaitOver { slot: u32, attempt: u64 },
+    AttemptWaitOver {
+        slot: u32,
+        attempt: u64,
+    },
     /// A call's wait for a bulkhead permit ran out.
-    CallWaitOver { call: u32, serial: u64 },
+    CallWaitOver {
+        call: u32,
+        serial: u64,
+    },
     /// A read-modify-write user starts (again) with a read.
-    UserStart { client: u32, user: u32 },
+    UserStart {
+        client: u32,
+        user: u32,
+    },
     /// A request's wait for its rate-limit permission is over: it goes on to the queue.
-    Admitted { job: u32 },
+    Admitted {
+        job: u32,
+    },
     /// A request waited the rate limiter's whole timeout and is refused.
-    RateLimited { job: u32 },
+    RateLimited {
+        job: u32,
+    },
+    /// A scripted crash (fault index) happens, or its targets restart.
+    Crash {
+        fault: u32,
+    },
+    RestartTargets {
+        fault: u32,
+    },
+    /// A replica comes back (after a leak crash, or a chaos repair).
+    Restart {
+        service: u32,
+        replica: u32,
+    },
+    /// A chaos process's unit fails, or is repaired.
+    ChaosFail {
+        fault: u32,
+        unit: u32,
+    },
+    ChaosRepair {
+        fault: u32,
+        unit: u32,
+    },
+    /// A caller's active health check probes a replica, and learns the result.
+    HealthProbe {
+        edge: u32,
+        replica: u32,
+    },
+    HealthResult {
+        edge: u32,
+        replica: u32,
+        ok: bool,
+    },
+    /// A caller's outlier detector sweeps (Envoy's `interval`).
+    OutlierSweep {
+        edge: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 13] = [
+    pub const KIND_NAMES: [&'static str; 21] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -108,6 +178,14 @@ impl WorldEvent {
         "user_start",
         "admitted",
         "rate_limited",
+        "crash",
+        "restart_targets",
+        "restart",
+        "chaos_fail",
+        "chaos_repair",
+        "health_probe",
+        "health_result",
+        "outlier_sweep",
     ];
 }
 
@@ -128,6 +206,14 @@ impl Event for WorldEvent {
             WorldEvent::UserStart { .. } => 10,
             WorldEvent::Admitted { .. } => 11,
             WorldEvent::RateLimited { .. } => 12,
+            WorldEvent::Crash { .. } => 13,
+            WorldEvent::RestartTargets { .. } => 14,
+            WorldEvent::Restart { .. } => 15,
+            WorldEvent::ChaosFail { .. } => 16,
+            WorldEvent::ChaosRepair { .. } => 17,
+            WorldEvent::HealthProbe { .. } => 18,
+            WorldEvent::HealthResult { .. } => 19,
+            WorldEvent::OutlierSweep { .. } => 20,
         }
     }
 
@@ -146,6 +232,14 @@ impl Event for WorldEvent {
             | WorldEvent::HedgeDue { call, .. }
             | WorldEvent::Deadline { call, .. }
             | WorldEvent::CallWaitOver { call, .. } => call,
+            WorldEvent::Crash { fault }
+            | WorldEvent::RestartTargets { fault }
+            | WorldEvent::ChaosFail { fault, .. }
+            | WorldEvent::ChaosRepair { fault, .. } => fault,
+            WorldEvent::Restart { service, .. } => service,
+            WorldEvent::HealthProbe { edge, .. }
+            | WorldEvent::HealthResult { edge, .. }
+            | WorldEvent::OutlierSweep { edge } => edge,
         }
     }
 }
@@ -230,6 +324,9 @@ enum Op {
 /// One attempt being served at its callee.
 struct Job {
     service: ServiceId,
+    /// The replica serving it, and that replica's epoch when the job arrived.
+    instance: u32,
+    epoch: u32,
     /// The edge the attempt came over; replies go back over it.
     edge: u32,
     /// The caller's call (alive while the job is) and the attempt this job serves.
@@ -334,6 +431,8 @@ struct Attempt {
     value: u64,
     /// When an attempt-level breaker let the attempt through.
     breaker_at: Option<SimTime>,
+    /// The replica it was sent to.
+    instance: u32,
 }
 
 /// Who waits for a bulkhead permit.
@@ -345,6 +444,9 @@ enum Waiter {
 
 struct Edge {
     to: ServiceId,
+    /// The calling instance (replica) that owns this edge's policy state: state that production
+    /// keeps per client process is per calling instance here.
+    caller_host: u32,
     policy: CallPolicy,
     /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
     call_layers: Vec<Layer>,
@@ -360,25 +462,78 @@ struct Edge {
     budget: Option<RetryBudget>,
     throttle: Option<AdaptiveThrottle>,
     throttle_rng: SimRng,
-    report: EdgeReport,
+    /// Load balancing over the callee's replicas: the balancer, its draws, and the attempts in
+    /// flight to each replica from this caller.
+    balancer: Balancer,
+    lb_rng: SimRng,
+    outstanding: Vec<u32>,
+    /// Envoy outlier detection and active health checks, as this caller sees the replicas.
+    outlier: Option<OutlierDetector>,
+    health: Vec<HealthState>,
+    /// Index into the world's edge reports: the replicas of a caller share one report.
+    report: u32,
+}
+
+/// What the network did with a message.
+enum Transit {
+    Arrives(SimDuration),
+    /// Lost, dropped by a partition, or sent to or from a host that is down.
+    Lost,
+    /// A partition refuses the connection; the sender learns it after this long.
+    Refused(SimDuration),
+}
+
+impl Instance {
+    /// Whether the process runs (its host may still be down).
+    fn up(&self) -> bool {
+        self.down == 0
+    }
+}
+
+/// One replica of a service.
+struct Instance {
+    host: u32,
+    workers_busy: u32,
+    queue: VecDeque<u32>,
+    /// Inbound rate limiting and shedding, per replica as a sidecar would.
+    rate_limiter: Option<RateLimiter>,
+    codel: Option<Codel>,
+    limiter: Option<Limiter>,
+    /// Crashes holding the process down (a host crash and a chaos failure may overlap).
+    down: u32,
+    /// Bumped at each crash: jobs of an older epoch died with their process.
+    epoch: u32,
+    up_since: SimTime,
+    down_since: SimTime,
+    /// Slower until then after a restart.
+    cold_until: SimTime,
+    cold_multiply: f64,
+    /// Edge ids of the service's call plan for this replica, in order.
+    call_edges: Vec<u32>,
+    report: InstanceReport,
 }
 
 struct ServiceState {
-    workers_busy: u32,
-    queue: VecDeque<u32>,
+    instances: Vec<Instance>,
+    /// Over all replicas, for the gauges.
+    busy_total: u32,
+    queue_total: u32,
+    /// Replicas running now, and since when that count holds.
+    up_count: u32,
+    up_count_since: SimTime,
+    shed_queue: Option<u32>,
     service_time_rng: SimRng,
     error_rng: SimRng,
-    /// Edge ids of the call plan, in order.
-    call_edges: Vec<u32>,
-    /// (from, to, factor, fault index) of the latency faults on this service.
-    latency_faults: Vec<(SimTime, SimTime, f64, u32)>,
+    /// (from, to, factor, added, fault index) of the latency faults on this service.
+    latency_faults: Vec<(SimTime, SimTime, f64, SimDuration, u32)>,
+    /// (from, to, rate) of the error faults.
+    error_faults: Vec<(SimTime, SimTime, f64)>,
+    /// (from, to) of the black holes.
+    black_holes: Vec<(SimTime, SimTime)>,
+    /// (growth per hour, crash above, restart after) of a leak.
+    leak: Option<(f64, Option<f64>, SimDuration)>,
     /// The record's version, for [`ServiceKind::Record`].
     version: u64,
-    /// Inbound rate limiting and shedding.
-    rate_limiter: Option<RateLimiter>,
-    shed_queue: Option<u32>,
-    codel: Option<Codel>,
-    limiter: Option<Limiter>,
     report: ServiceReport,
 }
 
@@ -393,7 +548,10 @@ struct User {
 
 struct ClientState {
     edge: u32,
+    host: u32,
     arrivals_rng: SimRng,
+    /// (from, to, factor) of the load spikes on this client.
+    spikes: Vec<(SimTime, SimTime, f64)>,
     /// The retry policy of a read-modify-write client's users (its edge has none).
     user_retry: Option<Retry>,
     users: Vec<User>,
@@ -425,8 +583,25 @@ pub struct ServiceReport {
     /// For a record: conditional writes received, and how many found a newer version.
     pub writes: u64,
     pub write_conflicts: u64,
-    /// The adaptive concurrency limit's changes, when the service has one.
+    /// The adaptive concurrency limit's changes, when the service has one (of its first
+    /// replica).
     pub concurrency_limit: Vec<(SimTime, u32)>,
+    /// Replicas, and what happened to each.
+    pub instances: Vec<InstanceReport>,
+    /// Index j: the time during which exactly j replicas were running.
+    pub up_time_by_count: Vec<SimDuration>,
+    /// Requests a black hole swallowed.
+    pub black_holed: u64,
+}
+
+/// One replica of a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceReport {
+    /// The host it runs on.
+    pub host: String,
+    pub crashes: u64,
+    /// Time it was not running.
+    pub down: SimDuration,
 }
 
 impl ServiceReport {
@@ -484,13 +659,20 @@ pub struct EdgeReport {
     pub fallbacks: u64,
     /// Retries the policy wanted but the retry budget refused.
     pub retries_refused: u64,
-    /// The circuit breaker's flavor and every transition it made, when the edge has one.
-    pub breaker: Option<BreakerReport>,
+    /// Per calling instance, its circuit breaker's flavor and every transition, when the edge
+    /// has one.
+    pub breakers: Vec<BreakerReport>,
+    /// Messages of this edge that a partition or loss swallowed (requests and replies).
+    pub lost_messages: u64,
+    /// Envoy outlier ejections of callee replicas, over the calling instances.
+    pub ejections: u64,
 }
 
 /// What an edge's circuit breaker did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerReport {
+    /// The calling replica whose breaker this is.
+    pub instance: u32,
     /// `resilience4j`, `polly`, `hystrix`.
     pub flavor: &'static str,
     /// Calls or attempts refused while open (or half-open without a probe left).
@@ -586,6 +768,7 @@ struct ServiceSpec {
     idempotent: bool,
     idempotency_keys: bool,
     propagate_deadline: bool,
+    health: Health,
 }
 
 /// A world ready to run: configuration plus state.
@@ -596,17 +779,31 @@ pub struct World {
     seed: u64,
     duration: SimDuration,
     max_events: u64,
-    network: Distribution,
     specs: Vec<ServiceSpec>,
     arrivals: Vec<Arrivals>,
     services: Vec<ServiceState>,
     clients: Vec<ClientState>,
     edges: Vec<Edge>,
+    edge_reports: Vec<EdgeReport>,
     jobs: Slab<Job>,
     calls: Slab<Call>,
     attempts: Slab<Attempt>,
     next_attempt: u64,
     next_serial: u64,
+    /// Hosts: their network, how many host-level crashes hold each down, their clocks (empty
+    /// when every clock is ideal), and the replicas on each.
+    net: Network,
+    host_down: Vec<u32>,
+    host_zone: Vec<usize>,
+    zone_region: Vec<usize>,
+    clocks: Vec<HostClock>,
+    host_instances: Vec<Vec<(u32, u32)>>,
+    /// The faults as configured (crash and chaos events refer to them), and per chaos fault
+    /// its replicas with their streams.
+    fault_specs: Vec<Fault>,
+    chaos: Vec<Vec<(Unit, SimRng)>>,
+    /// Scratch space for load balancing.
+    eligible: Vec<bool>,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -615,13 +812,36 @@ impl World {
     /// checks it); inconsistencies here are programming errors and panic.
     pub fn new(config: &WorldConfig, seed: u64) -> World {
         let streams = RngStreams::new(seed);
-        let n_services = config.services.len();
-        let mut edges = Vec::new();
-        let mut services = Vec::with_capacity(n_services);
-        let new_edge = |key: &[&str], from: String, to: &str, to_id, policy: &CallPolicy| {
+        let topology = &config.topology;
+        let mut edges: Vec<Edge> = Vec::new();
+        let mut edge_reports: Vec<EdgeReport> = Vec::new();
+        let mut services = Vec::with_capacity(config.services.len());
+        let new_report = |from: String, to: &str| EdgeReport {
+            from,
+            to: to.to_string(),
+            stats: OutcomeStats::new(config.window),
+            attempts: 0,
+            retries: 0,
+            hedges: 0,
+            late_replies: 0,
+            calls: OutcomeStats::new(config.window),
+            fallbacks: 0,
+            retries_refused: 0,
+            breakers: Vec::new(),
+            lost_messages: 0,
+            ejections: 0,
+        };
+        let new_edge = |key: &[&str], caller_host: u32, to_id: ServiceId, policy: &CallPolicy| {
             let (call_layers, attempt_layers) = layers(policy);
+            let callee = &config.services[to_id.0 as usize];
+            let replicas = callee.replicas.len();
+            let health = match callee.health {
+                Health::Active(c) => (0..replicas).map(|_| HealthState::new(&c)).collect(),
+                _ => Vec::new(),
+            };
             Edge {
                 to: to_id,
+                caller_host,
                 policy: policy.clone(),
                 call_layers,
                 attempt_layers,
@@ -638,59 +858,98 @@ impl World {
                     .map(RetryBudget::new),
                 throttle: policy.throttle.map(AdaptiveThrottle::new),
                 throttle_rng: streams.stream(&[key, &["throttle"]].concat()),
-                report: EdgeReport {
-                    from,
-                    to: to.to_string(),
-                    stats: OutcomeStats::new(config.window),
-                    attempts: 0,
-                    retries: 0,
-                    hedges: 0,
-                    late_replies: 0,
-                    calls: OutcomeStats::new(config.window),
-                    fallbacks: 0,
-                    retries_refused: 0,
-                    breaker: None,
-                },
+                balancer: Balancer::new(callee.lb, replicas),
+                lb_rng: streams.stream(&[key, &["lb"]].concat()),
+                outstanding: vec![0; replicas],
+                outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
+                health,
+                report: 0,
             }
         };
-        for svc in &config.services {
+        let mut host_instances: Vec<Vec<(u32, u32)>> = vec![Vec::new(); topology.hosts.len()];
+        for (sid, svc) in config.services.iter().enumerate() {
             assert!(svc.workers > 0, "service {} has no workers", svc.name);
-            let mut call_edges = Vec::new();
-            for (index, call) in svc.calls.iter().enumerate() {
+            assert!(
+                !svc.replicas.is_empty(),
+                "service {} has no replicas",
+                svc.name
+            );
+            // One report per call of the plan, shared by the replicas' edges.
+            let first_report = edge_reports.len() as u32;
+            for call in &svc.calls {
                 let to = &config.services[call.to.0 as usize].name;
-                let index = index.to_string();
-                let key = ["edge", "service", &svc.name, &index, to];
-                call_edges.push(edges.len() as u32);
-                edges.push(new_edge(&key, svc.name.clone(), to, call.to, &call.policy));
+                edge_reports.push(new_report(svc.name.clone(), to));
             }
+            let mut instances = Vec::with_capacity(svc.replicas.len());
+            for (r, &host) in svc.replicas.iter().enumerate() {
+                host_instances[host].push((sid as u32, r as u32));
+                let mut call_edges = Vec::new();
+                for (index, call) in svc.calls.iter().enumerate() {
+                    let to = &config.services[call.to.0 as usize].name;
+                    let index = index.to_string();
+                    // The first replica keeps the stream names of an unreplicated service.
+                    let replica = format!("replica-{r}");
+                    let mut key = vec!["edge", "service", svc.name.as_str(), &index, to];
+                    if r > 0 {
+                        key.push(&replica);
+                    }
+                    let mut edge = new_edge(&key, host as u32, call.to, &call.policy);
+                    edge.report = first_report + index.parse::<u32>().expect("an index");
+                    call_edges.push(edges.len() as u32);
+                    edges.push(edge);
+                }
+                instances.push(Instance {
+                    host: host as u32,
+                    workers_busy: 0,
+                    queue: VecDeque::new(),
+                    rate_limiter: svc
+                        .inbound
+                        .rate_limit
+                        .map(|c| RateLimiter::new(c, SimTime::ZERO)),
+                    codel: match &svc.inbound.shed {
+                        Some(Shed::Codel(c)) => Some(Codel::new(*c, SimTime::ZERO)),
+                        _ => None,
+                    },
+                    limiter: match &svc.inbound.shed {
+                        Some(Shed::Concurrency(c)) => Some(Limiter::new(ConcurrencyLimit::new(*c))),
+                        _ => None,
+                    },
+                    down: 0,
+                    epoch: 0,
+                    up_since: SimTime::ZERO,
+                    down_since: SimTime::ZERO,
+                    cold_until: SimTime::ZERO,
+                    cold_multiply: 1.0,
+                    call_edges,
+                    report: InstanceReport {
+                        host: topology.hosts[host].name.clone(),
+                        crashes: 0,
+                        down: SimDuration::ZERO,
+                    },
+                });
+            }
+            let replicas = instances.len() as u32;
             services.push(ServiceState {
-                workers_busy: 0,
-                queue: VecDeque::new(),
-                service_time_rng: streams.stream(&["service", &svc.name, "service_time"]),
-                error_rng: streams.stream(&["service", &svc.name, "errors"]),
-                call_edges,
-                latency_faults: Vec::new(),
-                version: 0,
-                rate_limiter: svc
-                    .inbound
-                    .rate_limit
-                    .map(|c| RateLimiter::new(c, SimTime::ZERO)),
+                instances,
+                busy_total: 0,
+                queue_total: 0,
+                up_count: replicas,
+                up_count_since: SimTime::ZERO,
                 shed_queue: match svc.inbound.shed {
                     Some(Shed::QueueLength { max }) => Some(max),
                     _ => None,
                 },
-                codel: match &svc.inbound.shed {
-                    Some(Shed::Codel(c)) => Some(Codel::new(*c, SimTime::ZERO)),
-                    _ => None,
-                },
-                limiter: match &svc.inbound.shed {
-                    Some(Shed::Concurrency(c)) => Some(Limiter::new(ConcurrencyLimit::new(*c))),
-                    _ => None,
-                },
+                service_time_rng: streams.stream(&["service", &svc.name, "service_time"]),
+                error_rng: streams.stream(&["service", &svc.name, "errors"]),
+                latency_faults: Vec::new(),
+                error_faults: Vec::new(),
+                black_holes: Vec::new(),
+                leak: None,
+                version: 0,
                 report: ServiceReport {
                     name: svc.name.clone(),
-                    workers: svc.workers,
-                    queue_capacity: svc.queue,
+                    workers: svc.workers * replicas,
+                    queue_capacity: svc.queue * replicas,
                     stats: OutcomeStats::new(config.window),
                     wasted_work: 0,
                     queue_max: 0,
@@ -702,6 +961,9 @@ impl World {
                     writes: 0,
                     write_conflicts: 0,
                     concurrency_limit: Vec::new(),
+                    instances: Vec::new(),
+                    up_time_by_count: vec![SimDuration::ZERO; replicas as usize + 1],
+                    black_holed: 0,
                 },
             });
         }
@@ -711,18 +973,16 @@ impl World {
             let key = ["edge", "client", &client.name, "0", to];
             let edge = edges.len() as u32;
             let mut policy = client.policy.clone();
-            let (users, user_retry) = match client.arrivals {
+            let (users, user_retry) = match &client.arrivals {
                 // The users retry whole read-modify-write cycles; the single calls do not.
-                Arrivals::ReadModifyWrite { users } => (users, policy.retry.take()),
+                Arrivals::ReadModifyWrite { users } => (*users, policy.retry.take()),
+                Arrivals::ClosedLoop { users, .. } => (*users, None),
                 _ => (0, None),
             };
-            edges.push(new_edge(
-                &key,
-                format!("client:{}", client.name),
-                to,
-                client.to,
-                &policy,
-            ));
+            let mut e = new_edge(&key, client.host as u32, client.to, &policy);
+            e.report = edge_reports.len() as u32;
+            edge_reports.push(new_report(format!("client:{}", client.name), to));
+            edges.push(e);
             let user = User {
                 started: SimTime::ZERO,
                 failures: 0,
@@ -730,7 +990,9 @@ impl World {
             };
             clients.push(ClientState {
                 edge,
+                host: client.host as u32,
                 arrivals_rng: streams.stream(&["client", &client.name, "arrivals"]),
+                spikes: Vec::new(),
                 user_retry,
                 users: vec![user; users as usize],
                 report: ClientReport {
@@ -743,39 +1005,156 @@ impl World {
                 },
             });
         }
+        let end = SimTime::ZERO + config.duration;
+        let mut chaos = Vec::new();
+        let mut faults = Vec::with_capacity(config.faults.len());
         for (index, fault) in config.faults.iter().enumerate() {
-            match *fault {
+            let name = |s: ServiceId| config.services[s.0 as usize].name.clone();
+            let target_name = |t: &Target| match *t {
+                Target::Instance { service, index } => format!("{} replica {index}", name(service)),
+                Target::Service(service) => name(service),
+                Target::Host(h) => format!("host {}", topology.hosts[h].name),
+                Target::Zone(z) => format!("zone {}", topology.zones[z].name),
+                Target::Region(r) => format!("region {}", topology.regions[r].name),
+            };
+            // The service a fault hits first, for the cascade: the first one it touches.
+            let first_service = |t: &Target| -> String {
+                instances_of(config, t)
+                    .first()
+                    .map_or_else(String::new, |&(s, _)| {
+                        config.services[s as usize].name.clone()
+                    })
+            };
+            let (service, description) = match fault {
                 Fault::Latency {
                     service,
                     multiply,
+                    add,
                     from,
                     to,
-                } => services[service.0 as usize].latency_faults.push((
-                    from,
-                    to,
-                    multiply,
-                    index as u32,
-                )),
-            }
-        }
-        let faults = config
-            .faults
-            .iter()
-            .map(|f| {
-                let service = config.services[f.service().0 as usize].name.clone();
-                let (from, to) = f.active();
-                let description = match *f {
-                    Fault::Latency { multiply, .. } => format!("{service} latency x{multiply}"),
-                };
-                FaultReport {
-                    kind: f.kind(),
-                    service,
-                    description,
-                    from,
-                    to,
+                } => {
+                    services[service.0 as usize].latency_faults.push((
+                        *from,
+                        *to,
+                        *multiply,
+                        *add,
+                        index as u32,
+                    ));
+                    let mut d = format!("{} latency", name(*service));
+                    if *multiply != 1.0 {
+                        d.push_str(&format!(" x{multiply}"));
+                    }
+                    if *add > SimDuration::ZERO {
+                        d.push_str(&format!(" +{add}"));
+                    }
+                    (name(*service), d)
                 }
-            })
-            .collect();
+                Fault::Errors {
+                    service,
+                    rate,
+                    from,
+                    to,
+                } => {
+                    services[service.0 as usize]
+                        .error_faults
+                        .push((*from, *to, *rate));
+                    (name(*service), format!("{} errors {rate}", name(*service)))
+                }
+                Fault::BlackHole { service, from, to } => {
+                    services[service.0 as usize].black_holes.push((*from, *to));
+                    (name(*service), format!("{} black hole", name(*service)))
+                }
+                Fault::Crash { target, .. } => (
+                    first_service(target),
+                    format!("{} crash", target_name(target)),
+                ),
+                Fault::Chaos { target, .. } => {
+                    let i = index.to_string();
+                    let units = match *target {
+                        Target::Instance { .. } | Target::Service(_) => {
+                            instances_of(config, target)
+                                .into_iter()
+                                .map(|(s, r)| {
+                                    let svc = &config.services[s as usize].name;
+                                    let key = ["chaos", &i, svc, &r.to_string()];
+                                    (Unit::Replica(s, r), streams.stream(&key))
+                                })
+                                .collect()
+                        }
+                        _ => hosts_of(topology, target)
+                            .into_iter()
+                            .map(|h| {
+                                let key = ["chaos", &i, "host", &topology.hosts[h].name];
+                                (Unit::Host(h as u32), streams.stream(&key))
+                            })
+                            .collect(),
+                    };
+                    chaos.push(units);
+                    (
+                        first_service(target),
+                        format!("{} chaos", target_name(target)),
+                    )
+                }
+                Fault::Leak {
+                    service,
+                    growth_per_hour,
+                    crash_above,
+                    restart_after,
+                } => {
+                    services[service.0 as usize].leak =
+                        Some((*growth_per_hour, *crash_above, *restart_after));
+                    (name(*service), format!("{} leak", name(*service)))
+                }
+                Fault::LoadSpike {
+                    client,
+                    multiply,
+                    from,
+                    to,
+                } => {
+                    clients[client.0 as usize]
+                        .spikes
+                        .push((*from, *to, *multiply));
+                    let c = &config.clients[client.0 as usize];
+                    (name(c.to), format!("{} load x{multiply}", c.name))
+                }
+            };
+            if !matches!(fault, Fault::Chaos { .. }) {
+                chaos.push(Vec::new());
+            }
+            let (from, to) = fault.active(end);
+            faults.push(FaultReport {
+                kind: fault.kind(),
+                service,
+                description,
+                from,
+                to,
+            });
+        }
+        let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
+        let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
+        let n = &config.network;
+        let mut latency = crate::network::LatencyConfig::new(
+            n.latency.clone(),
+            n.cross_zone.clone().unwrap_or_else(|| n.latency.clone()),
+            n.cross_region
+                .clone()
+                .or_else(|| n.cross_zone.clone())
+                .unwrap_or_else(|| n.latency.clone()),
+        );
+        latency.loss = n.loss;
+        latency.links = n.links.clone();
+        let mut net_config = crate::network::NetworkConfig::new(latency);
+        net_config.partitions = n.partitions.clone();
+        let net = Network::new(net_config.clone(), &host_zone, &zone_region)
+            .expect("the scenario loader validates the network");
+        let ideal = config.clocks.iter().all(|c| *c == ClockConfig::ideal());
+        let clocks = if ideal {
+            Vec::new()
+        } else {
+            (0..topology.hosts.len())
+                .map(|h| HostClock::new(config.clocks.get(h).cloned().unwrap_or_default()))
+                .collect()
+        };
         World {
             faults,
             window: config.window,
@@ -783,7 +1162,6 @@ impl World {
             seed,
             duration: config.duration,
             max_events: config.max_events,
-            network: config.network.latency.clone(),
             specs: config
                 .services
                 .iter()
@@ -795,17 +1173,28 @@ impl World {
                     idempotent: s.idempotent,
                     idempotency_keys: s.idempotency_keys,
                     propagate_deadline: s.propagate_deadline,
+                    health: s.health,
                 })
                 .collect(),
             arrivals: config.clients.iter().map(|c| c.arrivals.clone()).collect(),
             services,
             clients,
             edges,
+            edge_reports,
             jobs: Slab::new(),
             calls: Slab::new(),
             attempts: Slab::new(),
             next_attempt: NO_ATTEMPT + 1,
             next_serial: 1,
+            net,
+            host_down: vec![0; topology.hosts.len()],
+            host_zone,
+            zone_region,
+            clocks,
+            host_instances,
+            fault_specs: config.faults.clone(),
+            chaos,
+            eligible: Vec::new(),
             tracer: None,
         }
     }
@@ -823,7 +1212,10 @@ impl World {
             edges: self
                 .edges
                 .iter()
-                .map(|e| (e.report.from.clone(), e.report.to.clone()))
+                .map(|e| {
+                    let r = &self.edge_reports[e.report as usize];
+                    (r.from.clone(), r.to.clone())
+                })
                 .collect(),
             faults: self.faults.iter().map(|f| f.description.clone()).collect(),
         }
@@ -865,13 +1257,66 @@ impl World {
                     }
                     continue;
                 }
+                Arrivals::ClosedLoop { users, .. } => {
+                    // Each user thinks first, so that they do not all start at once.
+                    for user in 0..users {
+                        let think = self.think_time(client);
+                        sim.scheduler()
+                            .schedule_in(think, WorldEvent::UserStart { client, user });
+                    }
+                    continue;
+                }
             };
             sim.scheduler()
                 .schedule_in(first, WorldEvent::ClientArrival { client });
         }
+        for (fault, spec) in self.fault_specs.clone().iter().enumerate() {
+            let fault = fault as u32;
+            match spec {
+                Fault::Crash { at, .. } => sim
+                    .scheduler()
+                    .schedule_at(*at, WorldEvent::Crash { fault }),
+                Fault::Chaos { .. } => {
+                    for unit in 0..self.chaos[fault as usize].len() as u32 {
+                        let first = self.chaos_draw(fault, unit, false);
+                        sim.scheduler()
+                            .schedule_in(first, WorldEvent::ChaosFail { fault, unit });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for edge in 0..self.edges.len() as u32 {
+            let e = &self.edges[edge as usize];
+            if !e.health.is_empty() {
+                for replica in 0..e.health.len() as u32 {
+                    sim.scheduler()
+                        .schedule_in(SimDuration::ZERO, WorldEvent::HealthProbe { edge, replica });
+                }
+            }
+            if let Some(o) = &e.outlier {
+                let first = self.local_delay(e.caller_host, SimTime::ZERO, o.config().interval);
+                sim.scheduler()
+                    .schedule_in(first, WorldEvent::OutlierSweep { edge });
+            }
+        }
         let outcome = sim.run(&mut self);
         self.check_conservation();
         let end = outcome.now;
+        for s in &mut self.services {
+            s.report.up_time_by_count[s.up_count as usize] += end - s.up_count_since;
+            s.up_count_since = end;
+            for inst in &mut s.instances {
+                if !inst.up() {
+                    inst.report.down += end - inst.down_since;
+                    inst.down_since = end;
+                }
+            }
+            s.report.instances = s.instances.iter().map(|i| i.report.clone()).collect();
+            if let Some(l) = s.instances.first().and_then(|i| i.limiter.as_ref()) {
+                s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+            }
+        }
         for s in &mut self.services {
             s.report.stats.finish(end);
             s.report.gauges.finish(end);
@@ -879,21 +1324,25 @@ impl World {
         for c in &mut self.clients {
             c.report.stats.finish(end);
         }
+        for r in &mut self.edge_reports {
+            r.stats.finish(end);
+            r.calls.finish(end);
+        }
+        // The edges of one call are the caller's replicas, in replica order.
+        let mut replica_of_report = vec![0u32; self.edge_reports.len()];
         for e in &mut self.edges {
-            e.report.stats.finish(end);
-            e.report.calls.finish(end);
+            let instance = replica_of_report[e.report as usize];
+            replica_of_report[e.report as usize] += 1;
             if let Some(b) = &mut e.breaker {
                 b.advance(end);
-                e.report.breaker = Some(BreakerReport {
-                    flavor: b.config().flavor.name(),
-                    not_permitted: b.not_permitted(),
-                    transitions: b.transitions().to_vec(),
-                });
-            }
-        }
-        for s in &mut self.services {
-            if let Some(l) = &s.limiter {
-                s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+                self.edge_reports[e.report as usize]
+                    .breakers
+                    .push(BreakerReport {
+                        instance,
+                        flavor: b.config().flavor.name(),
+                        not_permitted: b.not_permitted(),
+                        transitions: b.transitions().to_vec(),
+                    });
             }
         }
         RunResult {
@@ -904,7 +1353,7 @@ impl World {
             outcome,
             services: self.services.into_iter().map(|s| s.report).collect(),
             clients: self.clients.into_iter().map(|c| c.report).collect(),
-            edges: self.edges.into_iter().map(|e| e.report).collect(),
+            edges: self.edge_reports,
             faults: self.faults,
             window: self.window,
         }
@@ -922,7 +1371,7 @@ impl World {
             attempts_in_flight, sent_live,
             "attempts in flight do not match attempts awaiting a reply"
         );
-        let edge_in_flight: u64 = self.edges.iter().map(|e| e.report.stats.in_flight()).sum();
+        let edge_in_flight: u64 = self.edge_reports.iter().map(|r| r.stats.in_flight()).sum();
         assert_eq!(
             edge_in_flight,
             self.attempts.live().count() as u64,
@@ -937,12 +1386,18 @@ impl World {
         let client_calls = live_calls()
             .filter(|c| matches!(c.owner, Owner::Client { .. }))
             .count() as u64;
+        // Users' requests are in flight while a user waits for a call or a backoff.
         let users_active: u64 = self
             .clients
             .iter()
             .map(|c| c.report.stats.in_flight())
             .zip(&self.arrivals)
-            .filter(|(_, a)| matches!(a, Arrivals::ReadModifyWrite { .. }))
+            .filter(|(_, a)| {
+                matches!(
+                    a,
+                    Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. }
+                )
+            })
             .map(|(n, _)| n)
             .sum();
         assert_eq!(
@@ -950,7 +1405,7 @@ impl World {
             client_calls + users_active,
             "client requests not conserved"
         );
-        let calls_in_flight: u64 = self.edges.iter().map(|e| e.report.calls.in_flight()).sum();
+        let calls_in_flight: u64 = self.edge_reports.iter().map(|r| r.calls.in_flight()).sum();
         assert_eq!(
             calls_in_flight,
             live_calls().count() as u64,
@@ -958,19 +1413,61 @@ impl World {
         );
     }
 
-    fn interarrival(&mut self, client: u32) -> SimDuration {
+    /// The time to the client's next arrival, from `now`. A load spike multiplies the rate
+    /// inside its window: Poisson arrivals are thinned from the highest rate (exact for a
+    /// piecewise-constant rate); constant arrivals are spaced at the rate where they are.
+    fn interarrival_at(&mut self, client: u32, now: SimTime) -> SimDuration {
         let state = &mut self.clients[client as usize];
+        let factor_at = |spikes: &[(SimTime, SimTime, f64)], t: SimTime| {
+            spikes
+                .iter()
+                .filter(|&&(from, to, _)| from <= t && t < to)
+                .fold(1.0, |f, &(_, _, m)| f * m)
+        };
         match self.arrivals[client as usize] {
-            Arrivals::Poisson { rate_per_s } => SimDuration::from_nanos_f64(
-                sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
-            ),
-            Arrivals::Constant { rate_per_s } => SimDuration::from_nanos_f64(1e9 / rate_per_s),
-            Arrivals::ReadModifyWrite { .. } => unreachable!("users have no arrivals"),
+            Arrivals::Poisson { rate_per_s } if state.spikes.is_empty() => {
+                SimDuration::from_nanos_f64(
+                    sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
+                )
+            }
+            Arrivals::Poisson { rate_per_s } => {
+                // No rate exceeds the product of every spike above 1.
+                let peak: f64 = state.spikes.iter().map(|s| s.2.max(1.0)).product();
+                let max_rate = rate_per_s * peak;
+                let mut t = now;
+                loop {
+                    let gap = sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / max_rate;
+                    t += SimDuration::from_nanos_f64(gap);
+                    let rate = rate_per_s * factor_at(&state.spikes, t);
+                    if state.arrivals_rng.uniform() * max_rate < rate {
+                        return t - now;
+                    }
+                }
+            }
+            Arrivals::Constant { rate_per_s } => {
+                SimDuration::from_nanos_f64(1e9 / (rate_per_s * factor_at(&state.spikes, now)))
+            }
+            Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. } => {
+                unreachable!("users have no arrivals")
+            }
+        }
+    }
+
+    fn interarrival(&mut self, client: u32) -> SimDuration {
+        self.interarrival_at(client, SimTime::ZERO)
+    }
+
+    /// A closed-loop user's think time.
+    fn think_time(&mut self, client: u32) -> SimDuration {
+        let state = &mut self.clients[client as usize];
+        match &self.arrivals[client as usize] {
+            Arrivals::ClosedLoop { think_time, .. } => think_time.sample(&mut state.arrivals_rng),
+            _ => unreachable!("only closed-loop users think"),
         }
     }
 
     fn on_client_arrival<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
-        let next = self.interarrival(client);
+        let next = self.interarrival_at(client, s.now());
         s.schedule_in(next, WorldEvent::ClientArrival { client });
         let state = &mut self.clients[client as usize];
         state.report.stats.requests += 1;
@@ -989,8 +1486,12 @@ impl World {
         client: u32,
         user: u32,
     ) {
+        let closed = matches!(self.arrivals[client as usize], Arrivals::ClosedLoop { .. });
         let state = &mut self.clients[client as usize];
-        if state.users[user as usize].failures == 0 {
+        if closed {
+            state.report.stats.requests += 1;
+        }
+        if closed || state.users[user as usize].failures == 0 {
             state.users[user as usize].started = s.now();
         }
         let edge = state.edge;
@@ -998,7 +1499,8 @@ impl World {
             client: ClientId(client),
             user,
         };
-        self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Read);
+        let op = if closed { Op::Serve } else { Op::Read };
+        self.start_call::<TRACE>(s, edge, owner, NEVER, op);
     }
 
     /// Begins a logical call over `edge`.
@@ -1012,11 +1514,15 @@ impl World {
     ) {
         let now = s.now();
         let edge = &mut self.edges[edge_id as usize];
-        edge.report.calls.requests += 1;
+        self.edge_reports[edge.report as usize].calls.requests += 1;
         if let Some(budget) = &mut edge.budget {
             budget.request_started(now);
         }
-        let own = edge.policy.deadline.map_or(NEVER, |d| now + d);
+        let (deadline_in, host) = (edge.policy.deadline, edge.caller_host);
+        let own = match deadline_in {
+            None => NEVER,
+            Some(d) => now + self.local_delay(host, now, d),
+        };
         let deadline = own.min(inherited_deadline);
         let serial = self.next_serial;
         self.next_serial += 1;
@@ -1080,7 +1586,9 @@ impl World {
             };
             if layer == Layer::Timeout {
                 // A timeout outside the retries bounds the whole call.
-                let timeout = self.edges[edge_id as usize].policy.timeout;
+                let e = &self.edges[edge_id as usize];
+                let host = e.caller_host;
+                let timeout = e.policy.timeout.map(|t| self.local_delay(host, s.now(), t));
                 let c = &mut self.calls[call];
                 if let Some(end) = timeout.map(|t| s.now() + t)
                     && end < c.deadline
@@ -1157,7 +1665,11 @@ impl World {
                         WorldEvent::AttemptWaitOver { slot, attempt }
                     }
                 };
-                Enter::Waiting(Some(s.timer_in(max_wait_duration, event)))
+                let wait = match self.clocks.get(edge.caller_host as usize) {
+                    None => max_wait_duration,
+                    Some(clock) => clock.true_after(s.now(), max_wait_duration) - s.now(),
+                };
+                Enter::Waiting(Some(s.timer_in(wait, event)))
             }
             Bulkhead::ThreadPool { queue_capacity, .. } => {
                 if edge.waiters.len() < queue_capacity as usize {
@@ -1240,21 +1752,22 @@ impl World {
             wait_timer: None,
             value: 0,
             breaker_at: None,
+            instance: 0,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
         call.slots[usize::from(call.live)] = slot;
         call.live += 1;
         let edge = &mut self.edges[call.edge as usize];
-        edge.report.attempts += 1;
-        edge.report.stats.requests += 1;
+        self.edge_reports[edge.report as usize].attempts += 1;
+        self.edge_reports[edge.report as usize].stats.requests += 1;
         let again = call.attempts > 1;
         let hedged = edge.policy.hedge.is_some();
         if again {
             if hedged {
-                edge.report.hedges += 1;
+                self.edge_reports[edge.report as usize].hedges += 1;
             } else {
-                edge.report.retries += 1;
+                self.edge_reports[edge.report as usize].retries += 1;
             }
         }
         match call.owner {
@@ -1279,7 +1792,11 @@ impl World {
                     call: call_id,
                     serial,
                 };
-                call.hedge_timer = Some(s.timer_in(hedge.delay, due));
+                let delay = match self.clocks.get(edge.caller_host as usize) {
+                    None => hedge.delay,
+                    Some(clock) => clock.true_after(now, hedge.delay) - now,
+                };
+                call.hedge_timer = Some(s.timer_in(delay, due));
             }
         }
         if TRACE {
@@ -1328,7 +1845,11 @@ impl World {
                     self.attempts[slot].breaker_at = Some(now);
                 }
                 Layer::Timeout => {
-                    if let Some(timeout) = self.edges[edge_id as usize].policy.timeout {
+                    let e = &self.edges[edge_id as usize];
+                    let host = e.caller_host;
+                    if let Some(timeout) =
+                        e.policy.timeout.map(|t| self.local_delay(host, s.now(), t))
+                    {
                         let attempt = self.attempts[slot].id;
                         self.attempts[slot].timeout =
                             Some(s.timer_in(timeout, WorldEvent::Timeout { slot, attempt }));
@@ -1341,30 +1862,54 @@ impl World {
         self.send::<TRACE>(s, slot);
     }
 
-    /// The attempt leaves for its callee, unless the client-side throttle refuses it.
+    /// The attempt leaves for its callee, unless the client-side throttle refuses it: the
+    /// caller picks a replica, and the network carries the request there (or loses it, or a
+    /// partition refuses it).
     fn send<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
         let now = s.now();
-        let edge = &mut self.edges[self.calls[self.attempts[slot].call].edge as usize];
+        let edge_id = self.calls[self.attempts[slot].call].edge;
+        let edge = &mut self.edges[edge_id as usize];
         if let Some(throttle) = &mut edge.throttle
             && !throttle.admit(now, &mut edge.throttle_rng)
         {
             self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Throttled));
             return;
         }
+        let instance = self.pick_replica(edge_id);
+        let edge = &mut self.edges[edge_id as usize];
+        edge.outstanding[instance as usize] += 1;
+        let to = edge.to;
+        let from_host = edge.caller_host;
+        let to_host = self.services[to.0 as usize].instances[instance as usize].host;
         let a = &mut self.attempts[slot];
         a.sent = true;
         a.sent_at = now;
+        a.instance = instance;
         let (call_id, attempt) = (a.call, a.id);
+        self.services[to.0 as usize].report.stats.requests += 1;
+        let latency = match self.transmit(edge_id, from_host, to_host, now) {
+            Transit::Arrives(latency) => latency,
+            Transit::Lost => return,
+            Transit::Refused(latency) => {
+                // A refused connection: the caller learns it after a round of the network.
+                let refused = Outcome::Failed(FailureCause::Unavailable);
+                let event = WorldEvent::Reply {
+                    slot,
+                    edge: edge_id,
+                    attempt,
+                    outcome: refused,
+                };
+                s.schedule_in(latency, event);
+                return;
+            }
+        };
         let call = &mut self.calls[call_id];
         call.jobs += 1;
         let deadline = call.deadline;
-        let edge_id = call.edge;
-        let edge = &mut self.edges[edge_id as usize];
-        let to = edge.to;
-        let latency = self.network.sample(&mut edge.network_rng);
-        self.services[to.0 as usize].report.stats.requests += 1;
         let job = self.jobs.insert(Job {
             service: to,
+            instance,
+            epoch: 0,
             edge: edge_id,
             call: call_id,
             slot,
@@ -1385,11 +1930,87 @@ impl World {
         }
     }
 
-    fn on_deliver<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
-        if TRACE {
-            self.trace_job(s.now(), TraceKind::Delivered, job, 0, None);
+    /// The replica an attempt over `edge` goes to: the only one, or the balancer's choice among
+    /// those the caller believes healthy and has not ejected.
+    fn pick_replica(&mut self, edge_id: u32) -> u32 {
+        let edge = &mut self.edges[edge_id as usize];
+        let n = edge.outstanding.len();
+        if n == 1 {
+            return 0;
         }
-        let service = self.jobs[job].service.0 as usize;
+        let service = edge.to.0 as usize;
+        let state = &self.services[service];
+        self.eligible.clear();
+        for i in 0..n {
+            let healthy = match self.specs[service].health {
+                Health::Unchecked => true,
+                Health::Perfect => {
+                    let inst = &state.instances[i];
+                    inst.up() && self.host_down[inst.host as usize] == 0
+                }
+                Health::Active(_) => edge.health[i].is_healthy(),
+            };
+            let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
+            self.eligible.push(healthy && !ejected);
+        }
+        edge.balancer
+            .pick(&self.eligible, &edge.outstanding, &mut edge.lb_rng)
+            .unwrap_or(0) as u32
+    }
+
+    /// What the network does to one message from `from` to `to` now, drawing from the edge's
+    /// stream: a down host, a partition or loss swallow it; a refusing partition refuses it.
+    fn transmit(&mut self, edge_id: u32, from: u32, to: u32, now: SimTime) -> Transit {
+        let edge = &mut self.edges[edge_id as usize];
+        let (f, t) = (from as usize, to as usize);
+        let cut = if self.host_down[f] > 0 || self.host_down[t] > 0 {
+            Some(CutMode::Drop)
+        } else {
+            self.net.cut(now, f, t)
+        };
+        let outcome = match cut {
+            Some(CutMode::Drop) => Transit::Lost,
+            Some(CutMode::Refuse) => {
+                Transit::Refused(self.net.latency(t, f, &mut edge.network_rng))
+            }
+            None if self.net.lost(f, t, &mut edge.network_rng) => Transit::Lost,
+            None => Transit::Arrives(self.net.latency(f, t, &mut edge.network_rng)),
+        };
+        if matches!(outcome, Transit::Lost) {
+            self.edge_reports[edge.report as usize].lost_messages += 1;
+        }
+        outcome
+    }
+
+    fn on_deliver<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        let now = s.now();
+        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
+        let inst = &self.services[service].instances[instance as usize];
+        let (epoch, host, up) = (inst.epoch, inst.host, inst.up());
+        self.jobs[job].epoch = epoch;
+        if self.host_down[host as usize] > 0 {
+            // The machine is gone: nobody answers.
+            self.discard_job(job);
+            return;
+        }
+        if TRACE {
+            self.trace_job(now, TraceKind::Delivered, job, 0, None);
+        }
+        if !up {
+            // The host is up but the process is not: the connection is refused.
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Unavailable));
+            return;
+        }
+        let state = &mut self.services[service];
+        if state
+            .black_holes
+            .iter()
+            .any(|&(from, to)| from <= now && now < to)
+        {
+            state.report.black_holed += 1;
+            self.discard_job(job);
+            return;
+        }
         if self.specs[service].idempotency_keys {
             let call = self.jobs[job].call;
             match self.calls[call].key {
@@ -1408,9 +2029,9 @@ impl World {
                 }
             }
         }
-        let now = s.now();
         self.jobs[job].arrived = now;
-        if let Some(limiter) = &mut self.services[service].rate_limiter {
+        let inst = &mut self.services[service].instances[instance as usize];
+        if let Some(limiter) = &mut inst.rate_limiter {
             match limiter.acquire(now) {
                 Some(SimDuration::ZERO) => {}
                 Some(wait) => {
@@ -1434,13 +2055,46 @@ impl World {
         self.admit::<TRACE>(s, job);
     }
 
+    /// Whether the job's process died since it arrived (its work and its reply are lost).
+    fn orphan(&self, job: u32) -> bool {
+        let j = &self.jobs[job];
+        self.services[j.service.0 as usize].instances[j.instance as usize].epoch != j.epoch
+    }
+
+    /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its
+    /// host is gone). Its caller finds out by its timeout, if it has one.
+    fn discard_job(&mut self, job_id: u32) {
+        debug_assert!(!self.jobs[job_id].holding_worker || self.orphan(job_id));
+        let job = &mut self.jobs[job_id];
+        let (call_id, service, instance) = (job.call, job.service.0 as usize, job.instance);
+        if let Some(permit) = self.jobs[job_id].permit.take() {
+            let inst = &mut self.services[service].instances[instance as usize];
+            inst.limiter.as_mut().expect("a limiter").ignore(permit);
+        }
+        self.jobs.remove(job_id);
+        let call = &mut self.calls[call_id];
+        call.jobs -= 1;
+        if call.finished && call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+    }
+
     /// A request past the rate limiter: the concurrency limit, queue-length shedding, then a
     /// worker or the queue.
     fn admit<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        if self.orphan(job) {
+            self.discard_job(job);
+            return;
+        }
         let now = s.now();
-        let service = self.jobs[job].service.0 as usize;
-        let state = &mut self.services[service];
-        if let Some(limiter) = &mut state.limiter {
+        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
+        let workers =
+            self.services[service].report.workers / self.services[service].instances.len() as u32;
+        let capacity = self.services[service].report.queue_capacity
+            / self.services[service].instances.len() as u32;
+        let shed_queue = self.services[service].shed_queue;
+        let inst = &mut self.services[service].instances[instance as usize];
+        if let Some(limiter) = &mut inst.limiter {
             match limiter.try_acquire() {
                 Some(permit) => self.jobs[job].permit = Some(permit),
                 None => {
@@ -1449,33 +2103,34 @@ impl World {
                 }
             }
         }
-        let state = &mut self.services[service];
-        let busy = state.workers_busy >= state.report.workers;
-        if busy
-            && state
-                .shed_queue
-                .is_some_and(|max| state.queue.len() as u32 >= max)
-        {
+        let inst = &mut self.services[service].instances[instance as usize];
+        let busy = inst.workers_busy >= workers;
+        if busy && shed_queue.is_some_and(|max| inst.queue.len() as u32 >= max) {
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
             return;
         }
         if !busy {
-            if let Some(codel) = &mut state.codel {
+            if let Some(codel) = &mut inst.codel {
                 // Straight to a worker: a dequeue with no delay, which CoDel also sees.
                 codel.should_drop(now, SimDuration::ZERO);
             }
             self.start_work::<TRACE>(s, job);
-        } else if (state.queue.len() as u32) < state.report.queue_capacity {
-            state.queue.push_back(job);
-            let queued = state.queue.len() as u32;
-            state.report.queue_max = state.report.queue_max.max(queued);
-            state.report.gauges.set(s.now(), state.workers_busy, queued);
+        } else if (inst.queue.len() as u32) < capacity {
+            inst.queue.push_back(job);
+            let queued = inst.queue.len() as u32;
+            let state = &mut self.services[service];
+            state.queue_total += 1;
+            state.report.queue_max = state.report.queue_max.max(state.queue_total);
+            state
+                .report
+                .gauges
+                .set(now, state.busy_total, state.queue_total);
             if TRACE {
-                self.trace_job(s.now(), TraceKind::Queued, job, queued, None);
+                self.trace_job(now, TraceKind::Queued, job, queued, None);
             }
         } else {
             if TRACE {
-                self.trace_job(s.now(), TraceKind::Rejected, job, 0, None);
+                self.trace_job(now, TraceKind::Rejected, job, 0, None);
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Rejected));
         }
@@ -1484,7 +2139,7 @@ impl World {
     fn start_work<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
         let now = s.now();
         let job = &mut self.jobs[job_id];
-        let service = job.service.0 as usize;
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
         let spec = &self.specs[service];
         if spec.propagate_deadline && job.deadline <= now {
             // Its caller has given up by now (gRPC servers check the deadline and abandon).
@@ -1492,6 +2147,25 @@ impl World {
             self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Timeout));
             return;
         }
+        let state = &mut self.services[service];
+        let leak_factor = state.leak.map(|(growth, crash_above, restart_after)| {
+            let up = (now - state.instances[instance].up_since).as_secs_f64() / 3600.0;
+            (1.0 + growth * up, crash_above, restart_after)
+        });
+        if let Some((factor, Some(above), restart_after)) = leak_factor
+            && factor > above
+        {
+            // The leak has used up the replica: it dies now, this request with it, and comes
+            // back fresh.
+            self.crash_instance::<TRACE>(s, service as u32, instance as u32);
+            let restart = WorldEvent::Restart {
+                service: service as u32,
+                replica: instance as u32,
+            };
+            s.schedule_in(restart_after, restart);
+            return;
+        }
+        let job = &mut self.jobs[job_id];
         job.executed = true;
         let call = &mut self.calls[job.call];
         call.executions += 1;
@@ -1500,18 +2174,26 @@ impl World {
         }
         job.holding_worker = true;
         let state = &mut self.services[service];
-        state.workers_busy += 1;
+        state.instances[instance].workers_busy += 1;
+        state.busy_total += 1;
         state
             .report
             .gauges
-            .set(now, state.workers_busy, state.queue.len() as u32);
+            .set(now, state.busy_total, state.queue_total);
         let mut work = self.specs[service]
             .service_time
             .sample(&mut state.service_time_rng);
-        for &(from, to, factor, _) in &state.latency_faults {
+        for &(from, to, factor, add, _) in &state.latency_faults {
             if from <= now && now < to {
-                work = work.mul_f64(factor);
+                work = work.mul_f64(factor) + add;
             }
+        }
+        let inst = &state.instances[instance];
+        if now < inst.cold_until {
+            work = work.mul_f64(inst.cold_multiply);
+        }
+        if let Some((factor, _, _)) = leak_factor {
+            work = work.mul_f64(factor);
         }
         s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
         if TRACE {
@@ -1520,17 +2202,30 @@ impl World {
     }
 
     fn on_work_done<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        if self.orphan(job) {
+            self.discard_job(job);
+            return;
+        }
+        let now = s.now();
         let service = self.jobs[job].service.0 as usize;
         let error_rate = self.specs[service].error_rate;
+        let state = &mut self.services[service];
+        let injected = state
+            .error_faults
+            .iter()
+            .find(|&&(from, to, _)| from <= now && now < to)
+            .map(|&(_, _, rate)| rate);
         let outcome = if self.specs[service].kind == ServiceKind::Record {
             self.record_op(job)
-        } else if error_rate > 0.0 && self.services[service].error_rng.chance(error_rate) {
+        } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))
+            || injected.is_some_and(|rate| state.error_rng.chance(rate))
+        {
             Outcome::Failed(FailureCause::Error)
         } else {
             Outcome::Ok
         };
         if TRACE {
-            self.trace_job(s.now(), TraceKind::WorkDone, job, 0, Some(outcome));
+            self.trace_job(now, TraceKind::WorkDone, job, 0, Some(outcome));
         }
         if outcome == Outcome::Ok && self.specs[service].kind == ServiceKind::Worker {
             self.next_downstream::<TRACE>(s, job);
@@ -1566,10 +2261,17 @@ impl World {
 
     /// Makes the job's next downstream call, or replies when none is left.
     fn next_downstream<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
         let job = &mut self.jobs[job_id];
-        let service = job.service.0 as usize;
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
         let index = usize::from(job.next_call);
-        let Some(&edge) = self.services[service].call_edges.get(index) else {
+        let Some(&edge) = self.services[service].instances[instance]
+            .call_edges
+            .get(index)
+        else {
             let outcome = if job.degraded {
                 Outcome::Degraded
             } else {
@@ -1597,38 +2299,51 @@ impl World {
         let job = &mut self.jobs[job_id];
         debug_assert!(job.holding_worker);
         job.holding_worker = false;
-        let service = job.service.0 as usize;
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
         let state = &mut self.services[service];
-        state.workers_busy -= 1;
+        state.instances[instance].workers_busy -= 1;
+        state.busy_total -= 1;
         let now = s.now();
-        let mut next = state.queue.pop_front();
+        let mut next = state.instances[instance].queue.pop_front();
+        if next.is_some() {
+            state.queue_total -= 1;
+        }
         // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
         while let Some(job) = next {
             let delay = now - self.jobs[job].arrived;
-            let codel = self.services[service].codel.as_mut();
+            let codel = self.services[service].instances[instance].codel.as_mut();
             if !codel.is_some_and(|c| c.should_drop(now, delay)) {
                 break;
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
-            next = self.services[service].queue.pop_front();
+            let state = &mut self.services[service];
+            next = state.instances[instance].queue.pop_front();
+            if next.is_some() {
+                state.queue_total -= 1;
+            }
         }
         let state = &mut self.services[service];
         state
             .report
             .gauges
-            .set(now, state.workers_busy, state.queue.len() as u32);
+            .set(now, state.busy_total, state.queue_total);
         if let Some(next) = next {
             self.start_work::<TRACE>(s, next);
         }
     }
 
-    /// Ends a job: frees its worker and sends the reply back over the network.
+    /// Ends a job: frees its worker and sends the reply back over the network. A job whose
+    /// process crashed sends nothing.
     fn reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         job_id: u32,
         outcome: Outcome,
     ) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
         if self.jobs[job_id].holding_worker {
             self.release_worker::<TRACE>(s, job_id);
         }
@@ -1637,10 +2352,13 @@ impl World {
         }
         let job = &self.jobs[job_id];
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
-        let service = job.service.0 as usize;
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
         if let Some(permit) = self.jobs[job_id].permit.take() {
-            let limiter = self.services[service].limiter.as_mut().expect("a limiter");
+            let limiter = self.services[service].instances[instance]
+                .limiter
+                .as_mut()
+                .expect("a limiter");
             let now = s.now();
             match outcome {
                 Outcome::Ok | Outcome::Degraded => {
@@ -1676,8 +2394,14 @@ impl World {
             // The caller gave up on this attempt (or the call is over): the work was wasted.
             self.services[service].report.wasted_work += 1;
         }
-        let edge = &mut self.edges[edge_id as usize];
-        let latency = self.network.sample(&mut edge.network_rng);
+        let from = self.services[service].instances[instance].host;
+        let to = self.edges[edge_id as usize].caller_host;
+        let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
+            Transit::Arrives(latency) => (latency, outcome),
+            Transit::Lost => return,
+            // The connection breaks under the reply: the caller sees a reset.
+            Transit::Refused(latency) => (latency, Outcome::Failed(FailureCause::Unavailable)),
+        };
         if latency == SimDuration::ZERO {
             self.on_reply::<TRACE>(s, slot, edge_id, attempt, outcome);
         } else {
@@ -1702,7 +2426,7 @@ impl World {
         let a = &mut self.attempts[slot];
         if a.id != attempt {
             // The slot may hold a newer attempt by now, so the edge comes from the reply itself.
-            self.edges[edge as usize].report.late_replies += 1;
+            self.edge_reports[self.edges[edge as usize].report as usize].late_replies += 1;
             if TRACE {
                 let caller = (edge, attempt, Some(outcome));
                 self.trace_caller(s.now(), TraceKind::LateReply, caller, SimDuration::ZERO, 0);
@@ -1800,9 +2524,22 @@ impl World {
                 None => breaker.release(),
             }
         }
-        let (call_id, attempt) = (a.call, a.id);
+        let (call_id, attempt, sent, instance) = (a.call, a.id, a.sent, a.instance as usize);
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
+        if sent {
+            let edge = &mut self.edges[self.calls[call_id].edge as usize];
+            edge.outstanding[instance] -= 1;
+            // Envoy outlier detection hears what the replica answered (not what the caller's
+            // own policies decided, and not a cancelled copy).
+            if let (Some(outlier), Some(failed)) = (&mut edge.outlier, failed) {
+                let before = outlier.ejected_count();
+                outlier.on_result(now, instance, !failed, failed);
+                if outlier.ejected_count() > before {
+                    self.edge_reports[edge.report as usize].ejections += 1;
+                }
+            }
+        }
         // A later reply must find another id here.
         a.id = NO_ATTEMPT;
         for t in [timeout, wait_timer].into_iter().flatten() {
@@ -1848,9 +2585,15 @@ impl World {
         let to = edge.to.0 as usize;
         let latency = now - sent_at;
         match outcome {
-            Outcome::Ok => edge.report.stats.record_ok(now, latency),
-            Outcome::Degraded => edge.report.stats.record_degraded(now, latency),
-            Outcome::Failed(cause) => edge.report.stats.record_failure(now, cause),
+            Outcome::Ok => self.edge_reports[edge.report as usize]
+                .stats
+                .record_ok(now, latency),
+            Outcome::Degraded => self.edge_reports[edge.report as usize]
+                .stats
+                .record_degraded(now, latency),
+            Outcome::Failed(cause) => self.edge_reports[edge.report as usize]
+                .stats
+                .record_failure(now, cause),
         }
         if sent {
             let stats = &mut self.services[to].report.stats;
@@ -1907,7 +2650,7 @@ impl World {
                     match budget.try_retry(now, timed_out) {
                         Some(permit) => call.retry_permit = Some(permit),
                         None => {
-                            edge.report.retries_refused += 1;
+                            self.edge_reports[edge.report as usize].retries_refused += 1;
                             self.call_finished::<TRACE>(s, call_id, outcome);
                             return;
                         }
@@ -1928,8 +2671,9 @@ impl World {
                 if wait == SimDuration::ZERO {
                     self.new_attempt::<TRACE>(s, call_id);
                 } else {
+                    let host = self.edges[edge_id as usize].caller_host;
                     s.schedule_in(
-                        wait,
+                        self.local_delay(host, now, wait),
                         WorldEvent::RetryDue {
                             call: call_id,
                             serial,
@@ -1983,7 +2727,9 @@ impl World {
             let slot = self.calls[call].slots[0];
             let a = &self.attempts[slot];
             let edge = &mut self.edges[self.calls[call].edge as usize];
-            edge.report.stats.record_failure(now, FailureCause::Timeout);
+            self.edge_reports[edge.report as usize]
+                .stats
+                .record_failure(now, FailureCause::Timeout);
             if a.sent {
                 let to = edge.to.0 as usize;
                 self.services[to]
@@ -2008,7 +2754,9 @@ impl World {
         while self.calls[call_id].live > 0 {
             let slot = self.calls[call_id].slots[0];
             let edge = &mut self.edges[self.calls[call_id].edge as usize];
-            edge.report.stats.record_cancelled();
+            self.edge_reports[edge.report as usize]
+                .stats
+                .record_cancelled();
             if self.attempts[slot].sent {
                 self.services[edge.to.0 as usize]
                     .report
@@ -2062,16 +2810,22 @@ impl World {
                 Fallback::Cached { ttl } => edge.last_answer.is_some_and(|t| now - t <= ttl),
             };
             if available {
-                edge.report.fallbacks += 1;
+                self.edge_reports[edge.report as usize].fallbacks += 1;
                 outcome = Outcome::Degraded;
             }
         }
         let call = &mut self.calls[call_id];
         let latency = now - call.started;
         match outcome {
-            Outcome::Ok => edge.report.calls.record_ok(now, latency),
-            Outcome::Degraded => edge.report.calls.record_degraded(now, latency),
-            Outcome::Failed(cause) => edge.report.calls.record_failure(now, cause),
+            Outcome::Ok => self.edge_reports[edge.report as usize]
+                .calls
+                .record_ok(now, latency),
+            Outcome::Degraded => self.edge_reports[edge.report as usize]
+                .calls
+                .record_degraded(now, latency),
+            Outcome::Failed(cause) => self.edge_reports[edge.report as usize]
+                .calls
+                .record_failure(now, cause),
         }
         let owner = call.owner;
         let (op, value) = (call.op, call.value);
@@ -2119,6 +2873,21 @@ impl World {
         outcome: Outcome,
     ) {
         let now = s.now();
+        if op == Op::Serve {
+            // A closed-loop user: record the request, think, send the next.
+            let started = self.clients[client as usize].users[user as usize].started;
+            let stats = &mut self.clients[client as usize].report.stats;
+            match outcome {
+                Outcome::Ok => stats.record_ok(now, now - started),
+                Outcome::Degraded => stats.record_degraded(now, now - started),
+                Outcome::Failed(cause) => stats.record_failure(now, cause),
+            }
+            let think = self.think_time(client);
+            let host = self.clients[client as usize].host;
+            let think = self.local_delay(host, now, think);
+            s.schedule_in(think, WorldEvent::UserStart { client, user });
+            return;
+        }
         let state = &mut self.clients[client as usize];
         let u = &mut state.users[user as usize];
         match (op, outcome.is_answer()) {
@@ -2148,6 +2917,10 @@ impl World {
                             &mut state.arrivals_rng,
                         );
                         u.last_backoff = wait;
+                        let wait = match self.clocks.get(state.host as usize) {
+                            None => wait,
+                            Some(clock) => clock.true_after(now, wait) - now,
+                        };
                         s.schedule_in(wait, WorldEvent::UserStart { client, user });
                     }
                     _ => state.report.stats.record_failure(now, cause),
@@ -2155,6 +2928,50 @@ impl World {
             }
         }
     }
+}
+
+/// The replicas a fault target covers, as (service, replica), in service then replica order.
+fn instances_of(config: &WorldConfig, target: &Target) -> Vec<(u32, u32)> {
+    let on_hosts = |keep: &dyn Fn(usize) -> bool| {
+        let mut v = Vec::new();
+        for (s, svc) in config.services.iter().enumerate() {
+            for (r, &h) in svc.replicas.iter().enumerate() {
+                if keep(h) {
+                    v.push((s as u32, r as u32));
+                }
+            }
+        }
+        v
+    };
+    let topology = &config.topology;
+    match *target {
+        Target::Instance { service, index } => vec![(service.0, index)],
+        Target::Service(service) => (0..config.services[service.0 as usize].replicas.len())
+            .map(|r| (service.0, r as u32))
+            .collect(),
+        Target::Host(host) => on_hosts(&|h| h == host),
+        Target::Zone(zone) => on_hosts(&|h| topology.hosts[h].zone == zone),
+        Target::Region(region) => on_hosts(&|h| topology.region_of(h) == region),
+    }
+}
+
+/// The hosts a host-, zone- or region-level target covers (none for a service target).
+fn hosts_of(topology: &crate::topology::Topology, target: &Target) -> Vec<usize> {
+    (0..topology.hosts.len())
+        .filter(|&h| match *target {
+            Target::Host(host) => h == host,
+            Target::Zone(zone) => topology.hosts[h].zone == zone,
+            Target::Region(region) => topology.region_of(h) == region,
+            Target::Instance { .. } | Target::Service(_) => false,
+        })
+        .collect()
+}
+
+/// What one chaos process fails: a replica's process, or a whole host.
+#[derive(Clone, Copy)]
+enum Unit {
+    Replica(u32, u32),
+    Host(u32),
 }
 
 /// The outcome of asking a bulkhead for a permit.
@@ -2187,6 +3004,293 @@ fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
         .collect();
     (call, attempt)
 }
+/// Crashes, restarts, chaos, health checks and outlier sweeps.
+impl World {
+    /// A replica's process dies: its queue and the work in progress are lost (their callers
+    /// find out by their timeouts), and it takes no requests until it restarts.
+    fn crash_instance<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        service: u32,
+        replica: u32,
+    ) {
+        let now = s.now();
+        let state = &mut self.services[service as usize];
+        let inst = &mut state.instances[replica as usize];
+        inst.down += 1;
+        if inst.down > 1 {
+            return;
+        }
+        inst.epoch += 1;
+        inst.report.crashes += 1;
+        inst.down_since = now;
+        let busy = inst.workers_busy;
+        inst.workers_busy = 0;
+        let queued: Vec<u32> = inst.queue.drain(..).collect();
+        state.busy_total -= busy;
+        state.queue_total -= queued.len() as u32;
+        state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
+        state.up_count -= 1;
+        state.up_count_since = now;
+        state
+            .report
+            .gauges
+            .set(now, state.busy_total, state.queue_total);
+        for job in queued {
+            self.discard_job(job);
+        }
+        // The jobs it was working on hold no worker any more; they are discarded when their
+        // next step comes (their work ends, or their downstream call returns).
+        let holding: Vec<u32> = (0..self.jobs.items.len() as u32)
+            .filter(|&j| {
+                let job = &self.jobs.items[j as usize];
+                job.holding_worker && job.service.0 == service && job.instance == replica
+            })
+            .filter(|&j| !self.jobs.free.contains(&j))
+            .collect();
+        for job in holding {
+            if TRACE {
+                self.trace_worker_released(now, job);
+            }
+            self.jobs[job].holding_worker = false;
+        }
+    }
+
+    /// A replica's process runs again, cold for a while.
+    fn restart_instance(
+        &mut self,
+        now: SimTime,
+        service: u32,
+        replica: u32,
+        cold: Option<ColdStart>,
+    ) {
+        let state = &mut self.services[service as usize];
+        let inst = &mut state.instances[replica as usize];
+        debug_assert!(inst.down > 0, "restarting a running replica");
+        inst.down -= 1;
+        if inst.down > 0 {
+            return;
+        }
+        inst.report.down += now - inst.down_since;
+        inst.up_since = now;
+        if let Some(c) = cold {
+            inst.cold_until = now + c.duration;
+            inst.cold_multiply = c.multiply;
+        }
+        state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
+        state.up_count += 1;
+        state.up_count_since = now;
+    }
+
+    /// The replicas and hosts a crash or chaos target takes down.
+    fn target_units(&self, target: &Target) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let hosts: Vec<u32> = match *target {
+            Target::Instance { .. } | Target::Service(_) => Vec::new(),
+            _ => (0..self.host_down.len() as u32)
+                .filter(|&h| self.host_in(h as usize, target))
+                .collect(),
+        };
+        let replicas = match *target {
+            Target::Instance { service, index } => vec![(service.0, index)],
+            Target::Service(service) => (0..self.services[service.0 as usize].instances.len())
+                .map(|r| (service.0, r as u32))
+                .collect(),
+            _ => hosts
+                .iter()
+                .flat_map(|&h| self.host_instances[h as usize].iter().copied())
+                .collect(),
+        };
+        (replicas, hosts)
+    }
+
+    fn host_in(&self, host: usize, target: &Target) -> bool {
+        let zone = self.net_zone(host);
+        match *target {
+            Target::Host(h) => h == host,
+            Target::Zone(z) => z == zone,
+            Target::Region(r) => r == self.zone_region[zone],
+            Target::Instance { .. } | Target::Service(_) => false,
+        }
+    }
+
+    fn net_zone(&self, host: usize) -> usize {
+        self.host_zone[host]
+    }
+
+    fn on_crash<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, fault: u32) {
+        let Fault::Crash {
+            target,
+            restart_after,
+            ..
+        } = self.fault_specs[fault as usize].clone()
+        else {
+            unreachable!("a crash event names a crash fault")
+        };
+        let (replicas, hosts) = self.target_units(&target);
+        for h in hosts {
+            self.host_down[h as usize] += 1;
+        }
+        for (service, replica) in replicas {
+            self.crash_instance::<TRACE>(s, service, replica);
+        }
+        if let Some(after) = restart_after {
+            s.schedule_in(after, WorldEvent::RestartTargets { fault });
+        }
+    }
+
+    fn on_restart_targets(&mut self, now: SimTime, fault: u32) {
+        let Fault::Crash {
+            target, cold_start, ..
+        } = self.fault_specs[fault as usize].clone()
+        else {
+            unreachable!("a restart event names a crash fault")
+        };
+        let (replicas, hosts) = self.target_units(&target);
+        for h in hosts {
+            self.host_down[h as usize] -= 1;
+        }
+        for (service, replica) in replicas {
+            self.restart_instance(now, service, replica, cold_start);
+        }
+    }
+
+    /// Draws from a chaos fault's distribution (mttf or mttr) on a unit's stream.
+    fn chaos_draw(&mut self, fault: u32, unit: u32, repair: bool) -> SimDuration {
+        let (mttf, mttr) = match &self.fault_specs[fault as usize] {
+            Fault::Chaos { mttf, mttr, .. } => (mttf, mttr),
+            _ => unreachable!("a chaos event names a chaos fault"),
+        };
+        let rng = &mut self.chaos[fault as usize][unit as usize].1;
+        if repair {
+            mttr.sample(rng)
+        } else {
+            mttf.sample(rng)
+        }
+    }
+
+    fn on_chaos<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        fault: u32,
+        unit: u32,
+        fail: bool,
+    ) {
+        let cold = match &self.fault_specs[fault as usize] {
+            Fault::Chaos { cold_start, .. } => *cold_start,
+            _ => None,
+        };
+        let now = s.now();
+        let which = self.chaos[fault as usize][unit as usize].0;
+        let replicas: Vec<(u32, u32)> = match which {
+            Unit::Replica(service, replica) => vec![(service, replica)],
+            Unit::Host(h) => {
+                if fail {
+                    self.host_down[h as usize] += 1;
+                } else {
+                    self.host_down[h as usize] -= 1;
+                }
+                self.host_instances[h as usize].clone()
+            }
+        };
+        for (service, replica) in replicas {
+            if fail {
+                self.crash_instance::<TRACE>(s, service, replica);
+            } else {
+                self.restart_instance(now, service, replica, cold);
+            }
+        }
+        let next = self.chaos_draw(fault, unit, fail);
+        let event = if fail {
+            WorldEvent::ChaosRepair { fault, unit }
+        } else {
+            WorldEvent::ChaosFail { fault, unit }
+        };
+        s.schedule_in(next, event);
+    }
+
+    /// A caller probes a replica: the probe crosses the network and back; it passes if the
+    /// replica's process runs and both trips arrive within the check's timeout.
+    fn on_health_probe(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32, replica: u32) {
+        let now = s.now();
+        let edge = &self.edges[edge_id as usize];
+        let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
+            unreachable!("probes only for actively checked services")
+        };
+        let caller = edge.caller_host;
+        let inst = &self.services[edge.to.0 as usize].instances[replica as usize];
+        let (host, up) = (inst.host, inst.up());
+        let there = self.transmit(edge_id, caller, host, now);
+        let back = self.transmit(edge_id, host, caller, now);
+        let (ok, after) = match (there, back) {
+            (Transit::Arrives(a), Transit::Arrives(b)) if up && a + b <= check.timeout => {
+                (true, a + b)
+            }
+            // A refused connection fails as soon as it comes back.
+            (Transit::Refused(a), _) | (Transit::Arrives(a), Transit::Refused(_))
+                if a < check.timeout =>
+            {
+                (false, a)
+            }
+            (Transit::Arrives(a), Transit::Arrives(b)) if !up && a + b <= check.timeout => {
+                (false, a + b)
+            }
+            _ => (false, check.timeout),
+        };
+        let event = WorldEvent::HealthResult {
+            edge: edge_id,
+            replica,
+            ok,
+        };
+        s.schedule_in(self.local_delay(caller, now, after), event);
+    }
+
+    fn on_health_result(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        replica: u32,
+        ok: bool,
+    ) {
+        let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        edge.health[replica as usize].on_check(ok);
+        let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
+            unreachable!("results only for actively checked services")
+        };
+        // Envoy schedules the next probe one interval after the result.
+        let host = edge.caller_host;
+        let event = WorldEvent::HealthProbe {
+            edge: edge_id,
+            replica,
+        };
+        s.schedule_in(self.local_delay(host, now, check.interval), event);
+    }
+
+    fn on_outlier_sweep(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32) {
+        let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        let outlier = edge.outlier.as_mut().expect("a sweep needs a detector");
+        outlier.sweep(now);
+        let interval = outlier.config().interval;
+        let host = edge.caller_host;
+        s.schedule_in(
+            self.local_delay(host, now, interval),
+            WorldEvent::OutlierSweep { edge: edge_id },
+        );
+    }
+
+    /// The true time a timer of `delay` on `host`'s clock takes, set now (ideal clocks: the
+    /// delay itself). Every timer the world sets is a duration timer measured by the host's
+    /// clock rate; clock steps do not move it (see [`crate::clock`]).
+    #[inline]
+    fn local_delay(&self, host: u32, now: SimTime, delay: SimDuration) -> SimDuration {
+        match self.clocks.get(host as usize) {
+            None => delay,
+            Some(clock) => clock.true_after(now, delay) - now,
+        }
+    }
+}
+
 /// The trace points. The handlers take `TRACE`, known at compile time, and `handle` picks the
 /// traced ones when a sink is set: an untraced run pays one branch per event, and its handlers
 /// contain no trace code. The trace points are kept out of line, away from the hot path.
@@ -2215,6 +3319,20 @@ impl World {
             }
             WorldEvent::UserStart { client, user } => self.on_user_start::<TRACE>(s, client, user),
             WorldEvent::Admitted { job } => self.admit::<TRACE>(s, job),
+            WorldEvent::Crash { fault } => self.on_crash::<TRACE>(s, fault),
+            WorldEvent::RestartTargets { fault } => self.on_restart_targets(s.now(), fault),
+            WorldEvent::Restart { service, replica } => {
+                self.restart_instance(s.now(), service, replica, None)
+            }
+            WorldEvent::ChaosFail { fault, unit } => self.on_chaos::<TRACE>(s, fault, unit, true),
+            WorldEvent::ChaosRepair { fault, unit } => {
+                self.on_chaos::<TRACE>(s, fault, unit, false)
+            }
+            WorldEvent::HealthProbe { edge, replica } => self.on_health_probe(s, edge, replica),
+            WorldEvent::HealthResult { edge, replica, ok } => {
+                self.on_health_result(s, edge, replica, ok)
+            }
+            WorldEvent::OutlierSweep { edge } => self.on_outlier_sweep(s, edge),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
@@ -2298,7 +3416,7 @@ impl World {
         let service = self.jobs[job_id].service.0;
         let mut slowed_by = 1.0;
         let mut fault = NONE;
-        for &(from, to, factor, index) in &self.services[service as usize].latency_faults {
+        for &(from, to, factor, _, index) in &self.services[service as usize].latency_faults {
             if from <= now && now < to {
                 slowed_by *= factor;
                 fault = fault.min(index);
@@ -2493,6 +3611,9 @@ mod tests {
             idempotency_keys: false,
             propagate_deadline: false,
             inbound: Default::default(),
+            replicas: vec![0],
+            lb: crate::lb::LbPolicy::RoundRobin,
+            health: Default::default(),
         }
     }
 
@@ -2503,6 +3624,7 @@ mod tests {
             services,
             clients: vec![ClientConfig {
                 name: "users".into(),
+                host: 0,
                 to: ServiceId(0),
                 arrivals: Arrivals::Constant { rate_per_s: rate },
                 policy,
@@ -2512,6 +3634,8 @@ mod tests {
             faults: vec![],
             window: SimDuration::SECOND,
             max_events: u64::MAX,
+            topology: Default::default(),
+            clocks: Vec::new(),
         }
     }
 
@@ -2633,6 +3757,7 @@ mod tests {
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(0),
             multiply: 10.0,
+            add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),
             to: SimTime(4_000_000_000),
         }];
@@ -2834,6 +3959,7 @@ mod tests {
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(0),
             multiply: 10.0,
+            add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),
             to: SimTime(4_000_000_000),
         }];

@@ -80,6 +80,9 @@ impl Symptom {
             Symptom::Failures {
                 cause: FailureCause::Conflict,
             } => "conflicts",
+            Symptom::Failures {
+                cause: FailureCause::Unavailable,
+            } => "refused connections",
             Symptom::Latency => "high latency",
         }
     }

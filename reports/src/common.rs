@@ -100,7 +100,8 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
     };
     for e in &result.edges {
         let mut facts = Vec::new();
-        if let Some(b) = &e.breaker {
+        let replicated = e.breakers.len() > 1;
+        for b in &e.breakers {
             const SHOWN: usize = 6;
             let steps: Vec<String> = b
                 .transitions
@@ -108,7 +109,16 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
                 .take(SHOWN)
                 .map(|t| format!("{} at {:.1} s", t.to.name(), t.at.as_secs_f64()))
                 .collect();
-            let mut line = format!("{} breaker: {} transitions", b.flavor, b.transitions.len());
+            let whose = if replicated {
+                format!(" (caller replica {})", b.instance)
+            } else {
+                String::new()
+            };
+            let mut line = format!(
+                "{} breaker{whose}: {} transitions",
+                b.flavor,
+                b.transitions.len()
+            );
             if !steps.is_empty() {
                 line.push_str(&format!(" ({}", steps.join(", ")));
                 if b.transitions.len() > SHOWN {
@@ -146,6 +156,16 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
             "copies abandoned after another answered",
         );
         count(&mut facts, e.fallbacks, "fallback answers (degraded)");
+        count(
+            &mut facts,
+            e.lost_messages,
+            "messages lost in the network or a partition",
+        );
+        count(
+            &mut facts,
+            e.ejections,
+            "replicas ejected by outlier detection",
+        );
         if !facts.is_empty() {
             all.push(PolicyFacts {
                 subject: format!("edge {} -> {}", e.from, e.to),

@@ -182,7 +182,11 @@ fn symptom_colour(symptom: Symptom) -> RGBColor {
             cause: FailureCause::CircuitOpen | FailureCause::BulkheadFull | FailureCause::Throttled,
         } => RGBColor(0x63, 0x63, 0x63),
         Symptom::Failures {
-            cause: FailureCause::RateLimited | FailureCause::Shed | FailureCause::Conflict,
+            cause:
+                FailureCause::RateLimited
+                | FailureCause::Shed
+                | FailureCause::Conflict
+                | FailureCause::Unavailable,
         } => RGBColor(0x9e, 0x9a, 0xc8),
         Symptom::Latency => RGBColor(0x31, 0x82, 0xbd),
     }
@@ -1300,6 +1304,9 @@ mod tests {
             idempotency_keys: false,
             propagate_deadline: false,
             inbound: Default::default(),
+            replicas: vec![0],
+            lb: models::lb::LbPolicy::RoundRobin,
+            health: Default::default(),
         }
     }
 
@@ -1329,6 +1336,7 @@ mod tests {
             services,
             clients: vec![ClientConfig {
                 name: "users & <friends>".into(),
+                host: 0,
                 to: ServiceId(0),
                 arrivals: Arrivals::Poisson { rate_per_s: 100.0 },
                 policy: CallPolicy::default(),
@@ -1336,15 +1344,19 @@ mod tests {
             }],
             network: NetworkConfig {
                 latency: Distribution::Constant(SimDuration::from_micros(500)),
+                ..NetworkConfig::default()
             },
             faults: vec![Fault::Latency {
                 service: ServiceId(n - 1),
                 multiply: 100.0,
+                add: SimDuration::ZERO,
                 from: SimTime(4_000_000_000),
                 to: SimTime(8_000_000_000),
             }],
             window: SimDuration::SECOND,
             max_events: u64::MAX,
+            topology: Default::default(),
+            clocks: Vec::new(),
         }
     }
 
@@ -1466,6 +1478,7 @@ mod tests {
         config.faults.push(Fault::Latency {
             service: ServiceId(1),
             multiply: 50.0,
+            add: SimDuration::ZERO,
             from: SimTime(10_000_000_000),
             to: SimTime(12_000_000_000),
         });

@@ -264,6 +264,20 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("deduplicated".into(), Value::from(s.deduplicated));
     m.insert("expired".into(), Value::from(s.expired));
     m.insert("writes".into(), Value::from(s.writes));
+    m.insert("black_holed".into(), Value::from(s.black_holed));
+    m.insert("replicas".into(), Value::from(s.instances.len()));
+    let instances: Vec<Value> = s
+        .instances
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "host": i.host,
+                "crashes": i.crashes,
+                "down_s": float(i.down.as_secs_f64(), 9),
+            })
+        })
+        .collect();
+    m.insert("instances".into(), Value::Array(instances));
     m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
     if !s.concurrency_limit.is_empty() {
         let log: Vec<Value> = s
@@ -298,7 +312,10 @@ fn edge_json(e: &EdgeReport) -> Value {
     m.insert("fallbacks".into(), Value::from(e.fallbacks));
     m.insert("retries_refused".into(), Value::from(e.retries_refused));
     m.insert("calls".into(), Value::Object(outcome_json(&e.calls)));
-    if let Some(b) = &e.breaker {
+    m.insert("lost_messages".into(), Value::from(e.lost_messages));
+    m.insert("ejections".into(), Value::from(e.ejections));
+    let mut breakers = Vec::new();
+    for b in &e.breakers {
         let transitions: Vec<Value> = b
             .transitions
             .iter()
@@ -312,14 +329,15 @@ fn edge_json(e: &EdgeReport) -> Value {
                 })
             })
             .collect();
-        m.insert(
-            "breaker".into(),
-            serde_json::json!({
-                "flavor": b.flavor,
-                "not_permitted": b.not_permitted,
-                "transitions": transitions,
-            }),
-        );
+        breakers.push(serde_json::json!({
+            "instance": b.instance,
+            "flavor": b.flavor,
+            "not_permitted": b.not_permitted,
+            "transitions": transitions,
+        }));
+    }
+    if !breakers.is_empty() {
+        m.insert("breakers".into(), Value::Array(breakers));
     }
     Value::Object(m)
 }

@@ -32,6 +32,9 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         idempotency_keys: false,
         propagate_deadline: false,
         inbound: Default::default(),
+        replicas: vec![0],
+        lb: models::lb::LbPolicy::RoundRobin,
+        health: Default::default(),
     }
 }
 
@@ -57,6 +60,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         services: vec![front, service("back", 2, 4, 6)],
         clients: vec![ClientConfig {
             name: "users".into(),
+            host: 0,
             to: ServiceId(0),
             arrivals: Arrivals::Poisson { rate_per_s: 200.0 },
             policy: CallPolicy::default(),
@@ -64,10 +68,13 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         }],
         network: NetworkConfig {
             latency: Distribution::Constant(SimDuration::from_micros(500)),
+            ..NetworkConfig::default()
         },
         faults: vec![],
         window: SimDuration::SECOND,
         max_events,
+        topology: Default::default(),
+        clocks: Vec::new(),
     }
 }
 

@@ -402,6 +402,7 @@ pub(crate) mod tests {
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(1),
             multiply: 20.0,
+            add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),
             to: SimTime(3_000_000_000),
         }];

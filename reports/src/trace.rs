@@ -1393,6 +1393,9 @@ mod tests {
             idempotency_keys: false,
             propagate_deadline: false,
             inbound: Default::default(),
+            replicas: vec![0],
+            lb: models::lb::LbPolicy::RoundRobin,
+            health: Default::default(),
         }
     }
 
@@ -1422,6 +1425,7 @@ mod tests {
             services: vec![front, service("back", 4, 4, 3)],
             clients: vec![ClientConfig {
                 name: "users".into(),
+                host: 0,
                 to: ServiceId(0),
                 arrivals: Arrivals::Poisson { rate_per_s: 300.0 },
                 policy: CallPolicy {
@@ -1432,15 +1436,19 @@ mod tests {
             }],
             network: NetworkConfig {
                 latency: Distribution::Constant(SimDuration::from_micros(500)),
+                ..NetworkConfig::default()
             },
             faults: vec![Fault::Latency {
                 service: ServiceId(1),
                 multiply: 10.0,
+                add: SimDuration::ZERO,
                 from: SimTime(1_000_000_000),
                 to: SimTime(2_000_000_000),
             }],
             window: SimDuration::SECOND,
             max_events: u64::MAX,
+            topology: Default::default(),
+            clocks: Vec::new(),
         }
     }
 

@@ -203,6 +203,30 @@ impl Checker<'_> {
                 }
             }
         });
+        let outlier = p.outlier.as_ref().and_then(|o| {
+            let mut config = models::policy::outlier::OutlierConfig::defaults();
+            macro_rules! set {
+                ($($name:ident),*) => { $(if let Some(v) = o.$name { config.$name = v; })* };
+            }
+            set!(
+                consecutive_5xx,
+                consecutive_gateway_failure,
+                max_ejection_percent,
+                enforcing_consecutive_5xx,
+                enforcing_consecutive_gateway_failure
+            );
+            macro_rules! set_duration {
+                ($($name:ident),*) => { $(if let Some(v) = o.$name { config.$name = v.0; })* };
+            }
+            set_duration!(interval, base_ejection_time, max_ejection_time);
+            match config.validate() {
+                Ok(()) => Some(config),
+                Err(e) => {
+                    self.report(&at("outlier"), format!("{field}.outlier"), e);
+                    None
+                }
+            }
+        });
         let fallback = p.fallback.as_ref().map(|f| match f {
             spec::Fallback::Static => mc::Fallback::Static,
             spec::Fallback::Skip => mc::Fallback::Skip,
@@ -247,6 +271,7 @@ impl Checker<'_> {
             fallback,
             throttle,
             order,
+            outlier,
         }
     }
 
@@ -618,6 +643,7 @@ fn causes(list: &[spec::Cause]) -> mc::Causes {
             spec::Cause::Shed => C::Shed,
             spec::Cause::Throttled => C::Throttled,
             spec::Cause::Conflict => C::Conflict,
+            spec::Cause::Unavailable => C::Unavailable,
         })
         .collect();
     mc::Causes::of(&list)
@@ -666,6 +692,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         );
     }
 
+    let topo = topology(&mut c, scenario.topology.as_ref());
     let mut ids: BTreeMap<&str, ServiceId> = BTreeMap::new();
     for (i, s) in scenario.services.iter().enumerate() {
         if ids.insert(&s.name, ServiceId(i as u32)).is_some() {
@@ -726,7 +753,40 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             }
         }
         let objective = c.objective(&[&q], &format!("services[{i}]"), s.objective.as_ref());
+        let replicas = placement(&mut c, &topo, &q, &at("placement"), s);
+        let health = match &s.health {
+            spec::HealthCheck::Unchecked => mc::Health::Unchecked,
+            spec::HealthCheck::Perfect => mc::Health::Perfect,
+            spec::HealthCheck::Active {
+                interval,
+                timeout,
+                unhealthy_threshold,
+                healthy_threshold,
+            } => {
+                let mut check = models::lb::HealthCheckConfig::new(interval.0, timeout.0);
+                if let Some(n) = unhealthy_threshold {
+                    check.unhealthy_threshold = *n;
+                }
+                if let Some(n) = healthy_threshold {
+                    check.healthy_threshold = *n;
+                }
+                if let Err(e) = check.validate() {
+                    for line in e.lines() {
+                        c.report(&[&q, "health"], at("health"), line.to_string());
+                    }
+                }
+                mc::Health::Active(check)
+            }
+        };
         services.push(ServiceConfig {
+            replicas,
+            lb: match s.lb {
+                spec::Lb::RoundRobin => models::lb::LbPolicy::RoundRobin,
+                spec::Lb::Random => models::lb::LbPolicy::Random,
+                spec::Lb::LeastRequest => models::lb::LbPolicy::LeastRequest,
+                spec::Lb::PowerOfTwoChoices => models::lb::LbPolicy::PowerOfTwoChoices,
+            },
+            health,
             objective,
             name: s.name.clone(),
             workers: s.workers.max(1),
@@ -795,8 +855,26 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         }
         let to_q = quoted(&cl.to);
         let to = resolve(&mut c, &[&q, &to_q], format!("{field}.to"), &cl.to);
-        let arrivals = match cl.arrivals {
-            spec::Arrivals::Poisson { rate_per_s } | spec::Arrivals::Constant { rate_per_s } => {
+        let arrivals = match &cl.arrivals {
+            spec::Arrivals::ClosedLoop { users, think_time } => {
+                if *users == 0 {
+                    c.report(
+                        &[&q, "users"],
+                        format!("{field}.arrivals.users"),
+                        "must be at least 1".into(),
+                    );
+                }
+                let think_time = c.dist(
+                    &[&q, "think_time"],
+                    format!("{field}.arrivals.think_time"),
+                    think_time,
+                );
+                mc::Arrivals::ClosedLoop {
+                    users: *users,
+                    think_time,
+                }
+            }
+            &spec::Arrivals::Poisson { rate_per_s } | &spec::Arrivals::Constant { rate_per_s } => {
                 if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
                     c.report(
                         &[&q, "rate_per_s"],
@@ -809,7 +887,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                     _ => mc::Arrivals::Constant { rate_per_s },
                 }
             }
-            spec::Arrivals::ReadModifyWrite { users } => {
+            &spec::Arrivals::ReadModifyWrite { users } => {
                 if users == 0 {
                     c.report(
                         &[&q, "users"],
@@ -843,8 +921,16 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         }
         let policy = c.policy(&[&q], &field, &cl.policy().or(default));
         let objective = c.objective(&[&q], &field, cl.objective.as_ref());
+        let host = match &cl.host {
+            None => 0,
+            Some(h) => topo.host_index(h).unwrap_or_else(|e| {
+                c.report(&[&q, &quoted(h)], format!("{field}.host"), e);
+                0
+            }),
+        };
         if let Some(to) = to {
             clients.push(ClientConfig {
+                host,
                 objective,
                 name: cl.name.clone(),
                 to,
@@ -855,28 +941,27 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
     }
 
     let mut faults = Vec::new();
+    let client_id = |c: &mut Checker, anchors: &[&str], field: String, name: &str| {
+        client_names.get(name).copied().or_else(|| {
+            let known: Vec<&str> = client_names.keys().copied().collect();
+            c.report(
+                anchors,
+                field,
+                format!(
+                    "unknown client \"{name}\"; expected one of: {}",
+                    known.join(", ")
+                ),
+            );
+            None
+        })
+    };
     for (i, f) in scenario.faults.iter().enumerate() {
         let field = format!("faults[{i}]");
-        match f {
-            spec::Fault::Latency {
-                service,
-                multiply,
-                from,
-                to,
-            } => {
-                let q = quoted(service);
-                let anchors = ["faults", q.as_str()];
-                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
-                if !(multiply.is_finite() && *multiply >= 0.0) {
-                    c.report(
-                        &[&anchors[..], &["multiply"]].concat(),
-                        format!("{field}.multiply"),
-                        format!("{multiply} is not a factor; expected a number >= 0"),
-                    );
-                }
+        let window =
+            |c: &mut Checker, anchors: &[&str], from: &crate::Duration, to: &crate::Duration| {
                 if from >= to {
                     c.report(
-                        &[&anchors[..], &["from"]].concat(),
+                        &[anchors, &["from"]].concat(),
                         format!("{field}.from"),
                         format!(
                             "the fault must start ({}) before it ends ({})",
@@ -884,16 +969,178 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                         ),
                     );
                 }
-                if let Some(service) = id {
-                    faults.push(mc::Fault::Latency {
-                        service,
-                        multiply: *multiply,
-                        from: SimTime::ZERO + from.0,
-                        to: SimTime::ZERO + to.0,
-                    });
-                }
+                (SimTime::ZERO + from.0, SimTime::ZERO + to.0)
+            };
+        let factor = |c: &mut Checker, anchors: &[&str], name: &str, x: f64| {
+            if !(x.is_finite() && x >= 0.0) {
+                c.report(
+                    &[anchors, &[name]].concat(),
+                    format!("{field}.{name}"),
+                    format!("{x} is not a factor; expected a number >= 0"),
+                );
             }
-        }
+        };
+        let built = match f {
+            spec::Fault::Latency {
+                service,
+                multiply,
+                add,
+                from,
+                to,
+            } => {
+                let q = quoted(service);
+                let anchors = ["faults", q.as_str()];
+                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
+                let multiply = multiply.unwrap_or(1.0);
+                factor(&mut c, &anchors, "multiply", multiply);
+                let (from, to) = window(&mut c, &anchors, from, to);
+                id.map(|service| mc::Fault::Latency {
+                    service,
+                    multiply,
+                    add: add.map_or(SimDuration::ZERO, |d| d.0),
+                    from,
+                    to,
+                })
+            }
+            spec::Fault::Errors {
+                service,
+                rate,
+                from,
+                to,
+            } => {
+                let q = quoted(service);
+                let anchors = ["faults", q.as_str()];
+                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
+                if !(0.0..=1.0).contains(rate) {
+                    c.report(
+                        &[&anchors[..], &["rate"]].concat(),
+                        format!("{field}.rate"),
+                        format!("{rate} is not a probability; expected a number from 0 to 1"),
+                    );
+                }
+                let (from, to) = window(&mut c, &anchors, from, to);
+                id.map(|service| mc::Fault::Errors {
+                    service,
+                    rate: *rate,
+                    from,
+                    to,
+                })
+            }
+            spec::Fault::BlackHole { service, from, to } => {
+                let q = quoted(service);
+                let anchors = ["faults", q.as_str()];
+                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
+                let (from, to) = window(&mut c, &anchors, from, to);
+                id.map(|service| mc::Fault::BlackHole { service, from, to })
+            }
+            spec::Fault::Crash {
+                target,
+                at,
+                restart_after,
+                cold_start,
+            } => {
+                let t = target_of(&mut c, &topo, &ids, &scenario.services, &field, target);
+                let cold = cold_start.as_ref().map(|cs| {
+                    factor(
+                        &mut c,
+                        &["faults", "cold_start"],
+                        "cold_start.multiply",
+                        cs.multiply,
+                    );
+                    mc::ColdStart {
+                        duration: cs.duration.0,
+                        multiply: cs.multiply,
+                    }
+                });
+                t.map(|target| mc::Fault::Crash {
+                    target,
+                    at: SimTime::ZERO + at.0,
+                    restart_after: restart_after.map(|d| d.0),
+                    cold_start: cold,
+                })
+            }
+            spec::Fault::Chaos {
+                target,
+                mttf,
+                mttr,
+                cold_start,
+            } => {
+                let t = target_of(&mut c, &topo, &ids, &scenario.services, &field, target);
+                let mttf = c.dist(&["faults", "mttf"], format!("{field}.mttf"), mttf);
+                let mttr = c.dist(&["faults", "mttr"], format!("{field}.mttr"), mttr);
+                for (name, d) in [("mttf", &mttf), ("mttr", &mttr)] {
+                    if matches!(d, Distribution::Constant(x) if *x == SimDuration::ZERO) {
+                        c.report(
+                            &["faults", name],
+                            format!("{field}.{name}"),
+                            "must be greater than 0 (a chaos process needs time between events)"
+                                .into(),
+                        );
+                    }
+                }
+                let cold = cold_start.as_ref().map(|cs| mc::ColdStart {
+                    duration: cs.duration.0,
+                    multiply: cs.multiply,
+                });
+                t.map(|target| mc::Fault::Chaos {
+                    target,
+                    mttf,
+                    mttr,
+                    cold_start: cold,
+                })
+            }
+            spec::Fault::Leak {
+                service,
+                growth_per_hour,
+                crash_above,
+                restart_after,
+            } => {
+                let q = quoted(service);
+                let anchors = ["faults", q.as_str()];
+                let id = resolve(&mut c, &anchors, format!("{field}.service"), service);
+                factor(&mut c, &anchors, "growth_per_hour", *growth_per_hour);
+                if let Some(above) = crash_above
+                    && !(above.is_finite() && *above > 1.0)
+                {
+                    c.report(
+                        &[&anchors[..], &["crash_above"]].concat(),
+                        format!("{field}.crash_above"),
+                        format!("{above} is not a slowdown factor; expected a number above 1"),
+                    );
+                }
+                id.map(|service| mc::Fault::Leak {
+                    service,
+                    growth_per_hour: *growth_per_hour,
+                    crash_above: *crash_above,
+                    restart_after: restart_after.0,
+                })
+            }
+            spec::Fault::LoadSpike {
+                client,
+                multiply,
+                from,
+                to,
+            } => {
+                let q = quoted(client);
+                let anchors = ["faults", q.as_str()];
+                let id = client_id(&mut c, &anchors, format!("{field}.client"), client);
+                if !(multiply.is_finite() && *multiply > 0.0) {
+                    c.report(
+                        &[&anchors[..], &["multiply"]].concat(),
+                        format!("{field}.multiply"),
+                        format!("{multiply} is not a factor; expected a number above 0"),
+                    );
+                }
+                let (from, to) = window(&mut c, &anchors, from, to);
+                id.map(|client| mc::Fault::LoadSpike {
+                    client,
+                    multiply: *multiply,
+                    from,
+                    to,
+                })
+            }
+        };
+        faults.extend(built);
     }
 
     // Expectations name clients or services that exist.
@@ -930,11 +1177,132 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         }
     }
 
+    let n = &scenario.network;
     let latency = c.dist(
         &["network", "latency"],
         "network.latency".into(),
-        &scenario.network.latency,
+        &n.latency,
     );
+    let cross_zone = n
+        .cross_zone
+        .as_ref()
+        .map(|d| c.dist(&["network", "cross_zone"], "network.cross_zone".into(), d));
+    let cross_region = n.cross_region.as_ref().map(|d| {
+        c.dist(
+            &["network", "cross_region"],
+            "network.cross_region".into(),
+            d,
+        )
+    });
+    let mut links = Vec::new();
+    for (i, l) in n.links.iter().enumerate() {
+        let field = format!("network.links[{i}]");
+        let from = endpoint(&mut c, &topo, &format!("{field}.from"), &l.from);
+        let to = endpoint(&mut c, &topo, &format!("{field}.to"), &l.to);
+        let latency = c.dist(
+            &["links", "latency"],
+            format!("{field}.latency"),
+            &l.latency,
+        );
+        if let (Some(from), Some(to)) = (from, to) {
+            links.push(models::network::LinkOverride {
+                from,
+                to,
+                latency,
+                loss: l.loss,
+                symmetric: l.symmetric,
+            });
+        }
+    }
+    let mut partitions = Vec::new();
+    for (i, p) in n.partitions.iter().enumerate() {
+        let field = format!("network.partitions[{i}]");
+        let side = |c: &mut Checker,
+                    name: &str,
+                    places: &[spec::Place]|
+         -> Vec<models::network::Endpoint> {
+            places
+                .iter()
+                .enumerate()
+                .filter_map(|(k, pl)| endpoint(c, &topo, &format!("{field}.{name}[{k}]"), pl))
+                .collect()
+        };
+        let side_a = side(&mut c, "a", &p.a);
+        let side_b = side(&mut c, "b", &p.b);
+        partitions.push(models::network::Partition {
+            from: SimTime::ZERO + p.from.0,
+            to: p.to.map(|t| SimTime::ZERO + t.0),
+            side_a,
+            side_b,
+            direction: match p.direction {
+                spec::Direction::Both => models::network::Direction::Both,
+                spec::Direction::AToB => models::network::Direction::AToB,
+                spec::Direction::BToA => models::network::Direction::BToA,
+            },
+            fraction: p.fraction,
+            // Which pairs a partial partition cuts depends on the partition, not on the seed.
+            seed: i as u64,
+            mode: match p.mode {
+                spec::CutMode::Drop => models::network::CutMode::Drop,
+                spec::CutMode::Refuse => models::network::CutMode::Refuse,
+            },
+        });
+    }
+    let network = NetworkConfig {
+        latency,
+        cross_zone,
+        cross_region,
+        loss: n.loss,
+        links,
+        partitions,
+    };
+    // The network module checks probabilities, ranges and overlapping sides.
+    {
+        let host_zone: Vec<usize> = topo.hosts.iter().map(|h| h.zone).collect();
+        let zone_region: Vec<usize> = topo.zones.iter().map(|z| z.region).collect();
+        let mut lc = models::network::LatencyConfig::new(
+            network.latency.clone(),
+            network.latency.clone(),
+            network.latency.clone(),
+        );
+        lc.loss = network.loss;
+        lc.links = network.links.clone();
+        let mut nc = models::network::NetworkConfig::new(lc);
+        nc.partitions = network.partitions.clone();
+        if let Err(e) = nc.validate(&host_zone, &zone_region) {
+            for line in e.split("; ") {
+                c.report(&["network"], "network".into(), line.to_string());
+            }
+        }
+    }
+    let mut clocks = vec![models::clock::ClockConfig::ideal(); topo.hosts.len()];
+    for (i, clock) in scenario.clocks.iter().enumerate() {
+        let field = format!("clocks[{i}]");
+        let q = quoted(&clock.host);
+        match topo.host_index(&clock.host) {
+            Err(e) => c.report(&["clocks", &q], format!("{field}.host"), e),
+            Ok(h) => {
+                let config = models::clock::ClockConfig {
+                    offset: clock.offset.map_or(0, |o| o.0),
+                    drift_ppm: clock.drift_ppm,
+                    jumps: clock
+                        .jumps
+                        .iter()
+                        .map(|j| models::clock::ClockJump {
+                            at: SimTime::ZERO + j.at.0,
+                            by: j.by.0,
+                        })
+                        .collect(),
+                };
+                if let Err(e) = config.validate() {
+                    for line in e.lines() {
+                        c.report(&["clocks", &q], field.clone(), line.to_string());
+                    }
+                }
+                clocks[h] = config;
+            }
+        }
+    }
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
@@ -943,11 +1311,205 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         duration: scenario.duration.0,
         services,
         clients,
-        network: NetworkConfig { latency },
+        network,
         faults,
         window,
         max_events: scenario.limits.max_events,
+        topology: topo,
+        clocks,
     })
+}
+
+/// The hosts of a service's replicas.
+fn placement(
+    c: &mut Checker,
+    topo: &models::topology::Topology,
+    q: &str,
+    field: &str,
+    s: &spec::Service,
+) -> Vec<usize> {
+    use models::topology::{Placement, SpreadLevel, Within};
+    if s.replicas == 0 {
+        c.report(
+            &[q, "replicas"],
+            field.to_string(),
+            "replicas must be at least 1".into(),
+        );
+        return vec![0];
+    }
+    let placement = match &s.placement {
+        Some(spec::Placement::Hosts(hosts)) => {
+            if hosts.len() != s.replicas as usize {
+                c.report(
+                    &[q, "placement"],
+                    field.to_string(),
+                    format!(
+                        "{} hosts for {} replicas; name one host per replica",
+                        hosts.len(),
+                        s.replicas
+                    ),
+                );
+            }
+            Placement::Explicit(hosts.clone())
+        }
+        Some(spec::Placement::Spread {
+            across,
+            within,
+            strict,
+        }) => Placement::Spread {
+            replicas: s.replicas,
+            across: match across {
+                spec::SpreadLevel::Hosts => SpreadLevel::Hosts,
+                spec::SpreadLevel::Zones => SpreadLevel::Zones,
+                spec::SpreadLevel::Regions => SpreadLevel::Regions,
+            },
+            within: match within {
+                None => None,
+                Some(spec::Place::Zone(z)) => Some(Within::Zone(z.clone())),
+                Some(spec::Place::Region(r)) => Some(Within::Region(r.clone())),
+                Some(spec::Place::Host(h)) => {
+                    c.report(
+                        &[q, "within"],
+                        field.to_string(),
+                        format!(
+                            "cannot spread within host \"{h}\"; expected Zone(..) or Region(..)"
+                        ),
+                    );
+                    None
+                }
+            },
+            strict: *strict,
+        },
+        None => Placement::Spread {
+            replicas: s.replicas,
+            across: if topo.zones.len() > 1 {
+                SpreadLevel::Zones
+            } else {
+                SpreadLevel::Hosts
+            },
+            within: None,
+            strict: false,
+        },
+    };
+    match topo.place(&placement) {
+        Ok(hosts) => hosts,
+        Err(e) => {
+            c.report(&[q, "placement"], field.to_string(), e);
+            vec![0; s.replicas as usize]
+        }
+    }
+}
+
+/// The topology a scenario describes, or a single host.
+fn topology(c: &mut Checker, spec: Option<&spec::Topology>) -> models::topology::Topology {
+    use models::topology::{Host, Region, Topology, Zone};
+    let Some(spec) = spec else {
+        return Topology::single_host();
+    };
+    let mut t = Topology {
+        regions: Vec::new(),
+        zones: Vec::new(),
+        hosts: Vec::new(),
+    };
+    for r in &spec.regions {
+        t.regions.push(Region {
+            name: r.name.clone(),
+        });
+        for z in &r.zones {
+            t.zones.push(Zone {
+                name: z.name.clone(),
+                region: t.regions.len() - 1,
+            });
+            for h in &z.hosts {
+                t.hosts.push(Host {
+                    name: h.clone(),
+                    zone: t.zones.len() - 1,
+                });
+            }
+        }
+    }
+    if let Err(e) = t.validate() {
+        for line in e.lines() {
+            c.report(&["topology"], "topology".into(), line.to_string());
+        }
+        return Topology::single_host();
+    }
+    t
+}
+
+/// A named place as a network endpoint.
+fn endpoint(
+    c: &mut Checker,
+    topo: &models::topology::Topology,
+    field: &str,
+    place: &spec::Place,
+) -> Option<models::network::Endpoint> {
+    use models::network::Endpoint;
+    let (found, name) = match place {
+        spec::Place::Host(n) => (topo.host_index(n).map(Endpoint::Host), n),
+        spec::Place::Zone(n) => (topo.zone_index(n).map(Endpoint::Zone), n),
+        spec::Place::Region(n) => (topo.region_index(n).map(Endpoint::Region), n),
+    };
+    found
+        .map_err(|e| c.report(&[&quoted(name)], field.to_string(), e))
+        .ok()
+}
+
+/// A crash or chaos target, resolved.
+fn target_of(
+    c: &mut Checker,
+    topo: &models::topology::Topology,
+    ids: &BTreeMap<&str, ServiceId>,
+    services: &[spec::Service],
+    field: &str,
+    target: &spec::Target,
+) -> Option<mc::Target> {
+    let service = |c: &mut Checker, name: &str| {
+        ids.get(name).copied().or_else(|| {
+            let known: Vec<&str> = ids.keys().copied().collect();
+            c.report(
+                &["faults", &quoted(name)],
+                format!("{field}.target"),
+                format!(
+                    "unknown service \"{name}\"; expected one of: {}",
+                    known.join(", ")
+                ),
+            );
+            None
+        })
+    };
+    let place = |c: &mut Checker, found: Result<usize, String>, name: &str| {
+        found
+            .map_err(|e| c.report(&["faults", &quoted(name)], format!("{field}.target"), e))
+            .ok()
+    };
+    match target {
+        spec::Target::Instance {
+            service: name,
+            index,
+        } => {
+            let s = service(c, name)?;
+            let replicas = services[s.0 as usize].replicas;
+            if *index >= replicas {
+                c.report(
+                    &["faults", &quoted(name)],
+                    format!("{field}.target.index"),
+                    format!(
+                        "\"{name}\" has {replicas} replicas; expected an index below {replicas}"
+                    ),
+                );
+                return None;
+            }
+            Some(mc::Target::Instance {
+                service: s,
+                index: *index,
+            })
+        }
+        spec::Target::Service(name) => service(c, name).map(mc::Target::Service),
+        spec::Target::Host(n) => place(c, topo.host_index(n), n).map(mc::Target::Host),
+        spec::Target::Zone(n) => place(c, topo.zone_index(n), n).map(mc::Target::Zone),
+        spec::Target::Region(n) => place(c, topo.region_index(n), n).map(mc::Target::Region),
+    }
 }
 
 #[cfg(test)]

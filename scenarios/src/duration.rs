@@ -82,6 +82,33 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A duration that may be negative (a clock step back): `"-2s"`, `"150ms"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedDuration(pub i64);
+
+impl<'de> Deserialize<'de> for SignedDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SignedDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{EXPECTED}, optionally with a minus sign")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SignedDuration, E> {
+                let (negative, rest) = match v.trim().strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, v),
+                };
+                let d = parse_duration(rest).map_err(E::custom)?;
+                let n = i64::try_from(d.as_nanos())
+                    .map_err(|_| E::custom(format!("\"{v}\" is too long")))?;
+                Ok(SignedDuration(if negative { -n } else { n }))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,17 +240,17 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                         spec::Arrivals::Constant { .. } => {
                             spec::Arrivals::Constant { rate_per_s: rate }
                         }
-                        spec::Arrivals::ReadModifyWrite { .. } => {
-                            return Err(format!(
-                                "client \"{name}\" has read-modify-write users, not a rate"
-                            ));
+                        spec::Arrivals::ReadModifyWrite { .. }
+                        | spec::Arrivals::ClosedLoop { .. } => {
+                            return Err(format!("client \"{name}\" has users, not a rate"));
                         }
                     };
                 }
                 ["arrivals", "users"] => {
                     let users = number(value, "a whole number of users")?;
                     match &mut client.arrivals {
-                        spec::Arrivals::ReadModifyWrite { users: u } => *u = users,
+                        spec::Arrivals::ReadModifyWrite { users: u }
+                        | spec::Arrivals::ClosedLoop { users: u, .. } => *u = users,
                         _ => {
                             return Err(format!(
                                 "client \"{name}\" has an arrival rate, not read-modify-write users"
@@ -274,7 +274,7 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 .ok_or_else(|| format!("there is no faults[{index}]; the scenario has {count}"))?;
             match (f, *field) {
                 (spec::Fault::Latency { multiply, .. }, "multiply") => {
-                    *multiply = number(value, "a factor")?;
+                    *multiply = Some(number(value, "a factor")?);
                 }
                 (spec::Fault::Latency { from, .. }, "from") => *from = duration(value)?,
                 (spec::Fault::Latency { to, .. }, "to") => *to = duration(value)?,

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::duration::Duration;
+use crate::duration::{Duration, SignedDuration};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize)]
@@ -16,6 +16,12 @@ pub struct Scenario {
     pub description: Option<String>,
     /// Simulated time to run.
     pub duration: Duration,
+    /// Regions, zones and hosts (default: one host).
+    #[serde(default)]
+    pub topology: Option<Topology>,
+    /// Host clocks that are not ideal.
+    #[serde(default)]
+    pub clocks: Vec<Clock>,
     pub services: Vec<Service>,
     #[serde(default)]
     pub network: Network,
@@ -122,6 +128,145 @@ pub struct Service {
     /// Protections on the inbound side (a sidecar): load shedding.
     #[serde(default)]
     pub inbound: Inbound,
+    /// Replicas, each with `workers` and `queue` of its own (default 1).
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// Where the replicas run (default: spread across zones).
+    #[serde(default)]
+    pub placement: Option<Placement>,
+    /// How each caller balances over the replicas (default RoundRobin, Envoy's default).
+    #[serde(default)]
+    pub lb: Lb,
+    /// How callers learn which replicas are alive (default Unchecked).
+    #[serde(default)]
+    pub health: HealthCheck,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Regions of zones of hosts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    pub regions: Vec<Region>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub name: String,
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Zone {
+    pub name: String,
+    pub hosts: Vec<String>,
+}
+
+/// A host's local clock.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clock {
+    pub host: String,
+    /// Local minus true time at 0.
+    #[serde(default)]
+    pub offset: Option<SignedDuration>,
+    /// Parts per million fast (negative: slow).
+    #[serde(default)]
+    pub drift_ppm: i64,
+    /// Steps of the clock (an NTP step), at true times.
+    #[serde(default)]
+    pub jumps: Vec<Jump>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jump {
+    pub at: Duration,
+    pub by: SignedDuration,
+}
+
+/// Where a service's replicas run.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Placement {
+    /// On these hosts, one replica each, in order (a host may repeat).
+    Hosts(Vec<String>),
+    /// Round robin across the zones (or hosts, or regions) of the topology or of one zone or
+    /// region; `strict` allows at most one replica per unit.
+    Spread {
+        across: SpreadLevel,
+        #[serde(default)]
+        within: Option<Place>,
+        #[serde(default)]
+        strict: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum SpreadLevel {
+    Hosts,
+    Zones,
+    Regions,
+}
+
+/// A named part of the topology.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub enum Place {
+    Host(String),
+    Zone(String),
+    Region(String),
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Lb {
+    #[default]
+    RoundRobin,
+    Random,
+    LeastRequest,
+    PowerOfTwoChoices,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum HealthCheck {
+    #[default]
+    Unchecked,
+    Perfect,
+    Active {
+        interval: Duration,
+        timeout: Duration,
+        #[serde(default)]
+        unhealthy_threshold: Option<u32>,
+        #[serde(default)]
+        healthy_threshold: Option<u32>,
+    },
+}
+
+/// Envoy outlier detection.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outlier {
+    #[serde(default)]
+    pub consecutive_5xx: Option<u32>,
+    #[serde(default)]
+    pub consecutive_gateway_failure: Option<u32>,
+    #[serde(default)]
+    pub interval: Option<Duration>,
+    #[serde(default)]
+    pub base_ejection_time: Option<Duration>,
+    #[serde(default)]
+    pub max_ejection_percent: Option<u32>,
+    #[serde(default)]
+    pub max_ejection_time: Option<Duration>,
+    #[serde(default)]
+    pub enforcing_consecutive_5xx: Option<u32>,
+    #[serde(default)]
+    pub enforcing_consecutive_gateway_failure: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -176,6 +321,9 @@ pub struct Call {
     pub bulkhead: Option<Bulkhead>,
     #[serde(default)]
     pub breaker: Option<Breaker>,
+    /// Envoy outlier detection over the callee's replicas.
+    #[serde(default)]
+    pub outlier: Option<Outlier>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Google SRE client-side adaptive throttling.
@@ -212,8 +360,72 @@ pub enum Dist {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    /// One-way latency, drawn for the request and again for the reply.
+    /// One-way latency within a zone, drawn for the request and again for the reply.
     pub latency: Dist,
+    /// Between zones of a region (default: `latency`).
+    #[serde(default)]
+    pub cross_zone: Option<Dist>,
+    /// Between regions (default: `cross_zone`).
+    #[serde(default)]
+    pub cross_region: Option<Dist>,
+    /// Probability that a one-way message is lost (default 0).
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub links: Vec<Link>,
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
+}
+
+/// A latency (and loss) override between two places; the most specific one wins.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub from: Place,
+    pub to: Place,
+    pub latency: Dist,
+    #[serde(default)]
+    pub loss: Option<f64>,
+    /// Also from `to` to `from` (default true).
+    #[serde(default = "yes")]
+    pub symmetric: bool,
+}
+
+/// A network partition between two sets of places.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub from: Duration,
+    /// When it heals (default: never).
+    #[serde(default)]
+    pub to: Option<Duration>,
+    pub a: Vec<Place>,
+    pub b: Vec<Place>,
+    /// `Both` (default), or only `AToB` or `BToA`.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Cut only this share of the host pairs (always the same ones).
+    #[serde(default)]
+    pub fraction: Option<f64>,
+    /// `Drop` (default: messages vanish, callers wait for their timeouts) or `Refuse`
+    /// (connections are refused: callers fail fast).
+    #[serde(default)]
+    pub mode: CutMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Direction {
+    #[default]
+    Both,
+    AToB,
+    BToA,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum CutMode {
+    #[default]
+    Drop,
+    Refuse,
 }
 
 impl Default for Network {
@@ -222,6 +434,11 @@ impl Default for Network {
             latency: Dist::Constant {
                 value: Duration(sim_core::SimDuration::ZERO),
             },
+            cross_zone: None,
+            cross_region: None,
+            loss: 0.0,
+            links: Vec::new(),
+            partitions: Vec::new(),
         }
     }
 }
@@ -252,6 +469,9 @@ pub struct Policy {
     pub bulkhead: Option<Bulkhead>,
     #[serde(default)]
     pub breaker: Option<Breaker>,
+    /// Envoy outlier detection over the callee's replicas.
+    #[serde(default)]
+    pub outlier: Option<Outlier>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Google SRE client-side adaptive throttling.
@@ -383,6 +603,7 @@ pub enum Cause {
     Shed,
     Throttled,
     Conflict,
+    Unavailable,
 }
 
 /// gRPC `hedgingPolicy`.
@@ -561,6 +782,9 @@ pub enum Backoff {
 pub struct Client {
     pub name: String,
     pub to: String,
+    /// The host its requests leave from (default: the first host).
+    #[serde(default)]
+    pub host: Option<String>,
     pub arrivals: Arrivals,
     /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]
@@ -577,6 +801,9 @@ pub struct Client {
     pub bulkhead: Option<Bulkhead>,
     #[serde(default)]
     pub breaker: Option<Breaker>,
+    /// Envoy outlier detection over the callee's replicas.
+    #[serde(default)]
+    pub outlier: Option<Outlier>,
     #[serde(default)]
     pub fallback: Option<Fallback>,
     /// Google SRE client-side adaptive throttling.
@@ -602,19 +829,92 @@ pub enum Arrivals {
     ReadModifyWrite {
         users: u32,
     },
+    /// Users that send a request, wait for it, think, and send the next.
+    ClosedLoop {
+        users: u32,
+        think_time: Dist,
+    },
 }
 
-/// A scripted fault.
+/// A scripted fault, or a seeded random process of faults.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Fault {
-    /// Multiplies the service time of requests starting in `[from, to)`.
+    /// Multiplies (default 1) the service time of requests starting in `[from, to)`, then adds
+    /// `add` (default 0).
     Latency {
         service: String,
+        #[serde(default)]
+        multiply: Option<f64>,
+        #[serde(default)]
+        add: Option<Duration>,
+        from: Duration,
+        to: Duration,
+    },
+    /// Requests fail with an error with probability `rate` in `[from, to)`.
+    Errors {
+        service: String,
+        rate: f64,
+        from: Duration,
+        to: Duration,
+    },
+    /// Requests arriving in `[from, to)` are accepted and never answered.
+    BlackHole {
+        service: String,
+        from: Duration,
+        to: Duration,
+    },
+    /// The target crashes at `at` and, with `restart_after`, comes back, cold.
+    Crash {
+        target: Target,
+        at: Duration,
+        #[serde(default)]
+        restart_after: Option<Duration>,
+        #[serde(default)]
+        cold_start: Option<ColdStart>,
+    },
+    /// Every replica (or host) of the target fails and is repaired at random, again and again.
+    Chaos {
+        target: Target,
+        mttf: Dist,
+        mttr: Dist,
+        #[serde(default)]
+        cold_start: Option<ColdStart>,
+    },
+    /// Service time grows with each replica's uptime; past `crash_above` it crashes.
+    Leak {
+        service: String,
+        growth_per_hour: f64,
+        #[serde(default)]
+        crash_above: Option<f64>,
+        restart_after: Duration,
+    },
+    /// A client sends `multiply` times its rate in `[from, to)`.
+    LoadSpike {
+        client: String,
         multiply: f64,
         from: Duration,
         to: Duration,
     },
+}
+
+/// What a crash or chaos process hits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Target {
+    Instance { service: String, index: u32 },
+    Service(String),
+    Host(String),
+    Zone(String),
+    Region(String),
+}
+
+/// Slower for a while after a restart.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColdStart {
+    pub duration: Duration,
+    pub multiply: f64,
 }
 
 /// When a run stops early.
@@ -650,6 +950,7 @@ macro_rules! policy_of {
                     hedge: self.hedge.clone(),
                     bulkhead: self.bulkhead.clone(),
                     breaker: self.breaker.clone(),
+                    outlier: self.outlier.clone(),
                     fallback: self.fallback.clone(),
                     throttle: self.throttle.clone(),
                     order: self.order.clone(),
@@ -672,6 +973,7 @@ impl Policy {
             hedge: self.hedge.or_else(|| default.hedge.clone()),
             bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),
             breaker: self.breaker.or_else(|| default.breaker.clone()),
+            outlier: self.outlier.or_else(|| default.outlier.clone()),
             fallback: self.fallback.or_else(|| default.fallback.clone()),
             throttle: self.throttle.or_else(|| default.throttle.clone()),
             order: self.order.or_else(|| default.order.clone()),

@@ -164,6 +164,13 @@ impl fmt::Display for SimDuration {
     }
 }
 
+impl std::ops::AddAssign for SimDuration {
+    #[inline]
+    fn add_assign(&mut self, rhs: SimDuration) {
+        *self = *self + rhs;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -858,7 +858,13 @@ impl World {
                     .map(RetryBudget::new),
                 throttle: policy.throttle.map(AdaptiveThrottle::new),
                 throttle_rng: streams.stream(&[key, &["throttle"]].concat()),
-                balancer: Balancer::new(callee.lb, replicas),
+                // A perfect registry lists only live replicas: no Envoy panic mode there.
+                balancer: match callee.health {
+                    Health::Perfect => {
+                        Balancer::new(callee.lb, replicas).with_panic_threshold_percent(0)
+                    }
+                    _ => Balancer::new(callee.lb, replicas),
+                },
                 lb_rng: streams.stream(&[key, &["lb"]].concat()),
                 outstanding: vec![0; replicas],
                 outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),

@@ -1136,6 +1136,51 @@ impl World {
                 to,
             });
         }
+        // Partitions are faults of the network; the reports analyse them like the others.
+        for p in &config.network.partitions {
+            let place = |e: &crate::network::Endpoint| match *e {
+                crate::network::Endpoint::Host(h) => topology.hosts[h].name.clone(),
+                crate::network::Endpoint::Zone(z) => topology.zones[z].name.clone(),
+                crate::network::Endpoint::Region(r) => topology.regions[r].name.clone(),
+            };
+            let side =
+                |s: &[crate::network::Endpoint]| s.iter().map(place).collect::<Vec<_>>().join("+");
+            let arrow = match p.direction {
+                crate::network::Direction::Both => "<->",
+                crate::network::Direction::AToB => "->",
+                crate::network::Direction::BToA => "<-",
+            };
+            let mut description =
+                format!("partition {} {arrow} {}", side(&p.side_a), side(&p.side_b));
+            if let Some(f) = p.fraction {
+                description.push_str(&format!(" ({}% of pairs)", f * 100.0));
+            }
+            if p.mode == CutMode::Refuse {
+                description.push_str(" refusing");
+            }
+            // The first service with a replica on side b (else a) is where it shows first.
+            let on_side = |side: &[crate::network::Endpoint]| {
+                config.services.iter().find(|s| {
+                    s.replicas.iter().any(|&h| {
+                        side.iter().any(|e| match *e {
+                            crate::network::Endpoint::Host(x) => x == h,
+                            crate::network::Endpoint::Zone(z) => topology.hosts[h].zone == z,
+                            crate::network::Endpoint::Region(r) => topology.region_of(h) == r,
+                        })
+                    })
+                })
+            };
+            let service = on_side(&p.side_b)
+                .or_else(|| on_side(&p.side_a))
+                .map_or_else(String::new, |s| s.name.clone());
+            faults.push(FaultReport {
+                kind: "partition",
+                service,
+                description,
+                from: p.from,
+                to: p.to.unwrap_or(end).min(end),
+            });
+        }
         let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
         let n = &config.network;

@@ -214,6 +214,18 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
             ));
         }
         count(&mut facts, s.stats.degraded, "degraded answers");
+        count(
+            &mut facts,
+            s.black_holed,
+            "requests swallowed by a black hole",
+        );
+        let crashes: u64 = s.instances.iter().map(|i| i.crashes).sum();
+        if crashes > 0 {
+            let down: f64 = s.instances.iter().map(|i| i.down.as_secs_f64()).sum();
+            facts.push(format!(
+                "{crashes} replica crashes, {down:.1} s of replica downtime in all"
+            ));
+        }
         if !facts.is_empty() {
             all.push(PolicyFacts {
                 subject: format!("service {}", s.name),

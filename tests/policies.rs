@@ -224,3 +224,201 @@ fn occ_backoff_reproduces_the_aws_experiment() {
     assert!(exponential.1 > 3.0 * full.1, "{exponential:?} vs {full:?}");
     assert!(full.1 < equal.1, "full {full:?} equal {equal:?}");
 }
+
+fn run_text(text: &str, seed: u64) -> RunResult {
+    let loaded = scenarios::load_str(std::path::Path::new("test.ron"), text)
+        .unwrap_or_else(|e| panic!("{e}"));
+    World::new(&loaded.config, seed).run(RunOptions::default())
+}
+
+use models::metrics::FailureCause as Cause;
+
+/// Resilience4j's limiter lets `limit_for_period` through per refresh period and refuses the
+/// rest at once with a zero timeout; with a timeout, callers wait for a later cycle instead.
+/// Envoy's token bucket refills `tokens_per_fill` per `fill_interval`.
+#[test]
+fn rate_limiters_admit_their_rate() {
+    let text = |limit: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "rl", duration: "20s",
+            services: [Service(name: "api", workers: 50, queue: 50, service_time: Constant(value: "1ms"),
+                               inbound: (rate_limit: {limit}))],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 300.0))])"#
+        )
+    };
+    let r4j = run_text(
+        &text(
+            r#"Resilience4j(limit_for_period: 100, limit_refresh_period: "1s", timeout_duration: "0s")"#,
+        ),
+        1,
+    );
+    let s = &r4j.services[0].stats;
+    // 20 cycles of 100 permissions, and about 6,000 requests: each cycle is used up.
+    assert!((1990..=2000).contains(&s.ok), "{}", s.ok);
+    assert!(s.failed_by(Cause::RateLimited) > 3500);
+    let envoy = run_text(
+        &text(r#"Envoy(max_tokens: 50, tokens_per_fill: 50, fill_interval: "500ms")"#),
+        1,
+    );
+    let s = &envoy.services[0].stats;
+    // A full bucket at 0, then 50 tokens at each of the 39 fills.
+    assert!((1990..=2000).contains(&s.ok), "{}", s.ok);
+    // With a 2 s timeout the callers queue for permissions: nothing is refused while the wait
+    // stays below 2 s, and the latency grows to the wait.
+    let waiting = run_text(
+        &text(r#"Resilience4j(limit_for_period: 100, limit_refresh_period: "1s", timeout_duration: "2s")"#).replace("300.0", "90.0"),
+        1,
+    );
+    let c = &waiting.clients[0].stats;
+    assert_eq!(c.failed_by(Cause::RateLimited), 0);
+    assert!(c.latency.max() < SimDuration::from_secs(1));
+}
+
+use sim_core::SimDuration;
+
+/// An AIMD concurrency limit sheds the excess of an overload instead of queueing it: the
+/// served requests keep their latency, the limit comes down and is logged.
+#[test]
+fn an_adaptive_concurrency_limit_sheds_the_overload() {
+    let text = |shed: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "aimd", duration: "60s",
+            services: [Service(name: "api", workers: 20, queue: 2000, service_time: Exponential(mean: "10ms"),
+                               inbound: (shed: {shed}))],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 2500.0))])"#
+        )
+    };
+    let aimd = run_text(
+        &text(r#"Aimd(initial_limit: 40, min_limit: 10, max_limit: 200, timeout: "50ms")"#),
+        1,
+    );
+    let queued = run_text(&text("QueueLength(max: 2000)"), 1);
+    let api = &aimd.services[0];
+    assert!(api.stats.failed_by(Cause::Shed) > 10_000);
+    assert!(!api.concurrency_limit.is_empty());
+    let p99 = |r: &RunResult| r.services[0].stats.latency.quantile(0.99).as_millis_f64();
+    assert!(
+        p99(&aimd) < p99(&queued) / 5.0,
+        "{} vs {}",
+        p99(&aimd),
+        p99(&queued)
+    );
+}
+
+/// CoDel and deadline propagation end the overload their library scenarios show; without them
+/// the same worlds recover late or never.
+#[test]
+fn codel_and_deadline_propagation_shorten_recovery() {
+    let codel = run("load-shedding.ron", &[], 1);
+    let deep = run(
+        "load-shedding.ron",
+        &[("services.api.inbound.shed", "QueueLength(max: 5000)")],
+        1,
+    );
+    assert!(recovered(&codel));
+    assert!(
+        !recovered(&deep),
+        "a deep queue without CoDel keeps serving the dead"
+    );
+    assert!(deep.services[0].wasted_work > 10 * codel.services[0].wasted_work.max(1));
+
+    let propagated = run("deadline-propagation.ron", &[], 1);
+    let plain = run(
+        "deadline-propagation.ron",
+        &[
+            ("services.front.propagate_deadline", "false"),
+            ("services.back.propagate_deadline", "false"),
+        ],
+        1,
+    );
+    let back = |r: &RunResult| service(r, "back").expired;
+    assert!(back(&propagated) > 1000);
+    assert_eq!(back(&plain), 0);
+    let recovery = |r: &RunResult| analyse(r).faults[0].time_to_recover.expect("recovers");
+    assert!(recovery(&propagated) < recovery(&plain));
+    assert!(
+        propagated.clients[0].stats.availability() > plain.clients[0].stats.availability() + 0.05
+    );
+}
+
+/// Google SRE adaptive throttling: when the backend rejects most requests, the client stops
+/// sending most of them (locally `throttled`), sparing the backend.
+#[test]
+fn adaptive_throttling_spares_a_rejecting_backend() {
+    let text = |throttle: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "throttle", duration: "60s",
+            services: [Service(name: "api", workers: 1, queue: 0, service_time: Constant(value: "10ms"))],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 1000.0) {throttle})])"#
+        )
+    };
+    let plain = run_text(&text(""), 1);
+    let throttled = run_text(&text(r#", throttle: (k: 2.0, window: "10s")"#), 1);
+    let sent = |r: &RunResult| r.services[0].stats.requests;
+    assert!(throttled.clients[0].stats.failed_by(Cause::Throttled) > 30_000);
+    assert!(
+        sent(&throttled) * 3 < sent(&plain),
+        "{} vs {}",
+        sent(&throttled),
+        sent(&plain)
+    );
+    // The throttle settles where the client sends about k times what the backend accepts
+    // (requests = k * accepts makes the rejection probability 0).
+    let accepted = throttled.services[0].stats.ok as f64;
+    let ratio = sent(&throttled) as f64 / accepted;
+    assert!(
+        (1.8..=2.4).contains(&ratio),
+        "sent {ratio} times the accepted"
+    );
+}
+
+/// The composition order decides what a layer sees: a bulkhead outside the retry holds its
+/// permit across the retries and backoffs of one call, so concurrent calls are refused; inside,
+/// each attempt takes a permit and a refused attempt is retried.
+#[test]
+fn the_composition_order_decides_what_each_layer_sees() {
+    let text = |order: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "order", duration: "30s",
+            services: [Service(name: "api", workers: 10, queue: 10, service_time: Constant(value: "5ms"),
+                               error_rate: 0.5)],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 100.0),
+                             retry: (max_attempts: 3, backoff: Constant(delay: "20ms")),
+                             bulkhead: Semaphore(max_concurrent_calls: 1), order: {order})])"#
+        )
+    };
+    let outside = run_text(&text("[Bulkhead, Retry, Breaker, Timeout]"), 1);
+    let inside = run_text(&text("[Retry, Breaker, Timeout, Bulkhead]"), 1);
+    let e = |r: &RunResult| r.edges[0].clone();
+    // Outside: refusals are whole calls, never retried.
+    assert!(e(&outside).calls.failed_by(Cause::BulkheadFull) > 500);
+    assert_eq!(e(&outside).stats.failed_by(Cause::BulkheadFull), 0);
+    // Inside: refusals are attempts, and retried.
+    assert!(e(&inside).stats.failed_by(Cause::BulkheadFull) > 500);
+    assert!(
+        e(&inside).calls.failed_by(Cause::BulkheadFull) * 2
+            < e(&inside).stats.failed_by(Cause::BulkheadFull),
+        "retries absorb most refused attempts"
+    );
+    assert!(e(&inside).retries > e(&outside).retries);
+}
+
+/// A cached fallback serves the last good answer for its ttl, then the failures show.
+#[test]
+fn a_cached_fallback_lasts_its_ttl() {
+    let text = r#"Scenario(version: 1, name: "cache", duration: "40s",
+        services: [Service(name: "api", workers: 10, service_time: Constant(value: "1ms"),
+                           calls: [(to: "prices", fallback: Cached(ttl: "5s"))]),
+                   Service(name: "prices", workers: 10, service_time: Constant(value: "1ms"))],
+        clients: [Client(name: "users", to: "api", arrivals: Constant(rate_per_s: 10.0))],
+        faults: [Errors(service: "prices", rate: 1.0, from: "10s", to: "30s")])"#;
+    let r = run_text(text, 1);
+    let c = &r.clients[0].stats;
+    // 10 s to 15 s: degraded answers from the cache; 15 s to 30 s: failures.
+    assert_eq!(c.degraded, 50);
+    assert_eq!(c.failed(), 150);
+    let w = &c.windows;
+    assert_eq!(w[12].degraded, 10);
+    assert_eq!(w[20].failed(), 10);
+    assert_eq!(w[35].ok, 10);
+}

@@ -310,3 +310,129 @@ fn power_of_two_choices_beats_random_on_every_seed() {
         );
     }
 }
+
+/// A parallel step waits for what its join asks: all three calls (the slowest, 20 ms), the first
+/// (1 ms), or a quorum of two (5 ms); with a failing member, All fails at once while First and
+/// Quorum(2) still succeed.
+#[test]
+fn parallel_steps_join_all_first_or_a_quorum() {
+    let text = |join: &str, c_errors: f64| {
+        format!(
+            r#"Scenario(version: 1, name: "join", duration: "10s",
+            services: [
+                Service(name: "front", workers: 100, service_time: Constant(value: "1ms"), execution: Async,
+                        calls: [(parallel: [(to: "a"), (to: "b"), (to: "c")], join: {join})]),
+                Service(name: "a", workers: 100, service_time: Constant(value: "1ms")),
+                Service(name: "b", workers: 100, service_time: Constant(value: "5ms")),
+                Service(name: "c", workers: 100, service_time: Constant(value: "20ms"), error_rate: {c_errors}),
+            ],
+            clients: [Client(name: "users", to: "front", arrivals: Constant(rate_per_s: 10.0))])"#
+        )
+    };
+    let latency = |join: &str, errors: f64| {
+        let r = run_text(&text(join, errors), 1);
+        let c = &r.clients[0].stats;
+        (c.ok, c.failed(), c.latency.max(), c.latency.min())
+    };
+    let ms = SimDuration::from_millis;
+    assert_eq!(latency("All", 0.0), (100, 0, ms(21), ms(21)));
+    assert_eq!(latency("First", 0.0), (100, 0, ms(2), ms(2)));
+    assert_eq!(latency("Quorum(2)", 0.0), (100, 0, ms(6), ms(6)));
+    let (ok, failed, _, _) = latency("All", 1.0);
+    assert_eq!((ok, failed), (0, 100));
+    assert_eq!(latency("First", 1.0), (100, 0, ms(2), ms(2)));
+    assert_eq!(latency("Quorum(2)", 1.0), (100, 0, ms(6), ms(6)));
+    // The calls a decided step no longer needs still run at their callees: wasted work.
+    let r = run_text(&text("First", 0.0), 1);
+    assert_eq!(r.services[3].wasted_work, 100);
+}
+
+/// Optional calls are made with their probability; request types go to their endpoints in
+/// proportion to their weights, and each endpoint runs its own plan.
+#[test]
+fn optional_calls_endpoints_and_request_types() {
+    let text = r#"Scenario(version: 1, name: "plans", duration: "100s",
+        services: [
+            Service(name: "api", workers: 100, service_time: Constant(value: "1ms"),
+                    endpoint: "get", calls: [(to: "cache", probability: 0.25)],
+                    endpoints: [(name: "put", service_time: Constant(value: "2ms"),
+                                 calls: [(to: "store")])]),
+            Service(name: "cache", workers: 100, service_time: Constant(value: "1ms")),
+            Service(name: "store", workers: 100, service_time: Constant(value: "1ms")),
+        ],
+        clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 200.0),
+                         requests: [(endpoint: "get", weight: 3.0), (endpoint: "put", weight: 1.0)])])"#;
+    let r = run_text(text, 1);
+    let n = r.clients[0].stats.requests as f64;
+    let puts = r.services[2].stats.requests as f64;
+    let cache = r.services[1].stats.requests as f64;
+    // Binomial counts: within 5 standard deviations.
+    let within = |x: f64, trials: f64, p: f64| {
+        (x - trials * p).abs() < 5.0 * (trials * p * (1.0 - p)).sqrt()
+    };
+    assert!(within(puts, n, 0.25), "{puts} puts of {n}");
+    assert!(
+        within(cache, n - puts, 0.25),
+        "{cache} cache calls of {} gets",
+        n - puts
+    );
+    let bad = text.replace(
+        r#"(endpoint: "put", weight: 1.0)"#,
+        r#"(endpoint: "post", weight: 1.0)"#,
+    );
+    let err = scenarios::load_str(Path::new("t.ron"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(r#""api" has no endpoint "post"; expected one of: get, put"#),
+        "{err}"
+    );
+}
+
+/// A database's throughput limit holds the pool's connections until each operation's turn:
+/// at 300 offered per second and 200 allowed, 200 per second complete.
+#[test]
+fn a_database_is_held_to_its_throughput() {
+    let text = r#"Scenario(version: 1, name: "db", duration: "20s",
+        services: [Service(name: "db", kind: Database(max_throughput_per_s: 200.0), workers: 50,
+                           queue: 10000, service_time: Constant(value: "1ms"))],
+        clients: [Client(name: "app", to: "db", arrivals: Constant(rate_per_s: 300.0))])"#;
+    let r = run_text(text, 1);
+    let ok = r.clients[0].stats.ok;
+    assert!((3990..=4001).contains(&ok), "{ok} in 20 s");
+    assert!(
+        r.services[0].queue_max > 1000,
+        "the rest waits for a connection"
+    );
+}
+
+/// A load profile: 100/s, a step to 300/s at 10 s, a ramp back down to 100/s from 20 s to 30 s.
+#[test]
+fn load_profiles_step_and_ramp() {
+    let text = r#"Scenario(version: 1, name: "profile", duration: "40s",
+        services: [Service(name: "api", workers: 100, service_time: Constant(value: "1ms"))],
+        clients: [Client(name: "users", to: "api", arrivals: Constant(rate_per_s: 100.0),
+                         profile: [Step(at: "10s", rate_per_s: 300.0),
+                                   Ramp(from: "20s", to: "30s", rate_per_s: 100.0)])])"#;
+    let r = run_text(text, 1);
+    let w = &r.clients[0].stats.windows;
+    let n = |i: usize| w[i].ok as f64;
+    assert!((n(5) - 100.0).abs() <= 1.0);
+    assert!((n(15) - 300.0).abs() <= 1.0);
+    // Halfway down the ramp (25 s to 26 s): 200 per second.
+    assert!((n(25) - 200.0).abs() <= 12.0, "{}", n(25));
+    assert!((n(35) - 100.0).abs() <= 1.0);
+    // Poisson arrivals follow the same profile on average (thinning).
+    let poisson = run_text(
+        &text.replace("Constant(rate_per_s: 100.0)", "Poisson(rate_per_s: 100.0)"),
+        1,
+    );
+    let w = &poisson.clients[0].stats.windows;
+    let sum = |a: usize, b: usize| w[a..b].iter().map(|w| w.ok as f64).sum::<f64>();
+    // 10 s at 300/s: 3,000 expected, Poisson standard deviation 55.
+    assert!(
+        (sum(10, 20) - 3000.0).abs() < 5.0 * 3000f64.sqrt(),
+        "{}",
+        sum(10, 20)
+    );
+}

@@ -81,6 +81,11 @@ pub struct ServiceConfig {
     pub lb: crate::lb::LbPolicy,
     /// How callers learn which replicas are alive.
     pub health: Health,
+    /// The name of the first endpoint (the service's own work and calls) and the others.
+    pub endpoint_name: String,
+    pub endpoints: Vec<EndpointConfig>,
+    /// For a [`ServiceKind::Database`]: operations started per second at most, per replica.
+    pub max_throughput_per_s: Option<f64>,
 }
 
 /// How callers learn which replicas of a service are alive.
@@ -156,7 +161,43 @@ impl Default for Objective {
 #[derive(Clone, Debug)]
 pub struct CallConfig {
     pub to: ServiceId,
+    /// The callee's endpoint (0: its first).
+    pub endpoint: u16,
     pub policy: CallPolicy,
+    /// The call is made with this probability (1: always); an optional call not made counts
+    /// as done.
+    pub probability: f64,
+    /// Consecutive calls with the same group are made in parallel and joined.
+    pub group: Option<Group>,
+}
+
+/// A parallel step of a call plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Consecutive calls with the same id form one step.
+    pub id: u16,
+    pub join: Join,
+}
+
+/// When a parallel step is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Join {
+    /// Every call must succeed; the first failure fails the step (like `Promise.all`).
+    All,
+    /// The first success is enough; the step fails when every call failed (`Promise.any`).
+    First,
+    /// `k` successes are enough; the step fails as soon as `k` can no longer be reached.
+    Quorum(u16),
+}
+
+/// Another endpoint of a service, with its own work and call plan (the first endpoint is the
+/// service's own `service_time`, `error_rate` and `calls`).
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    pub name: String,
+    pub service_time: Distribution,
+    pub error_rate: f64,
+    pub calls: Vec<CallConfig>,
 }
 
 /// What a caller does around each call on one edge (or a client around each request).
@@ -362,6 +403,12 @@ pub struct ClientConfig {
     pub host: usize,
     pub to: ServiceId,
     pub arrivals: Arrivals,
+    /// Request types: (endpoint of `to`, weight). Empty: every request goes to the first
+    /// endpoint.
+    pub requests: Vec<(u16, f64)>,
+    /// Piecewise changes of the arrival rate: (from, to, rate at from, rate at to), a ramp
+    /// when the rates differ; outside every piece the base rate holds.
+    pub profile: Vec<(SimTime, SimTime, f64, f64)>,
     pub policy: CallPolicy,
     pub objective: Objective,
 }

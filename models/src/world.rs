@@ -29,8 +29,9 @@ use sim_core::{
 
 use crate::clock::{ClockConfig, HostClock};
 use crate::config::{
-    Arrivals, Backoff, Bulkhead, CallPolicy, ClientId, ColdStart, Execution, Fallback, Fault,
-    Health, Layer, Objective, Retry, ServiceId, ServiceKind, Shed, Target, WorldConfig,
+    Arrivals, Backoff, Bulkhead, CallConfig, CallPolicy, ClientId, ColdStart, Execution, Fallback,
+    Fault, Group, Health, Join, Layer, Objective, Retry, ServiceId, ServiceKind, Shed, Target,
+    WorldConfig,
 };
 use crate::lb::{Balancer, HealthState};
 use crate::metrics::{FailureCause, Gauges, OutcomeStats};
@@ -324,6 +325,16 @@ enum Op {
 /// One attempt being served at its callee.
 struct Job {
     service: ServiceId,
+    endpoint: u16,
+    /// The parallel step under way: bumped when a step starts and when it is decided, so that
+    /// calls of a decided step are ignored when they end.
+    step: u32,
+    step_calls: u16,
+    step_ok: u16,
+    step_failed: u16,
+    step_join: Join,
+    /// The calls of the parallel step under way (call slot, serial).
+    children: Vec<(u32, u64)>,
     /// The replica serving it, and that replica's epoch when the job arrived.
     instance: u32,
     epoch: u32,
@@ -379,6 +390,10 @@ struct Call {
     started: SimTime,
     /// The timer of the next hedged copy.
     hedge_timer: Option<TimerId>,
+    /// For a call made by a job: the job's attempt and plan step when the call began (the job
+    /// ignores it if it has moved on or is gone).
+    parent_attempt: u64,
+    step: u32,
     /// When a call-level breaker let the call through.
     breaker_at: Option<SimTime>,
     /// The retry budget's permit of the retry under way.
@@ -444,6 +459,8 @@ enum Waiter {
 
 struct Edge {
     to: ServiceId,
+    /// The callee's endpoint.
+    to_endpoint: u16,
     /// The calling instance (replica) that owns this edge's policy state: state that production
     /// keeps per client process is per calling instance here.
     caller_host: u32,
@@ -508,8 +525,10 @@ struct Instance {
     /// Slower until then after a restart.
     cold_until: SimTime,
     cold_multiply: f64,
-    /// Edge ids of the service's call plan for this replica, in order.
-    call_edges: Vec<u32>,
+    /// Per endpoint, the edge ids of its call plan for this replica, in order.
+    call_edges: Vec<Vec<u32>>,
+    /// A database's throughput: no operation starts before this.
+    next_start: SimTime,
     report: InstanceReport,
 }
 
@@ -524,6 +543,8 @@ struct ServiceState {
     shed_queue: Option<u32>,
     service_time_rng: SimRng,
     error_rng: SimRng,
+    /// Draws whether optional calls are made.
+    plan_rng: SimRng,
     /// (from, to, factor, added, fault index) of the latency faults on this service.
     latency_faults: Vec<(SimTime, SimTime, f64, SimDuration, u32)>,
     /// (from, to, rate) of the error faults.
@@ -548,6 +569,11 @@ struct User {
 
 struct ClientState {
     edge: u32,
+    /// Request types: (edge, endpoint, weight); the first is `edge`.
+    kinds: Vec<(u32, u16, f64)>,
+    kinds_rng: SimRng,
+    /// (from, to, rate at from, rate at to) pieces of the load profile.
+    profile: Vec<(SimTime, SimTime, f64, f64)>,
     host: u32,
     arrivals_rng: SimRng,
     /// (from, to, factor) of the load spikes on this client.
@@ -761,14 +787,22 @@ impl Tracer {
 
 /// Per service, what the world needs of its configuration while running.
 struct ServiceSpec {
-    service_time: Distribution,
-    error_rate: f64,
+    endpoints: Vec<EndpointSpec>,
+    /// Operations started per second at most, per replica (a database's throughput).
+    min_gap: Option<SimDuration>,
     execution: Execution,
     kind: ServiceKind,
     idempotent: bool,
     idempotency_keys: bool,
     propagate_deadline: bool,
     health: Health,
+}
+
+/// One endpoint: its work, and per call of its plan the probability and parallel group.
+struct EndpointSpec {
+    service_time: Distribution,
+    error_rate: f64,
+    plan: Vec<(f64, Option<Group>)>,
 }
 
 /// A world ready to run: configuration plus state.
@@ -802,8 +836,9 @@ pub struct World {
     /// its replicas with their streams.
     fault_specs: Vec<Fault>,
     chaos: Vec<Vec<(Unit, SimRng)>>,
-    /// Scratch space for load balancing.
+    /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
+    made: Vec<u32>,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -841,6 +876,7 @@ impl World {
             };
             Edge {
                 to: to_id,
+                to_endpoint: 0,
                 caller_host,
                 policy: policy.clone(),
                 call_layers,
@@ -880,29 +916,47 @@ impl World {
                 "service {} has no replicas",
                 svc.name
             );
-            // One report per call of the plan, shared by the replicas' edges.
-            let first_report = edge_reports.len() as u32;
-            for call in &svc.calls {
-                let to = &config.services[call.to.0 as usize].name;
-                edge_reports.push(new_report(svc.name.clone(), to));
+            // The plans of the endpoints: the service's own calls first.
+            let plans: Vec<(&str, &Vec<CallConfig>)> =
+                std::iter::once((svc.endpoint_name.as_str(), &svc.calls))
+                    .chain(svc.endpoints.iter().map(|e| (e.name.as_str(), &e.calls)))
+                    .collect();
+            // One report per call of each plan, shared by the replicas' edges.
+            let mut first_reports = Vec::new();
+            for (_, calls) in &plans {
+                first_reports.push(edge_reports.len() as u32);
+                for call in calls.iter() {
+                    let to = &config.services[call.to.0 as usize].name;
+                    edge_reports.push(new_report(svc.name.clone(), to));
+                }
             }
             let mut instances = Vec::with_capacity(svc.replicas.len());
             for (r, &host) in svc.replicas.iter().enumerate() {
                 host_instances[host].push((sid as u32, r as u32));
                 let mut call_edges = Vec::new();
-                for (index, call) in svc.calls.iter().enumerate() {
-                    let to = &config.services[call.to.0 as usize].name;
-                    let index = index.to_string();
-                    // The first replica keeps the stream names of an unreplicated service.
-                    let replica = format!("replica-{r}");
-                    let mut key = vec!["edge", "service", svc.name.as_str(), &index, to];
-                    if r > 0 {
-                        key.push(&replica);
+                for (ep, (ep_name, calls)) in plans.iter().enumerate() {
+                    let mut ep_edges = Vec::new();
+                    for (index, call) in calls.iter().enumerate() {
+                        let to = &config.services[call.to.0 as usize].name;
+                        let index_s = index.to_string();
+                        // The first replica's first endpoint keeps the stream names of an
+                        // unreplicated service with one endpoint.
+                        let replica = format!("replica-{r}");
+                        let endpoint = format!("endpoint-{ep_name}");
+                        let mut key = vec!["edge", "service", svc.name.as_str(), &index_s, to];
+                        if r > 0 {
+                            key.push(&replica);
+                        }
+                        if ep > 0 {
+                            key.push(&endpoint);
+                        }
+                        let mut edge = new_edge(&key, host as u32, call.to, &call.policy);
+                        edge.to_endpoint = call.endpoint;
+                        edge.report = first_reports[ep] + index as u32;
+                        ep_edges.push(edges.len() as u32);
+                        edges.push(edge);
                     }
-                    let mut edge = new_edge(&key, host as u32, call.to, &call.policy);
-                    edge.report = first_report + index.parse::<u32>().expect("an index");
-                    call_edges.push(edges.len() as u32);
-                    edges.push(edge);
+                    call_edges.push(ep_edges);
                 }
                 instances.push(Instance {
                     host: host as u32,
@@ -927,6 +981,7 @@ impl World {
                     cold_until: SimTime::ZERO,
                     cold_multiply: 1.0,
                     call_edges,
+                    next_start: SimTime::ZERO,
                     report: InstanceReport {
                         host: topology.hosts[host].name.clone(),
                         crashes: 0,
@@ -947,6 +1002,7 @@ impl World {
                 },
                 service_time_rng: streams.stream(&["service", &svc.name, "service_time"]),
                 error_rng: streams.stream(&["service", &svc.name, "errors"]),
+                plan_rng: streams.stream(&["service", &svc.name, "plan"]),
                 latency_faults: Vec::new(),
                 error_faults: Vec::new(),
                 black_holes: Vec::new(),
@@ -989,6 +1045,22 @@ impl World {
             e.report = edge_reports.len() as u32;
             edge_reports.push(new_report(format!("client:{}", client.name), to));
             edges.push(e);
+            // More request types: an edge each (their own policy state, one shared report).
+            let mut kinds = vec![(edge, client.requests.first().map_or(0, |r| r.0), 0.0)];
+            for (k, &(endpoint, weight)) in client.requests.iter().enumerate() {
+                if k == 0 {
+                    kinds[0] = (edge, endpoint, weight);
+                    continue;
+                }
+                let kind = format!("request-{k}");
+                let key = ["edge", "client", &client.name, &kind, to];
+                let mut e = new_edge(&key, client.host as u32, client.to, &policy);
+                e.report = edges[edge as usize].report;
+                e.to_endpoint = endpoint;
+                kinds.push((edges.len() as u32, endpoint, weight));
+                edges.push(e);
+            }
+            edges[edge as usize].to_endpoint = kinds[0].1;
             let user = User {
                 started: SimTime::ZERO,
                 failures: 0,
@@ -996,6 +1068,9 @@ impl World {
             };
             clients.push(ClientState {
                 edge,
+                kinds,
+                kinds_rng: streams.stream(&["client", &client.name, "requests"]),
+                profile: client.profile.clone(),
                 host: client.host as u32,
                 arrivals_rng: streams.stream(&["client", &client.name, "arrivals"]),
                 spikes: Vec::new(),
@@ -1217,8 +1292,20 @@ impl World {
                 .services
                 .iter()
                 .map(|s| ServiceSpec {
-                    service_time: s.service_time.clone(),
-                    error_rate: s.error_rate,
+                    endpoints: std::iter::once(EndpointSpec {
+                        service_time: s.service_time.clone(),
+                        error_rate: s.error_rate,
+                        plan: s.calls.iter().map(|c| (c.probability, c.group)).collect(),
+                    })
+                    .chain(s.endpoints.iter().map(|e| EndpointSpec {
+                        service_time: e.service_time.clone(),
+                        error_rate: e.error_rate,
+                        plan: e.calls.iter().map(|c| (c.probability, c.group)).collect(),
+                    }))
+                    .collect(),
+                    min_gap: s
+                        .max_throughput_per_s
+                        .map(|r| SimDuration::from_nanos_f64(1e9 / r)),
                     execution: s.execution,
                     kind: s.kind,
                     idempotent: s.idempotent,
@@ -1246,6 +1333,7 @@ impl World {
             fault_specs: config.faults.clone(),
             chaos,
             eligible: Vec::new(),
+            made: Vec::new(),
             tracer: None,
         }
     }
@@ -1469,21 +1557,46 @@ impl World {
     /// piecewise-constant rate); constant arrivals are spaced at the rate where they are.
     fn interarrival_at(&mut self, client: u32, now: SimTime) -> SimDuration {
         let state = &mut self.clients[client as usize];
-        let factor_at = |spikes: &[(SimTime, SimTime, f64)], t: SimTime| {
-            spikes
+        let profile = state.profile.clone();
+        let spikes = state.spikes.clone();
+        // The rate at `t` relative to the base rate: the load profile, times the spikes.
+        let base = match self.arrivals[client as usize] {
+            Arrivals::Poisson { rate_per_s } | Arrivals::Constant { rate_per_s } => rate_per_s,
+            _ => 1.0,
+        };
+        let factor_at = |_: &[(SimTime, SimTime, f64)], t: SimTime| {
+            let spike = spikes
                 .iter()
                 .filter(|&&(from, to, _)| from <= t && t < to)
-                .fold(1.0, |f, &(_, _, m)| f * m)
+                .fold(1.0, |f, &(_, _, m)| f * m);
+            let rate = match profile.iter().rev().find(|p| p.0 <= t) {
+                None => base,
+                Some(&(from, to, start, end)) if t < to => {
+                    let done = (t - from).as_nanos() as f64 / (to - from).as_nanos() as f64;
+                    start + (end - start) * done
+                }
+                Some(&(_, _, _, end)) => end,
+            };
+            spike * rate / base
         };
         match self.arrivals[client as usize] {
-            Arrivals::Poisson { rate_per_s } if state.spikes.is_empty() => {
+            Arrivals::Poisson { rate_per_s }
+                if state.spikes.is_empty() && state.profile.is_empty() =>
+            {
                 SimDuration::from_nanos_f64(
                     sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
                 )
             }
             Arrivals::Poisson { rate_per_s } => {
-                // No rate exceeds the product of every spike above 1.
-                let peak: f64 = state.spikes.iter().map(|s| s.2.max(1.0)).product();
+                // No rate exceeds the product of every spike above 1 times the highest rate of
+                // the profile.
+                let highest = state
+                    .profile
+                    .iter()
+                    .fold(rate_per_s, |m, p| m.max(p.2).max(p.3));
+                let peak: f64 = state.spikes.iter().map(|s| s.2.max(1.0)).product::<f64>()
+                    * highest
+                    / rate_per_s;
                 let max_rate = rate_per_s * peak;
                 let mut t = now;
                 loop {
@@ -1522,7 +1635,22 @@ impl World {
         s.schedule_in(next, WorldEvent::ClientArrival { client });
         let state = &mut self.clients[client as usize];
         state.report.stats.requests += 1;
-        let edge = state.edge;
+        let edge = if state.kinds.len() == 1 {
+            state.edge
+        } else {
+            // A weighted choice of the request type.
+            let total: f64 = state.kinds.iter().map(|k| k.2).sum();
+            let mut x = state.kinds_rng.uniform() * total;
+            let mut chosen = state.kinds[state.kinds.len() - 1].0;
+            for &(e, _, w) in &state.kinds {
+                if x < w {
+                    chosen = e;
+                    break;
+                }
+                x -= w;
+            }
+            chosen
+        };
         let owner = Owner::Client {
             client: ClientId(client),
             started: s.now(),
@@ -1562,7 +1690,7 @@ impl World {
         owner: Owner,
         inherited_deadline: SimTime,
         op: Op,
-    ) {
+    ) -> (u32, u64) {
         let now = s.now();
         let edge = &mut self.edges[edge_id as usize];
         self.edge_reports[edge.report as usize].calls.requests += 1;
@@ -1582,6 +1710,14 @@ impl World {
             owner,
             started: now,
             hedge_timer: None,
+            parent_attempt: match owner {
+                Owner::Job(job) => self.jobs[job].attempt,
+                _ => NO_ATTEMPT,
+            },
+            step: match owner {
+                Owner::Job(job) => self.jobs[job].step,
+                _ => 0,
+            },
             breaker_at: None,
             retry_permit: None,
             serial,
@@ -1619,12 +1755,13 @@ impl World {
                 // The budget ran out upstream: fail at once, without sending (gRPC
                 // DEADLINE_EXCEEDED).
                 self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
-                return;
+                return (call, serial);
             }
             self.calls[call].deadline_timer =
                 Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
         }
         self.advance_call::<TRACE>(s, call);
+        (call, serial)
     }
 
     /// Walks the call-level layers from where the call stands, then makes the first attempt.
@@ -1959,6 +2096,13 @@ impl World {
         let deadline = call.deadline;
         let job = self.jobs.insert(Job {
             service: to,
+            endpoint: self.edges[edge_id as usize].to_endpoint,
+            step: 0,
+            step_calls: 0,
+            step_ok: 0,
+            step_failed: 0,
+            step_join: Join::All,
+            children: Vec::new(),
             instance,
             epoch: 0,
             edge: edge_id,
@@ -2122,6 +2266,8 @@ impl World {
             let inst = &mut self.services[service].instances[instance as usize];
             inst.limiter.as_mut().expect("a limiter").ignore(permit);
         }
+        // A removed job's attempt is none: calls it made recognise that it is gone.
+        self.jobs[job_id].attempt = NO_ATTEMPT;
         self.jobs.remove(job_id);
         let call = &mut self.calls[call_id];
         call.jobs -= 1;
@@ -2231,7 +2377,8 @@ impl World {
             .report
             .gauges
             .set(now, state.busy_total, state.queue_total);
-        let mut work = self.specs[service]
+        let endpoint = usize::from(self.jobs[job_id].endpoint);
+        let mut work = self.specs[service].endpoints[endpoint]
             .service_time
             .sample(&mut state.service_time_rng);
         for &(from, to, factor, add, _) in &state.latency_faults {
@@ -2246,6 +2393,13 @@ impl World {
         if let Some((factor, _, _)) = leak_factor {
             work = work.mul_f64(factor);
         }
+        if let Some(gap) = self.specs[service].min_gap {
+            // A database's throughput limit: the operation holds its connection until its turn.
+            let inst = &mut self.services[service].instances[instance];
+            let start = inst.next_start.max(now);
+            inst.next_start = start + gap;
+            work += start - now;
+        }
         s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
         if TRACE {
             self.trace_work_start(now, job_id, work);
@@ -2259,7 +2413,8 @@ impl World {
         }
         let now = s.now();
         let service = self.jobs[job].service.0 as usize;
-        let error_rate = self.specs[service].error_rate;
+        let error_rate =
+            self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
         let state = &mut self.services[service];
         let injected = state
             .error_faults
@@ -2310,37 +2465,137 @@ impl World {
         }
     }
 
-    /// Makes the job's next downstream call, or replies when none is left.
+    /// Starts the job's next step of its endpoint's call plan: one call, or a parallel group of
+    /// calls (each optional call made with its probability); replies when the plan is done.
     fn next_downstream<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
         if self.orphan(job_id) {
             self.discard_job(job_id);
             return;
         }
-        let job = &mut self.jobs[job_id];
-        let (service, instance) = (job.service.0 as usize, job.instance as usize);
-        let index = usize::from(job.next_call);
-        let Some(&edge) = self.services[service].instances[instance]
-            .call_edges
-            .get(index)
-        else {
-            let outcome = if job.degraded {
-                Outcome::Degraded
-            } else {
-                Outcome::Ok
+        loop {
+            let job = &self.jobs[job_id];
+            let (service, instance) = (job.service.0 as usize, job.instance as usize);
+            let endpoint = usize::from(job.endpoint);
+            let first = usize::from(job.next_call);
+            let plan = &self.specs[service].endpoints[endpoint].plan;
+            let Some(&(_, group)) = plan.get(first) else {
+                let outcome = if job.degraded {
+                    Outcome::Degraded
+                } else {
+                    Outcome::Ok
+                };
+                self.reply::<TRACE>(s, job_id, outcome);
+                return;
             };
-            self.reply::<TRACE>(s, job_id, outcome);
+            // The step: this call, or the run of calls in its group.
+            let end = match group {
+                None => first + 1,
+                Some(g) => {
+                    first
+                        + plan[first..]
+                            .iter()
+                            .take_while(|(_, other)| other.is_some_and(|o| o.id == g.id))
+                            .count()
+                }
+            };
+            // A reused buffer: most steps are one call, and the hot path allocates nothing.
+            let mut made = std::mem::take(&mut self.made);
+            made.clear();
+            let state = &mut self.services[service];
+            for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
+                if p >= 1.0 || state.plan_rng.chance(p) {
+                    made.push(state.instances[instance].call_edges[endpoint][i]);
+                }
+            }
+            let job = &mut self.jobs[job_id];
+            job.next_call = end as u16;
+            job.step += 1;
+            job.step_calls = made.len() as u16;
+            job.step_ok = 0;
+            job.step_failed = 0;
+            job.step_join = group.map_or(Join::All, |g| g.join);
+            if made.is_empty() {
+                // Every call of the step was optional and not made.
+                self.made = made;
+                continue;
+            }
+            let deadline = if self.specs[service].propagate_deadline {
+                job.deadline
+            } else {
+                NEVER
+            };
+            if self.specs[service].execution == Execution::Async && job.holding_worker {
+                self.release_worker::<TRACE>(s, job_id);
+            }
+            let step = self.jobs[job_id].step;
+            let parallel = made.len() > 1;
+            for &edge in &made {
+                // A call of this step may have decided it already (a failure under All).
+                let j = &self.jobs[job_id];
+                if j.attempt == NO_ATTEMPT || j.step != step {
+                    break;
+                }
+                let child =
+                    self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
+                let j = &mut self.jobs[job_id];
+                if parallel && j.attempt != NO_ATTEMPT && j.step == step {
+                    j.children.push(child);
+                }
+            }
+            self.made = made;
+            return;
+        }
+    }
+
+    /// A call of the job's current step is over: decide the step when its join says so.
+    fn step_call_done<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+        outcome: Outcome,
+    ) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
+        let job = &mut self.jobs[job_id];
+        match outcome {
+            Outcome::Ok => job.step_ok += 1,
+            Outcome::Degraded => {
+                job.step_ok += 1;
+                job.degraded = true;
+            }
+            Outcome::Failed(_) => job.step_failed += 1,
+        }
+        let (n, ok, failed) = (job.step_calls, job.step_ok, job.step_failed);
+        let need = match job.step_join {
+            Join::All => n,
+            Join::First => 1.min(n),
+            Join::Quorum(k) => k.min(n),
+        };
+        let decided = if ok >= need {
+            Some(true)
+        } else if failed > n - need {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(success) = decided else {
             return;
         };
-        job.next_call += 1;
-        let deadline = if self.specs[service].propagate_deadline {
-            job.deadline
-        } else {
-            NEVER
-        };
-        if self.specs[service].execution == Execution::Async && job.holding_worker {
-            self.release_worker::<TRACE>(s, job_id);
+        job.step += 1;
+        // The calls still running are for nobody now: abandon them.
+        for (call, serial) in std::mem::take(&mut job.children) {
+            let c = &self.calls[call];
+            if c.serial == serial && !c.finished {
+                self.cancel_call::<TRACE>(s, call);
+            }
         }
-        self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
+        if success {
+            self.next_downstream::<TRACE>(s, job_id);
+        } else {
+            self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Dependency));
+        }
     }
 
     fn release_worker<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job_id: u32) {
@@ -2423,6 +2678,7 @@ impl World {
                 Outcome::Failed(_) => limiter.ignore(permit),
             }
         }
+        self.jobs[job_id].attempt = NO_ATTEMPT;
         self.jobs.remove(job_id);
         let call = &mut self.calls[call_id];
         if owns_key {
@@ -2793,15 +3049,13 @@ impl World {
         self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
     }
 
-    /// A logical call is over: apply the fallback and report it to its owner.
-    fn call_finished<const TRACE: bool>(
+    /// Lets go of what a call holds at its caller: its copies in flight (abandoned: their work
+    /// goes on, wasted), its timers and its bulkhead permit or place in line. Returns its edge.
+    fn release_call<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         call_id: u32,
-        outcome: Outcome,
-    ) {
-        let now = s.now();
-        // Abandon the copies still in flight (hedges that lost); their work goes on, wasted.
+    ) -> u32 {
         while self.calls[call_id].live > 0 {
             let slot = self.calls[call_id].slots[0];
             let edge = &mut self.edges[self.calls[call_id].edge as usize];
@@ -2839,6 +3093,45 @@ impl World {
         if permit {
             self.bulkhead_release::<TRACE>(s, edge_id);
         }
+        edge_id
+    }
+
+    /// Abandons a call nobody waits for any more (a parallel step decided without it): like a
+    /// hedge that lost, it ends neither ok nor failed.
+    fn cancel_call<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, call_id: u32) {
+        let now = s.now();
+        let edge_id = self.release_call::<TRACE>(s, call_id);
+        let call = &mut self.calls[call_id];
+        let (breaker_at, retry_permit) = (call.breaker_at.take(), call.retry_permit.take());
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(budget) = &mut edge.budget {
+            if let Some(permit) = retry_permit {
+                budget.retry_abandoned(now, permit);
+            }
+            budget.request_finished(now);
+        }
+        if breaker_at.is_some() {
+            edge.breaker.as_mut().expect("a breaker").release();
+        }
+        self.edge_reports[edge.report as usize]
+            .calls
+            .record_cancelled();
+        let call = &mut self.calls[call_id];
+        call.finished = true;
+        if call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+    }
+
+    /// A logical call is over: apply the fallback and report it to its owner.
+    fn call_finished<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+        outcome: Outcome,
+    ) {
+        let now = s.now();
+        let edge_id = self.release_call::<TRACE>(s, call_id);
         let breaker_at = self.calls[call_id].breaker_at;
         let retry_permit = self.calls[call_id].retry_permit.take();
         let edge = &mut self.edges[edge_id as usize];
@@ -2880,6 +3173,7 @@ impl World {
         }
         let owner = call.owner;
         let (op, value) = (call.op, call.value);
+        let parent = (call.parent_attempt, call.step);
         if TRACE {
             self.trace_call_finished(now, call_id, outcome);
         }
@@ -2897,16 +3191,14 @@ impl World {
                     Outcome::Failed(cause) => stats.record_failure(now, cause),
                 }
             }
-            Owner::Job(job) => match outcome {
-                Outcome::Ok => self.next_downstream::<TRACE>(s, job),
-                Outcome::Degraded => {
-                    self.jobs[job].degraded = true;
-                    self.next_downstream::<TRACE>(s, job);
+            Owner::Job(job) => {
+                let j = &self.jobs[job];
+                // The job may have moved past this step (a parallel step decided without this
+                // call), or be gone; then the outcome is for nobody.
+                if parent.0 != NO_ATTEMPT && parent == (j.attempt, j.step) {
+                    self.step_call_done::<TRACE>(s, job, outcome);
                 }
-                Outcome::Failed(_) => {
-                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Dependency));
-                }
-            },
+            }
             Owner::User { client, user } => {
                 self.user_step::<TRACE>(s, client.0, user, op, value, outcome)
             }
@@ -3097,7 +3389,7 @@ impl World {
                 let job = &self.jobs.items[j as usize];
                 job.holding_worker && job.service.0 == service && job.instance == replica
             })
-            .filter(|&j| !self.jobs.free.contains(&j))
+            .filter(|&j| self.jobs.items[j as usize].attempt != NO_ATTEMPT)
             .collect();
         for job in holding {
             if TRACE {
@@ -3665,6 +3957,9 @@ mod tests {
             replicas: vec![0],
             lb: crate::lb::LbPolicy::RoundRobin,
             health: Default::default(),
+            endpoint_name: "default".into(),
+            endpoints: Vec::new(),
+            max_throughput_per_s: None,
         }
     }
 
@@ -3676,6 +3971,8 @@ mod tests {
             clients: vec![ClientConfig {
                 name: "users".into(),
                 host: 0,
+                requests: Vec::new(),
+                profile: Vec::new(),
                 to: ServiceId(0),
                 arrivals: Arrivals::Constant { rate_per_s: rate },
                 policy,
@@ -3779,6 +4076,9 @@ mod tests {
             front.execution = execution;
             front.calls = vec![CallConfig {
                 to: ServiceId(1),
+                endpoint: 0,
+                probability: 1.0,
+                group: None,
                 policy: CallPolicy::default(),
             }];
             let cfg = world(
@@ -3834,10 +4134,16 @@ mod tests {
         front.calls = vec![
             CallConfig {
                 to: ServiceId(1),
+                endpoint: 0,
+                probability: 1.0,
+                group: None,
                 policy: slow,
             },
             CallConfig {
                 to: ServiceId(2),
+                endpoint: 0,
+                probability: 1.0,
+                group: None,
                 policy: CallPolicy::default(),
             },
         ];
@@ -3945,6 +4251,9 @@ mod tests {
         let mut front = service("front", 2, 1000, 1);
         front.calls = vec![CallConfig {
             to: ServiceId(1),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
             policy: CallPolicy::default(),
         }];
         let mut back = service("back", 3, 1000, 0);

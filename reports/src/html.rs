@@ -1307,12 +1307,18 @@ mod tests {
             replicas: vec![0],
             lb: models::lb::LbPolicy::RoundRobin,
             health: Default::default(),
+            endpoint_name: "default".into(),
+            endpoints: Vec::new(),
+            max_throughput_per_s: None,
         }
     }
 
     fn call(to: u32) -> CallConfig {
         CallConfig {
             to: ServiceId(to),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
             policy: CallPolicy {
                 timeout: Some(SimDuration::from_millis(500)),
                 ..CallPolicy::default()
@@ -1337,6 +1343,8 @@ mod tests {
             clients: vec![ClientConfig {
                 name: "users & <friends>".into(),
                 host: 0,
+                requests: Vec::new(),
+                profile: Vec::new(),
                 to: ServiceId(0),
                 arrivals: Arrivals::Poisson { rate_per_s: 100.0 },
                 policy: CallPolicy::default(),

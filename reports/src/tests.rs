@@ -35,6 +35,9 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         replicas: vec![0],
         lb: models::lb::LbPolicy::RoundRobin,
         health: Default::default(),
+        endpoint_name: "default".into(),
+        endpoints: Vec::new(),
+        max_throughput_per_s: None,
     }
 }
 
@@ -43,6 +46,9 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
     let mut front = service("front", 4, 8, 2);
     front.calls = vec![CallConfig {
         to: ServiceId(1),
+        endpoint: 0,
+        probability: 1.0,
+        group: None,
         policy: CallPolicy {
             timeout: Some(SimDuration::from_millis(15)),
             retry: Some(Retry {
@@ -61,6 +67,8 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         clients: vec![ClientConfig {
             name: "users".into(),
             host: 0,
+            requests: Vec::new(),
+            profile: Vec::new(),
             to: ServiceId(0),
             arrivals: Arrivals::Poisson { rate_per_s: 200.0 },
             policy: CallPolicy::default(),

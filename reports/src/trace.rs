@@ -1396,6 +1396,9 @@ mod tests {
             replicas: vec![0],
             lb: models::lb::LbPolicy::RoundRobin,
             health: Default::default(),
+            endpoint_name: "default".into(),
+            endpoints: Vec::new(),
+            max_throughput_per_s: None,
         }
     }
 
@@ -1417,6 +1420,9 @@ mod tests {
         let mut front = service("front", 8, 16, 1);
         front.calls = vec![CallConfig {
             to: ServiceId(1),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
             policy: policy.clone(),
         }];
         WorldConfig {
@@ -1426,6 +1432,8 @@ mod tests {
             clients: vec![ClientConfig {
                 name: "users".into(),
                 host: 0,
+                requests: Vec::new(),
+                profile: Vec::new(),
                 to: ServiceId(0),
                 arrivals: Arrivals::Poisson { rate_per_s: 300.0 },
                 policy: CallPolicy {

@@ -741,16 +741,113 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         }
         let service_time = c.dist(&[&q, "service_time"], at("service_time"), &s.service_time);
         let mut calls = Vec::new();
-        for (k, call) in s.calls.iter().enumerate() {
-            let field = at(&format!("calls[{k}]"));
-            let to_q = quoted(&call.to);
-            let anchors = [q.as_str(), "calls", to_q.as_str()];
-            let to = resolve(&mut c, &anchors, format!("{field}.to"), &call.to);
-            let policy = c.policy(&anchors, &field, &call.policy().or(default));
-            if let Some(to) = to {
-                graph.add_edge(NodeIndex::new(i), NodeIndex::new(to.0 as usize), ());
-                calls.push(CallConfig { to, policy });
+        let mut group_id = 0u16;
+        let mut plan = |c: &mut Checker,
+                        calls: &mut Vec<CallConfig>,
+                        list: &[spec::Call],
+                        prefix: &str| {
+            for (k, call) in list.iter().enumerate() {
+                let field = at(&format!("{prefix}calls[{k}]"));
+                if call.parallel.is_empty() {
+                    if call.join.is_some() {
+                        c.report(
+                            &[q.as_str(), "join"],
+                            format!("{field}.join"),
+                            "join belongs to a parallel step: (parallel: [...], join: All)".into(),
+                        );
+                    }
+                    if let Some(made) = one_call(c, &ids, scenario, &q, &field, call, default, None)
+                    {
+                        graph.add_edge(NodeIndex::new(i), NodeIndex::new(made.to.0 as usize), ());
+                        calls.push(made);
+                    }
+                    continue;
+                }
+                // A parallel step: its calls share a group.
+                group_id += 1;
+                let n = call.parallel.len() as u16;
+                let join = match call.join.unwrap_or(spec::Join::All) {
+                    spec::Join::All => mc::Join::All,
+                    spec::Join::First => mc::Join::First,
+                    spec::Join::Quorum(k) => {
+                        if k == 0 || k > n {
+                            c.report(
+                                &[q.as_str(), "Quorum"],
+                                format!("{field}.join"),
+                                format!("a quorum of {k} out of {n} calls; expected 1 to {n}"),
+                            );
+                        }
+                        mc::Join::Quorum(k.clamp(1, n.max(1)))
+                    }
+                };
+                if call.to.is_some() || call.probability.is_some() || call.endpoint.is_some() {
+                    c.report(
+                        &[q.as_str(), "parallel"],
+                        field.clone(),
+                        "a step has either `to` or `parallel`, not both".into(),
+                    );
+                }
+                let group = mc::Group { id: group_id, join };
+                for (m, member) in call.parallel.iter().enumerate() {
+                    let mfield = format!("{field}.parallel[{m}]");
+                    if !member.parallel.is_empty() {
+                        c.report(
+                            &[q.as_str(), "parallel"],
+                            mfield.clone(),
+                            "parallel steps do not nest".into(),
+                        );
+                        continue;
+                    }
+                    if let Some(made) =
+                        one_call(c, &ids, scenario, &q, &mfield, member, default, Some(group))
+                    {
+                        graph.add_edge(NodeIndex::new(i), NodeIndex::new(made.to.0 as usize), ());
+                        calls.push(made);
+                    }
+                }
             }
+        };
+        plan(&mut c, &mut calls, &s.calls, "");
+        let mut endpoints = Vec::new();
+        for (e, ep) in s.endpoints.iter().enumerate() {
+            let mut ep_calls = Vec::new();
+            plan(
+                &mut c,
+                &mut ep_calls,
+                &ep.calls,
+                &format!("endpoints[{e}]."),
+            );
+            if !(0.0..=1.0).contains(&ep.error_rate) {
+                c.report(
+                    &[&q, &named(&ep.name), "error_rate"],
+                    at(&format!("endpoints[{e}].error_rate")),
+                    format!(
+                        "{} is not a probability; expected a number from 0 to 1",
+                        ep.error_rate
+                    ),
+                );
+            }
+            endpoints.push(mc::EndpointConfig {
+                name: ep.name.clone(),
+                service_time: c.dist(
+                    &[&q, &named(&ep.name), "service_time"],
+                    at(&format!("endpoints[{e}].service_time")),
+                    &ep.service_time,
+                ),
+                error_rate: ep.error_rate.clamp(0.0, 1.0),
+                calls: ep_calls,
+            });
+        }
+        let mut names: Vec<&str> = vec![s.endpoint.as_deref().unwrap_or("default")];
+        for ep in &s.endpoints {
+            if names.contains(&ep.name.as_str()) {
+                c.report(
+                    &[&q, &named(&ep.name)],
+                    at("endpoints"),
+                    format!("duplicate endpoint name \"{}\"", ep.name),
+                );
+            }
+            names.push(&ep.name);
         }
         let objective = c.objective(&[&q], &format!("services[{i}]"), s.objective.as_ref());
         let replicas = placement(&mut c, &topo, &q, &at("placement"), s);
@@ -778,7 +875,27 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 mc::Health::Active(check)
             }
         };
+        let max_throughput_per_s = match s.kind {
+            spec::ServiceKind::Database {
+                max_throughput_per_s,
+            } => {
+                if !(max_throughput_per_s.is_finite() && max_throughput_per_s > 0.0) {
+                    c.report(
+                        &[&q, "max_throughput_per_s"],
+                        at("kind.max_throughput_per_s"),
+                        format!(
+                            "{max_throughput_per_s} is not a rate; expected a number greater than 0"
+                        ),
+                    );
+                }
+                Some(max_throughput_per_s)
+            }
+            _ => None,
+        };
         services.push(ServiceConfig {
+            endpoint_name: s.endpoint.clone().unwrap_or_else(|| "default".into()),
+            endpoints,
+            max_throughput_per_s,
             replicas,
             lb: match s.lb {
                 spec::Lb::RoundRobin => models::lb::LbPolicy::RoundRobin,
@@ -799,7 +916,9 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             },
             calls,
             kind: match s.kind {
-                spec::ServiceKind::Worker => mc::ServiceKind::Worker,
+                spec::ServiceKind::Worker | spec::ServiceKind::Database { .. } => {
+                    mc::ServiceKind::Worker
+                }
                 spec::ServiceKind::Record => mc::ServiceKind::Record,
             },
             idempotent: s.idempotent,
@@ -928,8 +1047,69 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 0
             }),
         };
+        let mut requests = Vec::new();
+        for (k, r) in cl.requests.iter().enumerate() {
+            let rq = quoted(&r.endpoint);
+            if !(r.weight.is_finite() && r.weight > 0.0) {
+                c.report(
+                    &[&q, &rq, "weight"],
+                    format!("{field}.requests[{k}].weight"),
+                    format!(
+                        "{} is not a weight; expected a number greater than 0",
+                        r.weight
+                    ),
+                );
+            }
+            if let Some(to) = to {
+                let callee = &scenario.services[to.0 as usize];
+                match endpoint_index(callee, &r.endpoint) {
+                    Ok(e) => requests.push((e, r.weight)),
+                    Err(e) => c.report(&[&q, &rq], format!("{field}.requests[{k}].endpoint"), e),
+                }
+            }
+        }
+        let base = match cl.arrivals {
+            spec::Arrivals::Poisson { rate_per_s } | spec::Arrivals::Constant { rate_per_s } => {
+                Some(rate_per_s)
+            }
+            _ => None,
+        };
+        let mut profile = Vec::new();
+        if !cl.profile.is_empty() && base.is_none() {
+            c.report(
+                &[&q, "profile"],
+                format!("{field}.profile"),
+                "a load profile needs Poisson or Constant arrivals".into(),
+            );
+        }
+        // The rate in force before each piece: the base rate, then the end of the last piece.
+        let mut current = base.unwrap_or(0.0);
+        let mut last_end = SimTime::ZERO;
+        for (k, piece) in cl.profile.iter().enumerate() {
+            let (from, to_t, rate) = match piece {
+                spec::Load::Step { at, rate_per_s } => (at.0, at.0, *rate_per_s),
+                spec::Load::Ramp {
+                    from,
+                    to,
+                    rate_per_s,
+                } => (from.0, to.0, *rate_per_s),
+            };
+            let (from, to_t) = (SimTime::ZERO + from, SimTime::ZERO + to_t);
+            if !(rate.is_finite() && rate > 0.0) || to_t < from || from < last_end {
+                c.report(
+                    &[&q, "profile"],
+                    format!("{field}.profile[{k}]"),
+                    "expected a rate above 0, pieces in time order, and a ramp ending after it starts".into(),
+                );
+            }
+            profile.push((from, to_t, current, rate));
+            current = rate;
+            last_end = to_t;
+        }
         if let Some(to) = to {
             clients.push(ClientConfig {
+                requests,
+                profile,
                 host,
                 objective,
                 name: cl.name.clone(),
@@ -1317,6 +1497,89 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         max_events: scenario.limits.max_events,
         topology: topo,
         clocks,
+    })
+}
+
+/// The index of a service's endpoint by name: its own endpoint first, then `endpoints`.
+fn endpoint_index(service: &spec::Service, name: &str) -> Result<u16, String> {
+    let own = service.endpoint.as_deref().unwrap_or("default");
+    if name == own {
+        return Ok(0);
+    }
+    match service.endpoints.iter().position(|e| e.name == name) {
+        Some(i) => Ok(i as u16 + 1),
+        None => {
+            let mut known = vec![own.to_string()];
+            known.extend(service.endpoints.iter().map(|e| e.name.clone()));
+            Err(format!(
+                "\"{}\" has no endpoint \"{name}\"; expected one of: {}",
+                service.name,
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+/// One call of a plan, resolved and with its policy.
+#[allow(clippy::too_many_arguments)]
+fn one_call(
+    c: &mut Checker,
+    ids: &BTreeMap<&str, ServiceId>,
+    scenario: &Scenario,
+    q: &str,
+    field: &str,
+    call: &spec::Call,
+    default: &spec::Policy,
+    group: Option<mc::Group>,
+) -> Option<CallConfig> {
+    let Some(to_name) = call.to.as_deref() else {
+        c.report(
+            &[q, "calls"],
+            field.to_string(),
+            "a call needs `to` (or `parallel` for a parallel step)".into(),
+        );
+        return None;
+    };
+    let to_q = quoted(to_name);
+    let anchors = [q, "calls", to_q.as_str()];
+    let to = ids.get(to_name).copied();
+    if to.is_none() {
+        let known: Vec<&str> = ids.keys().copied().collect();
+        c.report(
+            &anchors,
+            format!("{field}.to"),
+            format!(
+                "unknown service \"{to_name}\"; expected one of: {}",
+                known.join(", ")
+            ),
+        );
+    }
+    let policy = c.policy(&anchors, field, &call.policy().or(default));
+    let probability = call.probability.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&probability) {
+        c.report(
+            &[&anchors[..], &["probability"]].concat(),
+            format!("{field}.probability"),
+            format!("{probability} is not a probability; expected a number from 0 to 1"),
+        );
+    }
+    let to = to?;
+    let endpoint = match &call.endpoint {
+        None => 0,
+        Some(name) => match endpoint_index(&scenario.services[to.0 as usize], name) {
+            Ok(e) => e,
+            Err(e) => {
+                c.report(&anchors, format!("{field}.endpoint"), e);
+                0
+            }
+        },
+    };
+    Some(CallConfig {
+        to,
+        endpoint,
+        policy,
+        probability,
+        group,
     })
 }
 

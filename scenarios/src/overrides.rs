@@ -215,7 +215,7 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 let call = s
                     .calls
                     .iter_mut()
-                    .find(|c| c.to == to)
+                    .find(|c| c.to.as_deref() == Some(to))
                     .ok_or_else(|| format!("service \"{from}\" makes no call to \"{to}\""))?;
                 policy_mut!(call)
             };

@@ -128,6 +128,12 @@ pub struct Service {
     /// Protections on the inbound side (a sidecar): load shedding.
     #[serde(default)]
     pub inbound: Inbound,
+    /// The name of the service's own endpoint (default `default`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// More endpoints, each with its own work and calls.
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
     /// Replicas, each with `workers` and `queue` of its own (default 1).
     #[serde(default = "one")]
     pub replicas: u32,
@@ -274,11 +280,16 @@ fn yes() -> bool {
 }
 
 /// What a service does with a request.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
 pub enum ServiceKind {
     #[default]
     Worker,
     Record,
+    /// A database: `workers` is its connection pool, shared by every caller, and at most
+    /// `max_throughput_per_s` operations start per second (per replica).
+    Database {
+        max_throughput_per_s: f64,
+    },
 }
 
 /// What healthy means in one window: `(availability: 0.999, p99: "200ms")`.
@@ -293,6 +304,48 @@ pub struct Objective {
     pub p99: Option<Duration>,
 }
 
+/// When a parallel step is over.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Join {
+    All,
+    First,
+    Quorum(u16),
+}
+
+/// Another endpoint of a service: its own work and calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub name: String,
+    pub service_time: Dist,
+    #[serde(default)]
+    pub error_rate: f64,
+    #[serde(default)]
+    pub calls: Vec<Call>,
+}
+
+/// One kind of request of a client, and how often it is sent.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub endpoint: String,
+    pub weight: f64,
+}
+
+/// A piece of a client's load profile.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Load {
+    /// From `at` on, the rate is `rate_per_s`.
+    Step { at: Duration, rate_per_s: f64 },
+    /// From `from` to `to` the rate goes linearly to `rate_per_s`, and stays there.
+    Ramp {
+        from: Duration,
+        to: Duration,
+        rate_per_s: f64,
+    },
+}
+
 /// Whether a worker stays held while its request waits for downstream calls.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 pub enum Execution {
@@ -305,7 +358,21 @@ pub enum Execution {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
-    pub to: String,
+    /// The service called; or, instead, `parallel` calls joined by `join`.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The callee's endpoint (default: its first).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Made with this probability (default 1): an optional call.
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Calls made at once, as one step of the plan.
+    #[serde(default)]
+    pub parallel: Vec<Call>,
+    /// When a parallel step is over: `All` (default), `First`, `Quorum(k)`.
+    #[serde(default)]
+    pub join: Option<Join>,
     /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]
     pub timeout: Option<Duration>,
@@ -785,6 +852,12 @@ pub struct Client {
     /// The host its requests leave from (default: the first host).
     #[serde(default)]
     pub host: Option<String>,
+    /// Request types with weights (default: every request to the first endpoint).
+    #[serde(default)]
+    pub requests: Vec<Request>,
+    /// Changes of the rate over time (steps and ramps), for rate-based arrivals.
+    #[serde(default)]
+    pub profile: Vec<Load>,
     pub arrivals: Arrivals,
     /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
     #[serde(default)]

@@ -836,6 +836,9 @@ pub struct World {
     /// its replicas with their streams.
     fault_specs: Vec<Fault>,
     chaos: Vec<Vec<(Unit, SimRng)>>,
+    /// The one latency of a network without partitions, loss, link overrides or differences
+    /// between zones and regions.
+    uniform_latency: Option<Distribution>,
     /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
     made: Vec<u32>,
@@ -1332,6 +1335,12 @@ impl World {
             host_instances,
             fault_specs: config.faults.clone(),
             chaos,
+            uniform_latency: (n.partitions.is_empty()
+                && n.links.is_empty()
+                && n.loss == 0.0
+                && n.cross_zone.as_ref().is_none_or(|d| *d == n.latency)
+                && n.cross_region.as_ref().is_none_or(|d| *d == n.latency))
+            .then(|| n.latency.clone()),
             eligible: Vec::new(),
             made: Vec::new(),
             tracer: None,
@@ -1557,6 +1566,18 @@ impl World {
     /// piecewise-constant rate); constant arrivals are spaced at the rate where they are.
     fn interarrival_at(&mut self, client: u32, now: SimTime) -> SimDuration {
         let state = &mut self.clients[client as usize];
+        if state.spikes.is_empty() && state.profile.is_empty() {
+            // The common case: a constant rate.
+            return match self.arrivals[client as usize] {
+                Arrivals::Poisson { rate_per_s } => SimDuration::from_nanos_f64(
+                    sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
+                ),
+                Arrivals::Constant { rate_per_s } => SimDuration::from_nanos_f64(1e9 / rate_per_s),
+                Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. } => {
+                    unreachable!("users have no arrivals")
+                }
+            };
+        }
         let profile = state.profile.clone();
         let spikes = state.spikes.clone();
         // The rate at `t` relative to the base rate: the load profile, times the spikes.
@@ -2157,6 +2178,13 @@ impl World {
     /// stream: a down host, a partition or loss swallow it; a refusing partition refuses it.
     fn transmit(&mut self, edge_id: u32, from: u32, to: u32, now: SimTime) -> Transit {
         let edge = &mut self.edges[edge_id as usize];
+        if let Some(latency) = &self.uniform_latency
+            && self.host_down[from as usize] == 0
+            && self.host_down[to as usize] == 0
+        {
+            // No partitions, no loss, no overrides and one latency everywhere: no lookups.
+            return Transit::Arrives(latency.sample(&mut edge.network_rng));
+        }
         let (f, t) = (from as usize, to as usize);
         let cut = if self.host_down[f] > 0 || self.host_down[t] > 0 {
             Some(CutMode::Drop)

@@ -493,6 +493,19 @@ pub enum Fault {
     /// by `multiply`, then `add` is added.
     Latency {
         service: ServiceId,
+        /// Only this endpoint (all when `None`).
+        endpoint: Option<u16>,
+        multiply: f64,
+        add: SimDuration,
+        from: SimTime,
+        to: SimTime,
+    },
+    /// One-way network latency from hosts in `a` to hosts in `b` (both ways unless `one_way`)
+    /// is multiplied by `multiply`, then `add` is added, for messages sent in `[from, to)`.
+    LinkLatency {
+        a: Vec<crate::network::Endpoint>,
+        b: Vec<crate::network::Endpoint>,
+        one_way: bool,
         multiply: f64,
         add: SimDuration,
         from: SimTime,
@@ -554,7 +567,8 @@ impl Fault {
             Fault::Latency { from, to, .. }
             | Fault::Errors { from, to, .. }
             | Fault::BlackHole { from, to, .. }
-            | Fault::LoadSpike { from, to, .. } => (from, to),
+            | Fault::LoadSpike { from, to, .. }
+            | Fault::LinkLatency { from, to, .. } => (from, to),
             Fault::Crash {
                 at, restart_after, ..
             } => (at, restart_after.map_or(end, |d| (at + d).min(end))),
@@ -567,6 +581,7 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Latency { .. } => "latency",
+            Fault::LinkLatency { .. } => "link_latency",
             Fault::Errors { .. } => "errors",
             Fault::BlackHole { .. } => "black_hole",
             Fault::Crash { .. } => "crash",

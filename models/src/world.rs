@@ -491,6 +491,17 @@ struct Edge {
     report: u32,
 }
 
+/// A latency fault on the links from hosts in `a` to hosts in `b` (and back unless one-way).
+struct LinkFault {
+    in_a: Vec<bool>,
+    in_b: Vec<bool>,
+    one_way: bool,
+    multiply: f64,
+    add: SimDuration,
+    from: SimTime,
+    to: SimTime,
+}
+
 /// What the network did with a message.
 enum Transit {
     Arrives(SimDuration),
@@ -546,7 +557,7 @@ struct ServiceState {
     /// Draws whether optional calls are made.
     plan_rng: SimRng,
     /// (from, to, factor, added, fault index) of the latency faults on this service.
-    latency_faults: Vec<(SimTime, SimTime, f64, SimDuration, u32)>,
+    latency_faults: Vec<(SimTime, SimTime, f64, SimDuration, u32, Option<u16>)>,
     /// (from, to, rate) of the error faults.
     error_faults: Vec<(SimTime, SimTime, f64)>,
     /// (from, to) of the black holes.
@@ -839,6 +850,8 @@ pub struct World {
     /// The one latency of a network without partitions, loss, link overrides or differences
     /// between zones and regions.
     uniform_latency: Option<Distribution>,
+    /// Latency faults on links.
+    link_faults: Vec<LinkFault>,
     /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
     made: Vec<u32>,
@@ -1091,6 +1104,7 @@ impl World {
         }
         let end = SimTime::ZERO + config.duration;
         let mut chaos = Vec::new();
+        let mut link_faults = Vec::new();
         let mut faults = Vec::with_capacity(config.faults.len());
         for (index, fault) in config.faults.iter().enumerate() {
             let name = |s: ServiceId| config.services[s.0 as usize].name.clone();
@@ -1112,6 +1126,7 @@ impl World {
             let (service, description) = match fault {
                 Fault::Latency {
                     service,
+                    endpoint,
                     multiply,
                     add,
                     from,
@@ -1123,8 +1138,21 @@ impl World {
                         *multiply,
                         *add,
                         index as u32,
+                        *endpoint,
                     ));
-                    let mut d = format!("{} latency", name(*service));
+                    let svc = &config.services[service.0 as usize];
+                    let mut d = match endpoint {
+                        None | Some(0) if svc.endpoints.is_empty() => {
+                            format!("{} latency", name(*service))
+                        }
+                        None => format!("{} latency", name(*service)),
+                        Some(0) => format!("{}/{} latency", name(*service), svc.endpoint_name),
+                        Some(e) => format!(
+                            "{}/{} latency",
+                            name(*service),
+                            svc.endpoints[usize::from(*e) - 1].name
+                        ),
+                    };
                     if *multiply != 1.0 {
                         d.push_str(&format!(" x{multiply}"));
                     }
@@ -1132,6 +1160,54 @@ impl World {
                         d.push_str(&format!(" +{add}"));
                     }
                     (name(*service), d)
+                }
+                Fault::LinkLatency {
+                    a,
+                    b,
+                    one_way,
+                    multiply,
+                    add,
+                    from,
+                    to,
+                } => {
+                    let members = |side: &[crate::network::Endpoint]| -> Vec<bool> {
+                        (0..topology.hosts.len())
+                            .map(|h| {
+                                side.iter().any(|e| match *e {
+                                    crate::network::Endpoint::Host(x) => x == h,
+                                    crate::network::Endpoint::Zone(z) => {
+                                        topology.hosts[h].zone == z
+                                    }
+                                    crate::network::Endpoint::Region(r) => {
+                                        topology.region_of(h) == r
+                                    }
+                                })
+                            })
+                            .collect()
+                    };
+                    let (in_a, in_b) = (members(a), members(b));
+                    let service = config
+                        .services
+                        .iter()
+                        .find(|s| s.replicas.iter().any(|&h| in_b[h]))
+                        .map_or_else(String::new, |s| s.name.clone());
+                    link_faults.push(LinkFault {
+                        in_a,
+                        in_b,
+                        one_way: *one_way,
+                        multiply: *multiply,
+                        add: *add,
+                        from: *from,
+                        to: *to,
+                    });
+                    let mut d = "link latency".to_string();
+                    if *multiply != 1.0 {
+                        d.push_str(&format!(" x{multiply}"));
+                    }
+                    if *add > SimDuration::ZERO {
+                        d.push_str(&format!(" +{add}"));
+                    }
+                    (service, d)
                 }
                 Fault::Errors {
                     service,
@@ -1336,11 +1412,13 @@ impl World {
             fault_specs: config.faults.clone(),
             chaos,
             uniform_latency: (n.partitions.is_empty()
+                && link_faults.is_empty()
                 && n.links.is_empty()
                 && n.loss == 0.0
                 && n.cross_zone.as_ref().is_none_or(|d| *d == n.latency)
                 && n.cross_region.as_ref().is_none_or(|d| *d == n.latency))
             .then(|| n.latency.clone()),
+            link_faults,
             eligible: Vec::new(),
             made: Vec::new(),
             tracer: None,
@@ -2197,7 +2275,17 @@ impl World {
                 Transit::Refused(self.net.latency(t, f, &mut edge.network_rng))
             }
             None if self.net.lost(f, t, &mut edge.network_rng) => Transit::Lost,
-            None => Transit::Arrives(self.net.latency(f, t, &mut edge.network_rng)),
+            None => {
+                let mut latency = self.net.latency(f, t, &mut edge.network_rng);
+                for lf in &self.link_faults {
+                    let matches =
+                        (lf.in_a[f] && lf.in_b[t]) || (!lf.one_way && lf.in_b[f] && lf.in_a[t]);
+                    if matches && lf.from <= now && now < lf.to {
+                        latency = latency.mul_f64(lf.multiply) + lf.add;
+                    }
+                }
+                Transit::Arrives(latency)
+            }
         };
         if matches!(outcome, Transit::Lost) {
             self.edge_reports[edge.report as usize].lost_messages += 1;
@@ -2409,8 +2497,8 @@ impl World {
         let mut work = self.specs[service].endpoints[endpoint]
             .service_time
             .sample(&mut state.service_time_rng);
-        for &(from, to, factor, add, _) in &state.latency_faults {
-            if from <= now && now < to {
+        for &(from, to, factor, add, _, only) in &state.latency_faults {
+            if from <= now && now < to && only.is_none_or(|e| e as usize == endpoint) {
                 work = work.mul_f64(factor) + add;
             }
         }
@@ -3787,7 +3875,7 @@ impl World {
         let service = self.jobs[job_id].service.0;
         let mut slowed_by = 1.0;
         let mut fault = NONE;
-        for &(from, to, factor, _, index) in &self.services[service as usize].latency_faults {
+        for &(from, to, factor, _, index, _) in &self.services[service as usize].latency_faults {
             if from <= now && now < to {
                 slowed_by *= factor;
                 fault = fault.min(index);
@@ -4135,6 +4223,7 @@ mod tests {
         let mut cfg = world(vec![service("a", 10, 0, 2)], CallPolicy::default(), 10.0);
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(0),
+            endpoint: None,
             multiply: 10.0,
             add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),
@@ -4346,6 +4435,7 @@ mod tests {
         let mut cfg = world(vec![service("a", 10, 0, 2)], CallPolicy::default(), 10.0);
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(0),
+            endpoint: None,
             multiply: 10.0,
             add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),

@@ -1356,6 +1356,7 @@ mod tests {
             },
             faults: vec![Fault::Latency {
                 service: ServiceId(n - 1),
+                endpoint: None,
                 multiply: 100.0,
                 add: SimDuration::ZERO,
                 from: SimTime(4_000_000_000),
@@ -1485,6 +1486,7 @@ mod tests {
         config.window = SimDuration::from_millis(10);
         config.faults.push(Fault::Latency {
             service: ServiceId(1),
+            endpoint: None,
             multiply: 50.0,
             add: SimDuration::ZERO,
             from: SimTime(10_000_000_000),

@@ -401,6 +401,7 @@ pub(crate) mod tests {
         cfg.duration = SimDuration::from_secs(6);
         cfg.faults = vec![Fault::Latency {
             service: ServiceId(1),
+            endpoint: None,
             multiply: 20.0,
             add: SimDuration::ZERO,
             from: SimTime(2_000_000_000),

@@ -1448,6 +1448,7 @@ mod tests {
             },
             faults: vec![Fault::Latency {
                 service: ServiceId(1),
+                endpoint: None,
                 multiply: 10.0,
                 add: SimDuration::ZERO,
                 from: SimTime(1_000_000_000),

@@ -1163,6 +1163,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         let built = match f {
             spec::Fault::Latency {
                 service,
+                endpoint,
                 multiply,
                 add,
                 from,
@@ -1174,8 +1175,52 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
                 let multiply = multiply.unwrap_or(1.0);
                 factor(&mut c, &anchors, "multiply", multiply);
                 let (from, to) = window(&mut c, &anchors, from, to);
+                let endpoint = match (id, endpoint) {
+                    (Some(s), Some(name)) => {
+                        match endpoint_index(&scenario.services[s.0 as usize], name) {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                c.report(&anchors, format!("{field}.endpoint"), e);
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                };
                 id.map(|service| mc::Fault::Latency {
                     service,
+                    endpoint,
+                    multiply,
+                    add: add.map_or(SimDuration::ZERO, |d| d.0),
+                    from,
+                    to,
+                })
+            }
+            spec::Fault::LinkLatency {
+                a,
+                b,
+                one_way,
+                multiply,
+                add,
+                from,
+                to,
+            } => {
+                let anchors = ["faults", "LinkLatency"];
+                let multiply = multiply.unwrap_or(1.0);
+                factor(&mut c, &anchors, "multiply", multiply);
+                let (from, to) = window(&mut c, &anchors, from, to);
+                let side = |c: &mut Checker, name: &str, places: &[spec::Place]| {
+                    places
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, p)| endpoint(c, &topo, &format!("{field}.{name}[{k}]"), p))
+                        .collect::<Vec<_>>()
+                };
+                let (a, b) = (side(&mut c, "a", a), side(&mut c, "b", b));
+                Some(mc::Fault::LinkLatency {
+                    a,
+                    b,
+                    one_way: *one_way,
                     multiply,
                     add: add.map_or(SimDuration::ZERO, |d| d.0),
                     from,

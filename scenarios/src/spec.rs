@@ -917,6 +917,23 @@ pub enum Fault {
     /// `add` (default 0).
     Latency {
         service: String,
+        /// Only this endpoint of the service (default: all).
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        multiply: Option<f64>,
+        #[serde(default)]
+        add: Option<Duration>,
+        from: Duration,
+        to: Duration,
+    },
+    /// Messages between the places of `a` and of `b` (both ways unless `one_way`) are slower:
+    /// times `multiply` (default 1), plus `add` (default 0), when sent in `[from, to)`.
+    LinkLatency {
+        a: Vec<Place>,
+        b: Vec<Place>,
+        #[serde(default)]
+        one_way: bool,
         #[serde(default)]
         multiply: Option<f64>,
         #[serde(default)]

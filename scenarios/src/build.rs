@@ -1419,6 +1419,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
             d,
         )
     });
+    let before_network = c.diagnostics.len();
     let mut links = Vec::new();
     for (i, l) in n.links.iter().enumerate() {
         let field = format!("network.links[{i}]");
@@ -1494,7 +1495,9 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         lc.links = network.links.clone();
         let mut nc = models::network::NetworkConfig::new(lc);
         nc.partitions = network.partitions.clone();
-        if let Err(e) = nc.validate(&host_zone, &zone_region) {
+        if c.diagnostics.len() > before_network {
+            // Places that do not exist were reported; their consequences would repeat them.
+        } else if let Err(e) = nc.validate(&host_zone, &zone_region) {
             for line in e.split("; ") {
                 c.report(&["network"], "network".into(), line.to_string());
             }

@@ -16,6 +16,11 @@ const EXPECTED: &str =
 /// Parses a human duration; the error says what was expected.
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!(
+            "\"{text}\" is negative; a duration is at least 0, such as \"250ms\" or \"1.5s\""
+        ));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("\"{text}\" has no unit; expected {EXPECTED}"))?;

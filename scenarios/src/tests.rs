@@ -283,3 +283,71 @@ fn policy_mistakes_are_reported_at_their_place() {
     has("clients[0].arrivals", "need a Record service");
     has("expect[0]", "unknown client or service \"nobody\"");
 }
+
+#[test]
+fn world_mistakes_are_reported_at_their_place() {
+    let text = GOOD
+        .replace(
+            "    services: [",
+            r#"    topology: (regions: [(name: "eu", zones: [(name: "eu-a", hosts: ["a1"]),
+                                                   (name: "eu-b", hosts: ["b1"])])]),
+    clocks: [(host: "zz", drift_ppm: 5)],
+    services: ["#,
+        )
+        .replace(
+            "Service(name: \"back\", workers: 2,",
+            r#"Service(name: "back", workers: 2, replicas: 3,
+                    placement: Spread(across: Zones, strict: true),"#,
+        )
+        .replace(
+            "arrivals: Poisson(rate_per_s: 100.0))",
+            r#"arrivals: Poisson(rate_per_s: 100.0), host: "nowhere")"#,
+        )
+        .replace(
+            "faults: [",
+            r#"faults: [Crash(target: Zone("eu-z"), at: "1s"),
+                      Crash(target: Instance(service: "back", index: 7), at: "1s"),
+                      "#,
+        )
+        .replace(
+            "network: (latency: Constant(value: \"1ms\")),",
+            r#"network: (latency: Constant(value: "1ms"),
+                      partitions: [(from: "1s", a: [Zone("eu-a")], b: [Host("b9")])]),"#,
+        );
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&text) else {
+        panic!("expected diagnostics");
+    };
+    let all: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{:?} {}: {}", d.position, d.field, d.message))
+        .collect();
+    let has = |field: &str, words: &str| {
+        assert!(
+            diagnostics.iter().any(|d| d.field.starts_with(field)
+                && d.message.contains(words)
+                && d.position.is_some()),
+            "no {field} saying {words:?} in {all:#?}"
+        );
+    };
+    has("clocks[0].host", "zz");
+    has("services[1].placement", "3 replicas");
+    has("clients[0].host", "nowhere");
+    has("faults[0].target", "eu-z");
+    has("faults[1].target.index", "has 3 replicas");
+    // One problem, one message: the partition with an unknown side is not reported again.
+    assert_eq!(
+        diagnostics
+            .iter()
+            .filter(|d| d.field.starts_with("network"))
+            .count(),
+        1
+    );
+    has("network.partitions[0].b[0]", "b9");
+    // Durations are never negative: a minus sign is a clear error where it is written.
+    let negative = GOOD.replace("duration: \"10s\"", "duration: \"-10s\"");
+    let err = load_text(&negative).unwrap_err().to_string();
+    assert!(
+        err.contains("test.ron:5:") && err.contains("\"-10s\" is negative"),
+        "{err}"
+    );
+}

@@ -5,6 +5,52 @@ use serde::Deserialize;
 
 use crate::duration::{Duration, SignedDuration};
 
+/// Defines a struct with the policy fields a call, a client and `policies.default` share
+/// (serde's `flatten` does not combine with `deny_unknown_fields`, so they are spelled out
+/// once here). The marker `policy_fields: (),` says where they go.
+macro_rules! with_policy_fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)*
+            policy_fields: (),
+            $($(#[$gmeta:meta])* pub $gfield:ident: $gty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
+        #[serde(default)]
+        pub timeout: Option<Duration>,
+        /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
+        #[serde(default)]
+        pub deadline: Option<Duration>,
+        #[serde(default)]
+        pub retry: Option<Retry>,
+        /// gRPC hedging (instead of `retry`).
+        #[serde(default)]
+        pub hedge: Option<Hedge>,
+        #[serde(default)]
+        pub bulkhead: Option<Bulkhead>,
+        #[serde(default)]
+        pub breaker: Option<Breaker>,
+        /// Envoy outlier detection over the callee's replicas.
+        #[serde(default)]
+        pub outlier: Option<Outlier>,
+        #[serde(default)]
+        pub fallback: Option<Fallback>,
+        /// Google SRE client-side adaptive throttling.
+        #[serde(default)]
+        pub throttle: Option<Throttle>,
+        /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
+        #[serde(default)]
+        pub order: Option<Vec<Layer>>,
+            $($(#[$gmeta])* pub $gfield: $gty,)*
+        }
+    };
+}
+
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -354,7 +400,9 @@ pub enum Execution {
     Async,
 }
 
-/// A downstream call; `timeout` and `retry` override the scenario's default policy.
+with_policy_fields! {
+/// A step of a call plan: one call, or a parallel step; its policy fields override
+/// `policies.default` field by field.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
@@ -373,32 +421,8 @@ pub struct Call {
     /// When a parallel step is over: `All` (default), `First`, `Quorum(k)`.
     #[serde(default)]
     pub join: Option<Join>,
-    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
-    #[serde(default)]
-    pub timeout: Option<Duration>,
-    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
-    #[serde(default)]
-    pub deadline: Option<Duration>,
-    #[serde(default)]
-    pub retry: Option<Retry>,
-    /// gRPC hedging (instead of `retry`).
-    #[serde(default)]
-    pub hedge: Option<Hedge>,
-    #[serde(default)]
-    pub bulkhead: Option<Bulkhead>,
-    #[serde(default)]
-    pub breaker: Option<Breaker>,
-    /// Envoy outlier detection over the callee's replicas.
-    #[serde(default)]
-    pub outlier: Option<Outlier>,
-    #[serde(default)]
-    pub fallback: Option<Fallback>,
-    /// Google SRE client-side adaptive throttling.
-    #[serde(default)]
-    pub throttle: Option<Throttle>,
-    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
-    #[serde(default)]
-    pub order: Option<Vec<Layer>>,
+    policy_fields: (),
+}
 }
 
 /// A duration distribution.
@@ -518,35 +542,12 @@ pub struct Policies {
     pub default: Policy,
 }
 
+with_policy_fields! {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
-    #[serde(default)]
-    pub timeout: Option<Duration>,
-    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
-    #[serde(default)]
-    pub deadline: Option<Duration>,
-    #[serde(default)]
-    pub retry: Option<Retry>,
-    /// gRPC hedging (instead of `retry`).
-    #[serde(default)]
-    pub hedge: Option<Hedge>,
-    #[serde(default)]
-    pub bulkhead: Option<Bulkhead>,
-    #[serde(default)]
-    pub breaker: Option<Breaker>,
-    /// Envoy outlier detection over the callee's replicas.
-    #[serde(default)]
-    pub outlier: Option<Outlier>,
-    #[serde(default)]
-    pub fallback: Option<Fallback>,
-    /// Google SRE client-side adaptive throttling.
-    #[serde(default)]
-    pub throttle: Option<Throttle>,
-    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
-    #[serde(default)]
-    pub order: Option<Vec<Layer>>,
+    policy_fields: (),
+}
 }
 
 /// Retry of failed attempts. Unset fields take the flavor's defaults.
@@ -843,6 +844,7 @@ pub enum Backoff {
     },
 }
 
+with_policy_fields! {
 /// An open-loop client sending requests to one service.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -859,34 +861,10 @@ pub struct Client {
     #[serde(default)]
     pub profile: Vec<Load>,
     pub arrivals: Arrivals,
-    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
-    #[serde(default)]
-    pub timeout: Option<Duration>,
-    /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
-    #[serde(default)]
-    pub deadline: Option<Duration>,
-    #[serde(default)]
-    pub retry: Option<Retry>,
-    /// gRPC hedging (instead of `retry`).
-    #[serde(default)]
-    pub hedge: Option<Hedge>,
-    #[serde(default)]
-    pub bulkhead: Option<Bulkhead>,
-    #[serde(default)]
-    pub breaker: Option<Breaker>,
-    /// Envoy outlier detection over the callee's replicas.
-    #[serde(default)]
-    pub outlier: Option<Outlier>,
-    #[serde(default)]
-    pub fallback: Option<Fallback>,
-    /// Google SRE client-side adaptive throttling.
-    #[serde(default)]
-    pub throttle: Option<Throttle>,
-    /// Composition order, outermost first: a permutation of Retry, Breaker, Bulkhead, Timeout.
-    #[serde(default)]
-    pub order: Option<Vec<Layer>>,
+    policy_fields: (),
     #[serde(default)]
     pub objective: Option<Objective>,
+}
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -436,3 +436,34 @@ fn load_profiles_step_and_ramp() {
         sum(10, 20)
     );
 }
+
+/// The 2-of-3 quorum with requests: a front end reads from three stores in parallel and needs
+/// two answers; each store fails and is repaired on its own (A = 0.9), and a dead store refuses
+/// at once. Requests succeed with probability 3A^2 - 2A^3 = 0.972. Down periods last about a
+/// second (50 requests), so the 150,000 requests are worth about 3,000 independent ones: a
+/// standard error of 0.003, and the tolerance is 3.5 of them.
+#[test]
+fn a_quorum_read_has_the_quorum_availability() {
+    let store = |name: &str| {
+        format!(r#"Service(name: "{name}", workers: 10, service_time: Constant(value: "1ms"))"#)
+    };
+    let text = format!(
+        r#"Scenario(version: 1, name: "quorum", duration: "3000s",
+        services: [
+            Service(name: "front", workers: 50, service_time: Constant(value: "1ms"), execution: Async,
+                    calls: [(parallel: [(to: "s1"), (to: "s2"), (to: "s3")], join: Quorum(2))]),
+            {}, {}, {}],
+        clients: [Client(name: "users", to: "front", arrivals: Poisson(rate_per_s: 50.0))],
+        faults: [Chaos(target: Service("s1"), mttf: Exponential(mean: "9s"), mttr: Exponential(mean: "1s")),
+                 Chaos(target: Service("s2"), mttf: Exponential(mean: "9s"), mttr: Exponential(mean: "1s")),
+                 Chaos(target: Service("s3"), mttf: Exponential(mean: "9s"), mttr: Exponential(mean: "1s"))])"#,
+        store("s1"),
+        store("s2"),
+        store("s3")
+    );
+    let r = run_text(&text, 11);
+    let a: f64 = 0.9;
+    let theory = 3.0 * a * a - 2.0 * a.powi(3);
+    let got = r.clients[0].stats.availability();
+    assert!((got - theory).abs() < 3.5 * 0.003, "{got} against {theory}");
+}

@@ -11,7 +11,8 @@ use crate::common::finite;
 /// The header row, without its line break.
 pub const HEADER: &str = "window_start_s,window_end_s,kind,name,requests_finished,ok,failed,\
 timeout,rejected,error,dependency,availability,latency_ms_p50,latency_ms_p99,latency_ms_max,\
-busy_workers_mean,queue_max";
+busy_workers_mean,queue_max,degraded,circuit_open,bulkhead_full,rate_limited,shed,throttled,\
+conflict,unavailable";
 
 /// The time series: one row per window per service, client and edge.
 ///
@@ -89,9 +90,15 @@ fn rows(
             _ => (String::new(), String::new()),
         };
         let by = |c: FailureCause| w.failed_by_cause[c as usize];
+        // The policies' causes follow the original columns, so that scripts reading columns
+        // by position keep working.
+        let policy_causes: Vec<String> = FailureCause::ALL[4..]
+            .iter()
+            .map(|&c| by(c).to_string())
+            .collect();
         let _ = writeln!(
             out,
-            "{},{},{kind},{name},{},{},{failed},{},{},{},{},{availability},{p50},{p99},{max},{busy},{queue}",
+            "{},{},{kind},{name},{},{},{failed},{},{},{},{},{availability},{p50},{p99},{max},{busy},{queue},{},{}",
             secs(start),
             secs(stop),
             w.ok + failed,
@@ -100,6 +107,8 @@ fn rows(
             by(FailureCause::Rejected),
             by(FailureCause::Error),
             by(FailureCause::Dependency),
+            w.degraded,
+            policy_causes.join(","),
         );
     }
 }
@@ -163,7 +172,8 @@ mod tests {
             Some(
                 "window_start_s,window_end_s,kind,name,requests_finished,ok,failed,timeout,\
                  rejected,error,dependency,availability,latency_ms_p50,latency_ms_p99,\
-                 latency_ms_max,busy_workers_mean,queue_max"
+                 latency_ms_max,busy_workers_mean,queue_max,degraded,circuit_open,\
+                 bulkhead_full,rate_limited,shed,throttled,conflict,unavailable"
             )
         );
         let rows: Vec<Vec<String>> = lines.map(fields).collect();
@@ -184,7 +194,9 @@ mod tests {
             assert_eq!(row.len(), columns, "{row:?}");
             let (ok, failed) = (n(row, 5), n(row, 6));
             assert_eq!(n(row, 4), ok + failed, "{row:?}");
-            assert_eq!(failed, (7..11).map(|i| n(row, i)).sum::<u64>(), "{row:?}");
+            let causes = (7..11).chain(18..25).map(|i| n(row, i)).sum::<u64>();
+            assert_eq!(failed, causes, "{row:?}");
+            assert!(n(row, 17) <= ok, "{row:?}");
             assert_eq!(row[11].is_empty(), ok + failed == 0, "{row:?}");
             assert_eq!(row[12].is_empty(), ok == 0, "{row:?}");
             assert_eq!(row[15].is_empty(), row[2] != "service", "{row:?}");

@@ -196,3 +196,18 @@ fn compare_shows_the_fix_and_does_not_depend_on_threads() {
     let bad = faultline(&["compare", a, b, "--seeds", "9..3"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A scenario with a breaker gets a sixth chart: the breaker's states, with the transitions
+/// the run recorded (open at about 61 s, closed again after the fault).
+#[test]
+fn html_charts_the_breaker_states() {
+    let page = report(&library("metastable-breaker.ron"), 1, "html");
+    assert_eq!(page.matches("<svg").count(), 6);
+    assert!(page.contains("Circuit breaker states over time"));
+    assert!(!page.contains("No circuit breakers are configured"));
+    for state in ["closed", "half_open", "open"] {
+        assert!(page.contains(&format!("</span>{state}</li>")), "{state}");
+    }
+    let plain = report(&library("checkout.ron"), 1, "html");
+    assert!(plain.contains("No circuit breakers are configured"));
+}

@@ -1663,7 +1663,7 @@ impl World {
             Arrivals::Poisson { rate_per_s } | Arrivals::Constant { rate_per_s } => rate_per_s,
             _ => 1.0,
         };
-        let factor_at = |_: &[(SimTime, SimTime, f64)], t: SimTime| {
+        let factor_at = |t: SimTime| {
             let spike = spikes
                 .iter()
                 .filter(|&&(from, to, _)| from <= t && t < to)
@@ -1679,13 +1679,6 @@ impl World {
             spike * rate / base
         };
         match self.arrivals[client as usize] {
-            Arrivals::Poisson { rate_per_s }
-                if state.spikes.is_empty() && state.profile.is_empty() =>
-            {
-                SimDuration::from_nanos_f64(
-                    sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
-                )
-            }
             Arrivals::Poisson { rate_per_s } => {
                 // No rate exceeds the product of every spike above 1 times the highest rate of
                 // the profile.
@@ -1701,14 +1694,14 @@ impl World {
                 loop {
                     let gap = sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / max_rate;
                     t += SimDuration::from_nanos_f64(gap);
-                    let rate = rate_per_s * factor_at(&state.spikes, t);
+                    let rate = rate_per_s * factor_at(t);
                     if state.arrivals_rng.uniform() * max_rate < rate {
                         return t - now;
                     }
                 }
             }
             Arrivals::Constant { rate_per_s } => {
-                SimDuration::from_nanos_f64(1e9 / (rate_per_s * factor_at(&state.spikes, now)))
+                SimDuration::from_nanos_f64(1e9 / (rate_per_s * factor_at(now)))
             }
             Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. } => {
                 unreachable!("users have no arrivals")

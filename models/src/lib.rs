@@ -10,12 +10,14 @@ pub mod lb;
 pub mod metrics;
 pub mod network;
 pub mod policy;
+pub mod report;
 pub mod topology;
 pub mod trace;
 mod world;
 
-pub use trace::{RecordSink, TraceBuffer, TraceKind, TraceNames, TraceRecord};
-pub use world::{
-    ClientReport, EdgeReport, FaultReport, Outcome, RunOptions, RunResult, ServiceReport, World,
-    WorldEvent,
+pub use metrics::Outcome;
+pub use report::{
+    BreakerReport, ClientReport, EdgeReport, FaultReport, InstanceReport, RunResult, ServiceReport,
 };
+pub use trace::{RecordSink, TraceBuffer, TraceKind, TraceNames, TraceRecord};
+pub use world::{RunOptions, World, WorldEvent};

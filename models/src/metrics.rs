@@ -201,6 +201,22 @@ impl FailureCause {
     }
 }
 
+/// The outcome of one attempt or call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// An answer made by a fallback somewhere on the way: an answer, not a full success.
+    Degraded,
+    Failed(FailureCause),
+}
+
+impl Outcome {
+    /// Whether the caller got an answer (full or degraded).
+    pub fn is_answer(self) -> bool {
+        !matches!(self, Outcome::Failed(_))
+    }
+}
+
 /// Outcomes of one time window, by the time the outcome was known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
@@ -342,6 +358,16 @@ impl OutcomeStats {
         self.record_ok(now, latency);
         self.degraded += 1;
         self.window_at(now).degraded += 1;
+    }
+
+    /// Records how a request ended, known at `now`; `latency` counts for answers only.
+    #[inline]
+    pub fn record(&mut self, now: SimTime, latency: SimDuration, outcome: Outcome) {
+        match outcome {
+            Outcome::Ok => self.record_ok(now, latency),
+            Outcome::Degraded => self.record_degraded(now, latency),
+            Outcome::Failed(cause) => self.record_failure(now, cause),
+        }
     }
 
     /// A request its caller no longer waits for (a hedge that lost the race).

@@ -16,7 +16,8 @@ use std::rc::Rc;
 
 use sim_core::{SimDuration, SimTime};
 
-use crate::world::{Outcome, RunResult};
+use crate::metrics::Outcome;
+use crate::report::RunResult;
 
 /// What a [`TraceRecord`] reports. Callee-side records (`Delivered` to `ReplySent`) happen at the
 /// record's `service`; caller-side records (`AttemptSent`, `ReplyReceived`, `LateReply`,

@@ -6,8 +6,10 @@
 //! Where libraries give the same word different meanings, a policy takes a [`Flavor`] whose
 //! defaults and quirks are that library's (see `shared/reference/resilience-semantics.md`).
 
+pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod bulkhead;
 pub mod outlier;
 pub mod ratelimit;
 pub mod shed;

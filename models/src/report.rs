@@ -1,0 +1,160 @@
+//! What a run returns: per service, client and edge, the outcomes and what the policies did,
+//! the faults as the reports describe them, and the engine's outcome. The reports crate turns a
+//! [`RunResult`] into documents.
+
+use sim_core::{RunOutcome, SimDuration, SimTime};
+
+use crate::config::Objective;
+use crate::metrics::{Gauges, OutcomeStats};
+use crate::policy::breaker::Transition;
+
+/// Per service, outcomes of the attempts sent to it as its callers saw them, plus what the
+/// service itself observed.
+#[derive(Clone, Debug)]
+pub struct ServiceReport {
+    pub name: String,
+    pub workers: u32,
+    pub queue_capacity: u32,
+    /// Attempts sent to this service and how they ended for their callers.
+    pub stats: OutcomeStats,
+    /// Jobs that did their work for a caller that had already given up on them.
+    pub wasted_work: u64,
+    /// The longest the queue got.
+    pub queue_max: u32,
+    /// Busy workers and queue length per window.
+    pub gauges: Gauges,
+    pub objective: Objective,
+    /// Executions of a logical call's work beyond its first, on a non-idempotent service.
+    pub duplicate_side_effects: u64,
+    /// Repeats answered from an idempotency key without executing again.
+    pub deduplicated: u64,
+    /// Queued requests dropped because their propagated deadline had passed.
+    pub expired: u64,
+    /// For a record: conditional writes received, and how many found a newer version.
+    pub writes: u64,
+    pub write_conflicts: u64,
+    /// The adaptive concurrency limit's changes, when the service has one (of its first
+    /// replica).
+    pub concurrency_limit: Vec<(SimTime, u32)>,
+    /// Replicas, and what happened to each.
+    pub instances: Vec<InstanceReport>,
+    /// Index j: the time during which exactly j replicas were running.
+    pub up_time_by_count: Vec<SimDuration>,
+    /// Requests a black hole swallowed.
+    pub black_holed: u64,
+}
+
+/// One replica of a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceReport {
+    /// The host it runs on.
+    pub host: String,
+    pub crashes: u64,
+    /// Time it was not running.
+    pub down: SimDuration,
+}
+
+impl ServiceReport {
+    /// Worker-nanoseconds spent holding requests.
+    pub fn busy_ns(&self) -> u128 {
+        self.gauges
+            .windows
+            .iter()
+            .map(|g| u128::from(g.busy_ns))
+            .sum()
+    }
+
+    /// Share of worker time in use over `duration`.
+    pub fn utilisation(&self, duration: SimDuration) -> f64 {
+        let capacity = u128::from(self.workers) * u128::from(duration.as_nanos());
+        if capacity == 0 {
+            0.0
+        } else {
+            self.busy_ns() as f64 / capacity as f64
+        }
+    }
+}
+
+/// Per client, the logical requests end to end (retries included in their latency).
+#[derive(Clone, Debug)]
+pub struct ClientReport {
+    pub name: String,
+    pub stats: OutcomeStats,
+    /// Attempts made, first tries and retries.
+    pub attempts: u64,
+    pub retries: u64,
+    /// The service the client calls.
+    pub to: String,
+    pub objective: Objective,
+}
+
+/// Per call edge (caller -> callee).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeReport {
+    /// `client:NAME` or the calling service's name.
+    pub from: String,
+    pub to: String,
+    /// Attempts over this edge and how they ended for the caller (including those the caller's
+    /// own policies failed before sending: circuit open, bulkhead full, throttled).
+    pub stats: OutcomeStats,
+    pub attempts: u64,
+    pub retries: u64,
+    /// Extra copies sent by hedging.
+    pub hedges: u64,
+    /// Replies that arrived after their attempt had been given up.
+    pub late_replies: u64,
+    /// Logical calls and how they ended for the caller, fallbacks applied.
+    pub calls: OutcomeStats,
+    /// Calls a fallback answered.
+    pub fallbacks: u64,
+    /// Retries the policy wanted but the retry budget refused.
+    pub retries_refused: u64,
+    /// Per calling instance, its circuit breaker's flavor and every transition, when the edge
+    /// has one.
+    pub breakers: Vec<BreakerReport>,
+    /// Messages of this edge that a partition or loss swallowed (requests and replies).
+    pub lost_messages: u64,
+    /// Envoy outlier ejections of callee replicas, over the calling instances.
+    pub ejections: u64,
+}
+
+/// What an edge's circuit breaker did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerReport {
+    /// The calling replica whose breaker this is.
+    pub instance: u32,
+    /// `resilience4j`, `polly`, `hystrix`.
+    pub flavor: &'static str,
+    /// Calls or attempts refused while open (or half-open without a probe left).
+    pub not_permitted: u64,
+    pub transitions: Vec<Transition>,
+}
+
+/// A scripted fault, as the reports describe it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultReport {
+    /// `latency`, ...
+    pub kind: &'static str,
+    /// The service it acts on.
+    pub service: String,
+    /// A short human description: `payments latency x10`.
+    pub description: String,
+    pub from: SimTime,
+    pub to: SimTime,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub scenario: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub max_events: u64,
+    pub outcome: RunOutcome,
+    pub services: Vec<ServiceReport>,
+    pub clients: Vec<ClientReport>,
+    pub edges: Vec<EdgeReport>,
+    pub faults: Vec<FaultReport>,
+    /// The width of the windows of every time series.
+    pub window: SimDuration,
+}

@@ -1,0 +1,119 @@
+//! The world's side of a caller's bulkhead: permits, the waiting line, and resuming a call or
+//! attempt where it stopped when a permit frees.
+
+use super::*;
+
+/// Who waits for a bulkhead permit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Waiter {
+    Call { call: u32, serial: u64 },
+    Attempt { slot: u32, attempt: u64 },
+}
+
+/// The outcome of asking a bulkhead for a permit.
+pub(super) enum Enter {
+    Granted,
+    /// Queued, with the timer that ends the wait (none for a thread pool's queue).
+    Waiting(Option<TimerId>),
+    Rejected,
+}
+
+impl World {
+    /// Tries to take a permit of the edge's bulkhead for `waiter`; a semaphore's wait is
+    /// measured on the caller's clock.
+    pub(super) fn bulkhead_enter(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        waiter: Waiter,
+    ) -> Enter {
+        let edge = &mut self.edges[edge_id as usize];
+        let host = edge.caller_host;
+        let bulkhead = edge
+            .bulkhead
+            .as_mut()
+            .expect("a bulkhead layer has a bulkhead");
+        match bulkhead.try_enter(waiter) {
+            Admission::Granted => Enter::Granted,
+            Admission::Rejected => Enter::Rejected,
+            Admission::Queued { max_wait: None } => Enter::Waiting(None),
+            Admission::Queued {
+                max_wait: Some(max_wait),
+            } => {
+                let event = match waiter {
+                    Waiter::Call { call, serial } => WorldEvent::CallWaitOver { call, serial },
+                    Waiter::Attempt { slot, attempt } => {
+                        WorldEvent::AttemptWaitOver { slot, attempt }
+                    }
+                };
+                let wait = self.local_delay(host, s.now(), max_wait);
+                Enter::Waiting(Some(s.timer_in(wait, event)))
+            }
+        }
+    }
+
+    /// Gives a permit back; the first waiter, if any, takes it and carries on.
+    pub(super) fn bulkhead_release<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+    ) {
+        let edge = &mut self.edges[edge_id as usize];
+        let bulkhead = edge
+            .bulkhead
+            .as_mut()
+            .expect("a permit comes from a bulkhead");
+        let Some(waiter) = bulkhead.release() else {
+            return;
+        };
+        // The permit passes straight to the waiter.
+        match waiter {
+            Waiter::Call { call, .. } => {
+                let c = &mut self.calls[call];
+                c.waiting = false;
+                c.permit = true;
+                if let Some(t) = c.wait_timer.take() {
+                    s.cancel(t);
+                }
+                c.stage += 1;
+                self.advance_call::<TRACE>(s, call);
+            }
+            Waiter::Attempt { slot, .. } => {
+                let a = &mut self.attempts[slot];
+                a.waiting = false;
+                a.permit = true;
+                if let Some(t) = a.wait_timer.take() {
+                    s.cancel(t);
+                }
+                a.stage += 1;
+                self.advance_attempt::<TRACE>(s, slot);
+            }
+        }
+    }
+
+    /// Removes a waiter that gave up (its wait ran out, or its call or attempt ended).
+    pub(super) fn bulkhead_leave(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        waiter: Waiter,
+    ) {
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(bulkhead) = &mut edge.bulkhead {
+            bulkhead.leave(waiter);
+        }
+        let timer = match waiter {
+            Waiter::Call { call, .. } => {
+                self.calls[call].waiting = false;
+                self.calls[call].wait_timer.take()
+            }
+            Waiter::Attempt { slot, .. } => {
+                self.attempts[slot].waiting = false;
+                self.attempts[slot].wait_timer.take()
+            }
+        };
+        if let Some(t) = timer {
+            s.cancel(t);
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The logical call at its caller: the call-level policy layers (timeout, breaker, bulkhead
+//! outside `Retry`), its deadline, and its end: fallback, owner notified, slot freed.
+
+use super::*;
+
+/// What a request asks of its callee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Op {
+    /// The service's work and call plan.
+    Serve,
+    /// Read a record's version.
+    Read,
+    /// Write a record if its version is still the one carried.
+    Write(u64),
+}
+
+/// Who made a call.
+#[derive(Clone, Copy)]
+pub(super) enum Owner {
+    Client {
+        client: ClientId,
+        started: SimTime,
+    },
+    Job(u32),
+    /// A read-modify-write user of a client.
+    User {
+        client: ClientId,
+        user: u32,
+    },
+}
+
+/// A callee's memory of a logical call's idempotency key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Key {
+    Unseen,
+    InProgress,
+    Done(Outcome),
+}
+
+/// A logical call over one edge at its caller, across its attempts.
+pub(super) struct Call {
+    pub(super) edge: u32,
+    pub(super) owner: Owner,
+    pub(super) started: SimTime,
+    /// The timer of the next hedged copy.
+    pub(super) hedge_timer: Option<TimerId>,
+    /// For a call made by a job: the job's attempt and plan step when the call began (the job
+    /// ignores it if it has moved on or is gone).
+    pub(super) parent_attempt: u64,
+    pub(super) step: u32,
+    /// When a call-level breaker let the call through.
+    pub(super) breaker_at: Option<SimTime>,
+    /// The retry budget's permit of the retry under way.
+    pub(super) retry_permit: Option<RetryPermit>,
+    /// Unique per call over the run: the idempotency key, and the check for stale events.
+    pub(super) serial: u64,
+    pub(super) op: Op,
+    /// The value a read returned.
+    pub(super) value: u64,
+    /// Attempts made so far.
+    pub(super) attempts: u32,
+    /// Slots of the attempts in flight (`live` of them).
+    pub(super) slots: [u32; MAX_LIVE],
+    pub(super) live: u8,
+    /// Call-level layers passed so far.
+    pub(super) stage: u8,
+    /// Holds a call-level bulkhead permit.
+    pub(super) permit: bool,
+    /// Waits for a call-level bulkhead permit, until this timer (if any).
+    pub(super) waiting: bool,
+    pub(super) wait_timer: Option<TimerId>,
+    pub(super) deadline: SimTime,
+    pub(super) deadline_timer: Option<TimerId>,
+    /// The last backoff slept (decorrelated jitter grows from it).
+    pub(super) last_backoff: SimDuration,
+    pub(super) last_cause: FailureCause,
+    /// The callee's executions of this call's work, and its idempotency key.
+    pub(super) executions: u32,
+    pub(super) key: Key,
+    /// Jobs of this call alive at the callee; the slot is freed when the call is finished and
+    /// none is left.
+    pub(super) jobs: u32,
+    pub(super) finished: bool,
+}
+
+impl World {
+    /// Begins a logical call over `edge`.
+    pub(super) fn start_call<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        owner: Owner,
+        inherited_deadline: SimTime,
+        op: Op,
+    ) -> (u32, u64) {
+        let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        self.edge_reports[edge.report as usize].calls.requests += 1;
+        if let Some(budget) = &mut edge.budget {
+            budget.request_started(now);
+        }
+        let (deadline_in, host) = (edge.policy.deadline, edge.caller_host);
+        let own = match deadline_in {
+            None => NEVER,
+            Some(d) => now + self.local_delay(host, now, d),
+        };
+        let deadline = own.min(inherited_deadline);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let call = self.calls.insert(Call {
+            edge: edge_id,
+            owner,
+            started: now,
+            hedge_timer: None,
+            parent_attempt: match owner {
+                Owner::Job(job) => self.jobs[job].attempt,
+                _ => NO_ATTEMPT,
+            },
+            step: match owner {
+                Owner::Job(job) => self.jobs[job].step,
+                _ => 0,
+            },
+            breaker_at: None,
+            retry_permit: None,
+            serial,
+            op,
+            value: 0,
+            attempts: 0,
+            slots: [0; MAX_LIVE],
+            live: 0,
+            stage: 0,
+            permit: false,
+            waiting: false,
+            wait_timer: None,
+            deadline,
+            deadline_timer: None,
+            last_backoff: SimDuration::ZERO,
+            last_cause: FailureCause::Timeout,
+            executions: 0,
+            key: Key::Unseen,
+            jobs: 0,
+            finished: false,
+        });
+        if TRACE {
+            match owner {
+                Owner::Client { client, .. } | Owner::User { client, .. } => {
+                    self.trace_request_start(now, call, client.0, edge_id)
+                }
+                Owner::Job(job) => {
+                    let (parent, index) = (self.jobs[job].attempt, self.jobs[job].next_call);
+                    self.trace_call_start(now, call, parent, edge_id, u32::from(index) - 1);
+                }
+            }
+        }
+        if deadline != NEVER {
+            if deadline <= now {
+                // The budget ran out upstream: fail at once, without sending (gRPC
+                // DEADLINE_EXCEEDED).
+                self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
+                return (call, serial);
+            }
+            self.calls[call].deadline_timer =
+                Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
+        }
+        self.advance_call::<TRACE>(s, call);
+        (call, serial)
+    }
+
+    /// Walks the call-level layers from where the call stands, then makes the first attempt.
+    pub(super) fn advance_call<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+    ) {
+        let edge_id = self.calls[call].edge;
+        loop {
+            let stage = usize::from(self.calls[call].stage);
+            let Some(&layer) = self.edges[edge_id as usize].call_layers.get(stage) else {
+                break;
+            };
+            if layer == Layer::Timeout {
+                // A timeout outside the retries bounds the whole call.
+                let e = &self.edges[edge_id as usize];
+                let host = e.caller_host;
+                let timeout = e.policy.timeout.map(|t| self.local_delay(host, s.now(), t));
+                let c = &mut self.calls[call];
+                if let Some(end) = timeout.map(|t| s.now() + t)
+                    && end < c.deadline
+                {
+                    c.deadline = end;
+                    if let Some(t) = c.deadline_timer.take() {
+                        s.cancel(t);
+                    }
+                    let serial = c.serial;
+                    c.deadline_timer = Some(s.timer_at(end, WorldEvent::Deadline { call, serial }));
+                }
+            }
+            if layer == Layer::Breaker && self.calls[call].breaker_at.is_none() {
+                let now = s.now();
+                let breaker = self.edges[edge_id as usize].breaker.as_mut();
+                if !breaker
+                    .expect("a breaker layer has a breaker")
+                    .try_acquire(now)
+                {
+                    let failed = Outcome::Failed(FailureCause::CircuitOpen);
+                    self.call_finished::<TRACE>(s, call, failed);
+                    return;
+                }
+                self.calls[call].breaker_at = Some(now);
+            }
+            if layer == Layer::Bulkhead && !self.calls[call].permit {
+                let serial = self.calls[call].serial;
+                match self.bulkhead_enter(s, edge_id, Waiter::Call { call, serial }) {
+                    Enter::Granted => self.calls[call].permit = true,
+                    Enter::Waiting(timer) => {
+                        self.calls[call].waiting = true;
+                        self.calls[call].wait_timer = timer;
+                        return;
+                    }
+                    Enter::Rejected => {
+                        let failed = Outcome::Failed(FailureCause::BulkheadFull);
+                        self.call_finished::<TRACE>(s, call, failed);
+                        return;
+                    }
+                }
+            }
+            self.calls[call].stage += 1;
+        }
+        self.new_attempt::<TRACE>(s, call);
+    }
+
+    pub(super) fn on_call_wait_over<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        debug_assert_eq!(self.calls[call].serial, serial);
+        self.calls[call].wait_timer = None;
+        let edge = self.calls[call].edge;
+        self.bulkhead_leave(s, edge, Waiter::Call { call, serial });
+        self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::BulkheadFull));
+    }
+
+    pub(super) fn on_deadline<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call: u32,
+        serial: u64,
+    ) {
+        debug_assert_eq!(self.calls[call].serial, serial);
+        self.calls[call].deadline_timer = None;
+        if TRACE {
+            let waited = s.now() - self.calls[call].started;
+            self.trace_deadline(s.now(), call, waited);
+        }
+        // Every attempt in flight fails with the call, as the caller sees it.
+        let now = s.now();
+        while self.calls[call].live > 0 {
+            let slot = self.calls[call].slots[0];
+            let a = &self.attempts[slot];
+            let edge = &mut self.edges[self.calls[call].edge as usize];
+            self.edge_reports[edge.report as usize]
+                .stats
+                .record_failure(now, FailureCause::Timeout);
+            if a.sent {
+                let to = edge.to.0 as usize;
+                self.services[to]
+                    .report
+                    .stats
+                    .record_failure(now, FailureCause::Timeout);
+            }
+            self.drop_attempt::<TRACE>(s, slot, Some(true));
+        }
+        self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
+    }
+
+    /// Lets go of what a call holds at its caller: its copies in flight (abandoned: their work
+    /// goes on, wasted), its timers and its bulkhead permit or place in line. Returns its edge.
+    pub(super) fn release_call<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+    ) -> u32 {
+        while self.calls[call_id].live > 0 {
+            let slot = self.calls[call_id].slots[0];
+            let edge = &mut self.edges[self.calls[call_id].edge as usize];
+            self.edge_reports[edge.report as usize]
+                .stats
+                .record_cancelled();
+            if self.attempts[slot].sent {
+                self.services[edge.to.0 as usize]
+                    .report
+                    .stats
+                    .record_cancelled();
+            }
+            self.drop_attempt::<TRACE>(s, slot, None);
+        }
+        let call = &mut self.calls[call_id];
+        for t in [call.deadline_timer.take(), call.hedge_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            s.cancel(t);
+        }
+        let (edge_id, serial, waiting, permit) =
+            (call.edge, call.serial, call.waiting, call.permit);
+        call.permit = false;
+        if waiting {
+            self.bulkhead_leave(
+                s,
+                edge_id,
+                Waiter::Call {
+                    call: call_id,
+                    serial,
+                },
+            );
+        }
+        if permit {
+            self.bulkhead_release::<TRACE>(s, edge_id);
+        }
+        edge_id
+    }
+
+    /// Abandons a call nobody waits for any more (a parallel step decided without it): like a
+    /// hedge that lost, it ends neither ok nor failed.
+    pub(super) fn cancel_call<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+    ) {
+        let now = s.now();
+        let edge_id = self.release_call::<TRACE>(s, call_id);
+        let call = &mut self.calls[call_id];
+        let (breaker_at, retry_permit) = (call.breaker_at.take(), call.retry_permit.take());
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(budget) = &mut edge.budget {
+            if let Some(permit) = retry_permit {
+                budget.retry_abandoned(now, permit);
+            }
+            budget.request_finished(now);
+        }
+        if breaker_at.is_some() {
+            edge.breaker.as_mut().expect("a breaker").release();
+        }
+        self.edge_reports[edge.report as usize]
+            .calls
+            .record_cancelled();
+        let call = &mut self.calls[call_id];
+        call.finished = true;
+        if call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+    }
+
+    /// A logical call is over: apply the fallback and report it to its owner.
+    pub(super) fn call_finished<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: u32,
+        outcome: Outcome,
+    ) {
+        let now = s.now();
+        let edge_id = self.release_call::<TRACE>(s, call_id);
+        let breaker_at = self.calls[call_id].breaker_at;
+        let retry_permit = self.calls[call_id].retry_permit.take();
+        let edge = &mut self.edges[edge_id as usize];
+        if let Some(budget) = &mut edge.budget {
+            if let Some(permit) = retry_permit {
+                budget.retry_abandoned(now, permit);
+            }
+            budget.request_finished(now);
+        }
+        if let Some(at) = breaker_at {
+            let breaker = edge.breaker.as_mut().expect("a breaker");
+            breaker.on_result(now, now - at, !outcome.is_answer());
+        }
+        let mut outcome = outcome;
+        if outcome.is_answer() {
+            edge.last_answer = Some(now);
+        } else if let Some(fallback) = edge.policy.fallback {
+            let available = match fallback {
+                Fallback::Static | Fallback::Skip => true,
+                Fallback::Cached { ttl } => edge.last_answer.is_some_and(|t| now - t <= ttl),
+            };
+            if available {
+                self.edge_reports[edge.report as usize].fallbacks += 1;
+                outcome = Outcome::Degraded;
+            }
+        }
+        let call = &mut self.calls[call_id];
+        let latency = now - call.started;
+        self.edge_reports[edge.report as usize]
+            .calls
+            .record(now, latency, outcome);
+        let owner = call.owner;
+        let (op, value) = (call.op, call.value);
+        let parent = (call.parent_attempt, call.step);
+        if TRACE {
+            self.trace_call_finished(now, call_id, outcome);
+        }
+        let call = &mut self.calls[call_id];
+        call.finished = true;
+        if call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+        match owner {
+            Owner::Client { client, started } => {
+                let stats = &mut self.clients[client.0 as usize].report.stats;
+                stats.record(now, now - started, outcome);
+            }
+            Owner::Job(job) => {
+                let j = &self.jobs[job];
+                // The job may have moved past this step (a parallel step decided without this
+                // call), or be gone; then the outcome is for nobody.
+                if parent.0 != NO_ATTEMPT && parent == (j.attempt, j.step) {
+                    self.step_call_done::<TRACE>(s, job, outcome);
+                }
+            }
+            Owner::User { client, user } => {
+                self.user_step::<TRACE>(s, client.0, user, op, value, outcome)
+            }
+        }
+    }
+}

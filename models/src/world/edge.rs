@@ -1,0 +1,166 @@
+//! The per-caller edge state: its policy objects, replica choice (load balancing over the
+//! replicas the caller believes healthy), active health checks and outlier sweeps.
+
+use super::*;
+
+pub(super) struct Edge {
+    pub(super) to: ServiceId,
+    /// The callee's endpoint.
+    pub(super) to_endpoint: u16,
+    /// The calling instance (replica) that owns this edge's policy state: state that production
+    /// keeps per client process is per calling instance here.
+    pub(super) caller_host: u32,
+    pub(super) policy: CallPolicy,
+    /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
+    pub(super) call_layers: Vec<Layer>,
+    pub(super) attempt_layers: Vec<Layer>,
+    pub(super) network_rng: SimRng,
+    pub(super) retry_rng: SimRng,
+    /// The edge's bulkhead: permits in use and waiters (FIFO).
+    pub(super) bulkhead: Option<BulkheadState<Waiter>>,
+    /// When the last good answer arrived (cached fallbacks serve it for their ttl).
+    pub(super) last_answer: Option<SimTime>,
+    pub(super) breaker: Option<CircuitBreaker>,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) throttle: Option<AdaptiveThrottle>,
+    pub(super) throttle_rng: SimRng,
+    /// Load balancing over the callee's replicas: the balancer, its draws, and the attempts in
+    /// flight to each replica from this caller.
+    pub(super) balancer: Balancer,
+    pub(super) lb_rng: SimRng,
+    pub(super) outstanding: Vec<u32>,
+    /// Envoy outlier detection and active health checks, as this caller sees the replicas.
+    pub(super) outlier: Option<OutlierDetector>,
+    pub(super) health: Vec<HealthState>,
+    /// Index into the world's edge reports: the replicas of a caller share one report.
+    pub(super) report: u32,
+}
+
+/// Splits an edge's layers into those acting per call and per attempt, outermost first,
+/// keeping only the layers the policy configures.
+pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
+    let configured = |l: &Layer| match l {
+        Layer::Retry => false,
+        Layer::Breaker => policy.breaker.is_some(),
+        Layer::Bulkhead => policy.bulkhead.is_some(),
+        Layer::Timeout => policy.timeout.is_some(),
+    };
+    let order = policy.order.0;
+    let retry = order
+        .iter()
+        .position(|l| *l == Layer::Retry)
+        .expect("an order names Retry");
+    let call: Vec<Layer> = order[..retry].iter().copied().filter(configured).collect();
+    let attempt: Vec<Layer> = order[retry + 1..]
+        .iter()
+        .copied()
+        .filter(configured)
+        .collect();
+    (call, attempt)
+}
+
+impl World {
+    /// The replica an attempt over `edge` goes to: the only one, or the balancer's choice among
+    /// those the caller believes healthy and has not ejected.
+    pub(super) fn pick_replica(&mut self, edge_id: u32) -> u32 {
+        let edge = &mut self.edges[edge_id as usize];
+        let n = edge.outstanding.len();
+        if n == 1 {
+            return 0;
+        }
+        let service = edge.to.0 as usize;
+        let state = &self.services[service];
+        self.eligible.clear();
+        for i in 0..n {
+            let healthy = match self.specs[service].health {
+                Health::Unchecked => true,
+                Health::Perfect => {
+                    let inst = &state.instances[i];
+                    inst.up() && self.host_down[inst.host as usize] == 0
+                }
+                Health::Active(_) => edge.health[i].is_healthy(),
+            };
+            let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
+            self.eligible.push(healthy && !ejected);
+        }
+        edge.balancer
+            .pick(&self.eligible, &edge.outstanding, &mut edge.lb_rng)
+            .unwrap_or(0) as u32
+    }
+
+    /// A caller probes a replica: the probe crosses the network and back; it passes if the
+    /// replica's process runs and both trips arrive within the check's timeout.
+    pub(super) fn on_health_probe(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        replica: u32,
+    ) {
+        let now = s.now();
+        let edge = &self.edges[edge_id as usize];
+        let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
+            unreachable!("probes only for actively checked services")
+        };
+        let caller = edge.caller_host;
+        let inst = &self.services[edge.to.0 as usize].instances[replica as usize];
+        let (host, up) = (inst.host, inst.up());
+        let there = self.transmit(edge_id, caller, host, now);
+        let back = self.transmit(edge_id, host, caller, now);
+        let (ok, after) = match (there, back) {
+            (Transit::Arrives(a), Transit::Arrives(b)) if up && a + b <= check.timeout => {
+                (true, a + b)
+            }
+            // A refused connection fails as soon as it comes back.
+            (Transit::Refused(a), _) | (Transit::Arrives(a), Transit::Refused(_))
+                if a < check.timeout =>
+            {
+                (false, a)
+            }
+            (Transit::Arrives(a), Transit::Arrives(b)) if !up && a + b <= check.timeout => {
+                (false, a + b)
+            }
+            _ => (false, check.timeout),
+        };
+        let event = WorldEvent::HealthResult {
+            edge: edge_id,
+            replica,
+            ok,
+        };
+        s.schedule_in(self.local_delay(caller, now, after), event);
+    }
+
+    pub(super) fn on_health_result(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: u32,
+        replica: u32,
+        ok: bool,
+    ) {
+        let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        edge.health[replica as usize].on_check(ok);
+        let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
+            unreachable!("results only for actively checked services")
+        };
+        // Envoy schedules the next probe one interval after the result.
+        let host = edge.caller_host;
+        let event = WorldEvent::HealthProbe {
+            edge: edge_id,
+            replica,
+        };
+        s.schedule_in(self.local_delay(host, now, check.interval), event);
+    }
+
+    pub(super) fn on_outlier_sweep(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32) {
+        let now = s.now();
+        let edge = &mut self.edges[edge_id as usize];
+        let outlier = edge.outlier.as_mut().expect("a sweep needs a detector");
+        outlier.sweep(now);
+        let interval = outlier.config().interval;
+        let host = edge.caller_host;
+        s.schedule_in(
+            self.local_delay(host, now, interval),
+            WorldEvent::OutlierSweep { edge: edge_id },
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The world's events: what can happen next, and the names traces give them.
+
+use super::*;
+
+/// The world's events. Payloads are slab indices plus an id (attempt id or call serial) that
+/// makes stale references detectable after a slot is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorldEvent {
+    /// The next request of an open-loop client.
+    ClientArrival {
+        client: u32,
+    },
+    /// An attempt reaches its callee.
+    Deliver {
+        job: u32,
+    },
+    /// A job's local work is finished.
+    WorkDone {
+        job: u32,
+    },
+    /// A reply reaches its caller.
+    Reply {
+        /// The attempt's slot at the caller.
+        slot: u32,
+        /// The edge the attempt travelled, to account a late reply after its attempt is gone.
+        edge: u32,
+        attempt: u64,
+        outcome: Outcome,
+    },
+    /// A per-attempt timeout fired.
+    Timeout {
+        slot: u32,
+        attempt: u64,
+    },
+    /// A retry's backoff elapsed.
+    RetryDue {
+        call: u32,
+        serial: u64,
+    },
+    /// A hedged call's next copy is due.
+    HedgeDue {
+        call: u32,
+        serial: u64,
+    },
+    /// A call's overall deadline passed.
+    Deadline {
+        call: u32,
+        serial: u64,
+    },
+    /// An attempt's wait for a bulkhead permit ran out.
+    AttemptWaitOver {
+        slot: u32,
+        attempt: u64,
+    },
+    /// A call's wait for a bulkhead permit ran out.
+    CallWaitOver {
+        call: u32,
+        serial: u64,
+    },
+    /// A read-modify-write user starts (again) with a read.
+    UserStart {
+        client: u32,
+        user: u32,
+    },
+    /// A request's wait for its rate-limit permission is over: it goes on to the queue.
+    Admitted {
+        job: u32,
+    },
+    /// A request waited the rate limiter's whole timeout and is refused.
+    RateLimited {
+        job: u32,
+    },
+    /// A scripted crash (fault index) happens, or its targets restart.
+    Crash {
+        fault: u32,
+    },
+    RestartTargets {
+        fault: u32,
+    },
+    /// A replica comes back (after a leak crash, or a chaos repair).
+    Restart {
+        service: u32,
+        replica: u32,
+    },
+    /// A chaos process's unit fails, or is repaired.
+    ChaosFail {
+        fault: u32,
+        unit: u32,
+    },
+    ChaosRepair {
+        fault: u32,
+        unit: u32,
+    },
+    /// A caller's active health check probes a replica, and learns the result.
+    HealthProbe {
+        edge: u32,
+        replica: u32,
+    },
+    HealthResult {
+        edge: u32,
+        replica: u32,
+        ok: bool,
+    },
+    /// A caller's outlier detector sweeps (Envoy's `interval`).
+    OutlierSweep {
+        edge: u32,
+    },
+}
+
+impl WorldEvent {
+    /// The names used in traces, indexed by [`Event::kind`].
+    pub const KIND_NAMES: [&'static str; 21] = [
+        "client_arrival",
+        "deliver",
+        "work_done",
+        "reply",
+        "timeout",
+        "retry_due",
+        "hedge_due",
+        "deadline",
+        "attempt_wait_over",
+        "call_wait_over",
+        "user_start",
+        "admitted",
+        "rate_limited",
+        "crash",
+        "restart_targets",
+        "restart",
+        "chaos_fail",
+        "chaos_repair",
+        "health_probe",
+        "health_result",
+        "outlier_sweep",
+    ];
+}
+
+impl Event for WorldEvent {
+    #[inline]
+    fn kind(&self) -> u16 {
+        match self {
+            WorldEvent::ClientArrival { .. } => 0,
+            WorldEvent::Deliver { .. } => 1,
+            WorldEvent::WorkDone { .. } => 2,
+            WorldEvent::Reply { .. } => 3,
+            WorldEvent::Timeout { .. } => 4,
+            WorldEvent::RetryDue { .. } => 5,
+            WorldEvent::HedgeDue { .. } => 6,
+            WorldEvent::Deadline { .. } => 7,
+            WorldEvent::AttemptWaitOver { .. } => 8,
+            WorldEvent::CallWaitOver { .. } => 9,
+            WorldEvent::UserStart { .. } => 10,
+            WorldEvent::Admitted { .. } => 11,
+            WorldEvent::RateLimited { .. } => 12,
+            WorldEvent::Crash { .. } => 13,
+            WorldEvent::RestartTargets { .. } => 14,
+            WorldEvent::Restart { .. } => 15,
+            WorldEvent::ChaosFail { .. } => 16,
+            WorldEvent::ChaosRepair { .. } => 17,
+            WorldEvent::HealthProbe { .. } => 18,
+            WorldEvent::HealthResult { .. } => 19,
+            WorldEvent::OutlierSweep { .. } => 20,
+        }
+    }
+
+    #[inline]
+    fn target(&self) -> u32 {
+        match *self {
+            WorldEvent::ClientArrival { client } | WorldEvent::UserStart { client, .. } => client,
+            WorldEvent::Deliver { job }
+            | WorldEvent::WorkDone { job }
+            | WorldEvent::Admitted { job }
+            | WorldEvent::RateLimited { job } => job,
+            WorldEvent::Reply { slot, .. }
+            | WorldEvent::Timeout { slot, .. }
+            | WorldEvent::AttemptWaitOver { slot, .. } => slot,
+            WorldEvent::RetryDue { call, .. }
+            | WorldEvent::HedgeDue { call, .. }
+            | WorldEvent::Deadline { call, .. }
+            | WorldEvent::CallWaitOver { call, .. } => call,
+            WorldEvent::Crash { fault }
+            | WorldEvent::RestartTargets { fault }
+            | WorldEvent::ChaosFail { fault, .. }
+            | WorldEvent::ChaosRepair { fault, .. } => fault,
+            WorldEvent::Restart { service, .. } => service,
+            WorldEvent::HealthProbe { edge, .. }
+            | WorldEvent::HealthResult { edge, .. }
+            | WorldEvent::OutlierSweep { edge } => edge,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The end of a run: the reports assembled, and the conservation check.
+
+use super::*;
+
+impl World {
+    /// Closes the books at the end of the run and turns the state into its reports.
+    pub(super) fn finish(mut self, outcome: RunOutcome) -> RunResult {
+        self.check_conservation();
+        let end = outcome.now;
+        for s in &mut self.services {
+            s.report.up_time_by_count[s.up_count as usize] += end - s.up_count_since;
+            s.up_count_since = end;
+            for inst in &mut s.instances {
+                if !inst.up() {
+                    inst.report.down += end - inst.down_since;
+                    inst.down_since = end;
+                }
+            }
+            s.report.instances = s.instances.iter().map(|i| i.report.clone()).collect();
+            if let Some(l) = s.instances.first().and_then(|i| i.limiter.as_ref()) {
+                s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+            }
+        }
+        for s in &mut self.services {
+            s.report.stats.finish(end);
+            s.report.gauges.finish(end);
+        }
+        for c in &mut self.clients {
+            c.report.stats.finish(end);
+        }
+        for r in &mut self.edge_reports {
+            r.stats.finish(end);
+            r.calls.finish(end);
+        }
+        // The edges of one call are the caller's replicas, in replica order.
+        let mut replica_of_report = vec![0u32; self.edge_reports.len()];
+        for e in &mut self.edges {
+            let instance = replica_of_report[e.report as usize];
+            replica_of_report[e.report as usize] += 1;
+            if let Some(b) = &mut e.breaker {
+                b.advance(end);
+                self.edge_reports[e.report as usize]
+                    .breakers
+                    .push(BreakerReport {
+                        instance,
+                        flavor: b.config().flavor.name(),
+                        not_permitted: b.not_permitted(),
+                        transitions: b.transitions().to_vec(),
+                    });
+            }
+        }
+        RunResult {
+            scenario: self.name,
+            seed: self.seed,
+            duration: self.duration,
+            max_events: self.max_events,
+            outcome,
+            services: self.services.into_iter().map(|s| s.report).collect(),
+            clients: self.clients.into_iter().map(|c| c.report).collect(),
+            edges: self.edge_reports,
+            faults: self.faults,
+            window: self.window,
+        }
+    }
+
+    /// Every attempt sent is ok, failed or still in flight; every logical request likewise.
+    pub(super) fn check_conservation(&self) {
+        let attempts_in_flight: u64 = self
+            .services
+            .iter()
+            .map(|s| s.report.stats.in_flight())
+            .sum();
+        let sent_live = self.attempts.live().filter(|a| a.sent).count() as u64;
+        assert_eq!(
+            attempts_in_flight, sent_live,
+            "attempts in flight do not match attempts awaiting a reply"
+        );
+        let edge_in_flight: u64 = self.edge_reports.iter().map(|r| r.stats.in_flight()).sum();
+        assert_eq!(
+            edge_in_flight,
+            self.attempts.live().count() as u64,
+            "attempts not conserved on their edges"
+        );
+        let client_in_flight: u64 = self
+            .clients
+            .iter()
+            .map(|c| c.report.stats.in_flight())
+            .sum();
+        let live_calls = || self.calls.live().filter(|c| !c.finished);
+        let client_calls = live_calls()
+            .filter(|c| matches!(c.owner, Owner::Client { .. }))
+            .count() as u64;
+        // Users' requests are in flight while a user waits for a call or a backoff.
+        let users_active: u64 = self
+            .clients
+            .iter()
+            .map(|c| c.report.stats.in_flight())
+            .zip(&self.arrivals)
+            .filter(|(_, a)| {
+                matches!(
+                    a,
+                    Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. }
+                )
+            })
+            .map(|(n, _)| n)
+            .sum();
+        assert_eq!(
+            client_in_flight,
+            client_calls + users_active,
+            "client requests not conserved"
+        );
+        let calls_in_flight: u64 = self.edge_reports.iter().map(|r| r.calls.in_flight()).sum();
+        assert_eq!(
+            calls_in_flight,
+            live_calls().count() as u64,
+            "calls not conserved"
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! The running world: clients send requests over the network to services, services queue them
+//! for a worker, do their local work, make their downstream calls in order and reply. Callers
+//! wrap each call in their edge's policies.
+//!
+//! ```text
+//!   client ──attempt──▶ [queue]──▶ worker: local work ──▶ call 1 ──▶ call 2 ──▶ reply
+//!      ▲   (network)       │ full: rejected                 (each call is itself a logical
+//!      └──────reply────────┘                                 call with attempts and policies)
+//! ```
+//!
+//! A *call* is one logical call over an edge at its caller; each try is an *attempt*; an
+//! attempt that reaches its callee is a *job* there. A caller that gives up on an attempt
+//! (timeout, deadline, a hedge that lost) forgets it; the callee keeps working on it (wasted
+//! work), and its reply, when it comes, is a late reply that changes nothing.
+//!
+//! The policies of an edge are layers in an [`Order`]: layers outside `Retry` act once per call,
+//! layers inside act per attempt. A call or attempt walks its layers outermost first (`stage`),
+//! and may stop at a bulkhead to wait for a permit; a freed permit resumes it where it stopped.
+//!
+//! A call stays in its slot until every job of it is gone, so a callee can always reach the
+//! call's idempotency key and count the side effects its attempts execute.
+//!
+//! The rooms, in the order a request meets them:
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | `wiring` | `World::new`: configuration to running state |
+//! | `clients` | arrivals, closed-loop and read-modify-write users |
+//! | `call` | the logical call: call-level layers, deadline, fallback, its end |
+//! | `bulkhead` | permits and waiting lines of callers' bulkheads |
+//! | `attempt` | one try: attempt-level layers, send, reply or timeout, retry and hedge |
+//! | `edge` | per-caller edge state: replica choice, health checks, outlier sweeps |
+//! | `transit` | what the network does to a message |
+//! | `service` | the callee: admission, queue, work, reply, idempotency keys |
+//! | `plan` | call plans and the joins of parallel steps |
+//! | `faults` | crashes, restarts and chaos of replicas and hosts |
+//! | `finish` | the run's reports and the conservation check |
+//! | `tracing` | the trace points for `replay` |
+//! | `events`, `slab` | the event type; the slot vectors calls, attempts and jobs live in |
+
+mod attempt;
+mod bulkhead;
+mod call;
+mod clients;
+mod edge;
+mod events;
+mod faults;
+mod finish;
+mod plan;
+mod service;
+mod slab;
+#[cfg(test)]
+mod tests;
+mod tracing;
+mod transit;
+mod wiring;
+
+use std::collections::VecDeque;
+
+use sim_core::{
+    Distribution, Event, Limits, Model, RngStreams, RunOutcome, Scheduler, SimDuration, SimRng,
+    SimTime, Simulation, TimerId, TraceSink,
+};
+
+use crate::clock::{ClockConfig, HostClock};
+use crate::config::{
+    Arrivals, CallConfig, CallPolicy, ClientConfig, ClientId, ColdStart, Execution, Fallback,
+    Fault, Group, Health, Join, Layer, Retry, ServiceConfig, ServiceId, ServiceKind, Shed, Target,
+    WorldConfig,
+};
+use crate::lb::{Balancer, HealthState};
+use crate::metrics::{FailureCause, Gauges, Outcome, OutcomeStats};
+use crate::network::{CutMode, Direction, Endpoint as Place, Network, Partition};
+use crate::policy::backoff::backoff;
+use crate::policy::breaker::CircuitBreaker;
+use crate::policy::budget::{AdaptiveThrottle, RetryBudget, RetryPermit};
+use crate::policy::bulkhead::{Admission, BulkheadState};
+use crate::policy::outlier::OutlierDetector;
+use crate::policy::ratelimit::RateLimiter;
+use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
+use crate::report::{
+    BreakerReport, ClientReport, EdgeReport, FaultReport, InstanceReport, RunResult, ServiceReport,
+};
+use crate::topology::Topology;
+use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
+
+use self::attempt::Attempt;
+use self::bulkhead::{Enter, Waiter};
+use self::call::{Call, Key, Op, Owner};
+use self::clients::{ClientState, RequestKind};
+use self::edge::{Edge, layers};
+pub use self::events::WorldEvent;
+use self::faults::Unit;
+use self::service::{Instance, Job, LatencyFault, ServiceSpec, ServiceState};
+use self::slab::Slab;
+use self::tracing::Tracer;
+use self::transit::{LinkFault, Transit};
+
+/// No attempt has id 0.
+const NO_ATTEMPT: u64 = 0;
+/// No deadline.
+const NEVER: SimTime = SimTime(u64::MAX);
+/// Copies of one hedged call in flight at once (gRPC caps `maxAttempts` at 5).
+const MAX_LIVE: usize = 5;
+
+/// Options of one run that are not part of the world.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Receives the domain trace: every step of every logical request (see [`crate::trace`]).
+    /// Without it, a run pays one branch per event and runs handlers without trace points.
+    pub trace: Option<Box<dyn RecordSink>>,
+    /// Receives every event the engine processes.
+    pub event_trace: Option<Box<dyn TraceSink<WorldEvent>>>,
+}
+
+/// A world ready to run: configuration plus state.
+pub struct World {
+    faults: Vec<FaultReport>,
+    window: SimDuration,
+    name: String,
+    seed: u64,
+    duration: SimDuration,
+    max_events: u64,
+    specs: Vec<ServiceSpec>,
+    arrivals: Vec<Arrivals>,
+    services: Vec<ServiceState>,
+    clients: Vec<ClientState>,
+    edges: Vec<Edge>,
+    edge_reports: Vec<EdgeReport>,
+    jobs: Slab<Job>,
+    calls: Slab<Call>,
+    attempts: Slab<Attempt>,
+    next_attempt: u64,
+    next_serial: u64,
+    /// Hosts: their network, how many host-level crashes hold each down, their clocks (empty
+    /// when every clock is ideal), and the replicas on each.
+    net: Network,
+    host_down: Vec<u32>,
+    host_zone: Vec<usize>,
+    zone_region: Vec<usize>,
+    clocks: Vec<HostClock>,
+    host_instances: Vec<Vec<(u32, u32)>>,
+    /// The faults as configured (crash and chaos events refer to them), and per chaos fault
+    /// its replicas with their streams.
+    fault_specs: Vec<Fault>,
+    chaos: Vec<Vec<(Unit, SimRng)>>,
+    /// The one latency of a network without partitions, loss, link overrides or differences
+    /// between zones and regions.
+    uniform_latency: Option<Distribution>,
+    /// Latency faults on links.
+    link_faults: Vec<LinkFault>,
+    /// Scratch space for load balancing and for the calls of a plan step.
+    eligible: Vec<bool>,
+    made: Vec<u32>,
+    tracer: Option<Box<Tracer>>,
+}
+
+impl World {
+    /// Runs the world to its end time or event limit.
+    pub fn run(mut self, options: RunOptions) -> RunResult {
+        let mut sim = Simulation::new(Limits {
+            end: SimTime::ZERO + self.duration,
+            max_events: self.max_events,
+        });
+        if let Some(trace) = options.event_trace {
+            sim.set_trace(trace);
+        }
+        if let Some(sink) = options.trace {
+            self.tracer = Some(Box::new(Tracer {
+                sink,
+                next_request: 1,
+                attempts: Vec::new(),
+                call_requests: Vec::new(),
+                job_slots: Vec::new(),
+                free_slots: self
+                    .services
+                    .iter()
+                    .map(|s| (0..s.report.workers).rev().collect())
+                    .collect(),
+            }));
+        }
+        for client in 0..self.clients.len() as u32 {
+            let first = match self.arrivals[client as usize] {
+                // The first Poisson arrival is one inter-arrival time after 0, like every other.
+                Arrivals::Poisson { .. } => self.interarrival(client),
+                Arrivals::Constant { .. } => SimDuration::ZERO,
+                Arrivals::ReadModifyWrite { users } => {
+                    self.clients[client as usize].report.stats.requests += u64::from(users);
+                    for user in 0..users {
+                        sim.scheduler()
+                            .schedule_in(SimDuration::ZERO, WorldEvent::UserStart { client, user });
+                    }
+                    continue;
+                }
+                Arrivals::ClosedLoop { users, .. } => {
+                    // Each user thinks first, so that they do not all start at once.
+                    for user in 0..users {
+                        let think = self.think_time(client);
+                        sim.scheduler()
+                            .schedule_in(think, WorldEvent::UserStart { client, user });
+                    }
+                    continue;
+                }
+            };
+            sim.scheduler()
+                .schedule_in(first, WorldEvent::ClientArrival { client });
+        }
+        for (fault, spec) in self.fault_specs.clone().iter().enumerate() {
+            let fault = fault as u32;
+            match spec {
+                Fault::Crash { at, .. } => sim
+                    .scheduler()
+                    .schedule_at(*at, WorldEvent::Crash { fault }),
+                Fault::Chaos { .. } => {
+                    for unit in 0..self.chaos[fault as usize].len() as u32 {
+                        let first = self.chaos_draw(fault, unit, false);
+                        sim.scheduler()
+                            .schedule_in(first, WorldEvent::ChaosFail { fault, unit });
+                    }
+                }
+                _ => {}
+            }
+        }
+        for edge in 0..self.edges.len() as u32 {
+            let e = &self.edges[edge as usize];
+            if !e.health.is_empty() {
+                for replica in 0..e.health.len() as u32 {
+                    sim.scheduler()
+                        .schedule_in(SimDuration::ZERO, WorldEvent::HealthProbe { edge, replica });
+                }
+            }
+            if let Some(o) = &e.outlier {
+                let first = self.local_delay(e.caller_host, SimTime::ZERO, o.config().interval);
+                sim.scheduler()
+                    .schedule_in(first, WorldEvent::OutlierSweep { edge });
+            }
+        }
+        let outcome = sim.run(&mut self);
+        self.finish(outcome)
+    }
+
+    /// The true time a timer of `delay` on `host`'s clock takes, set now (ideal clocks: the
+    /// delay itself). Every timer the world sets is a duration timer measured by the host's
+    /// clock rate; clock steps do not move it (see [`crate::clock`]).
+    #[inline]
+    pub(super) fn local_delay(&self, host: u32, now: SimTime, delay: SimDuration) -> SimDuration {
+        match self.clocks.get(host as usize) {
+            None => delay,
+            Some(clock) => clock.true_after(now, delay) - now,
+        }
+    }
+
+    #[inline]
+    pub(super) fn dispatch<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        event: WorldEvent,
+    ) {
+        match event {
+            WorldEvent::ClientArrival { client } => self.on_client_arrival::<TRACE>(s, client),
+            WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),
+            WorldEvent::WorkDone { job } => self.on_work_done::<TRACE>(s, job),
+            WorldEvent::Reply {
+                slot,
+                edge,
+                attempt,
+                outcome,
+            } => self.on_reply::<TRACE>(s, slot, edge, attempt, outcome),
+            WorldEvent::Timeout { slot, attempt } => self.on_timeout::<TRACE>(s, slot, attempt),
+            WorldEvent::RetryDue { call, serial } => self.on_retry_due::<TRACE>(s, call, serial),
+            WorldEvent::HedgeDue { call, serial } => self.on_hedge_due::<TRACE>(s, call, serial),
+            WorldEvent::Deadline { call, serial } => self.on_deadline::<TRACE>(s, call, serial),
+            WorldEvent::AttemptWaitOver { slot, attempt } => {
+                self.on_attempt_wait_over::<TRACE>(s, slot, attempt)
+            }
+            WorldEvent::CallWaitOver { call, serial } => {
+                self.on_call_wait_over::<TRACE>(s, call, serial)
+            }
+            WorldEvent::UserStart { client, user } => self.on_user_start::<TRACE>(s, client, user),
+            WorldEvent::Admitted { job } => self.admit::<TRACE>(s, job),
+            WorldEvent::Crash { fault } => self.on_crash::<TRACE>(s, fault),
+            WorldEvent::RestartTargets { fault } => self.on_restart_targets(s.now(), fault),
+            WorldEvent::Restart { service, replica } => {
+                self.restart_instance(s.now(), service, replica, None)
+            }
+            WorldEvent::ChaosFail { fault, unit } => self.on_chaos::<TRACE>(s, fault, unit, true),
+            WorldEvent::ChaosRepair { fault, unit } => {
+                self.on_chaos::<TRACE>(s, fault, unit, false)
+            }
+            WorldEvent::HealthProbe { edge, replica } => self.on_health_probe(s, edge, replica),
+            WorldEvent::HealthResult { edge, replica, ok } => {
+                self.on_health_result(s, edge, replica, ok)
+            }
+            WorldEvent::OutlierSweep { edge } => self.on_outlier_sweep(s, edge),
+            WorldEvent::RateLimited { job } => {
+                self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
+            }
+        }
+    }
+}
+
+impl Model for World {
+    type Event = WorldEvent;
+
+    #[inline]
+    fn handle(&mut self, s: &mut Scheduler<WorldEvent>, event: WorldEvent) {
+        // One branch per event picks the handlers with or without the trace points.
+        if self.tracer.is_some() {
+            self.dispatch::<true>(s, event);
+        } else {
+            self.dispatch::<false>(s, event);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Call plans: a job walks its endpoint's plan step by step; a parallel step starts its calls
+//! together and is decided by its join (`All`, `First`, `Quorum(k)`).
+
+use super::*;
+
+impl World {
+    /// Starts the job's next step of its endpoint's call plan: one call, or a parallel group of
+    /// calls (each optional call made with its probability); replies when the plan is done.
+    pub(super) fn next_downstream<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+    ) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
+        loop {
+            let job = &self.jobs[job_id];
+            let (service, instance) = (job.service.0 as usize, job.instance as usize);
+            let endpoint = usize::from(job.endpoint);
+            let first = usize::from(job.next_call);
+            let plan = &self.specs[service].endpoints[endpoint].plan;
+            let Some(&(_, group)) = plan.get(first) else {
+                let outcome = if job.degraded {
+                    Outcome::Degraded
+                } else {
+                    Outcome::Ok
+                };
+                self.reply::<TRACE>(s, job_id, outcome);
+                return;
+            };
+            // The step: this call, or the run of calls in its group.
+            let end = match group {
+                None => first + 1,
+                Some(g) => {
+                    first
+                        + plan[first..]
+                            .iter()
+                            .take_while(|(_, other)| other.is_some_and(|o| o.id == g.id))
+                            .count()
+                }
+            };
+            // A reused buffer: most steps are one call, and the hot path allocates nothing.
+            let mut made = std::mem::take(&mut self.made);
+            made.clear();
+            let state = &mut self.services[service];
+            for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
+                if p >= 1.0 || state.plan_rng.chance(p) {
+                    made.push(state.instances[instance].call_edges[endpoint][i]);
+                }
+            }
+            let job = &mut self.jobs[job_id];
+            job.next_call = end as u16;
+            job.step += 1;
+            job.step_calls = made.len() as u16;
+            job.step_ok = 0;
+            job.step_failed = 0;
+            job.step_join = group.map_or(Join::All, |g| g.join);
+            if made.is_empty() {
+                // Every call of the step was optional and not made.
+                self.made = made;
+                continue;
+            }
+            let deadline = if self.specs[service].propagate_deadline {
+                job.deadline
+            } else {
+                NEVER
+            };
+            if self.specs[service].execution == Execution::Async && job.holding_worker {
+                self.release_worker::<TRACE>(s, job_id);
+            }
+            let step = self.jobs[job_id].step;
+            let parallel = made.len() > 1;
+            for &edge in &made {
+                // A call of this step may have decided it already (a failure under All).
+                let j = &self.jobs[job_id];
+                if j.attempt == NO_ATTEMPT || j.step != step {
+                    break;
+                }
+                let child =
+                    self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
+                let j = &mut self.jobs[job_id];
+                if parallel && j.attempt != NO_ATTEMPT && j.step == step {
+                    j.children.push(child);
+                }
+            }
+            self.made = made;
+            return;
+        }
+    }
+
+    /// A call of the job's current step is over: decide the step when its join says so.
+    pub(super) fn step_call_done<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+        outcome: Outcome,
+    ) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
+        let job = &mut self.jobs[job_id];
+        match outcome {
+            Outcome::Ok => job.step_ok += 1,
+            Outcome::Degraded => {
+                job.step_ok += 1;
+                job.degraded = true;
+            }
+            Outcome::Failed(_) => job.step_failed += 1,
+        }
+        let (n, ok, failed) = (job.step_calls, job.step_ok, job.step_failed);
+        let need = match job.step_join {
+            Join::All => n,
+            Join::First => 1.min(n),
+            Join::Quorum(k) => k.min(n),
+        };
+        let decided = if ok >= need {
+            Some(true)
+        } else if failed > n - need {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(success) = decided else {
+            return;
+        };
+        job.step += 1;
+        // The calls still running are for nobody now: abandon them.
+        for (call, serial) in std::mem::take(&mut job.children) {
+            let c = &self.calls[call];
+            if c.serial == serial && !c.finished {
+                self.cancel_call::<TRACE>(s, call);
+            }
+        }
+        if success {
+            self.next_downstream::<TRACE>(s, job_id);
+        } else {
+            self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Dependency));
+        }
+    }
+}

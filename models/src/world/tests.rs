@@ -1,0 +1,383 @@
+//! The world's unit tests: one request's exact timing, queues and retries, execution models,
+//! faults, late replies, and the domain trace.
+
+use super::*;
+use crate::config::{Backoff, NetworkConfig, Objective};
+
+fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
+    ServiceConfig {
+        name: name.into(),
+        workers,
+        queue,
+        service_time: Distribution::Constant(SimDuration::from_millis(ms)),
+        error_rate: 0.0,
+        execution: Execution::ThreadPerRequest,
+        calls: vec![],
+        objective: Objective::default(),
+        kind: ServiceKind::Worker,
+        idempotent: true,
+        idempotency_keys: false,
+        propagate_deadline: false,
+        inbound: Default::default(),
+        replicas: vec![0],
+        lb: crate::lb::LbPolicy::RoundRobin,
+        health: Default::default(),
+        endpoint_name: "default".into(),
+        endpoints: Vec::new(),
+        max_throughput_per_s: None,
+    }
+}
+
+fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldConfig {
+    WorldConfig {
+        name: "t".into(),
+        duration: SimDuration::from_secs(10),
+        services,
+        clients: vec![ClientConfig {
+            name: "users".into(),
+            host: 0,
+            requests: Vec::new(),
+            profile: Vec::new(),
+            to: ServiceId(0),
+            arrivals: Arrivals::Constant { rate_per_s: rate },
+            policy,
+            objective: Objective::default(),
+        }],
+        network: NetworkConfig::default(),
+        faults: vec![],
+        window: SimDuration::SECOND,
+        max_events: u64::MAX,
+        topology: Default::default(),
+        clocks: Vec::new(),
+    }
+}
+
+#[test]
+fn a_lone_request_takes_exactly_its_work() {
+    let mut cfg = world(
+        vec![service("a", 1, 0, 5)],
+        CallPolicy::default(),
+        10.0, // every 100 ms: never overlaps
+    );
+    cfg.network.latency = Distribution::Constant(SimDuration::from_millis(1));
+    let r = World::new(&cfg, 1).run(RunOptions::default());
+    let c = &r.clients[0].stats;
+    assert_eq!(c.requests, 100);
+    assert_eq!(c.ok, 100);
+    assert_eq!(c.latency.min(), SimDuration::from_millis(7));
+    assert_eq!(c.latency.max(), SimDuration::from_millis(7));
+    let a = &r.services[0];
+    assert_eq!(a.busy_ns(), 100 * 5_000_000);
+    assert!((a.utilisation(cfg.duration) - 0.05).abs() < 1e-12);
+}
+
+#[test]
+fn full_queue_rejects_and_timeouts_retry() {
+    // One worker, no queue, 20 ms work, arrivals every 10 ms: every other request finds the
+    // worker busy and is rejected.
+    let cfg = world(vec![service("a", 1, 0, 20)], CallPolicy::default(), 100.0);
+    let r = World::new(&cfg, 1).run(RunOptions::default());
+    let c = &r.clients[0].stats;
+    // The last accepted request (at 9.98 s) would finish at the exclusive end time, 10 s.
+    assert_eq!(c.ok, 499);
+    assert_eq!(c.failed_by(FailureCause::Rejected), 500);
+    assert_eq!(c.in_flight(), 1);
+
+    // A 5 ms timeout on 20 ms work: every attempt times out; 3 attempts each.
+    let policy = CallPolicy {
+        timeout: Some(SimDuration::from_millis(5)),
+        retry: Some(Retry {
+            max_attempts: 3,
+            backoff: Backoff::Constant(SimDuration::from_millis(1)),
+            retry_on: crate::config::Causes::ALL,
+            budget: None,
+        }),
+        ..CallPolicy::default()
+    };
+    let cfg = world(vec![service("a", 100, 100, 20)], policy, 10.0);
+    let r = World::new(&cfg, 1).run(RunOptions::default());
+    let c = &r.clients[0];
+    assert_eq!(c.stats.failed_by(FailureCause::Timeout), 100);
+    assert_eq!(c.attempts, 300);
+    assert_eq!(c.retries, 200);
+    // 3 tries of 5 ms plus 2 backoffs of 1 ms.
+    assert_eq!(r.services[0].stats.failed_by(FailureCause::Timeout), 300);
+    assert_eq!(r.services[0].wasted_work, 300);
+    assert_eq!(r.edges[0].late_replies, 300);
+}
+
+#[test]
+fn thread_per_request_holds_workers_async_does_not() {
+    // front (1 worker, 1 ms) -> back (10 workers, 9 ms); a request every 5 ms.
+    let run = |execution| {
+        let mut front = service("front", 1, 1000, 1);
+        front.execution = execution;
+        front.calls = vec![CallConfig {
+            to: ServiceId(1),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
+            policy: CallPolicy::default(),
+        }];
+        let cfg = world(
+            vec![front, service("back", 10, 10, 9)],
+            CallPolicy::default(),
+            200.0,
+        );
+        World::new(&cfg, 1).run(RunOptions::default())
+    };
+    let held = run(Execution::ThreadPerRequest);
+    let released = run(Execution::Async);
+    // Holding the worker for 10 ms per request at 200/s is 2 Erlangs on 1 worker: overload.
+    assert!(held.services[0].utilisation(SimDuration::from_secs(10)) > 0.99);
+    assert!(held.clients[0].stats.latency.quantile(0.5) > SimDuration::from_secs(1));
+    // Released after 1 ms: 20% busy, every request takes exactly 10 ms.
+    let u = released.services[0].utilisation(SimDuration::from_secs(10));
+    assert!((u - 0.2).abs() < 0.001, "utilisation {u}");
+    assert_eq!(
+        released.clients[0].stats.latency.max(),
+        SimDuration::from_millis(10)
+    );
+}
+
+#[test]
+fn latency_fault_multiplies_work_inside_its_window() {
+    let mut cfg = world(vec![service("a", 10, 0, 2)], CallPolicy::default(), 10.0);
+    cfg.faults = vec![Fault::Latency {
+        service: ServiceId(0),
+        endpoint: None,
+        multiply: 10.0,
+        add: SimDuration::ZERO,
+        from: SimTime(2_000_000_000),
+        to: SimTime(4_000_000_000),
+    }];
+    let r = World::new(&cfg, 1).run(RunOptions::default());
+    let c = &r.clients[0].stats;
+    assert_eq!(c.latency.max(), SimDuration::from_millis(20));
+    assert_eq!(c.latency.min(), SimDuration::from_millis(2));
+    // Arrivals at 0, 100 ms, ...: those in [2 s, 4 s) are slowed: 20 of 100.
+    let near = |d: SimDuration, ms: f64| (d.as_millis_f64() / ms - 1.0).abs() <= 1.0 / 256.0;
+    assert!(near(c.latency.quantile(0.81), 20.0));
+    assert!(near(c.latency.quantile(0.79), 2.0));
+}
+
+/// Regression: a late reply was once charged to whatever edge its call's slot held by the
+/// time it arrived. A fast edge that never times out can have no late replies.
+#[test]
+fn late_replies_stay_on_their_own_edge() {
+    let mut front = service("front", 50, 50, 1);
+    let slow = CallPolicy {
+        timeout: Some(SimDuration::from_millis(3)),
+        ..CallPolicy::default()
+    };
+    front.calls = vec![
+        CallConfig {
+            to: ServiceId(1),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
+            policy: slow,
+        },
+        CallConfig {
+            to: ServiceId(2),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
+            policy: CallPolicy::default(),
+        },
+    ];
+    let mut slow_service = service("slow", 50, 50, 0);
+    slow_service.service_time = Distribution::exponential(SimDuration::from_millis(3)).unwrap();
+    let mut cfg = world(
+        vec![front, slow_service, service("fast", 50, 50, 1)],
+        CallPolicy::default(),
+        300.0,
+    );
+    cfg.clients[0].arrivals = Arrivals::Poisson { rate_per_s: 300.0 };
+    cfg.network.latency = Distribution::exponential(SimDuration::from_micros(500)).unwrap();
+    let r = World::new(&cfg, 3).run(RunOptions::default());
+    let timeouts = r.services[1].stats.failed_by(FailureCause::Timeout);
+    assert!(
+        timeouts > 100,
+        "the slow edge must time out often: {timeouts}"
+    );
+    assert!(r.edges[0].late_replies > 0);
+    assert!(r.edges[0].late_replies <= timeouts);
+    assert_eq!(r.edges[1].late_replies, 0);
+}
+
+/// Runs `cfg` with and without the trace; the run must not notice.
+fn traced(cfg: &WorldConfig, seed: u64) -> (RunResult, Vec<TraceRecord>) {
+    let buffer = crate::TraceBuffer::new();
+    let options = RunOptions {
+        trace: Some(Box::new(buffer.clone())),
+        ..RunOptions::default()
+    };
+    let with = World::new(cfg, seed).run(options);
+    let without = World::new(cfg, seed).run(RunOptions::default());
+    assert_eq!(with.outcome, without.outcome, "tracing changed the run");
+    assert_eq!(format!("{with:?}"), format!("{without:?}"));
+    (with, buffer.take())
+}
+
+fn kinds(records: &[TraceRecord], request: u64) -> Vec<TraceKind> {
+    records
+        .iter()
+        .filter(|r| r.request == request)
+        .map(|r| r.kind)
+        .collect()
+}
+
+#[test]
+fn trace_follows_one_request_through_its_timeouts_and_retries() {
+    // The timeout case above: 3 attempts of 5 ms on 20 ms work, 1 ms backoff.
+    let policy = CallPolicy {
+        timeout: Some(SimDuration::from_millis(5)),
+        retry: Some(Retry {
+            max_attempts: 3,
+            backoff: Backoff::Constant(SimDuration::from_millis(1)),
+            retry_on: crate::config::Causes::ALL,
+            budget: None,
+        }),
+        ..CallPolicy::default()
+    };
+    let cfg = world(vec![service("a", 100, 100, 20)], policy, 10.0);
+    let (_, records) = traced(&cfg, 1);
+    use TraceKind::*;
+    let attempt = [AttemptSent, Delivered, WorkStart];
+    let mut expected = vec![RequestStart];
+    for last in [false, false, true] {
+        expected.extend(attempt);
+        expected.push(Timeout);
+        expected.push(if last {
+            RequestFinished
+        } else {
+            RetryScheduled
+        });
+    }
+    // Timeouts at 5, 11 and 17 ms; each attempt's work ends later, with a late reply.
+    let story = kinds(&records, 1);
+    let finished = story.iter().filter(|k| **k == RequestFinished).count();
+    assert_eq!(finished, 1);
+    let late = story.iter().filter(|k| **k == LateReply).count();
+    assert_eq!(late, 3, "{story:?}");
+    let early: Vec<TraceKind> = records
+        .iter()
+        .filter(|r| r.request == 1 && r.time <= SimTime(17_000_000))
+        .filter(|r| !matches!(r.kind, WorkDone | WorkerReleased | ReplySent | LateReply))
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(early, expected);
+    let first = records.iter().find(|r| r.kind == RetryScheduled).unwrap();
+    assert_eq!(first.duration, SimDuration::from_millis(1));
+    assert_eq!(first.number, 2);
+    assert_eq!(first.outcome, Some(Outcome::Failed(FailureCause::Timeout)));
+    let end = records.iter().find(|r| r.kind == RequestFinished).unwrap();
+    assert_eq!(end.duration, SimDuration::from_millis(17));
+    assert_eq!(end.client, 0);
+    // Request ids follow the arrivals: 100 requests, ids 1..=100.
+    let starts: Vec<u64> = records
+        .iter()
+        .filter(|r| r.kind == RequestStart)
+        .map(|r| r.request)
+        .collect();
+    assert_eq!(starts, (1..=100).collect::<Vec<u64>>());
+}
+
+#[test]
+fn trace_attributes_downstream_calls_and_keeps_worker_slots_exclusive() {
+    // front (2 workers, thread-per-request) -> back (3 workers): busy enough to queue.
+    let mut front = service("front", 2, 1000, 1);
+    front.calls = vec![CallConfig {
+        to: ServiceId(1),
+        endpoint: 0,
+        probability: 1.0,
+        group: None,
+        policy: CallPolicy::default(),
+    }];
+    let mut back = service("back", 3, 1000, 0);
+    back.service_time = Distribution::exponential(SimDuration::from_millis(3)).unwrap();
+    let mut cfg = world(vec![front, back], CallPolicy::default(), 300.0);
+    cfg.clients[0].arrivals = Arrivals::Poisson { rate_per_s: 300.0 };
+    cfg.network.latency = Distribution::exponential(SimDuration::from_micros(200)).unwrap();
+    let (result, records) = traced(&cfg, 5);
+    assert!(records.windows(2).all(|w| w[0].time <= w[1].time));
+    // Every attempt's parent is an attempt of the same request (or the client).
+    let mut request_of = std::collections::BTreeMap::new();
+    for r in records.iter().filter(|r| r.kind == TraceKind::AttemptSent) {
+        request_of.insert(r.attempt, r.request);
+        if r.parent != 0 {
+            assert_eq!(request_of[&r.parent], r.request);
+            assert_eq!(r.service, 1);
+        } else {
+            assert_eq!(r.service, 0);
+        }
+    }
+    for r in &records {
+        if r.attempt != 0 {
+            assert_eq!(request_of[&r.attempt], r.request, "{r:?}");
+        }
+    }
+    // A slot is held by one attempt at a time, and slots stay below the workers.
+    let workers = [2, 3];
+    let mut holder = [vec![0u64; 2], vec![0u64; 3]];
+    let mut starts = 0;
+    for r in &records {
+        let slot = r.slot as usize;
+        match r.kind {
+            TraceKind::WorkStart => {
+                assert!(r.slot < workers[r.service as usize]);
+                assert_eq!(holder[r.service as usize][slot], 0, "{r:?}");
+                holder[r.service as usize][slot] = r.attempt;
+                starts += 1;
+            }
+            TraceKind::WorkerReleased => {
+                assert_eq!(holder[r.service as usize][slot], r.attempt);
+                holder[r.service as usize][slot] = 0;
+            }
+            _ => {}
+        }
+    }
+    assert!(starts > 1000);
+    let queued = records
+        .iter()
+        .filter(|r| r.kind == TraceKind::Queued)
+        .count();
+    assert!(queued > 0, "the front queues sometimes");
+    let finished = records
+        .iter()
+        .filter(|r| r.kind == TraceKind::RequestFinished)
+        .count() as u64;
+    let c = &result.clients[0].stats;
+    assert_eq!(finished, c.requests - c.in_flight());
+}
+
+#[test]
+fn trace_names_the_fault_that_slowed_the_work() {
+    let mut cfg = world(vec![service("a", 10, 0, 2)], CallPolicy::default(), 10.0);
+    cfg.faults = vec![Fault::Latency {
+        service: ServiceId(0),
+        endpoint: None,
+        multiply: 10.0,
+        add: SimDuration::ZERO,
+        from: SimTime(2_000_000_000),
+        to: SimTime(4_000_000_000),
+    }];
+    let (result, records) = traced(&cfg, 1);
+    let work: Vec<&TraceRecord> = records
+        .iter()
+        .filter(|r| r.kind == TraceKind::WorkStart)
+        .collect();
+    assert_eq!(work.len(), 100);
+    for r in work {
+        if r.time >= SimTime(2_000_000_000) && r.time < SimTime(4_000_000_000) {
+            assert_eq!((r.fault, r.slowed_by), (0, 10.0));
+            assert_eq!(r.duration, SimDuration::from_millis(20));
+        } else {
+            assert_eq!((r.fault, r.slowed_by), (NONE, 1.0));
+        }
+    }
+    let names = crate::TraceNames::of(&result);
+    assert_eq!(names.faults, ["a latency x10"]);
+    assert_eq!(names, World::new(&cfg, 1).trace_names());
+}

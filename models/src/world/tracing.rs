@@ -1,0 +1,284 @@
+//! The trace points of the domain trace (`replay`). The handlers take `TRACE`, known at compile
+//! time, and `handle` picks the traced ones when a sink is set: an untraced run pays one branch
+//! per event, and its handlers contain no trace code. The trace points are kept out of line,
+//! away from the hot path.
+
+use super::*;
+
+/// The state of the domain trace, present only when tracing. Everything the trace needs and the
+/// world does not (request ids, worker slots) lives here, so an untraced run carries none of it.
+/// Its memory grows with the attempts made, like the trace itself: tracing is for replaying one
+/// run, not for sweeps.
+pub(super) struct Tracer {
+    pub(super) sink: Box<dyn RecordSink>,
+    /// The id of the next logical request (client arrival).
+    pub(super) next_request: u64,
+    /// Per attempt id (from 1), its logical request and parent attempt. Indexed by attempt, not
+    /// by call or job: a late reply's call and job may be gone.
+    pub(super) attempts: Vec<(u64, u64)>,
+    /// Per slot of the call slab, the logical request of the call there.
+    pub(super) call_requests: Vec<u64>,
+    /// Per slot of the job slab, the worker slot the job holds.
+    pub(super) job_slots: Vec<u32>,
+    /// Per service, its free worker slots; the last is taken first, so an idle service hands
+    /// out slot 0 first and a freed slot is reused at once.
+    pub(super) free_slots: Vec<Vec<u32>>,
+}
+
+impl Tracer {
+    pub(super) fn record(&mut self, record: TraceRecord) {
+        self.sink.record(&record);
+    }
+
+    /// The logical request and the parent attempt of an attempt.
+    pub(super) fn attempt(&self, attempt: u64) -> (u64, u64) {
+        self.attempts[(attempt - 1) as usize]
+    }
+
+    /// Notes the logical request of the call in slab slot `call`.
+    pub(super) fn set_call_request(&mut self, call: u32, request: u64) {
+        let i = call as usize;
+        if i >= self.call_requests.len() {
+            self.call_requests.resize(i + 1, 0);
+        }
+        self.call_requests[i] = request;
+    }
+}
+
+impl World {
+    /// The names behind the ids of the run's trace records.
+    pub fn trace_names(&self) -> TraceNames {
+        TraceNames {
+            services: self
+                .services
+                .iter()
+                .map(|s| s.report.name.clone())
+                .collect(),
+            workers: self.services.iter().map(|s| s.report.workers).collect(),
+            clients: self.clients.iter().map(|c| c.report.name.clone()).collect(),
+            edges: self
+                .edges
+                .iter()
+                .map(|e| {
+                    let r = &self.edge_reports[e.report as usize];
+                    (r.from.clone(), r.to.clone())
+                })
+                .collect(),
+            faults: self.faults.iter().map(|f| f.description.clone()).collect(),
+        }
+    }
+
+    pub(super) fn tracer(&mut self) -> &mut Tracer {
+        self.tracer
+            .as_deref_mut()
+            .expect("called only when tracing")
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_request_start(&mut self, now: SimTime, call: u32, client: u32, edge: u32) {
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let request = tracer.next_request;
+        tracer.next_request += 1;
+        tracer.set_call_request(call, request);
+        let mut r = TraceRecord::new(now, TraceKind::RequestStart, request);
+        r.client = client;
+        r.edge = edge;
+        r.service = service;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_attempt_sent(&mut self, now: SimTime, call_id: u32, attempt: u64) {
+        let call = &self.calls[call_id];
+        let parent = match call.owner {
+            Owner::Client { .. } | Owner::User { .. } => NO_ATTEMPT,
+            Owner::Job(job) => self.jobs[job].attempt,
+        };
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, TraceKind::AttemptSent, request);
+        r.attempt = attempt;
+        r.parent = parent;
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.number = call.attempts;
+        let tracer = self.tracer();
+        assert_eq!(
+            tracer.attempts.len() as u64,
+            r.attempt - 1,
+            "attempt ids are dense"
+        );
+        tracer.attempts.push((r.request, r.parent));
+        tracer.record(r);
+    }
+
+    /// A record about a job at its service.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_job(
+        &mut self,
+        now: SimTime,
+        kind: TraceKind,
+        job_id: u32,
+        number: u32,
+        outcome: Option<Outcome>,
+    ) {
+        let job = &self.jobs[job_id];
+        let tracer = self.tracer.as_deref_mut().expect("tracing");
+        let mut r = TraceRecord::new(now, kind, tracer.attempt(job.attempt).0);
+        r.attempt = job.attempt;
+        r.service = job.service.0;
+        r.edge = job.edge;
+        if job.holding_worker {
+            r.slot = tracer.job_slots[job_id as usize];
+        }
+        r.number = number;
+        r.outcome = outcome;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_work_start(&mut self, now: SimTime, job_id: u32, work: SimDuration) {
+        let service = self.jobs[job_id].service.0;
+        let mut slowed_by = 1.0;
+        let mut fault = NONE;
+        for f in &self.services[service as usize].latency_faults {
+            if f.active_at(now) {
+                slowed_by *= f.multiply;
+                fault = fault.min(f.fault);
+            }
+        }
+        let job = &self.jobs[job_id];
+        let tracer = self.tracer.as_deref_mut().expect("tracing");
+        let slot = tracer.free_slots[service as usize]
+            .pop()
+            .expect("a service never holds more workers than it has");
+        let i = job_id as usize;
+        if i >= tracer.job_slots.len() {
+            tracer.job_slots.resize(i + 1, NONE);
+        }
+        tracer.job_slots[i] = slot;
+        let mut r = TraceRecord::new(now, TraceKind::WorkStart, tracer.attempt(job.attempt).0);
+        r.attempt = job.attempt;
+        r.service = service;
+        r.edge = job.edge;
+        r.slot = slot;
+        r.duration = work;
+        r.slowed_by = slowed_by;
+        r.fault = fault;
+        tracer.record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_worker_released(&mut self, now: SimTime, job_id: u32) {
+        self.trace_job(now, TraceKind::WorkerReleased, job_id, 0, None);
+        let service = self.jobs[job_id].service.0 as usize;
+        let tracer = self.tracer();
+        let slot = tracer.job_slots[job_id as usize];
+        tracer.free_slots[service].push(slot);
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_call_start(
+        &mut self,
+        now: SimTime,
+        call: u32,
+        parent: u64,
+        edge: u32,
+        index: u32,
+    ) {
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let request = tracer.attempt(parent).0;
+        tracer.set_call_request(call, request);
+        let mut r = TraceRecord::new(now, TraceKind::CallStart, request);
+        r.parent = parent;
+        r.edge = edge;
+        r.service = service;
+        r.number = index;
+        tracer.record(r);
+    }
+
+    /// A record about an attempt at its caller: `caller` is (edge, attempt, outcome).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_caller(
+        &mut self,
+        now: SimTime,
+        kind: TraceKind,
+        caller: (u32, u64, Option<Outcome>),
+        duration: SimDuration,
+        number: u32,
+    ) {
+        let (edge, attempt, outcome) = caller;
+        let service = self.edges[edge as usize].to.0;
+        let tracer = self.tracer();
+        let (request, parent) = tracer.attempt(attempt);
+        let mut r = TraceRecord::new(now, kind, request);
+        r.attempt = attempt;
+        r.parent = parent;
+        r.edge = edge;
+        r.service = service;
+        r.outcome = outcome;
+        r.duration = duration;
+        r.number = number;
+        tracer.record(r);
+    }
+
+    /// A call's overall deadline passed (`duration`: how long the call had run).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_deadline(&mut self, now: SimTime, call_id: u32, waited: SimDuration) {
+        let call = &self.calls[call_id];
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, TraceKind::Timeout, request);
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.duration = waited;
+        if let Owner::Job(job) = call.owner {
+            r.parent = self.jobs[job].attempt;
+        }
+        self.tracer().record(r);
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_call_finished(&mut self, now: SimTime, call_id: u32, outcome: Outcome) {
+        let call = &self.calls[call_id];
+        let (kind, client, parent, duration) = match call.owner {
+            Owner::Client { client, started } => (
+                TraceKind::RequestFinished,
+                client.0,
+                NO_ATTEMPT,
+                now - started,
+            ),
+            Owner::User { client, .. } => (
+                TraceKind::RequestFinished,
+                client.0,
+                NO_ATTEMPT,
+                now - call.started,
+            ),
+            Owner::Job(job) => (
+                TraceKind::CallFinished,
+                NONE,
+                self.jobs[job].attempt,
+                SimDuration::ZERO,
+            ),
+        };
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let mut r = TraceRecord::new(now, kind, request);
+        r.client = client;
+        r.parent = parent;
+        r.edge = call.edge;
+        r.service = self.edges[call.edge as usize].to.0;
+        r.outcome = Some(outcome);
+        r.number = call.attempts;
+        r.duration = duration;
+        self.tracer().record(r);
+    }
+}

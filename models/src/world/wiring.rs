@@ -1,0 +1,292 @@
+//! Wiring: `World::new` turns a validated configuration into the running state: services and
+//! their replicas, one edge per calling replica and call, clients, the fault schedule, the
+//! network and the host clocks. Stream names are part of the determinism contract: changing a
+//! key changes every draw made from it.
+
+use super::*;
+
+/// What `World::new` builds up edge by edge: the edges, the reports they share, and the
+/// replicas on each host.
+struct Wiring<'a> {
+    config: &'a WorldConfig,
+    streams: RngStreams,
+    edges: Vec<Edge>,
+    edge_reports: Vec<EdgeReport>,
+    host_instances: Vec<Vec<(u32, u32)>>,
+}
+
+impl World {
+    /// Builds the world for one seed. The configuration must be valid (the scenario loader
+    /// checks it); inconsistencies here are programming errors and panic.
+    pub fn new(config: &WorldConfig, seed: u64) -> World {
+        let topology = &config.topology;
+        let mut w = Wiring {
+            config,
+            streams: RngStreams::new(seed),
+            edges: Vec::new(),
+            edge_reports: Vec::new(),
+            host_instances: vec![Vec::new(); topology.hosts.len()],
+        };
+        let mut services = Vec::with_capacity(config.services.len());
+        for (sid, svc) in config.services.iter().enumerate() {
+            services.push(w.service(sid as u32, svc));
+        }
+        let mut clients = Vec::with_capacity(config.clients.len());
+        for client in &config.clients {
+            clients.push(w.client(client));
+        }
+        let schedule = faults::install(config, &w.streams, &mut services, &mut clients);
+        let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
+        let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
+        let (net, uniform_latency) =
+            transit::network(config, &host_zone, &zone_region, &schedule.link_faults);
+        World {
+            faults: schedule.reports,
+            window: config.window,
+            name: config.name.clone(),
+            seed,
+            duration: config.duration,
+            max_events: config.max_events,
+            specs: config.services.iter().map(ServiceSpec::new).collect(),
+            arrivals: config.clients.iter().map(|c| c.arrivals.clone()).collect(),
+            services,
+            clients,
+            edges: w.edges,
+            edge_reports: w.edge_reports,
+            jobs: Slab::new(),
+            calls: Slab::new(),
+            attempts: Slab::new(),
+            next_attempt: NO_ATTEMPT + 1,
+            next_serial: 1,
+            net,
+            host_down: vec![0; topology.hosts.len()],
+            host_zone,
+            zone_region,
+            clocks: clocks(config),
+            host_instances: w.host_instances,
+            fault_specs: config.faults.clone(),
+            chaos: schedule.chaos,
+            uniform_latency,
+            link_faults: schedule.link_faults,
+            eligible: Vec::new(),
+            made: Vec::new(),
+            tracer: None,
+        }
+    }
+}
+
+/// The hosts' clocks, or none when every clock is ideal (then no timer needs converting).
+fn clocks(config: &WorldConfig) -> Vec<HostClock> {
+    if config.clocks.iter().all(|c| *c == ClockConfig::ideal()) {
+        return Vec::new();
+    }
+    (0..config.topology.hosts.len())
+        .map(|h| HostClock::new(config.clocks.get(h).cloned().unwrap_or_default()))
+        .collect()
+}
+
+impl Wiring<'_> {
+    /// A fresh report for the edge `from -> to`.
+    fn edge_report(&self, from: String, to: &str) -> EdgeReport {
+        let window = self.config.window;
+        EdgeReport {
+            from,
+            to: to.to_string(),
+            stats: OutcomeStats::new(window),
+            attempts: 0,
+            retries: 0,
+            hedges: 0,
+            late_replies: 0,
+            calls: OutcomeStats::new(window),
+            fallbacks: 0,
+            retries_refused: 0,
+            breakers: Vec::new(),
+            lost_messages: 0,
+            ejections: 0,
+        }
+    }
+
+    /// One calling replica's edge to `to` with its own policy state, drawing from streams named
+    /// after `key`. Its endpoint and report are set by the caller.
+    fn edge(&self, key: &[&str], caller_host: u32, to: ServiceId, policy: &CallPolicy) -> Edge {
+        let (call_layers, attempt_layers) = layers(policy);
+        let callee = &self.config.services[to.0 as usize];
+        let replicas = callee.replicas.len();
+        let health = match callee.health {
+            Health::Active(c) => (0..replicas).map(|_| HealthState::new(&c)).collect(),
+            _ => Vec::new(),
+        };
+        let stream = |purpose: &str| self.streams.stream(&[key, &[purpose]].concat());
+        Edge {
+            to,
+            to_endpoint: 0,
+            caller_host,
+            policy: policy.clone(),
+            call_layers,
+            attempt_layers,
+            network_rng: stream("network"),
+            retry_rng: stream("retry"),
+            bulkhead: policy.bulkhead.map(BulkheadState::new),
+            last_answer: None,
+            breaker: policy.breaker.clone().map(CircuitBreaker::new),
+            budget: policy
+                .retry
+                .as_ref()
+                .and_then(|r| r.budget)
+                .map(RetryBudget::new),
+            throttle: policy.throttle.map(AdaptiveThrottle::new),
+            throttle_rng: stream("throttle"),
+            // A perfect registry lists only live replicas: no Envoy panic mode there.
+            balancer: match callee.health {
+                Health::Perfect => {
+                    Balancer::new(callee.lb, replicas).with_panic_threshold_percent(0)
+                }
+                _ => Balancer::new(callee.lb, replicas),
+            },
+            lb_rng: stream("lb"),
+            outstanding: vec![0; replicas],
+            outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
+            health,
+            report: 0,
+        }
+    }
+
+    /// A service, its replicas and their edges. Every replica gets its own edges (state that
+    /// production keeps per client process); the replicas' edges of one call share a report.
+    fn service(&mut self, sid: u32, svc: &ServiceConfig) -> ServiceState {
+        assert!(svc.workers > 0, "service {} has no workers", svc.name);
+        assert!(
+            !svc.replicas.is_empty(),
+            "service {} has no replicas",
+            svc.name
+        );
+        // The plans of the endpoints: the service's own calls first.
+        let plans: Vec<(&str, &Vec<CallConfig>)> =
+            std::iter::once((svc.endpoint_name.as_str(), &svc.calls))
+                .chain(svc.endpoints.iter().map(|e| (e.name.as_str(), &e.calls)))
+                .collect();
+        let mut first_reports = Vec::new();
+        for (_, calls) in &plans {
+            first_reports.push(self.edge_reports.len() as u32);
+            for call in calls.iter() {
+                let to = &self.config.services[call.to.0 as usize].name;
+                let report = self.edge_report(svc.name.clone(), to);
+                self.edge_reports.push(report);
+            }
+        }
+        let mut instances = Vec::with_capacity(svc.replicas.len());
+        for (r, &host) in svc.replicas.iter().enumerate() {
+            self.host_instances[host].push((sid, r as u32));
+            let call_edges = plans
+                .iter()
+                .enumerate()
+                .map(|(ep, &(ep_name, calls))| {
+                    let plan = PlanEdges {
+                        replica: r,
+                        host,
+                        endpoint: ep,
+                        endpoint_name: ep_name,
+                        first_report: first_reports[ep],
+                    };
+                    self.plan_edges(svc, calls, &plan)
+                })
+                .collect();
+            let host_name = self.config.topology.hosts[host].name.clone();
+            instances.push(Instance::new(svc, host as u32, host_name, call_edges));
+        }
+        ServiceState::new(svc, instances, &self.streams, self.config.window)
+    }
+
+    /// The edges of one replica's plan for one endpoint, in plan order.
+    fn plan_edges(
+        &mut self,
+        svc: &ServiceConfig,
+        calls: &[CallConfig],
+        at: &PlanEdges,
+    ) -> Vec<u32> {
+        let mut ep_edges = Vec::with_capacity(calls.len());
+        for (index, call) in calls.iter().enumerate() {
+            let to = &self.config.services[call.to.0 as usize].name;
+            let index_s = index.to_string();
+            // The first replica's first endpoint keeps the stream names of an unreplicated
+            // service with one endpoint.
+            let replica = format!("replica-{}", at.replica);
+            let endpoint = format!("endpoint-{}", at.endpoint_name);
+            let mut key = vec!["edge", "service", svc.name.as_str(), &index_s, to];
+            if at.replica > 0 {
+                key.push(&replica);
+            }
+            if at.endpoint > 0 {
+                key.push(&endpoint);
+            }
+            let mut edge = self.edge(&key, at.host as u32, call.to, &call.policy);
+            edge.to_endpoint = call.endpoint;
+            edge.report = at.first_report + index as u32;
+            ep_edges.push(self.edges.len() as u32);
+            self.edges.push(edge);
+        }
+        ep_edges
+    }
+
+    /// A client, with one edge per request type (their own policy state, one shared report).
+    fn client(&mut self, client: &ClientConfig) -> ClientState {
+        let to = &self.config.services[client.to.0 as usize].name;
+        let key = ["edge", "client", &client.name, "0", to];
+        let edge = self.edges.len() as u32;
+        let mut policy = client.policy.clone();
+        let (users, user_retry) = match &client.arrivals {
+            // The users retry whole read-modify-write cycles; the single calls do not.
+            Arrivals::ReadModifyWrite { users } => (*users, policy.retry.take()),
+            Arrivals::ClosedLoop { users, .. } => (*users, None),
+            _ => (0, None),
+        };
+        let mut e = self.edge(&key, client.host as u32, client.to, &policy);
+        e.report = self.edge_reports.len() as u32;
+        let report = self.edge_report(format!("client:{}", client.name), to);
+        self.edge_reports.push(report);
+        self.edges.push(e);
+        let mut kinds = vec![RequestKind {
+            edge,
+            endpoint: client.requests.first().map_or(0, |r| r.0),
+            weight: 0.0,
+        }];
+        for (k, &(endpoint, weight)) in client.requests.iter().enumerate() {
+            if k == 0 {
+                kinds[0].weight = weight;
+                continue;
+            }
+            let kind = format!("request-{k}");
+            let key = ["edge", "client", &client.name, &kind, to];
+            let mut e = self.edge(&key, client.host as u32, client.to, &policy);
+            e.report = self.edges[edge as usize].report;
+            e.to_endpoint = endpoint;
+            let edge = self.edges.len() as u32;
+            kinds.push(RequestKind {
+                edge,
+                endpoint,
+                weight,
+            });
+            self.edges.push(e);
+        }
+        self.edges[edge as usize].to_endpoint = kinds[0].endpoint;
+        ClientState::new(
+            client,
+            to,
+            kinds,
+            users,
+            user_retry,
+            &self.streams,
+            self.config.window,
+        )
+    }
+}
+
+/// Where one replica's plan edges for one endpoint sit.
+struct PlanEdges<'a> {
+    replica: usize,
+    host: usize,
+    endpoint: usize,
+    endpoint_name: &'a str,
+    /// The report of the endpoint's first call; the others follow it.
+    first_report: u32,
+}

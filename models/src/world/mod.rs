@@ -31,13 +31,16 @@
 //! | `attempt` | one try: attempt-level layers, send, reply or timeout, retry and hedge |
 //! | `edge` | per-caller edge state: replica choice, health checks, outlier sweeps |
 //! | `transit` | what the network does to a message |
-//! | `service` | the callee: admission, queue, work, reply, idempotency keys |
+//! | `service` | a service's replicas and jobs, and the configuration it runs with |
+//! | `admission` | a request at a replica: idempotency key, inbound protections, queue |
+//! | `work` | a job's work and result, the worker freed, the reply sent back |
 //! | `plan` | call plans and the joins of parallel steps |
 //! | `faults` | crashes, restarts and chaos of replicas and hosts |
 //! | `finish` | the run's reports and the conservation check |
 //! | `tracing` | the trace points for `replay` |
 //! | `events`, `slab` | the event type; the slot vectors calls, attempts and jobs live in |
 
+mod admission;
 mod attempt;
 mod bulkhead;
 mod call;
@@ -54,6 +57,7 @@ mod tests;
 mod tracing;
 mod transit;
 mod wiring;
+mod work;
 
 use std::collections::VecDeque;
 

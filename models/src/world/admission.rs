@@ -1,0 +1,141 @@
+//! A request at a replica: it arrives (or finds the host or process gone, or a black hole),
+//! claims its idempotency key, passes the inbound protections (rate limiter, concurrency limit,
+//! queue-length shedding) and takes a worker or a place in the queue.
+
+use super::*;
+
+impl World {
+    pub(super) fn on_deliver<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job: u32,
+    ) {
+        let now = s.now();
+        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
+        let inst = &self.services[service].instances[instance as usize];
+        let (epoch, host, up) = (inst.epoch, inst.host, inst.up());
+        self.jobs[job].epoch = epoch;
+        if self.host_down[host as usize] > 0 {
+            // The machine is gone: nobody answers.
+            self.discard_job(job);
+            return;
+        }
+        if TRACE {
+            self.trace_job(now, TraceKind::Delivered, job, 0, None);
+        }
+        if !up {
+            // The host is up but the process is not: the connection is refused.
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Unavailable));
+            return;
+        }
+        let state = &mut self.services[service];
+        if state
+            .black_holes
+            .iter()
+            .any(|&(from, to)| from <= now && now < to)
+        {
+            state.report.black_holed += 1;
+            self.discard_job(job);
+            return;
+        }
+        if self.specs[service].idempotency_keys {
+            let call = self.jobs[job].call;
+            match self.calls[call].key {
+                Key::Done(outcome) => {
+                    self.services[service].report.deduplicated += 1;
+                    self.reply::<TRACE>(s, job, outcome);
+                    return;
+                }
+                Key::InProgress => {
+                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Conflict));
+                    return;
+                }
+                Key::Unseen => {
+                    self.calls[call].key = Key::InProgress;
+                    self.jobs[job].owns_key = true;
+                }
+            }
+        }
+        self.jobs[job].arrived = now;
+        let inst = &mut self.services[service].instances[instance as usize];
+        if let Some(limiter) = &mut inst.rate_limiter {
+            match limiter.acquire(now) {
+                Some(SimDuration::ZERO) => {}
+                Some(wait) => {
+                    // A reserved permission: the request waits for its cycle.
+                    s.schedule_in(wait, WorldEvent::Admitted { job });
+                    return;
+                }
+                None => {
+                    // Resilience4j blocks for the whole timeout before refusing.
+                    let wait = limiter.rejection_wait();
+                    if wait == SimDuration::ZERO {
+                        let refused = Outcome::Failed(FailureCause::RateLimited);
+                        self.reply::<TRACE>(s, job, refused);
+                    } else {
+                        s.schedule_in(wait, WorldEvent::RateLimited { job });
+                    }
+                    return;
+                }
+            }
+        }
+        self.admit::<TRACE>(s, job);
+    }
+
+    /// A request past the rate limiter: the concurrency limit, queue-length shedding, then a
+    /// worker or the queue.
+    pub(super) fn admit<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+        if self.orphan(job) {
+            self.discard_job(job);
+            return;
+        }
+        let now = s.now();
+        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
+        let workers =
+            self.services[service].report.workers / self.services[service].instances.len() as u32;
+        let capacity = self.services[service].report.queue_capacity
+            / self.services[service].instances.len() as u32;
+        let shed_queue = self.services[service].shed_queue;
+        let inst = &mut self.services[service].instances[instance as usize];
+        if let Some(limiter) = &mut inst.limiter {
+            match limiter.try_acquire() {
+                Some(permit) => self.jobs[job].permit = Some(permit),
+                None => {
+                    self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+                    return;
+                }
+            }
+        }
+        let inst = &mut self.services[service].instances[instance as usize];
+        let busy = inst.workers_busy >= workers;
+        if busy && shed_queue.is_some_and(|max| inst.queue.len() as u32 >= max) {
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+            return;
+        }
+        if !busy {
+            if let Some(codel) = &mut inst.codel {
+                // Straight to a worker: a dequeue with no delay, which CoDel also sees.
+                codel.should_drop(now, SimDuration::ZERO);
+            }
+            self.start_work::<TRACE>(s, job);
+        } else if (inst.queue.len() as u32) < capacity {
+            inst.queue.push_back(job);
+            let queued = inst.queue.len() as u32;
+            let state = &mut self.services[service];
+            state.queue_total += 1;
+            state.report.queue_max = state.report.queue_max.max(state.queue_total);
+            state
+                .report
+                .gauges
+                .set(now, state.busy_total, state.queue_total);
+            if TRACE {
+                self.trace_job(now, TraceKind::Queued, job, queued, None);
+            }
+        } else {
+            if TRACE {
+                self.trace_job(now, TraceKind::Rejected, job, 0, None);
+            }
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Rejected));
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! A job at work: the local work (service time, latency faults, cold start, leak, a database's
+//! throughput), its result (errors, a record's read or conditional write), the worker freed for
+//! the next queued job (CoDel judges each dequeue), and the reply sent back over the network.
+
+use super::*;
+
+impl World {
+    pub(super) fn start_work<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+    ) {
+        let now = s.now();
+        let job = &mut self.jobs[job_id];
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let spec = &self.specs[service];
+        if spec.propagate_deadline && job.deadline <= now {
+            // Its caller has given up by now (gRPC servers check the deadline and abandon).
+            self.services[service].report.expired += 1;
+            self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Timeout));
+            return;
+        }
+        let state = &mut self.services[service];
+        let leak_factor = state.leak.map(|(growth, crash_above, restart_after)| {
+            let up = (now - state.instances[instance].up_since).as_secs_f64() / 3600.0;
+            (1.0 + growth * up, crash_above, restart_after)
+        });
+        if let Some((factor, Some(above), restart_after)) = leak_factor
+            && factor > above
+        {
+            // The leak has used up the replica: it dies now, this request with it, and comes
+            // back fresh.
+            self.crash_instance::<TRACE>(s, service as u32, instance as u32);
+            let restart = WorldEvent::Restart {
+                service: service as u32,
+                replica: instance as u32,
+            };
+            s.schedule_in(restart_after, restart);
+            return;
+        }
+        let job = &mut self.jobs[job_id];
+        job.executed = true;
+        let call = &mut self.calls[job.call];
+        call.executions += 1;
+        if call.executions > 1 && !spec.idempotent {
+            self.services[service].report.duplicate_side_effects += 1;
+        }
+        job.holding_worker = true;
+        let state = &mut self.services[service];
+        state.instances[instance].workers_busy += 1;
+        state.busy_total += 1;
+        state
+            .report
+            .gauges
+            .set(now, state.busy_total, state.queue_total);
+        let endpoint = usize::from(self.jobs[job_id].endpoint);
+        let mut work = self.specs[service].endpoints[endpoint]
+            .service_time
+            .sample(&mut state.service_time_rng);
+        for f in &state.latency_faults {
+            if f.active_at(now) && f.endpoint.is_none_or(|e| usize::from(e) == endpoint) {
+                work = work.mul_f64(f.multiply) + f.add;
+            }
+        }
+        let inst = &state.instances[instance];
+        if now < inst.cold_until {
+            work = work.mul_f64(inst.cold_multiply);
+        }
+        if let Some((factor, _, _)) = leak_factor {
+            work = work.mul_f64(factor);
+        }
+        if let Some(gap) = self.specs[service].min_gap {
+            // A database's throughput limit: the operation holds its connection until its turn.
+            let inst = &mut self.services[service].instances[instance];
+            let start = inst.next_start.max(now);
+            inst.next_start = start + gap;
+            work += start - now;
+        }
+        s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
+        if TRACE {
+            self.trace_work_start(now, job_id, work);
+        }
+    }
+
+    pub(super) fn on_work_done<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job: u32,
+    ) {
+        if self.orphan(job) {
+            self.discard_job(job);
+            return;
+        }
+        let now = s.now();
+        let service = self.jobs[job].service.0 as usize;
+        let error_rate =
+            self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
+        let state = &mut self.services[service];
+        let injected = state
+            .error_faults
+            .iter()
+            .find(|&&(from, to, _)| from <= now && now < to)
+            .map(|&(_, _, rate)| rate);
+        let outcome = if self.specs[service].kind == ServiceKind::Record {
+            self.record_op(job)
+        } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))
+            || injected.is_some_and(|rate| state.error_rng.chance(rate))
+        {
+            Outcome::Failed(FailureCause::Error)
+        } else {
+            Outcome::Ok
+        };
+        if TRACE {
+            self.trace_job(now, TraceKind::WorkDone, job, 0, Some(outcome));
+        }
+        if outcome == Outcome::Ok && self.specs[service].kind == ServiceKind::Worker {
+            self.next_downstream::<TRACE>(s, job);
+        } else {
+            self.reply::<TRACE>(s, job, outcome);
+        }
+    }
+
+    /// A record's read or conditional write; the version read travels back with the reply.
+    pub(super) fn record_op(&mut self, job_id: u32) -> Outcome {
+        let job = &self.jobs[job_id];
+        let state = &mut self.services[job.service.0 as usize];
+        match self.calls[job.call].op {
+            Op::Read | Op::Serve => {
+                let attempt = &mut self.attempts[job.slot];
+                if attempt.id == job.attempt {
+                    attempt.value = state.version;
+                }
+                Outcome::Ok
+            }
+            Op::Write(version) => {
+                state.report.writes += 1;
+                if version == state.version {
+                    state.version += 1;
+                    Outcome::Ok
+                } else {
+                    state.report.write_conflicts += 1;
+                    Outcome::Failed(FailureCause::Conflict)
+                }
+            }
+        }
+    }
+
+    pub(super) fn release_worker<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+    ) {
+        if TRACE {
+            self.trace_worker_released(s.now(), job_id);
+        }
+        let job = &mut self.jobs[job_id];
+        debug_assert!(job.holding_worker);
+        job.holding_worker = false;
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let state = &mut self.services[service];
+        state.instances[instance].workers_busy -= 1;
+        state.busy_total -= 1;
+        let now = s.now();
+        let mut next = state.instances[instance].queue.pop_front();
+        if next.is_some() {
+            state.queue_total -= 1;
+        }
+        // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
+        while let Some(job) = next {
+            let delay = now - self.jobs[job].arrived;
+            let codel = self.services[service].instances[instance].codel.as_mut();
+            if !codel.is_some_and(|c| c.should_drop(now, delay)) {
+                break;
+            }
+            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+            let state = &mut self.services[service];
+            next = state.instances[instance].queue.pop_front();
+            if next.is_some() {
+                state.queue_total -= 1;
+            }
+        }
+        let state = &mut self.services[service];
+        state
+            .report
+            .gauges
+            .set(now, state.busy_total, state.queue_total);
+        if let Some(next) = next {
+            self.start_work::<TRACE>(s, next);
+        }
+    }
+
+    /// Ends a job: frees its worker and sends the reply back over the network. A job whose
+    /// process crashed sends nothing.
+    pub(super) fn reply<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: u32,
+        outcome: Outcome,
+    ) {
+        if self.orphan(job_id) {
+            self.discard_job(job_id);
+            return;
+        }
+        if self.jobs[job_id].holding_worker {
+            self.release_worker::<TRACE>(s, job_id);
+        }
+        if TRACE {
+            self.trace_job(s.now(), TraceKind::ReplySent, job_id, 0, Some(outcome));
+        }
+        let job = &self.jobs[job_id];
+        let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
+        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
+        if let Some(permit) = self.jobs[job_id].permit.take() {
+            let limiter = self.services[service].instances[instance]
+                .limiter
+                .as_mut()
+                .expect("a limiter");
+            let now = s.now();
+            match outcome {
+                Outcome::Ok | Outcome::Degraded => {
+                    limiter.release(now, permit, now - arrived, false);
+                }
+                // Overload: the limit must come down (Netflix `onDropped`).
+                Outcome::Failed(
+                    FailureCause::Timeout | FailureCause::Rejected | FailureCause::Shed,
+                ) => limiter.release(now, permit, now - arrived, true),
+                // Says nothing about this server's capacity (`onIgnore`).
+                Outcome::Failed(_) => limiter.ignore(permit),
+            }
+        }
+        self.jobs[job_id].attempt = NO_ATTEMPT;
+        self.jobs.remove(job_id);
+        let call = &mut self.calls[call_id];
+        if owns_key {
+            // Stripe keeps the result of an execution, errors included; a request refused
+            // before executing leaves the key free for the next try.
+            call.key = if executed {
+                Key::Done(outcome)
+            } else {
+                Key::Unseen
+            };
+        }
+        call.jobs -= 1;
+        let orphan = call.finished;
+        if orphan && call.jobs == 0 {
+            self.calls.remove(call_id);
+        }
+        // Attempt ids are never reused, so this holds even if the slot holds another attempt.
+        let attempt_live = self.attempts[slot].id == attempt;
+        if !attempt_live && executed {
+            // The caller gave up on this attempt (or the call is over): the work was wasted.
+            self.services[service].report.wasted_work += 1;
+        }
+        let from = self.services[service].instances[instance].host;
+        let to = self.edges[edge_id as usize].caller_host;
+        let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
+            Transit::Arrives(latency) => (latency, outcome),
+            Transit::Lost => return,
+            // The connection breaks under the reply: the caller sees a reset.
+            Transit::Refused(latency) => (latency, Outcome::Failed(FailureCause::Unavailable)),
+        };
+        if latency == SimDuration::ZERO {
+            self.on_reply::<TRACE>(s, slot, edge_id, attempt, outcome);
+        } else {
+            let event = WorldEvent::Reply {
+                slot,
+                edge: edge_id,
+                attempt,
+                outcome,
+            };
+            s.schedule_in(latency, event);
+        }
+    }
+}

@@ -467,3 +467,84 @@ fn a_quorum_read_has_the_quorum_availability() {
     let got = r.clients[0].stats.availability();
     assert!((got - theory).abs() < 3.5 * 0.003, "{got} against {theory}");
 }
+
+/// Regression (found by the property test): a hedged copy waiting at a bulkhead was handed the
+/// permit while its sibling's end was still being decided; a layer inside the bulkhead that
+/// refuses at once (the throttle, or a breaker ordered inside) then ended the call under the
+/// sibling's feet, and the run panicked ("a live attempt is in its call's slots", a stale hedge
+/// timer, or a counter going below zero). A freed permit now lets its waiter carry on after the
+/// event that freed it.
+#[test]
+fn a_hedged_copy_refused_inside_a_waiting_bulkhead_does_not_end_the_call_twice() {
+    let inner = [
+        "throttle: ()",
+        "breaker: (minimum_number_of_calls: 5, wait_duration_in_open_state: \"1s\"),
+         order: [Retry, Timeout, Bulkhead, Breaker]",
+    ];
+    for layer in inner {
+        let text = format!(
+            r#"Scenario(version: 1, name: "hedge-bulkhead", duration: "20s",
+            services: [Service(name: "api", workers: 2, queue: 10,
+                               service_time: Constant(value: "20ms"), error_rate: 0.5)],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 150),
+                             hedge: (max_attempts: 2, delay: "10ms"),
+                             bulkhead: Semaphore(max_concurrent_calls: 1,
+                                                 max_wait_duration: "50ms"),
+                             {layer})])"#
+        );
+        for seed in 1..=3 {
+            let r = run_text(&text, seed);
+            let users = &r.clients[0].stats;
+            assert!(
+                users.requests > 2500,
+                "{layer}: {} requests",
+                users.requests
+            );
+            // Every request ended once: answered, failed, or still in flight at the end.
+            assert!(users.ok + users.failed() <= users.requests);
+            assert!(
+                users.failed_by(FailureCause::BulkheadFull) > 0,
+                "{layer}: no waits ran out"
+            );
+        }
+    }
+}
+
+/// Regression: trace records named their edge by the world's internal per-replica edge id while
+/// `TraceNames` reads the result's edges, so once a caller had replicas (or a client several
+/// request types) records were attributed to the wrong edge. Records now hold the result's edge
+/// index, the same for every replica of one call.
+#[test]
+fn trace_records_name_their_edges_when_callers_have_replicas() {
+    let text = r#"Scenario(version: 1, name: "replicated-caller", duration: "5s",
+        topology: (regions: [(name: "r", zones: [(name: "z", hosts: ["h1", "h2"])])]),
+        services: [
+            Service(name: "api", workers: 4, service_time: Constant(value: "1ms"),
+                    replicas: 2, placement: Hosts(["h1", "h2"]), calls: [Call(to: "db")]),
+            Service(name: "db", workers: 4, service_time: Constant(value: "1ms")),
+        ],
+        clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 200))])"#;
+    let loaded = scenarios::load_str(Path::new("t.ron"), text).unwrap_or_else(|e| panic!("{e}"));
+    let buffer = models::TraceBuffer::new();
+    let options = RunOptions {
+        trace: Some(Box::new(buffer.clone())),
+        ..RunOptions::default()
+    };
+    let result = World::new(&loaded.config, 1).run(options);
+    let names = models::TraceNames::of(&result);
+    let records = buffer.take();
+    let mut to_db = 0;
+    for r in records.iter().filter(|r| r.edge != models::trace::NONE) {
+        let (from, to) = names.edge(r.edge);
+        let callee = names.service(r.service);
+        match callee {
+            "api" => assert_eq!((from, to), ("client:users", "api"), "{r:?}"),
+            "db" => {
+                assert_eq!((from, to), ("api", "db"), "{r:?}");
+                to_db += 1;
+            }
+            other => panic!("unexpected service {other}"),
+        }
+    }
+    assert!(to_db > 1000, "{to_db} records about api -> db");
+}

@@ -8,7 +8,7 @@ impl World {
     pub(super) fn on_deliver<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job: u32,
+        job: JobSlot,
     ) {
         let now = s.now();
         let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
@@ -84,7 +84,7 @@ impl World {
 
     /// A request past the rate limiter: the concurrency limit, queue-length shedding, then a
     /// worker or the queue.
-    pub(super) fn admit<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: u32) {
+    pub(super) fn admit<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: JobSlot) {
         if self.orphan(job) {
             self.discard_job(job);
             return;

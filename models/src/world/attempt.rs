@@ -5,8 +5,8 @@ use super::*;
 
 /// One try of a call.
 pub(super) struct Attempt {
-    pub(super) call: u32,
-    pub(super) id: u64,
+    pub(super) call: CallSlot,
+    pub(super) id: AttemptId,
     /// When it left (or was created, if it never left).
     pub(super) sent_at: SimTime,
     /// Attempt-level layers passed so far.
@@ -29,10 +29,10 @@ impl World {
     pub(super) fn new_attempt<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        call_id: CallSlot,
     ) {
         let now = s.now();
-        let id = self.next_attempt;
+        let id = AttemptId(self.next_attempt);
         self.next_attempt += 1;
         let slot = self.attempts.insert(Attempt {
             call: call_id,
@@ -52,7 +52,7 @@ impl World {
         call.attempts += 1;
         call.slots[usize::from(call.live)] = slot;
         call.live += 1;
-        let edge = &mut self.edges[call.edge as usize];
+        let edge = &mut self.edges[call.edge];
         self.edge_reports[edge.report as usize].attempts += 1;
         self.edge_reports[edge.report as usize].stats.requests += 1;
         let again = call.attempts > 1;
@@ -103,13 +103,13 @@ impl World {
     pub(super) fn advance_attempt<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
+        slot: AttemptSlot,
     ) {
         let call = self.attempts[slot].call;
         let edge_id = self.calls[call].edge;
         loop {
             let stage = usize::from(self.attempts[slot].stage);
-            let Some(&layer) = self.edges[edge_id as usize].attempt_layers.get(stage) else {
+            let Some(&layer) = self.edges[edge_id].attempt_layers.get(stage) else {
                 break;
             };
             match layer {
@@ -131,7 +131,7 @@ impl World {
                 }
                 Layer::Breaker if self.attempts[slot].breaker_at.is_none() => {
                     let now = s.now();
-                    let breaker = self.edges[edge_id as usize].breaker.as_mut();
+                    let breaker = self.edges[edge_id].breaker.as_mut();
                     if !breaker
                         .expect("a breaker layer has a breaker")
                         .try_acquire(now)
@@ -143,7 +143,7 @@ impl World {
                     self.attempts[slot].breaker_at = Some(now);
                 }
                 Layer::Timeout => {
-                    let e = &self.edges[edge_id as usize];
+                    let e = &self.edges[edge_id];
                     let host = e.caller_host;
                     if let Some(timeout) =
                         e.policy.timeout.map(|t| self.local_delay(host, s.now(), t))
@@ -163,10 +163,14 @@ impl World {
     /// The attempt leaves for its callee, unless the client-side throttle refuses it: the
     /// caller picks a replica, and the network carries the request there (or loses it, or a
     /// partition refuses it).
-    pub(super) fn send<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, slot: u32) {
+    pub(super) fn send<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: AttemptSlot,
+    ) {
         let now = s.now();
         let edge_id = self.calls[self.attempts[slot].call].edge;
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(throttle) = &mut edge.throttle
             && !throttle.admit(now, &mut edge.throttle_rng)
         {
@@ -174,7 +178,7 @@ impl World {
             return;
         }
         let instance = self.pick_replica(edge_id);
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         edge.outstanding[instance as usize] += 1;
         let to = edge.to;
         let from_host = edge.caller_host;
@@ -206,7 +210,7 @@ impl World {
         let deadline = call.deadline;
         let job = self.jobs.insert(Job {
             service: to,
-            endpoint: self.edges[edge_id as usize].to_endpoint,
+            endpoint: self.edges[edge_id].to_endpoint,
             step: 0,
             step_calls: 0,
             step_ok: 0,
@@ -238,15 +242,15 @@ impl World {
     pub(super) fn on_reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
-        edge: u32,
-        attempt: u64,
+        slot: AttemptSlot,
+        edge: EdgeId,
+        attempt: AttemptId,
         outcome: Outcome,
     ) {
         let a = &mut self.attempts[slot];
         if a.id != attempt {
             // The slot may hold a newer attempt by now, so the edge comes from the reply itself.
-            self.edge_reports[self.edges[edge as usize].report as usize].late_replies += 1;
+            self.edge_reports[self.edges[edge].report as usize].late_replies += 1;
             if TRACE {
                 let caller = (edge, attempt, Some(outcome));
                 self.trace_caller(s.now(), TraceKind::LateReply, caller, SimDuration::ZERO, 0);
@@ -256,7 +260,7 @@ impl World {
         if let Some(timer) = a.timeout.take() {
             s.cancel(timer);
         }
-        if let Some(throttle) = &mut self.edges[edge as usize].throttle
+        if let Some(throttle) = &mut self.edges[edge].throttle
             && !matches!(
                 outcome,
                 Outcome::Failed(
@@ -278,8 +282,8 @@ impl World {
     pub(super) fn on_timeout<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
-        attempt: u64,
+        slot: AttemptSlot,
+        attempt: AttemptId,
     ) {
         let a = &mut self.attempts[slot];
         debug_assert_eq!(a.id, attempt, "a live timeout names its attempt");
@@ -302,8 +306,8 @@ impl World {
     pub(super) fn on_attempt_wait_over<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
-        attempt: u64,
+        slot: AttemptSlot,
+        attempt: AttemptId,
     ) {
         debug_assert_eq!(self.attempts[slot].id, attempt);
         self.attempts[slot].wait_timer = None;
@@ -318,13 +322,13 @@ impl World {
     pub(super) fn drop_attempt<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
+        slot: AttemptSlot,
         failed: Option<bool>,
     ) {
         let now = s.now();
         let a = &mut self.attempts[slot];
         if let Some(at) = a.breaker_at {
-            let edge = self.calls[a.call].edge as usize;
+            let edge = self.calls[a.call].edge;
             let breaker = self.edges[edge].breaker.as_mut().expect("a breaker");
             match failed {
                 Some(failed) => breaker.on_result(now, now - at, failed),
@@ -335,7 +339,7 @@ impl World {
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
         if sent {
-            let edge = &mut self.edges[self.calls[call_id].edge as usize];
+            let edge = &mut self.edges[self.calls[call_id].edge];
             edge.outstanding[instance] -= 1;
             // Envoy outlier detection hears what the replica answered (not what the caller's
             // own policies decided, and not a cancelled copy).
@@ -362,7 +366,7 @@ impl World {
         call.live -= 1;
         let edge = call.edge;
         self.attempts.remove(slot);
-        if waiting && let Some(bulkhead) = &mut self.edges[edge as usize].bulkhead {
+        if waiting && let Some(bulkhead) = &mut self.edges[edge].bulkhead {
             bulkhead.leave(Waiter::Attempt { slot, attempt });
         }
         if permit {
@@ -374,14 +378,14 @@ impl World {
     pub(super) fn attempt_ended<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        slot: u32,
+        slot: AttemptSlot,
         outcome: Outcome,
     ) {
         let now = s.now();
         let a = &self.attempts[slot];
         let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
         let edge_id = self.calls[call_id].edge;
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         let to = edge.to.0 as usize;
         let latency = now - sent_at;
         self.edge_reports[edge.report as usize]
@@ -391,7 +395,7 @@ impl World {
             self.services[to].report.stats.record(now, latency, outcome);
         }
         self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(budget) = &mut edge.budget {
             let permit = self.calls[call_id].retry_permit.take();
             let retry_on = edge.policy.retry.as_ref().map(|r| r.retry_on);
@@ -418,7 +422,7 @@ impl World {
         };
         let call = &mut self.calls[call_id];
         call.last_cause = cause;
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(hedge) = &edge.policy.hedge {
             if !hedge.non_fatal.contains(cause) {
                 self.call_finished::<TRACE>(s, call_id, outcome);
@@ -458,7 +462,7 @@ impl World {
                 if wait == SimDuration::ZERO {
                     self.new_attempt::<TRACE>(s, call_id);
                 } else {
-                    let host = self.edges[edge_id as usize].caller_host;
+                    let host = self.edges[edge_id].caller_host;
                     s.schedule_in(
                         self.local_delay(host, now, wait),
                         WorldEvent::RetryDue {
@@ -475,8 +479,8 @@ impl World {
     pub(super) fn on_retry_due<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     ) {
         let c = &self.calls[call];
         // The deadline may have ended the call during the backoff.
@@ -488,8 +492,8 @@ impl World {
     pub(super) fn on_hedge_due<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     ) {
         debug_assert_eq!(self.calls[call].serial, serial);
         self.calls[call].hedge_timer = None;

@@ -6,8 +6,14 @@ use super::*;
 /// Who waits for a bulkhead permit.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Waiter {
-    Call { call: u32, serial: u64 },
-    Attempt { slot: u32, attempt: u64 },
+    Call {
+        call: CallSlot,
+        serial: CallSerial,
+    },
+    Attempt {
+        slot: AttemptSlot,
+        attempt: AttemptId,
+    },
 }
 
 /// The outcome of asking a bulkhead for a permit.
@@ -24,10 +30,10 @@ impl World {
     pub(super) fn bulkhead_enter(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
         waiter: Waiter,
     ) -> Enter {
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         let host = edge.caller_host;
         let bulkhead = edge
             .bulkhead
@@ -56,9 +62,9 @@ impl World {
     pub(super) fn bulkhead_release<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
     ) {
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         let bulkhead = edge
             .bulkhead
             .as_mut()
@@ -66,7 +72,10 @@ impl World {
         let Some(waiter) = bulkhead.release() else {
             return;
         };
-        // The permit passes straight to the waiter.
+        // The permit passes straight to the waiter; it carries on once the handler that freed
+        // the permit is done. Carrying on at once would re-enter that handler's call: a hedged
+        // copy refused inside the bulkhead would end the call while its sibling is still
+        // deciding what to do next.
         match waiter {
             Waiter::Call { call, .. } => {
                 let c = &mut self.calls[call];
@@ -76,7 +85,6 @@ impl World {
                     s.cancel(t);
                 }
                 c.stage += 1;
-                self.advance_call::<TRACE>(s, call);
             }
             Waiter::Attempt { slot, .. } => {
                 let a = &mut self.attempts[slot];
@@ -86,19 +94,45 @@ impl World {
                     s.cancel(t);
                 }
                 a.stage += 1;
-                self.advance_attempt::<TRACE>(s, slot);
             }
         }
+        self.resumes.push(waiter);
+    }
+
+    /// Lets the waiters that were handed a permit during this event carry on, in the order
+    /// they got it. A waiter whose call or attempt ended in the meantime is skipped.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn resume_waiters<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>) {
+        let mut i = 0;
+        while i < self.resumes.len() {
+            match self.resumes[i] {
+                Waiter::Call { call, serial } => {
+                    let c = &self.calls[call];
+                    if c.serial == serial && !c.finished && c.permit && c.live == 0 {
+                        self.advance_call::<TRACE>(s, call);
+                    }
+                }
+                Waiter::Attempt { slot, attempt } => {
+                    let a = &self.attempts[slot];
+                    if a.id == attempt && a.permit && !a.sent {
+                        self.advance_attempt::<TRACE>(s, slot);
+                    }
+                }
+            }
+            i += 1;
+        }
+        self.resumes.clear();
     }
 
     /// Removes a waiter that gave up (its wait ran out, or its call or attempt ended).
     pub(super) fn bulkhead_leave(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
         waiter: Waiter,
     ) {
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(bulkhead) = &mut edge.bulkhead {
             bulkhead.leave(waiter);
         }

@@ -21,7 +21,7 @@ pub(super) enum Owner {
         client: ClientId,
         started: SimTime,
     },
-    Job(u32),
+    Job(JobSlot),
     /// A read-modify-write user of a client.
     User {
         client: ClientId,
@@ -39,28 +39,28 @@ pub(super) enum Key {
 
 /// A logical call over one edge at its caller, across its attempts.
 pub(super) struct Call {
-    pub(super) edge: u32,
+    pub(super) edge: EdgeId,
     pub(super) owner: Owner,
     pub(super) started: SimTime,
     /// The timer of the next hedged copy.
     pub(super) hedge_timer: Option<TimerId>,
     /// For a call made by a job: the job's attempt and plan step when the call began (the job
     /// ignores it if it has moved on or is gone).
-    pub(super) parent_attempt: u64,
+    pub(super) parent_attempt: AttemptId,
     pub(super) step: u32,
     /// When a call-level breaker let the call through.
     pub(super) breaker_at: Option<SimTime>,
     /// The retry budget's permit of the retry under way.
     pub(super) retry_permit: Option<RetryPermit>,
     /// Unique per call over the run: the idempotency key, and the check for stale events.
-    pub(super) serial: u64,
+    pub(super) serial: CallSerial,
     pub(super) op: Op,
     /// The value a read returned.
     pub(super) value: u64,
     /// Attempts made so far.
     pub(super) attempts: u32,
     /// Slots of the attempts in flight (`live` of them).
-    pub(super) slots: [u32; MAX_LIVE],
+    pub(super) slots: [AttemptSlot; MAX_LIVE],
     pub(super) live: u8,
     /// Call-level layers passed so far.
     pub(super) stage: u8,
@@ -88,13 +88,13 @@ impl World {
     pub(super) fn start_call<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
         owner: Owner,
         inherited_deadline: SimTime,
         op: Op,
-    ) -> (u32, u64) {
+    ) -> (CallSlot, CallSerial) {
         let now = s.now();
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         self.edge_reports[edge.report as usize].calls.requests += 1;
         if let Some(budget) = &mut edge.budget {
             budget.request_started(now);
@@ -105,7 +105,7 @@ impl World {
             Some(d) => now + self.local_delay(host, now, d),
         };
         let deadline = own.min(inherited_deadline);
-        let serial = self.next_serial;
+        let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
         let call = self.calls.insert(Call {
             edge: edge_id,
@@ -126,7 +126,7 @@ impl World {
             op,
             value: 0,
             attempts: 0,
-            slots: [0; MAX_LIVE],
+            slots: [AttemptSlot(0); MAX_LIVE],
             live: 0,
             stage: 0,
             permit: false,
@@ -170,17 +170,17 @@ impl World {
     pub(super) fn advance_call<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call: u32,
+        call: CallSlot,
     ) {
         let edge_id = self.calls[call].edge;
         loop {
             let stage = usize::from(self.calls[call].stage);
-            let Some(&layer) = self.edges[edge_id as usize].call_layers.get(stage) else {
+            let Some(&layer) = self.edges[edge_id].call_layers.get(stage) else {
                 break;
             };
             if layer == Layer::Timeout {
                 // A timeout outside the retries bounds the whole call.
-                let e = &self.edges[edge_id as usize];
+                let e = &self.edges[edge_id];
                 let host = e.caller_host;
                 let timeout = e.policy.timeout.map(|t| self.local_delay(host, s.now(), t));
                 let c = &mut self.calls[call];
@@ -197,7 +197,7 @@ impl World {
             }
             if layer == Layer::Breaker && self.calls[call].breaker_at.is_none() {
                 let now = s.now();
-                let breaker = self.edges[edge_id as usize].breaker.as_mut();
+                let breaker = self.edges[edge_id].breaker.as_mut();
                 if !breaker
                     .expect("a breaker layer has a breaker")
                     .try_acquire(now)
@@ -232,8 +232,8 @@ impl World {
     pub(super) fn on_call_wait_over<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     ) {
         debug_assert_eq!(self.calls[call].serial, serial);
         self.calls[call].wait_timer = None;
@@ -245,8 +245,8 @@ impl World {
     pub(super) fn on_deadline<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     ) {
         debug_assert_eq!(self.calls[call].serial, serial);
         self.calls[call].deadline_timer = None;
@@ -259,7 +259,7 @@ impl World {
         while self.calls[call].live > 0 {
             let slot = self.calls[call].slots[0];
             let a = &self.attempts[slot];
-            let edge = &mut self.edges[self.calls[call].edge as usize];
+            let edge = &mut self.edges[self.calls[call].edge];
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_failure(now, FailureCause::Timeout);
@@ -280,11 +280,11 @@ impl World {
     pub(super) fn release_call<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
-    ) -> u32 {
+        call_id: CallSlot,
+    ) -> EdgeId {
         while self.calls[call_id].live > 0 {
             let slot = self.calls[call_id].slots[0];
-            let edge = &mut self.edges[self.calls[call_id].edge as usize];
+            let edge = &mut self.edges[self.calls[call_id].edge];
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_cancelled();
@@ -327,13 +327,13 @@ impl World {
     pub(super) fn cancel_call<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        call_id: CallSlot,
     ) {
         let now = s.now();
         let edge_id = self.release_call::<TRACE>(s, call_id);
         let call = &mut self.calls[call_id];
         let (breaker_at, retry_permit) = (call.breaker_at.take(), call.retry_permit.take());
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(budget) = &mut edge.budget {
             if let Some(permit) = retry_permit {
                 budget.retry_abandoned(now, permit);
@@ -357,14 +357,14 @@ impl World {
     pub(super) fn call_finished<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        call_id: u32,
+        call_id: CallSlot,
         outcome: Outcome,
     ) {
         let now = s.now();
         let edge_id = self.release_call::<TRACE>(s, call_id);
         let breaker_at = self.calls[call_id].breaker_at;
         let retry_permit = self.calls[call_id].retry_permit.take();
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         if let Some(budget) = &mut edge.budget {
             if let Some(permit) = retry_permit {
                 budget.retry_abandoned(now, permit);

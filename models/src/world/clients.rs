@@ -13,7 +13,7 @@ pub(super) struct User {
 }
 
 pub(super) struct ClientState {
-    pub(super) edge: u32,
+    pub(super) edge: EdgeId,
     /// Request types; the first goes over `edge`.
     pub(super) kinds: Vec<RequestKind>,
     pub(super) kinds_rng: SimRng,
@@ -33,7 +33,7 @@ pub(super) struct ClientState {
 /// weight among the client's types.
 #[derive(Clone, Copy)]
 pub(super) struct RequestKind {
-    pub(super) edge: u32,
+    pub(super) edge: EdgeId,
     pub(super) endpoint: u16,
     pub(super) weight: f64,
 }

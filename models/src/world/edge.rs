@@ -62,8 +62,8 @@ pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
 impl World {
     /// The replica an attempt over `edge` goes to: the only one, or the balancer's choice among
     /// those the caller believes healthy and has not ejected.
-    pub(super) fn pick_replica(&mut self, edge_id: u32) -> u32 {
-        let edge = &mut self.edges[edge_id as usize];
+    pub(super) fn pick_replica(&mut self, edge_id: EdgeId) -> u32 {
+        let edge = &mut self.edges[edge_id];
         let n = edge.outstanding.len();
         if n == 1 {
             return 0;
@@ -93,11 +93,11 @@ impl World {
     pub(super) fn on_health_probe(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
         replica: u32,
     ) {
         let now = s.now();
-        let edge = &self.edges[edge_id as usize];
+        let edge = &self.edges[edge_id];
         let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
             unreachable!("probes only for actively checked services")
         };
@@ -132,12 +132,12 @@ impl World {
     pub(super) fn on_health_result(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        edge_id: u32,
+        edge_id: EdgeId,
         replica: u32,
         ok: bool,
     ) {
         let now = s.now();
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         edge.health[replica as usize].on_check(ok);
         let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
             unreachable!("results only for actively checked services")
@@ -151,9 +151,9 @@ impl World {
         s.schedule_in(self.local_delay(host, now, check.interval), event);
     }
 
-    pub(super) fn on_outlier_sweep(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: u32) {
+    pub(super) fn on_outlier_sweep(&mut self, s: &mut Scheduler<WorldEvent>, edge_id: EdgeId) {
         let now = s.now();
-        let edge = &mut self.edges[edge_id as usize];
+        let edge = &mut self.edges[edge_id];
         let outlier = edge.outlier.as_mut().expect("a sweep needs a detector");
         outlier.sweep(now);
         let interval = outlier.config().interval;

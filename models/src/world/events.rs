@@ -12,50 +12,50 @@ pub enum WorldEvent {
     },
     /// An attempt reaches its callee.
     Deliver {
-        job: u32,
+        job: JobSlot,
     },
     /// A job's local work is finished.
     WorkDone {
-        job: u32,
+        job: JobSlot,
     },
     /// A reply reaches its caller.
     Reply {
         /// The attempt's slot at the caller.
-        slot: u32,
+        slot: AttemptSlot,
         /// The edge the attempt travelled, to account a late reply after its attempt is gone.
-        edge: u32,
-        attempt: u64,
+        edge: EdgeId,
+        attempt: AttemptId,
         outcome: Outcome,
     },
     /// A per-attempt timeout fired.
     Timeout {
-        slot: u32,
-        attempt: u64,
+        slot: AttemptSlot,
+        attempt: AttemptId,
     },
     /// A retry's backoff elapsed.
     RetryDue {
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     },
     /// A hedged call's next copy is due.
     HedgeDue {
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     },
     /// A call's overall deadline passed.
     Deadline {
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     },
     /// An attempt's wait for a bulkhead permit ran out.
     AttemptWaitOver {
-        slot: u32,
-        attempt: u64,
+        slot: AttemptSlot,
+        attempt: AttemptId,
     },
     /// A call's wait for a bulkhead permit ran out.
     CallWaitOver {
-        call: u32,
-        serial: u64,
+        call: CallSlot,
+        serial: CallSerial,
     },
     /// A read-modify-write user starts (again) with a read.
     UserStart {
@@ -64,11 +64,11 @@ pub enum WorldEvent {
     },
     /// A request's wait for its rate-limit permission is over: it goes on to the queue.
     Admitted {
-        job: u32,
+        job: JobSlot,
     },
     /// A request waited the rate limiter's whole timeout and is refused.
     RateLimited {
-        job: u32,
+        job: JobSlot,
     },
     /// A scripted crash (fault index) happens, or its targets restart.
     Crash {
@@ -93,17 +93,17 @@ pub enum WorldEvent {
     },
     /// A caller's active health check probes a replica, and learns the result.
     HealthProbe {
-        edge: u32,
+        edge: EdgeId,
         replica: u32,
     },
     HealthResult {
-        edge: u32,
+        edge: EdgeId,
         replica: u32,
         ok: bool,
     },
     /// A caller's outlier detector sweeps (Envoy's `interval`).
     OutlierSweep {
-        edge: u32,
+        edge: EdgeId,
     },
 }
 
@@ -169,14 +169,14 @@ impl Event for WorldEvent {
             WorldEvent::Deliver { job }
             | WorldEvent::WorkDone { job }
             | WorldEvent::Admitted { job }
-            | WorldEvent::RateLimited { job } => job,
+            | WorldEvent::RateLimited { job } => job.0,
             WorldEvent::Reply { slot, .. }
             | WorldEvent::Timeout { slot, .. }
-            | WorldEvent::AttemptWaitOver { slot, .. } => slot,
+            | WorldEvent::AttemptWaitOver { slot, .. } => slot.0,
             WorldEvent::RetryDue { call, .. }
             | WorldEvent::HedgeDue { call, .. }
             | WorldEvent::Deadline { call, .. }
-            | WorldEvent::CallWaitOver { call, .. } => call,
+            | WorldEvent::CallWaitOver { call, .. } => call.0,
             WorldEvent::Crash { fault }
             | WorldEvent::RestartTargets { fault }
             | WorldEvent::ChaosFail { fault, .. }
@@ -184,7 +184,7 @@ impl Event for WorldEvent {
             WorldEvent::Restart { service, .. } => service,
             WorldEvent::HealthProbe { edge, .. }
             | WorldEvent::HealthResult { edge, .. }
-            | WorldEvent::OutlierSweep { edge } => edge,
+            | WorldEvent::OutlierSweep { edge } => edge.0,
         }
     }
 }

@@ -68,7 +68,7 @@ impl World {
         inst.down_since = now;
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
-        let queued: Vec<u32> = inst.queue.drain(..).collect();
+        let queued: Vec<JobSlot> = inst.queue.drain(..).collect();
         state.busy_total -= busy;
         state.queue_total -= queued.len() as u32;
         state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
@@ -83,12 +83,16 @@ impl World {
         }
         // The jobs it was working on hold no worker any more; they are discarded when their
         // next step comes (their work ends, or their downstream call returns).
-        let holding: Vec<u32> = (0..self.jobs.items.len() as u32)
-            .filter(|&j| {
-                let job = &self.jobs.items[j as usize];
-                job.holding_worker && job.service.0 == service && job.instance == replica
+        let holding: Vec<JobSlot> = self
+            .jobs
+            .slots()
+            .filter(|(_, job)| {
+                job.holding_worker
+                    && job.service.0 == service
+                    && job.instance == replica
+                    && job.attempt != NO_ATTEMPT
             })
-            .filter(|&j| self.jobs.items[j as usize].attempt != NO_ATTEMPT)
+            .map(|(j, _)| j)
             .collect();
         for job in holding {
             if TRACE {

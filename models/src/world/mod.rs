@@ -96,12 +96,13 @@ use self::edge::{Edge, layers};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
 use self::service::{Instance, Job, LatencyFault, ServiceSpec, ServiceState};
-use self::slab::Slab;
+pub use self::slab::{AttemptId, CallSerial, EdgeId};
+use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};
 use self::tracing::Tracer;
 use self::transit::{LinkFault, Transit};
 
 /// No attempt has id 0.
-const NO_ATTEMPT: u64 = 0;
+const NO_ATTEMPT: AttemptId = AttemptId::NONE;
 /// No deadline.
 const NEVER: SimTime = SimTime(u64::MAX);
 /// Copies of one hedged call in flight at once (gRPC caps `maxAttempts` at 5).
@@ -131,9 +132,9 @@ pub struct World {
     clients: Vec<ClientState>,
     edges: Vec<Edge>,
     edge_reports: Vec<EdgeReport>,
-    jobs: Slab<Job>,
-    calls: Slab<Call>,
-    attempts: Slab<Attempt>,
+    jobs: Slab<JobSlot, Job>,
+    calls: Slab<CallSlot, Call>,
+    attempts: Slab<AttemptSlot, Attempt>,
     next_attempt: u64,
     next_serial: u64,
     /// Hosts: their network, how many host-level crashes hold each down, their clocks (empty
@@ -155,7 +156,9 @@ pub struct World {
     link_faults: Vec<LinkFault>,
     /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
-    made: Vec<u32>,
+    made: Vec<EdgeId>,
+    /// Bulkhead waiters handed a permit during the current event, to carry on after it.
+    resumes: Vec<Waiter>,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -225,8 +228,8 @@ impl World {
                 _ => {}
             }
         }
-        for edge in 0..self.edges.len() as u32 {
-            let e = &self.edges[edge as usize];
+        for edge in (0..self.edges.len() as u32).map(EdgeId) {
+            let e = &self.edges[edge];
             if !e.health.is_empty() {
                 for replica in 0..e.health.len() as u32 {
                     sim.scheduler()
@@ -299,6 +302,9 @@ impl World {
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
+        }
+        if !self.resumes.is_empty() {
+            self.resume_waiters::<TRACE>(s);
         }
     }
 }

@@ -9,7 +9,7 @@ impl World {
     pub(super) fn next_downstream<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job_id: u32,
+        job_id: JobSlot,
     ) {
         if self.orphan(job_id) {
             self.discard_job(job_id);
@@ -94,7 +94,7 @@ impl World {
     pub(super) fn step_call_done<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job_id: u32,
+        job_id: JobSlot,
         outcome: Outcome,
     ) {
         if self.orphan(job_id) {

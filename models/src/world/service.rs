@@ -16,16 +16,16 @@ pub(super) struct Job {
     pub(super) step_failed: u16,
     pub(super) step_join: Join,
     /// The calls of the parallel step under way (call slot, serial).
-    pub(super) children: Vec<(u32, u64)>,
+    pub(super) children: Vec<(CallSlot, CallSerial)>,
     /// The replica serving it, and that replica's epoch when the job arrived.
     pub(super) instance: u32,
     pub(super) epoch: u32,
     /// The edge the attempt came over; replies go back over it.
-    pub(super) edge: u32,
+    pub(super) edge: EdgeId,
     /// The caller's call (alive while the job is) and the attempt this job serves.
-    pub(super) call: u32,
-    pub(super) slot: u32,
-    pub(super) attempt: u64,
+    pub(super) call: CallSlot,
+    pub(super) slot: AttemptSlot,
+    pub(super) attempt: AttemptId,
     /// Index of the next downstream call in the service's plan.
     pub(super) next_call: u16,
     pub(super) holding_worker: bool,
@@ -65,7 +65,7 @@ impl LatencyFault {
 pub(super) struct Instance {
     pub(super) host: u32,
     pub(super) workers_busy: u32,
-    pub(super) queue: VecDeque<u32>,
+    pub(super) queue: VecDeque<JobSlot>,
     /// Inbound rate limiting and shedding, per replica as a sidecar would.
     pub(super) rate_limiter: Option<RateLimiter>,
     pub(super) codel: Option<Codel>,
@@ -80,7 +80,7 @@ pub(super) struct Instance {
     pub(super) cold_until: SimTime,
     pub(super) cold_multiply: f64,
     /// Per endpoint, the edge ids of its call plan for this replica, in order.
-    pub(super) call_edges: Vec<Vec<u32>>,
+    pub(super) call_edges: Vec<Vec<EdgeId>>,
     /// A database's throughput: no operation starts before this.
     pub(super) next_start: SimTime,
     pub(super) report: InstanceReport,
@@ -145,7 +145,7 @@ impl Instance {
         svc: &ServiceConfig,
         host: u32,
         host_name: String,
-        call_edges: Vec<Vec<u32>>,
+        call_edges: Vec<Vec<EdgeId>>,
     ) -> Instance {
         Instance {
             host,
@@ -261,14 +261,14 @@ impl ServiceSpec {
 
 impl World {
     /// Whether the job's process died since it arrived (its work and its reply are lost).
-    pub(super) fn orphan(&self, job: u32) -> bool {
+    pub(super) fn orphan(&self, job: JobSlot) -> bool {
         let j = &self.jobs[job];
         self.services[j.service.0 as usize].instances[j.instance as usize].epoch != j.epoch
     }
 
     /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its
     /// host is gone). Its caller finds out by its timeout, if it has one.
-    pub(super) fn discard_job(&mut self, job_id: u32) {
+    pub(super) fn discard_job(&mut self, job_id: JobSlot) {
         debug_assert!(!self.jobs[job_id].holding_worker || self.orphan(job_id));
         let job = &mut self.jobs[job_id];
         let (call_id, service, instance) = (job.call, job.service.0 as usize, job.instance);

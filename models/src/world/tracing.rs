@@ -31,13 +31,13 @@ impl Tracer {
     }
 
     /// The logical request and the parent attempt of an attempt.
-    pub(super) fn attempt(&self, attempt: u64) -> (u64, u64) {
-        self.attempts[(attempt - 1) as usize]
+    pub(super) fn attempt(&self, attempt: AttemptId) -> (u64, u64) {
+        self.attempts[(attempt.0 - 1) as usize]
     }
 
     /// Notes the logical request of the call in slab slot `call`.
-    pub(super) fn set_call_request(&mut self, call: u32, request: u64) {
-        let i = call as usize;
+    pub(super) fn set_call_request(&mut self, call: CallSlot, request: u64) {
+        let i = call.0 as usize;
         if i >= self.call_requests.len() {
             self.call_requests.resize(i + 1, 0);
         }
@@ -57,12 +57,9 @@ impl World {
             workers: self.services.iter().map(|s| s.report.workers).collect(),
             clients: self.clients.iter().map(|c| c.report.name.clone()).collect(),
             edges: self
-                .edges
+                .edge_reports
                 .iter()
-                .map(|e| {
-                    let r = &self.edge_reports[e.report as usize];
-                    (r.from.clone(), r.to.clone())
-                })
+                .map(|r| (r.from.clone(), r.to.clone()))
                 .collect(),
             faults: self.faults.iter().map(|f| f.description.clone()).collect(),
         }
@@ -76,33 +73,44 @@ impl World {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_request_start(&mut self, now: SimTime, call: u32, client: u32, edge: u32) {
-        let service = self.edges[edge as usize].to.0;
+    pub(super) fn trace_request_start(
+        &mut self,
+        now: SimTime,
+        call: CallSlot,
+        client: u32,
+        edge: EdgeId,
+    ) {
+        let (service, report) = (self.edges[edge].to.0, self.edges[edge].report);
         let tracer = self.tracer();
         let request = tracer.next_request;
         tracer.next_request += 1;
         tracer.set_call_request(call, request);
         let mut r = TraceRecord::new(now, TraceKind::RequestStart, request);
         r.client = client;
-        r.edge = edge;
+        r.edge = report;
         r.service = service;
         tracer.record(r);
     }
 
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_attempt_sent(&mut self, now: SimTime, call_id: u32, attempt: u64) {
+    pub(super) fn trace_attempt_sent(
+        &mut self,
+        now: SimTime,
+        call_id: CallSlot,
+        attempt: AttemptId,
+    ) {
         let call = &self.calls[call_id];
         let parent = match call.owner {
             Owner::Client { .. } | Owner::User { .. } => NO_ATTEMPT,
             Owner::Job(job) => self.jobs[job].attempt,
         };
-        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
         let mut r = TraceRecord::new(now, TraceKind::AttemptSent, request);
-        r.attempt = attempt;
-        r.parent = parent;
-        r.edge = call.edge;
-        r.service = self.edges[call.edge as usize].to.0;
+        r.attempt = attempt.0;
+        r.parent = parent.0;
+        r.edge = self.edges[call.edge].report;
+        r.service = self.edges[call.edge].to.0;
         r.number = call.attempts;
         let tracer = self.tracer();
         assert_eq!(
@@ -121,18 +129,18 @@ impl World {
         &mut self,
         now: SimTime,
         kind: TraceKind,
-        job_id: u32,
+        job_id: JobSlot,
         number: u32,
         outcome: Option<Outcome>,
     ) {
         let job = &self.jobs[job_id];
         let tracer = self.tracer.as_deref_mut().expect("tracing");
         let mut r = TraceRecord::new(now, kind, tracer.attempt(job.attempt).0);
-        r.attempt = job.attempt;
+        r.attempt = job.attempt.0;
         r.service = job.service.0;
-        r.edge = job.edge;
+        r.edge = self.edges[job.edge].report;
         if job.holding_worker {
-            r.slot = tracer.job_slots[job_id as usize];
+            r.slot = tracer.job_slots[job_id.0 as usize];
         }
         r.number = number;
         r.outcome = outcome;
@@ -141,7 +149,7 @@ impl World {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_work_start(&mut self, now: SimTime, job_id: u32, work: SimDuration) {
+    pub(super) fn trace_work_start(&mut self, now: SimTime, job_id: JobSlot, work: SimDuration) {
         let service = self.jobs[job_id].service.0;
         let mut slowed_by = 1.0;
         let mut fault = NONE;
@@ -156,15 +164,15 @@ impl World {
         let slot = tracer.free_slots[service as usize]
             .pop()
             .expect("a service never holds more workers than it has");
-        let i = job_id as usize;
+        let i = job_id.0 as usize;
         if i >= tracer.job_slots.len() {
             tracer.job_slots.resize(i + 1, NONE);
         }
         tracer.job_slots[i] = slot;
         let mut r = TraceRecord::new(now, TraceKind::WorkStart, tracer.attempt(job.attempt).0);
-        r.attempt = job.attempt;
+        r.attempt = job.attempt.0;
         r.service = service;
-        r.edge = job.edge;
+        r.edge = self.edges[job.edge].report;
         r.slot = slot;
         r.duration = work;
         r.slowed_by = slowed_by;
@@ -174,11 +182,11 @@ impl World {
 
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_worker_released(&mut self, now: SimTime, job_id: u32) {
+    pub(super) fn trace_worker_released(&mut self, now: SimTime, job_id: JobSlot) {
         self.trace_job(now, TraceKind::WorkerReleased, job_id, 0, None);
         let service = self.jobs[job_id].service.0 as usize;
         let tracer = self.tracer();
-        let slot = tracer.job_slots[job_id as usize];
+        let slot = tracer.job_slots[job_id.0 as usize];
         tracer.free_slots[service].push(slot);
     }
 
@@ -187,18 +195,18 @@ impl World {
     pub(super) fn trace_call_start(
         &mut self,
         now: SimTime,
-        call: u32,
-        parent: u64,
-        edge: u32,
+        call: CallSlot,
+        parent: AttemptId,
+        edge: EdgeId,
         index: u32,
     ) {
-        let service = self.edges[edge as usize].to.0;
+        let (service, report) = (self.edges[edge].to.0, self.edges[edge].report);
         let tracer = self.tracer();
         let request = tracer.attempt(parent).0;
         tracer.set_call_request(call, request);
         let mut r = TraceRecord::new(now, TraceKind::CallStart, request);
-        r.parent = parent;
-        r.edge = edge;
+        r.parent = parent.0;
+        r.edge = report;
         r.service = service;
         r.number = index;
         tracer.record(r);
@@ -211,18 +219,18 @@ impl World {
         &mut self,
         now: SimTime,
         kind: TraceKind,
-        caller: (u32, u64, Option<Outcome>),
+        caller: (EdgeId, AttemptId, Option<Outcome>),
         duration: SimDuration,
         number: u32,
     ) {
         let (edge, attempt, outcome) = caller;
-        let service = self.edges[edge as usize].to.0;
+        let (service, report) = (self.edges[edge].to.0, self.edges[edge].report);
         let tracer = self.tracer();
         let (request, parent) = tracer.attempt(attempt);
         let mut r = TraceRecord::new(now, kind, request);
-        r.attempt = attempt;
+        r.attempt = attempt.0;
         r.parent = parent;
-        r.edge = edge;
+        r.edge = report;
         r.service = service;
         r.outcome = outcome;
         r.duration = duration;
@@ -233,22 +241,27 @@ impl World {
     /// A call's overall deadline passed (`duration`: how long the call had run).
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_deadline(&mut self, now: SimTime, call_id: u32, waited: SimDuration) {
+    pub(super) fn trace_deadline(&mut self, now: SimTime, call_id: CallSlot, waited: SimDuration) {
         let call = &self.calls[call_id];
-        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
         let mut r = TraceRecord::new(now, TraceKind::Timeout, request);
-        r.edge = call.edge;
-        r.service = self.edges[call.edge as usize].to.0;
+        r.edge = self.edges[call.edge].report;
+        r.service = self.edges[call.edge].to.0;
         r.duration = waited;
         if let Owner::Job(job) = call.owner {
-            r.parent = self.jobs[job].attempt;
+            r.parent = self.jobs[job].attempt.0;
         }
         self.tracer().record(r);
     }
 
     #[cold]
     #[inline(never)]
-    pub(super) fn trace_call_finished(&mut self, now: SimTime, call_id: u32, outcome: Outcome) {
+    pub(super) fn trace_call_finished(
+        &mut self,
+        now: SimTime,
+        call_id: CallSlot,
+        outcome: Outcome,
+    ) {
         let call = &self.calls[call_id];
         let (kind, client, parent, duration) = match call.owner {
             Owner::Client { client, started } => (
@@ -270,12 +283,12 @@ impl World {
                 SimDuration::ZERO,
             ),
         };
-        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id as usize];
+        let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
         let mut r = TraceRecord::new(now, kind, request);
         r.client = client;
-        r.parent = parent;
-        r.edge = call.edge;
-        r.service = self.edges[call.edge as usize].to.0;
+        r.parent = parent.0;
+        r.edge = self.edges[call.edge].report;
+        r.service = self.edges[call.edge].to.0;
         r.outcome = Some(outcome);
         r.number = call.attempts;
         r.duration = duration;

@@ -26,8 +26,14 @@ pub(super) enum Transit {
 impl World {
     /// What the network does to one message from `from` to `to` now, drawing from the edge's
     /// stream: a down host, a partition or loss swallow it; a refusing partition refuses it.
-    pub(super) fn transmit(&mut self, edge_id: u32, from: u32, to: u32, now: SimTime) -> Transit {
-        let edge = &mut self.edges[edge_id as usize];
+    pub(super) fn transmit(
+        &mut self,
+        edge_id: EdgeId,
+        from: u32,
+        to: u32,
+        now: SimTime,
+    ) -> Transit {
+        let edge = &mut self.edges[edge_id];
         if let Some(latency) = &self.uniform_latency
             && self.host_down[from as usize] == 0
             && self.host_down[to as usize] == 0

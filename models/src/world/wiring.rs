@@ -56,7 +56,7 @@ impl World {
             jobs: Slab::new(),
             calls: Slab::new(),
             attempts: Slab::new(),
-            next_attempt: NO_ATTEMPT + 1,
+            next_attempt: NO_ATTEMPT.0 + 1,
             next_serial: 1,
             net,
             host_down: vec![0; topology.hosts.len()],
@@ -70,6 +70,7 @@ impl World {
             link_faults: schedule.link_faults,
             eligible: Vec::new(),
             made: Vec::new(),
+            resumes: Vec::new(),
             tracer: None,
         }
     }
@@ -203,7 +204,7 @@ impl Wiring<'_> {
         svc: &ServiceConfig,
         calls: &[CallConfig],
         at: &PlanEdges,
-    ) -> Vec<u32> {
+    ) -> Vec<EdgeId> {
         let mut ep_edges = Vec::with_capacity(calls.len());
         for (index, call) in calls.iter().enumerate() {
             let to = &self.config.services[call.to.0 as usize].name;
@@ -222,7 +223,7 @@ impl Wiring<'_> {
             let mut edge = self.edge(&key, at.host as u32, call.to, &call.policy);
             edge.to_endpoint = call.endpoint;
             edge.report = at.first_report + index as u32;
-            ep_edges.push(self.edges.len() as u32);
+            ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);
         }
         ep_edges
@@ -232,7 +233,7 @@ impl Wiring<'_> {
     fn client(&mut self, client: &ClientConfig) -> ClientState {
         let to = &self.config.services[client.to.0 as usize].name;
         let key = ["edge", "client", &client.name, "0", to];
-        let edge = self.edges.len() as u32;
+        let edge = EdgeId(self.edges.len() as u32);
         let mut policy = client.policy.clone();
         let (users, user_retry) = match &client.arrivals {
             // The users retry whole read-modify-write cycles; the single calls do not.
@@ -258,9 +259,9 @@ impl Wiring<'_> {
             let kind = format!("request-{k}");
             let key = ["edge", "client", &client.name, &kind, to];
             let mut e = self.edge(&key, client.host as u32, client.to, &policy);
-            e.report = self.edges[edge as usize].report;
+            e.report = self.edges[edge].report;
             e.to_endpoint = endpoint;
-            let edge = self.edges.len() as u32;
+            let edge = EdgeId(self.edges.len() as u32);
             kinds.push(RequestKind {
                 edge,
                 endpoint,
@@ -268,7 +269,7 @@ impl Wiring<'_> {
             });
             self.edges.push(e);
         }
-        self.edges[edge as usize].to_endpoint = kinds[0].endpoint;
+        self.edges[edge].to_endpoint = kinds[0].endpoint;
         ClientState::new(
             client,
             to,

@@ -8,7 +8,7 @@ impl World {
     pub(super) fn start_work<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job_id: u32,
+        job_id: JobSlot,
     ) {
         let now = s.now();
         let job = &mut self.jobs[job_id];
@@ -85,7 +85,7 @@ impl World {
     pub(super) fn on_work_done<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job: u32,
+        job: JobSlot,
     ) {
         if self.orphan(job) {
             self.discard_job(job);
@@ -121,7 +121,7 @@ impl World {
     }
 
     /// A record's read or conditional write; the version read travels back with the reply.
-    pub(super) fn record_op(&mut self, job_id: u32) -> Outcome {
+    pub(super) fn record_op(&mut self, job_id: JobSlot) -> Outcome {
         let job = &self.jobs[job_id];
         let state = &mut self.services[job.service.0 as usize];
         match self.calls[job.call].op {
@@ -148,7 +148,7 @@ impl World {
     pub(super) fn release_worker<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job_id: u32,
+        job_id: JobSlot,
     ) {
         if TRACE {
             self.trace_worker_released(s.now(), job_id);
@@ -194,7 +194,7 @@ impl World {
     pub(super) fn reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
-        job_id: u32,
+        job_id: JobSlot,
         outcome: Outcome,
     ) {
         if self.orphan(job_id) {
@@ -253,7 +253,7 @@ impl World {
             self.services[service].report.wasted_work += 1;
         }
         let from = self.services[service].instances[instance].host;
-        let to = self.edges[edge_id as usize].caller_host;
+        let to = self.edges[edge_id].caller_host;
         let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
             Transit::Arrives(latency) => (latency, outcome),
             Transit::Lost => return,

@@ -11,11 +11,9 @@
 //! failure prints the scenario: save it as `case.ron` and run `faultline run case.ron --seed N`.
 //! `PROPTEST_RNG_SEED=N` pins which cases run.
 //!
-//! Known bug, kept out of the generator until it is fixed: a hedged edge whose bulkhead makes
-//! copies wait for a permit, with a layer inside the bulkhead that refuses at once (the
-//! throttle, or a breaker ordered inside it), corrupts the world's attempt bookkeeping: the run
-//! panics (`a live attempt is in its call's slots`, or a counter underflow). So hedged edges
-//! get only wait-free bulkheads here.
+//! It found a bug on its first day: a hedged copy handed a bulkhead permit carried on inside
+//! its sibling's end, and a layer inside the bulkhead that refuses at once ended the call twice
+//! (now a regression test in `tests/world.rs`).
 
 mod swarm;
 

@@ -25,7 +25,18 @@ fn trace_lines(path: &Path) -> Vec<(String, Value)> {
             let data = v["data"].clone();
             assert!(data.is_object(), "data in {line}");
             assert!(data["t_ns"].is_u64() && data["t"].is_f64(), "{line}");
-            assert!(data["request"].as_u64().is_some_and(|r| r >= 1), "{line}");
+            // Crashes, restarts and fault windows belong to no request.
+            let of_no_request = [
+                "fault_start",
+                "fault_end",
+                "replica_crash",
+                "replica_restart",
+            ];
+            if of_no_request.contains(&kind.as_str()) {
+                assert!(data.get("request").is_none(), "{line}");
+            } else {
+                assert!(data["request"].as_u64().is_some_and(|r| r >= 1), "{line}");
+            }
             (kind, data)
         })
         .collect()

@@ -17,12 +17,15 @@ use std::rc::Rc;
 use sim_core::{SimDuration, SimTime};
 
 use crate::metrics::Outcome;
+use crate::policy::breaker::BreakerState;
 use crate::report::RunResult;
 
-/// What a [`TraceRecord`] reports. Callee-side records (`Delivered` to `ReplySent`) happen at the
-/// record's `service`; caller-side records (`AttemptSent`, `ReplyReceived`, `LateReply`,
-/// `Timeout`, `RetryScheduled`, `CallStart`, `CallFinished`) happen at the caller of the
-/// record's edge, the client or the service serving the `parent` attempt.
+/// What a [`TraceRecord`] reports. Callee-side records (`Delivered` to `ReplySent`, `Shed`)
+/// happen at the record's `service`; caller-side records (`AttemptSent`, `ReplyReceived`,
+/// `LateReply`, `Timeout`, `Deadline`, `RetryScheduled`, `HedgeCopy`, `CallStart`,
+/// `CallFinished`, `Fallback`, `BreakerTransition`) happen at the caller of the record's edge,
+/// the client or the service serving the `parent` attempt. `ReplicaCrash`, `ReplicaRestart`,
+/// `FaultStart` and `FaultEnd` belong to no request (`request` 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TraceKind {
     /// A client's logical request begins (`client`, `edge`; `service` is the service it calls).
@@ -61,10 +64,33 @@ pub enum TraceKind {
     CallFinished,
     /// The logical request is over (`outcome`; `duration`: its latency, retries included).
     RequestFinished,
+    /// A call's overall deadline passed (`duration`: how long the call had run); its attempts
+    /// in flight fail with it.
+    Deadline,
+    /// The caller sends another hedged copy of a call (`attempt`: the copy; `number`: its
+    /// copy number, 2 for the first extra copy).
+    HedgeCopy,
+    /// The edge's circuit breaker changed state (`breaker`: from and to). `request` is the
+    /// request whose call or attempt the breaker was judging when it changed, or 0.
+    BreakerTransition,
+    /// A call failed and its edge's fallback answered instead (`outcome`: degraded).
+    Fallback,
+    /// The callee's load shedding refused the attempt (`number`: 0 the adaptive concurrency
+    /// limit, 1 the queue-length limit, 2 CoDel at dequeue).
+    Shed,
+    /// A replica's process died (`service`; `number`: the replica; `fault`: the scripted fault,
+    /// or [`NONE`] for a leak). `request` is 0: it concerns every request there.
+    ReplicaCrash,
+    /// A replica's process runs again (`service`; `number`: the replica).
+    ReplicaRestart,
+    /// A scripted fault or a partition begins (`fault`; `service`: where it shows first).
+    FaultStart,
+    /// A scripted fault or a partition ends.
+    FaultEnd,
 }
 
 impl TraceKind {
-    pub const ALL: [TraceKind; 16] = [
+    pub const ALL: [TraceKind; 25] = [
         TraceKind::RequestStart,
         TraceKind::AttemptSent,
         TraceKind::Delivered,
@@ -81,6 +107,15 @@ impl TraceKind {
         TraceKind::RetryScheduled,
         TraceKind::CallFinished,
         TraceKind::RequestFinished,
+        TraceKind::Deadline,
+        TraceKind::HedgeCopy,
+        TraceKind::BreakerTransition,
+        TraceKind::Fallback,
+        TraceKind::Shed,
+        TraceKind::ReplicaCrash,
+        TraceKind::ReplicaRestart,
+        TraceKind::FaultStart,
+        TraceKind::FaultEnd,
     ];
 
     /// The name used in trace files and filters: `request_start`, `timeout`, ...
@@ -102,6 +137,15 @@ impl TraceKind {
             TraceKind::RetryScheduled => "retry_scheduled",
             TraceKind::CallFinished => "call_finished",
             TraceKind::RequestFinished => "request_finished",
+            TraceKind::Deadline => "deadline",
+            TraceKind::HedgeCopy => "hedge_copy",
+            TraceKind::BreakerTransition => "breaker_transition",
+            TraceKind::Fallback => "fallback",
+            TraceKind::Shed => "shed",
+            TraceKind::ReplicaCrash => "replica_crash",
+            TraceKind::ReplicaRestart => "replica_restart",
+            TraceKind::FaultStart => "fault_start",
+            TraceKind::FaultEnd => "fault_end",
         }
     }
 
@@ -145,6 +189,8 @@ pub struct TraceRecord {
     /// A duration whose meaning depends on the kind (work, timeout, backoff, latency).
     pub duration: SimDuration,
     pub outcome: Option<Outcome>,
+    /// A circuit breaker's change of state, from and to (`BreakerTransition`).
+    pub breaker: Option<(BreakerState, BreakerState)>,
 }
 
 impl TraceRecord {
@@ -165,6 +211,7 @@ impl TraceRecord {
             slowed_by: 1.0,
             duration: SimDuration::ZERO,
             outcome: None,
+            breaker: None,
         }
     }
 }

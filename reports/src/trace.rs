@@ -219,12 +219,20 @@ impl JsonLines {
         };
         let duration_key = match r.kind {
             TraceKind::WorkStart => Some("work_s"),
-            TraceKind::Timeout => Some("waited_s"),
+            TraceKind::Timeout | TraceKind::Deadline => Some("waited_s"),
             TraceKind::ReplyReceived | TraceKind::RequestFinished => Some("latency_s"),
             TraceKind::RetryScheduled => Some("backoff_s"),
             _ => None,
         };
-        let slowed = r.kind == TraceKind::WorkStart && r.fault != NONE;
+        // The fault that slowed the work, began or ended, or crashed the replica.
+        let slowed = r.fault != NONE
+            && matches!(
+                r.kind,
+                TraceKind::WorkStart
+                    | TraceKind::FaultStart
+                    | TraceKind::FaultEnd
+                    | TraceKind::ReplicaCrash
+            );
         let number = |key: &str| number_key == Some(key);
         let duration = |key: &str| duration_key == Some(key);
         // Keys in alphabetical order.
@@ -270,7 +278,10 @@ impl JsonLines {
         if number("queue_length") {
             data.num("queue_length", r.number);
         }
-        data.num("request", r.request);
+        // Crashes, restarts and fault windows belong to no request.
+        if r.request != 0 {
+            data.num("request", r.request);
+        }
         if r.service != NONE {
             data.raw("service", names.service(r.service));
         }
@@ -764,13 +775,31 @@ impl ChromeTrace {
                     self.span(Shape::Call, &start, (r.time, r.outcome, r.number), pid, tid);
                 }
             }
-            TraceKind::Timeout | TraceKind::RetryScheduled | TraceKind::LateReply => {
+            TraceKind::Timeout
+            | TraceKind::Deadline
+            | TraceKind::RetryScheduled
+            | TraceKind::HedgeCopy
+            | TraceKind::Fallback
+            | TraceKind::LateReply => {
                 let track = self.caller_track(r);
                 self.instant(r, track);
             }
-            TraceKind::Rejected => {
+            TraceKind::BreakerTransition => {
+                let track = (self.caller_pid(r.edge), 0, 'p');
+                self.instant(r, track);
+            }
+            TraceKind::Rejected | TraceKind::Shed => {
                 let track = (self.service_pid(r.service), 0, 'p');
                 self.instant(r, track);
+            }
+            TraceKind::ReplicaCrash
+            | TraceKind::ReplicaRestart
+            | TraceKind::FaultStart
+            | TraceKind::FaultEnd => {
+                if r.service != NONE {
+                    let track = (self.service_pid(r.service), 0, 'p');
+                    self.instant(r, track);
+                }
             }
             TraceKind::AttemptSent
             | TraceKind::Delivered
@@ -1266,6 +1295,48 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                     note.number, r.attempt, r.duration
                 ),
             ),
+            TraceKind::Deadline => (
+                if r.parent == 0 {
+                    0
+                } else {
+                    depth_of(r.parent) + 1
+                },
+                format!(
+                    "{from} -> {to}: the call's deadline passed after {}; its attempts in \
+                     flight fail with it",
+                    r.duration
+                ),
+            ),
+            TraceKind::HedgeCopy => (
+                note.depth,
+                format!(
+                    "{from} -> {to}: hedged copy {} (#{}) sent",
+                    r.number, r.attempt
+                ),
+            ),
+            TraceKind::Fallback => (
+                if r.parent == 0 {
+                    0
+                } else {
+                    depth_of(r.parent) + 1
+                },
+                format!("{from} -> {to}: the call failed; its fallback answered (degraded)"),
+            ),
+            TraceKind::BreakerTransition => {
+                let (was, now) = r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
+                (0, format!("{from} -> {to}: circuit breaker {was} -> {now}"))
+            }
+            TraceKind::Shed => (
+                note.depth,
+                format!(
+                    "{service}: attempt {} (#{}) shed by load shedding",
+                    note.number, r.attempt
+                ),
+            ),
+            TraceKind::ReplicaCrash
+            | TraceKind::ReplicaRestart
+            | TraceKind::FaultStart
+            | TraceKind::FaultEnd => continue,
             TraceKind::RetryScheduled => (
                 note.depth,
                 format!(
@@ -1486,7 +1557,11 @@ mod tests {
             assert_eq!(v["type"], r.kind.as_str());
             let data = &v["data"];
             assert_eq!(data["t_ns"], r.time.as_nanos());
-            assert_eq!(data["request"], r.request);
+            if r.request == 0 {
+                assert!(data.get("request").is_none(), "{line}");
+            } else {
+                assert_eq!(data["request"], r.request);
+            }
             let keys: Vec<&String> = data.as_object().unwrap().keys().collect();
             let mut sorted = keys.clone();
             sorted.sort();

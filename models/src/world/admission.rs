@@ -101,6 +101,10 @@ impl World {
             match limiter.try_acquire() {
                 Some(permit) => self.jobs[job].permit = Some(permit),
                 None => {
+                    if TRACE {
+                        let shed = Some(Outcome::Failed(FailureCause::Shed));
+                        self.trace_job(now, TraceKind::Shed, job, 0, shed);
+                    }
                     self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
                     return;
                 }
@@ -109,6 +113,10 @@ impl World {
         let inst = &mut self.services[service].instances[instance as usize];
         let busy = inst.workers_busy >= workers;
         if busy && shed_queue.is_some_and(|max| inst.queue.len() as u32 >= max) {
+            if TRACE {
+                let shed = Some(Outcome::Failed(FailureCause::Shed));
+                self.trace_job(now, TraceKind::Shed, job, 1, shed);
+            }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
             return;
         }

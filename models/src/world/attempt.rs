@@ -95,6 +95,11 @@ impl World {
         }
         if TRACE {
             self.trace_attempt_sent(now, call_id, id);
+            if again && hedged {
+                let (edge, copy) = (self.calls[call_id].edge, self.calls[call_id].attempts);
+                let caller = (edge, id, None);
+                self.trace_caller(now, TraceKind::HedgeCopy, caller, SimDuration::ZERO, copy);
+            }
         }
         self.advance_attempt::<TRACE>(s, slot);
     }
@@ -131,11 +136,16 @@ impl World {
                 }
                 Layer::Breaker if self.attempts[slot].breaker_at.is_none() => {
                     let now = s.now();
+                    let before = if TRACE { self.transitions(edge_id) } else { 0 };
                     let breaker = self.edges[edge_id].breaker.as_mut();
-                    if !breaker
+                    let permitted = breaker
                         .expect("a breaker layer has a breaker")
-                        .try_acquire(now)
-                    {
+                        .try_acquire(now);
+                    if TRACE && self.transitions(edge_id) > before {
+                        let request = self.attempt_request(self.attempts[slot].id);
+                        self.trace_breaker(edge_id, before, request);
+                    }
+                    if !permitted {
                         let failed = Outcome::Failed(FailureCause::CircuitOpen);
                         self.attempt_ended::<TRACE>(s, slot, failed);
                         return;
@@ -328,13 +338,19 @@ impl World {
         let now = s.now();
         let a = &mut self.attempts[slot];
         if let Some(at) = a.breaker_at {
-            let edge = self.calls[a.call].edge;
+            let (edge, attempt) = (self.calls[a.call].edge, a.id);
             let breaker = self.edges[edge].breaker.as_mut().expect("a breaker");
+            let before = breaker.transitions().len();
             match failed {
                 Some(failed) => breaker.on_result(now, now - at, failed),
                 None => breaker.release(),
             }
+            if TRACE && breaker.transitions().len() > before {
+                let request = self.attempt_request(attempt);
+                self.trace_breaker(edge, before, request);
+            }
         }
+        let a = &mut self.attempts[slot];
         let (call_id, attempt, sent, instance) = (a.call, a.id, a.sent, a.instance as usize);
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);

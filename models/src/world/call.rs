@@ -197,11 +197,16 @@ impl World {
             }
             if layer == Layer::Breaker && self.calls[call].breaker_at.is_none() {
                 let now = s.now();
+                let before = if TRACE { self.transitions(edge_id) } else { 0 };
                 let breaker = self.edges[edge_id].breaker.as_mut();
-                if !breaker
+                let permitted = breaker
                     .expect("a breaker layer has a breaker")
-                    .try_acquire(now)
-                {
+                    .try_acquire(now);
+                if TRACE && self.transitions(edge_id) > before {
+                    let request = self.call_request(call);
+                    self.trace_breaker(edge_id, before, request);
+                }
+                if !permitted {
                     let failed = Outcome::Failed(FailureCause::CircuitOpen);
                     self.call_finished::<TRACE>(s, call, failed);
                     return;
@@ -341,6 +346,7 @@ impl World {
             budget.request_finished(now);
         }
         if breaker_at.is_some() {
+            // Giving a permission back changes no state.
             edge.breaker.as_mut().expect("a breaker").release();
         }
         self.edge_reports[edge.report as usize]
@@ -373,8 +379,14 @@ impl World {
         }
         if let Some(at) = breaker_at {
             let breaker = edge.breaker.as_mut().expect("a breaker");
+            let before = breaker.transitions().len();
             breaker.on_result(now, now - at, !outcome.is_answer());
+            if TRACE && breaker.transitions().len() > before {
+                let request = self.call_request(call_id);
+                self.trace_breaker(edge_id, before, request);
+            }
         }
+        let edge = &mut self.edges[edge_id];
         let mut outcome = outcome;
         if outcome.is_answer() {
             edge.last_answer = Some(now);
@@ -386,8 +398,12 @@ impl World {
             if available {
                 self.edge_reports[edge.report as usize].fallbacks += 1;
                 outcome = Outcome::Degraded;
+                if TRACE {
+                    self.trace_fallback(now, call_id);
+                }
             }
         }
+        let edge = &self.edges[edge_id];
         let call = &mut self.calls[call_id];
         let latency = now - call.started;
         self.edge_reports[edge.report as usize]

@@ -55,6 +55,7 @@ impl World {
         s: &mut Scheduler<WorldEvent>,
         service: u32,
         replica: u32,
+        fault: u32,
     ) {
         let now = s.now();
         let state = &mut self.services[service as usize];
@@ -63,6 +64,11 @@ impl World {
         if inst.down > 1 {
             return;
         }
+        if TRACE {
+            self.trace_replica(now, TraceKind::ReplicaCrash, service, replica, fault);
+        }
+        let state = &mut self.services[service as usize];
+        let inst = &mut state.instances[replica as usize];
         inst.epoch += 1;
         inst.report.crashes += 1;
         inst.down_since = now;
@@ -119,6 +125,12 @@ impl World {
         }
         inst.report.down += now - inst.down_since;
         inst.up_since = now;
+        if self.tracer.is_some() {
+            // Restarts are rare: a run-time check instead of a traced copy of every caller.
+            self.trace_replica(now, TraceKind::ReplicaRestart, service, replica, NONE);
+        }
+        let state = &mut self.services[service as usize];
+        let inst = &mut state.instances[replica as usize];
         if let Some(c) = cold {
             inst.cold_until = now + c.duration;
             inst.cold_multiply = c.multiply;
@@ -181,7 +193,7 @@ impl World {
             self.host_down[h as usize] += 1;
         }
         for (service, replica) in replicas {
-            self.crash_instance::<TRACE>(s, service, replica);
+            self.crash_instance::<TRACE>(s, service, replica, fault);
         }
         if let Some(after) = restart_after {
             s.schedule_in(after, WorldEvent::RestartTargets { fault });
@@ -244,7 +256,7 @@ impl World {
         };
         for (service, replica) in replicas {
             if fail {
-                self.crash_instance::<TRACE>(s, service, replica);
+                self.crash_instance::<TRACE>(s, service, replica, fault);
             } else {
                 self.restart_instance(now, service, replica, cold);
             }

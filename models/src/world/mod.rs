@@ -76,7 +76,7 @@ use crate::lb::{Balancer, HealthState};
 use crate::metrics::{FailureCause, Gauges, Outcome, OutcomeStats};
 use crate::network::{CutMode, Direction, Endpoint as Place, Network, Partition};
 use crate::policy::backoff::backoff;
-use crate::policy::breaker::CircuitBreaker;
+use crate::policy::breaker::{CircuitBreaker, Transition};
 use crate::policy::budget::{AdaptiveThrottle, RetryBudget, RetryPermit};
 use crate::policy::bulkhead::{Admission, BulkheadState};
 use crate::policy::outlier::OutlierDetector;
@@ -184,6 +184,8 @@ impl World {
                     .iter()
                     .map(|s| (0..s.report.workers).rev().collect())
                     .collect(),
+                fault_windows: self.fault_windows(),
+                windows_recorded: 0,
             }));
         }
         for client in 0..self.clients.len() as u32 {
@@ -243,6 +245,10 @@ impl World {
             }
         }
         let outcome = sim.run(&mut self);
+        if self.tracer.is_some() && outcome.stop != sim_core::StopReason::MaxEvents {
+            // The windows that open or close after the last event, before the end.
+            self.trace_fault_windows(SimTime::ZERO + self.duration, true);
+        }
         self.finish(outcome)
     }
 
@@ -263,6 +269,9 @@ impl World {
         s: &mut Scheduler<WorldEvent>,
         event: WorldEvent,
     ) {
+        if TRACE && self.fault_window_due(s.now()) {
+            self.trace_fault_windows(s.now(), false);
+        }
         match event {
             WorldEvent::ClientArrival { client } => self.on_client_arrival::<TRACE>(s, client),
             WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),

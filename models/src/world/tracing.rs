@@ -23,6 +23,9 @@ pub(super) struct Tracer {
     /// Per service, its free worker slots; the last is taken first, so an idle service hands
     /// out slot 0 first and a freed slot is reused at once.
     pub(super) free_slots: Vec<Vec<u32>>,
+    /// The starts and ends of the faults' windows in time order, and how many are recorded.
+    pub(super) fault_windows: Vec<(SimTime, TraceKind, u32)>,
+    pub(super) windows_recorded: usize,
 }
 
 impl Tracer {
@@ -63,6 +66,130 @@ impl World {
                 .collect(),
             faults: self.faults.iter().map(|f| f.description.clone()).collect(),
         }
+    }
+
+    /// The starts and ends of the faults (partitions included), ordered by time, starts before
+    /// ends at one instant, then by fault.
+    pub(super) fn fault_windows(&self) -> Vec<(SimTime, TraceKind, u32)> {
+        let mut windows = Vec::with_capacity(2 * self.faults.len());
+        for (i, f) in self.faults.iter().enumerate() {
+            windows.push((f.from, TraceKind::FaultStart, i as u32));
+            if f.to > f.from {
+                windows.push((f.to, TraceKind::FaultEnd, i as u32));
+            }
+        }
+        windows.sort_by_key(|&(at, kind, i)| (at, kind == TraceKind::FaultEnd, i));
+        windows
+    }
+
+    /// Records the fault windows that began or ended up to `now` (inclusive), or before `now`
+    /// when `before` (the run's exclusive end).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_fault_windows(&mut self, now: SimTime, before: bool) {
+        let services: Vec<u32> = self
+            .faults
+            .iter()
+            .map(|f| {
+                self.services
+                    .iter()
+                    .position(|s| s.report.name == f.service)
+                    .map_or(NONE, |i| i as u32)
+            })
+            .collect();
+        let tracer = self.tracer();
+        while let Some(&(at, kind, fault)) = tracer.fault_windows.get(tracer.windows_recorded) {
+            if at > now || (before && at == now) {
+                break;
+            }
+            tracer.windows_recorded += 1;
+            let mut r = TraceRecord::new(at, kind, 0);
+            r.fault = fault;
+            r.service = services[fault as usize];
+            tracer.record(r);
+        }
+    }
+
+    /// Whether a fault window is due: the check the traced dispatch makes on every event.
+    #[inline]
+    pub(super) fn fault_window_due(&self, now: SimTime) -> bool {
+        let tracer = self.tracer.as_deref().expect("tracing");
+        tracer
+            .fault_windows
+            .get(tracer.windows_recorded)
+            .is_some_and(|w| w.0 <= now)
+    }
+
+    /// Records the transitions an edge's breaker made since it had `before` of them; `request`
+    /// is the request it was judging (0 if none).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_breaker(&mut self, edge: EdgeId, before: usize, request: u64) {
+        let (service, report) = (self.edges[edge].to.0, self.edges[edge].report);
+        let breaker = self.edges[edge].breaker.as_ref().expect("a breaker");
+        let new: Vec<Transition> = breaker.transitions()[before..].to_vec();
+        let tracer = self.tracer();
+        for t in new {
+            let mut r = TraceRecord::new(t.at, TraceKind::BreakerTransition, request);
+            r.edge = report;
+            r.service = service;
+            r.breaker = Some((t.from, t.to));
+            tracer.record(r);
+        }
+    }
+
+    /// How many transitions the edge's breaker has made.
+    pub(super) fn transitions(&self, edge: EdgeId) -> usize {
+        self.edges[edge]
+            .breaker
+            .as_ref()
+            .map_or(0, |b| b.transitions().len())
+    }
+
+    /// The logical request of the call in `call`'s slot.
+    pub(super) fn call_request(&self, call: CallSlot) -> u64 {
+        self.tracer.as_deref().expect("tracing").call_requests[call.0 as usize]
+    }
+
+    /// The logical request of a live attempt.
+    pub(super) fn attempt_request(&self, attempt: AttemptId) -> u64 {
+        self.tracer.as_deref().expect("tracing").attempt(attempt).0
+    }
+
+    /// A replica's process died or runs again.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_replica(
+        &mut self,
+        now: SimTime,
+        kind: TraceKind,
+        service: u32,
+        replica: u32,
+        fault: u32,
+    ) {
+        let mut r = TraceRecord::new(now, kind, 0);
+        r.service = service;
+        r.number = replica;
+        r.fault = fault;
+        self.tracer().record(r);
+    }
+
+    /// A call's fallback answered for it.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn trace_fallback(&mut self, now: SimTime, call_id: CallSlot) {
+        let call = &self.calls[call_id];
+        let (edge, report) = (call.edge, self.edges[call.edge].report);
+        let parent = match call.owner {
+            Owner::Job(job) => self.jobs[job].attempt.0,
+            _ => 0,
+        };
+        let mut r = TraceRecord::new(now, TraceKind::Fallback, self.call_request(call_id));
+        r.edge = report;
+        r.service = self.edges[edge].to.0;
+        r.parent = parent;
+        r.outcome = Some(Outcome::Degraded);
+        self.tracer().record(r);
     }
 
     pub(super) fn tracer(&mut self) -> &mut Tracer {
@@ -244,7 +371,7 @@ impl World {
     pub(super) fn trace_deadline(&mut self, now: SimTime, call_id: CallSlot, waited: SimDuration) {
         let call = &self.calls[call_id];
         let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
-        let mut r = TraceRecord::new(now, TraceKind::Timeout, request);
+        let mut r = TraceRecord::new(now, TraceKind::Deadline, request);
         r.edge = self.edges[call.edge].report;
         r.service = self.edges[call.edge].to.0;
         r.duration = waited;

@@ -30,7 +30,7 @@ impl World {
         {
             // The leak has used up the replica: it dies now, this request with it, and comes
             // back fresh.
-            self.crash_instance::<TRACE>(s, service as u32, instance as u32);
+            self.crash_instance::<TRACE>(s, service as u32, instance as u32, NONE);
             let restart = WorldEvent::Restart {
                 service: service as u32,
                 replica: instance as u32,
@@ -171,6 +171,10 @@ impl World {
             let codel = self.services[service].instances[instance].codel.as_mut();
             if !codel.is_some_and(|c| c.should_drop(now, delay)) {
                 break;
+            }
+            if TRACE {
+                let shed = Some(Outcome::Failed(FailureCause::Shed));
+                self.trace_job(now, TraceKind::Shed, job, 2, shed);
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
             let state = &mut self.services[service];

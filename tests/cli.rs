@@ -189,3 +189,140 @@ fn every_library_scenario_runs_and_event_limits_stop_runaways() {
         assert!(validated.status.success(), "{p}");
     }
 }
+
+/// A crash inside a run (a bug: here the binary's documented test hook) exits 101 and prints
+/// the scenario, the seed and the command that replays it, from the main thread as from the
+/// worker threads of sweep, check and compare; the command reproduces the crash, and without
+/// the hook it is a working replay.
+#[test]
+fn a_crash_prints_the_command_that_replays_it() {
+    const STORM: &str = "scenarios/library/metastable-retry-storm.ron";
+    const FIXED: &str = "scenarios/library/metastable-fixed.ron";
+    let crash = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .current_dir(root())
+            .env("FAULTLINE_TEST_PANIC_AT_SEED", "3")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("the binary runs");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(101), "{args:?}: {err}");
+        assert!(err.contains("panicked"), "{args:?}: {err}");
+        err
+    };
+    let replay_line = |scenario: &str, flags: &str| {
+        format!(
+            "error: faultline crashed in scenario {scenario} with seed 3 (a bug in faultline; \
+             please report it with this command)\nreproduce with: faultline replay {scenario} \
+             --seed 3{flags}\n"
+        )
+    };
+    let cases: [(&[&str], Vec<String>); 5] = [
+        (
+            &[
+                "run",
+                STORM,
+                "--seed",
+                "3",
+                "--set",
+                "clients.users.retry.max_attempts=2",
+                "--max-events",
+                "50000",
+            ],
+            vec![replay_line(
+                STORM,
+                " --set 'clients.users.retry.max_attempts=2' --max-events 50000",
+            )],
+        ),
+        (
+            &["replay", FIXED, "--seed", "3"],
+            vec![replay_line(FIXED, "")],
+        ),
+        (
+            &[
+                "sweep",
+                STORM,
+                "--seeds",
+                "1..4",
+                "--set",
+                "clients.users.retry.max_attempts=1,4",
+                "--jobs",
+                "2",
+            ],
+            // Seed 3 of either point, whichever worker crashes first.
+            ["1", "4"]
+                .map(|n| {
+                    replay_line(
+                        STORM,
+                        &format!(" --set 'clients.users.retry.max_attempts={n}'"),
+                    )
+                })
+                .to_vec(),
+        ),
+        (
+            &["check", FIXED, "--seeds", "2..4", "--jobs", "2"],
+            vec![replay_line(FIXED, "")],
+        ),
+        (
+            &["compare", FIXED, STORM, "--seeds", "2..4", "--jobs", "2"],
+            vec![replay_line(FIXED, "")],
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = crash(args);
+        let found: Vec<&String> = expected.iter().filter(|l| err.contains(*l)).collect();
+        assert!(
+            !found.is_empty(),
+            "{args:?}: expected one of {expected:?} in\n{err}"
+        );
+        // Every crashing worker prints its own run, and nothing else.
+        assert_eq!(
+            err.matches("reproduce with: ").count(),
+            found.len(),
+            "{args:?}: {err}"
+        );
+    }
+
+    // The printed command, as a shell reads it: with the hook it crashes again, without it
+    // it replays the sweep's run.
+    let err = crash(&[
+        "sweep",
+        STORM,
+        "--seeds",
+        "3",
+        "--set",
+        "clients.users.retry.max_attempts=4",
+    ]);
+    let command = err
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce with: faultline "))
+        .expect("a reproducing command");
+    let shell = |hook: Option<&str>| {
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("\"$FAULTLINE\" {command}"))
+            .current_dir(root())
+            .env("FAULTLINE", env!("CARGO_BIN_EXE_faultline"))
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("FAULTLINE_TEST_PANIC_AT_SEED");
+        if let Some(seed) = hook {
+            sh.env("FAULTLINE_TEST_PANIC_AT_SEED", seed);
+        }
+        sh.output().expect("sh runs")
+    };
+    let again = shell(Some("3"));
+    assert_eq!(again.status.code(), Some(101), "{}", stderr(&again));
+    assert!(stderr(&again).contains(&format!("reproduce with: faultline {command}\n")));
+    let replayed = shell(None);
+    assert!(
+        replayed.status.success(),
+        "{command}: {}",
+        stderr(&replayed)
+    );
+    assert!(
+        stdout(&replayed).starts_with("replay: scenario metastable-retry-storm seed 3 "),
+        "{}",
+        stdout(&replayed)
+    );
+}

@@ -118,18 +118,55 @@ fn malformed_scenario_exits_2_with_file_line_column() {
 
 #[test]
 fn missing_file_and_bad_flags_exit_2() {
-    let out = faultline(&["run", "no/such/scenario.ron"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no/such/scenario.ron: cannot read scenario"));
-    for args in [
-        &["run", "scenarios/library/mm1.ron", "--format", "yaml"][..],
-        &["run", "scenarios/library/mm1.ron", "--seed", "minus-one"],
-        &["run", "scenarios/library/mm1.ron", "--max-events", "0"],
-        &["frobnicate"],
-        &["run"],
-    ] {
+    // Each message names what is wrong: the path, the flag and its value, the subcommand.
+    let mm1 = "scenarios/library/mm1.ron";
+    let cases = [
+        (
+            &["run", "no/such/scenario.ron"][..],
+            &[
+                "error: no/such/scenario.ron: cannot read scenario",
+                "No such file",
+            ][..],
+        ),
+        (
+            &["run", mm1, "--format", "yaml"],
+            &[
+                "'yaml'",
+                "--format",
+                "possible values: text, json, csv, md, html",
+            ],
+        ),
+        (
+            &["run", mm1, "--seed", "minus-one"],
+            &["'minus-one'", "--seed"],
+        ),
+        (
+            &["run", mm1, "--max-events", "0"],
+            &["error: --max-events must be at least 1"],
+        ),
+        (
+            &["run", mm1, "--colour"],
+            &["unexpected argument '--colour'"],
+        ),
+        (
+            &["compare", mm1, mm1, "--seeds", "9..3"],
+            &["empty seed range 9..3", "--seeds"],
+        ),
+        (&["frobnicate"], &["unrecognized subcommand 'frobnicate'"]),
+        (
+            &["run"],
+            &["required arguments were not provided", "<SCENARIO>"],
+        ),
+    ];
+    for (args, expected) in cases {
         let out = faultline(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        for text in expected {
+            assert!(err.contains(text), "{args:?}: expected {text:?} in {err}");
+        }
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: no report on an error");
     }
     let help = faultline(&["run", "--help"]);
     assert_eq!(help.status.code(), Some(0));
@@ -169,9 +206,91 @@ fn out_is_written_atomically_and_never_over_the_scenario() {
     );
 }
 
+/// Every library scenario runs to its end with a seed other than the snapshots' and gives a
+/// whole report; with an event limit it stops there and says so.
 #[test]
 fn every_library_scenario_runs_and_event_limits_stop_runaways() {
     let paths = library_scenarios();
+    assert!(paths.len() >= 10, "found only {} scenarios", paths.len());
+    for path in &paths {
+        let p = path.to_str().expect("utf-8");
+        let name = path.file_stem().expect("name").to_str().expect("utf-8");
+        let mut args = vec!["run", p, "--seed", "2", "--format", "json"];
+        // mm1 runs 11112 s for the precision of its theory test; a report needs far less.
+        if name == "mm1" {
+            args.extend(["--set", "duration=1000s"]);
+        }
+        let out = faultline(&args);
+        let err = stderr(&out);
+        assert!(out.status.success(), "{p}: {err}");
+        assert!(!err.contains("warning"), "{p}: {err}");
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        for key in [
+            "schema_version",
+            "faultline_version",
+            "scenario",
+            "seed",
+            "fingerprint",
+            "events",
+            "complete",
+            "stop_reason",
+            "sim_duration_s",
+            "window_s",
+            "services",
+            "clients",
+            "edges",
+            "faults",
+            "health",
+            "blast_radius",
+        ] {
+            assert!(json.get(key).is_some(), "{p}: missing {key}");
+        }
+        assert_eq!(json["scenario"], name, "{p}");
+        assert_eq!(json["seed"], 2, "{p}");
+        assert_eq!(json["complete"], true, "{p}");
+        assert!(
+            ["end_time", "queue_empty"].contains(&json["stop_reason"].as_str().expect("reason")),
+            "{p}: {}",
+            json["stop_reason"]
+        );
+        let fingerprint = json["fingerprint"].as_str().expect("fingerprint");
+        assert!(
+            fingerprint.len() == 16 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{p}: {fingerprint}"
+        );
+        assert!(json["events"].as_u64().expect("events") > 0, "{p}");
+        assert!(
+            json["sim_duration_s"].as_f64().expect("duration") > 0.0,
+            "{p}"
+        );
+        for kind in ["services", "clients"] {
+            let entries = json[kind].as_object().expect("an object by name");
+            assert!(!entries.is_empty(), "{p}: no {kind}");
+            for (n, s) in entries {
+                for key in ["requests", "ok", "degraded", "failed", "in_flight"] {
+                    assert!(s[key].is_u64(), "{p}: {kind}.{n}.{key}");
+                }
+                for key in ["p50", "p99", "mean", "max"] {
+                    assert!(
+                        s["latency_ms"][key].is_number(),
+                        "{p}: {kind}.{n}.latency_ms.{key}"
+                    );
+                }
+                let availability = s["availability"].as_f64().expect("availability");
+                assert!((0.0..=1.0).contains(&availability), "{p}: {kind}.{n}");
+            }
+        }
+        // A client's requests are all accounted for (degraded answers are part of ok).
+        for (n, c) in json["clients"].as_object().expect("clients") {
+            let count = |key: &str| c[key].as_u64().expect("count");
+            assert!(count("requests") > 0, "{p}: client {n} sent nothing");
+            assert_eq!(
+                count("requests"),
+                count("ok") + count("failed") + count("in_flight"),
+                "{p}: client {n}"
+            );
+        }
+    }
     for path in paths {
         let p = path.to_str().expect("utf-8");
         let out = faultline(&["run", p, "--format", "json", "--max-events", "20000"]);

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 use reports::check::{Evaluator, ScenarioCheck, failure_message};
 
+use crate::runs::{self, RunId, Workers};
 use crate::{Seeds, write_atomically};
 
 pub struct CheckArgs<'a> {
@@ -40,30 +40,23 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    let workers = Workers::new(args.jobs)?;
     let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
     let mut checks = Vec::new();
     for l in &loaded {
         let mut evaluator = Evaluator::new(&l.scenario.expect);
-        for chunk in seeds.chunks(64) {
-            let runs: Vec<_> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|&seed| {
-                        let result =
-                            models::World::new(&l.config, seed).run(models::RunOptions::default());
-                        let analysis = reports::analyse(&result);
-                        (result, analysis)
-                    })
-                    .collect()
-            });
-            // Folded in seed order: the verdicts do not depend on the number of threads.
-            for (result, analysis) in &runs {
-                evaluator.add(result, analysis);
-            }
+        let runs = workers.in_order(&seeds, |&seed| {
+            let run = RunId {
+                scenario: l.path.clone(),
+                seed,
+                sets: Vec::new(),
+                max_events: None,
+            };
+            runs::simulate(run, &l.config)
+        });
+        // Folded in seed order: the verdicts do not depend on the number of threads.
+        for (result, analysis) in runs.flatten() {
+            evaluator.add(&result, &analysis);
         }
         checks.push(ScenarioCheck {
             scenario: l.config.name.clone(),

@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use rayon::prelude::*;
 
 mod check;
 mod files;
 mod replay;
+mod runs;
 mod sweep;
 
 use files::{refuse_to_overwrite, write_atomically};
@@ -219,6 +219,7 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
 }
 
 fn main() -> ExitCode {
+    runs::install_panic_hook();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(code) => code,
@@ -332,37 +333,30 @@ fn compare(
         refuse_to_overwrite(o, path_a)?;
         refuse_to_overwrite(o, path_b)?;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    let mut aggregates = [
-        reports::compare::Aggregate::new(&a.config.name, a.config.window),
-        reports::compare::Aggregate::new(&b.config.name, b.config.window),
-    ];
-    let all: Vec<u64> = (seeds.first..=seeds.last).collect();
-    // Runs are spread over threads a chunk at a time and folded in seed order, so the result
-    // is the same for any number of threads and memory holds one chunk of runs.
-    for chunk in all.chunks(64) {
-        for (config, aggregate) in [&a.config, &b.config].into_iter().zip(&mut aggregates) {
-            let runs: Vec<_> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|&seed| {
-                        let result =
-                            models::World::new(config, seed).run(models::RunOptions::default());
-                        let analysis = reports::analyse(&result);
-                        (result, analysis)
-                    })
-                    .collect()
-            });
-            for (result, analysis) in &runs {
-                aggregate.add(result, analysis);
-            }
+    let workers = runs::Workers::new(jobs)?;
+    let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
+    let aggregate = |loaded: &scenarios::Loaded| {
+        let config = &loaded.config;
+        let mut aggregate = reports::compare::Aggregate::new(&config.name, config.window);
+        let runs = workers.in_order(&seeds, |&seed| {
+            let run = runs::RunId {
+                scenario: loaded.path.clone(),
+                seed,
+                sets: Vec::new(),
+                max_events: None,
+            };
+            runs::simulate(run, config)
+        });
+        // Folded in seed order: the result is the same for any number of threads.
+        for (result, analysis) in runs.flatten() {
+            aggregate.add(&result, &analysis);
         }
-    }
-    let [a_agg, b_agg] = aggregates;
-    let comparison = reports::compare::Comparison { a: a_agg, b: b_agg };
+        aggregate
+    };
+    let comparison = reports::compare::Comparison {
+        a: aggregate(&a),
+        b: aggregate(&b),
+    };
     let report = match format {
         CompareFormat::Text => reports::compare::compare_text(&comparison),
         CompareFormat::Json => reports::compare::compare_json_string(&comparison),
@@ -392,7 +386,14 @@ fn run(
     if let Some(out) = out {
         refuse_to_overwrite(out, path)?;
     }
+    let current = runs::enter(runs::RunId {
+        scenario: path.to_owned(),
+        seed,
+        sets: settings,
+        max_events,
+    });
     let result = models::World::new(&loaded.config, seed).run(models::RunOptions::default());
+    current.reporting();
     if result.outcome.stop == sim_core::StopReason::MaxEvents {
         eprintln!(
             "warning: {}: stopped at the event limit ({} events) at simulated time {}; the report \
@@ -403,6 +404,8 @@ fn run(
         );
     }
     let analysis = reports::analyse(&result);
+    // The formats' code is not the run's: `run` with another --format would not reproduce it.
+    drop(current);
     let report = match format {
         Format::Text => {
             let colour = out.is_none()

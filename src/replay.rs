@@ -134,6 +134,12 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             a.display()
         );
     }
+    let current = crate::runs::enter(crate::runs::RunId {
+        scenario: args.scenario.clone(),
+        seed: args.seed,
+        sets: settings,
+        max_events: args.max_events,
+    });
     let world = World::new(&loaded.config, args.seed);
     let names: TraceNames = world.trace_names();
     let filter = match &args.filter {
@@ -168,6 +174,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         ..RunOptions::default()
     };
     let result = world.run(options);
+    drop(current);
     // The run is over and its sink dropped: the collector has no other owner.
     let collector = Rc::try_unwrap(collector)
         .ok()

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
 use reports::sweep::{Definition, Document};
 
+use crate::runs::{self, RunId, Workers};
 use crate::{Seeds, emit, refuse_to_overwrite, write_atomically};
 
 /// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
@@ -158,29 +158,25 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             pending.len()
         );
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
+    let workers = Workers::new(args.jobs)?;
     let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
-    // A chunk at a time: runs in parallel, results appended in index order, then a checkpoint.
-    let chunk_size = 8 * pool.current_num_threads().max(1);
-    for chunk in pending.chunks(chunk_size) {
-        let summaries: Vec<_> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|&index| {
-                    let (point, seed) = definition.run(index);
-                    let result = models::World::new(&configs[point], seed)
-                        .run(models::RunOptions::default());
-                    let analysis = reports::analyse(&result);
-                    let summary = reports::sweep::summarise(index, &result, &analysis);
-                    bar.inc(1);
-                    summary
-                })
-                .collect()
-        });
-        doc.runs.extend(summaries);
+    let points = definition.points();
+    let summaries = workers.in_order(&pending, |&index| {
+        let (point, seed) = definition.run(index);
+        let run = RunId {
+            scenario: args.scenario.to_owned(),
+            seed,
+            sets: points[point].clone(),
+            max_events: None,
+        };
+        let (result, analysis) = runs::simulate(run, &configs[point]);
+        let summary = reports::sweep::summarise(index, &result, &analysis);
+        bar.inc(1);
+        summary
+    });
+    // A checkpoint after every chunk of runs, which arrive in index order.
+    for chunk in summaries {
+        doc.runs.extend(chunk);
         doc.runs.sort_by_key(|r| r.index);
         if let Some(out) = args.out {
             write_atomically(out, doc.to_json().as_bytes())?;

@@ -118,18 +118,55 @@ fn malformed_scenario_exits_2_with_file_line_column() {
 
 #[test]
 fn missing_file_and_bad_flags_exit_2() {
-    let out = faultline(&["run", "no/such/scenario.ron"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no/such/scenario.ron: cannot read scenario"));
-    for args in [
-        &["run", "scenarios/library/mm1.ron", "--format", "yaml"][..],
-        &["run", "scenarios/library/mm1.ron", "--seed", "minus-one"],
-        &["run", "scenarios/library/mm1.ron", "--max-events", "0"],
-        &["frobnicate"],
-        &["run"],
-    ] {
+    // Each message names what is wrong: the path, the flag and its value, the subcommand.
+    let mm1 = "scenarios/library/mm1.ron";
+    let cases = [
+        (
+            &["run", "no/such/scenario.ron"][..],
+            &[
+                "error: no/such/scenario.ron: cannot read scenario",
+                "No such file",
+            ][..],
+        ),
+        (
+            &["run", mm1, "--format", "yaml"],
+            &[
+                "'yaml'",
+                "--format",
+                "possible values: text, json, csv, md, html",
+            ],
+        ),
+        (
+            &["run", mm1, "--seed", "minus-one"],
+            &["'minus-one'", "--seed"],
+        ),
+        (
+            &["run", mm1, "--max-events", "0"],
+            &["error: --max-events must be at least 1"],
+        ),
+        (
+            &["run", mm1, "--colour"],
+            &["unexpected argument '--colour'"],
+        ),
+        (
+            &["compare", mm1, mm1, "--seeds", "9..3"],
+            &["empty seed range 9..3", "--seeds"],
+        ),
+        (&["frobnicate"], &["unrecognized subcommand 'frobnicate'"]),
+        (
+            &["run"],
+            &["required arguments were not provided", "<SCENARIO>"],
+        ),
+    ];
+    for (args, expected) in cases {
         let out = faultline(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        for text in expected {
+            assert!(err.contains(text), "{args:?}: expected {text:?} in {err}");
+        }
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: no report on an error");
     }
     let help = faultline(&["run", "--help"]);
     assert_eq!(help.status.code(), Some(0));
@@ -169,9 +206,91 @@ fn out_is_written_atomically_and_never_over_the_scenario() {
     );
 }
 
+/// Every library scenario runs to its end with a seed other than the snapshots' and gives a
+/// whole report; with an event limit it stops there and says so.
 #[test]
 fn every_library_scenario_runs_and_event_limits_stop_runaways() {
     let paths = library_scenarios();
+    assert!(paths.len() >= 10, "found only {} scenarios", paths.len());
+    for path in &paths {
+        let p = path.to_str().expect("utf-8");
+        let name = path.file_stem().expect("name").to_str().expect("utf-8");
+        let mut args = vec!["run", p, "--seed", "2", "--format", "json"];
+        // mm1 runs 11112 s for the precision of its theory test; a report needs far less.
+        if name == "mm1" {
+            args.extend(["--set", "duration=1000s"]);
+        }
+        let out = faultline(&args);
+        let err = stderr(&out);
+        assert!(out.status.success(), "{p}: {err}");
+        assert!(!err.contains("warning"), "{p}: {err}");
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        for key in [
+            "schema_version",
+            "faultline_version",
+            "scenario",
+            "seed",
+            "fingerprint",
+            "events",
+            "complete",
+            "stop_reason",
+            "sim_duration_s",
+            "window_s",
+            "services",
+            "clients",
+            "edges",
+            "faults",
+            "health",
+            "blast_radius",
+        ] {
+            assert!(json.get(key).is_some(), "{p}: missing {key}");
+        }
+        assert_eq!(json["scenario"], name, "{p}");
+        assert_eq!(json["seed"], 2, "{p}");
+        assert_eq!(json["complete"], true, "{p}");
+        assert!(
+            ["end_time", "queue_empty"].contains(&json["stop_reason"].as_str().expect("reason")),
+            "{p}: {}",
+            json["stop_reason"]
+        );
+        let fingerprint = json["fingerprint"].as_str().expect("fingerprint");
+        assert!(
+            fingerprint.len() == 16 && fingerprint.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{p}: {fingerprint}"
+        );
+        assert!(json["events"].as_u64().expect("events") > 0, "{p}");
+        assert!(
+            json["sim_duration_s"].as_f64().expect("duration") > 0.0,
+            "{p}"
+        );
+        for kind in ["services", "clients"] {
+            let entries = json[kind].as_object().expect("an object by name");
+            assert!(!entries.is_empty(), "{p}: no {kind}");
+            for (n, s) in entries {
+                for key in ["requests", "ok", "degraded", "failed", "in_flight"] {
+                    assert!(s[key].is_u64(), "{p}: {kind}.{n}.{key}");
+                }
+                for key in ["p50", "p99", "mean", "max"] {
+                    assert!(
+                        s["latency_ms"][key].is_number(),
+                        "{p}: {kind}.{n}.latency_ms.{key}"
+                    );
+                }
+                let availability = s["availability"].as_f64().expect("availability");
+                assert!((0.0..=1.0).contains(&availability), "{p}: {kind}.{n}");
+            }
+        }
+        // A client's requests are all accounted for (degraded answers are part of ok).
+        for (n, c) in json["clients"].as_object().expect("clients") {
+            let count = |key: &str| c[key].as_u64().expect("count");
+            assert!(count("requests") > 0, "{p}: client {n} sent nothing");
+            assert_eq!(
+                count("requests"),
+                count("ok") + count("failed") + count("in_flight"),
+                "{p}: client {n}"
+            );
+        }
+    }
     for path in paths {
         let p = path.to_str().expect("utf-8");
         let out = faultline(&["run", p, "--format", "json", "--max-events", "20000"]);
@@ -188,4 +307,141 @@ fn every_library_scenario_runs_and_event_limits_stop_runaways() {
         let validated = faultline(&["validate", p]);
         assert!(validated.status.success(), "{p}");
     }
+}
+
+/// A crash inside a run (a bug: here the binary's documented test hook) exits 101 and prints
+/// the scenario, the seed and the command that replays it, from the main thread as from the
+/// worker threads of sweep, check and compare; the command reproduces the crash, and without
+/// the hook it is a working replay.
+#[test]
+fn a_crash_prints_the_command_that_replays_it() {
+    const STORM: &str = "scenarios/library/metastable-retry-storm.ron";
+    const FIXED: &str = "scenarios/library/metastable-fixed.ron";
+    let crash = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .current_dir(root())
+            .env("FAULTLINE_TEST_PANIC_AT_SEED", "3")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("the binary runs");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(101), "{args:?}: {err}");
+        assert!(err.contains("panicked"), "{args:?}: {err}");
+        err
+    };
+    let replay_line = |scenario: &str, flags: &str| {
+        format!(
+            "error: faultline crashed in scenario {scenario} with seed 3 (a bug in faultline; \
+             please report it with this command)\nreproduce with: faultline replay {scenario} \
+             --seed 3{flags}\n"
+        )
+    };
+    let cases: [(&[&str], Vec<String>); 5] = [
+        (
+            &[
+                "run",
+                STORM,
+                "--seed",
+                "3",
+                "--set",
+                "clients.users.retry.max_attempts=2",
+                "--max-events",
+                "50000",
+            ],
+            vec![replay_line(
+                STORM,
+                " --set 'clients.users.retry.max_attempts=2' --max-events 50000",
+            )],
+        ),
+        (
+            &["replay", FIXED, "--seed", "3"],
+            vec![replay_line(FIXED, "")],
+        ),
+        (
+            &[
+                "sweep",
+                STORM,
+                "--seeds",
+                "1..4",
+                "--set",
+                "clients.users.retry.max_attempts=1,4",
+                "--jobs",
+                "2",
+            ],
+            // Seed 3 of either point, whichever worker crashes first.
+            ["1", "4"]
+                .map(|n| {
+                    replay_line(
+                        STORM,
+                        &format!(" --set 'clients.users.retry.max_attempts={n}'"),
+                    )
+                })
+                .to_vec(),
+        ),
+        (
+            &["check", FIXED, "--seeds", "2..4", "--jobs", "2"],
+            vec![replay_line(FIXED, "")],
+        ),
+        (
+            &["compare", FIXED, STORM, "--seeds", "2..4", "--jobs", "2"],
+            vec![replay_line(FIXED, "")],
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = crash(args);
+        let found: Vec<&String> = expected.iter().filter(|l| err.contains(*l)).collect();
+        assert!(
+            !found.is_empty(),
+            "{args:?}: expected one of {expected:?} in\n{err}"
+        );
+        // Every crashing worker prints its own run, and nothing else.
+        assert_eq!(
+            err.matches("reproduce with: ").count(),
+            found.len(),
+            "{args:?}: {err}"
+        );
+    }
+
+    // The printed command, as a shell reads it: with the hook it crashes again, without it
+    // it replays the sweep's run.
+    let err = crash(&[
+        "sweep",
+        STORM,
+        "--seeds",
+        "3",
+        "--set",
+        "clients.users.retry.max_attempts=4",
+    ]);
+    let command = err
+        .lines()
+        .find_map(|l| l.strip_prefix("reproduce with: faultline "))
+        .expect("a reproducing command");
+    let shell = |hook: Option<&str>| {
+        let mut sh = std::process::Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("\"$FAULTLINE\" {command}"))
+            .current_dir(root())
+            .env("FAULTLINE", env!("CARGO_BIN_EXE_faultline"))
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("FAULTLINE_TEST_PANIC_AT_SEED");
+        if let Some(seed) = hook {
+            sh.env("FAULTLINE_TEST_PANIC_AT_SEED", seed);
+        }
+        sh.output().expect("sh runs")
+    };
+    let again = shell(Some("3"));
+    assert_eq!(again.status.code(), Some(101), "{}", stderr(&again));
+    assert!(stderr(&again).contains(&format!("reproduce with: faultline {command}\n")));
+    let replayed = shell(None);
+    assert!(
+        replayed.status.success(),
+        "{command}: {}",
+        stderr(&replayed)
+    );
+    assert!(
+        stdout(&replayed).starts_with("replay: scenario metastable-retry-storm seed 3 "),
+        "{}",
+        stdout(&replayed)
+    );
 }

@@ -174,24 +174,83 @@ fn compare_shows_the_fix_and_does_not_depend_on_threads() {
     let one = run("1", "json");
     assert_eq!(one, run("2", "json"), "--jobs must not change the result");
     let v: Value = serde_json::from_str(&one).expect("json");
+    assert_eq!(v["a"]["scenario"], "metastable-retry-storm");
+    assert_eq!(v["b"]["scenario"], "metastable-fixed");
+    assert_eq!(v["seeds"], serde_json::json!([1, 2, 3, 4]));
     assert_eq!(v["a"]["runs_not_recovered"], 4);
     assert_eq!(v["b"]["runs_recovered"], 4);
-    let delta = v["clients"]["users"]["delta"]["availability"]
-        .as_f64()
-        .expect("delta");
+    let users = &v["clients"]["users"];
+    let figure = |side: &str, key: &str| users[side][key].as_f64().expect(key);
+    // Each side's availability is ok / (ok + failed) over all its seeds (README), and the same
+    // users arrive on both.
+    for side in ["a", "b"] {
+        let availability = figure(side, "ok") / (figure(side, "ok") + figure(side, "failed"));
+        assert!(
+            (figure(side, "availability") - availability).abs() < 1e-6,
+            "{side}: {availability}"
+        );
+    }
+    assert_eq!(users["a"]["requests"], users["b"]["requests"]);
+    // The fix: B answers most users (0.89), A barely a third (0.34), and the deltas are B - A.
+    let (a_availability, b_availability) =
+        (figure("a", "availability"), figure("b", "availability"));
     assert!(
-        delta > 0.2,
-        "the fix must raise availability a lot: {delta}"
+        a_availability < 0.5 && b_availability > 0.85,
+        "A {a_availability}, B {b_availability}"
     );
-    let amplification = v["clients"]["users"]["delta"]["amplification"]
-        .as_f64()
-        .expect("delta");
-    assert!(
-        amplification < -1.0,
-        "the fix removes the retry amplification: {amplification}"
-    );
+    // Each figure is rounded on its own (6 decimals, latencies 3), so B - A may differ from
+    // the delta by up to three half units of the last decimal.
+    for (key, decimals) in [
+        ("availability", 6),
+        ("amplification", 6),
+        ("latency_ms_p99", 3),
+    ] {
+        let delta = figure("delta", key);
+        let difference = figure("b", key) - figure("a", key);
+        let rounding = 1.5 * 10f64.powi(-decimals) + 1e-12;
+        assert!(
+            (delta - difference).abs() <= rounding,
+            "{key}: {delta} against {difference}"
+        );
+    }
+    assert!(figure("a", "amplification") > 2.0 && figure("b", "amplification") == 1.0);
+    // The other formats' row for the users shows the same figures, to their three decimals:
+    // availability A and B in percent, the delta in points, p99 A and B, amplification A and
+    // B, each with the unit of the JSON's last decimal.
+    let expected = [
+        (100.0 * a_availability, 1e-4),
+        (100.0 * b_availability, 1e-4),
+        (100.0 * figure("delta", "availability"), 1e-4),
+        (figure("a", "latency_ms_p99"), 1e-3),
+        (figure("b", "latency_ms_p99"), 1e-3),
+        (figure("a", "amplification"), 1e-6),
+        (figure("b", "amplification"), 1e-6),
+    ];
     for format in ["text", "md", "html"] {
-        assert!(run("2", format).contains("metastable-fixed"), "{format}");
+        let report = run("2", format);
+        assert!(report.contains("metastable-fixed"), "{format}");
+        let row = report
+            .lines()
+            .find(|l| l.contains("client users"))
+            .unwrap_or_else(|| panic!("{format}: no row for the users in\n{report}"));
+        let shown: Vec<f64> = row
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        assert_eq!(shown.len(), expected.len(), "{format}: {row}");
+        for (&value, &(json, unit)) in shown.iter().zip(&expected) {
+            // Half a unit of the three printed decimals, half a unit of the JSON's.
+            let rounding = 0.0005 + unit / 2.0 + 1e-9;
+            assert!(
+                (value - json).abs() <= rounding,
+                "{format}: {value} against {json} in {row}"
+            );
+        }
+        let gain = format!("+{:.3}", shown[2]);
+        assert!(
+            row.contains(&gain),
+            "{format}: the delta shows its sign: {row}"
+        );
     }
     let bad = faultline(&["compare", a, b, "--seeds", "9..3"]);
     assert_eq!(bad.status.code(), Some(2));

@@ -171,9 +171,38 @@ mod tests {
 
     #[test]
     fn abs_normal_is_never_negative_and_has_folded_mean() {
-        let d = Distribution::abs_normal(SimDuration::from_millis(10), SimDuration::from_millis(2));
-        let m = mean_of(&d, 100_000);
-        assert!((m / d.mean_ns() - 1.0).abs() < 0.01);
+        // Means of 0 and half a standard deviation: half and a third of the normal draws are
+        // negative, so the fold decides the mean.
+        let n = 100_000;
+        let sd_ns = 2e6;
+        for mean_ns in [0.0, 1e6] {
+            let d =
+                Distribution::abs_normal(SimDuration(mean_ns as u64), SimDuration(sd_ns as u64));
+            // E|X| for X ~ N(mu, sd^2): sd sqrt(2/pi) exp(-mu^2 / 2sd^2) + mu (1 - 2 Phi(-mu/sd)),
+            // with Phi(x) = erfc(-x / sqrt 2) / 2.
+            let a = mean_ns / sd_ns;
+            let phi = |x: f64| libm::erfc(-x / std::f64::consts::SQRT_2) / 2.0;
+            let folded = sd_ns * (2.0 / std::f64::consts::PI).sqrt() * libm::exp(-a * a / 2.0)
+                + mean_ns * (1.0 - 2.0 * phi(-a));
+            assert!(
+                (d.mean_ns() / folded - 1.0).abs() < 1e-12,
+                "mean_ns {mean_ns}"
+            );
+            // Var|X| = E[X^2] - (E|X|)^2 = mu^2 + sd^2 - (E|X|)^2.
+            let se = ((mean_ns * mean_ns + sd_ns * sd_ns - folded * folded) / f64::from(n)).sqrt();
+            let m = mean_of(&d, n);
+            assert!(
+                (m - folded).abs() < 5.0 * se,
+                "mean_ns {mean_ns}: sample mean {m}, E|X| {folded}, se {se}"
+            );
+            // What a folding bug would give is more than 20 standard errors away, so the check
+            // above tells them apart: no fold (mu), and clamping at zero (E max(0, X)).
+            let clamped = mean_ns * phi(a)
+                + sd_ns * libm::exp(-a * a / 2.0) / (2.0 * std::f64::consts::PI).sqrt();
+            for wrong in [mean_ns, clamped] {
+                assert!((wrong - folded).abs() > 20.0 * se, "mean_ns {mean_ns}");
+            }
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn client(c: &mut Checker, known: &Known, i: usize, cl: &spec::Client) -> Option
     let host = match &cl.host {
         None => 0,
         Some(h) => known.topology.host_index(h).unwrap_or_else(|e| {
-            c.report(&[&q, &quoted(h)], format!("{field}.host"), e);
+            c.report(&[&q, &quoted(h)], format!("{field}.host"), e.to_string());
             0
         }),
     };

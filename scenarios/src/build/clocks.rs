@@ -15,7 +15,7 @@ pub(super) fn clocks(c: &mut Checker, topo: &Topology, specs: &[spec::Clock]) ->
         let field = format!("clocks[{i}]");
         let q = quoted(&clock.host);
         match topo.host_index(&clock.host) {
-            Err(e) => c.report(&["clocks", &q], format!("{field}.host"), e),
+            Err(e) => c.report(&["clocks", &q], format!("{field}.host"), e.to_string()),
             Ok(h) => {
                 let config = ClockConfig {
                     offset: clock.offset.map_or(0, |o| o.0),
@@ -29,9 +29,9 @@ pub(super) fn clocks(c: &mut Checker, topo: &Topology, specs: &[spec::Clock]) ->
                         })
                         .collect(),
                 };
-                if let Err(e) = config.validate() {
-                    for line in e.lines() {
-                        c.report(&["clocks", &q], field.clone(), line.to_string());
+                if let Err(problems) = config.validate() {
+                    for e in problems {
+                        c.report(&["clocks", &q], field.clone(), e.to_string());
                     }
                 }
                 clocks[h] = config;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use models::ConfigError;
 use models::config::{self as mc, ClientId, ServiceId};
 use sim_core::{Distribution, SimDuration, SimTime};
 
@@ -399,13 +400,13 @@ impl FaultChecker<'_, '_, '_> {
             .service(self.c, &["faults", &quoted(name)], field, name)
     }
 
-    fn place(&mut self, found: Result<usize, String>, name: &str) -> Option<usize> {
+    fn place(&mut self, found: Result<usize, ConfigError>, name: &str) -> Option<usize> {
         found
             .map_err(|e| {
                 self.c.report(
                     &["faults", &quoted(name)],
                     format!("{}.target", self.field),
-                    e,
+                    e.to_string(),
                 )
             })
             .ok()

@@ -35,9 +35,9 @@ pub(super) fn topology(c: &mut Checker, spec: Option<&spec::Topology>) -> Topolo
             }
         }
     }
-    if let Err(e) = t.validate() {
-        for line in e.lines() {
-            c.report(&["topology"], "topology".into(), line.to_string());
+    if let Err(problems) = t.validate() {
+        for e in problems {
+            c.report(&["topology"], "topology".into(), e.to_string());
         }
         return Topology::single_host();
     }
@@ -103,7 +103,7 @@ pub(super) fn placement(
     match topo.place(&placement) {
         Ok(hosts) => hosts,
         Err(e) => {
-            c.report(&[q, "placement"], field.to_string(), e);
+            c.report(&[q, "placement"], field.to_string(), e.to_string());
             vec![0; s.replicas as usize]
         }
     }
@@ -139,6 +139,6 @@ pub(super) fn endpoint(
         spec::Place::Region(n) => (topo.region_index(n).map(Endpoint::Region), n),
     };
     found
-        .map_err(|e| c.report(&[&quoted(name)], field.to_string(), e))
+        .map_err(|e| c.report(&[&quoted(name)], field.to_string(), e.to_string()))
         .ok()
 }

@@ -1338,20 +1338,8 @@ impl World {
         let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
         let n = &config.network;
-        let mut latency = crate::network::LatencyConfig::new(
-            n.latency.clone(),
-            n.cross_zone.clone().unwrap_or_else(|| n.latency.clone()),
-            n.cross_region
-                .clone()
-                .or_else(|| n.cross_zone.clone())
-                .unwrap_or_else(|| n.latency.clone()),
-        );
-        latency.loss = n.loss;
-        latency.links = n.links.clone();
-        let mut net_config = crate::network::NetworkConfig::new(latency);
-        net_config.partitions = n.partitions.clone();
-        let net = Network::new(net_config.clone(), &host_zone, &zone_region)
-            .expect("the scenario loader validates the network");
+        let net = Network::new(n.clone(), &host_zone, &zone_region)
+            .expect("WorldConfig::network is validated against the topology when it is built");
         let ideal = config.clocks.iter().all(|c| *c == ClockConfig::ideal());
         let clocks = if ideal {
             Vec::new()

@@ -151,8 +151,14 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn report(&mut self, anchors: &[&str], field: String, message: String) {
+        let position = locate(self.source, anchors);
+        self.report_at(position, field, message);
+    }
+
+    /// A diagnostic at a position found otherwise than by [`locate`].
+    fn report_at(&mut self, position: Option<(usize, usize)>, field: String, message: String) {
         self.diagnostics.push(Diagnostic {
-            position: locate(self.source, anchors),
+            position,
             field,
             message,
         });

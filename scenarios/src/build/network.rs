@@ -1,10 +1,13 @@
 //! Checks the network (latencies, loss, link overrides, partitions) and builds it.
 
+use models::ConfigError;
 use models::config::NetworkConfig;
+use models::error::{NetworkField, Side};
 use models::network::{Endpoint, LinkOverride, Partition};
 use models::topology::Topology;
 use sim_core::SimTime;
 
+use super::locate::{locate, locate_item};
 use super::{Checker, topology};
 use crate::spec;
 
@@ -107,22 +110,124 @@ fn partitions(c: &mut Checker, topo: &Topology, specs: &[spec::Partition]) -> Ve
     partitions
 }
 
-/// The network module checks probabilities, ranges and overlapping sides.
+/// The network module checks probabilities, ranges and overlapping sides; each problem it
+/// finds is reported at its place in the file.
 fn validate(c: &mut Checker, topo: &Topology, network: &NetworkConfig) {
     let host_zone: Vec<usize> = topo.hosts.iter().map(|h| h.zone).collect();
     let zone_region: Vec<usize> = topo.zones.iter().map(|z| z.region).collect();
-    let mut lc = models::network::LatencyConfig::new(
-        network.latency.clone(),
-        network.latency.clone(),
-        network.latency.clone(),
-    );
-    lc.loss = network.loss;
-    lc.links = network.links.clone();
-    let mut nc = models::network::NetworkConfig::new(lc);
-    nc.partitions = network.partitions.clone();
-    if let Err(e) = nc.validate(&host_zone, &zone_region) {
-        for line in e.split("; ") {
-            c.report(&["network"], "network".into(), line.to_string());
+    if let Err(problems) = network.validate(&host_zone, &zone_region) {
+        for e in problems {
+            report(c, topo, &e);
         }
+    }
+}
+
+/// One of the network module's problems, as a diagnostic at the offending element.
+fn report(c: &mut Checker, topo: &Topology, e: &ConfigError) {
+    use ConfigError as E;
+    let partition = |c: &Checker, p: usize, inner: &[&str]| {
+        locate_item(c.source, &["network", "partitions"], p, inner)
+    };
+    let (position, field, message) = match *e {
+        E::NotAProbability { field, .. }
+        | E::BadDistribution { field, .. }
+        | E::EndpointOutOfRange { field, .. } => {
+            let (position, field) = place(c, field);
+            (position, field, e.problem())
+        }
+        E::HealsBeforeStart { partition: p, .. } => (
+            partition(c, p, &["to :"]),
+            format!("network.partitions[{p}].to"),
+            e.problem(),
+        ),
+        E::EmptySide { partition: p, side } => {
+            let name = side_name(side);
+            (
+                partition(c, p, &[&format!("{name} :")]),
+                format!("network.partitions[{p}].{name}"),
+                e.problem(),
+            )
+        }
+        // The model numbers hosts; the file names them.
+        E::HostOnBothSides { partition: p, host } => (
+            partition(c, p, &[]),
+            format!("network.partitions[{p}]"),
+            format!(
+                "host \"{}\" is on both sides (a and b); a host may be on one side only",
+                topo.hosts[host].name
+            ),
+        ),
+        _ => (
+            locate(c.source, &["network"]),
+            "network".into(),
+            e.to_string(),
+        ),
+    };
+    c.report_at(position, field, message);
+}
+
+/// Where a field of the network is in the file, and its name there.
+fn place(c: &Checker, field: NetworkField) -> (Option<(usize, usize)>, String) {
+    use NetworkField as N;
+    let top = |key: &str| {
+        (
+            locate(c.source, &["network", key]),
+            format!("network.{key}"),
+        )
+    };
+    let link = |link: usize, key: &str| {
+        (
+            locate_item(
+                c.source,
+                &["network", "links"],
+                link,
+                &[&format!("{key} :")],
+            ),
+            format!("network.links[{link}].{key}"),
+        )
+    };
+    match field {
+        N::Latency => top("latency"),
+        N::CrossZone => top("cross_zone"),
+        N::CrossRegion => top("cross_region"),
+        N::Loss => top("loss"),
+        N::LinkFrom { link: l } => link(l, "from"),
+        N::LinkTo { link: l } => link(l, "to"),
+        N::LinkLatency { link: l } => link(l, "latency"),
+        N::LinkLoss { link: l } => link(l, "loss"),
+        N::PartitionFraction { partition } => (
+            locate_item(
+                c.source,
+                &["network", "partitions"],
+                partition,
+                &["fraction"],
+            ),
+            format!("network.partitions[{partition}].fraction"),
+        ),
+        N::PartitionSide {
+            partition,
+            side,
+            index,
+        } => {
+            let name = side_name(side);
+            (
+                locate_item(
+                    c.source,
+                    &["network", "partitions"],
+                    partition,
+                    &[&format!("{name} :")],
+                ),
+                format!("network.partitions[{partition}].{name}[{index}]"),
+            )
+        }
+        _ => (locate(c.source, &["network"]), "network".into()),
+    }
+}
+
+/// A partition side as the file names it.
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::A => "a",
+        Side::B => "b",
     }
 }

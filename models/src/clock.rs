@@ -61,6 +61,8 @@
 
 use sim_core::{SimDuration, SimTime};
 
+use crate::error::ConfigError;
+
 /// Parts per million: the denominator of `drift_ppm`.
 const PPM: i128 = 1_000_000;
 
@@ -91,30 +93,28 @@ impl ClockConfig {
         ClockConfig::default()
     }
 
-    /// Checks the ranges and the order of the steps; every problem is reported, one per line,
-    /// each naming its field and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the ranges and the order of the steps; every problem is reported, each naming
+    /// its field and the allowed range.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut problems = Vec::new();
         if self.drift_ppm.unsigned_abs() >= PPM as u64 {
-            problems.push(format!(
-                "drift_ppm: must be in -999999..=999999, got {}",
-                self.drift_ppm
-            ));
+            problems.push(ConfigError::DriftOutOfRange {
+                drift_ppm: self.drift_ppm,
+            });
         }
         for (i, pair) in self.jumps.windows(2).enumerate() {
             if pair[1].at <= pair[0].at {
-                problems.push(format!(
-                    "jumps[{}].at: must be after jumps[{i}].at = {} (sorted, strictly increasing), got {}",
-                    i + 1,
-                    pair[0].at.as_nanos(),
-                    pair[1].at.as_nanos()
-                ));
+                problems.push(ConfigError::JumpsOutOfOrder {
+                    jump: i + 1,
+                    at: pair[1].at,
+                    previous: pair[0].at,
+                });
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("\n"))
+            Err(problems)
         }
     }
 }
@@ -133,7 +133,7 @@ impl HostClock {
     /// Builds the clock; panics if `config` does not validate (validate scenarios first).
     pub fn new(config: ClockConfig) -> Self {
         if let Err(problems) = config.validate() {
-            panic!("invalid clock config: {problems}");
+            panic!("invalid clock config: {problems:?}");
         }
         let rate = PPM + i128::from(config.drift_ppm);
         assert!(rate > 0 && rate < 2 * PPM);
@@ -532,6 +532,8 @@ mod tests {
             let mut config = ClockConfig::ideal();
             edit(&mut config);
             let err = config.validate().expect_err(expected);
+            assert_eq!(err.len(), 1, "{err:?}");
+            let err = err[0].to_string();
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         }
         // Every problem is reported, not just the first.
@@ -539,7 +541,7 @@ mod tests {
         config.drift_ppm = 2_000_000;
         config.jumps = vec![jump(2, 1), jump(1, 1)];
         let err = config.validate().unwrap_err();
-        assert_eq!(err.lines().count(), 2, "{err}");
+        assert_eq!(err.len(), 2, "{err:?}");
         // The extremes that are allowed.
         for drift_ppm in [-999_999, 999_999] {
             let config = ClockConfig {

@@ -6,6 +6,8 @@
 use sim_core::{Distribution, SimDuration, SimTime};
 
 use crate::metrics::FailureCause;
+/// The network's configuration is the network module's own, validated once by the loader.
+pub use crate::network::NetworkConfig;
 
 /// Index of a service in [`WorldConfig::services`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -22,6 +24,7 @@ pub struct WorldConfig {
     pub duration: SimDuration,
     pub services: Vec<ServiceConfig>,
     pub clients: Vec<ClientConfig>,
+    /// Validated against `topology` ([`NetworkConfig::validate`]).
     pub network: NetworkConfig,
     pub faults: Vec<Fault>,
     /// Width of the windows of the time series.
@@ -431,34 +434,6 @@ pub enum Arrivals {
     Poisson { rate_per_s: f64 },
     /// Evenly spaced arrivals at the given rate, the first at time 0.
     Constant { rate_per_s: f64 },
-}
-
-/// The network between callers and callees.
-#[derive(Clone, Debug)]
-pub struct NetworkConfig {
-    /// One-way latency within a zone (and on one host), drawn independently for the request and
-    /// for the reply.
-    pub latency: Distribution,
-    /// Between zones of a region, and between regions (default: `latency`).
-    pub cross_zone: Option<Distribution>,
-    pub cross_region: Option<Distribution>,
-    /// Probability that a one-way message is lost.
-    pub loss: f64,
-    pub links: Vec<crate::network::LinkOverride>,
-    pub partitions: Vec<crate::network::Partition>,
-}
-
-impl Default for NetworkConfig {
-    fn default() -> Self {
-        NetworkConfig {
-            latency: Distribution::Constant(SimDuration::ZERO),
-            cross_zone: None,
-            cross_region: None,
-            loss: 0.0,
-            links: Vec::new(),
-            partitions: Vec::new(),
-        }
-    }
 }
 
 /// What a crash hits.

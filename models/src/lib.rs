@@ -1,11 +1,12 @@
 //! faultline's world: services with workers and queues, clients, the network between them,
 //! scripted faults and the per-call policies (timeout, retry), plus the metrics they record.
 //!
-//! [`config`] holds the validated description a scenario builds; [`World`] runs it on the
-//! `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
+//! [`config`] holds the validated description a scenario builds (the validators report
+//! [`ConfigError`]s); [`World`] runs it on the `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
 pub mod clock;
 pub mod config;
+pub mod error;
 pub mod lb;
 pub mod metrics;
 pub mod network;
@@ -15,6 +16,7 @@ pub mod topology;
 pub mod trace;
 mod world;
 
+pub use error::ConfigError;
 pub use metrics::Outcome;
 pub use report::{
     BreakerReport, ClientReport, EdgeReport, FaultReport, InstanceReport, RunResult, ServiceReport,

@@ -1,7 +1,7 @@
 //! The network between hosts: one-way latency by locality, packet loss, and partitions.
 //!
 //! Hosts sit in zones and zones in regions. A message between two hosts of one zone pays the
-//! `same_zone` latency, between zones of one region `cross_zone`, between regions
+//! `latency`, between zones of one region `cross_zone`, between regions
 //! `cross_region`; [`LinkOverride`]s replace that for chosen hosts, zones or regions (a slow
 //! link, a lossy cross-region pipe). Every one-way message may be lost with a probability, and
 //! [`Partition`]s cut the network between two sides for a window of simulated time.
@@ -29,6 +29,8 @@
 
 use sim_core::{Distribution, SimDuration, SimRng, SimTime};
 
+use crate::error::{ConfigError, NetworkField, Side as SideName};
+
 /// A place in the topology a link override or a partition side names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Endpoint {
@@ -49,14 +51,6 @@ impl Endpoint {
             Endpoint::Region(_) => 0,
         }
     }
-
-    fn describe(self) -> String {
-        match self {
-            Endpoint::Host(h) => format!("host {h}"),
-            Endpoint::Zone(z) => format!("zone {z}"),
-            Endpoint::Region(r) => format!("region {r}"),
-        }
-    }
 }
 
 /// A latency (and optionally loss) that replaces the locality default for messages from one
@@ -73,55 +67,11 @@ pub struct LinkOverride {
     /// The one-way latency of a message on this link.
     pub latency: Distribution,
     /// The loss probability on this link, in `[0, 1]`; `None` keeps the global
-    /// [`LatencyConfig::loss`]. The override decides as a whole: a less specific override that
+    /// [`NetworkConfig::loss`]. The override decides as a whole: a less specific override that
     /// also matches is not consulted for the loss.
     pub loss: Option<f64>,
     /// Whether the override also applies to messages `to -> from`.
     pub symmetric: bool,
-}
-
-/// One-way latency by locality, the global loss probability, and the overrides.
-///
-/// # Which latency applies
-///
-/// Among the overrides that match a message (directionally, or either way when symmetric), the
-/// most specific wins. A pair of endpoints is as specific as its coarser end, then its finer end,
-/// so from most to least specific: host-host, zone-host (either way round), zone-zone,
-/// region-host, region-zone, region-region. Ties (two matching overrides equally specific, for
-/// example `Zone(0) -> Host(5)` and `Host(4) -> Zone(1)`, or a duplicate) go to the first in list
-/// order. With no matching override, the locality decides: same zone, same region, or neither.
-///
-/// A message from a host to itself counts as same zone unless an override says otherwise (for
-/// example `Host(h) -> Host(h)` with a zero constant for a loopback that costs nothing).
-#[derive(Clone, Debug, PartialEq)]
-pub struct LatencyConfig {
-    /// Latency between two hosts of the same zone (and from a host to itself).
-    pub same_zone: Distribution,
-    /// Latency between hosts in different zones of the same region.
-    pub cross_zone: Distribution,
-    /// Latency between hosts in different regions.
-    pub cross_region: Distribution,
-    /// Probability in `[0, 1]` that a one-way message is lost, where no override sets its own.
-    pub loss: f64,
-    /// Overrides for chosen links; see the type's docs for precedence.
-    pub links: Vec<LinkOverride>,
-}
-
-impl LatencyConfig {
-    /// Locality latencies with no loss and no overrides.
-    pub fn new(
-        same_zone: Distribution,
-        cross_zone: Distribution,
-        cross_region: Distribution,
-    ) -> Self {
-        LatencyConfig {
-            same_zone,
-            cross_zone,
-            cross_region,
-            loss: 0.0,
-            links: Vec::new(),
-        }
-    }
 }
 
 /// Which messages a partition cuts, by the side they leave from.
@@ -184,96 +134,110 @@ impl Partition {
     }
 }
 
-/// Everything about the network a scenario configures.
+/// Everything about the network a scenario configures: one-way latency by locality, the
+/// global loss probability, the link overrides and the partitions.
+///
+/// This is the one network configuration: the scenario loader builds it and checks it against
+/// the topology once ([`NetworkConfig::validate`]); the world binds it as it is
+/// ([`Network::new`]).
+///
+/// # Which latency applies
+///
+/// Among the overrides that match a message (directionally, or either way when symmetric), the
+/// most specific wins. A pair of endpoints is as specific as its coarser end, then its finer end,
+/// so from most to least specific: host-host, zone-host (either way round), zone-zone,
+/// region-host, region-zone, region-region. Ties (two matching overrides equally specific, for
+/// example `Zone(0) -> Host(5)` and `Host(4) -> Zone(1)`, or a duplicate) go to the first in list
+/// order. With no matching override, the locality decides: same zone, same region, or neither.
+///
+/// A message from a host to itself counts as same zone unless an override says otherwise (for
+/// example `Host(h) -> Host(h)` with a zero constant for a loopback that costs nothing).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkConfig {
-    /// Latency, loss and link overrides.
-    pub latency: LatencyConfig,
+    /// Latency within a zone (and from a host to itself), drawn independently for the request
+    /// and for the reply.
+    pub latency: Distribution,
+    /// Latency between zones of a region (default: `latency`).
+    pub cross_zone: Option<Distribution>,
+    /// Latency between regions (default: `cross_zone`, then `latency`).
+    pub cross_region: Option<Distribution>,
+    /// Probability in `[0, 1]` that a one-way message is lost, where no override sets its own.
+    pub loss: f64,
+    /// Overrides for chosen links; see the type's docs for precedence.
+    pub links: Vec<LinkOverride>,
     /// Partitions; when several active ones cut the same message, the first in list order
     /// decides the [`CutMode`].
     pub partitions: Vec<Partition>,
 }
 
-impl NetworkConfig {
-    /// A network without partitions.
-    pub fn new(latency: LatencyConfig) -> Self {
+impl Default for NetworkConfig {
+    /// A network with no latency, no loss, no overrides and no partitions.
+    fn default() -> Self {
         NetworkConfig {
-            latency,
+            latency: Distribution::Constant(SimDuration::ZERO),
+            cross_zone: None,
+            cross_region: None,
+            loss: 0.0,
+            links: Vec::new(),
             partitions: Vec::new(),
         }
+    }
+}
+
+impl NetworkConfig {
+    /// The latency between zones of a region: `cross_zone`, else `latency`.
+    pub fn cross_zone_latency(&self) -> &Distribution {
+        self.cross_zone.as_ref().unwrap_or(&self.latency)
+    }
+
+    /// The latency between regions: `cross_region`, else `cross_zone`, else `latency`.
+    pub fn cross_region_latency(&self) -> &Distribution {
+        self.cross_region
+            .as_ref()
+            .or(self.cross_zone.as_ref())
+            .unwrap_or(&self.latency)
     }
 
     /// Checks the configuration against a topology (`host_zone[h]` is host `h`'s zone,
     /// `zone_region[z]` zone `z`'s region; regions are numbered `0..=max(zone_region)`).
     ///
-    /// On error the message lists every problem, joined by `; `, each naming the field and the
-    /// allowed range: probabilities in `[0, 1]`, distribution parameters finite and
-    /// non-negative, endpoints in range, heal after start, non-empty sides, no host on both
-    /// sides, and the topology's own indices in range.
-    pub fn validate(&self, host_zone: &[usize], zone_region: &[usize]) -> Result<(), String> {
-        let mut problems: Vec<String> = Vec::new();
+    /// Returns every problem, each naming where it is: probabilities in `[0, 1]`, distribution
+    /// parameters finite and non-negative, endpoints in range, heal after start, non-empty
+    /// sides, no host on both sides, and the topology's own indices in range.
+    pub fn validate(
+        &self,
+        host_zone: &[usize],
+        zone_region: &[usize],
+    ) -> Result<(), Vec<ConfigError>> {
+        let mut problems = Vec::new();
         let topology = Topology::new(host_zone, zone_region, &mut problems);
-
-        let latency = &self.latency;
-        check_distribution("latency.same_zone", &latency.same_zone, &mut problems);
-        check_distribution("latency.cross_zone", &latency.cross_zone, &mut problems);
-        check_distribution("latency.cross_region", &latency.cross_region, &mut problems);
-        check_probability("latency.loss", latency.loss, &mut problems);
-        for (i, link) in latency.links.iter().enumerate() {
-            let field = format!("latency.links[{i}]");
-            topology.check_endpoint(&format!("{field}.from"), link.from, &mut problems);
-            topology.check_endpoint(&format!("{field}.to"), link.to, &mut problems);
-            check_distribution(&format!("{field}.latency"), &link.latency, &mut problems);
-            if let Some(loss) = link.loss {
-                check_probability(&format!("{field}.loss"), loss, &mut problems);
+        check_distribution(NetworkField::Latency, &self.latency, &mut problems);
+        if let Some(d) = &self.cross_zone {
+            check_distribution(NetworkField::CrossZone, d, &mut problems);
+        }
+        if let Some(d) = &self.cross_region {
+            check_distribution(NetworkField::CrossRegion, d, &mut problems);
+        }
+        check_probability(NetworkField::Loss, self.loss, &mut problems);
+        for (link, l) in self.links.iter().enumerate() {
+            topology.check_endpoint(NetworkField::LinkFrom { link }, l.from, &mut problems);
+            topology.check_endpoint(NetworkField::LinkTo { link }, l.to, &mut problems);
+            check_distribution(
+                NetworkField::LinkLatency { link },
+                &l.latency,
+                &mut problems,
+            );
+            if let Some(loss) = l.loss {
+                check_probability(NetworkField::LinkLoss { link }, loss, &mut problems);
             }
         }
-
         for (i, partition) in self.partitions.iter().enumerate() {
-            let field = format!("partitions[{i}]");
-            // Not a let chain: the crate's rust-version (1.85) predates them.
-            if let Some(heal) = partition.to.filter(|&heal| heal <= partition.from) {
-                problems.push(format!(
-                    "{field}.to: the heal time must be after the start {}, got {heal}",
-                    partition.from
-                ));
-            }
-            if let Some(fraction) = partition.fraction {
-                check_probability(&format!("{field}.fraction"), fraction, &mut problems);
-            }
-            for (side, endpoints) in [("side_a", &partition.side_a), ("side_b", &partition.side_b)]
-            {
-                if endpoints.is_empty() {
-                    problems.push(format!(
-                        "{field}.{side}: must name at least one host, zone or region"
-                    ));
-                }
-                for (j, &endpoint) in endpoints.iter().enumerate() {
-                    topology.check_endpoint(
-                        &format!("{field}.{side}[{j}]"),
-                        endpoint,
-                        &mut problems,
-                    );
-                }
-            }
-            if topology.valid {
-                for host in 0..host_zone.len() {
-                    let in_a = partition.side_a.iter().any(|&e| topology.contains(e, host));
-                    let in_b = partition.side_b.iter().any(|&e| topology.contains(e, host));
-                    if in_a && in_b {
-                        problems.push(format!(
-                            "{field}: host {host} is on both side_a and side_b; a host may be on \
-                             one side only"
-                        ));
-                    }
-                }
-            }
+            topology.check_partition(i, partition, &mut problems);
         }
-
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("; "))
+            Err(problems)
         }
     }
 }
@@ -288,16 +252,22 @@ struct Topology<'a> {
 }
 
 impl<'a> Topology<'a> {
-    fn new(host_zone: &'a [usize], zone_region: &'a [usize], problems: &mut Vec<String>) -> Self {
+    fn new(
+        host_zone: &'a [usize],
+        zone_region: &'a [usize],
+        problems: &mut Vec<ConfigError>,
+    ) -> Self {
         let zone_count = zone_region.len();
         let region_count = zone_region.iter().max().map_or(0, |&r| r + 1);
         let mut valid = true;
         for (host, &zone) in host_zone.iter().enumerate() {
             if zone >= zone_count {
                 valid = false;
-                problems.push(format!(
-                    "host_zone[{host}]: zone {zone} out of range 0..{zone_count}"
-                ));
+                problems.push(ConfigError::HostZoneOutOfRange {
+                    host,
+                    zone,
+                    zones: zone_count,
+                });
             }
         }
         Topology {
@@ -308,17 +278,64 @@ impl<'a> Topology<'a> {
         }
     }
 
-    fn check_endpoint(&self, field: &str, endpoint: Endpoint, problems: &mut Vec<String>) {
-        let (index, count, kind) = match endpoint {
-            Endpoint::Host(h) => (h, self.host_zone.len(), "hosts"),
-            Endpoint::Zone(z) => (z, self.zone_region.len(), "zones"),
-            Endpoint::Region(r) => (r, self.region_count, "regions"),
+    fn check_endpoint(
+        &self,
+        field: NetworkField,
+        endpoint: Endpoint,
+        problems: &mut Vec<ConfigError>,
+    ) {
+        let (index, count) = match endpoint {
+            Endpoint::Host(h) => (h, self.host_zone.len()),
+            Endpoint::Zone(z) => (z, self.zone_region.len()),
+            Endpoint::Region(r) => (r, self.region_count),
         };
         if index >= count {
-            problems.push(format!(
-                "{field}: {} out of range 0..{count} ({count} {kind})",
-                endpoint.describe()
-            ));
+            problems.push(ConfigError::EndpointOutOfRange {
+                field,
+                endpoint,
+                count,
+            });
+        }
+    }
+
+    /// Checks partition `i`: its window, its fraction, its sides and that they do not overlap.
+    fn check_partition(&self, i: usize, partition: &Partition, problems: &mut Vec<ConfigError>) {
+        // Not a let chain: the crate's rust-version (1.85) predates them.
+        if let Some(heal) = partition.to.filter(|&heal| heal <= partition.from) {
+            problems.push(ConfigError::HealsBeforeStart {
+                partition: i,
+                from: partition.from,
+                to: heal,
+            });
+        }
+        if let Some(fraction) = partition.fraction {
+            let field = NetworkField::PartitionFraction { partition: i };
+            check_probability(field, fraction, problems);
+        }
+        for (side, endpoints) in [
+            (SideName::A, &partition.side_a),
+            (SideName::B, &partition.side_b),
+        ] {
+            if endpoints.is_empty() {
+                problems.push(ConfigError::EmptySide { partition: i, side });
+            }
+            for (index, &endpoint) in endpoints.iter().enumerate() {
+                let field = NetworkField::PartitionSide {
+                    partition: i,
+                    side,
+                    index,
+                };
+                self.check_endpoint(field, endpoint, problems);
+            }
+        }
+        if self.valid {
+            for host in 0..self.host_zone.len() {
+                let in_a = partition.side_a.iter().any(|&e| self.contains(e, host));
+                let in_b = partition.side_b.iter().any(|&e| self.contains(e, host));
+                if in_a && in_b {
+                    problems.push(ConfigError::HostOnBothSides { partition: i, host });
+                }
+            }
         }
     }
 
@@ -333,37 +350,32 @@ impl<'a> Topology<'a> {
     }
 }
 
-fn check_probability(field: &str, p: f64, problems: &mut Vec<String>) {
+fn check_probability(field: NetworkField, p: f64, problems: &mut Vec<ConfigError>) {
     // NaN fails `contains`, so it is reported too.
     if !(0.0..=1.0).contains(&p) {
-        problems.push(format!("{field}: must be a probability in [0, 1], got {p}"));
+        problems.push(ConfigError::NotAProbability { field, value: p });
     }
 }
 
-fn check_distribution(field: &str, distribution: &Distribution, problems: &mut Vec<String>) {
+fn check_distribution(
+    field: NetworkField,
+    distribution: &Distribution,
+    problems: &mut Vec<ConfigError>,
+) {
     let finite_non_negative = |x: f64| x.is_finite() && x >= 0.0;
-    let problem = match *distribution {
-        Distribution::Constant(_) => None,
-        Distribution::Exponential { mean_ns } => (!(mean_ns.is_finite() && mean_ns > 0.0))
-            .then(|| format!("exponential mean_ns must be finite and > 0, got {mean_ns}")),
-        Distribution::LogNormal { mu, sigma } => (!(mu.is_finite() && finite_non_negative(sigma)))
-            .then(|| {
-                format!(
-                    "lognormal mu must be finite and sigma finite and >= 0, got mu {mu}, \
-                     sigma {sigma}"
-                )
-            }),
+    let valid = match *distribution {
+        Distribution::Constant(_) => true,
+        Distribution::Exponential { mean_ns } => mean_ns.is_finite() && mean_ns > 0.0,
+        Distribution::LogNormal { mu, sigma } => mu.is_finite() && finite_non_negative(sigma),
         Distribution::AbsNormal { mean_ns, sd_ns } => {
-            (!(mean_ns.is_finite() && finite_non_negative(sd_ns))).then(|| {
-                format!(
-                    "absnormal mean_ns must be finite and sd_ns finite and >= 0, got mean_ns \
-                     {mean_ns}, sd_ns {sd_ns}"
-                )
-            })
+            mean_ns.is_finite() && finite_non_negative(sd_ns)
         }
     };
-    if let Some(problem) = problem {
-        problems.push(format!("{field}: {problem}"));
+    if !valid {
+        problems.push(ConfigError::BadDistribution {
+            field,
+            distribution: distribution.clone(),
+        });
     }
 }
 
@@ -430,7 +442,7 @@ impl Network {
         config: NetworkConfig,
         host_zone: &[usize],
         zone_region: &[usize],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Vec<ConfigError>> {
         config.validate(host_zone, zone_region)?;
         let mut unused = Vec::new();
         let topology = Topology::new(host_zone, zone_region, &mut unused);
@@ -486,13 +498,13 @@ impl Network {
         }
     }
 
-    /// The index in [`LatencyConfig::links`] of the override that decides messages
+    /// The index in [`NetworkConfig::links`] of the override that decides messages
     /// `from_host -> to_host`, if any: the most specific match, ties to the first in list order
-    /// (see [`LatencyConfig`]).
+    /// (see [`NetworkConfig`]).
     pub fn link_override(&self, from_host: usize, to_host: usize) -> Option<usize> {
         self.check_hosts(from_host, to_host);
         let mut best: Option<(usize, (u8, u8))> = None;
-        for (i, link) in self.config.latency.links.iter().enumerate() {
+        for (i, link) in self.config.links.iter().enumerate() {
             let forward = self.contains(link.from, from_host) && self.contains(link.to, to_host);
             let backward = link.symmetric
                 && self.contains(link.to, from_host)
@@ -513,17 +525,17 @@ impl Network {
     /// Draws the one-way latency of a message `from_host -> to_host`. Draws from `rng` only as
     /// the chosen [`Distribution`] needs (a constant draws nothing).
     pub fn latency(&self, from_host: usize, to_host: usize, rng: &mut SimRng) -> SimDuration {
-        let latency = &self.config.latency;
+        let config = &self.config;
         let distribution = match self.link_override(from_host, to_host) {
-            Some(i) => &latency.links[i].latency,
+            Some(i) => &config.links[i].latency,
             None => {
                 let (zone_from, zone_to) = (self.host_zone[from_host], self.host_zone[to_host]);
                 if zone_from == zone_to {
-                    &latency.same_zone
+                    &config.latency
                 } else if self.zone_region[zone_from] == self.zone_region[zone_to] {
-                    &latency.cross_zone
+                    config.cross_zone_latency()
                 } else {
-                    &latency.cross_region
+                    config.cross_region_latency()
                 }
             }
         };
@@ -533,10 +545,10 @@ impl Network {
     /// The loss probability of a message `from_host -> to_host`: the deciding override's, or
     /// the global one.
     pub fn loss_probability(&self, from_host: usize, to_host: usize) -> f64 {
-        let latency = &self.config.latency;
+        let config = &self.config;
         self.link_override(from_host, to_host)
-            .and_then(|i| latency.links[i].loss)
-            .unwrap_or(latency.loss)
+            .and_then(|i| config.links[i].loss)
+            .unwrap_or(config.loss)
     }
 
     /// Whether a message `from_host -> to_host` is lost. Draws one value from `rng` only when
@@ -598,8 +610,19 @@ mod tests {
         Distribution::Constant(SimDuration::from_millis(n))
     }
 
-    fn latency_config() -> LatencyConfig {
-        LatencyConfig::new(ms(1), ms(2), ms(3))
+    fn latency_config() -> NetworkConfig {
+        NetworkConfig {
+            latency: ms(1),
+            cross_zone: Some(ms(2)),
+            cross_region: Some(ms(3)),
+            ..NetworkConfig::default()
+        }
+    }
+
+    /// The problems, joined.
+    fn text(problems: Vec<ConfigError>) -> String {
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        problems.join("; ")
     }
 
     fn link(from: Endpoint, to: Endpoint, latency_ms: u64) -> LinkOverride {
@@ -619,7 +642,7 @@ mod tests {
     fn with_links(links: Vec<LinkOverride>) -> Network {
         let mut latency = latency_config();
         latency.links = links;
-        network(NetworkConfig::new(latency))
+        network(latency)
     }
 
     /// The latency of `from -> to` in whole milliseconds (the tests use constants only).
@@ -642,7 +665,7 @@ mod tests {
     }
 
     fn with_partitions(partitions: Vec<Partition>) -> Network {
-        let mut config = NetworkConfig::new(latency_config());
+        let mut config = latency_config();
         config.partitions = partitions;
         network(config)
     }
@@ -741,7 +764,7 @@ mod tests {
             },
             link(Endpoint::Host(0), Endpoint::Host(4), 9),
         ];
-        let net = network(NetworkConfig::new(latency));
+        let net = network(latency);
         assert_eq!(net.loss_probability(0, 3), 0.5);
         assert_eq!(net.loss_probability(3, 0), 0.25, "directional");
         assert_eq!(
@@ -760,7 +783,7 @@ mod tests {
             ..link(Endpoint::Host(0), Endpoint::Host(1), 1)
         }];
         latency.loss = 0.3;
-        let net = network(NetworkConfig::new(latency.clone()));
+        let net = network(latency.clone());
         let untouched = SimRng::from_seed(5).next_u64();
 
         // A zero-loss override under a lossy global setting: no draw.
@@ -773,7 +796,7 @@ mod tests {
 
         // A zero-loss network: no draw anywhere.
         latency.loss = 0.0;
-        let net = network(NetworkConfig::new(latency));
+        let net = network(latency);
         let mut rng = SimRng::from_seed(5);
         for from in 0..HOST_ZONE.len() {
             for to in 0..HOST_ZONE.len() {
@@ -787,7 +810,7 @@ mod tests {
         let lossy = {
             let mut latency = latency_config();
             latency.loss = 0.3;
-            network(NetworkConfig::new(latency))
+            network(latency)
         };
         lossy.lost(0, 1, &mut rng);
         assert_ne!(rng.next_u64(), untouched);
@@ -801,7 +824,7 @@ mod tests {
             loss: Some(0.6),
             ..link(Endpoint::Region(1), Endpoint::Region(0), 3)
         }];
-        let net = network(NetworkConfig::new(latency));
+        let net = network(latency);
         let n = 50_000_u32;
         for (from, to, p) in [(0, 1, 0.1), (3, 0, 0.6), (0, 3, 0.1)] {
             let mut rng = SimRng::from_seed(11);
@@ -815,10 +838,10 @@ mod tests {
             );
         }
         let mut rng = SimRng::from_seed(11);
-        let certain = network(NetworkConfig::new(LatencyConfig {
+        let certain = network(NetworkConfig {
             loss: 1.0,
             ..latency_config()
-        }));
+        });
         assert!((0..1_000).all(|_| certain.lost(0, 1, &mut rng)));
     }
 
@@ -892,7 +915,7 @@ mod tests {
         let zone_region = [0, 0];
         let fraction = 0.25;
         let build = |seed: u64| {
-            let mut config = NetworkConfig::new(latency_config());
+            let mut config = latency_config();
             config.partitions = vec![Partition {
                 fraction: Some(fraction),
                 seed,
@@ -1015,50 +1038,47 @@ mod tests {
         type Edit = fn(&mut NetworkConfig);
         let cases: [(Edit, &str); 16] = [
             (
-                |c| c.latency.loss = 1.5,
-                "latency.loss: must be a probability in [0, 1], got 1.5",
+                |c| c.loss = 1.5,
+                "loss: must be a probability in [0, 1], got 1.5",
+            ),
+            (|c| c.loss = -0.1, "loss: must be a probability in [0, 1]"),
+            (
+                |c| c.loss = f64::NAN,
+                "loss: must be a probability in [0, 1], got NaN",
             ),
             (
-                |c| c.latency.loss = -0.1,
-                "latency.loss: must be a probability in [0, 1]",
-            ),
-            (
-                |c| c.latency.loss = f64::NAN,
-                "latency.loss: must be a probability in [0, 1], got NaN",
-            ),
-            (
-                |c| c.latency.cross_zone = Distribution::Exponential { mean_ns: 0.0 },
-                "latency.cross_zone: exponential mean_ns must be finite and > 0",
+                |c| c.cross_zone = Some(Distribution::Exponential { mean_ns: 0.0 }),
+                "cross_zone: exponential mean_ns must be finite and > 0",
             ),
             (
                 |c| {
-                    c.latency.same_zone = Distribution::LogNormal {
+                    c.latency = Distribution::LogNormal {
                         mu: 1.0,
                         sigma: -1.0,
                     }
                 },
-                "latency.same_zone: lognormal mu must be finite and sigma finite and >= 0",
+                "latency: lognormal mu must be finite and sigma finite and >= 0",
             ),
             (
                 |c| {
-                    c.latency.cross_region = Distribution::AbsNormal {
+                    c.cross_region = Some(Distribution::AbsNormal {
                         mean_ns: f64::INFINITY,
                         sd_ns: 1.0,
-                    }
+                    })
                 },
-                "latency.cross_region: absnormal mean_ns must be finite",
+                "cross_region: absnormal mean_ns must be finite",
             ),
             (
-                |c| c.latency.links[0].to = Endpoint::Host(5),
-                "latency.links[0].to: host 5 out of range 0..5 (5 hosts)",
+                |c| c.links[0].to = Endpoint::Host(5),
+                "links[0].to: host 5 out of range 0..5 (5 hosts)",
             ),
             (
-                |c| c.latency.links[0].from = Endpoint::Region(2),
-                "latency.links[0].from: region 2 out of range 0..2 (2 regions)",
+                |c| c.links[0].from = Endpoint::Region(2),
+                "links[0].from: region 2 out of range 0..2 (2 regions)",
             ),
             (
-                |c| c.latency.links[0].loss = Some(2.0),
-                "latency.links[0].loss: must be a probability in [0, 1], got 2",
+                |c| c.links[0].loss = Some(2.0),
+                "links[0].loss: must be a probability in [0, 1], got 2",
             ),
             (
                 |c| c.partitions[0].to = Some(SimTime(1_000)),
@@ -1092,7 +1112,7 @@ mod tests {
         let valid = || {
             let mut latency = latency_config();
             latency.links = vec![link(Endpoint::Host(0), Endpoint::Zone(2), 5)];
-            let mut config = NetworkConfig::new(latency);
+            let mut config = latency;
             config.partitions = vec![partition(vec![Endpoint::Host(1)], vec![Endpoint::Zone(2)])];
             config
         };
@@ -1100,12 +1120,12 @@ mod tests {
         for (edit, expected) in cases {
             let mut config = valid();
             edit(&mut config);
-            let error = config.validate(&HOST_ZONE, &ZONE_REGION).unwrap_err();
+            let error = text(config.validate(&HOST_ZONE, &ZONE_REGION).unwrap_err());
             assert!(
                 error.contains(expected),
                 "expected {expected:?} in {error:?}"
             );
-            let error = Network::new(config, &HOST_ZONE, &ZONE_REGION).unwrap_err();
+            let error = text(Network::new(config, &HOST_ZONE, &ZONE_REGION).unwrap_err());
             assert!(error.contains(expected), "Network::new: {error:?}");
         }
     }
@@ -1118,17 +1138,16 @@ mod tests {
             ..partition(Vec::new(), vec![Endpoint::Host(9)])
         }];
         let error = config.validate(&HOST_ZONE, &ZONE_REGION).unwrap_err();
-        let problems: Vec<&str> = error.split("; ").collect();
-        assert_eq!(problems.len(), 4, "{error}");
+        assert_eq!(error.len(), 4, "{error:?}");
 
         let error = valid_with_loss(0.0).validate(&[0, 4], &[0]).unwrap_err();
-        assert_eq!(error, "host_zone[1]: zone 4 out of range 0..1");
+        assert_eq!(text(error), "host_zone[1]: zone 4 out of range 0..1");
     }
 
     fn valid_with_loss(loss: f64) -> NetworkConfig {
-        NetworkConfig::new(LatencyConfig {
+        NetworkConfig {
             loss,
             ..latency_config()
-        })
+        }
     }
 }

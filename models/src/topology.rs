@@ -12,6 +12,8 @@
 //!   region r1 ───── zone r1z0 ──── host r1z0h0
 //! ```
 
+use crate::error::{ConfigError, PlaceKind};
+
 /// A region: a set of zones far enough apart to fail independently of each other.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region {
@@ -144,69 +146,91 @@ impl Topology {
     }
 
     /// Checks the invariants the lookups and [`Topology::place`] rely on; returns every
-    /// problem found, one per line.
-    pub fn validate(&self) -> Result<(), String> {
+    /// problem found.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut problems = Vec::new();
         if self.hosts.is_empty() {
-            problems.push("a topology needs at least one host".to_string());
+            problems.push(ConfigError::NoHosts);
         }
         duplicate_names(
-            "region",
+            PlaceKind::Region,
             self.regions.iter().map(|r| &r.name),
             &mut problems,
         );
-        duplicate_names("zone", self.zones.iter().map(|z| &z.name), &mut problems);
-        duplicate_names("host", self.hosts.iter().map(|h| &h.name), &mut problems);
+        duplicate_names(
+            PlaceKind::Zone,
+            self.zones.iter().map(|z| &z.name),
+            &mut problems,
+        );
+        duplicate_names(
+            PlaceKind::Host,
+            self.hosts.iter().map(|h| &h.name),
+            &mut problems,
+        );
         for zone in &self.zones {
             if zone.region >= self.regions.len() {
-                problems.push(format!(
-                    "zone '{}' is in region {} but there are {} regions",
-                    zone.name,
-                    zone.region,
-                    self.regions.len()
-                ));
+                problems.push(ConfigError::ZoneInMissingRegion {
+                    zone: zone.name.clone(),
+                    region: zone.region,
+                    regions: self.regions.len(),
+                });
             }
         }
         for host in &self.hosts {
             if host.zone >= self.zones.len() {
-                problems.push(format!(
-                    "host '{}' is in zone {} but there are {} zones",
-                    host.name,
-                    host.zone,
-                    self.zones.len()
-                ));
+                problems.push(ConfigError::HostInMissingZone {
+                    host: host.name.clone(),
+                    zone: host.zone,
+                    zones: self.zones.len(),
+                });
             }
         }
         for (r, region) in self.regions.iter().enumerate() {
             if !self.zones.iter().any(|z| z.region == r) {
-                problems.push(format!("region '{}' has no zones", region.name));
+                problems.push(ConfigError::RegionWithoutZones {
+                    region: region.name.clone(),
+                });
             }
         }
         for (z, zone) in self.zones.iter().enumerate() {
             if !self.hosts.iter().any(|h| h.zone == z) {
-                problems.push(format!("zone '{}' has no hosts", zone.name));
+                problems.push(ConfigError::ZoneWithoutHosts {
+                    zone: zone.name.clone(),
+                });
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(problems.join("\n"))
+            Err(problems)
         }
     }
 
     /// The index of the region named `name`; the error lists the known regions.
-    pub fn region_index(&self, name: &str) -> Result<usize, String> {
-        lookup("region", name, self.regions.iter().map(|r| r.name.as_str()))
+    pub fn region_index(&self, name: &str) -> Result<usize, ConfigError> {
+        lookup(
+            PlaceKind::Region,
+            name,
+            self.regions.iter().map(|r| r.name.as_str()),
+        )
     }
 
     /// The index of the zone named `name`; the error lists the known zones.
-    pub fn zone_index(&self, name: &str) -> Result<usize, String> {
-        lookup("zone", name, self.zones.iter().map(|z| z.name.as_str()))
+    pub fn zone_index(&self, name: &str) -> Result<usize, ConfigError> {
+        lookup(
+            PlaceKind::Zone,
+            name,
+            self.zones.iter().map(|z| z.name.as_str()),
+        )
     }
 
     /// The index of the host named `name`; the error lists the known hosts.
-    pub fn host_index(&self, name: &str) -> Result<usize, String> {
-        lookup("host", name, self.hosts.iter().map(|h| h.name.as_str()))
+    pub fn host_index(&self, name: &str) -> Result<usize, ConfigError> {
+        lookup(
+            PlaceKind::Host,
+            name,
+            self.hosts.iter().map(|h| h.name.as_str()),
+        )
     }
 
     /// The zone of `host`.
@@ -265,11 +289,11 @@ impl Topology {
     /// known ones), a `within` that is not narrower than `across` (spreading across zones
     /// within one zone is a single zone), and with `strict` more replicas than candidate units.
     /// The topology must be valid ([`Topology::validate`]).
-    pub fn place(&self, placement: &Placement) -> Result<Vec<usize>, String> {
+    pub fn place(&self, placement: &Placement) -> Result<Vec<usize>, ConfigError> {
         let hosts = match placement {
             Placement::Explicit(names) => {
                 if names.is_empty() {
-                    return Err("an explicit placement needs at least one host".to_string());
+                    return Err(ConfigError::EmptyPlacement);
                 }
                 names
                     .iter()
@@ -293,9 +317,9 @@ impl Topology {
         across: SpreadLevel,
         within: Option<&Within>,
         strict: bool,
-    ) -> Result<Vec<usize>, String> {
+    ) -> Result<Vec<usize>, ConfigError> {
         if replicas == 0 {
-            return Err("a placement needs at least one replica".to_string());
+            return Err(ConfigError::NoReplicas);
         }
         // Candidate regions and zones, narrowed by `within`.
         let (regions, zones): (Vec<usize>, Vec<usize>) = match within {
@@ -306,21 +330,20 @@ impl Topology {
             Some(Within::Region(name)) => {
                 let region = self.region_index(name)?;
                 if across == SpreadLevel::Regions {
-                    return Err(format!(
-                        "spreading across regions within region '{name}' is one region; \
-                         spread across zones or hosts instead"
-                    ));
+                    return Err(ConfigError::SpreadWithinOneUnit {
+                        across,
+                        within: Within::Region(name.clone()),
+                    });
                 }
                 (vec![region], self.zones_in_region(region))
             }
             Some(Within::Zone(name)) => {
                 let zone = self.zone_index(name)?;
                 if across != SpreadLevel::Hosts {
-                    return Err(format!(
-                        "spreading across {} within zone '{name}' is one zone; \
-                         spread across hosts instead",
-                        level_name(across)
-                    ));
+                    return Err(ConfigError::SpreadWithinOneUnit {
+                        across,
+                        within: Within::Zone(name.clone()),
+                    });
                 }
                 (vec![self.zones[zone].region], vec![zone])
             }
@@ -335,13 +358,12 @@ impl Topology {
         };
         assert!(units > 0, "a valid topology has no empty region or zone");
         if strict && replicas as usize > units {
-            return Err(format!(
-                "{replicas} replicas at most one per {} need {replicas} {}, but there {} {units}{}",
-                level_singular(across),
-                level_name(across),
-                if units == 1 { "is" } else { "are" },
-                scope_text(within),
-            ));
+            return Err(ConfigError::TooFewUnits {
+                replicas,
+                across,
+                units,
+                within: within.cloned(),
+            });
         }
         let zone_hosts: Vec<Vec<usize>> = zones.iter().map(|&z| self.hosts_in_zone(z)).collect();
         let mut placed = Vec::with_capacity(replicas as usize);
@@ -389,54 +411,35 @@ impl Default for Topology {
     }
 }
 
-fn level_name(level: SpreadLevel) -> &'static str {
-    match level {
-        SpreadLevel::Hosts => "hosts",
-        SpreadLevel::Zones => "zones",
-        SpreadLevel::Regions => "regions",
-    }
-}
-
-fn level_singular(level: SpreadLevel) -> &'static str {
-    match level {
-        SpreadLevel::Hosts => "host",
-        SpreadLevel::Zones => "zone",
-        SpreadLevel::Regions => "region",
-    }
-}
-
-fn scope_text(within: Option<&Within>) -> String {
-    match within {
-        None => String::new(),
-        Some(Within::Region(name)) => format!(" in region '{name}'"),
-        Some(Within::Zone(name)) => format!(" in zone '{name}'"),
-    }
-}
-
 fn lookup<'a>(
-    kind: &str,
+    kind: PlaceKind,
     name: &str,
     names: impl Iterator<Item = &'a str>,
-) -> Result<usize, String> {
+) -> Result<usize, ConfigError> {
     let names: Vec<&str> = names.collect();
-    names.iter().position(|&n| n == name).ok_or_else(|| {
-        format!(
-            "unknown {kind} '{name}'; known {kind}s: {}",
-            names.join(", ")
-        )
-    })
+    names
+        .iter()
+        .position(|&n| n == name)
+        .ok_or_else(|| ConfigError::UnknownPlace {
+            kind,
+            name: name.to_string(),
+            known: names.iter().map(|n| n.to_string()).collect(),
+        })
 }
 
 fn duplicate_names<'a>(
-    kind: &str,
+    kind: PlaceKind,
     names: impl Iterator<Item = &'a String>,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<ConfigError>,
 ) {
     let mut seen = std::collections::BTreeSet::new();
     let mut reported = std::collections::BTreeSet::new();
     for name in names {
         if !seen.insert(name) && reported.insert(name) {
-            problems.push(format!("{kind} name '{name}' is used more than once"));
+            problems.push(ConfigError::DuplicateName {
+                kind,
+                name: name.clone(),
+            });
         }
     }
 }
@@ -501,11 +504,18 @@ mod tests {
         }
     }
 
+    /// The problems, one per line.
+    fn lines(problems: Vec<ConfigError>) -> String {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        lines.join("\n")
+    }
+
     /// Places and returns the host names, or the error text.
     fn check(topology: &Topology, placement: Placement) -> Result<Vec<String>, String> {
         topology
             .place(&placement)
             .map(|hosts| names(topology, &hosts))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -515,15 +525,15 @@ mod tests {
         assert_eq!(t.zone_index("b"), Ok(1));
         assert_eq!(t.host_index("c1"), Ok(4));
         assert_eq!(
-            t.zone_index("z"),
+            t.zone_index("z").map_err(|e| e.to_string()),
             Err("unknown zone 'z'; known zones: a, b, c".to_string())
         );
         assert_eq!(
-            t.region_index("ap"),
+            t.region_index("ap").map_err(|e| e.to_string()),
             Err("unknown region 'ap'; known regions: eu, us".to_string())
         );
         assert_eq!(
-            t.host_index("x"),
+            t.host_index("x").map_err(|e| e.to_string()),
             Err("unknown host 'x'; known hosts: a0, a1, b0, c0, c1, c2".to_string())
         );
     }
@@ -638,11 +648,13 @@ mod tests {
         assert_eq!(t.place(&placement), Ok(vec![5, 0, 5]));
         let unknown = Placement::Explicit(vec!["a0".into(), "zz".into()]);
         assert_eq!(
-            t.place(&unknown).unwrap_err(),
+            t.place(&unknown).unwrap_err().to_string(),
             "unknown host 'zz'; known hosts: a0, a1, b0, c0, c1, c2"
         );
         assert_eq!(
-            t.place(&Placement::Explicit(Vec::new())).unwrap_err(),
+            t.place(&Placement::Explicit(Vec::new()))
+                .unwrap_err()
+                .to_string(),
             "an explicit placement needs at least one host"
         );
     }
@@ -696,7 +708,11 @@ mod tests {
             ),
         ];
         for (placement, error) in cases {
-            assert_eq!(t.place(&placement), Err(error.to_string()), "{placement:?}");
+            assert_eq!(
+                t.place(&placement).map_err(|e| e.to_string()),
+                Err(error.to_string()),
+                "{placement:?}"
+            );
         }
         // The same spreads without `strict` wrap around instead.
         assert!(
@@ -720,7 +736,7 @@ mod tests {
             name: "lonely".into(),
         });
         assert_eq!(
-            t.validate().unwrap_err(),
+            lines(t.validate().unwrap_err()),
             "host name 'a0' is used more than once\n\
              host 'a0' is in zone 9 but there are 4 zones\n\
              region 'lonely' has no zones\n\
@@ -732,7 +748,7 @@ mod tests {
             hosts: Vec::new(),
         };
         assert_eq!(
-            empty.validate().unwrap_err(),
+            lines(empty.validate().unwrap_err()),
             "a topology needs at least one host"
         );
     }

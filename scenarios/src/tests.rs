@@ -351,3 +351,43 @@ fn world_mistakes_are_reported_at_their_place() {
         "{err}"
     );
 }
+
+#[test]
+fn network_mistakes_are_reported_at_their_element() {
+    let text = GOOD
+        .replace(
+            "    services: [",
+            r#"    topology: (regions: [(name: "eu", zones: [(name: "eu-a", hosts: ["a1"]),
+                                                   (name: "eu-b", hosts: ["b1"])])]),
+    services: ["#,
+        )
+        .replace(
+            "network: (latency: Constant(value: \"1ms\")),",
+            r#"network: (latency: Constant(value: "1ms"), loss: 1.5,
+                      links: [(from: Host("a1"), to: Host("b1"), latency: Constant(value: "1ms"),
+                               loss: -0.5)],
+                      partitions: [(from: "1s", a: [Zone("eu-a")], b: [Host("b1")]),
+                                   (from: "2s", to: "1s", a: [], b: [Host("a1")],
+                                    fraction: 2.0),
+                                   (from: "1s", a: [Region("eu")], b: [Host("b1")])]),"#,
+        );
+    let Err(ScenarioError::Invalid { diagnostics, .. }) = load_text(&text) else {
+        panic!("expected diagnostics");
+    };
+    let all: Vec<String> = diagnostics
+        .iter()
+        .map(|d| format!("{:?} {}: {}", d.position, d.field, d.message))
+        .collect();
+    assert_eq!(
+        all,
+        [
+            "Some((14, 48)) network.loss: must be a probability in [0, 1], got 1.5",
+            "Some((16, 32)) network.links[0].loss: must be a probability in [0, 1], got -0.5",
+            "Some((18, 49)) network.partitions[1].to: the heal time must be after the start 2s, got 1s",
+            "Some((19, 37)) network.partitions[1].fraction: must be a probability in [0, 1], got 2",
+            "Some((18, 59)) network.partitions[1].a: must name at least one host, zone or region",
+            "Some((20, 36)) network.partitions[2]: host \"b1\" is on both sides (a and b); a host may be on one side only",
+        ],
+        "{all:#?}"
+    );
+}

@@ -82,20 +82,8 @@ pub(super) fn network(
     link_faults: &[LinkFault],
 ) -> (Network, Option<Distribution>) {
     let n = &config.network;
-    let mut latency = crate::network::LatencyConfig::new(
-        n.latency.clone(),
-        n.cross_zone.clone().unwrap_or_else(|| n.latency.clone()),
-        n.cross_region
-            .clone()
-            .or_else(|| n.cross_zone.clone())
-            .unwrap_or_else(|| n.latency.clone()),
-    );
-    latency.loss = n.loss;
-    latency.links = n.links.clone();
-    let mut net_config = crate::network::NetworkConfig::new(latency);
-    net_config.partitions = n.partitions.clone();
-    let net = Network::new(net_config, host_zone, zone_region)
-        .expect("the scenario loader validates the network");
+    let net = Network::new(n.clone(), host_zone, zone_region)
+        .expect("WorldConfig::network is validated against the topology when it is built");
     let uniform = n.partitions.is_empty()
         && link_faults.is_empty()
         && n.links.is_empty()

@@ -1,0 +1,196 @@
+//! Checks a service's call plans (its own and its endpoints'): each call's callee, endpoint,
+//! probability and policy, and the parallel steps with their joins.
+
+use models::config::{self as mc, CallConfig, ServiceId};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::locate::quoted;
+use super::{Checker, Known};
+use crate::spec;
+
+/// Builds the plans of one service: numbers its parallel steps (across all its plans) and
+/// records its calls as edges of the call graph.
+pub(super) struct Plans<'a, 's> {
+    known: &'a Known<'s>,
+    /// The service's index, and node in `graph`.
+    service: usize,
+    /// The anchor of the service's definition.
+    q: &'a str,
+    /// The last parallel step's group id.
+    group_id: u16,
+    graph: &'a mut DiGraph<(), ()>,
+}
+
+impl<'a, 's> Plans<'a, 's> {
+    pub(super) fn new(
+        known: &'a Known<'s>,
+        service: usize,
+        q: &'a str,
+        graph: &'a mut DiGraph<(), ()>,
+    ) -> Self {
+        Plans {
+            known,
+            service,
+            q,
+            group_id: 0,
+            graph,
+        }
+    }
+
+    /// The calls of the plan `list`, written at `services[i].{prefix}calls`.
+    pub(super) fn plan(
+        &mut self,
+        c: &mut Checker,
+        list: &[spec::Call],
+        prefix: &str,
+    ) -> Vec<CallConfig> {
+        let mut calls = Vec::new();
+        for (k, call) in list.iter().enumerate() {
+            let field = format!("services[{}].{prefix}calls[{k}]", self.service);
+            if call.parallel.is_empty() {
+                if call.join.is_some() {
+                    c.report(
+                        &[self.q, "join"],
+                        format!("{field}.join"),
+                        "join belongs to a parallel step: (parallel: [...], join: All)".into(),
+                    );
+                }
+                if let Some(made) = self.one_call(c, &field, call, None) {
+                    calls.push(made);
+                }
+                continue;
+            }
+            self.parallel(c, &field, call, &mut calls);
+        }
+        calls
+    }
+
+    /// A parallel step: its calls share a group.
+    fn parallel(
+        &mut self,
+        c: &mut Checker,
+        field: &str,
+        call: &spec::Call,
+        calls: &mut Vec<CallConfig>,
+    ) {
+        self.group_id += 1;
+        let n = call.parallel.len() as u16;
+        let join = match call.join.unwrap_or(spec::Join::All) {
+            spec::Join::All => mc::Join::All,
+            spec::Join::First => mc::Join::First,
+            spec::Join::Quorum(k) => {
+                if k == 0 || k > n {
+                    c.report(
+                        &[self.q, "Quorum"],
+                        format!("{field}.join"),
+                        format!("a quorum of {k} out of {n} calls; expected 1 to {n}"),
+                    );
+                }
+                mc::Join::Quorum(k.clamp(1, n.max(1)))
+            }
+        };
+        if call.to.is_some() || call.probability.is_some() || call.endpoint.is_some() {
+            c.report(
+                &[self.q, "parallel"],
+                field.to_string(),
+                "a step has either `to` or `parallel`, not both".into(),
+            );
+        }
+        let group = mc::Group {
+            id: self.group_id,
+            join,
+        };
+        for (m, member) in call.parallel.iter().enumerate() {
+            let mfield = format!("{field}.parallel[{m}]");
+            if !member.parallel.is_empty() {
+                c.report(
+                    &[self.q, "parallel"],
+                    mfield,
+                    "parallel steps do not nest".into(),
+                );
+                continue;
+            }
+            if let Some(made) = self.one_call(c, &mfield, member, Some(group)) {
+                calls.push(made);
+            }
+        }
+    }
+
+    /// One call of a plan, resolved and with its policy, and its edge in the call graph.
+    fn one_call(
+        &mut self,
+        c: &mut Checker,
+        field: &str,
+        call: &spec::Call,
+        group: Option<mc::Group>,
+    ) -> Option<CallConfig> {
+        let q = self.q;
+        let Some(to_name) = call.to.as_deref() else {
+            c.report(
+                &[q, "calls"],
+                field.to_string(),
+                "a call needs `to` (or `parallel` for a parallel step)".into(),
+            );
+            return None;
+        };
+        let to_q = quoted(to_name);
+        let anchors = [q, "calls", to_q.as_str()];
+        let to = self
+            .known
+            .service(c, &anchors, format!("{field}.to"), to_name);
+        let default = &self.known.scenario.policies.default;
+        let policy = c.policy(&anchors, field, &call.policy().or(default));
+        let probability = call.probability.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&probability) {
+            c.report(
+                &[&anchors[..], &["probability"]].concat(),
+                format!("{field}.probability"),
+                format!("{probability} is not a probability; expected a number from 0 to 1"),
+            );
+        }
+        let to = to?;
+        let endpoint = match &call.endpoint {
+            None => 0,
+            Some(name) => endpoint_index(self.known.spec(to), name).unwrap_or_else(|e| {
+                c.report(&anchors, format!("{field}.endpoint"), e);
+                0
+            }),
+        };
+        self.edge(to);
+        Some(CallConfig {
+            to,
+            endpoint,
+            policy,
+            probability,
+            group,
+        })
+    }
+
+    fn edge(&mut self, to: ServiceId) {
+        self.graph.add_edge(
+            NodeIndex::new(self.service),
+            NodeIndex::new(to.0 as usize),
+            (),
+        );
+    }
+}
+
+/// The index of a service's endpoint by name: its own endpoint first, then `endpoints`.
+pub(super) fn endpoint_index(service: &spec::Service, name: &str) -> Result<u16, String> {
+    let own = service.endpoint.as_deref().unwrap_or("default");
+    if name == own {
+        return Ok(0);
+    }
+    match service.endpoints.iter().position(|e| e.name == name) {
+        Some(i) => Ok(i as u16 + 1),
+        None => {
+            let mut known = vec![own.to_string()];
+            known.extend(service.endpoints.iter().map(|e| e.name.clone()));
+            Err(format!(
+                "\"{}\" has no endpoint \"{name}\"; expected one of: {}",
+                service.name,
+                known.join(", ")
+            ))
+        }
+    }
+}

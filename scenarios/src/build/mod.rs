@@ -1,0 +1,213 @@
+//! Checks a parsed scenario and builds the model configuration. Every problem is collected, so
+//! a user fixes them all in one pass instead of one per run.
+//!
+//! Each section of the file has its checker module; [`build`] calls them in the order of their
+//! diagnostics (settings, topology, services, clients, faults, expectations, network, clocks),
+//! and every checker reports into one [`Checker`].
+
+mod calls;
+mod clients;
+mod clocks;
+mod expect;
+mod faults;
+mod inbound;
+mod locate;
+mod network;
+mod policy;
+mod retry;
+mod services;
+mod topology;
+
+use std::collections::BTreeMap;
+
+use models::config::{self as mc, ServiceId, WorldConfig};
+use sim_core::{Distribution, SimDuration};
+
+use crate::Diagnostic;
+use crate::spec::{self, Scenario};
+use locate::locate;
+
+/// Checks `scenario` (read from `source`) and builds its world configuration, or returns every
+/// problem found.
+pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagnostic>> {
+    let mut c = Checker {
+        source,
+        diagnostics: Vec::new(),
+    };
+    let window = settings(&mut c, scenario);
+    let topology = topology::topology(&mut c, scenario.topology.as_ref());
+    let known = Known {
+        scenario,
+        services: services::names(&mut c, &scenario.services),
+        topology,
+    };
+    let services = services::services(&mut c, &known);
+    let (clients, client_names) = clients::clients(&mut c, &known);
+    let faults = faults::faults(&mut c, &known, &client_names);
+    expect::expectations(&mut c, &known, &client_names);
+    let network = network::network(&mut c, &known.topology, &scenario.network);
+    let clocks = clocks::clocks(&mut c, &known.topology, &scenario.clocks);
+    if !c.diagnostics.is_empty() {
+        return Err(c.diagnostics);
+    }
+    Ok(WorldConfig {
+        name: scenario.name.clone(),
+        duration: scenario.duration.0,
+        services,
+        clients,
+        network,
+        faults,
+        window,
+        max_events: scenario.limits.max_events,
+        topology: known.topology,
+        clocks,
+    })
+}
+
+/// The scenario's own settings (version, duration, window, limits) and the lists it cannot do
+/// without; returns the metrics window.
+fn settings(c: &mut Checker, scenario: &Scenario) -> SimDuration {
+    if scenario.version != 1 {
+        c.report(
+            &["version"],
+            "version".into(),
+            format!("unsupported version {}; expected 1", scenario.version),
+        );
+    }
+    c.duration_positive(&["duration"], "duration".into(), scenario.duration.0);
+    let window = scenario.window.map_or(SimDuration::SECOND, |w| w.0);
+    c.duration_positive(&["window"], "window".into(), window);
+    if scenario.limits.max_events == 0 {
+        c.report(
+            &["max_events"],
+            "limits.max_events".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if scenario.services.is_empty() {
+        c.report(
+            &["services"],
+            "services".into(),
+            "a scenario needs at least one service".into(),
+        );
+    }
+    if scenario.clients.is_empty() {
+        c.report(
+            &["clients"],
+            "clients".into(),
+            "a scenario needs at least one client".into(),
+        );
+    }
+    window
+}
+
+/// What the sections after the topology look names up in.
+struct Known<'s> {
+    scenario: &'s Scenario,
+    /// Service ids by name, in name order (the order of "expected one of" lists).
+    services: BTreeMap<&'s str, ServiceId>,
+    topology: models::topology::Topology,
+}
+
+impl Known<'_> {
+    /// The service called `name`, or a report that there is none.
+    fn service(
+        &self,
+        c: &mut Checker,
+        anchors: &[&str],
+        field: String,
+        name: &str,
+    ) -> Option<ServiceId> {
+        let found = self.services.get(name).copied();
+        if found.is_none() {
+            c.report(
+                anchors,
+                field,
+                format!(
+                    "unknown service \"{name}\"; expected one of: {}",
+                    self.service_names()
+                ),
+            );
+        }
+        found
+    }
+
+    /// Every service's name, in name order, joined by commas.
+    fn service_names(&self) -> String {
+        self.services.keys().copied().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The scenario's description of a service.
+    fn spec(&self, id: ServiceId) -> &spec::Service {
+        &self.scenario.services[id.0 as usize]
+    }
+}
+
+/// Collects the diagnostics, each placed in the source text.
+struct Checker<'a> {
+    source: &'a str,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, anchors: &[&str], field: String, message: String) {
+        let position = locate(self.source, anchors);
+        self.report_at(position, field, message);
+    }
+
+    /// A diagnostic at a position found otherwise than by [`locate`].
+    fn report_at(&mut self, position: Option<(usize, usize)>, field: String, message: String) {
+        self.diagnostics.push(Diagnostic {
+            position,
+            field,
+            message,
+        });
+    }
+
+    fn duration_positive(&mut self, anchors: &[&str], field: String, d: SimDuration) {
+        if d == SimDuration::ZERO {
+            self.report(anchors, field, "must be greater than 0".into());
+        }
+    }
+
+    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Dist) -> Distribution {
+        let built = match dist {
+            spec::Dist::Constant { value } => Ok(Distribution::Constant(value.0)),
+            spec::Dist::Exponential { mean } => Distribution::exponential(mean.0),
+            spec::Dist::LogNormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
+            spec::Dist::Normal { mean, sd } => Ok(Distribution::abs_normal(mean.0, sd.0)),
+        };
+        built.unwrap_or_else(|e| {
+            self.report(anchors, field, e.to_string());
+            Distribution::Constant(SimDuration::ZERO)
+        })
+    }
+
+    fn objective(
+        &mut self,
+        anchors: &[&str],
+        field: &str,
+        spec: Option<&spec::Objective>,
+    ) -> mc::Objective {
+        let mut objective = mc::Objective::default();
+        let Some(spec) = spec else {
+            return objective;
+        };
+        if let Some(a) = spec.availability {
+            if a > 0.0 && a <= 1.0 {
+                objective.availability = a;
+            } else {
+                self.report(
+                    &[anchors, &["availability"]].concat(),
+                    format!("{field}.objective.availability"),
+                    format!("{a} is not an availability; expected a number above 0 and at most 1"),
+                );
+            }
+        }
+        if let Some(p99) = spec.p99 {
+            self.duration_positive(anchors, format!("{field}.objective.p99"), p99.0);
+            objective.latency_p99 = Some(p99.0);
+        }
+        objective
+    }
+}

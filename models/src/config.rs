@@ -347,12 +347,19 @@ pub enum Backoff {
 /// (their work is wasted, and a non-idempotent callee executes the side effect again).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hedge {
-    /// Copies in total, the original included (gRPC `maxAttempts`, capped at 5 by gRPC).
+    /// Copies in total, the original included (gRPC `maxAttempts`, at most
+    /// [`Hedge::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
     /// gRPC `hedgingDelay`; zero sends every copy at once.
     pub delay: SimDuration,
     /// gRPC `nonFatalStatusCodes`.
     pub non_fatal: Causes,
+}
+
+impl Hedge {
+    /// gRPC caps `maxAttempts` at 5 (a larger value is treated as 5). The scenario loader
+    /// rejects more, and the world keeps this many copies of one call in flight at most.
+    pub const MAX_ATTEMPTS: u32 = 5;
 }
 
 /// A bulkhead on the caller's side of an edge (Resilience4j).

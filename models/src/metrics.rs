@@ -361,7 +361,7 @@ impl OutcomeStats {
     }
 
     /// Records how a request ended, known at `now`; `latency` counts for answers only.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, now: SimTime, latency: SimDuration, outcome: Outcome) {
         match outcome {
             Outcome::Ok => self.record_ok(now, latency),

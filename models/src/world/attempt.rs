@@ -50,6 +50,10 @@ impl World {
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
+        assert!(
+            usize::from(call.live) < MAX_LIVE,
+            "at most MAX_LIVE copies in flight"
+        );
         call.slots[usize::from(call.live)] = slot;
         call.live += 1;
         let edge = &mut self.edges[call.edge];
@@ -296,7 +300,7 @@ impl World {
         attempt: AttemptId,
     ) {
         let a = &mut self.attempts[slot];
-        debug_assert_eq!(a.id, attempt, "a live timeout names its attempt");
+        assert_eq!(a.id, attempt, "a live timeout names its attempt");
         a.timeout = None;
         if TRACE {
             let a = &self.attempts[slot];
@@ -319,7 +323,10 @@ impl World {
         slot: AttemptSlot,
         attempt: AttemptId,
     ) {
-        debug_assert_eq!(self.attempts[slot].id, attempt);
+        assert_eq!(
+            self.attempts[slot].id, attempt,
+            "a live wait names its attempt"
+        );
         self.attempts[slot].wait_timer = None;
         let edge = self.calls[self.attempts[slot].call].edge;
         self.bulkhead_leave(s, edge, Waiter::Attempt { slot, attempt });
@@ -511,7 +518,10 @@ impl World {
         call: CallSlot,
         serial: CallSerial,
     ) {
-        debug_assert_eq!(self.calls[call].serial, serial);
+        assert_eq!(
+            self.calls[call].serial, serial,
+            "a live hedge timer names its call"
+        );
         self.calls[call].hedge_timer = None;
         self.new_attempt::<TRACE>(s, call);
     }

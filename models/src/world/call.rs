@@ -240,7 +240,10 @@ impl World {
         call: CallSlot,
         serial: CallSerial,
     ) {
-        debug_assert_eq!(self.calls[call].serial, serial);
+        assert_eq!(
+            self.calls[call].serial, serial,
+            "a live timer names its call"
+        );
         self.calls[call].wait_timer = None;
         let edge = self.calls[call].edge;
         self.bulkhead_leave(s, edge, Waiter::Call { call, serial });
@@ -253,7 +256,10 @@ impl World {
         call: CallSlot,
         serial: CallSerial,
     ) {
-        debug_assert_eq!(self.calls[call].serial, serial);
+        assert_eq!(
+            self.calls[call].serial, serial,
+            "a live timer names its call"
+        );
         self.calls[call].deadline_timer = None;
         if TRACE {
             let waited = s.now() - self.calls[call].started;

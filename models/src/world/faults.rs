@@ -118,7 +118,7 @@ impl World {
     ) {
         let state = &mut self.services[service as usize];
         let inst = &mut state.instances[replica as usize];
-        debug_assert!(inst.down > 0, "restarting a running replica");
+        assert!(inst.down > 0, "restarting a running replica");
         inst.down -= 1;
         if inst.down > 0 {
             return;

@@ -105,8 +105,8 @@ use self::transit::{LinkFault, Transit};
 const NO_ATTEMPT: AttemptId = AttemptId::NONE;
 /// No deadline.
 const NEVER: SimTime = SimTime(u64::MAX);
-/// Copies of one hedged call in flight at once (gRPC caps `maxAttempts` at 5).
-const MAX_LIVE: usize = 5;
+/// Copies of one hedged call in flight at once.
+const MAX_LIVE: usize = crate::config::Hedge::MAX_ATTEMPTS as usize;
 
 /// Options of one run that are not part of the world.
 #[derive(Default)]

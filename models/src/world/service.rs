@@ -269,7 +269,10 @@ impl World {
     /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its
     /// host is gone). Its caller finds out by its timeout, if it has one.
     pub(super) fn discard_job(&mut self, job_id: JobSlot) {
-        debug_assert!(!self.jobs[job_id].holding_worker || self.orphan(job_id));
+        assert!(
+            !self.jobs[job_id].holding_worker || self.orphan(job_id),
+            "a discarded job holds a worker of a live process"
+        );
         let job = &mut self.jobs[job_id];
         let (call_id, service, instance) = (job.call, job.service.0 as usize, job.instance);
         if let Some(permit) = self.jobs[job_id].permit.take() {

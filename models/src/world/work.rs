@@ -154,7 +154,10 @@ impl World {
             self.trace_worker_released(s.now(), job_id);
         }
         let job = &mut self.jobs[job_id];
-        debug_assert!(job.holding_worker);
+        assert!(
+            job.holding_worker,
+            "releasing a worker the job does not hold"
+        );
         job.holding_worker = false;
         let (service, instance) = (job.service.0 as usize, job.instance as usize);
         let state = &mut self.services[service];

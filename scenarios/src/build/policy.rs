@@ -70,7 +70,7 @@ impl Checker<'_> {
     }
 
     fn hedge(&mut self, anchors: &[&str], field: &str, h: &spec::Hedge) -> mc::Hedge {
-        if !(2..=5).contains(&h.max_attempts) {
+        if !(2..=mc::Hedge::MAX_ATTEMPTS).contains(&h.max_attempts) {
             self.report(
                 anchors,
                 format!("{field}.hedge.max_attempts"),
@@ -81,7 +81,7 @@ impl Checker<'_> {
             );
         }
         mc::Hedge {
-            max_attempts: h.max_attempts.clamp(1, 5),
+            max_attempts: h.max_attempts.clamp(1, mc::Hedge::MAX_ATTEMPTS),
             delay: h.delay.map_or(SimDuration::ZERO, |d| d.0),
             non_fatal: causes(&h.non_fatal),
         }

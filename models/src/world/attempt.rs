@@ -344,10 +344,19 @@ impl World {
     ) {
         let now = s.now();
         let a = &mut self.attempts[slot];
+        let (call_id, attempt, sent, instance) = (a.call, a.id, a.sent, a.instance as usize);
+        let (timeout, wait_timer, permit, waiting) =
+            (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
+        // A later reply must find another id here.
+        a.id = NO_ATTEMPT;
         if let Some(at) = a.breaker_at {
-            let (edge, attempt) = (self.calls[a.call].edge, a.id);
+            let edge = self.calls[call_id].edge;
             let breaker = self.edges[edge].breaker.as_mut().expect("a breaker");
-            let before = breaker.transitions().len();
+            let before = if TRACE {
+                breaker.transitions().len()
+            } else {
+                0
+            };
             match failed {
                 Some(failed) => breaker.on_result(now, now - at, failed),
                 None => breaker.release(),
@@ -357,10 +366,6 @@ impl World {
                 self.trace_breaker(edge, before, request);
             }
         }
-        let a = &mut self.attempts[slot];
-        let (call_id, attempt, sent, instance) = (a.call, a.id, a.sent, a.instance as usize);
-        let (timeout, wait_timer, permit, waiting) =
-            (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
         if sent {
             let edge = &mut self.edges[self.calls[call_id].edge];
             edge.outstanding[instance] -= 1;
@@ -374,8 +379,6 @@ impl World {
                 }
             }
         }
-        // A later reply must find another id here.
-        a.id = NO_ATTEMPT;
         for t in [timeout, wait_timer].into_iter().flatten() {
             s.cancel(t);
         }

@@ -72,10 +72,10 @@ impl World {
         let Some(waiter) = bulkhead.release() else {
             return;
         };
-        // The permit passes straight to the waiter; it carries on once the handler that freed
-        // the permit is done. Carrying on at once would re-enter that handler's call: a hedged
-        // copy refused inside the bulkhead would end the call while its sibling is still
-        // deciding what to do next.
+        // The permit passes straight to the waiter; it carries on in an event of its own at the
+        // same instant, once the handler that freed the permit is done. Carrying on at once
+        // would re-enter that handler's call: a hedged copy refused inside the bulkhead would
+        // end the call while its sibling is still deciding what to do next.
         match waiter {
             Waiter::Call { call, .. } => {
                 let c = &mut self.calls[call];
@@ -96,13 +96,14 @@ impl World {
                 a.stage += 1;
             }
         }
+        if self.resumes.is_empty() {
+            s.schedule_in(SimDuration::ZERO, WorldEvent::ResumeWaiters);
+        }
         self.resumes.push(waiter);
     }
 
-    /// Lets the waiters that were handed a permit during this event carry on, in the order
-    /// they got it. A waiter whose call or attempt ended in the meantime is skipped.
-    #[cold]
-    #[inline(never)]
+    /// Lets the waiters that were handed a permit carry on, in the order they got it. A waiter
+    /// whose call or attempt ended in the meantime is skipped.
     pub(super) fn resume_waiters<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>) {
         let mut i = 0;
         while i < self.resumes.len() {

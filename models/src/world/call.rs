@@ -383,17 +383,22 @@ impl World {
             }
             budget.request_finished(now);
         }
+        // Trace points come after the edge is let go: they read the world.
+        let mut breaker_moved = None;
         if let Some(at) = breaker_at {
             let breaker = edge.breaker.as_mut().expect("a breaker");
-            let before = breaker.transitions().len();
+            let before = if TRACE {
+                breaker.transitions().len()
+            } else {
+                0
+            };
             breaker.on_result(now, now - at, !outcome.is_answer());
             if TRACE && breaker.transitions().len() > before {
-                let request = self.call_request(call_id);
-                self.trace_breaker(edge_id, before, request);
+                breaker_moved = Some(before);
             }
         }
-        let edge = &mut self.edges[edge_id];
         let mut outcome = outcome;
+        let mut fell_back = false;
         if outcome.is_answer() {
             edge.last_answer = Some(now);
         } else if let Some(fallback) = edge.policy.fallback {
@@ -404,15 +409,22 @@ impl World {
             if available {
                 self.edge_reports[edge.report as usize].fallbacks += 1;
                 outcome = Outcome::Degraded;
-                if TRACE {
-                    self.trace_fallback(now, call_id);
-                }
+                fell_back = true;
             }
         }
-        let edge = &self.edges[edge_id];
+        let report = edge.report as usize;
+        if TRACE {
+            if let Some(before) = breaker_moved {
+                let request = self.call_request(call_id);
+                self.trace_breaker(edge_id, before, request);
+            }
+            if fell_back {
+                self.trace_fallback(now, call_id);
+            }
+        }
         let call = &mut self.calls[call_id];
         let latency = now - call.started;
-        self.edge_reports[edge.report as usize]
+        self.edge_reports[report]
             .calls
             .record(now, latency, outcome);
         let owner = call.owner;

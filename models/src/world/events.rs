@@ -105,11 +105,13 @@ pub enum WorldEvent {
     OutlierSweep {
         edge: EdgeId,
     },
+    /// Bulkhead waiters handed a permit carry on (see `World::resume_waiters`).
+    ResumeWaiters,
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 21] = [
+    pub const KIND_NAMES: [&'static str; 22] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -131,6 +133,7 @@ impl WorldEvent {
         "health_probe",
         "health_result",
         "outlier_sweep",
+        "resume_waiters",
     ];
 }
 
@@ -159,6 +162,7 @@ impl Event for WorldEvent {
             WorldEvent::HealthProbe { .. } => 18,
             WorldEvent::HealthResult { .. } => 19,
             WorldEvent::OutlierSweep { .. } => 20,
+            WorldEvent::ResumeWaiters => 21,
         }
     }
 
@@ -185,6 +189,7 @@ impl Event for WorldEvent {
             WorldEvent::HealthProbe { edge, .. }
             | WorldEvent::HealthResult { edge, .. }
             | WorldEvent::OutlierSweep { edge } => edge.0,
+            WorldEvent::ResumeWaiters => 0,
         }
     }
 }

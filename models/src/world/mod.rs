@@ -157,7 +157,7 @@ pub struct World {
     /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
     made: Vec<EdgeId>,
-    /// Bulkhead waiters handed a permit during the current event, to carry on after it.
+    /// Bulkhead waiters handed a permit, to carry on at the next `ResumeWaiters` event.
     resumes: Vec<Waiter>,
     tracer: Option<Box<Tracer>>,
 }
@@ -308,12 +308,10 @@ impl World {
                 self.on_health_result(s, edge, replica, ok)
             }
             WorldEvent::OutlierSweep { edge } => self.on_outlier_sweep(s, edge),
+            WorldEvent::ResumeWaiters => self.resume_waiters::<TRACE>(s),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
-        }
-        if !self.resumes.is_empty() {
-            self.resume_waiters::<TRACE>(s);
         }
     }
 }

@@ -446,8 +446,24 @@ impl World {
             }
             Outcome::Failed(cause) => cause,
         };
+        self.calls[call_id].last_cause = cause;
+        self.after_failure::<TRACE>(s, call_id, attempt, cause);
+    }
+
+    /// A failed attempt's call goes on: another hedged copy, a retry after its backoff (if the
+    /// policy and the budget allow one), or the call fails.
+    #[inline]
+    fn after_failure<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: CallSlot,
+        attempt: AttemptId,
+        cause: FailureCause,
+    ) {
+        let now = s.now();
+        let outcome = Outcome::Failed(cause);
         let call = &mut self.calls[call_id];
-        call.last_cause = cause;
+        let edge_id = call.edge;
         let edge = &mut self.edges[edge_id];
         if let Some(hedge) = &edge.policy.hedge {
             if !hedge.non_fatal.contains(cause) {

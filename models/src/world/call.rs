@@ -14,6 +14,15 @@ pub(super) enum Op {
     Write(u64),
 }
 
+/// What the owner of a call that ended needs of it (the call's slot may be freed by then).
+pub(super) struct Ended {
+    owner: Owner,
+    op: Op,
+    value: u64,
+    /// The job's attempt and plan step when the call began.
+    parent: (AttemptId, u32),
+}
+
 /// Who made a call.
 #[derive(Clone, Copy)]
 pub(super) enum Owner {
@@ -427,9 +436,12 @@ impl World {
         self.edge_reports[report]
             .calls
             .record(now, latency, outcome);
-        let owner = call.owner;
-        let (op, value) = (call.op, call.value);
-        let parent = (call.parent_attempt, call.step);
+        let owner = Ended {
+            owner: call.owner,
+            op: call.op,
+            value: call.value,
+            parent: (call.parent_attempt, call.step),
+        };
         if TRACE {
             self.trace_call_finished(now, call_id, outcome);
         }
@@ -438,6 +450,25 @@ impl World {
         if call.jobs == 0 {
             self.calls.remove(call_id);
         }
+        self.tell_owner::<TRACE>(s, owner, outcome);
+    }
+
+    /// The owner of a call that ended learns its outcome: a client records it, a job's plan
+    /// step counts it, a user takes its next step.
+    #[inline]
+    fn tell_owner<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        ended: Ended,
+        outcome: Outcome,
+    ) {
+        let now = s.now();
+        let Ended {
+            owner,
+            op,
+            value,
+            parent,
+        } = ended;
         match owner {
             Owner::Client { client, started } => {
                 let stats = &mut self.clients[client.0 as usize].report.stats;

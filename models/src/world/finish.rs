@@ -109,6 +109,12 @@ impl World {
             client_calls + users_active,
             "client requests not conserved"
         );
+        let jobs_of_calls: u64 = self.calls.live().map(|c| u64::from(c.jobs)).sum();
+        assert_eq!(
+            jobs_of_calls,
+            self.jobs.live().count() as u64,
+            "jobs not conserved: the calls count other jobs than the slab holds"
+        );
         let calls_in_flight: u64 = self.edge_reports.iter().map(|r| r.calls.in_flight()).sum();
         assert_eq!(
             calls_in_flight,

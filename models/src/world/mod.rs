@@ -173,21 +173,38 @@ impl World {
             sim.set_trace(trace);
         }
         if let Some(sink) = options.trace {
-            self.tracer = Some(Box::new(Tracer {
-                sink,
-                next_request: 1,
-                attempts: Vec::new(),
-                call_requests: Vec::new(),
-                job_slots: Vec::new(),
-                free_slots: self
-                    .services
-                    .iter()
-                    .map(|s| (0..s.report.workers).rev().collect())
-                    .collect(),
-                fault_windows: self.fault_windows(),
-                windows_recorded: 0,
-            }));
+            self.tracer = Some(Box::new(self.new_tracer(sink)));
         }
+        self.schedule_first_events(sim.scheduler());
+        let outcome = sim.run(&mut self);
+        if self.tracer.is_some() && outcome.stop != sim_core::StopReason::MaxEvents {
+            // The windows that open or close after the last event, before the end.
+            self.trace_fault_windows(SimTime::ZERO + self.duration, true);
+        }
+        self.finish(outcome)
+    }
+
+    /// What a traced run needs beyond the world: request ids, worker slots, fault windows.
+    fn new_tracer(&self, sink: Box<dyn RecordSink>) -> Tracer {
+        Tracer {
+            sink,
+            next_request: 1,
+            attempts: Vec::new(),
+            call_requests: Vec::new(),
+            job_slots: Vec::new(),
+            free_slots: self
+                .services
+                .iter()
+                .map(|s| (0..s.report.workers).rev().collect())
+                .collect(),
+            fault_windows: self.fault_windows(),
+            windows_recorded: 0,
+        }
+    }
+
+    /// The first arrivals and users, the scripted crashes and chaos processes, the health
+    /// probes and outlier sweeps.
+    fn schedule_first_events(&mut self, s: &mut Scheduler<WorldEvent>) {
         for client in 0..self.clients.len() as u32 {
             let first = match self.arrivals[client as usize] {
                 // The first Poisson arrival is one inter-arrival time after 0, like every other.
@@ -196,8 +213,7 @@ impl World {
                 Arrivals::ReadModifyWrite { users } => {
                     self.clients[client as usize].report.stats.requests += u64::from(users);
                     for user in 0..users {
-                        sim.scheduler()
-                            .schedule_in(SimDuration::ZERO, WorldEvent::UserStart { client, user });
+                        s.schedule_in(SimDuration::ZERO, WorldEvent::UserStart { client, user });
                     }
                     continue;
                 }
@@ -205,26 +221,21 @@ impl World {
                     // Each user thinks first, so that they do not all start at once.
                     for user in 0..users {
                         let think = self.think_time(client);
-                        sim.scheduler()
-                            .schedule_in(think, WorldEvent::UserStart { client, user });
+                        s.schedule_in(think, WorldEvent::UserStart { client, user });
                     }
                     continue;
                 }
             };
-            sim.scheduler()
-                .schedule_in(first, WorldEvent::ClientArrival { client });
+            s.schedule_in(first, WorldEvent::ClientArrival { client });
         }
         for (fault, spec) in self.fault_specs.clone().iter().enumerate() {
             let fault = fault as u32;
             match spec {
-                Fault::Crash { at, .. } => sim
-                    .scheduler()
-                    .schedule_at(*at, WorldEvent::Crash { fault }),
+                Fault::Crash { at, .. } => s.schedule_at(*at, WorldEvent::Crash { fault }),
                 Fault::Chaos { .. } => {
                     for unit in 0..self.chaos[fault as usize].len() as u32 {
                         let first = self.chaos_draw(fault, unit, false);
-                        sim.scheduler()
-                            .schedule_in(first, WorldEvent::ChaosFail { fault, unit });
+                        s.schedule_in(first, WorldEvent::ChaosFail { fault, unit });
                     }
                 }
                 _ => {}
@@ -234,22 +245,14 @@ impl World {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
                 for replica in 0..e.health.len() as u32 {
-                    sim.scheduler()
-                        .schedule_in(SimDuration::ZERO, WorldEvent::HealthProbe { edge, replica });
+                    s.schedule_in(SimDuration::ZERO, WorldEvent::HealthProbe { edge, replica });
                 }
             }
             if let Some(o) = &e.outlier {
                 let first = self.local_delay(e.caller_host, SimTime::ZERO, o.config().interval);
-                sim.scheduler()
-                    .schedule_in(first, WorldEvent::OutlierSweep { edge });
+                s.schedule_in(first, WorldEvent::OutlierSweep { edge });
             }
         }
-        let outcome = sim.run(&mut self);
-        if self.tracer.is_some() && outcome.stop != sim_core::StopReason::MaxEvents {
-            // The windows that open or close after the last event, before the end.
-            self.trace_fault_windows(SimTime::ZERO + self.duration, true);
-        }
-        self.finish(outcome)
     }
 
     /// The true time a timer of `delay` on `host`'s clock takes, set now (ideal clocks: the

@@ -21,15 +21,25 @@
 //! - a client's requests overlap, so a client has *lanes*: each request is a complete event on
 //!   the lowest lane free when it starts (`shoppers lane 0`, ...), so spans never overlap on a
 //!   lane and the number of lanes is the most requests in flight at once;
-//! - instant events (`ph: "i"`) mark `timeout`, `retry`, `rejected` and `late reply`. Timeouts,
-//!   retries and late replies are drawn at the caller: on the client lane of the request or on
+//! - a scripted fault's window (a partition's too) is a complete event `fault: payments latency
+//!   x10` with category `fault`, from its start to its end (or to the last record when it is
+//!   still on), on a track of its own in the process of the service where it shows first (a
+//!   thread after the worker slots, named like the span and sorted before them), or in a last
+//!   process `faults` when it shows at no service. A fault has one window, so one track each;
+//! - instant events (`ph: "i"`) mark `timeout`, `deadline`, `retry`, `hedge copy N`, `fallback`,
+//!   `late reply`, `rejected`, `shed`, `breaker closed -> open`, `crash replica N` and `restart
+//!   replica N`; their category is the record's kind. Timeouts, deadlines, retries, hedge copies,
+//!   fallbacks and late replies are drawn at the caller: on the client lane of the request or on
 //!   the worker of the calling attempt (`s: "t"`), or process-wide (`s: "p"`, `tid` 0) when the
-//!   caller holds no track any more; rejections are process-wide at the callee. Circuit breakers
-//!   do not exist yet; their state changes will be process-wide instant events of the caller.
+//!   caller holds no track any more. Rejections and sheds are process-wide at the callee, breaker
+//!   transitions process-wide at the caller of the edge, crashes and restarts process-wide at
+//!   the replica's service.
 //!
 //! Every event has `name`, `cat`, `ph`, `ts` and `pid`/`tid`; complete events have `dur`; times
-//! are microseconds with three decimals (exact nanoseconds). Metadata events (`ph: "M"`) name the
-//! processes and threads and order them; they carry `ts: 0`.
+//! are microseconds with three decimals (exact nanoseconds). `args` hold the record's data as
+//! the JSON Lines name it (durations in milliseconds: `waited_ms`, `backoff_ms`, `work_ms`), in
+//! alphabetical order; `request` is absent for the records of no request. Metadata events
+//! (`ph: "M"`) name the processes and threads and order them; they carry `ts: 0`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -46,7 +56,21 @@ use sim_core::{SimDuration, SimTime};
 
 /// Nanoseconds as seconds with nine decimals: `120.000000001`.
 fn seconds(ns: u64) -> String {
-    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+    Seconds(ns).to_string()
+}
+
+/// Nanoseconds shown as seconds with nine decimals, written without an allocation.
+struct Seconds(u64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
+    }
 }
 
 /// Nanoseconds as microseconds with three decimals: `120000000.001`.
@@ -184,20 +208,92 @@ impl<'a> Object<'a> {
 // JSON Lines
 
 /// Writes records as JSON Lines: one `{"type": KIND, "data": {...}}` object per line, with names
-/// instead of ids. `data` holds `t` (seconds, nine decimals), `t_ns`, `request` and, where they
-/// apply, `attempt`, `parent_attempt`, `client`, `service`, `edge` (`"from -> to"`), `instance`
-/// (`"payments/3"`) and `worker`, `outcome`, and the kind's own numbers: `attempt_number`,
-/// `queue_length`, `call_index`, `attempts`, `next_attempt_number`, `work_s`, `waited_s`,
-/// `latency_s`, `backoff_s`, `slowed_by` and `fault`. Keys are in alphabetical order.
+/// instead of ids. `data` holds `t` (seconds, nine decimals), `t_ns`, `request` (absent for the
+/// records of no request: `replica_crash`, `replica_restart`, `fault_start`, `fault_end`) and,
+/// where they apply, `attempt`, `parent_attempt`, `client`, `service`, `edge` (`"from -> to"`),
+/// `instance` (`"payments/3"`) and `worker`, `outcome`, and the kind's own data:
+///
+/// - `attempt_sent`: `attempt_number`; `queued`: `queue_length`; `call_start`: `call_index`;
+///   `call_finished`, `request_finished`: `attempts`; `retry_scheduled`: `next_attempt_number`
+///   and `backoff_s`;
+/// - `work_start`: `work_s`, and `fault` and `slowed_by` when a latency fault slowed it;
+/// - `reply_received`, `request_finished`: `latency_s`; `timeout`, `deadline`: `waited_s`;
+/// - `hedge_copy`: `copy_number` (2 for the first extra copy);
+/// - `breaker_transition`: `from` and `to` (`closed`, `open`, `half_open`);
+/// - `shed`: `shed_by` (`concurrency_limit`, `queue_length` or `codel`);
+/// - `replica_crash`: `replica` and the `fault` that crashed it (absent for a leak);
+///   `replica_restart`: `replica`;
+/// - `fault_start`, `fault_end`: `fault` (its description) and `service` (where it shows
+///   first, absent when at no service).
+///
+/// Keys are in alphabetical order.
 pub struct JsonLines {
     names: Quoted,
+    fields: Fields,
     line: String,
+}
+
+/// The keys and values of one JSON object, written in any order and emitted sorted by key.
+#[derive(Default)]
+struct Fields {
+    /// Each key with the range of its value (JSON) in `values`.
+    keys: Vec<(&'static str, std::ops::Range<usize>)>,
+    values: String,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.values.clear();
+    }
+
+    /// Adds a key with a value that is already JSON.
+    fn raw(&mut self, key: &'static str, value: &str) {
+        self.num(key, value);
+    }
+
+    fn num(&mut self, key: &'static str, value: impl fmt::Display) {
+        let start = self.values.len();
+        let _ = write!(self.values, "{value}");
+        self.keys.push((key, start..self.values.len()));
+    }
+
+    fn str(&mut self, key: &'static str, value: &str) {
+        self.raw(key, &quoted(value));
+    }
+
+    /// Nanoseconds as seconds with nine decimals.
+    fn seconds(&mut self, key: &'static str, ns: u64) {
+        self.num(key, Seconds(ns));
+    }
+
+    /// Appends the object, keys in alphabetical order.
+    fn write(&mut self, out: &mut String) {
+        self.keys.sort_unstable_by_key(|(key, _)| *key);
+        debug_assert!(self.keys.windows(2).all(|w| w[0].0 != w[1].0), "a key once");
+        let mut object = Object::open(out);
+        for (key, range) in &self.keys {
+            object.raw(key, &self.values[range.clone()]);
+        }
+        object.close();
+    }
+}
+
+/// `shed_by`: what refused a shed attempt (`number` of a `shed` record).
+pub fn shed_by_str(number: u32) -> &'static str {
+    match number {
+        0 => "concurrency_limit",
+        1 => "queue_length",
+        2 => "codel",
+        _ => "?",
+    }
 }
 
 impl JsonLines {
     pub fn new(names: &TraceNames) -> JsonLines {
         JsonLines {
             names: Quoted::new(names),
+            fields: Fields::default(),
             line: String::new(),
         }
     }
@@ -205,51 +301,10 @@ impl JsonLines {
     /// One record as a line, without the newline.
     pub fn line(&mut self, r: &TraceRecord) -> &str {
         let names = &self.names;
-        let line = &mut self.line;
-        line.clear();
-        line.push_str("{\"data\":");
-        let mut data = Object::open(line);
-        let number_key = match r.kind {
-            TraceKind::AttemptSent => Some("attempt_number"),
-            TraceKind::Queued => Some("queue_length"),
-            TraceKind::RetryScheduled => Some("next_attempt_number"),
-            TraceKind::CallStart => Some("call_index"),
-            TraceKind::CallFinished | TraceKind::RequestFinished => Some("attempts"),
-            _ => None,
-        };
-        let duration_key = match r.kind {
-            TraceKind::WorkStart => Some("work_s"),
-            TraceKind::Timeout | TraceKind::Deadline => Some("waited_s"),
-            TraceKind::ReplyReceived | TraceKind::RequestFinished => Some("latency_s"),
-            TraceKind::RetryScheduled => Some("backoff_s"),
-            _ => None,
-        };
-        // The fault that slowed the work, began or ended, or crashed the replica.
-        let slowed = r.fault != NONE
-            && matches!(
-                r.kind,
-                TraceKind::WorkStart
-                    | TraceKind::FaultStart
-                    | TraceKind::FaultEnd
-                    | TraceKind::ReplicaCrash
-            );
-        let number = |key: &str| number_key == Some(key);
-        let duration = |key: &str| duration_key == Some(key);
-        // Keys in alphabetical order.
+        let data = &mut self.fields;
+        data.clear();
         if r.attempt != 0 {
             data.num("attempt", r.attempt);
-        }
-        if number("attempt_number") {
-            data.num("attempt_number", r.number);
-        }
-        if number("attempts") {
-            data.num("attempts", r.number);
-        }
-        if duration("backoff_s") {
-            data.num("backoff_s", seconds(r.duration.as_nanos()));
-        }
-        if number("call_index") {
-            data.num("call_index", r.number);
         }
         if r.client != NONE {
             data.raw("client", names.client(r.client));
@@ -257,26 +312,15 @@ impl JsonLines {
         if r.edge != NONE {
             data.raw("edge", names.edge(r.edge));
         }
-        if slowed {
-            data.raw("fault", names.fault(r.fault));
-        }
         if r.slot != NONE {
             data.raw("instance", names.instance(r.service, r.slot));
-        }
-        if duration("latency_s") {
-            data.num("latency_s", seconds(r.duration.as_nanos()));
-        }
-        if number("next_attempt_number") {
-            data.num("next_attempt_number", r.number);
+            data.num("worker", r.slot);
         }
         if let Some(outcome) = r.outcome {
             data.str("outcome", outcome_str(outcome));
         }
         if r.parent != 0 {
             data.num("parent_attempt", r.parent);
-        }
-        if number("queue_length") {
-            data.num("queue_length", r.number);
         }
         // Crashes, restarts and fault windows belong to no request.
         if r.request != 0 {
@@ -285,25 +329,72 @@ impl JsonLines {
         if r.service != NONE {
             data.raw("service", names.service(r.service));
         }
-        if slowed {
-            data.num("slowed_by", factor(r.slowed_by));
-        }
-        data.num("t", seconds(r.time.as_nanos()));
+        data.seconds("t", r.time.as_nanos());
         data.num("t_ns", r.time.as_nanos());
-        if duration("waited_s") {
-            data.num("waited_s", seconds(r.duration.as_nanos()));
-        }
-        if duration("work_s") {
-            data.num("work_s", seconds(r.duration.as_nanos()));
-        }
-        if r.slot != NONE {
-            data.num("worker", r.slot);
-        }
-        data.close();
+        JsonLines::kind_data(names, data, r);
+        let line = &mut self.line;
+        line.clear();
+        line.push_str("{\"data\":");
+        data.write(line);
         line.push_str(",\"type\":\"");
         line.push_str(r.kind.as_str());
         line.push_str("\"}");
         &self.line
+    }
+
+    /// The keys a record has because of its kind.
+    fn kind_data(names: &Quoted, data: &mut Fields, r: &TraceRecord) {
+        let duration = r.duration.as_nanos();
+        match r.kind {
+            TraceKind::AttemptSent => data.num("attempt_number", r.number),
+            TraceKind::Queued => data.num("queue_length", r.number),
+            TraceKind::CallStart => data.num("call_index", r.number),
+            TraceKind::CallFinished => data.num("attempts", r.number),
+            TraceKind::RequestFinished => {
+                data.num("attempts", r.number);
+                data.seconds("latency_s", duration);
+            }
+            TraceKind::RetryScheduled => {
+                data.num("next_attempt_number", r.number);
+                data.seconds("backoff_s", duration);
+            }
+            TraceKind::WorkStart => {
+                data.seconds("work_s", duration);
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                    data.num("slowed_by", factor(r.slowed_by));
+                }
+            }
+            TraceKind::ReplyReceived => data.seconds("latency_s", duration),
+            TraceKind::Timeout | TraceKind::Deadline => data.seconds("waited_s", duration),
+            TraceKind::HedgeCopy => data.num("copy_number", r.number),
+            TraceKind::BreakerTransition => {
+                if let Some((from, to)) = r.breaker {
+                    data.str("from", from.name());
+                    data.str("to", to.name());
+                }
+            }
+            TraceKind::Shed => data.str("shed_by", shed_by_str(r.number)),
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                data.num("replica", r.number);
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                }
+            }
+            TraceKind::FaultStart | TraceKind::FaultEnd => {
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                }
+            }
+            TraceKind::RequestStart
+            | TraceKind::Delivered
+            | TraceKind::Rejected
+            | TraceKind::WorkDone
+            | TraceKind::WorkerReleased
+            | TraceKind::ReplySent
+            | TraceKind::LateReply
+            | TraceKind::Fallback => {}
+        }
     }
 
     /// Writes one record and a newline.
@@ -555,6 +646,8 @@ enum Shape {
     Work,
     /// A downstream call the holding attempt waits on; `number` is its attempts.
     Call,
+    /// A scripted fault's window, on its own track.
+    Fault,
     /// A marker at one instant; `scope` is `t` (its thread) or `p` (its process).
     Instant { scope: char },
 }
@@ -607,6 +700,8 @@ pub struct ChromeTrace {
     holds: BTreeMap<u64, OpenHold>,
     /// Downstream calls a holding attempt waits on, by that attempt's id.
     calls: BTreeMap<u64, (TraceRecord, u32, u32)>,
+    /// Fault windows begun and not yet ended, by fault index.
+    faults: BTreeMap<u32, TraceRecord>,
     events: Vec<ChromeEvent>,
     last: SimTime,
 }
@@ -633,6 +728,7 @@ impl ChromeTrace {
             lanes: vec![0; names.clients.len()],
             holds: BTreeMap::new(),
             calls: BTreeMap::new(),
+            faults: BTreeMap::new(),
             events: Vec::new(),
             last: SimTime::ZERO,
         }
@@ -644,6 +740,21 @@ impl ChromeTrace {
 
     fn service_pid(&self, service: u32) -> u32 {
         1 + self.names.clients.len() as u32 + service
+    }
+
+    /// The process of the faults that show at no service, after the services.
+    fn faults_pid(&self) -> u32 {
+        1 + (self.names.clients.len() + self.names.services.len()) as u32
+    }
+
+    /// The track of a fault's window: in the process of the service where it shows first, one
+    /// thread per fault after the worker slots (or in the faults process when at no service).
+    /// A fault has one window, so its spans never overlap.
+    fn fault_track(&self, r: &TraceRecord) -> (u32, u32) {
+        match self.names.workers.get(r.service as usize) {
+            Some(&workers) => (self.service_pid(r.service), workers + 1 + r.fault),
+            None => (self.faults_pid(), 1 + r.fault),
+        }
     }
 
     fn caller_pid(&self, edge: u32) -> u32 {
@@ -792,13 +903,19 @@ impl ChromeTrace {
                 let track = (self.service_pid(r.service), 0, 'p');
                 self.instant(r, track);
             }
-            TraceKind::ReplicaCrash
-            | TraceKind::ReplicaRestart
-            | TraceKind::FaultStart
-            | TraceKind::FaultEnd => {
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
                 if r.service != NONE {
                     let track = (self.service_pid(r.service), 0, 'p');
                     self.instant(r, track);
+                }
+            }
+            TraceKind::FaultStart => {
+                self.faults.insert(r.fault, *r);
+            }
+            TraceKind::FaultEnd => {
+                if let Some(start) = self.faults.remove(&r.fault) {
+                    let (pid, tid) = self.fault_track(&start);
+                    self.span(Shape::Fault, &start, (r.time, None, 0), pid, tid);
                 }
             }
             TraceKind::AttemptSent
@@ -809,10 +926,14 @@ impl ChromeTrace {
         }
     }
 
-    /// Closes what is still open at the end of the run (requests and attempts in flight), with
-    /// no outcome, at the time of the last record.
+    /// Closes what is still open at the end of the run (requests and attempts in flight, fault
+    /// windows), with no outcome, at the time of the last record.
     fn close_open(&mut self) {
         let end = self.last;
+        for (_, start) in std::mem::take(&mut self.faults) {
+            let (pid, tid) = self.fault_track(&start);
+            self.span(Shape::Fault, &start, (end, None, 0), pid, tid);
+        }
         for (_, open) in std::mem::take(&mut self.requests) {
             let pid = self.client_pid(open.start.client);
             self.span(
@@ -846,39 +967,43 @@ impl ChromeTrace {
         }
     }
 
-    fn event_json(&self, e: &ChromeEvent, out: &mut String) {
-        let q = &self.quoted;
+    /// The event's name and category.
+    fn event_name(&self, e: &ChromeEvent) -> (String, &'static str) {
         let r = &e.record;
-        let (name, cat) = match e.shape {
-            Shape::Request | Shape::Hold => (quoted(&format!("request {}", r.request)), {
-                if e.shape == Shape::Request {
-                    "request"
-                } else {
-                    "attempt"
-                }
-            }),
-            Shape::Work if r.fault != NONE => (
-                quoted(&format!("work (slowed x{})", factor(r.slowed_by))),
-                "work",
-            ),
-            Shape::Work => ("\"work\"".to_string(), "work"),
-            Shape::Call => (
-                quoted(&format!("call {}", self.names.service(r.service))),
-                "call",
-            ),
+        match e.shape {
+            Shape::Request => (format!("request {}", r.request), "request"),
+            Shape::Hold => (format!("request {}", r.request), "attempt"),
+            Shape::Work if r.fault != NONE => {
+                (format!("work (slowed x{})", factor(r.slowed_by)), "work")
+            }
+            Shape::Work => ("work".to_string(), "work"),
+            Shape::Call => (format!("call {}", self.names.service(r.service)), "call"),
+            Shape::Fault => (format!("fault: {}", self.names.fault(r.fault)), "fault"),
             Shape::Instant { .. } => {
                 let name = match r.kind {
-                    TraceKind::Timeout => "timeout",
-                    TraceKind::RetryScheduled => "retry",
-                    TraceKind::Rejected => "rejected",
-                    TraceKind::LateReply => "late reply",
-                    other => other.as_str(),
+                    TraceKind::RetryScheduled => "retry".to_string(),
+                    TraceKind::LateReply => "late reply".to_string(),
+                    TraceKind::HedgeCopy => format!("hedge copy {}", r.number),
+                    TraceKind::BreakerTransition => {
+                        let (from, to) =
+                            r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
+                        format!("breaker {from} -> {to}")
+                    }
+                    TraceKind::ReplicaCrash => format!("crash replica {}", r.number),
+                    TraceKind::ReplicaRestart => format!("restart replica {}", r.number),
+                    other => other.as_str().to_string(),
                 };
-                (quoted(name), r.kind.as_str())
+                (name, r.kind.as_str())
             }
-        };
+        }
+    }
+
+    fn event_json(&self, e: &ChromeEvent, args: &mut Fields, out: &mut String) {
+        let q = &self.quoted;
+        let r = &e.record;
+        let (name, cat) = self.event_name(e);
         let mut event = Object::open(out);
-        event.raw("name", &name).str("cat", cat);
+        event.str("name", &name).str("cat", cat);
         match e.shape {
             Shape::Instant { scope } => {
                 event.str("ph", "i").str("s", &scope.to_string());
@@ -893,34 +1018,28 @@ impl ChromeTrace {
         }
         event.num("pid", e.pid).num("tid", e.tid);
         event.out.push_str(",\"args\":");
-        let mut args = Object::open(event.out);
+        args.clear();
         if r.attempt != 0 {
             args.num("attempt", r.attempt);
         }
-        match e.shape {
-            Shape::Request | Shape::Call if e.outcome.is_some() => {
-                args.num("attempts", e.number);
-            }
-            Shape::Instant { .. } if r.kind == TraceKind::RetryScheduled => {
-                args.num("backoff_ms", millis(r.duration.as_nanos()));
-            }
-            _ => {}
+        if matches!(e.shape, Shape::Request | Shape::Call) && e.outcome.is_some() {
+            args.num("attempts", e.number);
         }
         if r.edge != NONE && e.shape != Shape::Work {
             args.raw("edge", q.edge(r.edge));
         }
-        if r.fault != NONE && matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.raw("fault", q.fault(r.fault));
-        }
-        if matches!(e.shape, Shape::Hold | Shape::Work) {
+        let held = matches!(e.shape, Shape::Hold | Shape::Work);
+        if held {
             args.raw("instance", q.instance(r.service, r.slot));
-        }
-        if r.kind == TraceKind::RetryScheduled {
-            args.num("next_attempt_number", r.number);
+            args.num("work_ms", millis(r.duration.as_nanos()));
+            if r.fault != NONE {
+                args.raw("fault", q.fault(r.fault));
+                args.num("slowed_by", factor(r.slowed_by));
+            }
         }
         let outcome = match e.outcome {
             Some(o) => outcome_str(o),
-            None if matches!(e.shape, Shape::Instant { .. } | Shape::Work) => "",
+            None if matches!(e.shape, Shape::Instant { .. } | Shape::Work | Shape::Fault) => "",
             None => "in flight at the end",
         };
         if !outcome.is_empty() {
@@ -929,18 +1048,45 @@ impl ChromeTrace {
         if r.parent != 0 {
             args.num("parent_attempt", r.parent);
         }
-        args.num("request", r.request);
-        if r.fault != NONE && matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.num("slowed_by", factor(r.slowed_by));
+        // Crashes, restarts and fault windows belong to no request.
+        if r.request != 0 {
+            args.num("request", r.request);
         }
-        if r.kind == TraceKind::Timeout {
-            args.num("waited_ms", millis(r.duration.as_nanos()));
+        if e.shape == Shape::Fault {
+            args.raw("fault", q.fault(r.fault));
+        } else if matches!(e.shape, Shape::Instant { .. }) {
+            ChromeTrace::instant_args(q, args, r);
         }
-        if matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.num("work_ms", millis(r.duration.as_nanos()));
-        }
-        args.close();
+        args.write(event.out);
         out.push('}');
+    }
+
+    /// The arguments an instant has because of its kind.
+    fn instant_args(q: &Quoted, args: &mut Fields, r: &TraceRecord) {
+        match r.kind {
+            TraceKind::RetryScheduled => {
+                args.num("backoff_ms", millis(r.duration.as_nanos()));
+                args.num("next_attempt_number", r.number);
+            }
+            TraceKind::Timeout | TraceKind::Deadline => {
+                args.num("waited_ms", millis(r.duration.as_nanos()));
+            }
+            TraceKind::HedgeCopy => args.num("copy_number", r.number),
+            TraceKind::BreakerTransition => {
+                if let Some((from, to)) = r.breaker {
+                    args.str("from", from.name());
+                    args.str("to", to.name());
+                }
+            }
+            TraceKind::Shed => args.str("shed_by", shed_by_str(r.number)),
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                args.num("replica", r.number);
+                if r.fault != NONE {
+                    args.raw("fault", q.fault(r.fault));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn metadata(out: &mut String, name: &str, pid: u32, tid: u32, key: &str, value: &str) {
@@ -949,6 +1095,42 @@ impl ChromeTrace {
             "{{\"name\":\"{name}\",\"cat\":\"__metadata\",\"ph\":\"M\",\"ts\":0,\"pid\":{pid},\
              \"tid\":{tid},\"args\":{{\"{key}\":{value}}}}}"
         );
+    }
+
+    /// `client shoppers`, `service payments`, or `faults` for the faults at no service.
+    fn process_name(&self, pid: u32) -> String {
+        let n_clients = self.names.clients.len() as u32;
+        if pid <= n_clients {
+            format!("client {}", self.names.client(pid - 1))
+        } else if pid < self.faults_pid() {
+            format!("service {}", self.names.service(pid - 1 - n_clients))
+        } else {
+            "faults".to_string()
+        }
+    }
+
+    /// A thread's name and sort index: a client's lane, a worker slot (`payments/3`), or a
+    /// fault's track, named by the fault and sorted before the workers (index 0).
+    fn thread_name(&self, pid: u32, tid: u32) -> (String, u32) {
+        let n_clients = self.names.clients.len() as u32;
+        if pid <= n_clients {
+            return (
+                format!("{} lane {}", self.names.client(pid - 1), tid - 1),
+                tid,
+            );
+        }
+        let (workers, service) = match pid.checked_sub(1 + n_clients) {
+            Some(service) if pid < self.faults_pid() => {
+                (self.names.workers[service as usize], service)
+            }
+            _ => (0, NONE),
+        };
+        if tid <= workers {
+            let name = format!("{}/{}", self.names.service(service), tid - 1);
+            (name, tid)
+        } else {
+            (format!("fault: {}", self.names.fault(tid - 1 - workers)), 0)
+        }
     }
 
     /// Writes the document.
@@ -971,15 +1153,7 @@ impl ChromeTrace {
         };
         let pids: BTreeSet<u32> = tracks.iter().map(|&(pid, _)| pid).collect();
         for &pid in &pids {
-            let n_clients = self.names.clients.len() as u32;
-            let name = if pid <= n_clients {
-                quoted(&format!("client {}", self.names.client(pid - 1)))
-            } else {
-                quoted(&format!(
-                    "service {}",
-                    self.names.service(pid - 1 - n_clients)
-                ))
-            };
+            let name = quoted(&self.process_name(pid));
             line.clear();
             ChromeTrace::metadata(&mut line, "process_name", pid, 0, "name", &name);
             emit(&line, out)?;
@@ -999,19 +1173,12 @@ impl ChromeTrace {
             if tid == 0 {
                 continue;
             }
-            let n_clients = self.names.clients.len() as u32;
-            let name = if pid <= n_clients {
-                quoted(&format!("{} lane {}", self.names.client(pid - 1), tid - 1))
-            } else {
-                self.quoted
-                    .instance(pid - 1 - n_clients, tid - 1)
-                    .to_string()
-            };
+            let (name, index) = self.thread_name(pid, tid);
             line.clear();
-            ChromeTrace::metadata(&mut line, "thread_name", pid, tid, "name", &name);
+            ChromeTrace::metadata(&mut line, "thread_name", pid, tid, "name", &quoted(&name));
             emit(&line, out)?;
             line.clear();
-            let index = tid.to_string();
+            let index = index.to_string();
             ChromeTrace::metadata(
                 &mut line,
                 "thread_sort_index",
@@ -1022,9 +1189,10 @@ impl ChromeTrace {
             );
             emit(&line, out)?;
         }
+        let mut args = Fields::default();
         for e in &events {
             line.clear();
-            self.event_json(e, &mut line);
+            self.event_json(e, &mut args, &mut line);
             emit(&line, out)?;
         }
         out.write_all(b"\n]}\n")

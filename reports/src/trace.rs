@@ -1247,12 +1247,136 @@ fn attempts_words(n: u32) -> String {
     }
 }
 
+/// Whether a record tells the context of a request rather than its own steps: a fault window,
+/// a crash or restart, a breaker transition (which may be judging another request).
+fn is_context(kind: TraceKind) -> bool {
+    matches!(
+        kind,
+        TraceKind::FaultStart
+            | TraceKind::FaultEnd
+            | TraceKind::ReplicaCrash
+            | TraceKind::ReplicaRestart
+            | TraceKind::BreakerTransition
+    )
+}
+
+/// Whether [`explain`] of `request` may need record `r`: the request's own records and every
+/// record of its possible context (fault windows, crashes, restarts, breaker transitions).
+/// A caller that streams a run's records keeps those that pass and explains them afterwards.
+pub fn explain_needs(r: &TraceRecord, request: u64) -> bool {
+    r.request == request || is_context(r.kind)
+}
+
+/// The records the story of `request` tells, in their order: its own, and its context while it
+/// lasts (from its first record to its last): the faults on when it starts and the fault windows
+/// that begin or end, the crashes and restarts at the services it reaches, and the breaker
+/// transitions on the edges it uses.
+fn story_records(records: &[TraceRecord], request: u64) -> Vec<&TraceRecord> {
+    let mut mine = records.iter().filter(|r| r.request == request).peekable();
+    let Some(start) = mine.peek().map(|r| r.time) else {
+        return Vec::new();
+    };
+    let mut end = start;
+    let mut services = BTreeSet::new();
+    let mut edges = BTreeSet::new();
+    for r in mine {
+        end = r.time;
+        services.insert(r.service);
+        edges.insert(r.edge);
+    }
+    let mut on_at_start = BTreeSet::new();
+    for r in records.iter().take_while(|r| r.time < start) {
+        match r.kind {
+            TraceKind::FaultStart => on_at_start.insert(r.fault),
+            TraceKind::FaultEnd => on_at_start.remove(&r.fault),
+            _ => false,
+        };
+    }
+    records
+        .iter()
+        .filter(|r| {
+            if r.request == request {
+                return true;
+            }
+            let during = start <= r.time && r.time <= end;
+            match r.kind {
+                TraceKind::FaultStart => {
+                    during || (r.time < start && on_at_start.contains(&r.fault))
+                }
+                TraceKind::FaultEnd => during,
+                TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                    during && services.contains(&r.service)
+                }
+                TraceKind::BreakerTransition => during && edges.contains(&r.edge),
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// What refused a shed attempt, in words.
+fn shed_by_words(number: u32) -> &'static str {
+    match number {
+        0 => "the adaptive concurrency limit",
+        1 => "the queue-length limit",
+        2 => "CoDel",
+        _ => "load shedding",
+    }
+}
+
+/// The line of a record that tells the context of a request.
+fn context_line(r: &TraceRecord, names: &TraceNames) -> String {
+    let service = names.service(r.service);
+    match r.kind {
+        TraceKind::FaultStart => format!("fault {} begins", names.fault(r.fault)),
+        TraceKind::FaultEnd => format!("fault {} ends", names.fault(r.fault)),
+        TraceKind::ReplicaCrash => {
+            let cause = if r.fault == NONE {
+                "a leak used it up".to_string()
+            } else {
+                format!("fault {}", names.fault(r.fault))
+            };
+            format!(
+                "{service}: replica {} crashes ({cause}); its queue and the work in progress \
+                 are lost",
+                r.number
+            )
+        }
+        TraceKind::ReplicaRestart => format!("{service}: replica {} restarts", r.number),
+        _ => {
+            let (from, to) = names.edge(r.edge);
+            let from = from.strip_prefix("client:").unwrap_or(from);
+            let (was, now) = r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
+            format!("{from} -> {to}: circuit breaker {was} -> {now}")
+        }
+    }
+}
+
+/// The time column of a story line: the offset from the request's start, `+   12.345ms`, or
+/// `-` before it (a fault that was already on).
+fn offset_words(time: SimTime, start: SimTime) -> String {
+    let (sign, ns) = if time >= start {
+        ('+', (time - start).as_nanos())
+    } else {
+        ('-', (start - time).as_nanos())
+    };
+    format!("{sign}{:>12}", format!("{}ms", millis_short(ns)))
+}
+
 /// The causal story of logical request `request`: each attempt and hop, queue wait, work,
-/// downstream call, timeout, retry with its backoff, late reply, and the outcome, in time order,
-/// indented by hop. Work slowed by a latency fault names the fault. `records` may hold other
-/// requests' records too; they are skipped.
+/// downstream call, timeout, deadline, retry with its backoff, hedged copy, shed, fallback,
+/// late reply, and the outcome, in time order, indented by hop. Work slowed by a latency fault
+/// names the fault. Around these steps, unindented, its context: the faults on when it starts
+/// (at their start, before its first line) and those beginning or ending while it lasts, the
+/// crashes and restarts of replicas of the services it reaches, and the breaker transitions on
+/// the edges it uses. `records` may hold other requests' records too (see [`explain_needs`]).
 pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> String {
-    let mine: Vec<&TraceRecord> = records.iter().filter(|r| r.request == request).collect();
+    let story = story_records(records, request);
+    let mine: Vec<&TraceRecord> = story
+        .iter()
+        .copied()
+        .filter(|r| r.request == request)
+        .collect();
     let mut out = String::new();
     let Some(first) = mine.first() else {
         let _ = writeln!(out, "request {request} does not appear in the trace");
@@ -1280,7 +1404,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
         );
     }
     out.push('\n');
-    for (i, r) in mine.iter().enumerate() {
+    for (i, r) in story.iter().enumerate() {
         let depth_of = |attempt: u64| notes.get(&attempt).map_or(0, |n| n.depth);
         let (from, to) = names.edge(r.edge);
         let from = from.strip_prefix("client:").unwrap_or(from);
@@ -1394,9 +1518,12 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 }
                 // At the reply, the reply's line says it; otherwise an async service lets go of
                 // its worker while it waits for its calls.
-                let replies_now = mine.get(i + 1).is_some_and(|next| {
-                    next.kind == TraceKind::ReplySent && next.attempt == r.attempt
-                });
+                let replies_now = story[i + 1..]
+                    .iter()
+                    .find(|next| next.request == request)
+                    .is_some_and(|next| {
+                        next.kind == TraceKind::ReplySent && next.attempt == r.attempt
+                    });
                 if replies_now {
                     continue;
                 }
@@ -1490,21 +1617,20 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 },
                 format!("{from} -> {to}: the call failed; its fallback answered (degraded)"),
             ),
-            TraceKind::BreakerTransition => {
-                let (was, now) = r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
-                (0, format!("{from} -> {to}: circuit breaker {was} -> {now}"))
-            }
             TraceKind::Shed => (
                 note.depth,
                 format!(
-                    "{service}: attempt {} (#{}) shed by load shedding",
-                    note.number, r.attempt
+                    "{service}: attempt {} (#{}) shed by {}",
+                    note.number,
+                    r.attempt,
+                    shed_by_words(r.number)
                 ),
             ),
-            TraceKind::ReplicaCrash
+            TraceKind::BreakerTransition
+            | TraceKind::ReplicaCrash
             | TraceKind::ReplicaRestart
             | TraceKind::FaultStart
-            | TraceKind::FaultEnd => continue,
+            | TraceKind::FaultEnd => (0, context_line(r, names)),
             TraceKind::RetryScheduled => (
                 note.depth,
                 format!(
@@ -1545,12 +1671,9 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
         }
         let _ = writeln!(
             out,
-            "{:>16}s  +{:>12}  {}{}",
+            "{:>16}s  {}  {}{}",
             seconds(r.time.as_nanos()),
-            format!(
-                "{}ms",
-                millis_short(r.time.saturating_since(start).as_nanos())
-            ),
+            offset_words(r.time, start),
             "  ".repeat(depth),
             text
         );
@@ -1596,7 +1719,47 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
             faults.join(", ")
         );
     }
+    context_summary(&story, request, names, &mut out);
     out
+}
+
+/// The last line of a story when it has a context: the faults on while the request lasted,
+/// and how many crashes, restarts and breaker transitions happened around it.
+fn context_summary(story: &[&TraceRecord], request: u64, names: &TraceNames, out: &mut String) {
+    let context = || story.iter().filter(|r| is_context(r.kind));
+    let faults: BTreeSet<u32> = context()
+        .filter(|r| matches!(r.kind, TraceKind::FaultStart | TraceKind::FaultEnd))
+        .map(|r| r.fault)
+        .collect();
+    let count = |kind: TraceKind| context().filter(|r| r.kind == kind).count();
+    let (crashes, restarts) = (
+        count(TraceKind::ReplicaCrash),
+        count(TraceKind::ReplicaRestart),
+    );
+    let transitions = count(TraceKind::BreakerTransition);
+    if faults.is_empty() && crashes + restarts + transitions == 0 {
+        return;
+    }
+    let faults: Vec<&str> = faults.iter().map(|&f| names.fault(f)).collect();
+    let faults = if faults.is_empty() {
+        "none".to_string()
+    } else {
+        faults.join(", ")
+    };
+    let own = story
+        .iter()
+        .filter(|r| r.kind == TraceKind::BreakerTransition && r.request == request)
+        .count();
+    let judging = if own > 0 {
+        format!(" ({own} while judging it)")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "around it: faults on: {faults}; replica crashes: {crashes}; restarts: {restarts}; \
+         breaker transitions: {transitions}{judging}"
+    );
 }
 
 /// Milliseconds with three decimals: `1509.123`.

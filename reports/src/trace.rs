@@ -474,6 +474,12 @@ impl std::error::Error for FilterError {}
 /// - `kind=timeout|retry_scheduled`: records of these kinds ([`TraceKind::as_str`]);
 /// - `t=120s..130s`: records at `120 s <= t < 130 s`; either end may be left out (`t=120s..`).
 ///
+/// The records of no request (`replica_crash`, `replica_restart`, `fault_start`, `fault_end`)
+/// are selected by `service` (a crash's or restart's service, the service where a fault shows
+/// first), `kind` and `t` like the others; `request=N` never selects them, nor does `instance`
+/// (they name no worker). To see a request with the faults around it, use `--explain`, or
+/// select them separately: `kind=fault_start|fault_end|replica_crash`.
+///
 /// An empty filter ([`Filter::all`]) selects everything.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {
@@ -1878,6 +1884,239 @@ mod tests {
         Filter::parse(expression, names, scenarios::parse_duration)
     }
 
+    /// The names of `run()` without running it: front (8 workers), back (4); users; edges
+    /// front -> back (0) and users -> front (1), services' first; the fault `back latency x10`.
+    fn names() -> TraceNames {
+        World::new(&config(), 7).trace_names()
+    }
+
+    /// A record of `kind` at `t_ms`, for `request`, with the fields `set` gives it.
+    fn record(
+        t_ms: u64,
+        kind: TraceKind,
+        request: u64,
+        set: impl FnOnce(&mut TraceRecord),
+    ) -> TraceRecord {
+        let mut r = TraceRecord::new(SimTime(t_ms * 1_000_000), kind, request);
+        set(&mut r);
+        r
+    }
+
+    #[test]
+    fn new_kinds_have_named_keys_in_json_lines() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let cases = [
+            (
+                record(1000, TraceKind::BreakerTransition, 5, |r| {
+                    r.edge = 0;
+                    r.service = 1;
+                    r.breaker = Some((BreakerState::Closed, BreakerState::Open));
+                }),
+                r#"{"data":{"edge":"front -> back","from":"closed","request":5,"service":"back","t":1.000000000,"t_ns":1000000000,"to":"open"},"type":"breaker_transition"}"#,
+            ),
+            (
+                record(1000, TraceKind::HedgeCopy, 5, |r| {
+                    (r.attempt, r.parent, r.edge, r.service, r.number) = (9, 3, 0, 1, 2);
+                }),
+                r#"{"data":{"attempt":9,"copy_number":2,"edge":"front -> back","parent_attempt":3,"request":5,"service":"back","t":1.000000000,"t_ns":1000000000},"type":"hedge_copy"}"#,
+            ),
+            (
+                record(1000, TraceKind::Shed, 5, |r| {
+                    (r.attempt, r.edge, r.service, r.number) = (9, 0, 1, 1);
+                    r.outcome = Some(Outcome::Failed(FailureCause::Shed));
+                }),
+                r#"{"data":{"attempt":9,"edge":"front -> back","outcome":"shed","request":5,"service":"back","shed_by":"queue_length","t":1.000000000,"t_ns":1000000000},"type":"shed"}"#,
+            ),
+            (
+                record(1000, TraceKind::Deadline, 5, |r| {
+                    (r.edge, r.service) = (1, 0);
+                    r.duration = SimDuration::from_millis(250);
+                }),
+                r#"{"data":{"edge":"client:users -> front","request":5,"service":"front","t":1.000000000,"t_ns":1000000000,"waited_s":0.250000000},"type":"deadline"}"#,
+            ),
+            (
+                record(1000, TraceKind::Fallback, 5, |r| {
+                    (r.edge, r.service, r.parent) = (0, 1, 3);
+                    r.outcome = Some(Outcome::Degraded);
+                }),
+                r#"{"data":{"edge":"front -> back","outcome":"degraded","parent_attempt":3,"request":5,"service":"back","t":1.000000000,"t_ns":1000000000},"type":"fallback"}"#,
+            ),
+            (
+                record(1500, TraceKind::ReplicaCrash, 0, |r| {
+                    (r.service, r.number, r.fault) = (1, 2, 0);
+                }),
+                r#"{"data":{"fault":"back latency x10","replica":2,"service":"back","t":1.500000000,"t_ns":1500000000},"type":"replica_crash"}"#,
+            ),
+            // A leak crashes a replica without a scripted fault.
+            (
+                record(1500, TraceKind::ReplicaCrash, 0, |r| {
+                    (r.service, r.number) = (1, 2);
+                }),
+                r#"{"data":{"replica":2,"service":"back","t":1.500000000,"t_ns":1500000000},"type":"replica_crash"}"#,
+            ),
+            (
+                record(1600, TraceKind::ReplicaRestart, 0, |r| {
+                    (r.service, r.number) = (1, 2);
+                }),
+                r#"{"data":{"replica":2,"service":"back","t":1.600000000,"t_ns":1600000000},"type":"replica_restart"}"#,
+            ),
+            (
+                record(1000, TraceKind::FaultStart, 0, |r| {
+                    (r.service, r.fault) = (1, 0)
+                }),
+                r#"{"data":{"fault":"back latency x10","service":"back","t":1.000000000,"t_ns":1000000000},"type":"fault_start"}"#,
+            ),
+            // A partition between clients only shows at no service.
+            (
+                record(2000, TraceKind::FaultEnd, 0, |r| r.fault = 0),
+                r#"{"data":{"fault":"back latency x10","t":2.000000000,"t_ns":2000000000},"type":"fault_end"}"#,
+            ),
+        ];
+        let mut writer = JsonLines::new(&names);
+        for (r, expected) in cases {
+            assert_eq!(writer.line(&r), expected, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn chrome_trace_shows_fault_windows_crashes_and_breaker_transitions() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let records = [
+            record(1000, TraceKind::FaultStart, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1200, TraceKind::BreakerTransition, 0, |r| {
+                (r.edge, r.service) = (0, 1);
+                r.breaker = Some((BreakerState::Closed, BreakerState::Open));
+            }),
+            record(1300, TraceKind::ReplicaCrash, 0, |r| {
+                (r.service, r.number, r.fault) = (1, 0, 0);
+            }),
+            record(1400, TraceKind::ReplicaRestart, 0, |r| {
+                (r.service, r.number) = (1, 0)
+            }),
+            record(1500, TraceKind::Shed, 4, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (8, 0, 1, 0);
+            }),
+            record(2000, TraceKind::FaultEnd, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+        ];
+        let doc: Value = serde_json::from_str(&chrome_trace(&records, &names, Filter::all()))
+            .expect("valid JSON");
+        let events: Vec<String> = doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        // front is process 2 and back process 3 (users is 1); back's fault track comes after
+        // its 4 workers.
+        let expected = [
+            r#"{"args":{"name":"service front"},"cat":"__metadata","name":"process_name","ph":"M","pid":2,"tid":0,"ts":0}"#,
+            r#"{"args":{"sort_index":2},"cat":"__metadata","name":"process_sort_index","ph":"M","pid":2,"tid":0,"ts":0}"#,
+            r#"{"args":{"name":"service back"},"cat":"__metadata","name":"process_name","ph":"M","pid":3,"tid":0,"ts":0}"#,
+            r#"{"args":{"sort_index":3},"cat":"__metadata","name":"process_sort_index","ph":"M","pid":3,"tid":0,"ts":0}"#,
+            r#"{"args":{"name":"fault: back latency x10"},"cat":"__metadata","name":"thread_name","ph":"M","pid":3,"tid":5,"ts":0}"#,
+            r#"{"args":{"sort_index":0},"cat":"__metadata","name":"thread_sort_index","ph":"M","pid":3,"tid":5,"ts":0}"#,
+            r#"{"args":{"fault":"back latency x10"},"cat":"fault","dur":1000000.0,"name":"fault: back latency x10","ph":"X","pid":3,"tid":5,"ts":1000000.0}"#,
+            r#"{"args":{"edge":"front -> back","from":"closed","to":"open"},"cat":"breaker_transition","name":"breaker closed -> open","ph":"i","pid":2,"s":"p","tid":0,"ts":1200000.0}"#,
+            r#"{"args":{"fault":"back latency x10","replica":0},"cat":"replica_crash","name":"crash replica 0","ph":"i","pid":3,"s":"p","tid":0,"ts":1300000.0}"#,
+            r#"{"args":{"replica":0},"cat":"replica_restart","name":"restart replica 0","ph":"i","pid":3,"s":"p","tid":0,"ts":1400000.0}"#,
+            r#"{"args":{"attempt":8,"edge":"front -> back","request":4,"shed_by":"concurrency_limit"},"cat":"shed","name":"shed","ph":"i","pid":3,"s":"p","tid":0,"ts":1500000.0}"#,
+        ];
+        assert_eq!(events, expected);
+        // A fault still on at the end of the trace ends with its last record.
+        let open = chrome_trace(&records[..5], &names, Filter::all());
+        assert!(
+            open.contains(r#""name":"fault: back latency x10","cat":"fault","ph":"X","ts":1000000.000,"dur":500000.000"#),
+            "{open}"
+        );
+        // A span is kept when its first record passes the filter and it meets the range.
+        let filter = parse("service=back,t=1.9s..", &names).unwrap();
+        let late = chrome_trace(&records, &names, filter);
+        assert!(
+            late.contains("\"name\":\"fault: back latency x10\""),
+            "{late}"
+        );
+        assert!(!late.contains("crash replica"), "{late}");
+    }
+
+    #[test]
+    fn explain_tells_the_faults_crashes_and_breaker_transitions_around_a_request() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let transition = |t_ms, request, edge, to| {
+            record(t_ms, TraceKind::BreakerTransition, request, |r| {
+                r.edge = edge;
+                r.breaker = Some((BreakerState::Closed, to));
+            })
+        };
+        let crash = |t_ms, service| {
+            record(t_ms, TraceKind::ReplicaCrash, 0, |r| {
+                (r.service, r.number, r.fault) = (service, 1, NONE);
+            })
+        };
+        let records = [
+            record(500, TraceKind::FaultStart, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1000, TraceKind::RequestStart, 3, |r| {
+                (r.client, r.edge, r.service) = (0, 1, 0);
+            }),
+            record(1000, TraceKind::AttemptSent, 3, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (6, 1, 0, 1);
+            }),
+            // Around it: a crash at front (reached) and one at back (not reached), a transition
+            // on its edge judging another request and one on an edge it does not use.
+            crash(1010, 0),
+            crash(1020, 1),
+            transition(1030, 4, 1, BreakerState::Open),
+            transition(1040, 4, 0, BreakerState::HalfOpen),
+            record(1050, TraceKind::FaultEnd, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1100, TraceKind::Shed, 3, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (6, 1, 0, 2);
+            }),
+            record(1100, TraceKind::RequestFinished, 3, |r| {
+                (r.client, r.edge, r.service, r.number) = (0, 1, 0, 1);
+                r.outcome = Some(Outcome::Failed(FailureCause::Shed));
+                r.duration = SimDuration::from_millis(100);
+            }),
+            // After its last record: not its story.
+            crash(1200, 0),
+        ];
+        let story = explain(&records, 3, &names);
+        let expected = "\
+request 3: from client users to front, starting at 1.000000000s
+
+     0.500000000s  -   500.000ms  fault back latency x10 begins
+     1.000000000s  +     0.000ms  users -> front: attempt 1 sent (#6)
+     1.010000000s  +    10.000ms  front: replica 1 crashes (a leak used it up); its queue and the work in progress are lost
+     1.030000000s  +    30.000ms  users -> front: circuit breaker closed -> open
+     1.050000000s  +    50.000ms  fault back latency x10 ends
+     1.100000000s  +   100.000ms  front: attempt 1 (#6) shed by CoDel
+     1.100000000s  +   100.000ms  request 3 finished: failed (shed) after 100ms (1 attempt from the client)
+
+outcome: failed (shed) after 100ms
+attempts on every hop: 1; timeouts: 0; retries: 0; late replies: 0
+around it: faults on: back latency x10; replica crashes: 1; restarts: 0; breaker transitions: 1
+";
+        assert_eq!(story, expected);
+        // The replay keeps what the story may need, and nothing of other requests' steps.
+        let kept: Vec<TraceRecord> = records
+            .iter()
+            .filter(|r| explain_needs(r, 3))
+            .copied()
+            .collect();
+        assert_eq!(kept.len(), records.len());
+        assert!(!explain_needs(&records[2], 4));
+        assert_eq!(explain(&kept, 3, &names), story);
+    }
+
     #[test]
     fn json_lines_have_a_type_and_named_data() {
         let (names, records) = run();
@@ -1917,6 +2156,18 @@ mod tests {
             start.starts_with("{\"data\":{\"client\":\"users\""),
             "{start}"
         );
+        // The fault's window, at no request and not slowing anything itself.
+        let windows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("\"type\":\"fault_"))
+            .collect();
+        assert_eq!(
+            windows,
+            [
+                r#"{"data":{"fault":"back latency x10","service":"back","t":1.000000000,"t_ns":1000000000},"type":"fault_start"}"#,
+                r#"{"data":{"fault":"back latency x10","service":"back","t":2.000000000,"t_ns":2000000000},"type":"fault_end"}"#,
+            ]
+        );
         // The same records give the same bytes.
         assert_eq!(text, json_lines(&run().1, &names, &Filter::all()));
     }
@@ -1948,6 +2199,16 @@ mod tests {
                 && r.time >= SimTime(1_000_000_000)
         });
         count("t=..1s", &|r| r.time < SimTime(1_000_000_000));
+        // The records of no request: by kind, service and time, never by request.
+        let windows = count("kind=fault_start|fault_end", &|r| {
+            matches!(r.kind, TraceKind::FaultStart | TraceKind::FaultEnd)
+        });
+        assert_eq!(windows, 2);
+        count("service=back,kind=fault_end,t=2s..", &|r| {
+            r.kind == TraceKind::FaultEnd
+        });
+        let filter = parse("request=1|2|3", &names).unwrap();
+        assert!(!records.iter().any(|r| r.request == 0 && filter.matches(r)));
     }
 
     #[test]
@@ -2080,6 +2341,10 @@ mod tests {
             "(slowed x10 by fault back latency x10)",
             "outcome: ",
             "faults: back latency x10 slowed",
+            // It started in the fault's window: the window's start comes first, before it.
+            "1.000000000s  -",
+            "ms  fault back latency x10 begins\n",
+            "around it: faults on: back latency x10; replica crashes: 0",
         ] {
             assert!(story.contains(needle), "{needle:?} missing in\n{story}");
         }

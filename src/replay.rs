@@ -39,8 +39,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Write a Chrome trace-event JSON file that Perfetto (ui.perfetto.dev) opens: one track
-    /// per worker of each service, one span per attempt, timeouts and retries marked. With
-    /// --filter, only the spans that start with a selected record and meet its time range.
+    /// per worker of each service, one span per attempt, one per fault window, timeouts,
+    /// retries, sheds, breaker transitions and crashes marked. With --filter, only the spans
+    /// that start with a selected record and meet its time range.
     #[arg(long, value_name = "PATH")]
     pub chrome_trace: Option<PathBuf>,
     /// Print the causal story of this logical request (ids count client arrivals from 1), with

@@ -39,11 +39,13 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Write a Chrome trace-event JSON file that Perfetto (ui.perfetto.dev) opens: one track
-    /// per worker of each service, one span per attempt, timeouts and retries marked. With
-    /// --filter, only the spans that start with a selected record and meet its time range.
+    /// per worker of each service, one span per attempt, one per fault window, timeouts,
+    /// retries, sheds, breaker transitions and crashes marked. With --filter, only the spans
+    /// that start with a selected record and meet its time range.
     #[arg(long, value_name = "PATH")]
     pub chrome_trace: Option<PathBuf>,
-    /// Print the causal story of this logical request (ids count client arrivals from 1).
+    /// Print the causal story of this logical request (ids count client arrivals from 1), with
+    /// the faults, crashes and breaker transitions around it.
     #[arg(long, value_name = "REQUEST_ID")]
     pub explain: Option<u64>,
     /// Stop after this many events (overrides the scenario's `limits.max_events`).
@@ -55,7 +57,8 @@ pub struct ReplayArgs {
 }
 
 /// What the replay keeps of the records as they come: the JSON Lines stream straight to their
-/// file, the Chrome trace keeps its spans, the story keeps its request's records.
+/// file, the Chrome trace keeps its spans, the story keeps its request's records and those of
+/// its possible context (fault windows, crashes, restarts, breaker transitions: few).
 struct Collector {
     filter: Filter,
     lines: Option<(JsonLines, AtomicFile)>,
@@ -81,7 +84,7 @@ impl Collector {
             chrome.add(r);
         }
         if let Some((request, records)) = &mut self.story
-            && r.request == *request
+            && reports::trace::explain_needs(r, *request)
         {
             records.push(*r);
         }
@@ -224,7 +227,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     );
     let mut missing_story = None;
     if let Some((request, records)) = &collector.story {
-        if records.is_empty() {
+        if !records.iter().any(|r| r.request == *request) {
             let started: u64 = result.clients.iter().map(|c| c.stats.requests).sum();
             missing_story = Some(format!(
                 "--explain {request}: no such request in this run; its requests are 1 to \

@@ -212,10 +212,11 @@ fn a_whole_trace_has_every_step_of_every_request() {
         .max()
         .expect("requests");
     assert_eq!(starts, last, "request ids count arrivals from 1");
+    // Fault windows, crashes and restarts have no request.
     assert!(
         lines
             .iter()
-            .all(|(_, d)| d["request"].as_u64().unwrap() <= last)
+            .all(|(_, d)| d["request"].as_u64().is_none_or(|r| r <= last))
     );
     let t: Vec<u64> = lines
         .iter()
@@ -253,7 +254,12 @@ fn chrome_trace_is_json_with_spans_and_instant_events() {
         match e["ph"].as_str().expect("ph") {
             "X" => {
                 assert!(e["dur"].as_f64().is_some_and(|d| d >= 0.0), "{e}");
-                assert!(e["args"]["request"].is_u64(), "{e}");
+                // A fault's window belongs to no request.
+                if e["cat"] == "fault" {
+                    assert!(e["args"].get("request").is_none(), "{e}");
+                } else {
+                    assert!(e["args"]["request"].is_u64(), "{e}");
+                }
             }
             "i" => assert!(matches!(e["s"].as_str(), Some("t" | "p")), "{e}"),
             "M" => assert!(e["args"].is_object()),
@@ -269,6 +275,8 @@ fn chrome_trace_is_json_with_spans_and_instant_events() {
     for cat in ["request", "attempt", "work", "call"] {
         assert!(count("X", cat) > 0, "no {cat} spans");
     }
+    // The fault's window (120 s to 240 s) meets the range.
+    assert_eq!(count("X", "fault"), 1);
     for cat in ["timeout", "retry_scheduled", "rejected", "late_reply"] {
         assert!(count("i", cat) > 0, "no {cat} instants");
     }
@@ -360,9 +368,205 @@ fn explain_tells_how_a_request_in_the_fault_window_timed_out_and_was_retried() {
         "timed out after 500ms".into(),
         "failed (timeout); retry (attempt 2) after a backoff of".into(),
         "(slowed x10 by fault payments latency x10)".into(),
+        // The fault began before the request, so its start comes first.
+        "120.000000000s  -".into(),
+        "fault payments latency x10 begins".into(),
         format!("request {request} finished: "),
         "outcome: ".into(),
     ] {
         assert!(story.contains(&needle), "{needle:?} missing in\n{story}");
+    }
+}
+
+const ZONE_OUTAGE: &str = "scenarios/library/zone-outage.ron";
+const BREAKER: &str = "scenarios/library/metastable-breaker.ron";
+
+/// Replays `scenario` with seed 1, writing the records `filter` selects, and parses them.
+fn traced(scenario: &str, name: &str, filter: &str) -> Vec<(String, Value)> {
+    let dir = temp_dir(name);
+    let trace = dir.join("trace.jsonl");
+    let args = [
+        "replay",
+        scenario,
+        "--seed",
+        "1",
+        "--trace",
+        path_str(&trace),
+        "--filter",
+        filter,
+    ];
+    ok(&args);
+    trace_lines(&trace)
+}
+
+#[test]
+fn a_zone_crash_shows_its_window_and_each_replica_crash_and_restart() {
+    let lines = traced(
+        ZONE_OUTAGE,
+        "replay-crash",
+        "kind=fault_start|fault_end|replica_crash|replica_restart",
+    );
+    let data = |kind: &str| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, d)| d)
+            .collect()
+    };
+    // Zone eu-c holds replica 2 of web and of catalog; it is down from 60 s to 120 s.
+    let (starts, ends) = (data("fault_start"), data("fault_end"));
+    assert_eq!(starts.len(), 1);
+    assert_eq!(ends.len(), 1);
+    assert_eq!(starts[0]["fault"], "zone eu-c crash");
+    assert_eq!(starts[0]["t_ns"], 60_000_000_000u64);
+    assert_eq!(ends[0]["fault"], "zone eu-c crash");
+    assert_eq!(ends[0]["t_ns"], 120_000_000_000u64);
+    let crashes = data("replica_crash");
+    let restarts = data("replica_restart");
+    for (crash, service) in crashes.iter().zip(["web", "catalog"]) {
+        assert_eq!(crash["service"], service, "{crash}");
+        assert_eq!(crash["replica"], 2, "{crash}");
+        assert_eq!(crash["fault"], "zone eu-c crash", "{crash}");
+        assert_eq!(crash["t_ns"], 60_000_000_000u64, "{crash}");
+    }
+    assert_eq!(crashes.len(), 2);
+    assert_eq!(restarts.len(), 2);
+    for restart in restarts {
+        assert_eq!(restart["replica"], 2, "{restart}");
+        assert_eq!(restart["t_ns"], 120_000_000_000u64, "{restart}");
+        assert!(restart.get("slowed_by").is_none(), "{restart}");
+    }
+}
+
+#[test]
+fn a_breaker_shows_each_transition_from_and_to() {
+    let lines = traced(BREAKER, "replay-breaker", "kind=breaker_transition");
+    let steps: Vec<(String, String)> = lines
+        .iter()
+        .map(|(_, d)| {
+            assert_eq!(d["edge"], "client:users -> api", "{d}");
+            let state = |key: &str| d[key].as_str().expect("a state").to_string();
+            (state("from"), state("to"))
+        })
+        .collect();
+    assert!(steps.len() >= 2, "{steps:?}");
+    assert_eq!(steps[0], ("closed".into(), "open".into()));
+    // Each transition starts where the one before ended, and the breaker closes again.
+    assert!(steps.windows(2).all(|w| w[0].1 == w[1].0), "{steps:?}");
+    assert_eq!(steps.last().expect("steps").1, "closed");
+    for (_, d) in &lines {
+        let t = d["t_ns"].as_u64().expect("t_ns");
+        assert!((60_000_000_000..90_000_000_000).contains(&t), "{d}");
+    }
+}
+
+/// The story of request `request` of `scenario` with seed 1, after the replay's summary.
+fn story(scenario: &str, request: u64) -> String {
+    let out = ok(&[
+        "replay",
+        scenario,
+        "--seed",
+        "1",
+        "--explain",
+        &request.to_string(),
+    ]);
+    out.split_once("\n\n")
+        .expect("summary, then the story")
+        .1
+        .to_string()
+}
+
+#[test]
+fn explain_names_the_crash_and_the_fault_around_a_request() {
+    // The last request to start before the zone goes down is in flight when it does.
+    let starts = traced(
+        ZONE_OUTAGE,
+        "replay-explain-crash",
+        "kind=request_start,t=59.9s..60s",
+    );
+    let request = starts.last().expect("a request").1["request"]
+        .as_u64()
+        .expect("request");
+    let story = story(ZONE_OUTAGE, request);
+    for needle in [
+        "60.000000000s  +",
+        "fault zone eu-c crash begins",
+        "web: replica 2 crashes (fault zone eu-c crash); its queue and the work in progress \
+         are lost",
+        "around it: faults on: zone eu-c crash; replica crashes: ",
+    ] {
+        assert!(story.contains(needle), "{needle:?} missing in\n{story}");
+    }
+    // Context lines are not indented: they are about no hop.
+    assert!(
+        story.contains("ms  fault zone eu-c crash begins"),
+        "{story}"
+    );
+}
+
+#[test]
+fn explain_names_the_breaker_transition_a_request_caused() {
+    let lines = traced(BREAKER, "replay-explain-breaker", "kind=breaker_transition");
+    let (_, opened) = &lines[0];
+    let request = opened["request"].as_u64().expect("judging a request");
+    let story = story(BREAKER, request);
+    for needle in [
+        // It started during the fault; the fault had begun before it.
+        "60.000000000s  -",
+        "fault api latency x3 begins",
+        "users -> api: circuit breaker closed -> open",
+        "breaker transitions: 1 (1 while judging it)",
+    ] {
+        assert!(story.contains(needle), "{needle:?} missing in\n{story}");
+    }
+}
+
+#[test]
+fn chrome_trace_of_a_crash_has_the_fault_window_and_process_wide_instants() {
+    let dir = temp_dir("replay-chrome-crash");
+    let chrome = dir.join("crash.json");
+    ok(&[
+        "replay",
+        ZONE_OUTAGE,
+        "--seed",
+        "1",
+        "--filter",
+        "t=59.99s..60.01s",
+        "--chrome-trace",
+        path_str(&chrome),
+    ]);
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&chrome).expect("file")).expect("json");
+    let events = doc["traceEvents"].as_array().expect("traceEvents");
+    for e in events {
+        for key in ["name", "ph", "ts", "pid", "tid"] {
+            assert!(e.get(key).is_some(), "{key} missing in {e}");
+        }
+        if e["ph"] == "X" {
+            assert!(e["dur"].as_f64().is_some_and(|d| d >= 0.0), "{e}");
+        }
+    }
+    let find = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"] == name)
+            .collect::<Vec<_>>()
+    };
+    // The window spans 60 s to 120 s, beyond the filter's range, which it meets.
+    let window = find("fault: zone eu-c crash");
+    let window = window
+        .iter()
+        .find(|e| e["ph"] == "X")
+        .expect("the fault's span");
+    assert_eq!(window["cat"], "fault");
+    assert_eq!(window["ts"].as_f64(), Some(60_000_000.0));
+    assert_eq!(window["dur"].as_f64(), Some(60_000_000.0));
+    assert!(window["args"].get("request").is_none(), "{window}");
+    let crashes = find("crash replica 2");
+    assert_eq!(crashes.len(), 2, "web's and catalog's");
+    for crash in crashes {
+        assert_eq!(crash["ph"], "i");
+        assert_eq!(crash["s"], "p");
+        assert_eq!(crash["args"]["fault"], "zone eu-c crash");
     }
 }

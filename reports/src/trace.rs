@@ -21,15 +21,25 @@
 //! - a client's requests overlap, so a client has *lanes*: each request is a complete event on
 //!   the lowest lane free when it starts (`shoppers lane 0`, ...), so spans never overlap on a
 //!   lane and the number of lanes is the most requests in flight at once;
-//! - instant events (`ph: "i"`) mark `timeout`, `retry`, `rejected` and `late reply`. Timeouts,
-//!   retries and late replies are drawn at the caller: on the client lane of the request or on
+//! - a scripted fault's window (a partition's too) is a complete event `fault: payments latency
+//!   x10` with category `fault`, from its start to its end (or to the last record when it is
+//!   still on), on a track of its own in the process of the service where it shows first (a
+//!   thread after the worker slots, named like the span and sorted before them), or in a last
+//!   process `faults` when it shows at no service. A fault has one window, so one track each;
+//! - instant events (`ph: "i"`) mark `timeout`, `deadline`, `retry`, `hedge copy N`, `fallback`,
+//!   `late reply`, `rejected`, `shed`, `breaker closed -> open`, `crash replica N` and `restart
+//!   replica N`; their category is the record's kind. Timeouts, deadlines, retries, hedge copies,
+//!   fallbacks and late replies are drawn at the caller: on the client lane of the request or on
 //!   the worker of the calling attempt (`s: "t"`), or process-wide (`s: "p"`, `tid` 0) when the
-//!   caller holds no track any more; rejections are process-wide at the callee. Circuit breakers
-//!   do not exist yet; their state changes will be process-wide instant events of the caller.
+//!   caller holds no track any more. Rejections and sheds are process-wide at the callee, breaker
+//!   transitions process-wide at the caller of the edge, crashes and restarts process-wide at
+//!   the replica's service.
 //!
 //! Every event has `name`, `cat`, `ph`, `ts` and `pid`/`tid`; complete events have `dur`; times
-//! are microseconds with three decimals (exact nanoseconds). Metadata events (`ph: "M"`) name the
-//! processes and threads and order them; they carry `ts: 0`.
+//! are microseconds with three decimals (exact nanoseconds). `args` hold the record's data as
+//! the JSON Lines name it (durations in milliseconds: `waited_ms`, `backoff_ms`, `work_ms`), in
+//! alphabetical order; `request` is absent for the records of no request. Metadata events
+//! (`ph: "M"`) name the processes and threads and order them; they carry `ts: 0`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -46,7 +56,21 @@ use sim_core::{SimDuration, SimTime};
 
 /// Nanoseconds as seconds with nine decimals: `120.000000001`.
 fn seconds(ns: u64) -> String {
-    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+    Seconds(ns).to_string()
+}
+
+/// Nanoseconds shown as seconds with nine decimals, written without an allocation.
+struct Seconds(u64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
+    }
 }
 
 /// Nanoseconds as microseconds with three decimals: `120000000.001`.
@@ -184,20 +208,92 @@ impl<'a> Object<'a> {
 // JSON Lines
 
 /// Writes records as JSON Lines: one `{"type": KIND, "data": {...}}` object per line, with names
-/// instead of ids. `data` holds `t` (seconds, nine decimals), `t_ns`, `request` and, where they
-/// apply, `attempt`, `parent_attempt`, `client`, `service`, `edge` (`"from -> to"`), `instance`
-/// (`"payments/3"`) and `worker`, `outcome`, and the kind's own numbers: `attempt_number`,
-/// `queue_length`, `call_index`, `attempts`, `next_attempt_number`, `work_s`, `waited_s`,
-/// `latency_s`, `backoff_s`, `slowed_by` and `fault`. Keys are in alphabetical order.
+/// instead of ids. `data` holds `t` (seconds, nine decimals), `t_ns`, `request` (absent for the
+/// records of no request: `replica_crash`, `replica_restart`, `fault_start`, `fault_end`) and,
+/// where they apply, `attempt`, `parent_attempt`, `client`, `service`, `edge` (`"from -> to"`),
+/// `instance` (`"payments/3"`) and `worker`, `outcome`, and the kind's own data:
+///
+/// - `attempt_sent`: `attempt_number`; `queued`: `queue_length`; `call_start`: `call_index`;
+///   `call_finished`, `request_finished`: `attempts`; `retry_scheduled`: `next_attempt_number`
+///   and `backoff_s`;
+/// - `work_start`: `work_s`, and `fault` and `slowed_by` when a latency fault slowed it;
+/// - `reply_received`, `request_finished`: `latency_s`; `timeout`, `deadline`: `waited_s`;
+/// - `hedge_copy`: `copy_number` (2 for the first extra copy);
+/// - `breaker_transition`: `from` and `to` (`closed`, `open`, `half_open`);
+/// - `shed`: `shed_by` (`concurrency_limit`, `queue_length` or `codel`);
+/// - `replica_crash`: `replica` and the `fault` that crashed it (absent for a leak);
+///   `replica_restart`: `replica`;
+/// - `fault_start`, `fault_end`: `fault` (its description) and `service` (where it shows
+///   first, absent when at no service).
+///
+/// Keys are in alphabetical order.
 pub struct JsonLines {
     names: Quoted,
+    fields: Fields,
     line: String,
+}
+
+/// The keys and values of one JSON object, written in any order and emitted sorted by key.
+#[derive(Default)]
+struct Fields {
+    /// Each key with the range of its value (JSON) in `values`.
+    keys: Vec<(&'static str, std::ops::Range<usize>)>,
+    values: String,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.values.clear();
+    }
+
+    /// Adds a key with a value that is already JSON.
+    fn raw(&mut self, key: &'static str, value: &str) {
+        self.num(key, value);
+    }
+
+    fn num(&mut self, key: &'static str, value: impl fmt::Display) {
+        let start = self.values.len();
+        let _ = write!(self.values, "{value}");
+        self.keys.push((key, start..self.values.len()));
+    }
+
+    fn str(&mut self, key: &'static str, value: &str) {
+        self.raw(key, &quoted(value));
+    }
+
+    /// Nanoseconds as seconds with nine decimals.
+    fn seconds(&mut self, key: &'static str, ns: u64) {
+        self.num(key, Seconds(ns));
+    }
+
+    /// Appends the object, keys in alphabetical order.
+    fn write(&mut self, out: &mut String) {
+        self.keys.sort_unstable_by_key(|(key, _)| *key);
+        debug_assert!(self.keys.windows(2).all(|w| w[0].0 != w[1].0), "a key once");
+        let mut object = Object::open(out);
+        for (key, range) in &self.keys {
+            object.raw(key, &self.values[range.clone()]);
+        }
+        object.close();
+    }
+}
+
+/// `shed_by`: what refused a shed attempt (`number` of a `shed` record).
+pub fn shed_by_str(number: u32) -> &'static str {
+    match number {
+        0 => "concurrency_limit",
+        1 => "queue_length",
+        2 => "codel",
+        _ => "?",
+    }
 }
 
 impl JsonLines {
     pub fn new(names: &TraceNames) -> JsonLines {
         JsonLines {
             names: Quoted::new(names),
+            fields: Fields::default(),
             line: String::new(),
         }
     }
@@ -205,51 +301,10 @@ impl JsonLines {
     /// One record as a line, without the newline.
     pub fn line(&mut self, r: &TraceRecord) -> &str {
         let names = &self.names;
-        let line = &mut self.line;
-        line.clear();
-        line.push_str("{\"data\":");
-        let mut data = Object::open(line);
-        let number_key = match r.kind {
-            TraceKind::AttemptSent => Some("attempt_number"),
-            TraceKind::Queued => Some("queue_length"),
-            TraceKind::RetryScheduled => Some("next_attempt_number"),
-            TraceKind::CallStart => Some("call_index"),
-            TraceKind::CallFinished | TraceKind::RequestFinished => Some("attempts"),
-            _ => None,
-        };
-        let duration_key = match r.kind {
-            TraceKind::WorkStart => Some("work_s"),
-            TraceKind::Timeout | TraceKind::Deadline => Some("waited_s"),
-            TraceKind::ReplyReceived | TraceKind::RequestFinished => Some("latency_s"),
-            TraceKind::RetryScheduled => Some("backoff_s"),
-            _ => None,
-        };
-        // The fault that slowed the work, began or ended, or crashed the replica.
-        let slowed = r.fault != NONE
-            && matches!(
-                r.kind,
-                TraceKind::WorkStart
-                    | TraceKind::FaultStart
-                    | TraceKind::FaultEnd
-                    | TraceKind::ReplicaCrash
-            );
-        let number = |key: &str| number_key == Some(key);
-        let duration = |key: &str| duration_key == Some(key);
-        // Keys in alphabetical order.
+        let data = &mut self.fields;
+        data.clear();
         if r.attempt != 0 {
             data.num("attempt", r.attempt);
-        }
-        if number("attempt_number") {
-            data.num("attempt_number", r.number);
-        }
-        if number("attempts") {
-            data.num("attempts", r.number);
-        }
-        if duration("backoff_s") {
-            data.num("backoff_s", seconds(r.duration.as_nanos()));
-        }
-        if number("call_index") {
-            data.num("call_index", r.number);
         }
         if r.client != NONE {
             data.raw("client", names.client(r.client));
@@ -257,26 +312,15 @@ impl JsonLines {
         if r.edge != NONE {
             data.raw("edge", names.edge(r.edge));
         }
-        if slowed {
-            data.raw("fault", names.fault(r.fault));
-        }
         if r.slot != NONE {
             data.raw("instance", names.instance(r.service, r.slot));
-        }
-        if duration("latency_s") {
-            data.num("latency_s", seconds(r.duration.as_nanos()));
-        }
-        if number("next_attempt_number") {
-            data.num("next_attempt_number", r.number);
+            data.num("worker", r.slot);
         }
         if let Some(outcome) = r.outcome {
             data.str("outcome", outcome_str(outcome));
         }
         if r.parent != 0 {
             data.num("parent_attempt", r.parent);
-        }
-        if number("queue_length") {
-            data.num("queue_length", r.number);
         }
         // Crashes, restarts and fault windows belong to no request.
         if r.request != 0 {
@@ -285,25 +329,72 @@ impl JsonLines {
         if r.service != NONE {
             data.raw("service", names.service(r.service));
         }
-        if slowed {
-            data.num("slowed_by", factor(r.slowed_by));
-        }
-        data.num("t", seconds(r.time.as_nanos()));
+        data.seconds("t", r.time.as_nanos());
         data.num("t_ns", r.time.as_nanos());
-        if duration("waited_s") {
-            data.num("waited_s", seconds(r.duration.as_nanos()));
-        }
-        if duration("work_s") {
-            data.num("work_s", seconds(r.duration.as_nanos()));
-        }
-        if r.slot != NONE {
-            data.num("worker", r.slot);
-        }
-        data.close();
+        JsonLines::kind_data(names, data, r);
+        let line = &mut self.line;
+        line.clear();
+        line.push_str("{\"data\":");
+        data.write(line);
         line.push_str(",\"type\":\"");
         line.push_str(r.kind.as_str());
         line.push_str("\"}");
         &self.line
+    }
+
+    /// The keys a record has because of its kind.
+    fn kind_data(names: &Quoted, data: &mut Fields, r: &TraceRecord) {
+        let duration = r.duration.as_nanos();
+        match r.kind {
+            TraceKind::AttemptSent => data.num("attempt_number", r.number),
+            TraceKind::Queued => data.num("queue_length", r.number),
+            TraceKind::CallStart => data.num("call_index", r.number),
+            TraceKind::CallFinished => data.num("attempts", r.number),
+            TraceKind::RequestFinished => {
+                data.num("attempts", r.number);
+                data.seconds("latency_s", duration);
+            }
+            TraceKind::RetryScheduled => {
+                data.num("next_attempt_number", r.number);
+                data.seconds("backoff_s", duration);
+            }
+            TraceKind::WorkStart => {
+                data.seconds("work_s", duration);
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                    data.num("slowed_by", factor(r.slowed_by));
+                }
+            }
+            TraceKind::ReplyReceived => data.seconds("latency_s", duration),
+            TraceKind::Timeout | TraceKind::Deadline => data.seconds("waited_s", duration),
+            TraceKind::HedgeCopy => data.num("copy_number", r.number),
+            TraceKind::BreakerTransition => {
+                if let Some((from, to)) = r.breaker {
+                    data.str("from", from.name());
+                    data.str("to", to.name());
+                }
+            }
+            TraceKind::Shed => data.str("shed_by", shed_by_str(r.number)),
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                data.num("replica", r.number);
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                }
+            }
+            TraceKind::FaultStart | TraceKind::FaultEnd => {
+                if r.fault != NONE {
+                    data.raw("fault", names.fault(r.fault));
+                }
+            }
+            TraceKind::RequestStart
+            | TraceKind::Delivered
+            | TraceKind::Rejected
+            | TraceKind::WorkDone
+            | TraceKind::WorkerReleased
+            | TraceKind::ReplySent
+            | TraceKind::LateReply
+            | TraceKind::Fallback => {}
+        }
     }
 
     /// Writes one record and a newline.
@@ -382,6 +473,12 @@ impl std::error::Error for FilterError {}
 ///   release);
 /// - `kind=timeout|retry_scheduled`: records of these kinds ([`TraceKind::as_str`]);
 /// - `t=120s..130s`: records at `120 s <= t < 130 s`; either end may be left out (`t=120s..`).
+///
+/// The records of no request (`replica_crash`, `replica_restart`, `fault_start`, `fault_end`)
+/// are selected by `service` (a crash's or restart's service, the service where a fault shows
+/// first), `kind` and `t` like the others; `request=N` never selects them, nor does `instance`
+/// (they name no worker). To see a request with the faults around it, use `--explain`, or
+/// select them separately: `kind=fault_start|fault_end|replica_crash`.
 ///
 /// An empty filter ([`Filter::all`]) selects everything.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -555,6 +652,8 @@ enum Shape {
     Work,
     /// A downstream call the holding attempt waits on; `number` is its attempts.
     Call,
+    /// A scripted fault's window, on its own track.
+    Fault,
     /// A marker at one instant; `scope` is `t` (its thread) or `p` (its process).
     Instant { scope: char },
 }
@@ -607,6 +706,8 @@ pub struct ChromeTrace {
     holds: BTreeMap<u64, OpenHold>,
     /// Downstream calls a holding attempt waits on, by that attempt's id.
     calls: BTreeMap<u64, (TraceRecord, u32, u32)>,
+    /// Fault windows begun and not yet ended, by fault index.
+    faults: BTreeMap<u32, TraceRecord>,
     events: Vec<ChromeEvent>,
     last: SimTime,
 }
@@ -633,6 +734,7 @@ impl ChromeTrace {
             lanes: vec![0; names.clients.len()],
             holds: BTreeMap::new(),
             calls: BTreeMap::new(),
+            faults: BTreeMap::new(),
             events: Vec::new(),
             last: SimTime::ZERO,
         }
@@ -644,6 +746,21 @@ impl ChromeTrace {
 
     fn service_pid(&self, service: u32) -> u32 {
         1 + self.names.clients.len() as u32 + service
+    }
+
+    /// The process of the faults that show at no service, after the services.
+    fn faults_pid(&self) -> u32 {
+        1 + (self.names.clients.len() + self.names.services.len()) as u32
+    }
+
+    /// The track of a fault's window: in the process of the service where it shows first, one
+    /// thread per fault after the worker slots (or in the faults process when at no service).
+    /// A fault has one window, so its spans never overlap.
+    fn fault_track(&self, r: &TraceRecord) -> (u32, u32) {
+        match self.names.workers.get(r.service as usize) {
+            Some(&workers) => (self.service_pid(r.service), workers + 1 + r.fault),
+            None => (self.faults_pid(), 1 + r.fault),
+        }
     }
 
     fn caller_pid(&self, edge: u32) -> u32 {
@@ -792,13 +909,19 @@ impl ChromeTrace {
                 let track = (self.service_pid(r.service), 0, 'p');
                 self.instant(r, track);
             }
-            TraceKind::ReplicaCrash
-            | TraceKind::ReplicaRestart
-            | TraceKind::FaultStart
-            | TraceKind::FaultEnd => {
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
                 if r.service != NONE {
                     let track = (self.service_pid(r.service), 0, 'p');
                     self.instant(r, track);
+                }
+            }
+            TraceKind::FaultStart => {
+                self.faults.insert(r.fault, *r);
+            }
+            TraceKind::FaultEnd => {
+                if let Some(start) = self.faults.remove(&r.fault) {
+                    let (pid, tid) = self.fault_track(&start);
+                    self.span(Shape::Fault, &start, (r.time, None, 0), pid, tid);
                 }
             }
             TraceKind::AttemptSent
@@ -809,10 +932,14 @@ impl ChromeTrace {
         }
     }
 
-    /// Closes what is still open at the end of the run (requests and attempts in flight), with
-    /// no outcome, at the time of the last record.
+    /// Closes what is still open at the end of the run (requests and attempts in flight, fault
+    /// windows), with no outcome, at the time of the last record.
     fn close_open(&mut self) {
         let end = self.last;
+        for (_, start) in std::mem::take(&mut self.faults) {
+            let (pid, tid) = self.fault_track(&start);
+            self.span(Shape::Fault, &start, (end, None, 0), pid, tid);
+        }
         for (_, open) in std::mem::take(&mut self.requests) {
             let pid = self.client_pid(open.start.client);
             self.span(
@@ -846,39 +973,43 @@ impl ChromeTrace {
         }
     }
 
-    fn event_json(&self, e: &ChromeEvent, out: &mut String) {
-        let q = &self.quoted;
+    /// The event's name and category.
+    fn event_name(&self, e: &ChromeEvent) -> (String, &'static str) {
         let r = &e.record;
-        let (name, cat) = match e.shape {
-            Shape::Request | Shape::Hold => (quoted(&format!("request {}", r.request)), {
-                if e.shape == Shape::Request {
-                    "request"
-                } else {
-                    "attempt"
-                }
-            }),
-            Shape::Work if r.fault != NONE => (
-                quoted(&format!("work (slowed x{})", factor(r.slowed_by))),
-                "work",
-            ),
-            Shape::Work => ("\"work\"".to_string(), "work"),
-            Shape::Call => (
-                quoted(&format!("call {}", self.names.service(r.service))),
-                "call",
-            ),
+        match e.shape {
+            Shape::Request => (format!("request {}", r.request), "request"),
+            Shape::Hold => (format!("request {}", r.request), "attempt"),
+            Shape::Work if r.fault != NONE => {
+                (format!("work (slowed x{})", factor(r.slowed_by)), "work")
+            }
+            Shape::Work => ("work".to_string(), "work"),
+            Shape::Call => (format!("call {}", self.names.service(r.service)), "call"),
+            Shape::Fault => (format!("fault: {}", self.names.fault(r.fault)), "fault"),
             Shape::Instant { .. } => {
                 let name = match r.kind {
-                    TraceKind::Timeout => "timeout",
-                    TraceKind::RetryScheduled => "retry",
-                    TraceKind::Rejected => "rejected",
-                    TraceKind::LateReply => "late reply",
-                    other => other.as_str(),
+                    TraceKind::RetryScheduled => "retry".to_string(),
+                    TraceKind::LateReply => "late reply".to_string(),
+                    TraceKind::HedgeCopy => format!("hedge copy {}", r.number),
+                    TraceKind::BreakerTransition => {
+                        let (from, to) =
+                            r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
+                        format!("breaker {from} -> {to}")
+                    }
+                    TraceKind::ReplicaCrash => format!("crash replica {}", r.number),
+                    TraceKind::ReplicaRestart => format!("restart replica {}", r.number),
+                    other => other.as_str().to_string(),
                 };
-                (quoted(name), r.kind.as_str())
+                (name, r.kind.as_str())
             }
-        };
+        }
+    }
+
+    fn event_json(&self, e: &ChromeEvent, args: &mut Fields, out: &mut String) {
+        let q = &self.quoted;
+        let r = &e.record;
+        let (name, cat) = self.event_name(e);
         let mut event = Object::open(out);
-        event.raw("name", &name).str("cat", cat);
+        event.str("name", &name).str("cat", cat);
         match e.shape {
             Shape::Instant { scope } => {
                 event.str("ph", "i").str("s", &scope.to_string());
@@ -893,34 +1024,28 @@ impl ChromeTrace {
         }
         event.num("pid", e.pid).num("tid", e.tid);
         event.out.push_str(",\"args\":");
-        let mut args = Object::open(event.out);
+        args.clear();
         if r.attempt != 0 {
             args.num("attempt", r.attempt);
         }
-        match e.shape {
-            Shape::Request | Shape::Call if e.outcome.is_some() => {
-                args.num("attempts", e.number);
-            }
-            Shape::Instant { .. } if r.kind == TraceKind::RetryScheduled => {
-                args.num("backoff_ms", millis(r.duration.as_nanos()));
-            }
-            _ => {}
+        if matches!(e.shape, Shape::Request | Shape::Call) && e.outcome.is_some() {
+            args.num("attempts", e.number);
         }
         if r.edge != NONE && e.shape != Shape::Work {
             args.raw("edge", q.edge(r.edge));
         }
-        if r.fault != NONE && matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.raw("fault", q.fault(r.fault));
-        }
-        if matches!(e.shape, Shape::Hold | Shape::Work) {
+        let held = matches!(e.shape, Shape::Hold | Shape::Work);
+        if held {
             args.raw("instance", q.instance(r.service, r.slot));
-        }
-        if r.kind == TraceKind::RetryScheduled {
-            args.num("next_attempt_number", r.number);
+            args.num("work_ms", millis(r.duration.as_nanos()));
+            if r.fault != NONE {
+                args.raw("fault", q.fault(r.fault));
+                args.num("slowed_by", factor(r.slowed_by));
+            }
         }
         let outcome = match e.outcome {
             Some(o) => outcome_str(o),
-            None if matches!(e.shape, Shape::Instant { .. } | Shape::Work) => "",
+            None if matches!(e.shape, Shape::Instant { .. } | Shape::Work | Shape::Fault) => "",
             None => "in flight at the end",
         };
         if !outcome.is_empty() {
@@ -929,18 +1054,45 @@ impl ChromeTrace {
         if r.parent != 0 {
             args.num("parent_attempt", r.parent);
         }
-        args.num("request", r.request);
-        if r.fault != NONE && matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.num("slowed_by", factor(r.slowed_by));
+        // Crashes, restarts and fault windows belong to no request.
+        if r.request != 0 {
+            args.num("request", r.request);
         }
-        if r.kind == TraceKind::Timeout {
-            args.num("waited_ms", millis(r.duration.as_nanos()));
+        if e.shape == Shape::Fault {
+            args.raw("fault", q.fault(r.fault));
+        } else if matches!(e.shape, Shape::Instant { .. }) {
+            ChromeTrace::instant_args(q, args, r);
         }
-        if matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.num("work_ms", millis(r.duration.as_nanos()));
-        }
-        args.close();
+        args.write(event.out);
         out.push('}');
+    }
+
+    /// The arguments an instant has because of its kind.
+    fn instant_args(q: &Quoted, args: &mut Fields, r: &TraceRecord) {
+        match r.kind {
+            TraceKind::RetryScheduled => {
+                args.num("backoff_ms", millis(r.duration.as_nanos()));
+                args.num("next_attempt_number", r.number);
+            }
+            TraceKind::Timeout | TraceKind::Deadline => {
+                args.num("waited_ms", millis(r.duration.as_nanos()));
+            }
+            TraceKind::HedgeCopy => args.num("copy_number", r.number),
+            TraceKind::BreakerTransition => {
+                if let Some((from, to)) = r.breaker {
+                    args.str("from", from.name());
+                    args.str("to", to.name());
+                }
+            }
+            TraceKind::Shed => args.str("shed_by", shed_by_str(r.number)),
+            TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                args.num("replica", r.number);
+                if r.fault != NONE {
+                    args.raw("fault", q.fault(r.fault));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn metadata(out: &mut String, name: &str, pid: u32, tid: u32, key: &str, value: &str) {
@@ -949,6 +1101,42 @@ impl ChromeTrace {
             "{{\"name\":\"{name}\",\"cat\":\"__metadata\",\"ph\":\"M\",\"ts\":0,\"pid\":{pid},\
              \"tid\":{tid},\"args\":{{\"{key}\":{value}}}}}"
         );
+    }
+
+    /// `client shoppers`, `service payments`, or `faults` for the faults at no service.
+    fn process_name(&self, pid: u32) -> String {
+        let n_clients = self.names.clients.len() as u32;
+        if pid <= n_clients {
+            format!("client {}", self.names.client(pid - 1))
+        } else if pid < self.faults_pid() {
+            format!("service {}", self.names.service(pid - 1 - n_clients))
+        } else {
+            "faults".to_string()
+        }
+    }
+
+    /// A thread's name and sort index: a client's lane, a worker slot (`payments/3`), or a
+    /// fault's track, named by the fault and sorted before the workers (index 0).
+    fn thread_name(&self, pid: u32, tid: u32) -> (String, u32) {
+        let n_clients = self.names.clients.len() as u32;
+        if pid <= n_clients {
+            return (
+                format!("{} lane {}", self.names.client(pid - 1), tid - 1),
+                tid,
+            );
+        }
+        let (workers, service) = match pid.checked_sub(1 + n_clients) {
+            Some(service) if pid < self.faults_pid() => {
+                (self.names.workers[service as usize], service)
+            }
+            _ => (0, NONE),
+        };
+        if tid <= workers {
+            let name = format!("{}/{}", self.names.service(service), tid - 1);
+            (name, tid)
+        } else {
+            (format!("fault: {}", self.names.fault(tid - 1 - workers)), 0)
+        }
     }
 
     /// Writes the document.
@@ -971,15 +1159,7 @@ impl ChromeTrace {
         };
         let pids: BTreeSet<u32> = tracks.iter().map(|&(pid, _)| pid).collect();
         for &pid in &pids {
-            let n_clients = self.names.clients.len() as u32;
-            let name = if pid <= n_clients {
-                quoted(&format!("client {}", self.names.client(pid - 1)))
-            } else {
-                quoted(&format!(
-                    "service {}",
-                    self.names.service(pid - 1 - n_clients)
-                ))
-            };
+            let name = quoted(&self.process_name(pid));
             line.clear();
             ChromeTrace::metadata(&mut line, "process_name", pid, 0, "name", &name);
             emit(&line, out)?;
@@ -999,19 +1179,12 @@ impl ChromeTrace {
             if tid == 0 {
                 continue;
             }
-            let n_clients = self.names.clients.len() as u32;
-            let name = if pid <= n_clients {
-                quoted(&format!("{} lane {}", self.names.client(pid - 1), tid - 1))
-            } else {
-                self.quoted
-                    .instance(pid - 1 - n_clients, tid - 1)
-                    .to_string()
-            };
+            let (name, index) = self.thread_name(pid, tid);
             line.clear();
-            ChromeTrace::metadata(&mut line, "thread_name", pid, tid, "name", &name);
+            ChromeTrace::metadata(&mut line, "thread_name", pid, tid, "name", &quoted(&name));
             emit(&line, out)?;
             line.clear();
-            let index = tid.to_string();
+            let index = index.to_string();
             ChromeTrace::metadata(
                 &mut line,
                 "thread_sort_index",
@@ -1022,9 +1195,10 @@ impl ChromeTrace {
             );
             emit(&line, out)?;
         }
+        let mut args = Fields::default();
         for e in &events {
             line.clear();
-            self.event_json(e, &mut line);
+            self.event_json(e, &mut args, &mut line);
             emit(&line, out)?;
         }
         out.write_all(b"\n]}\n")
@@ -1079,12 +1253,136 @@ fn attempts_words(n: u32) -> String {
     }
 }
 
+/// Whether a record tells the context of a request rather than its own steps: a fault window,
+/// a crash or restart, a breaker transition (which may be judging another request).
+fn is_context(kind: TraceKind) -> bool {
+    matches!(
+        kind,
+        TraceKind::FaultStart
+            | TraceKind::FaultEnd
+            | TraceKind::ReplicaCrash
+            | TraceKind::ReplicaRestart
+            | TraceKind::BreakerTransition
+    )
+}
+
+/// Whether [`explain`] of `request` may need record `r`: the request's own records and every
+/// record of its possible context (fault windows, crashes, restarts, breaker transitions).
+/// A caller that streams a run's records keeps those that pass and explains them afterwards.
+pub fn explain_needs(r: &TraceRecord, request: u64) -> bool {
+    r.request == request || is_context(r.kind)
+}
+
+/// The records the story of `request` tells, in their order: its own, and its context while it
+/// lasts (from its first record to its last): the faults on when it starts and the fault windows
+/// that begin or end, the crashes and restarts at the services it reaches, and the breaker
+/// transitions on the edges it uses.
+fn story_records(records: &[TraceRecord], request: u64) -> Vec<&TraceRecord> {
+    let mut mine = records.iter().filter(|r| r.request == request).peekable();
+    let Some(start) = mine.peek().map(|r| r.time) else {
+        return Vec::new();
+    };
+    let mut end = start;
+    let mut services = BTreeSet::new();
+    let mut edges = BTreeSet::new();
+    for r in mine {
+        end = r.time;
+        services.insert(r.service);
+        edges.insert(r.edge);
+    }
+    let mut on_at_start = BTreeSet::new();
+    for r in records.iter().take_while(|r| r.time < start) {
+        match r.kind {
+            TraceKind::FaultStart => on_at_start.insert(r.fault),
+            TraceKind::FaultEnd => on_at_start.remove(&r.fault),
+            _ => false,
+        };
+    }
+    records
+        .iter()
+        .filter(|r| {
+            if r.request == request {
+                return true;
+            }
+            let during = start <= r.time && r.time <= end;
+            match r.kind {
+                TraceKind::FaultStart => {
+                    during || (r.time < start && on_at_start.contains(&r.fault))
+                }
+                TraceKind::FaultEnd => during,
+                TraceKind::ReplicaCrash | TraceKind::ReplicaRestart => {
+                    during && services.contains(&r.service)
+                }
+                TraceKind::BreakerTransition => during && edges.contains(&r.edge),
+                _ => false,
+            }
+        })
+        .collect()
+}
+
+/// What refused a shed attempt, in words.
+fn shed_by_words(number: u32) -> &'static str {
+    match number {
+        0 => "the adaptive concurrency limit",
+        1 => "the queue-length limit",
+        2 => "CoDel",
+        _ => "load shedding",
+    }
+}
+
+/// The line of a record that tells the context of a request.
+fn context_line(r: &TraceRecord, names: &TraceNames) -> String {
+    let service = names.service(r.service);
+    match r.kind {
+        TraceKind::FaultStart => format!("fault {} begins", names.fault(r.fault)),
+        TraceKind::FaultEnd => format!("fault {} ends", names.fault(r.fault)),
+        TraceKind::ReplicaCrash => {
+            let cause = if r.fault == NONE {
+                "a leak used it up".to_string()
+            } else {
+                format!("fault {}", names.fault(r.fault))
+            };
+            format!(
+                "{service}: replica {} crashes ({cause}); its queue and the work in progress \
+                 are lost",
+                r.number
+            )
+        }
+        TraceKind::ReplicaRestart => format!("{service}: replica {} restarts", r.number),
+        _ => {
+            let (from, to) = names.edge(r.edge);
+            let from = from.strip_prefix("client:").unwrap_or(from);
+            let (was, now) = r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
+            format!("{from} -> {to}: circuit breaker {was} -> {now}")
+        }
+    }
+}
+
+/// The time column of a story line: the offset from the request's start, `+   12.345ms`, or
+/// `-` before it (a fault that was already on).
+fn offset_words(time: SimTime, start: SimTime) -> String {
+    let (sign, ns) = if time >= start {
+        ('+', (time - start).as_nanos())
+    } else {
+        ('-', (start - time).as_nanos())
+    };
+    format!("{sign}{:>12}", format!("{}ms", millis_short(ns)))
+}
+
 /// The causal story of logical request `request`: each attempt and hop, queue wait, work,
-/// downstream call, timeout, retry with its backoff, late reply, and the outcome, in time order,
-/// indented by hop. Work slowed by a latency fault names the fault. `records` may hold other
-/// requests' records too; they are skipped.
+/// downstream call, timeout, deadline, retry with its backoff, hedged copy, shed, fallback,
+/// late reply, and the outcome, in time order, indented by hop. Work slowed by a latency fault
+/// names the fault. Around these steps, unindented, its context: the faults on when it starts
+/// (at their start, before its first line) and those beginning or ending while it lasts, the
+/// crashes and restarts of replicas of the services it reaches, and the breaker transitions on
+/// the edges it uses. `records` may hold other requests' records too (see [`explain_needs`]).
 pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> String {
-    let mine: Vec<&TraceRecord> = records.iter().filter(|r| r.request == request).collect();
+    let story = story_records(records, request);
+    let mine: Vec<&TraceRecord> = story
+        .iter()
+        .copied()
+        .filter(|r| r.request == request)
+        .collect();
     let mut out = String::new();
     let Some(first) = mine.first() else {
         let _ = writeln!(out, "request {request} does not appear in the trace");
@@ -1112,7 +1410,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
         );
     }
     out.push('\n');
-    for (i, r) in mine.iter().enumerate() {
+    for (i, r) in story.iter().enumerate() {
         let depth_of = |attempt: u64| notes.get(&attempt).map_or(0, |n| n.depth);
         let (from, to) = names.edge(r.edge);
         let from = from.strip_prefix("client:").unwrap_or(from);
@@ -1226,9 +1524,12 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 }
                 // At the reply, the reply's line says it; otherwise an async service lets go of
                 // its worker while it waits for its calls.
-                let replies_now = mine.get(i + 1).is_some_and(|next| {
-                    next.kind == TraceKind::ReplySent && next.attempt == r.attempt
-                });
+                let replies_now = story[i + 1..]
+                    .iter()
+                    .find(|next| next.request == request)
+                    .is_some_and(|next| {
+                        next.kind == TraceKind::ReplySent && next.attempt == r.attempt
+                    });
                 if replies_now {
                     continue;
                 }
@@ -1322,21 +1623,20 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 },
                 format!("{from} -> {to}: the call failed; its fallback answered (degraded)"),
             ),
-            TraceKind::BreakerTransition => {
-                let (was, now) = r.breaker.map_or(("?", "?"), |(a, b)| (a.name(), b.name()));
-                (0, format!("{from} -> {to}: circuit breaker {was} -> {now}"))
-            }
             TraceKind::Shed => (
                 note.depth,
                 format!(
-                    "{service}: attempt {} (#{}) shed by load shedding",
-                    note.number, r.attempt
+                    "{service}: attempt {} (#{}) shed by {}",
+                    note.number,
+                    r.attempt,
+                    shed_by_words(r.number)
                 ),
             ),
-            TraceKind::ReplicaCrash
+            TraceKind::BreakerTransition
+            | TraceKind::ReplicaCrash
             | TraceKind::ReplicaRestart
             | TraceKind::FaultStart
-            | TraceKind::FaultEnd => continue,
+            | TraceKind::FaultEnd => (0, context_line(r, names)),
             TraceKind::RetryScheduled => (
                 note.depth,
                 format!(
@@ -1377,12 +1677,9 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
         }
         let _ = writeln!(
             out,
-            "{:>16}s  +{:>12}  {}{}",
+            "{:>16}s  {}  {}{}",
             seconds(r.time.as_nanos()),
-            format!(
-                "{}ms",
-                millis_short(r.time.saturating_since(start).as_nanos())
-            ),
+            offset_words(r.time, start),
             "  ".repeat(depth),
             text
         );
@@ -1428,7 +1725,47 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
             faults.join(", ")
         );
     }
+    context_summary(&story, request, names, &mut out);
     out
+}
+
+/// The last line of a story when it has a context: the faults on while the request lasted,
+/// and how many crashes, restarts and breaker transitions happened around it.
+fn context_summary(story: &[&TraceRecord], request: u64, names: &TraceNames, out: &mut String) {
+    let context = || story.iter().filter(|r| is_context(r.kind));
+    let faults: BTreeSet<u32> = context()
+        .filter(|r| matches!(r.kind, TraceKind::FaultStart | TraceKind::FaultEnd))
+        .map(|r| r.fault)
+        .collect();
+    let count = |kind: TraceKind| context().filter(|r| r.kind == kind).count();
+    let (crashes, restarts) = (
+        count(TraceKind::ReplicaCrash),
+        count(TraceKind::ReplicaRestart),
+    );
+    let transitions = count(TraceKind::BreakerTransition);
+    if faults.is_empty() && crashes + restarts + transitions == 0 {
+        return;
+    }
+    let faults: Vec<&str> = faults.iter().map(|&f| names.fault(f)).collect();
+    let faults = if faults.is_empty() {
+        "none".to_string()
+    } else {
+        faults.join(", ")
+    };
+    let own = story
+        .iter()
+        .filter(|r| r.kind == TraceKind::BreakerTransition && r.request == request)
+        .count();
+    let judging = if own > 0 {
+        format!(" ({own} while judging it)")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        out,
+        "around it: faults on: {faults}; replica crashes: {crashes}; restarts: {restarts}; \
+         breaker transitions: {transitions}{judging}"
+    );
 }
 
 /// Milliseconds with three decimals: `1509.123`.
@@ -1547,6 +1884,239 @@ mod tests {
         Filter::parse(expression, names, scenarios::parse_duration)
     }
 
+    /// The names of `run()` without running it: front (8 workers), back (4); users; edges
+    /// front -> back (0) and users -> front (1), services' first; the fault `back latency x10`.
+    fn names() -> TraceNames {
+        World::new(&config(), 7).trace_names()
+    }
+
+    /// A record of `kind` at `t_ms`, for `request`, with the fields `set` gives it.
+    fn record(
+        t_ms: u64,
+        kind: TraceKind,
+        request: u64,
+        set: impl FnOnce(&mut TraceRecord),
+    ) -> TraceRecord {
+        let mut r = TraceRecord::new(SimTime(t_ms * 1_000_000), kind, request);
+        set(&mut r);
+        r
+    }
+
+    #[test]
+    fn new_kinds_have_named_keys_in_json_lines() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let cases = [
+            (
+                record(1000, TraceKind::BreakerTransition, 5, |r| {
+                    r.edge = 0;
+                    r.service = 1;
+                    r.breaker = Some((BreakerState::Closed, BreakerState::Open));
+                }),
+                r#"{"data":{"edge":"front -> back","from":"closed","request":5,"service":"back","t":1.000000000,"t_ns":1000000000,"to":"open"},"type":"breaker_transition"}"#,
+            ),
+            (
+                record(1000, TraceKind::HedgeCopy, 5, |r| {
+                    (r.attempt, r.parent, r.edge, r.service, r.number) = (9, 3, 0, 1, 2);
+                }),
+                r#"{"data":{"attempt":9,"copy_number":2,"edge":"front -> back","parent_attempt":3,"request":5,"service":"back","t":1.000000000,"t_ns":1000000000},"type":"hedge_copy"}"#,
+            ),
+            (
+                record(1000, TraceKind::Shed, 5, |r| {
+                    (r.attempt, r.edge, r.service, r.number) = (9, 0, 1, 1);
+                    r.outcome = Some(Outcome::Failed(FailureCause::Shed));
+                }),
+                r#"{"data":{"attempt":9,"edge":"front -> back","outcome":"shed","request":5,"service":"back","shed_by":"queue_length","t":1.000000000,"t_ns":1000000000},"type":"shed"}"#,
+            ),
+            (
+                record(1000, TraceKind::Deadline, 5, |r| {
+                    (r.edge, r.service) = (1, 0);
+                    r.duration = SimDuration::from_millis(250);
+                }),
+                r#"{"data":{"edge":"client:users -> front","request":5,"service":"front","t":1.000000000,"t_ns":1000000000,"waited_s":0.250000000},"type":"deadline"}"#,
+            ),
+            (
+                record(1000, TraceKind::Fallback, 5, |r| {
+                    (r.edge, r.service, r.parent) = (0, 1, 3);
+                    r.outcome = Some(Outcome::Degraded);
+                }),
+                r#"{"data":{"edge":"front -> back","outcome":"degraded","parent_attempt":3,"request":5,"service":"back","t":1.000000000,"t_ns":1000000000},"type":"fallback"}"#,
+            ),
+            (
+                record(1500, TraceKind::ReplicaCrash, 0, |r| {
+                    (r.service, r.number, r.fault) = (1, 2, 0);
+                }),
+                r#"{"data":{"fault":"back latency x10","replica":2,"service":"back","t":1.500000000,"t_ns":1500000000},"type":"replica_crash"}"#,
+            ),
+            // A leak crashes a replica without a scripted fault.
+            (
+                record(1500, TraceKind::ReplicaCrash, 0, |r| {
+                    (r.service, r.number) = (1, 2);
+                }),
+                r#"{"data":{"replica":2,"service":"back","t":1.500000000,"t_ns":1500000000},"type":"replica_crash"}"#,
+            ),
+            (
+                record(1600, TraceKind::ReplicaRestart, 0, |r| {
+                    (r.service, r.number) = (1, 2);
+                }),
+                r#"{"data":{"replica":2,"service":"back","t":1.600000000,"t_ns":1600000000},"type":"replica_restart"}"#,
+            ),
+            (
+                record(1000, TraceKind::FaultStart, 0, |r| {
+                    (r.service, r.fault) = (1, 0)
+                }),
+                r#"{"data":{"fault":"back latency x10","service":"back","t":1.000000000,"t_ns":1000000000},"type":"fault_start"}"#,
+            ),
+            // A partition between clients only shows at no service.
+            (
+                record(2000, TraceKind::FaultEnd, 0, |r| r.fault = 0),
+                r#"{"data":{"fault":"back latency x10","t":2.000000000,"t_ns":2000000000},"type":"fault_end"}"#,
+            ),
+        ];
+        let mut writer = JsonLines::new(&names);
+        for (r, expected) in cases {
+            assert_eq!(writer.line(&r), expected, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn chrome_trace_shows_fault_windows_crashes_and_breaker_transitions() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let records = [
+            record(1000, TraceKind::FaultStart, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1200, TraceKind::BreakerTransition, 0, |r| {
+                (r.edge, r.service) = (0, 1);
+                r.breaker = Some((BreakerState::Closed, BreakerState::Open));
+            }),
+            record(1300, TraceKind::ReplicaCrash, 0, |r| {
+                (r.service, r.number, r.fault) = (1, 0, 0);
+            }),
+            record(1400, TraceKind::ReplicaRestart, 0, |r| {
+                (r.service, r.number) = (1, 0)
+            }),
+            record(1500, TraceKind::Shed, 4, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (8, 0, 1, 0);
+            }),
+            record(2000, TraceKind::FaultEnd, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+        ];
+        let doc: Value = serde_json::from_str(&chrome_trace(&records, &names, Filter::all()))
+            .expect("valid JSON");
+        let events: Vec<String> = doc["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        // front is process 2 and back process 3 (users is 1); back's fault track comes after
+        // its 4 workers.
+        let expected = [
+            r#"{"args":{"name":"service front"},"cat":"__metadata","name":"process_name","ph":"M","pid":2,"tid":0,"ts":0}"#,
+            r#"{"args":{"sort_index":2},"cat":"__metadata","name":"process_sort_index","ph":"M","pid":2,"tid":0,"ts":0}"#,
+            r#"{"args":{"name":"service back"},"cat":"__metadata","name":"process_name","ph":"M","pid":3,"tid":0,"ts":0}"#,
+            r#"{"args":{"sort_index":3},"cat":"__metadata","name":"process_sort_index","ph":"M","pid":3,"tid":0,"ts":0}"#,
+            r#"{"args":{"name":"fault: back latency x10"},"cat":"__metadata","name":"thread_name","ph":"M","pid":3,"tid":5,"ts":0}"#,
+            r#"{"args":{"sort_index":0},"cat":"__metadata","name":"thread_sort_index","ph":"M","pid":3,"tid":5,"ts":0}"#,
+            r#"{"args":{"fault":"back latency x10"},"cat":"fault","dur":1000000.0,"name":"fault: back latency x10","ph":"X","pid":3,"tid":5,"ts":1000000.0}"#,
+            r#"{"args":{"edge":"front -> back","from":"closed","to":"open"},"cat":"breaker_transition","name":"breaker closed -> open","ph":"i","pid":2,"s":"p","tid":0,"ts":1200000.0}"#,
+            r#"{"args":{"fault":"back latency x10","replica":0},"cat":"replica_crash","name":"crash replica 0","ph":"i","pid":3,"s":"p","tid":0,"ts":1300000.0}"#,
+            r#"{"args":{"replica":0},"cat":"replica_restart","name":"restart replica 0","ph":"i","pid":3,"s":"p","tid":0,"ts":1400000.0}"#,
+            r#"{"args":{"attempt":8,"edge":"front -> back","request":4,"shed_by":"concurrency_limit"},"cat":"shed","name":"shed","ph":"i","pid":3,"s":"p","tid":0,"ts":1500000.0}"#,
+        ];
+        assert_eq!(events, expected);
+        // A fault still on at the end of the trace ends with its last record.
+        let open = chrome_trace(&records[..5], &names, Filter::all());
+        assert!(
+            open.contains(r#""name":"fault: back latency x10","cat":"fault","ph":"X","ts":1000000.000,"dur":500000.000"#),
+            "{open}"
+        );
+        // A span is kept when its first record passes the filter and it meets the range.
+        let filter = parse("service=back,t=1.9s..", &names).unwrap();
+        let late = chrome_trace(&records, &names, filter);
+        assert!(
+            late.contains("\"name\":\"fault: back latency x10\""),
+            "{late}"
+        );
+        assert!(!late.contains("crash replica"), "{late}");
+    }
+
+    #[test]
+    fn explain_tells_the_faults_crashes_and_breaker_transitions_around_a_request() {
+        use models::policy::breaker::BreakerState;
+        let names = names();
+        let transition = |t_ms, request, edge, to| {
+            record(t_ms, TraceKind::BreakerTransition, request, |r| {
+                r.edge = edge;
+                r.breaker = Some((BreakerState::Closed, to));
+            })
+        };
+        let crash = |t_ms, service| {
+            record(t_ms, TraceKind::ReplicaCrash, 0, |r| {
+                (r.service, r.number, r.fault) = (service, 1, NONE);
+            })
+        };
+        let records = [
+            record(500, TraceKind::FaultStart, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1000, TraceKind::RequestStart, 3, |r| {
+                (r.client, r.edge, r.service) = (0, 1, 0);
+            }),
+            record(1000, TraceKind::AttemptSent, 3, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (6, 1, 0, 1);
+            }),
+            // Around it: a crash at front (reached) and one at back (not reached), a transition
+            // on its edge judging another request and one on an edge it does not use.
+            crash(1010, 0),
+            crash(1020, 1),
+            transition(1030, 4, 1, BreakerState::Open),
+            transition(1040, 4, 0, BreakerState::HalfOpen),
+            record(1050, TraceKind::FaultEnd, 0, |r| {
+                (r.service, r.fault) = (1, 0)
+            }),
+            record(1100, TraceKind::Shed, 3, |r| {
+                (r.attempt, r.edge, r.service, r.number) = (6, 1, 0, 2);
+            }),
+            record(1100, TraceKind::RequestFinished, 3, |r| {
+                (r.client, r.edge, r.service, r.number) = (0, 1, 0, 1);
+                r.outcome = Some(Outcome::Failed(FailureCause::Shed));
+                r.duration = SimDuration::from_millis(100);
+            }),
+            // After its last record: not its story.
+            crash(1200, 0),
+        ];
+        let story = explain(&records, 3, &names);
+        let expected = "\
+request 3: from client users to front, starting at 1.000000000s
+
+     0.500000000s  -   500.000ms  fault back latency x10 begins
+     1.000000000s  +     0.000ms  users -> front: attempt 1 sent (#6)
+     1.010000000s  +    10.000ms  front: replica 1 crashes (a leak used it up); its queue and the work in progress are lost
+     1.030000000s  +    30.000ms  users -> front: circuit breaker closed -> open
+     1.050000000s  +    50.000ms  fault back latency x10 ends
+     1.100000000s  +   100.000ms  front: attempt 1 (#6) shed by CoDel
+     1.100000000s  +   100.000ms  request 3 finished: failed (shed) after 100ms (1 attempt from the client)
+
+outcome: failed (shed) after 100ms
+attempts on every hop: 1; timeouts: 0; retries: 0; late replies: 0
+around it: faults on: back latency x10; replica crashes: 1; restarts: 0; breaker transitions: 1
+";
+        assert_eq!(story, expected);
+        // The replay keeps what the story may need, and nothing of other requests' steps.
+        let kept: Vec<TraceRecord> = records
+            .iter()
+            .filter(|r| explain_needs(r, 3))
+            .copied()
+            .collect();
+        assert_eq!(kept.len(), records.len());
+        assert!(!explain_needs(&records[2], 4));
+        assert_eq!(explain(&kept, 3, &names), story);
+    }
+
     #[test]
     fn json_lines_have_a_type_and_named_data() {
         let (names, records) = run();
@@ -1586,6 +2156,18 @@ mod tests {
             start.starts_with("{\"data\":{\"client\":\"users\""),
             "{start}"
         );
+        // The fault's window, at no request and not slowing anything itself.
+        let windows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("\"type\":\"fault_"))
+            .collect();
+        assert_eq!(
+            windows,
+            [
+                r#"{"data":{"fault":"back latency x10","service":"back","t":1.000000000,"t_ns":1000000000},"type":"fault_start"}"#,
+                r#"{"data":{"fault":"back latency x10","service":"back","t":2.000000000,"t_ns":2000000000},"type":"fault_end"}"#,
+            ]
+        );
         // The same records give the same bytes.
         assert_eq!(text, json_lines(&run().1, &names, &Filter::all()));
     }
@@ -1617,6 +2199,16 @@ mod tests {
                 && r.time >= SimTime(1_000_000_000)
         });
         count("t=..1s", &|r| r.time < SimTime(1_000_000_000));
+        // The records of no request: by kind, service and time, never by request.
+        let windows = count("kind=fault_start|fault_end", &|r| {
+            matches!(r.kind, TraceKind::FaultStart | TraceKind::FaultEnd)
+        });
+        assert_eq!(windows, 2);
+        count("service=back,kind=fault_end,t=2s..", &|r| {
+            r.kind == TraceKind::FaultEnd
+        });
+        let filter = parse("request=1|2|3", &names).unwrap();
+        assert!(!records.iter().any(|r| r.request == 0 && filter.matches(r)));
     }
 
     #[test]
@@ -1749,6 +2341,10 @@ mod tests {
             "(slowed x10 by fault back latency x10)",
             "outcome: ",
             "faults: back latency x10 slowed",
+            // It started in the fault's window: the window's start comes first, before it.
+            "1.000000000s  -",
+            "ms  fault back latency x10 begins\n",
+            "around it: faults on: back latency x10; replica crashes: 0",
         ] {
             assert!(story.contains(needle), "{needle:?} missing in\n{story}");
         }

@@ -265,9 +265,9 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("expired".into(), Value::from(s.expired));
     m.insert("writes".into(), Value::from(s.writes));
     m.insert("black_holed".into(), Value::from(s.black_holed));
-    m.insert("replicas".into(), Value::from(s.instances.len()));
+    m.insert("replicas".into(), Value::from(s.replicas.len()));
     let instances: Vec<Value> = s
-        .instances
+        .replicas
         .iter()
         .map(|i| {
             serde_json::json!({
@@ -330,7 +330,7 @@ fn edge_json(e: &EdgeReport) -> Value {
             })
             .collect();
         breakers.push(serde_json::json!({
-            "instance": b.instance,
+            "instance": b.replica,
             "flavor": b.flavor,
             "not_permitted": b.not_permitted,
             "transitions": transitions,

@@ -260,8 +260,8 @@ impl JsonLines {
         if slowed {
             data.raw("fault", names.fault(r.fault));
         }
-        if r.slot != NONE {
-            data.raw("instance", names.instance(r.service, r.slot));
+        if r.worker != NONE {
+            data.raw("instance", names.instance(r.service, r.worker));
         }
         if duration("latency_s") {
             data.num("latency_s", seconds(r.duration.as_nanos()));
@@ -296,8 +296,8 @@ impl JsonLines {
         if duration("work_s") {
             data.num("work_s", seconds(r.duration.as_nanos()));
         }
-        if r.slot != NONE {
-            data.num("worker", r.slot);
+        if r.worker != NONE {
+            data.num("worker", r.worker);
         }
         data.close();
         line.push_str(",\"type\":\"");
@@ -531,7 +531,7 @@ impl Filter {
     pub fn matches_except_time(&self, r: &TraceRecord) -> bool {
         (self.requests.is_empty() || self.requests.contains(&r.request))
             && (self.services.is_empty() || self.services.contains(&r.service))
-            && (self.instances.is_empty() || self.instances.contains(&(r.service, r.slot)))
+            && (self.instances.is_empty() || self.instances.contains(&(r.service, r.worker)))
             && (self.kinds.is_empty() || self.kinds.contains(&r.kind))
     }
 
@@ -694,7 +694,7 @@ impl ChromeTrace {
             && hold.released.is_none()
         {
             let start = &hold.start;
-            return (self.service_pid(start.service), start.slot + 1, 't');
+            return (self.service_pid(start.service), start.worker + 1, 't');
         }
         (self.caller_pid(r.edge), 0, 'p')
     }
@@ -746,7 +746,7 @@ impl ChromeTrace {
                         released: None,
                     },
                 );
-                let (pid, tid) = (self.service_pid(r.service), r.slot + 1);
+                let (pid, tid) = (self.service_pid(r.service), r.worker + 1);
                 self.span(Shape::Work, r, (r.time + r.duration, None, 0), pid, tid);
             }
             TraceKind::WorkerReleased => {
@@ -758,7 +758,7 @@ impl ChromeTrace {
                 if let Some(hold) = self.holds.remove(&r.attempt) {
                     let end = hold.released.unwrap_or(r.time);
                     let start = hold.start;
-                    let (pid, tid) = (self.service_pid(start.service), start.slot + 1);
+                    let (pid, tid) = (self.service_pid(start.service), start.worker + 1);
                     self.span(Shape::Hold, &start, (end, r.outcome, 0), pid, tid);
                 }
             }
@@ -766,7 +766,7 @@ impl ChromeTrace {
                 if let Some(hold) = self.holds.get(&r.parent)
                     && hold.released.is_none()
                 {
-                    let (pid, tid) = (self.service_pid(hold.start.service), hold.start.slot + 1);
+                    let (pid, tid) = (self.service_pid(hold.start.service), hold.start.worker + 1);
                     self.calls.insert(r.parent, (*r, pid, tid));
                 }
             }
@@ -828,7 +828,7 @@ impl ChromeTrace {
         }
         for (_, hold) in std::mem::take(&mut self.holds) {
             let start = hold.start;
-            let (pid, tid) = (self.service_pid(start.service), start.slot + 1);
+            let (pid, tid) = (self.service_pid(start.service), start.worker + 1);
             let released = hold.released.unwrap_or(end);
             self.span(Shape::Hold, &start, (released, None, 0), pid, tid);
         }
@@ -913,7 +913,7 @@ impl ChromeTrace {
             args.raw("fault", q.fault(r.fault));
         }
         if matches!(e.shape, Shape::Hold | Shape::Work) {
-            args.raw("instance", q.instance(r.service, r.slot));
+            args.raw("instance", q.instance(r.service, r.worker));
         }
         if r.kind == TraceKind::RetryScheduled {
             args.num("next_attempt_number", r.number);
@@ -1188,7 +1188,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                     note.depth,
                     format!(
                         "{service}: worker {service}/{} starts #{} {waited}",
-                        r.slot, r.attempt
+                        r.worker, r.attempt
                     ),
                 )
             }
@@ -1236,7 +1236,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                     note.depth,
                     format!(
                         "{service}: #{} gives worker {service}/{} back while it waits",
-                        r.attempt, r.slot
+                        r.attempt, r.worker
                     ),
                 )
             }
@@ -1606,7 +1606,7 @@ mod tests {
         count("request=42", &|r| r.request == 42);
         count("request=42|43", &|r| r.request == 42 || r.request == 43);
         count("kind=timeout", &|r| r.kind == TraceKind::Timeout);
-        count("instance=back/2", &|r| r.service == 1 && r.slot == 2);
+        count("instance=back/2", &|r| r.service == 1 && r.worker == 2);
         let window =
             |r: &TraceRecord| r.time >= SimTime(1_200_000_000) && r.time < SimTime(1_300_000_000);
         count(" service = back , t=1.2s..1300ms", &|r| {

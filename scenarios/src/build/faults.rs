@@ -217,8 +217,8 @@ impl FaultChecker<'_, '_, '_> {
     fn chaos(
         &mut self,
         target: &spec::Target,
-        mttf: &spec::Dist,
-        mttr: &spec::Dist,
+        mttf: &spec::Distribution,
+        mttr: &spec::Distribution,
         cold_start: Option<&spec::ColdStart>,
     ) -> Option<mc::Fault> {
         let t = self.target(target);
@@ -354,13 +354,13 @@ impl FaultChecker<'_, '_, '_> {
     }
 
     /// One side of a link: the places that exist.
-    fn side(&mut self, name: &str, places: &[spec::Place]) -> Vec<models::network::Endpoint> {
+    fn side(&mut self, name: &str, places: &[spec::Place]) -> Vec<models::network::Place> {
         places
             .iter()
             .enumerate()
             .filter_map(|(k, p)| {
                 let field = format!("{}.{name}[{k}]", self.field);
-                topology::endpoint(self.c, &self.known.topology, &field, p)
+                topology::place(self.c, &self.known.topology, &field, p)
             })
             .collect()
     }
@@ -372,7 +372,7 @@ impl FaultChecker<'_, '_, '_> {
             spec::Target::Instance {
                 service: name,
                 index,
-            } => self.instance(name, *index),
+            } => self.replica(name, *index),
             spec::Target::Service(name) => self.target_service(name).map(mc::Target::Service),
             spec::Target::Host(n) => self.place(topo.host_index(n), n).map(mc::Target::Host),
             spec::Target::Zone(n) => self.place(topo.zone_index(n), n).map(mc::Target::Zone),
@@ -380,7 +380,7 @@ impl FaultChecker<'_, '_, '_> {
         }
     }
 
-    fn instance(&mut self, name: &str, index: u32) -> Option<mc::Target> {
+    fn replica(&mut self, name: &str, index: u32) -> Option<mc::Target> {
         let s = self.target_service(name)?;
         let replicas = self.known.spec(s).replicas;
         if index >= replicas {
@@ -391,7 +391,7 @@ impl FaultChecker<'_, '_, '_> {
             );
             return None;
         }
-        Some(mc::Target::Instance { service: s, index })
+        Some(mc::Target::Replica { service: s, index })
     }
 
     fn target_service(&mut self, name: &str) -> Option<ServiceId> {

@@ -170,12 +170,16 @@ impl Checker<'_> {
         }
     }
 
-    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Dist) -> Distribution {
+    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Distribution) -> Distribution {
         let built = match dist {
-            spec::Dist::Constant { value } => Ok(Distribution::Constant(value.0)),
-            spec::Dist::Exponential { mean } => Distribution::exponential(mean.0),
-            spec::Dist::LogNormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
-            spec::Dist::Normal { mean, sd } => Ok(Distribution::abs_normal(mean.0, sd.0)),
+            spec::Distribution::Constant { value } => Ok(Distribution::Constant(value.0)),
+            spec::Distribution::Exponential { mean } => Distribution::exponential(mean.0),
+            spec::Distribution::LogNormal { median, p99 } => {
+                Distribution::lognormal(median.0, p99.0)
+            }
+            spec::Distribution::Normal { mean, sd } => {
+                Ok(Distribution::folded_normal(mean.0, sd.0))
+            }
         };
         built.unwrap_or_else(|e| {
             self.report(anchors, field, e.to_string());

@@ -147,6 +147,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             .with_context(|| format!("--filter {expression}"))?,
         None => Filter::all(),
     };
+    crate::print_warnings(&loaded.warnings);
     if args.filter.is_some() && args.trace.is_none() && args.chrome_trace.is_none() {
         eprintln!(
             "warning: --filter selects what --trace and --chrome-trace write; neither is given"

@@ -445,3 +445,62 @@ fn a_crash_prints_the_command_that_replays_it() {
         stdout(&replayed)
     );
 }
+
+/// A scenario in the spellings of issue 10 ("one word per concept"): `Replica(...)` targets and
+/// `FoldedNormal(...)` distributions; `OLD` spells them `Instance(...)` and `Normal(...)`.
+const NEW_SPELLINGS: &str = r#"Scenario(
+    version: 1,
+    name: "spellings",
+    duration: "5s",
+    network: (latency: FoldedNormal(mean: "1ms", sd: "200us")),
+    services: [
+        Service(name: "api", workers: 4, queue: 10, service_time: Exponential(mean: "2ms"),
+                replicas: 2, calls: [(to: "db", timeout: "50ms",
+                                      breaker: (failure_rate_threshold: 0.5))]),
+        Service(name: "db", workers: 2, queue: 5, service_time: Exponential(mean: "1ms")),
+    ],
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 200.0))],
+    faults: [Crash(target: Replica(service: "api", index: 1), at: "2s", restart_after: "1s")],
+)
+"#;
+
+#[test]
+fn old_spellings_run_the_same_with_a_deprecation_warning() {
+    let dir = temp_dir("spellings");
+    let new = dir.join("new.ron");
+    let old = dir.join("old.ron");
+    std::fs::write(&new, NEW_SPELLINGS).expect("write");
+    let old_text = NEW_SPELLINGS
+        .replace("FoldedNormal(", "Normal(")
+        .replace("Replica(service", "Instance(service");
+    std::fs::write(&old, old_text).expect("write");
+    let (new, old) = (new.to_str().unwrap(), old.to_str().unwrap());
+
+    let run = |path: &str| faultline(&["run", path, "--seed", "1", "--format", "json"]);
+    let (new_run, old_run) = (run(new), run(old));
+    assert!(new_run.status.success() && old_run.status.success());
+    assert_eq!(stderr(&new_run), "", "the new spellings warn about nothing");
+    assert_eq!(
+        stdout(&old_run),
+        stdout(&new_run),
+        "the same run, byte for byte"
+    );
+    let warnings = stderr(&old_run);
+    assert!(
+        warnings.contains(&format!(
+            "warning: {old}:5:24: network.latency: Normal(mean: ..., sd: ...) is deprecated; \
+             write FoldedNormal"
+        )),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            "warning: {old}:13:28: faults[0].target: Instance(service: ..., index: ...) is \
+             deprecated; write Replica(service: ..., index: ...)"
+        )),
+        "{warnings}"
+    );
+    let validated = faultline(&["validate", old]);
+    assert!(validated.status.success());
+    assert!(stderr(&validated).contains("is deprecated"));
+}

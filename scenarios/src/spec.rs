@@ -440,7 +440,13 @@ pub enum Distribution {
         median: Duration,
         p99: Duration,
     },
-    /// `|Normal(mean, sd)|`: a normal folded at zero, never negative.
+    /// `|N(mean, sd)|`: a normal folded at zero, never negative.
+    FoldedNormal {
+        mean: Duration,
+        sd: Duration,
+    },
+    /// The deprecated spelling of [`Distribution::FoldedNormal`]: it always sampled the
+    /// folded normal, never a plain one. Accepted with a warning.
     Normal {
         mean: Duration,
         sd: Duration,
@@ -970,7 +976,16 @@ pub enum Fault {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Target {
-    Instance { service: String, index: u32 },
+    /// One replica of a service, by its index (0..replicas).
+    Replica {
+        service: String,
+        index: u32,
+    },
+    /// The deprecated spelling of [`Target::Replica`], accepted with a warning.
+    Instance {
+        service: String,
+        index: u32,
+    },
     Service(String),
     Host(String),
     Zone(String),

@@ -8,7 +8,7 @@ use models::config::{self as mc, ClientId, ServiceId};
 use sim_core::{Distribution, SimDuration, SimTime};
 
 use super::calls::endpoint_index;
-use super::locate::quoted;
+use super::locate::{locate_item, quoted};
 use super::{Checker, Known, topology};
 use crate::Duration;
 use crate::spec;
@@ -26,6 +26,7 @@ pub(super) fn faults(
             known,
             clients,
             field: format!("faults[{i}]"),
+            index: i,
         };
         faults.extend(fault.fault(f));
     }
@@ -38,6 +39,8 @@ struct FaultChecker<'a, 'c, 's> {
     known: &'a Known<'s>,
     clients: &'a BTreeMap<&'a str, ClientId>,
     field: String,
+    /// The fault's place in the `faults` list.
+    index: usize,
 }
 
 impl FaultChecker<'_, '_, '_> {
@@ -369,10 +372,24 @@ impl FaultChecker<'_, '_, '_> {
     fn target(&mut self, target: &spec::Target) -> Option<mc::Target> {
         let topo = &self.known.topology;
         match target {
-            spec::Target::Instance {
+            spec::Target::Replica {
                 service: name,
                 index,
             } => self.replica(name, *index),
+            spec::Target::Instance {
+                service: name,
+                index,
+            } => {
+                let position = locate_item(self.c.source, &["faults"], self.index, &["Instance("]);
+                self.c.warn_at(
+                    position,
+                    format!("{}.target", self.field),
+                    "Instance(service: ..., index: ...) is deprecated; write \
+                     Replica(service: ..., index: ...)"
+                        .into(),
+                );
+                self.replica(name, *index)
+            }
             spec::Target::Service(name) => self.target_service(name).map(mc::Target::Service),
             spec::Target::Host(n) => self.place(topo.host_index(n), n).map(mc::Target::Host),
             spec::Target::Zone(n) => self.place(topo.zone_index(n), n).map(mc::Target::Zone),

@@ -504,3 +504,30 @@ fn old_spellings_run_the_same_with_a_deprecation_warning() {
     assert!(validated.status.success());
     assert!(stderr(&validated).contains("is deprecated"));
 }
+
+/// The service keys of issue 10: `workers` and `queue_capacity` are totals over the replicas,
+/// `workers_per_replica` and `queue_per_replica` what the scenario says; `per_replica` (and its
+/// deprecated twin `instances`) one object per replica; a breaker names its calling `replica`
+/// (and, deprecated, `instance`).
+#[test]
+fn json_says_per_replica_and_total_in_one_word() {
+    let dir = temp_dir("per-replica");
+    let path = dir.join("new.ron");
+    std::fs::write(&path, NEW_SPELLINGS).expect("write");
+    let json: serde_json::Value = serde_json::from_str(&check(&path, 1)).expect("valid JSON");
+    let api = &json["services"]["api"];
+    assert_eq!(api["replicas"], 2);
+    assert_eq!(api["workers_per_replica"], 4);
+    assert_eq!(api["workers"], 8);
+    assert_eq!(api["queue_per_replica"], 10);
+    assert_eq!(api["queue_capacity"], 20);
+    assert_eq!(api["per_replica"].as_array().map(Vec::len), Some(2));
+    assert_eq!(api["per_replica"][1]["crashes"], 1);
+    assert_eq!(api["per_replica"], api["instances"]);
+    let breakers = json["edges"][0]["breakers"].as_array().expect("breakers");
+    assert_eq!(breakers.len(), 2, "one per calling replica");
+    for (i, b) in breakers.iter().enumerate() {
+        assert_eq!(b["replica"], i);
+        assert_eq!(b["instance"], i);
+    }
+}

@@ -13,8 +13,12 @@ use crate::policy::breaker::Transition;
 #[derive(Clone, Debug)]
 pub struct ServiceReport {
     pub name: String,
+    /// Workers over all replicas (`workers_per_replica` times the replicas).
     pub workers: u32,
+    pub workers_per_replica: u32,
+    /// Queue places over all replicas (`queue_per_replica` times the replicas).
     pub queue_capacity: u32,
+    pub queue_per_replica: u32,
     /// Attempts sent to this service and how they ended for their callers.
     pub stats: OutcomeStats,
     /// Jobs that did their work for a caller that had already given up on them.

@@ -91,10 +91,8 @@ impl World {
         }
         let now = s.now();
         let (service, replica) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
-        let workers =
-            self.services[service].report.workers / self.services[service].replicas.len() as u32;
-        let capacity = self.services[service].report.queue_capacity
-            / self.services[service].replicas.len() as u32;
+        let workers = self.services[service].report.workers_per_replica;
+        let capacity = self.services[service].report.queue_per_replica;
         let shed_queue = self.services[service].shed_queue;
         let inst = &mut self.services[service].replicas[replica as usize];
         if let Some(limiter) = &mut inst.limiter {

@@ -210,7 +210,9 @@ impl ServiceState {
             report: ServiceReport {
                 name: svc.name.clone(),
                 workers: svc.workers * count,
+                workers_per_replica: svc.workers,
                 queue_capacity: svc.queue * count,
+                queue_per_replica: svc.queue,
                 stats: OutcomeStats::new(window),
                 wasted_work: 0,
                 queue_max: 0,

@@ -148,6 +148,10 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         None => Filter::all(),
     };
     crate::print_warnings(&loaded.warnings);
+    let filter_warnings = args.filter.as_deref().map(Filter::warnings);
+    for w in filter_warnings.unwrap_or_default() {
+        eprintln!("warning: --filter: {w}");
+    }
     if args.filter.is_some() && args.trace.is_none() && args.chrome_trace.is_none() {
         eprintln!(
             "warning: --filter selects what --trace and --chrome-trace write; neither is given"

@@ -531,3 +531,37 @@ fn json_says_per_replica_and_total_in_one_word() {
         assert_eq!(b["instance"], i);
     }
 }
+
+/// The trace filter's `instance=payments/3` is the old spelling of `worker=payments/3`: the same
+/// records, and a deprecation warning.
+#[test]
+fn the_old_filter_key_instance_selects_the_same_workers_with_a_warning() {
+    let dir = temp_dir("filter-spelling");
+    let path = dir.join("new.ron");
+    std::fs::write(&path, NEW_SPELLINGS).expect("write");
+    let new = path.to_str().unwrap();
+    let trace = |filter: &str, out: &str| {
+        let out = dir.join(out);
+        let o = faultline(&[
+            "replay",
+            new,
+            "--seed",
+            "1",
+            "--filter",
+            filter,
+            "--trace",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (std::fs::read_to_string(out).expect("trace"), stderr(&o))
+    };
+    let (by_worker, quiet) = trace("worker=db/1", "worker.jsonl");
+    let (by_instance, warned) = trace("instance=db/1", "instance.jsonl");
+    assert!(!by_worker.is_empty());
+    assert_eq!(by_worker, by_instance);
+    assert!(!quiet.contains("deprecated"), "{quiet}");
+    assert!(
+        warned.contains("warning: --filter: instance=db/1 is deprecated; write worker=db/1"),
+        "{warned}"
+    );
+}

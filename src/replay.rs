@@ -34,7 +34,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
     /// Select records: comma-separated key=value terms, all of which must hold; keys request,
-    /// service, instance (SERVICE/WORKER), kind and t (a range: 120s..130s); A|B for either.
+    /// service, worker (SERVICE/WORKER), kind and t (a range: 120s..130s); A|B for either.
     /// Applies to --trace and to --chrome-trace.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,

@@ -340,7 +340,7 @@ fn world_mistakes_are_reported_at_their_place() {
         .replace(
             "faults: [",
             r#"faults: [Crash(target: Zone("eu-z"), at: "1s"),
-                      Crash(target: Instance(service: "back", index: 7), at: "1s"),
+                      Crash(target: Replica(service: "back", index: 7), at: "1s"),
                       "#,
         )
         .replace(

@@ -29,6 +29,9 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| scenarios::load(p))
         .collect::<Result<Vec<_>, _>>()?;
+    for l in &loaded {
+        crate::print_warnings(&l.warnings);
+    }
     let baseline = match args.baseline {
         Some(path) if !args.update_baseline => {
             let text = std::fs::read_to_string(path)

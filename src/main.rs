@@ -328,7 +328,9 @@ fn compare(
     jobs: Option<usize>,
 ) -> Result<ExitCode> {
     let a = scenarios::load(path_a)?;
+    print_warnings(&a.warnings);
     let b = scenarios::load(path_b)?;
+    print_warnings(&b.warnings);
     for o in out.iter() {
         refuse_to_overwrite(o, path_a)?;
         refuse_to_overwrite(o, path_b)?;
@@ -377,6 +379,7 @@ fn run(
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
     let mut loaded = scenarios::load_with(path, &settings)?;
+    print_warnings(&loaded.warnings);
     if let Some(n) = max_events {
         if n == 0 {
             bail!("--max-events must be at least 1");
@@ -422,16 +425,26 @@ fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints a scenario's warnings (the deprecated spellings it uses) on stderr, one per line.
+pub(crate) fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed = false;
     for path in paths {
         match scenarios::load(path) {
-            Ok(loaded) => println!(
-                "{}: ok ({} services, {} clients)",
-                path.display(),
-                loaded.config.services.len(),
-                loaded.config.clients.len()
-            ),
+            Ok(loaded) => {
+                print_warnings(&loaded.warnings);
+                println!(
+                    "{}: ok ({} services, {} clients)",
+                    path.display(),
+                    loaded.config.services.len(),
+                    loaded.config.clients.len()
+                )
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 failed = true;

@@ -34,7 +34,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
     /// Select records: comma-separated key=value terms, all of which must hold; keys request,
-    /// service, instance (SERVICE/WORKER), kind and t (a range: 120s..130s); A|B for either.
+    /// service, worker (SERVICE/WORKER), kind and t (a range: 120s..130s); A|B for either.
     /// Applies to --trace and to --chrome-trace.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
@@ -150,6 +150,11 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             .with_context(|| format!("--filter {expression}"))?,
         None => Filter::all(),
     };
+    crate::print_warnings(&loaded.warnings);
+    let filter_warnings = args.filter.as_deref().map(Filter::warnings);
+    for w in filter_warnings.unwrap_or_default() {
+        eprintln!("warning: --filter: {w}");
+    }
     if args.filter.is_some() && args.trace.is_none() && args.chrome_trace.is_none() {
         eprintln!(
             "warning: --filter selects what --trace and --chrome-trace write; neither is given"

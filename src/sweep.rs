@@ -106,9 +106,18 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         sets,
     };
     let mut configs = Vec::new();
+    // The points share one file: each warning is printed once.
+    let mut warnings: Vec<String> = Vec::new();
     for point in probe.points() {
-        configs.push(scenarios::load_with(args.scenario, &point)?.config);
+        let loaded = scenarios::load_with(args.scenario, &point)?;
+        for w in loaded.warnings {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        configs.push(loaded.config);
     }
+    crate::print_warnings(&warnings);
     let definition = Definition {
         scenario: configs.first().map(|c| c.name.clone()).unwrap_or_default(),
         ..probe

@@ -445,3 +445,123 @@ fn a_crash_prints_the_command_that_replays_it() {
         stdout(&replayed)
     );
 }
+
+/// A scenario in the spellings of issue 10 ("one word per concept"): `Replica(...)` targets and
+/// `FoldedNormal(...)` distributions; `OLD` spells them `Instance(...)` and `Normal(...)`.
+const NEW_SPELLINGS: &str = r#"Scenario(
+    version: 1,
+    name: "spellings",
+    duration: "5s",
+    network: (latency: FoldedNormal(mean: "1ms", sd: "200us")),
+    services: [
+        Service(name: "api", workers: 4, queue: 10, service_time: Exponential(mean: "2ms"),
+                replicas: 2, calls: [(to: "db", timeout: "50ms",
+                                      breaker: (failure_rate_threshold: 0.5))]),
+        Service(name: "db", workers: 2, queue: 5, service_time: Exponential(mean: "1ms")),
+    ],
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 200.0))],
+    faults: [Crash(target: Replica(service: "api", index: 1), at: "2s", restart_after: "1s")],
+)
+"#;
+
+#[test]
+fn old_spellings_run_the_same_with_a_deprecation_warning() {
+    let dir = temp_dir("spellings");
+    let new = dir.join("new.ron");
+    let old = dir.join("old.ron");
+    std::fs::write(&new, NEW_SPELLINGS).expect("write");
+    let old_text = NEW_SPELLINGS
+        .replace("FoldedNormal(", "Normal(")
+        .replace("Replica(service", "Instance(service");
+    std::fs::write(&old, old_text).expect("write");
+    let (new, old) = (new.to_str().unwrap(), old.to_str().unwrap());
+
+    let run = |path: &str| faultline(&["run", path, "--seed", "1", "--format", "json"]);
+    let (new_run, old_run) = (run(new), run(old));
+    assert!(new_run.status.success() && old_run.status.success());
+    assert_eq!(stderr(&new_run), "", "the new spellings warn about nothing");
+    assert_eq!(
+        stdout(&old_run),
+        stdout(&new_run),
+        "the same run, byte for byte"
+    );
+    let warnings = stderr(&old_run);
+    assert!(
+        warnings.contains(&format!(
+            "warning: {old}:5:24: network.latency: Normal(mean: ..., sd: ...) is deprecated; \
+             write FoldedNormal"
+        )),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            "warning: {old}:13:28: faults[0].target: Instance(service: ..., index: ...) is \
+             deprecated; write Replica(service: ..., index: ...)"
+        )),
+        "{warnings}"
+    );
+    let validated = faultline(&["validate", old]);
+    assert!(validated.status.success());
+    assert!(stderr(&validated).contains("is deprecated"));
+}
+
+/// The service keys of issue 10: `workers` and `queue_capacity` are totals over the replicas,
+/// `workers_per_replica` and `queue_per_replica` what the scenario says; `per_replica` (and its
+/// deprecated twin `instances`) one object per replica; a breaker names its calling `replica`
+/// (and, deprecated, `instance`).
+#[test]
+fn json_says_per_replica_and_total_in_one_word() {
+    let dir = temp_dir("per-replica");
+    let path = dir.join("new.ron");
+    std::fs::write(&path, NEW_SPELLINGS).expect("write");
+    let json: serde_json::Value = serde_json::from_str(&check(&path, 1)).expect("valid JSON");
+    let api = &json["services"]["api"];
+    assert_eq!(api["replicas"], 2);
+    assert_eq!(api["workers_per_replica"], 4);
+    assert_eq!(api["workers"], 8);
+    assert_eq!(api["queue_per_replica"], 10);
+    assert_eq!(api["queue_capacity"], 20);
+    assert_eq!(api["per_replica"].as_array().map(Vec::len), Some(2));
+    assert_eq!(api["per_replica"][1]["crashes"], 1);
+    assert_eq!(api["per_replica"], api["instances"]);
+    let breakers = json["edges"][0]["breakers"].as_array().expect("breakers");
+    assert_eq!(breakers.len(), 2, "one per calling replica");
+    for (i, b) in breakers.iter().enumerate() {
+        assert_eq!(b["replica"], i);
+        assert_eq!(b["instance"], i);
+    }
+}
+
+/// The trace filter's `instance=payments/3` is the old spelling of `worker=payments/3`: the same
+/// records, and a deprecation warning.
+#[test]
+fn the_old_filter_key_instance_selects_the_same_workers_with_a_warning() {
+    let dir = temp_dir("filter-spelling");
+    let path = dir.join("new.ron");
+    std::fs::write(&path, NEW_SPELLINGS).expect("write");
+    let new = path.to_str().unwrap();
+    let trace = |filter: &str, out: &str| {
+        let out = dir.join(out);
+        let o = faultline(&[
+            "replay",
+            new,
+            "--seed",
+            "1",
+            "--filter",
+            filter,
+            "--trace",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        (std::fs::read_to_string(out).expect("trace"), stderr(&o))
+    };
+    let (by_worker, quiet) = trace("worker=db/1", "worker.jsonl");
+    let (by_instance, warned) = trace("instance=db/1", "instance.jsonl");
+    assert!(!by_worker.is_empty());
+    assert_eq!(by_worker, by_instance);
+    assert!(!quiet.contains("deprecated"), "{quiet}");
+    assert!(
+        warned.contains("warning: --filter: instance=db/1 is deprecated; write worker=db/1"),
+        "{warned}"
+    );
+}

@@ -43,7 +43,7 @@ fn chaos_availability_matches_the_closed_forms() {
         let r = run_text(text, seed);
         let db = &r.services[0];
         let total = r.duration.as_secs_f64();
-        let downs: f64 = db.instances.iter().map(|i| i.down.as_secs_f64()).sum();
+        let downs: f64 = db.replicas.iter().map(|i| i.down.as_secs_f64()).sum();
         single.push(1.0 - downs / (3.0 * total));
         let at_least = |k: usize| {
             db.up_time_by_count[k..]
@@ -55,9 +55,9 @@ fn chaos_availability_matches_the_closed_forms() {
         one_of_three.push(at_least(1));
         two_of_three.push(at_least(2));
         assert!(
-            db.instances.iter().all(|i| i.crashes > 1500),
+            db.replicas.iter().all(|i| i.crashes > 1500),
             "{:?}",
-            db.instances
+            db.replicas
         );
     }
     let a: f64 = 0.9;

@@ -78,7 +78,7 @@ pub struct ServiceConfig {
     pub propagate_deadline: bool,
     /// What the service's inbound side (a sidecar) does before a request reaches the queue.
     pub inbound: Inbound,
-    /// The host of each replica (instance); every replica has `workers` and `queue` of its own.
+    /// The host of each replica; every replica has `workers` and `queue` of its own.
     pub replicas: Vec<usize>,
     /// How each caller spreads its requests over the replicas.
     pub lb: crate::lb::LbPolicy,
@@ -206,8 +206,8 @@ pub struct EndpointConfig {
 /// What a caller does around each call on one edge (or a client around each request).
 ///
 /// State that production keeps per client process (breakers, budgets, throttles, bulkheads)
-/// is kept per edge here, and every service is one calling instance, so it is per calling
-/// instance as in production.
+/// is kept per edge here, and every service is one calling replica, so it is per calling
+/// replica as in production.
 #[derive(Clone, Debug, Default)]
 pub struct CallPolicy {
     /// Per-attempt timeout; `None` waits forever.
@@ -224,7 +224,7 @@ pub struct CallPolicy {
     pub breaker: Option<crate::policy::breaker::BreakerConfig>,
     /// What the caller answers instead of failing.
     pub fallback: Option<Fallback>,
-    /// Envoy outlier detection over the callee's replicas, per calling instance.
+    /// Envoy outlier detection over the callee's replicas, per calling replica.
     pub outlier: Option<crate::policy::outlier::OutlierConfig>,
     /// Google SRE client-side adaptive throttling, innermost (just before sending).
     pub throttle: Option<crate::policy::budget::AdaptiveThrottleConfig>,
@@ -328,7 +328,7 @@ pub struct Retry {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backoff {
     /// Retry at once.
-    None,
+    Immediate,
     /// Always the same wait.
     Constant(SimDuration),
     /// `expo(n)`.
@@ -447,7 +447,7 @@ pub enum Arrivals {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// One replica of a service.
-    Instance {
+    Replica {
         service: ServiceId,
         index: u32,
     },
@@ -485,8 +485,8 @@ pub enum Fault {
     /// One-way network latency from hosts in `a` to hosts in `b` (both ways unless `one_way`)
     /// is multiplied by `multiply`, then `add` is added, for messages sent in `[from, to)`.
     LinkLatency {
-        a: Vec<crate::network::Endpoint>,
-        b: Vec<crate::network::Endpoint>,
+        a: Vec<crate::network::Place>,
+        b: Vec<crate::network::Place>,
         one_way: bool,
         multiply: f64,
         add: SimDuration,

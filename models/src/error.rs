@@ -8,7 +8,7 @@ use std::fmt;
 
 use sim_core::{Distribution, SimTime};
 
-use crate::network::Endpoint;
+use crate::network::Place;
 use crate::topology::{SpreadLevel, Within};
 
 /// A problem in a model configuration.
@@ -22,11 +22,11 @@ pub enum ConfigError {
         field: NetworkField,
         distribution: Distribution,
     },
-    /// A link's or a partition side's endpoint beyond the topology, which has `count` of its
+    /// A link's or a partition side's place beyond the topology, which has `count` of its
     /// kind.
-    EndpointOutOfRange {
+    PlaceOutOfRange {
         field: NetworkField,
-        endpoint: Endpoint,
+        place: Place,
         count: usize,
     },
     /// A host of the network's topology in a zone beyond its `zones` zones.
@@ -120,7 +120,7 @@ pub enum NetworkField {
     PartitionFraction {
         partition: usize,
     },
-    /// The `index`-th endpoint of a partition side.
+    /// The `index`-th place of a partition side.
     PartitionSide {
         partition: usize,
         side: Side,
@@ -153,13 +153,11 @@ impl ConfigError {
                 format!("must be a probability in [0, 1], got {value}")
             }
             E::BadDistribution { distribution, .. } => distribution_problem(distribution),
-            E::EndpointOutOfRange {
-                endpoint, count, ..
-            } => {
-                let (kind, index) = match *endpoint {
-                    Endpoint::Host(h) => ("host", h),
-                    Endpoint::Zone(z) => ("zone", z),
-                    Endpoint::Region(r) => ("region", r),
+            E::PlaceOutOfRange { place, count, .. } => {
+                let (kind, index) = match *place {
+                    Place::Host(h) => ("host", h),
+                    Place::Zone(z) => ("zone", z),
+                    Place::Region(r) => ("region", r),
                 };
                 format!("{kind} {index} out of range 0..{count} ({count} {kind}s)")
             }
@@ -235,7 +233,7 @@ impl ConfigError {
         match self {
             E::NotAProbability { field, .. }
             | E::BadDistribution { field, .. }
-            | E::EndpointOutOfRange { field, .. } => Some(field.to_string()),
+            | E::PlaceOutOfRange { field, .. } => Some(field.to_string()),
             E::HostZoneOutOfRange { host, .. } => Some(format!("host_zone[{host}]")),
             E::HealsBeforeStart { partition, .. } => Some(format!("partitions[{partition}].to")),
             E::EmptySide { partition, side } => Some(format!("partitions[{partition}].{side}")),
@@ -308,8 +306,8 @@ fn distribution_problem(distribution: &Distribution) -> String {
         Distribution::LogNormal { mu, sigma } => format!(
             "lognormal mu must be finite and sigma finite and >= 0, got mu {mu}, sigma {sigma}"
         ),
-        Distribution::AbsNormal { mean_ns, sd_ns } => format!(
-            "absnormal mean_ns must be finite and sd_ns finite and >= 0, got mean_ns {mean_ns}, \
+        Distribution::FoldedNormal { mean_ns, sd_ns } => format!(
+            "folded normal mean_ns must be finite and sd_ns finite and >= 0, got mean_ns {mean_ns}, \
              sd_ns {sd_ns}"
         ),
     }

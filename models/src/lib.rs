@@ -19,7 +19,7 @@ mod world;
 pub use error::ConfigError;
 pub use metrics::Outcome;
 pub use report::{
-    BreakerReport, ClientReport, EdgeReport, FaultReport, InstanceReport, RunResult, ServiceReport,
+    BreakerReport, ClientReport, EdgeReport, FaultReport, ReplicaReport, RunResult, ServiceReport,
 };
 pub use trace::{RecordSink, TraceBuffer, TraceKind, TraceNames, TraceRecord};
 pub use world::{RunOptions, World, WorldEvent};

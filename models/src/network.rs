@@ -33,7 +33,7 @@ use crate::error::{ConfigError, NetworkField, Side as SideName};
 
 /// A place in the topology a link override or a partition side names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
+pub enum Place {
     /// One host, by host index.
     Host(usize),
     /// Every host of a zone, by zone index.
@@ -42,28 +42,28 @@ pub enum Endpoint {
     Region(usize),
 }
 
-impl Endpoint {
-    /// How specific the endpoint is: a host (2) over a zone (1) over a region (0).
+impl Place {
+    /// How specific the place is: a host (2) over a zone (1) over a region (0).
     fn rank(self) -> u8 {
         match self {
-            Endpoint::Host(_) => 2,
-            Endpoint::Zone(_) => 1,
-            Endpoint::Region(_) => 0,
+            Place::Host(_) => 2,
+            Place::Zone(_) => 1,
+            Place::Region(_) => 0,
         }
     }
 }
 
 /// A latency (and optionally loss) that replaces the locality default for messages from one
-/// endpoint to another.
+/// place to another.
 ///
 /// Directional by default: it applies to messages `from -> to` only. With `symmetric: true` it
 /// also applies to messages `to -> from`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkOverride {
     /// Where the message leaves.
-    pub from: Endpoint,
+    pub from: Place,
     /// Where the message arrives.
-    pub to: Endpoint,
+    pub to: Place,
     /// The one-way latency of a message on this link.
     pub latency: Distribution,
     /// The loss probability on this link, in `[0, 1]`; `None` keeps the global
@@ -96,7 +96,7 @@ pub enum CutMode {
 
 /// A network partition between two sides, active from `from` until it heals at `to`.
 ///
-/// A host is on a side when one of the side's endpoints contains it (the host itself, its zone
+/// A host is on a side when one of the side's places contains it (the host itself, its zone
 /// or its region). Hosts on neither side are not affected. A host may not be on both sides.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Partition {
@@ -105,9 +105,9 @@ pub struct Partition {
     /// When it heals (exclusive); `None` never heals. Must be after `from`.
     pub to: Option<SimTime>,
     /// One side.
-    pub side_a: Vec<Endpoint>,
+    pub side_a: Vec<Place>,
     /// The other side.
-    pub side_b: Vec<Endpoint>,
+    pub side_b: Vec<Place>,
     /// Which directions are cut.
     pub direction: Direction,
     /// A partial partition: only this share, in `[0, 1]`, of the host pairs `(a, b)` with `a` in
@@ -144,7 +144,7 @@ impl Partition {
 /// # Which latency applies
 ///
 /// Among the overrides that match a message (directionally, or either way when symmetric), the
-/// most specific wins. A pair of endpoints is as specific as its coarser end, then its finer end,
+/// most specific wins. A pair of places is as specific as its coarser end, then its finer end,
 /// so from most to least specific: host-host, zone-host (either way round), zone-zone,
 /// region-host, region-zone, region-region. Ties (two matching overrides equally specific, for
 /// example `Zone(0) -> Host(5)` and `Host(4) -> Zone(1)`, or a duplicate) go to the first in list
@@ -202,7 +202,7 @@ impl NetworkConfig {
     /// `zone_region[z]` zone `z`'s region; regions are numbered `0..=max(zone_region)`).
     ///
     /// Returns every problem, each naming where it is: probabilities in `[0, 1]`, distribution
-    /// parameters finite and non-negative, endpoints in range, heal after start, non-empty
+    /// parameters finite and non-negative, places in range, heal after start, non-empty
     /// sides, no host on both sides, and the topology's own indices in range.
     pub fn validate(
         &self,
@@ -220,8 +220,8 @@ impl NetworkConfig {
         }
         check_probability(NetworkField::Loss, self.loss, &mut problems);
         for (link, l) in self.links.iter().enumerate() {
-            topology.check_endpoint(NetworkField::LinkFrom { link }, l.from, &mut problems);
-            topology.check_endpoint(NetworkField::LinkTo { link }, l.to, &mut problems);
+            topology.check_place(NetworkField::LinkFrom { link }, l.from, &mut problems);
+            topology.check_place(NetworkField::LinkTo { link }, l.to, &mut problems);
             check_distribution(
                 NetworkField::LinkLatency { link },
                 &l.latency,
@@ -278,21 +278,16 @@ impl<'a> Topology<'a> {
         }
     }
 
-    fn check_endpoint(
-        &self,
-        field: NetworkField,
-        endpoint: Endpoint,
-        problems: &mut Vec<ConfigError>,
-    ) {
-        let (index, count) = match endpoint {
-            Endpoint::Host(h) => (h, self.host_zone.len()),
-            Endpoint::Zone(z) => (z, self.zone_region.len()),
-            Endpoint::Region(r) => (r, self.region_count),
+    fn check_place(&self, field: NetworkField, place: Place, problems: &mut Vec<ConfigError>) {
+        let (index, count) = match place {
+            Place::Host(h) => (h, self.host_zone.len()),
+            Place::Zone(z) => (z, self.zone_region.len()),
+            Place::Region(r) => (r, self.region_count),
         };
         if index >= count {
-            problems.push(ConfigError::EndpointOutOfRange {
+            problems.push(ConfigError::PlaceOutOfRange {
                 field,
-                endpoint,
+                place,
                 count,
             });
         }
@@ -312,20 +307,20 @@ impl<'a> Topology<'a> {
             let field = NetworkField::PartitionFraction { partition: i };
             check_probability(field, fraction, problems);
         }
-        for (side, endpoints) in [
+        for (side, places) in [
             (SideName::A, &partition.side_a),
             (SideName::B, &partition.side_b),
         ] {
-            if endpoints.is_empty() {
+            if places.is_empty() {
                 problems.push(ConfigError::EmptySide { partition: i, side });
             }
-            for (index, &endpoint) in endpoints.iter().enumerate() {
+            for (index, &place) in places.iter().enumerate() {
                 let field = NetworkField::PartitionSide {
                     partition: i,
                     side,
                     index,
                 };
-                self.check_endpoint(field, endpoint, problems);
+                self.check_place(field, place, problems);
             }
         }
         if self.valid {
@@ -339,13 +334,13 @@ impl<'a> Topology<'a> {
         }
     }
 
-    /// Whether `endpoint` contains `host`; the topology must be valid.
-    fn contains(&self, endpoint: Endpoint, host: usize) -> bool {
+    /// Whether `place` contains `host`; the topology must be valid.
+    fn contains(&self, place: Place, host: usize) -> bool {
         let zone = self.host_zone[host];
-        match endpoint {
-            Endpoint::Host(h) => h == host,
-            Endpoint::Zone(z) => z == zone,
-            Endpoint::Region(r) => r == self.zone_region[zone],
+        match place {
+            Place::Host(h) => h == host,
+            Place::Zone(z) => z == zone,
+            Place::Region(r) => r == self.zone_region[zone],
         }
     }
 }
@@ -367,7 +362,7 @@ fn check_distribution(
         Distribution::Constant(_) => true,
         Distribution::Exponential { mean_ns } => mean_ns.is_finite() && mean_ns > 0.0,
         Distribution::LogNormal { mu, sigma } => mu.is_finite() && finite_non_negative(sigma),
-        Distribution::AbsNormal { mean_ns, sd_ns } => {
+        Distribution::FoldedNormal { mean_ns, sd_ns } => {
             mean_ns.is_finite() && finite_non_negative(sd_ns)
         }
     };
@@ -489,12 +484,12 @@ impl Network {
         self.host_zone.len()
     }
 
-    fn contains(&self, endpoint: Endpoint, host: usize) -> bool {
+    fn contains(&self, place: Place, host: usize) -> bool {
         let zone = self.host_zone[host];
-        match endpoint {
-            Endpoint::Host(h) => h == host,
-            Endpoint::Zone(z) => z == zone,
-            Endpoint::Region(r) => r == self.zone_region[zone],
+        match place {
+            Place::Host(h) => h == host,
+            Place::Zone(z) => z == zone,
+            Place::Region(r) => r == self.zone_region[zone],
         }
     }
 
@@ -625,7 +620,7 @@ mod tests {
         problems.join("; ")
     }
 
-    fn link(from: Endpoint, to: Endpoint, latency_ms: u64) -> LinkOverride {
+    fn link(from: Place, to: Place, latency_ms: u64) -> LinkOverride {
         LinkOverride {
             from,
             to,
@@ -651,7 +646,7 @@ mod tests {
         net.latency(from, to, &mut rng).as_nanos() / 1_000_000
     }
 
-    fn partition(side_a: Vec<Endpoint>, side_b: Vec<Endpoint>) -> Partition {
+    fn partition(side_a: Vec<Place>, side_b: Vec<Place>) -> Partition {
         Partition {
             from: SimTime(1_000),
             to: Some(SimTime(2_000)),
@@ -687,11 +682,11 @@ mod tests {
     #[test]
     fn most_specific_override_wins_host_over_zone_over_region() {
         let links = vec![
-            link(Endpoint::Region(0), Endpoint::Region(0), 10),
-            link(Endpoint::Zone(0), Endpoint::Zone(0), 20),
-            link(Endpoint::Host(0), Endpoint::Host(1), 30),
-            link(Endpoint::Region(0), Endpoint::Host(2), 40),
-            link(Endpoint::Zone(0), Endpoint::Host(2), 50),
+            link(Place::Region(0), Place::Region(0), 10),
+            link(Place::Zone(0), Place::Zone(0), 20),
+            link(Place::Host(0), Place::Host(1), 30),
+            link(Place::Region(0), Place::Host(2), 40),
+            link(Place::Zone(0), Place::Host(2), 50),
         ];
         // List order must not matter for precedence: check both orders.
         let mut reversed = links.clone();
@@ -714,16 +709,16 @@ mod tests {
         }
         // Zone-zone is more specific than region-host: the coarser end decides first.
         let net = with_links(vec![
-            link(Endpoint::Region(0), Endpoint::Host(1), 40),
-            link(Endpoint::Zone(0), Endpoint::Zone(0), 20),
+            link(Place::Region(0), Place::Host(1), 40),
+            link(Place::Zone(0), Place::Zone(0), 20),
         ]);
         assert_eq!(latency_ms(&net, 0, 1), 20);
     }
 
     #[test]
     fn equally_specific_overrides_tie_to_the_first_in_list_order() {
-        let a = link(Endpoint::Zone(0), Endpoint::Host(1), 60);
-        let b = link(Endpoint::Host(0), Endpoint::Zone(0), 70);
+        let a = link(Place::Zone(0), Place::Host(1), 60);
+        let b = link(Place::Host(0), Place::Zone(0), 70);
         let net = with_links(vec![a.clone(), b.clone()]);
         assert_eq!(latency_ms(&net, 0, 1), 60);
         assert_eq!(net.link_override(0, 1), Some(0));
@@ -734,7 +729,7 @@ mod tests {
 
     #[test]
     fn overrides_are_directional_unless_symmetric() {
-        let one_way = link(Endpoint::Region(0), Endpoint::Region(1), 80);
+        let one_way = link(Place::Region(0), Place::Region(1), 80);
         let net = with_links(vec![one_way.clone()]);
         assert_eq!(latency_ms(&net, 0, 3), 80);
         assert_eq!(
@@ -760,9 +755,9 @@ mod tests {
         latency.links = vec![
             LinkOverride {
                 loss: Some(0.5),
-                ..link(Endpoint::Zone(0), Endpoint::Zone(2), 9)
+                ..link(Place::Zone(0), Place::Zone(2), 9)
             },
-            link(Endpoint::Host(0), Endpoint::Host(4), 9),
+            link(Place::Host(0), Place::Host(4), 9),
         ];
         let net = network(latency);
         assert_eq!(net.loss_probability(0, 3), 0.5);
@@ -780,7 +775,7 @@ mod tests {
         let mut latency = latency_config();
         latency.links = vec![LinkOverride {
             loss: Some(0.0),
-            ..link(Endpoint::Host(0), Endpoint::Host(1), 1)
+            ..link(Place::Host(0), Place::Host(1), 1)
         }];
         latency.loss = 0.3;
         let net = network(latency.clone());
@@ -822,7 +817,7 @@ mod tests {
         latency.loss = 0.1;
         latency.links = vec![LinkOverride {
             loss: Some(0.6),
-            ..link(Endpoint::Region(1), Endpoint::Region(0), 3)
+            ..link(Place::Region(1), Place::Region(0), 3)
         }];
         let net = network(latency);
         let n = 50_000_u32;
@@ -848,8 +843,8 @@ mod tests {
     #[test]
     fn symmetric_partition_cuts_both_directions() {
         let net = with_partitions(vec![partition(
-            vec![Endpoint::Zone(0)],
-            vec![Endpoint::Region(1)],
+            vec![Place::Zone(0)],
+            vec![Place::Region(1)],
         )]);
         for (from, to) in [(0, 3), (3, 0), (1, 4), (4, 1)] {
             assert_eq!(
@@ -871,7 +866,7 @@ mod tests {
     fn asymmetric_partition_cuts_one_direction_only() {
         let a_to_b = Partition {
             direction: Direction::AToB,
-            ..partition(vec![Endpoint::Host(0)], vec![Endpoint::Host(2)])
+            ..partition(vec![Place::Host(0)], vec![Place::Host(2)])
         };
         let net = with_partitions(vec![a_to_b.clone()]);
         assert_eq!(net.cut(DURING, 0, 2), Some(CutMode::Drop));
@@ -887,7 +882,7 @@ mod tests {
 
     #[test]
     fn partition_is_active_from_its_start_until_it_heals() {
-        let heals = partition(vec![Endpoint::Host(0)], vec![Endpoint::Host(3)]);
+        let heals = partition(vec![Place::Host(0)], vec![Place::Host(3)]);
         let net = with_partitions(vec![heals.clone()]);
         let cases = [
             (0, None),
@@ -920,7 +915,7 @@ mod tests {
                 fraction: Some(fraction),
                 seed,
                 to: None,
-                ..partition(vec![Endpoint::Zone(0)], vec![Endpoint::Zone(1)])
+                ..partition(vec![Place::Zone(0)], vec![Place::Zone(1)])
             }];
             Network::new(config, &host_zone, &zone_region).unwrap()
         };
@@ -979,7 +974,7 @@ mod tests {
 
     #[test]
     fn fraction_zero_and_one_cut_no_pair_and_every_pair() {
-        let base = partition(vec![Endpoint::Region(0)], vec![Endpoint::Region(1)]);
+        let base = partition(vec![Place::Region(0)], vec![Place::Region(1)]);
         let none = with_partitions(vec![Partition {
             fraction: Some(0.0),
             ..base.clone()
@@ -1003,7 +998,7 @@ mod tests {
 
     #[test]
     fn cut_returns_drop_or_refuse_and_the_first_active_partition_decides() {
-        let drop = partition(vec![Endpoint::Host(0)], vec![Endpoint::Host(3)]);
+        let drop = partition(vec![Place::Host(0)], vec![Place::Host(3)]);
         let refuse = Partition {
             mode: CutMode::Refuse,
             from: SimTime(500),
@@ -1061,19 +1056,19 @@ mod tests {
             ),
             (
                 |c| {
-                    c.cross_region = Some(Distribution::AbsNormal {
+                    c.cross_region = Some(Distribution::FoldedNormal {
                         mean_ns: f64::INFINITY,
                         sd_ns: 1.0,
                     })
                 },
-                "cross_region: absnormal mean_ns must be finite",
+                "cross_region: folded normal mean_ns must be finite",
             ),
             (
-                |c| c.links[0].to = Endpoint::Host(5),
+                |c| c.links[0].to = Place::Host(5),
                 "links[0].to: host 5 out of range 0..5 (5 hosts)",
             ),
             (
-                |c| c.links[0].from = Endpoint::Region(2),
+                |c| c.links[0].from = Place::Region(2),
                 "links[0].from: region 2 out of range 0..2 (2 regions)",
             ),
             (
@@ -1097,23 +1092,23 @@ mod tests {
                 "partitions[0].side_b: must name at least one host, zone or region",
             ),
             (
-                |c| c.partitions[0].side_b.push(Endpoint::Zone(3)),
+                |c| c.partitions[0].side_b.push(Place::Zone(3)),
                 "partitions[0].side_b[1]: zone 3 out of range 0..3 (3 zones)",
             ),
             (
-                |c| c.partitions[0].side_b.push(Endpoint::Region(0)),
+                |c| c.partitions[0].side_b.push(Place::Region(0)),
                 "partitions[0]: host 1 is on both side_a and side_b",
             ),
             (
-                |c| c.partitions[0].side_a.push(Endpoint::Host(4)),
+                |c| c.partitions[0].side_a.push(Place::Host(4)),
                 "partitions[0]: host 4 is on both side_a and side_b",
             ),
         ];
         let valid = || {
             let mut latency = latency_config();
-            latency.links = vec![link(Endpoint::Host(0), Endpoint::Zone(2), 5)];
+            latency.links = vec![link(Place::Host(0), Place::Zone(2), 5)];
             let mut config = latency;
-            config.partitions = vec![partition(vec![Endpoint::Host(1)], vec![Endpoint::Zone(2)])];
+            config.partitions = vec![partition(vec![Place::Host(1)], vec![Place::Zone(2)])];
             config
         };
         assert_eq!(valid().validate(&HOST_ZONE, &ZONE_REGION), Ok(()));
@@ -1135,7 +1130,7 @@ mod tests {
         let mut config = valid_with_loss(7.0);
         config.partitions = vec![Partition {
             to: Some(SimTime(0)),
-            ..partition(Vec::new(), vec![Endpoint::Host(9)])
+            ..partition(Vec::new(), vec![Place::Host(9)])
         }];
         let error = config.validate(&HOST_ZONE, &ZONE_REGION).unwrap_err();
         assert_eq!(error.len(), 4, "{error:?}");

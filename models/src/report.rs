@@ -13,8 +13,12 @@ use crate::policy::breaker::Transition;
 #[derive(Clone, Debug)]
 pub struct ServiceReport {
     pub name: String,
+    /// Workers over all replicas (`workers_per_replica` times the replicas).
     pub workers: u32,
+    pub workers_per_replica: u32,
+    /// Queue places over all replicas (`queue_per_replica` times the replicas).
     pub queue_capacity: u32,
+    pub queue_per_replica: u32,
     /// Attempts sent to this service and how they ended for their callers.
     pub stats: OutcomeStats,
     /// Jobs that did their work for a caller that had already given up on them.
@@ -37,7 +41,7 @@ pub struct ServiceReport {
     /// replica).
     pub concurrency_limit: Vec<(SimTime, u32)>,
     /// Replicas, and what happened to each.
-    pub instances: Vec<InstanceReport>,
+    pub replicas: Vec<ReplicaReport>,
     /// Index j: the time during which exactly j replicas were running.
     pub up_time_by_count: Vec<SimDuration>,
     /// Requests a black hole swallowed.
@@ -46,7 +50,7 @@ pub struct ServiceReport {
 
 /// One replica of a service.
 #[derive(Clone, Debug, PartialEq)]
-pub struct InstanceReport {
+pub struct ReplicaReport {
     /// The host it runs on.
     pub host: String,
     pub crashes: u64,
@@ -109,12 +113,12 @@ pub struct EdgeReport {
     pub fallbacks: u64,
     /// Retries the policy wanted but the retry budget refused.
     pub retries_refused: u64,
-    /// Per calling instance, its circuit breaker's flavor and every transition, when the edge
+    /// Per calling replica, its circuit breaker's flavor and every transition, when the edge
     /// has one.
     pub breakers: Vec<BreakerReport>,
     /// Messages of this edge that a partition or loss swallowed (requests and replies).
     pub lost_messages: u64,
-    /// Envoy outlier ejections of callee replicas, over the calling instances.
+    /// Envoy outlier ejections of callee replicas, over the calling replicas.
     pub ejections: u64,
 }
 
@@ -122,7 +126,7 @@ pub struct EdgeReport {
 #[derive(Clone, Debug, PartialEq)]
 pub struct BreakerReport {
     /// The calling replica whose breaker this is.
-    pub instance: u32,
+    pub replica: u32,
     /// `resilience4j`, `polly`, `hystrix`.
     pub flavor: &'static str,
     /// Calls or attempts refused while open (or half-open without a probe left).

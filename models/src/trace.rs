@@ -38,12 +38,12 @@ pub enum TraceKind {
     Queued,
     /// The callee's queue was full; the attempt is refused.
     Rejected,
-    /// A worker (`slot`) starts the attempt's local work (`duration`: its length; `slowed_by` and
+    /// A `worker` starts the attempt's local work (`duration`: its length; `slowed_by` and
     /// `fault` when a latency fault multiplied it).
     WorkStart,
     /// The local work is over (`outcome`: an error when the service failed on its own).
     WorkDone,
-    /// The attempt gives its worker (`slot`) back: at the reply for thread-per-request services,
+    /// The attempt gives its `worker` back: at the reply for thread-per-request services,
     /// at the first downstream call for async ones.
     WorkerReleased,
     /// The service serving `parent` begins a downstream call over `edge` (`number`: its index in
@@ -179,7 +179,7 @@ pub struct TraceRecord {
     /// Index of the edge, in [`RunResult::edges`] order.
     pub edge: u32,
     /// The worker of `service` (0..workers), for `WorkStart`, `WorkDone` and `WorkerReleased`.
-    pub slot: u32,
+    pub worker: u32,
     /// A count whose meaning depends on the kind (attempt number, queue length, call index).
     pub number: u32,
     /// Index of the first latency fault that slowed the work (`WorkStart`), or [`NONE`].
@@ -205,7 +205,7 @@ impl TraceRecord {
             service: NONE,
             client: NONE,
             edge: NONE,
-            slot: NONE,
+            worker: NONE,
             number: 0,
             fault: NONE,
             slowed_by: 1.0,
@@ -259,7 +259,7 @@ impl RecordSink for TraceBuffer {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TraceNames {
     pub services: Vec<String>,
-    /// Workers per service, so instances (`payments/3`) can be checked.
+    /// Workers per service, so workers (`payments/3`) can be checked.
     pub workers: Vec<u32>,
     pub clients: Vec<String>,
     /// Per edge, the caller (`client:NAME` or a service name) and the callee.

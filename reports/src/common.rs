@@ -110,7 +110,7 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
                 .map(|t| format!("{} at {:.1} s", t.to.name(), t.at.as_secs_f64()))
                 .collect();
             let whose = if replicated {
-                format!(" (caller replica {})", b.instance)
+                format!(" (caller replica {})", b.replica)
             } else {
                 String::new()
             };
@@ -219,9 +219,9 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
             s.black_holed,
             "requests swallowed by a black hole",
         );
-        let crashes: u64 = s.instances.iter().map(|i| i.crashes).sum();
+        let crashes: u64 = s.replicas.iter().map(|i| i.crashes).sum();
         if crashes > 0 {
-            let down: f64 = s.instances.iter().map(|i| i.down.as_secs_f64()).sum();
+            let down: f64 = s.replicas.iter().map(|i| i.down.as_secs_f64()).sum();
             facts.push(format!(
                 "{crashes} replica crashes, {down:.1} s of replica downtime in all"
             ));

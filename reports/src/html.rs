@@ -699,7 +699,7 @@ fn breaker_figure(out: &mut String, page: &Page) {
         for b in &e.breakers {
             let mut label = format!("{} -> {}", e.from, e.to);
             if e.breakers.len() > 1 {
-                label.push_str(&format!(" #{}", b.instance));
+                label.push_str(&format!(" #{}", b.replica));
             }
             // The state from each transition to the next; closed from the start.
             let mut spans = Vec::new();

@@ -255,8 +255,14 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
         "utilisation".into(),
         float(s.utilisation(window), RATIO_DECIMALS),
     );
+    // Totals over the replicas; the scenario's `workers` and `queue` are per replica.
     m.insert("workers".into(), Value::from(s.workers));
+    m.insert(
+        "workers_per_replica".into(),
+        Value::from(s.workers_per_replica),
+    );
     m.insert("queue_capacity".into(), Value::from(s.queue_capacity));
+    m.insert("queue_per_replica".into(), Value::from(s.queue_per_replica));
     m.insert(
         "duplicate_side_effects".into(),
         Value::from(s.duplicate_side_effects),
@@ -265,9 +271,9 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("expired".into(), Value::from(s.expired));
     m.insert("writes".into(), Value::from(s.writes));
     m.insert("black_holed".into(), Value::from(s.black_holed));
-    m.insert("replicas".into(), Value::from(s.instances.len()));
-    let instances: Vec<Value> = s
-        .instances
+    m.insert("replicas".into(), Value::from(s.replicas.len()));
+    let per_replica: Vec<Value> = s
+        .replicas
         .iter()
         .map(|i| {
             serde_json::json!({
@@ -277,7 +283,9 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
             })
         })
         .collect();
-    m.insert("instances".into(), Value::Array(instances));
+    // `instances` is the deprecated name of `per_replica`, kept for the scripts that read it.
+    m.insert("instances".into(), Value::Array(per_replica.clone()));
+    m.insert("per_replica".into(), Value::Array(per_replica));
     m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
     if !s.concurrency_limit.is_empty() {
         let log: Vec<Value> = s
@@ -330,7 +338,9 @@ fn edge_json(e: &EdgeReport) -> Value {
             })
             .collect();
         breakers.push(serde_json::json!({
-            "instance": b.instance,
+            // `instance` is the deprecated name of `replica`.
+            "instance": b.replica,
+            "replica": b.replica,
             "flavor": b.flavor,
             "not_permitted": b.not_permitted,
             "transitions": transitions,

@@ -12,7 +12,7 @@
 //!
 //! - one process per client (`client shoppers`) and per service (`service payments`), clients
 //!   first, then services in scenario order;
-//! - a service has one thread per worker slot (`payments/3`, the `instance` of the filter). Each
+//! - a service has one thread per worker slot (`payments/3`, the `worker` of the filter). Each
 //!   attempt that holds a worker is a complete event (`ph: "X"`) named `request N` (Perfetto
 //!   colours by name, so one request has one colour on every service), from the moment it takes
 //!   the worker to the moment it gives it back. Nested inside it: its local `work` and, for a
@@ -211,7 +211,8 @@ impl<'a> Object<'a> {
 /// instead of ids. `data` holds `t` (seconds, nine decimals), `t_ns`, `request` (absent for the
 /// records of no request: `replica_crash`, `replica_restart`, `fault_start`, `fault_end`) and,
 /// where they apply, `attempt`, `parent_attempt`, `client`, `service`, `edge` (`"from -> to"`),
-/// `instance` (`"payments/3"`) and `worker`, `outcome`, and the kind's own data:
+/// `worker` (its index in the service; the deprecated `instance`, `"payments/3"`, says the
+/// same), `outcome`, and the kind's own data:
 ///
 /// - `attempt_sent`: `attempt_number`; `queued`: `queue_length`; `call_start`: `call_index`;
 ///   `call_finished`, `request_finished`: `attempts`; `retry_scheduled`: `next_attempt_number`
@@ -312,9 +313,9 @@ impl JsonLines {
         if r.edge != NONE {
             data.raw("edge", names.edge(r.edge));
         }
-        if r.slot != NONE {
-            data.raw("instance", names.instance(r.service, r.slot));
-            data.num("worker", r.slot);
+        if r.worker != NONE {
+            data.raw("instance", names.instance(r.service, r.worker));
+            data.num("worker", r.worker);
         }
         if let Some(outcome) = r.outcome {
             data.str("outcome", outcome_str(outcome));
@@ -445,7 +446,7 @@ impl fmt::Display for FilterError {
             ),
             FilterError::UnknownKey(key) => write!(
                 f,
-                "unknown filter key \"{key}\"; expected request, service, instance, kind or t"
+                "unknown filter key \"{key}\"; expected request, service, worker, kind or t"
             ),
             FilterError::RepeatedKey(key) => write!(
                 f,
@@ -469,8 +470,8 @@ impl std::error::Error for FilterError {}
 /// - `request=42`: records of logical request 42;
 /// - `service=payments`: records at payments or about attempts and calls sent to it (see
 ///   `models::trace::TraceKind` for which service a record names);
-/// - `instance=payments/3`: records of worker 3 of payments (work start and end, worker
-///   release);
+/// - `worker=payments/3`: records of worker 3 of payments (work start and end, worker
+///   release); `instance=` is its deprecated spelling, still accepted ([`Filter::warnings`]);
 /// - `kind=timeout|retry_scheduled`: records of these kinds ([`TraceKind::as_str`]);
 /// - `t=120s..130s`: records at `120 s <= t < 130 s`; either end may be left out (`t=120s..`).
 ///
@@ -485,7 +486,7 @@ impl std::error::Error for FilterError {}
 pub struct Filter {
     requests: Vec<u64>,
     services: Vec<u32>,
-    instances: Vec<(u32, u32)>,
+    workers: Vec<(u32, u32)>,
     kinds: Vec<TraceKind>,
     from: Option<SimTime>,
     to: Option<SimTime>,
@@ -512,15 +513,17 @@ impl Filter {
                 return Err(FilterError::NotKeyValue(term.to_string()));
             };
             let (key, value) = (key.trim(), value.trim());
+            // `instance` is the deprecated spelling of `worker`; messages keep the user's word.
+            let canonical = if key == "instance" { "worker" } else { key };
             let bad = |message: String| FilterError::BadValue {
                 key: key.to_string(),
                 value: value.to_string(),
                 message,
             };
-            if !["request", "service", "instance", "kind", "t"].contains(&key) {
+            if !["request", "service", "worker", "kind", "t"].contains(&canonical) {
                 return Err(FilterError::UnknownKey(key.to_string()));
             }
-            if !seen.insert(key.to_string()) {
+            if !seen.insert(canonical) {
                 return Err(FilterError::RepeatedKey(key.to_string()));
             }
             if value.is_empty() {
@@ -535,7 +538,7 @@ impl Filter {
                     ))
                 })
             };
-            match key {
+            match canonical {
                 "request" => {
                     for v in alternatives() {
                         let id = v.parse::<u64>().ok().filter(|&id| id > 0).ok_or_else(|| {
@@ -551,17 +554,17 @@ impl Filter {
                         filter.services.push(service(v)?);
                     }
                 }
-                "instance" => {
+                "worker" => {
                     for v in alternatives() {
-                        let Some((name, slot)) = v.rsplit_once('/') else {
+                        let Some((name, worker)) = v.rsplit_once('/') else {
                             return Err(bad(format!(
-                                "\"{v}\" is not an instance; expected SERVICE/WORKER such as \
+                                "\"{v}\" is not a worker; expected SERVICE/WORKER such as \
                                  payments/3"
                             )));
                         };
                         let id = service(name)?;
                         let workers = names.workers.get(id as usize).copied().unwrap_or(0);
-                        let slot = slot
+                        let worker = worker
                             .parse::<u32>()
                             .ok()
                             .filter(|&s| s < workers)
@@ -571,7 +574,7 @@ impl Filter {
                                     workers.saturating_sub(1)
                                 ))
                             })?;
-                        filter.instances.push((id, slot));
+                        filter.workers.push((id, worker));
                     }
                 }
                 "kind" => {
@@ -619,6 +622,20 @@ impl Filter {
         Ok(filter)
     }
 
+    /// The deprecated spellings `expression` uses, one sentence each (the binary prints them as
+    /// warnings); [`Filter::parse`] accepts them all the same.
+    pub fn warnings(expression: &str) -> Vec<String> {
+        expression
+            .split(',')
+            .filter_map(|term| term.split_once('='))
+            .filter(|(key, _)| key.trim() == "instance")
+            .map(|(_, value)| {
+                let value = value.trim();
+                format!("instance={value} is deprecated; write worker={value}")
+            })
+            .collect()
+    }
+
     /// Whether the record passes every term.
     pub fn matches(&self, r: &TraceRecord) -> bool {
         self.matches_except_time(r) && self.overlaps(r.time, r.time)
@@ -628,7 +645,7 @@ impl Filter {
     pub fn matches_except_time(&self, r: &TraceRecord) -> bool {
         (self.requests.is_empty() || self.requests.contains(&r.request))
             && (self.services.is_empty() || self.services.contains(&r.service))
-            && (self.instances.is_empty() || self.instances.contains(&(r.service, r.slot)))
+            && (self.workers.is_empty() || self.workers.contains(&(r.service, r.worker)))
             && (self.kinds.is_empty() || self.kinds.contains(&r.kind))
     }
 
@@ -811,7 +828,7 @@ impl ChromeTrace {
             && hold.released.is_none()
         {
             let start = &hold.start;
-            return (self.service_pid(start.service), start.slot + 1, 't');
+            return (self.service_pid(start.service), start.worker + 1, 't');
         }
         (self.caller_pid(r.edge), 0, 'p')
     }
@@ -863,7 +880,7 @@ impl ChromeTrace {
                         released: None,
                     },
                 );
-                let (pid, tid) = (self.service_pid(r.service), r.slot + 1);
+                let (pid, tid) = (self.service_pid(r.service), r.worker + 1);
                 self.span(Shape::Work, r, (r.time + r.duration, None, 0), pid, tid);
             }
             TraceKind::WorkerReleased => {
@@ -875,7 +892,7 @@ impl ChromeTrace {
                 if let Some(hold) = self.holds.remove(&r.attempt) {
                     let end = hold.released.unwrap_or(r.time);
                     let start = hold.start;
-                    let (pid, tid) = (self.service_pid(start.service), start.slot + 1);
+                    let (pid, tid) = (self.service_pid(start.service), start.worker + 1);
                     self.span(Shape::Hold, &start, (end, r.outcome, 0), pid, tid);
                 }
             }
@@ -883,7 +900,7 @@ impl ChromeTrace {
                 if let Some(hold) = self.holds.get(&r.parent)
                     && hold.released.is_none()
                 {
-                    let (pid, tid) = (self.service_pid(hold.start.service), hold.start.slot + 1);
+                    let (pid, tid) = (self.service_pid(hold.start.service), hold.start.worker + 1);
                     self.calls.insert(r.parent, (*r, pid, tid));
                 }
             }
@@ -955,7 +972,7 @@ impl ChromeTrace {
         }
         for (_, hold) in std::mem::take(&mut self.holds) {
             let start = hold.start;
-            let (pid, tid) = (self.service_pid(start.service), start.slot + 1);
+            let (pid, tid) = (self.service_pid(start.service), start.worker + 1);
             let released = hold.released.unwrap_or(end);
             self.span(Shape::Hold, &start, (released, None, 0), pid, tid);
         }
@@ -1036,7 +1053,7 @@ impl ChromeTrace {
         }
         let held = matches!(e.shape, Shape::Hold | Shape::Work);
         if held {
-            args.raw("instance", q.instance(r.service, r.slot));
+            args.raw("instance", q.instance(r.service, r.worker));
             args.num("work_ms", millis(r.duration.as_nanos()));
             if r.fault != NONE {
                 args.raw("fault", q.fault(r.fault));
@@ -1486,7 +1503,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                     note.depth,
                     format!(
                         "{service}: worker {service}/{} starts #{} {waited}",
-                        r.slot, r.attempt
+                        r.worker, r.attempt
                     ),
                 )
             }
@@ -1537,7 +1554,7 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                     note.depth,
                     format!(
                         "{service}: #{} gives worker {service}/{} back while it waits",
-                        r.attempt, r.slot
+                        r.attempt, r.worker
                     ),
                 )
             }
@@ -2188,7 +2205,17 @@ around it: faults on: back latency x10; replica crashes: 1; restarts: 0; breaker
         count("request=42", &|r| r.request == 42);
         count("request=42|43", &|r| r.request == 42 || r.request == 43);
         count("kind=timeout", &|r| r.kind == TraceKind::Timeout);
-        count("instance=back/2", &|r| r.service == 1 && r.slot == 2);
+        count("worker=back/2", &|r| r.service == 1 && r.worker == 2);
+        // `instance=` is the deprecated spelling of `worker=`: the same filter, and a warning.
+        assert_eq!(
+            parse("instance=back/2", &names),
+            parse("worker=back/2", &names)
+        );
+        assert_eq!(
+            Filter::warnings("instance=back/2, t=1s.."),
+            ["instance=back/2 is deprecated; write worker=back/2"]
+        );
+        assert!(Filter::warnings("worker=back/2,t=1s..").is_empty());
         let window =
             |r: &TraceRecord| r.time >= SimTime(1_200_000_000) && r.time < SimTime(1_300_000_000);
         count(" service = back , t=1.2s..1300ms", &|r| {
@@ -2235,6 +2262,8 @@ around it: faults on: back latency x10; replica crashes: 1; restarts: 0; breaker
             ),
             ("instance=back", "expected SERVICE/WORKER"),
             ("instance=back/4", "back has 4 workers, back/0 to back/3"),
+            ("worker=back/4", "back has 4 workers, back/0 to back/3"),
+            ("instance=back/1,worker=back/2", "given twice"),
             ("t=5s", "expected a time range such as 120s..130s"),
             ("t=5s..2s", "the range is empty"),
             ("t=5..6s", "\"5\" has no unit"),

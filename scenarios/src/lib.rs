@@ -10,7 +10,7 @@ pub mod spec;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use build::build;
+pub use build::{build, build_with_warnings};
 pub use duration::{Duration, parse_duration};
 
 /// A problem found while checking a scenario.
@@ -21,6 +21,21 @@ pub struct Diagnostic {
     /// Where in the document, e.g. `services[1].calls[0].to`.
     pub field: String,
     pub message: String,
+}
+
+impl Diagnostic {
+    /// `file:line:column: field: message`, or `file: field: message` without a position.
+    pub fn in_file(&self, path: &Path) -> String {
+        match self.position {
+            Some((line, column)) => format!(
+                "{}:{line}:{column}: {}: {}",
+                path.display(),
+                self.field,
+                self.message
+            ),
+            None => format!("{}: {}: {}", path.display(), self.field, self.message),
+        }
+    }
 }
 
 /// Why a scenario could not be loaded.
@@ -74,11 +89,7 @@ impl fmt::Display for ScenarioError {
                     if i > 0 {
                         writeln!(f)?;
                     }
-                    match d.position {
-                        Some((line, column)) => write!(f, "{}:{line}:{column}: ", path.display())?,
-                        None => write!(f, "{}: ", path.display())?,
-                    }
-                    write!(f, "{}: {}", d.field, d.message)?;
+                    f.write_str(&d.in_file(path))?;
                 }
                 Ok(())
             }
@@ -96,6 +107,9 @@ pub struct Loaded {
     pub path: PathBuf,
     pub scenario: spec::Scenario,
     pub config: models::config::WorldConfig,
+    /// Deprecated spellings the file uses, one line each (`file:line:column: field: message`);
+    /// the binary prints them on stderr as `warning: ...`.
+    pub warnings: Vec<String>,
 }
 
 /// Reads, parses, checks and builds the scenario at `path`.
@@ -134,14 +148,16 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ScenarioError> {
 
 /// Checks and builds a parsed scenario; `source` locates the problems.
 fn checked(path: &Path, scenario: spec::Scenario, source: &str) -> Result<Loaded, ScenarioError> {
-    let config = build(&scenario, source).map_err(|diagnostics| ScenarioError::Invalid {
-        path: path.to_owned(),
-        diagnostics,
-    })?;
+    let (config, warnings) =
+        build_with_warnings(&scenario, source).map_err(|diagnostics| ScenarioError::Invalid {
+            path: path.to_owned(),
+            diagnostics,
+        })?;
     Ok(Loaded {
         path: path.to_owned(),
         scenario,
         config,
+        warnings: warnings.iter().map(|w| w.in_file(path)).collect(),
     })
 }
 

@@ -147,7 +147,7 @@ pub struct Service {
     /// Requests that may wait for a worker (default 0: no waiting).
     #[serde(default)]
     pub queue: u32,
-    pub service_time: Dist,
+    pub service_time: Distribution,
     /// Probability that a request fails with an error after its local work (default 0).
     #[serde(default)]
     pub error_rate: f64,
@@ -363,7 +363,7 @@ pub enum Join {
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     pub name: String,
-    pub service_time: Dist,
+    pub service_time: Distribution,
     #[serde(default)]
     pub error_rate: f64,
     #[serde(default)]
@@ -428,7 +428,7 @@ pub struct Call {
 /// A duration distribution.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub enum Dist {
+pub enum Distribution {
     Constant {
         value: Duration,
     },
@@ -440,7 +440,13 @@ pub enum Dist {
         median: Duration,
         p99: Duration,
     },
-    /// `|Normal(mean, sd)|`: a normal folded at zero, never negative.
+    /// `|N(mean, sd)|`: a normal folded at zero, never negative.
+    FoldedNormal {
+        mean: Duration,
+        sd: Duration,
+    },
+    /// The deprecated spelling of [`Distribution::FoldedNormal`]: it always sampled the
+    /// folded normal, never a plain one. Accepted with a warning.
     Normal {
         mean: Duration,
         sd: Duration,
@@ -452,13 +458,13 @@ pub enum Dist {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// One-way latency within a zone, drawn for the request and again for the reply.
-    pub latency: Dist,
+    pub latency: Distribution,
     /// Between zones of a region (default: `latency`).
     #[serde(default)]
-    pub cross_zone: Option<Dist>,
+    pub cross_zone: Option<Distribution>,
     /// Between regions (default: `cross_zone`).
     #[serde(default)]
-    pub cross_region: Option<Dist>,
+    pub cross_region: Option<Distribution>,
     /// Probability that a one-way message is lost (default 0).
     #[serde(default)]
     pub loss: f64,
@@ -474,7 +480,7 @@ pub struct Network {
 pub struct Link {
     pub from: Place,
     pub to: Place,
-    pub latency: Dist,
+    pub latency: Distribution,
     #[serde(default)]
     pub loss: Option<f64>,
     /// Also from `to` to `from` (default true).
@@ -522,7 +528,7 @@ pub enum CutMode {
 impl Default for Network {
     fn default() -> Self {
         Network {
-            latency: Dist::Constant {
+            latency: Distribution::Constant {
                 value: Duration(sim_core::SimDuration::ZERO),
             },
             cross_zone: None,
@@ -883,7 +889,7 @@ pub enum Arrivals {
     /// Users that send a request, wait for it, think, and send the next.
     ClosedLoop {
         users: u32,
-        think_time: Dist,
+        think_time: Distribution,
     },
 }
 
@@ -944,8 +950,8 @@ pub enum Fault {
     /// Every replica (or host) of the target fails and is repaired at random, again and again.
     Chaos {
         target: Target,
-        mttf: Dist,
-        mttr: Dist,
+        mttf: Distribution,
+        mttr: Distribution,
         #[serde(default)]
         cold_start: Option<ColdStart>,
     },
@@ -970,7 +976,16 @@ pub enum Fault {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Target {
-    Instance { service: String, index: u32 },
+    /// One replica of a service, by its index (0..replicas).
+    Replica {
+        service: String,
+        index: u32,
+    },
+    /// The deprecated spelling of [`Target::Replica`], accepted with a warning.
+    Instance {
+        service: String,
+        index: u32,
+    },
     Service(String),
     Host(String),
     Zone(String),

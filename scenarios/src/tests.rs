@@ -148,10 +148,44 @@ fn every_library_scenario_loads() {
     paths.sort();
     assert!(paths.len() >= 2, "library has {} scenarios", paths.len());
     for path in paths {
-        if let Err(e) = load(&path) {
-            panic!("{e}");
+        match load(&path) {
+            Ok(loaded) => assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings),
+            Err(e) => panic!("{e}"),
         }
     }
+}
+
+/// Issue 10, one word per concept: the old spellings `Instance(...)` (a crash or chaos target)
+/// and `Normal(...)` (a distribution) build the same world as `Replica(...)` and
+/// `FoldedNormal(...)`, with a warning each at its place; the new spellings warn about nothing.
+#[test]
+fn deprecated_spellings_build_the_same_world_with_a_warning_each() {
+    let new = GOOD
+        .replace(
+            "Exponential(mean: \"5ms\")",
+            "FoldedNormal(mean: \"5ms\", sd: \"1ms\"), replicas: 2",
+        )
+        .replace(
+            "faults: [",
+            "faults: [Crash(target: Replica(service: \"back\", index: 1), at: \"1s\"),\n        ",
+        );
+    let old = new
+        .replace("FoldedNormal(", "Normal(")
+        .replace("Replica(service", "Instance(service");
+    let new = load_text(&new).unwrap_or_else(|e| panic!("{e}"));
+    assert!(new.warnings.is_empty(), "{:?}", new.warnings);
+    let old = load_text(&old).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(format!("{:?}", old.config), format!("{:?}", new.config));
+    assert_eq!(
+        old.warnings,
+        [
+            "test.ron:10:57: services[1].service_time: Normal(mean: ..., sd: ...) is deprecated; \
+             write FoldedNormal(mean: ..., sd: ...), the distribution it has always sampled (a \
+             normal folded at zero)",
+            "test.ron:16:28: faults[0].target: Instance(service: ..., index: ...) is deprecated; \
+             write Replica(service: ..., index: ...)",
+        ]
+    );
 }
 
 #[test]
@@ -306,7 +340,7 @@ fn world_mistakes_are_reported_at_their_place() {
         .replace(
             "faults: [",
             r#"faults: [Crash(target: Zone("eu-z"), at: "1s"),
-                      Crash(target: Instance(service: "back", index: 7), at: "1s"),
+                      Crash(target: Replica(service: "back", index: 7), at: "1s"),
                       "#,
         )
         .replace(

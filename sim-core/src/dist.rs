@@ -24,7 +24,7 @@ pub enum Distribution {
     /// [`Distribution::lognormal`].
     LogNormal { mu: f64, sigma: f64 },
     /// `|N(mean, sd)|` nanoseconds: a normal folded at zero, so it is never negative.
-    AbsNormal { mean_ns: f64, sd_ns: f64 },
+    FoldedNormal { mean_ns: f64, sd_ns: f64 },
 }
 
 /// A distribution whose parameters make no sense.
@@ -64,8 +64,8 @@ impl Distribution {
         Ok(Distribution::LogNormal { mu, sigma })
     }
 
-    pub fn abs_normal(mean: SimDuration, sd: SimDuration) -> Self {
-        Distribution::AbsNormal {
+    pub fn folded_normal(mean: SimDuration, sd: SimDuration) -> Self {
+        Distribution::FoldedNormal {
             mean_ns: mean.0 as f64,
             sd_ns: sd.0 as f64,
         }
@@ -80,7 +80,7 @@ impl Distribution {
             Distribution::LogNormal { mu, sigma } => {
                 quantise_ns(libm::exp(mu + sigma * sample_standard_normal(rng)))
             }
-            Distribution::AbsNormal { mean_ns, sd_ns } => {
+            Distribution::FoldedNormal { mean_ns, sd_ns } => {
                 quantise_ns((mean_ns + sd_ns * sample_standard_normal(rng)).abs())
             }
         })
@@ -92,7 +92,7 @@ impl Distribution {
             Distribution::Constant(d) => d.0 as f64,
             Distribution::Exponential { mean_ns } => mean_ns,
             Distribution::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
-            Distribution::AbsNormal { mean_ns, sd_ns } => {
+            Distribution::FoldedNormal { mean_ns, sd_ns } => {
                 if sd_ns == 0.0 {
                     return mean_ns.abs();
                 }
@@ -170,14 +170,14 @@ mod tests {
     }
 
     #[test]
-    fn abs_normal_is_never_negative_and_has_folded_mean() {
+    fn folded_normal_is_never_negative_and_has_folded_mean() {
         // Means of 0 and half a standard deviation: half and a third of the normal draws are
         // negative, so the fold decides the mean.
         let n = 100_000;
         let sd_ns = 2e6;
         for mean_ns in [0.0, 1e6] {
             let d =
-                Distribution::abs_normal(SimDuration(mean_ns as u64), SimDuration(sd_ns as u64));
+                Distribution::folded_normal(SimDuration(mean_ns as u64), SimDuration(sd_ns as u64));
             // E|X| for X ~ N(mu, sd^2): sd sqrt(2/pi) exp(-mu^2 / 2sd^2) + mu (1 - 2 Phi(-mu/sd)),
             // with Phi(x) = erfc(-x / sqrt 2) / 2.
             let a = mean_ns / sd_ns;

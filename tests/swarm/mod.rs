@@ -169,7 +169,7 @@ fn dist(r: &mut Rng, lo_us: u64, hi_us: u64) -> String {
             us(typical.max(1) * r.range(1, 8))
         ),
         _ => format!(
-            "Normal(mean: {}, sd: {})",
+            "FoldedNormal(mean: {}, sd: {})",
             us(typical),
             us(r.range(0, typical))
         ),

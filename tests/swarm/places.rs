@@ -210,7 +210,7 @@ impl Gen<'_> {
         let s = r.index(self.services.len());
         match r.index(if self.topo.explicit { 5 } else { 3 }) {
             0 => format!(
-                "Instance(service: \"s{s}\", index: {})",
+                "Replica(service: \"s{s}\", index: {})",
                 r.range(0, self.services[s].replicas - 1)
             ),
             1 | 2 => format!("Service(\"s{s}\")"),

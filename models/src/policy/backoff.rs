@@ -1,5 +1,5 @@
 //! Retry backoff: the wait before each retry, after the AWS Architecture Blog's "Exponential
-//! Backoff And Jitter" (and its simulator): none, constant, exponential, full jitter, equal
+//! Backoff And Jitter" (and its simulator): immediate, constant, exponential, full jitter, equal
 //! jitter and decorrelated jitter. Pure: the caller passes the retry number, the previous wait
 //! and the stream to draw from.
 
@@ -17,7 +17,7 @@ pub fn backoff(policy: &Backoff, retry: u32, last: SimDuration, rng: &mut SimRng
         base.as_nanos().saturating_mul(factor).min(cap.as_nanos())
     };
     match *policy {
-        Backoff::None => SimDuration::ZERO,
+        Backoff::Immediate => SimDuration::ZERO,
         Backoff::Constant(d) => d,
         Backoff::Exponential { base, cap } => SimDuration(expo(base, cap)),
         Backoff::FullJitter { base, cap } => SimDuration(rng.below_inclusive(expo(base, cap))),

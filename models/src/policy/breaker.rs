@@ -809,7 +809,7 @@ impl Core {
     }
 }
 
-/// A circuit breaker for one client instance (every library keeps this state per process).
+/// A circuit breaker for one calling replica (every library keeps this state per process).
 ///
 /// Default semantics are Resilience4j's `CircuitBreakerStateMachine`; [`BreakerConfig::flavor`]
 /// selects Polly v8's `CircuitStateController` or Hystrix's `HystrixCircuitBreakerImpl`.

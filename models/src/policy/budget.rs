@@ -1,4 +1,4 @@
-//! Limits on retries, kept per calling instance: Envoy's retry budget, gRPC's retry throttling,
+//! Limits on retries, kept per calling replica: Envoy's retry budget, gRPC's retry throttling,
 //! Finagle's `RetryBudget`, botocore's retry quota (one [`RetryBudget`] enum with uniform hooks),
 //! plus the Google SRE book's client-side adaptive throttling ([`AdaptiveThrottle`]).
 //!
@@ -574,7 +574,7 @@ impl RetryBudgetConfig {
     }
 }
 
-/// A retry budget of one calling instance (one client replica, one caller on an edge), in the
+/// A retry budget of one calling replica (one client replica, one caller on an edge), in the
 /// semantics of one library. See the module docs for which hook each flavor uses.
 #[derive(Clone, Debug)]
 pub enum RetryBudget {

@@ -11,8 +11,8 @@ impl World {
         job: JobSlot,
     ) {
         let now = s.now();
-        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
-        let inst = &self.services[service].instances[instance as usize];
+        let (service, replica) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
+        let inst = &self.services[service].replicas[replica as usize];
         let (epoch, host, up) = (inst.epoch, inst.host, inst.up());
         self.jobs[job].epoch = epoch;
         if self.host_down[host as usize] > 0 {
@@ -57,7 +57,7 @@ impl World {
             }
         }
         self.jobs[job].arrived = now;
-        let inst = &mut self.services[service].instances[instance as usize];
+        let inst = &mut self.services[service].replicas[replica as usize];
         if let Some(limiter) = &mut inst.rate_limiter {
             match limiter.acquire(now) {
                 Some(SimDuration::ZERO) => {}
@@ -90,13 +90,11 @@ impl World {
             return;
         }
         let now = s.now();
-        let (service, instance) = (self.jobs[job].service.0 as usize, self.jobs[job].instance);
-        let workers =
-            self.services[service].report.workers / self.services[service].instances.len() as u32;
-        let capacity = self.services[service].report.queue_capacity
-            / self.services[service].instances.len() as u32;
+        let (service, replica) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
+        let workers = self.services[service].report.workers_per_replica;
+        let capacity = self.services[service].report.queue_per_replica;
         let shed_queue = self.services[service].shed_queue;
-        let inst = &mut self.services[service].instances[instance as usize];
+        let inst = &mut self.services[service].replicas[replica as usize];
         if let Some(limiter) = &mut inst.limiter {
             match limiter.try_acquire() {
                 Some(permit) => self.jobs[job].permit = Some(permit),
@@ -110,7 +108,7 @@ impl World {
                 }
             }
         }
-        let inst = &mut self.services[service].instances[instance as usize];
+        let inst = &mut self.services[service].replicas[replica as usize];
         let busy = inst.workers_busy >= workers;
         if busy && shed_queue.is_some_and(|max| inst.queue.len() as u32 >= max) {
             if TRACE {

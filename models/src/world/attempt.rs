@@ -21,7 +21,7 @@ pub(super) struct Attempt {
     /// When an attempt-level breaker let the attempt through.
     pub(super) breaker_at: Option<SimTime>,
     /// The replica it was sent to.
-    pub(super) instance: u32,
+    pub(super) replica: u32,
 }
 
 impl World {
@@ -46,7 +46,7 @@ impl World {
             wait_timer: None,
             value: 0,
             breaker_at: None,
-            instance: 0,
+            replica: 0,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -188,16 +188,16 @@ impl World {
             self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Throttled));
             return;
         }
-        let instance = self.pick_replica(edge_id);
+        let replica = self.pick_replica(edge_id);
         let edge = &mut self.edges[edge_id];
-        edge.outstanding[instance as usize] += 1;
+        edge.outstanding[replica as usize] += 1;
         let to = edge.to;
         let from_host = edge.caller_host;
-        let to_host = self.services[to.0 as usize].instances[instance as usize].host;
+        let to_host = self.services[to.0 as usize].replicas[replica as usize].host;
         let a = &mut self.attempts[slot];
         a.sent = true;
         a.sent_at = now;
-        a.instance = instance;
+        a.replica = replica;
         let (call_id, attempt) = (a.call, a.id);
         self.services[to.0 as usize].report.stats.requests += 1;
         let latency = match self.transmit(edge_id, from_host, to_host, now) {
@@ -228,7 +228,7 @@ impl World {
             step_failed: 0,
             step_join: Join::All,
             children: Vec::new(),
-            instance,
+            replica,
             epoch: 0,
             edge: edge_id,
             call: call_id,
@@ -341,7 +341,7 @@ impl World {
     ) {
         let now = s.now();
         let a = &mut self.attempts[slot];
-        let (call_id, attempt, sent, instance) = (a.call, a.id, a.sent, a.instance as usize);
+        let (call_id, attempt, sent, replica) = (a.call, a.id, a.sent, a.replica as usize);
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
         // A later reply must find another id here.
@@ -365,12 +365,12 @@ impl World {
         }
         if sent {
             let edge = &mut self.edges[self.calls[call_id].edge];
-            edge.outstanding[instance] -= 1;
+            edge.outstanding[replica] -= 1;
             // Envoy outlier detection hears what the replica answered (not what the caller's
             // own policies decided, and not a cancelled copy).
             if let (Some(outlier), Some(failed)) = (&mut edge.outlier, failed) {
                 let before = outlier.ejected_count();
-                outlier.on_result(now, instance, !failed, failed);
+                outlier.on_result(now, replica, !failed, failed);
                 if outlier.ejected_count() > before {
                     self.edge_reports[edge.report as usize].ejections += 1;
                 }

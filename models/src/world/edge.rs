@@ -7,8 +7,8 @@ pub(super) struct Edge {
     pub(super) to: ServiceId,
     /// The callee's endpoint.
     pub(super) to_endpoint: u16,
-    /// The calling instance (replica) that owns this edge's policy state: state that production
-    /// keeps per client process is per calling instance here.
+    /// The calling replica that owns this edge's policy state: state that production
+    /// keeps per client process is per calling replica here.
     pub(super) caller_host: u32,
     pub(super) policy: CallPolicy,
     /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
@@ -75,7 +75,7 @@ impl World {
             let healthy = match self.specs[service].health {
                 Health::Unchecked => true,
                 Health::Perfect => {
-                    let inst = &state.instances[i];
+                    let inst = &state.replicas[i];
                     inst.up() && self.host_down[inst.host as usize] == 0
                 }
                 Health::Active(_) => edge.health[i].is_healthy(),
@@ -102,7 +102,7 @@ impl World {
             unreachable!("probes only for actively checked services")
         };
         let caller = edge.caller_host;
-        let inst = &self.services[edge.to.0 as usize].instances[replica as usize];
+        let inst = &self.services[edge.to.0 as usize].replicas[replica as usize];
         let (host, up) = (inst.host, inst.up());
         let there = self.transmit(edge_id, caller, host, now);
         let back = self.transmit(edge_id, host, caller, now);

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The replicas a fault target covers, as (service, replica), in service then replica order.
-pub(super) fn instances_of(config: &WorldConfig, target: &Target) -> Vec<(u32, u32)> {
+pub(super) fn replicas_of(config: &WorldConfig, target: &Target) -> Vec<(u32, u32)> {
     let on_hosts = |keep: &dyn Fn(usize) -> bool| {
         let mut v = Vec::new();
         for (s, svc) in config.services.iter().enumerate() {
@@ -18,7 +18,7 @@ pub(super) fn instances_of(config: &WorldConfig, target: &Target) -> Vec<(u32, u
     };
     let topology = &config.topology;
     match *target {
-        Target::Instance { service, index } => vec![(service.0, index)],
+        Target::Replica { service, index } => vec![(service.0, index)],
         Target::Service(service) => (0..config.services[service.0 as usize].replicas.len())
             .map(|r| (service.0, r as u32))
             .collect(),
@@ -35,7 +35,7 @@ pub(super) fn hosts_of(topology: &crate::topology::Topology, target: &Target) ->
             Target::Host(host) => h == host,
             Target::Zone(zone) => topology.hosts[h].zone == zone,
             Target::Region(region) => topology.region_of(h) == region,
-            Target::Instance { .. } | Target::Service(_) => false,
+            Target::Replica { .. } | Target::Service(_) => false,
         })
         .collect()
 }
@@ -50,7 +50,7 @@ pub(super) enum Unit {
 impl World {
     /// A replica's process dies: its queue and the work in progress are lost (their callers
     /// find out by their timeouts), and it takes no requests until it restarts.
-    pub(super) fn crash_instance<const TRACE: bool>(
+    pub(super) fn crash_replica<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         service: u32,
@@ -59,7 +59,7 @@ impl World {
     ) {
         let now = s.now();
         let state = &mut self.services[service as usize];
-        let inst = &mut state.instances[replica as usize];
+        let inst = &mut state.replicas[replica as usize];
         inst.down += 1;
         if inst.down > 1 {
             return;
@@ -68,7 +68,7 @@ impl World {
             self.trace_replica(now, TraceKind::ReplicaCrash, service, replica, fault);
         }
         let state = &mut self.services[service as usize];
-        let inst = &mut state.instances[replica as usize];
+        let inst = &mut state.replicas[replica as usize];
         inst.epoch += 1;
         inst.report.crashes += 1;
         inst.down_since = now;
@@ -95,7 +95,7 @@ impl World {
             .filter(|(_, job)| {
                 job.holding_worker
                     && job.service.0 == service
-                    && job.instance == replica
+                    && job.replica == replica
                     && job.attempt != NO_ATTEMPT
             })
             .map(|(j, _)| j)
@@ -109,7 +109,7 @@ impl World {
     }
 
     /// A replica's process runs again, cold for a while.
-    pub(super) fn restart_instance(
+    pub(super) fn restart_replica(
         &mut self,
         now: SimTime,
         service: u32,
@@ -117,7 +117,7 @@ impl World {
         cold: Option<ColdStart>,
     ) {
         let state = &mut self.services[service as usize];
-        let inst = &mut state.instances[replica as usize];
+        let inst = &mut state.replicas[replica as usize];
         assert!(inst.down > 0, "restarting a running replica");
         inst.down -= 1;
         if inst.down > 0 {
@@ -130,7 +130,7 @@ impl World {
             self.trace_replica(now, TraceKind::ReplicaRestart, service, replica, NONE);
         }
         let state = &mut self.services[service as usize];
-        let inst = &mut state.instances[replica as usize];
+        let inst = &mut state.replicas[replica as usize];
         if let Some(c) = cold {
             inst.cold_until = now + c.duration;
             inst.cold_multiply = c.multiply;
@@ -143,19 +143,19 @@ impl World {
     /// The replicas and hosts a crash or chaos target takes down.
     pub(super) fn target_units(&self, target: &Target) -> (Vec<(u32, u32)>, Vec<u32>) {
         let hosts: Vec<u32> = match *target {
-            Target::Instance { .. } | Target::Service(_) => Vec::new(),
+            Target::Replica { .. } | Target::Service(_) => Vec::new(),
             _ => (0..self.host_down.len() as u32)
                 .filter(|&h| self.host_in(h as usize, target))
                 .collect(),
         };
         let replicas = match *target {
-            Target::Instance { service, index } => vec![(service.0, index)],
-            Target::Service(service) => (0..self.services[service.0 as usize].instances.len())
+            Target::Replica { service, index } => vec![(service.0, index)],
+            Target::Service(service) => (0..self.services[service.0 as usize].replicas.len())
                 .map(|r| (service.0, r as u32))
                 .collect(),
             _ => hosts
                 .iter()
-                .flat_map(|&h| self.host_instances[h as usize].iter().copied())
+                .flat_map(|&h| self.host_replicas[h as usize].iter().copied())
                 .collect(),
         };
         (replicas, hosts)
@@ -167,7 +167,7 @@ impl World {
             Target::Host(h) => h == host,
             Target::Zone(z) => z == zone,
             Target::Region(r) => r == self.zone_region[zone],
-            Target::Instance { .. } | Target::Service(_) => false,
+            Target::Replica { .. } | Target::Service(_) => false,
         }
     }
 
@@ -193,7 +193,7 @@ impl World {
             self.host_down[h as usize] += 1;
         }
         for (service, replica) in replicas {
-            self.crash_instance::<TRACE>(s, service, replica, fault);
+            self.crash_replica::<TRACE>(s, service, replica, fault);
         }
         if let Some(after) = restart_after {
             s.schedule_in(after, WorldEvent::RestartTargets { fault });
@@ -212,7 +212,7 @@ impl World {
             self.host_down[h as usize] -= 1;
         }
         for (service, replica) in replicas {
-            self.restart_instance(now, service, replica, cold_start);
+            self.restart_replica(now, service, replica, cold_start);
         }
     }
 
@@ -251,14 +251,14 @@ impl World {
                 } else {
                     self.host_down[h as usize] -= 1;
                 }
-                self.host_instances[h as usize].clone()
+                self.host_replicas[h as usize].clone()
             }
         };
         for (service, replica) in replicas {
             if fail {
-                self.crash_instance::<TRACE>(s, service, replica, fault);
+                self.crash_replica::<TRACE>(s, service, replica, fault);
             } else {
-                self.restart_instance(now, service, replica, cold);
+                self.restart_replica(now, service, replica, cold);
             }
         }
         let next = self.chaos_draw(fault, unit, fail);
@@ -415,7 +415,7 @@ fn chaos_units(
     let i = index.to_string();
     let topology = &config.topology;
     match *target {
-        Target::Instance { .. } | Target::Service(_) => instances_of(config, target)
+        Target::Replica { .. } | Target::Service(_) => replicas_of(config, target)
             .into_iter()
             .map(|(s, r)| {
                 let svc = &config.services[s as usize].name;
@@ -447,7 +447,7 @@ fn describe(config: &WorldConfig, fault: &Fault) -> (String, String) {
     let topology = &config.topology;
     let name = |s: ServiceId| config.services[s.0 as usize].name.clone();
     let target_name = |t: &Target| match *t {
-        Target::Instance { service, index } => format!("{} replica {index}", name(service)),
+        Target::Replica { service, index } => format!("{} replica {index}", name(service)),
         Target::Service(service) => name(service),
         Target::Host(h) => format!("host {}", topology.hosts[h].name),
         Target::Zone(z) => format!("zone {}", topology.zones[z].name),
@@ -455,7 +455,7 @@ fn describe(config: &WorldConfig, fault: &Fault) -> (String, String) {
     };
     // The service a fault hits first, for the cascade: the first one it touches.
     let first_service = |t: &Target| -> String {
-        instances_of(config, t)
+        replicas_of(config, t)
             .first()
             .map_or_else(String::new, |&(s, _)| {
                 config.services[s as usize].name.clone()

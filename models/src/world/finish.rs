@@ -10,14 +10,14 @@ impl World {
         for s in &mut self.services {
             s.report.up_time_by_count[s.up_count as usize] += end - s.up_count_since;
             s.up_count_since = end;
-            for inst in &mut s.instances {
+            for inst in &mut s.replicas {
                 if !inst.up() {
                     inst.report.down += end - inst.down_since;
                     inst.down_since = end;
                 }
             }
-            s.report.instances = s.instances.iter().map(|i| i.report.clone()).collect();
-            if let Some(l) = s.instances.first().and_then(|i| i.limiter.as_ref()) {
+            s.report.replicas = s.replicas.iter().map(|i| i.report.clone()).collect();
+            if let Some(l) = s.replicas.first().and_then(|i| i.limiter.as_ref()) {
                 s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
             }
         }
@@ -35,14 +35,14 @@ impl World {
         // The edges of one call are the caller's replicas, in replica order.
         let mut replica_of_report = vec![0u32; self.edge_reports.len()];
         for e in &mut self.edges {
-            let instance = replica_of_report[e.report as usize];
+            let replica = replica_of_report[e.report as usize];
             replica_of_report[e.report as usize] += 1;
             if let Some(b) = &mut e.breaker {
                 b.advance(end);
                 self.edge_reports[e.report as usize]
                     .breakers
                     .push(BreakerReport {
-                        instance,
+                        replica,
                         flavor: b.config().flavor.name(),
                         not_permitted: b.not_permitted(),
                         transitions: b.transitions().to_vec(),

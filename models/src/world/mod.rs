@@ -74,7 +74,7 @@ use crate::config::{
 };
 use crate::lb::{Balancer, HealthState};
 use crate::metrics::{FailureCause, Gauges, Outcome, OutcomeStats};
-use crate::network::{CutMode, Direction, Endpoint as Place, Network, Partition};
+use crate::network::{CutMode, Direction, Network, Partition, Place};
 use crate::policy::backoff::backoff;
 use crate::policy::breaker::{CircuitBreaker, Transition};
 use crate::policy::budget::{AdaptiveThrottle, RetryBudget, RetryPermit};
@@ -83,7 +83,7 @@ use crate::policy::outlier::OutlierDetector;
 use crate::policy::ratelimit::RateLimiter;
 use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::report::{
-    BreakerReport, ClientReport, EdgeReport, FaultReport, InstanceReport, RunResult, ServiceReport,
+    BreakerReport, ClientReport, EdgeReport, FaultReport, ReplicaReport, RunResult, ServiceReport,
 };
 use crate::topology::Topology;
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
@@ -95,7 +95,7 @@ use self::clients::{ClientState, RequestKind};
 use self::edge::{Edge, layers};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
-use self::service::{Instance, Job, LatencyFault, ServiceSpec, ServiceState};
+use self::service::{Job, LatencyFault, Replica, ServiceSpec, ServiceState};
 pub use self::slab::{AttemptId, CallSerial, EdgeId};
 use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};
 use self::tracing::Tracer;
@@ -144,7 +144,7 @@ pub struct World {
     host_zone: Vec<usize>,
     zone_region: Vec<usize>,
     clocks: Vec<HostClock>,
-    host_instances: Vec<Vec<(u32, u32)>>,
+    host_replicas: Vec<Vec<(u32, u32)>>,
     /// The faults as configured (crash and chaos events refer to them), and per chaos fault
     /// its replicas with their streams.
     fault_specs: Vec<Fault>,
@@ -191,8 +191,8 @@ impl World {
             next_request: 1,
             attempts: Vec::new(),
             call_requests: Vec::new(),
-            job_slots: Vec::new(),
-            free_slots: self
+            job_workers: Vec::new(),
+            free_workers: self
                 .services
                 .iter()
                 .map(|s| (0..s.report.workers).rev().collect())
@@ -300,7 +300,7 @@ impl World {
             WorldEvent::Crash { fault } => self.on_crash::<TRACE>(s, fault),
             WorldEvent::RestartTargets { fault } => self.on_restart_targets(s.now(), fault),
             WorldEvent::Restart { service, replica } => {
-                self.restart_instance(s.now(), service, replica, None)
+                self.restart_replica(s.now(), service, replica, None)
             }
             WorldEvent::ChaosFail { fault, unit } => self.on_chaos::<TRACE>(s, fault, unit, true),
             WorldEvent::ChaosRepair { fault, unit } => {

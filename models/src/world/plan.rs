@@ -17,7 +17,7 @@ impl World {
         }
         loop {
             let job = &self.jobs[job_id];
-            let (service, instance) = (job.service.0 as usize, job.instance as usize);
+            let (service, replica) = (job.service.0 as usize, job.replica as usize);
             let endpoint = usize::from(job.endpoint);
             let first = usize::from(job.next_call);
             let plan = &self.specs[service].endpoints[endpoint].plan;
@@ -47,7 +47,7 @@ impl World {
             let state = &mut self.services[service];
             for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
                 if p >= 1.0 || state.plan_rng.chance(p) {
-                    made.push(state.instances[instance].call_edges[endpoint][i]);
+                    made.push(state.replicas[replica].call_edges[endpoint][i]);
                 }
             }
             let job = &mut self.jobs[job_id];

@@ -18,7 +18,7 @@ pub(super) struct Job {
     /// The calls of the parallel step under way (call slot, serial).
     pub(super) children: Vec<(CallSlot, CallSerial)>,
     /// The replica serving it, and that replica's epoch when the job arrived.
-    pub(super) instance: u32,
+    pub(super) replica: u32,
     pub(super) epoch: u32,
     /// The edge the attempt came over; replies go back over it.
     pub(super) edge: EdgeId,
@@ -62,7 +62,7 @@ impl LatencyFault {
 }
 
 /// One replica of a service.
-pub(super) struct Instance {
+pub(super) struct Replica {
     pub(super) host: u32,
     pub(super) workers_busy: u32,
     pub(super) queue: VecDeque<JobSlot>,
@@ -83,10 +83,10 @@ pub(super) struct Instance {
     pub(super) call_edges: Vec<Vec<EdgeId>>,
     /// A database's throughput: no operation starts before this.
     pub(super) next_start: SimTime,
-    pub(super) report: InstanceReport,
+    pub(super) report: ReplicaReport,
 }
 
-impl Instance {
+impl Replica {
     /// Whether the process runs (its host may still be down).
     pub(super) fn up(&self) -> bool {
         self.down == 0
@@ -94,7 +94,7 @@ impl Instance {
 }
 
 pub(super) struct ServiceState {
-    pub(super) instances: Vec<Instance>,
+    pub(super) replicas: Vec<Replica>,
     /// Over all replicas, for the gauges.
     pub(super) busy_total: u32,
     pub(super) queue_total: u32,
@@ -139,15 +139,15 @@ pub(super) struct EndpointSpec {
     pub(super) plan: Vec<(f64, Option<Group>)>,
 }
 
-impl Instance {
+impl Replica {
     /// A replica on `host`, running from the start, with its own inbound protections.
     pub(super) fn new(
         svc: &ServiceConfig,
         host: u32,
         host_name: String,
         call_edges: Vec<Vec<EdgeId>>,
-    ) -> Instance {
-        Instance {
+    ) -> Replica {
+        Replica {
             host,
             workers_busy: 0,
             queue: VecDeque::new(),
@@ -171,7 +171,7 @@ impl Instance {
             cold_multiply: 1.0,
             call_edges,
             next_start: SimTime::ZERO,
-            report: InstanceReport {
+            report: ReplicaReport {
                 host: host_name,
                 crashes: 0,
                 down: SimDuration::ZERO,
@@ -184,16 +184,16 @@ impl ServiceState {
     /// A service with all its replicas running and no faults installed yet.
     pub(super) fn new(
         svc: &ServiceConfig,
-        instances: Vec<Instance>,
+        replicas: Vec<Replica>,
         streams: &RngStreams,
         window: SimDuration,
     ) -> ServiceState {
-        let replicas = instances.len() as u32;
+        let count = replicas.len() as u32;
         ServiceState {
-            instances,
+            replicas,
             busy_total: 0,
             queue_total: 0,
-            up_count: replicas,
+            up_count: count,
             up_count_since: SimTime::ZERO,
             shed_queue: match svc.inbound.shed {
                 Some(Shed::QueueLength { max }) => Some(max),
@@ -209,8 +209,10 @@ impl ServiceState {
             version: 0,
             report: ServiceReport {
                 name: svc.name.clone(),
-                workers: svc.workers * replicas,
-                queue_capacity: svc.queue * replicas,
+                workers: svc.workers * count,
+                workers_per_replica: svc.workers,
+                queue_capacity: svc.queue * count,
+                queue_per_replica: svc.queue,
                 stats: OutcomeStats::new(window),
                 wasted_work: 0,
                 queue_max: 0,
@@ -222,8 +224,8 @@ impl ServiceState {
                 writes: 0,
                 write_conflicts: 0,
                 concurrency_limit: Vec::new(),
-                instances: Vec::new(),
-                up_time_by_count: vec![SimDuration::ZERO; replicas as usize + 1],
+                replicas: Vec::new(),
+                up_time_by_count: vec![SimDuration::ZERO; count as usize + 1],
                 black_holed: 0,
             },
         }
@@ -263,7 +265,7 @@ impl World {
     /// Whether the job's process died since it arrived (its work and its reply are lost).
     pub(super) fn orphan(&self, job: JobSlot) -> bool {
         let j = &self.jobs[job];
-        self.services[j.service.0 as usize].instances[j.instance as usize].epoch != j.epoch
+        self.services[j.service.0 as usize].replicas[j.replica as usize].epoch != j.epoch
     }
 
     /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its
@@ -274,9 +276,9 @@ impl World {
             "a discarded job holds a worker of a live process"
         );
         let job = &mut self.jobs[job_id];
-        let (call_id, service, instance) = (job.call, job.service.0 as usize, job.instance);
+        let (call_id, service, replica) = (job.call, job.service.0 as usize, job.replica);
         if let Some(permit) = self.jobs[job_id].permit.take() {
-            let inst = &mut self.services[service].instances[instance as usize];
+            let inst = &mut self.services[service].replicas[replica as usize];
             inst.limiter.as_mut().expect("a limiter").ignore(permit);
         }
         // A removed job's attempt is none: calls it made recognise that it is gone.

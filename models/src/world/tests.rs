@@ -323,10 +323,10 @@ fn trace_attributes_downstream_calls_and_keeps_worker_slots_exclusive() {
     let mut holder = [vec![0u64; 2], vec![0u64; 3]];
     let mut starts = 0;
     for r in &records {
-        let slot = r.slot as usize;
+        let slot = r.worker as usize;
         match r.kind {
             TraceKind::WorkStart => {
-                assert!(r.slot < workers[r.service as usize]);
+                assert!(r.worker < workers[r.service as usize]);
                 assert_eq!(holder[r.service as usize][slot], 0, "{r:?}");
                 holder[r.service as usize][slot] = r.attempt;
                 starts += 1;

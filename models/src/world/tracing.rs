@@ -6,7 +6,7 @@
 use super::*;
 
 /// The state of the domain trace, present only when tracing. Everything the trace needs and the
-/// world does not (request ids, worker slots) lives here, so an untraced run carries none of it.
+/// world does not (request ids, the worker each job holds) lives here, so an untraced run carries none of it.
 /// Its memory grows with the attempts made, like the trace itself: tracing is for replaying one
 /// run, not for sweeps.
 pub(super) struct Tracer {
@@ -18,11 +18,11 @@ pub(super) struct Tracer {
     pub(super) attempts: Vec<(u64, u64)>,
     /// Per slot of the call slab, the logical request of the call there.
     pub(super) call_requests: Vec<u64>,
-    /// Per slot of the job slab, the worker slot the job holds.
-    pub(super) job_slots: Vec<u32>,
-    /// Per service, its free worker slots; the last is taken first, so an idle service hands
-    /// out slot 0 first and a freed slot is reused at once.
-    pub(super) free_slots: Vec<Vec<u32>>,
+    /// Per slot of the job slab, the worker the job holds.
+    pub(super) job_workers: Vec<u32>,
+    /// Per service, its free workers; the last is taken first, so an idle service hands
+    /// out worker 0 first and a freed worker is taken again at once.
+    pub(super) free_workers: Vec<Vec<u32>>,
     /// The starts and ends of the faults' windows in time order, and how many are recorded.
     pub(super) fault_windows: Vec<(SimTime, TraceKind, u32)>,
     pub(super) windows_recorded: usize,
@@ -267,7 +267,7 @@ impl World {
         r.service = job.service.0;
         r.edge = self.edges[job.edge].report;
         if job.holding_worker {
-            r.slot = tracer.job_slots[job_id.0 as usize];
+            r.worker = tracer.job_workers[job_id.0 as usize];
         }
         r.number = number;
         r.outcome = outcome;
@@ -288,19 +288,19 @@ impl World {
         }
         let job = &self.jobs[job_id];
         let tracer = self.tracer.as_deref_mut().expect("tracing");
-        let slot = tracer.free_slots[service as usize]
+        let worker = tracer.free_workers[service as usize]
             .pop()
             .expect("a service never holds more workers than it has");
         let i = job_id.0 as usize;
-        if i >= tracer.job_slots.len() {
-            tracer.job_slots.resize(i + 1, NONE);
+        if i >= tracer.job_workers.len() {
+            tracer.job_workers.resize(i + 1, NONE);
         }
-        tracer.job_slots[i] = slot;
+        tracer.job_workers[i] = worker;
         let mut r = TraceRecord::new(now, TraceKind::WorkStart, tracer.attempt(job.attempt).0);
         r.attempt = job.attempt.0;
         r.service = service;
         r.edge = self.edges[job.edge].report;
-        r.slot = slot;
+        r.worker = worker;
         r.duration = work;
         r.slowed_by = slowed_by;
         r.fault = fault;
@@ -313,8 +313,8 @@ impl World {
         self.trace_job(now, TraceKind::WorkerReleased, job_id, 0, None);
         let service = self.jobs[job_id].service.0 as usize;
         let tracer = self.tracer();
-        let slot = tracer.job_slots[job_id.0 as usize];
-        tracer.free_slots[service].push(slot);
+        let worker = tracer.job_workers[job_id.0 as usize];
+        tracer.free_workers[service].push(worker);
     }
 
     #[cold]

@@ -12,7 +12,7 @@ struct Wiring<'a> {
     streams: RngStreams,
     edges: Vec<Edge>,
     edge_reports: Vec<EdgeReport>,
-    host_instances: Vec<Vec<(u32, u32)>>,
+    host_replicas: Vec<Vec<(u32, u32)>>,
 }
 
 impl World {
@@ -25,7 +25,7 @@ impl World {
             streams: RngStreams::new(seed),
             edges: Vec::new(),
             edge_reports: Vec::new(),
-            host_instances: vec![Vec::new(); topology.hosts.len()],
+            host_replicas: vec![Vec::new(); topology.hosts.len()],
         };
         let mut services = Vec::with_capacity(config.services.len());
         for (sid, svc) in config.services.iter().enumerate() {
@@ -63,7 +63,7 @@ impl World {
             host_zone,
             zone_region,
             clocks: clocks(config),
-            host_instances: w.host_instances,
+            host_replicas: w.host_replicas,
             fault_specs: config.faults.clone(),
             chaos: schedule.chaos,
             uniform_latency,
@@ -175,9 +175,9 @@ impl Wiring<'_> {
                 self.edge_reports.push(report);
             }
         }
-        let mut instances = Vec::with_capacity(svc.replicas.len());
+        let mut replicas = Vec::with_capacity(svc.replicas.len());
         for (r, &host) in svc.replicas.iter().enumerate() {
-            self.host_instances[host].push((sid, r as u32));
+            self.host_replicas[host].push((sid, r as u32));
             let call_edges = plans
                 .iter()
                 .enumerate()
@@ -193,9 +193,9 @@ impl Wiring<'_> {
                 })
                 .collect();
             let host_name = self.config.topology.hosts[host].name.clone();
-            instances.push(Instance::new(svc, host as u32, host_name, call_edges));
+            replicas.push(Replica::new(svc, host as u32, host_name, call_edges));
         }
-        ServiceState::new(svc, instances, &self.streams, self.config.window)
+        ServiceState::new(svc, replicas, &self.streams, self.config.window)
     }
 
     /// The edges of one replica's plan for one endpoint, in plan order.

@@ -12,7 +12,7 @@ impl World {
     ) {
         let now = s.now();
         let job = &mut self.jobs[job_id];
-        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let spec = &self.specs[service];
         if spec.propagate_deadline && job.deadline <= now {
             // Its caller has given up by now (gRPC servers check the deadline and abandon).
@@ -22,7 +22,7 @@ impl World {
         }
         let state = &mut self.services[service];
         let leak_factor = state.leak.map(|(growth, crash_above, restart_after)| {
-            let up = (now - state.instances[instance].up_since).as_secs_f64() / 3600.0;
+            let up = (now - state.replicas[replica].up_since).as_secs_f64() / 3600.0;
             (1.0 + growth * up, crash_above, restart_after)
         });
         if let Some((factor, Some(above), restart_after)) = leak_factor
@@ -30,10 +30,10 @@ impl World {
         {
             // The leak has used up the replica: it dies now, this request with it, and comes
             // back fresh.
-            self.crash_instance::<TRACE>(s, service as u32, instance as u32, NONE);
+            self.crash_replica::<TRACE>(s, service as u32, replica as u32, NONE);
             let restart = WorldEvent::Restart {
                 service: service as u32,
-                replica: instance as u32,
+                replica: replica as u32,
             };
             s.schedule_in(restart_after, restart);
             return;
@@ -47,7 +47,7 @@ impl World {
         }
         job.holding_worker = true;
         let state = &mut self.services[service];
-        state.instances[instance].workers_busy += 1;
+        state.replicas[replica].workers_busy += 1;
         state.busy_total += 1;
         state
             .report
@@ -62,7 +62,7 @@ impl World {
                 work = work.mul_f64(f.multiply) + f.add;
             }
         }
-        let inst = &state.instances[instance];
+        let inst = &state.replicas[replica];
         if now < inst.cold_until {
             work = work.mul_f64(inst.cold_multiply);
         }
@@ -71,7 +71,7 @@ impl World {
         }
         if let Some(gap) = self.specs[service].min_gap {
             // A database's throughput limit: the operation holds its connection until its turn.
-            let inst = &mut self.services[service].instances[instance];
+            let inst = &mut self.services[service].replicas[replica];
             let start = inst.next_start.max(now);
             inst.next_start = start + gap;
             work += start - now;
@@ -159,19 +159,19 @@ impl World {
             "releasing a worker the job does not hold"
         );
         job.holding_worker = false;
-        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let state = &mut self.services[service];
-        state.instances[instance].workers_busy -= 1;
+        state.replicas[replica].workers_busy -= 1;
         state.busy_total -= 1;
         let now = s.now();
-        let mut next = state.instances[instance].queue.pop_front();
+        let mut next = state.replicas[replica].queue.pop_front();
         if next.is_some() {
             state.queue_total -= 1;
         }
         // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
         while let Some(job) = next {
             let delay = now - self.jobs[job].arrived;
-            let codel = self.services[service].instances[instance].codel.as_mut();
+            let codel = self.services[service].replicas[replica].codel.as_mut();
             if !codel.is_some_and(|c| c.should_drop(now, delay)) {
                 break;
             }
@@ -181,7 +181,7 @@ impl World {
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
             let state = &mut self.services[service];
-            next = state.instances[instance].queue.pop_front();
+            next = state.replicas[replica].queue.pop_front();
             if next.is_some() {
                 state.queue_total -= 1;
             }
@@ -216,10 +216,10 @@ impl World {
         }
         let job = &self.jobs[job_id];
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
-        let (service, instance) = (job.service.0 as usize, job.instance as usize);
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
         if let Some(permit) = self.jobs[job_id].permit.take() {
-            let limiter = self.services[service].instances[instance]
+            let limiter = self.services[service].replicas[replica]
                 .limiter
                 .as_mut()
                 .expect("a limiter");
@@ -259,7 +259,7 @@ impl World {
             // The caller gave up on this attempt (or the call is over): the work was wasted.
             self.services[service].report.wasted_work += 1;
         }
-        let from = self.services[service].instances[instance].host;
+        let from = self.services[service].replicas[replica].host;
         let to = self.edges[edge_id].caller_host;
         let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
             Transit::Arrives(latency) => (latency, outcome),

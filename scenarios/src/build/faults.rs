@@ -8,7 +8,7 @@ use models::config::{self as mc, ClientId, ServiceId};
 use sim_core::{Distribution, SimDuration, SimTime};
 
 use super::calls::endpoint_index;
-use super::locate::quoted;
+use super::locate::{locate_item, quoted};
 use super::{Checker, Known, topology};
 use crate::Duration;
 use crate::spec;
@@ -26,6 +26,7 @@ pub(super) fn faults(
             known,
             clients,
             field: format!("faults[{i}]"),
+            index: i,
         };
         faults.extend(fault.fault(f));
     }
@@ -38,6 +39,8 @@ struct FaultChecker<'a, 'c, 's> {
     known: &'a Known<'s>,
     clients: &'a BTreeMap<&'a str, ClientId>,
     field: String,
+    /// The fault's place in the `faults` list.
+    index: usize,
 }
 
 impl FaultChecker<'_, '_, '_> {
@@ -217,8 +220,8 @@ impl FaultChecker<'_, '_, '_> {
     fn chaos(
         &mut self,
         target: &spec::Target,
-        mttf: &spec::Dist,
-        mttr: &spec::Dist,
+        mttf: &spec::Distribution,
+        mttr: &spec::Distribution,
         cold_start: Option<&spec::ColdStart>,
     ) -> Option<mc::Fault> {
         let t = self.target(target);
@@ -354,13 +357,13 @@ impl FaultChecker<'_, '_, '_> {
     }
 
     /// One side of a link: the places that exist.
-    fn side(&mut self, name: &str, places: &[spec::Place]) -> Vec<models::network::Endpoint> {
+    fn side(&mut self, name: &str, places: &[spec::Place]) -> Vec<models::network::Place> {
         places
             .iter()
             .enumerate()
             .filter_map(|(k, p)| {
                 let field = format!("{}.{name}[{k}]", self.field);
-                topology::endpoint(self.c, &self.known.topology, &field, p)
+                topology::place(self.c, &self.known.topology, &field, p)
             })
             .collect()
     }
@@ -369,10 +372,24 @@ impl FaultChecker<'_, '_, '_> {
     fn target(&mut self, target: &spec::Target) -> Option<mc::Target> {
         let topo = &self.known.topology;
         match target {
+            spec::Target::Replica {
+                service: name,
+                index,
+            } => self.replica(name, *index),
             spec::Target::Instance {
                 service: name,
                 index,
-            } => self.instance(name, *index),
+            } => {
+                let position = locate_item(self.c.source, &["faults"], self.index, &["Instance("]);
+                self.c.warn_at(
+                    position,
+                    format!("{}.target", self.field),
+                    "Instance(service: ..., index: ...) is deprecated; write \
+                     Replica(service: ..., index: ...)"
+                        .into(),
+                );
+                self.replica(name, *index)
+            }
             spec::Target::Service(name) => self.target_service(name).map(mc::Target::Service),
             spec::Target::Host(n) => self.place(topo.host_index(n), n).map(mc::Target::Host),
             spec::Target::Zone(n) => self.place(topo.zone_index(n), n).map(mc::Target::Zone),
@@ -380,7 +397,7 @@ impl FaultChecker<'_, '_, '_> {
         }
     }
 
-    fn instance(&mut self, name: &str, index: u32) -> Option<mc::Target> {
+    fn replica(&mut self, name: &str, index: u32) -> Option<mc::Target> {
         let s = self.target_service(name)?;
         let replicas = self.known.spec(s).replicas;
         if index >= replicas {
@@ -391,7 +408,7 @@ impl FaultChecker<'_, '_, '_> {
             );
             return None;
         }
-        Some(mc::Target::Instance { service: s, index })
+        Some(mc::Target::Replica { service: s, index })
     }
 
     fn target_service(&mut self, name: &str) -> Option<ServiceId> {

@@ -30,9 +30,19 @@ use locate::locate;
 /// Checks `scenario` (read from `source`) and builds its world configuration, or returns every
 /// problem found.
 pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagnostic>> {
+    build_with_warnings(scenario, source).map(|(config, _)| config)
+}
+
+/// Like [`build`], and also returns the warnings: the deprecated spellings the scenario uses,
+/// each at its place, which still build as their new spelling does.
+pub fn build_with_warnings(
+    scenario: &Scenario,
+    source: &str,
+) -> Result<(WorldConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut c = Checker {
         source,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
     };
     let window = settings(&mut c, scenario);
     let topology = topology::topology(&mut c, scenario.topology.as_ref());
@@ -50,7 +60,7 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
-    Ok(WorldConfig {
+    let config = WorldConfig {
         name: scenario.name.clone(),
         duration: scenario.duration.0,
         services,
@@ -61,7 +71,8 @@ pub fn build(scenario: &Scenario, source: &str) -> Result<WorldConfig, Vec<Diagn
         max_events: scenario.limits.max_events,
         topology: known.topology,
         clocks,
-    })
+    };
+    Ok((config, c.warnings))
 }
 
 /// The scenario's own settings (version, duration, window, limits) and the lists it cannot do
@@ -143,13 +154,29 @@ impl Known<'_> {
     }
 }
 
-/// Collects the diagnostics, each placed in the source text.
+/// Collects the diagnostics and the warnings, each placed in the source text.
 struct Checker<'a> {
     source: &'a str,
     diagnostics: Vec<Diagnostic>,
+    /// Deprecated spellings: accepted, built as their new spelling, and reported.
+    warnings: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
+    /// A warning, placed like a diagnostic; it does not stop the build.
+    fn warn(&mut self, anchors: &[&str], field: String, message: String) {
+        let position = locate(self.source, anchors);
+        self.warn_at(position, field, message);
+    }
+
+    fn warn_at(&mut self, position: Option<(usize, usize)>, field: String, message: String) {
+        self.warnings.push(Diagnostic {
+            position,
+            field,
+            message,
+        });
+    }
+
     fn report(&mut self, anchors: &[&str], field: String, message: String) {
         let position = locate(self.source, anchors);
         self.report_at(position, field, message);
@@ -170,12 +197,28 @@ impl Checker<'_> {
         }
     }
 
-    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Dist) -> Distribution {
+    fn dist(&mut self, anchors: &[&str], field: String, dist: &spec::Distribution) -> Distribution {
         let built = match dist {
-            spec::Dist::Constant { value } => Ok(Distribution::Constant(value.0)),
-            spec::Dist::Exponential { mean } => Distribution::exponential(mean.0),
-            spec::Dist::LogNormal { median, p99 } => Distribution::lognormal(median.0, p99.0),
-            spec::Dist::Normal { mean, sd } => Ok(Distribution::abs_normal(mean.0, sd.0)),
+            spec::Distribution::Constant { value } => Ok(Distribution::Constant(value.0)),
+            spec::Distribution::Exponential { mean } => Distribution::exponential(mean.0),
+            spec::Distribution::LogNormal { median, p99 } => {
+                Distribution::lognormal(median.0, p99.0)
+            }
+            spec::Distribution::FoldedNormal { mean, sd } => {
+                Ok(Distribution::folded_normal(mean.0, sd.0))
+            }
+            spec::Distribution::Normal { mean, sd } => {
+                // The last anchor is the field, whose value follows it.
+                let anchors = [anchors, &["Normal("]].concat();
+                self.warn(
+                    &anchors,
+                    field.clone(),
+                    "Normal(mean: ..., sd: ...) is deprecated; write FoldedNormal(mean: ..., \
+                     sd: ...), the distribution it has always sampled (a normal folded at zero)"
+                        .into(),
+                );
+                Ok(Distribution::folded_normal(mean.0, sd.0))
+            }
         };
         built.unwrap_or_else(|e| {
             self.report(anchors, field, e.to_string());

@@ -3,7 +3,7 @@
 use models::ConfigError;
 use models::config::NetworkConfig;
 use models::error::{NetworkField, Side};
-use models::network::{Endpoint, LinkOverride, Partition};
+use models::network::{LinkOverride, Partition, Place};
 use models::topology::Topology;
 use sim_core::SimTime;
 
@@ -53,8 +53,8 @@ fn links(c: &mut Checker, topo: &Topology, specs: &[spec::Link]) -> Vec<LinkOver
     let mut links = Vec::new();
     for (i, l) in specs.iter().enumerate() {
         let field = format!("network.links[{i}]");
-        let from = topology::endpoint(c, topo, &format!("{field}.from"), &l.from);
-        let to = topology::endpoint(c, topo, &format!("{field}.to"), &l.to);
+        let from = topology::place(c, topo, &format!("{field}.from"), &l.from);
+        let to = topology::place(c, topo, &format!("{field}.to"), &l.to);
         let latency = c.dist(
             &["links", "latency"],
             format!("{field}.latency"),
@@ -77,13 +77,11 @@ fn partitions(c: &mut Checker, topo: &Topology, specs: &[spec::Partition]) -> Ve
     let mut partitions = Vec::new();
     for (i, p) in specs.iter().enumerate() {
         let field = format!("network.partitions[{i}]");
-        let mut side = |name: &str, places: &[spec::Place]| -> Vec<Endpoint> {
+        let mut side = |name: &str, places: &[spec::Place]| -> Vec<Place> {
             places
                 .iter()
                 .enumerate()
-                .filter_map(|(k, pl)| {
-                    topology::endpoint(c, topo, &format!("{field}.{name}[{k}]"), pl)
-                })
+                .filter_map(|(k, pl)| topology::place(c, topo, &format!("{field}.{name}[{k}]"), pl))
                 .collect()
         };
         let side_a = side("a", &p.a);
@@ -131,7 +129,7 @@ fn report(c: &mut Checker, topo: &Topology, e: &ConfigError) {
     let (position, field, message) = match *e {
         E::NotAProbability { field, .. }
         | E::BadDistribution { field, .. }
-        | E::EndpointOutOfRange { field, .. } => {
+        | E::PlaceOutOfRange { field, .. } => {
             let (position, field) = place(c, field);
             (position, field, e.problem())
         }

@@ -73,7 +73,7 @@ impl Checker<'_> {
 
     fn backoff(&mut self, anchors: &[&str], field: &str, b: &spec::Backoff) -> mc::Backoff {
         match *b {
-            spec::Backoff::Immediate => mc::Backoff::None,
+            spec::Backoff::Immediate => mc::Backoff::Immediate,
             spec::Backoff::Constant { delay } => mc::Backoff::Constant(delay.0),
             spec::Backoff::Exponential { base, cap }
             | spec::Backoff::FullJitter { base, cap }

@@ -1,5 +1,5 @@
 //! Checks the topology (regions, zones, hosts) and builds it, and resolves what names places in
-//! it: a service's replica placement, a network endpoint.
+//! it: a service's replica placement, a network place (a link end, a partition side).
 
 use models::topology::{Placement, SpreadLevel, Topology, Within};
 
@@ -125,18 +125,18 @@ fn within(c: &mut Checker, q: &str, field: &str, place: &spec::Place) -> Option<
     }
 }
 
-/// A named place as a network endpoint.
-pub(super) fn endpoint(
+/// A named place of the topology as a network place.
+pub(super) fn place(
     c: &mut Checker,
     topo: &Topology,
     field: &str,
     place: &spec::Place,
-) -> Option<models::network::Endpoint> {
-    use models::network::Endpoint;
+) -> Option<models::network::Place> {
+    use models::network::Place;
     let (found, name) = match place {
-        spec::Place::Host(n) => (topo.host_index(n).map(Endpoint::Host), n),
-        spec::Place::Zone(n) => (topo.zone_index(n).map(Endpoint::Zone), n),
-        spec::Place::Region(n) => (topo.region_index(n).map(Endpoint::Region), n),
+        spec::Place::Host(n) => (topo.host_index(n).map(Place::Host), n),
+        spec::Place::Zone(n) => (topo.zone_index(n).map(Place::Zone), n),
+        spec::Place::Region(n) => (topo.region_index(n).map(Place::Region), n),
     };
     found
         .map_err(|e| c.report(&[&quoted(name)], field.to_string(), e.to_string()))

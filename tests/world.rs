@@ -548,3 +548,24 @@ fn trace_records_name_their_edges_when_callers_have_replicas() {
     }
     assert!(to_db > 1000, "{to_db} records about api -> db");
 }
+
+/// A read-modify-write user whose conditional write failed but whose fallback answered ends
+/// with a degraded answer, not a full success: the client counts it in `degraded` as every
+/// other caller does (it used to count it as a plain `ok`).
+#[test]
+fn a_read_modify_write_answered_by_a_fallback_is_degraded() {
+    let text = r#"Scenario(version: 1, name: "occ-fallback", duration: "60s",
+        network: (latency: Constant(value: "10ms")),
+        services: [Service(name: "db", kind: Record, workers: 100, queue: 0,
+                           service_time: Constant(value: "0s"))],
+        clients: [Client(name: "writers", to: "db", arrivals: ReadModifyWrite(users: 50),
+                         fallback: Static)])"#;
+    let r = run_text(text, 1);
+    let writers = &r.clients[0].stats;
+    let db = &r.services[0];
+    assert_eq!(writers.requests, 50);
+    assert_eq!(writers.ok, 50, "every user gets an answer");
+    // Concurrent writers of one version: all but the first conflict, and the fallback answers.
+    assert!(db.write_conflicts > 0);
+    assert_eq!(writers.degraded, db.write_conflicts, "{writers:?}");
+}

@@ -250,7 +250,7 @@ impl World {
             }
             (_, true) => {
                 let latency = now - u.started;
-                state.report.stats.record_ok(now, latency);
+                state.report.stats.record(now, latency, outcome);
             }
             (_, false) => {
                 u.failures += 1;

@@ -534,11 +534,7 @@ impl World {
         call: CallSlot,
         serial: CallSerial,
     ) {
-        assert_eq!(
-            self.calls[call].serial, serial,
-            "a live hedge timer names its call"
-        );
-        self.calls[call].hedge_timer = None;
+        self.timed_call(call, serial).hedge_timer = None;
         self.new_attempt::<TRACE>(s, call);
     }
 }

@@ -243,17 +243,21 @@ impl World {
         self.new_attempt::<TRACE>(s, call);
     }
 
+    /// The call a timer that fired names. Its serial must match: a call cancels its timers
+    /// before its slot can be reused, so a mismatch is a bug (checked in release builds too).
+    pub(super) fn timed_call(&mut self, call: CallSlot, serial: CallSerial) -> &mut Call {
+        let c = &mut self.calls[call];
+        assert_eq!(c.serial, serial, "a live timer names its call");
+        c
+    }
+
     pub(super) fn on_call_wait_over<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         call: CallSlot,
         serial: CallSerial,
     ) {
-        assert_eq!(
-            self.calls[call].serial, serial,
-            "a live timer names its call"
-        );
-        self.calls[call].wait_timer = None;
+        self.timed_call(call, serial).wait_timer = None;
         let edge = self.calls[call].edge;
         self.bulkhead_leave(s, edge, Waiter::Call { call, serial });
         self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::BulkheadFull));
@@ -265,11 +269,7 @@ impl World {
         call: CallSlot,
         serial: CallSerial,
     ) {
-        assert_eq!(
-            self.calls[call].serial, serial,
-            "a live timer names its call"
-        );
-        self.calls[call].deadline_timer = None;
+        self.timed_call(call, serial).deadline_timer = None;
         if TRACE {
             let waited = s.now() - self.calls[call].started;
             self.trace_deadline(s.now(), call, waited);

@@ -5,11 +5,14 @@
 use super::*;
 
 impl World {
+    /// Puts a job to work on a free worker of its replica. Returns false when the job did not
+    /// take the worker (its deadline had passed), so the caller offers the worker to the next
+    /// queued job: a server that drops an expired request goes straight on to the next one.
     pub(super) fn start_work<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         job_id: JobSlot,
-    ) {
+    ) -> bool {
         let now = s.now();
         let job = &mut self.jobs[job_id];
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
@@ -18,7 +21,7 @@ impl World {
             // Its caller has given up by now (gRPC servers check the deadline and abandon).
             self.services[service].report.expired += 1;
             self.reply::<TRACE>(s, job_id, Outcome::Failed(FailureCause::Timeout));
-            return;
+            return false;
         }
         let state = &mut self.services[service];
         let leak_factor = state.leak.map(|(growth, crash_above, restart_after)| {
@@ -36,7 +39,8 @@ impl World {
                 replica: replica as u32,
             };
             s.schedule_in(restart_after, restart);
-            return;
+            // The crash emptied the queue: there is no one left to offer the worker to.
+            return true;
         }
         let job = &mut self.jobs[job_id];
         job.executed = true;
@@ -80,6 +84,7 @@ impl World {
         if TRACE {
             self.trace_work_start(now, job_id, work);
         }
+        true
     }
 
     pub(super) fn on_work_done<const TRACE: bool>(
@@ -164,35 +169,39 @@ impl World {
         state.replicas[replica].workers_busy -= 1;
         state.busy_total -= 1;
         let now = s.now();
-        let mut next = state.replicas[replica].queue.pop_front();
-        if next.is_some() {
-            state.queue_total -= 1;
-        }
-        // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
-        while let Some(job) = next {
-            let delay = now - self.jobs[job].arrived;
-            let codel = self.services[service].replicas[replica].codel.as_mut();
-            if !codel.is_some_and(|c| c.should_drop(now, delay)) {
-                break;
-            }
-            if TRACE {
-                let shed = Some(Outcome::Failed(FailureCause::Shed));
-                self.trace_job(now, TraceKind::Shed, job, 2, shed);
-            }
-            self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+        loop {
             let state = &mut self.services[service];
-            next = state.replicas[replica].queue.pop_front();
+            let mut next = state.replicas[replica].queue.pop_front();
             if next.is_some() {
                 state.queue_total -= 1;
             }
-        }
-        let state = &mut self.services[service];
-        state
-            .report
-            .gauges
-            .set(now, state.busy_total, state.queue_total);
-        if let Some(next) = next {
-            self.start_work::<TRACE>(s, next);
+            // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
+            while let Some(job) = next {
+                let delay = now - self.jobs[job].arrived;
+                let codel = self.services[service].replicas[replica].codel.as_mut();
+                if !codel.is_some_and(|c| c.should_drop(now, delay)) {
+                    break;
+                }
+                if TRACE {
+                    let shed = Some(Outcome::Failed(FailureCause::Shed));
+                    self.trace_job(now, TraceKind::Shed, job, 2, shed);
+                }
+                self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
+                let state = &mut self.services[service];
+                next = state.replicas[replica].queue.pop_front();
+                if next.is_some() {
+                    state.queue_total -= 1;
+                }
+            }
+            let state = &mut self.services[service];
+            state
+                .report
+                .gauges
+                .set(now, state.busy_total, state.queue_total);
+            match next {
+                Some(next) if !self.start_work::<TRACE>(s, next) => {}
+                _ => return,
+            }
         }
     }
 

@@ -115,9 +115,76 @@ fn mm1_with_deadline_expires_as_theory_says() {
     let (rho, e) = (lambda / mu, (-(mu - lambda) * d).exp());
     let theory = (1.0 - rho) * rho * e / (1.0 - rho * rho * e);
     eprintln!("M/M/1+D: expired {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}");
-    assert!(half_width < 0.1 * theory, "run too short: half-width {half_width}");
+    assert!(
+        half_width < 0.1 * theory,
+        "run too short: half-width {half_width}"
+    );
     assert!(
         (mean - theory).abs() <= half_width,
         "expired share {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
+    );
+}
+
+/// Erlang-A (M/M/c+M): c workers, exponential service (rate mu each) and exponential patience
+/// (rate theta) of the requests in the queue, who leave it the moment they give up
+/// (`abandonment: Renege`; the client's deadline is drawn from `Exponential`). The number in
+/// the system is a birth-death chain with death rate min(n, c) mu + max(n - c, 0) theta, so
+/// P(abandon) = theta E[queue] / lambda, summed here over the chain's stationary distribution.
+/// lambda = 900/s, c = 2, mu = 500/s, mean patience 5 ms: 0.1806.
+#[test]
+fn erlang_a_abandonment_matches_theory() {
+    let source = r#"Scenario(
+        version: 1,
+        name: "erlang-a",
+        duration: "200s",
+        services: [
+            Service(name: "agents", workers: 2, queue: Unbounded, abandonment: Renege,
+                    service_time: Exponential(mean: "2ms")),
+        ],
+        clients: [
+            Client(name: "callers", to: "agents", arrivals: Poisson(rate_per_s: 900.0),
+                   deadline: Exponential(mean: "5ms")),
+        ],
+    )"#;
+    let loaded = scenarios::load_str(Path::new("erlang-a.ron"), source).expect("loads");
+    let shares: Vec<f64> = (1..=10)
+        .map(|seed| {
+            let result =
+                models::World::new(&loaded.config, seed).run(models::RunOptions::default());
+            let agents = &result.services[0];
+            assert_eq!(agents.expired, 0);
+            let reneged = agents.reneged.expect("a reneging service counts");
+            reneged as f64 / agents.stats.requests as f64
+        })
+        .collect();
+    let k = shares.len() as f64;
+    let mean = shares.iter().sum::<f64>() / k;
+    let variance = shares.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    let half_width = T_9_999 * (variance / k).sqrt();
+
+    let (lambda, mu, theta, c) = (900.0_f64, 500.0_f64, 200.0_f64, 2usize);
+    // Unnormalised stationary probabilities; the tail beyond 400 is below 1e-300.
+    let mut p = vec![1.0_f64];
+    for n in 1..400 {
+        let death = n.min(c) as f64 * mu + n.saturating_sub(c) as f64 * theta;
+        p.push(p[n - 1] * lambda / death);
+    }
+    let total: f64 = p.iter().sum();
+    let queue: f64 = p
+        .iter()
+        .enumerate()
+        .map(|(n, pn)| n.saturating_sub(c) as f64 * pn / total)
+        .sum();
+    let theory = theta * queue / lambda;
+    eprintln!(
+        "Erlang-A: abandoned {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
+    );
+    assert!(
+        half_width < 0.05 * theory,
+        "run too short: half-width {half_width}"
+    );
+    assert!(
+        (mean - theory).abs() <= half_width,
+        "abandoned share {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
     );
 }

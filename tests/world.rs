@@ -569,3 +569,32 @@ fn a_read_modify_write_answered_by_a_fallback_is_degraded() {
     assert!(db.write_conflicts > 0);
     assert_eq!(writers.degraded, db.write_conflicts, "{writers:?}");
 }
+
+/// One worker busy for 260 ms, one place in the queue, a request every 100 ms whose caller
+/// waits 50 ms. A request that reneges frees its place at once, so the next arrival finds room;
+/// one that stays queued blocks the place until a worker serves it for nobody.
+#[test]
+fn a_reneging_request_frees_its_place_in_the_queue() {
+    let text = |abandonment: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "renege", duration: "10s",
+            services: [Service(name: "api", workers: 1, queue: 1, abandonment: {abandonment},
+                               service_time: Constant(value: "260ms"))],
+            clients: [Client(name: "users", to: "api", arrivals: Constant(rate_per_s: 10.0),
+                             timeout: "50ms")])"#
+        )
+    };
+    let stays = run_text(&text("AtDequeue"), 1);
+    let leaves = run_text(&text("Renege"), 1);
+    let (stays, leaves) = (&stays.services[0], &leaves.services[0]);
+    assert_eq!(stays.reneged, None);
+    let reneged = leaves.reneged.expect("counted");
+    let rejected = |s: &models::ServiceReport| s.stats.failed_by(FailureCause::Rejected);
+    // Every request but the one in service leaves the queue; none is ever refused a place.
+    assert!(reneged > 60, "{reneged}");
+    assert_eq!(rejected(leaves), 0);
+    assert!(rejected(stays) > 30, "{}", rejected(stays));
+    // Staying requests are served after their callers left: wasted work.
+    assert!(stays.wasted_work > leaves.wasted_work);
+    assert_eq!(leaves.queue_max, 1);
+}

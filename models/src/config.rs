@@ -55,6 +55,7 @@ pub struct ServiceConfig {
     /// Requests served at once.
     pub workers: u32,
     /// Requests that may wait for a worker; an arrival that finds the queue full is rejected.
+    /// [`ServiceConfig::UNBOUNDED`] never rejects.
     pub queue: u32,
     pub service_time: Distribution,
     /// Probability that a request fails with an error after its local work.
@@ -76,6 +77,8 @@ pub struct ServiceConfig {
     /// queued request whose deadline has passed instead of working on it (gRPC servers in Java
     /// and Go).
     pub propagate_deadline: bool,
+    /// What becomes of a queued request whose caller gives up.
+    pub abandonment: Abandonment,
     /// What the service's inbound side (a sidecar) does before a request reaches the queue.
     pub inbound: Inbound,
     /// The host of each replica; every replica has `workers` and `queue` of its own.
@@ -89,6 +92,23 @@ pub struct ServiceConfig {
     pub endpoints: Vec<EndpointConfig>,
     /// For a [`ServiceKind::Database`]: operations started per second at most, per replica.
     pub max_throughput_per_s: Option<f64>,
+}
+
+impl ServiceConfig {
+    /// A queue with no bound (`queue: Unbounded`).
+    pub const UNBOUNDED: u32 = u32::MAX;
+}
+
+/// What becomes of a queued request whose caller gives up (per-try timeout, deadline, a lost
+/// hedge, the call's end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Abandonment {
+    /// It stays queued until a worker reaches it; then it is dropped if the service propagates
+    /// deadlines and the deadline has passed, else served for nobody (thread pools).
+    #[default]
+    AtDequeue,
+    /// It leaves the queue the moment its caller gives up (a gRPC server cancelling the call).
+    Renege,
 }
 
 /// How callers learn which replicas of a service are alive.
@@ -210,12 +230,14 @@ pub struct EndpointConfig {
 /// replica as in production.
 #[derive(Clone, Debug, Default)]
 pub struct CallPolicy {
-    /// Per-attempt timeout; `None` waits forever.
-    pub timeout: Option<SimDuration>,
+    /// Per-attempt timeout, drawn for each attempt (a constant for a fixed one); `None` waits
+    /// forever.
+    pub timeout: Option<Distribution>,
     /// Overall time budget of the logical call, all attempts and backoffs included (Envoy's
     /// route timeout, a gRPC deadline). It travels with the request: a service with
     /// `propagate_deadline` gives its own calls only what is left of it.
-    pub deadline: Option<SimDuration>,
+    /// Drawn for each call: a distribution models users' patience.
+    pub deadline: Option<Distribution>,
     pub retry: Option<Retry>,
     /// gRPC hedging: extra copies of a slow call. Exclusive with `retry`, as in gRPC.
     pub hedge: Option<Hedge>,

@@ -34,6 +34,9 @@ pub struct ServiceReport {
     pub deduplicated: u64,
     /// Queued requests dropped because their propagated deadline had passed.
     pub expired: u64,
+    /// Queued requests that left the queue when their caller gave up; `None` for a service
+    /// whose queue keeps them (`abandonment: AtDequeue`).
+    pub reneged: Option<u64>,
     /// For a record: conditional writes received, and how many found a newer version.
     pub writes: u64,
     pub write_conflicts: u64,

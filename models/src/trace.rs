@@ -87,10 +87,13 @@ pub enum TraceKind {
     FaultStart,
     /// A scripted fault or a partition ends.
     FaultEnd,
+    /// A queued attempt left its callee's queue because its caller gave up
+    /// (`abandonment: Renege`).
+    Reneged,
 }
 
 impl TraceKind {
-    pub const ALL: [TraceKind; 25] = [
+    pub const ALL: [TraceKind; 26] = [
         TraceKind::RequestStart,
         TraceKind::AttemptSent,
         TraceKind::Delivered,
@@ -116,6 +119,7 @@ impl TraceKind {
         TraceKind::ReplicaRestart,
         TraceKind::FaultStart,
         TraceKind::FaultEnd,
+        TraceKind::Reneged,
     ];
 
     /// The name used in trace files and filters: `request_start`, `timeout`, ...
@@ -146,6 +150,7 @@ impl TraceKind {
             TraceKind::ReplicaRestart => "replica_restart",
             TraceKind::FaultStart => "fault_start",
             TraceKind::FaultEnd => "fault_end",
+            TraceKind::Reneged => "reneged",
         }
     }
 

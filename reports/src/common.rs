@@ -4,6 +4,15 @@ use models::{ClientReport, RunResult};
 use sim_core::{SimDuration, SimTime, StopReason};
 
 /// Rounds `x` to `decimals` decimal places (half away from zero).
+/// The longest queue seen over its capacity: `185/2000`, or `185/∞` for an unbounded queue.
+pub(crate) fn queue_fill(s: &models::ServiceReport) -> String {
+    if s.queue_per_replica == models::config::ServiceConfig::UNBOUNDED {
+        format!("{}/∞", s.queue_max)
+    } else {
+        format!("{}/{}", s.queue_max, s.queue_capacity)
+    }
+}
+
 pub(crate) fn round_to(x: f64, decimals: i32) -> f64 {
     (x * 10f64.powi(decimals)).round() / 10f64.powi(decimals)
 }
@@ -185,6 +194,11 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
             &mut facts,
             s.expired,
             "queued requests dropped after their deadline",
+        );
+        count(
+            &mut facts,
+            s.reneged.unwrap_or(0),
+            "queued requests left when their caller gave up",
         );
         count(
             &mut facts,

@@ -1426,6 +1426,7 @@ mod tests {
             idempotent: true,
             idempotency_keys: false,
             propagate_deadline: false,
+            abandonment: models::config::Abandonment::AtDequeue,
             inbound: Default::default(),
             replicas: vec![0],
             lb: models::lb::LbPolicy::RoundRobin,
@@ -1443,7 +1444,9 @@ mod tests {
             probability: 1.0,
             group: None,
             policy: CallPolicy {
-                timeout: Some(SimDuration::from_millis(500)),
+                timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
+                    500,
+                ))),
                 ..CallPolicy::default()
             },
         }

@@ -1,5 +1,6 @@
 //! The versioned JSON document of a run.
 
+use models::config::ServiceConfig;
 use models::metrics::{FailureCause, Histogram, OutcomeStats};
 use models::{ClientReport, EdgeReport, RunResult, ServiceReport};
 use serde_json::{Map, Value};
@@ -9,6 +10,8 @@ use crate::analysis::{Analysis, EntityHealth, EntityKind, FaultImpact, Verdict, 
 use crate::common::{
     amplification, finite, is_complete, round_to, service_amplification, utilisation_window,
 };
+
+const UNBOUNDED: u32 = ServiceConfig::UNBOUNDED;
 
 /// Version of the layout of the JSON document; bumped on every incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -261,14 +264,25 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
         "workers_per_replica".into(),
         Value::from(s.workers_per_replica),
     );
-    m.insert("queue_capacity".into(), Value::from(s.queue_capacity));
-    m.insert("queue_per_replica".into(), Value::from(s.queue_per_replica));
+    // An unbounded queue (`queue: Unbounded`) has no capacity: null.
+    let capacity = |c: u32| (s.queue_per_replica != UNBOUNDED).then_some(c);
+    m.insert(
+        "queue_capacity".into(),
+        Value::from(capacity(s.queue_capacity)),
+    );
+    m.insert(
+        "queue_per_replica".into(),
+        Value::from(capacity(s.queue_per_replica)),
+    );
     m.insert(
         "duplicate_side_effects".into(),
         Value::from(s.duplicate_side_effects),
     );
     m.insert("deduplicated".into(), Value::from(s.deduplicated));
     m.insert("expired".into(), Value::from(s.expired));
+    if let Some(reneged) = s.reneged {
+        m.insert("reneged".into(), Value::from(reneged));
+    }
     m.insert("writes".into(), Value::from(s.writes));
     m.insert("black_holed".into(), Value::from(s.black_holed));
     m.insert("replicas".into(), Value::from(s.replicas.len()));

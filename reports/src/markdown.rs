@@ -117,7 +117,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
                 latency(h, h.quantile(0.99)),
                 latency(h, h.max()),
                 percent(s.utilisation(window)),
-                format!("{}/{}", s.queue_max, s.queue_capacity),
+                crate::common::queue_fill(s),
                 s.wasted_work.to_string(),
             ],
         );

@@ -31,6 +31,7 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         idempotent: true,
         idempotency_keys: false,
         propagate_deadline: false,
+        abandonment: models::config::Abandonment::AtDequeue,
         inbound: Default::default(),
         replicas: vec![0],
         lb: models::lb::LbPolicy::RoundRobin,
@@ -50,7 +51,9 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         probability: 1.0,
         group: None,
         policy: CallPolicy {
-            timeout: Some(SimDuration::from_millis(15)),
+            timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
+                15,
+            ))),
             retry: Some(Retry {
                 max_attempts: 2,
                 backoff: Backoff::Constant(SimDuration::from_millis(1)),

@@ -133,7 +133,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
                 latency(h, h.quantile(0.99)),
                 latency(h, h.max()),
                 percent(s.utilisation(window)),
-                format!("{}/{}", s.queue_max, s.queue_capacity),
+                crate::common::queue_fill(s),
                 s.wasted_work.to_string(),
             ],
             4,
@@ -392,7 +392,9 @@ pub(crate) mod tests {
         let mut cfg = crate::tests::config(u64::MAX);
         let mut front = crate::tests::service("front", 8, 16, 2);
         front.calls = cfg.services[0].calls.clone();
-        front.calls[0].policy.timeout = Some(SimDuration::from_millis(30));
+        front.calls[0].policy.timeout = Some(sim_core::Distribution::Constant(
+            SimDuration::from_millis(30),
+        ));
         cfg.services = vec![front, crate::tests::service("back", 4, 8, 5)];
         for s in &mut cfg.services {
             s.error_rate = 0.001;

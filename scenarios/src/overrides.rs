@@ -12,7 +12,8 @@
 //! | `policies.default.retry` | a retry: `(max_attempts: 3, backoff: Immediate)` |
 //! | `policies.default.retry.max_attempts` | an integer |
 //! | `policies.default.retry.backoff` | a backoff: `FullJitter(base: "20ms", cap: "1s")` |
-//! | `services.NAME.workers`, `.queue` | an integer |
+//! | `services.NAME.workers`, `.queue` | an integer (`.queue` also `Unbounded`) |
+//! | `services.NAME.abandonment` | `AtDequeue` or `Renege` |
 //! | `services.NAME.error_rate` | a number |
 //! | `services.NAME.service_time` | a distribution |
 //! | `services.NAME.execution` | `ThreadPerRequest` or `Async` |
@@ -45,6 +46,15 @@ fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
 
 fn duration(text: &str) -> Result<Duration, String> {
     parse_duration(text.trim().trim_matches('"')).map(Duration)
+}
+
+/// A timeout or deadline: a duration, or a distribution such as `Exponential(mean: "2s")`.
+fn patience(text: &str) -> Result<spec::Patience, String> {
+    match duration(text) {
+        Ok(d) => Ok(spec::Patience::Fixed(d)),
+        Err(e) if !text.contains('(') => Err(e),
+        Err(_) => ron_value(text, "a duration or a distribution"),
+    }
 }
 
 /// Sets a retry or one of its fields; `rest` is what follows `retry` in the path.
@@ -89,8 +99,8 @@ fn set_retry(
 
 /// The policy fields of a call or a client, to set one of them.
 struct PolicyMut<'a> {
-    timeout: &'a mut Option<Duration>,
-    deadline: &'a mut Option<Duration>,
+    timeout: &'a mut Option<spec::Patience>,
+    deadline: &'a mut Option<spec::Patience>,
     retry: &'a mut Option<Retry>,
     hedge: &'a mut Option<spec::Hedge>,
     bulkhead: &'a mut Option<spec::Bulkhead>,
@@ -122,8 +132,8 @@ fn set_policy(
     value: &str,
 ) -> Result<bool, String> {
     match field {
-        ["timeout"] => *p.timeout = Some(duration(value)?),
-        ["deadline"] => *p.deadline = Some(duration(value)?),
+        ["timeout"] => *p.timeout = Some(patience(value)?),
+        ["deadline"] => *p.deadline = Some(patience(value)?),
         ["retry", rest @ ..] => set_retry(p.retry, default_retry, rest, value)?,
         ["hedge"] => *p.hedge = Some(ron_value(value, "a hedge such as (max_attempts: 2)")?),
         ["bulkhead"] => {
@@ -170,7 +180,15 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 .ok_or_else(|| format!("no service named \"{name}\" in \"{path}\""))?;
             match field {
                 ["workers"] => service.workers = number(value, "a whole number of workers")?,
-                ["queue"] => service.queue = number(value, "a whole number of places")?,
+                ["queue"] => {
+                    service.queue = match value.trim() {
+                        "Unbounded" => spec::QueueSize::Unbounded,
+                        n => spec::QueueSize::Places(number(n, "a whole number of places")?),
+                    };
+                }
+                ["abandonment"] => {
+                    service.abandonment = ron_value(value, "AtDequeue or Renege")?;
+                }
                 ["error_rate"] => service.error_rate = number(value, "a probability")?,
                 ["service_time"] => service.service_time = ron_value(value, "a distribution")?,
                 ["execution"] => {
@@ -298,6 +316,36 @@ mod tests {
     }
 
     #[test]
+    fn queues_patience_and_abandonment_can_be_overridden() {
+        let (mut s, text) = checkout();
+        apply(&mut s, "services.payments.queue", "Unbounded").unwrap();
+        apply(&mut s, "services.payments.abandonment", "Renege").unwrap();
+        apply(
+            &mut s,
+            "clients.shoppers.deadline",
+            "Exponential(mean: \"3s\")",
+        )
+        .unwrap();
+        apply(&mut s, "edges.checkout->payments.timeout", "\"300ms\"").unwrap();
+        let err = apply(&mut s, "clients.shoppers.deadline", "3 parsecs").unwrap_err();
+        assert!(err.contains("duration"), "{err}");
+        let cfg = crate::build(&s, &text).expect("still valid");
+        let payments = &cfg.services[2];
+        assert_eq!(payments.queue, models::config::ServiceConfig::UNBOUNDED);
+        assert_eq!(payments.abandonment, models::config::Abandonment::Renege);
+        assert_eq!(
+            cfg.clients[0].policy.deadline,
+            Some(sim_core::Distribution::Exponential { mean_ns: 3e9 })
+        );
+        assert_eq!(
+            cfg.services[1].calls[0].policy.timeout,
+            Some(sim_core::Distribution::Constant(
+                sim_core::SimDuration::from_millis(300)
+            ))
+        );
+    }
+
+    #[test]
     fn overrides_reach_the_built_world() {
         let (mut s, text) = checkout();
         apply(&mut s, "edges.checkout->payments.retry.max_attempts", "5").unwrap();
@@ -330,7 +378,9 @@ mod tests {
         );
         assert_eq!(
             payments_call.timeout,
-            Some(sim_core::SimDuration::from_millis(250))
+            Some(sim_core::Distribution::Constant(
+                sim_core::SimDuration::from_millis(250)
+            ))
         );
         assert_eq!(cfg.services[2].workers, 32);
         assert_eq!(

@@ -20,12 +20,15 @@ macro_rules! with_policy_fields {
         $(#[$meta])*
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
-    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call).
+    /// Per-attempt timeout (a timeout placed outside `Retry` in `order` bounds the whole call):
+        /// a duration, or a distribution drawn afresh for every attempt.
         #[serde(default)]
-        pub timeout: Option<Duration>,
-        /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC deadline).
+        pub timeout: Option<Patience>,
+        /// Overall budget of the call, all attempts included (Envoy route timeout, gRPC
+        /// deadline): a duration, or a distribution drawn for every call (the patience of users
+        /// who abandon a page).
         #[serde(default)]
-        pub deadline: Option<Duration>,
+        pub deadline: Option<Patience>,
         #[serde(default)]
         pub retry: Option<Retry>,
         /// gRPC hedging (instead of `retry`).
@@ -144,9 +147,10 @@ pub struct Service {
     pub name: String,
     /// Requests served at once.
     pub workers: u32,
-    /// Requests that may wait for a worker (default 0: no waiting).
+    /// Requests that may wait for a worker, per replica: a number (default 0: no waiting) or
+    /// `Unbounded`.
     #[serde(default)]
-    pub queue: u32,
+    pub queue: QueueSize,
     pub service_time: Distribution,
     /// Probability that a request fails with an error after its local work (default 0).
     #[serde(default)]
@@ -171,6 +175,11 @@ pub struct Service {
     /// Pass the remaining deadline on to downstream calls and drop expired queued requests.
     #[serde(default)]
     pub propagate_deadline: bool,
+    /// What becomes of a queued request whose caller gives up: `AtDequeue` (default: it stays
+    /// queued; dropped when a worker reaches it if `propagate_deadline`, else served for
+    /// nobody) or `Renege` (it leaves the queue at once, as a gRPC server's cancelled call).
+    #[serde(default)]
+    pub abandonment: Abandonment,
     /// Protections on the inbound side (a sidecar): load shedding.
     #[serde(default)]
     pub inbound: Inbound,
@@ -423,6 +432,78 @@ pub struct Call {
     pub join: Option<Join>,
     policy_fields: (),
 }
+}
+
+/// How long a caller waits: a fixed duration (`"250ms"`) or a distribution drawn per wait
+/// (`Exponential(mean: "250ms")`).
+#[derive(Clone, Debug)]
+pub enum Patience {
+    Fixed(Duration),
+    Drawn(Distribution),
+}
+
+impl<'de> Deserialize<'de> for Patience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A string is parsed here so that a bad duration keeps its own message.
+        #[derive(Deserialize)]
+        #[serde(
+            untagged,
+            expecting = "a duration like \"250ms\" or a distribution like Exponential(mean: \"250ms\")"
+        )]
+        enum Raw {
+            Fixed(String),
+            Drawn(Distribution),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Fixed(text) => crate::duration::parse_duration(&text)
+                .map(|d| Patience::Fixed(Duration(d)))
+                .map_err(serde::de::Error::custom),
+            Raw::Drawn(d) => Ok(Patience::Drawn(d)),
+        }
+    }
+}
+
+/// A queue's size: a number of places, or `Unbounded`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueSize {
+    Places(u32),
+    Unbounded,
+}
+
+impl Default for QueueSize {
+    fn default() -> Self {
+        QueueSize::Places(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        enum Word {
+            Unbounded,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a number of places or Unbounded")]
+        enum Raw {
+            Places(u32),
+            Word(Word),
+        }
+        Ok(match Raw::deserialize(deserializer)? {
+            Raw::Places(n) => QueueSize::Places(n),
+            Raw::Word(Word::Unbounded) => QueueSize::Unbounded,
+        })
+    }
+}
+
+/// What becomes of a queued request whose caller gives up.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum Abandonment {
+    /// It stays queued until a worker reaches it (thread pools, most HTTP servers).
+    #[default]
+    AtDequeue,
+    /// It leaves the queue the moment its caller gives up, freeing its place (gRPC servers
+    /// cancel a call whose client cancelled or whose deadline passed; a caller who hangs up).
+    Renege,
 }
 
 /// A duration distribution.
@@ -1027,8 +1108,8 @@ macro_rules! policy_of {
         impl $t {
             pub fn policy(&self) -> Policy {
                 Policy {
-                    timeout: self.timeout,
-                    deadline: self.deadline,
+                    timeout: self.timeout.clone(),
+                    deadline: self.deadline.clone(),
                     retry: self.retry.clone(),
                     hedge: self.hedge.clone(),
                     bulkhead: self.bulkhead.clone(),
@@ -1050,8 +1131,8 @@ impl Policy {
     /// This policy with every unset field taken from `default`.
     pub fn or(self, default: &Policy) -> Policy {
         Policy {
-            timeout: self.timeout.or(default.timeout),
-            deadline: self.deadline.or(default.deadline),
+            timeout: self.timeout.or_else(|| default.timeout.clone()),
+            deadline: self.deadline.or_else(|| default.deadline.clone()),
             retry: self.retry.or_else(|| default.retry.clone()),
             hedge: self.hedge.or_else(|| default.hedge.clone()),
             bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),

@@ -35,15 +35,64 @@ fn a_good_scenario_builds_with_defaults_and_overrides() {
     let call = &cfg.services[0].calls[0];
     assert_eq!(call.to, models::config::ServiceId(1));
     // The edge's own timeout wins; the retry comes from the default.
-    assert_eq!(call.policy.timeout, Some(ms(100)));
+    assert_eq!(call.policy.timeout, Some(constant(100)));
     assert_eq!(call.policy.retry.as_ref().map(|r| r.max_attempts), Some(3));
-    assert_eq!(cfg.clients[0].policy.timeout, Some(ms(500)));
+    assert_eq!(cfg.clients[0].policy.timeout, Some(constant(500)));
     assert_eq!(cfg.window, sim_core::SimDuration::SECOND);
     assert_eq!(cfg.max_events, 1_000_000_000);
 }
 
 fn ms(n: u64) -> sim_core::SimDuration {
     sim_core::SimDuration::from_millis(n)
+}
+
+fn constant(n: u64) -> sim_core::Distribution {
+    sim_core::Distribution::Constant(ms(n))
+}
+
+#[test]
+fn patience_unbounded_queues_and_reneging_are_written_as_documented() {
+    let text = GOOD
+        .replace("queue: 8,", "queue: Unbounded, abandonment: Renege,")
+        .replace(
+            "Call(to: \"back\", timeout: \"100ms\")",
+            "Call(to: \"back\", timeout: LogNormal(median: \"50ms\", p99: \"200ms\"))",
+        )
+        .replace(
+            "Poisson(rate_per_s: 100.0))",
+            "Poisson(rate_per_s: 100.0), deadline: Exponential(mean: \"2s\"))",
+        );
+    let loaded = load_text(&text).expect("valid");
+    let cfg = &loaded.config;
+    let front = &cfg.services[0];
+    assert_eq!(front.queue, models::config::ServiceConfig::UNBOUNDED);
+    assert_eq!(front.abandonment, models::config::Abandonment::Renege);
+    assert_eq!(
+        cfg.services[1].abandonment,
+        models::config::Abandonment::AtDequeue
+    );
+    assert!(matches!(
+        front.calls[0].policy.timeout,
+        Some(sim_core::Distribution::LogNormal { .. })
+    ));
+    assert_eq!(
+        cfg.clients[0].policy.deadline,
+        Some(sim_core::Distribution::Exponential { mean_ns: 2e9 })
+    );
+
+    // A bad duration keeps its own message; a bad distribution is checked like any other.
+    let (line, _, message) = parse_error(&GOOD.replace("\"100ms\")", "\"100 parsecs\")"));
+    assert_eq!(line, 9);
+    assert!(message.contains("expected a duration"), "{message}");
+    let (_, _, message) = parse_error(&GOOD.replace("queue: 8,", "queue: Endless,"));
+    assert!(
+        message.contains("a number of places or Unbounded"),
+        "{message}"
+    );
+    let bad = GOOD.replace("\"100ms\")", "Exponential(mean: \"0s\"))");
+    let err = load_text(&bad).unwrap_err().to_string();
+    assert!(err.contains("services[0].calls[0].timeout"), "{err}");
+    assert!(err.contains("greater than 0"), "{err}");
 }
 
 fn parse_error(text: &str) -> (usize, usize, String) {

@@ -91,6 +91,12 @@ impl World {
         }
         let now = s.now();
         let (service, replica) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
+        if self.specs[service].renege && !self.attempt_live(job) {
+            // The caller's cancellation arrived with the request (or while it waited for the
+            // rate limiter): it never takes a place.
+            self.renege::<TRACE>(s, job);
+            return;
+        }
         let workers = self.services[service].report.workers_per_replica;
         let capacity = self.services[service].report.queue_per_replica;
         let shed_queue = self.services[service].shed_queue;
@@ -143,5 +149,63 @@ impl World {
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Rejected));
         }
+    }
+}
+
+impl World {
+    /// Whether the caller still waits for this job's attempt.
+    pub(super) fn attempt_live(&self, job: JobSlot) -> bool {
+        let j = &self.jobs[job];
+        self.attempts[j.slot].id == j.attempt
+    }
+
+    /// The caller has given up on `attempt`: if its callee reneges and the attempt's job is
+    /// still queued, the job leaves the queue now, freeing its place.
+    pub(super) fn renege_queued<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job: JobSlot,
+        attempt: AttemptId,
+    ) {
+        // A finished job's slot keeps `NO_ATTEMPT` or another attempt's id.
+        let j = &self.jobs[job];
+        let service = j.service.0 as usize;
+        if j.attempt != attempt || !self.specs[service].renege || j.holding_worker {
+            return;
+        }
+        let replica = j.replica as usize;
+        if self.orphan(job) {
+            return;
+        }
+        let inst = &mut self.services[service].replicas[replica];
+        let Some(i) = inst.queue.iter().position(|&q| q == job) else {
+            // Still on its way, or waiting for the rate limiter: `admit` drops it.
+            return;
+        };
+        inst.queue.remove(i);
+        let state = &mut self.services[service];
+        state.queue_total -= 1;
+        state
+            .report
+            .gauges
+            .set(s.now(), state.busy_total, state.queue_total);
+        self.renege::<TRACE>(s, job);
+    }
+
+    /// Forgets a job whose caller is gone, before it took a worker; nobody hears an answer.
+    fn renege<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>, job: JobSlot) {
+        if TRACE {
+            self.trace_job(s.now(), TraceKind::Reneged, job, 0, None);
+        }
+        let j = &self.jobs[job];
+        let (service, call, owns_key) = (j.service.0 as usize, j.call, j.owns_key);
+        if let Some(n) = &mut self.services[service].report.reneged {
+            *n += 1;
+        }
+        if owns_key {
+            // Not executed: the key is free for the next try, as when a request is refused.
+            self.calls[call].key = Key::Unseen;
+        }
+        self.discard_job(job);
     }
 }

@@ -22,6 +22,8 @@ pub(super) struct Attempt {
     pub(super) breaker_at: Option<SimTime>,
     /// The replica it was sent to.
     pub(super) replica: u32,
+    /// Its job at the callee, once sent (the slot may since hold another attempt's job).
+    pub(super) job: Option<JobSlot>,
 }
 
 impl World {
@@ -47,6 +49,7 @@ impl World {
             value: 0,
             breaker_at: None,
             replica: 0,
+            job: None,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -154,10 +157,10 @@ impl World {
                     self.attempts[slot].breaker_at = Some(now);
                 }
                 Layer::Timeout => {
-                    let e = &self.edges[edge_id];
+                    let e = &mut self.edges[edge_id];
                     let host = e.caller_host;
                     if let Some(timeout) =
-                        e.policy.timeout.map(|t| self.local_delay(host, s.now(), t))
+                        e.draw_timeout().map(|t| self.local_delay(host, s.now(), t))
                     {
                         let attempt = self.attempts[slot].id;
                         self.attempts[slot].timeout =
@@ -243,6 +246,7 @@ impl World {
             arrived: now,
             permit: None,
         });
+        self.attempts[slot].job = Some(job);
         if latency == SimDuration::ZERO {
             self.on_deliver::<TRACE>(s, job);
         } else {
@@ -342,6 +346,7 @@ impl World {
         let now = s.now();
         let a = &mut self.attempts[slot];
         let (call_id, attempt, sent, replica) = (a.call, a.id, a.sent, a.replica as usize);
+        let job = a.job;
         let (timeout, wait_timer, permit, waiting) =
             (a.timeout.take(), a.wait_timer.take(), a.permit, a.waiting);
         // A later reply must find another id here.
@@ -378,6 +383,9 @@ impl World {
         }
         for t in [timeout, wait_timer].into_iter().flatten() {
             s.cancel(t);
+        }
+        if let Some(job) = job {
+            self.renege_queued::<TRACE>(s, job, attempt);
         }
         let call = &mut self.calls[call_id];
         let live = usize::from(call.live);

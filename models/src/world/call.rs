@@ -108,7 +108,7 @@ impl World {
         if let Some(budget) = &mut edge.budget {
             budget.request_started(now);
         }
-        let (deadline_in, host) = (edge.policy.deadline, edge.caller_host);
+        let (deadline_in, host) = (edge.draw_deadline(), edge.caller_host);
         let own = match deadline_in {
             None => NEVER,
             Some(d) => now + self.local_delay(host, now, d),
@@ -189,9 +189,9 @@ impl World {
             };
             if layer == Layer::Timeout {
                 // A timeout outside the retries bounds the whole call.
-                let e = &self.edges[edge_id];
+                let e = &mut self.edges[edge_id];
                 let host = e.caller_host;
-                let timeout = e.policy.timeout.map(|t| self.local_delay(host, s.now(), t));
+                let timeout = e.draw_timeout().map(|t| self.local_delay(host, s.now(), t));
                 let c = &mut self.calls[call];
                 if let Some(end) = timeout.map(|t| s.now() + t)
                     && end < c.deadline

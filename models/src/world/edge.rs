@@ -28,6 +28,8 @@ pub(super) struct Edge {
     /// flight to each replica from this caller.
     pub(super) balancer: Balancer,
     pub(super) lb_rng: SimRng,
+    /// Draws timeouts and deadlines given as distributions (a constant draws nothing).
+    pub(super) patience_rng: SimRng,
     pub(super) outstanding: Vec<u32>,
     /// Envoy outlier detection and active health checks, as this caller sees the replicas.
     pub(super) outlier: Option<OutlierDetector>,
@@ -37,6 +39,22 @@ pub(super) struct Edge {
 }
 
 /// Splits an edge's layers into those acting per call and per attempt, outermost first,
+impl Edge {
+    /// The next attempt's timeout, in the caller's local time.
+    #[inline]
+    pub(super) fn draw_timeout(&mut self) -> Option<SimDuration> {
+        let t = self.policy.timeout.as_ref()?;
+        Some(t.sample(&mut self.patience_rng))
+    }
+
+    /// The next call's deadline, in the caller's local time.
+    #[inline]
+    pub(super) fn draw_deadline(&mut self) -> Option<SimDuration> {
+        let d = self.policy.deadline.as_ref()?;
+        Some(d.sample(&mut self.patience_rng))
+    }
+}
+
 /// keeping only the layers the policy configures.
 pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
     let configured = |l: &Layer| match l {

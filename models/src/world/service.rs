@@ -129,6 +129,8 @@ pub(super) struct ServiceSpec {
     pub(super) idempotent: bool,
     pub(super) idempotency_keys: bool,
     pub(super) propagate_deadline: bool,
+    /// A queued request leaves the queue when its caller gives up.
+    pub(super) renege: bool,
     pub(super) health: Health,
 }
 
@@ -211,7 +213,7 @@ impl ServiceState {
                 name: svc.name.clone(),
                 workers: svc.workers * count,
                 workers_per_replica: svc.workers,
-                queue_capacity: svc.queue * count,
+                queue_capacity: svc.queue.saturating_mul(count),
                 queue_per_replica: svc.queue,
                 stats: OutcomeStats::new(window),
                 wasted_work: 0,
@@ -221,6 +223,7 @@ impl ServiceState {
                 duplicate_side_effects: 0,
                 deduplicated: 0,
                 expired: 0,
+                reneged: (svc.abandonment == crate::config::Abandonment::Renege).then_some(0),
                 writes: 0,
                 write_conflicts: 0,
                 concurrency_limit: Vec::new(),
@@ -256,6 +259,7 @@ impl ServiceSpec {
             idempotent: s.idempotent,
             idempotency_keys: s.idempotency_keys,
             propagate_deadline: s.propagate_deadline,
+            renege: s.abandonment == crate::config::Abandonment::Renege,
             health: s.health,
         }
     }

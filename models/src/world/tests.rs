@@ -18,6 +18,7 @@ fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
         idempotent: true,
         idempotency_keys: false,
         propagate_deadline: false,
+        abandonment: crate::config::Abandonment::AtDequeue,
         inbound: Default::default(),
         replicas: vec![0],
         lb: crate::lb::LbPolicy::RoundRobin,
@@ -85,7 +86,7 @@ fn full_queue_rejects_and_timeouts_retry() {
 
     // A 5 ms timeout on 20 ms work: every attempt times out; 3 attempts each.
     let policy = CallPolicy {
-        timeout: Some(SimDuration::from_millis(5)),
+        timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
         retry: Some(Retry {
             max_attempts: 3,
             backoff: Backoff::Constant(SimDuration::from_millis(1)),
@@ -167,7 +168,7 @@ fn latency_fault_multiplies_work_inside_its_window() {
 fn late_replies_stay_on_their_own_edge() {
     let mut front = service("front", 50, 50, 1);
     let slow = CallPolicy {
-        timeout: Some(SimDuration::from_millis(3)),
+        timeout: Some(Distribution::Constant(SimDuration::from_millis(3))),
         ..CallPolicy::default()
     };
     front.calls = vec![
@@ -232,7 +233,7 @@ fn kinds(records: &[TraceRecord], request: u64) -> Vec<TraceKind> {
 fn trace_follows_one_request_through_its_timeouts_and_retries() {
     // The timeout case above: 3 attempts of 5 ms on 20 ms work, 1 ms backoff.
     let policy = CallPolicy {
-        timeout: Some(SimDuration::from_millis(5)),
+        timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
         retry: Some(Retry {
             max_attempts: 3,
             backoff: Backoff::Constant(SimDuration::from_millis(1)),

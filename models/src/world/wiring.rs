@@ -145,6 +145,7 @@ impl Wiring<'_> {
                 _ => Balancer::new(callee.lb, replicas),
             },
             lb_rng: stream("lb"),
+            patience_rng: stream("patience"),
             outstanding: vec![0; replicas],
             outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
             health,

@@ -265,6 +265,13 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 note.depth,
                 format!("{service}: queue full; #{} is rejected", r.attempt),
             ),
+            TraceKind::Reneged => (
+                note.depth,
+                format!(
+                    "{service}: #{} leaves the queue: its caller gave up",
+                    r.attempt
+                ),
+            ),
             TraceKind::WorkStart => {
                 if let Some(n) = notes.get_mut(&r.attempt) {
                     n.work = Some(**r);

@@ -145,6 +145,7 @@ impl JsonLines {
             TraceKind::RequestStart
             | TraceKind::Delivered
             | TraceKind::Rejected
+            | TraceKind::Reneged
             | TraceKind::WorkDone
             | TraceKind::WorkerReleased
             | TraceKind::ReplySent

@@ -3,21 +3,34 @@
 //! fallback and the order of the layers; the retry has its own module.
 
 use models::config::{self as mc, CallPolicy};
-use sim_core::SimDuration;
+use sim_core::{Distribution, SimDuration};
 
 use super::Checker;
 use crate::spec;
 
 impl Checker<'_> {
+    /// A timeout or deadline: a positive duration, or a distribution drawn per wait.
+    fn patience(&mut self, anchors: &[&str], field: String, p: &spec::Patience) -> Distribution {
+        match p {
+            spec::Patience::Fixed(t) => {
+                self.duration_positive(anchors, field, t.0);
+                Distribution::Constant(t.0)
+            }
+            spec::Patience::Drawn(d) => self.dist(anchors, field, d),
+        }
+    }
+
     /// The policy of the edge at `anchors`, whose fields are named after `field`.
     pub(super) fn policy(&mut self, anchors: &[&str], field: &str, p: &spec::Policy) -> CallPolicy {
         let at = |name: &'static str| [anchors, &[name]].concat();
-        if let Some(t) = p.timeout {
-            self.duration_positive(&at("timeout"), format!("{field}.timeout"), t.0);
-        }
-        if let Some(t) = p.deadline {
-            self.duration_positive(&at("deadline"), format!("{field}.deadline"), t.0);
-        }
+        let timeout = p
+            .timeout
+            .as_ref()
+            .map(|t| self.patience(&at("timeout"), format!("{field}.timeout"), t));
+        let deadline = p
+            .deadline
+            .as_ref()
+            .map(|t| self.patience(&at("deadline"), format!("{field}.deadline"), t));
         let retry = p
             .retry
             .as_ref()
@@ -56,8 +69,8 @@ impl Checker<'_> {
             Some(layers) => self.order(&at("order"), field, layers),
         };
         CallPolicy {
-            timeout: p.timeout.map(|t| t.0),
-            deadline: p.deadline.map(|t| t.0),
+            timeout,
+            deadline,
             retry,
             hedge,
             bulkhead,

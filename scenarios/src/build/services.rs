@@ -95,7 +95,10 @@ fn service(
         objective,
         name: s.name.clone(),
         workers: s.workers.max(1),
-        queue: s.queue,
+        queue: match s.queue {
+            spec::QueueSize::Places(n) => n,
+            spec::QueueSize::Unbounded => mc::ServiceConfig::UNBOUNDED,
+        },
         service_time,
         error_rate: s.error_rate.clamp(0.0, 1.0),
         execution: match s.execution {
@@ -112,6 +115,10 @@ fn service(
         idempotent: s.idempotent,
         idempotency_keys: s.idempotency_keys,
         propagate_deadline: s.propagate_deadline,
+        abandonment: match s.abandonment {
+            spec::Abandonment::AtDequeue => mc::Abandonment::AtDequeue,
+            spec::Abandonment::Renege => mc::Abandonment::Renege,
+        },
         inbound,
     }
 }

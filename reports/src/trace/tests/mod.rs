@@ -35,6 +35,7 @@ fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
         idempotent: true,
         idempotency_keys: false,
         propagate_deadline: false,
+        abandonment: models::config::Abandonment::AtDequeue,
         inbound: Default::default(),
         replicas: vec![0],
         lb: models::lb::LbPolicy::RoundRobin,
@@ -48,7 +49,9 @@ fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
 /// front -> back, back slowed x10 from 1 s to 2 s, 20 ms timeouts with 3 attempts.
 fn config() -> WorldConfig {
     let policy = CallPolicy {
-        timeout: Some(SimDuration::from_millis(20)),
+        timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
+            20,
+        ))),
         retry: Some(Retry {
             max_attempts: 3,
             backoff: Backoff::FullJitter {
@@ -80,7 +83,9 @@ fn config() -> WorldConfig {
             to: ServiceId(0),
             arrivals: Arrivals::Poisson { rate_per_s: 300.0 },
             policy: CallPolicy {
-                timeout: Some(SimDuration::from_millis(100)),
+                timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
+                    100,
+                ))),
                 ..CallPolicy::default()
             },
             objective: Objective::default(),

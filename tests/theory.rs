@@ -188,3 +188,91 @@ fn erlang_a_abandonment_matches_theory() {
         "abandoned share {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
     );
 }
+
+/// Mean and 99.9% half-width of ten independent estimates.
+fn interval10(xs: &[f64]) -> (f64, f64) {
+    assert_eq!(xs.len(), 10);
+    let k = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / k;
+    let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    (mean, T_9_999 * (variance / k).sqrt())
+}
+
+/// The mean latency of the client's successful requests, over ten seeds.
+fn mean_latency_ms(source: &str) -> (f64, f64) {
+    let loaded = scenarios::load_str(Path::new("jackson.ron"), source).expect("loads");
+    let means: Vec<f64> = (1..=10)
+        .map(|seed| {
+            let result =
+                models::World::new(&loaded.config, seed).run(models::RunOptions::default());
+            let client = &result.clients[0].stats;
+            let sum: u128 = client
+                .windows
+                .iter()
+                .map(|w| u128::from(w.ok_latency_ns_sum))
+                .sum();
+            assert!(client.ok > 50_000, "{}", client.ok);
+            sum as f64 / client.ok as f64 / 1e6
+        })
+        .collect();
+    interval10(&means)
+}
+
+/// A Jackson network with feedback: one M/M/1 station (mu = 1000/s) whose requests call it
+/// again with probability 1/2 (an `Async` service frees its worker while it waits). The
+/// traffic equation gives Lambda = lambda / (1 - p) = 800/s, product form gives the station
+/// rho / (1 - rho) = 4 requests on average, and Little's law a mean latency of 4 / lambda =
+/// 10 ms per client request, all its visits included.
+#[test]
+fn jackson_feedback_loop_matches_the_traffic_equations() {
+    let (mean, half_width) = mean_latency_ms(
+        r#"Scenario(version: 1, name: "feedback", duration: "200s",
+            services: [Service(name: "station", workers: 1, queue: Unbounded, execution: Async,
+                               service_time: Exponential(mean: "1ms"),
+                               calls: [Call(to: "station", probability: 0.5)])],
+            clients: [Client(name: "jobs", to: "station", arrivals: Poisson(rate_per_s: 400.0))])"#,
+    );
+    let theory = 10.0;
+    eprintln!(
+        "Jackson feedback: mean {mean:.4} ms, theory {theory} ms, half-width {half_width:.4}"
+    );
+    assert!(
+        half_width < 0.05 * theory,
+        "run too short: half-width {half_width}"
+    );
+    assert!(
+        (mean - theory).abs() <= half_width,
+        "mean {mean} ms, theory {theory} ms"
+    );
+}
+
+/// Routing by weight (`one_of`): Poisson arrivals split 3:1 are Poisson again, so the two
+/// stations are M/M/1 queues with lambda 1200/s at mu 1500/s (a mean of 666,667 ns) and 400/s at mu 1000/s; the mean
+/// latency is 0.75 / 300 + 0.25 / 600 s = 2.9167 ms (the router works for no time).
+#[test]
+fn weighted_routing_splits_poisson_traffic() {
+    let (mean, half_width) = mean_latency_ms(
+        r#"Scenario(version: 1, name: "routing", duration: "200s",
+            services: [
+                Service(name: "router", workers: 1000, execution: Async,
+                        service_time: Constant(value: "0s"),
+                        calls: [Call(one_of: [Call(to: "a", weight: 3.0), Call(to: "b")])]),
+                Service(name: "a", workers: 1, queue: Unbounded,
+                        service_time: Exponential(mean: "666667ns")),
+                Service(name: "b", workers: 1, queue: Unbounded,
+                        service_time: Exponential(mean: "1ms")),
+            ],
+            clients: [Client(name: "jobs", to: "router", arrivals: Poisson(rate_per_s: 1600.0))])"#,
+    );
+    let mu_a = 1e9 / 666_667.0;
+    let theory = 0.75 / (mu_a - 1200.0) * 1e3 + 0.25 / 600.0 * 1e3;
+    eprintln!("routing: mean {mean:.4} ms, theory {theory:.4} ms, half-width {half_width:.4}");
+    assert!(
+        half_width < 0.05 * theory,
+        "run too short: half-width {half_width}"
+    );
+    assert!(
+        (mean - theory).abs() <= half_width,
+        "mean {mean} ms, theory {theory} ms"
+    );
+}

@@ -188,7 +188,7 @@ pub struct CallConfig {
     pub endpoint: u16,
     pub policy: CallPolicy,
     /// The call is made with this probability (1: always); an optional call not made counts
-    /// as done.
+    /// as done. For a member of a [`Join::OneOf`] step: its weight.
     pub probability: f64,
     /// Consecutive calls with the same group are made in parallel and joined.
     pub group: Option<Group>,
@@ -211,6 +211,9 @@ pub enum Join {
     First,
     /// `k` successes are enough; the step fails as soon as `k` can no longer be reached.
     Quorum(u16),
+    /// Routing: exactly one call of the step is made, chosen with probability proportional to
+    /// its weight; the step is that call.
+    OneOf,
 }
 
 /// Another endpoint of a service, with its own work and call plan (the first endpoint is the

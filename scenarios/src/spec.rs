@@ -430,6 +430,12 @@ pub struct Call {
     /// When a parallel step is over: `All` (default), `First`, `Quorum(k)`.
     #[serde(default)]
     pub join: Option<Join>,
+    /// Instead of `to`: one of these calls, chosen by `weight` (either/or, one draw per step).
+    #[serde(default)]
+    pub one_of: Vec<Call>,
+    /// The weight of a `one_of` member (default 1).
+    #[serde(default)]
+    pub weight: Option<f64>,
     policy_fields: (),
 }
 }

@@ -174,6 +174,55 @@ fn cycles_are_named() {
     );
     let err = load_text(&bad).unwrap_err().to_string();
     assert!(err.contains("cycle through back -> front"), "{err}");
+    assert!(err.contains("never ends"), "{err}");
+
+    // A cycle that a request leaves with probability 1 is a feedback loop, not an error: an
+    // optional call on it, or a routing choice.
+    let optional = GOOD.replace(
+        "service_time: Exponential(mean: \"5ms\")",
+        "service_time: Exponential(mean: \"5ms\"), calls: [Call(to: \"back\", probability: 0.2)]",
+    );
+    load_text(&optional).expect("a retry-to-self with probability 0.2 ends");
+    let routed = GOOD.replace(
+        "service_time: Exponential(mean: \"5ms\")",
+        "service_time: Exponential(mean: \"5ms\"), \
+         calls: [Call(one_of: [Call(to: \"front\", weight: 1.0), Call(to: \"back\", weight: 3.0)])]",
+    );
+    load_text(&routed).expect("a routing choice ends the cycle");
+}
+
+#[test]
+fn routing_steps_choose_by_weight() {
+    let routed = GOOD.replace(
+        "calls: [Call(to: \"back\", timeout: \"100ms\")]",
+        "calls: [Call(one_of: [Call(to: \"back\", weight: 3.0, timeout: \"100ms\"), \
+                              Call(to: \"back\")])]",
+    );
+    let loaded = load_text(&routed).expect("valid");
+    let calls = &loaded.config.services[0].calls;
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].probability, 3.0);
+    assert_eq!(calls[1].probability, 1.0);
+    assert_eq!(calls[0].group, calls[1].group);
+    assert_eq!(
+        calls[0].group.map(|g| g.join),
+        Some(models::config::Join::OneOf)
+    );
+
+    for (bad, want) in [
+        ("weight: 3.0", "weight: -1.0"),
+        ("weight: 3.0", "weight: 3.0, probability: 0.5"),
+    ] {
+        let text = routed.replace(bad, want);
+        let err = load_text(&text).unwrap_err().to_string();
+        assert!(err.contains("one_of[0]"), "{err}");
+    }
+    let stray = GOOD.replace("timeout: \"100ms\")", "timeout: \"100ms\", weight: 2.0)");
+    let err = load_text(&stray).unwrap_err().to_string();
+    assert!(
+        err.contains("weight belongs to a member of one_of"),
+        "{err}"
+    );
 }
 
 #[test]

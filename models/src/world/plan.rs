@@ -45,9 +45,26 @@ impl World {
             let mut made = std::mem::take(&mut self.made);
             made.clear();
             let state = &mut self.services[service];
-            for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
-                if p >= 1.0 || state.plan_rng.chance(p) {
-                    made.push(state.replicas[replica].call_edges[endpoint][i]);
+            let edges = &state.replicas[replica].call_edges[endpoint];
+            if group.is_some_and(|g| g.join == Join::OneOf) {
+                // One draw picks the route: the weights' cumulative sums cut [0, total).
+                let step = &plan[first..end];
+                let total: f64 = step.iter().map(|&(w, _)| w).sum();
+                let mut u = state.plan_rng.uniform() * total;
+                let mut chosen = end - 1;
+                for (i, &(w, _)) in step.iter().enumerate() {
+                    if u < w {
+                        chosen = first + i;
+                        break;
+                    }
+                    u -= w;
+                }
+                made.push(edges[chosen]);
+            } else {
+                for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
+                    if p >= 1.0 || state.plan_rng.chance(p) {
+                        made.push(edges[i]);
+                    }
                 }
             }
             let job = &mut self.jobs[job_id];
@@ -115,6 +132,8 @@ impl World {
             Join::All => n,
             Join::First => 1.min(n),
             Join::Quorum(k) => k.min(n),
+            // The one call made is the step.
+            Join::OneOf => n,
         };
         let decided = if ok >= need {
             Some(true)

@@ -18,7 +18,10 @@ pub(super) struct Plans<'a, 's> {
     q: &'a str,
     /// The last parallel step's group id.
     group_id: u16,
-    graph: &'a mut DiGraph<(), ()>,
+    /// The calls being built are choices of a `one_of` with several members.
+    choosing: bool,
+    /// Edge weight: the call is always made (not optional, not one of several choices).
+    graph: &'a mut DiGraph<(), bool>,
 }
 
 impl<'a, 's> Plans<'a, 's> {
@@ -26,13 +29,14 @@ impl<'a, 's> Plans<'a, 's> {
         known: &'a Known<'s>,
         service: usize,
         q: &'a str,
-        graph: &'a mut DiGraph<(), ()>,
+        graph: &'a mut DiGraph<(), bool>,
     ) -> Self {
         Plans {
             known,
             service,
             q,
             group_id: 0,
+            choosing: false,
             graph,
         }
     }
@@ -47,6 +51,18 @@ impl<'a, 's> Plans<'a, 's> {
         let mut calls = Vec::new();
         for (k, call) in list.iter().enumerate() {
             let field = format!("services[{}].{prefix}calls[{k}]", self.service);
+            if !call.one_of.is_empty() {
+                self.one_of(c, &field, call, &mut calls);
+                continue;
+            }
+            if call.weight.is_some() {
+                c.report(
+                    &[self.q, "weight"],
+                    format!("{field}.weight"),
+                    "weight belongs to a member of one_of: (one_of: [Call(to: \"a\", weight: 3.0), ...])"
+                        .into(),
+                );
+            }
             if call.parallel.is_empty() {
                 if call.join.is_some() {
                     c.report(
@@ -116,6 +132,67 @@ impl<'a, 's> Plans<'a, 's> {
         }
     }
 
+    /// A routing step: one of its calls, chosen by weight.
+    fn one_of(
+        &mut self,
+        c: &mut Checker,
+        field: &str,
+        call: &spec::Call,
+        calls: &mut Vec<CallConfig>,
+    ) {
+        self.group_id += 1;
+        if call.to.is_some()
+            || call.probability.is_some()
+            || call.endpoint.is_some()
+            || !call.parallel.is_empty()
+            || call.join.is_some()
+        {
+            c.report(
+                &[self.q, "one_of"],
+                field.to_string(),
+                "a routing step has only `one_of` (and `weight` if it is itself a member)".into(),
+            );
+        }
+        let group = mc::Group {
+            id: self.group_id,
+            join: mc::Join::OneOf,
+        };
+        let choices = call.one_of.len();
+        for (m, member) in call.one_of.iter().enumerate() {
+            let mfield = format!("{field}.one_of[{m}]");
+            if !member.parallel.is_empty() || !member.one_of.is_empty() {
+                c.report(
+                    &[self.q, "one_of"],
+                    mfield,
+                    "a member of one_of is a single call".into(),
+                );
+                continue;
+            }
+            if member.probability.is_some() {
+                c.report(
+                    &[self.q, "one_of", "probability"],
+                    format!("{mfield}.probability"),
+                    "a member of one_of has a weight, not a probability".into(),
+                );
+            }
+            let weight = member.weight.unwrap_or(1.0);
+            if !(weight.is_finite() && weight > 0.0) {
+                c.report(
+                    &[self.q, "one_of", "weight"],
+                    format!("{mfield}.weight"),
+                    format!("{weight} is not a weight; expected a number greater than 0"),
+                );
+            }
+            self.choosing = choices > 1;
+            let made = self.one_call(c, &mfield, member, Some(group));
+            self.choosing = false;
+            if let Some(mut made) = made {
+                made.probability = weight;
+                calls.push(made);
+            }
+        }
+    }
+
     /// One call of a plan, resolved and with its policy, and its edge in the call graph.
     fn one_call(
         &mut self,
@@ -156,7 +233,7 @@ impl<'a, 's> Plans<'a, 's> {
                 0
             }),
         };
-        self.edge(to);
+        self.edge(to, probability >= 1.0 && !self.choosing);
         Some(CallConfig {
             to,
             endpoint,
@@ -166,11 +243,11 @@ impl<'a, 's> Plans<'a, 's> {
         })
     }
 
-    fn edge(&mut self, to: ServiceId) {
+    fn edge(&mut self, to: ServiceId, always: bool) {
         self.graph.add_edge(
             NodeIndex::new(self.service),
             NodeIndex::new(to.0 as usize),
-            (),
+            always,
         );
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn names<'s>(
 pub(super) fn services(c: &mut Checker, known: &Known) -> Vec<ServiceConfig> {
     let scenario = known.scenario;
     // Node i is service i: the graph is built from vectors, so its order is the file's order.
-    let mut graph: DiGraph<(), ()> = DiGraph::new();
+    let mut graph: DiGraph<(), bool> = DiGraph::new();
     for _ in &scenario.services {
         graph.add_node(());
     }
@@ -52,7 +52,7 @@ pub(super) fn services(c: &mut Checker, known: &Known) -> Vec<ServiceConfig> {
 fn service(
     c: &mut Checker,
     known: &Known,
-    graph: &mut DiGraph<(), ()>,
+    graph: &mut DiGraph<(), bool>,
     i: usize,
     s: &spec::Service,
 ) -> ServiceConfig {
@@ -228,10 +228,13 @@ fn max_throughput(c: &mut Checker, q: &str, field: &str, kind: spec::ServiceKind
     Some(max_throughput_per_s)
 }
 
-/// A request that calls back into a service already on its path would wait on itself.
-fn cycles(c: &mut Checker, scenario: &spec::Scenario, graph: &DiGraph<(), ()>) {
-    for component in petgraph::algo::tarjan_scc(graph) {
-        let self_loop = component.len() == 1 && graph.contains_edge(component[0], component[0]);
+/// A cycle of calls that are always made never ends: every request would call back into the
+/// cycle forever. A cycle with an optional call (`probability` < 1) or a routing choice
+/// (`one_of`) on it ends with probability 1 (a retry-to-self, a re-check loop): allowed.
+fn cycles(c: &mut Checker, scenario: &spec::Scenario, graph: &DiGraph<(), bool>) {
+    let always = graph.filter_map(|_, n| Some(*n), |_, &always| always.then_some(()));
+    for component in petgraph::algo::tarjan_scc(&always) {
+        let self_loop = component.len() == 1 && always.contains_edge(component[0], component[0]);
         if component.len() > 1 || self_loop {
             let mut names: Vec<&str> = component
                 .iter()
@@ -242,7 +245,12 @@ fn cycles(c: &mut Checker, scenario: &spec::Scenario, graph: &DiGraph<(), ()>) {
             c.report(
                 &[&first],
                 "services".into(),
-                format!("the calls form a cycle through {}", names.join(" -> ")),
+                format!(
+                    "the calls form a cycle through {} that never ends (every call on it is \
+                     always made); make one optional with `probability` below 1, or one of \
+                     several in `one_of`",
+                    names.join(" -> ")
+                ),
             );
         }
     }

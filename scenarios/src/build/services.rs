@@ -232,7 +232,7 @@ fn max_throughput(c: &mut Checker, q: &str, field: &str, kind: spec::ServiceKind
 /// cycle forever. A cycle with an optional call (`probability` < 1) or a routing choice
 /// (`one_of`) on it ends with probability 1 (a retry-to-self, a re-check loop): allowed.
 fn cycles(c: &mut Checker, scenario: &spec::Scenario, graph: &DiGraph<(), bool>) {
-    let always = graph.filter_map(|_, n| Some(*n), |_, &always| always.then_some(()));
+    let always = graph.filter_map(|_, &()| Some(()), |_, &always| always.then_some(()));
     for component in petgraph::algo::tarjan_scc(&always) {
         let self_loop = component.len() == 1 && always.contains_edge(component[0], component[0]);
         if component.len() > 1 || self_loop {

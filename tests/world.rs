@@ -598,3 +598,37 @@ fn a_reneging_request_frees_its_place_in_the_queue() {
     assert!(stays.wasted_work > leaves.wasted_work);
     assert_eq!(leaves.queue_max, 1);
 }
+
+/// Envoy tells the callee the per-try timeout (`x-envoy-expected-rq-timeout-ms`), gRPC only
+/// the call's deadline. With a 40 ms per-try timeout, three tries and a 1 s deadline against a
+/// back end whose queue is longer than 40 ms, a back end told the per-try timeout drops the
+/// tries their caller has given up on; one told the call's deadline serves them for nobody.
+#[test]
+fn a_per_try_deadline_lets_the_callee_drop_abandoned_tries() {
+    let text = |sent: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "per-try", duration: "20s",
+            services: [Service(name: "back", workers: 2, queue: 200, propagate_deadline: true,
+                               service_time: Exponential(mean: "10ms"))],
+            clients: [Client(name: "users", to: "back", arrivals: Poisson(rate_per_s: 190.0),
+                             timeout: "40ms", deadline: "1s", deadline_sent: {sent},
+                             retry: (max_attempts: 3, backoff: Immediate))])"#
+        )
+    };
+    let call = run_text(&text("Call"), 3);
+    let per_try = run_text(&text("PerTry"), 3);
+    let (call, per_try) = (&call.services[0], &per_try.services[0]);
+    assert!(per_try.expired > 100, "{}", per_try.expired);
+    assert!(
+        call.expired < per_try.expired / 10,
+        "{} vs {}",
+        call.expired,
+        per_try.expired
+    );
+    assert!(
+        per_try.wasted_work < call.wasted_work,
+        "{} vs {}",
+        per_try.wasted_work,
+        call.wasted_work
+    );
+}

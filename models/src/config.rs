@@ -241,6 +241,9 @@ pub struct CallPolicy {
     /// `propagate_deadline` gives its own calls only what is left of it.
     /// Drawn for each call: a distribution models users' patience.
     pub deadline: Option<Distribution>,
+    /// The callee is told the sooner of the call's deadline and the attempt's per-try timeout
+    /// (Envoy's `x-envoy-expected-rq-timeout-ms`), not only the call's deadline (gRPC).
+    pub per_try_deadline: bool,
     pub retry: Option<Retry>,
     /// gRPC hedging: extra copies of a slow call. Exclusive with `retry`, as in gRPC.
     pub hedge: Option<Hedge>,

@@ -101,6 +101,7 @@ fn set_retry(
 struct PolicyMut<'a> {
     timeout: &'a mut Option<spec::Patience>,
     deadline: &'a mut Option<spec::Patience>,
+    deadline_sent: &'a mut Option<spec::DeadlineSent>,
     retry: &'a mut Option<Retry>,
     hedge: &'a mut Option<spec::Hedge>,
     bulkhead: &'a mut Option<spec::Bulkhead>,
@@ -114,6 +115,7 @@ macro_rules! policy_mut {
         PolicyMut {
             timeout: &mut $x.timeout,
             deadline: &mut $x.deadline,
+            deadline_sent: &mut $x.deadline_sent,
             retry: &mut $x.retry,
             hedge: &mut $x.hedge,
             bulkhead: &mut $x.bulkhead,
@@ -134,6 +136,7 @@ fn set_policy(
     match field {
         ["timeout"] => *p.timeout = Some(patience(value)?),
         ["deadline"] => *p.deadline = Some(patience(value)?),
+        ["deadline_sent"] => *p.deadline_sent = Some(ron_value(value, "Call or PerTry")?),
         ["retry", rest @ ..] => set_retry(p.retry, default_retry, rest, value)?,
         ["hedge"] => *p.hedge = Some(ron_value(value, "a hedge such as (max_attempts: 2)")?),
         ["bulkhead"] => {

@@ -29,6 +29,11 @@ macro_rules! with_policy_fields {
         /// who abandon a page).
         #[serde(default)]
         pub deadline: Option<Patience>,
+        /// The deadline the callee is told: `Call` (default: what is left of the call's
+        /// deadline, as gRPC) or `PerTry` (also bounded by the per-try timeout, as Envoy's
+        /// `x-envoy-expected-rq-timeout-ms`).
+        #[serde(default)]
+        pub deadline_sent: Option<DeadlineSent>,
         #[serde(default)]
         pub retry: Option<Retry>,
         /// gRPC hedging (instead of `retry`).
@@ -499,6 +504,16 @@ impl<'de> Deserialize<'de> for QueueSize {
             Raw::Word(Word::Unbounded) => QueueSize::Unbounded,
         })
     }
+}
+
+/// The deadline a caller sends with each attempt.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum DeadlineSent {
+    /// What is left of the call's deadline (gRPC).
+    #[default]
+    Call,
+    /// The sooner of that and the attempt's per-try timeout (Envoy).
+    PerTry,
 }
 
 /// What becomes of a queued request whose caller gives up.
@@ -1116,6 +1131,7 @@ macro_rules! policy_of {
                 Policy {
                     timeout: self.timeout.clone(),
                     deadline: self.deadline.clone(),
+                    deadline_sent: self.deadline_sent,
                     retry: self.retry.clone(),
                     hedge: self.hedge.clone(),
                     bulkhead: self.bulkhead.clone(),
@@ -1139,6 +1155,7 @@ impl Policy {
         Policy {
             timeout: self.timeout.or_else(|| default.timeout.clone()),
             deadline: self.deadline.or_else(|| default.deadline.clone()),
+            deadline_sent: self.deadline_sent.or(default.deadline_sent),
             retry: self.retry.or_else(|| default.retry.clone()),
             hedge: self.hedge.or_else(|| default.hedge.clone()),
             bulkhead: self.bulkhead.or_else(|| default.bulkhead.clone()),

@@ -24,6 +24,8 @@ pub(super) struct Attempt {
     pub(super) replica: u32,
     /// Its job at the callee, once sent (the slot may since hold another attempt's job).
     pub(super) job: Option<JobSlot>,
+    /// When its per-try timeout fires ([`NEVER`] without one).
+    pub(super) timeout_at: SimTime,
 }
 
 impl World {
@@ -50,6 +52,7 @@ impl World {
             breaker_at: None,
             replica: 0,
             job: None,
+            timeout_at: NEVER,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -162,8 +165,10 @@ impl World {
                     if let Some(timeout) =
                         e.draw_timeout().map(|t| self.local_delay(host, s.now(), t))
                     {
-                        let attempt = self.attempts[slot].id;
-                        self.attempts[slot].timeout =
+                        let a = &mut self.attempts[slot];
+                        let attempt = a.id;
+                        a.timeout_at = s.now() + timeout;
+                        a.timeout =
                             Some(s.timer_in(timeout, WorldEvent::Timeout { slot, attempt }));
                     }
                 }
@@ -221,7 +226,11 @@ impl World {
         };
         let call = &mut self.calls[call_id];
         call.jobs += 1;
-        let deadline = call.deadline;
+        let deadline = if self.edges[edge_id].policy.per_try_deadline {
+            call.deadline.min(self.attempts[slot].timeout_at)
+        } else {
+            call.deadline
+        };
         let job = self.jobs.insert(Job {
             service: to,
             endpoint: self.edges[edge_id].to_endpoint,

@@ -71,6 +71,7 @@ impl Checker<'_> {
         CallPolicy {
             timeout,
             deadline,
+            per_try_deadline: p.deadline_sent == Some(spec::DeadlineSent::PerTry),
             retry,
             hedge,
             bulkhead,

@@ -632,3 +632,30 @@ fn a_per_try_deadline_lets_the_callee_drop_abandoned_tries() {
         call.wasted_work
     );
 }
+
+/// A rate limiter offered three times its rate admits its rate in the long run: at most
+/// `rate * T + burst + 1` (exact) and, since a bucket that rarely fills rarely wastes tokens,
+/// not less than 0.5 % below `rate * T` (Poisson arrivals at 3x leave the bucket full with
+/// probability about 3^-burst).
+#[test]
+fn continuous_rate_limiters_admit_their_rate() {
+    for limit in [
+        "Gcra(rate_per_s: 200.0, burst: 10)",
+        "Nginx(rate_per_s: 200.0, burst: 10, nodelay: true)",
+        "Guava(permits_per_second: 200.0, max_burst_seconds: 0.05, timeout: \"0s\")",
+    ] {
+        let text = format!(
+            r#"Scenario(version: 1, name: "limits", duration: "100s",
+            services: [Service(name: "api", workers: 1000, service_time: Constant(value: "1ms"),
+                               inbound: (rate_limit: {limit}))],
+            clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 600.0))])"#
+        );
+        let r = run_text(&text, 5);
+        let api = &r.services[0];
+        let limited = api.stats.failed_by(FailureCause::RateLimited);
+        let admitted = (api.stats.requests - limited) as f64;
+        let expected = 200.0 * 100.0;
+        assert!(admitted <= expected + 11.0, "{limit}: {admitted}");
+        assert!(admitted >= 0.995 * expected, "{limit}: {admitted}");
+    }
+}

@@ -751,6 +751,32 @@ pub enum RateLimit {
         tokens_per_fill: Option<u32>,
         fill_interval: Duration,
     },
+    /// Guava `RateLimiter` (`SmoothBursty`): `max_burst_seconds` default 1; without `timeout`
+    /// the blocking `acquire()` (never refuses), with it `tryAcquire(timeout)`.
+    Guava {
+        permits_per_second: f64,
+        #[serde(default)]
+        max_burst_seconds: Option<f64>,
+        #[serde(default)]
+        timeout: Option<Duration>,
+    },
+    /// nginx `limit_req`: `burst` default 0; `nodelay`, or `delay: d` (the first d of the burst
+    /// pass at once); by default every request of the burst is delayed.
+    Nginx {
+        rate_per_s: f64,
+        #[serde(default)]
+        burst: Option<u32>,
+        #[serde(default)]
+        nodelay: bool,
+        #[serde(default)]
+        delay: Option<u32>,
+    },
+    /// The generic cell rate algorithm: `burst + 1` at once, then one per `1 / rate`.
+    Gcra {
+        rate_per_s: f64,
+        #[serde(default)]
+        burst: Option<u32>,
+    },
 }
 
 /// The library whose semantics a policy follows.

@@ -8,6 +8,7 @@
 
 pub mod backoff;
 pub mod breaker;
+pub mod bucket;
 pub mod budget;
 pub mod bulkhead;
 pub mod outlier;

@@ -1,5 +1,6 @@
 //! Server-side rate limiting as pure state machines: Resilience4j's `AtomicRateLimiter` (fixed
-//! windows with reservation) and Envoy's local rate limit token bucket (no waiting), behind one
+//! windows with reservation), Envoy's local rate limit token bucket (no waiting) and the
+//! continuously refilled buckets of [`super::bucket`] (Guava, nginx, GCRA), behind one
 //! [`RateLimiter::acquire`].
 //!
 //! `acquire` answers `Some(wait)` when the caller may proceed after `wait` (zero: at once) and
@@ -10,6 +11,7 @@
 use sim_core::{SimDuration, SimTime};
 
 use super::Flavor;
+use super::bucket::{Bucket, BucketConfig};
 
 /// Resilience4j `RateLimiterConfig` (reference §5.2).
 ///
@@ -101,10 +103,12 @@ impl TokenBucketConfig {
 }
 
 /// The configuration of a [`RateLimiter`], per flavor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RateLimitConfig {
     Resilience4j(RateLimiterConfig),
     Envoy(TokenBucketConfig),
+    /// Guava, nginx or GCRA.
+    Continuous(BucketConfig),
 }
 
 impl RateLimitConfig {
@@ -119,10 +123,12 @@ impl RateLimitConfig {
         }
     }
 
-    pub fn flavor(&self) -> Flavor {
+    /// The resilience library it follows; `None` for the continuous buckets.
+    pub fn flavor(&self) -> Option<Flavor> {
         match self {
-            RateLimitConfig::Resilience4j(_) => Flavor::Resilience4j,
-            RateLimitConfig::Envoy(_) => Flavor::Envoy,
+            RateLimitConfig::Resilience4j(_) => Some(Flavor::Resilience4j),
+            RateLimitConfig::Envoy(_) => Some(Flavor::Envoy),
+            RateLimitConfig::Continuous(_) => None,
         }
     }
 
@@ -130,6 +136,7 @@ impl RateLimitConfig {
         match self {
             RateLimitConfig::Resilience4j(c) => c.validate(),
             RateLimitConfig::Envoy(c) => c.validate(),
+            RateLimitConfig::Continuous(c) => c.validate(),
         }
     }
 }
@@ -137,6 +144,12 @@ impl RateLimitConfig {
 impl From<RateLimiterConfig> for RateLimitConfig {
     fn from(config: RateLimiterConfig) -> Self {
         RateLimitConfig::Resilience4j(config)
+    }
+}
+
+impl From<BucketConfig> for RateLimitConfig {
+    fn from(config: BucketConfig) -> Self {
+        RateLimitConfig::Continuous(config)
     }
 }
 
@@ -161,6 +174,7 @@ enum Kind {
         tokens: u32,
         fills_applied: u64,
     },
+    Continuous(Bucket),
 }
 
 /// A rate limiter on a service's inbound side.
@@ -194,6 +208,7 @@ impl RateLimiter {
                 tokens: config.max_tokens,
                 fills_applied: 0,
             },
+            RateLimitConfig::Continuous(config) => Kind::Continuous(Bucket::new(config)),
         };
         RateLimiter {
             kind,
@@ -210,10 +225,12 @@ impl RateLimiter {
         RateLimitConfig::defaults(flavor).map(|c| RateLimiter::new(c, created))
     }
 
-    pub fn flavor(&self) -> Flavor {
+    /// The resilience library it follows; `None` for the continuous buckets.
+    pub fn flavor(&self) -> Option<Flavor> {
         match self.kind {
-            Kind::Resilience4j { .. } => Flavor::Resilience4j,
-            Kind::Envoy { .. } => Flavor::Envoy,
+            Kind::Resilience4j { .. } => Some(Flavor::Resilience4j),
+            Kind::Envoy { .. } => Some(Flavor::Envoy),
+            Kind::Continuous(_) => None,
         }
     }
 
@@ -248,6 +265,7 @@ impl RateLimiter {
                     None
                 }
             }
+            Kind::Continuous(bucket) => bucket.acquire(elapsed.as_nanos()),
         };
         match answer {
             Some(SimDuration::ZERO) => self.immediate += 1,
@@ -263,7 +281,8 @@ impl RateLimiter {
     pub fn rejection_wait(&self) -> SimDuration {
         match &self.kind {
             Kind::Resilience4j { config, .. } => config.timeout_duration,
-            Kind::Envoy { .. } => SimDuration::ZERO,
+            // Envoy answers 429, nginx 503 (or `limit_req_status`), Guava's `tryAcquire` false.
+            Kind::Envoy { .. } | Kind::Continuous(_) => SimDuration::ZERO,
         }
     }
 
@@ -275,6 +294,7 @@ impl RateLimiter {
                 active_permissions, ..
             } => *active_permissions,
             Kind::Envoy { tokens, .. } => i64::from(*tokens),
+            Kind::Continuous(_) => 0,
         }
     }
 
@@ -366,7 +386,7 @@ mod tests {
             let limiter = RateLimiter::defaults(flavor, SimTime::ZERO);
             match flavor {
                 Flavor::Resilience4j | Flavor::Envoy => {
-                    assert_eq!(limiter.expect("has a limiter").flavor(), flavor)
+                    assert_eq!(limiter.expect("has a limiter").flavor(), Some(flavor))
                 }
                 _ => assert!(limiter.is_none(), "{flavor:?}"),
             }

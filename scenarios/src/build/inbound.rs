@@ -12,6 +12,7 @@ impl Checker<'_> {
         field: &str,
         r: &spec::RateLimit,
     ) -> Option<models::policy::ratelimit::RateLimitConfig> {
+        use models::policy::bucket::BucketConfig;
         use models::policy::ratelimit::{RateLimitConfig, RateLimiterConfig, TokenBucketConfig};
         let config: RateLimitConfig = match *r {
             spec::RateLimit::Resilience4j {
@@ -36,6 +37,42 @@ impl Checker<'_> {
                 max_tokens,
                 tokens_per_fill: tokens_per_fill.unwrap_or(1),
                 fill_interval: fill_interval.0,
+            }
+            .into(),
+            spec::RateLimit::Guava {
+                permits_per_second,
+                max_burst_seconds,
+                timeout,
+            } => BucketConfig::Guava {
+                permits_per_second,
+                max_burst_seconds: max_burst_seconds.unwrap_or(1.0),
+                timeout: timeout.map(|t| t.0),
+            }
+            .into(),
+            spec::RateLimit::Nginx {
+                rate_per_s,
+                burst,
+                nodelay,
+                delay,
+            } => {
+                let burst = burst.unwrap_or(0);
+                if nodelay && delay.is_some() {
+                    self.report(
+                        anchors,
+                        format!("{field}.inbound.rate_limit"),
+                        "nodelay and delay exclude each other (nodelay is delay = burst)".into(),
+                    );
+                }
+                BucketConfig::Nginx {
+                    rate_per_s,
+                    burst,
+                    delay: if nodelay { burst } else { delay.unwrap_or(0) },
+                }
+                .into()
+            }
+            spec::RateLimit::Gcra { rate_per_s, burst } => BucketConfig::Gcra {
+                rate_per_s,
+                burst: burst.unwrap_or(0),
             }
             .into(),
         };

@@ -2,6 +2,7 @@
 //! violated expectation or a regression against the baseline. The evaluation is in
 //! `reports::check`.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -78,10 +79,17 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         );
     }
 
+    // Printed at once at the end, so a failing standard output is an error, not a panic.
+    let mut out = String::new();
+    macro_rules! outln {
+        ($($arg:tt)*) => {{
+            let _ = writeln!(out, $($arg)*);
+        }};
+    }
     let mut failed = 0;
     let mut total = 0;
     for (c, l) in checks.iter().zip(&loaded) {
-        println!(
+        outln!(
             "{} ({}, seeds {}..{})",
             l.path.display(),
             c.scenario,
@@ -89,12 +97,12 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             c.seeds.1
         );
         if c.results.is_empty() {
-            println!("  no expectations (add an `expect: [...]` section to the scenario)");
+            outln!("  no expectations (add an `expect: [...]` section to the scenario)");
         }
         for r in &c.results {
             total += 1;
             if r.passed {
-                println!(
+                outln!(
                     "  PASS {}: {} (worst seed {}: {})",
                     r.label,
                     r.format(r.measured),
@@ -103,13 +111,13 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
                 );
             } else {
                 failed += 1;
-                println!("  FAIL {}: {}", r.label, failure_message(c, r));
+                outln!("  FAIL {}: {}", r.label, failure_message(c, r));
             }
         }
         for (label, base) in &c.regressions {
             failed += 1;
             let r = c.results.iter().find(|r| &r.label == label);
-            println!(
+            outln!(
                 "  FAIL baseline: {label}: {} now, {} in the baseline",
                 r.map_or(String::new(), |r| r.format(r.measured)),
                 r.map_or(base.to_string(), |r| r.format(*base))
@@ -117,20 +125,26 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     let judged = total + checks.iter().map(|c| c.regressions.len()).sum::<usize>();
-    println!(
+    outln!(
         "check {}: {} of {judged} expectations met, {failed} violated",
         if failed == 0 { "ok" } else { "FAILED" },
         judged - failed,
     );
+    crate::print_stdout(&std::mem::take(&mut out))?;
     if let Some(path) = args.junit {
-        write_atomically(path, reports::check::junit(&checks).as_bytes())?;
+        write_atomically(path, "--junit", reports::check::junit(&checks).as_bytes())?;
     }
     if args.update_baseline {
         let path = args
             .baseline
             .context("--update-baseline needs --baseline FILE to write")?;
-        write_atomically(path, reports::check::baseline_json(&checks).as_bytes())?;
-        println!("baseline written to {}", path.display());
+        write_atomically(
+            path,
+            "--baseline",
+            reports::check::baseline_json(&checks).as_bytes(),
+        )?;
+        outln!("baseline written to {}", path.display());
+        crate::print_stdout(&out)?;
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

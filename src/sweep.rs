@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use reports::sweep::{Definition, Document};
 
 use crate::runs::{self, RunId, Workers};
-use crate::{Seeds, emit, refuse_to_overwrite, write_atomically};
+use crate::files::Target;
+use crate::{Seeds, refuse_to_overwrite};
 
 /// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
 /// RON structure: `FullJitter(base: "20ms", cap: "1s"),Immediate`.
@@ -125,6 +126,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if let Some(out) = args.out {
         refuse_to_overwrite(out, args.scenario)?;
     }
+    // Held until the sweep ends: a second sweep (another shard) given the same --out is
+    // refused instead of overwriting this one's runs.
+    let target = args.out.map(|p| Target::claim(p, "--out")).transpose()?;
     let wanted: Vec<u64> = match args.shard {
         Some((k, n)) => definition.shard_runs(k, n),
         None => (0..definition.run_count()).collect(),
@@ -187,8 +191,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     for chunk in summaries {
         doc.runs.extend(chunk);
         doc.runs.sort_by_key(|r| r.index);
-        if let Some(out) = args.out {
-            write_atomically(out, doc.to_json().as_bytes())?;
+        if let Some(target) = &target {
+            target.write(doc.to_json().as_bytes())?;
         }
     }
     bar.finish_and_clear();
@@ -196,13 +200,13 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         debug_assert!(doc.complete());
     }
     let report = if args.json { doc.to_json() } else { doc.text() };
-    if let Some(out) = args.out {
-        write_atomically(out, doc.to_json().as_bytes())?;
+    if let Some(target) = &target {
+        target.write(doc.to_json().as_bytes())?;
         if !args.json {
-            emit(&report, None)?;
+            crate::print_stdout(&report)?;
         }
     } else {
-        emit(&report, None)?;
+        crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -222,7 +226,7 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
         {
             bail!("refusing to write the merged sweep over one of its parts");
         }
-        write_atomically(out, merged.to_json().as_bytes())?;
+        crate::write_atomically(out, "--out", merged.to_json().as_bytes())?;
     }
     let report = if json {
         merged.to_json()
@@ -230,7 +234,7 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
         merged.text()
     };
     if out.is_none() || !json {
-        emit(&report, None)?;
+        crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -157,7 +157,8 @@ fn check_jobs(jobs: usize, cores: usize) -> Result<()> {
     let max = max_jobs(cores);
     if jobs == 0 || jobs > max {
         anyhow::bail!(
-            "--jobs {jobs}: expected 1 to {max} (at most 4 per core; this machine has {cores});              leave it out for one per core"
+            "--jobs {jobs}: expected 1 to {max} (at most 4 per core; this machine has {cores}); \
+             leave it out for one per core"
         );
     }
     Ok(())

@@ -144,16 +144,29 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     {
         let text = std::fs::read_to_string(out)
             .with_context(|| format!("cannot read {}", out.display()))?;
+        // from_json verifies every run: its index, seed, fingerprint and metric names.
         let previous = Document::from_json(&text).map_err(|e| {
             anyhow::anyhow!(
-                "{} exists and is not a sweep checkpoint ({e}); refusing to overwrite it",
+                "{} exists and is not a sweep checkpoint of this faultline ({e}); refusing to \
+                 overwrite it",
                 out.display()
             )
         })?;
-        if previous.definition != definition || previous.shard != args.shard {
+        if let Some(difference) = previous.definition.difference(&definition) {
             bail!(
-                "{} holds a different sweep (scenario, seeds, --set or shard differ); refusing to overwrite it",
+                "{} holds a different sweep: {difference} (its value first); refusing to \
+                 overwrite it",
                 out.display()
+            );
+        }
+        if previous.shard != args.shard {
+            let shard = |s: Option<(u32, u32)>| s.map_or("none".into(), |(k, n)| format!("{k}/{n}"));
+            bail!(
+                "{} holds a different sweep: the shard differs ({} vs {}); refusing to overwrite \
+                 it",
+                out.display(),
+                shard(previous.shard),
+                shard(args.shard)
             );
         }
         doc.runs = previous.runs;
@@ -196,8 +209,22 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    let incomplete: Vec<String> = doc
+        .incomplete_runs()
+        .map(|r| r.seed.to_string())
+        .collect();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "warning: {}: {} of {} runs stopped at a limit before their end (seeds {}); their \
+             metrics are partial (raise limits.max_events)",
+            args.scenario.display(),
+            incomplete.len(),
+            doc.runs.len(),
+            incomplete.join(", ")
+        );
+    }
     if args.shard.is_none() {
-        debug_assert!(doc.complete());
+        debug_assert!(doc.has_every_run());
     }
     let report = if args.json { doc.to_json() } else { doc.text() };
     if let Some(target) = &target {
@@ -216,9 +243,18 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
     for p in parts {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        docs.push(Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+        let doc = Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        docs.push((p.display().to_string(), doc));
     }
-    let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("merge: {e}"))?;
+    let incomplete = merged.incomplete_runs().count();
+    if incomplete > 0 {
+        eprintln!(
+            "warning: {incomplete} of {} merged runs stopped at a limit before their end; see \
+             the summary's seeds",
+            merged.runs.len()
+        );
+    }
     if let Some(out) = out {
         if parts
             .iter()

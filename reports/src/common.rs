@@ -235,3 +235,12 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
     }
     all
 }
+
+/// Whether a run reached its end (no event left, or the scenario's duration): any other stop
+/// is a limit (`max_events`, or one added later), and the run's figures are partial.
+pub fn run_complete(result: &models::RunResult) -> bool {
+    matches!(
+        result.outcome.stop,
+        sim_core::StopReason::QueueEmpty | sim_core::StopReason::EndTime
+    )
+}

@@ -27,6 +27,12 @@ pub struct Definition {
     pub sets: Vec<(String, Vec<String>)>,
 }
 
+/// The most seeds of one sweep, as `--seeds` allows.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
+/// The most runs of one sweep document (seeds times points).
+pub const MAX_RUNS: u64 = 1_000_000_000;
+
 /// FNV-1a 64 of `bytes`, as 16 hex digits.
 pub fn digest(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -38,8 +44,73 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 impl Definition {
+    /// The seeds of the range, both ends included; [`check`](Self::check) has made sure the
+    /// range is not reversed.
     pub fn seed_count(&self) -> u64 {
+        assert!(self.seeds.0 <= self.seeds.1, "a checked definition");
         self.seeds.1 - self.seeds.0 + 1
+    }
+
+    /// Refuses what no sweep writes: a reversed or huge seed range, a point count that does
+    /// not fit, an empty value list.
+    pub fn check(&self) -> Result<(), String> {
+        let (first, last) = self.seeds;
+        if last < first {
+            return Err(format!(
+                "seeds [{first}, {last}]: the last seed is below the first"
+            ));
+        }
+        if last - first >= MAX_SEEDS {
+            return Err(format!(
+                "seeds [{first}, {last}]: more than {MAX_SEEDS} seeds"
+            ));
+        }
+        let mut points: u64 = 1;
+        for (path, values) in &self.sets {
+            if values.is_empty() {
+                return Err(format!("--set {path} has no values"));
+            }
+            points = points
+                .checked_mul(values.len() as u64)
+                .filter(|&p| p.saturating_mul(last - first + 1) <= MAX_RUNS)
+                .ok_or_else(|| format!("more than {MAX_RUNS} runs"))?;
+        }
+        Ok(())
+    }
+
+    /// What differs between two definitions, in words, with each side's value.
+    pub fn difference(&self, other: &Definition) -> Option<String> {
+        let field = |name: &str, a: String, b: String| {
+            (a != b).then(|| format!("the {name} differs ({a} vs {b})"))
+        };
+        let sets = |d: &Definition| {
+            d.sets
+                .iter()
+                .map(|(p, vs)| format!("--set {p}={}", vs.join(",")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        field(
+            "scenario path",
+            self.scenario_path.clone(),
+            other.scenario_path.clone(),
+        )
+        .or_else(|| field("scenario name", self.scenario.clone(), other.scenario.clone()))
+        .or_else(|| {
+            field(
+                "scenario file's digest (the file changed)",
+                self.digest.clone(),
+                other.digest.clone(),
+            )
+        })
+        .or_else(|| {
+            field(
+                "seed range",
+                format!("{}..{}", self.seeds.0, self.seeds.1),
+                format!("{}..{}", other.seeds.0, other.seeds.1),
+            )
+        })
+        .or_else(|| field("--set list", sets(self), sets(other)))
     }
 
     /// Every combination of the parameter values, the first parameter varying slowest.
@@ -105,6 +176,9 @@ pub struct RunSummary {
     pub seed: u64,
     pub fingerprint: String,
     pub events: u64,
+    /// Whether the run reached its end: false when a limit (`max_events`, ...) stopped it
+    /// early, so its metrics describe only part of the scenario.
+    pub complete: bool,
     /// `(name, value)` in a fixed order: per client availability, latency_ms_p99 and
     /// amplification; per service availability and latency_ms_p99; then `recovered` (1 when
     /// every fault with an impact recovered) and `blast_radius`.
@@ -172,6 +246,7 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
         seed: result.seed,
         fingerprint: result.outcome.fingerprint.to_string(),
         events: result.outcome.events,
+        complete: crate::common::run_complete(result),
         metrics,
     }
 }
@@ -247,12 +322,95 @@ fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
 }
 
 impl Document {
-    /// Whether every run of the definition is present.
-    pub fn complete(&self) -> bool {
+    /// Whether every run of the definition is present (after [`verify`](Self::verify): each
+    /// index once, all in range).
+    pub fn has_every_run(&self) -> bool {
         self.runs.len() as u64 == self.definition.run_count()
     }
 
-    /// Per parameter point, per metric, across its seeds (runs in index order).
+    /// The runs that a limit stopped before their end.
+    pub fn incomplete_runs(&self) -> impl Iterator<Item = &RunSummary> {
+        self.runs.iter().filter(|r| !r.complete)
+    }
+
+    /// Checks what a document read from a file claims: its definition, and for every run an
+    /// index inside the sweep (and inside its shard), the seed that index runs, a fingerprint of
+    /// 16 hexadecimal digits, metrics named once each and the same names as the other runs of
+    /// its point. The runs must be sorted by index without duplicates.
+    pub fn verify(&self) -> Result<(), String> {
+        let d = &self.definition;
+        d.check()?;
+        if let Some((k, n)) = self.shard
+            && (k == 0 || k > n)
+        {
+            return Err(format!("shard {k}/{n}: expected K/N with 1 <= K <= N"));
+        }
+        let count = d.run_count();
+        let mut names_of_point: Vec<Option<(u64, Vec<&str>)>> = vec![None; d.points().len()];
+        let mut previous: Option<u64> = None;
+        for r in &self.runs {
+            let run = format!("run {} (seed {})", r.index, r.seed);
+            if previous == Some(r.index) {
+                return Err(format!("run {} appears twice", r.index));
+            }
+            previous = Some(r.index);
+            if r.index >= count {
+                return Err(format!(
+                    "{run}: the sweep has runs 0 to {}",
+                    count.saturating_sub(1)
+                ));
+            }
+            if let Some((k, n)) = self.shard
+                && r.index % u64::from(n) != u64::from(k - 1)
+            {
+                return Err(format!("{run} is not a run of shard {k}/{n}"));
+            }
+            let (point, seed) = d.run(r.index);
+            if r.seed != seed {
+                return Err(format!("{run}: run {} has seed {seed}", r.index));
+            }
+            if r.fingerprint.len() != 16 || !r.fingerprint.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(format!(
+                    "{run}: fingerprint \"{}\" is not 16 hexadecimal digits",
+                    r.fingerprint
+                ));
+            }
+            if r.metrics.is_empty() {
+                return Err(format!("{run} has no metrics"));
+            }
+            let mut names: Vec<&str> = r.metrics.iter().map(|m| m.0.as_str()).collect();
+            names.sort_unstable();
+            if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(format!("{run}: metric {} appears twice", twice[0]));
+            }
+            match &names_of_point[point] {
+                None => names_of_point[point] = Some((r.index, names)),
+                Some((other, expected)) if *expected != names => {
+                    let missing = expected
+                        .iter()
+                        .find(|n| !names.contains(n))
+                        .map(|n| format!("lacks {n}"))
+                        .or_else(|| {
+                            names
+                                .iter()
+                                .find(|n| !expected.contains(n))
+                                .map(|n| format!("has {n}"))
+                        })
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{run}: its metrics differ from run {other}'s of the same point (it \
+                         {missing})"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Per parameter point, per metric (matched by name), across its seeds (runs in index
+    /// order).
     pub fn aggregates(&self) -> Vec<PointAggregate> {
         let n = self.definition.seed_count() as usize;
         self.definition
@@ -271,10 +429,14 @@ impl Document {
                     .unwrap_or_default();
                 let metrics = names
                     .iter()
-                    .enumerate()
-                    .map(|(i, name)| {
-                        let values: Vec<(u64, f64)> =
-                            runs.iter().map(|r| (r.seed, r.metrics[i].1)).collect();
+                    .map(|name| {
+                        let values: Vec<(u64, f64)> = runs
+                            .iter()
+                            .filter_map(|r| {
+                                let m = r.metrics.iter().find(|m| &m.0 == name)?;
+                                Some((r.seed, m.1))
+                            })
+                            .collect();
                         aggregate_metric(name, &values)
                     })
                     .collect();
@@ -284,41 +446,59 @@ impl Document {
             .collect()
     }
 
-    /// Merges shards: same definition, runs united and sorted; the result is a whole-sweep
-    /// document when every run is present.
-    pub fn merge(parts: Vec<Document>) -> Result<Document, String> {
+    /// Merges shards, each labelled by its file: the same definition, no run in two parts, and
+    /// together every run of the sweep. Each part must have passed [`verify`](Self::verify).
+    pub fn merge(parts: Vec<(String, Document)>) -> Result<Document, String> {
         let mut parts = parts.into_iter();
-        let first = parts.next().ok_or("nothing to merge")?;
+        let (first_label, first) = parts.next().ok_or("nothing to merge")?;
         let definition = first.definition.clone();
-        let mut runs = first.runs;
-        for p in parts {
-            if p.definition != definition {
+        // Where each run came from, to name both files of an overlap.
+        let mut runs: Vec<(RunSummary, usize)> = first.runs.into_iter().map(|r| (r, 0)).collect();
+        let mut labels = vec![first_label];
+        for (label, p) in parts {
+            if let Some(difference) = definition.difference(&p.definition) {
                 return Err(format!(
-                    "cannot merge sweeps of different definitions ({} seeds {}..{} vs {} seeds {}..{}, or a changed scenario or --set)",
-                    definition.scenario,
-                    definition.seeds.0,
-                    definition.seeds.1,
-                    p.definition.scenario,
-                    p.definition.seeds.0,
-                    p.definition.seeds.1
+                    "cannot merge {} with {label}: {difference}; the parts of one sweep share \
+                     it",
+                    labels[0]
                 ));
             }
-            runs.extend(p.runs);
+            labels.push(label);
+            runs.extend(p.runs.into_iter().map(|r| (r, labels.len() - 1)));
         }
-        runs.sort_by_key(|r| r.index);
-        runs.dedup_by_key(|r| r.index);
+        runs.sort_by_key(|(r, _)| r.index);
+        if let Some(w) = runs.windows(2).find(|w| w[0].0.index == w[1].0.index) {
+            return Err(format!(
+                "run {} (seed {}) is in both {} and {}; merge each shard once",
+                w[0].0.index, w[0].0.seed, labels[w[0].1], labels[w[1].1]
+            ));
+        }
         let doc = Document {
             definition,
             shard: None,
-            runs,
+            runs: runs.into_iter().map(|(r, _)| r).collect(),
         };
-        if !doc.complete() {
+        if !doc.has_every_run() {
+            let mut missing = Vec::new();
+            let mut have = doc.runs.iter().map(|r| r.index).peekable();
+            for i in 0..doc.definition.run_count() {
+                if have.peek() == Some(&i) {
+                    have.next();
+                } else {
+                    missing.push(i);
+                }
+            }
+            let shown: Vec<String> = missing.iter().take(10).map(u64::to_string).collect();
             return Err(format!(
-                "the parts hold {} of the sweep's {} runs; a shard is missing or unfinished",
+                "the parts hold {} of the sweep's {} runs; missing runs {}{} (a shard is missing \
+                 or unfinished: resume it with its sweep command)",
                 doc.runs.len(),
-                doc.definition.run_count()
+                doc.definition.run_count(),
+                shown.join(", "),
+                if missing.len() > shown.len() { ", ..." } else { "" }
             ));
         }
+        doc.verify()?;
         Ok(doc)
     }
 
@@ -376,6 +556,7 @@ impl Document {
                 m.insert("seed".into(), Value::from(r.seed));
                 m.insert("fingerprint".into(), Value::from(r.fingerprint.as_str()));
                 m.insert("events".into(), Value::from(r.events));
+                m.insert("complete".into(), Value::from(r.complete));
                 // An array keeps the metrics' order, which the aggregates follow.
                 let metrics: Vec<Value> = r
                     .metrics
@@ -387,13 +568,21 @@ impl Document {
             })
             .collect();
         doc.insert("runs".into(), Value::Array(runs));
-        if self.complete() {
+        doc.insert(
+            "incomplete_runs".into(),
+            Value::from(self.incomplete_runs().count()),
+        );
+        if self.has_every_run() {
             let points: Vec<Value> = self
                 .aggregates()
                 .iter()
                 .map(|(point, metrics)| {
                     let mut m = Map::new();
                     m.insert("point".into(), Value::from(Definition::label(point)));
+                    m.insert(
+                        "incomplete_runs".into(),
+                        Value::from(self.incomplete_at(point).count()),
+                    );
                     let ms: Map<String, Value> = metrics
                         .iter()
                         .map(|a| {
@@ -426,7 +615,19 @@ impl Document {
         out
     }
 
-    /// Reads a document written by [`to_json`](Self::to_json).
+    /// The incomplete runs of one parameter point.
+    fn incomplete_at<'a>(
+        &'a self,
+        point: &'a [(String, String)],
+    ) -> impl Iterator<Item = &'a RunSummary> + 'a {
+        let points = self.definition.points();
+        let p = points.iter().position(|q| q == point);
+        self.incomplete_runs()
+            .filter(move |r| Some(self.definition.run(r.index).0) == p)
+    }
+
+    /// Reads a document written by [`to_json`](Self::to_json) and [`verify`](Self::verify)s
+    /// it.
     pub fn from_json(text: &str) -> Result<Document, String> {
         let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         if v.get("faultline_sweep") != Some(&Value::from(1)) {
@@ -486,7 +687,9 @@ impl Document {
                     .get(1)
                     .and_then(Value::as_u64)
                     .ok_or_else(|| bad("shard"))?;
-                Some((k as u32, n as u32))
+                let k = u32::try_from(k).map_err(|_| bad("shard"))?;
+                let n = u32::try_from(n).map_err(|_| bad("shard"))?;
+                Some((k, n))
             }
             _ => None,
         };
@@ -514,20 +717,28 @@ impl Document {
                     Ok((name.to_owned(), value))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
+            // Documents written before runs said whether they were complete had no such field.
+            let complete = match r.get("complete") {
+                None => true,
+                Some(v) => v.as_bool().ok_or_else(|| bad("complete"))?,
+            };
             runs.push(RunSummary {
                 index: num("index")?,
                 seed: num("seed")?,
                 fingerprint: text_of(r, "fingerprint")?,
                 events: num("events")?,
+                complete,
                 metrics,
             });
         }
         runs.sort_by_key(|r| r.index);
-        Ok(Document {
+        let doc = Document {
             definition,
             shard,
             runs,
-        })
+        };
+        doc.verify()?;
+        Ok(doc)
     }
 
     /// A readable summary: per point, the client metrics with mean, 95% interval, min and max,
@@ -549,7 +760,16 @@ impl Document {
                 None => String::new(),
             }
         );
-        if !self.complete() {
+        let incomplete = self.incomplete_runs().count();
+        if incomplete > 0 {
+            let _ = writeln!(
+                out,
+                "INCOMPLETE: {incomplete} of {} runs stopped at a limit before their end; their \
+                 metrics cover only part of the scenario (raise limits.max_events)",
+                self.runs.len()
+            );
+        }
+        if !self.has_every_run() {
             out.push_str("partial: aggregates appear once every shard is merged\n");
             return out;
         }
@@ -577,6 +797,17 @@ impl Document {
                     format!("[{:.6}, {:.6}]", m.ci95.0, m.ci95.1),
                     format!("{:.6} ({})", m.min.0, m.min.1),
                     format!("{:.6} ({})", m.max.0, m.max.1),
+                );
+            }
+            let cut: Vec<String> = self
+                .incomplete_at(&point)
+                .map(|r| r.seed.to_string())
+                .collect();
+            if !cut.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  incomplete runs (stopped at a limit), seeds: {}",
+                    cut.join(", ")
                 );
             }
             // The worst seeds by the first client's availability, with their replays.
@@ -650,6 +881,7 @@ mod tests {
             seed: d.run(index).1,
             fingerprint: format!("{index:016x}"),
             events: 10 + index,
+            complete: index != 4,
             metrics: vec![("clients.u.availability".into(), 0.5 + index as f64 / 100.0)],
         };
         let shards: Vec<Document> = (1..=2)
@@ -667,15 +899,110 @@ mod tests {
         for s in &shards {
             assert_eq!(&Document::from_json(&s.to_json()).unwrap(), s);
         }
-        let merged = Document::merge(shards.clone()).unwrap();
+        let labelled = |docs: &[Document]| -> Vec<(String, Document)> {
+            docs.iter()
+                .enumerate()
+                .map(|(i, d)| (format!("part{i}.json"), d.clone()))
+                .collect()
+        };
+        let merged = Document::merge(labelled(&shards)).unwrap();
         assert_eq!(merged.to_json(), whole.to_json());
+        assert_eq!(merged.incomplete_runs().count(), 1);
+        assert!(whole.to_json().contains("\"complete\": false"));
+        let missing = Document::merge(labelled(&shards[..1])).unwrap_err();
+        assert!(missing.contains("missing runs 1, 3, 5"), "{missing}");
+        let overlap = Document::merge(labelled(&[shards[0].clone(), shards[0].clone()]));
         assert!(
-            Document::merge(vec![shards[0].clone()]).is_err(),
-            "a missing shard is an error"
+            overlap.unwrap_err().contains("is in both part0.json and part1.json"),
+            "an overlap names both files"
         );
         let mut other = shards[1].clone();
         other.definition.digest = digest(b"y");
-        assert!(Document::merge(vec![shards[0].clone(), other]).is_err());
+        let changed = Document::merge(labelled(&[shards[0].clone(), other])).unwrap_err();
+        assert!(changed.contains("digest"), "{changed}");
+        let mut moved = shards[1].clone();
+        moved.definition.scenario_path = "./s.ron".into();
+        let moved = Document::merge(labelled(&[shards[0].clone(), moved])).unwrap_err();
+        assert!(moved.contains("scenario path differs (s.ron vs ./s.ron)"), "{moved}");
+    }
+
+    /// Issue 13: every lie a part can tell is refused with what is wrong.
+    #[test]
+    fn documents_that_lie_are_refused() {
+        let d = definition();
+        let run = |index: u64| RunSummary {
+            index,
+            seed: d.run(index).1,
+            fingerprint: format!("{index:016x}"),
+            events: 1,
+            complete: true,
+            metrics: vec![("a".into(), 1.0), ("b".into(), 2.0)],
+        };
+        let doc = |runs: Vec<RunSummary>, shard| Document {
+            definition: d.clone(),
+            shard,
+            runs,
+        };
+        let refused = |doc: Document, expected: &str| {
+            let error = Document::from_json(&doc.to_json()).unwrap_err();
+            assert!(error.contains(expected), "{error} lacks {expected}");
+        };
+        assert!(Document::from_json(&doc(vec![run(0), run(1)], None).to_json()).is_ok());
+        let mut index = run(2);
+        index.index = 99;
+        refused(doc(vec![run(0), index], None), "run 99 (seed 5): the sweep has runs 0 to 11");
+        let mut seed = run(2);
+        seed.seed = 3;
+        refused(doc(vec![seed], None), "run 2 has seed 5");
+        refused(doc(vec![run(1)], Some((1, 2))), "not a run of shard 1/2");
+        let mut empty = run(0);
+        empty.metrics.clear();
+        refused(doc(vec![empty], None), "run 0 (seed 3) has no metrics");
+        let mut renamed = run(1);
+        renamed.metrics[1].0 = "c".into();
+        refused(doc(vec![run(0), renamed], None), "it lacks b");
+        let mut fingerprint = run(0);
+        fingerprint.fingerprint = "zz".into();
+        refused(doc(vec![fingerprint], None), "not 16 hexadecimal digits");
+        let mut reversed: Value = serde_json::from_str(&doc(vec![], None).to_json()).unwrap();
+        reversed["definition"]["seeds"] = serde_json::json!([6, 1]);
+        let error = Document::from_json(&reversed.to_string()).unwrap_err();
+        assert!(error.contains("the last seed is below the first"), "{error}");
+    }
+
+    /// Issue 13: metrics are matched by name, not by position.
+    #[test]
+    fn aggregates_match_metrics_by_name() {
+        let mut d = definition();
+        d.sets.clear();
+        let mut first = RunSummary {
+            index: 0,
+            seed: 3,
+            fingerprint: "0".repeat(16),
+            events: 1,
+            complete: true,
+            metrics: vec![("a".into(), 1.0), ("b".into(), 10.0)],
+        };
+        let mut second = first.clone();
+        second.index = 1;
+        second.seed = 4;
+        second.metrics = vec![("b".into(), 20.0), ("a".into(), 3.0)];
+        let mut third = first.clone();
+        third.index = 2;
+        third.seed = 5;
+        first.metrics[0].1 = 2.0;
+        let doc = Document {
+            definition: d,
+            shard: None,
+            runs: vec![first, second, third],
+        };
+        doc.verify().unwrap();
+        let aggregates = doc.aggregates();
+        let a = &aggregates[0].1;
+        assert_eq!(a[0].name, "a");
+        assert_eq!(a[0].mean, 2.0);
+        assert_eq!(a[1].name, "b");
+        assert_eq!(a[1].mean, 40.0 / 3.0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use reports::check::{Evaluator, ScenarioCheck, failure_message};
+use reports::check::{Evaluator, IncompleteRun, ScenarioCheck, failure_message};
 
 use crate::runs::{self, RunId, Workers};
 use crate::{Seeds, write_atomically};
@@ -21,6 +21,7 @@ pub struct CheckArgs<'a> {
     pub availability_tolerance: f64,
     pub relative_tolerance: f64,
     pub jobs: Option<usize>,
+    pub allow_incomplete: bool,
 }
 
 pub fn check(args: CheckArgs) -> Result<ExitCode> {
@@ -59,7 +60,15 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             runs::simulate(run, &l.config)
         });
         // Folded in seed order: the verdicts do not depend on the number of threads.
+        let mut incomplete = Vec::new();
         for (result, analysis) in runs.flatten() {
+            if !reports::run_complete(&result) {
+                incomplete.push(IncompleteRun {
+                    seed: result.seed,
+                    events: result.outcome.events,
+                    stop: result.outcome.stop.as_str().to_owned(),
+                });
+            }
             evaluator.add(&result, &analysis);
         }
         checks.push(ScenarioCheck {
@@ -68,6 +77,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             seeds: (args.seeds.first, args.seeds.last),
             results: evaluator.finish(),
             regressions: Vec::new(),
+            incomplete,
+            allow_incomplete: args.allow_incomplete,
         });
     }
     if let Some(baseline) = &baseline {
@@ -96,6 +107,15 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             c.seeds.0,
             c.seeds.1
         );
+        if let Some(message) = c.incomplete_message() {
+            if c.incomplete_fails() {
+                failed += 1;
+                total += 1;
+                outln!("  FAIL complete runs: {message}");
+            } else {
+                outln!("  NOTE complete runs (allowed incomplete): {message}");
+            }
+        }
         if c.results.is_empty() {
             outln!("  no expectations (add an `expect: [...]` section to the scenario)");
         }

@@ -123,6 +123,10 @@ enum Command {
         /// Runs at once (default: every core). The verdicts do not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Judge runs that a limit (`limits.max_events`) stopped before the scenario's end
+        /// instead of failing on them; they are still listed.
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Run two scenarios over the same seeds and show them side by side, with deltas.
     ///
@@ -280,6 +284,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             availability_tolerance,
             relative_tolerance,
             jobs,
+            allow_incomplete,
         } => check::check(check::CheckArgs {
             scenarios: &scenarios,
             seeds,
@@ -289,6 +294,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             availability_tolerance,
             relative_tolerance,
             jobs,
+            allow_incomplete,
         }),
         Command::Compare {
             scenario_a,
@@ -379,6 +385,11 @@ fn compare(
         a: aggregate(&a),
         b: aggregate(&b),
     };
+    for agg in [&comparison.a, &comparison.b] {
+        if let Some(sentence) = agg.incomplete_sentence() {
+            eprintln!("warning: {sentence}");
+        }
+    }
     let report = match format {
         CompareFormat::Text => reports::compare::compare_text(&comparison),
         CompareFormat::Json => reports::compare::compare_json_string(&comparison),

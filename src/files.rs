@@ -180,20 +180,17 @@ impl Target {
             return;
         };
         let prefix = format!(".{}.", self.name);
+        let old_fixed_name = format!(".{}{TMP_SUFFIX}", self.name);
         for entry in entries.flatten() {
             let file_name = entry.file_name();
             let file_name = file_name.to_string_lossy();
-            let Some(middle) = file_name
+            // `.NAME.PID-N.faultline-tmp`, or the fixed name of older versions; nothing else.
+            let numbered = file_name
                 .strip_prefix(&prefix)
                 .and_then(|rest| rest.strip_suffix(TMP_SUFFIX))
-            else {
-                continue;
-            };
-            // `PID-N` or empty (the old fixed name); nothing else of ours.
-            let ours = middle.is_empty()
-                || middle.split_once('-').is_some_and(|(pid, n)| {
-                    pid.parse::<u32>().is_ok() && n.parse::<u64>().is_ok()
-                });
+                .and_then(|middle| middle.split_once('-'))
+                .is_some_and(|(pid, n)| pid.parse::<u32>().is_ok() && n.parse::<u64>().is_ok());
+            let ours = numbered || file_name == old_fixed_name;
             if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
                 let _ = std::fs::remove_file(entry.path());
             }

@@ -62,7 +62,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         // Folded in seed order: the verdicts do not depend on the number of threads.
         let mut incomplete = Vec::new();
         for (result, analysis) in runs.flatten() {
-            if !reports::run_complete(&result) {
+            if !reports::is_complete(&result) {
                 incomplete.push(IncompleteRun {
                     seed: result.seed,
                     events: result.outcome.events,

@@ -149,7 +149,11 @@ impl Target {
                 }
                 Err(e) => {
                     return Err(e).with_context(|| {
-                        format!("{flag} {}: cannot create {}", path.display(), lock.display())
+                        format!(
+                            "{flag} {}: cannot create {}",
+                            path.display(),
+                            lock.display()
+                        )
                     });
                 }
             }
@@ -277,10 +281,7 @@ impl AtomicFile {
         // The target may have been replaced by something else while we wrote.
         require_regular_or_absent(&self.path, &self.flag)?;
         std::fs::rename(&self.tmp, &self.path).with_context(|| {
-            format!(
-                "cannot move the file into place at {}",
-                self.path.display()
-            )
+            format!("cannot move the file into place at {}", self.path.display())
         })?;
         self.done = true;
         unregister(&self.tmp);
@@ -326,7 +327,8 @@ mod tests {
     use super::*;
 
     fn dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("faultline-files-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("faultline-files-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         dir
@@ -381,7 +383,9 @@ mod tests {
     #[test]
     fn non_regular_targets_are_refused() {
         let d = dir("kinds");
-        let error = write_atomically(&d, "--out", b"x").err().expect("directory");
+        let error = write_atomically(&d, "--out", b"x")
+            .err()
+            .expect("directory");
         assert!(format!("{error}").contains("is a directory"), "{error}");
         let error = write_atomically(Path::new("/dev/null"), "--out", b"x")
             .err()

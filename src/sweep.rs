@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use reports::sweep::{Definition, Document};
 
-use crate::runs::{self, RunId, Workers};
 use crate::files::Target;
+use crate::runs::{self, RunId, Workers};
 use crate::{Seeds, refuse_to_overwrite};
 
 /// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
@@ -160,7 +160,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             );
         }
         if previous.shard != args.shard {
-            let shard = |s: Option<(u32, u32)>| s.map_or("none".into(), |(k, n)| format!("{k}/{n}"));
+            let shard =
+                |s: Option<(u32, u32)>| s.map_or("none".into(), |(k, n)| format!("{k}/{n}"));
             bail!(
                 "{} holds a different sweep: the shard differs ({} vs {}); refusing to overwrite \
                  it",
@@ -209,10 +210,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let incomplete: Vec<String> = doc
-        .incomplete_runs()
-        .map(|r| r.seed.to_string())
-        .collect();
+    let incomplete: Vec<String> = doc.incomplete_runs().map(|r| r.seed.to_string()).collect();
     if !incomplete.is_empty() {
         eprintln!(
             "warning: {}: {} of {} runs stopped at a limit before their end (seeds {}); their \
@@ -243,7 +241,8 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
     for p in parts {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        let doc = Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        let doc =
+            Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         docs.push((p.display().to_string(), doc));
     }
     let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("merge: {e}"))?;

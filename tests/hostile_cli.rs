@@ -16,7 +16,11 @@ fn short_scenario(dir: &Path) -> PathBuf {
 
 /// The same, stopped by its event limit long before its end.
 fn cut_scenario(dir: &Path) -> PathBuf {
-    scenario_with(dir, "cut.ron", "duration: \"2s\", limits: (max_events: 300)")
+    scenario_with(
+        dir,
+        "cut.ron",
+        "duration: \"2s\", limits: (max_events: 300)",
+    )
 }
 
 fn scenario_with(dir: &Path, name: &str, duration: &str) -> PathBuf {
@@ -242,7 +246,10 @@ fn check_fails_on_an_incomplete_run_unless_allowed() {
         text.contains("FAIL complete runs: 2 of 2 runs stopped at a limit"),
         "{text}"
     );
-    assert!(text.contains("stopped by max_events after 300 events"), "{text}");
+    assert!(
+        text.contains("stopped by max_events after 300 events"),
+        "{text}"
+    );
     let junit = dir.join("check.xml");
     let out = faultline(&["check", s(&cut), "--seeds", "1..2", "--junit", s(&junit)]);
     assert_eq!(out.status.code(), Some(1));
@@ -274,7 +281,12 @@ fn sweep_merge_and_compare_flag_incomplete_runs() {
     assert!(stdout(&text).contains("incomplete runs (stopped at a limit), seeds: 1, 2"));
     assert!(stderr(&text).contains("warning"));
     let complete: serde_json::Value = serde_json::from_str(&ok(&[
-        "sweep", s(&short), "--seeds", "1..1", "--format", "json",
+        "sweep",
+        s(&short),
+        "--seeds",
+        "1..1",
+        "--format",
+        "json",
     ]))
     .expect("json");
     assert_eq!(complete["runs"][0]["complete"], true);
@@ -285,7 +297,14 @@ fn sweep_merge_and_compare_flag_incomplete_runs() {
             let path = dir.join(format!("cut{k}.json"));
             let shard = format!("{k}/2");
             ok(&[
-                "sweep", s(&cut), "--seeds", "1..2", "--shard", &shard, "--out", s(&path),
+                "sweep",
+                s(&cut),
+                "--seeds",
+                "1..2",
+                "--shard",
+                &shard,
+                "--out",
+                s(&path),
             ]);
             path
         })
@@ -302,7 +321,13 @@ fn sweep_merge_and_compare_flag_incomplete_runs() {
         stdout(&compared)
     );
     let json: serde_json::Value = serde_json::from_str(&ok(&[
-        "compare", s(&cut), s(&short), "--seeds", "1..2", "--format", "json",
+        "compare",
+        s(&cut),
+        s(&short),
+        "--seeds",
+        "1..2",
+        "--format",
+        "json",
     ]))
     .expect("json");
     assert_eq!(json["a"]["incomplete_seeds"], serde_json::json!([1, 2]));
@@ -355,7 +380,10 @@ fn outputs_refuse_what_is_not_a_regular_file() {
     let link = dir.join("link.json");
     std::os::unix::fs::symlink(&kept, &link).expect("symlink");
     fails_with(&run(&link), 2, "is a symbolic link");
-    assert_eq!(std::fs::read_to_string(&kept).expect("read"), "the user's file");
+    assert_eq!(
+        std::fs::read_to_string(&kept).expect("read"),
+        "the user's file"
+    );
     assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
     let trace = faultline(&["replay", s(&short), "--seed", "1", "--trace", s(&link)]);
     fails_with(&trace, 2, "--trace");
@@ -453,11 +481,7 @@ fn an_interrupted_trace_leaves_no_temporary_and_no_lock() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let tmp_present = || {
-        names_in(&dir)
-            .iter()
-            .any(|n| n.ends_with(".faultline-tmp"))
-    };
+    let tmp_present = || names_in(&dir).iter().any(|n| n.ends_with(".faultline-tmp"));
     for _ in 0..400 {
         if tmp_present() {
             break;

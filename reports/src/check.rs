@@ -575,7 +575,10 @@ mod tests {
         let message = check.incomplete_message().unwrap();
         assert!(message.starts_with("1 of 3 runs stopped"), "{message}");
         assert!(message.contains("--allow-incomplete"), "{message}");
-        assert!(message.contains("replay: faultline replay s.ron --seed 2"), "{message}");
+        assert!(
+            message.contains("replay: faultline replay s.ron --seed 2"),
+            "{message}"
+        );
         let xml = junit(std::slice::from_ref(&check));
         assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
         assert!(xml.contains("name=\"complete runs\""));

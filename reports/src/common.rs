@@ -13,9 +13,14 @@ pub(crate) fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// Whether the run covered its whole duration (it did not hit the event limit).
-pub(crate) fn is_complete(result: &RunResult) -> bool {
-    result.outcome.stop != StopReason::MaxEvents
+/// Whether the run covered its whole duration: it reached its end (no event left, or the
+/// scenario's duration). Any other stop is a limit (`max_events`, or one added later), so its
+/// figures are partial.
+pub fn is_complete(result: &RunResult) -> bool {
+    matches!(
+        result.outcome.stop,
+        StopReason::QueueEmpty | StopReason::EndTime
+    )
 }
 
 /// The span utilisation is measured over: the configured duration, or the simulated time
@@ -234,13 +239,4 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
         }
     }
     all
-}
-
-/// Whether a run reached its end (no event left, or the scenario's duration): any other stop
-/// is a limit (`max_events`, or one added later), and the run's figures are partial.
-pub fn run_complete(result: &models::RunResult) -> bool {
-    matches!(
-        result.outcome.stop,
-        sim_core::StopReason::QueueEmpty | sim_core::StopReason::EndTime
-    )
 }

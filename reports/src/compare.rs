@@ -117,7 +117,7 @@ impl Aggregate {
     /// Folds one run in. Call in seed order.
     pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
         self.seeds.push(result.seed);
-        if !crate::common::run_complete(result) {
+        if !crate::common::is_complete(result) {
             self.incomplete_seeds.push(result.seed);
         }
         let add_stats = |e: &mut AggregateEntity, stats: &models::metrics::OutcomeStats| {
@@ -403,7 +403,12 @@ fn aggregate_json(agg: &Aggregate) -> Value {
     );
     m.insert(
         "incomplete_seeds".into(),
-        Value::Array(agg.incomplete_seeds.iter().map(|&s| Value::from(s)).collect()),
+        Value::Array(
+            agg.incomplete_seeds
+                .iter()
+                .map(|&s| Value::from(s))
+                .collect(),
+        ),
     );
     m.insert("runs_impacted".into(), Value::from(agg.runs_impacted));
     m.insert("runs_recovered".into(), Value::from(agg.runs_recovered));

@@ -95,7 +95,13 @@ impl Definition {
             self.scenario_path.clone(),
             other.scenario_path.clone(),
         )
-        .or_else(|| field("scenario name", self.scenario.clone(), other.scenario.clone()))
+        .or_else(|| {
+            field(
+                "scenario name",
+                self.scenario.clone(),
+                other.scenario.clone(),
+            )
+        })
         .or_else(|| {
             field(
                 "scenario file's digest (the file changed)",
@@ -246,7 +252,7 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
         seed: result.seed,
         fingerprint: result.outcome.fingerprint.to_string(),
         events: result.outcome.events,
-        complete: crate::common::run_complete(result),
+        complete: crate::common::is_complete(result),
         metrics,
     }
 }
@@ -369,8 +375,7 @@ impl Document {
             if r.seed != seed {
                 return Err(format!("{run}: run {} has seed {seed}", r.index));
             }
-            if r.fingerprint.len() != 16 || !r.fingerprint.bytes().all(|b| b.is_ascii_hexdigit())
-            {
+            if r.fingerprint.len() != 16 || !r.fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!(
                     "{run}: fingerprint \"{}\" is not 16 hexadecimal digits",
                     r.fingerprint
@@ -495,7 +500,11 @@ impl Document {
                 doc.runs.len(),
                 doc.definition.run_count(),
                 shown.join(", "),
-                if missing.len() > shown.len() { ", ..." } else { "" }
+                if missing.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
             ));
         }
         doc.verify()?;
@@ -913,7 +922,9 @@ mod tests {
         assert!(missing.contains("missing runs 1, 3, 5"), "{missing}");
         let overlap = Document::merge(labelled(&[shards[0].clone(), shards[0].clone()]));
         assert!(
-            overlap.unwrap_err().contains("is in both part0.json and part1.json"),
+            overlap
+                .unwrap_err()
+                .contains("is in both part0.json and part1.json"),
             "an overlap names both files"
         );
         let mut other = shards[1].clone();
@@ -923,7 +934,10 @@ mod tests {
         let mut moved = shards[1].clone();
         moved.definition.scenario_path = "./s.ron".into();
         let moved = Document::merge(labelled(&[shards[0].clone(), moved])).unwrap_err();
-        assert!(moved.contains("scenario path differs (s.ron vs ./s.ron)"), "{moved}");
+        assert!(
+            moved.contains("scenario path differs (s.ron vs ./s.ron)"),
+            "{moved}"
+        );
     }
 
     /// Issue 13: every lie a part can tell is refused with what is wrong.
@@ -950,7 +964,10 @@ mod tests {
         assert!(Document::from_json(&doc(vec![run(0), run(1)], None).to_json()).is_ok());
         let mut index = run(2);
         index.index = 99;
-        refused(doc(vec![run(0), index], None), "run 99 (seed 5): the sweep has runs 0 to 11");
+        refused(
+            doc(vec![run(0), index], None),
+            "run 99 (seed 5): the sweep has runs 0 to 11",
+        );
         let mut seed = run(2);
         seed.seed = 3;
         refused(doc(vec![seed], None), "run 2 has seed 5");
@@ -967,7 +984,10 @@ mod tests {
         let mut reversed: Value = serde_json::from_str(&doc(vec![], None).to_json()).unwrap();
         reversed["definition"]["seeds"] = serde_json::json!([6, 1]);
         let error = Document::from_json(&reversed.to_string()).unwrap_err();
-        assert!(error.contains("the last seed is below the first"), "{error}");
+        assert!(
+            error.contains("the last seed is below the first"),
+            "{error}"
+        );
     }
 
     /// Issue 13: metrics are matched by name, not by position.

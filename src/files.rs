@@ -383,13 +383,9 @@ mod tests {
     #[test]
     fn non_regular_targets_are_refused() {
         let d = dir("kinds");
-        let error = write_atomically(&d, "--out", b"x")
-            .err()
-            .expect("directory");
+        let error = write_atomically(&d, "--out", b"x").expect_err("directory");
         assert!(format!("{error}").contains("is a directory"), "{error}");
-        let error = write_atomically(Path::new("/dev/null"), "--out", b"x")
-            .err()
-            .expect("device");
+        let error = write_atomically(Path::new("/dev/null"), "--out", b"x").expect_err("device");
         assert!(format!("{error}").contains("not a regular file"), "{error}");
     }
 }

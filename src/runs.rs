@@ -229,7 +229,7 @@ mod tests {
         assert!(check_jobs(1, 2).is_ok());
         assert!(check_jobs(8, 2).is_ok());
         for bad in [0, 9, 100_000] {
-            let message = check_jobs(bad, 2).err().expect("refused").to_string();
+            let message = check_jobs(bad, 2).expect_err("refused").to_string();
             assert!(message.contains("expected 1 to 8"), "{message}");
         }
     }

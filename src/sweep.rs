@@ -133,6 +133,18 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         Some((k, n)) => definition.shard_runs(k, n),
         None => (0..definition.run_count()).collect(),
     };
+    let points = definition.points();
+    let run_index = |index: u64| {
+        let (point, seed) = definition.run(index);
+        let run = RunId {
+            scenario: args.scenario.to_owned(),
+            seed,
+            sets: points[point].clone(),
+            max_events: None,
+        };
+        let (result, analysis) = runs::simulate(run, &configs[point]);
+        reports::sweep::summarise(index, &result, &analysis)
+    };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
         definition: definition.clone(),
@@ -170,6 +182,23 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
                 shard(args.shard)
             );
         }
+        // Its last run is run again: a checkpoint edited by hand, or written by a faultline
+        // whose runs differ, is refused rather than joined to new runs.
+        if let Some(last) = previous.runs.last() {
+            let again = run_index(last.index);
+            if &again != last {
+                bail!(
+                    "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
+                     now, or other metrics): the checkpoint was edited or written by another \
+                     faultline; move it away to start the sweep over",
+                    out.display(),
+                    last.index,
+                    last.seed,
+                    last.fingerprint,
+                    again.fingerprint
+                );
+            }
+        }
         doc.runs = previous.runs;
     }
     let done: Vec<u64> = doc.runs.iter().map(|r| r.index).collect();
@@ -187,17 +216,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     }
     let workers = Workers::new(args.jobs)?;
     let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
-    let points = definition.points();
     let summaries = workers.in_order(&pending, |&index| {
-        let (point, seed) = definition.run(index);
-        let run = RunId {
-            scenario: args.scenario.to_owned(),
-            seed,
-            sets: points[point].clone(),
-            max_events: None,
-        };
-        let (result, analysis) = runs::simulate(run, &configs[point]);
-        let summary = reports::sweep::summarise(index, &result, &analysis);
+        let summary = run_index(index);
         bar.inc(1);
         summary
     });

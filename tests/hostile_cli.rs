@@ -225,12 +225,26 @@ fn resume_verifies_the_checkpoint() {
         tampered_text,
         "a checkpoint it cannot trust is left as it is"
     );
+    // An edited value: the checkpoint's last run is run again and does not reproduce.
+    tampered(&dir, &out, "sweep.json", |d| {
+        d["runs"] = serde_json::json!([before_doc(&before)["runs"][0].clone()]);
+        d["runs"][0]["metrics"][0][1] = serde_json::json!(0.5);
+    });
+    fails_with(
+        &faultline(&["sweep", s(&short), "--seeds", "1..3", "--out", s(&out)]),
+        2,
+        "run 0 (seed 1) does not reproduce",
+    );
     std::fs::write(&out, &before).expect("restore");
     fails_with(
         &faultline(&["sweep", s(&short), "--seeds", "1..4", "--out", s(&out)]),
         2,
         "the seed range differs (1..3 vs 1..4)",
     );
+}
+
+fn before_doc(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("json")
 }
 
 // ---- 2. partial runs are never a pass ------------------------------------------------------

@@ -45,6 +45,15 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
+    // The files check writes may not replace a scenario it reads.
+    let written = [args.junit, args.baseline.filter(|_| args.update_baseline)];
+    for (out, scenario) in written
+        .into_iter()
+        .flatten()
+        .flat_map(|o| args.scenarios.iter().map(move |s| (o, s)))
+    {
+        crate::refuse_to_overwrite(out, scenario)?;
+    }
     let workers = Workers::new(args.jobs)?;
     let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
     let mut checks = Vec::new();

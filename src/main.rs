@@ -46,7 +46,8 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Write the report to this file (atomically) instead of standard output.
+        /// Write the report to this file (atomically) instead of standard output. It must be a
+        /// regular file or absent, and one faultline at a time writes it (README: --out).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Stop after this many events (overrides the scenario's `limits.max_events`).
@@ -77,7 +78,8 @@ enum Command {
         #[arg(long, value_parser = sweep::parse_shard, value_name = "K/N")]
         shard: Option<(u32, u32)>,
         /// The sweep document (JSON), written atomically after every batch of runs; an
-        /// interrupted sweep started again with the same --out resumes where it stopped.
+        /// interrupted sweep started again with the same --out resumes where it stopped. The
+        /// sweep holds the file's lock from start to end: a second sweep given it is refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// What to print: a summary (text) or the sweep document (json).
@@ -144,7 +146,8 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
         format: CompareFormat,
-        /// Write the report to this file (atomically) instead of standard output.
+        /// Write the report to this file (atomically) instead of standard output. It must be a
+        /// regular file or absent, and one faultline at a time writes it (README: --out).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Runs at once (default: every core). The output does not depend on it.

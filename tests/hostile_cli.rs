@@ -270,6 +270,15 @@ fn check_fails_on_an_incomplete_run_unless_allowed() {
     let xml = std::fs::read_to_string(&junit).expect("junit");
     assert!(xml.contains("name=\"complete runs\""), "{xml}");
 
+    // The JUnit file may not replace the scenario.
+    let before = std::fs::read_to_string(&cut).expect("read");
+    fails_with(
+        &faultline(&["check", s(&cut), "--junit", s(&cut)]),
+        2,
+        "refusing to write over the scenario file",
+    );
+    assert_eq!(std::fs::read_to_string(&cut).expect("read"), before);
+
     let allowed = faultline(&["check", s(&cut), "--seeds", "1..2", "--allow-incomplete"]);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
     assert!(stdout(&allowed).contains("NOTE complete runs"));

@@ -98,6 +98,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| parse_set(s))
         .collect::<Result<Vec<_>>>()?;
+    let workers = Workers::new(args.jobs)?;
     // Every point must load before any run starts.
     let probe = Definition {
         scenario_path: args.scenario.display().to_string(),
@@ -214,7 +215,6 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             pending.len()
         );
     }
-    let workers = Workers::new(args.jobs)?;
     let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
     let summaries = workers.in_order(&pending, |&index| {
         let summary = run_index(index);

@@ -2,11 +2,12 @@
 //! violated expectation or a regression against the baseline. The evaluation is in
 //! `reports::check`.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use reports::check::{Evaluator, ScenarioCheck, failure_message};
+use reports::check::{Evaluator, IncompleteRun, ScenarioCheck, failure_message};
 
 use crate::runs::{self, RunId, Workers};
 use crate::{Seeds, write_atomically};
@@ -20,6 +21,7 @@ pub struct CheckArgs<'a> {
     pub availability_tolerance: f64,
     pub relative_tolerance: f64,
     pub jobs: Option<usize>,
+    pub allow_incomplete: bool,
 }
 
 pub fn check(args: CheckArgs) -> Result<ExitCode> {
@@ -43,6 +45,15 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
+    // The files check writes may not replace a scenario it reads.
+    let written = [args.junit, args.baseline.filter(|_| args.update_baseline)];
+    for (out, scenario) in written
+        .into_iter()
+        .flatten()
+        .flat_map(|o| args.scenarios.iter().map(move |s| (o, s)))
+    {
+        crate::refuse_to_overwrite(out, scenario)?;
+    }
     let workers = Workers::new(args.jobs)?;
     let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
     let mut checks = Vec::new();
@@ -58,7 +69,15 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             runs::simulate(run, &l.config)
         });
         // Folded in seed order: the verdicts do not depend on the number of threads.
+        let mut incomplete = Vec::new();
         for (result, analysis) in runs.flatten() {
+            if !reports::is_complete(&result) {
+                incomplete.push(IncompleteRun {
+                    seed: result.seed,
+                    events: result.outcome.events,
+                    stop: result.outcome.stop.as_str().to_owned(),
+                });
+            }
             evaluator.add(&result, &analysis);
         }
         checks.push(ScenarioCheck {
@@ -67,6 +86,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             seeds: (args.seeds.first, args.seeds.last),
             results: evaluator.finish(),
             regressions: Vec::new(),
+            incomplete,
+            allow_incomplete: args.allow_incomplete,
         });
     }
     if let Some(baseline) = &baseline {
@@ -78,23 +99,39 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         );
     }
 
+    // Printed at once at the end, so a failing standard output is an error, not a panic.
+    let mut out = String::new();
+    macro_rules! outln {
+        ($($arg:tt)*) => {{
+            let _ = writeln!(out, $($arg)*);
+        }};
+    }
     let mut failed = 0;
     let mut total = 0;
     for (c, l) in checks.iter().zip(&loaded) {
-        println!(
+        outln!(
             "{} ({}, seeds {}..{})",
             l.path.display(),
             c.scenario,
             c.seeds.0,
             c.seeds.1
         );
+        if let Some(message) = c.incomplete_message() {
+            if c.incomplete_fails() {
+                failed += 1;
+                total += 1;
+                outln!("  FAIL complete runs: {message}");
+            } else {
+                outln!("  NOTE complete runs (allowed incomplete): {message}");
+            }
+        }
         if c.results.is_empty() {
-            println!("  no expectations (add an `expect: [...]` section to the scenario)");
+            outln!("  no expectations (add an `expect: [...]` section to the scenario)");
         }
         for r in &c.results {
             total += 1;
             if r.passed {
-                println!(
+                outln!(
                     "  PASS {}: {} (worst seed {}: {})",
                     r.label,
                     r.format(r.measured),
@@ -103,13 +140,13 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
                 );
             } else {
                 failed += 1;
-                println!("  FAIL {}: {}", r.label, failure_message(c, r));
+                outln!("  FAIL {}: {}", r.label, failure_message(c, r));
             }
         }
         for (label, base) in &c.regressions {
             failed += 1;
             let r = c.results.iter().find(|r| &r.label == label);
-            println!(
+            outln!(
                 "  FAIL baseline: {label}: {} now, {} in the baseline",
                 r.map_or(String::new(), |r| r.format(r.measured)),
                 r.map_or(base.to_string(), |r| r.format(*base))
@@ -117,20 +154,26 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
     }
     let judged = total + checks.iter().map(|c| c.regressions.len()).sum::<usize>();
-    println!(
+    outln!(
         "check {}: {} of {judged} expectations met, {failed} violated",
         if failed == 0 { "ok" } else { "FAILED" },
         judged - failed,
     );
+    crate::print_stdout(&std::mem::take(&mut out))?;
     if let Some(path) = args.junit {
-        write_atomically(path, reports::check::junit(&checks).as_bytes())?;
+        write_atomically(path, "--junit", reports::check::junit(&checks).as_bytes())?;
     }
     if args.update_baseline {
         let path = args
             .baseline
             .context("--update-baseline needs --baseline FILE to write")?;
-        write_atomically(path, reports::check::baseline_json(&checks).as_bytes())?;
-        println!("baseline written to {}", path.display());
+        write_atomically(
+            path,
+            "--baseline",
+            reports::check::baseline_json(&checks).as_bytes(),
+        )?;
+        outln!("baseline written to {}", path.display());
+        crate::print_stdout(&out)?;
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -46,7 +46,8 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Write the report to this file (atomically) instead of standard output.
+        /// Write the report to this file (atomically) instead of standard output. It must be a
+        /// regular file or absent, and one faultline at a time writes it (README: --out).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Stop after this many events (overrides the scenario's `limits.max_events`).
@@ -77,7 +78,8 @@ enum Command {
         #[arg(long, value_parser = sweep::parse_shard, value_name = "K/N")]
         shard: Option<(u32, u32)>,
         /// The sweep document (JSON), written atomically after every batch of runs; an
-        /// interrupted sweep started again with the same --out resumes where it stopped.
+        /// interrupted sweep started again with the same --out resumes where it stopped. The
+        /// sweep holds the file's lock from start to end: a second sweep given it is refused.
         #[arg(long)]
         out: Option<PathBuf>,
         /// What to print: a summary (text) or the sweep document (json).
@@ -115,14 +117,18 @@ enum Command {
         #[arg(long, requires = "baseline")]
         update_baseline: bool,
         /// An availability regresses when it drops by more than this (absolute).
-        #[arg(long, default_value_t = 0.001)]
+        #[arg(long, default_value_t = 0.001, value_parser = parse_tolerance)]
         availability_tolerance: f64,
         /// Other values regress when they grow by more than this fraction of the baseline.
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, value_parser = parse_tolerance)]
         relative_tolerance: f64,
         /// Runs at once (default: every core). The verdicts do not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Judge runs that a limit (`limits.max_events`) stopped before the scenario's end
+        /// instead of failing on them; they are still listed.
+        #[arg(long)]
+        allow_incomplete: bool,
     },
     /// Run two scenarios over the same seeds and show them side by side, with deltas.
     ///
@@ -140,7 +146,8 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
         format: CompareFormat,
-        /// Write the report to this file (atomically) instead of standard output.
+        /// Write the report to this file (atomically) instead of standard output. It must be a
+        /// regular file or absent, and one faultline at a time writes it (README: --out).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Runs at once (default: every core). The output does not depend on it.
@@ -218,8 +225,19 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
     Ok(Seeds { first, last })
 }
 
+/// A tolerance: a finite number >= 0 (NaN would turn every comparison off).
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!(
+            "\"{text}\" is not a tolerance; expected a finite number >= 0, e.g. 0.001"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     runs::install_panic_hook();
+    files::install_interrupt_cleanup();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(code) => code,
@@ -269,6 +287,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             availability_tolerance,
             relative_tolerance,
             jobs,
+            allow_incomplete,
         } => check::check(check::CheckArgs {
             scenarios: &scenarios,
             seeds,
@@ -278,6 +297,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             availability_tolerance,
             relative_tolerance,
             jobs,
+            allow_incomplete,
         }),
         Command::Compare {
             scenario_a,
@@ -299,23 +319,31 @@ fn execute(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Writes a report to `--out` atomically, or to standard output.
-fn emit(report: &str, out: Option<&Path>) -> Result<()> {
+/// Writes a report to `--out` (claimed before the run) atomically, or to standard output.
+fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
     match out {
-        Some(out) => write_atomically(out, report.as_bytes()),
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            match stdout
-                .write_all(report.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(e).context("cannot write the report to standard output")
-                }
-                _ => Ok(()),
-            }
+        Some(target) => target.write(report.as_bytes()),
+        None => print_stdout(report),
+    }
+}
+
+/// Claims `--out` before a run, so a path that cannot be written fails before the work.
+fn claim_out(out: Option<&Path>) -> Result<Option<files::Target>> {
+    out.map(|p| files::Target::claim(p, "--out")).transpose()
+}
+
+/// Writes `text` to standard output. A closed pipe (`| head`) is not an error worth a
+/// message; any other failure (a full disk, `> /dev/full`) is an error, never a panic.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
         }
+        _ => Ok(()),
     }
 }
 
@@ -335,6 +363,7 @@ fn compare(
         refuse_to_overwrite(o, path_a)?;
         refuse_to_overwrite(o, path_b)?;
     }
+    let target = claim_out(out)?;
     let workers = runs::Workers::new(jobs)?;
     let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
     let aggregate = |loaded: &scenarios::Loaded| {
@@ -359,13 +388,18 @@ fn compare(
         a: aggregate(&a),
         b: aggregate(&b),
     };
+    for agg in [&comparison.a, &comparison.b] {
+        if let Some(sentence) = agg.incomplete_sentence() {
+            eprintln!("warning: {sentence}");
+        }
+    }
     let report = match format {
         CompareFormat::Text => reports::compare::compare_text(&comparison),
         CompareFormat::Json => reports::compare::compare_json_string(&comparison),
         CompareFormat::Md => reports::compare::compare_markdown(&comparison),
         CompareFormat::Html => reports::html::compare_html(&comparison),
     };
-    emit(&report, out)?;
+    emit(&report, target.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -389,6 +423,7 @@ fn run(
     if let Some(out) = out {
         refuse_to_overwrite(out, path)?;
     }
+    let target = claim_out(out)?;
     let current = runs::enter(runs::RunId {
         scenario: path.to_owned(),
         seed,
@@ -421,7 +456,7 @@ fn run(
         Format::Md => reports::markdown::markdown(&result, &analysis),
         Format::Html => reports::html::html(&result, &analysis),
     };
-    emit(&report, out)?;
+    emit(&report, target.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -438,12 +473,12 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
         match scenarios::load(path) {
             Ok(loaded) => {
                 print_warnings(&loaded.warnings);
-                println!(
-                    "{}: ok ({} services, {} clients)",
+                print_stdout(&format!(
+                    "{}: ok ({} services, {} clients)\n",
                     path.display(),
                     loaded.config.services.len(),
                     loaded.config.clients.len()
-                )
+                ))?;
             }
             Err(e) => {
                 eprintln!("error: {e}");

@@ -3,7 +3,7 @@
 //! formats are in `reports::trace`; the records come from `models::trace`.
 
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use models::{RecordSink, RunOptions, TraceNames, TraceRecord, World};
 use reports::trace::{ChromeTrace, Filter, JsonLines};
 
-use crate::files::{AtomicFile, refuse_to_overwrite};
+use crate::files::{AtomicFile, Target, refuse_to_overwrite};
 
 /// Re-run one seed and show what happened to its requests.
 ///
@@ -160,8 +160,19 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             "warning: --filter selects what --trace and --chrome-trace write; neither is given"
         );
     }
-    let lines = match &args.trace {
-        Some(path) => Some((JsonLines::new(&names), AtomicFile::create(path, "--trace")?)),
+    // Both targets are claimed (locked) before the run, so a second writer learns at once.
+    let trace_target = args
+        .trace
+        .as_deref()
+        .map(|p| Target::claim(p, "--trace"))
+        .transpose()?;
+    let chrome_target = args
+        .chrome_trace
+        .as_deref()
+        .map(|p| Target::claim(p, "--chrome-trace"))
+        .transpose()?;
+    let lines = match &trace_target {
+        Some(target) => Some((JsonLines::new(&names), target.temporary()?)),
         None => None,
     };
     let chrome = args
@@ -199,11 +210,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     }
     if let Some((_, file)) = collector.lines {
         match collector.error {
-            Some(e) => {
-                let tmp = file.tmp().display().to_string();
-                file.abandon();
-                return Err(e).with_context(|| format!("cannot write {tmp}"));
-            }
+            Some(e) => return Err(e).with_context(|| file.failure()),
             None => {
                 file.commit()?;
                 eprintln!(
@@ -214,22 +221,22 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             }
         }
     }
-    if let (Some(chrome), Some(path)) = (collector.chrome, &args.chrome_trace) {
-        let mut file = AtomicFile::create(path, "--chrome-trace")?;
+    if let (Some(chrome), Some(target)) = (collector.chrome, &chrome_target) {
+        let mut file: AtomicFile = target.temporary()?;
         match chrome.finish(file.writer()) {
             Ok(()) => file.commit()?,
-            Err(e) => {
-                file.abandon();
-                return Err(e).with_context(|| format!("cannot write {}", path.display()));
-            }
+            Err(e) => return Err(e).with_context(|| file.failure()),
         }
-        eprintln!("replay: wrote the Chrome trace to {}", path.display());
+        eprintln!(
+            "replay: wrote the Chrome trace to {}",
+            target.path().display()
+        );
     }
     let fingerprint = result.outcome.fingerprint.to_string();
-    println!(
-        "replay: scenario {} seed {} fingerprint {} events {}",
+    crate::print_stdout(&format!(
+        "replay: scenario {} seed {} fingerprint {} events {}\n",
         result.scenario, result.seed, fingerprint, result.outcome.events
-    );
+    ))?;
     let mut missing_story = None;
     if let Some((request, records)) = &collector.story {
         if !records.iter().any(|r| r.request == *request) {
@@ -240,16 +247,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             ));
         } else {
             let story = reports::trace::explain(records, *request, &names);
-            let mut stdout = io::stdout().lock();
-            match stdout
-                .write_all(b"\n")
-                .and_then(|()| stdout.write_all(story.as_bytes()))
-            {
-                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-                    return Err(e).context("cannot write the story to standard output");
-                }
-                _ => {}
-            }
+            crate::print_stdout(&format!("\n{story}"))?;
         }
     }
     if let Some(expected) = expected

@@ -142,14 +142,39 @@ pub fn simulate(run: RunId, config: &WorldConfig) -> (RunResult, Analysis) {
     (result, analysis)
 }
 
+/// The cores this process may use (1 when the system does not say).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The most `--jobs` allowed: 4 threads per core. Runs are CPU-bound, so more only costs
+/// memory and thread start-up (100000 threads took 45 s to fail).
+pub fn max_jobs(cores: usize) -> usize {
+    cores.saturating_mul(4).max(1)
+}
+
+fn check_jobs(jobs: usize, cores: usize) -> Result<()> {
+    let max = max_jobs(cores);
+    if jobs == 0 || jobs > max {
+        anyhow::bail!(
+            "--jobs {jobs}: expected 1 to {max} (at most 4 per core; this machine has {cores}); \
+             leave it out for one per core"
+        );
+    }
+    Ok(())
+}
+
 /// The worker threads of `--jobs`.
 pub struct Workers {
     pool: rayon::ThreadPool,
 }
 
 impl Workers {
-    /// `None` for one per core.
+    /// `None` for one per core; at most [`max_jobs`] threads, checked before any is made.
     pub fn new(jobs: Option<usize>) -> Result<Workers> {
+        if let Some(jobs) = jobs {
+            check_jobs(jobs, cores())?;
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs.unwrap_or(0))
             .build()
@@ -196,6 +221,16 @@ mod tests {
             }
             assert_eq!(seen, items.iter().map(|i| i * 3).collect::<Vec<_>>());
             assert_eq!(chunks, items.len().div_ceil(8 * jobs), "jobs {jobs}");
+        }
+    }
+
+    #[test]
+    fn jobs_are_between_one_and_four_per_core() {
+        assert!(check_jobs(1, 2).is_ok());
+        assert!(check_jobs(8, 2).is_ok());
+        for bad in [0, 9, 100_000] {
+            let message = check_jobs(bad, 2).expect_err("refused").to_string();
+            assert!(message.contains("expected 1 to 8"), "{message}");
         }
     }
 

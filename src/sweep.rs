@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use reports::sweep::{Definition, Document};
 
+use crate::files::Target;
 use crate::runs::{self, RunId, Workers};
-use crate::{Seeds, emit, refuse_to_overwrite, write_atomically};
+use crate::{Seeds, refuse_to_overwrite};
 
 /// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
 /// RON structure: `FullJitter(base: "20ms", cap: "1s"),Immediate`.
@@ -97,6 +98,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         .iter()
         .map(|s| parse_set(s))
         .collect::<Result<Vec<_>>>()?;
+    let workers = Workers::new(args.jobs)?;
     // Every point must load before any run starts.
     let probe = Definition {
         scenario_path: args.scenario.display().to_string(),
@@ -125,9 +127,24 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if let Some(out) = args.out {
         refuse_to_overwrite(out, args.scenario)?;
     }
+    // Held until the sweep ends: a second sweep (another shard) given the same --out is
+    // refused instead of overwriting this one's runs.
+    let target = args.out.map(|p| Target::claim(p, "--out")).transpose()?;
     let wanted: Vec<u64> = match args.shard {
         Some((k, n)) => definition.shard_runs(k, n),
         None => (0..definition.run_count()).collect(),
+    };
+    let points = definition.points();
+    let run_index = |index: u64| {
+        let (point, seed) = definition.run(index);
+        let run = RunId {
+            scenario: args.scenario.to_owned(),
+            seed,
+            sets: points[point].clone(),
+            max_events: None,
+        };
+        let (result, analysis) = runs::simulate(run, &configs[point]);
+        reports::sweep::summarise(index, &result, &analysis)
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
@@ -140,17 +157,48 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     {
         let text = std::fs::read_to_string(out)
             .with_context(|| format!("cannot read {}", out.display()))?;
+        // from_json verifies every run: its index, seed, fingerprint and metric names.
         let previous = Document::from_json(&text).map_err(|e| {
             anyhow::anyhow!(
-                "{} exists and is not a sweep checkpoint ({e}); refusing to overwrite it",
+                "{} exists and is not a sweep checkpoint of this faultline ({e}); refusing to \
+                 overwrite it",
                 out.display()
             )
         })?;
-        if previous.definition != definition || previous.shard != args.shard {
+        if let Some(difference) = previous.definition.difference(&definition) {
             bail!(
-                "{} holds a different sweep (scenario, seeds, --set or shard differ); refusing to overwrite it",
+                "{} holds a different sweep: {difference} (its value first); refusing to \
+                 overwrite it",
                 out.display()
             );
+        }
+        if previous.shard != args.shard {
+            let shard =
+                |s: Option<(u32, u32)>| s.map_or("none".into(), |(k, n)| format!("{k}/{n}"));
+            bail!(
+                "{} holds a different sweep: the shard differs ({} vs {}); refusing to overwrite \
+                 it",
+                out.display(),
+                shard(previous.shard),
+                shard(args.shard)
+            );
+        }
+        // Its last run is run again: a checkpoint edited by hand, or written by a faultline
+        // whose runs differ, is refused rather than joined to new runs.
+        if let Some(last) = previous.runs.last() {
+            let again = run_index(last.index);
+            if &again != last {
+                bail!(
+                    "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
+                     now, or other metrics): the checkpoint was edited or written by another \
+                     faultline; move it away to start the sweep over",
+                    out.display(),
+                    last.index,
+                    last.seed,
+                    last.fingerprint,
+                    again.fingerprint
+                );
+            }
         }
         doc.runs = previous.runs;
     }
@@ -167,19 +215,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             pending.len()
         );
     }
-    let workers = Workers::new(args.jobs)?;
     let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
-    let points = definition.points();
     let summaries = workers.in_order(&pending, |&index| {
-        let (point, seed) = definition.run(index);
-        let run = RunId {
-            scenario: args.scenario.to_owned(),
-            seed,
-            sets: points[point].clone(),
-            max_events: None,
-        };
-        let (result, analysis) = runs::simulate(run, &configs[point]);
-        let summary = reports::sweep::summarise(index, &result, &analysis);
+        let summary = run_index(index);
         bar.inc(1);
         summary
     });
@@ -187,22 +225,33 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     for chunk in summaries {
         doc.runs.extend(chunk);
         doc.runs.sort_by_key(|r| r.index);
-        if let Some(out) = args.out {
-            write_atomically(out, doc.to_json().as_bytes())?;
+        if let Some(target) = &target {
+            target.write(doc.to_json().as_bytes())?;
         }
     }
     bar.finish_and_clear();
+    let incomplete: Vec<String> = doc.incomplete_runs().map(|r| r.seed.to_string()).collect();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "warning: {}: {} of {} runs stopped at a limit before their end (seeds {}); their \
+             metrics are partial (raise limits.max_events)",
+            args.scenario.display(),
+            incomplete.len(),
+            doc.runs.len(),
+            incomplete.join(", ")
+        );
+    }
     if args.shard.is_none() {
-        debug_assert!(doc.complete());
+        debug_assert!(doc.has_every_run());
     }
     let report = if args.json { doc.to_json() } else { doc.text() };
-    if let Some(out) = args.out {
-        write_atomically(out, doc.to_json().as_bytes())?;
+    if let Some(target) = &target {
+        target.write(doc.to_json().as_bytes())?;
         if !args.json {
-            emit(&report, None)?;
+            crate::print_stdout(&report)?;
         }
     } else {
-        emit(&report, None)?;
+        crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -212,9 +261,19 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
     for p in parts {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-        docs.push(Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+        let doc =
+            Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        docs.push((p.display().to_string(), doc));
     }
-    let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let merged = Document::merge(docs).map_err(|e| anyhow::anyhow!("merge: {e}"))?;
+    let incomplete = merged.incomplete_runs().count();
+    if incomplete > 0 {
+        eprintln!(
+            "warning: {incomplete} of {} merged runs stopped at a limit before their end; see \
+             the summary's seeds",
+            merged.runs.len()
+        );
+    }
     if let Some(out) = out {
         if parts
             .iter()
@@ -222,7 +281,7 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
         {
             bail!("refusing to write the merged sweep over one of its parts");
         }
-        write_atomically(out, merged.to_json().as_bytes())?;
+        crate::write_atomically(out, "--out", merged.to_json().as_bytes())?;
     }
     let report = if json {
         merged.to_json()
@@ -230,7 +289,7 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
         merged.text()
     };
     if out.is_none() || !json {
-        emit(&report, None)?;
+        crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -22,9 +22,14 @@ pub(crate) fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// Whether the run covered its whole duration (it did not hit the event limit).
-pub(crate) fn is_complete(result: &RunResult) -> bool {
-    result.outcome.stop != StopReason::MaxEvents
+/// Whether the run covered its whole duration: it reached its end (no event left, or the
+/// scenario's duration). Any other stop is a limit (`max_events`, or one added later), so its
+/// figures are partial.
+pub fn is_complete(result: &RunResult) -> bool {
+    matches!(
+        result.outcome.stop,
+        StopReason::QueueEmpty | StopReason::EndTime
+    )
 }
 
 /// The span utilisation is measured over: the configured duration, or the simulated time

@@ -66,6 +66,8 @@ pub struct Aggregate {
     /// Sum and maximum of the blast radius (services and clients affected) per run.
     pub blast_radius_sum: u64,
     pub blast_radius_max: usize,
+    /// Seeds whose run a limit stopped before the scenario's end: their figures are partial.
+    pub incomplete_seeds: Vec<u64>,
 }
 
 impl Aggregate {
@@ -84,6 +86,7 @@ impl Aggregate {
             recovery_max: SimDuration::ZERO,
             blast_radius_sum: 0,
             blast_radius_max: 0,
+            incomplete_seeds: Vec::new(),
         }
     }
 
@@ -114,6 +117,9 @@ impl Aggregate {
     /// Folds one run in. Call in seed order.
     pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
         self.seeds.push(result.seed);
+        if !crate::common::is_complete(result) {
+            self.incomplete_seeds.push(result.seed);
+        }
         let add_stats = |e: &mut AggregateEntity, stats: &models::metrics::OutcomeStats| {
             e.requests += stats.requests;
             e.ok += stats.ok;
@@ -171,6 +177,33 @@ impl Aggregate {
 
     pub fn runs(&self) -> usize {
         self.seeds.len()
+    }
+
+    /// The warning about runs that a limit stopped early, shared by every format; `None` when
+    /// every run reached its end.
+    pub fn incomplete_sentence(&self) -> Option<String> {
+        if self.incomplete_seeds.is_empty() {
+            return None;
+        }
+        let seeds: Vec<String> = self
+            .incomplete_seeds
+            .iter()
+            .take(10)
+            .map(u64::to_string)
+            .collect();
+        Some(format!(
+            "INCOMPLETE: {} of {} runs of {} stopped at a limit before the scenario's end (seeds \
+             {}{}); their figures cover only part of it (raise limits.max_events)",
+            self.incomplete_seeds.len(),
+            self.runs(),
+            self.scenario,
+            seeds.join(", "),
+            if self.incomplete_seeds.len() > seeds.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ))
     }
 
     /// Mean time to recover over the faults that recovered.
@@ -344,6 +377,11 @@ pub fn compare_text(c: &Comparison) -> String {
             agg.blast_radius_max,
         );
     }
+    for agg in [&c.a, &c.b] {
+        if let Some(sentence) = agg.incomplete_sentence() {
+            let _ = writeln!(out, "{sentence}");
+        }
+    }
     out
 }
 
@@ -359,6 +397,19 @@ fn aggregate_json(agg: &Aggregate) -> Value {
     let mut m = Map::new();
     m.insert("scenario".into(), Value::from(agg.scenario.as_str()));
     m.insert("runs".into(), Value::from(agg.runs()));
+    m.insert(
+        "incomplete_runs".into(),
+        Value::from(agg.incomplete_seeds.len()),
+    );
+    m.insert(
+        "incomplete_seeds".into(),
+        Value::Array(
+            agg.incomplete_seeds
+                .iter()
+                .map(|&s| Value::from(s))
+                .collect(),
+        ),
+    );
     m.insert("runs_impacted".into(), Value::from(agg.runs_impacted));
     m.insert("runs_recovered".into(), Value::from(agg.runs_recovered));
     m.insert(
@@ -505,6 +556,11 @@ pub fn compare_markdown(c: &Comparison) -> String {
             agg.blast_radius_mean(),
             agg.blast_radius_max
         );
+    }
+    for agg in [&c.a, &c.b] {
+        if let Some(sentence) = agg.incomplete_sentence() {
+            let _ = writeln!(out, "\n**{}**", esc(&sentence));
+        }
     }
     out
 }

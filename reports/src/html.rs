@@ -1327,7 +1327,13 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
             agg.blast_radius_max
         );
     }
-    out.push_str("</tbody>\n</table>\n<h2>Charts</h2>\n");
+    out.push_str("</tbody>\n</table>\n");
+    for agg in [&c.a, &c.b] {
+        if let Some(sentence) = agg.incomplete_sentence() {
+            let _ = writeln!(out, "<p><strong>{}</strong></p>", escape(&sentence));
+        }
+    }
+    out.push_str("<h2>Charts</h2>\n");
     let window_ns = c.a.window.as_nanos().max(1);
     let windows =
         c.a.entities

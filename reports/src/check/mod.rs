@@ -283,11 +283,67 @@ pub struct ScenarioCheck {
     pub results: Vec<ExpectationResult>,
     /// Labels of expectations that regressed against the baseline, with the baseline value.
     pub regressions: Vec<(String, f64)>,
+    /// The runs that a limit stopped before their end, in seed order.
+    pub incomplete: Vec<IncompleteRun>,
+    /// `--allow-incomplete`: incomplete runs are reported but do not fail the check.
+    pub allow_incomplete: bool,
+}
+
+/// A run that a limit stopped before the scenario's end: its figures are partial, so an
+/// expectation judged on it may pass for a fault that never happened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncompleteRun {
+    pub seed: u64,
+    pub events: u64,
+    /// Why it stopped: `StopReason::as_str` (`max_events`, ...).
+    pub stop: String,
 }
 
 impl ScenarioCheck {
     pub fn failed(&self) -> bool {
-        self.results.iter().any(|r| !r.passed) || !self.regressions.is_empty()
+        self.results.iter().any(|r| !r.passed)
+            || !self.regressions.is_empty()
+            || self.incomplete_fails()
+    }
+
+    /// Whether incomplete runs fail this check: some exist and they are not allowed.
+    pub fn incomplete_fails(&self) -> bool {
+        !self.incomplete.is_empty() && !self.allow_incomplete
+    }
+
+    /// The sentence about the incomplete runs, with the command that replays the first; `None`
+    /// when every run was complete.
+    pub fn incomplete_message(&self) -> Option<String> {
+        let first = self.incomplete.first()?;
+        let seeds: Vec<String> = self
+            .incomplete
+            .iter()
+            .take(10)
+            .map(|r| r.seed.to_string())
+            .collect();
+        let more = if self.incomplete.len() > seeds.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        Some(format!(
+            "{} of {} runs stopped at a limit before the scenario's end (seeds {}{more}; seed {} \
+             stopped by {} after {} events), so the expectations were judged on partial runs; \
+             raise limits.max_events{}; replay: {} --seed {}",
+            self.incomplete.len(),
+            self.seeds.1 - self.seeds.0 + 1,
+            seeds.join(", "),
+            first.seed,
+            first.stop,
+            first.events,
+            if self.allow_incomplete {
+                ""
+            } else {
+                " or pass --allow-incomplete"
+            },
+            self.replay,
+            first.seed
+        ))
     }
 }
 
@@ -308,13 +364,14 @@ pub fn failure_message(check: &ScenarioCheck, r: &ExpectationResult) -> String {
 /// JUnit XML: one test suite per scenario, one test case per expectation (and one per baseline
 /// regression), failures with measured against expected.
 pub fn junit(checks: &[ScenarioCheck]) -> String {
+    let extra = |c: &ScenarioCheck| usize::from(c.incomplete_fails());
     let tests: usize = checks
         .iter()
-        .map(|c| c.results.len() + c.regressions.len())
+        .map(|c| c.results.len() + c.regressions.len() + extra(c))
         .sum();
     let failures: usize = checks
         .iter()
-        .map(|c| c.results.iter().filter(|r| !r.passed).count() + c.regressions.len())
+        .map(|c| c.results.iter().filter(|r| !r.passed).count() + c.regressions.len() + extra(c))
         .sum();
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -323,13 +380,24 @@ pub fn junit(checks: &[ScenarioCheck]) -> String {
         "<testsuites name=\"faultline check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">"
     );
     for c in checks {
-        let suite_failures = c.results.iter().filter(|r| !r.passed).count() + c.regressions.len();
+        let suite_failures =
+            c.results.iter().filter(|r| !r.passed).count() + c.regressions.len() + extra(c);
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{suite_failures}\" errors=\"0\" skipped=\"0\">",
             xml_escape(&c.scenario),
-            c.results.len() + c.regressions.len()
+            c.results.len() + c.regressions.len() + extra(c)
         );
+        if c.incomplete_fails() {
+            let message = c.incomplete_message().unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"complete runs\">\n      <failure message=\"{}\" type=\"incomplete\">{}</failure>\n    </testcase>",
+                xml_escape(&c.scenario),
+                xml_escape(&message),
+                xml_escape(&message)
+            );
+        }
         for r in &c.results {
             let _ = write!(
                 out,
@@ -447,69 +515,4 @@ pub fn compare_baseline(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn result(label: &str, passed: bool) -> ExpectationResult {
-        ExpectationResult {
-            label: label.into(),
-            per_seed: vec![(1, 0.9), (2, 0.8)],
-            worst_seed: 2,
-            worst: 0.8,
-            measured: 0.8,
-            passed,
-            bound: ">= 0.99".into(),
-            better: Better::Higher,
-            unit: "",
-            decimals: 3,
-        }
-    }
-
-    #[test]
-    fn junit_counts_and_escapes() {
-        let checks = vec![ScenarioCheck {
-            scenario: "a<b".into(),
-            replay: "faultline replay x.ron".into(),
-            seeds: (1, 2),
-            results: vec![
-                result("availability of x >= 0.99 & more", false),
-                result("ok", true),
-            ],
-            regressions: vec![],
-        }];
-        let xml = junit(&checks);
-        assert!(xml.contains("tests=\"2\" failures=\"1\""));
-        assert!(xml.contains("name=\"a&lt;b\""));
-        assert!(xml.contains("&gt;= 0.99 &amp; more"));
-        assert!(xml.contains("worst seed 2"));
-        assert!(xml.contains("--seed 2"));
-    }
-
-    #[test]
-    fn regressions_use_the_stated_tolerances() {
-        let mut r = result("a", true);
-        r.measured = 0.9985;
-        assert!(!r.regressed(0.999, 0.001, 0.05));
-        r.measured = 0.997;
-        assert!(r.regressed(0.999, 0.001, 0.05));
-        r.better = Better::Lower;
-        r.measured = 104.0;
-        assert!(!r.regressed(100.0, 0.001, 0.05));
-        r.measured = 106.0;
-        assert!(r.regressed(100.0, 0.001, 0.05));
-    }
-
-    #[test]
-    fn baseline_round_trips() {
-        let checks = vec![ScenarioCheck {
-            scenario: "s".into(),
-            replay: String::new(),
-            seeds: (1, 2),
-            results: vec![result("a", true)],
-            regressions: vec![],
-        }];
-        let parsed = parse_baseline(&baseline_json(&checks)).unwrap();
-        assert_eq!(parsed, vec![("s".into(), "a".into(), Some(0.8))]);
-        assert!(parse_baseline("{}").is_err());
-    }
-}
+mod tests;

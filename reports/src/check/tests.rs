@@ -1,0 +1,102 @@
+//! Check results: JUnit, incomplete runs, tolerances and the baseline.
+
+use super::*;
+
+fn result(label: &str, passed: bool) -> ExpectationResult {
+    ExpectationResult {
+        label: label.into(),
+        per_seed: vec![(1, 0.9), (2, 0.8)],
+        worst_seed: 2,
+        worst: 0.8,
+        measured: 0.8,
+        passed,
+        bound: ">= 0.99".into(),
+        better: Better::Higher,
+        unit: "",
+        decimals: 3,
+    }
+}
+
+#[test]
+fn junit_counts_and_escapes() {
+    let checks = vec![ScenarioCheck {
+        scenario: "a<b".into(),
+        replay: "faultline replay x.ron".into(),
+        seeds: (1, 2),
+        results: vec![
+            result("availability of x >= 0.99 & more", false),
+            result("ok", true),
+        ],
+        regressions: vec![],
+        incomplete: vec![],
+        allow_incomplete: false,
+    }];
+    let xml = junit(&checks);
+    assert!(xml.contains("tests=\"2\" failures=\"1\""));
+    assert!(xml.contains("name=\"a&lt;b\""));
+    assert!(xml.contains("&gt;= 0.99 &amp; more"));
+    assert!(xml.contains("worst seed 2"));
+    assert!(xml.contains("--seed 2"));
+}
+
+/// Issue 13: a run stopped at its event limit is never a pass.
+#[test]
+fn incomplete_runs_fail_unless_allowed() {
+    let mut check = ScenarioCheck {
+        scenario: "s".into(),
+        replay: "faultline replay s.ron".into(),
+        seeds: (1, 3),
+        results: vec![result("ok", true)],
+        regressions: vec![],
+        incomplete: vec![IncompleteRun {
+            seed: 2,
+            events: 1000,
+            stop: "max_events".into(),
+        }],
+        allow_incomplete: false,
+    };
+    assert!(check.failed());
+    let message = check.incomplete_message().unwrap();
+    assert!(message.starts_with("1 of 3 runs stopped"), "{message}");
+    assert!(message.contains("--allow-incomplete"), "{message}");
+    assert!(
+        message.contains("replay: faultline replay s.ron --seed 2"),
+        "{message}"
+    );
+    let xml = junit(std::slice::from_ref(&check));
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("name=\"complete runs\""));
+    check.allow_incomplete = true;
+    assert!(!check.failed());
+    assert!(junit(&[check]).contains("failures=\"0\""));
+}
+
+#[test]
+fn regressions_use_the_stated_tolerances() {
+    let mut r = result("a", true);
+    r.measured = 0.9985;
+    assert!(!r.regressed(0.999, 0.001, 0.05));
+    r.measured = 0.997;
+    assert!(r.regressed(0.999, 0.001, 0.05));
+    r.better = Better::Lower;
+    r.measured = 104.0;
+    assert!(!r.regressed(100.0, 0.001, 0.05));
+    r.measured = 106.0;
+    assert!(r.regressed(100.0, 0.001, 0.05));
+}
+
+#[test]
+fn baseline_round_trips() {
+    let checks = vec![ScenarioCheck {
+        scenario: "s".into(),
+        replay: String::new(),
+        seeds: (1, 2),
+        results: vec![result("a", true)],
+        regressions: vec![],
+        incomplete: vec![],
+        allow_incomplete: false,
+    }];
+    let parsed = parse_baseline(&baseline_json(&checks)).unwrap();
+    assert_eq!(parsed, vec![("s".into(), "a".into(), Some(0.8))]);
+    assert!(parse_baseline("{}").is_err());
+}

@@ -659,3 +659,51 @@ fn continuous_rate_limiters_admit_their_rate() {
         assert!(admitted >= 0.995 * expected, "{limit}: {admitted}");
     }
 }
+
+/// The machine-repair model (finite source, limited repairers): three replicas failing at rate
+/// 1/9 s while up and one crew repairing at rate 1/s. The number down is a birth-death chain
+/// (up (3 - k)/9, down 1 while k > 0), so P(k down) is proportional to
+/// prod_{i<k} (3 - i)/9 and a replica's availability is E[3 - k] / 3. With a crew per replica
+/// it would be 0.9; sharing one, simultaneous failures wait for each other.
+#[test]
+fn one_repair_crew_matches_the_machine_repair_model() {
+    let text = r#"Scenario(version: 1, name: "crews", duration: "20000s",
+        services: [Service(name: "db", workers: 1, service_time: Constant(value: "1ms"),
+                           replicas: 3)],
+        clients: [Client(name: "idle", to: "db", arrivals: Constant(rate_per_s: 0.0001))],
+        faults: [Chaos(target: Service("db"), mttf: Exponential(mean: "9s"),
+                       mttr: Exponential(mean: "1s"), crews: 1)])"#;
+    let (mut single, mut none_up) = (vec![], vec![]);
+    for seed in 1..=30 {
+        let r = run_text(text, seed);
+        let db = &r.services[0];
+        let total = r.duration.as_secs_f64();
+        let downs: f64 = db.replicas.iter().map(|i| i.down.as_secs_f64()).sum();
+        single.push(1.0 - downs / (3.0 * total));
+        none_up.push(db.up_time_by_count[0].as_secs_f64() / total);
+    }
+    let mut p = vec![1.0_f64];
+    for k in 1..=3 {
+        p.push(p[k - 1] * (3 - (k - 1)) as f64 / 9.0);
+    }
+    let total: f64 = p.iter().sum();
+    let availability = p
+        .iter()
+        .enumerate()
+        .map(|(k, pk)| (3 - k) as f64 * pk / total)
+        .sum::<f64>()
+        / 3.0;
+    for (name, xs, theory) in [
+        ("replica availability", &single, availability),
+        ("all three down", &none_up, p[3] / total),
+    ] {
+        let (mean, half) = interval(xs);
+        assert!(
+            (mean - theory).abs() <= half,
+            "{name}: {mean:.5} ± {half:.5} does not contain {theory:.5}"
+        );
+        assert!(half < 0.005, "{name}: the interval ±{half} is too wide");
+    }
+    // One crew per replica would give 0.9: the shared crew costs availability.
+    assert!(availability < 0.89, "{availability}");
+}

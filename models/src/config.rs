@@ -551,6 +551,9 @@ pub enum Fault {
         mttf: Distribution,
         mttr: Distribution,
         cold_start: Option<ColdStart>,
+        /// Repairers shared by the fault's units (`None`: every unit is repaired at once). A
+        /// unit failing while all are busy waits its turn (the machine-repair model).
+        crews: Option<u32>,
     },
     /// Each replica's service time grows with its uptime, times `1 + growth_per_hour * hours`;
     /// when the factor passes `crash_above` the replica crashes and restarts after

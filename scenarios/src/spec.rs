@@ -1082,6 +1082,10 @@ pub enum Fault {
         mttr: Distribution,
         #[serde(default)]
         cold_start: Option<ColdStart>,
+        /// Repairers shared by this fault's units (default: one per unit, never waited for):
+        /// a unit that fails while every crew is busy waits, first come first served.
+        #[serde(default)]
+        crews: Option<u32>,
     },
     /// Service time grows with each replica's uptime; past `crash_above` it crashes.
     Leak {

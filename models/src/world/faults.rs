@@ -261,13 +261,32 @@ impl World {
                 self.restart_replica(now, service, replica, cold);
             }
         }
-        let next = self.chaos_draw(fault, unit, fail);
-        let event = if fail {
-            WorldEvent::ChaosRepair { fault, unit }
+        let f = fault as usize;
+        if fail {
+            if let Some((free, waiting)) = &mut self.crews[f] {
+                if *free == 0 {
+                    // Every crew is busy: the repair starts when one comes free.
+                    waiting.push_back(unit);
+                    return;
+                }
+                *free -= 1;
+            }
+            let repair = self.chaos_draw(fault, unit, true);
+            s.schedule_in(repair, WorldEvent::ChaosRepair { fault, unit });
         } else {
-            WorldEvent::ChaosFail { fault, unit }
-        };
-        s.schedule_in(next, event);
+            if let Some((free, waiting)) = &mut self.crews[f] {
+                // The crew moves on to the longest-waiting failed unit, if any.
+                match waiting.pop_front() {
+                    Some(next) => {
+                        let repair = self.chaos_draw(fault, next, true);
+                        s.schedule_in(repair, WorldEvent::ChaosRepair { fault, unit: next });
+                    }
+                    None => *free += 1,
+                }
+            }
+            let up = self.chaos_draw(fault, unit, false);
+            s.schedule_in(up, WorldEvent::ChaosFail { fault, unit });
+        }
     }
 }
 

@@ -149,6 +149,8 @@ pub struct World {
     /// its replicas with their streams.
     fault_specs: Vec<Fault>,
     chaos: Vec<Vec<(Unit, SimRng)>>,
+    /// Per chaos fault with limited crews: crews free, and the failed units waiting for one.
+    crews: Vec<Option<(u32, VecDeque<u32>)>>,
     /// The one latency of a network without partitions, loss, link overrides or differences
     /// between zones and regions.
     uniform_latency: Option<Distribution>,

@@ -66,6 +66,14 @@ impl World {
             host_replicas: w.host_replicas,
             fault_specs: config.faults.clone(),
             chaos: schedule.chaos,
+            crews: config
+                .faults
+                .iter()
+                .map(|f| match f {
+                    Fault::Chaos { crews: Some(n), .. } => Some((*n, VecDeque::new())),
+                    _ => None,
+                })
+                .collect(),
             uniform_latency,
             link_faults: schedule.link_faults,
             eligible: Vec::new(),

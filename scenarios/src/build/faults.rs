@@ -82,7 +82,8 @@ impl FaultChecker<'_, '_, '_> {
                 mttf,
                 mttr,
                 cold_start,
-            } => self.chaos(target, mttf, mttr, cold_start.as_ref()),
+                crews,
+            } => self.chaos(target, mttf, mttr, cold_start.as_ref(), *crews),
             F::Leak {
                 service,
                 growth_per_hour,
@@ -223,8 +224,17 @@ impl FaultChecker<'_, '_, '_> {
         mttf: &spec::Distribution,
         mttr: &spec::Distribution,
         cold_start: Option<&spec::ColdStart>,
+        crews: Option<u32>,
     ) -> Option<mc::Fault> {
         let t = self.target(target);
+        if crews == Some(0) {
+            let field = format!("{}.crews", self.field);
+            self.c.report(
+                &["faults", "crews"],
+                field,
+                "0 crews would never repair anything; expected at least 1".into(),
+            );
+        }
         let field = self.field.clone();
         let mttf = self
             .c
@@ -250,6 +260,7 @@ impl FaultChecker<'_, '_, '_> {
             mttf,
             mttr,
             cold_start: cold,
+            crews,
         })
     }
 

@@ -707,3 +707,45 @@ fn one_repair_crew_matches_the_machine_repair_model() {
     // One crew per replica would give 0.9: the shared crew costs availability.
     assert!(availability < 0.89, "{availability}");
 }
+
+/// Backpressure instead of rejection: a sender that finds the queue full waits for a place,
+/// first come first served, so a queue of two places behind which senders wait is one FIFO
+/// line of unbounded length, and an M/M/1 station with it has the M/M/1 mean time in system
+/// 1 / (mu - lambda) = 5 ms at lambda 800/s, mu 1000/s. The same station that rejects loses
+/// requests and shows a shorter time in system.
+#[test]
+fn backpressure_makes_a_short_queue_an_unbounded_line() {
+    let text = |when_full: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "backpressure", duration: "200s",
+            services: [Service(name: "server", workers: 1, queue: 2, when_full: {when_full},
+                               service_time: Exponential(mean: "1ms"))],
+            clients: [Client(name: "users", to: "server", arrivals: Poisson(rate_per_s: 800.0))])"#
+        )
+    };
+    let mut means = Vec::new();
+    for seed in 1..=30 {
+        let r = run_text(&text("Backpressure"), seed);
+        let server = &r.services[0];
+        assert_eq!(server.stats.failed_by(FailureCause::Rejected), 0);
+        assert!(server.backpressured.expect("counted") > 10_000);
+        let users = &r.clients[0].stats;
+        let sum: u128 = users
+            .windows
+            .iter()
+            .map(|w| u128::from(w.ok_latency_ns_sum))
+            .sum();
+        means.push(sum as f64 / users.ok as f64 / 1e6);
+    }
+    let (mean, half) = interval(&means);
+    assert!(
+        (mean - 5.0).abs() <= half,
+        "{mean:.4} ms ± {half:.4}, theory 5 ms"
+    );
+    assert!(half < 0.25, "interval ±{half} too wide");
+
+    let rejecting = run_text(&text("Reject"), 1);
+    let server = &rejecting.services[0];
+    assert!(server.stats.failed_by(FailureCause::Rejected) > 10_000);
+    assert_eq!(server.backpressured, None);
+}

@@ -79,6 +79,8 @@ pub struct ServiceConfig {
     pub propagate_deadline: bool,
     /// What becomes of a queued request whose caller gives up.
     pub abandonment: Abandonment,
+    /// A request finding the queue full waits for a place instead of being rejected.
+    pub backpressure: bool,
     /// What the service's inbound side (a sidecar) does before a request reaches the queue.
     pub inbound: Inbound,
     /// The host of each replica; every replica has `workers` and `queue` of its own.

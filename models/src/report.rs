@@ -37,6 +37,9 @@ pub struct ServiceReport {
     /// Queued requests that left the queue when their caller gave up; `None` for a service
     /// whose queue keeps them (`abandonment: AtDequeue`).
     pub reneged: Option<u64>,
+    /// Requests that found the queue full and waited for a place; `None` for a service that
+    /// rejects them (`when_full: Reject`).
+    pub backpressured: Option<u64>,
     /// For a record: conditional writes received, and how many found a newer version.
     pub writes: u64,
     pub write_conflicts: u64,

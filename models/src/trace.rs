@@ -90,10 +90,13 @@ pub enum TraceKind {
     /// A queued attempt left its callee's queue because its caller gave up
     /// (`abandonment: Renege`).
     Reneged,
+    /// The callee's queue was full; the attempt's sender waits for a place (`when_full:
+    /// Backpressure`; `number`: senders waiting with it).
+    Blocked,
 }
 
 impl TraceKind {
-    pub const ALL: [TraceKind; 26] = [
+    pub const ALL: [TraceKind; 27] = [
         TraceKind::RequestStart,
         TraceKind::AttemptSent,
         TraceKind::Delivered,
@@ -120,6 +123,7 @@ impl TraceKind {
         TraceKind::FaultStart,
         TraceKind::FaultEnd,
         TraceKind::Reneged,
+        TraceKind::Blocked,
     ];
 
     /// The name used in trace files and filters: `request_start`, `timeout`, ...
@@ -151,6 +155,7 @@ impl TraceKind {
             TraceKind::FaultStart => "fault_start",
             TraceKind::FaultEnd => "fault_end",
             TraceKind::Reneged => "reneged",
+            TraceKind::Blocked => "blocked",
         }
     }
 

@@ -207,6 +207,11 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
         );
         count(
             &mut facts,
+            s.backpressured.unwrap_or(0),
+            "requests waited for a place in the full queue",
+        );
+        count(
+            &mut facts,
             s.duplicate_side_effects,
             "duplicate side effects",
         );

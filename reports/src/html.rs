@@ -1433,6 +1433,7 @@ mod tests {
             idempotency_keys: false,
             propagate_deadline: false,
             abandonment: models::config::Abandonment::AtDequeue,
+            backpressure: false,
             inbound: Default::default(),
             replicas: vec![0],
             lb: models::lb::LbPolicy::RoundRobin,

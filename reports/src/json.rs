@@ -283,6 +283,9 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     if let Some(reneged) = s.reneged {
         m.insert("reneged".into(), Value::from(reneged));
     }
+    if let Some(waited) = s.backpressured {
+        m.insert("backpressured".into(), Value::from(waited));
+    }
     m.insert("writes".into(), Value::from(s.writes));
     m.insert("black_holed".into(), Value::from(s.black_holed));
     m.insert("replicas".into(), Value::from(s.replicas.len()));

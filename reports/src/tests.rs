@@ -32,6 +32,7 @@ pub(crate) fn service(name: &str, workers: u32, queue: u32, mean_ms: u64) -> Ser
         idempotency_keys: false,
         propagate_deadline: false,
         abandonment: models::config::Abandonment::AtDequeue,
+        backpressure: false,
         inbound: Default::default(),
         replicas: vec![0],
         lb: models::lb::LbPolicy::RoundRobin,

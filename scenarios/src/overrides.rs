@@ -14,6 +14,7 @@
 //! | `policies.default.retry.backoff` | a backoff: `FullJitter(base: "20ms", cap: "1s")` |
 //! | `services.NAME.workers`, `.queue` | an integer (`.queue` also `Unbounded`) |
 //! | `services.NAME.abandonment` | `AtDequeue` or `Renege` |
+//! | `services.NAME.when_full` | `Reject` or `Backpressure` |
 //! | `services.NAME.error_rate` | a number |
 //! | `services.NAME.service_time` | a distribution |
 //! | `services.NAME.execution` | `ThreadPerRequest` or `Async` |
@@ -192,6 +193,7 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 ["abandonment"] => {
                     service.abandonment = ron_value(value, "AtDequeue or Renege")?;
                 }
+                ["when_full"] => service.when_full = ron_value(value, "Reject or Backpressure")?,
                 ["error_rate"] => service.error_rate = number(value, "a probability")?,
                 ["service_time"] => service.service_time = ron_value(value, "a distribution")?,
                 ["execution"] => {

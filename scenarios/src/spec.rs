@@ -185,6 +185,10 @@ pub struct Service {
     /// nobody) or `Renege` (it leaves the queue at once, as a gRPC server's cancelled call).
     #[serde(default)]
     pub abandonment: Abandonment,
+    /// What a request finds when the queue is full: `Reject` (default: refused, `rejected`) or
+    /// `Backpressure` (its sender waits, holding what it holds, until a place frees).
+    #[serde(default)]
+    pub when_full: WhenFull,
     /// Protections on the inbound side (a sidecar): load shedding.
     #[serde(default)]
     pub inbound: Inbound,
@@ -514,6 +518,17 @@ pub enum DeadlineSent {
     Call,
     /// The sooner of that and the attempt's per-try timeout (Envoy).
     PerTry,
+}
+
+/// What a request finds when its callee's queue is full.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Refused at once (HTTP 503, gRPC RESOURCE_EXHAUSTED): `rejected`.
+    #[default]
+    Reject,
+    /// Its sender waits until a place frees, first come first served (a bounded channel, TCP
+    /// flow control).
+    Backpressure,
 }
 
 /// What becomes of a queued request whose caller gives up.

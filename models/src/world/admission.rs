@@ -143,11 +143,61 @@ impl World {
             if TRACE {
                 self.trace_job(now, TraceKind::Queued, job, queued, None);
             }
+        } else if self.specs[service].backpressure {
+            // The sender waits for a place, holding whatever it holds.
+            inst.blocked.push_back(job);
+            let waiting = inst.blocked.len() as u32;
+            if let Some(n) = &mut self.services[service].report.backpressured {
+                *n += 1;
+            }
+            if TRACE {
+                self.trace_job(now, TraceKind::Blocked, job, waiting, None);
+            }
         } else {
             if TRACE {
                 self.trace_job(now, TraceKind::Rejected, job, 0, None);
             }
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Rejected));
+        }
+    }
+
+    /// The next job for a freed worker: the head of the queue, or a blocked sender when the
+    /// queue is empty (a queue of no places). A place freed in the queue goes to the
+    /// longest-blocked sender.
+    pub(super) fn dequeue<const TRACE: bool>(
+        &mut self,
+        now: SimTime,
+        service: usize,
+        replica: usize,
+    ) -> Option<JobSlot> {
+        let state = &mut self.services[service];
+        let inst = &mut state.replicas[replica];
+        let Some(next) = inst.queue.pop_front() else {
+            return inst.blocked.pop_front();
+        };
+        state.queue_total -= 1;
+        self.fill_freed_place::<TRACE>(now, service, replica);
+        Some(next)
+    }
+
+    /// A place in the queue freed: the longest-blocked sender, if any, takes it.
+    fn fill_freed_place<const TRACE: bool>(
+        &mut self,
+        now: SimTime,
+        service: usize,
+        replica: usize,
+    ) {
+        let state = &mut self.services[service];
+        let inst = &mut state.replicas[replica];
+        let Some(job) = inst.blocked.pop_front() else {
+            return;
+        };
+        inst.queue.push_back(job);
+        let queued = inst.queue.len() as u32;
+        state.queue_total += 1;
+        state.report.queue_max = state.report.queue_max.max(state.queue_total);
+        if TRACE {
+            self.trace_job(now, TraceKind::Queued, job, queued, None);
         }
     }
 }
@@ -170,25 +220,37 @@ impl World {
         // A finished job's slot keeps `NO_ATTEMPT` or another attempt's id.
         let j = &self.jobs[job];
         let service = j.service.0 as usize;
-        if j.attempt != attempt || !self.specs[service].renege || j.holding_worker {
+        if j.attempt != attempt || j.holding_worker {
             return;
         }
         let replica = j.replica as usize;
-        if self.orphan(job) {
+        let (renege, backpressure) = (self.specs[service].renege, self.specs[service].backpressure);
+        if !(renege || backpressure) || self.orphan(job) {
             return;
         }
         let inst = &mut self.services[service].replicas[replica];
+        if backpressure && let Some(i) = inst.blocked.iter().position(|&q| q == job) {
+            // A sender that stops waiting stops sending: it never had a place.
+            inst.blocked.remove(i);
+            self.discard_job(job);
+            return;
+        }
+        if !renege {
+            return;
+        }
         let Some(i) = inst.queue.iter().position(|&q| q == job) else {
             // Still on its way, or waiting for the rate limiter: `admit` drops it.
             return;
         };
         inst.queue.remove(i);
+        let now = s.now();
+        self.services[service].queue_total -= 1;
+        self.fill_freed_place::<TRACE>(now, service, replica);
         let state = &mut self.services[service];
-        state.queue_total -= 1;
         state
             .report
             .gauges
-            .set(s.now(), state.busy_total, state.queue_total);
+            .set(now, state.busy_total, state.queue_total);
         self.renege::<TRACE>(s, job);
     }
 

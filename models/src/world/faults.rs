@@ -75,6 +75,7 @@ impl World {
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
         let queued: Vec<JobSlot> = inst.queue.drain(..).collect();
+        let blocked: Vec<JobSlot> = inst.blocked.drain(..).collect();
         state.busy_total -= busy;
         state.queue_total -= queued.len() as u32;
         state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
@@ -84,7 +85,7 @@ impl World {
             .report
             .gauges
             .set(now, state.busy_total, state.queue_total);
-        for job in queued {
+        for job in queued.into_iter().chain(blocked) {
             self.discard_job(job);
         }
         // The jobs it was working on hold no worker any more; they are discarded when their

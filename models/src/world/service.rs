@@ -66,6 +66,8 @@ pub(super) struct Replica {
     pub(super) host: u32,
     pub(super) workers_busy: u32,
     pub(super) queue: VecDeque<JobSlot>,
+    /// Senders waiting for a place in the full queue (backpressure), longest-waiting first.
+    pub(super) blocked: VecDeque<JobSlot>,
     /// Inbound rate limiting and shedding, per replica as a sidecar would.
     pub(super) rate_limiter: Option<RateLimiter>,
     pub(super) codel: Option<Codel>,
@@ -131,6 +133,8 @@ pub(super) struct ServiceSpec {
     pub(super) propagate_deadline: bool,
     /// A queued request leaves the queue when its caller gives up.
     pub(super) renege: bool,
+    /// A request finding the queue full waits for a place.
+    pub(super) backpressure: bool,
     pub(super) health: Health,
 }
 
@@ -153,6 +157,7 @@ impl Replica {
             host,
             workers_busy: 0,
             queue: VecDeque::new(),
+            blocked: VecDeque::new(),
             rate_limiter: svc
                 .inbound
                 .rate_limit
@@ -224,6 +229,7 @@ impl ServiceState {
                 deduplicated: 0,
                 expired: 0,
                 reneged: (svc.abandonment == crate::config::Abandonment::Renege).then_some(0),
+                backpressured: svc.backpressure.then_some(0),
                 writes: 0,
                 write_conflicts: 0,
                 concurrency_limit: Vec::new(),
@@ -260,6 +266,7 @@ impl ServiceSpec {
             idempotency_keys: s.idempotency_keys,
             propagate_deadline: s.propagate_deadline,
             renege: s.abandonment == crate::config::Abandonment::Renege,
+            backpressure: s.backpressure,
             health: s.health,
         }
     }

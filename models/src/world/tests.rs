@@ -19,6 +19,7 @@ fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
         idempotency_keys: false,
         propagate_deadline: false,
         abandonment: crate::config::Abandonment::AtDequeue,
+        backpressure: false,
         inbound: Default::default(),
         replicas: vec![0],
         lb: crate::lb::LbPolicy::RoundRobin,

@@ -170,11 +170,7 @@ impl World {
         state.busy_total -= 1;
         let now = s.now();
         loop {
-            let state = &mut self.services[service];
-            let mut next = state.replicas[replica].queue.pop_front();
-            if next.is_some() {
-                state.queue_total -= 1;
-            }
+            let mut next = self.dequeue::<TRACE>(now, service, replica);
             // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
             while let Some(job) = next {
                 let delay = now - self.jobs[job].arrived;
@@ -187,11 +183,7 @@ impl World {
                     self.trace_job(now, TraceKind::Shed, job, 2, shed);
                 }
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Shed));
-                let state = &mut self.services[service];
-                next = state.replicas[replica].queue.pop_front();
-                if next.is_some() {
-                    state.queue_total -= 1;
-                }
+                next = self.dequeue::<TRACE>(now, service, replica);
             }
             let state = &mut self.services[service];
             state

@@ -277,7 +277,7 @@ impl ChromeTrace {
                 let track = (self.caller_pid(r.edge), 0, 'p');
                 self.instant(r, track);
             }
-            TraceKind::Rejected | TraceKind::Shed | TraceKind::Reneged => {
+            TraceKind::Rejected | TraceKind::Shed | TraceKind::Reneged | TraceKind::Blocked => {
                 let track = (self.service_pid(r.service), 0, 'p');
                 self.instant(r, track);
             }

@@ -265,6 +265,13 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
                 note.depth,
                 format!("{service}: queue full; #{} is rejected", r.attempt),
             ),
+            TraceKind::Blocked => (
+                note.depth,
+                format!(
+                    "{service}: queue full; #{} waits for a place ({} waiting)",
+                    r.attempt, r.number
+                ),
+            ),
             TraceKind::Reneged => (
                 note.depth,
                 format!(

@@ -104,6 +104,7 @@ impl JsonLines {
         match r.kind {
             TraceKind::AttemptSent => data.num("attempt_number", r.number),
             TraceKind::Queued => data.num("queue_length", r.number),
+            TraceKind::Blocked => data.num("senders_waiting", r.number),
             TraceKind::CallStart => data.num("call_index", r.number),
             TraceKind::CallFinished => data.num("attempts", r.number),
             TraceKind::RequestFinished => {

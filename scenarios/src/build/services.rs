@@ -115,6 +115,7 @@ fn service(
         idempotent: s.idempotent,
         idempotency_keys: s.idempotency_keys,
         propagate_deadline: s.propagate_deadline,
+        backpressure: s.when_full == spec::WhenFull::Backpressure,
         abandonment: match s.abandonment {
             spec::Abandonment::AtDequeue => mc::Abandonment::AtDequeue,
             spec::Abandonment::Renege => mc::Abandonment::Renege,

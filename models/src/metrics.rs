@@ -242,6 +242,40 @@ impl Outcome {
     }
 }
 
+/// The most windows a time series keeps. When a series needs more, neighbours merge pairwise
+/// and the window doubles, so memory stays flat however long the run; every series of a run
+/// coarsens at the same simulated times (a function of the time alone), so they keep one width.
+/// Above every library scenario's window count at its default length (mm1: 11,112).
+pub const MAX_WINDOWS: usize = 12_288;
+
+/// The width of the windows of a run of length `end` whose configured window is `window`: the
+/// configured one doubled until at most [`MAX_WINDOWS`] cover the run.
+pub fn coarsened_window(window: SimDuration, end: SimTime) -> SimDuration {
+    let mut window_ns = window.as_nanos();
+    while windows_to(end, window_ns) > MAX_WINDOWS {
+        window_ns = window_ns.saturating_mul(2);
+    }
+    SimDuration(window_ns)
+}
+
+/// Windows of `window_ns` needed to cover `[0, end)`.
+fn windows_to(end: SimTime, window_ns: u64) -> usize {
+    usize::try_from(end.as_nanos().div_ceil(window_ns)).unwrap_or(usize::MAX)
+}
+
+/// Merges neighbours pairwise in place; an odd last one stays alone.
+fn merge_pairs<T: Copy>(items: &mut Vec<T>, merge: impl Fn(T, T) -> T) {
+    let merged = items.len().div_ceil(2);
+    for i in 0..merged {
+        let first = items[2 * i];
+        items[i] = match items.get(2 * i + 1) {
+            Some(&second) => merge(first, second),
+            None => first,
+        };
+    }
+    items.truncate(merged);
+}
+
 /// Outcomes of one time window, by the time the outcome was known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
@@ -262,6 +296,25 @@ pub struct Window {
 }
 
 impl Window {
+    /// Two neighbouring windows as one. Counts and sums add up and the maximum is exact; the
+    /// percentiles of the union are not known, so each is the larger of the two: an upper bound
+    /// (at least 99 % of each half's answers are at most its p99, so of the union too).
+    fn merged(self, other: Window) -> Window {
+        let mut failed_by_cause = self.failed_by_cause;
+        for (a, b) in failed_by_cause.iter_mut().zip(other.failed_by_cause) {
+            *a += b;
+        }
+        Window {
+            ok: self.ok + other.ok,
+            degraded: self.degraded + other.degraded,
+            failed_by_cause,
+            ok_latency_ns_sum: self.ok_latency_ns_sum + other.ok_latency_ns_sum,
+            latency_ns_p50: self.latency_ns_p50.max(other.latency_ns_p50),
+            latency_ns_p99: self.latency_ns_p99.max(other.latency_ns_p99),
+            latency_ns_max: self.latency_ns_max.max(other.latency_ns_max),
+        }
+    }
+
     pub fn failed(&self) -> u64 {
         self.failed_by_cause.iter().sum()
     }
@@ -301,6 +354,9 @@ pub struct OutcomeStats {
     /// End of the last window: times are monotone, so anything earlier falls in it and needs
     /// no division to find its window.
     open_window_end_ns: u64,
+    /// The last window holds percentiles from a merge (see [`MAX_WINDOWS`]) that closing it
+    /// must keep.
+    open_window_merged: bool,
 }
 
 impl OutcomeStats {
@@ -317,6 +373,7 @@ impl OutcomeStats {
             window_ns: window.as_nanos(),
             open_window: Histogram::new(),
             open_window_end_ns: 0,
+            open_window_merged: false,
         }
     }
 
@@ -334,12 +391,17 @@ impl OutcomeStats {
 
     #[cold]
     fn open_window_at(&mut self, now: SimTime) {
-        let i = (now.as_nanos() / self.window_ns) as usize;
+        self.close_open_window();
+        let mut i = (now.as_nanos() / self.window_ns) as usize;
+        while i >= MAX_WINDOWS {
+            self.coarsen();
+            i = (now.as_nanos() / self.window_ns) as usize;
+        }
         debug_assert!(
-            i >= self.windows.len(),
+            i + 1 >= self.windows.len(),
             "outcomes recorded out of time order"
         );
-        self.close_open_window();
+        self.open_window_merged = i + 1 == self.windows.len();
         self.windows.resize(i + 1, Window::default());
         self.open_window_end_ns = (i as u64 + 1).saturating_mul(self.window_ns);
     }
@@ -350,18 +412,41 @@ impl OutcomeStats {
             && self.open_window.count() > 0
         {
             let [p50, p99] = self.open_window.quantiles([0.5, 0.99]);
-            w.latency_ns_p50 = p50.as_nanos();
-            w.latency_ns_p99 = p99.as_nanos();
-            w.latency_ns_max = self.open_window.max().as_nanos();
+            let max = self.open_window.max().as_nanos();
+            if self.open_window_merged {
+                w.latency_ns_p50 = w.latency_ns_p50.max(p50.as_nanos());
+                w.latency_ns_p99 = w.latency_ns_p99.max(p99.as_nanos());
+                w.latency_ns_max = w.latency_ns_max.max(max);
+            } else {
+                w.latency_ns_p50 = p50.as_nanos();
+                w.latency_ns_p99 = p99.as_nanos();
+                w.latency_ns_max = max;
+            }
             self.open_window.clear();
         }
+        self.open_window_merged = false;
+    }
+
+    /// Halves the resolution: neighbouring closed windows merge and the window doubles.
+    #[cold]
+    fn coarsen(&mut self) {
+        debug_assert_eq!(
+            self.open_window.count(),
+            0,
+            "the open window is closed first"
+        );
+        merge_pairs(&mut self.windows, Window::merged);
+        self.window_ns = self.window_ns.saturating_mul(2);
     }
 
     /// Closes the last window; call once when the run is over.
     pub fn finish(&mut self, end: SimTime) {
         // Windows up to the end exist even if nothing happened in the last ones.
-        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
         self.close_open_window();
+        while windows_to(end, self.window_ns) > MAX_WINDOWS {
+            self.coarsen();
+        }
+        let windows = windows_to(end, self.window_ns);
         if self.windows.len() < windows {
             self.windows.resize(windows, Window::default());
         }
@@ -455,6 +540,8 @@ pub struct Gauges {
     current_end_ns: u64,
     busy: u32,
     queue: u32,
+    /// Set by `finish`: the windows were coarsened for the run's end already.
+    finishing: bool,
 }
 
 impl Gauges {
@@ -466,6 +553,7 @@ impl Gauges {
             current_end_ns: 0,
             busy: 0,
             queue: 0,
+            finishing: false,
         }
     }
 
@@ -488,8 +576,14 @@ impl Gauges {
         self.advance_across_windows(t, end);
     }
 
+    /// Accounts from `t` to `end`, opening windows; `end` is an instant inside the last one
+    /// (during the run) or the exclusive end of the run (in `finish`, which coarsened first, so
+    /// the window at `end` may be one past the bound: it is dropped).
     #[cold]
     fn advance_across_windows(&mut self, mut t: u64, end: u64) {
+        while (end / self.window_ns) as usize >= MAX_WINDOWS && !self.finishing {
+            self.coarsen();
+        }
         let last = (end / self.window_ns) as usize;
         if last >= self.windows.len() {
             self.windows.resize(last + 1, Gauge::default());
@@ -509,6 +603,21 @@ impl Gauges {
         self.current_end_ns = (last as u64 + 1).saturating_mul(self.window_ns);
     }
 
+    /// Halves the resolution: neighbouring windows merge (busy time adds up, the queue maximum
+    /// is exact) and the window doubles.
+    #[cold]
+    fn coarsen(&mut self) {
+        merge_pairs(&mut self.windows, |a: Gauge, b: Gauge| Gauge {
+            busy_ns: a.busy_ns + b.busy_ns,
+            queue_max: a.queue_max.max(b.queue_max),
+        });
+        self.window_ns = self.window_ns.saturating_mul(2);
+        if !self.windows.is_empty() {
+            let last = self.last_change.as_nanos() / self.window_ns;
+            self.current_end_ns = (last + 1).saturating_mul(self.window_ns);
+        }
+    }
+
     /// The number of busy workers and the queue length changed at `now`.
     #[inline]
     pub fn set(&mut self, now: SimTime, busy: u32, queue: u32) {
@@ -521,129 +630,18 @@ impl Gauges {
 
     /// Accounts up to the end of the run; windows at or after `end` are dropped.
     pub fn finish(&mut self, end: SimTime) {
+        // The instant `end` itself is no window's: coarsen for `[0, end)`, as `OutcomeStats`.
+        while windows_to(end, self.window_ns) > MAX_WINDOWS {
+            self.coarsen();
+        }
+        self.finishing = true;
         if end > self.last_change {
             self.advance(end);
         }
-        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
+        let windows = windows_to(end, self.window_ns);
         self.windows.resize(windows, Gauge::default());
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn buckets_are_contiguous_and_cover_u64() {
-        let mut expected_low = 0u64;
-        for i in 0..bucket_of(u64::MAX) + 1 {
-            let (low, high) = bucket_range(i);
-            assert_eq!(low, expected_low, "bucket {i}");
-            assert!(high >= low);
-            assert_eq!(bucket_of(low), i);
-            assert_eq!(bucket_of(high), i);
-            expected_low = high.wrapping_add(1);
-        }
-        assert_eq!(expected_low, 0, "the last bucket ends at u64::MAX");
-    }
-
-    #[test]
-    fn quantiles_of_a_known_set() {
-        let mut h = Histogram::new();
-        for v in 1..=1000u64 {
-            h.record(SimDuration(v * 1_000));
-        }
-        assert_eq!(h.count(), 1000);
-        assert_eq!(h.min(), SimDuration(1_000));
-        assert_eq!(h.max(), SimDuration(1_000_000));
-        assert_eq!(h.mean_ns(), 500_500.0);
-        for (q, exact) in [(0.5, 500_000.0), (0.9, 900_000.0), (0.99, 990_000.0)] {
-            let got = h.quantile(q).as_nanos() as f64;
-            assert!((got / exact - 1.0).abs() <= 1.0 / 256.0, "q{q}: {got}");
-        }
-        assert_eq!(h.quantile(1.0), SimDuration(1_000_000));
-        assert_eq!(Histogram::new().quantile(0.5), SimDuration::ZERO);
-    }
-
-    proptest! {
-        /// Any quantile is within 1/256 of the exact order statistic.
-        #[test]
-        fn quantile_relative_error_is_bounded(mut xs in proptest::collection::vec(0u64..u64::MAX / 2, 1..400), q in 0.0f64..=1.0) {
-            let mut h = Histogram::new();
-            for &x in &xs { h.record(SimDuration(x)); }
-            xs.sort_unstable();
-            let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
-            let exact = xs[rank - 1] as f64;
-            let got = h.quantile(q).as_nanos() as f64;
-            prop_assert!((got - exact).abs() <= exact / 256.0 + 0.5, "exact {} got {}", exact, got);
-        }
-
-        /// One scan for several quantiles gives what one scan each gives, and clearing leaves
-        /// a histogram equal to a new one that kept its memory.
-        #[test]
-        fn quantiles_in_one_pass_and_clear(xs in proptest::collection::vec(0u64..1u64 << 40, 0..200), ys in proptest::collection::vec(0u64..1u64 << 20, 0..50)) {
-            let mut h = Histogram::new();
-            for &x in &xs { h.record(SimDuration(x)); }
-            let qs = [0.0, 0.3, 0.5, 0.5, 0.99, 1.0];
-            let together = h.quantiles(qs);
-            for (q, got) in qs.iter().zip(together) { prop_assert_eq!(h.quantile(*q), got); }
-            h.clear();
-            prop_assert!(h.counts.iter().all(|&c| c == 0));
-            let mut fresh = Histogram::new();
-            for &y in &ys { h.record(SimDuration(y)); fresh.record(SimDuration(y)); }
-            prop_assert_eq!(h.quantiles([0.5, 0.99]), fresh.quantiles([0.5, 0.99]));
-            prop_assert_eq!(h.count(), fresh.count());
-        }
-
-        #[test]
-        fn merge_equals_recording_everything(a in proptest::collection::vec(0u64..1u64 << 40, 0..100), b in proptest::collection::vec(0u64..1u64 << 40, 0..100)) {
-            let mut ha = Histogram::new();
-            let mut hb = Histogram::new();
-            let mut all = Histogram::new();
-            for &x in &a { ha.record(SimDuration(x)); all.record(SimDuration(x)); }
-            for &x in &b { hb.record(SimDuration(x)); all.record(SimDuration(x)); }
-            ha.merge(&hb);
-            for q in [0.0, 0.5, 0.99, 1.0] { prop_assert_eq!(ha.quantile(q), all.quantile(q)); }
-            prop_assert_eq!(ha.count(), all.count());
-            prop_assert_eq!(ha.mean_ns(), all.mean_ns());
-        }
-    }
-
-    #[test]
-    fn window_percentiles_are_closed_in_order() {
-        let mut o = OutcomeStats::new(SimDuration::SECOND);
-        for i in 0..100u64 {
-            o.record_ok(
-                SimTime(i * 10_000_000),
-                SimDuration::from_millis(1 + i / 50),
-            );
-        }
-        o.record_failure(SimTime(2_500_000_000), FailureCause::Timeout);
-        o.finish(SimTime(4_000_000_000));
-        assert_eq!(o.windows.len(), 4);
-        assert_eq!(o.windows[0].ok, 100);
-        assert_eq!(o.windows[0].latency_ns_max, 2_000_000);
-        assert_eq!(o.windows[1].availability(), None);
-        assert_eq!(o.windows[2].availability(), Some(0.0));
-        assert_eq!(
-            o.windows[2].failed_by_cause[FailureCause::Timeout as usize],
-            1
-        );
-    }
-
-    #[test]
-    fn gauges_integrate_busy_time_across_windows() {
-        let mut g = Gauges::new(SimDuration::SECOND);
-        g.set(SimTime(500_000_000), 2, 0); // 2 busy from 0.5 s
-        g.set(SimTime(2_250_000_000), 1, 5); // 1 busy, queue 5 from 2.25 s
-        g.finish(SimTime(3_000_000_000));
-        let busy: Vec<u64> = g.windows.iter().map(|w| w.busy_ns).collect();
-        assert_eq!(
-            busy,
-            vec![1_000_000_000, 2_000_000_000, 500_000_000 + 750_000_000]
-        );
-        let queue: Vec<u32> = g.windows.iter().map(|w| w.queue_max).collect();
-        assert_eq!(queue, vec![0, 0, 5]);
-    }
-}
+mod tests;

@@ -1,6 +1,7 @@
 //! The end of a run: the reports assembled, and the conservation check.
 
 use super::*;
+use crate::metrics::coarsened_window;
 
 impl World {
     /// Closes the books at the end of the run and turns the state into its reports.
@@ -32,6 +33,13 @@ impl World {
             r.stats.finish(end);
             r.calls.finish(end);
         }
+        let window = coarsened_window(self.window, end);
+        debug_assert!(
+            self.services
+                .iter()
+                .all(|s| s.report.stats.window() == window && s.report.gauges.window() == window),
+            "every series coarsens alike"
+        );
         // The edges of one call are the caller's replicas, in replica order.
         let mut replica_of_report = vec![0u32; self.edge_reports.len()];
         for e in &mut self.edges {
@@ -59,7 +67,8 @@ impl World {
             clients: self.clients.into_iter().map(|c| c.report).collect(),
             edges: self.edge_reports,
             faults: self.faults,
-            window: self.window,
+            window: coarsened_window(self.window, end),
+            window_configured: self.window,
         }
     }
 

@@ -6,6 +6,12 @@ use crate::metrics::coarsened_window;
 impl World {
     /// Closes the books at the end of the run and turns the state into its reports.
     pub(super) fn finish(mut self, outcome: RunOutcome) -> RunResult {
+        for c in &mut self.clients {
+            if c.mirrors_calls {
+                let report = self.edges[c.edge].report as usize;
+                c.report.stats = self.edge_reports[report].calls.clone();
+            }
+        }
         self.check_conservation();
         let end = outcome.now;
         for s in &mut self.services {

@@ -146,12 +146,45 @@ impl Histogram {
         if other.total == 0 {
             return;
         }
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        let (first, last) = other.used_buckets();
+        if self.counts.len() <= last {
+            self.counts.resize(last + 1, 0);
         }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+        for (a, b) in self.counts[first..=last]
+            .iter_mut()
+            .zip(&other.counts[first..=last])
+        {
             *a += b;
         }
+        self.merge_summary(other);
+    }
+
+    /// Adds this histogram's counts to `whole` and empties it, in one pass over the used
+    /// buckets (a window's histogram into the whole run's).
+    pub fn drain_into(&mut self, whole: &mut Histogram) {
+        if self.total == 0 {
+            return;
+        }
+        let (first, last) = self.used_buckets();
+        if whole.counts.len() <= last {
+            whole.counts.resize(last + 1, 0);
+        }
+        for (a, b) in whole.counts[first..=last]
+            .iter_mut()
+            .zip(&mut self.counts[first..=last])
+        {
+            *a += *b;
+            *b = 0;
+        }
+        whole.merge_summary(self);
+        self.total = 0;
+        self.sum_ns = 0;
+        self.min_ns = 0;
+        self.max_ns = 0;
+    }
+
+    /// Count, sum, min and max of `other` added to this histogram's.
+    fn merge_summary(&mut self, other: &Histogram) {
         self.min_ns = if self.total == 0 {
             other.min_ns
         } else {
@@ -344,7 +377,8 @@ pub struct OutcomeStats {
     pub cancelled: u64,
     /// Failures, indexed like [`FailureCause::ALL`].
     pub failed_by_cause: [u64; CAUSES],
-    /// Latency of the successful requests.
+    /// Latency of the successful requests; complete once the run is finished (the open
+    /// window's latencies join it when the window closes).
     pub latency: Histogram,
     /// Outcomes per window.
     pub windows: Vec<Window>,
@@ -422,7 +456,7 @@ impl OutcomeStats {
                 w.latency_ns_p99 = p99.as_nanos();
                 w.latency_ns_max = max;
             }
-            self.open_window.clear();
+            self.open_window.drain_into(&mut self.latency);
         }
         self.open_window_merged = false;
     }
@@ -456,7 +490,7 @@ impl OutcomeStats {
     #[inline]
     pub fn record_ok(&mut self, now: SimTime, latency: SimDuration) {
         self.ok += 1;
-        self.latency.record(latency);
+        // The whole run's histogram receives each window's when the window closes.
         let w = self.window_at(now);
         w.ok += 1;
         w.ok_latency_ns_sum += latency.as_nanos();

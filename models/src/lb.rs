@@ -201,6 +201,48 @@ impl Balancer {
     }
 }
 
+impl Balancer {
+    /// [`Balancer::pick`] when every host is eligible (no health checks, no outlier detection),
+    /// in O(1) for every policy but least request: the same random draws and the same host,
+    /// without building or scanning the eligibility flags.
+    pub fn pick_all_eligible(&mut self, outstanding: &[u32], rng: &mut SimRng) -> Option<usize> {
+        debug_assert_eq!(
+            outstanding.len(),
+            self.hosts,
+            "one outstanding count per host"
+        );
+        // Every host is a candidate, in panic or not, so the k-th candidate is host k.
+        let count = self.hosts;
+        if count == 0 {
+            return None;
+        }
+        let picked = match self.policy {
+            LbPolicy::RoundRobin => {
+                let picked = self.next % count;
+                self.next = (picked + 1) % count;
+                picked
+            }
+            LbPolicy::Random => rng.below_inclusive(count as u64 - 1) as usize,
+            LbPolicy::LeastRequest => (0..count)
+                .min_by_key(|&h| (outstanding[h], h))
+                .expect("count > 0"),
+            LbPolicy::PowerOfTwoChoices => {
+                if count == 1 {
+                    0
+                } else {
+                    let (first, second) = draw_two_distinct(rng, count);
+                    if outstanding[second] < outstanding[first] {
+                        second
+                    } else {
+                        first
+                    }
+                }
+            }
+        };
+        Some(picked)
+    }
+}
+
 /// Two distinct uniform positions in `0..count` (`count >= 2`), the first uniform over all and
 /// the second uniform over the rest; draws exactly two numbers.
 fn draw_two_distinct(rng: &mut SimRng, count: usize) -> (usize, usize) {
@@ -425,6 +467,33 @@ mod tests {
         (0..n)
             .map(|_| balancer.pick(eligible, &outstanding, &mut rng).unwrap())
             .collect()
+    }
+
+    /// The O(1) pick is the full pick with every host eligible: same host, same draws after.
+    #[test]
+    fn pick_all_eligible_matches_pick() {
+        for policy in LbPolicy::ALL {
+            for hosts in 1..7usize {
+                for threshold in [0, 50, 100] {
+                    let mut full = Balancer::new(policy, hosts)
+                        .with_panic_threshold_percent(threshold)
+                        .with_round_robin_start(hosts / 2);
+                    let mut fast = full.clone();
+                    let (mut rng_full, mut rng_fast) = (SimRng::from_seed(9), SimRng::from_seed(9));
+                    let eligible = vec![true; hosts];
+                    let mut outstanding = vec![0u32; hosts];
+                    for i in 0..200u32 {
+                        for (h, o) in outstanding.iter_mut().enumerate() {
+                            *o = (i * 7 + h as u32 * 3) % 5;
+                        }
+                        let a = full.pick(&eligible, &outstanding, &mut rng_full);
+                        let b = fast.pick_all_eligible(&outstanding, &mut rng_fast);
+                        assert_eq!(a, b, "{policy:?} with {hosts} hosts, pick {i}");
+                    }
+                    assert_eq!(rng_full.uniform(), rng_fast.uniform(), "the same draws");
+                }
+            }
+        }
     }
 
     #[test]

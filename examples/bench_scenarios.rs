@@ -17,8 +17,11 @@ use std::process::Command;
 
 use models::{RunOptions, World};
 
-/// `(name, file, --set overrides)`; the durations keep one row under a few seconds.
-const LIBRARY: &[(&str, &str, &[(&str, &str)])] = &[
+/// `--set` style overrides: `(path, value)`.
+type Settings = &'static [(&'static str, &'static str)];
+
+/// `(name, file, overrides)`; the durations keep one row under a few seconds.
+const LIBRARY: &[(&str, &str, Settings)] = &[
     ("mm1", "scenarios/library/mm1.ron", &[("duration", "1111s")]),
     ("checkout", "scenarios/library/checkout.ron", &[]),
     (

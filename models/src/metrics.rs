@@ -90,26 +90,51 @@ impl Histogram {
     /// The value at quantile `q` in [0, 1]: the smallest recorded value `v` such that at least
     /// `ceil(q * count)` values are `<= v`, to within the histogram's precision. 0 when empty.
     pub fn quantile(&self, q: f64) -> SimDuration {
-        assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
-        if self.total == 0 {
-            return SimDuration::ZERO;
-        }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                let (low, high) = bucket_range(i);
-                let mid = low + (high - low) / 2;
-                return SimDuration(mid.clamp(self.min_ns, self.max_ns));
-            }
-        }
-        unreachable!("rank {rank} beyond total {}", self.total)
+        self.quantiles([q])[0]
     }
 
-    /// Empties the histogram, keeping its memory.
+    /// Several quantiles in one scan of the buckets; `qs` must be non-decreasing.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> [SimDuration; N] {
+        let mut out = [SimDuration::ZERO; N];
+        if self.total == 0 {
+            for &q in &qs {
+                assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
+            }
+            return out;
+        }
+        let (first, last) = self.used_buckets();
+        let mut seen = 0;
+        let mut i = first;
+        for (slot, &q) in out.iter_mut().zip(&qs) {
+            assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
+            let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+            // Buckets outside [first, last] are empty, so the scan starts and ends there.
+            while seen + self.counts[i] < rank {
+                seen += self.counts[i];
+                i += 1;
+                assert!(i <= last, "rank {rank} beyond total {}", self.total);
+            }
+            let (low, high) = bucket_range(i);
+            let mid = low + (high - low) / 2;
+            *slot = SimDuration(mid.clamp(self.min_ns, self.max_ns));
+        }
+        out
+    }
+
+    /// The buckets of the smallest and the largest recorded value: every other bucket is empty.
+    fn used_buckets(&self) -> (usize, usize) {
+        debug_assert!(self.total > 0);
+        (bucket_of(self.min_ns), bucket_of(self.max_ns))
+    }
+
+    /// Empties the histogram, keeping its memory. Only the used buckets are touched: a window's
+    /// latencies span a few hundred of the ~2,700 buckets.
     pub fn clear(&mut self) {
-        self.counts.fill(0);
+        if self.total > 0 {
+            let (first, last) = self.used_buckets();
+            self.counts[first..=last].fill(0);
+        }
+        debug_assert!(self.counts.iter().all(|&c| c == 0));
         self.total = 0;
         self.sum_ns = 0;
         self.min_ns = 0;
@@ -121,12 +146,45 @@ impl Histogram {
         if other.total == 0 {
             return;
         }
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
+        let (first, last) = other.used_buckets();
+        if self.counts.len() <= last {
+            self.counts.resize(last + 1, 0);
         }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+        for (a, b) in self.counts[first..=last]
+            .iter_mut()
+            .zip(&other.counts[first..=last])
+        {
             *a += b;
         }
+        self.merge_summary(other);
+    }
+
+    /// Adds this histogram's counts to `whole` and empties it, in one pass over the used
+    /// buckets (a window's histogram into the whole run's).
+    pub fn drain_into(&mut self, whole: &mut Histogram) {
+        if self.total == 0 {
+            return;
+        }
+        let (first, last) = self.used_buckets();
+        if whole.counts.len() <= last {
+            whole.counts.resize(last + 1, 0);
+        }
+        for (a, b) in whole.counts[first..=last]
+            .iter_mut()
+            .zip(&mut self.counts[first..=last])
+        {
+            *a += *b;
+            *b = 0;
+        }
+        whole.merge_summary(self);
+        self.total = 0;
+        self.sum_ns = 0;
+        self.min_ns = 0;
+        self.max_ns = 0;
+    }
+
+    /// Count, sum, min and max of `other` added to this histogram's.
+    fn merge_summary(&mut self, other: &Histogram) {
         self.min_ns = if self.total == 0 {
             other.min_ns
         } else {
@@ -217,6 +275,40 @@ impl Outcome {
     }
 }
 
+/// The most windows a time series keeps. When a series needs more, neighbours merge pairwise
+/// and the window doubles, so memory stays flat however long the run; every series of a run
+/// coarsens at the same simulated times (a function of the time alone), so they keep one width.
+/// Above every library scenario's window count at its default length (mm1: 11,112).
+pub const MAX_WINDOWS: usize = 12_288;
+
+/// The width of the windows of a run of length `end` whose configured window is `window`: the
+/// configured one doubled until at most [`MAX_WINDOWS`] cover the run.
+pub fn coarsened_window(window: SimDuration, end: SimTime) -> SimDuration {
+    let mut window_ns = window.as_nanos();
+    while windows_to(end, window_ns) > MAX_WINDOWS {
+        window_ns = window_ns.saturating_mul(2);
+    }
+    SimDuration(window_ns)
+}
+
+/// Windows of `window_ns` needed to cover `[0, end)`.
+fn windows_to(end: SimTime, window_ns: u64) -> usize {
+    usize::try_from(end.as_nanos().div_ceil(window_ns)).unwrap_or(usize::MAX)
+}
+
+/// Merges neighbours pairwise in place; an odd last one stays alone.
+fn merge_pairs<T: Copy>(items: &mut Vec<T>, merge: impl Fn(T, T) -> T) {
+    let merged = items.len().div_ceil(2);
+    for i in 0..merged {
+        let first = items[2 * i];
+        items[i] = match items.get(2 * i + 1) {
+            Some(&second) => merge(first, second),
+            None => first,
+        };
+    }
+    items.truncate(merged);
+}
+
 /// Outcomes of one time window, by the time the outcome was known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
@@ -237,6 +329,25 @@ pub struct Window {
 }
 
 impl Window {
+    /// Two neighbouring windows as one. Counts and sums add up and the maximum is exact; the
+    /// percentiles of the union are not known, so each is the larger of the two: an upper bound
+    /// (at least 99 % of each half's answers are at most its p99, so of the union too).
+    fn merged(self, other: Window) -> Window {
+        let mut failed_by_cause = self.failed_by_cause;
+        for (a, b) in failed_by_cause.iter_mut().zip(other.failed_by_cause) {
+            *a += b;
+        }
+        Window {
+            ok: self.ok + other.ok,
+            degraded: self.degraded + other.degraded,
+            failed_by_cause,
+            ok_latency_ns_sum: self.ok_latency_ns_sum + other.ok_latency_ns_sum,
+            latency_ns_p50: self.latency_ns_p50.max(other.latency_ns_p50),
+            latency_ns_p99: self.latency_ns_p99.max(other.latency_ns_p99),
+            latency_ns_max: self.latency_ns_max.max(other.latency_ns_max),
+        }
+    }
+
     pub fn failed(&self) -> u64 {
         self.failed_by_cause.iter().sum()
     }
@@ -266,7 +377,8 @@ pub struct OutcomeStats {
     pub cancelled: u64,
     /// Failures, indexed like [`FailureCause::ALL`].
     pub failed_by_cause: [u64; CAUSES],
-    /// Latency of the successful requests.
+    /// Latency of the successful requests; complete once the run is finished (the open
+    /// window's latencies join it when the window closes).
     pub latency: Histogram,
     /// Outcomes per window.
     pub windows: Vec<Window>,
@@ -276,6 +388,9 @@ pub struct OutcomeStats {
     /// End of the last window: times are monotone, so anything earlier falls in it and needs
     /// no division to find its window.
     open_window_end_ns: u64,
+    /// The last window holds percentiles from a merge (see [`MAX_WINDOWS`]) that closing it
+    /// must keep.
+    open_window_merged: bool,
 }
 
 impl OutcomeStats {
@@ -292,6 +407,7 @@ impl OutcomeStats {
             window_ns: window.as_nanos(),
             open_window: Histogram::new(),
             open_window_end_ns: 0,
+            open_window_merged: false,
         }
     }
 
@@ -309,12 +425,17 @@ impl OutcomeStats {
 
     #[cold]
     fn open_window_at(&mut self, now: SimTime) {
-        let i = (now.as_nanos() / self.window_ns) as usize;
+        self.close_open_window();
+        let mut i = (now.as_nanos() / self.window_ns) as usize;
+        while i >= MAX_WINDOWS {
+            self.coarsen();
+            i = (now.as_nanos() / self.window_ns) as usize;
+        }
         debug_assert!(
-            i >= self.windows.len(),
+            i + 1 >= self.windows.len(),
             "outcomes recorded out of time order"
         );
-        self.close_open_window();
+        self.open_window_merged = i + 1 == self.windows.len();
         self.windows.resize(i + 1, Window::default());
         self.open_window_end_ns = (i as u64 + 1).saturating_mul(self.window_ns);
     }
@@ -324,18 +445,42 @@ impl OutcomeStats {
         if let Some(w) = self.windows.last_mut()
             && self.open_window.count() > 0
         {
-            w.latency_ns_p50 = self.open_window.quantile(0.5).as_nanos();
-            w.latency_ns_p99 = self.open_window.quantile(0.99).as_nanos();
-            w.latency_ns_max = self.open_window.max().as_nanos();
-            self.open_window.clear();
+            let [p50, p99] = self.open_window.quantiles([0.5, 0.99]);
+            let max = self.open_window.max().as_nanos();
+            if self.open_window_merged {
+                w.latency_ns_p50 = w.latency_ns_p50.max(p50.as_nanos());
+                w.latency_ns_p99 = w.latency_ns_p99.max(p99.as_nanos());
+                w.latency_ns_max = w.latency_ns_max.max(max);
+            } else {
+                w.latency_ns_p50 = p50.as_nanos();
+                w.latency_ns_p99 = p99.as_nanos();
+                w.latency_ns_max = max;
+            }
+            self.open_window.drain_into(&mut self.latency);
         }
+        self.open_window_merged = false;
+    }
+
+    /// Halves the resolution: neighbouring closed windows merge and the window doubles.
+    #[cold]
+    fn coarsen(&mut self) {
+        debug_assert_eq!(
+            self.open_window.count(),
+            0,
+            "the open window is closed first"
+        );
+        merge_pairs(&mut self.windows, Window::merged);
+        self.window_ns = self.window_ns.saturating_mul(2);
     }
 
     /// Closes the last window; call once when the run is over.
     pub fn finish(&mut self, end: SimTime) {
         // Windows up to the end exist even if nothing happened in the last ones.
-        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
         self.close_open_window();
+        while windows_to(end, self.window_ns) > MAX_WINDOWS {
+            self.coarsen();
+        }
+        let windows = windows_to(end, self.window_ns);
         if self.windows.len() < windows {
             self.windows.resize(windows, Window::default());
         }
@@ -345,7 +490,7 @@ impl OutcomeStats {
     #[inline]
     pub fn record_ok(&mut self, now: SimTime, latency: SimDuration) {
         self.ok += 1;
-        self.latency.record(latency);
+        // The whole run's histogram receives each window's when the window closes.
         let w = self.window_at(now);
         w.ok += 1;
         w.ok_latency_ns_sum += latency.as_nanos();
@@ -410,197 +555,8 @@ impl OutcomeStats {
     }
 }
 
-/// How busy a service was in one window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Gauge {
-    /// Worker-nanoseconds in use during the window (divide by the window for mean busy workers).
-    pub busy_ns: u64,
-    /// The longest the queue was during the window.
-    pub queue_max: u32,
-}
-
-/// Per-window gauges of a service, integrated exactly between changes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gauges {
-    pub windows: Vec<Gauge>,
-    window_ns: u64,
-    last_change: SimTime,
-    /// End of the window that holds `last_change`.
-    current_end_ns: u64,
-    busy: u32,
-    queue: u32,
-}
-
-impl Gauges {
-    pub fn new(window: SimDuration) -> Self {
-        Gauges {
-            windows: Vec::new(),
-            window_ns: window.as_nanos(),
-            last_change: SimTime::ZERO,
-            current_end_ns: 0,
-            busy: 0,
-            queue: 0,
-        }
-    }
-
-    pub fn window(&self) -> SimDuration {
-        SimDuration(self.window_ns)
-    }
-
-    /// Accounts the current state from the last change up to `now`.
-    #[inline]
-    fn advance(&mut self, now: SimTime) {
-        let end = now.as_nanos();
-        let t = self.last_change.as_nanos();
-        self.last_change = now;
-        if end < self.current_end_ns {
-            // The common case: still in the window of the last change, no division needed.
-            let g = self.windows.last_mut().expect("a window is open");
-            g.busy_ns += u64::from(self.busy) * (end - t);
-            return;
-        }
-        self.advance_across_windows(t, end);
-    }
-
-    #[cold]
-    fn advance_across_windows(&mut self, mut t: u64, end: u64) {
-        let last = (end / self.window_ns) as usize;
-        if last >= self.windows.len() {
-            self.windows.resize(last + 1, Gauge::default());
-        }
-        loop {
-            let i = (t / self.window_ns) as usize;
-            let window_end = (i as u64 + 1) * self.window_ns;
-            let slice_end = window_end.min(end);
-            let g = &mut self.windows[i];
-            g.busy_ns += u64::from(self.busy) * (slice_end - t);
-            g.queue_max = g.queue_max.max(self.queue);
-            if slice_end >= end {
-                break;
-            }
-            t = slice_end;
-        }
-        self.current_end_ns = (last as u64 + 1).saturating_mul(self.window_ns);
-    }
-
-    /// The number of busy workers and the queue length changed at `now`.
-    #[inline]
-    pub fn set(&mut self, now: SimTime, busy: u32, queue: u32) {
-        self.advance(now);
-        self.busy = busy;
-        self.queue = queue;
-        let g = self.windows.last_mut().expect("a window is open");
-        g.queue_max = g.queue_max.max(queue);
-    }
-
-    /// Accounts up to the end of the run; windows at or after `end` are dropped.
-    pub fn finish(&mut self, end: SimTime) {
-        if end > self.last_change {
-            self.advance(end);
-        }
-        let windows = end.as_nanos().div_ceil(self.window_ns) as usize;
-        self.windows.resize(windows, Gauge::default());
-    }
-}
+mod gauges;
+pub use gauges::{Gauge, Gauges};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn buckets_are_contiguous_and_cover_u64() {
-        let mut expected_low = 0u64;
-        for i in 0..bucket_of(u64::MAX) + 1 {
-            let (low, high) = bucket_range(i);
-            assert_eq!(low, expected_low, "bucket {i}");
-            assert!(high >= low);
-            assert_eq!(bucket_of(low), i);
-            assert_eq!(bucket_of(high), i);
-            expected_low = high.wrapping_add(1);
-        }
-        assert_eq!(expected_low, 0, "the last bucket ends at u64::MAX");
-    }
-
-    #[test]
-    fn quantiles_of_a_known_set() {
-        let mut h = Histogram::new();
-        for v in 1..=1000u64 {
-            h.record(SimDuration(v * 1_000));
-        }
-        assert_eq!(h.count(), 1000);
-        assert_eq!(h.min(), SimDuration(1_000));
-        assert_eq!(h.max(), SimDuration(1_000_000));
-        assert_eq!(h.mean_ns(), 500_500.0);
-        for (q, exact) in [(0.5, 500_000.0), (0.9, 900_000.0), (0.99, 990_000.0)] {
-            let got = h.quantile(q).as_nanos() as f64;
-            assert!((got / exact - 1.0).abs() <= 1.0 / 256.0, "q{q}: {got}");
-        }
-        assert_eq!(h.quantile(1.0), SimDuration(1_000_000));
-        assert_eq!(Histogram::new().quantile(0.5), SimDuration::ZERO);
-    }
-
-    proptest! {
-        /// Any quantile is within 1/256 of the exact order statistic.
-        #[test]
-        fn quantile_relative_error_is_bounded(mut xs in proptest::collection::vec(0u64..u64::MAX / 2, 1..400), q in 0.0f64..=1.0) {
-            let mut h = Histogram::new();
-            for &x in &xs { h.record(SimDuration(x)); }
-            xs.sort_unstable();
-            let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
-            let exact = xs[rank - 1] as f64;
-            let got = h.quantile(q).as_nanos() as f64;
-            prop_assert!((got - exact).abs() <= exact / 256.0 + 0.5, "exact {} got {}", exact, got);
-        }
-
-        #[test]
-        fn merge_equals_recording_everything(a in proptest::collection::vec(0u64..1u64 << 40, 0..100), b in proptest::collection::vec(0u64..1u64 << 40, 0..100)) {
-            let mut ha = Histogram::new();
-            let mut hb = Histogram::new();
-            let mut all = Histogram::new();
-            for &x in &a { ha.record(SimDuration(x)); all.record(SimDuration(x)); }
-            for &x in &b { hb.record(SimDuration(x)); all.record(SimDuration(x)); }
-            ha.merge(&hb);
-            for q in [0.0, 0.5, 0.99, 1.0] { prop_assert_eq!(ha.quantile(q), all.quantile(q)); }
-            prop_assert_eq!(ha.count(), all.count());
-            prop_assert_eq!(ha.mean_ns(), all.mean_ns());
-        }
-    }
-
-    #[test]
-    fn window_percentiles_are_closed_in_order() {
-        let mut o = OutcomeStats::new(SimDuration::SECOND);
-        for i in 0..100u64 {
-            o.record_ok(
-                SimTime(i * 10_000_000),
-                SimDuration::from_millis(1 + i / 50),
-            );
-        }
-        o.record_failure(SimTime(2_500_000_000), FailureCause::Timeout);
-        o.finish(SimTime(4_000_000_000));
-        assert_eq!(o.windows.len(), 4);
-        assert_eq!(o.windows[0].ok, 100);
-        assert_eq!(o.windows[0].latency_ns_max, 2_000_000);
-        assert_eq!(o.windows[1].availability(), None);
-        assert_eq!(o.windows[2].availability(), Some(0.0));
-        assert_eq!(
-            o.windows[2].failed_by_cause[FailureCause::Timeout as usize],
-            1
-        );
-    }
-
-    #[test]
-    fn gauges_integrate_busy_time_across_windows() {
-        let mut g = Gauges::new(SimDuration::SECOND);
-        g.set(SimTime(500_000_000), 2, 0); // 2 busy from 0.5 s
-        g.set(SimTime(2_250_000_000), 1, 5); // 1 busy, queue 5 from 2.25 s
-        g.finish(SimTime(3_000_000_000));
-        let busy: Vec<u64> = g.windows.iter().map(|w| w.busy_ns).collect();
-        assert_eq!(
-            busy,
-            vec![1_000_000_000, 2_000_000_000, 500_000_000 + 750_000_000]
-        );
-        let queue: Vec<u32> = g.windows.iter().map(|w| w.queue_max).collect();
-        assert_eq!(queue, vec![0, 0, 5]);
-    }
-}
+mod tests;

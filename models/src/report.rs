@@ -165,6 +165,10 @@ pub struct RunResult {
     pub clients: Vec<ClientReport>,
     pub edges: Vec<EdgeReport>,
     pub faults: Vec<FaultReport>,
-    /// The width of the windows of every time series.
+    /// The width of the windows of every time series: the configured one, doubled as often as
+    /// needed to keep at most [`crate::metrics::MAX_WINDOWS`] per series.
     pub window: SimDuration,
+    /// The window the scenario asked for; wider `window` means the run was long enough for the
+    /// series to coarsen.
+    pub window_configured: SimDuration,
 }

@@ -34,6 +34,21 @@ pub fn is_complete(result: &RunResult) -> bool {
 
 /// The span utilisation is measured over: the configured duration, or the simulated time
 /// actually covered if the run stopped before the end and covered some time.
+/// One sentence when the run was long enough for its time series to coarsen (see
+/// `models::metrics::MAX_WINDOWS`), `None` otherwise.
+pub(crate) fn coarsened_windows(result: &RunResult) -> Option<String> {
+    (result.window != result.window_configured).then(|| {
+        format!(
+            "note: the time series keep at most {} windows, so windows of {} were merged pairwise \
+             into windows of {}; a merged window's p50 and p99 are the larger of its halves' (an \
+             upper bound)",
+            models::metrics::MAX_WINDOWS,
+            result.window_configured,
+            result.window
+        )
+    })
+}
+
 pub(crate) fn utilisation_window(result: &RunResult) -> SimDuration {
     let covered = result.outcome.now.saturating_since(SimTime::ZERO);
     if covered > SimDuration::ZERO && covered < result.duration {

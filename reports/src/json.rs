@@ -26,7 +26,7 @@ const SECONDS_DECIMALS: i32 = 9;
 /// The JSON document of a run, with schema [`SCHEMA_VERSION`].
 ///
 /// Top-level keys: `faultline_version`, `schema_version`, `scenario`, `seed`, `fingerprint`,
-/// `events`, `sim_duration_s`, `stop_reason`, `complete`, `window_s`, `services` (object by
+/// `events`, `sim_duration_s`, `stop_reason`, `complete`, `window_s` (`window_configured_s` beside it when the series were coarsened), `services` (object by
 /// name), `clients` (object by name), `edges` (array in the order of the run's edges),
 /// `health` (objectives and unhealthy intervals), `faults` (each with its cascade and verdict)
 /// and `blast_radius`. See the README's "JSON report".
@@ -62,6 +62,13 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         "window_s".into(),
         float(result.window.as_secs_f64(), SECONDS_DECIMALS),
     );
+    if result.window != result.window_configured {
+        // Only in runs long enough to coarsen, so every other document stays as it was.
+        doc.insert(
+            "window_configured_s".into(),
+            float(result.window_configured.as_secs_f64(), SECONDS_DECIMALS),
+        );
+    }
 
     let services: Map<String, Value> = result
         .services

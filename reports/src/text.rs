@@ -8,7 +8,9 @@ use models::metrics::{FailureCause, Histogram};
 use sim_core::SimDuration;
 
 use crate::analysis::{Analysis, CascadeStep, FaultImpact, Verdict};
-use crate::common::{amplification, finite, fmt_ms, is_complete, percent, utilisation_window};
+use crate::common::{
+    amplification, coarsened_windows, finite, fmt_ms, is_complete, percent, utilisation_window,
+};
 
 /// ANSI colours of the terminal summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +80,10 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
             result.max_events, outcome.now
         );
         out.push_str(&paint(&warning, Some(Colour::Yellow), colour));
+        out.push('\n');
+    }
+    if let Some(note) = coarsened_windows(result) {
+        out.push_str(&note);
         out.push('\n');
     }
 

@@ -109,12 +109,55 @@ impl<E: Copy> QuadHeap<E> {
     fn len(&self) -> usize {
         self.items.len()
     }
+
+    /// Moves the entry at `hole` down until no child is before it.
+    fn sift_down(&mut self, mut hole: usize) {
+        let len = self.items.len();
+        let entry = self.items[hole];
+        loop {
+            let first = 4 * hole + 1;
+            if first >= len {
+                break;
+            }
+            let mut best = first;
+            for child in first + 1..(first + 4).min(len) {
+                if self.items[child].before(&self.items[best]) {
+                    best = child;
+                }
+            }
+            if !self.items[best].before(&entry) {
+                break;
+            }
+            self.items[hole] = self.items[best];
+            hole = best;
+        }
+        self.items[hole] = entry;
+    }
+
+    /// Keeps only the entries `keep` accepts and restores the heap order (Floyd's bottom-up
+    /// construction, O(n)). The order in which entries pop is unchanged: `(time, seq)` is a
+    /// total order, so any valid heap of the same entries pops them in the same sequence.
+    fn retain(&mut self, keep: impl FnMut(&Entry<E>) -> bool) {
+        self.items.retain(keep);
+        let len = self.items.len();
+        if len > 1 {
+            for node in (0..=(len - 2) / 4).rev() {
+                self.sift_down(node);
+            }
+        }
+    }
 }
+
+/// Compaction waits for at least this many cancelled entries, so small heaps never compact.
+const COMPACT_MIN_CANCELLED: usize = 64;
 
 /// Pending events in `(time, seq)` order.
 ///
 /// Cancellation is lazy: a cancelled timer stays in the heap and is skipped when it reaches the
-/// top. Each cancellable timer owns a slot holding the `seq` of the entry it belongs to;
+/// top, unless more than half of the heap is cancelled timers: then the heap drops them all at
+/// once (O(n) for at least n/2 cancellations, so O(1) amortised per cancel). Most timeouts are
+/// cancelled long before they expire, and without compaction the heap would grow to hold every
+/// one of them, making every push and pop deeper. Each cancellable timer owns a slot holding the `seq` of the entry it belongs to;
 /// cancelling frees the slot at once (O(1)), and an entry whose slot no longer names it is
 /// stale. Slots are recycled, so their number is bounded by the timers live at once, and in
 /// steady state neither scheduling nor cancelling allocates.
@@ -194,7 +237,27 @@ impl<E: Copy> EventQueue<E> {
         *owner = FREE;
         self.free_slots.push(id.slot);
         self.cancelled_pending += 1;
+        if self.cancelled_pending >= COMPACT_MIN_CANCELLED
+            && 2 * self.cancelled_pending > self.heap.len()
+        {
+            self.compact();
+        }
         true
+    }
+
+    /// Drops every cancelled timer from the heap.
+    #[cold]
+    fn compact(&mut self) {
+        let slots = &self.slots;
+        self.heap
+            .retain(|entry| entry.slot == NO_SLOT || slots[entry.slot as usize] == entry.seq);
+        self.cancelled_pending = 0;
+        debug_assert!(
+            self.heap
+                .items
+                .iter()
+                .all(|e| e.slot == NO_SLOT || slots[e.slot as usize] == e.seq)
+        );
     }
 
     /// Removes and returns the earliest live event, skipping cancelled timers.
@@ -295,6 +358,30 @@ mod tests {
         assert!(q.slots.len() <= 1, "slots grew to {}", q.slots.len());
     }
 
+    #[test]
+    fn compaction_bounds_the_heap_and_keeps_the_order() {
+        let mut q = EventQueue::new();
+        let mut live = Vec::new();
+        let mut state = 12345u64;
+        for i in 0..20_000u64 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let time = (state >> 33) % 1_000;
+            let id = q.push_timer(SimTime(time), i);
+            if i % 10 < 8 {
+                assert!(q.cancel(id));
+            } else {
+                live.push((time, i));
+            }
+            assert!(q.heap_len() <= 2 * q.len() + COMPACT_MIN_CANCELLED);
+        }
+        live.sort();
+        let popped: Vec<(u64, u64)> =
+            std::iter::from_fn(|| q.pop().map(|(t, e)| (t.0, e))).collect();
+        assert_eq!(popped, live);
+    }
+
     proptest! {
         /// Against a reference model (a sorted vector), any mix of pushes, timers, cancels and
         /// pops yields the same sequence.
@@ -321,6 +408,36 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(q.len(), reference.len());
+            }
+        }
+
+        /// Many timers, cancelled in any order: compaction runs often and pops stay in order.
+        #[test]
+        fn matches_reference_model_through_compactions(
+            ops in proptest::collection::vec((0u8..8, 0u64..200, any::<prop::sample::Index>()), 1..3000)
+        ) {
+            let mut q = EventQueue::new();
+            let mut reference: Vec<(u64, u64, u32)> = Vec::new();
+            let mut timers: Vec<(TimerId, u64)> = Vec::new();
+            let (mut seq, mut payload) = (0u64, 0u32);
+            for (op, t, index) in ops {
+                match op {
+                    0 => { q.push(SimTime(t), payload); reference.push((t, seq, payload)); seq += 1; payload += 1; }
+                    1..=3 => { let id = q.push_timer(SimTime(t), payload); timers.push((id, seq)); reference.push((t, seq, payload)); seq += 1; payload += 1; }
+                    4..=6 => if !timers.is_empty() {
+                        let (id, s) = timers.swap_remove(index.index(timers.len()));
+                        let live = reference.iter().any(|e| e.1 == s);
+                        prop_assert_eq!(q.cancel(id), live);
+                        reference.retain(|e| e.1 != s);
+                    },
+                    _ => {
+                        reference.sort();
+                        let expected = if reference.is_empty() { None } else { let e = reference.remove(0); Some((SimTime(e.0), e.2)) };
+                        prop_assert_eq!(q.pop(), expected);
+                    }
+                }
+                prop_assert_eq!(q.len(), reference.len());
+                prop_assert!(q.heap_len() <= 2 * q.len() + COMPACT_MIN_CANCELLED);
             }
         }
     }

@@ -471,8 +471,10 @@ impl World {
         } = ended;
         match owner {
             Owner::Client { client, started } => {
-                let stats = &mut self.clients[client.0 as usize].report.stats;
-                stats.record(now, now - started, outcome);
+                let state = &mut self.clients[client.0 as usize];
+                if !state.mirrors_calls {
+                    state.report.stats.record(now, now - started, outcome);
+                }
             }
             Owner::Job(job) => {
                 let j = &self.jobs[job];

@@ -26,6 +26,10 @@ pub(super) struct ClientState {
     /// The retry policy of a read-modify-write client's users (its edge has none).
     pub(super) user_retry: Option<Retry>,
     pub(super) users: Vec<User>,
+    /// An open-loop client's requests are exactly its edges' calls (one call per request, same
+    /// start, end and outcome), so its statistics are not recorded twice: they are copied from
+    /// the calls' when the run ends. Users (closed loop, read-modify-write) record their own.
+    pub(super) mirrors_calls: bool,
     pub(super) report: ClientReport,
 }
 
@@ -63,6 +67,7 @@ impl ClientState {
             spikes: Vec::new(),
             user_retry,
             users: vec![user; users as usize],
+            mirrors_calls: users == 0,
             report: ClientReport {
                 name: client.name.clone(),
                 stats: OutcomeStats::new(window),
@@ -167,7 +172,9 @@ impl World {
         let next = self.interarrival_at(client, s.now());
         s.schedule_in(next, WorldEvent::ClientArrival { client });
         let state = &mut self.clients[client as usize];
-        state.report.stats.requests += 1;
+        if !state.mirrors_calls {
+            state.report.stats.requests += 1;
+        }
         let edge = if state.kinds.len() == 1 {
             state.edge
         } else {

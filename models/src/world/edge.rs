@@ -87,6 +87,13 @@ impl World {
             return 0;
         }
         let service = edge.to.0 as usize;
+        if matches!(self.specs[service].health, Health::Unchecked) && edge.outlier.is_none() {
+            // Every replica is eligible: no flags to build, no scan.
+            return edge
+                .balancer
+                .pick_all_eligible(&edge.outstanding, &mut edge.lb_rng)
+                .unwrap_or(0) as u32;
+        }
         let state = &self.services[service];
         self.eligible.clear();
         for i in 0..n {

@@ -1,10 +1,17 @@
 //! The end of a run: the reports assembled, and the conservation check.
 
 use super::*;
+use crate::metrics::coarsened_window;
 
 impl World {
     /// Closes the books at the end of the run and turns the state into its reports.
     pub(super) fn finish(mut self, outcome: RunOutcome) -> RunResult {
+        for c in &mut self.clients {
+            if c.mirrors_calls {
+                let report = self.edges[c.edge].report as usize;
+                c.report.stats = self.edge_reports[report].calls.clone();
+            }
+        }
         self.check_conservation();
         let end = outcome.now;
         for s in &mut self.services {
@@ -32,6 +39,13 @@ impl World {
             r.stats.finish(end);
             r.calls.finish(end);
         }
+        let window = coarsened_window(self.window, end);
+        debug_assert!(
+            self.services
+                .iter()
+                .all(|s| s.report.stats.window() == window && s.report.gauges.window() == window),
+            "every series coarsens alike"
+        );
         // The edges of one call are the caller's replicas, in replica order.
         let mut replica_of_report = vec![0u32; self.edge_reports.len()];
         for e in &mut self.edges {
@@ -59,7 +73,8 @@ impl World {
             clients: self.clients.into_iter().map(|c| c.report).collect(),
             edges: self.edge_reports,
             faults: self.faults,
-            window: self.window,
+            window: coarsened_window(self.window, end),
+            window_configured: self.window,
         }
     }
 

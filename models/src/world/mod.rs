@@ -47,6 +47,7 @@ mod call;
 mod clients;
 mod edge;
 mod events;
+mod fault_reports;
 mod faults;
 mod finish;
 mod plan;

@@ -270,3 +270,100 @@ fn html_charts_the_breaker_states() {
     let plain = report(&library("checkout.ron"), 1, "html");
     assert!(plain.contains("No circuit breakers are configured"));
 }
+
+/// The cascades of a JSON report, by fault description: the steps' names, sorted, each with the
+/// other faults blamed for it.
+fn blame(v: &Value) -> Vec<(String, Vec<(String, Vec<String>)>)> {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| s.as_str().expect("string").to_owned())
+            .collect()
+    };
+    let mut out: Vec<(String, Vec<(String, Vec<String>)>)> = v["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .map(|f| {
+            let mut steps: Vec<(String, Vec<String>)> = f["cascade"]
+                .as_array()
+                .expect("cascade")
+                .iter()
+                .map(|s| {
+                    let name = s["name"].as_str().expect("name").to_owned();
+                    (name, strings(&s["shared_with"]))
+                })
+                .collect();
+            steps.sort();
+            (
+                f["description"].as_str().expect("description").to_owned(),
+                steps,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Issue 12: two faults starting together on disjoint subgraphs (`ship` errors, `store-2`
+/// slow) are each blamed for what calls their service, never for the other's subgraph; the
+/// `gateway` over both, and its client, are blamed on both. Swapping the faults in the file
+/// changes nothing.
+#[test]
+fn concurrent_faults_are_blamed_along_the_call_graph_whatever_their_order() {
+    let path = root().join("tests/scenarios/concurrent-faults.ron");
+    let text = std::fs::read_to_string(&path).expect("scenario");
+    let ship = r#"        Errors(service: "ship", rate: 0.3, from: "60s", to: "90s"),"#;
+    let store = r#"        Latency(service: "store-2", multiply: 20.0, from: "60s", to: "90s"),"#;
+    let both = format!("{ship}\n{store}");
+    assert!(text.contains(&both), "the faults as the test swaps them");
+    let swapped_path = temp_dir("concurrent-faults").join("swapped.ron");
+    std::fs::write(
+        &swapped_path,
+        text.replace(&both, &format!("{store}\n{ship}")),
+    )
+    .expect("write");
+    let shared = |other: &str| vec![other.to_owned()];
+    for seed in 1..=3 {
+        let v: Value = serde_json::from_str(&report(&path, seed, "json")).expect("JSON");
+        let blamed = blame(&v);
+        let step = |name: &str, also: Vec<String>| (name.to_owned(), also);
+        assert_eq!(
+            blamed,
+            vec![
+                (
+                    "ship errors 0.3".to_owned(),
+                    vec![
+                        step("gateway", shared("store-2 latency x20")),
+                        step("orders", vec![]),
+                        step("portal", shared("store-2 latency x20")),
+                        step("saga", vec![]),
+                        step("ship", vec![]),
+                    ]
+                ),
+                (
+                    "store-2 latency x20".to_owned(),
+                    vec![
+                        step("gateway", shared("ship errors 0.3")),
+                        step("portal", shared("ship errors 0.3")),
+                        step("reader", vec![]),
+                        step("readers", vec![]),
+                        step("store-2", vec![]),
+                    ]
+                ),
+            ],
+            "seed {seed}"
+        );
+        for f in v["faults"].as_array().expect("faults") {
+            assert_eq!(f["verdict"], "recovered", "seed {seed}: {f}");
+        }
+        let swapped: Value =
+            serde_json::from_str(&report(&swapped_path, seed, "json")).expect("JSON");
+        assert_eq!(
+            blame(&swapped),
+            blamed,
+            "seed {seed}: the order in the file matters"
+        );
+    }
+}

@@ -5,8 +5,10 @@
 //! Everything is computed from the per-window time series of a [`RunResult`]; the analysis
 //! never drives the engine.
 
-use models::RunResult;
+use std::collections::BTreeSet;
+
 use models::metrics::{FailureCause, OutcomeStats, Window};
+use models::{EdgeReport, FaultReport, RunResult};
 use sim_core::{SimDuration, SimTime};
 
 /// Health is judged on at least this many finished requests: consecutive windows with fewer
@@ -127,15 +129,23 @@ pub struct CascadeStep {
     pub from: SimTime,
     pub symptom: Symptom,
     /// The edge from this entity to an entity that was already unhealthy: the path the damage
-    /// took (`checkout -> payments`); `None` for the faulted service itself.
+    /// took (`checkout -> payments`); `None` for what the fault acts on directly.
     pub via: Option<String>,
+    /// The descriptions of the other faults blamed for the same unhealthy interval: both reach
+    /// it through the call graph and started together (in file order).
+    pub shared_with: Vec<String>,
 }
 
 /// What the system did after one scripted fault.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultImpact {
     pub description: String,
+    /// The service it shows at first.
     pub service: String,
+    /// The services and clients it acts on directly: its cascade holds only these and what
+    /// calls them.
+    pub services: Vec<String>,
+    pub clients: Vec<String>,
     pub from: SimTime,
     pub to: SimTime,
     /// Services and clients that became unhealthy, in order.
@@ -182,7 +192,7 @@ pub struct Analysis {
     pub baseline_end: SimTime,
     /// Services (file order), then clients, then edges.
     pub entities: Vec<EntityHealth>,
-    /// One per scripted fault, in start order.
+    /// One per scripted fault, in start order (file order for faults that start together).
     pub faults: Vec<FaultImpact>,
     /// Services and clients unhealthy at some time after a fault started.
     pub blast_radius: Vec<String>,
@@ -200,6 +210,29 @@ struct Series<'a> {
     availability_objective: f64,
     latency_p99_objective: Option<SimDuration>,
     latency_objective_set: bool,
+}
+
+/// The services and clients a fault can damage.
+struct Reach {
+    services: BTreeSet<String>,
+    clients: BTreeSet<String>,
+}
+
+impl Reach {
+    fn holds(&self, e: &EntityHealth) -> bool {
+        match e.kind {
+            EntityKind::Service => self.services.contains(&e.name),
+            EntityKind::Client => self.clients.contains(&e.name),
+            EntityKind::Edge => false,
+        }
+    }
+}
+
+/// A fault blamed for one unhealthy interval: `entities[entity].unhealthy[interval]`.
+#[derive(Clone, Copy, PartialEq)]
+struct Claim {
+    entity: usize,
+    interval: usize,
 }
 
 struct Analyser<'a> {
@@ -315,15 +348,13 @@ impl<'a> Analyser<'a> {
             .collect();
         let mut order: Vec<usize> = (0..self.result.faults.len()).collect();
         order.sort_by_key(|&i| (self.result.faults[i].from, i));
+        let reach: Vec<Reach> = self.result.faults.iter().map(|f| self.reach(f)).collect();
+        let claims: Vec<Vec<Claim>> = (0..self.result.faults.len())
+            .map(|i| self.claims(i, &reach, &entities))
+            .collect();
         let faults: Vec<FaultImpact> = order
             .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let until = order
-                    .get(k + 1)
-                    .map_or(SimTime::MAX, |&j| self.result.faults[j].from);
-                self.impact(i, until, &entities)
-            })
+            .map(|&i| self.impact(i, &claims, &entities))
             .collect();
         let mut blast_radius: Vec<String> = Vec::new();
         for f in &faults {
@@ -342,38 +373,123 @@ impl<'a> Analyser<'a> {
         }
     }
 
-    /// The cascade after fault `index`: entities whose first unhealthy interval starting at or
-    /// after the fault (and before `until`, the next fault's start) is attributed to it.
-    fn impact(&self, index: usize, until: SimTime, entities: &[EntityHealth]) -> FaultImpact {
-        let fault = &self.result.faults[index];
-        let mut steps: Vec<(CascadeStep, &Interval)> = Vec::new();
-        for e in entities.iter().filter(|e| e.kind != EntityKind::Edge) {
-            // An interval already running when the fault began is not this fault's doing.
-            if let Some(iv) = e
-                .unhealthy
-                .iter()
-                .find(|iv| iv.from >= fault.from && iv.from < until)
-            {
-                steps.push((
-                    CascadeStep {
-                        kind: e.kind,
-                        name: e.name.clone(),
-                        from: iv.from,
-                        symptom: iv.symptom,
-                        via: None,
-                    },
-                    iv,
-                ));
+    /// What fault `index` can damage: the services and clients it acts on, and everything
+    /// that calls them, transitively. A load spike also loads what its service calls, so that
+    /// comes first (and what else calls those).
+    fn reach(&self, fault: &FaultReport) -> Reach {
+        let mut reach = Reach {
+            services: fault.services.iter().cloned().collect(),
+            clients: fault.clients.iter().cloned().collect(),
+        };
+        let caller = |e: &'a EdgeReport| e.from.strip_prefix("client:");
+        if fault.kind == "load_spike" {
+            let mut frontier: Vec<String> = reach.services.iter().cloned().collect();
+            while let Some(service) = frontier.pop() {
+                for e in self.result.edges.iter().filter(|e| e.from == service) {
+                    if reach.services.insert(e.to.clone()) {
+                        frontier.push(e.to.clone());
+                    }
+                }
             }
         }
-        // Earliest first; at the same window, callees before callers (the faulted service
+        let mut frontier: Vec<String> = reach.services.iter().cloned().collect();
+        while let Some(service) = frontier.pop() {
+            for e in self.result.edges.iter().filter(|e| e.to == service) {
+                match caller(e) {
+                    Some(client) => {
+                        reach.clients.insert(client.to_owned());
+                    }
+                    None => {
+                        if reach.services.insert(e.from.clone()) {
+                            frontier.push(e.from.clone());
+                        }
+                    }
+                }
+            }
+        }
+        reach
+    }
+
+    /// The unhealthy intervals fault `index` is blamed for: per service or client it reaches,
+    /// the first interval that starts in the fault's first window or later, and before the
+    /// next fault that also reaches it starts. An interval already running when the fault
+    /// began is not its doing; faults that start together and both reach an entity share its
+    /// interval, whatever their order in the file.
+    fn claims(&self, index: usize, reach: &[Reach], entities: &[EntityHealth]) -> Vec<Claim> {
+        let faults = &self.result.faults;
+        let start = |i: usize| self.window_start(faults[i].from);
+        let mut out = Vec::new();
+        for (entity, e) in entities.iter().enumerate() {
+            if !reach[index].holds(e) {
+                continue;
+            }
+            let until = (0..faults.len())
+                .filter(|&j| start(j) > start(index) && reach[j].holds(e))
+                .map(start)
+                .min()
+                .unwrap_or(SimTime::MAX);
+            if let Some(interval) = e
+                .unhealthy
+                .iter()
+                .position(|iv| iv.from >= start(index) && iv.from < until)
+            {
+                out.push(Claim { entity, interval });
+            }
+        }
+        out
+    }
+
+    /// The start of the window holding `t`: an unhealthy interval starts at a window's start.
+    fn window_start(&self, t: SimTime) -> SimTime {
+        let w = self.window.as_nanos();
+        SimTime(t.as_nanos() / w * w)
+    }
+
+    /// The cascade of fault `index` from its claims, ordered, with the path the damage took,
+    /// the other faults blamed for the same steps, the timings and the verdict.
+    fn impact(
+        &self,
+        index: usize,
+        claims: &[Vec<Claim>],
+        entities: &[EntityHealth],
+    ) -> FaultImpact {
+        let fault = &self.result.faults[index];
+        let direct = |e: &EntityHealth| match e.kind {
+            EntityKind::Service => fault.services.contains(&e.name),
+            EntityKind::Client => fault.clients.contains(&e.name),
+            EntityKind::Edge => false,
+        };
+        let mut steps: Vec<(CascadeStep, &Interval)> = claims[index]
+            .iter()
+            .map(|claim| {
+                let e = &entities[claim.entity];
+                let iv = &e.unhealthy[claim.interval];
+                let shared_with = (0..claims.len())
+                    .filter(|&j| j != index && claims[j].contains(claim))
+                    .map(|j| self.result.faults[j].description.clone())
+                    .collect();
+                let step = CascadeStep {
+                    kind: e.kind,
+                    name: e.name.clone(),
+                    from: iv.from,
+                    symptom: iv.symptom,
+                    via: None,
+                    shared_with,
+                };
+                (step, iv)
+            })
+            .collect();
+        // Earliest first; at the same window, callees before callers (what the fault acts on
         // first), then file order.
-        let depth = |name: &str| self.depth_from(name, &fault.service);
+        let depth = |name: &str| self.depth_from(name, &fault.services);
         steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
         for k in 0..steps.len() {
             let (earlier, rest) = steps.split_at_mut(k);
             let step = &mut rest[0].0;
-            if step.name == fault.service {
+            let acted_on = entities
+                .iter()
+                .any(|e| e.kind == step.kind && e.name == step.name && direct(e));
+            if acted_on {
                 continue;
             }
             step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
@@ -405,6 +521,8 @@ impl<'a> Analyser<'a> {
         FaultImpact {
             description: fault.description.clone(),
             service: fault.service.clone(),
+            services: fault.services.clone(),
+            clients: fault.clients.clone(),
             from: fault.from,
             to: fault.to,
             cascade: steps.into_iter().map(|(s, _)| s).collect(),
@@ -414,11 +532,11 @@ impl<'a> Analyser<'a> {
         }
     }
 
-    /// Calls from `name` to `target` along the call graph (0 for the target itself, large if
-    /// unreachable): callees sort before their callers.
-    fn depth_from(&self, name: &str, target: &str) -> usize {
-        let mut frontier = vec![target.to_owned()];
-        let mut seen = vec![target.to_owned()];
+    /// Calls from `name` to the nearest of `targets` along the call graph (0 for a target
+    /// itself, large if unreachable): callees sort before their callers.
+    fn depth_from(&self, name: &str, targets: &[String]) -> usize {
+        let mut frontier = targets.to_vec();
+        let mut seen = targets.to_vec();
         for depth in 0..=self.result.edges.len() + 1 {
             if frontier.iter().any(|n| n == name) {
                 return depth;

@@ -164,6 +164,9 @@ fn fault_json(f: &FaultImpact) -> Value {
     let mut m = Map::new();
     m.insert("description".into(), Value::from(f.description.as_str()));
     m.insert("service".into(), Value::from(f.service.as_str()));
+    let names = |v: &[String]| Value::Array(v.iter().map(|n| Value::from(n.as_str())).collect());
+    m.insert("services".into(), names(&f.services));
+    m.insert("clients".into(), names(&f.clients));
     m.insert("from_s".into(), seconds(f.from));
     m.insert("to_s".into(), seconds(f.to));
     let cascade: Vec<Value> = f
@@ -178,6 +181,15 @@ fn fault_json(f: &FaultImpact) -> Value {
             c.insert(
                 "via".into(),
                 step.via.as_deref().map_or(Value::Null, Value::from),
+            );
+            c.insert(
+                "shared_with".into(),
+                Value::Array(
+                    step.shared_with
+                        .iter()
+                        .map(|d| Value::from(d.as_str()))
+                        .collect(),
+                ),
             );
             Value::Object(c)
         })

@@ -247,8 +247,10 @@ pub(crate) fn fault_head(f: &FaultImpact, text: &dyn Fn(&str) -> String) -> Stri
     format!("{} at {}", text(&f.description), seconds(f.from.as_nanos()))
 }
 
-/// One step of a cascade: `checkout timeouts from 120.0 s (via checkout -> payments)`. Names
-/// go through `name` and the edge through `edge`, so that Markdown can escape them.
+/// One step of a cascade: `checkout timeouts from 120.0 s (via checkout -> payments)`, with
+/// `; also ship errors 0.3` when other faults are blamed for it too. Names and the other
+/// faults' descriptions go through `name` and the edge through `edge`, so that Markdown can
+/// escape them.
 pub(crate) fn step_phrase(
     step: &CascadeStep,
     name: &dyn Fn(&str) -> String,
@@ -260,8 +262,16 @@ pub(crate) fn step_phrase(
         step.symptom.phrase(),
         seconds(step.from.as_nanos())
     );
+    let mut notes = Vec::new();
     if let Some(via) = &step.via {
-        let _ = write!(s, " (via {})", edge(via));
+        notes.push(format!("via {}", edge(via)));
+    }
+    if !step.shared_with.is_empty() {
+        let others: Vec<String> = step.shared_with.iter().map(|d| name(d)).collect();
+        notes.push(format!("also {}", others.join(", ")));
+    }
+    if !notes.is_empty() {
+        let _ = write!(s, " ({})", notes.join("; "));
     }
     s
 }

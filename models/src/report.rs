@@ -142,11 +142,10 @@ pub struct FaultReport {
     /// The service it shows at first (the first it acts on).
     pub service: String,
     /// The services it acts on directly, in file order: its service, those with a replica on
-    /// its target, those with a host on either side of a link fault or partition. Its damage
-    /// can reach only these and what calls them.
+    /// its target, those called across a link fault or partition (a caller on one side, a
+    /// replica on the other). Its damage can reach only these and what calls them.
     pub services: Vec<String>,
-    /// The clients it acts on directly: a load spike's client, those with a host on either
-    /// side of a link fault or partition.
+    /// The clients it acts on directly: a load spike's client.
     pub clients: Vec<String>,
     /// A short human description: `payments latency x10`.
     pub description: String,

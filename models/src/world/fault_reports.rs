@@ -5,9 +5,9 @@ use super::faults::{holds, replicas_of};
 use super::*;
 
 /// The services (by name, in file order) and clients a fault acts on directly: its service;
-/// every service with a replica on a crashed or chaotic target; every service and client with a
-/// host on either side of a link fault or partition; a load spike's client and the service it
-/// calls. The reports blame a fault only for what reaches these through the call graph.
+/// every service with a replica on a crashed or chaotic target; every service called across a
+/// link fault or partition; a load spike's client and the service it calls. The reports blame
+/// a fault only for what reaches these through the call graph.
 pub(super) struct ActsOn {
     pub(super) services: Vec<String>,
     pub(super) clients: Vec<String>,
@@ -28,24 +28,35 @@ impl ActsOn {
         }
     }
 
-    /// Every service and client with a host in one of `sides`' places.
-    fn on_places(config: &WorldConfig, sides: &[&[Place]]) -> Self {
+    /// The services a cut between places `a` and `b` acts on: those called across it, by a
+    /// service or client on one side, with a replica on the other. Their callers see the
+    /// damage at them first, as with a fault of the service itself.
+    fn across(config: &WorldConfig, a: &[Place], b: &[Place]) -> Self {
         let topology = &config.topology;
-        let on = |h: usize| {
-            sides
+        let side = |places: &[Place], hosts: &[usize]| {
+            hosts
                 .iter()
-                .any(|side| side.iter().any(|p| holds(topology, p, h)))
+                .any(|&h| places.iter().any(|p| holds(topology, p, h)))
         };
-        ActsOn {
-            services: Self::services(config, |s| {
-                config.services[s].replicas.iter().any(|&h| on(h))
-            }),
-            clients: config
+        let crosses = |from: &[usize], to: &[usize]| {
+            (side(a, from) && side(b, to)) || (side(b, from) && side(a, to))
+        };
+        let called_across = |callee: usize| {
+            let to = &config.services[callee].replicas;
+            let by_service = config.services.iter().any(|caller| {
+                let plans =
+                    std::iter::once(&caller.calls).chain(caller.endpoints.iter().map(|e| &e.calls));
+                plans.flatten().any(|c| c.to.0 as usize == callee) && crosses(&caller.replicas, to)
+            });
+            let by_client = config
                 .clients
                 .iter()
-                .filter(|c| on(c.host))
-                .map(|c| c.name.clone())
-                .collect(),
+                .any(|c| c.to.0 as usize == callee && crosses(&[c.host], to));
+            by_service || by_client
+        };
+        ActsOn {
+            services: Self::services(config, called_across),
+            clients: Vec::new(),
         }
     }
 
@@ -62,7 +73,7 @@ impl ActsOn {
                     clients: Vec::new(),
                 }
             }
-            Fault::LinkLatency { a, b, .. } => Self::on_places(config, &[a, b]),
+            Fault::LinkLatency { a, b, .. } => Self::across(config, a, b),
             Fault::LoadSpike { client, .. } => {
                 let c = &config.clients[client.0 as usize];
                 ActsOn {
@@ -74,7 +85,7 @@ impl ActsOn {
     }
 
     pub(super) fn partition(config: &WorldConfig, p: &Partition) -> Self {
-        Self::on_places(config, &[&p.side_a, &p.side_b])
+        Self::across(config, &p.side_a, &p.side_b)
     }
 }
 

@@ -367,3 +367,30 @@ fn concurrent_faults_are_blamed_along_the_call_graph_whatever_their_order() {
         );
     }
 }
+
+/// Issue 12: a retry storm between two services (the gateway retries at once, its users do not)
+/// is named in the verdict beside the full queue it keeps full.
+#[test]
+fn a_service_to_service_retry_storm_is_named() {
+    let path = root().join("tests/scenarios/service-retry-storm.ron");
+    for seed in 1..=2 {
+        let v: Value = serde_json::from_str(&report(&path, seed, "json")).expect("JSON");
+        let f = &v["faults"][0];
+        assert_eq!(f["verdict"], "did not recover", "seed {seed}");
+        let sustained: Vec<&str> = f["sustained_by"]
+            .as_array()
+            .expect("sustained_by")
+            .iter()
+            .map(|s| s.as_str().expect("sentence"))
+            .collect();
+        assert!(
+            sustained.iter().any(|s| s.starts_with("retries: gateway sends ")
+                && s.contains(" attempts per call to backend (1.00 before the fault)")),
+            "seed {seed}: {sustained:?}"
+        );
+        assert!(
+            sustained.iter().any(|s| s.starts_with("queues: backend ")),
+            "seed {seed}: {sustained:?}"
+        );
+    }
+}

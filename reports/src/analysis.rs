@@ -354,7 +354,7 @@ impl<'a> Analyser<'a> {
             .collect();
         let faults: Vec<FaultImpact> = order
             .iter()
-            .map(|&i| self.impact(i, &claims, &entities))
+            .map(|&i| self.impact(i, &reach, &claims, &entities))
             .collect();
         let mut blast_radius: Vec<String> = Vec::new();
         for f in &faults {
@@ -450,6 +450,7 @@ impl<'a> Analyser<'a> {
     fn impact(
         &self,
         index: usize,
+        reach: &[Reach],
         claims: &[Vec<Claim>],
         entities: &[EntityHealth],
     ) -> FaultImpact {
@@ -506,7 +507,7 @@ impl<'a> Analyser<'a> {
             Verdict::FaultStillActive
         } else if open_at_end {
             Verdict::DidNotRecover {
-                sustained_by: self.sustained_by(fault.to),
+                sustained_by: self.sustained_by(fault.to, &reach[index]),
             }
         } else {
             Verdict::Recovered {
@@ -567,53 +568,53 @@ impl<'a> Analyser<'a> {
         })
     }
 
-    /// What keeps the system degraded after `fault_end`: retries that multiply the load, and
-    /// services whose queues stay full or whose workers stay saturated.
-    fn sustained_by(&self, fault_end: SimTime) -> Vec<String> {
+    /// What keeps the system degraded after `fault_end`, within the fault's reach: retries that
+    /// multiply the load on any edge into it (a client's or a service's), and services whose
+    /// queues stay full or whose workers stay saturated.
+    fn sustained_by(&self, fault_end: SimTime, reach: &Reach) -> Vec<String> {
         let w_ns = self.window.as_nanos();
         let after = (fault_end.as_nanos().div_ceil(w_ns)) as usize;
         let before = (self.baseline_end.as_nanos() / w_ns) as usize;
         let mut out = Vec::new();
-        for c in &self.result.clients {
-            let Some(edge) = self
-                .result
-                .edges
-                .iter()
-                .find(|e| e.from == format!("client:{}", c.name))
-            else {
+        // Every edge, a client's or a service's: attempts per logical call after the fault
+        // against before it.
+        let finished = |stats: &OutcomeStats, range: std::ops::Range<usize>| -> u64 {
+            let windows = stats.windows.get(range).unwrap_or(&[]);
+            windows.iter().map(|w| w.ok + w.failed()).sum()
+        };
+        for edge in self
+            .result
+            .edges
+            .iter()
+            .filter(|e| reach.services.contains(&e.to))
+        {
+            let ratio = |range: std::ops::Range<usize>| {
+                let calls = finished(&edge.calls, range.clone());
+                (calls > 0).then(|| finished(&edge.stats, range) as f64 / calls as f64)
+            };
+            let now = ratio(after..edge.stats.windows.len());
+            let then = ratio(0..before).unwrap_or(1.0);
+            let Some(now) = now.filter(|&now| now > then * 1.5) else {
                 continue;
             };
-            let ratio = |range: std::ops::Range<usize>| {
-                let attempts: u64 = edge
-                    .stats
-                    .windows
-                    .get(range.clone())
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|w| w.ok + w.failed())
-                    .sum();
-                let requests: u64 = c
-                    .stats
-                    .windows
-                    .get(range)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|w| w.ok + w.failed())
-                    .sum();
-                (requests > 0).then(|| attempts as f64 / requests as f64)
-            };
-            let now = ratio(after..c.stats.windows.len());
-            let then = ratio(0..before).unwrap_or(1.0);
-            if let Some(now) = now
-                && now > then * 1.5
-            {
-                out.push(format!(
-                    "retries: {} sends {now:.2} attempts per request ({then:.2} before the fault)",
-                    c.name
-                ));
-            }
+            out.push(match edge.from.strip_prefix("client:") {
+                Some(client) => format!(
+                    "retries: {client} sends {now:.2} attempts per request ({then:.2} before the \
+                     fault)"
+                ),
+                None => format!(
+                    "retries: {} sends {now:.2} attempts per call to {} ({then:.2} before the \
+                     fault)",
+                    edge.from, edge.to
+                ),
+            });
         }
-        for s in &self.result.services {
+        for s in self
+            .result
+            .services
+            .iter()
+            .filter(|s| reach.services.contains(&s.name))
+        {
             let windows = s.gauges.windows.get(after..).unwrap_or(&[]);
             if windows.is_empty() {
                 continue;

@@ -569,3 +569,42 @@ fn a_read_modify_write_answered_by_a_fallback_is_degraded() {
     assert!(db.write_conflicts > 0);
     assert_eq!(writers.degraded, db.write_conflicts, "{writers:?}");
 }
+
+/// Issue 12: without deadline propagation the back end cannot know that the user gave up, but
+/// its work is wasted all the same and is counted where it is done. The users give up after
+/// 20 ms; front waits (no timeout of its own) for back, which takes 50 ms: every job back
+/// finishes, and every job front finishes, is work for nobody. With a 200 ms deadline nothing
+/// is wasted.
+#[test]
+fn work_for_a_caller_up_the_chain_that_gave_up_is_wasted_where_it_is_done() {
+    let text = |deadline: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "waste", duration: "20s",
+                services: [
+                    Service(name: "front", workers: 100, queue: 100, execution: Async,
+                            service_time: Constant(value: "1ms"), calls: [(to: "back")]),
+                    Service(name: "back", workers: 4, queue: 100,
+                            service_time: Constant(value: "50ms")),
+                ],
+                network: (latency: Constant(value: "1ms")),
+                clients: [Client(name: "users", to: "front",
+                                 arrivals: Poisson(rate_per_s: 20.0), deadline: "{deadline}")])"#
+        )
+    };
+    for seed in 1..=3 {
+        let r = run_text(&text("20ms"), seed);
+        let (front, back) = (&r.services[0], &r.services[1]);
+        assert!(back.stats.ok > 300, "seed {seed}: {}", back.stats.ok);
+        assert_eq!(r.clients[0].stats.ok, 0, "seed {seed}: every user gives up");
+        assert_eq!(back.wasted_work, back.stats.ok, "seed {seed}");
+        assert_eq!(
+            front.wasted_work, back.wasted_work,
+            "seed {seed}: one front job per back job"
+        );
+        let r = run_text(&text("200ms"), seed);
+        assert_eq!(
+            (r.services[0].wasted_work, r.services[1].wasted_work),
+            (0, 0)
+        );
+    }
+}

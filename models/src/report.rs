@@ -21,7 +21,8 @@ pub struct ServiceReport {
     pub queue_per_replica: u32,
     /// Attempts sent to this service and how they ended for their callers.
     pub stats: OutcomeStats,
-    /// Jobs that did their work for a caller that had already given up on them.
+    /// Jobs that did their work for nobody: their caller, or a caller up the chain, had given
+    /// up (timed out, cancelled, its step decided) by the time they finished.
     pub wasted_work: u64,
     /// The longest the queue got.
     pub queue_max: u32,

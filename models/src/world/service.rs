@@ -268,6 +268,34 @@ impl World {
         self.services[j.service.0 as usize].replicas[j.replica as usize].epoch != j.epoch
     }
 
+    /// Whether someone still waits for a job's result: the attempt it serves is live, and so,
+    /// up the chain, is the job whose call sent it (still on that call's step) and the attempt
+    /// that one serves, up to a client or user. Work done for nobody is wasted work.
+    pub(super) fn awaited(&self, job: JobSlot) -> bool {
+        let mut job = job;
+        // A chain never holds more jobs than there are: the bound only guards against a cycle.
+        for _ in 0..=self.jobs.capacity() {
+            let j = &self.jobs[job];
+            if j.attempt == NO_ATTEMPT || self.attempts[j.slot].id != j.attempt {
+                return false;
+            }
+            let call = &self.calls[j.call];
+            match call.owner {
+                Owner::Job(parent) => {
+                    let p = &self.jobs[parent];
+                    if call.parent_attempt == NO_ATTEMPT
+                        || (p.attempt, p.step) != (call.parent_attempt, call.step)
+                    {
+                        return false;
+                    }
+                    job = parent;
+                }
+                Owner::Client { .. } | Owner::User { .. } => return !call.finished,
+            }
+        }
+        unreachable!("a chain of jobs longer than the jobs there are")
+    }
+
     /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its
     /// host is gone). Its caller finds out by its timeout, if it has one.
     pub(super) fn discard_job(&mut self, job_id: JobSlot) {

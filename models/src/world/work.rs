@@ -218,6 +218,8 @@ impl World {
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
+        // Executed for a caller that has given up, or whose own caller has, up the chain.
+        let wasted = executed && !self.awaited(job_id);
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter
@@ -253,10 +255,7 @@ impl World {
         if orphan && call.jobs == 0 {
             self.calls.remove(call_id);
         }
-        // Attempt ids are never reused, so this holds even if the slot holds another attempt.
-        let attempt_live = self.attempts[slot].id == attempt;
-        if !attempt_live && executed {
-            // The caller gave up on this attempt (or the call is over): the work was wasted.
+        if wasted {
             self.services[service].report.wasted_work += 1;
         }
         let from = self.services[service].replicas[replica].host;

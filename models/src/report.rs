@@ -90,6 +90,11 @@ pub struct ClientReport {
     pub retries: u64,
     /// The service the client calls.
     pub to: String,
+    /// Failed requests by the cause at the failure's origin: a `dependency` failure counts
+    /// under the cause that started it down the chain (a timeout, a rejection, an error, an
+    /// open circuit...), as the failure reply carried it back; other causes count as
+    /// themselves. Indexed like `FailureCause::ALL`; sums to `stats.failed()`.
+    pub failed_by_root_cause: [u64; crate::metrics::CAUSES],
     pub objective: Objective,
 }
 

@@ -22,6 +22,9 @@ pub(super) struct Attempt {
     pub(super) breaker_at: Option<SimTime>,
     /// The replica it was sent to.
     pub(super) replica: u32,
+    /// For a `dependency` failure, the cause at its origin down the chain, carried back by the
+    /// reply as `value` is.
+    pub(super) root: FailureCause,
 }
 
 impl World {
@@ -47,6 +50,7 @@ impl World {
             value: 0,
             breaker_at: None,
             replica: 0,
+            root: FailureCause::Dependency,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -242,6 +246,7 @@ impl World {
             executed: false,
             arrived: now,
             permit: None,
+            root: FailureCause::Dependency,
         });
         if latency == SimDuration::ZERO {
             self.on_deliver::<TRACE>(s, job);
@@ -407,6 +412,7 @@ impl World {
         let now = s.now();
         let a = &self.attempts[slot];
         let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
+        let root = a.root;
         let edge_id = self.calls[call_id].edge;
         let edge = &mut self.edges[edge_id];
         let to = edge.to.0 as usize;
@@ -443,7 +449,13 @@ impl World {
             }
             Outcome::Failed(cause) => cause,
         };
-        self.calls[call_id].last_cause = cause;
+        let call = &mut self.calls[call_id];
+        call.last_cause = cause;
+        call.last_root = if cause == FailureCause::Dependency {
+            root
+        } else {
+            cause
+        };
         self.after_failure::<TRACE>(s, call_id, attempt, cause);
     }
 

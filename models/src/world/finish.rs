@@ -81,6 +81,14 @@ impl World {
             self.attempts.live().count() as u64,
             "attempts not conserved on their edges"
         );
+        for c in &self.clients {
+            assert_eq!(
+                c.report.failed_by_root_cause.iter().sum::<u64>(),
+                c.report.stats.failed(),
+                "every failed request of {} has one root cause",
+                c.report.name
+            );
+        }
         let client_in_flight: u64 = self
             .clients
             .iter()

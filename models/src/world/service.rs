@@ -40,6 +40,9 @@ pub(super) struct Job {
     pub(super) arrived: SimTime,
     /// Its place under the service's adaptive concurrency limit.
     pub(super) permit: Option<Permit>,
+    /// The root cause of the last downstream call that failed: what a `dependency` failure of
+    /// this job goes back to.
+    pub(super) root: FailureCause,
 }
 
 /// A latency fault on a service's work: inside `[from, to)`, work takes `multiply` times as

@@ -218,6 +218,11 @@ impl World {
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
+        if outcome == Outcome::Failed(FailureCause::Dependency) && self.attempts[slot].id == attempt
+        {
+            // The root cause travels back with the failure, as a record's version does.
+            self.attempts[slot].root = job.root;
+        }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
         let wasted = executed && !self.awaited(job_id);
         if let Some(permit) = self.jobs[job_id].permit.take() {

@@ -384,8 +384,10 @@ fn a_service_to_service_retry_storm_is_named() {
             .map(|s| s.as_str().expect("sentence"))
             .collect();
         assert!(
-            sustained.iter().any(|s| s.starts_with("retries: gateway sends ")
-                && s.contains(" attempts per call to backend (1.00 before the fault)")),
+            sustained
+                .iter()
+                .any(|s| s.starts_with("retries: gateway sends ")
+                    && s.contains(" attempts per call to backend (1.00 before the fault)")),
             "seed {seed}: {sustained:?}"
         );
         assert!(
@@ -393,4 +395,34 @@ fn a_service_to_service_retry_storm_is_named() {
             "seed {seed}: {sustained:?}"
         );
     }
+}
+
+/// Issue 12: a client sees the failures below it as `dependency`; the failure reply carries the
+/// cause where it began, so the report says why the users failed: the `ship` errors two calls
+/// down for `orders` and `portal`; timeouts and rejections in checkout. Every failure has one
+/// root cause, and none is `dependency`.
+#[test]
+fn clients_report_the_root_causes_behind_dependency_failures() {
+    let concurrent = root().join("tests/scenarios/concurrent-faults.ron");
+    let v: Value = serde_json::from_str(&report(&concurrent, 1, "json")).expect("JSON");
+    for name in ["orders", "portal"] {
+        let c = &v["clients"][name];
+        let failed = c["failed"].as_u64().expect("failed");
+        assert!(failed > 100, "{name}: {failed}");
+        assert_eq!(c["failed_by_cause"]["dependency"], failed, "{name}");
+        assert_eq!(c["failed_by_root_cause"]["error"], failed, "{name}");
+    }
+    let text = report(&concurrent, 1, "text");
+    assert!(
+        text.contains("\nwhy clients failed (root causes)\n  orders: ")
+            && text.contains(" error\n  portal: "),
+        "{text}"
+    );
+    let v = json("checkout.ron", 1);
+    let c = &v["clients"]["shoppers"];
+    let roots = c["failed_by_root_cause"].as_object().expect("root causes");
+    let sum: u64 = roots.values().map(|n| n.as_u64().expect("count")).sum();
+    assert_eq!(sum, c["failed"].as_u64().expect("failed"));
+    assert_eq!(roots["dependency"], 0);
+    assert!(roots["timeout"].as_u64() > Some(0) && roots["rejected"].as_u64() > Some(0));
 }

@@ -318,6 +318,14 @@ fn client_json(c: &ClientReport) -> Value {
         "amplification".into(),
         float(amplification(c), RATIO_DECIMALS),
     );
+    let roots: Map<String, Value> = FailureCause::ALL
+        .iter()
+        .map(|&r| {
+            let n = c.failed_by_root_cause[r as usize];
+            (r.as_str().to_owned(), Value::from(n))
+        })
+        .collect();
+    m.insert("failed_by_root_cause".into(), Value::Object(roots));
     Value::Object(m)
 }
 

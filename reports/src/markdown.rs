@@ -123,6 +123,24 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         );
     }
 
+    let roots = crate::common::root_causes_shown(result);
+    if !roots.is_empty() {
+        // Behind every `dependency`, the cause where the failure began down the chain.
+        out.push_str("\n#### Why clients failed (root causes)\n\n");
+        let mut header = vec!["client"];
+        header.extend(roots.iter().map(|c| c.as_str()));
+        table_header(&mut out, &header);
+        for c in &result.clients {
+            let mut cells = vec![escape(&c.name)];
+            cells.extend(
+                roots
+                    .iter()
+                    .map(|&r| c.failed_by_root_cause[r as usize].to_string()),
+            );
+            table_row(&mut out, &cells);
+        }
+    }
+
     out.push_str("\n#### Failures by cause\n\n");
     // The four causes a service can see always; the policies' causes when they occurred.
     let shown: Vec<FailureCause> = FailureCause::ALL

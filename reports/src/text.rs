@@ -112,6 +112,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         );
     }
     clients.render(&mut out, colour);
+    why_clients_failed(&mut out, result);
 
     out.push('\n');
     let mut services = Table::new([
@@ -185,6 +186,34 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         }
     }
     out
+}
+
+/// Per client that failed, its failed requests by root cause (the cause at the failure's
+/// origin, behind `dependency`), most frequent first: `orders: 909 error, 12 timeout`.
+fn why_clients_failed(out: &mut String, result: &RunResult) {
+    if crate::common::root_causes_shown(result).is_empty() {
+        return;
+    }
+    out.push_str("\nwhy clients failed (root causes)\n");
+    for c in result.clients.iter().filter(|c| c.stats.failed() > 0) {
+        let _ = writeln!(out, "  {}: {}", c.name, root_causes_phrase(c));
+    }
+}
+
+/// A client's failed requests by root cause, most frequent first (ties in cause order):
+/// `909 error, 12 timeout`.
+pub(crate) fn root_causes_phrase(c: &models::ClientReport) -> String {
+    let mut causes: Vec<(u64, FailureCause)> = FailureCause::ALL
+        .into_iter()
+        .map(|r| (c.failed_by_root_cause[r as usize], r))
+        .filter(|&(n, _)| n > 0)
+        .collect();
+    causes.sort_by_key(|&(n, r)| (std::cmp::Reverse(n), r as usize));
+    let parts: Vec<String> = causes
+        .iter()
+        .map(|(n, r)| format!("{n} {}", r.as_str()))
+        .collect();
+    parts.join(", ")
 }
 
 /// The "what happened" section: per fault its cascade, one step per line so that it fits a

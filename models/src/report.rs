@@ -57,6 +57,19 @@ pub struct ReplicaReport {
     pub crashes: u64,
     /// Time it was not running.
     pub down: SimDuration,
+    /// Each time it stopped running, in order: a crash, chaos or leak episode.
+    pub outages: Vec<Outage>,
+}
+
+/// One time a replica was down: from its crash to its restart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outage {
+    pub from: SimTime,
+    /// `None` when it was still down at the end of the run.
+    pub to: Option<SimTime>,
+    /// The index in `RunResult::faults` of the crash or chaos fault that took it down; `None`
+    /// for a leak's crash (the leak of its service).
+    pub fault: Option<u32>,
 }
 
 impl ServiceReport {

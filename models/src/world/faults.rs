@@ -72,6 +72,11 @@ impl World {
         let inst = &mut state.replicas[replica as usize];
         inst.epoch += 1;
         inst.report.crashes += 1;
+        inst.report.outages.push(Outage {
+            from: now,
+            to: None,
+            fault: (fault != NONE).then_some(fault),
+        });
         inst.down_since = now;
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
@@ -125,6 +130,9 @@ impl World {
             return;
         }
         inst.report.down += now - inst.down_since;
+        if let Some(outage) = inst.report.outages.last_mut() {
+            outage.to = Some(now);
+        }
         inst.up_since = now;
         if self.tracer.is_some() {
             // Restarts are rare: a run-time check instead of a traced copy of every caller.

@@ -178,6 +178,7 @@ impl Replica {
                 host: host_name,
                 crashes: 0,
                 down: SimDuration::ZERO,
+                outages: Vec::new(),
             },
         }
     }

@@ -426,3 +426,54 @@ fn clients_report_the_root_causes_behind_dependency_failures() {
     assert_eq!(roots["dependency"], 0);
     assert!(roots["timeout"].as_u64() > Some(0) && roots["rejected"].as_u64() > Some(0));
 }
+
+/// Issue 12: chaos and leak faults last the whole run, so their own verdict is always "fault
+/// still active"; each crash episode gets its own. In gray-failures the leak takes all four api
+/// replicas down around 125 s (one episode, the outages overlap) and the system recovers about
+/// a second after they restart; the other faults keep their episodes empty.
+#[test]
+fn crash_episodes_of_chaos_and_leaks_get_their_own_verdicts() {
+    let v = json("gray-failures.ron", 1);
+    let faults = v["faults"].as_array().expect("faults");
+    let by = |d: &str| {
+        faults
+            .iter()
+            .find(|f| f["description"] == d)
+            .unwrap_or_else(|| panic!("fault {d}"))
+    };
+    for f in faults {
+        let kind_has_episodes =
+            ["api leak", "store chaos"].contains(&f["description"].as_str().expect("d"));
+        assert_eq!(!f["episodes"].is_null(), kind_has_episodes, "{f}");
+    }
+    let leak = &by("api leak")["episodes"];
+    let counted: u64 = leak["by_verdict"]
+        .as_object()
+        .expect("by verdict")
+        .values()
+        .map(|n| n.as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, leak["count"].as_u64().expect("count"));
+    let hit = &leak["with_impact"][0];
+    assert_eq!(
+        hit["replicas"].as_array().expect("replicas").len(),
+        4,
+        "{hit}"
+    );
+    assert_eq!(hit["verdict"], "recovered", "{hit}");
+    assert!(
+        hit["time_to_recover_s"].as_f64().expect("recovered") < 2.0,
+        "{hit}"
+    );
+    assert_eq!(hit["cascade"][0], "api", "{hit}");
+    let chaos = &by("store chaos")["episodes"];
+    for e in chaos["with_impact"].as_array().expect("episodes") {
+        assert!(e["to_s"].as_f64() >= e["from_s"].as_f64(), "{e}");
+        assert_eq!(e["verdict"], "recovered", "{e}");
+    }
+    let text = report(&library("gray-failures.ron"), 1, "text");
+    assert!(
+        text.contains("  crash episodes: ") && text.contains(" down 125.0"),
+        "{text}"
+    );
+}

@@ -11,6 +11,9 @@ use models::metrics::{FailureCause, OutcomeStats, Window};
 use models::{EdgeReport, FaultReport, RunResult};
 use sim_core::{SimDuration, SimTime};
 
+mod episodes;
+pub use episodes::Episode;
+
 /// Health is judged on at least this many finished requests: consecutive windows with fewer
 /// are pooled with the following ones until they reach it, so one stray failure in a quiet
 /// second is not an outage, and short windows still give verdicts. A last pool that never
@@ -156,6 +159,9 @@ pub struct FaultImpact {
     /// something was still unhealthy when the run ended.
     pub time_to_recover: Option<SimDuration>,
     pub verdict: Verdict,
+    /// For chaos and leak faults, which last the whole run: each crash episode (replicas down
+    /// together) with its own cascade and verdict, in time order. Empty for other faults.
+    pub episodes: Vec<Episode>,
 }
 
 /// Did the system return to its pre-fault behaviour after the trigger ended?
@@ -349,12 +355,22 @@ impl<'a> Analyser<'a> {
         let mut order: Vec<usize> = (0..self.result.faults.len()).collect();
         order.sort_by_key(|&i| (self.result.faults[i].from, i));
         let reach: Vec<Reach> = self.result.faults.iter().map(|f| self.reach(f)).collect();
+        let episodes: Vec<Vec<Episode>> = (0..self.result.faults.len())
+            .map(|i| self.episodes(i))
+            .collect();
         let claims: Vec<Vec<Claim>> = (0..self.result.faults.len())
-            .map(|i| self.claims(i, &reach, &entities))
+            .map(|i| self.claims(i, &reach, &episodes[i], &entities))
             .collect();
         let faults: Vec<FaultImpact> = order
             .iter()
-            .map(|&i| self.impact(i, &reach, &claims, &entities))
+            .map(|&i| {
+                let mut impact = self.impact(i, &reach, &claims, &entities);
+                impact.episodes = episodes[i].clone();
+                for e in &mut impact.episodes {
+                    self.judge_episode(i, &reach[i], &claims, &entities, e);
+                }
+                impact
+            })
             .collect();
         let mut blast_radius: Vec<String> = Vec::new();
         for f in &faults {
@@ -414,8 +430,15 @@ impl<'a> Analyser<'a> {
     /// the first interval that starts in the fault's first window or later, and before the
     /// next fault that also reaches it starts. An interval already running when the fault
     /// began is not its doing; faults that start together and both reach an entity share its
-    /// interval, whatever their order in the file.
-    fn claims(&self, index: usize, reach: &[Reach], entities: &[EntityHealth]) -> Vec<Claim> {
+    /// interval, whatever their order in the file. A chaos or leak fault also claims the first
+    /// interval that began during one of its crash `episodes`.
+    fn claims(
+        &self,
+        index: usize,
+        reach: &[Reach],
+        episodes: &[Episode],
+        entities: &[EntityHealth],
+    ) -> Vec<Claim> {
         let faults = &self.result.faults;
         let start = |i: usize| self.window_start(faults[i].from);
         let mut out = Vec::new();
@@ -428,10 +451,11 @@ impl<'a> Analyser<'a> {
                 .map(start)
                 .min()
                 .unwrap_or(SimTime::MAX);
+            let in_episode = |iv: &Interval| episodes.iter().any(|ep| self.during(ep, iv));
             if let Some(interval) = e
                 .unhealthy
                 .iter()
-                .position(|iv| iv.from >= start(index) && iv.from < until)
+                .position(|iv| (iv.from >= start(index) && iv.from < until) || in_episode(iv))
             {
                 out.push(Claim { entity, interval });
             }
@@ -455,11 +479,6 @@ impl<'a> Analyser<'a> {
         entities: &[EntityHealth],
     ) -> FaultImpact {
         let fault = &self.result.faults[index];
-        let direct = |e: &EntityHealth| match e.kind {
-            EntityKind::Service => fault.services.contains(&e.name),
-            EntityKind::Client => fault.clients.contains(&e.name),
-            EntityKind::Edge => false,
-        };
         let mut steps: Vec<(CascadeStep, &Interval)> = claims[index]
             .iter()
             .map(|claim| {
@@ -480,21 +499,7 @@ impl<'a> Analyser<'a> {
                 (step, iv)
             })
             .collect();
-        // Earliest first; at the same window, callees before callers (what the fault acts on
-        // first), then file order.
-        let depth = |name: &str| self.depth_from(name, &fault.services);
-        steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
-        for k in 0..steps.len() {
-            let (earlier, rest) = steps.split_at_mut(k);
-            let step = &mut rest[0].0;
-            let acted_on = entities
-                .iter()
-                .any(|e| e.kind == step.kind && e.name == step.name && direct(e));
-            if acted_on {
-                continue;
-            }
-            step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
-        }
+        self.order(fault, &mut steps);
         let time_to_detect = steps
             .first()
             .map(|(s, _)| s.from.saturating_since(fault.from));
@@ -530,6 +535,28 @@ impl<'a> Analyser<'a> {
             time_to_detect,
             time_to_recover,
             verdict,
+            episodes: Vec::new(),
+        }
+    }
+
+    /// Puts a cascade in order: earliest first; at the same window, callees before callers
+    /// (what the fault acts on first), then file order; and names the path the damage took to
+    /// each step the fault does not act on directly.
+    fn order(&self, fault: &FaultReport, steps: &mut [(CascadeStep, &Interval)]) {
+        let direct = |step: &CascadeStep| match step.kind {
+            EntityKind::Service => fault.services.contains(&step.name),
+            EntityKind::Client => fault.clients.contains(&step.name),
+            EntityKind::Edge => false,
+        };
+        let depth = |name: &str| self.depth_from(name, &fault.services);
+        steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
+        for k in 0..steps.len() {
+            let (earlier, rest) = steps.split_at_mut(k);
+            let step = &mut rest[0].0;
+            if direct(step) {
+                continue;
+            }
+            step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
         }
     }
 

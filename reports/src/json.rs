@@ -204,10 +204,57 @@ fn fault_json(f: &FaultImpact) -> Value {
         _ => (Value::Null, Vec::new()),
     };
     m.insert("recovered_at_s".into(), recovered_at);
+    m.insert("episodes".into(), episodes_json(f));
     m.insert(
         "sustained_by".into(),
         Value::Array(sustained_by.into_iter().map(Value::from).collect()),
     );
+    Value::Object(m)
+}
+
+/// A chaos or leak fault's crash episodes, bounded: the counts by verdict, and the first
+/// [`crate::text::EPISODES_LISTED`] episodes with an impact one by one (`null` for other faults).
+fn episodes_json(f: &FaultImpact) -> Value {
+    if f.episodes.is_empty() {
+        return Value::Null;
+    }
+    let mut m = Map::new();
+    m.insert("count".into(), Value::from(f.episodes.len()));
+    let mut by_verdict = Map::new();
+    for e in &f.episodes {
+        let n = by_verdict
+            .entry(e.verdict.as_str())
+            .or_insert(Value::from(0u64));
+        *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+    }
+    m.insert("by_verdict".into(), Value::Object(by_verdict));
+    let worst = f.episodes.iter().filter_map(|e| match e.verdict {
+        Verdict::Recovered { .. } => e.time_to_recover,
+        _ => None,
+    });
+    m.insert("time_to_recover_s_max".into(), duration_s(worst.max()));
+    let (listed, _) = crate::text::episodes_listed(f);
+    let listed: Vec<Value> = listed
+        .iter()
+        .map(|e| {
+            let mut x = Map::new();
+            x.insert("from_s".into(), seconds(e.from));
+            x.insert("to_s".into(), e.to.map_or(Value::Null, seconds));
+            let names = |v: Vec<&str>| Value::Array(v.into_iter().map(Value::from).collect());
+            x.insert(
+                "replicas".into(),
+                names(e.replicas.iter().map(String::as_str).collect()),
+            );
+            x.insert(
+                "cascade".into(),
+                names(e.cascade.iter().map(|c| c.name.as_str()).collect()),
+            );
+            x.insert("verdict".into(), Value::from(e.verdict.as_str()));
+            x.insert("time_to_recover_s".into(), duration_s(e.time_to_recover));
+            Value::Object(x)
+        })
+        .collect();
+    m.insert("with_impact".into(), Value::Array(listed));
     Value::Object(m)
 }
 

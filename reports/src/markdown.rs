@@ -212,9 +212,27 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
                 let _ = writeln!(out, "- Verdict: **{word}**{rest}");
             }
         }
+        if let Some(summary) = crate::text::episodes_summary(f) {
+            let _ = writeln!(out, "- {}", escape(&upper_first(&summary)));
+            let (listed, more) = crate::text::episodes_listed(f);
+            for e in listed {
+                let _ = writeln!(out, "  - {}", crate::text::episode_phrase(e, &escape));
+            }
+            if more > 0 {
+                let _ = writeln!(out, "  - and {more} more with impact");
+            }
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "**Blast radius:** {}", blast_radius(analysis, &escape));
+}
+
+/// `crash episodes: ...` as `Crash episodes: ...`, the way the other list items start.
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// `| a | b |` then `| --- | ---: |`: the first column left-aligned, the others right-aligned.

@@ -346,7 +346,23 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
             }
             out.push_str("</ul>\n");
         }
-        out.push_str("</li>\n</ul>\n</div>\n");
+        out.push_str("</li>\n");
+        if let Some(summary) = crate::text::episodes_summary(f) {
+            let _ = write!(out, "<li>{}", escape(&summary));
+            let (listed, more) = crate::text::episodes_listed(f);
+            if !listed.is_empty() {
+                out.push_str("\n<ul>\n");
+                for e in listed {
+                    let _ = writeln!(out, "<li>{}</li>", crate::text::episode_phrase(e, &esc));
+                }
+                if more > 0 {
+                    let _ = writeln!(out, "<li>and {more} more with impact</li>");
+                }
+                out.push_str("</ul>\n");
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n</div>\n");
     }
     let total = analysis
         .entities

@@ -608,3 +608,26 @@ fn work_for_a_caller_up_the_chain_that_gave_up_is_wasted_where_it_is_done() {
         );
     }
 }
+
+/// Issue 12: a thread-per-request worker is held while it waits on its calls; the share spent
+/// on its own work tells busy from blocked. front works 2 ms, then holds its worker through
+/// 1 ms + 10 ms + 1 ms for back: 2 of every 14 ms held are work. back has no calls: all its
+/// held time is work.
+#[test]
+fn held_worker_time_is_split_into_own_work_and_blocked() {
+    let text = r#"Scenario(version: 1, name: "held", duration: "20s",
+        services: [
+            Service(name: "front", workers: 50, queue: 100, execution: ThreadPerRequest,
+                    service_time: Constant(value: "2ms"), calls: [(to: "back")]),
+            Service(name: "back", workers: 50, queue: 100, service_time: Constant(value: "10ms")),
+        ],
+        network: (latency: Constant(value: "1ms")),
+        clients: [Client(name: "users", to: "front", arrivals: Poisson(rate_per_s: 200.0))])"#;
+    let r = run_text(text, 1);
+    let (front, back) = (&r.services[0], &r.services[1]);
+    assert_eq!(back.work_ns, back.busy_ns(), "back only works");
+    let share = front.work_ns as f64 / front.busy_ns() as f64;
+    assert!((share - 2.0 / 14.0).abs() < 0.002, "front works {share} of its held time");
+    let d = r.duration;
+    assert!(front.work_utilisation(d) < front.utilisation(d) / 6.0);
+}

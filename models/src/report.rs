@@ -28,6 +28,9 @@ pub struct ServiceReport {
     pub queue_max: u32,
     /// Busy workers and queue length per window.
     pub gauges: Gauges,
+    /// Worker-nanoseconds spent on the service's own work (its service time), out of those
+    /// the workers were held: the rest a thread-per-request worker spent blocked on its calls.
+    pub work_ns: u128,
     pub objective: Objective,
     /// Executions of a logical call's work beyond its first, on a non-idempotent service.
     pub duplicate_side_effects: u64,
@@ -80,6 +83,17 @@ impl ServiceReport {
             .iter()
             .map(|g| u128::from(g.busy_ns))
             .sum()
+    }
+
+    /// Share of worker time spent on the service's own work over `duration`: `utilisation`
+    /// less the time held while blocked on downstream calls.
+    pub fn work_utilisation(&self, duration: SimDuration) -> f64 {
+        let capacity = u128::from(self.workers) * u128::from(duration.as_nanos());
+        if capacity == 0 {
+            0.0
+        } else {
+            self.work_ns as f64 / capacity as f64
+        }
     }
 
     /// Share of worker time in use over `duration`.

@@ -247,6 +247,7 @@ impl World {
             arrived: now,
             permit: None,
             root: FailureCause::Dependency,
+            work_started: None,
         });
         if latency == SimDuration::ZERO {
             self.on_deliver::<TRACE>(s, job);

@@ -110,6 +110,7 @@ impl World {
             if TRACE {
                 self.trace_worker_released(now, job);
             }
+            self.work_ended(job, now);
             self.jobs[job].holding_worker = false;
         }
     }

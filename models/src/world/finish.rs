@@ -7,6 +7,16 @@ impl World {
     pub(super) fn finish(mut self, outcome: RunOutcome) -> RunResult {
         self.check_conservation();
         let end = outcome.now;
+        // Work under way at the end counts up to the end, as the busy gauge does.
+        let working: Vec<JobSlot> = self
+            .jobs
+            .slots()
+            .filter(|(_, j)| j.holding_worker && j.work_started.is_some())
+            .map(|(j, _)| j)
+            .collect();
+        for job in working {
+            self.work_ended(job, end);
+        }
         for s in &mut self.services {
             s.report.up_time_by_count[s.up_count as usize] += end - s.up_count_since;
             s.up_count_since = end;
@@ -24,6 +34,12 @@ impl World {
         for s in &mut self.services {
             s.report.stats.finish(end);
             s.report.gauges.finish(end);
+            // A worker does its own work only while it is held.
+            assert!(
+                s.report.work_ns <= s.report.busy_ns(),
+                "{}: more work than worker time held",
+                s.report.name
+            );
         }
         for c in &mut self.clients {
             c.report.stats.finish(end);

@@ -43,6 +43,8 @@ pub(super) struct Job {
     /// The root cause of the last downstream call that failed: what a `dependency` failure of
     /// this job goes back to.
     pub(super) root: FailureCause,
+    /// When its own work began, while it is under way (the worker is then busy, not blocked).
+    pub(super) work_started: Option<SimTime>,
 }
 
 /// A latency fault on a service's work: inside `[from, to)`, work takes `multiply` times as
@@ -219,6 +221,7 @@ impl ServiceState {
                 queue_per_replica: svc.queue,
                 stats: OutcomeStats::new(window),
                 wasted_work: 0,
+                work_ns: 0,
                 queue_max: 0,
                 gauges: Gauges::new(window),
                 objective: svc.objective,

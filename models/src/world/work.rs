@@ -76,6 +76,7 @@ impl World {
             inst.next_start = start + gap;
             work += start - now;
         }
+        self.jobs[job_id].work_started = Some(now);
         s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
         if TRACE {
             self.trace_work_start(now, job_id, work);
@@ -92,6 +93,7 @@ impl World {
             return;
         }
         let now = s.now();
+        self.work_ended(job, now);
         let service = self.jobs[job].service.0 as usize;
         let error_rate =
             self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
@@ -117,6 +119,16 @@ impl World {
             self.next_downstream::<TRACE>(s, job);
         } else {
             self.reply::<TRACE>(s, job, outcome);
+        }
+    }
+
+    /// A job's own work ends (done, or cut short by a crash or the end of the run): its
+    /// worker-time counts as work, not as time blocked on its calls.
+    pub(super) fn work_ended(&mut self, job: JobSlot, now: SimTime) {
+        let j = &mut self.jobs[job];
+        if let Some(started) = j.work_started.take() {
+            let service = &mut self.services[j.service.0 as usize].report;
+            service.work_ns += u128::from((now - started).as_nanos());
         }
     }
 

@@ -314,6 +314,10 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
         "utilisation".into(),
         float(s.utilisation(window), RATIO_DECIMALS),
     );
+    m.insert(
+        "work_utilisation".into(),
+        float(s.work_utilisation(window), RATIO_DECIMALS),
+    );
     // Totals over the replicas; the scenario's `workers` and `queue` are per replica.
     m.insert("workers".into(), Value::from(s.workers));
     m.insert(

@@ -116,8 +116,8 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
 
     out.push('\n');
     let mut services = Table::new([
-        "services", "requests", "ok", "failed", "avail %", "p50", "p99", "max", "util %", "queue",
-        "wasted",
+        "services", "requests", "ok", "failed", "avail %", "p50", "p99", "max", "util %", "work %",
+        "queue", "wasted",
     ]);
     for s in &result.services {
         let st = &s.stats;
@@ -134,6 +134,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
                 latency(h, h.quantile(0.99)),
                 latency(h, h.max()),
                 percent(s.utilisation(window)),
+                percent(s.work_utilisation(window)),
                 format!("{}/{}", s.queue_max, s.queue_capacity),
                 s.wasted_work.to_string(),
             ],

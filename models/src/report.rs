@@ -44,6 +44,8 @@ pub struct ServiceReport {
     /// The adaptive concurrency limit's changes, when the service has one (of its first
     /// replica).
     pub concurrency_limit: Vec<(SimTime, u32)>,
+    /// That limit before its first change (0 without one).
+    pub concurrency_limit_initial: u32,
     /// Replicas, and what happened to each.
     pub replicas: Vec<ReplicaReport>,
     /// Index j: the time during which exactly j replicas were running.

@@ -29,6 +29,7 @@ impl World {
             s.report.replicas = s.replicas.iter().map(|i| i.report.clone()).collect();
             if let Some(l) = s.replicas.first().and_then(|i| i.limiter.as_ref()) {
                 s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+                s.report.concurrency_limit_initial = l.concurrency_limit().initial_limit();
             }
         }
         for s in &mut self.services {

@@ -231,6 +231,7 @@ impl ServiceState {
                 writes: 0,
                 write_conflicts: 0,
                 concurrency_limit: Vec::new(),
+                concurrency_limit_initial: 0,
                 replicas: Vec::new(),
                 up_time_by_count: vec![SimDuration::ZERO; count as usize + 1],
                 black_holed: 0,

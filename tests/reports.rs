@@ -477,3 +477,49 @@ fn crash_episodes_of_chaos_and_leaks_get_their_own_verdicts() {
         "{text}"
     );
 }
+
+/// Issue 12: a busy adaptive concurrency limit changes over a hundred thousand times in two
+/// minutes; the JSON stays small: per window its lowest, highest and last value, the sampled
+/// `concurrency_limit` (one entry per window at most, where the limit moved), and the number
+/// of changes.
+#[test]
+fn the_concurrency_limit_is_summarised_per_window() {
+    let path = root().join("tests/scenarios/adaptive-limit.ron");
+    let doc = report(&path, 1, "json");
+    assert!(doc.len() < 100_000, "{} bytes", doc.len());
+    let v: Value = serde_json::from_str(&doc).expect("JSON");
+    let api = &v["services"]["api"];
+    assert!(
+        api["concurrency_limit_changes"].as_u64() > Some(100_000),
+        "{api}"
+    );
+    assert_eq!(api["concurrency_limit_initial"], 40);
+    let windows = api["concurrency_limit_windows"]
+        .as_array()
+        .expect("windows");
+    assert_eq!(windows.len(), 120, "one per 1 s window");
+    let sampled = api["concurrency_limit"].as_array().expect("sampled");
+    assert!(!sampled.is_empty() && sampled.len() <= windows.len());
+    let mut before = 40;
+    let mut k = 0;
+    for (i, w) in windows.iter().enumerate() {
+        let (min, max, end) = (&w["min"], &w["max"], &w["end"]);
+        assert!(
+            min.as_u64() <= end.as_u64() && end.as_u64() <= max.as_u64(),
+            "{w}"
+        );
+        assert!(min.as_u64() >= Some(10) && max.as_u64() <= Some(200), "{w}");
+        if end.as_u64() != Some(before) {
+            // The sampled log names the same value at the window's end.
+            assert_eq!(sampled[k]["limit"], *end, "window {i}");
+            assert_eq!(
+                sampled[k]["at_s"].as_f64(),
+                Some((i + 1) as f64),
+                "window {i}"
+            );
+            before = end.as_u64().expect("limit");
+            k += 1;
+        }
+    }
+    assert_eq!(k, sampled.len());
+}

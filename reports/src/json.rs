@@ -351,14 +351,73 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("per_replica".into(), Value::Array(per_replica));
     m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
     if !s.concurrency_limit.is_empty() {
-        let log: Vec<Value> = s
-            .concurrency_limit
+        let windows = limit_windows(s, result.window, result.outcome.now);
+        // The limit at the end of each window where it moved: one entry per window at most
+        // (every change of a busy limit made this key megabytes long).
+        let mut sampled = Vec::new();
+        let mut before = s.concurrency_limit_initial;
+        for w in &windows {
+            if w.end != before {
+                let at = float(w.to.as_secs_f64(), 9);
+                sampled.push(serde_json::json!({"at_s": at, "limit": w.end}));
+                before = w.end;
+            }
+        }
+        m.insert("concurrency_limit".into(), Value::Array(sampled));
+        let per_window: Vec<Value> = windows
             .iter()
-            .map(|&(t, l)| serde_json::json!({"at_s": float(t.as_secs_f64(), 9), "limit": l}))
+            .map(|w| serde_json::json!({"min": w.min, "max": w.max, "end": w.end}))
             .collect();
-        m.insert("concurrency_limit".into(), Value::Array(log));
+        m.insert("concurrency_limit_windows".into(), Value::Array(per_window));
+        m.insert(
+            "concurrency_limit_initial".into(),
+            Value::from(s.concurrency_limit_initial),
+        );
+        m.insert(
+            "concurrency_limit_changes".into(),
+            Value::from(s.concurrency_limit.len()),
+        );
     }
     Value::Object(m)
+}
+
+/// The adaptive concurrency limit over one window: its lowest and highest value and the value
+/// at the window's end.
+struct LimitWindow {
+    to: SimTime,
+    min: u32,
+    max: u32,
+    end: u32,
+}
+
+/// The concurrency limit per window of `window` up to `end`, from its initial value and its
+/// log of changes: as many entries as windows, however often it changed.
+fn limit_windows(s: &ServiceReport, window: SimDuration, end: SimTime) -> Vec<LimitWindow> {
+    let w = window.as_nanos();
+    let count = end.as_nanos().div_ceil(w);
+    let mut changes = s.concurrency_limit.iter().peekable();
+    let mut limit = s.concurrency_limit_initial;
+    let mut out = Vec::with_capacity(count as usize);
+    for k in 0..count {
+        let to = SimTime(((k + 1) * w).min(end.as_nanos()));
+        let (mut min, mut max) = (limit, limit);
+        while let Some(&&(t, l)) = changes.peek() {
+            if t >= to {
+                break;
+            }
+            changes.next();
+            limit = l;
+            min = min.min(l);
+            max = max.max(l);
+        }
+        out.push(LimitWindow {
+            to,
+            min,
+            max,
+            end: limit,
+        });
+    }
+    out
 }
 
 fn client_json(c: &ClientReport) -> Value {

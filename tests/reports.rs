@@ -271,9 +271,12 @@ fn html_charts_the_breaker_states() {
     assert!(plain.contains("No circuit breakers are configured"));
 }
 
+/// One step of a cascade: the entity's name and the other faults blamed for it.
+type Step = (String, Vec<String>);
+
 /// The cascades of a JSON report, by fault description: the steps' names, sorted, each with the
 /// other faults blamed for it.
-fn blame(v: &Value) -> Vec<(String, Vec<(String, Vec<String>)>)> {
+fn blame(v: &Value) -> Vec<(String, Vec<Step>)> {
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
             .expect("array")
@@ -281,12 +284,12 @@ fn blame(v: &Value) -> Vec<(String, Vec<(String, Vec<String>)>)> {
             .map(|s| s.as_str().expect("string").to_owned())
             .collect()
     };
-    let mut out: Vec<(String, Vec<(String, Vec<String>)>)> = v["faults"]
+    let mut out: Vec<(String, Vec<Step>)> = v["faults"]
         .as_array()
         .expect("faults")
         .iter()
         .map(|f| {
-            let mut steps: Vec<(String, Vec<String>)> = f["cascade"]
+            let mut steps: Vec<Step> = f["cascade"]
                 .as_array()
                 .expect("cascade")
                 .iter()

@@ -116,8 +116,8 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
 
     out.push('\n');
     let mut services = Table::new([
-        "services", "requests", "ok", "failed", "avail %", "p50", "p99", "max", "util %", "work %",
-        "queue", "wasted",
+        "services", "requests", "ok", "failed", "avail %", "p50", "p99", "max", "util %", "queue",
+        "wasted",
     ]);
     for s in &result.services {
         let st = &s.stats;
@@ -134,7 +134,6 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
                 latency(h, h.quantile(0.99)),
                 latency(h, h.max()),
                 percent(s.utilisation(window)),
-                percent(s.work_utilisation(window)),
                 format!("{}/{}", s.queue_max, s.queue_capacity),
                 s.wasted_work.to_string(),
             ],
@@ -143,6 +142,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         );
     }
     services.render(&mut out, colour);
+    blocked_workers(&mut out, result, window, colour);
 
     out.push('\n');
     let mut failures = Table::new([
@@ -187,6 +187,33 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         }
     }
     out
+}
+
+/// The services whose workers were held while blocked on their calls (thread-per-request):
+/// the held share (`util %`), the part spent on their own work and the part blocked. Nothing
+/// when no worker was ever blocked. (A column of the services table would pass 100 columns.)
+fn blocked_workers(out: &mut String, result: &RunResult, window: SimDuration, colour: bool) {
+    let blocked = |s: &models::ServiceReport| s.utilisation(window) - s.work_utilisation(window);
+    // Shown to three decimals of a percent: below that it prints as zero.
+    let shown: Vec<&models::ServiceReport> = result
+        .services
+        .iter()
+        .filter(|s| blocked(s) >= 0.000_005)
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut table = Table::new(["blocked workers", "util %", "work %", "blocked %"]);
+    for s in shown {
+        table.row([
+            s.name.clone(),
+            percent(s.utilisation(window)),
+            percent(s.work_utilisation(window)),
+            percent(blocked(s)),
+        ]);
+    }
+    table.render(out, colour);
 }
 
 /// Per client that failed, its failed requests by root cause (the cause at the failure's

@@ -627,7 +627,10 @@ fn held_worker_time_is_split_into_own_work_and_blocked() {
     let (front, back) = (&r.services[0], &r.services[1]);
     assert_eq!(back.work_ns, back.busy_ns(), "back only works");
     let share = front.work_ns as f64 / front.busy_ns() as f64;
-    assert!((share - 2.0 / 14.0).abs() < 0.002, "front works {share} of its held time");
+    assert!(
+        (share - 2.0 / 14.0).abs() < 0.002,
+        "front works {share} of its held time"
+    );
     let d = r.duration;
     assert!(front.work_utilisation(d) < front.utilisation(d) / 6.0);
 }

@@ -353,7 +353,15 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
             if !listed.is_empty() {
                 out.push_str("\n<ul>\n");
                 for e in listed {
-                    let _ = writeln!(out, "<li>{}</li>", crate::text::episode_phrase(e, &esc));
+                    let phrase = crate::text::episode_phrase(e, &esc);
+                    match crate::text::episode_hurt(e, &esc) {
+                        Some(hurt) => {
+                            let _ = writeln!(out, "<li>{phrase} ({hurt})</li>");
+                        }
+                        None => {
+                            let _ = writeln!(out, "<li>{phrase}</li>");
+                        }
+                    }
                 }
                 if more > 0 {
                     let _ = writeln!(out, "<li>and {more} more with impact</li>");

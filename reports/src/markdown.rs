@@ -216,7 +216,15 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
             let _ = writeln!(out, "- {}", escape(&upper_first(&summary)));
             let (listed, more) = crate::text::episodes_listed(f);
             for e in listed {
-                let _ = writeln!(out, "  - {}", crate::text::episode_phrase(e, &escape));
+                let phrase = crate::text::episode_phrase(e, &escape);
+                match crate::text::episode_hurt(e, &escape) {
+                    Some(hurt) => {
+                        let _ = writeln!(out, "  - {phrase} ({hurt})");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  - {phrase}");
+                    }
+                }
             }
             if more > 0 {
                 let _ = writeln!(out, "  - and {more} more with impact");

@@ -290,6 +290,10 @@ fn what_happened(out: &mut String, analysis: &Analysis, colour: bool) {
             let (listed, more) = episodes_listed(f);
             for e in listed {
                 let _ = writeln!(out, "    - {}", episode_phrase(e, &plain));
+                if let Some(hurt) = episode_hurt(e, &plain) {
+                    // On its own line: with the replicas it would pass the terminal's width.
+                    let _ = writeln!(out, "      hurt {hurt}");
+                }
             }
             if more > 0 {
                 let _ = writeln!(out, "    - and {more} more with impact");
@@ -417,9 +421,8 @@ pub(crate) fn episodes_summary(f: &FaultImpact) -> Option<String> {
     Some(s)
 }
 
-/// One crash episode: `store/1 down 30.2 s to 33.1 s: recovered 1.0 s after the restart
-/// (store, api, agents; also store errors 0.05)`, with the other faults blamed for its steps
-/// too. Names and descriptions go through `name`.
+/// One crash episode: `store/1 down 30.2 s to 33.1 s: recovered 1.0 s after the restart`.
+/// Names go through `name`.
 pub(crate) fn episode_phrase(e: &Episode, name: &dyn Fn(&str) -> String) -> String {
     let replicas: Vec<String> = e.replicas.iter().map(|r| name(r)).collect();
     let mut s = format!(
@@ -437,6 +440,15 @@ pub(crate) fn episode_phrase(e: &Episode, name: &dyn Fn(&str) -> String) -> Stri
     if let (Verdict::Recovered { .. }, Some(t)) = (&e.verdict, e.time_to_recover) {
         let _ = write!(s, " {} after the restart", seconds(t.as_nanos()));
     }
+    s
+}
+
+/// What a crash episode hurt, with the other faults blamed for it too: `api, agents, batch;
+/// also store errors 0.05`; `None` without impact. Names and descriptions go through `name`.
+pub(crate) fn episode_hurt(e: &Episode, name: &dyn Fn(&str) -> String) -> Option<String> {
+    if e.cascade.is_empty() {
+        return None;
+    }
     let hurt: Vec<String> = e.cascade.iter().map(|c| name(&c.name)).collect();
     let mut also: Vec<String> = Vec::new();
     for d in e.cascade.iter().flat_map(|c| &c.shared_with) {
@@ -444,12 +456,11 @@ pub(crate) fn episode_phrase(e: &Episode, name: &dyn Fn(&str) -> String) -> Stri
             also.push(name(d));
         }
     }
+    let mut s = hurt.join(", ");
     if !also.is_empty() {
-        let _ = write!(s, " ({}; also {})", hurt.join(", "), also.join(", "));
-    } else if !hurt.is_empty() {
-        let _ = write!(s, " ({})", hurt.join(", "));
+        let _ = write!(s, "; also {}", also.join(", "));
     }
-    s
+    Some(s)
 }
 
 /// The crash episodes with an impact that are listed one by one: the first

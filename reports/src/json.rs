@@ -213,7 +213,7 @@ fn fault_json(f: &FaultImpact) -> Value {
 }
 
 /// A chaos or leak fault's crash episodes, bounded: the counts by verdict, and the first
-/// [`crate::text::EPISODES_LISTED`] episodes with an impact one by one (`null` for other faults).
+/// [`crate::phrases::EPISODES_LISTED`] episodes with an impact one by one (`null` for other faults).
 fn episodes_json(f: &FaultImpact) -> Value {
     if f.episodes.is_empty() {
         return Value::Null;

@@ -749,3 +749,68 @@ fn backpressure_makes_a_short_queue_an_unbounded_line() {
     assert!(server.stats.failed_by(FailureCause::Rejected) > 10_000);
     assert_eq!(server.backpressured, None);
 }
+
+/// Issue 12: without deadline propagation the back end cannot know that the user gave up, but
+/// its work is wasted all the same and is counted where it is done. The users give up after
+/// 20 ms; front waits (no timeout of its own) for back, which takes 50 ms: every job back
+/// finishes, and every job front finishes, is work for nobody. With a 200 ms deadline nothing
+/// is wasted.
+#[test]
+fn work_for_a_caller_up_the_chain_that_gave_up_is_wasted_where_it_is_done() {
+    let text = |deadline: &str| {
+        format!(
+            r#"Scenario(version: 1, name: "waste", duration: "20s",
+                services: [
+                    Service(name: "front", workers: 100, queue: 100, execution: Async,
+                            service_time: Constant(value: "1ms"), calls: [(to: "back")]),
+                    Service(name: "back", workers: 4, queue: 100,
+                            service_time: Constant(value: "50ms")),
+                ],
+                network: (latency: Constant(value: "1ms")),
+                clients: [Client(name: "users", to: "front",
+                                 arrivals: Poisson(rate_per_s: 20.0), deadline: "{deadline}")])"#
+        )
+    };
+    for seed in 1..=3 {
+        let r = run_text(&text("20ms"), seed);
+        let (front, back) = (&r.services[0], &r.services[1]);
+        assert!(back.stats.ok > 300, "seed {seed}: {}", back.stats.ok);
+        assert_eq!(r.clients[0].stats.ok, 0, "seed {seed}: every user gives up");
+        assert_eq!(back.wasted_work, back.stats.ok, "seed {seed}");
+        assert_eq!(
+            front.wasted_work, back.wasted_work,
+            "seed {seed}: one front job per back job"
+        );
+        let r = run_text(&text("200ms"), seed);
+        assert_eq!(
+            (r.services[0].wasted_work, r.services[1].wasted_work),
+            (0, 0)
+        );
+    }
+}
+
+/// Issue 12: a thread-per-request worker is held while it waits on its calls; the share spent
+/// on its own work tells busy from blocked. front works 2 ms, then holds its worker through
+/// 1 ms + 10 ms + 1 ms for back: 2 of every 14 ms held are work. back has no calls: all its
+/// held time is work.
+#[test]
+fn held_worker_time_is_split_into_own_work_and_blocked() {
+    let text = r#"Scenario(version: 1, name: "held", duration: "20s",
+        services: [
+            Service(name: "front", workers: 50, queue: 100, execution: ThreadPerRequest,
+                    service_time: Constant(value: "2ms"), calls: [(to: "back")]),
+            Service(name: "back", workers: 50, queue: 100, service_time: Constant(value: "10ms")),
+        ],
+        network: (latency: Constant(value: "1ms")),
+        clients: [Client(name: "users", to: "front", arrivals: Poisson(rate_per_s: 200.0))])"#;
+    let r = run_text(text, 1);
+    let (front, back) = (&r.services[0], &r.services[1]);
+    assert_eq!(back.work_ns, back.busy_ns(), "back only works");
+    let share = front.work_ns as f64 / front.busy_ns() as f64;
+    assert!(
+        (share - 2.0 / 14.0).abs() < 0.002,
+        "front works {share} of its held time"
+    );
+    let d = r.duration;
+    assert!(front.work_utilisation(d) < front.utilisation(d) / 6.0);
+}

@@ -21,12 +21,16 @@ pub struct ServiceReport {
     pub queue_per_replica: u32,
     /// Attempts sent to this service and how they ended for their callers.
     pub stats: OutcomeStats,
-    /// Jobs that did their work for a caller that had already given up on them.
+    /// Jobs that did their work for nobody: their caller, or a caller up the chain, had given
+    /// up (timed out, cancelled, its step decided) by the time they finished.
     pub wasted_work: u64,
     /// The longest the queue got.
     pub queue_max: u32,
     /// Busy workers and queue length per window.
     pub gauges: Gauges,
+    /// Worker-nanoseconds spent on the service's own work (its service time), out of those
+    /// the workers were held: the rest a thread-per-request worker spent blocked on its calls.
+    pub work_ns: u128,
     pub objective: Objective,
     /// Executions of a logical call's work beyond its first, on a non-idempotent service.
     pub duplicate_side_effects: u64,
@@ -46,6 +50,8 @@ pub struct ServiceReport {
     /// The adaptive concurrency limit's changes, when the service has one (of its first
     /// replica).
     pub concurrency_limit: Vec<(SimTime, u32)>,
+    /// That limit before its first change (0 without one).
+    pub concurrency_limit_initial: u32,
     /// Replicas, and what happened to each.
     pub replicas: Vec<ReplicaReport>,
     /// Index j: the time during which exactly j replicas were running.
@@ -62,6 +68,19 @@ pub struct ReplicaReport {
     pub crashes: u64,
     /// Time it was not running.
     pub down: SimDuration,
+    /// Each time it stopped running, in order: a crash, chaos or leak episode.
+    pub outages: Vec<Outage>,
+}
+
+/// One time a replica was down: from its crash to its restart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outage {
+    pub from: SimTime,
+    /// `None` when it was still down at the end of the run.
+    pub to: Option<SimTime>,
+    /// The index in `RunResult::faults` of the crash or chaos fault that took it down; `None`
+    /// for a leak's crash (the leak of its service).
+    pub fault: Option<u32>,
 }
 
 impl ServiceReport {
@@ -72,6 +91,17 @@ impl ServiceReport {
             .iter()
             .map(|g| u128::from(g.busy_ns))
             .sum()
+    }
+
+    /// Share of worker time spent on the service's own work over `duration`: `utilisation`
+    /// less the time held while blocked on downstream calls.
+    pub fn work_utilisation(&self, duration: SimDuration) -> f64 {
+        let capacity = u128::from(self.workers) * u128::from(duration.as_nanos());
+        if capacity == 0 {
+            0.0
+        } else {
+            self.work_ns as f64 / capacity as f64
+        }
     }
 
     /// Share of worker time in use over `duration`.
@@ -95,6 +125,11 @@ pub struct ClientReport {
     pub retries: u64,
     /// The service the client calls.
     pub to: String,
+    /// Failed requests by the cause at the failure's origin: a `dependency` failure counts
+    /// under the cause that started it down the chain (a timeout, a rejection, an error, an
+    /// open circuit...), as the failure reply carried it back; other causes count as
+    /// themselves. Indexed like `FailureCause::ALL`; sums to `stats.failed()`.
+    pub failed_by_root_cause: [u64; crate::metrics::CAUSES],
     pub objective: Objective,
 }
 
@@ -145,8 +180,14 @@ pub struct BreakerReport {
 pub struct FaultReport {
     /// `latency`, ...
     pub kind: &'static str,
-    /// The service it acts on.
+    /// The service it shows at first (the first it acts on).
     pub service: String,
+    /// The services it acts on directly, in file order: its service, those with a replica on
+    /// its target, those called across a link fault or partition (a caller on one side, a
+    /// replica on the other). Its damage can reach only these and what calls them.
+    pub services: Vec<String>,
+    /// The clients it acts on directly: a load spike's client.
+    pub clients: Vec<String>,
     /// A short human description: `payments latency x10`.
     pub description: String,
     pub from: SimTime,

@@ -9,6 +9,11 @@ use models::RunResult;
 use models::metrics::{FailureCause, OutcomeStats, Window};
 use sim_core::{SimDuration, SimTime};
 
+mod blame;
+mod episodes;
+use blame::{Claim, Reach};
+pub use episodes::Episode;
+
 /// Health is judged on at least this many finished requests: consecutive windows with fewer
 /// are pooled with the following ones until they reach it, so one stray failure in a quiet
 /// second is not an outage, and short windows still give verdicts. A last pool that never
@@ -127,15 +132,23 @@ pub struct CascadeStep {
     pub from: SimTime,
     pub symptom: Symptom,
     /// The edge from this entity to an entity that was already unhealthy: the path the damage
-    /// took (`checkout -> payments`); `None` for the faulted service itself.
+    /// took (`checkout -> payments`); `None` for what the fault acts on directly.
     pub via: Option<String>,
+    /// The descriptions of the other faults blamed for the same unhealthy interval: both reach
+    /// it through the call graph and started together (in file order).
+    pub shared_with: Vec<String>,
 }
 
 /// What the system did after one scripted fault.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultImpact {
     pub description: String,
+    /// The service it shows at first.
     pub service: String,
+    /// The services and clients it acts on directly: its cascade holds only these and what
+    /// calls them.
+    pub services: Vec<String>,
+    pub clients: Vec<String>,
     pub from: SimTime,
     pub to: SimTime,
     /// Services and clients that became unhealthy, in order.
@@ -146,6 +159,9 @@ pub struct FaultImpact {
     /// something was still unhealthy when the run ended.
     pub time_to_recover: Option<SimDuration>,
     pub verdict: Verdict,
+    /// For chaos and leak faults, which last the whole run: each crash episode (replicas down
+    /// together) with its own cascade and verdict, in time order. Empty for other faults.
+    pub episodes: Vec<Episode>,
 }
 
 /// Did the system return to its pre-fault behaviour after the trigger ended?
@@ -182,7 +198,7 @@ pub struct Analysis {
     pub baseline_end: SimTime,
     /// Services (file order), then clients, then edges.
     pub entities: Vec<EntityHealth>,
-    /// One per scripted fault, in start order.
+    /// One per scripted fault, in start order (file order for faults that start together).
     pub faults: Vec<FaultImpact>,
     /// Services and clients unhealthy at some time after a fault started.
     pub blast_radius: Vec<String>,
@@ -315,14 +331,22 @@ impl<'a> Analyser<'a> {
             .collect();
         let mut order: Vec<usize> = (0..self.result.faults.len()).collect();
         order.sort_by_key(|&i| (self.result.faults[i].from, i));
+        let reach: Vec<Reach> = self.result.faults.iter().map(|f| self.reach(f)).collect();
+        let episodes: Vec<Vec<Episode>> = (0..self.result.faults.len())
+            .map(|i| self.episodes(i))
+            .collect();
+        let claims: Vec<Vec<Claim>> = (0..self.result.faults.len())
+            .map(|i| self.claims(i, &reach, &episodes[i], &entities))
+            .collect();
         let faults: Vec<FaultImpact> = order
             .iter()
-            .enumerate()
-            .map(|(k, &i)| {
-                let until = order
-                    .get(k + 1)
-                    .map_or(SimTime::MAX, |&j| self.result.faults[j].from);
-                self.impact(i, until, &entities)
+            .map(|&i| {
+                let mut impact = self.impact(i, &reach, &claims, &entities);
+                impact.episodes = episodes[i].clone();
+                for e in &mut impact.episodes {
+                    self.judge_episode(i, &reach[i], &claims, &entities, e);
+                }
+                impact
             })
             .collect();
         let mut blast_radius: Vec<String> = Vec::new();
@@ -342,42 +366,37 @@ impl<'a> Analyser<'a> {
         }
     }
 
-    /// The cascade after fault `index`: entities whose first unhealthy interval starting at or
-    /// after the fault (and before `until`, the next fault's start) is attributed to it.
-    fn impact(&self, index: usize, until: SimTime, entities: &[EntityHealth]) -> FaultImpact {
+    /// The cascade of fault `index` from its claims, ordered, with the path the damage took,
+    /// the other faults blamed for the same steps, the timings and the verdict.
+    fn impact(
+        &self,
+        index: usize,
+        reach: &[Reach],
+        claims: &[Vec<Claim>],
+        entities: &[EntityHealth],
+    ) -> FaultImpact {
         let fault = &self.result.faults[index];
-        let mut steps: Vec<(CascadeStep, &Interval)> = Vec::new();
-        for e in entities.iter().filter(|e| e.kind != EntityKind::Edge) {
-            // An interval already running when the fault began is not this fault's doing.
-            if let Some(iv) = e
-                .unhealthy
-                .iter()
-                .find(|iv| iv.from >= fault.from && iv.from < until)
-            {
-                steps.push((
-                    CascadeStep {
-                        kind: e.kind,
-                        name: e.name.clone(),
-                        from: iv.from,
-                        symptom: iv.symptom,
-                        via: None,
-                    },
-                    iv,
-                ));
-            }
-        }
-        // Earliest first; at the same window, callees before callers (the faulted service
-        // first), then file order.
-        let depth = |name: &str| self.depth_from(name, &fault.service);
-        steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
-        for k in 0..steps.len() {
-            let (earlier, rest) = steps.split_at_mut(k);
-            let step = &mut rest[0].0;
-            if step.name == fault.service {
-                continue;
-            }
-            step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
-        }
+        let mut steps: Vec<(CascadeStep, &Interval)> = claims[index]
+            .iter()
+            .map(|claim| {
+                let e = &entities[claim.entity];
+                let iv = &e.unhealthy[claim.interval];
+                let shared_with = (0..claims.len())
+                    .filter(|&j| j != index && claims[j].contains(claim))
+                    .map(|j| self.result.faults[j].description.clone())
+                    .collect();
+                let step = CascadeStep {
+                    kind: e.kind,
+                    name: e.name.clone(),
+                    from: iv.from,
+                    symptom: iv.symptom,
+                    via: None,
+                    shared_with,
+                };
+                (step, iv)
+            })
+            .collect();
+        self.order(fault, &mut steps);
         let time_to_detect = steps
             .first()
             .map(|(s, _)| s.from.saturating_since(fault.from));
@@ -390,7 +409,7 @@ impl<'a> Analyser<'a> {
             Verdict::FaultStillActive
         } else if open_at_end {
             Verdict::DidNotRecover {
-                sustained_by: self.sustained_by(fault.to),
+                sustained_by: self.sustained_by(fault.to, &reach[index]),
             }
         } else {
             Verdict::Recovered {
@@ -405,97 +424,65 @@ impl<'a> Analyser<'a> {
         FaultImpact {
             description: fault.description.clone(),
             service: fault.service.clone(),
+            services: fault.services.clone(),
+            clients: fault.clients.clone(),
             from: fault.from,
             to: fault.to,
             cascade: steps.into_iter().map(|(s, _)| s).collect(),
             time_to_detect,
             time_to_recover,
             verdict,
+            episodes: Vec::new(),
         }
     }
 
-    /// Calls from `name` to `target` along the call graph (0 for the target itself, large if
-    /// unreachable): callees sort before their callers.
-    fn depth_from(&self, name: &str, target: &str) -> usize {
-        let mut frontier = vec![target.to_owned()];
-        let mut seen = vec![target.to_owned()];
-        for depth in 0..=self.result.edges.len() + 1 {
-            if frontier.iter().any(|n| n == name) {
-                return depth;
-            }
-            let mut next = Vec::new();
-            for e in &self.result.edges {
-                let caller = e.from.strip_prefix("client:").unwrap_or(&e.from).to_owned();
-                if frontier.contains(&e.to) && !seen.contains(&caller) {
-                    seen.push(caller.clone());
-                    next.push(caller);
-                }
-            }
-            frontier = next;
-        }
-        usize::MAX
-    }
-
-    /// The edge from `name` to an entity that became unhealthy earlier.
-    fn edge_towards<'n>(
-        &self,
-        name: &str,
-        earlier: impl Iterator<Item = &'n str> + Clone,
-    ) -> Option<String> {
-        self.result.edges.iter().find_map(|e| {
-            let caller = e.from.strip_prefix("client:").unwrap_or(&e.from);
-            (caller == name && earlier.clone().any(|n| n == e.to))
-                .then(|| format!("{} -> {}", e.from, e.to))
-        })
-    }
-
-    /// What keeps the system degraded after `fault_end`: retries that multiply the load, and
-    /// services whose queues stay full or whose workers stay saturated.
-    fn sustained_by(&self, fault_end: SimTime) -> Vec<String> {
+    /// What keeps the system degraded after `fault_end`, within the fault's reach: retries that
+    /// multiply the load on any edge into it (a client's or a service's), and services whose
+    /// queues stay full or whose workers stay saturated.
+    fn sustained_by(&self, fault_end: SimTime, reach: &Reach) -> Vec<String> {
         let w_ns = self.window.as_nanos();
         let after = (fault_end.as_nanos().div_ceil(w_ns)) as usize;
         let before = (self.baseline_end.as_nanos() / w_ns) as usize;
         let mut out = Vec::new();
-        for c in &self.result.clients {
-            let Some(edge) = self
-                .result
-                .edges
-                .iter()
-                .find(|e| e.from == format!("client:{}", c.name))
-            else {
+        // Every edge, a client's or a service's: attempts per logical call after the fault
+        // against before it.
+        let finished = |stats: &OutcomeStats, range: std::ops::Range<usize>| -> u64 {
+            let windows = stats.windows.get(range).unwrap_or(&[]);
+            windows.iter().map(|w| w.ok + w.failed()).sum()
+        };
+        for edge in self
+            .result
+            .edges
+            .iter()
+            .filter(|e| reach.services.contains(&e.to))
+        {
+            let ratio = |range: std::ops::Range<usize>| {
+                let calls = finished(&edge.calls, range.clone());
+                (calls > 0).then(|| finished(&edge.stats, range) as f64 / calls as f64)
+            };
+            let now = ratio(after..edge.stats.windows.len());
+            let then = ratio(0..before).unwrap_or(1.0);
+            let Some(now) = now.filter(|&now| now > then * 1.5) else {
                 continue;
             };
-            let ratio = |range: std::ops::Range<usize>| {
-                let attempts: u64 = edge
-                    .stats
-                    .windows
-                    .get(range.clone())
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|w| w.ok + w.failed())
-                    .sum();
-                let requests: u64 = c
-                    .stats
-                    .windows
-                    .get(range)
-                    .unwrap_or(&[])
-                    .iter()
-                    .map(|w| w.ok + w.failed())
-                    .sum();
-                (requests > 0).then(|| attempts as f64 / requests as f64)
-            };
-            let now = ratio(after..c.stats.windows.len());
-            let then = ratio(0..before).unwrap_or(1.0);
-            if let Some(now) = now
-                && now > then * 1.5
-            {
-                out.push(format!(
-                    "retries: {} sends {now:.2} attempts per request ({then:.2} before the fault)",
-                    c.name
-                ));
-            }
+            out.push(match edge.from.strip_prefix("client:") {
+                Some(client) => format!(
+                    "retries: {client} sends {now:.2} attempts per request ({then:.2} before the \
+                     fault)"
+                ),
+                None => format!(
+                    "retries: {} sends {now:.2} attempts per call to {} ({then:.2} before the \
+                     fault)",
+                    edge.from, edge.to
+                ),
+            });
         }
-        for s in &self.result.services {
+        for s in self
+            .result
+            .services
+            .iter()
+            .filter(|s| reach.services.contains(&s.name))
+        {
             let windows = s.gauges.windows.get(after..).unwrap_or(&[]);
             if windows.is_empty() {
                 continue;

@@ -82,6 +82,20 @@ pub(crate) fn service_amplification(result: &RunResult, s: &models::ServiceRepor
 
 /// A duration in milliseconds with three decimals, rounded to the nearest microsecond with
 /// integer arithmetic: `12.345ms`.
+/// The root causes some client's failures go back to, in `FailureCause::ALL` order: the
+/// columns of the "why clients failed" tables (none when no client failed).
+pub(crate) fn root_causes_shown(result: &RunResult) -> Vec<models::metrics::FailureCause> {
+    models::metrics::FailureCause::ALL
+        .into_iter()
+        .filter(|&c| {
+            result
+                .clients
+                .iter()
+                .any(|client| client.failed_by_root_cause[c as usize] > 0)
+        })
+        .collect()
+}
+
 pub(crate) fn fmt_ms(ns: u64) -> String {
     let us = ns / 1_000 + u64::from(ns % 1_000 >= 500);
     format!("{}.{:03}ms", us / 1_000, us % 1_000)

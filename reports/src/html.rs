@@ -346,7 +346,31 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
             }
             out.push_str("</ul>\n");
         }
-        out.push_str("</li>\n</ul>\n</div>\n");
+        out.push_str("</li>\n");
+        if let Some(summary) = crate::text::episodes_summary(f) {
+            let _ = write!(out, "<li>{}", escape(&summary));
+            let (listed, more) = crate::text::episodes_listed(f);
+            if !listed.is_empty() {
+                out.push_str("\n<ul>\n");
+                for e in listed {
+                    let phrase = crate::text::episode_phrase(e, &esc);
+                    match crate::text::episode_hurt(e, &esc) {
+                        Some(hurt) => {
+                            let _ = writeln!(out, "<li>{phrase} ({hurt})</li>");
+                        }
+                        None => {
+                            let _ = writeln!(out, "<li>{phrase}</li>");
+                        }
+                    }
+                }
+                if more > 0 {
+                    let _ = writeln!(out, "<li>and {more} more with impact</li>");
+                }
+                out.push_str("</ul>\n");
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n</div>\n");
     }
     let total = analysis
         .entities

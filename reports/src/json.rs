@@ -174,6 +174,9 @@ fn fault_json(f: &FaultImpact) -> Value {
     let mut m = Map::new();
     m.insert("description".into(), Value::from(f.description.as_str()));
     m.insert("service".into(), Value::from(f.service.as_str()));
+    let names = |v: &[String]| Value::Array(v.iter().map(|n| Value::from(n.as_str())).collect());
+    m.insert("services".into(), names(&f.services));
+    m.insert("clients".into(), names(&f.clients));
     m.insert("from_s".into(), seconds(f.from));
     m.insert("to_s".into(), seconds(f.to));
     let cascade: Vec<Value> = f
@@ -189,6 +192,15 @@ fn fault_json(f: &FaultImpact) -> Value {
                 "via".into(),
                 step.via.as_deref().map_or(Value::Null, Value::from),
             );
+            c.insert(
+                "shared_with".into(),
+                Value::Array(
+                    step.shared_with
+                        .iter()
+                        .map(|d| Value::from(d.as_str()))
+                        .collect(),
+                ),
+            );
             Value::Object(c)
         })
         .collect();
@@ -202,10 +214,57 @@ fn fault_json(f: &FaultImpact) -> Value {
         _ => (Value::Null, Vec::new()),
     };
     m.insert("recovered_at_s".into(), recovered_at);
+    m.insert("episodes".into(), episodes_json(f));
     m.insert(
         "sustained_by".into(),
         Value::Array(sustained_by.into_iter().map(Value::from).collect()),
     );
+    Value::Object(m)
+}
+
+/// A chaos or leak fault's crash episodes, bounded: the counts by verdict, and the first
+/// [`crate::phrases::EPISODES_LISTED`] episodes with an impact one by one (`null` for other faults).
+fn episodes_json(f: &FaultImpact) -> Value {
+    if f.episodes.is_empty() {
+        return Value::Null;
+    }
+    let mut m = Map::new();
+    m.insert("count".into(), Value::from(f.episodes.len()));
+    let mut by_verdict = Map::new();
+    for e in &f.episodes {
+        let n = by_verdict
+            .entry(e.verdict.as_str())
+            .or_insert(Value::from(0u64));
+        *n = Value::from(n.as_u64().unwrap_or(0) + 1);
+    }
+    m.insert("by_verdict".into(), Value::Object(by_verdict));
+    let worst = f.episodes.iter().filter_map(|e| match e.verdict {
+        Verdict::Recovered { .. } => e.time_to_recover,
+        _ => None,
+    });
+    m.insert("time_to_recover_s_max".into(), duration_s(worst.max()));
+    let (listed, _) = crate::text::episodes_listed(f);
+    let listed: Vec<Value> = listed
+        .iter()
+        .map(|e| {
+            let mut x = Map::new();
+            x.insert("from_s".into(), seconds(e.from));
+            x.insert("to_s".into(), e.to.map_or(Value::Null, seconds));
+            let names = |v: Vec<&str>| Value::Array(v.into_iter().map(Value::from).collect());
+            x.insert(
+                "replicas".into(),
+                names(e.replicas.iter().map(String::as_str).collect()),
+            );
+            x.insert(
+                "cascade".into(),
+                names(e.cascade.iter().map(|c| c.name.as_str()).collect()),
+            );
+            x.insert("verdict".into(), Value::from(e.verdict.as_str()));
+            x.insert("time_to_recover_s".into(), duration_s(e.time_to_recover));
+            Value::Object(x)
+        })
+        .collect();
+    m.insert("with_impact".into(), Value::Array(listed));
     Value::Object(m)
 }
 
@@ -265,6 +324,10 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
         "utilisation".into(),
         float(s.utilisation(window), RATIO_DECIMALS),
     );
+    m.insert(
+        "work_utilisation".into(),
+        float(s.work_utilisation(window), RATIO_DECIMALS),
+    );
     // Totals over the replicas; the scenario's `workers` and `queue` are per replica.
     m.insert("workers".into(), Value::from(s.workers));
     m.insert(
@@ -312,14 +375,73 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("per_replica".into(), Value::Array(per_replica));
     m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
     if !s.concurrency_limit.is_empty() {
-        let log: Vec<Value> = s
-            .concurrency_limit
+        let windows = limit_windows(s, result.window, result.outcome.now);
+        // The limit at the end of each window where it moved: one entry per window at most
+        // (every change of a busy limit made this key megabytes long).
+        let mut sampled = Vec::new();
+        let mut before = s.concurrency_limit_initial;
+        for w in &windows {
+            if w.end != before {
+                let at = float(w.to.as_secs_f64(), 9);
+                sampled.push(serde_json::json!({"at_s": at, "limit": w.end}));
+                before = w.end;
+            }
+        }
+        m.insert("concurrency_limit".into(), Value::Array(sampled));
+        let per_window: Vec<Value> = windows
             .iter()
-            .map(|&(t, l)| serde_json::json!({"at_s": float(t.as_secs_f64(), 9), "limit": l}))
+            .map(|w| serde_json::json!({"min": w.min, "max": w.max, "end": w.end}))
             .collect();
-        m.insert("concurrency_limit".into(), Value::Array(log));
+        m.insert("concurrency_limit_windows".into(), Value::Array(per_window));
+        m.insert(
+            "concurrency_limit_initial".into(),
+            Value::from(s.concurrency_limit_initial),
+        );
+        m.insert(
+            "concurrency_limit_changes".into(),
+            Value::from(s.concurrency_limit.len()),
+        );
     }
     Value::Object(m)
+}
+
+/// The adaptive concurrency limit over one window: its lowest and highest value and the value
+/// at the window's end.
+struct LimitWindow {
+    to: SimTime,
+    min: u32,
+    max: u32,
+    end: u32,
+}
+
+/// The concurrency limit per window of `window` up to `end`, from its initial value and its
+/// log of changes: as many entries as windows, however often it changed.
+fn limit_windows(s: &ServiceReport, window: SimDuration, end: SimTime) -> Vec<LimitWindow> {
+    let w = window.as_nanos();
+    let count = end.as_nanos().div_ceil(w);
+    let mut changes = s.concurrency_limit.iter().peekable();
+    let mut limit = s.concurrency_limit_initial;
+    let mut out = Vec::with_capacity(count as usize);
+    for k in 0..count {
+        let to = SimTime(((k + 1) * w).min(end.as_nanos()));
+        let (mut min, mut max) = (limit, limit);
+        while let Some(&&(t, l)) = changes.peek() {
+            if t >= to {
+                break;
+            }
+            changes.next();
+            limit = l;
+            min = min.min(l);
+            max = max.max(l);
+        }
+        out.push(LimitWindow {
+            to,
+            min,
+            max,
+            end: limit,
+        });
+    }
+    out
 }
 
 fn client_json(c: &ClientReport) -> Value {
@@ -330,6 +452,14 @@ fn client_json(c: &ClientReport) -> Value {
         "amplification".into(),
         float(amplification(c), RATIO_DECIMALS),
     );
+    let roots: Map<String, Value> = FailureCause::ALL
+        .iter()
+        .map(|&r| {
+            let n = c.failed_by_root_cause[r as usize];
+            (r.as_str().to_owned(), Value::from(n))
+        })
+        .collect();
+    m.insert("failed_by_root_cause".into(), Value::Object(roots));
     Value::Object(m)
 }
 

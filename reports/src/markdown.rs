@@ -123,6 +123,24 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         );
     }
 
+    let roots = crate::common::root_causes_shown(result);
+    if !roots.is_empty() {
+        // Behind every `dependency`, the cause where the failure began down the chain.
+        out.push_str("\n#### Why clients failed (root causes)\n\n");
+        let mut header = vec!["client"];
+        header.extend(roots.iter().map(|c| c.as_str()));
+        table_header(&mut out, &header);
+        for c in &result.clients {
+            let mut cells = vec![escape(&c.name)];
+            cells.extend(
+                roots
+                    .iter()
+                    .map(|&r| c.failed_by_root_cause[r as usize].to_string()),
+            );
+            table_row(&mut out, &cells);
+        }
+    }
+
     out.push_str("\n#### Failures by cause\n\n");
     // The four causes a service can see always; the policies' causes when they occurred.
     let shown: Vec<FailureCause> = FailureCause::ALL
@@ -194,9 +212,35 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
                 let _ = writeln!(out, "- Verdict: **{word}**{rest}");
             }
         }
+        if let Some(summary) = crate::text::episodes_summary(f) {
+            let _ = writeln!(out, "- {}", escape(&upper_first(&summary)));
+            let (listed, more) = crate::text::episodes_listed(f);
+            for e in listed {
+                let phrase = crate::text::episode_phrase(e, &escape);
+                match crate::text::episode_hurt(e, &escape) {
+                    Some(hurt) => {
+                        let _ = writeln!(out, "  - {phrase} ({hurt})");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  - {phrase}");
+                    }
+                }
+            }
+            if more > 0 {
+                let _ = writeln!(out, "  - and {more} more with impact");
+            }
+        }
         out.push('\n');
     }
     let _ = writeln!(out, "**Blast radius:** {}", blast_radius(analysis, &escape));
+}
+
+/// `crash episodes: ...` as `Crash episodes: ...`, the way the other list items start.
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 /// `| a | b |` then `| --- | ---: |`: the first column left-aligned, the others right-aligned.

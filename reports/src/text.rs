@@ -7,9 +7,14 @@ use models::RunResult;
 use models::metrics::{FailureCause, Histogram};
 use sim_core::SimDuration;
 
-use crate::analysis::{Analysis, CascadeStep, FaultImpact, Verdict};
+use crate::analysis::{Analysis, Verdict};
+// The phrases live in their own room; Markdown and HTML reach them through this module too.
 use crate::common::{
     amplification, coarsened_windows, finite, fmt_ms, is_complete, percent, utilisation_window,
+};
+pub(crate) use crate::phrases::{
+    blast_radius, episode_hurt, episode_phrase, episodes_listed, episodes_summary, fault_head,
+    recovery_phrase, seconds, step_phrase, verdict_phrase,
 };
 
 /// ANSI colours of the terminal summary.
@@ -118,6 +123,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         );
     }
     clients.render(&mut out, colour);
+    why_clients_failed(&mut out, result);
 
     out.push('\n');
     let mut services = Table::new([
@@ -147,6 +153,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         );
     }
     services.render(&mut out, colour);
+    blocked_workers(&mut out, result, window, colour);
 
     out.push('\n');
     let mut failures = Table::new([
@@ -193,6 +200,61 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     out
 }
 
+/// The services whose workers were held while blocked on their calls (thread-per-request):
+/// the held share (`util %`), the part spent on their own work and the part blocked. Nothing
+/// when no worker was ever blocked. (A column of the services table would pass 100 columns.)
+fn blocked_workers(out: &mut String, result: &RunResult, window: SimDuration, colour: bool) {
+    let blocked = |s: &models::ServiceReport| s.utilisation(window) - s.work_utilisation(window);
+    // Shown to three decimals of a percent: below that it prints as zero.
+    let shown: Vec<&models::ServiceReport> = result
+        .services
+        .iter()
+        .filter(|s| blocked(s) >= 0.000_005)
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    out.push('\n');
+    let mut table = Table::new(["blocked workers", "util %", "work %", "blocked %"]);
+    for s in shown {
+        table.row([
+            s.name.clone(),
+            percent(s.utilisation(window)),
+            percent(s.work_utilisation(window)),
+            percent(blocked(s)),
+        ]);
+    }
+    table.render(out, colour);
+}
+
+/// Per client that failed, its failed requests by root cause (the cause at the failure's
+/// origin, behind `dependency`), most frequent first: `orders: 909 error, 12 timeout`.
+fn why_clients_failed(out: &mut String, result: &RunResult) {
+    if crate::common::root_causes_shown(result).is_empty() {
+        return;
+    }
+    out.push_str("\nwhy clients failed (root causes)\n");
+    for c in result.clients.iter().filter(|c| c.stats.failed() > 0) {
+        let _ = writeln!(out, "  {}: {}", c.name, root_causes_phrase(c));
+    }
+}
+
+/// A client's failed requests by root cause, most frequent first (ties in cause order):
+/// `909 error, 12 timeout`.
+pub(crate) fn root_causes_phrase(c: &models::ClientReport) -> String {
+    let mut causes: Vec<(u64, FailureCause)> = FailureCause::ALL
+        .into_iter()
+        .map(|r| (c.failed_by_root_cause[r as usize], r))
+        .filter(|&(n, _)| n > 0)
+        .collect();
+    causes.sort_by_key(|&(n, r)| (std::cmp::Reverse(n), r as usize));
+    let parts: Vec<String> = causes
+        .iter()
+        .map(|(n, r)| format!("{n} {}", r.as_str()))
+        .collect();
+    parts.join(", ")
+}
+
 /// The "what happened" section: per fault its cascade, one step per line so that it fits a
 /// terminal, then the timings and the verdict; the blast radius last.
 fn what_happened(out: &mut String, analysis: &Analysis, colour: bool) {
@@ -234,80 +296,22 @@ fn what_happened(out: &mut String, analysis: &Analysis, colour: bool) {
                 let _ = writeln!(out, "    - {cause}");
             }
         }
+        if let Some(summary) = episodes_summary(f) {
+            let _ = writeln!(out, "  {summary}");
+            let (listed, more) = episodes_listed(f);
+            for e in listed {
+                let _ = writeln!(out, "    - {}", episode_phrase(e, &plain));
+                if let Some(hurt) = episode_hurt(e, &plain) {
+                    // On its own line: with the replicas it would pass the terminal's width.
+                    let _ = writeln!(out, "      hurt {hurt}");
+                }
+            }
+            if more > 0 {
+                let _ = writeln!(out, "    - and {more} more with impact");
+            }
+        }
     }
     let _ = writeln!(out, "  blast radius: {}", blast_radius(analysis, &plain));
-}
-
-/// Simulated seconds with at least one decimal and at most three (rounded to the nearest
-/// millisecond with integer arithmetic): `120.0 s`, `0.25 s`.
-pub(crate) fn seconds(ns: u64) -> String {
-    let ms = ns / 1_000_000 + u64::from(ns % 1_000_000 >= 500_000);
-    let digits = format!("{:03}", ms % 1_000);
-    let frac = digits.trim_end_matches('0');
-    let frac = if frac.is_empty() { "0" } else { frac };
-    format!("{}.{frac} s", ms / 1_000)
-}
-
-/// The start of a fault's chain: `payments latency x10 at 120.0 s`.
-pub(crate) fn fault_head(f: &FaultImpact, text: &dyn Fn(&str) -> String) -> String {
-    format!("{} at {}", text(&f.description), seconds(f.from.as_nanos()))
-}
-
-/// One step of a cascade: `checkout timeouts from 120.0 s (via checkout -> payments)`. Names
-/// go through `name` and the edge through `edge`, so that Markdown can escape them.
-pub(crate) fn step_phrase(
-    step: &CascadeStep,
-    name: &dyn Fn(&str) -> String,
-    edge: &dyn Fn(&str) -> String,
-) -> String {
-    let mut s = format!(
-        "{} {} from {}",
-        name(&step.name),
-        step.symptom.phrase(),
-        seconds(step.from.as_nanos())
-    );
-    if let Some(via) = &step.via {
-        let _ = write!(s, " (via {})", edge(via));
-    }
-    s
-}
-
-/// The time to recover: `12.0 s after the fault ended at 180.0 s`, `did not recover`, or why
-/// it cannot be judged.
-pub(crate) fn recovery_phrase(f: &FaultImpact) -> String {
-    match (&f.verdict, f.time_to_recover) {
-        (Verdict::FaultStillActive, _) => {
-            "not judged, the fault lasted until the end of the run".to_owned()
-        }
-        (_, Some(d)) => format!(
-            "{} after the fault ended at {}",
-            seconds(d.as_nanos()),
-            seconds(f.to.as_nanos())
-        ),
-        (_, None) => format!(
-            "did not recover (the fault ended at {})",
-            seconds(f.to.as_nanos())
-        ),
-    }
-}
-
-/// The verdict's words and what follows them: (`recovered`, ` at 192.0 s`).
-pub(crate) fn verdict_phrase(v: &Verdict) -> (&'static str, String) {
-    let rest = match v {
-        Verdict::Recovered { at } => format!(" at {}", seconds(at.as_nanos())),
-        _ => String::new(),
-    };
-    (v.as_str(), rest)
-}
-
-/// The services and clients hurt by any fault, or `none`.
-pub(crate) fn blast_radius(analysis: &Analysis, name: &dyn Fn(&str) -> String) -> String {
-    if analysis.blast_radius.is_empty() {
-        "none".to_owned()
-    } else {
-        let names: Vec<String> = analysis.blast_radius.iter().map(|n| name(n)).collect();
-        names.join(", ")
-    }
 }
 
 /// A latency of `h`, or `-` if it recorded nothing.

@@ -174,6 +174,7 @@ impl Codel {
 #[derive(Clone, Debug)]
 struct LimitState {
     limit: u32,
+    initial: u32,
     log: Vec<(SimTime, u32)>,
     last_now: SimTime,
 }
@@ -182,6 +183,7 @@ impl LimitState {
     fn new(initial_limit: u32) -> Self {
         LimitState {
             limit: initial_limit,
+            initial: initial_limit,
             log: Vec::new(),
             last_now: SimTime::ZERO,
         }
@@ -603,6 +605,11 @@ impl ConcurrencyLimit {
                 l.state.set(now, limit);
             }
         }
+    }
+
+    /// The limit before its first change: the config's `initial_limit`.
+    pub fn initial_limit(&self) -> u32 {
+        self.state().initial
     }
 
     /// Every change of the limit as `(time, new limit)`, oldest first. The starting value is the

@@ -26,6 +26,9 @@ pub(super) struct Attempt {
     pub(super) job: Option<JobSlot>,
     /// When its per-try timeout fires ([`NEVER`] without one).
     pub(super) timeout_at: SimTime,
+    /// For a `dependency` failure, the cause at its origin down the chain, carried back by the
+    /// reply as `value` is.
+    pub(super) root: FailureCause,
 }
 
 impl World {
@@ -53,6 +56,7 @@ impl World {
             replica: 0,
             job: None,
             timeout_at: NEVER,
+            root: FailureCause::Dependency,
         });
         let call = &mut self.calls[call_id];
         call.attempts += 1;
@@ -254,6 +258,8 @@ impl World {
             executed: false,
             arrived: now,
             permit: None,
+            root: FailureCause::Dependency,
+            work_started: None,
         });
         self.attempts[slot].job = Some(job);
         if latency == SimDuration::ZERO {
@@ -424,6 +430,7 @@ impl World {
         let now = s.now();
         let a = &self.attempts[slot];
         let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
+        let root = a.root;
         let edge_id = self.calls[call_id].edge;
         let edge = &mut self.edges[edge_id];
         let to = edge.to.0 as usize;
@@ -460,7 +467,13 @@ impl World {
             }
             Outcome::Failed(cause) => cause,
         };
-        self.calls[call_id].last_cause = cause;
+        let call = &mut self.calls[call_id];
+        call.last_cause = cause;
+        call.last_root = if cause == FailureCause::Dependency {
+            root
+        } else {
+            cause
+        };
         self.after_failure::<TRACE>(s, call_id, attempt, cause);
     }
 

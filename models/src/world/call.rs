@@ -21,6 +21,9 @@ pub(super) struct Ended {
     value: u64,
     /// The job's attempt and plan step when the call began.
     parent: (AttemptId, u32),
+    /// A failure's cause at its origin: the cause itself, or for `dependency` the root cause
+    /// the failed reply carried.
+    root: FailureCause,
 }
 
 /// Who made a call.
@@ -83,6 +86,8 @@ pub(super) struct Call {
     /// The last backoff slept (decorrelated jitter grows from it).
     pub(super) last_backoff: SimDuration,
     pub(super) last_cause: FailureCause,
+    /// The root cause of the last failed attempt (see [`Attempt::root`]).
+    pub(super) last_root: FailureCause,
     /// The callee's executions of this call's work, and its idempotency key.
     pub(super) executions: u32,
     pub(super) key: Key,
@@ -145,6 +150,7 @@ impl World {
             deadline_timer: None,
             last_backoff: SimDuration::ZERO,
             last_cause: FailureCause::Timeout,
+            last_root: FailureCause::Timeout,
             executions: 0,
             key: Key::Unseen,
             jobs: 0,
@@ -441,6 +447,11 @@ impl World {
             op: call.op,
             value: call.value,
             parent: (call.parent_attempt, call.step),
+            root: match outcome {
+                Outcome::Failed(FailureCause::Dependency) => call.last_root,
+                Outcome::Failed(cause) => cause,
+                Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
+            },
         };
         if TRACE {
             self.trace_call_finished(now, call_id, outcome);
@@ -468,6 +479,7 @@ impl World {
             op,
             value,
             parent,
+            root,
         } = ended;
         match owner {
             Owner::Client { client, started } => {
@@ -475,17 +487,23 @@ impl World {
                 if !state.mirrors_calls {
                     state.report.stats.record(now, now - started, outcome);
                 }
+                if !outcome.is_answer() {
+                    state.report.failed_by_root_cause[root as usize] += 1;
+                }
             }
             Owner::Job(job) => {
-                let j = &self.jobs[job];
+                let j = &mut self.jobs[job];
                 // The job may have moved past this step (a parallel step decided without this
                 // call), or be gone; then the outcome is for nobody.
                 if parent.0 != NO_ATTEMPT && parent == (j.attempt, j.step) {
+                    if !outcome.is_answer() {
+                        j.root = root;
+                    }
                     self.step_call_done::<TRACE>(s, job, outcome);
                 }
             }
             Owner::User { client, user } => {
-                self.user_step::<TRACE>(s, client.0, user, op, value, outcome)
+                self.user_step::<TRACE>(s, client.0, user, op, value, (outcome, root))
             }
         }
     }

@@ -75,6 +75,7 @@ impl ClientState {
                 retries: 0,
                 to: to.to_string(),
                 objective: client.objective,
+                failed_by_root_cause: [0; crate::metrics::CAUSES],
             },
         }
     }
@@ -222,7 +223,7 @@ impl World {
         self.start_call::<TRACE>(s, edge, owner, NEVER, op);
     }
 
-    /// A read-modify-write user's read or write is over.
+    /// A read-modify-write user's read or write is over, with the root cause of a failure.
     pub(super) fn user_step<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -230,14 +231,18 @@ impl World {
         user: u32,
         op: Op,
         value: u64,
-        outcome: Outcome,
+        (outcome, root): (Outcome, FailureCause),
     ) {
         let now = s.now();
+        let failed = |report: &mut ClientReport| report.failed_by_root_cause[root as usize] += 1;
         if op == Op::Serve {
             // A closed-loop user: record the request, think, send the next.
             let started = self.clients[client as usize].users[user as usize].started;
-            let stats = &mut self.clients[client as usize].report.stats;
-            stats.record(now, now - started, outcome);
+            let report = &mut self.clients[client as usize].report;
+            report.stats.record(now, now - started, outcome);
+            if !outcome.is_answer() {
+                failed(report);
+            }
             let think = self.think_time(client);
             let host = self.clients[client as usize].host;
             let think = self.local_delay(host, now, think);
@@ -279,7 +284,10 @@ impl World {
                         };
                         s.schedule_in(wait, WorldEvent::UserStart { client, user });
                     }
-                    _ => state.report.stats.record_failure(now, cause),
+                    _ => {
+                        state.report.stats.record_failure(now, cause);
+                        failed(&mut state.report);
+                    }
                 }
             }
         }

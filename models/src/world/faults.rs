@@ -1,6 +1,7 @@
 //! The fault schedule's effects on processes: crashes and restarts of replicas and hosts,
 //! chaos processes (failure and repair draws), and what each target covers.
 
+use super::fault_reports::{ActsOn, describe, partition_report};
 use super::*;
 
 /// The replicas a fault target covers, as (service, replica), in service then replica order.
@@ -71,6 +72,11 @@ impl World {
         let inst = &mut state.replicas[replica as usize];
         inst.epoch += 1;
         inst.report.crashes += 1;
+        inst.report.outages.push(Outage {
+            from: now,
+            to: None,
+            fault: (fault != NONE).then_some(fault),
+        });
         inst.down_since = now;
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
@@ -105,6 +111,7 @@ impl World {
             if TRACE {
                 self.trace_worker_released(now, job);
             }
+            self.work_ended(job, now);
             self.jobs[job].holding_worker = false;
         }
     }
@@ -125,6 +132,9 @@ impl World {
             return;
         }
         inst.report.down += now - inst.down_since;
+        if let Some(outage) = inst.report.outages.last_mut() {
+            outage.to = Some(now);
+        }
         inst.up_since = now;
         if self.tracer.is_some() {
             // Restarts are rare: a run-time check instead of a traced copy of every caller.
@@ -323,10 +333,13 @@ pub(super) fn install(
             schedule.link_faults.push(link);
         }
         let (service, description) = describe(config, fault);
+        let acts_on = ActsOn::fault(config, fault);
         let (from, to) = fault.active(end);
         schedule.reports.push(FaultReport {
             kind: fault.kind(),
             service,
+            services: acts_on.services,
+            clients: acts_on.clients,
             description,
             from,
             to,
@@ -459,133 +472,5 @@ pub(super) fn holds(topology: &Topology, place: &Place, h: usize) -> bool {
         Place::Host(x) => x == h,
         Place::Zone(z) => topology.hosts[h].zone == z,
         Place::Region(r) => topology.region_of(h) == r,
-    }
-}
-
-/// The service a fault shows at first (for the cascade) and a short description of it.
-fn describe(config: &WorldConfig, fault: &Fault) -> (String, String) {
-    let topology = &config.topology;
-    let name = |s: ServiceId| config.services[s.0 as usize].name.clone();
-    let target_name = |t: &Target| match *t {
-        Target::Replica { service, index } => format!("{} replica {index}", name(service)),
-        Target::Service(service) => name(service),
-        Target::Host(h) => format!("host {}", topology.hosts[h].name),
-        Target::Zone(z) => format!("zone {}", topology.zones[z].name),
-        Target::Region(r) => format!("region {}", topology.regions[r].name),
-    };
-    // The service a fault hits first, for the cascade: the first one it touches.
-    let first_service = |t: &Target| -> String {
-        replicas_of(config, t)
-            .first()
-            .map_or_else(String::new, |&(s, _)| {
-                config.services[s as usize].name.clone()
-            })
-    };
-    let scaled = |mut d: String, multiply: f64, add: SimDuration| {
-        if multiply != 1.0 {
-            d.push_str(&format!(" x{multiply}"));
-        }
-        if add > SimDuration::ZERO {
-            d.push_str(&format!(" +{add}"));
-        }
-        d
-    };
-    match fault {
-        Fault::Latency {
-            service,
-            endpoint,
-            multiply,
-            add,
-            ..
-        } => {
-            let svc = &config.services[service.0 as usize];
-            let d = match endpoint {
-                None => format!("{} latency", name(*service)),
-                Some(0) if svc.endpoints.is_empty() => format!("{} latency", name(*service)),
-                Some(0) => format!("{}/{} latency", name(*service), svc.endpoint_name),
-                Some(e) => format!(
-                    "{}/{} latency",
-                    name(*service),
-                    svc.endpoints[usize::from(*e) - 1].name
-                ),
-            };
-            (name(*service), scaled(d, *multiply, *add))
-        }
-        Fault::LinkLatency {
-            b, multiply, add, ..
-        } => {
-            let service = config
-                .services
-                .iter()
-                .find(|s| {
-                    s.replicas
-                        .iter()
-                        .any(|&h| b.iter().any(|p| holds(topology, p, h)))
-                })
-                .map_or_else(String::new, |s| s.name.clone());
-            (service, scaled("link latency".to_string(), *multiply, *add))
-        }
-        Fault::Errors { service, rate, .. } => {
-            (name(*service), format!("{} errors {rate}", name(*service)))
-        }
-        Fault::BlackHole { service, .. } => {
-            (name(*service), format!("{} black hole", name(*service)))
-        }
-        Fault::Crash { target, .. } => (
-            first_service(target),
-            format!("{} crash", target_name(target)),
-        ),
-        Fault::Chaos { target, .. } => (
-            first_service(target),
-            format!("{} chaos", target_name(target)),
-        ),
-        Fault::Leak { service, .. } => (name(*service), format!("{} leak", name(*service))),
-        Fault::LoadSpike {
-            client, multiply, ..
-        } => {
-            let c = &config.clients[client.0 as usize];
-            (name(c.to), format!("{} load x{multiply}", c.name))
-        }
-    }
-}
-
-/// A partition as the reports describe it: the first service with a replica on side b (else
-/// a) is where it shows first.
-fn partition_report(config: &WorldConfig, p: &Partition, end: SimTime) -> FaultReport {
-    let topology = &config.topology;
-    let place = |e: &Place| match *e {
-        Place::Host(h) => topology.hosts[h].name.clone(),
-        Place::Zone(z) => topology.zones[z].name.clone(),
-        Place::Region(r) => topology.regions[r].name.clone(),
-    };
-    let side = |s: &[Place]| s.iter().map(place).collect::<Vec<_>>().join("+");
-    let arrow = match p.direction {
-        Direction::Both => "<->",
-        Direction::AToB => "->",
-        Direction::BToA => "<-",
-    };
-    let mut description = format!("partition {} {arrow} {}", side(&p.side_a), side(&p.side_b));
-    if let Some(f) = p.fraction {
-        description.push_str(&format!(" ({}% of pairs)", f * 100.0));
-    }
-    if p.mode == CutMode::Refuse {
-        description.push_str(" refusing");
-    }
-    let on_side = |side: &[Place]| {
-        config.services.iter().find(|s| {
-            s.replicas
-                .iter()
-                .any(|&h| side.iter().any(|p| holds(topology, p, h)))
-        })
-    };
-    let service = on_side(&p.side_b)
-        .or_else(|| on_side(&p.side_a))
-        .map_or_else(String::new, |s| s.name.clone());
-    FaultReport {
-        kind: "partition",
-        service,
-        description,
-        from: p.from,
-        to: p.to.unwrap_or(end).min(end),
     }
 }

@@ -14,6 +14,16 @@ impl World {
         }
         self.check_conservation();
         let end = outcome.now;
+        // Work under way at the end counts up to the end, as the busy gauge does.
+        let working: Vec<JobSlot> = self
+            .jobs
+            .slots()
+            .filter(|(_, j)| j.holding_worker && j.work_started.is_some())
+            .map(|(j, _)| j)
+            .collect();
+        for job in working {
+            self.work_ended(job, end);
+        }
         for s in &mut self.services {
             s.report.up_time_by_count[s.up_count as usize] += end - s.up_count_since;
             s.up_count_since = end;
@@ -26,11 +36,18 @@ impl World {
             s.report.replicas = s.replicas.iter().map(|i| i.report.clone()).collect();
             if let Some(l) = s.replicas.first().and_then(|i| i.limiter.as_ref()) {
                 s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
+                s.report.concurrency_limit_initial = l.concurrency_limit().initial_limit();
             }
         }
         for s in &mut self.services {
             s.report.stats.finish(end);
             s.report.gauges.finish(end);
+            // A worker does its own work only while it is held.
+            assert!(
+                s.report.work_ns <= s.report.busy_ns(),
+                "{}: more work than worker time held",
+                s.report.name
+            );
         }
         for c in &mut self.clients {
             c.report.stats.finish(end);
@@ -96,6 +113,14 @@ impl World {
             self.attempts.live().count() as u64,
             "attempts not conserved on their edges"
         );
+        for c in &self.clients {
+            assert_eq!(
+                c.report.failed_by_root_cause.iter().sum::<u64>(),
+                c.report.stats.failed(),
+                "every failed request of {} has one root cause",
+                c.report.name
+            );
+        }
         let client_in_flight: u64 = self
             .clients
             .iter()

@@ -47,6 +47,7 @@ mod call;
 mod clients;
 mod edge;
 mod events;
+mod fault_reports;
 mod faults;
 mod finish;
 mod plan;
@@ -83,7 +84,8 @@ use crate::policy::outlier::OutlierDetector;
 use crate::policy::ratelimit::RateLimiter;
 use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::report::{
-    BreakerReport, ClientReport, EdgeReport, FaultReport, ReplicaReport, RunResult, ServiceReport,
+    BreakerReport, ClientReport, EdgeReport, FaultReport, Outage, ReplicaReport, RunResult,
+    ServiceReport,
 };
 use crate::topology::Topology;
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};

@@ -40,6 +40,11 @@ pub(super) struct Job {
     pub(super) arrived: SimTime,
     /// Its place under the service's adaptive concurrency limit.
     pub(super) permit: Option<Permit>,
+    /// The root cause of the last downstream call that failed: what a `dependency` failure of
+    /// this job goes back to.
+    pub(super) root: FailureCause,
+    /// When its own work began, while it is under way (the worker is then busy, not blocked).
+    pub(super) work_started: Option<SimTime>,
 }
 
 /// A latency fault on a service's work: inside `[from, to)`, work takes `multiply` times as
@@ -182,6 +187,7 @@ impl Replica {
                 host: host_name,
                 crashes: 0,
                 down: SimDuration::ZERO,
+                outages: Vec::new(),
             },
         }
     }
@@ -222,6 +228,7 @@ impl ServiceState {
                 queue_per_replica: svc.queue,
                 stats: OutcomeStats::new(window),
                 wasted_work: 0,
+                work_ns: 0,
                 queue_max: 0,
                 gauges: Gauges::new(window),
                 objective: svc.objective,
@@ -233,6 +240,7 @@ impl ServiceState {
                 writes: 0,
                 write_conflicts: 0,
                 concurrency_limit: Vec::new(),
+                concurrency_limit_initial: 0,
                 replicas: Vec::new(),
                 up_time_by_count: vec![SimDuration::ZERO; count as usize + 1],
                 black_holed: 0,
@@ -277,6 +285,34 @@ impl World {
     pub(super) fn orphan(&self, job: JobSlot) -> bool {
         let j = &self.jobs[job];
         self.services[j.service.0 as usize].replicas[j.replica as usize].epoch != j.epoch
+    }
+
+    /// Whether someone still waits for a job's result: the attempt it serves is live, and so,
+    /// up the chain, is the job whose call sent it (still on that call's step) and the attempt
+    /// that one serves, up to a client or user. Work done for nobody is wasted work.
+    pub(super) fn awaited(&self, job: JobSlot) -> bool {
+        let mut job = job;
+        // A chain never holds more jobs than there are: the bound only guards against a cycle.
+        for _ in 0..=self.jobs.capacity() {
+            let j = &self.jobs[job];
+            if j.attempt == NO_ATTEMPT || self.attempts[j.slot].id != j.attempt {
+                return false;
+            }
+            let call = &self.calls[j.call];
+            match call.owner {
+                Owner::Job(parent) => {
+                    let p = &self.jobs[parent];
+                    if call.parent_attempt == NO_ATTEMPT
+                        || (p.attempt, p.step) != (call.parent_attempt, call.step)
+                    {
+                        return false;
+                    }
+                    job = parent;
+                }
+                Owner::Client { .. } | Owner::User { .. } => return !call.finished,
+            }
+        }
+        unreachable!("a chain of jobs longer than the jobs there are")
     }
 
     /// Forgets a job that will never answer (its process crashed, a black hole swallowed it, its

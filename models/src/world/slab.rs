@@ -121,6 +121,11 @@ impl<K: SlotId, T> Slab<K, T> {
         self.free.push(i);
     }
 
+    /// How many slots were ever used, live or free.
+    pub(super) fn capacity(&self) -> usize {
+        self.items.len()
+    }
+
     /// Every slot ever used, live or free.
     pub(super) fn slots(&self) -> impl Iterator<Item = (K, &T)> {
         self.items

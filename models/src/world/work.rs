@@ -80,6 +80,7 @@ impl World {
             inst.next_start = start + gap;
             work += start - now;
         }
+        self.jobs[job_id].work_started = Some(now);
         s.schedule_in(work, WorldEvent::WorkDone { job: job_id });
         if TRACE {
             self.trace_work_start(now, job_id, work);
@@ -97,6 +98,7 @@ impl World {
             return;
         }
         let now = s.now();
+        self.work_ended(job, now);
         let service = self.jobs[job].service.0 as usize;
         let error_rate =
             self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
@@ -122,6 +124,16 @@ impl World {
             self.next_downstream::<TRACE>(s, job);
         } else {
             self.reply::<TRACE>(s, job, outcome);
+        }
+    }
+
+    /// A job's own work ends (done, or cut short by a crash or the end of the run): its
+    /// worker-time counts as work, not as time blocked on its calls.
+    pub(super) fn work_ended(&mut self, job: JobSlot, now: SimTime) {
+        let j = &mut self.jobs[job];
+        if let Some(started) = j.work_started.take() {
+            let service = &mut self.services[j.service.0 as usize].report;
+            service.work_ns += u128::from((now - started).as_nanos());
         }
     }
 
@@ -219,6 +231,13 @@ impl World {
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
+        if outcome == Outcome::Failed(FailureCause::Dependency) && self.attempts[slot].id == attempt
+        {
+            // The root cause travels back with the failure, as a record's version does.
+            self.attempts[slot].root = job.root;
+        }
+        // Executed for a caller that has given up, or whose own caller has, up the chain.
+        let wasted = executed && !self.awaited(job_id);
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter
@@ -254,10 +273,7 @@ impl World {
         if orphan && call.jobs == 0 {
             self.calls.remove(call_id);
         }
-        // Attempt ids are never reused, so this holds even if the slot holds another attempt.
-        let attempt_live = self.attempts[slot].id == attempt;
-        if !attempt_live && executed {
-            // The caller gave up on this attempt (or the call is over): the work was wasted.
+        if wasted {
             self.services[service].report.wasted_work += 1;
         }
         let from = self.services[service].replicas[replica].host;

@@ -97,32 +97,15 @@ fn mm1_with_deadline_expires_as_theory_says() {
                    deadline: "5ms"),
         ],
     )"#;
-    let loaded = scenarios::load_str(Path::new("mm1-deadline.ron"), source).expect("loads");
-    let shares: Vec<f64> = (1..=10)
-        .map(|seed| {
-            let result =
-                models::World::new(&loaded.config, seed).run(models::RunOptions::default());
-            let server = &result.services[0];
-            assert!(server.stats.requests > 300_000, "{}", server.stats.requests);
-            server.expired as f64 / server.stats.requests as f64
-        })
-        .collect();
-    let k = shares.len() as f64;
-    let mean = shares.iter().sum::<f64>() / k;
-    let variance = shares.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    let half_width = T_9_999 * (variance / k).sqrt();
+    let (mean, half_width) = over_ten_seeds(source, |result| {
+        let server = &result.services[0];
+        assert!(server.stats.requests > 300_000, "{}", server.stats.requests);
+        server.expired as f64 / server.stats.requests as f64
+    });
     let (lambda, mu, d) = (900.0_f64, 1000.0_f64, 0.005_f64);
     let (rho, e) = (lambda / mu, (-(mu - lambda) * d).exp());
     let theory = (1.0 - rho) * rho * e / (1.0 - rho * rho * e);
-    eprintln!("M/M/1+D: expired {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}");
-    assert!(
-        half_width < 0.1 * theory,
-        "run too short: half-width {half_width}"
-    );
-    assert!(
-        (mean - theory).abs() <= half_width,
-        "expired share {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
-    );
+    agrees("M/M/1+D expired share", mean, half_width, theory, 0.1);
 }
 
 /// Erlang-A (M/M/c+M): c workers, exponential service (rate mu each) and exponential patience
@@ -146,21 +129,12 @@ fn erlang_a_abandonment_matches_theory() {
                    deadline: Exponential(mean: "5ms")),
         ],
     )"#;
-    let loaded = scenarios::load_str(Path::new("erlang-a.ron"), source).expect("loads");
-    let shares: Vec<f64> = (1..=10)
-        .map(|seed| {
-            let result =
-                models::World::new(&loaded.config, seed).run(models::RunOptions::default());
-            let agents = &result.services[0];
-            assert_eq!(agents.expired, 0);
-            let reneged = agents.reneged.expect("a reneging service counts");
-            reneged as f64 / agents.stats.requests as f64
-        })
-        .collect();
-    let k = shares.len() as f64;
-    let mean = shares.iter().sum::<f64>() / k;
-    let variance = shares.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (k - 1.0);
-    let half_width = T_9_999 * (variance / k).sqrt();
+    let (mean, half_width) = over_ten_seeds(source, |result| {
+        let agents = &result.services[0];
+        assert_eq!(agents.expired, 0);
+        let reneged = agents.reneged.expect("a reneging service counts");
+        reneged as f64 / agents.stats.requests as f64
+    });
 
     let (lambda, mu, theta, c) = (900.0_f64, 500.0_f64, 200.0_f64, 2usize);
     // Unnormalised stationary probabilities; the tail beyond 400 is below 1e-300.
@@ -176,46 +150,49 @@ fn erlang_a_abandonment_matches_theory() {
         .map(|(n, pn)| n.saturating_sub(c) as f64 * pn / total)
         .sum();
     let theory = theta * queue / lambda;
-    eprintln!(
-        "Erlang-A: abandoned {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
-    );
-    assert!(
-        half_width < 0.05 * theory,
-        "run too short: half-width {half_width}"
-    );
-    assert!(
-        (mean - theory).abs() <= half_width,
-        "abandoned share {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
-    );
+    agrees("Erlang-A abandoned share", mean, half_width, theory, 0.05);
 }
 
-/// Mean and 99.9% half-width of ten independent estimates.
-fn interval10(xs: &[f64]) -> (f64, f64) {
-    assert_eq!(xs.len(), 10);
+/// Mean and 99.9% half-width of a figure over ten independent seeds of a scenario.
+fn over_ten_seeds(source: &str, figure: impl Fn(&models::RunResult) -> f64) -> (f64, f64) {
+    let loaded = scenarios::load_str(Path::new("theory.ron"), source).expect("loads");
+    let xs: Vec<f64> = (1..=10)
+        .map(|seed| {
+            figure(&models::World::new(&loaded.config, seed).run(models::RunOptions::default()))
+        })
+        .collect();
     let k = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / k;
     let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
     (mean, T_9_999 * (variance / k).sqrt())
 }
 
-/// The mean latency of the client's successful requests, over ten seeds.
+/// The theory lies inside the 99.9% interval, and the interval is narrow enough to mean
+/// something (half-width below `max_relative` of the theory).
+fn agrees(name: &str, mean: f64, half_width: f64, theory: f64, max_relative: f64) {
+    eprintln!("{name}: {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}");
+    assert!(
+        half_width < max_relative * theory,
+        "{name}: run too short, half-width {half_width}"
+    );
+    assert!(
+        (mean - theory).abs() <= half_width,
+        "{name}: {mean:.5}, theory {theory:.5}, 99.9% half-width {half_width:.5}"
+    );
+}
+
+/// The mean latency in milliseconds of the client's successful requests, over ten seeds.
 fn mean_latency_ms(source: &str) -> (f64, f64) {
-    let loaded = scenarios::load_str(Path::new("jackson.ron"), source).expect("loads");
-    let means: Vec<f64> = (1..=10)
-        .map(|seed| {
-            let result =
-                models::World::new(&loaded.config, seed).run(models::RunOptions::default());
-            let client = &result.clients[0].stats;
-            let sum: u128 = client
-                .windows
-                .iter()
-                .map(|w| u128::from(w.ok_latency_ns_sum))
-                .sum();
-            assert!(client.ok > 50_000, "{}", client.ok);
-            sum as f64 / client.ok as f64 / 1e6
-        })
-        .collect();
-    interval10(&means)
+    over_ten_seeds(source, |result| {
+        let client = &result.clients[0].stats;
+        let sum: u128 = client
+            .windows
+            .iter()
+            .map(|w| u128::from(w.ok_latency_ns_sum))
+            .sum();
+        assert!(client.ok > 50_000, "{}", client.ok);
+        sum as f64 / client.ok as f64 / 1e6
+    })
 }
 
 /// A Jackson network with feedback: one M/M/1 station (mu = 1000/s) whose requests call it
@@ -232,23 +209,19 @@ fn jackson_feedback_loop_matches_the_traffic_equations() {
                                calls: [Call(to: "station", probability: 0.5)])],
             clients: [Client(name: "jobs", to: "station", arrivals: Poisson(rate_per_s: 400.0))])"#,
     );
-    let theory = 10.0;
-    eprintln!(
-        "Jackson feedback: mean {mean:.4} ms, theory {theory} ms, half-width {half_width:.4}"
-    );
-    assert!(
-        half_width < 0.05 * theory,
-        "run too short: half-width {half_width}"
-    );
-    assert!(
-        (mean - theory).abs() <= half_width,
-        "mean {mean} ms, theory {theory} ms"
+    agrees(
+        "Jackson feedback mean latency (ms)",
+        mean,
+        half_width,
+        10.0,
+        0.05,
     );
 }
 
 /// Routing by weight (`one_of`): Poisson arrivals split 3:1 are Poisson again, so the two
-/// stations are M/M/1 queues with lambda 1200/s at mu 1500/s (a mean of 666,667 ns) and 400/s at mu 1000/s; the mean
-/// latency is 0.75 / 300 + 0.25 / 600 s = 2.9167 ms (the router works for no time).
+/// stations are M/M/1 queues with lambda 1200/s at mu 1500/s (a mean of 666,667 ns) and
+/// 400/s at mu 1000/s; the mean latency is 0.75 / 300 + 0.25 / 600 s = 2.9167 ms (the router
+/// works for no time).
 #[test]
 fn weighted_routing_splits_poisson_traffic() {
     let (mean, half_width) = mean_latency_ms(
@@ -266,13 +239,11 @@ fn weighted_routing_splits_poisson_traffic() {
     );
     let mu_a = 1e9 / 666_667.0;
     let theory = 0.75 / (mu_a - 1200.0) * 1e3 + 0.25 / 600.0 * 1e3;
-    eprintln!("routing: mean {mean:.4} ms, theory {theory:.4} ms, half-width {half_width:.4}");
-    assert!(
-        half_width < 0.05 * theory,
-        "run too short: half-width {half_width}"
-    );
-    assert!(
-        (mean - theory).abs() <= half_width,
-        "mean {mean} ms, theory {theory} ms"
+    agrees(
+        "weighted routing mean latency (ms)",
+        mean,
+        half_width,
+        theory,
+        0.05,
     );
 }

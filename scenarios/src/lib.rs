@@ -112,22 +112,20 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
-/// Reads, parses, checks and builds the scenario at `path`.
+/// The largest scenario file read: far above any real scenario (the library's largest is a few
+/// kilobytes), far below what would strain memory.
+pub const MAX_SCENARIO_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads, parses, checks and builds the scenario at `path` (`-` is standard input).
 pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let source = read_source(path)?;
     load_str(path, &source)
 }
 
-/// Reads the scenario at `path`, applies `settings` (`(PATH, VALUE)` pairs, in order; see
-/// [`overrides`]), then checks and builds it.
+/// Reads the scenario at `path` (`-` is standard input), applies `settings` (`(PATH, VALUE)`
+/// pairs, in order; see [`overrides`]), then checks and builds it.
 pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let source = read_source(path)?;
     let mut scenario = parse(path, &source)?;
     for (setting, value) in settings {
         overrides::apply(&mut scenario, setting, value).map_err(|message| {
@@ -139,6 +137,55 @@ pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, S
         })?;
     }
     checked(path, scenario, &source)
+}
+
+/// The text of the scenario at `path`, or of standard input for `-`. Only a regular file is
+/// opened (a FIFO would block, a device such as `/dev/zero` never ends), and no more than
+/// [`MAX_SCENARIO_BYTES`] are read from either.
+pub fn read_source(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let io = |source: std::io::Error| ScenarioError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let other = |message: String| io(std::io::Error::other(message));
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_SCENARIO_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    } else {
+        let kind = std::fs::metadata(path).map_err(io)?.file_type();
+        if !kind.is_file() {
+            let what = if kind.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a device, FIFO or socket)"
+            };
+            return Err(other(format!(
+                "it is {what}; expected a scenario file, or - for standard input"
+            )));
+        }
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_SCENARIO_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(other(format!(
+            "it is larger than {} MiB, the most a scenario file may be",
+            MAX_SCENARIO_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        other(format!(
+            "it is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// Parses, checks and builds a scenario from text; `path` only names it in errors.

@@ -13,9 +13,28 @@ pub(crate) fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { 0.0 }
 }
 
-/// Whether the run covered its whole duration (it did not hit the event limit).
+/// Whether the run covered its whole duration (no limit stopped it).
 pub(crate) fn is_complete(result: &RunResult) -> bool {
-    result.outcome.stop != StopReason::MaxEvents
+    result.outcome.stop.is_complete()
+}
+
+/// Why a partial run stopped, and when: "stopped at the event limit (N events) at T".
+pub(crate) fn partial_reason(result: &RunResult) -> String {
+    let outcome = &result.outcome;
+    match outcome.stop {
+        StopReason::MemoryLimit => format!(
+            "stopped at the memory limit (limits.memory) after {} events at {}",
+            outcome.events, outcome.now
+        ),
+        StopReason::Interrupted => format!(
+            "stopped by the wall-clock limit (--max-wall) after {} events at {}",
+            outcome.events, outcome.now
+        ),
+        StopReason::MaxEvents | StopReason::QueueEmpty | StopReason::EndTime => format!(
+            "stopped at the event limit ({} events) at {}",
+            result.max_events, outcome.now
+        ),
+    }
 }
 
 /// The span utilisation is measured over: the configured duration, or the simulated time

@@ -8,7 +8,9 @@ use models::metrics::{FailureCause, Histogram};
 use sim_core::SimDuration;
 
 use crate::analysis::{Analysis, CascadeStep, FaultImpact, Verdict};
-use crate::common::{amplification, finite, fmt_ms, is_complete, percent, utilisation_window};
+use crate::common::{
+    amplification, finite, fmt_ms, is_complete, partial_reason, percent, utilisation_window,
+};
 
 /// ANSI colours of the terminal summary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +76,8 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     );
     if !is_complete(result) {
         let warning = format!(
-            "warning: stopped at the event limit ({} events) at {}; this report is partial",
-            result.max_events, outcome.now
+            "warning: {}; this report is partial",
+            partial_reason(result)
         );
         out.push_str(&paint(&warning, Some(Colour::Yellow), colour));
         out.push('\n');

@@ -4,6 +4,7 @@
 
 mod build;
 mod duration;
+mod size;
 pub mod overrides;
 pub mod spec;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::{build, build_with_warnings};
 pub use duration::{Duration, parse_duration};
+pub use size::{ByteSize, parse_size};
 
 /// A problem found while checking a scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]

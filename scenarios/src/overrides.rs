@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `duration`, `window` | a duration: `10m` |
 //! | `limits.max_events` | an integer |
+//! | `limits.memory` | a size: `4GiB` |
 //! | `network.latency` | a distribution: `LogNormal(median: "1ms", p99: "5ms")` |
 //! | `policies.default.timeout` | a duration |
 //! | `policies.default.retry` | a retry: `(max_attempts: 3, backoff: Immediate)` |
@@ -156,6 +157,7 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
         ["limits", "max_events"] => {
             scenario.limits.max_events = number(value, "a whole number of events")?;
         }
+        ["limits", "memory"] => scenario.limits.memory = crate::ByteSize(crate::parse_size(value)?),
         ["network", "latency"] => scenario.network.latency = ron_value(value, "a distribution")?,
         ["policies", "default", field @ ..] => {
             if !set_policy(policy_mut!(scenario.policies.default), None, field, value)? {

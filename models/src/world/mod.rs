@@ -116,6 +116,9 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn RecordSink>>,
     /// Receives every event the engine processes.
     pub event_trace: Option<Box<dyn TraceSink<WorldEvent>>>,
+    /// Asked every [`sim_core::POLL_EVERY`] events whether to stop (the binary's `--max-wall`);
+    /// a run it stops ends with [`sim_core::StopReason::Interrupted`] and a partial report.
+    pub interrupt: Option<sim_core::Interrupt>,
 }
 
 /// A world ready to run: configuration plus state.
@@ -126,6 +129,7 @@ pub struct World {
     seed: u64,
     duration: SimDuration,
     max_events: u64,
+    memory_limit_bytes: u64,
     specs: Vec<ServiceSpec>,
     arrivals: Vec<Arrivals>,
     services: Vec<ServiceState>,
@@ -169,15 +173,19 @@ impl World {
             end: SimTime::ZERO + self.duration,
             max_events: self.max_events,
         });
+        sim.set_memory_limit(self.memory_limit_bytes);
         if let Some(trace) = options.event_trace {
             sim.set_trace(trace);
+        }
+        if let Some(interrupt) = options.interrupt {
+            sim.set_interrupt(interrupt);
         }
         if let Some(sink) = options.trace {
             self.tracer = Some(Box::new(self.new_tracer(sink)));
         }
         self.schedule_first_events(sim.scheduler());
         let outcome = sim.run(&mut self);
-        if self.tracer.is_some() && outcome.stop != sim_core::StopReason::MaxEvents {
+        if self.tracer.is_some() && outcome.stop.is_complete() {
             // The windows that open or close after the last event, before the end.
             self.trace_fault_windows(SimTime::ZERO + self.duration, true);
         }
@@ -330,5 +338,13 @@ impl Model for World {
         } else {
             self.dispatch::<false>(s, event);
         }
+    }
+
+    /// What grows with the requests in flight: their slots and the scratch lists.
+    fn footprint_bytes(&self) -> usize {
+        self.calls.footprint_bytes()
+            + self.attempts.footprint_bytes()
+            + self.jobs.footprint_bytes()
+            + self.resumes.capacity() * std::mem::size_of::<Waiter>()
     }
 }

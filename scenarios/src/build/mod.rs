@@ -178,7 +178,7 @@ impl Checker<'_> {
         self.warnings.push(Diagnostic {
             position,
             field,
-            message,
+            message: crate::clip_names(&message),
         });
     }
 
@@ -192,7 +192,7 @@ impl Checker<'_> {
         self.diagnostics.push(Diagnostic {
             position,
             field,
-            message,
+            message: crate::clip_names(&message),
         });
     }
 

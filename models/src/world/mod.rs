@@ -216,7 +216,10 @@ impl World {
         for client in 0..self.clients.len() as u32 {
             let first = match self.arrivals[client as usize] {
                 // The first Poisson arrival is one inter-arrival time after 0, like every other.
-                Arrivals::Poisson { .. } => self.interarrival(client),
+                Arrivals::Poisson { .. } => {
+                    self.schedule_arrival(s, client);
+                    continue;
+                }
                 Arrivals::Constant { .. } => SimDuration::ZERO,
                 Arrivals::ReadModifyWrite { users } => {
                     self.clients[client as usize].report.stats.requests += u64::from(users);
@@ -285,6 +288,7 @@ impl World {
         }
         match event {
             WorldEvent::ClientArrival { client } => self.on_client_arrival::<TRACE>(s, client),
+            WorldEvent::ArrivalUndecided { client } => self.schedule_arrival(s, client),
             WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),
             WorldEvent::WorkDone { job } => self.on_work_done::<TRACE>(s, job),
             WorldEvent::Reply {

@@ -325,3 +325,5 @@ pub fn clip_names(message: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_hostile;

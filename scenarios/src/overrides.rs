@@ -307,7 +307,7 @@ mod tests {
         apply(&mut s, "services.payments.workers", "32").unwrap();
         apply(&mut s, "clients.shoppers.arrivals.rate_per_s", "300").unwrap();
         apply(&mut s, "faults[0].multiply", "4").unwrap();
-        apply(&mut s, "duration", "2m").unwrap();
+        apply(&mut s, "duration", "3m").unwrap();
         apply(
             &mut s,
             "policies.default.retry.backoff",
@@ -339,7 +339,7 @@ mod tests {
             cfg.clients[0].arrivals,
             models::config::Arrivals::Poisson { rate_per_s: 300.0 }
         );
-        assert_eq!(cfg.duration, sim_core::SimDuration::from_secs(120));
+        assert_eq!(cfg.duration, sim_core::SimDuration::from_secs(180));
         // Other edges still follow the (changed) default.
         assert_eq!(
             checkout.calls[1]

@@ -204,7 +204,9 @@ fn fan_out(source: &str, scenario: &Scenario) -> Option<Cost> {
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))?;
     // The service whose plan makes the most calls is the one to change.
+    // The first of equals: the one nearest the clients, in the file's order.
     let worst = (0..scenario.services.len())
+        .rev()
         .max_by(|&a, &b| {
             let own = |s: usize| direct_calls(&scenario.services[s]);
             own(a).total_cmp(&own(b))

@@ -75,9 +75,10 @@ impl ClientState {
     }
 }
 
-/// Candidates the thinning of one arrival rejects before it hands back to the engine: far more
-/// than any profile within a factor of 1,000 of its peak needs.
-const THINNING_PER_EVENT: u32 = 1 << 16;
+/// Candidates the thinning of one arrival rejects before it hands back to the engine: a
+/// profile within a factor of 10 of its peak needs more with probability 0.9^1024, about
+/// 10^-47; one a billion times below its peak costs an event per 1024 candidates.
+const THINNING_PER_EVENT: u32 = 1 << 10;
 
 impl World {
     /// The time to the client's next arrival, from `now`. A load spike multiplies the rate

@@ -39,7 +39,7 @@ enum Command {
     ///
     /// Example: faultline run scenarios/library/checkout.ron --seed 1 --format json
     Run {
-        /// The scenario file (RON).
+        /// The scenario file (RON), or - for standard input.
         scenario: PathBuf,
         /// The run seed; every random draw derives from it.
         #[arg(long, default_value_t = 1)]

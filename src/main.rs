@@ -450,10 +450,9 @@ fn run(
 pub(crate) fn warn_if_partial(path: &Path, outcome: &sim_core::RunOutcome) {
     let (limit, raise) = match outcome.stop {
         sim_core::StopReason::QueueEmpty | sim_core::StopReason::EndTime => return,
-        sim_core::StopReason::MaxEvents => (
-            "the event limit",
-            "raise limits.max_events or --max-events",
-        ),
+        sim_core::StopReason::MaxEvents => {
+            ("the event limit", "raise limits.max_events or --max-events")
+        }
         sim_core::StopReason::MemoryLimit => (
             "the memory limit",
             "the pending events and requests in flight outgrew limits.memory; look for a load \

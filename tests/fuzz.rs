@@ -80,14 +80,36 @@ const EXTREME_NUMBERS: &[&str] = &[
 
 /// Durations at the edges: nothing, a nanosecond, centuries.
 const EXTREME_DURATIONS: &[&str] = &[
-    "\"0s\"", "\"1ns\"", "\"1us\"", "\"100000h\"", "\"5000000h\"", "\"-1s\"", "\"1.5ns\"",
+    "\"0s\"",
+    "\"1ns\"",
+    "\"1us\"",
+    "\"100000h\"",
+    "\"5000000h\"",
+    "\"-1s\"",
+    "\"1.5ns\"",
 ];
 
 /// Pieces of scenario syntax to insert: they make inputs that parse more often than bytes do.
 const FRAGMENTS: &[&str] = &[
-    "(", ")", "[", "]", ",", "\"", ":", "Some(", "None", "true", "false", "replicas: 1000000,",
-    "window: \"1ns\",", "users: 4294967295", "parallel: [", "retry: (max_attempts: 100, backoff: \
-     Immediate),", "timeout: \"0s\",", "limits: (max_events: 1),",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "\"",
+    ":",
+    "Some(",
+    "None",
+    "true",
+    "false",
+    "replicas: 1000000,",
+    "window: \"1ns\",",
+    "users: 4294967295",
+    "parallel: [",
+    "retry: (max_attempts: 100, backoff: \
+     Immediate),",
+    "timeout: \"0s\",",
+    "limits: (max_events: 1),",
 ];
 
 /// The tokens of a text: words, numbers, strings and single punctuation characters, as byte
@@ -131,7 +153,8 @@ fn is_number(token: &str) -> bool {
 /// One mutation of `text`.
 fn mutate_once(rng: &mut Rng, text: &str) -> String {
     let toks = tokens(text);
-    let replace = |(s, e): (usize, usize), with: &str| format!("{}{with}{}", &text[..s], &text[e..]);
+    let replace =
+        |(s, e): (usize, usize), with: &str| format!("{}{with}{}", &text[..s], &text[e..]);
     match rng.below(8) {
         // A byte flipped to another printable one, or to anything.
         0 => {
@@ -230,7 +253,11 @@ fn input(library: &[(PathBuf, String)], seed: u64, n: u64) -> (String, String) {
     for _ in 0..1 + rng.below(4) {
         text = mutate_once(&mut rng, &text);
     }
-    let name = path.file_stem().expect("name").to_string_lossy().into_owned();
+    let name = path
+        .file_stem()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     (name, text)
 }
 
@@ -331,7 +358,11 @@ fn watchdog(progress: Arc<AtomicU64>, current: Arc<Mutex<String>>) {
 #[test]
 fn mutation_fuzz_never_panics_aborts_or_hangs() {
     let library = library();
-    assert!(library.len() >= 10, "found {} library scenarios", library.len());
+    assert!(
+        library.len() >= 10,
+        "found {} library scenarios",
+        library.len()
+    );
     let seed = env_u64("FAULTLINE_FUZZ_SEED").unwrap_or(1);
     let seconds = env_u64("FAULTLINE_FUZZ_SECONDS");
     let inputs = env_u64("FAULTLINE_FUZZ_INPUTS").unwrap_or(if seconds.is_some() {
@@ -402,7 +433,11 @@ fn fuzz_regressions_never_panic() {
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no regression inputs in {}", dir.display());
+    assert!(
+        !files.is_empty(),
+        "no regression inputs in {}",
+        dir.display()
+    );
     for file in &files {
         let text = String::from_utf8_lossy(&std::fs::read(file).expect("read")).into_owned();
         if let Fate::Panicked(message) = exercise(&text) {
@@ -422,5 +457,8 @@ fn mutations_are_deterministic_and_varied() {
         .iter()
         .filter(|(_, t)| !originals.contains(&t.as_str()))
         .count();
-    assert!(changed >= 15, "only {changed} of 20 inputs differ from the library");
+    assert!(
+        changed >= 15,
+        "only {changed} of 20 inputs differ from the library"
+    );
 }

@@ -55,16 +55,41 @@ fn json(out: &Output) -> serde_json::Value {
 #[test]
 fn expectations_out_of_their_range_are_errors_not_panics() {
     for (expect, says) in [
-        ("Latency(of: \"c\", quantile: 1.5, at_most: \"1s\")", "expect[0].quantile: 1.5 is not a quantile"),
-        ("Latency(of: \"c\", quantile: NaN, at_most: \"1s\")", "expect[0].quantile: NaN is not a quantile"),
-        ("Latency(of: \"c\", quantile: inf, at_most: \"1s\")", "expect[0].quantile: inf is not a quantile"),
-        ("Latency(of: \"c\", quantile: -0.5, at_most: \"1s\")", "expect[0].quantile: -0.5 is not a quantile"),
-        ("Availability(of: \"c\", at_least: NaN)", "expect[0].at_least: NaN is not an availability"),
-        ("Availability(of: \"c\", at_least: 1.5)", "expect[0].at_least: 1.5 is not an availability"),
+        (
+            "Latency(of: \"c\", quantile: 1.5, at_most: \"1s\")",
+            "expect[0].quantile: 1.5 is not a quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: NaN, at_most: \"1s\")",
+            "expect[0].quantile: NaN is not a quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: inf, at_most: \"1s\")",
+            "expect[0].quantile: inf is not a quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: -0.5, at_most: \"1s\")",
+            "expect[0].quantile: -0.5 is not a quantile",
+        ),
+        (
+            "Availability(of: \"c\", at_least: NaN)",
+            "expect[0].at_least: NaN is not an availability",
+        ),
+        (
+            "Availability(of: \"c\", at_least: 1.5)",
+            "expect[0].at_least: 1.5 is not an availability",
+        ),
     ] {
-        let path = file("expect", "e.ron", &scenario("", "", &format!("expect: [{expect}],")));
+        let path = file(
+            "expect",
+            "e.ron",
+            &scenario("", "", &format!("expect: [{expect}],")),
+        );
         for command in ["check", "validate"] {
-            let err = rejected(&faultline(&[command, utf8(&path), "--seeds", "1..1"][..if command == "check" { 4 } else { 2 }]));
+            let err = rejected(&faultline(
+                &[command, utf8(&path), "--seeds", "1..1"]
+                    [..if command == "check" { 4 } else { 2 }],
+            ));
             assert!(err.contains(says), "{command} {expect}: {err}");
             assert!(err.contains("e.ron:4:"), "{err}");
         }
@@ -76,15 +101,26 @@ fn a_fault_after_the_end_is_an_error_and_partly_after_a_warning() {
     let after = file(
         "fault-after",
         "f.ron",
-        &scenario("", "", "faults: [Errors(service: \"s\", rate: 1.0, from: \"20s\", to: \"30s\")],"),
+        &scenario(
+            "",
+            "",
+            "faults: [Errors(service: \"s\", rate: 1.0, from: \"20s\", to: \"30s\")],",
+        ),
     );
     let err = rejected(&faultline(&["run", utf8(&after)]));
-    assert!(err.contains("faults[0].from: the fault starts (20s) at or after the end"), "{err}");
+    assert!(
+        err.contains("faults[0].from: the fault starts (20s) at or after the end"),
+        "{err}"
+    );
 
     let partly = file(
         "fault-partly",
         "f.ron",
-        &scenario("", "", "faults: [Errors(service: \"s\", rate: 1.0, from: \"5s\", to: \"30s\")],"),
+        &scenario(
+            "",
+            "",
+            "faults: [Errors(service: \"s\", rate: 1.0, from: \"5s\", to: \"30s\")],",
+        ),
     );
     let out = faultline(&["run", utf8(&partly), "--format", "json"]);
     let report = json(&out);
@@ -98,7 +134,11 @@ fn allocations_beyond_the_memory_budget_name_the_field_to_change() {
     for (name, text, field) in [
         (
             "users",
-            scenario("", "ClosedLoop(users: 2147483647, think_time: Constant(value: \"1s\"))", ""),
+            scenario(
+                "",
+                "ClosedLoop(users: 2147483647, think_time: Constant(value: \"1s\"))",
+                "",
+            ),
             "clients[0].arrivals.users",
         ),
         (
@@ -107,21 +147,48 @@ fn allocations_beyond_the_memory_budget_name_the_field_to_change() {
             "clients[0].arrivals.users",
         ),
         ("window", scenario("", "", "window: \"1ns\","), "window"),
-        ("century", scenario("", "", "").replace("\"10s\"", "\"876000h\""), "duration"),
-        ("replicas", scenario(", replicas: 4294967295", "", "").replace("workers: 4", "workers: 1").replace("queue: 100", "queue: 1"), "services[0].replicas"),
+        (
+            "century",
+            scenario("", "", "").replace("\"10s\"", "\"876000h\""),
+            "duration",
+        ),
+        (
+            "replicas",
+            scenario(", replicas: 4294967295", "", "")
+                .replace("workers: 4", "workers: 1")
+                .replace("queue: 100", "queue: 1"),
+            "services[0].replicas",
+        ),
     ] {
         let path = file("budget", &format!("{name}.ron"), &text);
         // --max-events does not help: the memory is allocated before the first event.
         let err = rejected(&faultline(&["run", utf8(&path), "--max-events", "2000"]));
-        assert!(err.contains(&format!("{field}: the run would need about")), "{name}: {err}");
-        assert!(err.contains(&format!("lower {field} or raise limits.memory")), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{field}: the run would need about")),
+            "{name}: {err}"
+        );
+        assert!(
+            err.contains(&format!("lower {field} or raise limits.memory")),
+            "{name}: {err}"
+        );
     }
     // The budget is the scenario's, and --set raises it.
-    let text = scenario("", "ClosedLoop(users: 10000, think_time: Constant(value: \"1s\"))", "limits: (memory: \"1MiB\"),");
+    let text = scenario(
+        "",
+        "ClosedLoop(users: 10000, think_time: Constant(value: \"1s\"))",
+        "limits: (memory: \"1MiB\"),",
+    );
     let path = file("budget-raised", "u.ron", &text);
     let err = rejected(&faultline(&["run", utf8(&path)]));
     assert!(err.contains("more than limits.memory (1.0 MiB)"), "{err}");
-    let out = faultline(&["run", utf8(&path), "--set", "limits.memory=64MiB", "--format", "json"]);
+    let out = faultline(&[
+        "run",
+        utf8(&path),
+        "--set",
+        "limits.memory=64MiB",
+        "--format",
+        "json",
+    ]);
     assert_eq!(json(&out)["complete"], true);
 }
 
@@ -139,7 +206,11 @@ fn a_growing_run_stops_at_the_memory_limit_with_a_partial_report() {
     let report = json(&out);
     assert_eq!(report["complete"], false);
     assert_eq!(report["stop_reason"], "memory");
-    assert!(stderr(&out).contains("stopped at the memory limit"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped at the memory limit"),
+        "{}",
+        stderr(&out)
+    );
     let text_report = faultline(&["run", utf8(&path)]);
     assert!(stdout(&text_report).contains("stopped at the memory limit (limits.memory)"));
 }
@@ -153,13 +224,26 @@ fn max_wall_stops_a_run_with_a_report_marked_incomplete() {
     assert_eq!(report["complete"], false);
     assert_eq!(report["stop_reason"], "interrupted");
     assert_eq!(report["events"], 4096);
-    assert!(stderr(&out).contains("stopped at the wall-clock limit"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped at the wall-clock limit"),
+        "{}",
+        stderr(&out)
+    );
     let md = faultline(&["run", utf8(&mm1), "--max-wall", "0s", "--format", "md"]);
     assert!(stdout(&md).contains("Stopped by the wall-clock limit (--max-wall)"));
 
     // A limit not reached changes nothing, byte for byte.
     let hedging = library("hedging.ron");
-    let with = faultline(&["run", utf8(&hedging), "--seed", "7", "--max-wall", "1h", "--format", "json"]);
+    let with = faultline(&[
+        "run",
+        utf8(&hedging),
+        "--seed",
+        "7",
+        "--max-wall",
+        "1h",
+        "--format",
+        "json",
+    ]);
     let without = faultline(&["run", utf8(&hedging), "--seed", "7", "--format", "json"]);
     assert_eq!(stdout(&with), stdout(&without));
 
@@ -173,25 +257,47 @@ fn runaway_work_stops_at_a_limit_with_a_clear_message() {
         // Zero think time and zero work: every event is at time 0.
         (
             "zero-time",
-            scenario("", "ClosedLoop(users: 10, think_time: Constant(value: \"0s\"))", "")
-                .replace("Exponential(mean: \"1ms\")", "Constant(value: \"0s\")"),
+            scenario(
+                "",
+                "ClosedLoop(users: 10, think_time: Constant(value: \"0s\"))",
+                "",
+            )
+            .replace("Exponential(mean: \"1ms\")", "Constant(value: \"0s\")"),
         ),
         // Retries without backoff against a service that always fails.
         (
             "retries",
-            scenario(", error_rate: 1.0", "Poisson(rate_per_s: 1000.0)", "policies: (default: (retry: (max_attempts: 1000, backoff: Immediate))),"),
+            scenario(
+                ", error_rate: 1.0",
+                "Poisson(rate_per_s: 1000.0)",
+                "policies: (default: (retry: (max_attempts: 1000, backoff: Immediate))),",
+            ),
         ),
         // A load profile stepping far above its base rate (the thinning hang the fuzzer found).
         (
             "thinning",
-            scenario("", "Poisson(rate_per_s: 1.0), profile: [Step(at: \"9s\", rate_per_s: 4294967295)]", ""),
+            scenario(
+                "",
+                "Poisson(rate_per_s: 1.0), profile: [Step(at: \"9s\", rate_per_s: 4294967295)]",
+                "",
+            ),
         ),
     ] {
         let path = file("runaway", &format!("{name}.ron"), &text);
-        let out = faultline(&["run", utf8(&path), "--max-events", "50000", "--format", "json"]);
+        let out = faultline(&[
+            "run",
+            utf8(&path),
+            "--max-events",
+            "50000",
+            "--format",
+            "json",
+        ]);
         let report = json(&out);
         assert_eq!(report["stop_reason"], "max_events", "{name}");
-        assert!(stderr(&out).contains("stopped at the event limit (50000 events)"), "{name}");
+        assert!(
+            stderr(&out).contains("stopped at the event limit (50000 events)"),
+            "{name}"
+        );
     }
 }
 
@@ -199,7 +305,10 @@ fn runaway_work_stops_at_a_limit_with_a_clear_message() {
 fn scenarios_are_read_from_regular_files_or_standard_input() {
     let dir = temp_dir("inputs");
     let fifo = dir.join("fifo.ron");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
     assert!(made.success());
     for (path, says) in [
         (fifo.as_path(), "not a regular file"),
@@ -226,7 +335,12 @@ fn scenarios_are_read_from_regular_files_or_standard_input() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(&text).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&text)
+        .expect("write stdin");
     let piped = child.wait_with_output().expect("run");
     let from_file = faultline(&["run", utf8(&hedging), "--seed", "7", "--format", "json"]);
     assert_eq!(json(&piped), json(&from_file));
@@ -240,12 +354,20 @@ fn messages_show_what_to_change_in_the_file() {
             "m.ron:2:44: 64.5 is not a whole number; expected an integer",
         ),
         (
-            scenario("", "", "network: (latency: Constant(value: \"1ms\"),\n  loss: -0.5),"),
+            scenario(
+                "",
+                "",
+                "network: (latency: Constant(value: \"1ms\"),\n  loss: -0.5),",
+            ),
             "m.ron:5:3: network.loss",
         ),
         (
             scenario(
-                &format!(", calls: {}[]{}", "[(parallel: ".repeat(200), ")]".repeat(200)),
+                &format!(
+                    ", calls: {}[]{}",
+                    "[(parallel: ".repeat(200),
+                    ")]".repeat(200)
+                ),
                 "",
                 "",
             ),
@@ -258,7 +380,11 @@ fn messages_show_what_to_change_in_the_file() {
         assert!(err.contains(says), "{err}");
     }
     let long = "y".repeat(10_000);
-    let path = file("messages-long", "m.ron", &scenario("", "", "").replace("to: \"s\"", &format!("to: \"{long}\"")));
+    let path = file(
+        "messages-long",
+        "m.ron",
+        &scenario("", "", "").replace("to: \"s\"", &format!("to: \"{long}\"")),
+    );
     let err = rejected(&faultline(&["validate", utf8(&path)]));
     assert!(err.len() < 300, "{} bytes: {err}", err.len());
     assert!(err.contains(&format!("\"{}...\"", "y".repeat(80))), "{err}");

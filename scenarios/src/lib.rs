@@ -4,8 +4,8 @@
 
 mod build;
 mod duration;
-mod size;
 pub mod overrides;
+mod size;
 pub mod spec;
 
 use std::fmt;
@@ -219,25 +219,23 @@ pub fn parse(path: &Path, source: &str) -> Result<spec::Scenario, ScenarioError>
     let options = ron::Options::default()
         .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
         .with_recursion_limit(MAX_NESTING);
-    options
-        .from_str::<spec::Scenario>(source)
-        .map_err(|e| {
-            let (line, column) = (e.span.start.line, e.span.start.col);
-            let (column, message) = match decimal_at(source, line, column) {
-                // ron read the whole part of `64.5` as an integer and stops at the point.
-                Some((start, number)) => (
-                    start,
-                    format!("{number} is not a whole number; expected an integer"),
-                ),
-                None => (column, describe(&e.code)),
-            };
-            ScenarioError::Parse {
-                path: path.to_owned(),
-                line,
-                column,
-                message: clip_names(&message),
-            }
-        })
+    options.from_str::<spec::Scenario>(source).map_err(|e| {
+        let (line, column) = (e.span.start.line, e.span.start.col);
+        let (column, message) = match decimal_at(source, line, column) {
+            // ron read the whole part of `64.5` as an integer and stops at the point.
+            Some((start, number)) => (
+                start,
+                format!("{number} is not a whole number; expected an integer"),
+            ),
+            None => (column, describe(&e.code)),
+        };
+        ScenarioError::Parse {
+            path: path.to_owned(),
+            line,
+            column,
+            message: clip_names(&message),
+        }
+    })
 }
 
 /// When the parse stopped at the point of a decimal number (`64.5` where an integer belongs),
@@ -254,7 +252,9 @@ fn decimal_at(source: &str, line: usize, column: usize) -> Option<(usize, String
         .rev()
         .take_while(|&i| digit(i) || chars[i] == '-')
         .last()?;
-    let end = (at + 1..chars.len()).find(|&i| !digit(i)).unwrap_or(chars.len());
+    let end = (at + 1..chars.len())
+        .find(|&i| !digit(i))
+        .unwrap_or(chars.len());
     Some((start + 1, chars[start..end].iter().collect()))
 }
 

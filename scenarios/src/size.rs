@@ -19,7 +19,12 @@ impl ByteSize {
 impl fmt::Display for ByteSize {
     /// In the largest binary unit it reaches, one decimal: `2.0 GiB`, `512.0 MiB`, `900 B`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        let units = [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
         for (unit, scale) in units {
             if self.0 >= scale {
                 return write!(f, "{:.1} {unit}", self.0 as f64 / scale as f64);

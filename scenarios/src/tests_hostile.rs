@@ -43,16 +43,56 @@ fn only(text: &str, field: &str) -> Diagnostic {
 #[test]
 fn expectation_numbers_must_mean_something() {
     for (expect, field, says) in [
-        ("Latency(of: \"c\", quantile: 1.5, at_most: \"1s\")", "expect[0].quantile", "quantile"),
-        ("Latency(of: \"c\", quantile: NaN, at_most: \"1s\")", "expect[0].quantile", "quantile"),
-        ("Latency(of: \"c\", quantile: inf, at_most: \"1s\")", "expect[0].quantile", "quantile"),
-        ("Latency(of: \"c\", quantile: -0.5, at_most: \"1s\")", "expect[0].quantile", "quantile"),
-        ("Latency(of: \"c\", quantile: 0.0, at_most: \"1s\")", "expect[0].quantile", "quantile"),
-        ("Availability(of: \"c\", at_least: NaN)", "expect[0].at_least", "availability"),
-        ("Availability(of: \"c\", at_least: 1.01)", "expect[0].at_least", "availability"),
-        ("Availability(of: \"c\", at_least: -0.1)", "expect[0].at_least", "availability"),
-        ("Amplification(of: \"c\", at_most: NaN)", "expect[0].at_most", "amplification"),
-        ("Amplification(of: \"c\", at_most: -1.0)", "expect[0].at_most", "amplification"),
+        (
+            "Latency(of: \"c\", quantile: 1.5, at_most: \"1s\")",
+            "expect[0].quantile",
+            "quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: NaN, at_most: \"1s\")",
+            "expect[0].quantile",
+            "quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: inf, at_most: \"1s\")",
+            "expect[0].quantile",
+            "quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: -0.5, at_most: \"1s\")",
+            "expect[0].quantile",
+            "quantile",
+        ),
+        (
+            "Latency(of: \"c\", quantile: 0.0, at_most: \"1s\")",
+            "expect[0].quantile",
+            "quantile",
+        ),
+        (
+            "Availability(of: \"c\", at_least: NaN)",
+            "expect[0].at_least",
+            "availability",
+        ),
+        (
+            "Availability(of: \"c\", at_least: 1.01)",
+            "expect[0].at_least",
+            "availability",
+        ),
+        (
+            "Availability(of: \"c\", at_least: -0.1)",
+            "expect[0].at_least",
+            "availability",
+        ),
+        (
+            "Amplification(of: \"c\", at_most: NaN)",
+            "expect[0].at_most",
+            "amplification",
+        ),
+        (
+            "Amplification(of: \"c\", at_most: -1.0)",
+            "expect[0].at_most",
+            "amplification",
+        ),
     ] {
         let text = scenario("", "", &format!("expect: [{expect}],"));
         let d = only(&text, field);
@@ -92,8 +132,16 @@ fn what_a_run_allocates_is_checked_against_the_memory_budget() {
         "",
     );
     let d = only(&users, "clients[0].arrivals.users");
-    assert!(d.message.contains("limits.memory (2.0 GiB)"), "{}", d.message);
-    assert!(d.message.contains("lower clients[0].arrivals.users"), "{}", d.message);
+    assert!(
+        d.message.contains("limits.memory (2.0 GiB)"),
+        "{}",
+        d.message
+    );
+    assert!(
+        d.message.contains("lower clients[0].arrivals.users"),
+        "{}",
+        d.message
+    );
     assert_eq!(d.position.map(|p| p.0), Some(3));
 
     let rmw = scenario("", "ReadModifyWrite(users: 4000000000)", "");
@@ -116,7 +164,10 @@ fn what_a_run_allocates_is_checked_against_the_memory_budget() {
     );
     let replicas = scenario(", replicas: 4294967295", "", "").replace("workers: 4", "workers: 1");
     let found = diagnostics(&replicas);
-    assert!(found.iter().any(|d| d.field == "services[0].queue"), "{found:#?}");
+    assert!(
+        found.iter().any(|d| d.field == "services[0].queue"),
+        "{found:#?}"
+    );
 
     // Raised in the file (or with --set limits.memory=), the same window fits.
     let raised = scenario("", "", "window: \"1ms\", limits: (memory: \"4GiB\"),")
@@ -180,10 +231,15 @@ fn parse_message(text: &str) -> (usize, usize, String) {
 
 #[test]
 fn parse_messages_say_what_to_write() {
-    let (line, column, message) = parse_message(&scenario("", "", "").replace("workers: 4", "workers: 64.5"));
-    assert_eq!((line, message.as_str()), (2, "64.5 is not a whole number; expected an integer"));
+    let (line, column, message) =
+        parse_message(&scenario("", "", "").replace("workers: 4", "workers: 64.5"));
+    assert_eq!(
+        (line, message.as_str()),
+        (2, "64.5 is not a whole number; expected an integer")
+    );
     assert_eq!(column, 44);
-    let (_, _, message) = parse_message(&scenario("", "", "").replace("workers: 4", "workers: 1e3"));
+    let (_, _, message) =
+        parse_message(&scenario("", "", "").replace("workers: 4", "workers: 1e3"));
     assert!(message.contains("expected an integer"), "{message}");
     let (_, _, message) = parse_message(&scenario("", "", "").replace("workers: 4", "workers: -4"));
     assert!(message.contains("out of range"), "{message}");
@@ -204,7 +260,11 @@ fn long_names_are_shown_by_their_start() {
     let text = scenario("", "", "").replace("to: \"s\"", &format!("to: \"{long}\""));
     let d = only(&text, "clients[0].to");
     assert!(d.message.len() < 200, "{}", d.message);
-    assert!(d.message.contains(&format!("\"{}...\"", "x".repeat(80))), "{}", d.message);
+    assert!(
+        d.message.contains(&format!("\"{}...\"", "x".repeat(80))),
+        "{}",
+        d.message
+    );
 
     let variant = scenario("", &format!("{}(rate_per_s: 1.0)", "Q".repeat(3000)), "");
     let (_, _, message) = parse_message(&variant);
@@ -214,7 +274,11 @@ fn long_names_are_shown_by_their_start() {
 
 #[test]
 fn a_negative_loss_points_at_loss() {
-    let text = scenario("", "", "network: (latency: Constant(value: \"1ms\"),\n  loss: -0.5),");
+    let text = scenario(
+        "",
+        "",
+        "network: (latency: Constant(value: \"1ms\"),\n  loss: -0.5),",
+    );
     let d = only(&text, "network.loss");
     assert_eq!(d.position, Some((5, 3)), "{d:?}");
 }

@@ -161,7 +161,8 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
     let window = scenario.window.map_or(1e9, |w| w.0.as_nanos() as f64);
     if window > 0.0 {
         let windows = (scenario.duration.0.as_nanos() as f64 / window).ceil();
-        let series = scenario.clients.len() as f64 + 2.0 * scenario.services.len() as f64 + 2.0 * edges;
+        let series =
+            scenario.clients.len() as f64 + 2.0 * scenario.services.len() as f64 + 2.0 * edges;
         let (anchors, field) = match scenario.window {
             Some(_) => (["window"], "window"),
             None => (["duration"], "duration"),

@@ -180,7 +180,8 @@ fn mutate_once(rng: &mut Rng, text: &str) -> String {
                 text.to_owned()
             } else {
                 let at = *rng.pick(&numbers);
-                replace(at, *rng.pick(EXTREME_NUMBERS))
+                let with = EXTREME_NUMBERS[rng.below(EXTREME_NUMBERS.len())];
+                replace(at, with)
             }
         }
         // A duration replaced by an extreme one.
@@ -197,7 +198,8 @@ fn mutate_once(rng: &mut Rng, text: &str) -> String {
                 text.to_owned()
             } else {
                 let at = *rng.pick(&durations);
-                replace(at, *rng.pick(EXTREME_DURATIONS))
+                let with = EXTREME_DURATIONS[rng.below(EXTREME_DURATIONS.len())];
+                replace(at, with)
             }
         }
         // Two tokens swapped.

@@ -120,10 +120,10 @@ enum Command {
         #[arg(long, requires = "baseline")]
         update_baseline: bool,
         /// An availability regresses when it drops by more than this (absolute).
-        #[arg(long, default_value_t = 0.001)]
+        #[arg(long, default_value_t = 0.001, value_parser = parse_tolerance)]
         availability_tolerance: f64,
         /// Other values regress when they grow by more than this fraction of the baseline.
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, value_parser = parse_tolerance)]
         relative_tolerance: f64,
         /// Runs at once (default: every core). The verdicts do not depend on it.
         #[arg(long)]
@@ -221,6 +221,16 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
         ));
     }
     Ok(Seeds { first, last })
+}
+
+/// A tolerance: a finite number >= 0 (NaN would turn regression detection off).
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!(
+            "\"{text}\" is not a tolerance; expected a finite number >= 0, such as 0.001"
+        )),
+    }
 }
 
 fn main() -> ExitCode {

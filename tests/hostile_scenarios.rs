@@ -389,3 +389,18 @@ fn messages_show_what_to_change_in_the_file() {
     assert!(err.len() < 300, "{} bytes: {err}", err.len());
     assert!(err.contains(&format!("\"{}...\"", "y".repeat(80))), "{err}");
 }
+
+#[test]
+fn tolerances_are_finite_and_not_negative() {
+    let mm1 = library("mm1.ron");
+    for flag in ["--availability-tolerance", "--relative-tolerance"] {
+        for value in ["NaN", "inf", "-0.1", "lots"] {
+            let arg = format!("{flag}={value}");
+            let err = rejected(&faultline(&["check", utf8(&mm1), "--seeds", "1..1", &arg]));
+            assert!(
+                err.contains("expected a finite number >= 0"),
+                "{arg}: {err}"
+            );
+        }
+    }
+}

@@ -404,3 +404,25 @@ fn tolerances_are_finite_and_not_negative() {
         }
     }
 }
+
+#[test]
+fn immediate_retries_against_a_full_queue_stop_at_the_event_limit() {
+    // No network latency: a full queue's rejection comes back at once and the retry goes out
+    // at once; this once looped inside one event until memory ran out.
+    let text = scenario(
+        "",
+        "Poisson(rate_per_s: 800.0), timeout: \"1us\", retry: (max_attempts: 2147483647, backoff: Immediate)",
+        "",
+    )
+    .replace("queue: 100", "queue: 20");
+    let path = file("inline-retries", "r.ron", &text);
+    let out = faultline(&[
+        "run",
+        utf8(&path),
+        "--max-events",
+        "20000",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json(&out)["stop_reason"], "max_events");
+}

@@ -163,6 +163,9 @@ pub struct World {
     made: Vec<EdgeId>,
     /// Bulkhead waiters handed a permit, to carry on at the next `ResumeWaiters` event.
     resumes: Vec<Waiter>,
+    /// Retries without backoff made inline in the current event's handler (see
+    /// `INLINE_RETRIES_PER_EVENT`).
+    inline_retries: u32,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -336,6 +339,7 @@ impl Model for World {
 
     #[inline]
     fn handle(&mut self, s: &mut Scheduler<WorldEvent>, event: WorldEvent) {
+        self.inline_retries = 0;
         // One branch per event picks the handlers with or without the trace points.
         if self.tracer.is_some() {
             self.dispatch::<true>(s, event);

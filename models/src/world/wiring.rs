@@ -72,6 +72,7 @@ impl World {
             eligible: Vec::new(),
             made: Vec::new(),
             resumes: Vec::new(),
+            inline_retries: 0,
             tracer: None,
         }
     }

@@ -301,3 +301,14 @@ fn only_regular_files_are_read() {
     assert!(err.contains("not UTF-8"), "{err}");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn a_bulkhead_without_permits_is_an_error() {
+    let text = scenario(
+        "",
+        "Poisson(rate_per_s: 1.0), bulkhead: Semaphore(max_concurrent_calls: 0)",
+        "",
+    );
+    let d = only(&text, "clients[0].bulkhead.max_concurrent_calls");
+    assert_eq!(d.message, "must be at least 1");
+}

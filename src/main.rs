@@ -13,6 +13,7 @@ mod files;
 mod replay;
 mod runs;
 mod sweep;
+mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};
 
@@ -38,7 +39,7 @@ enum Command {
     ///
     /// Example: faultline run scenarios/library/checkout.ron --seed 1 --format json
     Run {
-        /// The scenario file (RON).
+        /// The scenario file (RON), or - for standard input.
         scenario: PathBuf,
         /// The run seed; every random draw derives from it.
         #[arg(long, default_value_t = 1)]
@@ -53,6 +54,10 @@ enum Command {
         /// Stop after this many events (overrides the scenario's `limits.max_events`).
         #[arg(long)]
         max_events: Option<u64>,
+        /// Stop after this much real time (`30s`, `5m`), with a partial report marked
+        /// incomplete: a bound for CI. The run is the same as without it until it stops.
+        #[arg(long, value_parser = wall::parse_max_wall, value_name = "DURATION")]
+        max_wall: Option<std::time::Duration>,
         /// Override a parameter: `--set services.payments.workers=32` (repeatable; paths in the
         /// README).
         #[arg(long = "set", value_name = "PATH=VALUE")]
@@ -256,8 +261,19 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             format,
             out,
             max_events,
+            max_wall,
             sets,
-        } => run(&scenario, seed, format, out.as_deref(), max_events, &sets),
+        } => run(
+            &scenario,
+            seed,
+            format,
+            out.as_deref(),
+            Stops {
+                max_events,
+                max_wall,
+            },
+            &sets,
+        ),
         Command::Sweep {
             scenario,
             seeds,
@@ -403,12 +419,21 @@ fn compare(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What stops a `run` early, beyond the scenario's own limits.
+struct Stops {
+    max_events: Option<u64>,
+    max_wall: Option<std::time::Duration>,
+}
+
 fn run(
     path: &Path,
     seed: u64,
     format: Format,
     out: Option<&Path>,
-    max_events: Option<u64>,
+    Stops {
+        max_events,
+        max_wall,
+    }: Stops,
     sets: &[String],
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
@@ -430,17 +455,13 @@ fn run(
         sets: settings,
         max_events,
     });
-    let result = models::World::new(&loaded.config, seed).run(models::RunOptions::default());
+    let options = models::RunOptions {
+        interrupt: max_wall.map(wall::deadline),
+        ..models::RunOptions::default()
+    };
+    let result = models::World::new(&loaded.config, seed).run(options);
     current.reporting();
-    if result.outcome.stop == sim_core::StopReason::MaxEvents {
-        eprintln!(
-            "warning: {}: stopped at the event limit ({} events) at simulated time {}; the report \
-             is partial (raise limits.max_events or --max-events)",
-            path.display(),
-            result.outcome.events,
-            result.outcome.now
-        );
-    }
+    warn_if_partial(path, &result.outcome);
     let analysis = reports::analyse(&result);
     // The formats' code is not the run's: `run` with another --format would not reproduce it.
     drop(current);
@@ -458,6 +479,29 @@ fn run(
     };
     emit(&report, target.as_ref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr why a run stopped before its end, and what to raise.
+pub(crate) fn warn_if_partial(path: &Path, outcome: &sim_core::RunOutcome) {
+    let (limit, raise) = match outcome.stop {
+        sim_core::StopReason::QueueEmpty | sim_core::StopReason::EndTime => return,
+        sim_core::StopReason::MaxEvents => {
+            ("the event limit", "raise limits.max_events or --max-events")
+        }
+        sim_core::StopReason::MemoryLimit => (
+            "the memory limit",
+            "the pending events and requests in flight outgrew limits.memory; look for a load \
+             the services cannot serve, or raise it with --set limits.memory=8GiB",
+        ),
+        sim_core::StopReason::Interrupted => ("the wall-clock limit", "raise --max-wall"),
+    };
+    eprintln!(
+        "warning: {}: stopped at {limit} ({} events) at simulated time {}; the report is \
+         partial ({raise})",
+        path.display(),
+        outcome.events,
+        outcome.now
+    );
 }
 
 /// Prints a scenario's warnings (the deprecated spellings it uses) on stderr, one per line.

@@ -199,15 +199,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         .ok()
         .expect("the run gave its sink back")
         .into_inner();
-    if result.outcome.stop == sim_core::StopReason::MaxEvents {
-        eprintln!(
-            "warning: {}: stopped at the event limit ({} events) at simulated time {}; the \
-             replay is partial (raise limits.max_events or --max-events)",
-            args.scenario.display(),
-            result.outcome.events,
-            result.outcome.now
-        );
-    }
+    crate::warn_if_partial(&args.scenario, &result.outcome);
     if let Some((_, file)) = collector.lines {
         match collector.error {
             Some(e) => return Err(e).with_context(|| file.failure()),

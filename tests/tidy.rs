@@ -50,8 +50,13 @@ fn simulation_code_has_no_banned_patterns() {
             if line.trim_start().starts_with("//") {
                 continue;
             }
+            // The one deliberate wall clock: --max-wall (src/wall.rs), which stops a run
+            // between events and changes nothing before it does.
+            let wall_clock_allowed = file.ends_with("src/wall.rs");
             for pattern in &banned {
-                if line.contains(pattern.as_str()) {
+                if line.contains(pattern.as_str())
+                    && !(wall_clock_allowed && pattern.starts_with("Instant"))
+                {
                     hits.push(format!("{}:{}: {pattern}", file.display(), n + 1));
                 }
             }

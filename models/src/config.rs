@@ -31,6 +31,10 @@ pub struct WorldConfig {
     pub window: SimDuration,
     /// The run stops after this many events, with a partial report.
     pub max_events: u64,
+    /// The run stops, with a partial report, when what grows while it runs (pending events,
+    /// requests in flight) holds more than this many bytes. The scenario's loader has checked
+    /// that what a run allocates up front (windows, replicas, users) fits in it.
+    pub memory_limit_bytes: u64,
     /// Regions, zones and hosts (a single host when the scenario describes none).
     pub topology: crate::topology::Topology,
     /// Per host, its local clock (empty: every clock is ideal).

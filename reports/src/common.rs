@@ -23,13 +23,29 @@ pub(crate) fn finite(x: f64) -> f64 {
 }
 
 /// Whether the run covered its whole duration: it reached its end (no event left, or the
-/// scenario's duration). Any other stop is a limit (`max_events`, or one added later), so its
-/// figures are partial.
+/// scenario's duration). Any other stop is a limit (`max_events`, `limits.memory`,
+/// `--max-wall`, or one added later), so its figures are partial.
 pub fn is_complete(result: &RunResult) -> bool {
-    matches!(
-        result.outcome.stop,
-        StopReason::QueueEmpty | StopReason::EndTime
-    )
+    result.outcome.stop.is_complete()
+}
+
+/// Why a partial run stopped, and when: "stopped at the event limit (N events) at T".
+pub(crate) fn partial_reason(result: &RunResult) -> String {
+    let outcome = &result.outcome;
+    match outcome.stop {
+        StopReason::MemoryLimit => format!(
+            "stopped at the memory limit (limits.memory) after {} events at {}",
+            outcome.events, outcome.now
+        ),
+        StopReason::Interrupted => format!(
+            "stopped by the wall-clock limit (--max-wall) after {} events at {}",
+            outcome.events, outcome.now
+        ),
+        StopReason::MaxEvents | StopReason::QueueEmpty | StopReason::EndTime => format!(
+            "stopped at the event limit ({} events) at {}",
+            result.max_events, outcome.now
+        ),
+    }
 }
 
 /// The span utilisation is measured over: the configured duration, or the simulated time

@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom, Verdict};
 use crate::common::escape_markup as escape;
-use crate::common::{fmt_ms, is_complete, percent};
+use crate::common::{fmt_ms, is_complete, partial_reason, percent};
 use crate::text::{
     blast_radius, fault_head, recovery_phrase, seconds, step_phrase, verdict_phrase,
 };
@@ -138,9 +138,8 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     if !is_complete(result) {
         let _ = writeln!(
             out,
-            "<p class=\"warning\"><strong>Warning:</strong> stopped at the event limit ({} events) \
-             at {}; this report is partial.</p>",
-            result.max_events, outcome.now
+            "<p class=\"warning\"><strong>Warning:</strong> {}; this report is partial.</p>",
+            partial_reason(result)
         );
     }
 
@@ -1521,6 +1520,7 @@ mod tests {
             }],
             window: SimDuration::SECOND,
             max_events: u64::MAX,
+            memory_limit_bytes: u64::MAX,
             topology: Default::default(),
             clocks: Vec::new(),
         }

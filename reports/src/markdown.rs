@@ -7,7 +7,9 @@ use models::RunResult;
 use models::metrics::FailureCause;
 
 use crate::analysis::{Analysis, Verdict};
-use crate::common::{amplification, finite, is_complete, percent, utilisation_window};
+use crate::common::{
+    amplification, finite, is_complete, partial_reason, percent, utilisation_window,
+};
 use crate::text::{
     blast_radius, fault_head, latency, recovery_phrase, seconds, step_phrase, verdict_phrase,
 };
@@ -39,10 +41,11 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     if !is_complete(result) {
         out.push('\n');
         out.push_str("> **Warning**\n");
+        let reason = partial_reason(result);
         let _ = writeln!(
             out,
-            "> Stopped at the event limit ({} events) at {}; this report is partial.",
-            result.max_events, outcome.now
+            "> S{}; this report is partial.",
+            reason.strip_prefix('s').unwrap_or(&reason)
         );
     }
 

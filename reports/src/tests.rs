@@ -85,6 +85,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         faults: vec![],
         window: SimDuration::SECOND,
         max_events,
+        memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
     }

@@ -10,7 +10,8 @@ use sim_core::SimDuration;
 use crate::analysis::{Analysis, Verdict};
 // The phrases live in their own room; Markdown and HTML reach them through this module too.
 use crate::common::{
-    amplification, coarsened_windows, finite, fmt_ms, is_complete, percent, utilisation_window,
+    amplification, coarsened_windows, finite, fmt_ms, is_complete, partial_reason, percent,
+    utilisation_window,
 };
 pub(crate) use crate::phrases::{
     blast_radius, episode_hurt, episode_phrase, episodes_listed, episodes_summary, fault_head,
@@ -81,8 +82,8 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     );
     if !is_complete(result) {
         let warning = format!(
-            "warning: stopped at the event limit ({} events) at {}; this report is partial",
-            result.max_events, outcome.now
+            "warning: {}; this report is partial",
+            partial_reason(result)
         );
         out.push_str(&paint(&warning, Some(Colour::Yellow), colour));
         out.push('\n');

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `duration`, `window` | a duration: `10m` |
 //! | `limits.max_events` | an integer |
+//! | `limits.memory` | a size: `4GiB` |
 //! | `network.latency` | a distribution: `LogNormal(median: "1ms", p99: "5ms")` |
 //! | `policies.default.timeout` | a duration |
 //! | `policies.default.retry` | a retry: `(max_attempts: 3, backoff: Immediate)` |
@@ -170,6 +171,7 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
         ["limits", "max_events"] => {
             scenario.limits.max_events = number(value, "a whole number of events")?;
         }
+        ["limits", "memory"] => scenario.limits.memory = crate::ByteSize(crate::parse_size(value)?),
         ["network", "latency"] => scenario.network.latency = ron_value(value, "a distribution")?,
         ["policies", "default", field @ ..] => {
             if !set_policy(policy_mut!(scenario.policies.default), None, field, value)? {
@@ -358,7 +360,7 @@ mod tests {
         apply(&mut s, "services.payments.workers", "32").unwrap();
         apply(&mut s, "clients.shoppers.arrivals.rate_per_s", "300").unwrap();
         apply(&mut s, "faults[0].multiply", "4").unwrap();
-        apply(&mut s, "duration", "2m").unwrap();
+        apply(&mut s, "duration", "3m").unwrap();
         apply(
             &mut s,
             "policies.default.retry.backoff",
@@ -392,7 +394,7 @@ mod tests {
             cfg.clients[0].arrivals,
             models::config::Arrivals::Poisson { rate_per_s: 300.0 }
         );
-        assert_eq!(cfg.duration, sim_core::SimDuration::from_secs(120));
+        assert_eq!(cfg.duration, sim_core::SimDuration::from_secs(180));
         // Other edges still follow the (changed) default.
         assert_eq!(
             checkout.calls[1]

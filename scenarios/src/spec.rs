@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::duration::{Duration, SignedDuration};
+use crate::size::ByteSize;
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
 /// (serde's `flatten` does not combine with `deny_unknown_fields`, so they are spelled out
@@ -1151,19 +1152,30 @@ pub struct ColdStart {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// The run stops after this many events with a partial report (default 1,000,000,000).
+    /// The run stops after this many events with a partial report (default 100,000,000: about
+    /// ten seconds of a busy world; every library scenario needs less than a quarter of it).
     #[serde(default = "default_max_events")]
     pub max_events: u64,
+    /// The memory a run may use (default 2 GiB): what it allocates up front (windows, replicas,
+    /// users, call plans) is checked against it before the run, and the run stops with a
+    /// partial report if what grows while it runs (pending events, requests in flight) passes it.
+    #[serde(default = "default_memory")]
+    pub memory: ByteSize,
 }
 
 fn default_max_events() -> u64 {
-    1_000_000_000
+    100_000_000
+}
+
+fn default_memory() -> ByteSize {
+    ByteSize(2 * ByteSize::GIB)
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_events: default_max_events(),
+            memory: default_memory(),
         }
     }
 }

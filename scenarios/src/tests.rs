@@ -39,7 +39,8 @@ fn a_good_scenario_builds_with_defaults_and_overrides() {
     assert_eq!(call.policy.retry.as_ref().map(|r| r.max_attempts), Some(3));
     assert_eq!(cfg.clients[0].policy.timeout, Some(constant(500)));
     assert_eq!(cfg.window, sim_core::SimDuration::SECOND);
-    assert_eq!(cfg.max_events, 1_000_000_000);
+    assert_eq!(cfg.max_events, 100_000_000);
+    assert_eq!(cfg.memory_limit_bytes, 2 << 30);
 }
 
 fn ms(n: u64) -> sim_core::SimDuration {

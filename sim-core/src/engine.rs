@@ -19,7 +19,23 @@ pub trait Event: Copy {
 pub trait Model {
     type Event: Event;
     fn handle(&mut self, scheduler: &mut Scheduler<Self::Event>, event: Self::Event);
+
+    /// Bytes the model's state holds on the heap beyond what it had at the start, roughly:
+    /// what grows while it runs (requests in flight, their timers' payloads). The engine
+    /// stops the run when this plus its queue passes the memory limit.
+    fn footprint_bytes(&self) -> usize {
+        0
+    }
 }
+
+/// Asked every [`POLL_EVERY`] events whether to stop the run now (a wall-clock deadline, a
+/// signal): the one way something outside simulated time stops a run. The engine knows nothing
+/// of clocks; whoever sets it does, and a run it stops is marked [`StopReason::Interrupted`].
+pub type Interrupt = Box<dyn FnMut() -> bool>;
+
+/// How many events pass between two checks of the memory limit and the interrupt: rare enough
+/// to cost nothing, often enough (well under a millisecond) to stop promptly. A power of two.
+pub const POLL_EVERY: u64 = 1 << 12;
 
 /// Receives every processed event when tracing is on.
 pub trait TraceSink<E> {
@@ -103,6 +119,10 @@ pub enum StopReason {
     EndTime,
     /// The event limit was reached; later events were not processed.
     MaxEvents,
+    /// The queue and the model's state grew past the memory limit.
+    MemoryLimit,
+    /// The [`Interrupt`] asked to stop (e.g. a wall-clock limit).
+    Interrupted,
 }
 
 impl StopReason {
@@ -111,7 +131,15 @@ impl StopReason {
             StopReason::QueueEmpty => "queue_empty",
             StopReason::EndTime => "end_time",
             StopReason::MaxEvents => "max_events",
+            StopReason::MemoryLimit => "memory",
+            StopReason::Interrupted => "interrupted",
         }
+    }
+
+    /// Whether the run reached its end (the end time, or nothing left to do): a run stopped by
+    /// a limit covers only part of its duration.
+    pub fn is_complete(self) -> bool {
+        matches!(self, StopReason::QueueEmpty | StopReason::EndTime)
     }
 }
 
@@ -134,6 +162,9 @@ pub struct Simulation<E> {
     events: u64,
     fingerprint: Fingerprint,
     trace: Option<Box<dyn TraceSink<E>>>,
+    /// Bytes the queue and the model may hold before the run stops.
+    memory_limit_bytes: usize,
+    interrupt: Option<Interrupt>,
 }
 
 impl<E: Event + Copy> Simulation<E> {
@@ -147,7 +178,21 @@ impl<E: Event + Copy> Simulation<E> {
             events: 0,
             fingerprint: Fingerprint::default(),
             trace: None,
+            memory_limit_bytes: usize::MAX,
+            interrupt: None,
         }
+    }
+
+    /// Stops the run when the queue and the model's [`Model::footprint_bytes`] pass `bytes`,
+    /// checked every [`POLL_EVERY`] events.
+    pub fn set_memory_limit(&mut self, bytes: u64) {
+        self.memory_limit_bytes = usize::try_from(bytes).unwrap_or(usize::MAX);
+    }
+
+    /// Asks `interrupt` every [`POLL_EVERY`] events whether to stop. Until it says so, the run
+    /// is exactly the run without it.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
     }
 
     /// Records every processed event into `sink`.
@@ -169,6 +214,19 @@ impl<E: Event + Copy> Simulation<E> {
         let stop = loop {
             if self.events >= self.limits.max_events {
                 break StopReason::MaxEvents;
+            }
+            if self.events % POLL_EVERY == 0 && self.events > 0 {
+                let bytes = self
+                    .scheduler
+                    .queue
+                    .footprint_bytes()
+                    .saturating_add(model.footprint_bytes());
+                if bytes > self.memory_limit_bytes {
+                    break StopReason::MemoryLimit;
+                }
+                if self.interrupt.as_mut().is_some_and(|stop| stop()) {
+                    break StopReason::Interrupted;
+                }
             }
             let Some((time, event)) = self.scheduler.queue.pop_before(self.limits.end) else {
                 if self.scheduler.queue.is_empty() {
@@ -282,6 +340,67 @@ mod tests {
         let out = sim.run(&mut Once);
         assert_eq!(out.stop, StopReason::QueueEmpty);
         assert_eq!(*log.borrow(), vec![3, 5]);
+    }
+
+    /// Keeps every tick and schedules two for each: its state and queue grow without bound.
+    struct Hoarder(Vec<u64>);
+    impl Model for Hoarder {
+        type Event = Tick;
+        fn handle(&mut self, s: &mut Scheduler<Tick>, e: Tick) {
+            self.0.push(s.now().0);
+            s.schedule_in(SimDuration(1), e);
+            s.schedule_in(SimDuration(2), e);
+        }
+        fn footprint_bytes(&self) -> usize {
+            self.0.capacity() * 8
+        }
+    }
+
+    #[test]
+    fn memory_limit_stops_a_growing_run() {
+        let mut sim = Simulation::new(Limits::default());
+        sim.set_memory_limit(1 << 20);
+        sim.scheduler().schedule_at(SimTime(0), Tick(1));
+        let mut model = Hoarder(Vec::new());
+        let out = sim.run(&mut model);
+        assert_eq!(out.stop, StopReason::MemoryLimit);
+        assert!(!out.stop.is_complete());
+        assert_eq!(out.events % POLL_EVERY, 0);
+        // Stopped within one poll of the limit, far below what an unlimited run would take.
+        assert!(model.0.len() < (1 << 20), "{} events", model.0.len());
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_run_and_changes_nothing_before() {
+        let run = |interrupt_after_polls: Option<u32>| {
+            let mut sim = Simulation::new(Limits {
+                end: SimTime(1_000_000),
+                max_events: u64::MAX,
+            });
+            if let Some(n) = interrupt_after_polls {
+                let mut polls = 0;
+                sim.set_interrupt(Box::new(move || {
+                    polls += 1;
+                    polls > n
+                }));
+            }
+            sim.scheduler().schedule_at(SimTime(0), Tick(1));
+            sim.run(&mut Ticker { seen: vec![] })
+        };
+        let whole = run(None);
+        assert_eq!(whole.stop, StopReason::EndTime);
+        assert_eq!(run(Some(u32::MAX)), whole);
+        let cut = run(Some(3));
+        assert_eq!(cut.stop, StopReason::Interrupted);
+        assert_eq!(cut.events, 4 * POLL_EVERY);
+        // The same events up to the stop: the first 4 * POLL_EVERY of a shorter run.
+        let mut sim = Simulation::new(Limits {
+            end: SimTime(1_000_000),
+            max_events: 4 * POLL_EVERY,
+        });
+        sim.scheduler().schedule_at(SimTime(0), Tick(1));
+        let same = sim.run(&mut Ticker { seen: vec![] });
+        assert_eq!(same.fingerprint, cut.fingerprint);
     }
 
     #[test]

@@ -20,7 +20,10 @@ mod rng;
 mod time;
 
 pub use dist::{DistError, Distribution, Z_P99, sample_exp};
-pub use engine::{Event, Limits, Model, RunOutcome, Scheduler, Simulation, StopReason, TraceSink};
+pub use engine::{
+    Event, Interrupt, Limits, Model, POLL_EVERY, RunOutcome, Scheduler, Simulation, StopReason,
+    TraceSink,
+};
 pub use fingerprint::Fingerprint;
 pub use queue::{EventQueue, TimerId};
 pub use rng::{RngStreams, SimRng};

@@ -294,6 +294,13 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Live (not cancelled) pending events.
+    /// Bytes the queue holds on the heap (its allocations' capacity, not only what is live).
+    pub fn footprint_bytes(&self) -> usize {
+        self.heap.items.capacity() * std::mem::size_of::<Entry<E>>()
+            + self.slots.capacity() * std::mem::size_of::<u64>()
+            + self.free_slots.capacity() * std::mem::size_of::<u32>()
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len() - self.cancelled_pending
     }

@@ -31,6 +31,13 @@ pub(super) struct Attempt {
     pub(super) root: FailureCause,
 }
 
+/// Retries without backoff one event's handler makes at once. Over a network without latency a
+/// full queue rejects at once and the reply arrives at once, so each such retry would start
+/// the next inside the same handler: with `max_attempts: 2147483647` one handler ran for hours
+/// and filled memory (the fuzzer found it). Past this many, a retry due now is an event
+/// (`RetryDue` after zero time), which the run's limits count.
+const INLINE_RETRIES_PER_EVENT: u32 = 32;
+
 impl World {
     /// Makes the call's next attempt (a retry or a hedge when it is not the first).
     pub(super) fn new_attempt<const TRACE: bool>(
@@ -528,7 +535,8 @@ impl World {
                     let caller = (edge_id, attempt, Some(outcome));
                     self.trace_caller(now, TraceKind::RetryScheduled, caller, wait, next);
                 }
-                if wait == SimDuration::ZERO {
+                if wait == SimDuration::ZERO && self.inline_retries < INLINE_RETRIES_PER_EVENT {
+                    self.inline_retries += 1;
                     self.new_attempt::<TRACE>(s, call_id);
                 } else {
                     let host = self.edges[edge_id].caller_host;

@@ -81,15 +81,27 @@ impl ClientState {
     }
 }
 
+/// Candidates the thinning of one arrival rejects before it hands back to the engine: a
+/// profile within a factor of 10 of its peak needs more with probability 0.9^1024, about
+/// 10^-47; one a billion times below its peak costs an event per 1024 candidates.
+const THINNING_PER_EVENT: u32 = 1 << 10;
+
 impl World {
     /// The time to the client's next arrival, from `now`. A load spike multiplies the rate
     /// inside its window: Poisson arrivals are thinned from the highest rate (exact for a
     /// piecewise-constant rate); constant arrivals are spaced at the rate where they are.
-    pub(super) fn interarrival_at(&mut self, client: u32, now: SimTime) -> SimDuration {
+    ///
+    /// Thinning stops at the run's end (an arrival after it is never processed), and after
+    /// [`THINNING_PER_EVENT`] rejected candidates it returns undecided (`false`): the caller
+    /// schedules [`WorldEvent::ArrivalUndecided`] there to go on, so a profile whose rate is
+    /// mostly far below its peak costs events, which the run's limits bound, and never an
+    /// endless handler.
+    pub(super) fn interarrival_at(&mut self, client: u32, now: SimTime) -> (SimDuration, bool) {
+        let end = SimTime::ZERO + self.duration;
         let state = &mut self.clients[client as usize];
         if state.spikes.is_empty() && state.profile.is_empty() {
             // The common case: a constant rate.
-            return match self.arrivals[client as usize] {
+            let gap = match self.arrivals[client as usize] {
                 Arrivals::Poisson { rate_per_s } => SimDuration::from_nanos_f64(
                     sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / rate_per_s,
                 ),
@@ -98,6 +110,7 @@ impl World {
                     unreachable!("users have no arrivals")
                 }
             };
+            return (gap, true);
         }
         let profile = state.profile.clone();
         let spikes = state.spikes.clone();
@@ -134,26 +147,39 @@ impl World {
                     / rate_per_s;
                 let max_rate = rate_per_s * peak;
                 let mut t = now;
-                loop {
+                for _ in 0..THINNING_PER_EVENT {
                     let gap = sim_core::sample_exp(&mut state.arrivals_rng) * 1e9 / max_rate;
                     t += SimDuration::from_nanos_f64(gap);
+                    if t >= end {
+                        return (t - now, true);
+                    }
                     let rate = rate_per_s * factor_at(t);
                     if state.arrivals_rng.uniform() * max_rate < rate {
-                        return t - now;
+                        return (t - now, true);
                     }
                 }
+                (t - now, false)
             }
-            Arrivals::Constant { rate_per_s } => {
-                SimDuration::from_nanos_f64(1e9 / (rate_per_s * factor_at(now)))
-            }
+            Arrivals::Constant { rate_per_s } => (
+                SimDuration::from_nanos_f64(1e9 / (rate_per_s * factor_at(now))),
+                true,
+            ),
             Arrivals::ReadModifyWrite { .. } | Arrivals::ClosedLoop { .. } => {
                 unreachable!("users have no arrivals")
             }
         }
     }
 
-    pub(super) fn interarrival(&mut self, client: u32) -> SimDuration {
-        self.interarrival_at(client, SimTime::ZERO)
+    /// Schedules the client's next arrival after `now`, or the event that goes on looking
+    /// for it.
+    pub(super) fn schedule_arrival(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
+        let (next, decided) = self.interarrival_at(client, s.now());
+        let event = if decided {
+            WorldEvent::ClientArrival { client }
+        } else {
+            WorldEvent::ArrivalUndecided { client }
+        };
+        s.schedule_in(next, event);
     }
 
     /// A closed-loop user's think time.
@@ -170,8 +196,7 @@ impl World {
         s: &mut Scheduler<WorldEvent>,
         client: u32,
     ) {
-        let next = self.interarrival_at(client, s.now());
-        s.schedule_in(next, WorldEvent::ClientArrival { client });
+        self.schedule_arrival(s, client);
         let state = &mut self.clients[client as usize];
         if !state.mirrors_calls {
             state.report.stats.requests += 1;

@@ -10,6 +10,10 @@ pub enum WorldEvent {
     ClientArrival {
         client: u32,
     },
+    /// An open-loop client's arrivals are thinned on from here: no request yet.
+    ArrivalUndecided {
+        client: u32,
+    },
     /// An attempt reaches its callee.
     Deliver {
         job: JobSlot,
@@ -111,7 +115,7 @@ pub enum WorldEvent {
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 22] = [
+    pub const KIND_NAMES: [&'static str; 23] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -134,6 +138,7 @@ impl WorldEvent {
         "health_result",
         "outlier_sweep",
         "resume_waiters",
+        "arrival_undecided",
     ];
 }
 
@@ -163,13 +168,16 @@ impl Event for WorldEvent {
             WorldEvent::HealthResult { .. } => 19,
             WorldEvent::OutlierSweep { .. } => 20,
             WorldEvent::ResumeWaiters => 21,
+            WorldEvent::ArrivalUndecided { .. } => 22,
         }
     }
 
     #[inline]
     fn target(&self) -> u32 {
         match *self {
-            WorldEvent::ClientArrival { client } | WorldEvent::UserStart { client, .. } => client,
+            WorldEvent::ClientArrival { client }
+            | WorldEvent::ArrivalUndecided { client }
+            | WorldEvent::UserStart { client, .. } => client,
             WorldEvent::Deliver { job }
             | WorldEvent::WorkDone { job }
             | WorldEvent::Admitted { job }

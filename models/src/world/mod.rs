@@ -118,6 +118,9 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn RecordSink>>,
     /// Receives every event the engine processes.
     pub event_trace: Option<Box<dyn TraceSink<WorldEvent>>>,
+    /// Asked every [`sim_core::POLL_EVERY`] events whether to stop (the binary's `--max-wall`);
+    /// a run it stops ends with [`sim_core::StopReason::Interrupted`] and a partial report.
+    pub interrupt: Option<sim_core::Interrupt>,
 }
 
 /// A world ready to run: configuration plus state.
@@ -128,6 +131,7 @@ pub struct World {
     seed: u64,
     duration: SimDuration,
     max_events: u64,
+    memory_limit_bytes: u64,
     specs: Vec<ServiceSpec>,
     arrivals: Vec<Arrivals>,
     services: Vec<ServiceState>,
@@ -163,6 +167,9 @@ pub struct World {
     made: Vec<EdgeId>,
     /// Bulkhead waiters handed a permit, to carry on at the next `ResumeWaiters` event.
     resumes: Vec<Waiter>,
+    /// Retries without backoff made inline in the current event's handler (see
+    /// `INLINE_RETRIES_PER_EVENT`).
+    inline_retries: u32,
     tracer: Option<Box<Tracer>>,
 }
 
@@ -173,15 +180,19 @@ impl World {
             end: SimTime::ZERO + self.duration,
             max_events: self.max_events,
         });
+        sim.set_memory_limit(self.memory_limit_bytes);
         if let Some(trace) = options.event_trace {
             sim.set_trace(trace);
+        }
+        if let Some(interrupt) = options.interrupt {
+            sim.set_interrupt(interrupt);
         }
         if let Some(sink) = options.trace {
             self.tracer = Some(Box::new(self.new_tracer(sink)));
         }
         self.schedule_first_events(sim.scheduler());
         let outcome = sim.run(&mut self);
-        if self.tracer.is_some() && outcome.stop != sim_core::StopReason::MaxEvents {
+        if self.tracer.is_some() && outcome.stop.is_complete() {
             // The windows that open or close after the last event, before the end.
             self.trace_fault_windows(SimTime::ZERO + self.duration, true);
         }
@@ -212,7 +223,10 @@ impl World {
         for client in 0..self.clients.len() as u32 {
             let first = match self.arrivals[client as usize] {
                 // The first Poisson arrival is one inter-arrival time after 0, like every other.
-                Arrivals::Poisson { .. } => self.interarrival(client),
+                Arrivals::Poisson { .. } => {
+                    self.schedule_arrival(s, client);
+                    continue;
+                }
                 Arrivals::Constant { .. } => SimDuration::ZERO,
                 Arrivals::ReadModifyWrite { users } => {
                     self.clients[client as usize].report.stats.requests += u64::from(users);
@@ -281,6 +295,7 @@ impl World {
         }
         match event {
             WorldEvent::ClientArrival { client } => self.on_client_arrival::<TRACE>(s, client),
+            WorldEvent::ArrivalUndecided { client } => self.schedule_arrival(s, client),
             WorldEvent::Deliver { job } => self.on_deliver::<TRACE>(s, job),
             WorldEvent::WorkDone { job } => self.on_work_done::<TRACE>(s, job),
             WorldEvent::Reply {
@@ -328,11 +343,20 @@ impl Model for World {
 
     #[inline]
     fn handle(&mut self, s: &mut Scheduler<WorldEvent>, event: WorldEvent) {
+        self.inline_retries = 0;
         // One branch per event picks the handlers with or without the trace points.
         if self.tracer.is_some() {
             self.dispatch::<true>(s, event);
         } else {
             self.dispatch::<false>(s, event);
         }
+    }
+
+    /// What grows with the requests in flight: their slots and the scratch lists.
+    fn footprint_bytes(&self) -> usize {
+        self.calls.footprint_bytes()
+            + self.attempts.footprint_bytes()
+            + self.jobs.footprint_bytes()
+            + self.resumes.capacity() * std::mem::size_of::<Waiter>()
     }
 }

@@ -96,6 +96,11 @@ impl<K: SlotId, T> Slab<K, T> {
         }
     }
 
+    /// Bytes the slab holds on the heap (its capacity, free slots included).
+    pub(super) fn footprint_bytes(&self) -> usize {
+        self.items.capacity() * std::mem::size_of::<T>() + self.free.capacity() * 4
+    }
+
     pub(super) fn insert(&mut self, value: T) -> K {
         match self.free.pop() {
             Some(i) => {

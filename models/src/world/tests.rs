@@ -49,6 +49,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         faults: vec![],
         window: SimDuration::SECOND,
         max_events: u64::MAX,
+        memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
     }

@@ -47,6 +47,7 @@ impl World {
             seed,
             duration: config.duration,
             max_events: config.max_events,
+            memory_limit_bytes: config.memory_limit_bytes,
             specs: config.services.iter().map(ServiceSpec::new).collect(),
             arrivals: config.clients.iter().map(|c| c.arrivals.clone()).collect(),
             services,
@@ -79,6 +80,7 @@ impl World {
             eligible: Vec::new(),
             made: Vec::new(),
             resumes: Vec::new(),
+            inline_retries: 0,
             tracer: None,
         }
     }

@@ -1,4 +1,5 @@
-//! Checks the expectations: each names a client or service that exists.
+//! Checks the expectations: each names a client or service that exists, and each number is in
+//! the range where it means something (a quantile in (0, 1), an availability in [0, 1]).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use crate::spec;
 pub(super) fn expectations(c: &mut Checker, known: &Known, clients: &BTreeMap<&str, ClientId>) {
     for (i, e) in known.scenario.expect.iter().enumerate() {
         use spec::Expectation as E;
+        numbers(c, i, e);
         let (name, services_only) = match e {
             E::Availability { of, .. } | E::Latency { of, .. } | E::Amplification { of, .. } => {
                 (of, false)
@@ -42,5 +44,38 @@ pub(super) fn expectations(c: &mut Checker, known: &Known, clients: &BTreeMap<&s
                 }
             ),
         );
+    }
+}
+
+/// The numbers of expectation `i`: NaN, infinities and values outside their meaning would pass
+/// or fail every seed for no reason, or reach the metrics as an impossible quantile.
+fn numbers(c: &mut Checker, i: usize, e: &spec::Expectation) {
+    use spec::Expectation as E;
+    let mut out_of_range = |name: &str, value: f64, expected: &str| {
+        c.report_at(
+            super::locate::locate_item(c.source, &["expect"], i, &[name]),
+            format!("expect[{i}].{name}"),
+            format!("{value} is not {expected}"),
+        );
+    };
+    match e {
+        E::Availability { at_least, .. } if !(0.0..=1.0).contains(at_least) => out_of_range(
+            "at_least",
+            *at_least,
+            "an availability; expected a number from 0 to 1",
+        ),
+        E::Latency { quantile, .. } if !(*quantile > 0.0 && *quantile < 1.0) => out_of_range(
+            "quantile",
+            *quantile,
+            "a quantile; expected a number above 0 and below 1 (0.99 for p99)",
+        ),
+        E::Amplification { at_most, .. } if !(at_most.is_finite() && *at_most >= 0.0) => {
+            out_of_range(
+                "at_most",
+                *at_most,
+                "an amplification; expected a finite number >= 0 (attempts per request)",
+            )
+        }
+        _ => {}
     }
 }

@@ -199,6 +199,9 @@ impl FaultChecker<'_, '_, '_> {
         cold_start: Option<&spec::ColdStart>,
     ) -> Option<mc::Fault> {
         let t = self.target(target);
+        if at.0 >= self.known.scenario.duration.0 {
+            self.after_the_end("at", at.0);
+        }
         let cold = cold_start.map(|cs| {
             self.factor(
                 &["faults", "cold_start"],
@@ -333,7 +336,38 @@ impl FaultChecker<'_, '_, '_> {
                 ),
             );
         }
+        let end = self.known.scenario.duration.0;
+        if from.0 >= end {
+            self.after_the_end("from", from.0);
+        } else if to.0 > end {
+            // Partly inside: it still acts, but its impact and recovery are cut at the end.
+            let position = locate_item(self.c.source, &["faults"], self.index, &["to"]);
+            self.c.warn_at(
+                position,
+                format!("{}.to", self.field),
+                format!(
+                    "the fault ends ({}) after the run ({end}); its end and any recovery are \
+                     not simulated",
+                    to.0
+                ),
+            );
+        }
         (SimTime::ZERO + from.0, SimTime::ZERO + to.0)
+    }
+
+    /// A fault that starts at or after the run's end never happens: the report would say it
+    /// had no impact, and an expectation about it would pass without testing anything.
+    fn after_the_end(&mut self, name: &str, at: SimDuration) {
+        let end = self.known.scenario.duration.0;
+        let position = locate_item(self.c.source, &["faults"], self.index, &[name]);
+        self.c.report_at(
+            position,
+            format!("{}.{name}", self.field),
+            format!(
+                "the fault starts ({at}) at or after the end of the run ({end}), so it never \
+                 happens; start it earlier or lengthen duration"
+            ),
+        );
     }
 
     fn factor(&mut self, anchors: &[&str], name: &str, x: f64) {

@@ -5,6 +5,7 @@
 //! diagnostics (settings, topology, services, clients, faults, expectations, network, clocks),
 //! and every checker reports into one [`Checker`].
 
+mod budget;
 mod calls;
 mod clients;
 mod clocks;
@@ -45,6 +46,9 @@ pub fn build_with_warnings(
         warnings: Vec::new(),
     };
     let window = settings(&mut c, scenario);
+    if !budget::within_budget(&mut c, scenario) {
+        return Err(c.diagnostics);
+    }
     let topology = topology::topology(&mut c, scenario.topology.as_ref());
     let known = Known {
         scenario,
@@ -69,6 +73,7 @@ pub fn build_with_warnings(
         faults,
         window,
         max_events: scenario.limits.max_events,
+        memory_limit_bytes: scenario.limits.memory.0,
         topology: known.topology,
         clocks,
     };
@@ -173,7 +178,7 @@ impl Checker<'_> {
         self.warnings.push(Diagnostic {
             position,
             field,
-            message,
+            message: crate::clip_names(&message),
         });
     }
 
@@ -187,7 +192,7 @@ impl Checker<'_> {
         self.diagnostics.push(Diagnostic {
             position,
             field,
-            message,
+            message: crate::clip_names(&message),
         });
     }
 

@@ -107,10 +107,25 @@ impl Checker<'_> {
             spec::Bulkhead::Semaphore {
                 max_concurrent_calls,
                 max_wait_duration,
-            } => mc::Bulkhead::Semaphore {
-                max_concurrent_calls: max_concurrent_calls.unwrap_or(25),
-                max_wait_duration: max_wait_duration.map_or(SimDuration::ZERO, |d| d.0),
-            },
+            } => {
+                if *max_concurrent_calls == Some(0) {
+                    // A bulkhead with no permit would refuse every call; the policy asserts it.
+                    let anchors = [
+                        &anchors[..anchors.len().saturating_sub(1)],
+                        &["max_concurrent_calls"],
+                    ]
+                    .concat();
+                    self.report(
+                        &anchors,
+                        format!("{field}.bulkhead.max_concurrent_calls"),
+                        "must be at least 1".into(),
+                    );
+                }
+                mc::Bulkhead::Semaphore {
+                    max_concurrent_calls: max_concurrent_calls.unwrap_or(25),
+                    max_wait_duration: max_wait_duration.map_or(SimDuration::ZERO, |d| d.0),
+                }
+            }
             spec::Bulkhead::ThreadPool {
                 core_thread_pool_size,
                 queue_capacity,

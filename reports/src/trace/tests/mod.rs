@@ -105,6 +105,7 @@ fn config() -> WorldConfig {
         }],
         window: SimDuration::SECOND,
         max_events: u64::MAX,
+        memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
     }

@@ -36,8 +36,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     }
     let baseline = match args.baseline {
         Some(path) if !args.update_baseline => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+            let text = crate::files::read_input(path, "the baseline")?;
             Some(
                 reports::check::parse_baseline(&text)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,

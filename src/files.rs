@@ -322,6 +322,31 @@ pub fn refuse_to_overwrite(out: &Path, scenario: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The most a JSON input (a baseline, a sweep part or checkpoint) may hold: a sweep of 10^6 runs
+/// with a few metrics each fits several times over.
+const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Reads a JSON input the binary did not write this run (`what` names it in errors): only a
+/// regular file (a FIFO would block and a device never end), at most [`MAX_INPUT_BYTES`].
+pub fn read_input(path: &Path, what: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let shown = path.display();
+    let kind = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {shown}: {e}"))?
+        .file_type();
+    if !kind.is_file() {
+        anyhow::bail!("cannot read {what} {shown}: not a regular file");
+    }
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| anyhow::anyhow!("cannot read {what} {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        anyhow::bail!("cannot read {what} {shown}: larger than 1 GiB");
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("cannot read {what} {shown}: not UTF-8"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -134,6 +134,10 @@ enum Command {
         /// instead of failing on them; they are still listed.
         #[arg(long)]
         allow_incomplete: bool,
+        /// Stop runs still going after this much real time since the command started (`30s`,
+        /// `5m`); they count as incomplete (see --allow-incomplete): a bound for CI.
+        #[arg(long, value_parser = wall::parse_max_wall, value_name = "DURATION")]
+        max_wall: Option<std::time::Duration>,
     },
     /// Run two scenarios over the same seeds and show them side by side, with deltas.
     ///
@@ -158,6 +162,10 @@ enum Command {
         /// Runs at once (default: every core). The output does not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
+        /// Stop runs still going after this much real time since the command started (`30s`,
+        /// `5m`); they are marked incomplete: a bound for CI.
+        #[arg(long, value_parser = wall::parse_max_wall, value_name = "DURATION")]
+        max_wall: Option<std::time::Duration>,
     },
     /// Re-run one seed: check its fingerprint, write its trace, explain a request.
     Replay(replay::ReplayArgs),
@@ -304,17 +312,23 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             relative_tolerance,
             jobs,
             allow_incomplete,
-        } => check::check(check::CheckArgs {
-            scenarios: &scenarios,
-            seeds,
-            junit: junit.as_deref(),
-            baseline: baseline.as_deref(),
-            update_baseline,
-            availability_tolerance,
-            relative_tolerance,
-            jobs,
-            allow_incomplete,
-        }),
+            max_wall,
+        } => {
+            if let Some(limit) = max_wall {
+                wall::limit_command(limit);
+            }
+            check::check(check::CheckArgs {
+                scenarios: &scenarios,
+                seeds,
+                junit: junit.as_deref(),
+                baseline: baseline.as_deref(),
+                update_baseline,
+                availability_tolerance,
+                relative_tolerance,
+                jobs,
+                allow_incomplete,
+            })
+        }
         Command::Compare {
             scenario_a,
             scenario_b,
@@ -322,14 +336,20 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             format,
             out,
             jobs,
-        } => compare(
-            &scenario_a,
-            &scenario_b,
-            seeds,
-            format,
-            out.as_deref(),
-            jobs,
-        ),
+            max_wall,
+        } => {
+            if let Some(limit) = max_wall {
+                wall::limit_command(limit);
+            }
+            compare(
+                &scenario_a,
+                &scenario_b,
+                seeds,
+                format,
+                out.as_deref(),
+                jobs,
+            )
+        }
         Command::Replay(args) => replay::replay(&args),
         Command::Validate { scenarios } => validate(&scenarios),
     }

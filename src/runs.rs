@@ -136,7 +136,11 @@ fn quote(text: &str) -> String {
 pub fn simulate(run: RunId, config: &WorldConfig) -> (RunResult, Analysis) {
     let seed = run.seed;
     let current = enter(run);
-    let result = World::new(config, seed).run(RunOptions::default());
+    let options = RunOptions {
+        interrupt: crate::wall::command_interrupt(),
+        ..RunOptions::default()
+    };
+    let result = World::new(config, seed).run(options);
     current.reporting();
     let analysis = reports::analyse(&result);
     (result, analysis)

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use reports::sweep::{Definition, Document};
 
 use crate::files::Target;
@@ -155,8 +155,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if let Some(out) = args.out
         && out.exists()
     {
-        let text = std::fs::read_to_string(out)
-            .with_context(|| format!("cannot read {}", out.display()))?;
+        let text = crate::files::read_input(out, "the sweep checkpoint")?;
         // from_json verifies every run: its index, seed, fingerprint and metric names.
         let previous = Document::from_json(&text).map_err(|e| {
             anyhow::anyhow!(
@@ -259,8 +258,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
 pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {
     let mut docs = Vec::new();
     for p in parts {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+        let text = crate::files::read_input(p, "the sweep part")?;
         let doc =
             Document::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         docs.push((p.display().to_string(), doc));

@@ -549,3 +549,33 @@ fn a_write_that_fails_names_the_file() {
     fails_with(&result, 2, &format!("cannot write {}", s(&out)));
     assert_eq!(names_in(&dir), vec!["short.ron"], "nothing left behind");
 }
+
+/// The JSON inputs the binary reads back (a baseline, sweep parts) are read only from regular
+/// files: a FIFO would block forever and a device never end.
+#[test]
+fn json_inputs_must_be_regular_files() {
+    let dir = temp_dir("hostile-inputs");
+    let short = short_scenario(&dir);
+    fails_with(
+        &faultline(&["merge", "/dev/zero"]),
+        2,
+        "the sweep part /dev/zero: not a regular file",
+    );
+    fails_with(
+        &faultline(&[
+            "check",
+            s(&short),
+            "--seeds",
+            "1..1",
+            "--baseline",
+            "/dev/zero",
+        ]),
+        2,
+        "the baseline /dev/zero: not a regular file",
+    );
+    let fifo = dir.join("part.json");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        fails_with(&faultline(&["merge", s(&fifo)]), 2, "not a regular file");
+    }
+}

@@ -249,6 +249,31 @@ fn max_wall_stops_a_run_with_a_report_marked_incomplete() {
 
     let err = rejected(&faultline(&["run", utf8(&hedging), "--max-wall", "soon"]));
     assert!(err.contains("--max-wall"), "{err}");
+
+    // check and compare bound the whole command: a limit already passed stops every run, and
+    // check fails on the partial runs (exit 1) unless told to judge them.
+    let check = faultline(&["check", utf8(&mm1), "--seeds", "1..2", "--max-wall", "0s"]);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    assert!(
+        stdout(&check).contains("complete runs"),
+        "{}",
+        stdout(&check)
+    );
+    let compare = faultline(&[
+        "compare",
+        utf8(&mm1),
+        utf8(&mm1),
+        "--seeds",
+        "1..1",
+        "--max-wall",
+        "0s",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(compare.status.code(), Some(0), "{}", stderr(&compare));
+    let doc = json(&compare);
+    assert_eq!(doc["a"]["incomplete_runs"], 1);
+    assert_eq!(doc["b"]["incomplete_runs"], 1);
 }
 
 #[test]

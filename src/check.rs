@@ -166,6 +166,16 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         let path = args
             .baseline
             .context("--update-baseline needs --baseline FILE to write")?;
+        if checks.iter().any(|c| c.incomplete_fails()) {
+            // A baseline of partial runs would make the next full run look like a regression
+            // (or hide one): keep the old baseline.
+            eprintln!(
+                "warning: baseline not written: some runs were stopped by a limit (see FAIL \
+                 complete runs); {} is unchanged",
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
         write_atomically(
             path,
             "--baseline",

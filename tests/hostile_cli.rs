@@ -285,6 +285,38 @@ fn check_fails_on_an_incomplete_run_unless_allowed() {
     // A complete run is not flagged.
     let short = short_scenario(&dir);
     assert!(!ok(&["check", s(&short), "--seeds", "1..2"]).contains("complete runs"));
+
+    // Partial runs never become the baseline: the old one is kept.
+    let baseline = dir.join("baseline.json");
+    ok(&[
+        "check",
+        s(&short),
+        "--seeds",
+        "1..2",
+        "--baseline",
+        s(&baseline),
+        "--update-baseline",
+    ]);
+    let stored = std::fs::read_to_string(&baseline).expect("baseline");
+    let refused = faultline(&[
+        "check",
+        s(&cut),
+        "--seeds",
+        "1..2",
+        "--baseline",
+        s(&baseline),
+        "--update-baseline",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("baseline not written"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&baseline).expect("baseline"),
+        stored
+    );
 }
 
 #[test]

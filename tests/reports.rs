@@ -526,3 +526,33 @@ fn the_concurrency_limit_is_summarised_per_window() {
     }
     assert_eq!(k, sampled.len());
 }
+
+/// A run with more windows than a series keeps says so in every format that shows windows:
+/// mm1 over 20 s in 1 ms windows (20,000 > 12,288) is charted in merged 2 ms windows.
+#[test]
+fn merged_windows_are_announced_in_every_format() {
+    let mm1 = library("mm1.ron");
+    let path = mm1.to_str().expect("utf-8");
+    for (format, needle) in [
+        ("text", "note: the time series keep at most"),
+        ("md", "> Note: the time series keep at most"),
+        (
+            "html",
+            "<p class=\"meta\">Note: the time series keep at most",
+        ),
+        ("json", "\"window_configured_s\""),
+    ] {
+        let out = faultline(&[
+            "run",
+            path,
+            "--set",
+            "duration=20s",
+            "--set",
+            "window=1ms",
+            "--format",
+            format,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains(needle), "{format} lacks {needle:?}");
+    }
+}

@@ -14,7 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom, Verdict};
 use crate::common::escape_markup as escape;
-use crate::common::{fmt_ms, is_complete, partial_reason, percent};
+use crate::common::{coarsened_windows, fmt_ms, is_complete, partial_reason, percent};
 use crate::text::{
     blast_radius, fault_head, recovery_phrase, seconds, step_phrase, verdict_phrase,
 };
@@ -141,6 +141,10 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
             "<p class=\"warning\"><strong>Warning:</strong> {}; this report is partial.</p>",
             partial_reason(result)
         );
+    }
+    if let Some(note) = coarsened_windows(result) {
+        let note = note.strip_prefix("note: ").unwrap_or(&note);
+        let _ = writeln!(out, "<p class=\"meta\">Note: {}.</p>", escape(note));
     }
 
     what_happened(&mut out, analysis);

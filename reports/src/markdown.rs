@@ -8,7 +8,8 @@ use models::metrics::FailureCause;
 
 use crate::analysis::{Analysis, Verdict};
 use crate::common::{
-    amplification, finite, is_complete, partial_reason, percent, utilisation_window,
+    amplification, coarsened_windows, finite, is_complete, partial_reason, percent,
+    utilisation_window,
 };
 use crate::text::{
     blast_radius, fault_head, latency, recovery_phrase, seconds, step_phrase, verdict_phrase,
@@ -47,6 +48,9 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
             "> S{}; this report is partial.",
             reason.strip_prefix('s').unwrap_or(&reason)
         );
+    }
+    if let Some(note) = coarsened_windows(result) {
+        let _ = writeln!(out, "\n> N{}.", note.strip_prefix('n').unwrap_or(&note));
     }
 
     out.push_str("\n#### What happened\n\n");

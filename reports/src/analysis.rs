@@ -366,6 +366,32 @@ impl<'a> Analyser<'a> {
         }
     }
 
+    /// The step of fault `index`'s cascade that `claim` names (its path not yet known), with
+    /// the other faults that claim it too.
+    fn claimed_step<'e>(
+        &self,
+        index: usize,
+        claim: &Claim,
+        claims: &[Vec<Claim>],
+        entities: &'e [EntityHealth],
+    ) -> (CascadeStep, &'e Interval) {
+        let e = &entities[claim.entity];
+        let iv = &e.unhealthy[claim.interval];
+        let shared_with = (0..claims.len())
+            .filter(|&j| j != index && claims[j].contains(claim))
+            .map(|j| self.result.faults[j].description.clone())
+            .collect();
+        let step = CascadeStep {
+            kind: e.kind,
+            name: e.name.clone(),
+            from: iv.from,
+            symptom: iv.symptom,
+            via: None,
+            shared_with,
+        };
+        (step, iv)
+    }
+
     /// The cascade of fault `index` from its claims, ordered, with the path the damage took,
     /// the other faults blamed for the same steps, the timings and the verdict.
     fn impact(
@@ -378,23 +404,7 @@ impl<'a> Analyser<'a> {
         let fault = &self.result.faults[index];
         let mut steps: Vec<(CascadeStep, &Interval)> = claims[index]
             .iter()
-            .map(|claim| {
-                let e = &entities[claim.entity];
-                let iv = &e.unhealthy[claim.interval];
-                let shared_with = (0..claims.len())
-                    .filter(|&j| j != index && claims[j].contains(claim))
-                    .map(|j| self.result.faults[j].description.clone())
-                    .collect();
-                let step = CascadeStep {
-                    kind: e.kind,
-                    name: e.name.clone(),
-                    from: iv.from,
-                    symptom: iv.symptom,
-                    via: None,
-                    shared_with,
-                };
-                (step, iv)
-            })
+            .map(|claim| self.claimed_step(index, claim, claims, entities))
             .collect();
         self.order(fault, &mut steps);
         let time_to_detect = steps

@@ -95,21 +95,8 @@ impl Analyser<'_> {
             .filter(|(_, e)| e.kind != EntityKind::Edge && reach.holds(e))
             .filter_map(|(entity, e)| {
                 let interval = e.unhealthy.iter().position(|iv| self.during(episode, iv))?;
-                let iv = &e.unhealthy[interval];
                 let claim = Claim { entity, interval };
-                let shared_with = (0..claims.len())
-                    .filter(|&j| j != index && claims[j].contains(&claim))
-                    .map(|j| self.result.faults[j].description.clone())
-                    .collect();
-                let step = CascadeStep {
-                    kind: e.kind,
-                    name: e.name.clone(),
-                    from: iv.from,
-                    symptom: iv.symptom,
-                    via: None,
-                    shared_with,
-                };
-                Some((step, iv))
+                Some(self.claimed_step(index, &claim, claims, entities))
             })
             .collect();
         self.order(&self.result.faults[index], &mut steps);

@@ -565,3 +565,34 @@ fn the_old_filter_key_instance_selects_the_same_workers_with_a_warning() {
         "{warned}"
     );
 }
+
+/// The README's sample output is what the binary prints, and its replay example's fingerprint
+/// is the one the binary computes: the documentation cannot drift from the code unnoticed.
+#[test]
+fn the_readme_sample_output_is_what_the_binary_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let after = readme
+        .split(
+            "`./target/release/faultline run scenarios/library/checkout.ron` (seed 1 by default):",
+        )
+        .nth(1)
+        .expect("the sample output section");
+    let block = after
+        .split("```text\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a text block");
+    let checkout = library("checkout.ron");
+    let out = faultline(&["run", checkout.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), block, "README's sample output is stale");
+    let fingerprint = block
+        .split("fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a fingerprint");
+    assert!(
+        readme.contains(&format!("--expect-fingerprint {fingerprint}")),
+        "README's replay example does not use the fingerprint {fingerprint}"
+    );
+}

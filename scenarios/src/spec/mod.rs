@@ -6,6 +6,13 @@ use serde::Deserialize;
 use crate::duration::{Duration, SignedDuration};
 use crate::size::ByteSize;
 
+mod inbound;
+mod network;
+mod waiting;
+pub use inbound::{Inbound, RateLimit, Shed};
+pub use network::{CutMode, Direction, Link, Network, Partition};
+pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
+
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
 /// (serde's `flatten` does not combine with `deny_unknown_fields`, so they are spelled out
 /// once here). The marker `policy_fields: (),` says where they go.
@@ -450,99 +457,6 @@ pub struct Call {
 }
 }
 
-/// How long a caller waits: a fixed duration (`"250ms"`) or a distribution drawn per wait
-/// (`Exponential(mean: "250ms")`).
-#[derive(Clone, Debug)]
-pub enum Patience {
-    Fixed(Duration),
-    Drawn(Distribution),
-}
-
-impl<'de> Deserialize<'de> for Patience {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // A string is parsed here so that a bad duration keeps its own message.
-        #[derive(Deserialize)]
-        #[serde(
-            untagged,
-            expecting = "a duration like \"250ms\" or a distribution like Exponential(mean: \"250ms\")"
-        )]
-        enum Raw {
-            Fixed(String),
-            Drawn(Distribution),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Fixed(text) => crate::duration::parse_duration(&text)
-                .map(|d| Patience::Fixed(Duration(d)))
-                .map_err(serde::de::Error::custom),
-            Raw::Drawn(d) => Ok(Patience::Drawn(d)),
-        }
-    }
-}
-
-/// A queue's size: a number of places, or `Unbounded`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QueueSize {
-    Places(u32),
-    Unbounded,
-}
-
-impl Default for QueueSize {
-    fn default() -> Self {
-        QueueSize::Places(0)
-    }
-}
-
-impl<'de> Deserialize<'de> for QueueSize {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        enum Word {
-            Unbounded,
-        }
-        #[derive(Deserialize)]
-        #[serde(untagged, expecting = "a number of places or Unbounded")]
-        enum Raw {
-            Places(u32),
-            Word(Word),
-        }
-        Ok(match Raw::deserialize(deserializer)? {
-            Raw::Places(n) => QueueSize::Places(n),
-            Raw::Word(Word::Unbounded) => QueueSize::Unbounded,
-        })
-    }
-}
-
-/// The deadline a caller sends with each attempt.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub enum DeadlineSent {
-    /// What is left of the call's deadline (gRPC).
-    #[default]
-    Call,
-    /// The sooner of that and the attempt's per-try timeout (Envoy).
-    PerTry,
-}
-
-/// What a request finds when its callee's queue is full.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub enum WhenFull {
-    /// Refused at once (HTTP 503, gRPC RESOURCE_EXHAUSTED): `rejected`.
-    #[default]
-    Reject,
-    /// Its sender waits until a place frees, first come first served (a bounded channel, TCP
-    /// flow control).
-    Backpressure,
-}
-
-/// What becomes of a queued request whose caller gives up.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub enum Abandonment {
-    /// It stays queued until a worker reaches it (thread pools, most HTTP servers).
-    #[default]
-    AtDequeue,
-    /// It leaves the queue the moment its caller gives up, freeing its place (gRPC servers
-    /// cancel a call whose client cancelled or whose deadline passed; a caller who hangs up).
-    Renege,
-}
-
 /// A duration distribution.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -569,93 +483,6 @@ pub enum Distribution {
         mean: Duration,
         sd: Duration,
     },
-}
-
-/// The network between every caller and callee.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Network {
-    /// One-way latency within a zone, drawn for the request and again for the reply.
-    pub latency: Distribution,
-    /// Between zones of a region (default: `latency`).
-    #[serde(default)]
-    pub cross_zone: Option<Distribution>,
-    /// Between regions (default: `cross_zone`).
-    #[serde(default)]
-    pub cross_region: Option<Distribution>,
-    /// Probability that a one-way message is lost (default 0).
-    #[serde(default)]
-    pub loss: f64,
-    #[serde(default)]
-    pub links: Vec<Link>,
-    #[serde(default)]
-    pub partitions: Vec<Partition>,
-}
-
-/// A latency (and loss) override between two places; the most specific one wins.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Link {
-    pub from: Place,
-    pub to: Place,
-    pub latency: Distribution,
-    #[serde(default)]
-    pub loss: Option<f64>,
-    /// Also from `to` to `from` (default true).
-    #[serde(default = "yes")]
-    pub symmetric: bool,
-}
-
-/// A network partition between two sets of places.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Partition {
-    pub from: Duration,
-    /// When it heals (default: never).
-    #[serde(default)]
-    pub to: Option<Duration>,
-    pub a: Vec<Place>,
-    pub b: Vec<Place>,
-    /// `Both` (default), or only `AToB` or `BToA`.
-    #[serde(default)]
-    pub direction: Direction,
-    /// Cut only this share of the host pairs (always the same ones).
-    #[serde(default)]
-    pub fraction: Option<f64>,
-    /// `Drop` (default: messages vanish, callers wait for their timeouts) or `Refuse`
-    /// (connections are refused: callers fail fast).
-    #[serde(default)]
-    pub mode: CutMode,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub enum Direction {
-    #[default]
-    Both,
-    AToB,
-    BToA,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-pub enum CutMode {
-    #[default]
-    Drop,
-    Refuse,
-}
-
-impl Default for Network {
-    fn default() -> Self {
-        Network {
-            latency: Distribution::Constant {
-                value: Duration(sim_core::SimDuration::ZERO),
-            },
-            cross_zone: None,
-            cross_region: None,
-            loss: 0.0,
-            links: Vec::new(),
-            partitions: Vec::new(),
-        }
-    }
 }
 
 /// Mesh-wide defaults for every call edge (service calls and clients).
@@ -745,54 +572,6 @@ pub struct Throttle {
     pub k: Option<f64>,
     #[serde(default)]
     pub window: Option<Duration>,
-}
-
-/// A rate limiter on a service's inbound side; unset fields take the library's defaults.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum RateLimit {
-    /// Resilience4j RateLimiter (50 per 500 ns, wait up to 5 s).
-    Resilience4j {
-        #[serde(default)]
-        limit_for_period: Option<u32>,
-        #[serde(default)]
-        limit_refresh_period: Option<Duration>,
-        #[serde(default)]
-        timeout_duration: Option<Duration>,
-    },
-    /// Envoy local rate limit token bucket.
-    Envoy {
-        max_tokens: u32,
-        #[serde(default)]
-        tokens_per_fill: Option<u32>,
-        fill_interval: Duration,
-    },
-    /// Guava `RateLimiter` (`SmoothBursty`): `max_burst_seconds` default 1; without `timeout`
-    /// the blocking `acquire()` (never refuses), with it `tryAcquire(timeout)`.
-    Guava {
-        permits_per_second: f64,
-        #[serde(default)]
-        max_burst_seconds: Option<f64>,
-        #[serde(default)]
-        timeout: Option<Duration>,
-    },
-    /// nginx `limit_req`: `burst` default 0; `nodelay`, or `delay: d` (the first d of the burst
-    /// pass at once); by default every request of the burst is delayed.
-    Nginx {
-        rate_per_s: f64,
-        #[serde(default)]
-        burst: Option<u32>,
-        #[serde(default)]
-        nodelay: bool,
-        #[serde(default)]
-        delay: Option<u32>,
-    },
-    /// The generic cell rate algorithm: `burst + 1` at once, then one per `1 / rate`.
-    Gcra {
-        rate_per_s: f64,
-        #[serde(default)]
-        burst: Option<u32>,
-    },
 }
 
 /// The library whose semantics a policy follows.
@@ -892,59 +671,6 @@ pub struct Breaker {
 pub enum WindowType {
     CountBased,
     TimeBased,
-}
-
-/// A service's inbound side.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Inbound {
-    #[serde(default)]
-    pub rate_limit: Option<RateLimit>,
-    #[serde(default)]
-    pub shed: Option<Shed>,
-}
-
-/// Load shedding on a service's inbound side.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum Shed {
-    /// Shed arrivals that find `max` requests queued.
-    QueueLength { max: u32 },
-    /// folly's CoDel (defaults 5 ms, 100 ms).
-    Codel {
-        #[serde(default)]
-        target_delay: Option<Duration>,
-        #[serde(default)]
-        interval: Option<Duration>,
-    },
-    /// Netflix AIMDLimit (defaults 20, 20, 200, 0.9, 5 s).
-    Aimd {
-        #[serde(default)]
-        initial_limit: Option<u32>,
-        #[serde(default)]
-        min_limit: Option<u32>,
-        #[serde(default)]
-        max_limit: Option<u32>,
-        #[serde(default)]
-        backoff_ratio: Option<f64>,
-        #[serde(default)]
-        timeout: Option<Duration>,
-    },
-    /// Netflix Gradient2Limit (defaults 20, 20, 200, 0.2, 600, 1.5).
-    Gradient2 {
-        #[serde(default)]
-        initial_limit: Option<u32>,
-        #[serde(default)]
-        min_limit: Option<u32>,
-        #[serde(default)]
-        max_concurrency: Option<u32>,
-        #[serde(default)]
-        smoothing: Option<f64>,
-        #[serde(default)]
-        long_window: Option<u32>,
-        #[serde(default)]
-        rtt_tolerance: Option<f64>,
-    },
 }
 
 /// What the caller answers instead of a failure; the answer counts as degraded.

@@ -537,11 +537,13 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
         match scenarios::load(path) {
             Ok(loaded) => {
                 print_warnings(&loaded.warnings);
+                let (services, clients) =
+                    (loaded.config.services.len(), loaded.config.clients.len());
                 print_stdout(&format!(
-                    "{}: ok ({} services, {} clients)\n",
+                    "{}: ok ({services} service{}, {clients} client{})\n",
                     path.display(),
-                    loaded.config.services.len(),
-                    loaded.config.clients.len()
+                    if services == 1 { "" } else { "s" },
+                    if clients == 1 { "" } else { "s" },
                 ))?;
             }
             Err(e) => {

@@ -309,6 +309,20 @@ fn every_library_scenario_runs_and_event_limits_stop_runaways() {
     }
 }
 
+/// `validate` counts in words a person would write: "1 service, 1 client", "3 services".
+#[test]
+fn validate_counts_in_the_singular_and_the_plural() {
+    let one = faultline(&["validate", "scenarios/library/mm1.ron"]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert!(
+        stdout(&one).ends_with("ok (1 service, 1 client)\n"),
+        "{}",
+        stdout(&one)
+    );
+    let many = faultline(&["validate", "scenarios/library/checkout.ron"]);
+    assert!(stdout(&many).contains(" services, "), "{}", stdout(&many));
+}
+
 /// A crash inside a run (a bug: here the binary's documented test hook) exits 101 and prints
 /// the scenario, the seed and the command that replays it, from the main thread as from the
 /// worker threads of sweep, check and compare; the command reproduces the crash, and without

@@ -1,4 +1,5 @@
-//! Human durations in scenario files: `"250ms"`, `"2s"`, `"1.5s"`, `"5m"`, `"1h"`.
+//! Human durations in scenario files: `"250ms"`, `"2s"`, `"1.5s"`, `"5m"`, `"1h"`, and
+//! compounds from the largest unit down, as Go and systemd write them: `"1m30s"`, `"2h15m"`.
 
 use std::fmt;
 
@@ -10,8 +11,7 @@ use sim_core::SimDuration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub SimDuration);
 
-const EXPECTED: &str =
-    "a duration such as \"250ms\", \"1.5s\" or \"5m\" (units: ns, us, ms, s, m, h)";
+const EXPECTED: &str = "a duration such as \"250ms\", \"1.5s\" or \"5m\" (units: ns, us, ms, s, m, h; compounds such as \"1m30s\")";
 
 /// Parses a human duration; the error says what was expected.
 pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
@@ -21,6 +21,64 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
             "\"{text}\" is negative; a duration is at least 0, such as \"250ms\" or \"1.5s\""
         ));
     }
+    let parts = split_compound(text);
+    if parts.len() < 2 {
+        return parse_one(text);
+    }
+    let mut total = SimDuration(0);
+    let mut previous_scale = u64::MAX;
+    for part in parts {
+        let value = parse_one(part)?;
+        // A compound is read from the largest unit down, each unit once: "1m30s", not "30s1m".
+        let scale = unit_scale(part);
+        if scale >= previous_scale {
+            return Err(format!(
+                "\"{text}\" repeats a unit or puts a smaller one first; write a compound from the largest unit down, such as \"1m30s\""
+            ));
+        }
+        previous_scale = scale;
+        total = SimDuration(total.0.checked_add(value.0).ok_or_else(|| {
+            format!("\"{text}\" is too long; the longest duration is about 584 years")
+        })?);
+    }
+    Ok(total)
+}
+
+/// Splits `"1h2m3.5s"` into `["1h", "2m", "3.5s"]`: a new part starts where a digit follows a
+/// unit letter.
+fn split_compound(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut in_unit = false;
+    for (i, c) in text.char_indices() {
+        let numeric = c.is_ascii_digit() || c == '.';
+        if numeric && in_unit {
+            parts.push(&text[start..i]);
+            start = i;
+        }
+        in_unit = !numeric;
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The nanoseconds of a part's unit, for ordering the parts of a compound (0 if unknown, which
+/// `parse_one` has already refused).
+fn unit_scale(part: &str) -> u64 {
+    let unit = part.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        _ => 0,
+    }
+}
+
+/// One number and one unit.
+fn parse_one(text: &str) -> Result<SimDuration, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .ok_or_else(|| format!("\"{text}\" has no unit; expected {EXPECTED}"))?;
@@ -131,6 +189,10 @@ mod tests {
             ("7us", 7_000),
             (".5s", 500_000_000),
             ("0s", 0),
+            ("1m30s", 90_000_000_000),
+            ("2h15m", 8_100_000_000_000),
+            ("1h2m3.5s", 3_723_500_000_000),
+            ("1s250ms", 1_250_000_000),
         ];
         for (text, ns) in ok {
             assert_eq!(parse_duration(text), Ok(SimDuration(ns)), "{text}");
@@ -149,6 +211,10 @@ mod tests {
             "-1s",
             "99999999999999h",
             "1e3ms",
+            "30s1m",
+            "1s1s",
+            "1m30",
+            "1m-30s",
         ] {
             let err = parse_duration(text).expect_err(text);
             assert!(!err.is_empty());

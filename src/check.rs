@@ -67,9 +67,10 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             };
             runs::simulate(run, &l.config)
         });
+        let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the verdicts do not depend on the number of threads.
         let mut incomplete = Vec::new();
-        for (result, analysis) in runs.flatten() {
+        for (result, analysis) in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
             if !reports::is_complete(&result) {
                 incomplete.push(IncompleteRun {
                     seed: result.seed,
@@ -79,6 +80,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             }
             evaluator.add(&result, &analysis);
         }
+        bar.finish_and_clear();
         checks.push(ScenarioCheck {
             scenario: l.config.name.clone(),
             replay: format!("faultline replay {}", l.path.display()),

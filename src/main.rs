@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod check;
 mod files;
@@ -31,6 +31,35 @@ use files::{refuse_to_overwrite, write_atomically};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in the text report: `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColourChoice::Auto, value_name = "WHEN")]
+    color: ColourChoice,
+}
+
+/// When the text report is coloured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ColourChoice {
+    /// On a terminal, unless NO_COLOR is set (https://no-color.org).
+    Auto,
+    /// Always, also into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColourChoice {
+    /// Whether to colour output that goes to standard output (`to_stdout`) or a file.
+    fn colours(self, to_stdout: bool) -> bool {
+        match self {
+            ColourChoice::Always => true,
+            ColourChoice::Never => false,
+            ColourChoice::Auto => {
+                to_stdout
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -175,6 +204,13 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+    /// Print a shell completion script: `faultline completions bash > /etc/bash_completion.d/faultline`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `faultline man | man -l -`.
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -262,6 +298,7 @@ fn main() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> Result<ExitCode> {
+    let colour = cli.color;
     match cli.command {
         Command::Run {
             scenario,
@@ -281,6 +318,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 max_wall,
             },
             &sets,
+            colour,
         ),
         Command::Sweep {
             scenario,
@@ -352,6 +390,20 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Replay(args) => replay::replay(&args),
         Command::Validate { scenarios } => validate(&scenarios),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "faultline", &mut script);
+            print_stdout(&String::from_utf8_lossy(&script))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .context("cannot render the manual page")?;
+            print_stdout(&String::from_utf8_lossy(&page))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -414,10 +466,12 @@ fn compare(
             };
             runs::simulate(run, config)
         });
+        let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the result is the same for any number of threads.
-        for (result, analysis) in runs.flatten() {
+        for (result, analysis) in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
             aggregate.add(&result, &analysis);
         }
+        bar.finish_and_clear();
         aggregate
     };
     let comparison = reports::compare::Comparison {
@@ -455,6 +509,7 @@ fn run(
         max_wall,
     }: Stops,
     sets: &[String],
+    colour: ColourChoice,
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
     let mut loaded = scenarios::load_with(path, &settings)?;
@@ -486,12 +541,7 @@ fn run(
     // The formats' code is not the run's: `run` with another --format would not reproduce it.
     drop(current);
     let report = match format {
-        Format::Text => {
-            let colour = out.is_none()
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            reports::text(&result, &analysis, colour)
-        }
+        Format::Text => reports::text(&result, &analysis, colour.colours(out.is_none())),
         Format::Json => reports::json_string_with(&result, &analysis),
         Format::Csv => reports::csv::csv(&result),
         Format::Md => reports::markdown::markdown(&result, &analysis),

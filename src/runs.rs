@@ -5,6 +5,7 @@
 //! the end-to-end tests can see what a crash in the simulator prints. Only the binary reads it.
 
 use std::cell::RefCell;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -166,6 +167,24 @@ fn check_jobs(jobs: usize, cores: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A progress bar on standard error, for a terminal only: hidden in a pipe and under `CI`, so
+/// logs and outputs never hold it.
+pub fn progress(total: u64, done: u64) -> indicatif::ProgressBar {
+    let visible = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !visible {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, ETA {eta}",
+        )
+        .expect("a valid template"),
+    );
+    bar.set_position(done);
+    bar
 }
 
 /// The worker threads of `--jobs`.

@@ -1,7 +1,6 @@
 //! `faultline sweep` and `faultline merge`: seeds times parameter points over every core,
 //! shards, checkpoints and resumption. The document logic is in `reports::sweep`.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -60,22 +59,6 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
         return Err(bad());
     }
     Ok((k, n))
-}
-
-fn progress(total: u64, done: u64) -> indicatif::ProgressBar {
-    let visible = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    if !visible {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, ETA {eta}",
-        )
-        .expect("a valid template"),
-    );
-    bar.set_position(done);
-    bar
 }
 
 pub struct SweepArgs<'a> {
@@ -214,7 +197,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             pending.len()
         );
     }
-    let bar = progress((done.len() + pending.len()) as u64, done.len() as u64);
+    let bar = runs::progress((done.len() + pending.len()) as u64, done.len() as u64);
     let summaries = workers.in_order(&pending, |&index| {
         let summary = run_index(index);
         bar.inc(1);

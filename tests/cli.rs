@@ -610,3 +610,56 @@ fn the_readme_sample_output_is_what_the_binary_prints() {
         "README's replay example does not use the fingerprint {fingerprint}"
     );
 }
+
+/// Shell completions and the manual page come from the same definition as `--help`.
+#[test]
+fn completions_and_the_manual_page_name_every_command() {
+    let bash = faultline(&["completions", "bash"]);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let page = faultline(&["man"]);
+    assert!(page.status.success(), "{}", stderr(&page));
+    assert!(
+        stdout(&page).contains(".TH faultline 1"),
+        "{}",
+        stdout(&page)
+    );
+    for command in [
+        "run", "sweep", "merge", "check", "replay", "compare", "validate",
+    ] {
+        assert!(
+            stdout(&bash).contains(command),
+            "bash completion lacks {command}"
+        );
+        assert!(
+            stdout(&page).contains(command),
+            "manual page lacks {command}"
+        );
+    }
+    let unknown = faultline(&["completions", "cmd.exe"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+/// `--color always` colours the text report into a pipe, `never` does not, and `auto` does not
+/// in a pipe; without the escape codes the bytes are the plain report's.
+#[test]
+fn color_always_and_never_decide_the_escape_codes() {
+    let run = |color: &str| {
+        let out = faultline(&["run", "scenarios/library/mm1.ron", "--color", color]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let (always, never, auto) = (run("always"), run("never"), run("auto"));
+    assert!(always.contains('\x1b'));
+    assert!(!never.contains('\x1b'));
+    assert_eq!(auto, never);
+    let mut stripped = String::new();
+    let mut chars = always.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            stripped.push(c);
+        }
+    }
+    assert_eq!(stripped, never);
+}

@@ -159,6 +159,54 @@ fn text_has_no_colour_when_not_a_terminal() {
     assert!(text.contains("payments latency x10"));
 }
 
+/// The text failure table shows every cause that occurred, so each service's row adds up to
+/// its failures: a service failing only `unavailable` (no repair crew free) or `conflict` (an
+/// optimistic-concurrency loss) does not show a row of zeros.
+#[test]
+fn text_failure_tables_show_every_cause_that_occurred() {
+    for (scenario, cause) in [
+        ("on-call-crews.ron", "unavailable"),
+        ("occ-backoff.ron", "conflict"),
+    ] {
+        let text = report(&library(scenario), 1, "text");
+        let header = text
+            .lines()
+            .find(|l| l.starts_with("failures "))
+            .expect("a failure table");
+        let columns: Vec<&str> = header
+            .split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert!(columns.contains(&cause), "{scenario}: {header}");
+        let json = json(scenario, 1);
+        for (name, service) in json["services"].as_object().expect("services") {
+            let row = text
+                .lines()
+                .skip_while(|l| !l.starts_with("failures "))
+                .find(|l| l.split_whitespace().next() == Some(name))
+                .expect("a row per service");
+            let cells: Vec<u64> = row
+                .split_whitespace()
+                .skip(1)
+                .map(|c| c.parse().expect("a count"))
+                .collect();
+            let in_flight = cells.last().copied().expect("in flight");
+            let failed: u64 = cells[..cells.len() - 1].iter().sum();
+            assert_eq!(
+                failed,
+                service["failed"].as_u64().expect("failed"),
+                "{scenario} {name}"
+            );
+            assert_eq!(
+                in_flight,
+                service["in_flight"].as_u64().expect("in flight"),
+                "{scenario} {name}"
+            );
+        }
+    }
+}
+
 #[test]
 fn compare_shows_the_fix_and_does_not_depend_on_threads() {
     let a = library("metastable-retry-storm.ron");

@@ -304,3 +304,16 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
     }
     all
 }
+
+/// The failure causes a per-service table shows: the four a service can see always, the
+/// policies' causes when any service had them, so a row's failures add up whatever the cause.
+pub(crate) fn failure_causes_shown(result: &RunResult) -> Vec<models::metrics::FailureCause> {
+    use models::metrics::FailureCause;
+    FailureCause::ALL
+        .into_iter()
+        .filter(|&c| {
+            c <= FailureCause::Dependency
+                || result.services.iter().any(|s| s.stats.failed_by(c) > 0)
+        })
+        .collect()
+}

@@ -4,7 +4,6 @@
 use std::fmt::Write as _;
 
 use models::RunResult;
-use models::metrics::FailureCause;
 
 use crate::analysis::{Analysis, Verdict};
 use crate::common::{
@@ -149,14 +148,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     }
 
     out.push_str("\n#### Failures by cause\n\n");
-    // The four causes a service can see always; the policies' causes when they occurred.
-    let shown: Vec<FailureCause> = FailureCause::ALL
-        .into_iter()
-        .filter(|&c| {
-            c <= FailureCause::Dependency
-                || result.services.iter().any(|s| s.stats.failed_by(c) > 0)
-        })
-        .collect();
+    let shown = crate::common::failure_causes_shown(result);
     let mut header = vec!["service"];
     header.extend(shown.iter().map(|c| c.as_str()));
     header.push("in flight");

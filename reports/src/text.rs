@@ -157,24 +157,19 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     blocked_workers(&mut out, result, window, colour);
 
     out.push('\n');
-    let mut failures = Table::new([
-        "failures",
-        FailureCause::ALL[0].as_str(),
-        FailureCause::ALL[1].as_str(),
-        FailureCause::ALL[2].as_str(),
-        FailureCause::ALL[3].as_str(),
-        "in flight",
-    ]);
+    let shown = crate::common::failure_causes_shown(result);
+    let mut failures = Table::new(
+        std::iter::once("failures")
+            .chain(shown.iter().map(|c| c.as_str()))
+            .chain(["in flight"]),
+    );
     for s in &result.services {
         let st = &s.stats;
-        failures.row([
-            s.name.clone(),
-            st.failed_by(FailureCause::ALL[0]).to_string(),
-            st.failed_by(FailureCause::ALL[1]).to_string(),
-            st.failed_by(FailureCause::ALL[2]).to_string(),
-            st.failed_by(FailureCause::ALL[3]).to_string(),
-            st.in_flight().to_string(),
-        ]);
+        failures.row(
+            std::iter::once(s.name.clone())
+                .chain(shown.iter().map(|&c| st.failed_by(c).to_string()))
+                .chain([st.in_flight().to_string()]),
+        );
     }
     failures.render(&mut out, colour);
 
@@ -336,33 +331,44 @@ fn mean_latency(h: &Histogram) -> String {
 /// A text table: the first column left-aligned, the others right-aligned, each as wide as its
 /// widest cell, separated by two spaces. A cell may carry a colour, applied after the padding
 /// is computed on the plain text.
-struct Table<const N: usize> {
-    header: [String; N],
-    rows: Vec<([String; N], [Option<Colour>; N])>,
+struct Table {
+    header: Vec<String>,
+    rows: Vec<(Vec<String>, Vec<Option<Colour>>)>,
 }
 
-impl<const N: usize> Table<N> {
-    fn new(header: [&str; N]) -> Self {
+impl Table {
+    fn new<'a>(header: impl IntoIterator<Item = &'a str>) -> Self {
         Table {
-            header: header.map(str::to_owned),
+            header: header.into_iter().map(str::to_owned).collect(),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, cells: [String; N]) {
-        self.rows.push((cells, [None; N]));
+    fn row(&mut self, cells: impl IntoIterator<Item = String>) {
+        let cells: Vec<String> = cells.into_iter().collect();
+        debug_assert_eq!(cells.len(), self.header.len());
+        let colours = vec![None; cells.len()];
+        self.rows.push((cells, colours));
     }
 
     /// A row whose cell `column` is shown in `colour`.
-    fn row_coloured(&mut self, cells: [String; N], column: usize, colour: Option<Colour>) {
-        let mut colours = [None; N];
+    fn row_coloured(
+        &mut self,
+        cells: impl IntoIterator<Item = String>,
+        column: usize,
+        colour: Option<Colour>,
+    ) {
+        let cells: Vec<String> = cells.into_iter().collect();
+        debug_assert_eq!(cells.len(), self.header.len());
+        let mut colours = vec![None; cells.len()];
         colours[column] = colour;
         self.rows.push((cells, colours));
     }
 
     fn render(&self, out: &mut String, colour: bool) {
-        let mut widths = [0usize; N];
-        let header = (&self.header, &[None; N]);
+        let mut widths = vec![0usize; self.header.len()];
+        let plain = vec![None; self.header.len()];
+        let header = (&self.header, &plain);
         let rows = self.rows.iter().map(|(cells, colours)| (cells, colours));
         for (cells, _) in std::iter::once(header).chain(rows.clone()) {
             for (w, cell) in widths.iter_mut().zip(cells) {

@@ -207,6 +207,60 @@ fn text_failure_tables_show_every_cause_that_occurred() {
     }
 }
 
+/// A service that calls one callee from two endpoints, and twice from one plan, gets an edge
+/// name per call in every format, and JSON's `health.edges` keeps all of them.
+#[test]
+fn edges_of_one_caller_and_callee_are_named_apart_everywhere() {
+    let dir = temp_dir("edge-names");
+    let path = dir.join("twice.ron");
+    std::fs::write(
+        &path,
+        r#"Scenario(
+    version: 1,
+    name: "twice",
+    duration: "2s",
+    services: [
+        Service(name: "api", workers: 8, service_time: Constant(value: "1ms"), endpoint: "read",
+            calls: [Call(to: "db")],
+            endpoints: [(name: "write", service_time: Constant(value: "1ms"),
+                         calls: [Call(to: "db"), Call(to: "db")])]),
+        Service(name: "db", workers: 8, service_time: Constant(value: "1ms")),
+    ],
+    clients: [
+        Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 100.0),
+               requests: [(endpoint: "read", weight: 1.0), (endpoint: "write", weight: 1.0)]),
+    ],
+)"#,
+    )
+    .expect("write the scenario");
+    let expected = [
+        "api (read) -> db",
+        "api (write) -> db #1",
+        "api (write) -> db #2",
+        "client:users -> api",
+    ];
+    let json: Value = serde_json::from_str(&report(&path, 1, "json")).expect("valid JSON");
+    let names: Vec<&str> = json["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(names, expected);
+    let health = json["health"]["edges"].as_object().expect("health.edges");
+    assert_eq!(health.len(), 4, "{health:?}");
+    let text = report(&path, 1, "text");
+    let csv = report(&path, 1, "csv");
+    for name in expected {
+        assert!(health.contains_key(name), "{name}");
+        assert!(
+            text.contains(&format!("  {name}: attempts")),
+            "{name}: {text}"
+        );
+        assert!(csv.contains(name), "{name}");
+    }
+}
+
 #[test]
 fn compare_shows_the_fix_and_does_not_depend_on_threads() {
     let a = library("metastable-retry-storm.ron");

@@ -138,6 +138,8 @@ pub struct ClientReport {
 pub struct EdgeReport {
     /// `client:NAME` or the calling service's name.
     pub from: String,
+    /// The calling service's endpoint whose plan makes the call (`None` for a client).
+    pub from_endpoint: Option<String>,
     pub to: String,
     /// Attempts over this edge and how they ended for the caller (including those the caller's
     /// own policies failed before sending: circuit open, bulkhead full, throttled).

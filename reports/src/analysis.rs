@@ -291,7 +291,8 @@ impl<'a> Analyser<'a> {
                 latency_objective_set: set,
             });
         }
-        for e in &self.result.edges {
+        let names = crate::common::edge_names(&self.result.edges);
+        for (e, name) in self.result.edges.iter().zip(names) {
             // An edge is held to its callee's availability objective.
             let availability = self
                 .result
@@ -302,7 +303,7 @@ impl<'a> Analyser<'a> {
             let (p99, set) = derive(&e.stats, None);
             out.push(Series {
                 kind: EntityKind::Edge,
-                name: format!("{} -> {}", e.from, e.to),
+                name,
                 stats: &e.stats,
                 availability_objective: availability,
                 latency_p99_objective: p99,

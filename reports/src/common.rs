@@ -157,7 +157,7 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
             facts.push(format!("{n} {what}"));
         }
     };
-    for e in &result.edges {
+    for (e, name) in result.edges.iter().zip(edge_names(&result.edges)) {
         let mut facts = Vec::new();
         let replicated = e.breakers.len() > 1;
         for b in &e.breakers {
@@ -227,7 +227,7 @@ pub(crate) fn policy_facts(result: &RunResult) -> Vec<PolicyFacts> {
         );
         if !facts.is_empty() {
             all.push(PolicyFacts {
-                subject: format!("edge {} -> {}", e.from, e.to),
+                subject: format!("edge {name}"),
                 facts,
             });
         }
@@ -314,6 +314,48 @@ pub(crate) fn failure_causes_shown(result: &RunResult) -> Vec<models::metrics::F
         .filter(|&c| {
             c <= FailureCause::Dependency
                 || result.services.iter().any(|s| s.stats.failed_by(c) > 0)
+        })
+        .collect()
+}
+
+/// Every edge's name, unique within the run, in the order of `result.edges`: `from -> to`; when
+/// a caller calls one callee from two endpoints, `from (endpoint) -> to`; when one plan calls it
+/// twice, also `#1`, `#2` in plan order. Every format names edges this way, so a JSON key, a CSV
+/// series and a text line of one edge agree, and none hides another.
+pub fn edge_names(edges: &[models::EdgeReport]) -> Vec<String> {
+    fn occurrences(names: &[String]) -> std::collections::BTreeMap<&str, usize> {
+        let mut seen = std::collections::BTreeMap::new();
+        for n in names {
+            *seen.entry(n.as_str()).or_insert(0) += 1;
+        }
+        seen
+    }
+    let plain: Vec<String> = edges
+        .iter()
+        .map(|e| format!("{} -> {}", e.from, e.to))
+        .collect();
+    let plain_seen = occurrences(&plain);
+    let with_endpoint: Vec<String> = edges
+        .iter()
+        .zip(&plain)
+        .map(|(e, name)| match &e.from_endpoint {
+            Some(endpoint) if plain_seen[name.as_str()] > 1 => {
+                format!("{} ({endpoint}) -> {}", e.from, e.to)
+            }
+            _ => name.clone(),
+        })
+        .collect();
+    let seen = occurrences(&with_endpoint);
+    let mut numbered = std::collections::BTreeMap::<&str, usize>::new();
+    with_endpoint
+        .iter()
+        .map(|name| {
+            if seen[name.as_str()] == 1 {
+                return name.clone();
+            }
+            let k = numbered.entry(name.as_str()).or_insert(0);
+            *k += 1;
+            format!("{name} #{k}")
         })
         .collect()
 }

@@ -42,8 +42,11 @@ pub fn csv(result: &RunResult) -> String {
     for c in &result.clients {
         rows(&mut out, "client", &c.name, &c.stats, None, window_ns, end);
     }
-    for e in &result.edges {
-        let name = format!("{} -> {}", e.from, e.to);
+    for (e, name) in result
+        .edges
+        .iter()
+        .zip(crate::common::edge_names(&result.edges))
+    {
         rows(&mut out, "edge", &name, &e.stats, None, window_ns, end);
     }
     out

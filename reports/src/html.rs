@@ -722,9 +722,10 @@ fn breaker_figure(out: &mut String, page: &Page) {
     out.push_str("<h3>Circuit breakers</h3>\n");
     let mut rows: Vec<(String, Vec<StateSpan>)> = Vec::new();
     let end = page.end_s();
-    for e in &page.result.edges {
+    let names = crate::common::edge_names(&page.result.edges);
+    for (e, name) in page.result.edges.iter().zip(&names) {
         for b in &e.breakers {
-            let mut label = format!("{} -> {}", e.from, e.to);
+            let mut label = name.clone();
             if e.breakers.len() > 1 {
                 label.push_str(&format!(" #{}", b.replica));
             }

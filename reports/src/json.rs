@@ -84,7 +84,13 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         .collect();
     doc.insert("clients".into(), Value::Object(clients));
 
-    let edges: Vec<Value> = result.edges.iter().map(edge_json).collect();
+    let names = crate::common::edge_names(&result.edges);
+    let edges: Vec<Value> = result
+        .edges
+        .iter()
+        .zip(&names)
+        .map(|(e, name)| edge_json(e, name))
+        .collect();
     doc.insert("edges".into(), Value::Array(edges));
 
     let mut health = Map::new();
@@ -463,9 +469,13 @@ fn client_json(c: &ClientReport) -> Value {
     Value::Object(m)
 }
 
-fn edge_json(e: &EdgeReport) -> Value {
+fn edge_json(e: &EdgeReport, name: &str) -> Value {
     let mut m = outcome_json(&e.stats);
+    m.insert("name".into(), Value::from(name));
     m.insert("from".into(), Value::from(e.from.as_str()));
+    if let Some(endpoint) = &e.from_endpoint {
+        m.insert("from_endpoint".into(), Value::from(endpoint.as_str()));
+    }
     m.insert("to".into(), Value::from(e.to.as_str()));
     m.insert("attempts".into(), Value::from(e.attempts));
     m.insert("retries".into(), Value::from(e.retries));

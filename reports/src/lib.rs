@@ -21,6 +21,7 @@ mod text;
 pub mod trace;
 
 pub use analysis::{Analysis, analyse};
+pub use common::edge_names;
 pub use common::is_complete;
 pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};
 pub use text::text;

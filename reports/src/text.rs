@@ -178,11 +178,15 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         out.push_str("edges: none\n");
     } else {
         out.push_str("edges:\n");
-        for e in &result.edges {
+        for (e, name) in result
+            .edges
+            .iter()
+            .zip(crate::common::edge_names(&result.edges))
+        {
             let _ = writeln!(
                 out,
-                "  {} -> {}: attempts {}, retries {}, late replies {}",
-                e.from, e.to, e.attempts, e.retries, e.late_replies
+                "  {name}: attempts {}, retries {}, late replies {}",
+                e.attempts, e.retries, e.late_replies
             );
         }
     }

@@ -97,11 +97,12 @@ fn clocks(config: &WorldConfig) -> Vec<HostClock> {
 }
 
 impl Wiring<'_> {
-    /// A fresh report for the edge `from -> to`.
-    fn edge_report(&self, from: String, to: &str) -> EdgeReport {
+    /// A fresh report for the edge `from -> to`, made from `from_endpoint` when a service's.
+    fn edge_report(&self, from: String, from_endpoint: Option<&str>, to: &str) -> EdgeReport {
         let window = self.config.window;
         EdgeReport {
             from,
+            from_endpoint: from_endpoint.map(str::to_owned),
             to: to.to_string(),
             stats: OutcomeStats::new(window),
             attempts: 0,
@@ -178,11 +179,11 @@ impl Wiring<'_> {
                 .chain(svc.endpoints.iter().map(|e| (e.name.as_str(), &e.calls)))
                 .collect();
         let mut first_reports = Vec::new();
-        for (_, calls) in &plans {
+        for (endpoint, calls) in &plans {
             first_reports.push(self.edge_reports.len() as u32);
             for call in calls.iter() {
                 let to = &self.config.services[call.to.0 as usize].name;
-                let report = self.edge_report(svc.name.clone(), to);
+                let report = self.edge_report(svc.name.clone(), Some(endpoint), to);
                 self.edge_reports.push(report);
             }
         }
@@ -254,7 +255,7 @@ impl Wiring<'_> {
         };
         let mut e = self.edge(&key, client.host as u32, client.to, &policy);
         e.report = self.edge_reports.len() as u32;
-        let report = self.edge_report(format!("client:{}", client.name), to);
+        let report = self.edge_report(format!("client:{}", client.name), None, to);
         self.edge_reports.push(report);
         self.edges.push(e);
         let mut kinds = vec![RequestKind {

@@ -162,10 +162,10 @@ impl<'a> Analyser<'a> {
         name: &str,
         earlier: impl Iterator<Item = &'n str> + Clone,
     ) -> Option<String> {
-        self.result.edges.iter().find_map(|e| {
+        let names = crate::common::edge_names(&self.result.edges);
+        self.result.edges.iter().zip(names).find_map(|(e, edge)| {
             let caller = e.from.strip_prefix("client:").unwrap_or(&e.from);
-            (caller == name && earlier.clone().any(|n| n == e.to))
-                .then(|| format!("{} -> {}", e.from, e.to))
+            (caller == name && earlier.clone().any(|n| n == e.to)).then_some(edge)
         })
     }
 }

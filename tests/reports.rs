@@ -161,12 +161,14 @@ fn text_has_no_colour_when_not_a_terminal() {
 
 /// The text failure table shows every cause that occurred, so each service's row adds up to
 /// its failures: a service failing only `unavailable` (no repair crew free) or `conflict` (an
-/// optimistic-concurrency loss) does not show a row of zeros.
+/// optimistic-concurrency loss) does not show a row of zeros; the quorum copies nobody waited
+/// for show as `cancelled`, so requests = ok + the row.
 #[test]
 fn text_failure_tables_show_every_cause_that_occurred() {
     for (scenario, cause) in [
         ("on-call-crews.ron", "unavailable"),
         ("occ-backoff.ron", "conflict"),
+        ("database-bottleneck.ron", "cancelled"),
     ] {
         let text = report(&library(scenario), 1, "text");
         let header = text
@@ -192,10 +194,17 @@ fn text_failure_tables_show_every_cause_that_occurred() {
                 .map(|c| c.parse().expect("a count"))
                 .collect();
             let in_flight = cells.last().copied().expect("in flight");
-            let failed: u64 = cells[..cells.len() - 1].iter().sum();
+            let failed_or_cancelled: u64 = cells[..cells.len() - 1].iter().sum();
+            let count = |key: &str| service[key].as_u64().expect("a count");
             assert_eq!(
-                failed,
-                service["failed"].as_u64().expect("failed"),
+                failed_or_cancelled,
+                count("failed") + count("cancelled"),
+                "{scenario} {name}"
+            );
+            // Every request is accounted for on the row.
+            assert_eq!(
+                count("requests"),
+                count("ok") + failed_or_cancelled + in_flight,
                 "{scenario} {name}"
             );
             assert_eq!(

@@ -318,6 +318,13 @@ pub(crate) fn failure_causes_shown(result: &RunResult) -> Vec<models::metrics::F
         .collect()
 }
 
+/// Whether any service had requests its caller cancelled (quorum copies no longer needed, hedges
+/// that lost the race): then the failure tables show them, so requests = ok + failed +
+/// cancelled + in flight can be read off a row.
+pub(crate) fn any_cancelled(result: &RunResult) -> bool {
+    result.services.iter().any(|s| s.stats.cancelled > 0)
+}
+
 /// Every edge's name, unique within the run, in the order of `result.edges`: `from -> to`; when
 /// a caller calls one callee from two endpoints, `from (endpoint) -> to`; when one plan calls it
 /// twice, also `#1`, `#2` in plan order. Every format names edges this way, so a JSON key, a CSV

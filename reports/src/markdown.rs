@@ -149,14 +149,17 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
 
     out.push_str("\n#### Failures by cause\n\n");
     let shown = crate::common::failure_causes_shown(result);
+    let cancelled = crate::common::any_cancelled(result);
     let mut header = vec!["service"];
     header.extend(shown.iter().map(|c| c.as_str()));
+    header.extend(cancelled.then_some("cancelled"));
     header.push("in flight");
     table_header(&mut out, &header);
     for s in &result.services {
         let st = &s.stats;
         let mut cells = vec![escape(&s.name)];
         cells.extend(shown.iter().map(|&c| st.failed_by(c).to_string()));
+        cells.extend(cancelled.then(|| st.cancelled.to_string()));
         cells.push(st.in_flight().to_string());
         table_row(&mut out, &cells);
     }

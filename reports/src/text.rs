@@ -158,9 +158,11 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
 
     out.push('\n');
     let shown = crate::common::failure_causes_shown(result);
+    let cancelled = crate::common::any_cancelled(result);
     let mut failures = Table::new(
         std::iter::once("failures")
             .chain(shown.iter().map(|c| c.as_str()))
+            .chain(cancelled.then_some("cancelled"))
             .chain(["in flight"]),
     );
     for s in &result.services {
@@ -168,6 +170,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         failures.row(
             std::iter::once(s.name.clone())
                 .chain(shown.iter().map(|&c| st.failed_by(c).to_string()))
+                .chain(cancelled.then(|| st.cancelled.to_string()))
                 .chain([st.in_flight().to_string()]),
         );
     }

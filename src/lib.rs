@@ -1,0 +1,626 @@
+//! faultline as a library: load or write a scenario, run it from a seed, sweep seeds, check
+//! expectations and compare two designs from Rust, for example inside `cargo test`.
+//!
+//! The `faultline` binary and this library read the same scenario files (RON, described in the
+//! README) and give the same numbers: a run here is byte for byte the run of
+//! `faultline run SCENARIO --seed N`.
+//!
+//! ```
+//! use faultline::{Expect, Scenario};
+//!
+//! let scenario = Scenario::from_ron(
+//!     "queue.ron",
+//!     r#"Scenario(
+//!         version: 1,
+//!         name: "queue",
+//!         duration: "20s",
+//!         services: [Service(name: "server", workers: 1, service_time: Exponential(mean: "1ms"))],
+//!         clients: [Client(name: "users", to: "server", arrivals: Poisson(rate_per_s: 500.0))],
+//!     )"#,
+//! )?;
+//!
+//! // One seed, read as typed figures. One worker and no queue (the default) is Erlang's loss
+//! // system: at load 0.5 a third of the requests find the worker busy and are rejected.
+//! let run = scenario.run(1);
+//! let users = run.client("users").expect("a client of the scenario");
+//! assert!((users.availability - 2.0 / 3.0).abs() < 0.02);
+//! assert_eq!(users.failed, users.failed_by_cause["rejected"]);
+//!
+//! // Expectations over seeds, as `faultline check` judges them.
+//! faultline::check(&scenario)
+//!     .seeds(1..=4)
+//!     .expect(Expect::availability("users").at_least(0.6))
+//!     .expect(Expect::latency("users").quantile(0.99).at_most("50ms"))
+//!     .run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Determinism: the same scenario and seed give the same [`Run`] on every machine and for any
+//! number of threads; [`Scenario::runs`] runs seeds in parallel and returns them in seed order.
+
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use scenarios::spec::{Expectation, Over};
+
+/// Why a scenario could not be used: the file could not be read, its text is not a scenario,
+/// or it is inconsistent. The message names the file, line and column, and what was expected,
+/// as the binary prints it.
+#[derive(Debug)]
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    fn new(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<scenarios::ScenarioError> for Error {
+    fn from(e: scenarios::ScenarioError) -> Self {
+        Error::new(e.to_string())
+    }
+}
+
+/// A scenario read and checked: services, clients, network, policies, faults and expectations.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    loaded: scenarios::Loaded,
+    /// The text it was read from, so that [`Scenario::set`] can re-check the changed scenario
+    /// against it and point at lines.
+    source: String,
+    /// `--set` overrides applied, in order, for the replay command of a failed check.
+    sets: Vec<(String, String)>,
+}
+
+impl Scenario {
+    /// Reads, parses and checks the scenario file at `path`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Scenario, Error> {
+        let path = path.as_ref();
+        let source = scenarios::read_source(path)?;
+        Scenario::from_ron(path, &source)
+    }
+
+    /// Parses and checks a scenario from its RON text; `name` (a file name) only appears in
+    /// error messages and in replay commands.
+    pub fn from_ron(name: impl AsRef<Path>, text: &str) -> Result<Scenario, Error> {
+        let loaded = scenarios::load_str(name.as_ref(), text)?;
+        Ok(Scenario {
+            loaded,
+            source: text.to_owned(),
+            sets: Vec::new(),
+        })
+    }
+
+    /// The scenario with one parameter changed, as `--set PATH=VALUE` changes it on the command
+    /// line (paths in the README: `services.payments.workers`, `edges.api->db.timeout`, ...).
+    pub fn set(&self, path: &str, value: &str) -> Result<Scenario, Error> {
+        let mut sets = self.sets.clone();
+        sets.push((path.to_owned(), value.to_owned()));
+        let file = &self.loaded.path;
+        let mut spec = scenarios::parse(file, &self.source)?;
+        for (p, v) in &sets {
+            scenarios::overrides::apply(&mut spec, p, v)
+                .map_err(|message| Error::new(format!("--set {p}={v}: {message}")))?;
+        }
+        let (config, warnings) =
+            scenarios::build_with_warnings(&spec, &self.source).map_err(|diagnostics| {
+                scenarios::ScenarioError::Invalid {
+                    path: file.clone(),
+                    diagnostics,
+                }
+            })?;
+        Ok(Scenario {
+            loaded: scenarios::Loaded {
+                path: file.clone(),
+                scenario: spec,
+                config,
+                warnings: warnings.iter().map(|w| w.in_file(file)).collect(),
+            },
+            source: self.source.clone(),
+            sets,
+        })
+    }
+
+    /// The scenario's `name`.
+    pub fn name(&self) -> &str {
+        &self.loaded.config.name
+    }
+
+    /// Where the scenario came from (the file, or the name given to [`Scenario::from_ron`]).
+    pub fn path(&self) -> &Path {
+        &self.loaded.path
+    }
+
+    /// Deprecated spellings the scenario uses, one line each (`file:line:column: ...`).
+    pub fn warnings(&self) -> &[String] {
+        &self.loaded.warnings
+    }
+
+    /// Runs the scenario with one seed.
+    pub fn run(&self, seed: u64) -> Run {
+        let result =
+            models::World::new(&self.loaded.config, seed).run(models::RunOptions::default());
+        let analysis = reports::analyse(&result);
+        Run { result, analysis }
+    }
+
+    /// Runs every seed of `seeds` over the cores, and returns the runs in seed order: the
+    /// result does not depend on the number of threads.
+    pub fn runs(&self, seeds: RangeInclusive<u64>) -> Vec<Run> {
+        let seeds: Vec<u64> = seeds.collect();
+        seeds.par_iter().map(|&seed| self.run(seed)).collect()
+    }
+
+    /// The command that replays `seed` of this scenario with the binary.
+    pub fn replay_command(&self, seed: u64) -> String {
+        let mut command = format!(
+            "faultline replay {} --seed {seed}",
+            self.loaded.path.display()
+        );
+        for (p, v) in &self.sets {
+            command.push_str(&format!(" --set '{p}={v}'"));
+        }
+        command
+    }
+}
+
+/// One run of a scenario with one seed: its figures, fingerprint and reports.
+pub struct Run {
+    result: models::RunResult,
+    analysis: reports::Analysis,
+}
+
+/// How requests of one client or service ended over a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    /// Requests started.
+    pub requests: u64,
+    /// Answered (degraded answers included).
+    pub ok: u64,
+    /// Failed, all causes.
+    pub failed: u64,
+    /// Failures by cause (`timeout`, `rejected`, `circuit_open`, ...), causes that occurred only.
+    pub failed_by_cause: BTreeMap<String, u64>,
+    /// ok / (ok + failed); 1 when nothing finished.
+    pub availability: f64,
+    /// Latency quantiles of the successful requests (zero when none succeeded).
+    pub p50: std::time::Duration,
+    /// The 99th percentile.
+    pub p99: std::time::Duration,
+    /// The 99.9th percentile.
+    pub p999: std::time::Duration,
+}
+
+impl Figures {
+    fn of(stats: &models::metrics::OutcomeStats) -> Figures {
+        let quantile = |q: f64| std::time::Duration::from_nanos(stats.latency.quantile(q).0);
+        Figures {
+            requests: stats.requests,
+            ok: stats.ok,
+            failed: stats.failed(),
+            failed_by_cause: models::metrics::FailureCause::ALL
+                .into_iter()
+                .filter(|&c| stats.failed_by(c) > 0)
+                .map(|c| (c.as_str().to_owned(), stats.failed_by(c)))
+                .collect(),
+            availability: stats.availability(),
+            p50: quantile(0.5),
+            p99: quantile(0.99),
+            p999: quantile(0.999),
+        }
+    }
+}
+
+impl Run {
+    /// The seed of the run.
+    pub fn seed(&self) -> u64 {
+        self.result.seed
+    }
+
+    /// The run's fingerprint, 16 hex digits, as `faultline replay` prints it.
+    pub fn fingerprint(&self) -> String {
+        format!("{:016x}", self.result.outcome.fingerprint.value())
+    }
+
+    /// Events processed.
+    pub fn events(&self) -> u64 {
+        self.result.outcome.events
+    }
+
+    /// Whether the run reached the scenario's end (no limit stopped it).
+    pub fn complete(&self) -> bool {
+        reports::is_complete(&self.result)
+    }
+
+    /// A client's figures, end to end.
+    pub fn client(&self, name: &str) -> Option<Figures> {
+        let c = self.result.clients.iter().find(|c| c.name == name)?;
+        Some(Figures::of(&c.stats))
+    }
+
+    /// A service's figures, as its callers saw it.
+    pub fn service(&self, name: &str) -> Option<Figures> {
+        let s = self.result.services.iter().find(|s| s.name == name)?;
+        Some(Figures::of(&s.stats))
+    }
+
+    /// The services that became unhealthy after a fault, in cascade order, per fault.
+    pub fn cascades(&self) -> Vec<Vec<String>> {
+        self.analysis
+            .faults
+            .iter()
+            .map(|f| f.cascade.iter().map(|s| s.name.clone()).collect())
+            .collect()
+    }
+
+    /// The JSON report, as `faultline run --format json` prints it.
+    pub fn json(&self) -> String {
+        reports::json_string_with(&self.result, &self.analysis)
+    }
+
+    /// The text report, without colour.
+    pub fn text(&self) -> String {
+        reports::text(&self.result, &self.analysis, false)
+    }
+
+    /// The Markdown report.
+    pub fn markdown(&self) -> String {
+        reports::markdown::markdown(&self.result, &self.analysis)
+    }
+
+    /// The HTML report: one self-contained page.
+    pub fn html(&self) -> String {
+        reports::html::html(&self.result, &self.analysis)
+    }
+}
+
+/// An expectation, with the words of the scenario format's `expect` section.
+#[derive(Clone, Debug)]
+pub struct Expect {
+    expectation: Result<Expectation, String>,
+}
+
+/// An expectation on availability, waiting for its bound.
+#[derive(Clone, Debug)]
+pub struct AvailabilityOf {
+    of: String,
+    over: Over,
+}
+
+/// An expectation on a latency quantile, waiting for its bound.
+#[derive(Clone, Debug)]
+pub struct LatencyOf {
+    of: String,
+    quantile: f64,
+    over: Over,
+}
+
+impl Expect {
+    /// Availability of a client (end to end) or a service (as its callers saw it).
+    pub fn availability(of: &str) -> AvailabilityOf {
+        AvailabilityOf {
+            of: of.to_owned(),
+            over: Over::Worst,
+        }
+    }
+
+    /// A latency quantile (default 0.99) of a client's or service's successful requests.
+    pub fn latency(of: &str) -> LatencyOf {
+        LatencyOf {
+            of: of.to_owned(),
+            quantile: 0.99,
+            over: Over::Worst,
+        }
+    }
+
+    /// At most `at_most` attempts per logical request of a client (or a service's received
+    /// attempts per request entering from the clients), on the worst seed.
+    pub fn amplification(of: &str, at_most: f64) -> Expect {
+        Expect {
+            expectation: Ok(Expectation::Amplification {
+                of: of.to_owned(),
+                at_most,
+                over: Over::Worst,
+            }),
+        }
+    }
+
+    /// The service never becomes unhealthy after a fault starts, on any seed.
+    pub fn no_cascade_into(service: &str) -> Expect {
+        Expect {
+            expectation: Ok(Expectation::NoCascadeInto {
+                service: service.to_owned(),
+            }),
+        }
+    }
+
+    /// Every fault's impact ends within `within` (a duration such as `"30s"`) after the fault.
+    pub fn recovery_within(within: &str) -> Expect {
+        Expect {
+            expectation: duration(within).map(|within| Expectation::RecoveryWithin { within }),
+        }
+    }
+
+    /// The service never executes a logical call's work twice, on any seed.
+    pub fn no_duplicate_side_effects(service: &str) -> Expect {
+        Expect {
+            expectation: Ok(Expectation::NoDuplicateSideEffects {
+                service: service.to_owned(),
+            }),
+        }
+    }
+}
+
+fn duration(text: &str) -> Result<scenarios::Duration, String> {
+    scenarios::parse_duration(text).map(scenarios::Duration)
+}
+
+impl AvailabilityOf {
+    /// Judged on the mean over seeds instead of the worst seed.
+    pub fn over_mean(mut self) -> Self {
+        self.over = Over::Mean;
+        self
+    }
+
+    /// The bound: a share between 0 and 1.
+    pub fn at_least(self, at_least: f64) -> Expect {
+        let expectation = if (0.0..=1.0).contains(&at_least) {
+            Ok(Expectation::Availability {
+                of: self.of,
+                at_least,
+                over: self.over,
+            })
+        } else {
+            Err(format!(
+                "availability of {} at least {at_least}: expected a share between 0 and 1",
+                self.of
+            ))
+        };
+        Expect { expectation }
+    }
+}
+
+impl LatencyOf {
+    /// The quantile, between 0 and 1 (default 0.99).
+    pub fn quantile(mut self, quantile: f64) -> Self {
+        self.quantile = quantile;
+        self
+    }
+
+    /// Judged on the mean over seeds instead of the worst seed.
+    pub fn over_mean(mut self) -> Self {
+        self.over = Over::Mean;
+        self
+    }
+
+    /// The bound: a duration such as `"250ms"`.
+    pub fn at_most(self, at_most: &str) -> Expect {
+        let expectation = if !(self.quantile > 0.0 && self.quantile < 1.0) {
+            Err(format!(
+                "latency quantile {} of {}: expected a number between 0 and 1, such as 0.99",
+                self.quantile, self.of
+            ))
+        } else {
+            duration(at_most).map(|at_most| Expectation::Latency {
+                of: self.of,
+                quantile: self.quantile,
+                at_most,
+                over: self.over,
+            })
+        };
+        Expect { expectation }
+    }
+}
+
+/// Starts a check of the scenario's expectations, and of those added with [`Check::expect`],
+/// over seeds (default `1..=20`, as `faultline check`).
+pub fn check(scenario: &Scenario) -> Check<'_> {
+    Check {
+        scenario,
+        seeds: 1..=20,
+        extra: Vec::new(),
+    }
+}
+
+/// A check being set up; [`Check::run`] runs it.
+pub struct Check<'a> {
+    scenario: &'a Scenario,
+    seeds: RangeInclusive<u64>,
+    extra: Vec<Expect>,
+}
+
+/// One expectation's outcome over the seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// `availability of shoppers >= 0.995 (worst seed)`.
+    pub expectation: String,
+    /// The value judged: the worst seed's or the mean over seeds.
+    pub measured: f64,
+    /// The worst seed.
+    pub worst_seed: u64,
+    /// Whether the expectation held.
+    pub passed: bool,
+    /// Measured against expected, the worst seed and the command that replays it.
+    pub message: String,
+}
+
+/// A check that passed: every expectation's verdict.
+#[derive(Clone, Debug)]
+pub struct Passed {
+    /// Per expectation, in order: the scenario's own, then those added.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// A check that failed: the message names each failed expectation, the worst seed and the
+/// command that replays it, as `faultline check` prints them.
+#[derive(Clone, Debug)]
+pub struct CheckFailure {
+    /// Per expectation, in order; some failed.
+    pub verdicts: Vec<Verdict>,
+    /// Runs a limit stopped before the scenario's end (their seeds): their figures are partial.
+    pub incomplete_seeds: Vec<u64>,
+    /// A problem with the check itself (a bad expectation, no expectation at all).
+    pub problem: Option<String>,
+    scenario: String,
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "faultline check of {} failed:", self.scenario)?;
+        if let Some(problem) = &self.problem {
+            writeln!(f, "  {problem}")?;
+        }
+        for v in self.verdicts.iter().filter(|v| !v.passed) {
+            writeln!(f, "  FAIL {}: {}", v.expectation, v.message)?;
+        }
+        if !self.incomplete_seeds.is_empty() {
+            writeln!(
+                f,
+                "  runs stopped at a limit before the end (seeds {:?}): their figures are partial",
+                self.incomplete_seeds
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CheckFailure {}
+
+impl Check<'_> {
+    /// The seeds, both ends included.
+    pub fn seeds(mut self, seeds: RangeInclusive<u64>) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// Adds an expectation to the scenario's own.
+    pub fn expect(mut self, expect: Expect) -> Self {
+        self.extra.push(expect);
+        self
+    }
+
+    /// Runs the seeds in parallel and judges every expectation, folding the runs in seed order
+    /// (the verdicts do not depend on the number of threads).
+    pub fn run(self) -> Result<Passed, CheckFailure> {
+        let scenario = self.scenario;
+        let failure = |problem: String| CheckFailure {
+            verdicts: Vec::new(),
+            incomplete_seeds: Vec::new(),
+            problem: Some(problem),
+            scenario: scenario.name().to_owned(),
+        };
+        let mut expectations = scenario.loaded.scenario.expect.clone();
+        for e in self.extra {
+            expectations.push(e.expectation.map_err(failure)?);
+        }
+        if expectations.is_empty() {
+            return Err(failure(
+                "no expectations: the scenario has no `expect` and none was added".into(),
+            ));
+        }
+        if self.seeds.is_empty() {
+            return Err(failure(format!("empty seed range {:?}", self.seeds)));
+        }
+        let mut evaluator = reports::check::Evaluator::new(&expectations);
+        let mut incomplete_seeds = Vec::new();
+        for run in scenario.runs(self.seeds.clone()) {
+            if !run.complete() {
+                incomplete_seeds.push(run.seed());
+            }
+            evaluator.add(&run.result, &run.analysis);
+        }
+        let verdicts: Vec<Verdict> = evaluator
+            .finish()
+            .into_iter()
+            .map(|r| Verdict {
+                message: format!(
+                    "measured {}, expected {}; worst seed {} ({}); replay: {}",
+                    r.format(r.measured),
+                    r.bound,
+                    r.worst_seed,
+                    r.format(r.worst),
+                    scenario.replay_command(r.worst_seed)
+                ),
+                expectation: r.label,
+                measured: r.measured,
+                worst_seed: r.worst_seed,
+                passed: r.passed,
+            })
+            .collect();
+        if verdicts.iter().all(|v| v.passed) && incomplete_seeds.is_empty() {
+            Ok(Passed { verdicts })
+        } else {
+            Err(CheckFailure {
+                verdicts,
+                incomplete_seeds,
+                problem: None,
+                scenario: scenario.name().to_owned(),
+            })
+        }
+    }
+}
+
+/// Runs two scenarios over the same seeds and sets them side by side, as `faultline compare`.
+pub fn compare(a: &Scenario, b: &Scenario, seeds: RangeInclusive<u64>) -> Comparison {
+    let aggregate = |s: &Scenario| {
+        let config = &s.loaded.config;
+        let mut aggregate = reports::compare::Aggregate::new(&config.name, config.window);
+        for run in s.runs(seeds.clone()) {
+            aggregate.add(&run.result, &run.analysis);
+        }
+        aggregate
+    };
+    Comparison {
+        inner: reports::compare::Comparison {
+            a: aggregate(a),
+            b: aggregate(b),
+        },
+    }
+}
+
+/// Two scenarios over the same seeds.
+pub struct Comparison {
+    inner: reports::compare::Comparison,
+}
+
+impl Comparison {
+    /// The side-by-side text, as `faultline compare` prints it.
+    pub fn text(&self) -> String {
+        reports::compare::compare_text(&self.inner)
+    }
+
+    /// The comparison as JSON.
+    pub fn json(&self) -> String {
+        reports::compare::compare_json_string(&self.inner)
+    }
+
+    /// The comparison in Markdown.
+    pub fn markdown(&self) -> String {
+        reports::compare::compare_markdown(&self.inner)
+    }
+}
+
+/// The path a scenario file in the repository's library has, for examples and tests that run
+/// from the repository: `library("checkout.ron")`.
+pub fn library(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/library")
+        .join(name)
+}

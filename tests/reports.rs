@@ -270,6 +270,46 @@ fn edges_of_one_caller_and_callee_are_named_apart_everywhere() {
     }
 }
 
+/// `compare` puts a 95% interval on the availability difference, paired by seed, and says in a
+/// verdict line whether B is better, worse or not clearly different: a scenario compared with
+/// itself differs by exactly zero, the metastability fix improves the users' availability.
+#[test]
+fn compare_gives_intervals_and_a_verdict_line() {
+    let fixed = library("metastable-fixed.ron");
+    let storm = library("metastable-retry-storm.ron");
+    let (fixed, storm) = (
+        fixed.to_str().expect("utf-8"),
+        storm.to_str().expect("utf-8"),
+    );
+    let same = ok(&["compare", fixed, fixed, "--seeds", "1..3"]);
+    assert!(
+        same.contains(
+            "verdict: no clear difference in users availability: 0.00 ± 0.00 points over 3 seeds"
+        ),
+        "{same}"
+    );
+    let better = ok(&["compare", storm, fixed, "--seeds", "1..3"]);
+    assert!(
+        better.contains("verdict: B improves users availability by "),
+        "{better}"
+    );
+    let worse = ok(&["compare", fixed, storm, "--seeds", "1..3"]);
+    assert!(
+        worse.contains("verdict: B worsens users availability by "),
+        "{worse}"
+    );
+    let json: Value = serde_json::from_str(&ok(&[
+        "compare", storm, fixed, "--seeds", "1..3", "--format", "json",
+    ]))
+    .expect("json");
+    let delta = &json["clients"]["users"]["delta"];
+    let ci = delta["availability_ci95"].as_array().expect("an interval");
+    let (lo, hi) = (ci[0].as_f64().expect("lo"), ci[1].as_f64().expect("hi"));
+    assert!(0.0 < lo && lo <= hi, "{ci:?}");
+    let md = ok(&["compare", storm, fixed, "--seeds", "1..3", "--format", "md"]);
+    assert!(md.contains("- **B improves users availability by "), "{md}");
+}
+
 #[test]
 fn compare_shows_the_fix_and_does_not_depend_on_threads() {
     let a = library("metastable-retry-storm.ron");
@@ -344,7 +384,17 @@ fn compare_shows_the_fix_and_does_not_depend_on_threads() {
             .lines()
             .find(|l| l.contains("client users"))
             .unwrap_or_else(|| panic!("{format}: no row for the users in\n{report}"));
-        let shown: Vec<f64> = row
+        // The interval's half-width (`±0.181`) is checked elsewhere; here the figures.
+        let mut figures = String::new();
+        let mut chars = row.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '±' {
+                while chars.next_if(|c| c.is_ascii_digit() || *c == '.').is_some() {}
+            } else {
+                figures.push(c);
+            }
+        }
+        let shown: Vec<f64> = figures
             .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
             .filter_map(|t| t.parse().ok())
             .collect();

@@ -14,6 +14,7 @@ use sim_core::SimDuration;
 
 use crate::analysis::{Analysis, EntityKind, Verdict};
 use crate::common::{finite, fmt_ms, percent, round_to};
+use crate::sweep::{MetricAggregate, aggregate_metric};
 
 /// One service or client of a scenario, summed over seeds.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,6 +30,9 @@ pub struct AggregateEntity {
     pub latency: Histogram,
     /// Per window, summed over seeds: (ok, failed).
     pub windows: Vec<(u64, u64)>,
+    /// Per seed, in seed order: (seed, availability, p99 in ms), for intervals on the
+    /// differences B - A paired by seed.
+    pub per_seed: Vec<(u64, f64, f64)>,
 }
 
 impl AggregateEntity {
@@ -107,6 +111,7 @@ impl Aggregate {
                     attempts: 0,
                     latency: Histogram::new(),
                     windows: Vec::new(),
+                    per_seed: Vec::new(),
                 });
                 self.entities.len() - 1
             }
@@ -120,7 +125,13 @@ impl Aggregate {
         if !crate::common::is_complete(result) {
             self.incomplete_seeds.push(result.seed);
         }
+        let seed = result.seed;
         let add_stats = |e: &mut AggregateEntity, stats: &models::metrics::OutcomeStats| {
+            e.per_seed.push((
+                seed,
+                stats.availability(),
+                stats.latency.quantile(0.99).as_millis_f64(),
+            ));
             e.requests += stats.requests;
             e.ok += stats.ok;
             e.failed += stats.failed();
@@ -282,6 +293,93 @@ impl Comparison {
     }
 }
 
+/// The differences B - A of one entity, paired by seed (the same seed drives the same arrivals
+/// and faults in both, so pairing removes most of the noise the two share): availability in
+/// percentage points and p99 in ms, each with its Student-t 95% interval.
+pub struct PairedDelta {
+    pub availability_pp: MetricAggregate,
+    pub p99_ms: MetricAggregate,
+}
+
+impl Pair<'_> {
+    /// The paired differences, when both sides have the entity and share seeds.
+    pub fn paired(&self) -> Option<PairedDelta> {
+        let (a, b) = (self.a?, self.b?);
+        let mut availability = Vec::new();
+        let mut p99 = Vec::new();
+        for &(seed, avail_b, p99_b) in &b.per_seed {
+            if let Some(&(_, avail_a, p99_a)) = a.per_seed.iter().find(|s| s.0 == seed) {
+                availability.push((seed, (avail_b - avail_a) * 100.0));
+                p99.push((seed, p99_b - p99_a));
+            }
+        }
+        (!availability.is_empty()).then(|| PairedDelta {
+            availability_pp: aggregate_metric("availability_pp", &availability),
+            p99_ms: aggregate_metric("latency_ms_p99", &p99),
+        })
+    }
+}
+
+/// `± x` for an interval's half-width.
+fn half_width(m: &MetricAggregate, decimals: usize) -> String {
+    format!("±{:.decimals$}", finite((m.ci95.1 - m.ci95.0) / 2.0) + 0.0)
+}
+
+/// The verdict lines: per client, whether B's availability and p99 differ from A's beyond
+/// the 95% interval of the paired differences.
+pub fn verdicts(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in c.pairs().iter().filter(|p| p.kind == EntityKind::Client) {
+        let Some(d) = p.paired() else { continue };
+        let n = d.availability_pp.n;
+        let seeds = if n == 1 {
+            "1 seed".to_owned()
+        } else {
+            format!("{n} seeds")
+        };
+        let a = &d.availability_pp;
+        let half = (a.ci95.1 - a.ci95.0) / 2.0;
+        let line = if n < 2 {
+            format!(
+                "{}: availability {} points with B on {seeds} (too few seeds for an interval)",
+                p.name,
+                signed(a.mean, 2)
+            )
+        } else if a.ci95.0 > 0.0 {
+            format!(
+                "B improves {} availability by {:.2} ± {half:.2} points over {seeds}",
+                p.name, a.mean
+            )
+        } else if a.ci95.1 < 0.0 {
+            format!(
+                "B worsens {} availability by {:.2} ± {half:.2} points over {seeds}",
+                p.name, -a.mean
+            )
+        } else {
+            format!(
+                "no clear difference in {} availability: {} ± {half:.2} points over {seeds}",
+                p.name,
+                signed(a.mean, 2)
+            )
+        };
+        out.push(line);
+        let l = &d.p99_ms;
+        let half = (l.ci95.1 - l.ci95.0) / 2.0;
+        if n >= 2 && l.ci95.1 < 0.0 {
+            out.push(format!(
+                "B lowers {} p99 by {:.3} ± {half:.3} ms over {seeds}",
+                p.name, -l.mean
+            ));
+        } else if n >= 2 && l.ci95.0 > 0.0 {
+            out.push(format!(
+                "B raises {} p99 by {:.3} ± {half:.3} ms over {seeds}",
+                p.name, l.mean
+            ));
+        }
+    }
+    out
+}
+
 fn signed(x: f64, decimals: usize) -> String {
     let x = finite(x) + 0.0;
     if x > 0.0 {
@@ -317,11 +415,12 @@ pub fn compare_text(c: &Comparison) -> String {
         c.a.seeds.last().copied().unwrap_or(0),
     );
     out.push('\n');
-    let mut rows: Vec<[String; 8]> = vec![[
+    let mut rows: Vec<[String; 9]> = vec![[
         "".into(),
         "avail % A".into(),
         "avail % B".into(),
         "delta pp".into(),
+        "95% ci".into(),
         "p99 A".into(),
         "p99 B".into(),
         "ampl A".into(),
@@ -339,13 +438,15 @@ pub fn compare_text(c: &Comparison) -> String {
                 (Some(a), Some(b)) => signed((b.availability() - a.availability()) * 100.0, 3),
                 _ => "-".into(),
             },
+            p.paired()
+                .map_or_else(|| "-".into(), |d| half_width(&d.availability_pp, 3)),
             cell(p.a, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
             cell(p.b, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
             cell(p.a, &|e| format!("{:.3}", c.a.amplification(e))),
             cell(p.b, &|e| format!("{:.3}", c.b.amplification(e))),
         ]);
     }
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
@@ -364,6 +465,12 @@ pub fn compare_text(c: &Comparison) -> String {
         out.push('\n');
     }
     out.push('\n');
+    for line in verdicts(c) {
+        let _ = writeln!(out, "verdict: {line}");
+    }
+    out.push_str(
+        "(delta pp: pooled; 95% ci and verdicts: per-seed differences paired by seed)\n\n",
+    );
     for (label, agg) in [("A", &c.a), ("B", &c.b)] {
         let _ = writeln!(
             out,
@@ -482,6 +589,19 @@ pub fn compare_json(c: &Comparison) -> Value {
                     "amplification".into(),
                     ratio(c.b.amplification(b) - c.a.amplification(a)),
                 );
+                if let Some(paired) = p.paired() {
+                    let interval = |m: &MetricAggregate, scale: f64, round: fn(f64) -> Value| {
+                        Value::Array(vec![round(m.ci95.0 / scale), round(m.ci95.1 / scale)])
+                    };
+                    d.insert(
+                        "availability_ci95".into(),
+                        interval(&paired.availability_pp, 100.0, ratio),
+                    );
+                    d.insert(
+                        "latency_ms_p99_ci95".into(),
+                        interval(&paired.p99_ms, 1.0, ms3),
+                    );
+                }
                 Value::Object(d)
             }
             _ => Value::Null,
@@ -516,15 +636,17 @@ pub fn compare_markdown(c: &Comparison) -> String {
         c.a.seeds.first().copied().unwrap_or(0),
         c.a.seeds.last().copied().unwrap_or(0)
     );
-    out.push_str("| | avail % A | avail % B | delta pp | p99 A | p99 B | ampl A | ampl B |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str(
+        "| | avail % A | avail % B | delta pp | 95% ci | p99 A | p99 B | ampl A | ampl B |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for p in c.pairs() {
         let cell = |e: Option<&AggregateEntity>, f: &dyn Fn(&AggregateEntity) -> String| {
             e.map_or_else(|| "-".to_owned(), f)
         };
         let _ = writeln!(
             out,
-            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             p.kind.as_str(),
             esc(p.name),
             cell(p.a, &|e| percent(e.availability())),
@@ -533,6 +655,8 @@ pub fn compare_markdown(c: &Comparison) -> String {
                 (Some(a), Some(b)) => signed((b.availability() - a.availability()) * 100.0, 3),
                 _ => "-".into(),
             },
+            p.paired()
+                .map_or_else(|| "-".into(), |d| half_width(&d.availability_pp, 3)),
             cell(p.a, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
             cell(p.b, &|e| fmt_ms(e.latency.quantile(0.99).as_nanos())),
             cell(p.a, &|e| format!("{:.3}", c.a.amplification(e))),
@@ -540,6 +664,10 @@ pub fn compare_markdown(c: &Comparison) -> String {
         );
     }
     out.push('\n');
+    for line in verdicts(c) {
+        let _ = writeln!(out, "- **{}**", esc(&line));
+    }
+    out.push_str("\n_delta pp is pooled over seeds; the 95% interval and the verdicts come from the per-seed differences, paired by seed._\n\n");
     out.push_str(
         "| | runs impacted | recovered | did not recover | recovery | blast radius mean | max |\n",
     );

@@ -176,8 +176,13 @@ enum Command {
     Compare {
         /// Scenario A (RON).
         scenario_a: PathBuf,
-        /// Scenario B (RON); deltas are B minus A.
-        scenario_b: PathBuf,
+        /// Scenario B (RON); deltas are B minus A. Leave it out to compare A with its own
+        /// variant given by --set.
+        scenario_b: Option<PathBuf>,
+        /// Change a parameter of B (repeatable; without B, of a copy of A): `compare
+        /// checkout.ron --set 'edges.checkout->payments.retry.max_attempts=1'`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
         /// Seeds to run, both ends included: `1..20` or a single seed `7`.
         #[arg(long, default_value = "1..10", value_parser = parse_seeds)]
         seeds: Seeds,
@@ -370,6 +375,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Compare {
             scenario_a,
             scenario_b,
+            sets,
             seeds,
             format,
             out,
@@ -381,7 +387,8 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             }
             compare(
                 &scenario_a,
-                &scenario_b,
+                scenario_b.as_deref(),
+                &sets,
                 seeds,
                 format,
                 out.as_deref(),
@@ -435,18 +442,32 @@ pub(crate) fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare(
     path_a: &Path,
-    path_b: &Path,
+    path_b: Option<&Path>,
+    sets: &[String],
     seeds: Seeds,
     format: CompareFormat,
     out: Option<&Path>,
     jobs: Option<usize>,
 ) -> Result<ExitCode> {
+    let settings = parse_settings(sets)?;
+    if path_b.is_none() && settings.is_empty() {
+        bail!("compare needs scenario B, or --set PATH=VALUE to compare A with its own variant");
+    }
+    let path_b = path_b.unwrap_or(path_a);
     let a = scenarios::load(path_a)?;
     print_warnings(&a.warnings);
-    let b = scenarios::load(path_b)?;
+    let b = scenarios::load_with(path_b, &settings)?;
     print_warnings(&b.warnings);
+    // B's name says what changed when it is A's own variant or carries overrides.
+    let label_b = if settings.is_empty() {
+        b.config.name.clone()
+    } else {
+        let changes: Vec<String> = settings.iter().map(|(p, v)| format!("{p}={v}")).collect();
+        format!("{} with {}", b.config.name, changes.join(", "))
+    };
     for o in out.iter() {
         refuse_to_overwrite(o, path_a)?;
         refuse_to_overwrite(o, path_b)?;
@@ -454,14 +475,14 @@ fn compare(
     let target = claim_out(out)?;
     let workers = runs::Workers::new(jobs)?;
     let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
-    let aggregate = |loaded: &scenarios::Loaded| {
+    let aggregate = |loaded: &scenarios::Loaded, label: &str, sets: &[(String, String)]| {
         let config = &loaded.config;
-        let mut aggregate = reports::compare::Aggregate::new(&config.name, config.window);
+        let mut aggregate = reports::compare::Aggregate::new(label, config.window);
         let runs = workers.in_order(&seeds, |&seed| {
             let run = runs::RunId {
                 scenario: loaded.path.clone(),
                 seed,
-                sets: Vec::new(),
+                sets: sets.to_vec(),
                 max_events: None,
             };
             runs::simulate(run, config)
@@ -475,8 +496,8 @@ fn compare(
         aggregate
     };
     let comparison = reports::compare::Comparison {
-        a: aggregate(&a),
-        b: aggregate(&b),
+        a: aggregate(&a, &a.config.name, &[]),
+        b: aggregate(&b, &label_b, &settings),
     };
     for agg in [&comparison.a, &comparison.b] {
         if let Some(sentence) = agg.incomplete_sentence() {

@@ -308,6 +308,36 @@ fn compare_gives_intervals_and_a_verdict_line() {
     assert!(0.0 < lo && lo <= hi, "{ci:?}");
     let md = ok(&["compare", storm, fixed, "--seeds", "1..3", "--format", "md"]);
     assert!(md.contains("- **B improves users availability by "), "{md}");
+    // A file against its own variant: B is A with the override, named so.
+    let variant = ok(&[
+        "compare",
+        storm,
+        "--set",
+        "services.api.workers=64",
+        "--seeds",
+        "1..3",
+    ]);
+    assert!(
+        variant.contains("with B = metastable-retry-storm with services.api.workers=64"),
+        "{variant}"
+    );
+    // metastable-fixed.ron runs for 3m: setting what it already has changes nothing.
+    let unchanged = ok(&[
+        "compare",
+        fixed,
+        "--set",
+        "duration=\"3m\"",
+        "--seeds",
+        "1..2",
+    ]);
+    assert!(unchanged.contains("0.00 ± 0.00 points"), "{unchanged}");
+    let neither = faultline(&["compare", storm]);
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(
+        stderr(&neither).contains("or --set"),
+        "{}",
+        stderr(&neither)
+    );
 }
 
 #[test]

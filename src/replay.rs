@@ -35,7 +35,7 @@ pub struct ReplayArgs {
     pub trace: Option<PathBuf>,
     /// Select records: comma-separated key=value terms, all of which must hold; keys request,
     /// service, worker (SERVICE/WORKER), kind and t (a range: 120s..130s); A|B for either.
-    /// Applies to --trace and to --chrome-trace.
+    /// Applies to --trace, --chrome-trace and --otlp.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
     /// Write a Chrome trace-event JSON file that Perfetto (ui.perfetto.dev) opens: one track
@@ -44,6 +44,11 @@ pub struct ReplayArgs {
     /// that start with a selected record and meet its time range.
     #[arg(long, value_name = "PATH")]
     pub chrome_trace: Option<PathBuf>,
+    /// Write the trace as OpenTelemetry spans in OTLP/JSON (the body of an OTLP/HTTP
+    /// v1/traces export) for Jaeger or Tempo: one trace per request, a client span per
+    /// attempt, a server span per attempt served. With --filter, as --chrome-trace.
+    #[arg(long, value_name = "PATH")]
+    pub otlp: Option<PathBuf>,
     /// Print the causal story of this logical request (ids count client arrivals from 1), with
     /// the faults, crashes and breaker transitions around it.
     #[arg(long, value_name = "REQUEST_ID")]
@@ -64,6 +69,7 @@ struct Collector {
     lines: Option<(JsonLines, AtomicFile)>,
     written: u64,
     chrome: Option<ChromeTrace>,
+    otlp: Option<reports::trace::OtlpTrace>,
     story: Option<(u64, Vec<TraceRecord>)>,
     /// The first write error; the run goes on, the file is abandoned.
     error: Option<io::Error>,
@@ -82,6 +88,9 @@ impl Collector {
         }
         if let Some(chrome) = &mut self.chrome {
             chrome.add(r);
+        }
+        if let Some(otlp) = &mut self.otlp {
+            otlp.add(r);
         }
         if let Some((request, records)) = &mut self.story
             && reports::trace::explain_needs(r, *request)
@@ -126,16 +135,24 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         .as_deref()
         .map(parse_fingerprint)
         .transpose()?;
-    for out in [&args.trace, &args.chrome_trace].into_iter().flatten() {
-        refuse_to_overwrite(out, &args.scenario)?;
+    let outputs = [
+        ("--trace", &args.trace),
+        ("--chrome-trace", &args.chrome_trace),
+        ("--otlp", &args.otlp),
+    ];
+    for (_, out) in outputs {
+        if let Some(out) = out {
+            refuse_to_overwrite(out, &args.scenario)?;
+        }
     }
-    if let (Some(a), Some(b)) = (&args.trace, &args.chrome_trace)
-        && a == b
-    {
-        bail!(
-            "--trace and --chrome-trace name the same file {}",
-            a.display()
-        );
+    for (i, (flag_a, a)) in outputs.iter().enumerate() {
+        for (flag_b, b) in &outputs[i + 1..] {
+            if let (Some(a), Some(b)) = (a, b)
+                && a == b
+            {
+                bail!("{flag_a} and {flag_b} name the same file {}", a.display());
+            }
+        }
     }
     let current = crate::runs::enter(crate::runs::RunId {
         scenario: args.scenario.clone(),
@@ -155,9 +172,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     for w in filter_warnings.unwrap_or_default() {
         eprintln!("warning: --filter: {w}");
     }
-    if args.filter.is_some() && args.trace.is_none() && args.chrome_trace.is_none() {
+    if args.filter.is_some()
+        && args.trace.is_none()
+        && args.chrome_trace.is_none()
+        && args.otlp.is_none()
+    {
         eprintln!(
-            "warning: --filter selects what --trace and --chrome-trace write; neither is given"
+            "warning: --filter selects what --trace, --chrome-trace and --otlp write; none is given"
         );
     }
     // Both targets are claimed (locked) before the run, so a second writer learns at once.
@@ -171,6 +192,11 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         .as_deref()
         .map(|p| Target::claim(p, "--chrome-trace"))
         .transpose()?;
+    let otlp_target = args
+        .otlp
+        .as_deref()
+        .map(|p| Target::claim(p, "--otlp"))
+        .transpose()?;
     let lines = match &trace_target {
         Some(target) => Some((JsonLines::new(&names), target.temporary()?)),
         None => None,
@@ -179,12 +205,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         .chrome_trace
         .as_ref()
         .map(|_| ChromeTrace::new(&names, filter.clone()));
-    let tracing = lines.is_some() || chrome.is_some() || args.explain.is_some();
+    let otlp = args
+        .otlp
+        .as_ref()
+        .map(|_| reports::trace::OtlpTrace::new(&names, filter.clone()));
+    let tracing = lines.is_some() || chrome.is_some() || otlp.is_some() || args.explain.is_some();
     let collector = Rc::new(RefCell::new(Collector {
         filter,
         lines,
         written: 0,
         chrome,
+        otlp,
         story: args.explain.map(|id| (id, Vec::new())),
         error: None,
     }));
@@ -221,6 +252,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         }
         eprintln!(
             "replay: wrote the Chrome trace to {}",
+            target.path().display()
+        );
+    }
+    if let (Some(otlp), Some(target)) = (collector.otlp, &otlp_target) {
+        target.write(otlp.finish().as_bytes())?;
+        eprintln!(
+            "replay: wrote the OpenTelemetry trace (OTLP/JSON) to {}",
             target.path().display()
         );
     }

@@ -570,3 +570,91 @@ fn chrome_trace_of_a_crash_has_the_fault_window_and_process_wide_instants() {
         assert_eq!(crash["args"]["fault"], "zone eu-c crash");
     }
 }
+
+/// `--otlp` writes OpenTelemetry spans (OTLP/JSON): one trace per request with its root span,
+/// a client span per attempt whose parent is the request or the calling attempt's server span,
+/// a server span per attempt served; every parent is in the document, the counts agree with the
+/// run's report, and the bytes are the same on every replay.
+#[test]
+fn otlp_export_has_one_trace_per_request_and_every_parent() {
+    let dir = temp_dir("replay-otlp");
+    let scenario = dir.join("short.ron");
+    let text = std::fs::read_to_string(CHECKOUT)
+        .expect("checkout")
+        .replace("duration: \"10m\"", "duration: \"3s\"")
+        .replace("from: \"2m\", to: \"4m\"", "from: \"1s\", to: \"2s\"");
+    std::fs::write(&scenario, text).expect("write");
+    let otlp = dir.join("spans.json");
+    let args = [
+        "replay",
+        path_str(&scenario),
+        "--seed",
+        "2",
+        "--otlp",
+        path_str(&otlp),
+    ];
+    ok(&args);
+    let first = std::fs::read_to_string(&otlp).expect("file");
+    ok(&args);
+    assert_eq!(first, std::fs::read_to_string(&otlp).expect("file"));
+    let doc: Value = serde_json::from_str(&first).expect("json");
+    let mut spans = Vec::new();
+    let mut resources = Vec::new();
+    for rs in doc["resourceSpans"].as_array().expect("resourceSpans") {
+        let name = rs["resource"]["attributes"][0]["value"]["stringValue"]
+            .as_str()
+            .expect("service.name")
+            .to_owned();
+        for s in rs["scopeSpans"][0]["spans"].as_array().expect("spans") {
+            spans.push((name.clone(), s.clone()));
+        }
+        resources.push(name);
+    }
+    let ids: std::collections::BTreeSet<(String, String)> = spans
+        .iter()
+        .map(|(_, s)| (s["traceId"].to_string(), s["spanId"].to_string()))
+        .collect();
+    assert_eq!(ids.len(), spans.len(), "span ids are unique per trace");
+    for (_, s) in &spans {
+        assert_eq!(s["traceId"].as_str().expect("traceId").len(), 32);
+        assert_eq!(s["spanId"].as_str().expect("spanId").len(), 16);
+        let start: u64 = s["startTimeUnixNano"]
+            .as_str()
+            .expect("start")
+            .parse()
+            .expect("ns");
+        let end: u64 = s["endTimeUnixNano"]
+            .as_str()
+            .expect("end")
+            .parse()
+            .expect("ns");
+        assert!(start <= end, "{s}");
+        if let Some(parent) = s.get("parentSpanId") {
+            assert!(
+                ids.contains(&(s["traceId"].to_string(), parent.to_string())),
+                "a parent outside the document: {s}"
+            );
+        }
+    }
+    let report: Value =
+        serde_json::from_str(&report(&scenario, 2, "json")).expect("the run's report");
+    let roots = spans
+        .iter()
+        .filter(|(_, s)| s.get("parentSpanId").is_none())
+        .count() as u64;
+    let requests = report["clients"]["shoppers"]["requests"]
+        .as_u64()
+        .expect("requests");
+    assert_eq!(roots, requests);
+    let client_spans = spans.iter().filter(|(_, s)| s["kind"] == 3).count() as u64;
+    let attempts: u64 = report["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["attempts"].as_u64().expect("attempts"))
+        .sum();
+    assert_eq!(client_spans, attempts);
+    for service in ["frontend", "checkout", "payments", "inventory"] {
+        assert!(resources.iter().any(|r| r == service), "{service}");
+    }
+}

@@ -42,14 +42,16 @@
 //! (`ph: "M"`) name the processes and threads and order them; they carry `ts: 0`.
 //!
 //! One room per job: [`format`] (the shared number and JSON writers), [`jsonl`] (JSON Lines),
-//! [`filter`] (the record filter), [`chrome`] (the Chrome trace) and [`explain`] (the story
-//! of one request); their public items are re-exported here.
+//! [`filter`] (the record filter), [`chrome`] (the Chrome trace), [`otlp`] (OpenTelemetry
+//! spans, OTLP/JSON) and [`explain`] (the story of one request); their public items are
+//! re-exported here.
 
 mod chrome;
 mod explain;
 mod filter;
 mod format;
 mod jsonl;
+mod otlp;
 #[cfg(test)]
 mod tests;
 
@@ -58,3 +60,4 @@ pub use explain::{explain, explain_needs};
 pub use filter::{Filter, FilterError};
 pub use format::outcome_str;
 pub use jsonl::{JsonLines, json_lines, shed_by_str};
+pub use otlp::OtlpTrace;

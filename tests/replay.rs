@@ -263,6 +263,7 @@ fn chrome_trace_is_json_with_spans_and_instant_events() {
             }
             "i" => assert!(matches!(e["s"].as_str(), Some("t" | "p")), "{e}"),
             "M" => assert!(e["args"].is_object()),
+            "s" | "f" => assert!(e["id"].is_u64() && e["cat"] == "flow", "{e}"),
             other => panic!("unexpected phase {other}"),
         }
     }
@@ -277,6 +278,28 @@ fn chrome_trace_is_json_with_spans_and_instant_events() {
     }
     // The fault's window (120 s to 240 s) meets the range.
     assert_eq!(count("X", "fault"), 1);
+    // Flow arrows from an attempt's sending to the worker that takes it: every finish that has
+    // its start in the window follows it, on another track.
+    let flows = |ph: &str| {
+        events
+            .iter()
+            .filter(|e| e["ph"] == ph)
+            .map(|e| (e["id"].as_u64().expect("id"), e.clone()))
+            .collect::<std::collections::BTreeMap<u64, Value>>()
+    };
+    let (starts, finishes) = (flows("s"), flows("f"));
+    let paired: Vec<u64> = finishes
+        .keys()
+        .filter(|id| starts.contains_key(id))
+        .copied()
+        .collect();
+    assert!(paired.len() > 100, "{} paired flows", paired.len());
+    for id in paired {
+        let (s, f) = (&starts[&id], &finishes[&id]);
+        assert!(s["ts"].as_f64() <= f["ts"].as_f64(), "{s} {f}");
+        assert_eq!(f["bp"], "e", "{f}");
+        assert_ne!((&s["pid"], &s["tid"]), (&f["pid"], &f["tid"]), "{s} {f}");
+    }
     for cat in ["timeout", "retry_scheduled", "rejected", "late_reply"] {
         assert!(count("i", cat) > 0, "no {cat} instants");
     }

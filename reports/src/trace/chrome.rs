@@ -28,6 +28,9 @@ enum Shape {
     Fault,
     /// A marker at one instant; `scope` is `t` (its thread) or `p` (its process).
     Instant { scope: char },
+    /// One end of the arrow from an attempt's sending (at its caller) to the worker that takes
+    /// it up (at its callee): Perfetto's flow events, bound to the enclosing spans.
+    Flow { start: bool },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -188,6 +191,23 @@ impl ChromeTrace {
         (self.caller_pid(r.edge), 0, 'p')
     }
 
+    /// An end of an attempt's flow arrow, on a thread (process-wide flows bind to nothing).
+    fn flow(&mut self, r: &TraceRecord, pid: u32, tid: u32, start: bool) {
+        if tid == 0 {
+            return;
+        }
+        self.push(ChromeEvent {
+            ts_ns: r.time.as_nanos(),
+            dur_ns: 0,
+            pid,
+            tid,
+            shape: Shape::Flow { start },
+            record: *r,
+            outcome: None,
+            number: 0,
+        });
+    }
+
     fn instant(&mut self, r: &TraceRecord, track: (u32, u32, char)) {
         let (pid, tid, scope) = track;
         self.push(ChromeEvent {
@@ -237,6 +257,11 @@ impl ChromeTrace {
                 );
                 let (pid, tid) = (self.service_pid(r.service), r.worker + 1);
                 self.span(Shape::Work, r, (r.time + r.duration, None, 0), pid, tid);
+                self.flow(r, pid, tid, false);
+            }
+            TraceKind::AttemptSent => {
+                let (pid, tid, _) = self.caller_track(r);
+                self.flow(r, pid, tid, true);
             }
             TraceKind::WorkerReleased => {
                 if let Some(hold) = self.holds.get_mut(&r.attempt) {
@@ -296,8 +321,7 @@ impl ChromeTrace {
                     self.span(Shape::Fault, &start, (r.time, None, 0), pid, tid);
                 }
             }
-            TraceKind::AttemptSent
-            | TraceKind::Delivered
+            TraceKind::Delivered
             | TraceKind::Queued
             | TraceKind::WorkDone
             | TraceKind::ReplyReceived => {}
@@ -335,7 +359,7 @@ impl ChromeTrace {
 
     fn kept(&self, e: &ChromeEvent) -> bool {
         match e.shape {
-            Shape::Instant { .. } => self.filter.matches(&e.record),
+            Shape::Instant { .. } | Shape::Flow { .. } => self.filter.matches(&e.record),
             _ => {
                 self.filter.matches_except_time(&e.record)
                     && self
@@ -357,6 +381,7 @@ impl ChromeTrace {
             Shape::Work => ("work".to_string(), "work"),
             Shape::Call => (format!("call {}", self.names.service(r.service)), "call"),
             Shape::Fault => (format!("fault: {}", self.names.fault(r.fault)), "fault"),
+            Shape::Flow { .. } => ("attempt".to_string(), "flow"),
             Shape::Instant { .. } => {
                 let name = match r.kind {
                     TraceKind::RetryScheduled => "retry".to_string(),
@@ -382,6 +407,28 @@ impl ChromeTrace {
         let (name, cat) = self.event_name(e);
         let mut event = Object::open(out);
         event.str("name", &name).str("cat", cat);
+        if let Shape::Flow { start } = e.shape {
+            // Flow ends are paired by the attempt id; the finish binds to the span that encloses
+            // it (the worker's hold starting at the same instant).
+            event.str("ph", if start { "s" } else { "f" });
+            if !start {
+                event.str("bp", "e");
+            }
+            event
+                .num("id", r.attempt)
+                .num("ts", micros(e.ts_ns))
+                .num("pid", e.pid)
+                .num("tid", e.tid);
+            event.out.push_str(",\"args\":");
+            args.clear();
+            args.num("attempt", r.attempt);
+            if r.request != 0 {
+                args.num("request", r.request);
+            }
+            args.write(event.out);
+            out.push('}');
+            return;
+        }
         match e.shape {
             Shape::Instant { scope } => {
                 event.str("ph", "i").str("s", &scope.to_string());

@@ -35,6 +35,11 @@
 //!   transitions process-wide at the caller of the edge, crashes and restarts process-wide at
 //!   the replica's service.
 //!
+//! - flow arrows (`ph: "s"` and `"f"`, category `flow`, `id` the attempt) lead from the moment
+//!   an attempt leaves its caller (on the client lane or the calling worker) to the worker that
+//!   takes it up at the callee (`bp: "e"`, bound to the attempt's span there), so Perfetto
+//!   draws who called whom.
+//!
 //! Every event has `name`, `cat`, `ph`, `ts` and `pid`/`tid`; complete events have `dur`; times
 //! are microseconds with three decimals (exact nanoseconds). `args` hold the record's data as
 //! the JSON Lines name it (durations in milliseconds: `waited_ms`, `backoff_ms`, `work_ms`), in

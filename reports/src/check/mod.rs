@@ -23,6 +23,9 @@ enum Better {
 pub struct ExpectationResult {
     /// `availability of shoppers >= 0.995 (worst seed)`.
     pub label: String,
+    /// What is measured, without the bound: `availability of shoppers (worst seed)`. Baselines
+    /// are keyed by it, so tightening a threshold keeps the stored value.
+    pub identity: String,
     /// Per seed, in seed order.
     pub per_seed: Vec<(u64, f64)>,
     /// The worst seed and its value.
@@ -71,6 +74,7 @@ impl ExpectationResult {
 
 struct Spec {
     label: String,
+    identity: String,
     better: Better,
     bound_value: f64,
     bound: String,
@@ -87,6 +91,7 @@ fn spec_of(e: &Expectation) -> Spec {
     match e {
         Expectation::Availability { of, at_least, over } => Spec {
             label: format!("availability of {of} >= {at_least} ({})", over_text(*over)),
+            identity: format!("availability of {of} ({})", over_text(*over)),
             better: Better::Higher,
             bound_value: *at_least,
             bound: format!(">= {at_least}"),
@@ -106,6 +111,11 @@ fn spec_of(e: &Expectation) -> Spec {
                 at_most.0,
                 over_text(*over)
             ),
+            identity: format!(
+                "latency p{} of {of} ({})",
+                quantile * 100.0,
+                over_text(*over)
+            ),
             better: Better::Lower,
             bound_value: at_most.0.as_millis_f64(),
             bound: format!("<= {}", at_most.0),
@@ -115,6 +125,7 @@ fn spec_of(e: &Expectation) -> Spec {
         },
         Expectation::Amplification { of, at_most, over } => Spec {
             label: format!("amplification of {of} <= {at_most} ({})", over_text(*over)),
+            identity: format!("amplification of {of} ({})", over_text(*over)),
             better: Better::Lower,
             bound_value: *at_most,
             bound: format!("<= {at_most}"),
@@ -124,6 +135,7 @@ fn spec_of(e: &Expectation) -> Spec {
         },
         Expectation::NoCascadeInto { service } => Spec {
             label: format!("no cascade into {service}"),
+            identity: format!("no cascade into {service}"),
             better: Better::Lower,
             bound_value: 0.0,
             bound: "= 0 unhealthy intervals after a fault".into(),
@@ -133,6 +145,7 @@ fn spec_of(e: &Expectation) -> Spec {
         },
         Expectation::NoDuplicateSideEffects { service } => Spec {
             label: format!("no duplicate side effects in {service}"),
+            identity: format!("no duplicate side effects in {service}"),
             better: Better::Lower,
             bound_value: 0.0,
             bound: "= 0 duplicate executions".into(),
@@ -142,6 +155,7 @@ fn spec_of(e: &Expectation) -> Spec {
         },
         Expectation::RecoveryWithin { within } => Spec {
             label: format!("recovery within {} after each fault", within.0),
+            identity: "recovery time after each fault".into(),
             better: Better::Lower,
             bound_value: within.0.as_secs_f64(),
             bound: format!("<= {}", within.0),
@@ -258,6 +272,7 @@ impl Evaluator {
                 };
                 ExpectationResult {
                     label: spec.label,
+                    identity: spec.identity,
                     per_seed,
                     worst_seed,
                     worst,
@@ -442,7 +457,8 @@ pub fn junit(checks: &[ScenarioCheck]) -> String {
     out
 }
 
-/// A baseline document: every expectation's measured value per scenario.
+/// A baseline document: every expectation's measured value per scenario, keyed by what it
+/// measures (its identity), not its bound.
 pub fn baseline_json(checks: &[ScenarioCheck]) -> String {
     let mut scenarios = Map::new();
     for c in checks {
@@ -455,7 +471,7 @@ pub fn baseline_json(checks: &[ScenarioCheck]) -> String {
                 } else {
                     Value::Null
                 };
-                (r.label.clone(), v)
+                (r.identity.clone(), v)
             })
             .collect();
         scenarios.insert(c.scenario.clone(), Value::Object(values));
@@ -469,7 +485,8 @@ pub fn baseline_json(checks: &[ScenarioCheck]) -> String {
     out
 }
 
-/// Reads a baseline document: `scenario -> label -> value` (`None` for "never").
+/// Reads a baseline document: `scenario -> key -> value` (`None` for "never"); the key is an
+/// expectation's identity, or its whole label in files written before identities.
 pub fn parse_baseline(text: &str) -> Result<Vec<(String, String, Option<f64>)>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     if v.get("faultline_baseline") != Some(&Value::from(1)) {
@@ -502,7 +519,7 @@ pub fn compare_baseline(
         for r in &c.results {
             let Some((_, _, base)) = baseline
                 .iter()
-                .find(|(s, l, _)| s == &c.scenario && l == &r.label)
+                .find(|(s, k, _)| s == &c.scenario && (k == &r.identity || k == &r.label))
             else {
                 continue;
             };

@@ -5,6 +5,7 @@ use super::*;
 fn result(label: &str, passed: bool) -> ExpectationResult {
     ExpectationResult {
         label: label.into(),
+        identity: label.into(),
         per_seed: vec![(1, 0.9), (2, 0.8)],
         worst_seed: 2,
         worst: 0.8,
@@ -99,4 +100,30 @@ fn baseline_round_trips() {
     let parsed = parse_baseline(&baseline_json(&checks)).unwrap();
     assert_eq!(parsed, vec![("s".into(), "a".into(), Some(0.8))]);
     assert!(parse_baseline("{}").is_err());
+}
+
+/// Two expectations that differ only in their bound measure the same thing: one identity, so a
+/// baseline survives a tightened threshold; the label keeps the bound.
+#[test]
+fn an_expectation_is_identified_without_its_bound() {
+    let expect = |text: &str| -> Vec<Expectation> { ron::from_str(text).expect("expectations") };
+    let loose = expect(
+        r#"[Availability(of: "users", at_least: 0.9), Latency(of: "users", quantile: 0.99, at_most: "1s", over: Mean)]"#,
+    );
+    let tight = expect(
+        r#"[Availability(of: "users", at_least: 0.999), Latency(of: "users", quantile: 0.99, at_most: "200ms", over: Mean)]"#,
+    );
+    for (a, b) in loose.iter().zip(&tight) {
+        let (a, b) = (spec_of(a), spec_of(b));
+        assert_eq!(a.identity, b.identity);
+        assert_ne!(a.label, b.label);
+    }
+    assert_eq!(
+        spec_of(&loose[0]).identity,
+        "availability of users (worst seed)"
+    );
+    assert_eq!(
+        spec_of(&loose[1]).identity,
+        "latency p99 of users (mean over seeds)"
+    );
 }

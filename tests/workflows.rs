@@ -136,6 +136,29 @@ fn check_passes_fails_and_writes_junit() {
         .and_then(|n| n.attribute("message"))
         .expect("message");
     assert!(message.contains("measured") && message.contains("expected"));
+    // Every test case carries its measured values as properties.
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        let property = |name: &str| {
+            case.descendants()
+                .find(|n| n.has_tag_name("property") && n.attribute("name") == Some(name))
+                .and_then(|n| n.attribute("value"))
+                .map(str::to_owned)
+        };
+        if case.attribute("name") == Some("complete runs") {
+            continue;
+        }
+        for name in [
+            "measured",
+            "expected",
+            "worst_seed",
+            "worst",
+            "seeds",
+            "identity",
+        ] {
+            assert!(property(name).is_some(), "{name} missing in {case:?}");
+        }
+        assert_eq!(property("seeds").as_deref(), Some("1..3"));
+    }
 }
 
 #[test]

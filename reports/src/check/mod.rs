@@ -414,23 +414,38 @@ pub fn junit(checks: &[ScenarioCheck]) -> String {
             );
         }
         for r in &c.results {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "    <testcase classname=\"{}\" name=\"{}\"",
+                "    <testcase classname=\"{}\" name=\"{}\">",
                 xml_escape(&c.scenario),
                 xml_escape(&r.label)
             );
-            if r.passed {
-                out.push_str("/>\n");
-            } else {
+            // The measured values, so a CI dashboard can chart them across builds.
+            out.push_str("      <properties>\n");
+            let mut property = |name: &str, value: &str| {
+                let _ = writeln!(
+                    out,
+                    "        <property name=\"{name}\" value=\"{}\"/>",
+                    xml_escape(value)
+                );
+            };
+            property("measured", &r.format(r.measured));
+            property("expected", &r.bound);
+            property("worst_seed", &r.worst_seed.to_string());
+            property("worst", &r.format(r.worst));
+            property("seeds", &format!("{}..{}", c.seeds.0, c.seeds.1));
+            property("identity", &r.identity);
+            out.push_str("      </properties>\n");
+            if !r.passed {
                 let message = failure_message(c, r);
                 let _ = writeln!(
                     out,
-                    ">\n      <failure message=\"{}\" type=\"expectation\">{}</failure>\n    </testcase>",
+                    "      <failure message=\"{}\" type=\"expectation\">{}</failure>",
                     xml_escape(&message),
                     xml_escape(&message)
                 );
             }
+            out.push_str("    </testcase>\n");
         }
         for (label, baseline) in &c.regressions {
             let r = c.results.iter().find(|r| &r.label == label);

@@ -160,6 +160,7 @@ impl Wiring<'_> {
             outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
             health,
             report: 0,
+            calls_mirror_attempts: false,
         }
     }
 
@@ -234,6 +235,7 @@ impl Wiring<'_> {
             let mut edge = self.edge(&key, at.host as u32, call.to, &call.policy);
             edge.to_endpoint = call.endpoint;
             edge.report = at.first_report + index as u32;
+            edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);
         }
@@ -254,6 +256,7 @@ impl Wiring<'_> {
         };
         let mut e = self.edge(&key, client.host as u32, client.to, &policy);
         e.report = self.edge_reports.len() as u32;
+        e.calls_mirror_attempts = one_attempt_per_call(&policy, false);
         let report = self.edge_report(format!("client:{}", client.name), to);
         self.edge_reports.push(report);
         self.edges.push(e);
@@ -271,6 +274,7 @@ impl Wiring<'_> {
             let key = ["edge", "client", &client.name, &kind, to];
             let mut e = self.edge(&key, client.host as u32, client.to, &policy);
             e.report = self.edges[edge].report;
+            e.calls_mirror_attempts = self.edges[edge].calls_mirror_attempts;
             e.to_endpoint = endpoint;
             let edge = EdgeId(self.edges.len() as u32);
             kinds.push(RequestKind {

@@ -291,7 +291,7 @@ impl World {
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_failure(now, FailureCause::Timeout);
-            if a.sent {
+            if a.sent && self.services[edge.to.0 as usize].stats_mirror.is_none() {
                 let to = edge.to.0 as usize;
                 self.services[to]
                     .report
@@ -316,7 +316,8 @@ impl World {
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_cancelled();
-            if self.attempts[slot].sent {
+            if self.attempts[slot].sent && self.services[edge.to.0 as usize].stats_mirror.is_none()
+            {
                 self.services[edge.to.0 as usize]
                     .report
                     .stats

@@ -16,6 +16,11 @@ impl World {
                 }
             }
         }
+        for s in &mut self.services {
+            if let Some(report) = s.stats_mirror {
+                s.report.stats = self.edge_reports[report as usize].stats.clone();
+            }
+        }
         for c in &mut self.clients {
             if c.mirrors_calls {
                 let report = self.edges[c.edge].report as usize;

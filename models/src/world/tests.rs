@@ -405,9 +405,14 @@ fn mirrored_call_statistics_are_the_recorded_ones() {
     let cfg = world(vec![front, back], CallPolicy::default(), 300.0);
     let mirrored = World::new(&cfg, 3);
     assert!(mirrored.edges.iter().all(|e| e.calls_mirror_attempts));
+    // Each service has one calling edge report, which sends every attempt it makes.
+    assert!(mirrored.services.iter().all(|s| s.stats_mirror.is_some()));
     let mut recorded = World::new(&cfg, 3);
     for e in &mut recorded.edges {
         e.calls_mirror_attempts = false;
+    }
+    for s in &mut recorded.services {
+        s.stats_mirror = None;
     }
     let (a, b) = (
         mirrored.run(RunOptions::default()),
@@ -419,6 +424,29 @@ fn mirrored_call_statistics_are_the_recorded_ones() {
         assert_eq!(m.stats, r.stats);
     }
     assert_eq!(a.clients[0].stats, b.clients[0].stats);
+    for (m, r) in a.services.iter().zip(&b.services) {
+        assert!(r.stats.ok > 0 && r.stats.failed() > 0, "{r:?}");
+        assert_eq!(m.stats, r.stats);
+    }
+}
+
+#[test]
+fn a_service_whose_caller_may_not_send_records_its_own_statistics() {
+    // A bulkhead can refuse an attempt before it leaves: the edge counts it, the service never
+    // sees it.
+    let policy = CallPolicy {
+        bulkhead: Some(crate::config::Bulkhead::Semaphore {
+            max_concurrent_calls: 1,
+            max_wait_duration: SimDuration::ZERO,
+        }),
+        ..CallPolicy::default()
+    };
+    let cfg = world(vec![service("a", 1, 10, 20)], policy, 100.0);
+    let w = World::new(&cfg, 1);
+    assert_eq!(w.services[0].stats_mirror, None);
+    let r = w.run(RunOptions::default());
+    assert!(r.edges[0].stats.failed_by(FailureCause::BulkheadFull) > 0);
+    assert_eq!(r.services[0].stats.failed_by(FailureCause::BulkheadFull), 0);
 }
 
 #[test]

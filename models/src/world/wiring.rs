@@ -40,7 +40,7 @@ impl World {
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
         let (net, uniform_latency) =
             transit::network(config, &host_zone, &zone_region, &schedule.link_faults);
-        World {
+        let mut world = World {
             faults: schedule.reports,
             window: config.window,
             name: config.name.clone(),
@@ -82,6 +82,30 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
+        };
+        world.mirror_service_stats();
+        world
+    }
+
+    /// A service's statistics record every attempt sent to it; an edge's record every attempt
+    /// over it. When one edge report is the only one calling a service and its edges send every
+    /// attempt they make (no breaker, bulkhead or throttle to stop one before it leaves), both
+    /// receive the same samples at the same instants: the service's are not recorded but copied
+    /// from the edge report's when the run ends.
+    fn mirror_service_stats(&mut self) {
+        let mut callers: Vec<Option<Option<u32>>> = vec![None; self.services.len()];
+        for e in &self.edges {
+            let p = &e.policy;
+            let sends_all = p.breaker.is_none() && p.bulkhead.is_none() && p.throttle.is_none();
+            let only = &mut callers[e.to.0 as usize];
+            *only = match *only {
+                None if sends_all => Some(Some(e.report)),
+                Some(Some(r)) if sends_all && r == e.report => Some(Some(r)),
+                _ => Some(None),
+            };
+        }
+        for (service, only) in self.services.iter_mut().zip(callers) {
+            service.stats_mirror = only.flatten();
         }
     }
 }

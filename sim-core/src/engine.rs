@@ -70,14 +70,15 @@ impl<E: Copy> Scheduler<E> {
     /// Schedules a cancellable timer after `delay`.
     #[inline]
     pub fn timer_in(&mut self, delay: SimDuration, event: E) -> TimerId {
-        self.queue.push_timer(self.now + delay, event)
+        self.queue.push_timer_at(self.now, self.now + delay, event)
     }
 
     /// Schedules a cancellable timer at `time`, which must not be in the past.
     #[inline]
     pub fn timer_at(&mut self, time: SimTime, event: E) -> TimerId {
         debug_assert!(time >= self.now, "timer set in the past");
-        self.queue.push_timer(time.max(self.now), event)
+        self.queue
+            .push_timer_at(self.now, time.max(self.now), event)
     }
 
     /// Cancels a timer; `false` if it already fired or was cancelled.

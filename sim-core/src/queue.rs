@@ -1,4 +1,7 @@
-//! The event queue: a 4-ary min-heap keyed by `(time, seq)` with O(1) timer cancellation.
+//! The event queue: a 4-ary min-heap keyed by `(time, seq)` with O(1) timer cancellation, and
+//! FIFO lanes for timers that share a delay.
+
+use std::collections::VecDeque;
 
 use crate::time::SimTime;
 
@@ -14,7 +17,26 @@ const FREE: u64 = u64::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerId {
     slot: u32,
+    /// The lane holding the timer, or [`NO_LANE`] for the heap.
+    lane: u16,
     seq: u64,
+}
+
+/// Marks a timer held in the heap rather than a lane.
+const NO_LANE: u16 = u16::MAX;
+/// At most this many lanes; a timer whose delay has no lane and finds none free goes to the heap.
+const MAX_LANES: usize = 8;
+
+/// Timers set with one delay, in the order they were set. Time never goes back, so the expiry
+/// times of one delay are non-decreasing, and so are the `seq`s: the lane is sorted by
+/// `(time, seq)` without any comparison, its front is its earliest entry, and a push is O(1).
+/// A cancelled entry stays until it reaches the front (or the lane compacts), but it never
+/// deepens the heap.
+struct Lane<E> {
+    delay: u64,
+    items: VecDeque<Entry<E>>,
+    /// Cancelled entries still held.
+    dead: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -26,9 +48,15 @@ struct Entry<E> {
 }
 
 impl<E> Entry<E> {
+    /// `(time, seq)` as one number: one wide comparison without branches.
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq)
+    }
+
     #[inline(always)]
     fn before(&self, other: &Self) -> bool {
-        (self.time, self.seq) < (other.time, other.seq)
+        self.key() < other.key()
     }
 }
 
@@ -166,7 +194,17 @@ pub struct EventQueue<E> {
     next_seq: u64,
     slots: Vec<u64>,
     free_slots: Vec<u32>,
+    /// Cancelled entries still in the heap.
     cancelled_pending: usize,
+    lanes: Vec<Lane<E>>,
+    /// Entries held in lanes, cancelled ones included: 0 lets a pop skip the lanes.
+    lane_entries: usize,
+    /// Cancelled entries held in lanes.
+    lane_dead: usize,
+    /// The earliest live lane entry `(time, seq, lane)`, unless `head_stale`: then it is found
+    /// again at the next pop. A pop compares it with the heap's top without looking at lanes.
+    head: Option<(u64, u64, usize)>,
+    head_stale: bool,
 }
 
 impl<E: Copy> Default for EventQueue<E> {
@@ -189,6 +227,11 @@ impl<E: Copy> EventQueue<E> {
             slots: Vec::new(),
             free_slots: Vec::new(),
             cancelled_pending: 0,
+            lanes: Vec::new(),
+            lane_entries: 0,
+            lane_dead: 0,
+            head: None,
+            head_stale: false,
         }
     }
 
@@ -207,6 +250,73 @@ impl<E: Copy> EventQueue<E> {
 
     /// Schedules `event` at `time` and returns a handle that can cancel it.
     pub fn push_timer(&mut self, time: SimTime, event: E) -> TimerId {
+        let (slot, seq) = self.take_slot();
+        self.heap.push(Entry {
+            time: time.0,
+            seq,
+            slot,
+            event,
+        });
+        TimerId {
+            slot,
+            lane: NO_LANE,
+            seq,
+        }
+    }
+
+    /// Schedules a cancellable `event` at `time`, set at `now` (time never goes back between
+    /// calls). Timers set with the same delay share a FIFO lane: O(1) to set, and a cancelled
+    /// one never weighs on the heap. The pop order is the same as [`EventQueue::push_timer`]'s.
+    pub fn push_timer_at(&mut self, now: SimTime, time: SimTime, event: E) -> TimerId {
+        let delay = time.0.saturating_sub(now.0);
+        let lane = match self.lanes.iter().position(|l| l.delay == delay) {
+            Some(i) if self.lanes[i].items.back().is_none_or(|b| b.time <= time.0) => Some(i),
+            // A clock that went back (only the queue's own tests do that): the heap orders it.
+            Some(_) => None,
+            None => match self.lanes.iter().position(|l| l.items.is_empty()) {
+                Some(i) => {
+                    self.lanes[i].delay = delay;
+                    Some(i)
+                }
+                None if self.lanes.len() < MAX_LANES => {
+                    self.lanes.push(Lane {
+                        delay,
+                        items: VecDeque::new(),
+                        dead: 0,
+                    });
+                    Some(self.lanes.len() - 1)
+                }
+                None => None,
+            },
+        };
+        let Some(lane) = lane else {
+            return self.push_timer(time, event);
+        };
+        let (slot, seq) = self.take_slot();
+        if self.lanes[lane].items.is_empty()
+            && !self.head_stale
+            && self.head.is_none_or(|(t, q, _)| (time.0, seq) < (t, q))
+        {
+            // A new front, and the earliest of them.
+            self.head = Some((time.0, seq, lane));
+        }
+        self.lanes[lane].items.push_back(Entry {
+            time: time.0,
+            seq,
+            slot,
+            event,
+        });
+        self.lane_entries += 1;
+        TimerId {
+            slot,
+            lane: lane as u16,
+            seq,
+        }
+    }
+
+    /// A free cancellation slot, owned by the next `seq`.
+    #[inline]
+    fn take_slot(&mut self) -> (u32, u64) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let slot = match self.free_slots.pop() {
@@ -219,13 +329,7 @@ impl<E: Copy> EventQueue<E> {
             }
         };
         self.slots[slot as usize] = seq;
-        self.heap.push(Entry {
-            time: time.0,
-            seq,
-            slot,
-            event,
-        });
-        TimerId { slot, seq }
+        (slot, seq)
     }
 
     /// Cancels a pending timer. Returns `false` if it already fired or was cancelled.
@@ -236,6 +340,18 @@ impl<E: Copy> EventQueue<E> {
         }
         *owner = FREE;
         self.free_slots.push(id.slot);
+        if id.lane != NO_LANE {
+            if self.head.is_some_and(|(_, q, _)| q == id.seq) {
+                self.head_stale = true;
+            }
+            let lane = &mut self.lanes[usize::from(id.lane)];
+            lane.dead += 1;
+            self.lane_dead += 1;
+            if lane.dead >= COMPACT_MIN_CANCELLED && 2 * lane.dead > lane.items.len() {
+                self.compact_lane(usize::from(id.lane));
+            }
+            return true;
+        }
         self.cancelled_pending += 1;
         if self.cancelled_pending >= COMPACT_MIN_CANCELLED
             && 2 * self.cancelled_pending > self.heap.len()
@@ -260,6 +376,20 @@ impl<E: Copy> EventQueue<E> {
         );
     }
 
+    /// Drops a lane's cancelled entries (its order is kept), so that a lane holds at most
+    /// twice its live timers, as the heap does.
+    #[cold]
+    fn compact_lane(&mut self, lane: usize) {
+        let slots = &self.slots;
+        let lane = &mut self.lanes[lane];
+        let before = lane.items.len();
+        lane.items.retain(|e| slots[e.slot as usize] == e.seq);
+        self.lane_entries -= before - lane.items.len();
+        self.lane_dead -= lane.dead;
+        lane.dead = 0;
+        self.head_stale = true;
+    }
+
     /// Removes and returns the earliest live event, skipping cancelled timers.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
@@ -270,27 +400,100 @@ impl<E: Copy> EventQueue<E> {
     /// otherwise leaves the queue as it is. An event at `SimTime::MAX` is never returned.
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        if self.lane_entries > 0 {
+            return self.pop_with_lanes(end);
+        }
         loop {
             if self.heap.peek()?.time >= end.0 {
                 return None;
             }
             let entry = self.heap.pop()?;
-            if entry.slot == NO_SLOT {
-                return Some((SimTime(entry.time), entry.event));
-            }
-            let owner = &mut self.slots[entry.slot as usize];
-            if *owner == entry.seq {
-                *owner = FREE;
-                self.free_slots.push(entry.slot);
-                return Some((SimTime(entry.time), entry.event));
+            if let Some(event) = self.fire(entry) {
+                return Some(event);
             }
             self.cancelled_pending -= 1;
         }
     }
 
+    /// An entry taken off the queue: its event if it is live (its slot freed), `None` if it
+    /// was cancelled.
+    #[inline(always)]
+    fn fire(&mut self, entry: Entry<E>) -> Option<(SimTime, E)> {
+        if entry.slot == NO_SLOT {
+            return Some((SimTime(entry.time), entry.event));
+        }
+        let owner = &mut self.slots[entry.slot as usize];
+        if *owner == entry.seq {
+            *owner = FREE;
+            self.free_slots.push(entry.slot);
+            return Some((SimTime(entry.time), entry.event));
+        }
+        None
+    }
+
+    /// Finds the earliest live lane entry again, dropping cancelled fronts on the way.
+    fn find_head(&mut self) {
+        let mut head: Option<(u64, u64, usize)> = None;
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            while let Some(front) = lane.items.front() {
+                if self.slots[front.slot as usize] == front.seq {
+                    if head.is_none_or(|(t, q, _)| (front.time, front.seq) < (t, q)) {
+                        head = Some((front.time, front.seq, i));
+                    }
+                    break;
+                }
+                lane.items.pop_front();
+                lane.dead -= 1;
+                self.lane_dead -= 1;
+                self.lane_entries -= 1;
+            }
+        }
+        self.head = head;
+        self.head_stale = false;
+    }
+
+    /// `pop_before` when lanes hold entries: the earlier of the heap's top and the lanes' head.
+    fn pop_with_lanes(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        loop {
+            if self.head_stale {
+                self.find_head();
+            }
+            let head = self.head;
+            let heap_first = self
+                .heap
+                .peek()
+                .is_some_and(|top| head.is_none_or(|(t, q, _)| (top.time, top.seq) < (t, q)));
+            if heap_first {
+                if self.heap.peek()?.time >= end.0 {
+                    return None;
+                }
+                let entry = self.heap.pop()?;
+                if let Some(event) = self.fire(entry) {
+                    return Some(event);
+                }
+                self.cancelled_pending -= 1;
+                continue;
+            }
+            let (time, _, lane) = head?;
+            if time >= end.0 {
+                return None;
+            }
+            let entry = self.lanes[lane].items.pop_front()?;
+            self.lane_entries -= 1;
+            self.head_stale = true;
+            return self.fire(entry);
+        }
+    }
+
     /// The time of the earliest pending entry (possibly a cancelled timer), if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime(e.time))
+        let lanes = self.lanes.iter().filter_map(|l| l.items.front());
+        self.heap
+            .peek()
+            .into_iter()
+            .chain(lanes)
+            .map(|e| SimTime(e.time))
+            .min()
     }
 
     /// Live (not cancelled) pending events.
@@ -299,10 +502,15 @@ impl<E: Copy> EventQueue<E> {
         self.heap.items.capacity() * std::mem::size_of::<Entry<E>>()
             + self.slots.capacity() * std::mem::size_of::<u64>()
             + self.free_slots.capacity() * std::mem::size_of::<u32>()
+            + self
+                .lanes
+                .iter()
+                .map(|l| l.items.capacity() * std::mem::size_of::<Entry<E>>())
+                .sum::<usize>()
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() - self.cancelled_pending
+        self.heap.len() - self.cancelled_pending + self.lane_entries - self.lane_dead
     }
 
     pub fn is_empty(&self) -> bool {
@@ -311,7 +519,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Entries physically held, including cancelled timers not yet skipped.
     pub fn heap_len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lane_entries
     }
 }
 
@@ -389,7 +597,82 @@ mod tests {
         assert_eq!(popped, live);
     }
 
+    #[test]
+    fn lanes_hold_timers_of_one_delay_and_pop_in_order_with_the_heap() {
+        let mut q = EventQueue::new();
+        let a = q.push_timer_at(SimTime(0), SimTime(100), 'a');
+        q.push(SimTime(100), 'x');
+        let b = q.push_timer_at(SimTime(10), SimTime(110), 'b');
+        let c = q.push_timer_at(SimTime(10), SimTime(60), 'c');
+        assert_eq!(q.lanes.len(), 2, "one lane per delay");
+        assert_eq!(q.heap.len(), 1, "timers never enter the heap");
+        assert!(q.cancel(c));
+        assert!(!q.cancel(c));
+        assert_eq!(q.len(), 3);
+        // 'a' was set before 'x' at the same time: it pops first.
+        assert_eq!(q.pop(), Some((SimTime(100), 'a')));
+        assert!(!q.cancel(a));
+        assert_eq!(q.pop(), Some((SimTime(100), 'x')));
+        assert!(q.cancel(b));
+        assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+        assert_eq!(q.heap_len(), 0);
+    }
+
+    #[test]
+    fn cancelled_lane_timers_are_compacted_and_freed() {
+        let mut q = EventQueue::new();
+        for t in 0..100_000u64 {
+            let id = q.push_timer_at(SimTime(t), SimTime(t + 1_000_000), t);
+            q.cancel(id);
+        }
+        assert!(
+            q.heap_len() <= COMPACT_MIN_CANCELLED,
+            "{} held",
+            q.heap_len()
+        );
+        assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
+    }
+
     proptest! {
+        /// Against a reference model, timers in lanes (a few delays, set at a clock that only
+        /// goes forward) and in the heap pop in the same `(time, seq)` order.
+        #[test]
+        fn lanes_match_reference_model(
+            ops in proptest::collection::vec((0u8..8, 0u64..40, any::<prop::sample::Index>()), 1..2000)
+        ) {
+            let mut q = EventQueue::new();
+            let mut reference: Vec<(u64, u64, u32)> = Vec::new();
+            let mut timers: Vec<(TimerId, u64)> = Vec::new();
+            let (mut seq, mut payload, mut now) = (0u64, 0u32, 0u64);
+            for (op, t, index) in ops {
+                match op {
+                    0 => { q.push(SimTime(now + t), payload); reference.push((now + t, seq, payload)); seq += 1; payload += 1; }
+                    1..=3 => {
+                        // Eleven delays for eight lanes: some timers go to the heap.
+                        let time = now + (t % 11) * 7;
+                        let id = q.push_timer_at(SimTime(now), SimTime(time), payload);
+                        timers.push((id, seq)); reference.push((time, seq, payload)); seq += 1; payload += 1;
+                    }
+                    4..=5 => if !timers.is_empty() {
+                        let (id, s) = timers.swap_remove(index.index(timers.len()));
+                        let live = reference.iter().any(|e| e.1 == s);
+                        prop_assert_eq!(q.cancel(id), live);
+                        reference.retain(|e| e.1 != s);
+                    },
+                    _ => {
+                        reference.sort();
+                        let expected = if reference.is_empty() { None } else { let e = reference.remove(0); Some((SimTime(e.0), e.2)) };
+                        let popped = q.pop();
+                        if let Some((time, _)) = popped { now = time.0; }
+                        prop_assert_eq!(popped, expected);
+                    }
+                }
+                prop_assert_eq!(q.len(), reference.len());
+            }
+        }
+
         /// Against a reference model (a sorted vector), any mix of pushes, timers, cancels and
         /// pops yields the same sequence.
         #[test]

@@ -218,7 +218,10 @@ impl World {
         a.sent_at = now;
         a.replica = replica;
         let (call_id, attempt) = (a.call, a.id);
-        self.services[to.0 as usize].report.stats.requests += 1;
+        let service = &mut self.services[to.0 as usize];
+        if service.stats_mirror.is_none() {
+            service.report.stats.requests += 1;
+        }
         let latency = match self.transmit(edge_id, from_host, to_host, now) {
             Transit::Arrives(latency) => latency,
             Transit::Lost => return,
@@ -445,7 +448,7 @@ impl World {
         self.edge_reports[edge.report as usize]
             .stats
             .record(now, latency, outcome);
-        if sent {
+        if sent && self.services[to].stats_mirror.is_none() {
             self.services[to].report.stats.record(now, latency, outcome);
         }
         self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));

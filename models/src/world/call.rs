@@ -109,7 +109,9 @@ impl World {
     ) -> (CallSlot, CallSerial) {
         let now = s.now();
         let edge = &mut self.edges[edge_id];
-        self.edge_reports[edge.report as usize].calls.requests += 1;
+        if !edge.calls_mirror_attempts {
+            self.edge_reports[edge.report as usize].calls.requests += 1;
+        }
         if let Some(budget) = &mut edge.budget {
             budget.request_started(now);
         }
@@ -289,7 +291,7 @@ impl World {
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_failure(now, FailureCause::Timeout);
-            if a.sent {
+            if a.sent && self.services[edge.to.0 as usize].stats_mirror.is_none() {
                 let to = edge.to.0 as usize;
                 self.services[to]
                     .report
@@ -314,7 +316,8 @@ impl World {
             self.edge_reports[edge.report as usize]
                 .stats
                 .record_cancelled();
-            if self.attempts[slot].sent {
+            if self.attempts[slot].sent && self.services[edge.to.0 as usize].stats_mirror.is_none()
+            {
                 self.services[edge.to.0 as usize]
                     .report
                     .stats
@@ -370,9 +373,11 @@ impl World {
             // Giving a permission back changes no state.
             edge.breaker.as_mut().expect("a breaker").release();
         }
-        self.edge_reports[edge.report as usize]
-            .calls
-            .record_cancelled();
+        if !edge.calls_mirror_attempts {
+            self.edge_reports[edge.report as usize]
+                .calls
+                .record_cancelled();
+        }
         let call = &mut self.calls[call_id];
         call.finished = true;
         if call.jobs == 0 {
@@ -427,7 +432,7 @@ impl World {
                 fell_back = true;
             }
         }
-        let report = edge.report as usize;
+        let (report, mirrored) = (edge.report as usize, edge.calls_mirror_attempts);
         if TRACE {
             if let Some(before) = breaker_moved {
                 let request = self.call_request(call_id);
@@ -438,10 +443,12 @@ impl World {
             }
         }
         let call = &mut self.calls[call_id];
-        let latency = now - call.started;
-        self.edge_reports[report]
-            .calls
-            .record(now, latency, outcome);
+        if !mirrored {
+            let latency = now - call.started;
+            self.edge_reports[report]
+                .calls
+                .record(now, latency, outcome);
+        }
         let owner = Ended {
             owner: call.owner,
             op: call.op,

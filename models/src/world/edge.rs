@@ -36,6 +36,39 @@ pub(super) struct Edge {
     pub(super) health: Vec<HealthState>,
     /// Index into the world's edge reports: the replicas of a caller share one report.
     pub(super) report: u32,
+    /// Every call is exactly one attempt, sent when the call starts and ended when the call
+    /// ends with the same outcome, so the call-level statistics would receive the attempt
+    /// statistics' samples one for one: they are not recorded, but copied when the run ends.
+    pub(super) calls_mirror_attempts: bool,
+}
+
+/// Whether every call over an edge with `policy` is one attempt sent at once whose outcome is
+/// the call's: no retry or hedge (one attempt), no bulkhead or throttle (sent when the call
+/// starts, never refused before), no fallback (same outcome), no breaker, and no deadline,
+/// own or inherited (a call whose deadline has passed fails without an attempt). A timeout
+/// ends the one attempt and its call at the same instant with the same cause.
+pub(super) fn one_attempt_per_call(policy: &CallPolicy, inherits_deadline: bool) -> bool {
+    let CallPolicy {
+        timeout: _,
+        deadline,
+        per_try_deadline: _,
+        retry,
+        hedge,
+        bulkhead,
+        breaker,
+        fallback,
+        outlier: _,
+        throttle,
+        order: _,
+    } = policy;
+    !inherits_deadline
+        && deadline.is_none()
+        && retry.is_none()
+        && hedge.is_none()
+        && bulkhead.is_none()
+        && breaker.is_none()
+        && fallback.is_none()
+        && throttle.is_none()
 }
 
 /// Splits an edge's layers into those acting per call and per attempt, outermost first,

@@ -6,6 +6,21 @@ use crate::metrics::coarsened_window;
 impl World {
     /// Closes the books at the end of the run and turns the state into its reports.
     pub(super) fn finish(mut self, outcome: RunOutcome) -> RunResult {
+        // Call statistics not recorded because they mirror the attempts' (edges share a report
+        // only with edges of the same policy); clients mirror their calls' in turn.
+        for e in &self.edges {
+            if e.calls_mirror_attempts {
+                let report = &mut self.edge_reports[e.report as usize];
+                if report.calls.requests == 0 && report.stats.requests > 0 {
+                    report.calls = report.stats.clone();
+                }
+            }
+        }
+        for s in &mut self.services {
+            if let Some(report) = s.stats_mirror {
+                s.report.stats = self.edge_reports[report as usize].stats.clone();
+            }
+        }
         for c in &mut self.clients {
             if c.mirrors_calls {
                 let report = self.edges[c.edge].report as usize;

@@ -94,7 +94,7 @@ use self::attempt::Attempt;
 use self::bulkhead::{Enter, Waiter};
 use self::call::{Call, Key, Op, Owner};
 use self::clients::{ClientState, RequestKind};
-use self::edge::{Edge, layers};
+use self::edge::{Edge, layers, one_attempt_per_call};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
 use self::service::{Job, LatencyFault, Replica, ServiceSpec, ServiceState};

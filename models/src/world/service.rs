@@ -123,6 +123,9 @@ pub(super) struct ServiceState {
     pub(super) leak: Option<(f64, Option<f64>, SimDuration)>,
     /// The record's version, for [`ServiceKind::Record`].
     pub(super) version: u64,
+    /// The one edge report whose attempt statistics this service's statistics would repeat
+    /// sample for sample (see `World::mirror_service_stats`): they are copied at the end.
+    pub(super) stats_mirror: Option<u32>,
     pub(super) report: ServiceReport,
 }
 
@@ -220,6 +223,7 @@ impl ServiceState {
             black_holes: Vec::new(),
             leak: None,
             version: 0,
+            stats_mirror: None,
             report: ServiceReport {
                 name: svc.name.clone(),
                 workers: svc.workers * count,

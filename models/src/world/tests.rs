@@ -384,3 +384,102 @@ fn trace_names_the_fault_that_slowed_the_work() {
     assert_eq!(names.faults, ["a latency x10"]);
     assert_eq!(names, World::new(&cfg, 1).trace_names());
 }
+
+#[test]
+fn mirrored_call_statistics_are_the_recorded_ones() {
+    // front (1 worker, 1 ms, a 5 ms timeout on its call) -> back (1 worker, 4 ms, a short
+    // queue): answers, rejections and timeouts on both edges.
+    let mut front = service("front", 1, 50, 1);
+    front.calls = vec![CallConfig {
+        to: ServiceId(1),
+        endpoint: 0,
+        probability: 1.0,
+        group: None,
+        policy: CallPolicy {
+            timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
+            ..CallPolicy::default()
+        },
+    }];
+    let mut back = service("back", 1, 2, 4);
+    back.service_time = Distribution::exponential(SimDuration::from_millis(4)).unwrap();
+    let cfg = world(vec![front, back], CallPolicy::default(), 300.0);
+    let mirrored = World::new(&cfg, 3);
+    assert!(mirrored.edges.iter().all(|e| e.calls_mirror_attempts));
+    // Each service has one calling edge report, which sends every attempt it makes.
+    assert!(mirrored.services.iter().all(|s| s.stats_mirror.is_some()));
+    let mut recorded = World::new(&cfg, 3);
+    for e in &mut recorded.edges {
+        e.calls_mirror_attempts = false;
+    }
+    for s in &mut recorded.services {
+        s.stats_mirror = None;
+    }
+    let (a, b) = (
+        mirrored.run(RunOptions::default()),
+        recorded.run(RunOptions::default()),
+    );
+    for (m, r) in a.edges.iter().zip(&b.edges) {
+        assert!(r.calls.ok > 0 && r.calls.failed() > 0, "{r:?}");
+        assert_eq!(m.calls, r.calls);
+        assert_eq!(m.stats, r.stats);
+    }
+    assert_eq!(a.clients[0].stats, b.clients[0].stats);
+    for (m, r) in a.services.iter().zip(&b.services) {
+        assert!(r.stats.ok > 0 && r.stats.failed() > 0, "{r:?}");
+        assert_eq!(m.stats, r.stats);
+    }
+}
+
+#[test]
+fn a_service_whose_caller_may_not_send_records_its_own_statistics() {
+    // A bulkhead can refuse an attempt before it leaves: the edge counts it, the service never
+    // sees it.
+    let policy = CallPolicy {
+        bulkhead: Some(crate::config::Bulkhead::Semaphore {
+            max_concurrent_calls: 1,
+            max_wait_duration: SimDuration::ZERO,
+        }),
+        ..CallPolicy::default()
+    };
+    let cfg = world(vec![service("a", 1, 10, 20)], policy, 100.0);
+    let w = World::new(&cfg, 1);
+    assert_eq!(w.services[0].stats_mirror, None);
+    let r = w.run(RunOptions::default());
+    assert!(r.edges[0].stats.failed_by(FailureCause::BulkheadFull) > 0);
+    assert_eq!(r.services[0].stats.failed_by(FailureCause::BulkheadFull), 0);
+}
+
+#[test]
+fn only_one_attempt_calls_mirror_their_attempts() {
+    let timeout = Some(Distribution::Constant(SimDuration::from_millis(5)));
+    let plain = CallPolicy {
+        timeout: timeout.clone(),
+        ..CallPolicy::default()
+    };
+    assert!(one_attempt_per_call(&plain, false));
+    // An inherited deadline can fail a call before its attempt is made.
+    assert!(!one_attempt_per_call(&plain, true));
+    let retry = Retry {
+        max_attempts: 2,
+        backoff: Backoff::Constant(SimDuration::from_millis(1)),
+        retry_on: crate::config::Causes::ALL,
+        budget: None,
+    };
+    let others = [
+        CallPolicy {
+            deadline: timeout.clone(),
+            ..plain.clone()
+        },
+        CallPolicy {
+            retry: Some(retry),
+            ..plain.clone()
+        },
+        CallPolicy {
+            fallback: Some(Fallback::Static),
+            ..plain.clone()
+        },
+    ];
+    for policy in &others {
+        assert!(!one_attempt_per_call(policy, false), "{policy:?}");
+    }
+}

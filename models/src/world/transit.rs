@@ -26,6 +26,7 @@ pub(super) enum Transit {
 impl World {
     /// What the network does to one message from `from` to `to` now, drawing from the edge's
     /// stream: a down host, a partition or loss swallow it; a refusing partition refuses it.
+    #[inline]
     pub(super) fn transmit(
         &mut self,
         edge_id: EdgeId,
@@ -33,14 +34,23 @@ impl World {
         to: u32,
         now: SimTime,
     ) -> Transit {
-        let edge = &mut self.edges[edge_id];
         if let Some(latency) = &self.uniform_latency
             && self.host_down[from as usize] == 0
             && self.host_down[to as usize] == 0
         {
-            // No partitions, no loss, no overrides and one latency everywhere: no lookups.
-            return Transit::Arrives(latency.sample(&mut edge.network_rng));
+            // No partitions, no loss, no overrides and one latency everywhere: no lookups (and
+            // a constant draws nothing), inline on every request's way there and back.
+            return Transit::Arrives(match latency {
+                Distribution::Constant(d) => *d,
+                _ => latency.sample(&mut self.edges[edge_id].network_rng),
+            });
         }
+        self.transmit_through(edge_id, from, to, now)
+    }
+
+    /// `transmit` over a network that is not uniform, or from or to a host that is down.
+    fn transmit_through(&mut self, edge_id: EdgeId, from: u32, to: u32, now: SimTime) -> Transit {
+        let edge = &mut self.edges[edge_id];
         let (f, t) = (from as usize, to as usize);
         let cut = if self.host_down[f] > 0 || self.host_down[t] > 0 {
             Some(CutMode::Drop)

@@ -40,7 +40,7 @@ impl World {
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
         let (net, uniform_latency) =
             transit::network(config, &host_zone, &zone_region, &schedule.link_faults);
-        World {
+        let mut world = World {
             faults: schedule.reports,
             window: config.window,
             name: config.name.clone(),
@@ -82,6 +82,30 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
+        };
+        world.mirror_service_stats();
+        world
+    }
+
+    /// A service's statistics record every attempt sent to it; an edge's record every attempt
+    /// over it. When one edge report is the only one calling a service and its edges send every
+    /// attempt they make (no breaker, bulkhead or throttle to stop one before it leaves), both
+    /// receive the same samples at the same instants: the service's are not recorded but copied
+    /// from the edge report's when the run ends.
+    fn mirror_service_stats(&mut self) {
+        let mut callers: Vec<Option<Option<u32>>> = vec![None; self.services.len()];
+        for e in &self.edges {
+            let p = &e.policy;
+            let sends_all = p.breaker.is_none() && p.bulkhead.is_none() && p.throttle.is_none();
+            let only = &mut callers[e.to.0 as usize];
+            *only = match *only {
+                None if sends_all => Some(Some(e.report)),
+                Some(Some(r)) if sends_all && r == e.report => Some(Some(r)),
+                _ => Some(None),
+            };
+        }
+        for (service, only) in self.services.iter_mut().zip(callers) {
+            service.stats_mirror = only.flatten();
         }
     }
 }
@@ -161,6 +185,7 @@ impl Wiring<'_> {
             outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
             health,
             report: 0,
+            calls_mirror_attempts: false,
         }
     }
 
@@ -235,6 +260,7 @@ impl Wiring<'_> {
             let mut edge = self.edge(&key, at.host as u32, call.to, &call.policy);
             edge.to_endpoint = call.endpoint;
             edge.report = at.first_report + index as u32;
+            edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);
         }
@@ -255,6 +281,7 @@ impl Wiring<'_> {
         };
         let mut e = self.edge(&key, client.host as u32, client.to, &policy);
         e.report = self.edge_reports.len() as u32;
+        e.calls_mirror_attempts = one_attempt_per_call(&policy, false);
         let report = self.edge_report(format!("client:{}", client.name), None, to);
         self.edge_reports.push(report);
         self.edges.push(e);
@@ -272,6 +299,7 @@ impl Wiring<'_> {
             let key = ["edge", "client", &client.name, &kind, to];
             let mut e = self.edge(&key, client.host as u32, client.to, &policy);
             e.report = self.edges[edge].report;
+            e.calls_mirror_attempts = self.edges[edge].calls_mirror_attempts;
             e.to_endpoint = endpoint;
             let edge = EdgeId(self.edges.len() as u32);
             kinds.push(RequestKind {

@@ -39,6 +39,8 @@ pub struct WorldConfig {
     pub topology: crate::topology::Topology,
     /// Per host, its local clock (empty: every clock is ideal).
     pub clocks: Vec<crate::clock::ClockConfig>,
+    /// Mid-run changes and autoscalers (empty: the world runs as configured).
+    pub ops: crate::ops::Operations,
 }
 
 /// How a service's workers wait for downstream calls.

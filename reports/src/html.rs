@@ -1527,6 +1527,7 @@ mod tests {
             memory_limit_bytes: u64::MAX,
             topology: Default::default(),
             clocks: Vec::new(),
+            ops: Default::default(),
         }
     }
 

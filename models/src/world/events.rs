@@ -111,11 +111,17 @@ pub enum WorldEvent {
     },
     /// Bulkhead waiters handed a permit carry on (see `World::resume_waiters`).
     ResumeWaiters,
+    /// A mid-run change's action reaches a replica (`changes.rs`).
+    Change {
+        change: u32,
+        action: u32,
+        replica: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 23] = [
+    pub const KIND_NAMES: [&'static str; 24] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -139,6 +145,7 @@ impl WorldEvent {
         "outlier_sweep",
         "resume_waiters",
         "arrival_undecided",
+        "change",
     ];
 }
 
@@ -169,6 +176,7 @@ impl Event for WorldEvent {
             WorldEvent::OutlierSweep { .. } => 20,
             WorldEvent::ResumeWaiters => 21,
             WorldEvent::ArrivalUndecided { .. } => 22,
+            WorldEvent::Change { .. } => 23,
         }
     }
 
@@ -198,6 +206,7 @@ impl Event for WorldEvent {
             | WorldEvent::HealthResult { edge, .. }
             | WorldEvent::OutlierSweep { edge } => edge.0,
             WorldEvent::ResumeWaiters => 0,
+            WorldEvent::Change { change, .. } => change,
         }
     }
 }

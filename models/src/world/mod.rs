@@ -44,6 +44,7 @@ mod admission;
 mod attempt;
 mod bulkhead;
 mod call;
+mod changes;
 mod clients;
 mod edge;
 mod events;
@@ -97,7 +98,7 @@ use self::clients::{ClientState, RequestKind};
 use self::edge::{Edge, layers};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
-use self::service::{Job, LatencyFault, Replica, ServiceSpec, ServiceState};
+use self::service::{EndpointSpec, Job, LatencyFault, Replica, ServiceSpec, ServiceState};
 pub use self::slab::{AttemptId, CallSerial, EdgeId};
 use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};
 use self::tracing::Tracer;
@@ -171,6 +172,8 @@ pub struct World {
     /// `INLINE_RETRIES_PER_EVENT`).
     inline_retries: u32,
     tracer: Option<Box<Tracer>>,
+    /// Mid-run changes (`changes.rs`); empty for most scenarios.
+    changes: Vec<crate::ops::Change>,
 }
 
 impl World {
@@ -259,6 +262,7 @@ impl World {
                 _ => {}
             }
         }
+        self.schedule_changes(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -331,6 +335,11 @@ impl World {
             }
             WorldEvent::OutlierSweep { edge } => self.on_outlier_sweep(s, edge),
             WorldEvent::ResumeWaiters => self.resume_waiters::<TRACE>(s),
+            WorldEvent::Change {
+                change,
+                action,
+                replica,
+            } => self.on_change(s.now(), change, action, replica),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }

@@ -40,7 +40,7 @@ impl World {
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
         let (net, uniform_latency) =
             transit::network(config, &host_zone, &zone_region, &schedule.link_faults);
-        World {
+        let mut world = World {
             faults: schedule.reports,
             window: config.window,
             name: config.name.clone(),
@@ -82,7 +82,10 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
-        }
+            changes: config.ops.changes.clone(),
+        };
+        world.install_changes(config);
+        world
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod budget;
 mod calls;
+mod changes;
 mod clients;
 mod clocks;
 mod expect;
@@ -64,7 +65,7 @@ pub fn build_with_warnings(
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
-    let config = WorldConfig {
+    let mut config = WorldConfig {
         name: scenario.name.clone(),
         duration: scenario.duration.0,
         services,
@@ -76,7 +77,14 @@ pub fn build_with_warnings(
         memory_limit_bytes: scenario.limits.memory.0,
         topology: known.topology,
         clocks,
+        ops: Default::default(),
     };
+    if !scenario.changes.is_empty() {
+        config.ops.changes = changes::changes(&mut c, scenario, &config);
+        if !c.diagnostics.is_empty() {
+            return Err(c.diagnostics);
+        }
+    }
     Ok((config, c.warnings))
 }
 

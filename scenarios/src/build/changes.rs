@@ -218,3 +218,136 @@ fn diff(old: &WorldConfig, new: &WorldConfig) -> Result<Vec<ChangeAction>, Strin
 fn same_call(a: &CallConfig, b: &CallConfig) -> bool {
     (a.to, a.endpoint) == (b.to, b.endpoint) && same(&a.group, &b.group)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use models::ops::ChangeAction;
+    use sim_core::{Distribution, SimDuration};
+
+    const BASE: &str = r#"
+Scenario(
+    version: 1,
+    name: "changing",
+    duration: "60s",
+    services: [
+        Service(name: "front", replicas: 3, workers: 4, service_time: Constant(value: "1ms"),
+                calls: [(to: "back", timeout: "100ms"), (to: "extra", probability: 0.5)]),
+        Service(name: "back", workers: 2, service_time: Exponential(mean: "5ms")),
+        Service(name: "extra", workers: 2, service_time: Exponential(mean: "5ms")),
+    ],
+    policies: (default: (timeout: "1s")),
+    clients: [Client(name: "users", to: "front", arrivals: Poisson(rate_per_s: 100.0))],
+    changes: [CHANGES],
+)
+"#;
+
+    fn load(changes: &str) -> Result<crate::Loaded, String> {
+        let text = BASE.replace("CHANGES", changes);
+        crate::load_str(Path::new("changing.ron"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_change_becomes_the_actions_that_differ_in_time_order() {
+        let loaded = load(
+            r#"(at: "20s", set: "edges.front->extra.probability", to: 0, rollout: "10s"),
+               (at: "10s", set: "edges.front->back.timeout", to: "250ms")"#,
+        )
+        .expect("valid");
+        let changes = &loaded.config.ops.changes;
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].description, "edges.front->back.timeout = 250ms");
+        let [ChangeAction::Call { call, policy, probability, .. }] = &changes[0].actions[..]
+        else {
+            panic!("{:?}", changes[0].actions)
+        };
+        assert_eq!((*call, *probability), (0, 1.0));
+        assert_eq!(
+            policy.timeout,
+            Some(Distribution::Constant(SimDuration::from_millis(250)))
+        );
+        let [ChangeAction::Call { call: 1, probability, .. }] = &changes[1].actions[..] else {
+            panic!("{:?}", changes[1].actions)
+        };
+        assert_eq!(*probability, 0.0);
+        // Spread over front's 3 replicas: 20 s, 25 s, 30 s.
+        let at = |k| changes[1].at_replica(k, 3).as_nanos() / 1_000_000_000;
+        assert_eq!((at(0), at(1), at(2)), (20, 25, 30));
+    }
+
+    #[test]
+    fn a_default_policy_reaches_every_call_and_client_that_inherits_it() {
+        let loaded =
+            load(r#"(at: "5s", set: "policies.default.timeout", to: "2s")"#).expect("valid");
+        let actions = &loaded.config.ops.changes[0].actions;
+        // front -> extra and the client inherit the default; front -> back has its own.
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        assert!(matches!(actions[0], ChangeAction::Call { call: 1, .. }));
+        assert!(matches!(actions[1], ChangeAction::Client { .. }));
+    }
+
+    #[test]
+    fn work_and_rate_limits_can_change() {
+        let loaded = load(
+            r#"(at: "5s", set: "services.back.error_rate", to: 0.25),
+               (at: "6s", set: "services.back.inbound.rate_limit",
+                to: "Resilience4j(limit_for_period: 10)")"#,
+        )
+        .expect("valid");
+        let changes = &loaded.config.ops.changes;
+        assert!(matches!(
+            changes[0].actions[..],
+            [ChangeAction::Work { error_rate: 0.25, .. }]
+        ));
+        assert!(matches!(
+            changes[1].actions[..],
+            [ChangeAction::RateLimit { rate_limit: Some(_), .. }]
+        ));
+    }
+
+    #[test]
+    fn what_cannot_change_mid_run_is_an_error_at_the_change() {
+        for (change, line, expected) in [
+            (
+                r#"(at: "5s", set: "services.back.workers", to: 8)"#,
+                14,
+                "changes[0].set: \"services.back.workers\" changes service \"back\", which cannot change mid-run",
+            ),
+            (
+                r#"(at: "5s", set: "duration", to: "2m")"#,
+                14,
+                "changes the run's settings",
+            ),
+            (
+                r#"(at: "5s", set: "clients.users.arrivals.rate_per_s", to: 5)"#,
+                14,
+                "changes client \"users\"",
+            ),
+            (
+                r#"(at: "5s", set: "edges.front->back.breaker", to: "(flavor: resilience4j)")"#,
+                14,
+                "changes service \"front\"'s call",
+            ),
+            (
+                r#"(at: "5s", set: "services.bak.error_rate", to: 0.1)"#,
+                14,
+                "changes[0].set: no service named \"bak\"",
+            ),
+            (
+                r#"(at: "5s", set: "services.back.error_rate", to: 1.5)"#,
+                14,
+                "changes[0].to: after this change, services[1].error_rate",
+            ),
+            (
+                r#"(at: "90s", set: "services.back.error_rate", to: 0.5)"#,
+                14,
+                "changes[0].at: the change at 90s is not before the end of the run (60s)",
+            ),
+        ] {
+            let err = load(change).expect_err(change);
+            assert!(err.contains(expected), "{change}: {err}");
+            assert!(err.starts_with(&format!("changing.ron:{line}:")), "{change}: {err}");
+        }
+    }
+}

@@ -120,3 +120,109 @@ fn a_kill_switch_stops_the_calls_while_it_is_off() {
     let in_flight = shoppers.requests - shoppers.ok - shoppers.failed();
     assert!(in_flight < 100, "{in_flight}");
 }
+
+
+/// An autoscaled api under a load that triples from 60 s to 120 s; scale-down after a 30 s
+/// window. No timeouts and an unbounded queue: every request must end ok.
+const SCALED: &str = r#"Scenario(version: 1, name: "scaled", duration: "300s",
+    services: [
+        Service(name: "api", replicas: 2, workers: 10, queue: Unbounded,
+                service_time: Exponential(mean: "20ms"),
+                autoscale: (min: 2, max: 10, metric: METRIC, target: TARGET,
+                            provisioning: "10s", cold_start: "5s",
+                            scale_down_stabilization: "30s")),
+    ],
+    network: (latency: Constant(value: "1ms")),
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 400.0))],
+    faults: [LoadSpike(client: "users", multiply: 3.0, from: "60s", to: "120s")],
+)"#;
+
+fn scaled(metric: &str, target: &str) -> String {
+    SCALED.replace("METRIC", metric).replace("TARGET", target)
+}
+
+#[test]
+fn draining_loses_nothing_across_scale_downs() {
+    for seed in 1..=3 {
+        let r = run_text(&scaled("Utilisation", "0.5"), seed);
+        let a = &r.ops.autoscalers[0];
+        let peak = a.replicas.iter().map(|c| c.2).max().unwrap();
+        let last = a.replicas.last().unwrap();
+        assert!(peak >= 5 && last.2 == 2, "seed {seed}: {:?}", a.replicas);
+        let users = &r.clients[0].stats;
+        assert_eq!(users.failed(), 0, "seed {seed}");
+        let in_flight = users.requests - users.ok;
+        assert!(in_flight < 50, "seed {seed}: {in_flight} in flight at the end");
+        // Draining replicas took no new work: the requests they had were all answered, and
+        // the service saw as many requests as the users sent.
+        assert_eq!(r.services[0].stats.requests, users.requests);
+    }
+}
+
+#[test]
+fn the_world_scales_by_the_published_formula() {
+    // Scale-down stabilization of 30 s and no scale-up window: a decision made with every
+    // replica ready and outside the tolerance that no window held is
+    // clamp(min(ceil(ready x metric / target), max(2 x current, current + 4)), min, max).
+    for (metric, target) in [("Utilisation", "0.5"), ("InFlight", "4.0"), ("RequestRate", "200.0")]
+    {
+        let target_f: f64 = target.parse().unwrap();
+        let r = run_text(&scaled(metric, target), 1);
+        let a = &r.ops.autoscalers[0];
+        let mut checked = 0;
+        for d in &a.decisions {
+            let ratio = d.metric / target_f;
+            if d.current != d.ready || (1.0 - ratio).abs() <= 0.1 || d.reason.contains("window")
+            {
+                continue;
+            }
+            let formula = (f64::from(d.ready) * ratio).ceil() as u32;
+            let limited = formula.min((2 * d.current).max(d.current + 4));
+            assert_eq!(d.desired, limited.clamp(2, 10), "{metric}: {d:?}");
+            checked += 1;
+        }
+        assert!(checked >= 2, "{metric}: {:?}", a.decisions);
+    }
+}
+
+#[test]
+fn replica_seconds_integrate_the_replicas_paid_for() {
+    let r = run_text(&scaled("Utilisation", "0.5"), 2);
+    let a = &r.ops.autoscalers[0];
+    let end = r.duration.as_secs_f64();
+    let mut integral = 0.0;
+    for (k, &(at, _, paid)) in a.replicas.iter().enumerate() {
+        let next = a.replicas.get(k + 1).map_or(end, |n| n.0.as_secs_f64());
+        integral += f64::from(paid) * (next - at.as_secs_f64());
+    }
+    assert!((integral - a.replica_seconds).abs() < 1e-6, "{integral} {}", a.replica_seconds);
+    // A service that never scales pays its replicas for the whole run, exactly.
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/library/autoscale-prescaled.ron"),
+    )
+    .unwrap();
+    let r = run_text(&text, 1);
+    let a = &r.ops.autoscalers[0];
+    assert_eq!(a.replicas.len(), 1, "{:?}", a.replicas);
+    assert_eq!(a.replica_seconds, 6.0 * 900.0);
+}
+
+#[test]
+fn prescaling_for_a_known_spike_beats_a_slow_autoscaler() {
+    let read = |name: &str| {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/library/{name}.ron")),
+        )
+        .unwrap()
+    };
+    for seed in 1..=2 {
+        let slow = run_text(&read("autoscale-slow"), seed);
+        let pre = run_text(&read("autoscale-prescaled"), seed);
+        let failed = |r: &RunResult| r.clients[0].stats.failed();
+        assert!(failed(&slow) > 1000, "seed {seed}: {}", failed(&slow));
+        assert_eq!(failed(&pre), 0, "seed {seed}");
+        let (s, p) = (&slow.ops.autoscalers[0], &pre.ops.autoscalers[0]);
+        assert!(s.under_provisioned.as_secs_f64() >= 30.0, "{:?}", s.under_provisioned);
+        assert!(p.replica_seconds > s.replica_seconds);
+    }
+}

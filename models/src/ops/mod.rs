@@ -93,3 +93,38 @@ impl ChangeAction {
         }
     }
 }
+
+/// What the operations did in a run; empty when the scenario has none.
+#[derive(Clone, Debug, Default)]
+pub struct OpsReport {
+    pub autoscalers: Vec<AutoscaleReport>,
+}
+
+/// One service's autoscaler over the run.
+#[derive(Clone, Debug)]
+pub struct AutoscaleReport {
+    pub service: String,
+    /// `kubernetes` or `target_tracking`.
+    pub flavor: &'static str,
+    pub metric: &'static str,
+    pub target: f64,
+    pub min: u32,
+    pub max: u32,
+    /// The syncs that scaled, or whose formula asked for a change that stabilization, a
+    /// rate limit or a bound held back, in time order (at most [`MAX_DECISIONS`]).
+    pub decisions: Vec<hpa::Decision>,
+    /// Syncs beyond [`MAX_DECISIONS`] not kept.
+    pub decisions_dropped: u64,
+    /// Every change of the replica counts: (time, ready, all that cost: starting, ready and
+    /// draining), starting with the count at 0.
+    pub replicas: Vec<(SimTime, u32, u32)>,
+    /// Replica-seconds paid for: starting, ready or draining.
+    pub replica_seconds: f64,
+    /// Sync periods whose metric was above the target's tolerance band (more replicas
+    /// wanted), and below it with more than `min` replicas (fewer would do).
+    pub under_provisioned: SimDuration,
+    pub over_provisioned: SimDuration,
+}
+
+/// Decisions an autoscaler report keeps.
+pub const MAX_DECISIONS: usize = 10_000;

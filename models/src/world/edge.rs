@@ -87,7 +87,12 @@ impl World {
             return 0;
         }
         let service = edge.to.0 as usize;
-        if matches!(self.specs[service].health, Health::Unchecked) && edge.outlier.is_none() {
+        let rotation = self.rotation.get(service).map_or(&[][..], |r| &r[..]);
+        let rotates = !rotation.is_empty();
+        if matches!(self.specs[service].health, Health::Unchecked)
+            && edge.outlier.is_none()
+            && !rotates
+        {
             // Every replica is eligible: no flags to build, no scan.
             return edge
                 .balancer
@@ -106,7 +111,8 @@ impl World {
                 Health::Active(_) => edge.health[i].is_healthy(),
             };
             let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
-            self.eligible.push(healthy && !ejected);
+            let serving = !rotates || rotation[i];
+            self.eligible.push(healthy && !ejected && serving);
         }
         edge.balancer
             .pick(&self.eligible, &edge.outstanding, &mut edge.lb_rng)

@@ -117,11 +117,18 @@ pub enum WorldEvent {
         action: u32,
         replica: u32,
     },
+    /// An autoscaler samples its metric, syncs, or a replica it started is ready
+    /// (`autoscale.rs`; `replica` is `SAMPLE`, `SYNC` or the replica).
+    Autoscale {
+        scaler: u32,
+        replica: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 24] = [
+    pub const KIND_NAMES: [&'static str; 25] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -146,6 +153,7 @@ impl WorldEvent {
         "resume_waiters",
         "arrival_undecided",
         "change",
+        "autoscale",
     ];
 }
 
@@ -177,6 +185,7 @@ impl Event for WorldEvent {
             WorldEvent::ResumeWaiters => 21,
             WorldEvent::ArrivalUndecided { .. } => 22,
             WorldEvent::Change { .. } => 23,
+            WorldEvent::Autoscale { .. } => 24,
         }
     }
 
@@ -207,6 +216,7 @@ impl Event for WorldEvent {
             | WorldEvent::OutlierSweep { edge } => edge.0,
             WorldEvent::ResumeWaiters => 0,
             WorldEvent::Change { change, .. } => change,
+            WorldEvent::Autoscale { scaler, .. } => scaler,
         }
     }
 }

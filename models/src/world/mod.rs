@@ -42,6 +42,7 @@
 
 mod admission;
 mod attempt;
+mod autoscale;
 mod bulkhead;
 mod call;
 mod changes;
@@ -174,6 +175,10 @@ pub struct World {
     tracer: Option<Box<Tracer>>,
     /// Mid-run changes (`changes.rs`); empty for most scenarios.
     changes: Vec<crate::ops::Change>,
+    /// Autoscalers (`autoscale.rs`), and per service which replicas callers may send to
+    /// (empty: all; only autoscaled services keep replicas out of rotation).
+    scalers: Vec<autoscale::Scaler>,
+    rotation: Vec<Vec<bool>>,
 }
 
 impl World {
@@ -263,6 +268,7 @@ impl World {
             }
         }
         self.schedule_changes(s);
+        self.schedule_autoscalers(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -340,6 +346,11 @@ impl World {
                 action,
                 replica,
             } => self.on_change(s.now(), change, action, replica),
+            WorldEvent::Autoscale {
+                scaler,
+                replica,
+                generation,
+            } => self.on_autoscale(s, scaler, replica, generation),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }

@@ -83,8 +83,11 @@ impl World {
             inline_retries: 0,
             tracer: None,
             changes: config.ops.changes.clone(),
+            scalers: Vec::new(),
+            rotation: Vec::new(),
         };
         world.install_changes(config);
+        world.install_autoscalers(config);
         world
     }
 }

@@ -5,6 +5,7 @@
 //! diagnostics (settings, topology, services, clients, faults, expectations, network, clocks),
 //! and every checker reports into one [`Checker`].
 
+mod autoscale;
 mod budget;
 mod calls;
 mod changes;
@@ -79,6 +80,10 @@ pub fn build_with_warnings(
         clocks,
         ops: Default::default(),
     };
+    autoscale::autoscalers(&mut c, scenario, &mut config);
+    if !c.diagnostics.is_empty() {
+        return Err(c.diagnostics);
+    }
     if !scenario.changes.is_empty() {
         config.ops.changes = changes::changes(&mut c, scenario, &config);
         if !c.diagnostics.is_empty() {

@@ -12,7 +12,7 @@ mod ops;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
-pub use ops::{Change, ChangeValue};
+pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue};
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
@@ -223,6 +223,9 @@ pub struct Service {
     /// How callers learn which replicas are alive (default Unchecked).
     #[serde(default)]
     pub health: HealthCheck,
+    /// An autoscaler: `replicas` is then the count at the start.
+    #[serde(default)]
+    pub autoscale: Option<Autoscale>,
 }
 
 fn one() -> u32 {

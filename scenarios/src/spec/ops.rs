@@ -39,3 +39,56 @@ impl ChangeValue {
         }
     }
 }
+
+/// A service's autoscaler: `autoscale: (min: 2, max: 10, metric: Utilisation, target: 0.6)`.
+/// Defaults follow the Kubernetes HPA (README, "Operations").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    #[serde(default)]
+    pub metric: AutoscaleMetric,
+    /// The metric's target per ready replica (utilisation from 0 to 1).
+    pub target: f64,
+    #[serde(default)]
+    pub flavor: AutoscaleFlavor,
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+    #[serde(default)]
+    pub sync_period: Option<Duration>,
+    #[serde(default)]
+    pub scale_up_stabilization: Option<Duration>,
+    #[serde(default)]
+    pub scale_down_stabilization: Option<Duration>,
+    /// From the decision until the process starts (default 0), then until it is ready
+    /// (default 0): a new replica takes traffic only when both are over.
+    #[serde(default)]
+    pub provisioning: Option<Duration>,
+    #[serde(default)]
+    pub cold_start: Option<Duration>,
+}
+
+/// What an autoscaler measures, averaged over the ready replicas.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+pub enum AutoscaleMetric {
+    #[default]
+    Utilisation,
+    InFlight,
+    QueueLength,
+    RequestRate,
+}
+
+/// Kubernetes HPA (default) or AWS target tracking with its cooldowns.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum AutoscaleFlavor {
+    #[default]
+    Kubernetes,
+    TargetTracking {
+        #[serde(default)]
+        scale_out_cooldown: Option<Duration>,
+        #[serde(default)]
+        scale_in_cooldown: Option<Duration>,
+    },
+}

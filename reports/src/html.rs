@@ -3,6 +3,8 @@
 //! the analysis judged against. No script, no external URL, no wall clock: the same run and
 //! analysis always give the same bytes.
 
+
+mod ops;
 use std::error::Error;
 use std::fmt::Write as _;
 
@@ -701,6 +703,9 @@ fn charts(out: &mut String, page: &Page) {
 
     // f. Circuit breakers.
     breaker_figure(out, page);
+
+    // g. Autoscaled replicas.
+    ops::autoscale_figure(out, page);
 }
 
 /// A breaker state's colour: closed green, half-open amber, open red.

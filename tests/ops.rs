@@ -226,3 +226,48 @@ fn prescaling_for_a_known_spike_beats_a_slow_autoscaler() {
         assert!(p.replica_seconds > s.replica_seconds);
     }
 }
+
+fn library(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/library/{name}.ron")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_hung_replica_nobody_probes_swallows_its_share_to_the_end() {
+    let r = run_text(&library("hung-instance"), 1);
+    // Round robin sends it every third request; each times out after 1 s, so a window's
+    // failures are the previous second's sends: over 117 windows of about 300 requests, the
+    // shift moves the share by at most one window's worth, 300 / 35,100 < 0.01.
+    let (ok, failed) = (62..179).fold((0, 0), |(o, f), s| {
+        let (ok, failed) = window(&r, s);
+        (o + ok, f + failed)
+    });
+    let share = failed as f64 / (ok + failed) as f64;
+    assert!((share - 1.0 / 3.0).abs() < 0.01, "{ok} ok, {failed} failed");
+    assert_eq!(r.services[0].replicas[1].crashes, 0);
+}
+
+#[test]
+fn probes_take_a_hung_replica_out_and_restart_it() {
+    for seed in 1..=3 {
+        let r = run_text(&library("hung-instance-probed"), seed);
+        // Readiness: the probe at 65 s fails at 66 s, out of rotation; the last requests sent
+        // to it time out by 67 s.
+        for s in 68..179 {
+            assert_eq!(window(&r, s).1, 0, "seed {seed} window {s}");
+        }
+        // Liveness: failures at 61, 71 and 81 s (probes every 10 s, 1 s timeout), then the
+        // kill, 5 s of restart; the outage is the hang's.
+        let replica = &r.services[0].replicas[1];
+        assert_eq!(replica.crashes, 1);
+        let outage = replica.outages[0];
+        assert_eq!(outage.from.as_nanos(), 81_000_000_000);
+        assert_eq!(outage.to.map(|t| t.as_nanos()), Some(86_000_000_000));
+        assert_eq!(outage.fault, Some(0));
+        assert_eq!(r.faults[0].to.as_nanos(), 81_000_000_000);
+        let failed = r.clients[0].stats.failed();
+        assert!(failed < 300, "seed {seed}: {failed}");
+    }
+}

@@ -572,6 +572,13 @@ pub enum Fault {
         crash_above: Option<f64>,
         restart_after: SimDuration,
     },
+    /// A replica's process hangs at `at`: it accepts connections and never answers, until a
+    /// liveness probe restarts it (`world/probes.rs`).
+    Hang {
+        service: ServiceId,
+        replica: u32,
+        at: SimTime,
+    },
     /// A client sends `multiply` times its rate in `[from, to)`.
     LoadSpike {
         client: ClientId,
@@ -594,6 +601,7 @@ impl Fault {
                 at, restart_after, ..
             } => (at, restart_after.map_or(end, |d| (at + d).min(end))),
             Fault::Chaos { .. } | Fault::Leak { .. } => (SimTime::ZERO, end),
+            Fault::Hang { at, .. } => (at, end),
         }
     }
 
@@ -609,6 +617,7 @@ impl Fault {
             Fault::Chaos { .. } => "chaos",
             Fault::Leak { .. } => "leak",
             Fault::LoadSpike { .. } => "load_spike",
+            Fault::Hang { .. } => "hang",
         }
     }
 }

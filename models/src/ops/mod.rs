@@ -18,11 +18,33 @@ pub struct Operations {
     pub changes: Vec<Change>,
     /// Per service at most one autoscaler, in service order.
     pub autoscalers: Vec<hpa::AutoscalerConfig>,
+    /// Kubernetes probes, per service that has them.
+    pub probes: Vec<ProbesConfig>,
+}
+
+/// A service's liveness and readiness probes (Kubernetes semantics: a probe every `period`,
+/// failed when the process does not answer within `timeout`; `failure_threshold` failures in a
+/// row restart the container (liveness) or take it out of the endpoints (readiness, back after
+/// one success)).
+#[derive(Clone, Debug)]
+pub struct ProbesConfig {
+    pub service: ServiceId,
+    pub liveness: Option<ProbeConfig>,
+    pub readiness: Option<ProbeConfig>,
+    /// From the liveness kill until the new process runs.
+    pub restart: SimDuration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProbeConfig {
+    pub period: SimDuration,
+    pub timeout: SimDuration,
+    pub failure_threshold: u32,
 }
 
 impl Operations {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.autoscalers.is_empty()
+        self.changes.is_empty() && self.autoscalers.is_empty() && self.probes.is_empty()
     }
 }
 

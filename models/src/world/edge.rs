@@ -88,7 +88,8 @@ impl World {
         }
         let service = edge.to.0 as usize;
         let rotation = self.rotation.get(service).map_or(&[][..], |r| &r[..]);
-        let rotates = !rotation.is_empty();
+        let unready = self.unready.get(service).map_or(&[][..], |r| &r[..]);
+        let rotates = !rotation.is_empty() || !unready.is_empty();
         if matches!(self.specs[service].health, Health::Unchecked)
             && edge.outlier.is_none()
             && !rotates
@@ -111,7 +112,8 @@ impl World {
                 Health::Active(_) => edge.health[i].is_healthy(),
             };
             let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
-            let serving = !rotates || rotation[i];
+            let serving = !rotates
+                || (rotation.get(i).is_none_or(|&on| on) && !unready.get(i).is_some_and(|&u| u));
             self.eligible.push(healthy && !ejected && serving);
         }
         edge.balancer

@@ -117,6 +117,12 @@ pub enum WorldEvent {
         action: u32,
         replica: u32,
     },
+    /// Self-healing (`probes.rs`): a replica hangs, is probed, or a probe's timeout passed.
+    Probe {
+        service: u32,
+        replica: u32,
+        what: u32,
+    },
     /// An autoscaler samples its metric, syncs, or a replica it started is ready
     /// (`autoscale.rs`; `replica` is `SAMPLE`, `SYNC` or the replica).
     Autoscale {
@@ -128,7 +134,7 @@ pub enum WorldEvent {
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 25] = [
+    pub const KIND_NAMES: [&'static str; 26] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -154,6 +160,7 @@ impl WorldEvent {
         "arrival_undecided",
         "change",
         "autoscale",
+        "probe",
     ];
 }
 
@@ -186,6 +193,7 @@ impl Event for WorldEvent {
             WorldEvent::ArrivalUndecided { .. } => 22,
             WorldEvent::Change { .. } => 23,
             WorldEvent::Autoscale { .. } => 24,
+            WorldEvent::Probe { .. } => 25,
         }
     }
 
@@ -217,6 +225,7 @@ impl Event for WorldEvent {
             WorldEvent::ResumeWaiters => 0,
             WorldEvent::Change { change, .. } => change,
             WorldEvent::Autoscale { scaler, .. } => scaler,
+            WorldEvent::Probe { service, .. } => service,
         }
     }
 }

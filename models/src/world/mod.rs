@@ -53,6 +53,7 @@ mod fault_reports;
 mod faults;
 mod finish;
 mod plan;
+mod probes;
 mod service;
 mod slab;
 #[cfg(test)]
@@ -179,6 +180,11 @@ pub struct World {
     /// (empty: all; only autoscaled services keep replicas out of rotation).
     scalers: Vec<autoscale::Scaler>,
     rotation: Vec<Vec<bool>>,
+    /// Probes (`probes.rs`), and per service which replicas hang (with the fault) and which
+    /// failed their readiness probes (empty for services that cannot).
+    probers: Vec<probes::Prober>,
+    hung: Vec<Vec<Option<u32>>>,
+    unready: Vec<Vec<bool>>,
 }
 
 impl World {
@@ -269,6 +275,7 @@ impl World {
         }
         self.schedule_changes(s);
         self.schedule_autoscalers(s);
+        self.schedule_probes(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -351,6 +358,11 @@ impl World {
                 replica,
                 generation,
             } => self.on_autoscale(s, scaler, replica, generation),
+            WorldEvent::Probe {
+                service,
+                replica,
+                what,
+            } => self.on_probe::<TRACE>(s, service, replica, what),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }

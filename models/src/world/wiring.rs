@@ -85,9 +85,13 @@ impl World {
             changes: config.ops.changes.clone(),
             scalers: Vec::new(),
             rotation: Vec::new(),
+            probers: Vec::new(),
+            hung: Vec::new(),
+            unready: Vec::new(),
         };
         world.install_changes(config);
         world.install_autoscalers(config);
+        world.install_probes(config);
         world
     }
 }

@@ -17,6 +17,7 @@ mod inbound;
 mod locate;
 mod network;
 mod policy;
+mod probes;
 mod retry;
 mod services;
 mod topology;
@@ -81,6 +82,7 @@ pub fn build_with_warnings(
         ops: Default::default(),
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
+    probes::probes(&mut c, scenario, &mut config);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }

@@ -92,3 +92,31 @@ pub enum AutoscaleFlavor {
         scale_in_cooldown: Option<Duration>,
     },
 }
+
+/// Kubernetes probes of a service's replicas, run by each replica's kubelet:
+/// `probes: (liveness: (period: "10s", timeout: "1s", failure_threshold: 3), restart: "5s")`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probes {
+    /// Restarts the process after `failure_threshold` failures in a row.
+    #[serde(default)]
+    pub liveness: Option<Probe>,
+    /// Takes the replica out of the load balancers while it fails, back after one success.
+    #[serde(default)]
+    pub readiness: Option<Probe>,
+    /// How long a restart takes, until the new process runs (default 5s).
+    #[serde(default)]
+    pub restart: Option<Duration>,
+}
+
+/// One probe; defaults are Kubernetes': period 10s, timeout 1s, failure threshold 3.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default)]
+    pub period: Option<Duration>,
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub failure_threshold: Option<u32>,
+}

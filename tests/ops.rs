@@ -77,8 +77,14 @@ fn a_rollout_reaches_the_replicas_one_by_one() {
         assert_eq!(window(&r, s), (ok, 100 - ok), "window {s}");
     }
     let change = &r.faults[0];
-    assert_eq!(change.description, "change edges.front->back.timeout = 100ms");
-    assert_eq!((change.from.as_nanos(), change.to.as_nanos()), (10_000_000_000, 40_000_000_000));
+    assert_eq!(
+        change.description,
+        "change edges.front->back.timeout = 100ms"
+    );
+    assert_eq!(
+        (change.from.as_nanos(), change.to.as_nanos()),
+        (10_000_000_000, 40_000_000_000)
+    );
     assert_eq!(change.services, ["front"]);
 }
 
@@ -112,7 +118,11 @@ fn a_kill_switch_stops_the_calls_while_it_is_off() {
     // Switched off on the last product replica at 55 s; an attempt still out then ends within
     // its 2 s timeout. Switched back on at 125 s.
     for s in 58..125 {
-        assert_eq!((reviews.stats.windows[s].ok + reviews.stats.windows[s].failed()), 0, "window {s}");
+        assert_eq!(
+            (reviews.stats.windows[s].ok + reviews.stats.windows[s].failed()),
+            0,
+            "window {s}"
+        );
     }
     assert!((reviews.stats.windows[126].ok + reviews.stats.windows[126].failed()) > 100);
     // Nothing is lost: every request ended or is in flight.
@@ -120,7 +130,6 @@ fn a_kill_switch_stops_the_calls_while_it_is_off() {
     let in_flight = shoppers.requests - shoppers.ok - shoppers.failed();
     assert!(in_flight < 100, "{in_flight}");
 }
-
 
 /// An autoscaled api under a load that triples from 60 s to 120 s; scale-down after a 30 s
 /// window. No timeouts and an unbounded queue: every request must end ok.
@@ -152,7 +161,10 @@ fn draining_loses_nothing_across_scale_downs() {
         let users = &r.clients[0].stats;
         assert_eq!(users.failed(), 0, "seed {seed}");
         let in_flight = users.requests - users.ok;
-        assert!(in_flight < 50, "seed {seed}: {in_flight} in flight at the end");
+        assert!(
+            in_flight < 50,
+            "seed {seed}: {in_flight} in flight at the end"
+        );
         // Draining replicas took no new work: the requests they had were all answered, and
         // the service saw as many requests as the users sent.
         assert_eq!(r.services[0].stats.requests, users.requests);
@@ -164,16 +176,18 @@ fn the_world_scales_by_the_published_formula() {
     // Scale-down stabilization of 30 s and no scale-up window: a decision made with every
     // replica ready and outside the tolerance that no window held is
     // clamp(min(ceil(ready x metric / target), max(2 x current, current + 4)), min, max).
-    for (metric, target) in [("Utilisation", "0.5"), ("InFlight", "4.0"), ("RequestRate", "200.0")]
-    {
+    for (metric, target) in [
+        ("Utilisation", "0.5"),
+        ("InFlight", "4.0"),
+        ("RequestRate", "200.0"),
+    ] {
         let target_f: f64 = target.parse().unwrap();
         let r = run_text(&scaled(metric, target), 1);
         let a = &r.ops.autoscalers[0];
         let mut checked = 0;
         for d in &a.decisions {
             let ratio = d.metric / target_f;
-            if d.current != d.ready || (1.0 - ratio).abs() <= 0.1 || d.reason.contains("window")
-            {
+            if d.current != d.ready || (1.0 - ratio).abs() <= 0.1 || d.reason.contains("window") {
                 continue;
             }
             let formula = (f64::from(d.ready) * ratio).ceil() as u32;
@@ -195,7 +209,11 @@ fn replica_seconds_integrate_the_replicas_paid_for() {
         let next = a.replicas.get(k + 1).map_or(end, |n| n.0.as_secs_f64());
         integral += f64::from(paid) * (next - at.as_secs_f64());
     }
-    assert!((integral - a.replica_seconds).abs() < 1e-6, "{integral} {}", a.replica_seconds);
+    assert!(
+        (integral - a.replica_seconds).abs() < 1e-6,
+        "{integral} {}",
+        a.replica_seconds
+    );
     // A service that never scales pays its replicas for the whole run, exactly.
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/library/autoscale-prescaled.ron"),
@@ -222,7 +240,11 @@ fn prescaling_for_a_known_spike_beats_a_slow_autoscaler() {
         assert!(failed(&slow) > 1000, "seed {seed}: {}", failed(&slow));
         assert_eq!(failed(&pre), 0, "seed {seed}");
         let (s, p) = (&slow.ops.autoscalers[0], &pre.ops.autoscalers[0]);
-        assert!(s.under_provisioned.as_secs_f64() >= 30.0, "{:?}", s.under_provisioned);
+        assert!(
+            s.under_provisioned.as_secs_f64() >= 30.0,
+            "{:?}",
+            s.under_provisioned
+        );
         assert!(p.replica_seconds > s.replica_seconds);
     }
 }

@@ -3,7 +3,6 @@
 //! the analysis judged against. No script, no external URL, no wall clock: the same run and
 //! analysis always give the same bytes.
 
-
 mod ops;
 use std::error::Error;
 use std::fmt::Write as _;

@@ -99,7 +99,10 @@ fn summary(a: &AutoscaleReport) -> (String, String) {
 
 /// The decisions that changed the count.
 fn scalings(a: &AutoscaleReport) -> Vec<&Decision> {
-    a.decisions.iter().filter(|d| d.desired != d.current).collect()
+    a.decisions
+        .iter()
+        .filter(|d| d.desired != d.current)
+        .collect()
 }
 
 /// `135.0 s: 2 -> 4 (metric 0.98): metric above target`.
@@ -164,7 +167,8 @@ pub(crate) fn markdown(result: &RunResult, escape: impl Fn(&str) -> String) -> S
         );
         let shown = scalings(a);
         for d in shown.iter().take(SHOWN) {
-            let _ = writeln!(out, "  - {}", escape(&decision(d)));
+            let line = escape(&decision(d)).replacen(" -\\> ", " → ", 1);
+            let _ = writeln!(out, "  - {line}");
         }
         if shown.len() > SHOWN {
             let _ = writeln!(out, "  - ... {} more scalings", shown.len() - SHOWN);

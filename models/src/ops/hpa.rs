@@ -184,7 +184,12 @@ impl Autoscaler {
 
     /// `replica_calculator.go`: the ratio over the ready replicas, the tolerance, and on a
     /// scale-up the unready replicas counted as idle.
-    fn kubernetes_recommendation(&self, ready: u32, unready: u32, metric: f64) -> (u32, &'static str) {
+    fn kubernetes_recommendation(
+        &self,
+        ready: u32,
+        unready: u32,
+        metric: f64,
+    ) -> (u32, &'static str) {
         let c = &self.config;
         let current = ready + unready;
         if ready == 0 {
@@ -216,7 +221,10 @@ impl Autoscaler {
     fn tracking_recommendation(&self, ready: u32, metric: f64) -> (u32, &'static str) {
         let c = &self.config;
         if ready == 0 {
-            return (self.config.initial.max(c.min_replicas), "no ready replica to measure");
+            return (
+                self.config.initial.max(c.min_replicas),
+                "no ready replica to measure",
+            );
         }
         let ratio = metric / c.target;
         let desired = ceil(ratio * f64::from(ready));
@@ -293,7 +301,10 @@ mod tests {
         let mut a = Autoscaler::new(config());
         // 2 replicas at 90 % against 50 %: ceil(2 x 1.8) = 4.
         let d = a.sync(at(15), 2, 0, 0.9);
-        assert_eq!((d.recommended, d.desired, d.reason), (4, 4, "metric above target"));
+        assert_eq!(
+            (d.recommended, d.desired, d.reason),
+            (4, 4, "metric above target")
+        );
         // 4 at 54 %: ratio 1.08, within 0.1: stay.
         let d = a.sync(at(30), 4, 0, 0.54);
         assert_eq!((d.desired, d.reason), (4, "within tolerance"));
@@ -330,7 +341,10 @@ mod tests {
         let mut a = Autoscaler::new(config());
         // 2 ready at 100 %, 2 starting: 2 x 1.0 / (0.5 x 4) = 1.0, within tolerance: hold 4.
         let d = a.sync(at(15), 2, 2, 1.0);
-        assert_eq!((d.desired, d.reason), (4, "replicas still starting would absorb the load"));
+        assert_eq!(
+            (d.desired, d.reason),
+            (4, "replicas still starting would absorb the load")
+        );
         // 2 ready at 150 %, 2 starting: 3.0 / 2.0 = 1.5, ceil(1.5 x 4) = 6.
         let d = a.sync(at(30), 2, 2, 1.5);
         assert_eq!(d.desired, 6);
@@ -344,7 +358,10 @@ mod tests {
         assert_eq!((d.recommended, d.desired), (5, 5));
         let d = a.sync(at(15), 1, 0, 5.0);
         assert_eq!((d.recommended, d.desired), (10, 5));
-        assert_eq!(d.reason, "scale-up limited to max(100 %, 4 replicas) per period");
+        assert_eq!(
+            d.reason,
+            "scale-up limited to max(100 %, 4 replicas) per period"
+        );
         let mut a = Autoscaler::new(AutoscalerConfig {
             max_replicas: 3,
             ..config()
@@ -378,7 +395,10 @@ mod tests {
         });
         assert_eq!(a.sync(at(0), 2, 0, 1.0).desired, 4);
         let d = a.sync(at(30), 4, 0, 1.0);
-        assert_eq!((d.desired, d.reason), (4, "cooldown after the last scaling activity"));
+        assert_eq!(
+            (d.desired, d.reason),
+            (4, "cooldown after the last scaling activity")
+        );
         assert_eq!(a.sync(at(60), 4, 0, 1.0).desired, 8);
         // 8 at 47.5 % (5 % below target): no scale-in.
         assert_eq!(a.sync(at(400), 8, 0, 0.475).desired, 8);

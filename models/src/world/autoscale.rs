@@ -57,7 +57,13 @@ impl World {
             let n = self.services[service].replicas.len();
             let initial = a.initial as usize;
             let slots: Vec<Slot> = (0..n)
-                .map(|k| if k < initial { Slot::Ready } else { Slot::Absent })
+                .map(|k| {
+                    if k < initial {
+                        Slot::Ready
+                    } else {
+                        Slot::Absent
+                    }
+                })
                 .collect();
             self.rotation[service] = slots.iter().map(|&s| s == Slot::Ready).collect();
             // The registry lists only the replicas in rotation: Envoy's panic threshold, which
@@ -134,20 +140,26 @@ impl World {
                 self.sample(i);
                 self.finish_draining(now, i);
                 let every = self.sample_every(i);
-                s.schedule_in(every, WorldEvent::Autoscale {
-                    scaler,
-                    replica,
-                    generation,
-                });
+                s.schedule_in(
+                    every,
+                    WorldEvent::Autoscale {
+                        scaler,
+                        replica,
+                        generation,
+                    },
+                );
             }
             SYNC => {
                 self.sync(s, i);
                 let every = self.scalers[i].hpa.config().sync_period;
-                s.schedule_in(every, WorldEvent::Autoscale {
-                    scaler,
-                    replica,
-                    generation,
-                });
+                s.schedule_in(
+                    every,
+                    WorldEvent::Autoscale {
+                        scaler,
+                        replica,
+                        generation,
+                    },
+                );
             }
             r => {
                 let sc = &self.scalers[i];
@@ -234,8 +246,7 @@ impl World {
         let current = ready + unready;
         if ready > 0 && metric > c.target * (1.0 + c.tolerance) {
             sc.report.under_provisioned += period;
-        } else if ready > 0 && metric < c.target * (1.0 - c.tolerance) && current > c.min_replicas
-        {
+        } else if ready > 0 && metric < c.target * (1.0 - c.tolerance) && current > c.min_replicas {
             sc.report.over_provisioned += period;
         }
         let desired = decision.desired;
@@ -260,11 +271,14 @@ impl World {
                 wanted -= 1;
                 self.set_slot(now, i, r, Slot::Starting);
                 let generation = self.scalers[i].generation[r];
-                s.schedule_in(ready_after, WorldEvent::Autoscale {
-                    scaler: i as u32,
-                    replica: r as u32,
-                    generation,
-                });
+                s.schedule_in(
+                    ready_after,
+                    WorldEvent::Autoscale {
+                        scaler: i as u32,
+                        replica: r as u32,
+                        generation,
+                    },
+                );
             }
         } else if desired < current {
             let mut extra = current - desired;
@@ -303,8 +317,7 @@ impl World {
 
     pub(super) fn ops_report(&mut self, end: SimTime) -> OpsReport {
         for sc in &mut self.scalers {
-            sc.report.replica_seconds +=
-                f64::from(sc.paid()) * (end - sc.paid_since).as_secs_f64();
+            sc.report.replica_seconds += f64::from(sc.paid()) * (end - sc.paid_since).as_secs_f64();
             sc.paid_since = end;
         }
         OpsReport {

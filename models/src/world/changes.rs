@@ -86,7 +86,8 @@ impl World {
                 let inst = &self.services[service.0 as usize].replicas[replica as usize];
                 let edge = inst.call_edges[usize::from(endpoint)][usize::from(call)];
                 self.set_policy(edge, &policy);
-                let plan = &mut self.replica_endpoints(service, replica)[usize::from(endpoint)].plan;
+                let plan =
+                    &mut self.replica_endpoints(service, replica)[usize::from(endpoint)].plan;
                 plan[usize::from(call)].0 = probability;
             }
             ChangeAction::Client { client, mut policy } => {

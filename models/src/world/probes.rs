@@ -63,23 +63,32 @@ impl World {
             } = *spec
             {
                 // The fault's index rides above the low byte, where the kind is.
-                s.schedule_at(at, WorldEvent::Probe {
-                    service: service.0,
-                    replica,
-                    what: HANG | ((fault as u32) << 8),
-                });
+                s.schedule_at(
+                    at,
+                    WorldEvent::Probe {
+                        service: service.0,
+                        replica,
+                        what: HANG | ((fault as u32) << 8),
+                    },
+                );
             }
         }
         for p in &self.probers {
             let service = p.config.service.0;
             for replica in 0..p.live_failures.len() as u32 {
-                for (probe, what) in [(p.config.liveness, LIVENESS), (p.config.readiness, READINESS)] {
+                for (probe, what) in [
+                    (p.config.liveness, LIVENESS),
+                    (p.config.readiness, READINESS),
+                ] {
                     if let Some(c) = probe {
-                        s.schedule_in(c.period, WorldEvent::Probe {
-                            service,
-                            replica,
-                            what,
-                        });
+                        s.schedule_in(
+                            c.period,
+                            WorldEvent::Probe {
+                                service,
+                                replica,
+                                what,
+                            },
+                        );
                     }
                 }
             }
@@ -111,19 +120,34 @@ impl World {
         match what {
             LIVENESS | READINESS => {
                 let live = what == LIVENESS;
-                let c = if live { config.liveness } else { config.readiness }.expect("a probe");
-                s.schedule_in(c.period, WorldEvent::Probe {
-                    service,
-                    replica,
-                    what,
-                });
-                if failing(live) {
-                    let failed = if live { LIVENESS_FAILED } else { READINESS_FAILED };
-                    s.schedule_in(c.timeout, WorldEvent::Probe {
+                let c = if live {
+                    config.liveness
+                } else {
+                    config.readiness
+                }
+                .expect("a probe");
+                s.schedule_in(
+                    c.period,
+                    WorldEvent::Probe {
                         service,
                         replica,
-                        what: failed,
-                    });
+                        what,
+                    },
+                );
+                if failing(live) {
+                    let failed = if live {
+                        LIVENESS_FAILED
+                    } else {
+                        READINESS_FAILED
+                    };
+                    s.schedule_in(
+                        c.timeout,
+                        WorldEvent::Probe {
+                            service,
+                            replica,
+                            what: failed,
+                        },
+                    );
                 } else if live {
                     self.probers[p].live_failures[r] = 0;
                 } else {

@@ -63,13 +63,21 @@ pub(super) fn autoscalers(c: &mut Checker, scenario: &Scenario, config: &mut Wor
                     "{} is not a target for {}; expected a number above 0{}",
                     a.target,
                     metric.name(),
-                    if metric == Metric::Utilisation { " and at most 1" } else { "" }
+                    if metric == Metric::Utilisation {
+                        " and at most 1"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
         let tolerance = a.tolerance.unwrap_or(0.1);
         if !(0.0..1.0).contains(&tolerance) {
-            bad(c, "tolerance", format!("{tolerance} is not a tolerance; expected 0 to below 1"));
+            bad(
+                c,
+                "tolerance",
+                format!("{tolerance} is not a tolerance; expected 0 to below 1"),
+            );
         }
         let d = |x: Option<crate::Duration>, default: SimDuration| x.map_or(default, |d| d.0);
         let sync_period = d(a.sync_period, SimDuration::from_secs(15));
@@ -92,7 +100,9 @@ pub(super) fn autoscalers(c: &mut Checker, scenario: &Scenario, config: &mut Wor
         }
         let placed = svc.replicas.clone();
         let max = a.max.clamp(1, MAX_AUTOSCALED_REPLICAS) as usize;
-        svc.replicas = (0..max.max(placed.len())).map(|k| placed[k % placed.len()]).collect();
+        svc.replicas = (0..max.max(placed.len()))
+            .map(|k| placed[k % placed.len()])
+            .collect();
         config.ops.autoscalers.push(AutoscalerConfig {
             service: ServiceId(i as u32),
             flavor,

@@ -119,7 +119,23 @@ fn fixed(p: &CallPolicy) -> String {
 /// The actions that turn `old` into `new`, or what differs that may not.
 fn diff(old: &WorldConfig, new: &WorldConfig) -> Result<Vec<ChangeAction>, String> {
     let top = [
-        ("the run's settings", same(&(old.duration, old.window, old.max_events, old.memory_limit_bytes), &(new.duration, new.window, new.max_events, new.memory_limit_bytes))),
+        (
+            "the run's settings",
+            same(
+                &(
+                    old.duration,
+                    old.window,
+                    old.max_events,
+                    old.memory_limit_bytes,
+                ),
+                &(
+                    new.duration,
+                    new.window,
+                    new.max_events,
+                    new.memory_limit_bytes,
+                ),
+            ),
+        ),
         ("the topology", same(&old.topology, &new.topology)),
         ("the network", same(&old.network, &new.network)),
         ("the faults", same(&old.faults, &new.faults)),
@@ -135,7 +151,11 @@ fn diff(old: &WorldConfig, new: &WorldConfig) -> Result<Vec<ChangeAction>, Strin
         let mut neutral = n.clone();
         let works = |s: &ServiceConfig| {
             std::iter::once((&s.service_time, s.error_rate, &s.calls))
-                .chain(s.endpoints.iter().map(|e| (&e.service_time, e.error_rate, &e.calls)))
+                .chain(
+                    s.endpoints
+                        .iter()
+                        .map(|e| (&e.service_time, e.error_rate, &e.calls)),
+                )
                 .map(|(t, e, c)| (t.clone(), e, c.clone()))
                 .collect::<Vec<_>>()
         };
@@ -258,7 +278,14 @@ Scenario(
         let changes = &loaded.config.ops.changes;
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].description, "edges.front->back.timeout = 250ms");
-        let [ChangeAction::Call { call, policy, probability, .. }] = &changes[0].actions[..]
+        let [
+            ChangeAction::Call {
+                call,
+                policy,
+                probability,
+                ..
+            },
+        ] = &changes[0].actions[..]
         else {
             panic!("{:?}", changes[0].actions)
         };
@@ -267,7 +294,14 @@ Scenario(
             policy.timeout,
             Some(Distribution::Constant(SimDuration::from_millis(250)))
         );
-        let [ChangeAction::Call { call: 1, probability, .. }] = &changes[1].actions[..] else {
+        let [
+            ChangeAction::Call {
+                call: 1,
+                probability,
+                ..
+            },
+        ] = &changes[1].actions[..]
+        else {
             panic!("{:?}", changes[1].actions)
         };
         assert_eq!(*probability, 0.0);
@@ -298,11 +332,17 @@ Scenario(
         let changes = &loaded.config.ops.changes;
         assert!(matches!(
             changes[0].actions[..],
-            [ChangeAction::Work { error_rate: 0.25, .. }]
+            [ChangeAction::Work {
+                error_rate: 0.25,
+                ..
+            }]
         ));
         assert!(matches!(
             changes[1].actions[..],
-            [ChangeAction::RateLimit { rate_limit: Some(_), .. }]
+            [ChangeAction::RateLimit {
+                rate_limit: Some(_),
+                ..
+            }]
         ));
     }
 
@@ -347,7 +387,10 @@ Scenario(
         ] {
             let err = load(change).expect_err(change);
             assert!(err.contains(expected), "{change}: {err}");
-            assert!(err.starts_with(&format!("changing.ron:{line}:")), "{change}: {err}");
+            assert!(
+                err.starts_with(&format!("changing.ron:{line}:")),
+                "{change}: {err}"
+            );
         }
     }
 }

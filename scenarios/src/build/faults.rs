@@ -201,7 +201,12 @@ impl FaultChecker<'_, '_, '_> {
         let anchors = ["faults", q.as_str()];
         let id = self.service(&anchors, service)?;
         let replicas = self.known.spec(id).replicas;
-        let scaled = self.known.spec(id).autoscale.as_ref().map_or(replicas, |a| a.max);
+        let scaled = self
+            .known
+            .spec(id)
+            .autoscale
+            .as_ref()
+            .map_or(replicas, |a| a.max);
         if replica >= replicas.max(scaled) {
             self.c.report(
                 &[&anchors[..], &["replica"]].concat(),

@@ -20,10 +20,18 @@ pub(super) fn probes(c: &mut Checker, scenario: &Scenario, config: &mut WorldCon
             let failure_threshold = spec.failure_threshold.unwrap_or(3);
             let field = |f: &str| format!("services[{i}].probes.{kind}.{f}");
             if period < SimDuration::from_millis(100) {
-                c.report(&[&q, kind, "period"], field("period"), "must be at least 100ms".into());
+                c.report(
+                    &[&q, kind, "period"],
+                    field("period"),
+                    "must be at least 100ms".into(),
+                );
             }
             if timeout == SimDuration::ZERO {
-                c.report(&[&q, kind, "timeout"], field("timeout"), "must be greater than 0".into());
+                c.report(
+                    &[&q, kind, "timeout"],
+                    field("timeout"),
+                    "must be greater than 0".into(),
+                );
             }
             if failure_threshold == 0 {
                 c.report(

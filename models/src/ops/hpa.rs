@@ -242,20 +242,23 @@ impl Autoscaler {
     /// new recommendation included. Old samples are dropped.
     fn stabilize(&mut self, now: SimTime, current: u32, recommended: u32) -> u32 {
         let c = &self.config;
-        let up_cutoff = SimTime(now.0.saturating_sub(c.scale_up_stabilization.as_nanos()));
-        let down_cutoff = SimTime(now.0.saturating_sub(c.scale_down_stabilization.as_nanos()));
+        // A sample counts while `at` is after `now - window` (`After(cutoff)`), written
+        // without a subtraction that would saturate at time 0.
+        let within =
+            |at: SimTime, window: SimDuration| at.0.saturating_add(window.as_nanos()) > now.0;
+        let (up_window, down_window) = (c.scale_up_stabilization, c.scale_down_stabilization);
         let mut up = recommended;
         let mut down = recommended;
         for &(at, r) in &self.recommendations {
-            if at > up_cutoff {
+            if within(at, up_window) {
                 up = up.min(r);
             }
-            if at > down_cutoff {
+            if within(at, down_window) {
                 down = down.max(r);
             }
         }
-        let oldest = up_cutoff.min(down_cutoff);
-        self.recommendations.retain(|&(at, _)| at > oldest);
+        self.recommendations
+            .retain(|&(at, _)| within(at, up_window) || within(at, down_window));
         self.recommendations.push((now, recommended));
         current.max(up).min(down)
     }

@@ -120,3 +120,76 @@ pub(super) fn autoscalers(c: &mut Checker, scenario: &Scenario, config: &mut Wor
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use sim_core::SimDuration;
+
+    const BASE: &str = r#"
+Scenario(
+    version: 1,
+    name: "scaled",
+    duration: "60s",
+    services: [
+        Service(name: "api", replicas: 2, workers: 4, service_time: Constant(value: "1ms"),
+                OPS),
+    ],
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 10.0))],
+    faults: [FAULTS],
+)
+"#;
+
+    fn load(ops: &str, faults: &str) -> Result<crate::Loaded, String> {
+        let text = BASE.replace("OPS", ops).replace("FAULTS", faults);
+        crate::load_str(Path::new("scaled.ron"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_autoscaled_service_is_wired_with_its_maximum() {
+        let loaded = load(
+            "autoscale: (min: 1, max: 5, target: 0.5, provisioning: \"20s\")",
+            "",
+        )
+        .unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.services[0].replicas.len(), 5);
+        let a = &c.ops.autoscalers[0];
+        assert_eq!((a.initial, a.min_replicas, a.max_replicas), (2, 1, 5));
+        assert_eq!(a.sync_period, SimDuration::from_secs(15));
+        assert_eq!(a.scale_down_stabilization, SimDuration::from_secs(300));
+        assert_eq!(a.tolerance, 0.1);
+        assert_eq!(a.provisioning, SimDuration::from_secs(20));
+    }
+
+    #[test]
+    fn bad_operations_say_where_and_what() {
+        for (ops, faults, expected) in [
+            (
+                "autoscale: (min: 3, max: 2, target: 0.5)",
+                "",
+                "scaled.ron:8:37: services[0].autoscale.max: 2 is not a maximum",
+            ),
+            (
+                "autoscale: (min: 1, max: 4, target: 1.5)",
+                "",
+                "services[0].autoscale.target: 1.5 is not a target for utilisation",
+            ),
+            (
+                "probes: (liveness: (failure_threshold: 0))",
+                "",
+                "services[0].probes.liveness.failure_threshold: must be at least 1",
+            ),
+            (
+                "",
+                "Hang(service: \"api\", replica: 2, at: \"10s\")",
+                "faults[0].replica: service \"api\" has no replica 2; it has 2",
+            ),
+        ] {
+            let err = load(ops, faults).expect_err(ops);
+            assert!(err.contains(expected), "{ops} {faults}: {err}");
+            assert!(err.starts_with("scaled.ron:"), "{err}");
+        }
+    }
+}

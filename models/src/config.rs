@@ -39,6 +39,8 @@ pub struct WorldConfig {
     pub topology: crate::topology::Topology,
     /// Per host, its local clock (empty: every clock is ideal).
     pub clocks: Vec<crate::clock::ClockConfig>,
+    /// Mid-run changes and autoscalers (empty: the world runs as configured).
+    pub ops: crate::ops::Operations,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -570,6 +572,13 @@ pub enum Fault {
         crash_above: Option<f64>,
         restart_after: SimDuration,
     },
+    /// A replica's process hangs at `at`: it accepts connections and never answers, until a
+    /// liveness probe restarts it (`world/probes.rs`).
+    Hang {
+        service: ServiceId,
+        replica: u32,
+        at: SimTime,
+    },
     /// A client sends `multiply` times its rate in `[from, to)`.
     LoadSpike {
         client: ClientId,
@@ -592,6 +601,7 @@ impl Fault {
                 at, restart_after, ..
             } => (at, restart_after.map_or(end, |d| (at + d).min(end))),
             Fault::Chaos { .. } | Fault::Leak { .. } => (SimTime::ZERO, end),
+            Fault::Hang { at, .. } => (at, end),
         }
     }
 
@@ -607,6 +617,7 @@ impl Fault {
             Fault::Chaos { .. } => "chaos",
             Fault::Leak { .. } => "leak",
             Fault::LoadSpike { .. } => "load_spike",
+            Fault::Hang { .. } => "hang",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod lb;
 pub mod metrics;
 pub mod network;
+pub mod ops;
 pub mod policy;
 pub mod report;
 pub mod topology;

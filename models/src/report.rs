@@ -214,4 +214,6 @@ pub struct RunResult {
     /// The window the scenario asked for; wider `window` means the run was long enough for the
     /// series to coarsen.
     pub window_configured: SimDuration,
+    /// What autoscalers did (empty without operations).
+    pub ops: crate::ops::OpsReport,
 }

@@ -3,6 +3,7 @@
 //! the analysis judged against. No script, no external URL, no wall clock: the same run and
 //! analysis always give the same bytes.
 
+mod ops;
 use std::error::Error;
 use std::fmt::Write as _;
 
@@ -701,6 +702,9 @@ fn charts(out: &mut String, page: &Page) {
 
     // f. Circuit breakers.
     breaker_figure(out, page);
+
+    // g. Autoscaled replicas.
+    ops::autoscale_figure(out, page);
 }
 
 /// A breaker state's colour: closed green, half-open amber, open red.
@@ -1528,6 +1532,7 @@ mod tests {
             memory_limit_bytes: u64::MAX,
             topology: Default::default(),
             clocks: Vec::new(),
+            ops: Default::default(),
         }
     }
 

@@ -112,6 +112,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         .map(|n| Value::from(n.as_str()))
         .collect();
     doc.insert("blast_radius".into(), Value::Array(blast));
+    if let Some(autoscaling) = crate::ops::json(result) {
+        doc.insert("autoscaling".into(), autoscaling);
+    }
 
     Value::Object(doc)
 }

@@ -15,6 +15,7 @@ pub mod csv;
 pub mod html;
 mod json;
 pub mod markdown;
+mod ops;
 mod phrases;
 pub mod sweep;
 mod text;

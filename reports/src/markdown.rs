@@ -176,6 +176,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         }
     }
 
+    out.push_str(&crate::ops::markdown(result, escape));
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
     out
 }

@@ -200,6 +200,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
             let _ = writeln!(out, "  {}: {}", f.subject, f.facts.join("; "));
         }
     }
+    out.push_str(&crate::ops::text(result));
     out
 }
 

@@ -20,6 +20,7 @@
 //! | `services.NAME.service_time` | a distribution |
 //! | `services.NAME.execution` | `ThreadPerRequest` or `Async` |
 //! | `edges.FROM->TO.timeout`, `.retry`, `.retry.max_attempts`, `.retry.backoff` | as above, for service FROM's call to TO, or client FROM's calls when FROM is `client:NAME` |
+//! | `edges.FROM->TO.probability` | a probability: service FROM makes its call to TO this often (0: turned off) |
 //! | `clients.NAME.arrivals.rate_per_s` | a number |
 //! | `clients.NAME.arrivals`, `.timeout`, `.retry`, `.retry.max_attempts`, `.retry.backoff` | as above |
 //! | `faults[I].multiply` | a number |
@@ -242,6 +243,10 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                     .iter_mut()
                     .find(|c| c.to.as_deref() == Some(to))
                     .ok_or_else(|| format!("service \"{from}\" makes no call to \"{to}\""))?;
+                if field == ["probability"] {
+                    call.probability = Some(number(value, "a probability")?);
+                    return Ok(());
+                }
                 policy_mut!(call)
             };
             if !set_policy(policy, default_retry.as_ref(), field, value)? {

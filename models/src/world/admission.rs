@@ -28,6 +28,12 @@ impl World {
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Unavailable));
             return;
         }
+        if self.is_hung(service, replica) {
+            // A hung process accepts the connection and never answers.
+            self.services[service].report.black_holed += 1;
+            self.discard_job(job);
+            return;
+        }
         let state = &mut self.services[service];
         if state
             .black_holes

@@ -120,7 +120,13 @@ impl World {
             return 0;
         }
         let service = edge.to.0 as usize;
-        if matches!(self.specs[service].health, Health::Unchecked) && edge.outlier.is_none() {
+        let rotation = self.rotation.get(service).map_or(&[][..], |r| &r[..]);
+        let unready = self.unready.get(service).map_or(&[][..], |r| &r[..]);
+        let rotates = !rotation.is_empty() || !unready.is_empty();
+        if matches!(self.specs[service].health, Health::Unchecked)
+            && edge.outlier.is_none()
+            && !rotates
+        {
             // Every replica is eligible: no flags to build, no scan.
             return edge
                 .balancer
@@ -139,7 +145,9 @@ impl World {
                 Health::Active(_) => edge.health[i].is_healthy(),
             };
             let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
-            self.eligible.push(healthy && !ejected);
+            let serving = !rotates
+                || (rotation.get(i).is_none_or(|&on| on) && !unready.get(i).is_some_and(|&u| u));
+            self.eligible.push(healthy && !ejected && serving);
         }
         edge.balancer
             .pick(&self.eligible, &edge.outstanding, &mut edge.lb_rng)

@@ -111,11 +111,30 @@ pub enum WorldEvent {
     },
     /// Bulkhead waiters handed a permit carry on (see `World::resume_waiters`).
     ResumeWaiters,
+    /// A mid-run change's action reaches a replica (`changes.rs`).
+    Change {
+        change: u32,
+        action: u32,
+        replica: u32,
+    },
+    /// Self-healing (`probes.rs`): a replica hangs, is probed, or a probe's timeout passed.
+    Probe {
+        service: u32,
+        replica: u32,
+        what: u32,
+    },
+    /// An autoscaler samples its metric, syncs, or a replica it started is ready
+    /// (`autoscale.rs`; `replica` is `SAMPLE`, `SYNC` or the replica).
+    Autoscale {
+        scaler: u32,
+        replica: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 23] = [
+    pub const KIND_NAMES: [&'static str; 26] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -139,6 +158,9 @@ impl WorldEvent {
         "outlier_sweep",
         "resume_waiters",
         "arrival_undecided",
+        "change",
+        "autoscale",
+        "probe",
     ];
 }
 
@@ -169,6 +191,9 @@ impl Event for WorldEvent {
             WorldEvent::OutlierSweep { .. } => 20,
             WorldEvent::ResumeWaiters => 21,
             WorldEvent::ArrivalUndecided { .. } => 22,
+            WorldEvent::Change { .. } => 23,
+            WorldEvent::Autoscale { .. } => 24,
+            WorldEvent::Probe { .. } => 25,
         }
     }
 
@@ -198,6 +223,9 @@ impl Event for WorldEvent {
             | WorldEvent::HealthResult { edge, .. }
             | WorldEvent::OutlierSweep { edge } => edge.0,
             WorldEvent::ResumeWaiters => 0,
+            WorldEvent::Change { change, .. } => change,
+            WorldEvent::Autoscale { scaler, .. } => scaler,
+            WorldEvent::Probe { service, .. } => service,
         }
     }
 }

@@ -65,6 +65,7 @@ impl ActsOn {
             Fault::Latency { service, .. }
             | Fault::Errors { service, .. }
             | Fault::BlackHole { service, .. }
+            | Fault::Hang { service, .. }
             | Fault::Leak { service, .. } => Self::of_service(config, *service),
             Fault::Crash { target, .. } | Fault::Chaos { target, .. } => {
                 let hit = replicas_of(config, target);
@@ -158,6 +159,12 @@ pub(super) fn describe(config: &WorldConfig, fault: &Fault) -> (String, String) 
         Fault::BlackHole { service, .. } => {
             (name(*service), format!("{} black hole", name(*service)))
         }
+        Fault::Hang {
+            service, replica, ..
+        } => (
+            name(*service),
+            format!("{} replica {replica} hangs", name(*service)),
+        ),
         Fault::Crash { target, .. } => (
             first_service(target),
             format!("{} crash", target_name(target)),

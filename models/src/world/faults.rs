@@ -415,6 +415,8 @@ fn install_one(
         Fault::BlackHole { service, from, to } => {
             services[service.0 as usize].black_holes.push((*from, *to))
         }
+        // Scheduled and acted on by `probes.rs`.
+        Fault::Hang { .. } => {}
         Fault::Leak {
             service,
             growth_per_hour,

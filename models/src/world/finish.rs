@@ -95,7 +95,9 @@ impl World {
                     });
             }
         }
+        let ops = self.ops_report(end);
         RunResult {
+            ops,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

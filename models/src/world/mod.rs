@@ -42,8 +42,10 @@
 
 mod admission;
 mod attempt;
+mod autoscale;
 mod bulkhead;
 mod call;
+mod changes;
 mod clients;
 mod edge;
 mod events;
@@ -51,6 +53,7 @@ mod fault_reports;
 mod faults;
 mod finish;
 mod plan;
+mod probes;
 mod service;
 mod slab;
 #[cfg(test)]
@@ -97,7 +100,7 @@ use self::clients::{ClientState, RequestKind};
 use self::edge::{Edge, layers, one_attempt_per_call};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
-use self::service::{Job, LatencyFault, Replica, ServiceSpec, ServiceState};
+use self::service::{EndpointSpec, Job, LatencyFault, Replica, ServiceSpec, ServiceState};
 pub use self::slab::{AttemptId, CallSerial, EdgeId};
 use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};
 use self::tracing::Tracer;
@@ -171,6 +174,17 @@ pub struct World {
     /// `INLINE_RETRIES_PER_EVENT`).
     inline_retries: u32,
     tracer: Option<Box<Tracer>>,
+    /// Mid-run changes (`changes.rs`); empty for most scenarios.
+    changes: Vec<crate::ops::Change>,
+    /// Autoscalers (`autoscale.rs`), and per service which replicas callers may send to
+    /// (empty: all; only autoscaled services keep replicas out of rotation).
+    scalers: Vec<autoscale::Scaler>,
+    rotation: Vec<Vec<bool>>,
+    /// Probes (`probes.rs`), and per service which replicas hang (with the fault) and which
+    /// failed their readiness probes (empty for services that cannot).
+    probers: Vec<probes::Prober>,
+    hung: Vec<Vec<Option<u32>>>,
+    unready: Vec<Vec<bool>>,
 }
 
 impl World {
@@ -259,6 +273,9 @@ impl World {
                 _ => {}
             }
         }
+        self.schedule_changes(s);
+        self.schedule_autoscalers(s);
+        self.schedule_probes(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -331,6 +348,21 @@ impl World {
             }
             WorldEvent::OutlierSweep { edge } => self.on_outlier_sweep(s, edge),
             WorldEvent::ResumeWaiters => self.resume_waiters::<TRACE>(s),
+            WorldEvent::Change {
+                change,
+                action,
+                replica,
+            } => self.on_change(s.now(), change, action, replica),
+            WorldEvent::Autoscale {
+                scaler,
+                replica,
+                generation,
+            } => self.on_autoscale(s, scaler, replica, generation),
+            WorldEvent::Probe {
+                service,
+                replica,
+                what,
+            } => self.on_probe::<TRACE>(s, service, replica, what),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }

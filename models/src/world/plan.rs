@@ -20,7 +20,7 @@ impl World {
             let (service, replica) = (job.service.0 as usize, job.replica as usize);
             let endpoint = usize::from(job.endpoint);
             let first = usize::from(job.next_call);
-            let plan = &self.specs[service].endpoints[endpoint].plan;
+            let plan = &self.specs[service].endpoint(replica, endpoint).plan;
             let Some(&(_, group)) = plan.get(first) else {
                 let outcome = if job.degraded {
                     Outcome::Degraded

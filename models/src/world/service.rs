@@ -144,9 +144,24 @@ pub(super) struct ServiceSpec {
     /// A request finding the queue full waits for a place.
     pub(super) backpressure: bool,
     pub(super) health: Health,
+    /// Per replica, its endpoints once a mid-run change reached it (`changes.rs`); empty
+    /// until then.
+    pub(super) by_replica: Vec<Option<Vec<EndpointSpec>>>,
+}
+
+impl ServiceSpec {
+    /// The endpoint as `replica` runs it.
+    #[inline]
+    pub(super) fn endpoint(&self, replica: usize, endpoint: usize) -> &EndpointSpec {
+        match self.by_replica.get(replica) {
+            Some(Some(changed)) => &changed[endpoint],
+            _ => &self.endpoints[endpoint],
+        }
+    }
 }
 
 /// One endpoint: its work, and per call of its plan the probability and parallel group.
+#[derive(Clone)]
 pub(super) struct EndpointSpec {
     pub(super) service_time: Distribution,
     pub(super) error_rate: f64,
@@ -280,6 +295,7 @@ impl ServiceSpec {
             renege: s.abandonment == crate::config::Abandonment::Renege,
             backpressure: s.backpressure,
             health: s.health,
+            by_replica: Vec::new(),
         }
     }
 }

@@ -82,8 +82,20 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
+            changes: config.ops.changes.clone(),
+            scalers: Vec::new(),
+            rotation: Vec::new(),
+            probers: Vec::new(),
+            hung: Vec::new(),
+            unready: Vec::new(),
         };
         world.mirror_service_stats();
+        world.install_changes(config);
+        world.install_autoscalers(config);
+        world.install_probes(config);
+        if world.acts_mid_run(config) {
+            world.record_every_sample();
+        }
         world
     }
 
@@ -106,6 +118,30 @@ impl World {
         }
         for (service, only) in self.services.iter_mut().zip(callers) {
             service.stats_mirror = only.flatten();
+        }
+    }
+
+    /// Whether something changes the world while it runs (a mid-run change, an autoscaler, a
+    /// probe, a hung replica): then an edge's calls may stop being single attempts, or a
+    /// service stop receiving every attempt its caller counts, so nothing is mirrored.
+    fn acts_mid_run(&self, config: &WorldConfig) -> bool {
+        let ops = &config.ops;
+        !ops.changes.is_empty()
+            || !ops.autoscalers.is_empty()
+            || !ops.probes.is_empty()
+            || config
+                .faults
+                .iter()
+                .any(|f| matches!(f, Fault::Hang { .. }))
+    }
+
+    /// Every statistics object records its own samples (no copies at the end).
+    fn record_every_sample(&mut self) {
+        for e in &mut self.edges {
+            e.calls_mirror_attempts = false;
+        }
+        for s in &mut self.services {
+            s.stats_mirror = None;
         }
     }
 }

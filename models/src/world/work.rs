@@ -58,7 +58,8 @@ impl World {
             .gauges
             .set(now, state.busy_total, state.queue_total);
         let endpoint = usize::from(self.jobs[job_id].endpoint);
-        let mut work = self.specs[service].endpoints[endpoint]
+        let mut work = self.specs[service]
+            .endpoint(replica, endpoint)
             .service_time
             .sample(&mut state.service_time_rng);
         for f in &state.latency_faults {
@@ -100,8 +101,10 @@ impl World {
         let now = s.now();
         self.work_ended(job, now);
         let service = self.jobs[job].service.0 as usize;
-        let error_rate =
-            self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
+        let (replica, endpoint) = (self.jobs[job].replica as usize, self.jobs[job].endpoint);
+        let error_rate = self.specs[service]
+            .endpoint(replica, usize::from(endpoint))
+            .error_rate;
         let state = &mut self.services[service];
         let injected = state
             .error_faults

@@ -71,6 +71,11 @@ impl FaultChecker<'_, '_, '_> {
                 to,
             } => self.errors(service, *rate, (from, to)),
             F::BlackHole { service, from, to } => self.black_hole(service, (from, to)),
+            F::Hang {
+                service,
+                replica,
+                at,
+            } => self.hang(service, *replica, at),
             F::Crash {
                 target,
                 at,
@@ -189,6 +194,35 @@ impl FaultChecker<'_, '_, '_> {
         let id = self.service(&anchors, service);
         let (from, to) = self.window(&anchors, window);
         id.map(|service| mc::Fault::BlackHole { service, from, to })
+    }
+
+    fn hang(&mut self, service: &str, replica: u32, at: &Duration) -> Option<mc::Fault> {
+        let q = quoted(service);
+        let anchors = ["faults", q.as_str()];
+        let id = self.service(&anchors, service)?;
+        let replicas = self.known.spec(id).replicas;
+        let scaled = self
+            .known
+            .spec(id)
+            .autoscale
+            .as_ref()
+            .map_or(replicas, |a| a.max);
+        if replica >= replicas.max(scaled) {
+            self.c.report(
+                &[&anchors[..], &["replica"]].concat(),
+                format!("{}.replica", self.field),
+                format!("service \"{service}\" has no replica {replica}; it has {replicas}"),
+            );
+            return None;
+        }
+        if at.0 >= self.known.scenario.duration.0 {
+            self.after_the_end("at", at.0);
+        }
+        Some(mc::Fault::Hang {
+            service: id,
+            replica,
+            at: SimTime::ZERO + at.0,
+        })
     }
 
     fn crash(

@@ -5,8 +5,10 @@
 //! diagnostics (settings, topology, services, clients, faults, expectations, network, clocks),
 //! and every checker reports into one [`Checker`].
 
+mod autoscale;
 mod budget;
 mod calls;
+mod changes;
 mod clients;
 mod clocks;
 mod expect;
@@ -15,6 +17,7 @@ mod inbound;
 mod locate;
 mod network;
 mod policy;
+mod probes;
 mod retry;
 mod services;
 mod topology;
@@ -64,7 +67,7 @@ pub fn build_with_warnings(
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
-    let config = WorldConfig {
+    let mut config = WorldConfig {
         name: scenario.name.clone(),
         duration: scenario.duration.0,
         services,
@@ -76,7 +79,19 @@ pub fn build_with_warnings(
         memory_limit_bytes: scenario.limits.memory.0,
         topology: known.topology,
         clocks,
+        ops: Default::default(),
     };
+    autoscale::autoscalers(&mut c, scenario, &mut config);
+    probes::probes(&mut c, scenario, &mut config);
+    if !c.diagnostics.is_empty() {
+        return Err(c.diagnostics);
+    }
+    if !scenario.changes.is_empty() {
+        config.ops.changes = changes::changes(&mut c, scenario, &config);
+        if !c.diagnostics.is_empty() {
+            return Err(c.diagnostics);
+        }
+    }
     Ok((config, c.warnings))
 }
 

@@ -8,9 +8,11 @@ use crate::size::ByteSize;
 
 mod inbound;
 mod network;
+mod ops;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
+pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
@@ -100,6 +102,9 @@ pub struct Scenario {
     /// What `faultline check` requires of this scenario across seeds.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Mid-run changes: `--set` paths set at a simulated time.
+    #[serde(default)]
+    pub changes: Vec<Change>,
 }
 
 /// A requirement checked by `faultline check` over a range of seeds.
@@ -218,6 +223,12 @@ pub struct Service {
     /// How callers learn which replicas are alive (default Unchecked).
     #[serde(default)]
     pub health: HealthCheck,
+    /// An autoscaler: `replicas` is then the count at the start.
+    #[serde(default)]
+    pub autoscale: Option<Autoscale>,
+    /// Kubernetes liveness and readiness probes.
+    #[serde(default)]
+    pub probes: Option<Probes>,
 }
 
 fn one() -> u32 {
@@ -801,6 +812,14 @@ pub enum Fault {
         rate: f64,
         from: Duration,
         to: Duration,
+    },
+    /// Replica `replica` of the service hangs at `at`: it keeps accepting connections and
+    /// never answers, until a liveness probe restarts it (`probes` on the service).
+    Hang {
+        service: String,
+        #[serde(default)]
+        replica: u32,
+        at: Duration,
     },
     /// Requests arriving in `[from, to)` are accepted and never answered.
     BlackHole {

@@ -12,6 +12,7 @@ mod check;
 mod files;
 mod replay;
 mod runs;
+mod swarm;
 mod sweep;
 mod wall;
 
@@ -62,6 +63,10 @@ enum Command {
         /// README).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Print the concrete scenario this seed draws from a swarm scenario (`Between`,
+        /// `OneOf`, `Maybe`), a file that loads and runs as it is, instead of running.
+        #[arg(long)]
+        print_scenario: bool,
     },
     /// Run every seed of a range times every combination of parameter values, over every core.
     ///
@@ -271,6 +276,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             max_events,
             max_wall,
             sets,
+            print_scenario,
         } => run(
             &scenario,
             seed,
@@ -281,6 +287,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 max_wall,
             },
             &sets,
+            print_scenario,
         ),
         Command::Sweep {
             scenario,
@@ -391,9 +398,9 @@ fn compare(
     out: Option<&Path>,
     jobs: Option<usize>,
 ) -> Result<ExitCode> {
-    let a = scenarios::load(path_a)?;
+    let a = swarm::Source::read(path_a, &[], seeds.first)?;
     print_warnings(&a.warnings);
-    let b = scenarios::load(path_b)?;
+    let b = swarm::Source::read(path_b, &[], seeds.first)?;
     print_warnings(&b.warnings);
     for o in out.iter() {
         refuse_to_overwrite(o, path_a)?;
@@ -402,27 +409,29 @@ fn compare(
     let target = claim_out(out)?;
     let workers = runs::Workers::new(jobs)?;
     let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
-    let aggregate = |loaded: &scenarios::Loaded| {
-        let config = &loaded.config;
-        let mut aggregate = reports::compare::Aggregate::new(&config.name, config.window);
-        let runs = workers.in_order(&seeds, |&seed| {
+    let aggregate = |source: &swarm::Source| -> Result<reports::compare::Aggregate> {
+        let first = source.load(seeds[0])?;
+        let mut aggregate =
+            reports::compare::Aggregate::new(&first.config.name, first.config.window);
+        let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
             let run = runs::RunId {
-                scenario: loaded.path.clone(),
+                scenario: source.path.clone(),
                 seed,
                 sets: Vec::new(),
                 max_events: None,
             };
-            runs::simulate(run, config)
+            Ok(runs::simulate(run, &source.load(seed)?.config))
         });
         // Folded in seed order: the result is the same for any number of threads.
-        for (result, analysis) in runs.flatten() {
+        for run in runs.flatten() {
+            let (result, analysis) = run?;
             aggregate.add(&result, &analysis);
         }
-        aggregate
+        Ok(aggregate)
     };
     let comparison = reports::compare::Comparison {
-        a: aggregate(&a),
-        b: aggregate(&b),
+        a: aggregate(&a)?,
+        b: aggregate(&b)?,
     };
     for agg in [&comparison.a, &comparison.b] {
         if let Some(sentence) = agg.incomplete_sentence() {
@@ -455,9 +464,20 @@ fn run(
         max_wall,
     }: Stops,
     sets: &[String],
+    print_scenario: bool,
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
-    let mut loaded = scenarios::load_with(path, &settings)?;
+    let source = swarm::Source::read(path, &settings, seed)?;
+    if print_scenario {
+        print_warnings(&source.warnings);
+        if let Some(out) = out {
+            refuse_to_overwrite(out, path)?;
+        }
+        let target = claim_out(out)?;
+        emit(&source.concrete(seed)?, target.as_ref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut loaded = source.load(seed)?.into_owned();
     print_warnings(&loaded.warnings);
     if let Some(n) = max_events {
         if n == 0 {
@@ -534,7 +554,8 @@ pub(crate) fn print_warnings(warnings: &[String]) {
 fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed = false;
     for path in paths {
-        match scenarios::load(path) {
+        // A swarm scenario is checked as seed 1 draws it.
+        match swarm::Source::read(path, &[], 1).and_then(|s| Ok(s.load(1)?.into_owned())) {
             Ok(loaded) => {
                 print_warnings(&loaded.warnings);
                 print_stdout(&format!(
@@ -545,7 +566,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
                 ))?;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {e:#}");
                 failed = true;
             }
         }

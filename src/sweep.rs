@@ -111,17 +111,21 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     // The points share one file: each warning is printed once.
     let mut warnings: Vec<String> = Vec::new();
     for point in probe.points() {
-        let loaded = scenarios::load_with(args.scenario, &point)?;
-        for w in loaded.warnings {
-            if !warnings.contains(&w) {
-                warnings.push(w);
+        // A swarm scenario is drawn again for every seed (`crate::swarm`).
+        let source = crate::swarm::Source::read(args.scenario, &point, args.seeds.first)?;
+        for w in &source.warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
             }
         }
-        configs.push(loaded.config);
+        configs.push(source);
     }
     crate::print_warnings(&warnings);
     let definition = Definition {
-        scenario: configs.first().map(|c| c.name.clone()).unwrap_or_default(),
+        scenario: match configs.first() {
+            Some(source) => source.load(args.seeds.first)?.config.name.clone(),
+            None => String::new(),
+        },
         ..probe
     };
     if let Some(out) = args.out {
@@ -135,7 +139,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         None => (0..definition.run_count()).collect(),
     };
     let points = definition.points();
-    let run_index = |index: u64| {
+    let run_index = |index: u64| -> Result<_> {
         let (point, seed) = definition.run(index);
         let run = RunId {
             scenario: args.scenario.to_owned(),
@@ -143,8 +147,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             sets: points[point].clone(),
             max_events: None,
         };
-        let (result, analysis) = runs::simulate(run, &configs[point]);
-        reports::sweep::summarise(index, &result, &analysis)
+        let (result, analysis) = runs::simulate(run, &configs[point].load(seed)?.config);
+        Ok(reports::sweep::summarise(index, &result, &analysis))
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
@@ -185,7 +189,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         // Its last run is run again: a checkpoint edited by hand, or written by a faultline
         // whose runs differ, is refused rather than joined to new runs.
         if let Some(last) = previous.runs.last() {
-            let again = run_index(last.index);
+            let again = run_index(last.index)?;
             if &again != last {
                 bail!(
                     "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
@@ -222,7 +226,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     });
     // A checkpoint after every chunk of runs, which arrive in index order.
     for chunk in summaries {
-        doc.runs.extend(chunk);
+        doc.runs.extend(chunk.into_iter().collect::<Result<Vec<_>>>()?);
         doc.runs.sort_by_key(|r| r.index);
         if let Some(target) = &target {
             target.write(doc.to_json().as_bytes())?;

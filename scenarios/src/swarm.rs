@@ -38,7 +38,8 @@ pub struct Draw {
     /// 1-based line and column of the swarm value in the swarm file.
     pub line: usize,
     pub column: usize,
-    /// The field it is the value of (`multiply`), or `element` for a list element.
+    /// The field it is the value of (`multiply`), or for a `Maybe` the element's name
+    /// (`Crash`).
     pub field: String,
     /// What it became: `13.21`, `"2m 3s"`, `left out`, `kept`.
     pub value: String,
@@ -671,11 +672,15 @@ impl<'a> Drawer<'a> {
                         return Err((p.span().0, format!("Maybe's probability {} is not a number between 0 and 1", self.text(p))));
                     }
                 };
+                let what = match element {
+                    Node::Group { name: Some(n), .. } => *n,
+                    _ => "element",
+                };
                 if rng.chance(p) {
-                    self.note(start, field, "kept".into());
+                    self.note(start, Some(what), "kept".into());
                     self.render(element, field, false)
                 } else {
-                    self.note(start, field, "left out".into());
+                    self.note(start, Some(what), "left out".into());
                     Ok(LEFT_OUT.to_owned())
                 }
             }

@@ -34,11 +34,26 @@ pub struct ExpectationResult {
     /// What the value is compared with, for messages: `>= 0.995`.
     pub bound: String,
     better: Better,
+    bound_value: f64,
     unit: &'static str,
     decimals: usize,
 }
 
 impl ExpectationResult {
+    /// The seeds whose run alone does not meet the bound, in seed order: for a swarm scenario,
+    /// the seeds whose drawn scenario fails (`over: Mean` judges the mean, but a seed is still
+    /// named by its own value).
+    pub fn failing_seeds(&self) -> Vec<u64> {
+        self.per_seed
+            .iter()
+            .filter(|&&(_, v)| match self.better {
+                Better::Higher => v < self.bound_value,
+                Better::Lower => v > self.bound_value,
+            })
+            .map(|&(seed, _)| seed)
+            .collect()
+    }
+
     /// A value in the expectation's unit: `0.99512`, `182.300 ms`, `never`.
     pub fn format(&self, value: f64) -> String {
         if value.is_infinite() {
@@ -265,6 +280,7 @@ impl Evaluator {
                     passed,
                     bound: spec.bound,
                     better: spec.better,
+                    bound_value: spec.bound_value,
                     unit: spec.unit,
                     decimals: spec.decimals,
                 }

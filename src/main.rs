@@ -12,6 +12,7 @@ mod check;
 mod files;
 mod replay;
 mod runs;
+mod spof;
 mod swarm;
 mod sweep;
 mod wall;
@@ -174,6 +175,37 @@ enum Command {
     },
     /// Re-run one seed: check its fingerprint, write its trace, explain a request.
     Replay(replay::ReplayArgs),
+    /// Find single points of failure: crash each service, host, zone and region alone and rank
+    /// them by the damage they do.
+    ///
+    /// Example: faultline spof scenarios/search/spof.ron --seeds 1..5
+    Spof {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds, both ends included.
+        #[arg(long, default_value = "1..5", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// When each crash starts (default: a quarter of the scenario's duration).
+        #[arg(long, value_parser = parse_sim_duration, value_name = "DURATION")]
+        at: Option<sim_core::SimDuration>,
+        /// How long each component stays down before it restarts (default: half the duration).
+        #[arg(long = "for", value_parser = parse_sim_duration, value_name = "DURATION")]
+        down_for: Option<sim_core::SimDuration>,
+        /// Keep the scenario's own faults (default: each crash is judged alone).
+        #[arg(long)]
+        keep_faults: bool,
+        /// Override a parameter, as for `run` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t = spof::SpofFormat::Text)]
+        format: spof::SpofFormat,
+        /// Write the report here (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check scenarios without running them; prints every problem found.
     Validate {
         /// Scenario files (RON).
@@ -241,6 +273,11 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
         ));
     }
     Ok(Seeds { first, last })
+}
+
+/// A simulated duration flag: `90s`, `2m`.
+fn parse_sim_duration(text: &str) -> Result<sim_core::SimDuration, String> {
+    scenarios::parse_duration(text)
 }
 
 /// A tolerance: a finite number >= 0 (NaN would turn every comparison off).
@@ -358,12 +395,33 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Replay(args) => replay::replay(&args),
+        Command::Spof {
+            scenario,
+            seeds,
+            at,
+            down_for,
+            keep_faults,
+            sets,
+            jobs,
+            format,
+            out,
+        } => spof::spof(spof::SpofArgs {
+            scenario: &scenario,
+            seeds,
+            sets: &sets,
+            at,
+            down_for,
+            keep_faults,
+            jobs,
+            format,
+            out: out.as_deref(),
+        }),
         Command::Validate { scenarios } => validate(&scenarios),
     }
 }
 
 /// Writes a report to `--out` (claimed before the run) atomically, or to standard output.
-fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
+pub(crate) fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
     match out {
         Some(target) => target.write(report.as_bytes()),
         None => print_stdout(report),
@@ -579,7 +637,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 /// `--set PATH=VALUE` flags into (path, value) pairs, in order.
-fn parse_settings(sets: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_settings(sets: &[String]) -> Result<Vec<(String, String)>> {
     sets.iter()
         .map(|s| match s.split_once('=') {
             Some((p, v)) => Ok((p.trim().to_owned(), v.to_owned())),

@@ -82,3 +82,59 @@ fn a_bad_swarm_value_is_an_error_with_its_place() {
     assert!(err.contains("the first end is above the second"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn spof_finds_the_one_unreplicated_service_the_same_for_any_jobs() {
+    let args = |jobs| {
+        let o = faultline(&[
+            "spof",
+            "scenarios/search/spof.ron",
+            "--seeds",
+            "1..2",
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let text = args("1");
+    assert_eq!(text, args("3"));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ranked = doc["ranked"].as_array().unwrap();
+    let spof_services: Vec<&str> = ranked
+        .iter()
+        .filter(|c| c["kind"] == "service" && c["verdict"] == "single point of failure")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(spof_services, ["ledger"]);
+    // The ledger's host and zone are single points too; the other zone is not.
+    let verdict = |kind: &str, name: &str| {
+        ranked
+            .iter()
+            .find(|c| c["kind"] == kind && c["name"] == name)
+            .map(|c| c["verdict"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(verdict("host", "a1"), "single point of failure");
+    assert_eq!(verdict("zone", "eu-a"), "single point of failure");
+    assert_ne!(verdict("zone", "eu-b"), "single point of failure");
+    assert_ne!(verdict("service", "web"), "single point of failure");
+    // Ranked: every single point of failure before every other component.
+    let first_other = ranked
+        .iter()
+        .position(|c| c["verdict"] != "single point of failure")
+        .unwrap();
+    assert!(ranked[first_other..]
+        .iter()
+        .all(|c| c["verdict"] != "single point of failure"));
+    assert!(doc["baseline"]["expectations_broken"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn spof_refuses_a_crash_after_the_end() {
+    let o = faultline(&["spof", "scenarios/search/spof.ron", "--at", "10m"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("before the scenario's end"), "{}", stderr(&o));
+}

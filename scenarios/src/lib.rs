@@ -6,6 +6,7 @@ mod build;
 mod duration;
 pub mod overrides;
 mod size;
+pub mod shrink;
 pub mod spec;
 pub mod swarm;
 

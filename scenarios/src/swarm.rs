@@ -115,6 +115,17 @@ pub fn draw(path: &Path, source: &str, seed: u64) -> Result<Drawn, ScenarioError
     })
 }
 
+/// The file's values as a tree with their spans (`None` when the text is not balanced), for
+/// the text edits of [`crate::shrink`].
+pub(crate) fn outline(source: &str) -> Option<Node<'_>> {
+    Parser {
+        lexer: Lexer::new(source),
+        next_ordinal: 0,
+    }
+    .document()
+    .ok()
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 fn line_column(source: &str, at: usize) -> (usize, usize) {
     let before = &source[..at.min(source.len())];
@@ -292,7 +303,7 @@ impl<'a> Lexer<'a> {
 
 /// A value of the file with its span.
 #[derive(Debug)]
-enum Node<'a> {
+pub(crate) enum Node<'a> {
     /// A word, number or string; `ident` when it is a bare identifier.
     Atom {
         start: usize,
@@ -311,7 +322,7 @@ enum Node<'a> {
 }
 
 impl Node<'_> {
-    fn span(&self) -> (usize, usize) {
+    pub(crate) fn span(&self) -> (usize, usize) {
         match self {
             Node::Atom { start, end } | Node::Group { start, end, .. } => (*start, *end),
         }
@@ -320,12 +331,12 @@ impl Node<'_> {
 
 /// An element of a group: `value` or `key: value`, and where its trailing comma ends.
 #[derive(Debug)]
-struct Item<'a> {
-    key: Option<&'a str>,
-    start: usize,
-    value: Node<'a>,
+pub(crate) struct Item<'a> {
+    pub(crate) key: Option<&'a str>,
+    pub(crate) start: usize,
+    pub(crate) value: Node<'a>,
     /// The end of the comma after it, if there is one.
-    comma_end: Option<usize>,
+    pub(crate) comma_end: Option<usize>,
 }
 
 struct Parser<'a> {

@@ -12,6 +12,7 @@ mod check;
 mod files;
 mod replay;
 mod runs;
+mod shrink;
 mod spof;
 mod swarm;
 mod sweep;
@@ -175,6 +176,30 @@ enum Command {
     },
     /// Re-run one seed: check its fingerprint, write its trace, explain a request.
     Replay(replay::ReplayArgs),
+    /// Shrink a failing seed to a smaller scenario that fails the same expectation the same
+    /// way, and write it as a new scenario file.
+    ///
+    /// Example: faultline shrink scenarios/library/checkout.ron --seed 1
+    Shrink {
+        /// The scenario file (RON); a swarm scenario is shrunk as the seed draws it.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// The expectation to keep failing, counted from 1 in the file's `expect` (default:
+        /// the first that fails).
+        #[arg(long)]
+        expectation: Option<usize>,
+        /// The most candidate runs (the search stops there, with what it has).
+        #[arg(long, default_value_t = 200)]
+        max_runs: usize,
+        /// Runs at once (default: every core). The result does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The file to write (default: NAME-seedN-shrunk.ron here); never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Find single points of failure: crash each service, host, zone and region alone and rank
     /// them by the damage they do.
     ///
@@ -395,6 +420,21 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Replay(args) => replay::replay(&args),
+        Command::Shrink {
+            scenario,
+            seed,
+            expectation,
+            max_runs,
+            jobs,
+            out,
+        } => shrink::shrink(shrink::ShrinkArgs {
+            scenario: &scenario,
+            seed,
+            expectation,
+            max_runs,
+            jobs,
+            out: out.as_deref(),
+        }),
         Command::Spof {
             scenario,
             seeds,

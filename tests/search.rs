@@ -138,3 +138,66 @@ fn spof_refuses_a_crash_after_the_end() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("before the scenario's end"), "{}", stderr(&o));
 }
+
+#[test]
+fn shrink_finds_the_minimal_failing_core_the_same_for_any_jobs() {
+    let dir = temp_dir("shrink");
+    let shrunk = |jobs: &str| {
+        let out = dir.join(format!("jobs{jobs}.ron"));
+        let o = faultline(&[
+            "shrink",
+            "tests/scenarios/shrink-core.ron",
+            "--seed",
+            "3",
+            "--jobs",
+            jobs,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let file = std::fs::read_to_string(&out).unwrap();
+        (stdout(&o), file, out)
+    };
+    let (report, file, out) = shrunk("1");
+    let (report3, file3, _) = shrunk("3");
+    assert_eq!(file.replace("jobs1", "jobs3"), file3);
+    assert_eq!(report.replace("jobs1", "jobs3"), report3);
+    // The noise faults are gone; the black hole on db is the one fault left, narrower.
+    assert!(report.contains("removed faults[0] Errors"), "{report}");
+    assert!(report.contains("removed faults[1] LoadSpike"), "{report}");
+    assert!(report.contains("the result is minimal"), "{report}");
+    let body: String = file.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+    assert_eq!(body.matches("BlackHole(service: \"db\"").count(), 1, "{file}");
+    assert!(!body.contains("Errors(") && !body.contains("LoadSpike("), "{file}");
+    // Only the failing expectation is kept, and the file fails it at the seed.
+    assert!(!body.contains("Latency(of:"), "{file}");
+    let check = faultline(&["check", out.to_str().unwrap(), "--seeds", "3"]);
+    assert_eq!(check.status.code(), Some(1), "{}", stdout(&check));
+    assert!(stdout(&check).contains("FAIL availability of users >= 0.95"));
+    // A shrunk file is never written over.
+    let again = faultline(&[
+        "shrink",
+        "tests/scenarios/shrink-core.ron",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("never overwrites"), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), file);
+    // A budget stops it early, and says so.
+    let small = dir.join("small.ron");
+    let o = faultline(&[
+        "shrink",
+        "tests/scenarios/shrink-core.ron",
+        "--seed",
+        "3",
+        "--max-runs",
+        "3",
+        "--out",
+        small.to_str().unwrap(),
+    ]);
+    assert!(stdout(&o).contains("3 runs; stopped at --max-runs"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -16,6 +16,7 @@ mod shrink;
 mod spof;
 mod swarm;
 mod sweep;
+mod tune;
 mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};
@@ -197,6 +198,42 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
         /// The file to write (default: NAME-seedN-shrunk.ron here); never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Search `--set` values for the cheapest settings that meet the scenario's `expect`.
+    ///
+    /// Example: faultline tune scenarios/search/tune.ron --param
+    /// 'clients.users.retry.max_attempts=1..6' --cost attempts --seeds 1..3
+    Tune {
+        /// The scenario file (RON), with `expect: [...]`.
+        scenario: PathBuf,
+        /// A parameter and its domain: `PATH=V1,V2,...` or `PATH=A..B` (whole numbers, both
+        /// ends included); repeatable. Paths as for `--set`.
+        #[arg(long = "param", value_name = "PATH=DOMAIN")]
+        params: Vec<String>,
+        /// What to minimise: a sum of WEIGHT*METRIC, metrics workers, replicas, attempts,
+        /// degraded, p99_ms, unavailability.
+        #[arg(long, default_value = "workers")]
+        cost: String,
+        /// Seeds, both ends included.
+        #[arg(long, default_value = "1..5", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// Search the whole space when it has at most this many points; else sample.
+        #[arg(long, default_value_t = 64)]
+        grid_max: usize,
+        /// Points sampled from a larger space (then successive halving).
+        #[arg(long, default_value_t = 32)]
+        samples: usize,
+        /// The seed of the sampling (its own stream; not a run seed).
+        #[arg(long, default_value_t = 1)]
+        search_seed: u64,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t = tune::TuneFormat::Text)]
+        format: tune::TuneFormat,
+        /// Write the report here (atomically) instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -433,6 +470,29 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             expectation,
             max_runs,
             jobs,
+            out: out.as_deref(),
+        }),
+        Command::Tune {
+            scenario,
+            params,
+            cost,
+            seeds,
+            grid_max,
+            samples,
+            search_seed,
+            jobs,
+            format,
+            out,
+        } => tune::tune(tune::TuneArgs {
+            scenario: &scenario,
+            params: &params,
+            cost: &cost,
+            seeds,
+            grid_max,
+            samples,
+            search_seed,
+            jobs,
+            format,
             out: out.as_deref(),
         }),
         Command::Spof {

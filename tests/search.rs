@@ -201,3 +201,74 @@ fn shrink_finds_the_minimal_failing_core_the_same_for_any_jobs() {
     assert!(stdout(&o).contains("3 runs; stopped at --max-runs"), "{}", stdout(&o));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// tune.ron: each attempt fails with probability q = 0.2, independently, with immediate
+/// retries. With n attempts a request fails with probability q^n, so the fewest attempts for
+/// availability >= 0.999 is n = 5 (0.2^4 = 0.0016, 0.2^5 = 0.00032), and the attempts per
+/// request are (1 - q^n) / (1 - q).
+#[test]
+fn tune_finds_the_analytic_optimum_the_same_for_any_jobs() {
+    let tune = |jobs: &str, extra: &[&str]| {
+        let seeds = if extra.is_empty() { "1..3" } else { "1..4" };
+        let mut args = vec![
+            "tune",
+            "scenarios/search/tune.ron",
+            "--param",
+            "clients.users.retry.max_attempts=1..8",
+            "--cost",
+            "attempts",
+            "--seeds",
+            seeds,
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+        ];
+        args.extend_from_slice(extra);
+        let o = faultline(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let text = tune("1", &[]);
+    assert_eq!(text, tune("3", &[]));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["method"], "grid");
+    assert_eq!(doc["points"].as_array().unwrap().len(), 8);
+    let best = &doc["best"];
+    assert_eq!(best["set"], "--set 'clients.users.retry.max_attempts=5'");
+    // The simulator against the closed forms, within 4 standard errors of the requests
+    // counted: about 100/s x 120 s x 3 seeds = 36,000 requests.
+    let requests = 36_000.0_f64;
+    let q: f64 = 0.2;
+    let p_fail = q.powi(5);
+    let availability = best["availability"]["mean"].as_f64().unwrap();
+    let se = (p_fail * (1.0 - p_fail) / requests).sqrt();
+    assert!(
+        (availability - (1.0 - p_fail)).abs() < 4.0 * se,
+        "{availability} vs {}",
+        1.0 - p_fail
+    );
+    // Attempts per request: a geometric number cut at 5, variance below q / (1 - q)^2.
+    let attempts = best["cost"]["mean"].as_f64().unwrap();
+    let expected = (1.0 - p_fail) / (1.0 - q);
+    let se = (q / (1.0 - q).powi(2) / requests).sqrt();
+    assert!((attempts - expected).abs() < 4.0 * se, "{attempts} vs {expected}");
+    // n = 4 misses the bound, as 1 - 0.2^4 = 0.9984 says.
+    let four = &doc["points"][3];
+    assert_eq!(four["meets_expectations"], false);
+    // Successive halving on the same space (forced by --grid-max) finds it too.
+    let halving = tune("2", &["--grid-max", "4", "--samples", "8"]);
+    let doc: serde_json::Value = serde_json::from_str(&halving).unwrap();
+    assert_eq!(doc["method"], "successive_halving");
+    assert_eq!(doc["rungs"], serde_json::json!([1, 2, 4]));
+    assert_eq!(doc["best"]["set"], "--set 'clients.users.retry.max_attempts=5'");
+    // Every point evaluated is recorded, with the seeds it ran.
+    let seeds: Vec<usize> = doc["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["seeds"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(seeds.iter().filter(|&&n| n == 4).count(), 2, "{seeds:?}");
+    assert_eq!(seeds.len(), 8);
+}

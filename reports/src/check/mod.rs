@@ -223,6 +223,7 @@ fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
 }
 
 /// Measures a scenario's expectations run by run, in seed order.
+#[derive(Clone, Debug)]
 pub struct Evaluator {
     expectations: Vec<Expectation>,
     per_seed: Vec<Vec<(u64, f64)>>,

@@ -227,7 +227,8 @@ pub struct MetricAggregate {
     pub max: (f64, u64),
 }
 
-fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
+/// The mean of per-seed values with its standard error and 95% interval (also `tune`'s).
+pub fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
     let n = values.len();
     // Sums in seed order: the same bits whatever the number of threads that made the runs.
     let mean = values.iter().map(|v| v.1).sum::<f64>() / n.max(1) as f64;

@@ -205,7 +205,11 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
 fn swarm_lines(source: &Source, r: &reports::check::ExpectationResult) -> Vec<String> {
     let failing = r.failing_seeds();
     let shown: Vec<String> = failing.iter().take(20).map(u64::to_string).collect();
-    let more = if failing.len() > shown.len() { ", ..." } else { "" };
+    let more = if failing.len() > shown.len() {
+        ", ..."
+    } else {
+        ""
+    };
     vec![
         format!(
             "failing seeds ({} of {}): {}{more}",

@@ -56,7 +56,10 @@ fn dominant_cause(result: &models::RunResult, of: &str) -> Option<&'static str> 
         .failed_by_cause
         .iter()
         .enumerate()
-        .fold((0, 0), |best, (i, &n)| if n > best.1 { (i, n) } else { best });
+        .fold(
+            (0, 0),
+            |best, (i, &n)| if n > best.1 { (i, n) } else { best },
+        );
     (n > 0).then(|| FailureCause::ALL[i].as_str())
 }
 
@@ -95,7 +98,10 @@ fn judge(path: &Path, text: &str, seed: u64) -> Option<Judged> {
                     label: r.label.clone(),
                     cause,
                 };
-                (way, format!("{}, expected {}", r.format(r.measured), r.bound))
+                (
+                    way,
+                    format!("{}, expected {}", r.format(r.measured), r.bound),
+                )
             })
         })
         .collect();

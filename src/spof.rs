@@ -375,10 +375,7 @@ impl Report<'_> {
             if self.baseline.broken.is_empty() {
                 String::new()
             } else {
-                format!(
-                    "; already broken: {}",
-                    self.baseline.broken.join("; ")
-                )
+                format!("; already broken: {}", self.baseline.broken.join("; "))
             }
         );
         let rows = self.rows();
@@ -418,8 +415,8 @@ impl Report<'_> {
             "{spofs} single points of failure, {survivable} of {} components survivable",
             self.ranked.len()
         );
-        let incomplete: usize = self.ranked.iter().map(|d| d.incomplete).sum::<usize>()
-            + self.baseline.incomplete;
+        let incomplete: usize =
+            self.ranked.iter().map(|d| d.incomplete).sum::<usize>() + self.baseline.incomplete;
         if incomplete > 0 {
             let _ = writeln!(
                 out,
@@ -459,8 +456,15 @@ impl Report<'_> {
                 .clients
                 .iter()
                 .map(|(n, ok, req)| {
-                    let a = if *req == 0 { 1.0 } else { *ok as f64 / *req as f64 };
-                    (n.clone(), json!({"ok": ok, "requests": req, "availability": round(a)}))
+                    let a = if *req == 0 {
+                        1.0
+                    } else {
+                        *ok as f64 / *req as f64
+                    };
+                    (
+                        n.clone(),
+                        json!({"ok": ok, "requests": req, "availability": round(a)}),
+                    )
                 })
                 .collect();
             m.insert("clients".into(), Value::Object(clients));

@@ -226,7 +226,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     });
     // A checkpoint after every chunk of runs, which arrive in index order.
     for chunk in summaries {
-        doc.runs.extend(chunk.into_iter().collect::<Result<Vec<_>>>()?);
+        doc.runs
+            .extend(chunk.into_iter().collect::<Result<Vec<_>>>()?);
         doc.runs.sort_by_key(|r| r.index);
         if let Some(target) = &target {
             target.write(doc.to_json().as_bytes())?;

@@ -157,7 +157,11 @@ fn measure(
             .iter()
             .map(|s| f64::from(s.workers) * s.replicas.len() as f64)
             .sum(),
-        Metric::Replicas => config.services.iter().map(|s| s.replicas.len() as f64).sum(),
+        Metric::Replicas => config
+            .services
+            .iter()
+            .map(|s| s.replicas.len() as f64)
+            .sum(),
         Metric::Attempts => per_request(clients.iter().map(|c| c.attempts).sum()),
         Metric::Degraded => per_request(clients.iter().map(|c| c.stats.degraded).sum()),
         Metric::P99 => p99_ms,
@@ -269,15 +273,16 @@ pub fn pareto<'a>(points: &[&'a Evaluated]) -> Vec<&'a Evaluated> {
             let (a, l, c) = key(p);
             !points.iter().any(|q| {
                 let (qa, ql, qc) = key(q);
-                q.invalid.is_none()
-                    && qa >= a
-                    && ql <= l
-                    && qc <= c
-                    && (qa > a || ql < l || qc < c)
+                q.invalid.is_none() && qa >= a && ql <= l && qc <= c && (qa > a || ql < l || qc < c)
             })
         })
         .collect();
-    front.sort_by(|a, b| a.cost().mean.total_cmp(&b.cost().mean).then(a.index.cmp(&b.index)));
+    front.sort_by(|a, b| {
+        a.cost()
+            .mean
+            .total_cmp(&b.cost().mean)
+            .then(a.index.cmp(&b.index))
+    });
     front
 }
 
@@ -369,9 +374,7 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
             (result, analysis, metrics)
         });
         // Folded in (point, seed) order.
-        for (&(p, seed), (result, analysis, metrics)) in
-            items.iter().zip(results.flatten())
-        {
+        for (&(p, seed), (result, analysis, metrics)) in items.iter().zip(results.flatten()) {
             points[p].runs.push((seed, metrics));
             if !reports::is_complete(&result) {
                 points[p].incomplete += 1;
@@ -449,7 +452,12 @@ fn ci(m: &MetricAggregate, decimals: usize) -> String {
 
 impl Report<'_> {
     fn best(&self) -> Option<&Evaluated> {
-        let mut f: Vec<&Evaluated> = self.finalists.iter().copied().filter(|e| e.feasible()).collect();
+        let mut f: Vec<&Evaluated> = self
+            .finalists
+            .iter()
+            .copied()
+            .filter(|e| e.feasible())
+            .collect();
         f.sort_by(|a, b| by_rank(a, b));
         f.first().copied()
     }
@@ -477,9 +485,9 @@ impl Report<'_> {
 
     fn best_lines(&self) -> Vec<String> {
         match self.best() {
-            None => vec![
-                "no point meets every expectation on every seed; widen the domains".to_owned(),
-            ],
+            None => {
+                vec!["no point meets every expectation on every seed; widen the domains".to_owned()]
+            }
             Some(b) => vec![
                 format!("best: {}", set_line(&b.settings)),
                 format!("  cost {}", ci(&b.cost(), 4)),
@@ -559,7 +567,10 @@ impl Report<'_> {
         }
         let all: Vec<&Evaluated> = self.points.iter().collect();
         let front: Vec<[String; 6]> = pareto(&all).into_iter().map(Self::row).collect();
-        let _ = writeln!(out, "Pareto front (availability, p99, cost), cheapest first:");
+        let _ = writeln!(
+            out,
+            "Pareto front (availability, p99, cost), cheapest first:"
+        );
         out.push_str(&Self::table(&front));
         let _ = writeln!(out, "every point evaluated ({}):", self.points.len());
         let rows: Vec<[String; 6]> = self.points.iter().map(Self::row).collect();
@@ -590,9 +601,8 @@ impl Report<'_> {
     }
 
     pub fn json(&self) -> String {
-        let agg = |m: MetricAggregate| {
-            json!({"mean": m.mean, "ci95": [m.ci95.0, m.ci95.1], "n": m.n})
-        };
+        let agg =
+            |m: MetricAggregate| json!({"mean": m.mean, "ci95": [m.ci95.0, m.ci95.1], "n": m.n});
         let point = |e: &Evaluated| {
             json!({
                 "index": e.index,

@@ -17,18 +17,40 @@ fn a_printed_swarm_scenario_reruns_byte_identically() {
         // The same seed prints the same scenario; another seed another one.
         assert_eq!(
             text,
-            stdout(&faultline(&["run", SWARM, "--seed", seed, "--print-scenario"]))
+            stdout(&faultline(&[
+                "run",
+                SWARM,
+                "--seed",
+                seed,
+                "--print-scenario"
+            ]))
         );
         let concrete = dir.join(format!("seed-{seed}.ron"));
         std::fs::write(&concrete, &text).unwrap();
         let concrete = concrete.to_str().unwrap();
         let swarm = faultline(&["run", SWARM, "--seed", seed, "--format", "json"]);
         let again = faultline(&["run", concrete, "--seed", seed, "--format", "json"]);
-        assert!(swarm.status.success() && again.status.success(), "{}", stderr(&again));
+        assert!(
+            swarm.status.success() && again.status.success(),
+            "{}",
+            stderr(&again)
+        );
         assert_eq!(stdout(&swarm), stdout(&again), "seed {seed}");
     }
-    let two = stdout(&faultline(&["run", SWARM, "--seed", "2", "--print-scenario"]));
-    let five = stdout(&faultline(&["run", SWARM, "--seed", "5", "--print-scenario"]));
+    let two = stdout(&faultline(&[
+        "run",
+        SWARM,
+        "--seed",
+        "2",
+        "--print-scenario",
+    ]));
+    let five = stdout(&faultline(&[
+        "run",
+        SWARM,
+        "--seed",
+        "5",
+        "--print-scenario",
+    ]));
     assert_ne!(two, five);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -58,11 +80,22 @@ fn check_over_a_swarm_names_failing_seeds_the_same_for_any_jobs() {
         .unwrap();
     for (seed, code) in [(first, 1), (passing, 0)] {
         let seed = seed.to_string();
-        let text = stdout(&faultline(&["run", SWARM, "--seed", &seed, "--print-scenario"]));
+        let text = stdout(&faultline(&[
+            "run",
+            SWARM,
+            "--seed",
+            &seed,
+            "--print-scenario",
+        ]));
         let file = dir.join(format!("{seed}.ron"));
         std::fs::write(&file, text).unwrap();
         let alone = faultline(&["check", file.to_str().unwrap(), "--seeds", &seed]);
-        assert_eq!(alone.status.code(), Some(code), "seed {seed}: {}", stdout(&alone));
+        assert_eq!(
+            alone.status.code(),
+            Some(code),
+            "seed {seed}: {}",
+            stdout(&alone)
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -126,17 +159,28 @@ fn spof_finds_the_one_unreplicated_service_the_same_for_any_jobs() {
         .iter()
         .position(|c| c["verdict"] != "single point of failure")
         .unwrap();
-    assert!(ranked[first_other..]
-        .iter()
-        .all(|c| c["verdict"] != "single point of failure"));
-    assert!(doc["baseline"]["expectations_broken"].as_array().unwrap().is_empty());
+    assert!(
+        ranked[first_other..]
+            .iter()
+            .all(|c| c["verdict"] != "single point of failure")
+    );
+    assert!(
+        doc["baseline"]["expectations_broken"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn spof_refuses_a_crash_after_the_end() {
     let o = faultline(&["spof", "scenarios/search/spof.ron", "--at", "10m"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("before the scenario's end"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("before the scenario's end"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -166,9 +210,19 @@ fn shrink_finds_the_minimal_failing_core_the_same_for_any_jobs() {
     assert!(report.contains("removed faults[0] Errors"), "{report}");
     assert!(report.contains("removed faults[1] LoadSpike"), "{report}");
     assert!(report.contains("the result is minimal"), "{report}");
-    let body: String = file.lines().filter(|l| !l.trim_start().starts_with("//")).collect();
-    assert_eq!(body.matches("BlackHole(service: \"db\"").count(), 1, "{file}");
-    assert!(!body.contains("Errors(") && !body.contains("LoadSpike("), "{file}");
+    let body: String = file
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect();
+    assert_eq!(
+        body.matches("BlackHole(service: \"db\"").count(),
+        1,
+        "{file}"
+    );
+    assert!(
+        !body.contains("Errors(") && !body.contains("LoadSpike("),
+        "{file}"
+    );
     // Only the failing expectation is kept, and the file fails it at the seed.
     assert!(!body.contains("Latency(of:"), "{file}");
     let check = faultline(&["check", out.to_str().unwrap(), "--seeds", "3"]);
@@ -184,7 +238,11 @@ fn shrink_finds_the_minimal_failing_core_the_same_for_any_jobs() {
         out.to_str().unwrap(),
     ]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(stderr(&again).contains("never overwrites"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("never overwrites"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), file);
     // A budget stops it early, and says so.
     let small = dir.join("small.ron");
@@ -198,7 +256,11 @@ fn shrink_finds_the_minimal_failing_core_the_same_for_any_jobs() {
         "--out",
         small.to_str().unwrap(),
     ]);
-    assert!(stdout(&o).contains("3 runs; stopped at --max-runs"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("3 runs; stopped at --max-runs"),
+        "{}",
+        stdout(&o)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -252,7 +314,10 @@ fn tune_finds_the_analytic_optimum_the_same_for_any_jobs() {
     let attempts = best["cost"]["mean"].as_f64().unwrap();
     let expected = (1.0 - p_fail) / (1.0 - q);
     let se = (q / (1.0 - q).powi(2) / requests).sqrt();
-    assert!((attempts - expected).abs() < 4.0 * se, "{attempts} vs {expected}");
+    assert!(
+        (attempts - expected).abs() < 4.0 * se,
+        "{attempts} vs {expected}"
+    );
     // n = 4 misses the bound, as 1 - 0.2^4 = 0.9984 says.
     let four = &doc["points"][3];
     assert_eq!(four["meets_expectations"], false);
@@ -261,7 +326,10 @@ fn tune_finds_the_analytic_optimum_the_same_for_any_jobs() {
     let doc: serde_json::Value = serde_json::from_str(&halving).unwrap();
     assert_eq!(doc["method"], "successive_halving");
     assert_eq!(doc["rungs"], serde_json::json!([1, 2, 4]));
-    assert_eq!(doc["best"]["set"], "--set 'clients.users.retry.max_attempts=5'");
+    assert_eq!(
+        doc["best"]["set"],
+        "--set 'clients.users.retry.max_attempts=5'"
+    );
     // Every point evaluated is recorded, with the seeds it ran.
     let seeds: Vec<usize> = doc["points"]
         .as_array()

@@ -5,8 +5,8 @@
 mod build;
 mod duration;
 pub mod overrides;
-mod size;
 pub mod shrink;
+mod size;
 pub mod spec;
 pub mod swarm;
 

@@ -149,7 +149,10 @@ pub fn candidates(source: &str) -> Vec<Candidate> {
                 replaced(source, ts, te, &quoted(from + half)),
             );
             push(
-                format!("faults[{i}] {kind} starts at {} instead of {from}", from + half),
+                format!(
+                    "faults[{i}] {kind} starts at {} instead of {from}",
+                    from + half
+                ),
                 replaced(source, fs, fe, &quoted(from + half)),
             );
         }
@@ -308,7 +311,10 @@ Scenario(
             "removed \"api\"'s call Call(to: \"db\")",
             "removed service \"idle\"",
         ] {
-            assert!(changes.contains(&expected), "{expected} not in {changes:#?}");
+            assert!(
+                changes.contains(&expected),
+                "{expected} not in {changes:#?}"
+            );
         }
         for c in &cs {
             assert!(c.text.starts_with("// a comment stays"), "{}", c.change);

@@ -273,7 +273,8 @@ impl<'a> Lexer<'a> {
                 Kind::Atom
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                while self.at < b.len() && (b[self.at].is_ascii_alphanumeric() || b[self.at] == b'_')
+                while self.at < b.len()
+                    && (b[self.at].is_ascii_alphanumeric() || b[self.at] == b'_')
                 {
                     self.at += 1;
                 }
@@ -289,7 +290,10 @@ impl<'a> Lexer<'a> {
             }
             _ => {
                 // One whole character, so a slice never cuts a UTF-8 sequence.
-                self.at += self.source[start..].chars().next().map_or(1, char::len_utf8);
+                self.at += self.source[start..]
+                    .chars()
+                    .next()
+                    .map_or(1, char::len_utf8);
                 Kind::Other
             }
         };
@@ -305,10 +309,7 @@ impl<'a> Lexer<'a> {
 #[derive(Debug)]
 pub(crate) enum Node<'a> {
     /// A word, number or string; `ident` when it is a bare identifier.
-    Atom {
-        start: usize,
-        end: usize,
-    },
+    Atom { start: usize, end: usize },
     /// `Name(...)`, `(...)`, `[...]` or `{...}`.
     Group {
         name: Option<&'a str>,
@@ -507,7 +508,12 @@ impl<'a> Drawer<'a> {
 
     /// The node's text with its swarm values drawn. `field` is the key it is the value of;
     /// `in_list` whether it is an element of a `[...]` list (where `Maybe` may stand).
-    fn render(&mut self, node: &Node, field: Option<&str>, in_list: bool) -> Result<String, DrawError> {
+    fn render(
+        &mut self,
+        node: &Node,
+        field: Option<&str>,
+        in_list: bool,
+    ) -> Result<String, DrawError> {
         let Node::Group {
             name,
             open,
@@ -592,7 +598,11 @@ impl<'a> Drawer<'a> {
         match name {
             "Between" => {
                 let [a, b] = args.as_slice() else {
-                    return Err((start, "Between takes two values: Between(2.0, 20.0) or Between(\"1m\", \"5m\")".into()));
+                    return Err((
+                        start,
+                        "Between takes two values: Between(2.0, 20.0) or Between(\"1m\", \"5m\")"
+                            .into(),
+                    ));
                 };
                 let (ta, tb) = (self.text(a), self.text(b));
                 let value = if ta.starts_with('"') && tb.starts_with('"') {
@@ -601,7 +611,10 @@ impl<'a> Drawer<'a> {
                     };
                     let (lo, hi) = (parse(ta, a)?, parse(tb, b)?);
                     if lo > hi {
-                        return Err((start, format!("Between({ta}, {tb}): the first end is above the second")));
+                        return Err((
+                            start,
+                            format!("Between({ta}, {tb}): the first end is above the second"),
+                        ));
                     }
                     let ms = 1_000_000;
                     let drawn = if lo.0 % ms == 0 && hi.0 % ms == 0 {
@@ -623,7 +636,12 @@ impl<'a> Drawer<'a> {
                     match (number(ta).ok_or_else(bad)?, number(tb).ok_or_else(bad)?) {
                         (Number::Whole(lo), Number::Whole(hi)) => {
                             if lo > hi {
-                                return Err((start, format!("Between({ta}, {tb}): the first end is above the second")));
+                                return Err((
+                                    start,
+                                    format!(
+                                        "Between({ta}, {tb}): the first end is above the second"
+                                    ),
+                                ));
                             }
                             let span = hi.abs_diff(lo);
                             let drawn = i128::from(lo) + i128::from(rng.below_inclusive(span));
@@ -636,7 +654,12 @@ impl<'a> Drawer<'a> {
                             };
                             let (lo, hi) = (real(lo), real(hi));
                             if lo > hi {
-                                return Err((start, format!("Between({ta}, {tb}): the first end is above the second")));
+                                return Err((
+                                    start,
+                                    format!(
+                                        "Between({ta}, {tb}): the first end is above the second"
+                                    ),
+                                ));
                             }
                             let x = lo + (hi - lo) * rng.uniform();
                             // Four significant digits: readable, and exact once printed.
@@ -650,20 +673,29 @@ impl<'a> Drawer<'a> {
             }
             "OneOf" => {
                 let choices = match args.as_slice() {
-                    [Node::Group {
-                        name: None,
-                        open: b'[',
-                        items,
-                        ..
-                    }] if !items.is_empty() => items,
+                    [
+                        Node::Group {
+                            name: None,
+                            open: b'[',
+                            items,
+                            ..
+                        },
+                    ] if !items.is_empty() => items,
                     _ => {
-                        return Err((start, "OneOf takes one non-empty list: OneOf([\"payments\", \"inventory\"])".into()));
+                        return Err((
+                            start,
+                            "OneOf takes one non-empty list: OneOf([\"payments\", \"inventory\"])"
+                                .into(),
+                        ));
                     }
                 };
                 let pick = rng.below_inclusive(choices.len() as u64 - 1) as usize;
                 let chosen = &choices[pick];
                 if let Some(key) = chosen.key {
-                    return Err((chosen.start, format!("OneOf's choices are values, not fields (`{key}:`)")));
+                    return Err((
+                        chosen.start,
+                        format!("OneOf's choices are values, not fields (`{key}:`)"),
+                    ));
                 }
                 let value = self.render(&chosen.value, field, false)?;
                 self.note(start, field, value.clone());
@@ -671,7 +703,10 @@ impl<'a> Drawer<'a> {
             }
             _ => {
                 let [p, element] = args.as_slice() else {
-                    return Err((start, "Maybe takes a probability and an element: Maybe(0.5, Crash(...))".into()));
+                    return Err((
+                        start,
+                        "Maybe takes a probability and an element: Maybe(0.5, Crash(...))".into(),
+                    ));
                 };
                 if !in_list {
                     return Err((start, "Maybe(...) may only stand for an element of a list, such as a fault in `faults: [...]`".into()));
@@ -680,7 +715,13 @@ impl<'a> Drawer<'a> {
                     Some(Number::Whole(w)) if (0..=1).contains(&w) => w as f64,
                     Some(Number::Real(r)) if (0.0..=1.0).contains(&r) => r,
                     _ => {
-                        return Err((p.span().0, format!("Maybe's probability {} is not a number between 0 and 1", self.text(p))));
+                        return Err((
+                            p.span().0,
+                            format!(
+                                "Maybe's probability {} is not a number between 0 and 1",
+                                self.text(p)
+                            ),
+                        ));
                     }
                 };
                 let what = match element {

@@ -50,7 +50,10 @@ fn a_seed_names_one_concrete_scenario_that_loads() {
             models::config::Arrivals::Poisson { rate_per_s } => rate_per_s,
             ref other => panic!("{other:?}"),
         };
-        assert!((50.0..=150.0).contains(&rate) && rate.fract() == 0.0, "{rate}");
+        assert!(
+            (50.0..=150.0).contains(&rate) && rate.fract() == 0.0,
+            "{rate}"
+        );
         let fault = &loaded.scenario.faults[0];
         let spec::Fault::Latency {
             service,
@@ -67,7 +70,10 @@ fn a_seed_names_one_concrete_scenario_that_loads() {
         let (from, to) = (from.0, to.0);
         assert!(from >= SimDuration::from_secs(60) && from <= SimDuration::from_secs(300));
         let length = to.0 - from.0;
-        assert!((10_000_000_000..=120_000_000_000).contains(&length), "{length}");
+        assert!(
+            (10_000_000_000..=120_000_000_000).contains(&length),
+            "{length}"
+        );
         assert_eq!(from.0 % 1_000_000, 0, "whole milliseconds");
         left_out += 3 - loaded.scenario.faults.len();
         seen.insert(d.text);
@@ -83,7 +89,11 @@ fn draws_are_listed_with_their_place_and_a_left_out_element_stays_as_a_comment()
         .map(drawn)
         .find(|d| d.draws.iter().any(|x| x.value == "left out"))
         .expect("some seed leaves a fault out");
-    assert!(d.text.contains("/* left out by the draw: Maybe(0.5,"), "{}", d.text);
+    assert!(
+        d.text.contains("/* left out by the draw: Maybe(0.5,"),
+        "{}",
+        d.text
+    );
     let multiply = d.draws.iter().find(|x| x.field == "multiply").unwrap();
     assert_eq!((multiply.line, multiply.column), (14, 70));
     // Lines are kept, so a problem in the concrete file is found at the same line.
@@ -104,7 +114,16 @@ fn each_swarm_value_has_its_own_stream() {
 
 #[test]
 fn exact_durations_read_back() {
-    for ns in [0, 1, 999, 1_000_000, 1_234_567, 83_456_000_000, 120_000_000_000, 1_500_000_001] {
+    for ns in [
+        0,
+        1,
+        999,
+        1_000_000,
+        1_234_567,
+        83_456_000_000,
+        120_000_000_000,
+        1_500_000_001,
+    ] {
         let text = exact_duration(SimDuration(ns));
         assert_eq!(parse_duration(&text), Ok(SimDuration(ns)), "{text}");
     }

@@ -248,7 +248,14 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if args.shard.is_none() {
         debug_assert!(doc.has_every_run());
     }
-    let report = if args.json { doc.to_json() } else { doc.text() };
+    let mut report = if args.json { doc.to_json() } else { doc.text() };
+    if !args.json && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
+        report.push_str(&format!(
+            "swarm scenario: every seed draws its own values; the concrete scenario of a seed: \
+             faultline run {} --seed N --print-scenario\n",
+            args.scenario.display()
+        ));
+    }
     if let Some(target) = &target {
         target.write(doc.to_json().as_bytes())?;
         if !args.json {

@@ -45,6 +45,9 @@ pub struct Param {
     pub values: Vec<String>,
 }
 
+/// The most runs one search may ask for: a bound for a mistyped flag.
+const MAX_RUNS: u64 = 10_000_000;
+
 /// The most values one integer range may expand to.
 const MAX_RANGE: i64 = 10_000;
 
@@ -318,6 +321,14 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
         .transpose()?;
     let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
     let grid = size <= args.grid_max as u64;
+    let points_run = if grid { size } else { args.samples as u64 };
+    if points_run.saturating_mul(seeds.len() as u64) > MAX_RUNS {
+        bail!(
+            "{points_run} points times {} seeds is more than {MAX_RUNS} runs; lower --grid-max, \
+             --samples or the seeds",
+            seeds.len()
+        );
+    }
     let indices: Vec<u64> = if grid {
         (0..size).collect()
     } else {

@@ -340,3 +340,24 @@ fn tune_finds_the_analytic_optimum_the_same_for_any_jobs() {
     assert_eq!(seeds.iter().filter(|&&n| n == 4).count(), 2, "{seeds:?}");
     assert_eq!(seeds.len(), 8);
 }
+
+#[test]
+fn a_sweep_over_a_swarm_draws_per_seed_the_same_for_any_jobs() {
+    let sweep = |jobs| {
+        let o = faultline(&[
+            "sweep",
+            SWARM,
+            "--seeds",
+            "1..4",
+            "--set",
+            "duration=60s,90s",
+            "--jobs",
+            jobs,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let text = sweep("1");
+    assert_eq!(text, sweep("2"));
+    assert!(text.contains("--print-scenario"), "{text}");
+}

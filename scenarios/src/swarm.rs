@@ -93,6 +93,14 @@ pub fn draw(path: &Path, source: &str, seed: u64) -> Result<Drawn, ScenarioError
     };
     let root = match parser.document() {
         Ok(root) => root,
+        Err(_) if parser.next_ordinal > MAX_DRAWS => {
+            return Err(error(
+                0,
+                format!(
+                    "more than {MAX_DRAWS} swarm values; a scenario may draw at most {MAX_DRAWS}"
+                ),
+            ));
+        }
         // Not even balanced: ron's own parser says where, in its words.
         Err(_) => {
             return Ok(Drawn {

@@ -171,6 +171,12 @@ fn hostile_text_never_panics() {
     ] {
         let _ = draw(Path::new("h"), text, 1);
     }
+    let many = format!("S(a: [{}])", "Between(1, 2), ".repeat(MAX_DRAWS + 1));
+    let err = draw(Path::new("many"), &many, 1).expect_err("too many");
+    assert!(
+        err.to_string().contains("more than 10000 swarm values"),
+        "{err}"
+    );
     let deep = format!("{}Between(1, 2){}", "[".repeat(500), "]".repeat(500));
     let _ = draw(Path::new("deep"), &deep, 1);
 }

@@ -17,6 +17,7 @@ mod spof;
 mod swarm;
 mod sweep;
 mod tune;
+mod tune_html;
 mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};

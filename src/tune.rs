@@ -23,6 +23,8 @@ pub enum TuneFormat {
     Text,
     Json,
     Md,
+    /// One self-contained page with the scatter of cost against availability.
+    Html,
 }
 
 pub struct TuneArgs<'a> {
@@ -426,6 +428,7 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
         TuneFormat::Text => report.text(),
         TuneFormat::Json => report.json(),
         TuneFormat::Md => report.markdown(),
+        TuneFormat::Html => crate::tune_html::html(&report),
     };
     crate::emit(&text, target.as_ref())?;
     Ok(ExitCode::SUCCESS)

@@ -361,3 +361,30 @@ fn a_sweep_over_a_swarm_draws_per_seed_the_same_for_any_jobs() {
     assert_eq!(text, sweep("2"));
     assert!(text.contains("--print-scenario"), "{text}");
 }
+
+#[test]
+fn tune_writes_a_self_contained_html_scatter() {
+    let o = faultline(&[
+        "tune",
+        "scenarios/search/tune.ron",
+        "--param",
+        "clients.users.retry.max_attempts=3..6",
+        "--cost",
+        "attempts",
+        "--seeds",
+        "1..2",
+        "--format",
+        "html",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert_eq!(page.matches("<circle").count(), 4);
+    assert!(page.contains("<polyline"));
+    // Self-contained: no script, no URL but the SVG namespace.
+    assert!(!page.contains("<script"));
+    assert_eq!(
+        page.matches("http").count(),
+        page.matches("http://www.w3.org/2000/svg").count()
+    );
+}

@@ -147,8 +147,13 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             sets: points[point].clone(),
             max_events: None,
         };
-        let (result, analysis) = runs::simulate(run, &configs[point].load(seed)?.config);
-        Ok(reports::sweep::summarise(index, &result, &analysis))
+        let loaded = configs[point].load(seed)?;
+        let (result, analysis) = runs::simulate(run, &loaded.config);
+        // The expectations' values of this run, judged per point at the end.
+        let mut one = reports::check::Evaluator::new(&loaded.scenario.expect);
+        one.add(&result, &analysis);
+        let values: Vec<f64> = one.finish().iter().map(|r| r.measured).collect();
+        Ok((reports::sweep::summarise(index, &result, &analysis), values))
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
@@ -189,7 +194,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         // Its last run is run again: a checkpoint edited by hand, or written by a faultline
         // whose runs differ, is refused rather than joined to new runs.
         if let Some(last) = previous.runs.last() {
-            let again = run_index(last.index)?;
+            let (again, _) = run_index(last.index)?;
             if &again != last {
                 bail!(
                     "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
@@ -225,9 +230,22 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         summary
     });
     // A checkpoint after every chunk of runs, which arrive in index order.
+    let expect = match configs.first() {
+        Some(source) => source.load(args.seeds.first)?.scenario.expect.clone(),
+        None => Vec::new(),
+    };
+    let mut evaluators: Vec<reports::check::Evaluator> = points
+        .iter()
+        .map(|_| reports::check::Evaluator::new(&expect))
+        .collect();
+    let whole = done.is_empty() && args.shard.is_none();
     for chunk in summaries {
-        doc.runs
-            .extend(chunk.into_iter().collect::<Result<Vec<_>>>()?);
+        for run in chunk {
+            let (summary, values) = run?;
+            let (point, seed) = definition.run(summary.index);
+            evaluators[point].add_values(seed, &values);
+            doc.runs.push(summary);
+        }
         doc.runs.sort_by_key(|r| r.index);
         if let Some(target) = &target {
             target.write(doc.to_json().as_bytes())?;
@@ -249,6 +267,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         debug_assert!(doc.has_every_run());
     }
     let mut report = if args.json { doc.to_json() } else { doc.text() };
+    if !args.json && whole && !expect.is_empty() {
+        report.push_str(&expectations_per_point(&points, evaluators));
+    }
     if !args.json && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
         report.push_str(&format!(
             "swarm scenario: every seed draws its own values; the concrete scenario of a seed: \
@@ -265,6 +286,41 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario's expectations judged at every point over its seeds: where a parameter
+/// starts to break them.
+fn expectations_per_point(
+    points: &[Vec<(String, String)>],
+    evaluators: Vec<reports::check::Evaluator>,
+) -> String {
+    let mut out = String::from("expectations per point:\n");
+    for (point, evaluator) in points.iter().zip(evaluators) {
+        let flags = Definition::point_flags(point).trim().to_owned();
+        let results = evaluator.finish();
+        let failed = results.iter().filter(|r| !r.passed).count();
+        out.push_str(&format!(
+            "  {}: {} of {} met\n",
+            if flags.is_empty() {
+                "(as written)"
+            } else {
+                flags.as_str()
+            },
+            results.len() - failed,
+            results.len()
+        ));
+        for r in &results {
+            out.push_str(&format!(
+                "    {} {}: {} (worst seed {}: {})\n",
+                if r.passed { "PASS" } else { "FAIL" },
+                r.label,
+                r.format(r.measured),
+                r.worst_seed,
+                r.format(r.worst)
+            ));
+        }
+    }
+    out
 }
 
 pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {

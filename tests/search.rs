@@ -388,3 +388,32 @@ fn tune_writes_a_self_contained_html_scatter() {
         page.matches("http://www.w3.org/2000/svg").count()
     );
 }
+
+#[test]
+fn a_sweep_judges_the_expectations_at_every_point() {
+    let o = faultline(&[
+        "sweep",
+        "scenarios/search/tune.ron",
+        "--seeds",
+        "1..2",
+        "--set",
+        "clients.users.retry.max_attempts=4,5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let section = text
+        .split("expectations per point:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    // 1 - 0.2^4 = 0.9984 misses 0.999; 1 - 0.2^5 = 0.99968 meets it.
+    assert!(
+        section.starts_with(
+            "  --set 'clients.users.retry.max_attempts=4': 0 of 1 met\n    FAIL availability"
+        ),
+        "{section}"
+    );
+    assert!(
+        section.contains("--set 'clients.users.retry.max_attempts=5': 1 of 1 met\n    PASS"),
+        "{section}"
+    );
+}

@@ -244,6 +244,14 @@ impl Evaluator {
         }
     }
 
+    /// Adds one run's values measured elsewhere (a sweep's run, by a one-run evaluator), one
+    /// per expectation; call in seed order.
+    pub fn add_values(&mut self, seed: u64, values: &[f64]) {
+        for (per_seed, &v) in self.per_seed.iter_mut().zip(values) {
+            per_seed.push((seed, v));
+        }
+    }
+
     pub fn finish(self) -> Vec<ExpectationResult> {
         self.expectations
             .iter()

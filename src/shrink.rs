@@ -112,9 +112,11 @@ fn judge(path: &Path, text: &str, seed: u64) -> Option<Judged> {
 }
 
 fn default_out(scenario: &Path, seed: u64) -> PathBuf {
-    let stem = scenario
-        .file_stem()
-        .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+    let stem = match scenario.file_stem() {
+        _ if scenario.as_os_str() == "-" => "stdin".to_owned(),
+        Some(s) => s.to_string_lossy().into_owned(),
+        None => "scenario".to_owned(),
+    };
     PathBuf::from(format!("{stem}-seed{seed}-shrunk.ron"))
 }
 
@@ -123,9 +125,9 @@ pub fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
     let source = crate::swarm::Source::read(path, &[], args.seed)?;
     crate::print_warnings(&source.warnings);
     let original = if source.is_swarm() {
-        scenarios::swarm::draw(path, &scenarios::read_source(path)?, args.seed)?.text
+        scenarios::swarm::draw(path, source.text(), args.seed)?.text
     } else {
-        scenarios::read_source(path)?
+        source.text().to_owned()
     };
     if args.max_runs == 0 {
         bail!("--max-runs must be at least 1");

@@ -185,7 +185,7 @@ pub fn spof(args: SpofArgs) -> Result<ExitCode> {
     }
     crate::print_warnings(&source.warnings);
     let loaded = source.load(args.seeds.first)?.into_owned();
-    let text = scenarios::read_source(args.scenario)?;
+    let text = source.text();
     let duration = loaded.config.duration;
     let at = args.at.unwrap_or(SimDuration(duration.0 / 4));
     let down_for = args.down_for.unwrap_or(SimDuration(duration.0 / 2));
@@ -206,7 +206,7 @@ pub fn spof(args: SpofArgs) -> Result<ExitCode> {
     let mut configs = Vec::new();
     for c in std::iter::once(None).chain(comps.iter().map(Some)) {
         let scenario = crashed(&loaded.scenario, c, at, down_for, args.keep_faults);
-        let config = scenarios::build(&scenario, &text).map_err(|diagnostics| {
+        let config = scenarios::build(&scenario, text).map_err(|diagnostics| {
             scenarios::ScenarioError::Invalid {
                 path: args.scenario.to_owned(),
                 diagnostics,

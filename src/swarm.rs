@@ -43,6 +43,11 @@ impl Source {
         Ok(source)
     }
 
+    /// The file's text as read (once: standard input cannot be read twice).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     pub fn is_swarm(&self) -> bool {
         self.plain.is_none()
     }

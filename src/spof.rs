@@ -337,11 +337,16 @@ impl Report<'_> {
                     (i + 1).to_string(),
                     format!("{} {}", c.kind, c.name),
                     verdict(d, self.baseline).to_owned(),
-                    format!(
-                        "{} (-{:.3} pp)",
-                        percent(d.worst_availability()),
-                        (base - d.worst_availability()).max(0.0) * 100.0
-                    ),
+                    {
+                        // Points of availability lost (or gained, by chance, with a sign).
+                        let lost = (base - d.worst_availability()) * 100.0;
+                        let sign = if lost >= 0.0 { '-' } else { '+' };
+                        format!(
+                            "{} ({sign}{:.3} pp)",
+                            percent(d.worst_availability()),
+                            lost.abs()
+                        )
+                    },
                     if broken.is_empty() {
                         "-".into()
                     } else {

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use reports::check::{Evaluator, IncompleteRun, ScenarioCheck, failure_message};
 
 use crate::runs::{self, RunId, Workers};
+use crate::swarm::Source;
 use crate::{Seeds, write_atomically};
 
 pub struct CheckArgs<'a> {
@@ -29,8 +30,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let loaded = args
         .scenarios
         .iter()
-        .map(|p| scenarios::load(p))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|p| Source::read(p, &[], args.seeds.first))
+        .collect::<Result<Vec<_>>>()?;
     for l in &loaded {
         crate::print_warnings(&l.warnings);
     }
@@ -57,20 +58,23 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
     let mut checks = Vec::new();
     for l in &loaded {
-        let mut evaluator = Evaluator::new(&l.scenario.expect);
-        let runs = workers.in_order(&seeds, |&seed| {
+        // A swarm scenario's expectations are those of its first seed's draw.
+        let first = l.load(args.seeds.first)?;
+        let mut evaluator = Evaluator::new(&first.scenario.expect);
+        let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
             let run = RunId {
                 scenario: l.path.clone(),
                 seed,
                 sets: Vec::new(),
                 max_events: None,
             };
-            runs::simulate(run, &l.config)
+            Ok(runs::simulate(run, &l.load(seed)?.config))
         });
         let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the verdicts do not depend on the number of threads.
         let mut incomplete = Vec::new();
-        for (result, analysis) in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
+        for run in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
+            let (result, analysis) = run?;
             if !reports::is_complete(&result) {
                 incomplete.push(IncompleteRun {
                     seed: result.seed,
@@ -82,7 +86,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         }
         bar.finish_and_clear();
         checks.push(ScenarioCheck {
-            scenario: l.config.name.clone(),
+            scenario: first.config.name.clone(),
             replay: format!("faultline replay {}", l.path.display()),
             seeds: (args.seeds.first, args.seeds.last),
             results: evaluator.finish(),
@@ -142,6 +146,11 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             } else {
                 failed += 1;
                 outln!("  FAIL {}: {}", r.label, failure_message(c, r));
+                if l.is_swarm() {
+                    for line in swarm_lines(l, r) {
+                        outln!("       {line}");
+                    }
+                }
             }
         }
         for (label, base) in &c.regressions {
@@ -191,4 +200,34 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// For a failed expectation of a swarm scenario: the seeds whose drawn scenario fails it,
+/// what the worst seed drew, and the command that prints its concrete scenario.
+fn swarm_lines(source: &Source, r: &reports::check::ExpectationResult) -> Vec<String> {
+    let failing = r.failing_seeds();
+    let shown: Vec<String> = failing.iter().take(20).map(u64::to_string).collect();
+    let more = if failing.len() > shown.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    vec![
+        format!(
+            "failing seeds ({} of {}): {}{more}",
+            failing.len(),
+            r.per_seed.len(),
+            shown.join(", ")
+        ),
+        format!(
+            "seed {} drew: {}",
+            r.worst_seed,
+            source.draws_line(r.worst_seed)
+        ),
+        format!(
+            "its concrete scenario: faultline run {} --seed {} --print-scenario",
+            source.path.display(),
+            r.worst_seed
+        ),
+    ]
 }

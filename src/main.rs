@@ -12,7 +12,12 @@ mod check;
 mod files;
 mod replay;
 mod runs;
+mod shrink;
+mod spof;
+mod swarm;
 mod sweep;
+mod tune;
+mod tune_html;
 mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};
@@ -91,6 +96,10 @@ enum Command {
         /// README).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Print the concrete scenario this seed draws from a swarm scenario (`Between`,
+        /// `OneOf`, `Maybe`), a file that loads and runs as it is, instead of running.
+        #[arg(long)]
+        print_scenario: bool,
     },
     /// Run every seed of a range times every combination of parameter values, over every core.
     ///
@@ -203,6 +212,97 @@ enum Command {
     },
     /// Re-run one seed: check its fingerprint, write its trace, explain a request.
     Replay(replay::ReplayArgs),
+    /// Shrink a failing seed to a smaller scenario that fails the same expectation the same
+    /// way, and write it as a new scenario file.
+    ///
+    /// Example: faultline shrink scenarios/library/checkout.ron --seed 1
+    Shrink {
+        /// The scenario file (RON); a swarm scenario is shrunk as the seed draws it.
+        scenario: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// The expectation to keep failing, counted from 1 in the file's `expect` (default:
+        /// the first that fails).
+        #[arg(long)]
+        expectation: Option<usize>,
+        /// The most candidate runs (the search stops there, with what it has).
+        #[arg(long, default_value_t = 200)]
+        max_runs: usize,
+        /// Runs at once (default: every core). The result does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The file to write (default: NAME-seedN-shrunk.ron here); never overwritten.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Search `--set` values for the cheapest settings that meet the scenario's `expect`.
+    ///
+    /// Example: faultline tune scenarios/search/tune.ron --param
+    /// 'clients.users.retry.max_attempts=1..6' --cost attempts --seeds 1..3
+    Tune {
+        /// The scenario file (RON), with `expect: [...]`.
+        scenario: PathBuf,
+        /// A parameter and its domain: `PATH=V1,V2,...` or `PATH=A..B` (whole numbers, both
+        /// ends included); repeatable. Paths as for `--set`.
+        #[arg(long = "param", value_name = "PATH=DOMAIN")]
+        params: Vec<String>,
+        /// What to minimise: a sum of WEIGHT*METRIC, metrics workers, replicas, attempts,
+        /// degraded, p99_ms, unavailability.
+        #[arg(long, default_value = "workers")]
+        cost: String,
+        /// Seeds, both ends included.
+        #[arg(long, default_value = "1..5", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// Search the whole space when it has at most this many points; else sample.
+        #[arg(long, default_value_t = 64)]
+        grid_max: usize,
+        /// Points sampled from a larger space (then successive halving).
+        #[arg(long, default_value_t = 32)]
+        samples: usize,
+        /// The seed of the sampling (its own stream; not a run seed).
+        #[arg(long, default_value_t = 1)]
+        search_seed: u64,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t = tune::TuneFormat::Text)]
+        format: tune::TuneFormat,
+        /// Write the report here (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Find single points of failure: crash each service, host, zone and region alone and rank
+    /// them by the damage they do.
+    ///
+    /// Example: faultline spof scenarios/search/spof.ron --seeds 1..5
+    Spof {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds, both ends included.
+        #[arg(long, default_value = "1..5", value_parser = parse_seeds)]
+        seeds: Seeds,
+        /// When each crash starts (default: a quarter of the scenario's duration).
+        #[arg(long, value_parser = parse_sim_duration, value_name = "DURATION")]
+        at: Option<sim_core::SimDuration>,
+        /// How long each component stays down before it restarts (default: half the duration).
+        #[arg(long = "for", value_parser = parse_sim_duration, value_name = "DURATION")]
+        down_for: Option<sim_core::SimDuration>,
+        /// Keep the scenario's own faults (default: each crash is judged alone).
+        #[arg(long)]
+        keep_faults: bool,
+        /// Override a parameter, as for `run` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Runs at once (default: every core). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value_t = spof::SpofFormat::Text)]
+        format: spof::SpofFormat,
+        /// Write the report here (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check scenarios without running them; prints every problem found.
     Validate {
         /// Scenario files (RON).
@@ -279,6 +379,11 @@ fn parse_seeds(text: &str) -> Result<Seeds, String> {
     Ok(Seeds { first, last })
 }
 
+/// A simulated duration flag: `90s`, `2m`.
+fn parse_sim_duration(text: &str) -> Result<sim_core::SimDuration, String> {
+    scenarios::parse_duration(text)
+}
+
 /// A tolerance: a finite number >= 0 (NaN would turn every comparison off).
 fn parse_tolerance(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -313,6 +418,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             max_events,
             max_wall,
             sets,
+            print_scenario,
         } => run(
             &scenario,
             seed,
@@ -324,6 +430,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             },
             &sets,
             colour,
+            print_scenario,
         ),
         Command::Sweep {
             scenario,
@@ -396,6 +503,65 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Replay(args) => replay::replay(&args),
+        Command::Shrink {
+            scenario,
+            seed,
+            expectation,
+            max_runs,
+            jobs,
+            out,
+        } => shrink::shrink(shrink::ShrinkArgs {
+            scenario: &scenario,
+            seed,
+            expectation,
+            max_runs,
+            jobs,
+            out: out.as_deref(),
+        }),
+        Command::Tune {
+            scenario,
+            params,
+            cost,
+            seeds,
+            grid_max,
+            samples,
+            search_seed,
+            jobs,
+            format,
+            out,
+        } => tune::tune(tune::TuneArgs {
+            scenario: &scenario,
+            params: &params,
+            cost: &cost,
+            seeds,
+            grid_max,
+            samples,
+            search_seed,
+            jobs,
+            format,
+            out: out.as_deref(),
+        }),
+        Command::Spof {
+            scenario,
+            seeds,
+            at,
+            down_for,
+            keep_faults,
+            sets,
+            jobs,
+            format,
+            out,
+        } => spof::spof(spof::SpofArgs {
+            scenario: &scenario,
+            seeds,
+            sets: &sets,
+            at,
+            down_for,
+            keep_faults,
+            jobs,
+            format,
+            out: out.as_deref(),
+        }),
         Command::Validate { scenarios } => validate(&scenarios),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -415,7 +581,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Writes a report to `--out` (claimed before the run) atomically, or to standard output.
-fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
+pub(crate) fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
     match out {
         Some(target) => target.write(report.as_bytes()),
         None => print_stdout(report),
@@ -457,17 +623,10 @@ fn compare(
         bail!("compare needs scenario B, or --set PATH=VALUE to compare A with its own variant");
     }
     let path_b = path_b.unwrap_or(path_a);
-    let a = scenarios::load(path_a)?;
+    let a = swarm::Source::read(path_a, &[], seeds.first)?;
     print_warnings(&a.warnings);
-    let b = scenarios::load_with(path_b, &settings)?;
+    let b = swarm::Source::read(path_b, &settings, seeds.first)?;
     print_warnings(&b.warnings);
-    // B's name says what changed when it is A's own variant or carries overrides.
-    let label_b = if settings.is_empty() {
-        b.config.name.clone()
-    } else {
-        let changes: Vec<String> = settings.iter().map(|(p, v)| format!("{p}={v}")).collect();
-        format!("{} with {}", b.config.name, changes.join(", "))
-    };
     for o in out.iter() {
         refuse_to_overwrite(o, path_a)?;
         refuse_to_overwrite(o, path_b)?;
@@ -475,29 +634,39 @@ fn compare(
     let target = claim_out(out)?;
     let workers = runs::Workers::new(jobs)?;
     let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
-    let aggregate = |loaded: &scenarios::Loaded, label: &str, sets: &[(String, String)]| {
-        let config = &loaded.config;
-        let mut aggregate = reports::compare::Aggregate::new(label, config.window);
-        let runs = workers.in_order(&seeds, |&seed| {
+    let aggregate = |source: &swarm::Source,
+                     sets: &[(String, String)]|
+     -> Result<reports::compare::Aggregate> {
+        let first = source.load(seeds[0])?;
+        let label = if sets.is_empty() {
+            first.config.name.clone()
+        } else {
+            // B's name says what changed when it is A's own variant or carries overrides.
+            let changes: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
+            format!("{} with {}", first.config.name, changes.join(", "))
+        };
+        let mut aggregate = reports::compare::Aggregate::new(&label, first.config.window);
+        let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
             let run = runs::RunId {
-                scenario: loaded.path.clone(),
+                scenario: source.path.clone(),
                 seed,
                 sets: sets.to_vec(),
                 max_events: None,
             };
-            runs::simulate(run, config)
+            Ok(runs::simulate(run, &source.load(seed)?.config))
         });
         let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the result is the same for any number of threads.
-        for (result, analysis) in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
+        for run in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
+            let (result, analysis) = run?;
             aggregate.add(&result, &analysis);
         }
         bar.finish_and_clear();
-        aggregate
+        Ok(aggregate)
     };
     let comparison = reports::compare::Comparison {
-        a: aggregate(&a, &a.config.name, &[]),
-        b: aggregate(&b, &label_b, &settings),
+        a: aggregate(&a, &[])?,
+        b: aggregate(&b, &settings)?,
     };
     for agg in [&comparison.a, &comparison.b] {
         if let Some(sentence) = agg.incomplete_sentence() {
@@ -531,9 +700,20 @@ fn run(
     }: Stops,
     sets: &[String],
     colour: ColourChoice,
+    print_scenario: bool,
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
-    let mut loaded = scenarios::load_with(path, &settings)?;
+    let source = swarm::Source::read(path, &settings, seed)?;
+    if print_scenario {
+        print_warnings(&source.warnings);
+        if let Some(out) = out {
+            refuse_to_overwrite(out, path)?;
+        }
+        let target = claim_out(out)?;
+        emit(&source.concrete(seed)?, target.as_ref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut loaded = source.load(seed)?.into_owned();
     print_warnings(&loaded.warnings);
     if let Some(n) = max_events {
         if n == 0 {
@@ -605,7 +785,8 @@ pub(crate) fn print_warnings(warnings: &[String]) {
 fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed = false;
     for path in paths {
-        match scenarios::load(path) {
+        // A swarm scenario is checked as seed 1 draws it.
+        match swarm::Source::read(path, &[], 1).and_then(|s| Ok(s.load(1)?.into_owned())) {
             Ok(loaded) => {
                 print_warnings(&loaded.warnings);
                 let (services, clients) =
@@ -618,7 +799,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
                 ))?;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {e:#}");
                 failed = true;
             }
         }
@@ -631,7 +812,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 /// `--set PATH=VALUE` flags into (path, value) pairs, in order.
-fn parse_settings(sets: &[String]) -> Result<Vec<(String, String)>> {
+pub(crate) fn parse_settings(sets: &[String]) -> Result<Vec<(String, String)>> {
     sets.iter()
         .map(|s| match s.split_once('=') {
             Some((p, v)) => Ok((p.trim().to_owned(), v.to_owned())),

@@ -123,7 +123,9 @@ fn parse_fingerprint(text: &str) -> Result<String> {
 
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     let settings = crate::parse_settings(&args.sets)?;
-    let mut loaded = scenarios::load_with(&args.scenario, &settings)?;
+    let mut loaded = crate::swarm::Source::read(&args.scenario, &settings, args.seed)?
+        .load(args.seed)?
+        .into_owned();
     if let Some(n) = args.max_events {
         if n == 0 {
             bail!("--max-events must be at least 1");

@@ -94,17 +94,21 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     // The points share one file: each warning is printed once.
     let mut warnings: Vec<String> = Vec::new();
     for point in probe.points() {
-        let loaded = scenarios::load_with(args.scenario, &point)?;
-        for w in loaded.warnings {
-            if !warnings.contains(&w) {
-                warnings.push(w);
+        // A swarm scenario is drawn again for every seed (`crate::swarm`).
+        let source = crate::swarm::Source::read(args.scenario, &point, args.seeds.first)?;
+        for w in &source.warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
             }
         }
-        configs.push(loaded.config);
+        configs.push(source);
     }
     crate::print_warnings(&warnings);
     let definition = Definition {
-        scenario: configs.first().map(|c| c.name.clone()).unwrap_or_default(),
+        scenario: match configs.first() {
+            Some(source) => source.load(args.seeds.first)?.config.name.clone(),
+            None => String::new(),
+        },
         ..probe
     };
     if let Some(out) = args.out {
@@ -118,7 +122,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         None => (0..definition.run_count()).collect(),
     };
     let points = definition.points();
-    let run_index = |index: u64| {
+    let run_index = |index: u64| -> Result<_> {
         let (point, seed) = definition.run(index);
         let run = RunId {
             scenario: args.scenario.to_owned(),
@@ -126,8 +130,13 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             sets: points[point].clone(),
             max_events: None,
         };
-        let (result, analysis) = runs::simulate(run, &configs[point]);
-        reports::sweep::summarise(index, &result, &analysis)
+        let loaded = configs[point].load(seed)?;
+        let (result, analysis) = runs::simulate(run, &loaded.config);
+        // The expectations' values of this run, judged per point at the end.
+        let mut one = reports::check::Evaluator::new(&loaded.scenario.expect);
+        one.add(&result, &analysis);
+        let values: Vec<f64> = one.finish().iter().map(|r| r.measured).collect();
+        Ok((reports::sweep::summarise(index, &result, &analysis), values))
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
@@ -168,7 +177,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         // Its last run is run again: a checkpoint edited by hand, or written by a faultline
         // whose runs differ, is refused rather than joined to new runs.
         if let Some(last) = previous.runs.last() {
-            let again = run_index(last.index);
+            let (again, _) = run_index(last.index)?;
             if &again != last {
                 bail!(
                     "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
@@ -204,8 +213,22 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         summary
     });
     // A checkpoint after every chunk of runs, which arrive in index order.
+    let expect = match configs.first() {
+        Some(source) => source.load(args.seeds.first)?.scenario.expect.clone(),
+        None => Vec::new(),
+    };
+    let mut evaluators: Vec<reports::check::Evaluator> = points
+        .iter()
+        .map(|_| reports::check::Evaluator::new(&expect))
+        .collect();
+    let whole = done.is_empty() && args.shard.is_none();
     for chunk in summaries {
-        doc.runs.extend(chunk);
+        for run in chunk {
+            let (summary, values) = run?;
+            let (point, seed) = definition.run(summary.index);
+            evaluators[point].add_values(seed, &values);
+            doc.runs.push(summary);
+        }
         doc.runs.sort_by_key(|r| r.index);
         if let Some(target) = &target {
             target.write(doc.to_json().as_bytes())?;
@@ -226,7 +249,17 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if args.shard.is_none() {
         debug_assert!(doc.has_every_run());
     }
-    let report = if args.json { doc.to_json() } else { doc.text() };
+    let mut report = if args.json { doc.to_json() } else { doc.text() };
+    if !args.json && whole && !expect.is_empty() {
+        report.push_str(&expectations_per_point(&points, evaluators));
+    }
+    if !args.json && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
+        report.push_str(&format!(
+            "swarm scenario: every seed draws its own values; the concrete scenario of a seed: \
+             faultline run {} --seed N --print-scenario\n",
+            args.scenario.display()
+        ));
+    }
     if let Some(target) = &target {
         target.write(doc.to_json().as_bytes())?;
         if !args.json {
@@ -236,6 +269,41 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The scenario's expectations judged at every point over its seeds: where a parameter
+/// starts to break them.
+fn expectations_per_point(
+    points: &[Vec<(String, String)>],
+    evaluators: Vec<reports::check::Evaluator>,
+) -> String {
+    let mut out = String::from("expectations per point:\n");
+    for (point, evaluator) in points.iter().zip(evaluators) {
+        let flags = Definition::point_flags(point).trim().to_owned();
+        let results = evaluator.finish();
+        let failed = results.iter().filter(|r| !r.passed).count();
+        out.push_str(&format!(
+            "  {}: {} of {} met\n",
+            if flags.is_empty() {
+                "(as written)"
+            } else {
+                flags.as_str()
+            },
+            results.len() - failed,
+            results.len()
+        ));
+        for r in &results {
+            out.push_str(&format!(
+                "    {} {}: {} (worst seed {}: {})\n",
+                if r.passed { "PASS" } else { "FAIL" },
+                r.label,
+                r.format(r.measured),
+                r.worst_seed,
+                r.format(r.worst)
+            ));
+        }
+    }
+    out
 }
 
 pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {

@@ -5,8 +5,10 @@
 mod build;
 mod duration;
 pub mod overrides;
+pub mod shrink;
 mod size;
 pub mod spec;
+pub mod swarm;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -127,8 +129,16 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
 /// Reads the scenario at `path` (`-` is standard input), applies `settings` (`(PATH, VALUE)`
 /// pairs, in order; see [`overrides`]), then checks and builds it.
 pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, ScenarioError> {
-    let source = read_source(path)?;
-    let mut scenario = parse(path, &source)?;
+    load_source_with(path, &read_source(path)?, settings)
+}
+
+/// [`load_with`] for a text already read (a swarm scenario drawn for a seed, see [`swarm`]).
+pub fn load_source_with(
+    path: &Path,
+    source: &str,
+    settings: &[(String, String)],
+) -> Result<Loaded, ScenarioError> {
+    let mut scenario = parse(path, source)?;
     for (setting, value) in settings {
         overrides::apply(&mut scenario, setting, value).map_err(|message| {
             ScenarioError::Override {
@@ -138,7 +148,7 @@ pub fn load_with(path: &Path, settings: &[(String, String)]) -> Result<Loaded, S
             }
         })?;
     }
-    checked(path, scenario, &source)
+    checked(path, scenario, source)
 }
 
 /// The text of the scenario at `path`, or of standard input for `-`. Only a regular file is

@@ -37,11 +37,26 @@ pub struct ExpectationResult {
     /// What the value is compared with, for messages: `>= 0.995`.
     pub bound: String,
     better: Better,
+    bound_value: f64,
     unit: &'static str,
     decimals: usize,
 }
 
 impl ExpectationResult {
+    /// The seeds whose run alone does not meet the bound, in seed order: for a swarm scenario,
+    /// the seeds whose drawn scenario fails (`over: Mean` judges the mean, but a seed is still
+    /// named by its own value).
+    pub fn failing_seeds(&self) -> Vec<u64> {
+        self.per_seed
+            .iter()
+            .filter(|&&(_, v)| match self.better {
+                Better::Higher => v < self.bound_value,
+                Better::Lower => v > self.bound_value,
+            })
+            .map(|&(seed, _)| seed)
+            .collect()
+    }
+
     /// A value in the expectation's unit: `0.99512`, `182.300 ms`, `never`.
     pub fn format(&self, value: f64) -> String {
         if value.is_infinite() {
@@ -222,6 +237,7 @@ fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
 }
 
 /// Measures a scenario's expectations run by run, in seed order.
+#[derive(Clone, Debug)]
 pub struct Evaluator {
     expectations: Vec<Expectation>,
     per_seed: Vec<Vec<(u64, f64)>>,
@@ -239,6 +255,14 @@ impl Evaluator {
     pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
         for (e, values) in self.expectations.iter().zip(&mut self.per_seed) {
             values.push((result.seed, measure(e, result, analysis)));
+        }
+    }
+
+    /// Adds one run's values measured elsewhere (a sweep's run, by a one-run evaluator), one
+    /// per expectation; call in seed order.
+    pub fn add_values(&mut self, seed: u64, values: &[f64]) {
+        for (per_seed, &v) in self.per_seed.iter_mut().zip(values) {
+            per_seed.push((seed, v));
         }
     }
 
@@ -280,6 +304,7 @@ impl Evaluator {
                     passed,
                     bound: spec.bound,
                     better: spec.better,
+                    bound_value: spec.bound_value,
                     unit: spec.unit,
                     decimals: spec.decimals,
                 }

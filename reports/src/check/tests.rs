@@ -13,9 +13,15 @@ fn result(label: &str, passed: bool) -> ExpectationResult {
         passed,
         bound: ">= 0.99".into(),
         better: Better::Higher,
+        bound_value: 0.85,
         unit: "",
         decimals: 3,
     }
+}
+
+#[test]
+fn failing_seeds_are_those_whose_own_value_misses_the_bound() {
+    assert_eq!(result("x", false).failing_seeds(), vec![2]);
 }
 
 #[test]

@@ -228,8 +228,8 @@ pub struct MetricAggregate {
 }
 
 /// Mean, standard error, Student-t 95% interval, minimum and maximum of per-seed values, summed
-/// in the order given (seed order).
-pub(crate) fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
+/// in the order given (seed order); also `compare`'s and `tune`'s.
+pub fn aggregate_metric(name: &str, values: &[(u64, f64)]) -> MetricAggregate {
     let n = values.len();
     // Sums in seed order: the same bits whatever the number of threads that made the runs.
     let mean = values.iter().map(|v| v.1).sum::<f64>() / n.max(1) as f64;

@@ -422,15 +422,17 @@ fn execute(cli: Cli) -> Result<ExitCode> {
         } => run(
             &scenario,
             seed,
-            format,
-            out.as_deref(),
+            &sets,
             Stops {
                 max_events,
                 max_wall,
             },
-            &sets,
-            colour,
-            print_scenario,
+            Output {
+                format,
+                out: out.as_deref(),
+                colour,
+                print_scenario,
+            },
         ),
         Command::Sweep {
             scenario,
@@ -689,18 +691,29 @@ struct Stops {
     max_wall: Option<std::time::Duration>,
 }
 
+/// What `run` prints and where.
+struct Output<'a> {
+    format: Format,
+    out: Option<&'a Path>,
+    colour: ColourChoice,
+    /// Print the concrete scenario a swarm file draws for the seed instead of running it.
+    print_scenario: bool,
+}
+
 fn run(
     path: &Path,
     seed: u64,
-    format: Format,
-    out: Option<&Path>,
+    sets: &[String],
     Stops {
         max_events,
         max_wall,
     }: Stops,
-    sets: &[String],
-    colour: ColourChoice,
-    print_scenario: bool,
+    Output {
+        format,
+        out,
+        colour,
+        print_scenario,
+    }: Output<'_>,
 ) -> Result<ExitCode> {
     let settings = parse_settings(sets)?;
     let source = swarm::Source::read(path, &settings, seed)?;

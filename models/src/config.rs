@@ -39,6 +39,8 @@ pub struct WorldConfig {
     pub topology: crate::topology::Topology,
     /// Per host, its local clock (empty: every clock is ideal).
     pub clocks: Vec<crate::clock::ClockConfig>,
+    /// Replicated stores, each on a service of kind [`ServiceKind::Store`].
+    pub stores: Vec<crate::data::StoreConfig>,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -166,6 +168,9 @@ pub enum ServiceKind {
     /// still the current version, and otherwise fails with a conflict. Only clients with a
     /// read-modify-write workload call it.
     Record,
+    /// A replica of a replicated store (its `WorldConfig::stores` entry says how): after the
+    /// local work, the operation goes to the replicas and the reply waits for theirs.
+    Store,
 }
 
 /// What healthy means for a service or client in one window of the time series.

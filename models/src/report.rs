@@ -212,4 +212,6 @@ pub struct RunResult {
     /// The window the scenario asked for; wider `window` means the run was long enough for the
     /// series to coarsen.
     pub window_configured: SimDuration,
+    /// Replicated stores (empty unless the scenario has some).
+    pub stores: Vec<crate::data::report::StoreReport>,
 }

@@ -152,6 +152,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     policies(&mut out, page.result);
     charts(&mut out, &page);
     explanations(&mut out, &page);
+    crate::stores::html(&mut out, result);
 
     out.push_str("</body>\n</html>\n");
     out
@@ -1527,6 +1528,7 @@ mod tests {
             memory_limit_bytes: u64::MAX,
             topology: Default::default(),
             clocks: Vec::new(),
+            stores: Vec::new(),
         }
     }
 

@@ -106,6 +106,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         .map(|n| Value::from(n.as_str()))
         .collect();
     doc.insert("blast_radius".into(), Value::Array(blast));
+    if let Some(stores) = crate::stores::json(result) {
+        doc.insert("stores".into(), stores);
+    }
 
     Value::Object(doc)
 }

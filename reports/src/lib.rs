@@ -16,6 +16,7 @@ pub mod html;
 mod json;
 pub mod markdown;
 mod phrases;
+mod stores;
 pub mod sweep;
 mod text;
 pub mod trace;

@@ -88,6 +88,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
+        stores: Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod replica;
+pub mod report;
 
 use sim_core::{Distribution, SimDuration, SimRng};
 

@@ -30,6 +30,8 @@ pub struct Log {
     pub latest: Vec<u32>,
     /// The highest term (fencing token) this replica has accepted.
     pub term_seen: u32,
+    /// Entries that arrived before an earlier one, waiting for it.
+    pub pending: std::collections::BTreeMap<u64, Entry>,
 }
 
 impl Log {
@@ -38,6 +40,7 @@ impl Log {
             entries: Vec::new(),
             latest: vec![u32::MAX; keys as usize],
             term_seen: 1,
+            pending: std::collections::BTreeMap::new(),
         }
     }
 
@@ -50,14 +53,24 @@ impl Log {
         self.entries.is_empty()
     }
 
-    /// Appends the entry if it is the next one; entries arrive in order over one connection,
-    /// so a gap means a message was lost and the catch-up will bring it.
+    /// Applies the entry if it is the next one, and then those that were waiting for it; an
+    /// entry ahead of a gap waits (a lost one comes with the next catch-up). Returns whether
+    /// anything was applied.
     pub fn apply(&mut self, e: Entry) -> bool {
+        if e.index > self.len() + 1 {
+            self.pending.insert(e.index, e);
+            return false;
+        }
         if e.index != self.len() + 1 {
             return false;
         }
         self.entries.push(e);
         self.latest[e.key as usize] = e.write;
+        while let Some(next) = self.pending.remove(&(self.len() + 1)) {
+            self.entries.push(next);
+            self.latest[next.key as usize] = next.write;
+        }
+        self.pending.retain(|&i, _| i > self.entries.len() as u64);
         true
     }
 
@@ -70,6 +83,7 @@ impl Log {
             .zip(&leader.entries)
             .take_while(|(a, b)| a == b)
             .count();
+        self.pending.clear();
         let dropped = self.entries.split_off(common);
         self.entries.extend_from_slice(&leader.entries[common..]);
         if !dropped.is_empty() {
@@ -185,7 +199,8 @@ mod tests {
         for x in [e(1, 1, 10), e(2, 2, 20)] {
             assert!(new.apply(x));
         }
-        assert!(!new.apply(e(2, 4, 99)), "a gap is not applied");
+        assert!(!new.apply(e(2, 4, 99)), "an entry after a gap waits");
+        assert_eq!(new.len(), 2);
         let dropped = old.resync(&new);
         assert_eq!(dropped, vec![e(1, 2, 11), e(1, 3, 12)]);
         assert_eq!(old.entries, new.entries);

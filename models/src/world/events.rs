@@ -111,11 +111,31 @@ pub enum WorldEvent {
     },
     /// Bulkhead waiters handed a permit carry on (see `World::resume_waiters`).
     ResumeWaiters,
+    /// A store message arrives at its replica (`store` indexes the world's stores).
+    StoreMsg {
+        store: u32,
+        msg: u32,
+    },
+    /// A store operation's coordinator gives up waiting for replies.
+    StoreTimeout {
+        store: u32,
+        op: u32,
+        serial: u32,
+    },
+    /// A store's heartbeat: leadership, leases, failover, divergence.
+    StoreTick {
+        store: u32,
+    },
+    /// A promotion decided `promotion_delay` ago takes effect.
+    StorePromote {
+        store: u32,
+        replica: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 23] = [
+    pub const KIND_NAMES: [&'static str; 27] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -139,6 +159,10 @@ impl WorldEvent {
         "outlier_sweep",
         "resume_waiters",
         "arrival_undecided",
+        "store_msg",
+        "store_timeout",
+        "store_tick",
+        "store_promote",
     ];
 }
 
@@ -169,6 +193,10 @@ impl Event for WorldEvent {
             WorldEvent::OutlierSweep { .. } => 20,
             WorldEvent::ResumeWaiters => 21,
             WorldEvent::ArrivalUndecided { .. } => 22,
+            WorldEvent::StoreMsg { .. } => 23,
+            WorldEvent::StoreTimeout { .. } => 24,
+            WorldEvent::StoreTick { .. } => 25,
+            WorldEvent::StorePromote { .. } => 26,
         }
     }
 
@@ -198,6 +226,9 @@ impl Event for WorldEvent {
             | WorldEvent::HealthResult { edge, .. }
             | WorldEvent::OutlierSweep { edge } => edge.0,
             WorldEvent::ResumeWaiters => 0,
+            WorldEvent::StoreMsg { msg, .. } => msg,
+            WorldEvent::StoreTimeout { op, .. } => op,
+            WorldEvent::StoreTick { store } | WorldEvent::StorePromote { store, .. } => store,
         }
     }
 }

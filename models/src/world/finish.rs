@@ -80,7 +80,9 @@ impl World {
                     });
             }
         }
+        let stores = self.store_reports(end, coarsened_window(self.window, end));
         RunResult {
+            stores,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

@@ -53,6 +53,8 @@ mod finish;
 mod plan;
 mod service;
 mod slab;
+mod store;
+mod store_lead;
 #[cfg(test)]
 mod tests;
 mod tracing;
@@ -171,6 +173,8 @@ pub struct World {
     /// `INLINE_RETRIES_PER_EVENT`).
     inline_retries: u32,
     tracer: Option<Box<Tracer>>,
+    /// Replicated stores (empty unless the scenario has some).
+    stores: Vec<store::StoreState>,
 }
 
 impl World {
@@ -259,6 +263,10 @@ impl World {
                 _ => {}
             }
         }
+        for (store, st) in self.stores.iter().enumerate() {
+            let store = store as u32;
+            s.schedule_in(st.cfg.heartbeat, WorldEvent::StoreTick { store });
+        }
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -333,6 +341,16 @@ impl World {
             WorldEvent::ResumeWaiters => self.resume_waiters::<TRACE>(s),
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
+            }
+            WorldEvent::StoreMsg { store, msg } => {
+                self.on_store_msg::<TRACE>(s, store as usize, msg)
+            }
+            WorldEvent::StoreTimeout { store, op, serial } => {
+                self.on_store_timeout::<TRACE>(s, store as usize, op, serial)
+            }
+            WorldEvent::StoreTick { store } => self.on_store_tick(s, store as usize),
+            WorldEvent::StorePromote { store, replica } => {
+                self.on_store_promote(s.now(), store as usize, replica)
             }
         }
     }

@@ -82,8 +82,34 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
+            stores: stores(config, &w.streams),
         }
     }
+}
+
+/// Each store's running state, on its service's replicas' hosts; its random streams are its
+/// own, so a scenario without stores draws exactly as before.
+fn stores(config: &WorldConfig, streams: &RngStreams) -> Vec<store::StoreState> {
+    let mut heals: Vec<SimTime> = config
+        .network
+        .partitions
+        .iter()
+        .filter_map(|p| p.to)
+        .collect();
+    heals.sort_unstable();
+    config
+        .stores
+        .iter()
+        .map(|c| {
+            let svc = &config.services[c.service];
+            let hosts = svc
+                .replicas
+                .iter()
+                .map(|&h| config.topology.hosts[h].name.clone())
+                .collect();
+            store::StoreState::new(c, streams, &svc.name, hosts, heals.clone())
+        })
+        .collect()
 }
 
 /// The hosts' clocks, or none when every clock is ideal (then no timer needs converting).

@@ -17,6 +17,7 @@ mod network;
 mod policy;
 mod retry;
 mod services;
+mod store;
 mod topology;
 
 use std::collections::BTreeMap;
@@ -55,12 +56,13 @@ pub fn build_with_warnings(
         services: services::names(&mut c, &scenario.services),
         topology,
     };
-    let services = services::services(&mut c, &known);
+    let mut services = services::services(&mut c, &known);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
     let network = network::network(&mut c, &known.topology, &scenario.network);
     let clocks = clocks::clocks(&mut c, &known.topology, &scenario.clocks);
+    let stores = store::stores(&mut c, &known, &mut services);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
@@ -76,6 +78,7 @@ pub fn build_with_warnings(
         memory_limit_bytes: scenario.limits.memory.0,
         topology: known.topology,
         clocks,
+        stores,
     };
     Ok((config, c.warnings))
 }

@@ -8,9 +8,11 @@ use crate::size::ByteSize;
 
 mod inbound;
 mod network;
+mod store;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
+pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Store};
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
@@ -100,6 +102,9 @@ pub struct Scenario {
     /// What `faultline check` requires of this scenario across seeds.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Replicated stores on services' replicas.
+    #[serde(default)]
+    pub stores: Vec<Store>,
 }
 
 /// A requirement checked by `faultline check` over a range of seeds.

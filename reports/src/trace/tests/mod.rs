@@ -108,6 +108,7 @@ fn config() -> WorldConfig {
         memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
+        stores: Vec::new(),
     }
 }
 

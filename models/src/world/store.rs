@@ -1,0 +1,807 @@
+//! Replicated stores: an operation at its coordinating replica (the replica the call
+//! reached), the messages between replicas that replicate it, and its end, which answers the
+//! call. Leadership, heartbeats and the end-of-run report are in `store_lead`.
+//!
+//! ```text
+//!   caller ──call──▶ replica c (coordinator) ─Forward─▶ leader ─Entry─▶ followers
+//!      ▲                    │  ▲                          ▲  └──EntryAck──┘
+//!      └─────reply──────────┘  └──────────Done────────────┘
+//!   leaderless: c ─LlWrite/LlRead─▶ all N replicas ─ack/values─▶ c (w or r of them), repairs
+//! ```
+//!
+//! Store messages travel the network as calls do (latency by locality and link, loss,
+//! partitions, down hosts) on their own random stream; a message to a process that is down
+//! when it arrives is lost. Each operation has a timeout on its coordinator's clock: without
+//! the replies it needs by then it fails as `unavailable`.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::data::check::{ReadRec, WriteRec};
+use crate::data::replica::{self, Entry, Log, Version};
+use crate::data::report::{Divergence, LeaderSpan, StoreReplicaReport};
+use crate::data::{KeyPicker, ReadFrom, Replication, Resolve, StoreConfig};
+
+/// One operation at its coordinator.
+pub(super) struct StoreOp {
+    pub(super) serial: u32,
+    pub(super) live: bool,
+    pub(super) job: JobSlot,
+    pub(super) coordinator: u32,
+    pub(super) key: u32,
+    /// The write's id, for a write.
+    pub(super) write: Option<u32>,
+    pub(super) invoked: SimTime,
+    /// Replies needed, and received.
+    pub(super) needed: u32,
+    pub(super) got: u32,
+    /// Leader-follower: the leader handling it; leaderless reads: the merged values and the
+    /// replicas that answered with something else (to repair).
+    pub(super) leader: u32,
+    pub(super) term: u32,
+    pub(super) versions: Vec<Version>,
+    pub(super) answers: Vec<(u32, Vec<Version>)>,
+    pub(super) timer: Option<TimerId>,
+}
+
+/// What travels between replicas.
+pub(super) enum Body {
+    /// Coordinator to leader: take this operation.
+    Forward { op: u32, serial: u32 },
+    /// Leader to follower: one log entry.
+    Entry { entry: Entry },
+    /// Leader to follower: the entries from the follower's end up to `upto`.
+    CatchUp { upto: u64 },
+    /// Follower to leader: applied up to this index.
+    EntryAck { index: u64 },
+    /// Leader to coordinator: the operation's result (a read's value).
+    Done { op: u32, serial: u32, ok: bool, saw: u32 },
+    LlWrite { op: u32, serial: u32, key: u32, version: Version },
+    LlAck { op: u32, serial: u32 },
+    LlRead { op: u32, serial: u32 },
+    LlValues { op: u32, serial: u32, versions: Vec<Version> },
+    Repair { key: u32, versions: Vec<Version> },
+}
+
+pub(super) struct Envelope {
+    pub(super) from: u32,
+    pub(super) to: u32,
+    pub(super) body: Body,
+}
+
+/// A store's running state.
+pub(super) struct StoreState {
+    pub(super) cfg: StoreConfig,
+    pub(super) n: usize,
+    pub(super) picker: KeyPicker,
+    pub(super) key_rng: SimRng,
+    pub(super) net_rng: SimRng,
+    pub(super) apply_rng: SimRng,
+    // Leader-follower.
+    pub(super) logs: Vec<Log>,
+    pub(super) believes_leader: Vec<bool>,
+    pub(super) term: Vec<u32>,
+    pub(super) known_leader: Vec<u32>,
+    pub(super) last_heard: Vec<SimTime>,
+    pub(super) lease_until: Vec<i128>,
+    pub(super) newest_term: u32,
+    pub(super) current: u32,
+    pub(super) promoting: bool,
+    pub(super) was_up: Vec<bool>,
+    /// (leader, index) of a log entry to the operation waiting for its acknowledgements.
+    pub(super) waiting: BTreeMap<(u32, u64), (u32, u32)>,
+    // Leaderless: per replica, per key, the versions kept.
+    pub(super) values: Vec<Vec<Vec<Version>>>,
+    pub(super) ops: Vec<StoreOp>,
+    pub(super) free_ops: Vec<u32>,
+    pub(super) msgs: Vec<Option<Envelope>>,
+    pub(super) free_msgs: Vec<u32>,
+    // The history and what the report needs.
+    pub(super) writes: Vec<WriteRec>,
+    pub(super) reads: Vec<ReadRec>,
+    pub(super) discards: Vec<(u32, u32)>,
+    pub(super) next_write: u32,
+    pub(super) recording: bool,
+    pub(super) not_checked: u64,
+    pub(super) per_replica: Vec<StoreReplicaReport>,
+    pub(super) leaders: Vec<LeaderSpan>,
+    pub(super) split: Vec<(SimTime, SimTime)>,
+    pub(super) split_since: Option<SimTime>,
+    pub(super) stale_leader_writes: u64,
+    pub(super) divergence: Vec<Divergence>,
+    pub(super) heals: Vec<SimTime>,
+    pub(super) last_tick: SimTime,
+    pub(super) siblings_max: u32,
+}
+
+impl StoreState {
+    pub(super) fn new(
+        cfg: &StoreConfig,
+        streams: &RngStreams,
+        name: &str,
+        hosts: Vec<String>,
+        heals: Vec<SimTime>,
+    ) -> StoreState {
+        let n = hosts.len();
+        let stream = |purpose: &str| streams.stream(&["store", name, purpose]);
+        let keys = cfg.keys as usize;
+        let leaderless = cfg.replication.leaderless();
+        StoreState {
+            n,
+            picker: KeyPicker::new(cfg.keys, &cfg.popularity),
+            key_rng: stream("keys"),
+            net_rng: stream("network"),
+            apply_rng: stream("apply"),
+            logs: if leaderless {
+                Vec::new()
+            } else {
+                (0..n).map(|_| Log::new(cfg.keys)).collect()
+            },
+            believes_leader: (0..n).map(|r| r == 0 && !leaderless).collect(),
+            term: vec![1; n],
+            known_leader: vec![0; n],
+            last_heard: vec![SimTime::ZERO; n],
+            lease_until: vec![i128::MIN; n],
+            newest_term: 1,
+            current: 0,
+            promoting: false,
+            was_up: vec![true; n],
+            waiting: BTreeMap::new(),
+            values: if leaderless {
+                vec![vec![Vec::new(); keys]; n]
+            } else {
+                Vec::new()
+            },
+            ops: Vec::new(),
+            free_ops: Vec::new(),
+            msgs: Vec::new(),
+            free_msgs: Vec::new(),
+            writes: Vec::new(),
+            reads: Vec::new(),
+            discards: Vec::new(),
+            next_write: 0,
+            recording: true,
+            not_checked: 0,
+            per_replica: hosts
+                .into_iter()
+                .map(|host| StoreReplicaReport {
+                    host,
+                    ..StoreReplicaReport::default()
+                })
+                .collect(),
+            leaders: if leaderless {
+                Vec::new()
+            } else {
+                vec![LeaderSpan {
+                    replica: 0,
+                    term: 1,
+                    from: SimTime::ZERO,
+                    to: None,
+                }]
+            },
+            split: Vec::new(),
+            split_since: None,
+            stale_leader_writes: 0,
+            divergence: Vec::new(),
+            heals,
+            last_tick: SimTime::ZERO,
+            siblings_max: 0,
+            cfg: cfg.clone(),
+        }
+    }
+
+    fn room(&self) -> bool {
+        self.recording && self.writes.len() + self.reads.len() < self.cfg.history as usize
+    }
+
+    /// A follower applies entries in order: how many acknowledgements a write needs beyond
+    /// the leader's own.
+    pub(super) fn follower_acks(&self) -> u32 {
+        let n = self.n as u32;
+        let base = match self.cfg.replication {
+            Replication::Async => 0,
+            Replication::Sync => n - 1,
+            Replication::SemiSync { acks } => acks.saturating_sub(1),
+            Replication::Leaderless { .. } => 0,
+        };
+        if self.cfg.lease.as_ref().is_some_and(|l| l.fencing) {
+            base.max(n / 2)
+        } else {
+            base
+        }
+    }
+}
+
+impl World {
+    pub(super) fn store_of(&self, service: usize) -> usize {
+        self.stores
+            .iter()
+            .position(|st| st.cfg.service == service)
+            .expect("a store service has its store")
+    }
+
+    pub(super) fn store_host(&self, st: usize, replica: u32) -> u32 {
+        self.services[self.stores[st].cfg.service].replicas[replica as usize].host
+    }
+
+    /// The replica's process and host both run.
+    pub(super) fn store_up(&self, st: usize, replica: u32) -> bool {
+        let inst = &self.services[self.stores[st].cfg.service].replicas[replica as usize];
+        inst.up() && self.host_down[inst.host as usize] == 0
+    }
+
+    /// A message from `a` to `b` would get through now (no partition, both hosts up).
+    pub(super) fn store_reach(&self, st: usize, a: u32, b: u32, now: SimTime) -> bool {
+        let (ha, hb) = (self.store_host(st, a) as usize, self.store_host(st, b) as usize);
+        ha == hb
+            || (self.host_down[ha] == 0
+                && self.host_down[hb] == 0
+                && self.net.cut(now, ha, hb).is_none())
+    }
+
+    /// The replica's local clock reading now.
+    pub(super) fn store_local(&self, st: usize, replica: u32, now: SimTime) -> i128 {
+        let host = self.store_host(st, replica) as usize;
+        match self.clocks.get(host) {
+            Some(c) => c.local_at(now),
+            None => i128::from(now.as_nanos()),
+        }
+    }
+
+    /// A leader takes writes: it runs, believes it leads, and its lease (if any) holds on its
+    /// own clock.
+    pub(super) fn store_accepting(&self, st: usize, r: u32, now: SimTime) -> bool {
+        let state = &self.stores[st];
+        self.store_up(st, r)
+            && state.believes_leader[r as usize]
+            && (state.cfg.lease.is_none()
+                || self.store_local(st, r, now) < state.lease_until[r as usize])
+    }
+
+    /// Sends a store message; `extra` is work at the receiver before it is handled.
+    pub(super) fn store_send(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        from: u32,
+        to: u32,
+        body: Body,
+        extra: SimDuration,
+    ) {
+        let now = s.now();
+        let (hf, ht) = (self.store_host(st, from) as usize, self.store_host(st, to) as usize);
+        let delay = if from == to || hf == ht {
+            Some(SimDuration::ZERO)
+        } else if self.host_down[hf] > 0 || self.host_down[ht] > 0 {
+            None
+        } else if let Some(latency) = &self.uniform_latency {
+            Some(latency.sample(&mut self.stores[st].net_rng))
+        } else if self.net.cut(now, hf, ht).is_some()
+            || self.net.lost(hf, ht, &mut self.stores[st].net_rng)
+        {
+            None
+        } else {
+            let mut latency = self.net.latency(hf, ht, &mut self.stores[st].net_rng);
+            for lf in &self.link_faults {
+                let matches =
+                    (lf.in_a[hf] && lf.in_b[ht]) || (!lf.one_way && lf.in_b[hf] && lf.in_a[ht]);
+                if matches && lf.from <= now && now < lf.to {
+                    latency = latency.mul_f64(lf.multiply) + lf.add;
+                }
+            }
+            Some(latency)
+        };
+        let Some(delay) = delay else { return };
+        let state = &mut self.stores[st];
+        let envelope = Envelope { from, to, body };
+        let msg = match state.free_msgs.pop() {
+            Some(m) => {
+                state.msgs[m as usize] = Some(envelope);
+                m
+            }
+            None => {
+                state.msgs.push(Some(envelope));
+                state.msgs.len() as u32 - 1
+            }
+        };
+        s.schedule_in(
+            delay + extra,
+            WorldEvent::StoreMsg {
+                store: st as u32,
+                msg,
+            },
+        );
+    }
+
+    /// A call reached a store replica and its local work is done: the operation begins.
+    pub(super) fn store_begin<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job: JobSlot,
+    ) {
+        let now = s.now();
+        let (service, coordinator) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
+        let st = self.store_of(service);
+        let state = &mut self.stores[st];
+        let key = state.picker.pick(&mut state.key_rng);
+        let is_write = state.key_rng.chance(state.cfg.writes);
+        let write = is_write.then(|| {
+            let id = state.next_write;
+            state.next_write += 1;
+            if state.room() && id as usize == state.writes.len() {
+                state.writes.push(WriteRec {
+                    key,
+                    invoked: now,
+                    acked: None,
+                    vector: Vec::new(),
+                });
+            } else {
+                state.recording = false;
+                state.not_checked += 1;
+            }
+            id
+        });
+        let op = StoreOp {
+            serial: 0,
+            live: true,
+            job,
+            coordinator,
+            key,
+            write,
+            invoked: now,
+            needed: 0,
+            got: 0,
+            leader: coordinator,
+            term: 0,
+            versions: Vec::new(),
+            answers: Vec::new(),
+            timer: None,
+        };
+        let op_id = match state.free_ops.pop() {
+            Some(i) => {
+                let serial = state.ops[i as usize].serial + 1;
+                state.ops[i as usize] = StoreOp { serial, ..op };
+                i
+            }
+            None => {
+                state.ops.push(op);
+                state.ops.len() as u32 - 1
+            }
+        };
+        let serial = state.ops[op_id as usize].serial;
+        let host = self.store_host(st, coordinator);
+        let timeout = self.local_delay(host, now, self.stores[st].cfg.timeout);
+        let timer = s.timer_in(
+            timeout,
+            WorldEvent::StoreTimeout {
+                store: st as u32,
+                op: op_id,
+                serial,
+            },
+        );
+        self.stores[st].ops[op_id as usize].timer = Some(timer);
+        match self.stores[st].cfg.replication.clone() {
+            Replication::Leaderless { r, w, resolve, .. } => {
+                let n = self.stores[st].n as u32;
+                let body_for = |this: &mut World| -> (u32, Option<Version>) {
+                    let Some(id) = write else { return (r, None) };
+                    let state = &this.stores[st];
+                    let kept = &state.values[coordinator as usize][key as usize];
+                    let version = match resolve {
+                        Resolve::LastWriterWins => Version {
+                            write: id,
+                            stamp: this.store_local(st, coordinator, now),
+                            node: coordinator,
+                            vector: Vec::new(),
+                        },
+                        Resolve::VersionVectors => Version {
+                            write: id,
+                            stamp: 0,
+                            node: coordinator,
+                            vector: replica::next_vector(kept, state.n, coordinator as usize),
+                        },
+                    };
+                    (w, Some(version))
+                };
+                let (needed, version) = body_for(self);
+                if let (Some(v), Some(id)) = (&version, write) {
+                    let state = &mut self.stores[st];
+                    if let Some(rec) = state.writes.get_mut(id as usize) {
+                        rec.vector = v.vector.clone();
+                    }
+                }
+                self.stores[st].ops[op_id as usize].needed = needed;
+                for to in 0..n {
+                    let body = match &version {
+                        Some(v) => Body::LlWrite {
+                            op: op_id,
+                            serial,
+                            key,
+                            version: v.clone(),
+                        },
+                        None => Body::LlRead { op: op_id, serial },
+                    };
+                    self.store_send(s, st, coordinator, to, body, SimDuration::ZERO);
+                }
+            }
+            _ => {
+                let state = &self.stores[st];
+                let read_here = write.is_none() && state.cfg.read_from == ReadFrom::Any;
+                if read_here {
+                    let saw = state.logs[coordinator as usize].latest[key as usize];
+                    self.store_finish::<TRACE>(s, st, op_id, true, saw);
+                    return;
+                }
+                let leader = if state.believes_leader[coordinator as usize] {
+                    coordinator
+                } else {
+                    state.known_leader[coordinator as usize]
+                };
+                if leader == coordinator {
+                    self.store_lead_op::<TRACE>(s, st, leader, op_id);
+                } else {
+                    let body = Body::Forward { op: op_id, serial };
+                    self.store_send(s, st, coordinator, leader, body, SimDuration::ZERO);
+                }
+            }
+        }
+    }
+
+    /// The leader takes an operation: a read answers from its log, a write is appended and
+    /// replicated, and acknowledged once enough followers have applied it.
+    fn store_lead_op<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        leader: u32,
+        op_id: u32,
+    ) {
+        let now = s.now();
+        let accepting = self.store_accepting(st, leader, now);
+        let state = &mut self.stores[st];
+        let op = &state.ops[op_id as usize];
+        let (key, write, serial, coordinator) = (op.key, op.write, op.serial, op.coordinator);
+        let mut answer = (false, u32::MAX);
+        if accepting {
+            match write {
+                None => answer = (true, state.logs[leader as usize].latest[key as usize]),
+                Some(id) => {
+                    let log = &mut state.logs[leader as usize];
+                    let entry = Entry {
+                        term: state.term[leader as usize],
+                        index: log.len() + 1,
+                        key,
+                        write: id,
+                    };
+                    log.apply(entry);
+                    let needed = state.follower_acks();
+                    let op = &mut state.ops[op_id as usize];
+                    op.leader = leader;
+                    op.term = entry.term;
+                    op.needed = needed;
+                    if needed > 0 {
+                        state.waiting.insert((leader, entry.index), (op_id, serial));
+                    }
+                    let n = state.n as u32;
+                    for f in 0..n {
+                        if f != leader {
+                            self.store_replicate(s, st, leader, f, entry);
+                        }
+                    }
+                    if needed > 0 {
+                        return;
+                    }
+                    answer = (true, id);
+                }
+            }
+        }
+        self.store_answer::<TRACE>(s, st, leader, coordinator, op_id, answer);
+    }
+
+    /// The leader's answer to the coordinator (directly when it is the coordinator).
+    fn store_answer<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        leader: u32,
+        coordinator: u32,
+        op_id: u32,
+        (ok, saw): (bool, u32),
+    ) {
+        let state = &mut self.stores[st];
+        let serial = state.ops[op_id as usize].serial;
+        if ok && state.ops[op_id as usize].write.is_some() && state.term[leader as usize] < state.newest_term {
+            state.stale_leader_writes += 1;
+        }
+        if leader == coordinator {
+            self.store_finish::<TRACE>(s, st, op_id, ok, saw);
+        } else {
+            let body = Body::Done { op: op_id, serial, ok, saw };
+            self.store_send(s, st, leader, coordinator, body, SimDuration::ZERO);
+        }
+    }
+
+    /// Sends one entry to a follower, which applies it after its network delay plus a draw of
+    /// its work (`apply`); an entry that overtakes an earlier one waits for it.
+    pub(super) fn store_replicate(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        leader: u32,
+        follower: u32,
+        entry: Entry,
+    ) {
+        let state = &mut self.stores[st];
+        let work = state.cfg.apply.sample(&mut state.apply_rng);
+        self.store_send(s, st, leader, follower, Body::Entry { entry }, work);
+    }
+
+    /// An operation ends at its coordinator: the history records it and the call is answered.
+    pub(super) fn store_finish<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        op_id: u32,
+        ok: bool,
+        saw: u32,
+    ) {
+        let now = s.now();
+        let state = &mut self.stores[st];
+        let op = &mut state.ops[op_id as usize];
+        if !op.live {
+            return;
+        }
+        op.live = false;
+        if let Some(t) = op.timer.take() {
+            s.cancel(t);
+        }
+        let (job, coordinator, key, write, invoked) =
+            (op.job, op.coordinator, op.key, op.write, op.invoked);
+        let saw: Vec<u32> = if state.cfg.replication.leaderless() {
+            op.versions.iter().map(|v| v.write).collect()
+        } else if saw == u32::MAX {
+            Vec::new()
+        } else {
+            vec![saw]
+        };
+        state.free_ops.push(op_id);
+        state.waiting.retain(|_, &mut (o, _)| o != op_id);
+        let rep = &mut state.per_replica[coordinator as usize];
+        match (write, ok) {
+            (Some(_), true) => rep.writes_ok += 1,
+            (Some(_), false) => rep.writes_failed += 1,
+            (None, true) => rep.reads_ok += 1,
+            (None, false) => rep.reads_failed += 1,
+        }
+        match write {
+            Some(id) if ok => {
+                if let Some(rec) = state.writes.get_mut(id as usize) {
+                    rec.acked = Some(now);
+                }
+            }
+            Some(_) => {}
+            None if ok => {
+                let recorded = saw.iter().all(|&w| (w as usize) < state.writes.len());
+                if state.room() && recorded {
+                    state.reads.push(ReadRec { key, invoked, saw });
+                } else {
+                    state.not_checked += 1;
+                }
+            }
+            None => {}
+        }
+        let outcome = if ok {
+            Outcome::Ok
+        } else {
+            Outcome::Failed(FailureCause::Unavailable)
+        };
+        self.reply::<TRACE>(s, job, outcome);
+    }
+
+    pub(super) fn on_store_timeout<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        op: u32,
+        serial: u32,
+    ) {
+        let o = &mut self.stores[st].ops[op as usize];
+        if o.serial == serial && o.live {
+            o.timer = None;
+            self.store_finish::<TRACE>(s, st, op, false, u32::MAX);
+        }
+    }
+
+    fn op_alive(&self, st: usize, op: u32, serial: u32) -> bool {
+        let o = &self.stores[st].ops[op as usize];
+        o.live && o.serial == serial
+    }
+
+    /// A follower applied entries up to `upto`: it tells the leader, whose waiting writes
+    /// count the acknowledgement.
+    fn store_applied(&mut self, s: &mut Scheduler<WorldEvent>, st: usize, follower: u32, from: u64) {
+        let state = &self.stores[st];
+        let leader = state.known_leader[follower as usize];
+        let upto = state.logs[follower as usize].len();
+        let waits = state
+            .waiting
+            .range((leader, from)..=(leader, upto))
+            .next()
+            .is_some();
+        if waits {
+            self.store_send(s, st, follower, leader, Body::EntryAck { index: upto }, SimDuration::ZERO);
+        }
+    }
+
+    pub(super) fn on_store_msg<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        msg: u32,
+    ) {
+        let state = &mut self.stores[st];
+        let Envelope { from, to, body } = state.msgs[msg as usize].take().expect("a message");
+        state.free_msgs.push(msg);
+        if !self.store_up(st, to) {
+            return;
+        }
+        match body {
+            Body::Forward { op, serial } => {
+                if self.op_alive(st, op, serial) {
+                    self.store_lead_op::<TRACE>(s, st, to, op);
+                }
+            }
+            Body::Entry { entry } => {
+                let state = &mut self.stores[st];
+                let fenced = entry.term < state.logs[to as usize].term_seen
+                    && state.cfg.lease.as_ref().is_some_and(|l| l.fencing);
+                if state.known_leader[to as usize] != from || fenced {
+                    return;
+                }
+                let log = &mut state.logs[to as usize];
+                log.term_seen = log.term_seen.max(entry.term);
+                if log.apply(entry) {
+                    self.store_applied(s, st, to, entry.index);
+                }
+            }
+            Body::CatchUp { upto } => {
+                let state = &mut self.stores[st];
+                if state.known_leader[to as usize] != from {
+                    return;
+                }
+                let start = state.logs[to as usize].len();
+                let (leader_log, log) = if (from as usize) < (to as usize) {
+                    let (a, b) = state.logs.split_at_mut(to as usize);
+                    (&a[from as usize], &mut b[0])
+                } else {
+                    let (a, b) = state.logs.split_at_mut(from as usize);
+                    (&b[0], &mut a[to as usize])
+                };
+                let end = upto.min(leader_log.len());
+                let mut applied = false;
+                for i in start..end {
+                    let e = leader_log.entries[i as usize];
+                    applied |= log.apply(e);
+                }
+                if applied {
+                    self.store_applied(s, st, to, start + 1);
+                }
+            }
+            Body::EntryAck { index } => {
+                let state = &mut self.stores[st];
+                let done: Vec<(u64, u32, u32)> = state
+                    .waiting
+                    .range((to, 0)..=(to, index))
+                    .map(|(&(_, i), &(op, serial))| (i, op, serial))
+                    .collect();
+                let mut finished = Vec::new();
+                for (i, op, serial) in done {
+                    let o = &mut state.ops[op as usize];
+                    if !(o.live && o.serial == serial) {
+                        state.waiting.remove(&(to, i));
+                        continue;
+                    }
+                    o.got += 1;
+                    if o.got >= o.needed {
+                        state.waiting.remove(&(to, i));
+                        finished.push((op, o.coordinator, o.write.unwrap_or(u32::MAX)));
+                    }
+                }
+                for (op, coordinator, write) in finished {
+                    self.store_answer::<TRACE>(s, st, to, coordinator, op, (true, write));
+                }
+            }
+            Body::Done { op, serial, ok, saw } => {
+                if self.op_alive(st, op, serial) {
+                    self.store_finish::<TRACE>(s, st, op, ok, saw);
+                }
+            }
+            Body::LlWrite { op, serial, key, version } => {
+                self.store_merge_key(st, to, key, &version);
+                self.store_send(s, st, to, from, Body::LlAck { op, serial }, SimDuration::ZERO);
+            }
+            Body::LlAck { op, serial } => {
+                if self.op_alive(st, op, serial) {
+                    let o = &mut self.stores[st].ops[op as usize];
+                    o.got += 1;
+                    if o.got >= o.needed {
+                        let w = o.write.unwrap_or(u32::MAX);
+                        self.store_finish::<TRACE>(s, st, op, true, w);
+                    }
+                }
+            }
+            Body::LlRead { op, serial } => {
+                let key = self.stores[st].ops[op as usize].key;
+                let versions = self.stores[st].values[to as usize][key as usize].clone();
+                let body = Body::LlValues { op, serial, versions };
+                self.store_send(s, st, to, from, body, SimDuration::ZERO);
+            }
+            Body::LlValues { op, serial, versions } => {
+                if self.op_alive(st, op, serial) {
+                    self.store_read_answer::<TRACE>(s, st, op, from, versions);
+                }
+            }
+            Body::Repair { key, versions } => {
+                for v in &versions {
+                    self.store_merge_key(st, to, key, v);
+                }
+            }
+        }
+    }
+
+    /// A leaderless read gathers answers; at `r` of them it answers with their merge and,
+    /// with read repair, sends the merge to the replicas that answered with something else.
+    fn store_read_answer<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        op: u32,
+        from: u32,
+        versions: Vec<Version>,
+    ) {
+        let state = &mut self.stores[st];
+        let Replication::Leaderless { read_repair, resolve, .. } = state.cfg.replication else {
+            unreachable!("leaderless only")
+        };
+        let o = &mut state.ops[op as usize];
+        for v in &versions {
+            replica::merge(&mut o.versions, v, resolve);
+        }
+        o.answers.push((from, versions));
+        o.got += 1;
+        if o.got < o.needed {
+            return;
+        }
+        let (key, coordinator, merged) = (o.key, o.coordinator, o.versions.clone());
+        let stale: Vec<u32> = o
+            .answers
+            .iter()
+            .filter(|(_, v)| *v != merged)
+            .map(|&(r, _)| r)
+            .collect();
+        self.store_finish::<TRACE>(s, st, op, true, u32::MAX);
+        if read_repair && !merged.is_empty() {
+            for r in stale {
+                let body = Body::Repair { key, versions: merged.clone() };
+                self.store_send(s, st, coordinator, r, body, SimDuration::ZERO);
+            }
+        }
+    }
+
+    fn store_merge_key(&mut self, st: usize, replica: u32, key: u32, v: &Version) {
+        let state = &mut self.stores[st];
+        let Replication::Leaderless { resolve, .. } = state.cfg.replication else {
+            return;
+        };
+        let kept = &mut state.values[replica as usize][key as usize];
+        let discards = replica::merge(kept, v, resolve);
+        state.siblings_max = state.siblings_max.max(kept.len() as u32);
+        let bound = state.cfg.history as usize;
+        for (lost, won) in discards {
+            let recorded = (lost as usize) < state.writes.len() && (won as usize) < state.writes.len();
+            if recorded && state.discards.len() < bound {
+                state.discards.push((lost, won));
+            }
+        }
+    }
+}

@@ -48,6 +48,8 @@ pub(super) struct StoreOp {
 pub(super) enum Body {
     /// Coordinator to leader: take this operation.
     Forward { op: u32, serial: u32 },
+    /// Leader to itself: the stream to follower `to` is free, ship this entry.
+    Ship { entry: Entry, to: u32, work: SimDuration },
     /// Leader to follower: one log entry.
     Entry { entry: Entry },
     /// Leader to follower: the entries from the follower's end up to `upto`.
@@ -83,6 +85,8 @@ pub(super) struct StoreState {
     pub(super) term: Vec<u32>,
     pub(super) known_leader: Vec<u32>,
     pub(super) last_heard: Vec<SimTime>,
+    /// Per (leader, follower), when the replication stream is next free.
+    pub(super) ship_at: Vec<SimTime>,
     pub(super) lease_until: Vec<i128>,
     pub(super) newest_term: u32,
     pub(super) current: u32,
@@ -141,6 +145,7 @@ impl StoreState {
             term: vec![1; n],
             known_leader: vec![0; n],
             last_heard: vec![SimTime::ZERO; n],
+            ship_at: vec![SimTime::ZERO; n * n],
             lease_until: vec![i128::MIN; n],
             newest_term: 1,
             current: 0,
@@ -521,8 +526,12 @@ impl World {
         }
     }
 
-    /// Sends one entry to a follower, which applies it after its network delay plus a draw of
-    /// its work (`apply`); an entry that overtakes an earlier one waits for it.
+    /// Queues one entry on the leader's stream to a follower. The stream carries one entry at
+    /// a time and the follower applies each (a draw of `apply`) before it takes the next, so
+    /// the stream is a single-server queue: an entry waits for the ones before it, leaves the
+    /// leader when the stream is free, and is applied a network delay plus its work later. A
+    /// leader that crashes loses what it had not shipped yet; an entry that overtakes an
+    /// earlier one on the network waits for it at the follower.
     pub(super) fn store_replicate(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -531,9 +540,18 @@ impl World {
         follower: u32,
         entry: Entry,
     ) {
+        let now = s.now();
         let state = &mut self.stores[st];
         let work = state.cfg.apply.sample(&mut state.apply_rng);
-        self.store_send(s, st, leader, follower, Body::Entry { entry }, work);
+        let stream = leader as usize * state.n + follower as usize;
+        let ship = state.ship_at[stream].max(now);
+        state.ship_at[stream] = ship + work;
+        let body = Body::Ship {
+            entry,
+            to: follower,
+            work,
+        };
+        self.store_send(s, st, leader, leader, body, ship - now);
     }
 
     /// An operation ends at its coordinator: the history records it and the call is answered.
@@ -650,6 +668,9 @@ impl World {
                 if self.op_alive(st, op, serial) {
                     self.store_lead_op::<TRACE>(s, st, to, op);
                 }
+            }
+            Body::Ship { entry, to: f, work } => {
+                self.store_send(s, st, to, f, Body::Entry { entry }, work);
             }
             Body::Entry { entry } => {
                 let state = &mut self.stores[st];

@@ -85,8 +85,10 @@ pub(super) struct StoreState {
     pub(super) term: Vec<u32>,
     pub(super) known_leader: Vec<u32>,
     pub(super) last_heard: Vec<SimTime>,
-    /// Per (leader, follower), when the replication stream is next free.
+    /// Per (leader, follower), when the replication stream is next free, and the highest
+    /// index the follower has acknowledged to that leader.
     pub(super) ship_at: Vec<SimTime>,
+    pub(super) acked: Vec<u64>,
     pub(super) lease_until: Vec<i128>,
     pub(super) newest_term: u32,
     pub(super) current: u32,
@@ -146,6 +148,7 @@ impl StoreState {
             known_leader: vec![0; n],
             last_heard: vec![SimTime::ZERO; n],
             ship_at: vec![SimTime::ZERO; n * n],
+            acked: vec![0; n * n],
             lease_until: vec![i128::MIN; n],
             newest_term: 1,
             current: 0,
@@ -709,10 +712,17 @@ impl World {
                 }
             }
             Body::EntryAck { index } => {
+                // Each follower counts once per entry, however many acknowledgements cover it.
                 let state = &mut self.stores[st];
+                let stream = to as usize * state.n + from as usize;
+                let before = state.acked[stream];
+                if index <= before {
+                    return;
+                }
+                state.acked[stream] = index;
                 let done: Vec<(u64, u32, u32)> = state
                     .waiting
-                    .range((to, 0)..=(to, index))
+                    .range((to, before + 1)..=(to, index))
                     .map(|(&(_, i), &(op, serial))| (i, op, serial))
                     .collect();
                 let mut finished = Vec::new();

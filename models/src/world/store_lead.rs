@@ -191,6 +191,8 @@ impl World {
         let state = &mut self.stores[st];
         state.newest_term += 1;
         let term = state.newest_term;
+        let streams = r as usize * state.n..(r as usize + 1) * state.n;
+        state.acked[streams].fill(0);
         state.term[r as usize] = term;
         state.believes_leader[r as usize] = true;
         state.current = r;

@@ -465,7 +465,25 @@ impl World {
         op_id: u32,
     ) {
         let now = s.now();
-        let accepting = self.store_accepting(st, leader, now);
+        let mut accepting = self.store_accepting(st, leader, now);
+        let fencing = self.stores[st].cfg.lease.as_ref().is_some_and(|l| l.fencing);
+        let is_read = self.stores[st].ops[op_id as usize].write.is_none();
+        if accepting && fencing && is_read {
+            // A fenced leader serves a read only after confirming its term with a majority
+            // (Raft's ReadIndex); the confirmation's round trip is not modelled.
+            let n = self.stores[st].n as u32;
+            let up: Vec<bool> = (0..n).map(|r| self.store_up(st, r)).collect();
+            let term = self.stores[st].term[leader as usize];
+            let confirmed = (0..n)
+                .filter(|&q| {
+                    up[q as usize]
+                        && self.stores[st].logs[q as usize].term_seen <= term
+                        && self.store_reach(st, leader, q, now)
+                        && self.store_reach(st, q, leader, now)
+                })
+                .count() as u32;
+            accepting = confirmed > n / 2;
+        }
         let state = &mut self.stores[st];
         let op = &state.ops[op_id as usize];
         let (key, write, serial, coordinator) = (op.key, op.write, op.serial, op.coordinator);

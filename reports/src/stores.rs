@@ -51,7 +51,10 @@ fn leader_lines(s: &StoreReport) -> Vec<String> {
         .map(|l| {
             let host = &s.replicas[l.replica as usize].host;
             let to = l.to.map_or_else(|| "end".to_owned(), |t| t.to_string());
-            format!("replica {} ({host}) term {}: {} to {to}", l.replica, l.term, l.from)
+            format!(
+                "replica {} ({host}) term {}: {} to {to}",
+                l.replica, l.term, l.from
+            )
         })
         .chain(
             s.split_brain

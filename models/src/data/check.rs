@@ -112,7 +112,12 @@ fn dominates(a: &[u32], b: &[u32]) -> bool {
 pub fn check(h: &History) -> Found {
     let mut found = Found::default();
     // Per key, its acknowledged writes by acknowledgement time.
-    let keys = h.writes.iter().map(|w| w.key as usize + 1).max().unwrap_or(0);
+    let keys = h
+        .writes
+        .iter()
+        .map(|w| w.key as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut by_key: Vec<Vec<WriteId>> = vec![Vec::new(); keys];
     for (id, w) in h.writes.iter().enumerate() {
         if w.acked.is_some() {
@@ -249,8 +254,16 @@ mod tests {
         assert_eq!(
             f.stale,
             vec![
-                StaleRead { at: t(60), versions: 1, behind: SimDuration::from_millis(10) },
-                StaleRead { at: t(60), versions: 2, behind: SimDuration::from_millis(30) },
+                StaleRead {
+                    at: t(60),
+                    versions: 1,
+                    behind: SimDuration::from_millis(10)
+                },
+                StaleRead {
+                    at: t(60),
+                    versions: 2,
+                    behind: SimDuration::from_millis(30)
+                },
             ]
         );
     }
@@ -282,13 +295,19 @@ mod tests {
 
     #[test]
     fn other_keys_do_not_matter() {
-        let h = history(vec![w(0, 0, Some(10)), w(1, 20, Some(30))], vec![read(0, 40, &[0])]);
+        let h = history(
+            vec![w(0, 0, Some(10)), w(1, 20, Some(30))],
+            vec![read(0, 40, &[0])],
+        );
         assert!(check(&h).stale.is_empty());
     }
 
     #[test]
     fn a_write_missing_from_every_log_is_lost_only_if_it_was_acknowledged() {
-        let mut h = history(vec![w(0, 0, Some(10)), w(0, 20, None), w(1, 0, Some(5))], vec![]);
+        let mut h = history(
+            vec![w(0, 0, Some(10)), w(0, 20, None), w(1, 0, Some(5))],
+            vec![],
+        );
         h.survival = Survival::Present(vec![false, false, true]);
         assert_eq!(check(&h).lost, vec![t(10)]);
     }
@@ -297,8 +316,14 @@ mod tests {
     fn last_writer_wins_keeps_a_later_write_but_loses_a_concurrent_or_misordered_one() {
         // Write 1 follows 0 in real time and legitimately replaced it. Write 2 came after 1 in
         // real time, but its writer's clock was behind: the replicas kept 1 and discarded 2.
-        let mut h = history(vec![w(0, 0, Some(10)), w(0, 20, Some(30)), w(0, 40, Some(50))], vec![]);
-        h.survival = Survival::Resolved { values: vec![1], rule: Rule::LastWriterWins };
+        let mut h = history(
+            vec![w(0, 0, Some(10)), w(0, 20, Some(30)), w(0, 40, Some(50))],
+            vec![],
+        );
+        h.survival = Survival::Resolved {
+            values: vec![1],
+            rule: Rule::LastWriterWins,
+        };
         h.discards = vec![(0, 1), (2, 1), (2, 1)];
         let f = check(&h);
         assert_eq!(f.lost, vec![t(50)]);
@@ -317,7 +342,10 @@ mod tests {
         let mut d = w(1, 30, Some(40));
         d.vector = vec![0, 1];
         let mut h = history(vec![a, b, c, d], vec![read(0, 20, &[0, 1])]);
-        h.survival = Survival::Resolved { values: vec![2], rule: Rule::VersionVectors };
+        h.survival = Survival::Resolved {
+            values: vec![2],
+            rule: Rule::VersionVectors,
+        };
         let f = check(&h);
         assert!(f.stale.is_empty(), "siblings are both current");
         // Key 1's write is on no replica.

@@ -20,7 +20,9 @@ use sim_core::{Distribution, SimDuration, SimRng};
 pub enum Popularity {
     Uniform,
     /// Key `i` (from 0) is chosen with probability proportional to `1 / (i + 1)^s`.
-    Zipf { s: f64 },
+    Zipf {
+        s: f64,
+    },
 }
 
 /// How conflicting leaderless writes are resolved.

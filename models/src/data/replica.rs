@@ -154,11 +154,21 @@ mod tests {
     use super::*;
 
     fn lww(write: u32, stamp: i128, node: u32) -> Version {
-        Version { write, stamp, node, vector: Vec::new() }
+        Version {
+            write,
+            stamp,
+            node,
+            vector: Vec::new(),
+        }
     }
 
     fn vv(write: u32, vector: &[u32]) -> Version {
-        Version { write, stamp: 0, node: 0, vector: vector.to_vec() }
+        Version {
+            write,
+            stamp: 0,
+            node: 0,
+            vector: vector.to_vec(),
+        }
     }
 
     #[test]
@@ -190,7 +200,12 @@ mod tests {
 
     #[test]
     fn resync_keeps_the_common_prefix_and_returns_the_divergent_suffix() {
-        let e = |term, index, write| Entry { term, index, key: 0, write };
+        let e = |term, index, write| Entry {
+            term,
+            index,
+            key: 0,
+            write,
+        };
         let mut old = Log::new(1);
         for x in [e(1, 1, 10), e(1, 2, 11), e(1, 3, 12)] {
             assert!(old.apply(x));

@@ -263,9 +263,13 @@ impl World {
                 _ => {}
             }
         }
-        for (store, st) in self.stores.iter().enumerate() {
-            let store = store as u32;
-            s.schedule_in(st.cfg.heartbeat, WorldEvent::StoreTick { store });
+        for st in 0..self.stores.len() {
+            self.store_start(st);
+            let store = st as u32;
+            s.schedule_in(
+                self.stores[st].cfg.heartbeat,
+                WorldEvent::StoreTick { store },
+            );
         }
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];

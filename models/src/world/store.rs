@@ -47,22 +47,58 @@ pub(super) struct StoreOp {
 /// What travels between replicas.
 pub(super) enum Body {
     /// Coordinator to leader: take this operation.
-    Forward { op: u32, serial: u32 },
+    Forward {
+        op: u32,
+        serial: u32,
+    },
     /// Leader to itself: the stream to follower `to` is free, ship this entry.
-    Ship { entry: Entry, to: u32, work: SimDuration },
+    Ship {
+        entry: Entry,
+        to: u32,
+        work: SimDuration,
+    },
     /// Leader to follower: one log entry.
-    Entry { entry: Entry },
+    Entry {
+        entry: Entry,
+    },
     /// Leader to follower: the entries from the follower's end up to `upto`.
-    CatchUp { upto: u64 },
+    CatchUp {
+        upto: u64,
+    },
     /// Follower to leader: applied up to this index.
-    EntryAck { index: u64 },
+    EntryAck {
+        index: u64,
+    },
     /// Leader to coordinator: the operation's result (a read's value).
-    Done { op: u32, serial: u32, ok: bool, saw: u32 },
-    LlWrite { op: u32, serial: u32, key: u32, version: Version },
-    LlAck { op: u32, serial: u32 },
-    LlRead { op: u32, serial: u32 },
-    LlValues { op: u32, serial: u32, versions: Vec<Version> },
-    Repair { key: u32, versions: Vec<Version> },
+    Done {
+        op: u32,
+        serial: u32,
+        ok: bool,
+        saw: u32,
+    },
+    LlWrite {
+        op: u32,
+        serial: u32,
+        key: u32,
+        version: Version,
+    },
+    LlAck {
+        op: u32,
+        serial: u32,
+    },
+    LlRead {
+        op: u32,
+        serial: u32,
+    },
+    LlValues {
+        op: u32,
+        serial: u32,
+        versions: Vec<Version>,
+    },
+    Repair {
+        key: u32,
+        versions: Vec<Version>,
+    },
 }
 
 pub(super) struct Envelope {
@@ -89,6 +125,9 @@ pub(super) struct StoreState {
     /// index the follower has acknowledged to that leader.
     pub(super) ship_at: Vec<SimTime>,
     pub(super) acked: Vec<u64>,
+    /// Each replica's log length at the last heartbeat (a follower that is behind, has not
+    /// advanced for a heartbeat and has nothing on its way has lost entries: catch it up).
+    pub(super) last_len: Vec<u64>,
     pub(super) lease_until: Vec<i128>,
     pub(super) newest_term: u32,
     pub(super) current: u32,
@@ -149,6 +188,7 @@ impl StoreState {
             last_heard: vec![SimTime::ZERO; n],
             ship_at: vec![SimTime::ZERO; n * n],
             acked: vec![0; n * n],
+            last_len: vec![0; n],
             lease_until: vec![i128::MIN; n],
             newest_term: 1,
             current: 0,
@@ -240,7 +280,10 @@ impl World {
 
     /// A message from `a` to `b` would get through now (no partition, both hosts up).
     pub(super) fn store_reach(&self, st: usize, a: u32, b: u32, now: SimTime) -> bool {
-        let (ha, hb) = (self.store_host(st, a) as usize, self.store_host(st, b) as usize);
+        let (ha, hb) = (
+            self.store_host(st, a) as usize,
+            self.store_host(st, b) as usize,
+        );
         ha == hb
             || (self.host_down[ha] == 0
                 && self.host_down[hb] == 0
@@ -277,7 +320,10 @@ impl World {
         extra: SimDuration,
     ) {
         let now = s.now();
-        let (hf, ht) = (self.store_host(st, from) as usize, self.store_host(st, to) as usize);
+        let (hf, ht) = (
+            self.store_host(st, from) as usize,
+            self.store_host(st, to) as usize,
+        );
         let delay = if from == to || hf == ht {
             Some(SimDuration::ZERO)
         } else if self.host_down[hf] > 0 || self.host_down[ht] > 0 {
@@ -466,7 +512,11 @@ impl World {
     ) {
         let now = s.now();
         let mut accepting = self.store_accepting(st, leader, now);
-        let fencing = self.stores[st].cfg.lease.as_ref().is_some_and(|l| l.fencing);
+        let fencing = self.stores[st]
+            .cfg
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.fencing);
         let is_read = self.stores[st].ops[op_id as usize].write.is_none();
         if accepting && fencing && is_read {
             // A fenced leader serves a read only after confirming its term with a majority
@@ -536,13 +586,21 @@ impl World {
     ) {
         let state = &mut self.stores[st];
         let serial = state.ops[op_id as usize].serial;
-        if ok && state.ops[op_id as usize].write.is_some() && state.term[leader as usize] < state.newest_term {
+        if ok
+            && state.ops[op_id as usize].write.is_some()
+            && state.term[leader as usize] < state.newest_term
+        {
             state.stale_leader_writes += 1;
         }
         if leader == coordinator {
             self.store_finish::<TRACE>(s, st, op_id, ok, saw);
         } else {
-            let body = Body::Done { op: op_id, serial, ok, saw };
+            let body = Body::Done {
+                op: op_id,
+                serial,
+                ok,
+                saw,
+            };
             self.store_send(s, st, leader, coordinator, body, SimDuration::ZERO);
         }
     }
@@ -658,7 +716,13 @@ impl World {
 
     /// A follower applied entries up to `upto`: it tells the leader, whose waiting writes
     /// count the acknowledgement.
-    fn store_applied(&mut self, s: &mut Scheduler<WorldEvent>, st: usize, follower: u32, from: u64) {
+    fn store_applied(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        st: usize,
+        follower: u32,
+        from: u64,
+    ) {
         let state = &self.stores[st];
         let leader = state.known_leader[follower as usize];
         let upto = state.logs[follower as usize].len();
@@ -668,7 +732,14 @@ impl World {
             .next()
             .is_some();
         if waits {
-            self.store_send(s, st, follower, leader, Body::EntryAck { index: upto }, SimDuration::ZERO);
+            self.store_send(
+                s,
+                st,
+                follower,
+                leader,
+                Body::EntryAck { index: upto },
+                SimDuration::ZERO,
+            );
         }
     }
 
@@ -760,14 +831,31 @@ impl World {
                     self.store_answer::<TRACE>(s, st, to, coordinator, op, (true, write));
                 }
             }
-            Body::Done { op, serial, ok, saw } => {
+            Body::Done {
+                op,
+                serial,
+                ok,
+                saw,
+            } => {
                 if self.op_alive(st, op, serial) {
                     self.store_finish::<TRACE>(s, st, op, ok, saw);
                 }
             }
-            Body::LlWrite { op, serial, key, version } => {
+            Body::LlWrite {
+                op,
+                serial,
+                key,
+                version,
+            } => {
                 self.store_merge_key(st, to, key, &version);
-                self.store_send(s, st, to, from, Body::LlAck { op, serial }, SimDuration::ZERO);
+                self.store_send(
+                    s,
+                    st,
+                    to,
+                    from,
+                    Body::LlAck { op, serial },
+                    SimDuration::ZERO,
+                );
             }
             Body::LlAck { op, serial } => {
                 if self.op_alive(st, op, serial) {
@@ -782,10 +870,18 @@ impl World {
             Body::LlRead { op, serial } => {
                 let key = self.stores[st].ops[op as usize].key;
                 let versions = self.stores[st].values[to as usize][key as usize].clone();
-                let body = Body::LlValues { op, serial, versions };
+                let body = Body::LlValues {
+                    op,
+                    serial,
+                    versions,
+                };
                 self.store_send(s, st, to, from, body, SimDuration::ZERO);
             }
-            Body::LlValues { op, serial, versions } => {
+            Body::LlValues {
+                op,
+                serial,
+                versions,
+            } => {
                 if self.op_alive(st, op, serial) {
                     self.store_read_answer::<TRACE>(s, st, op, from, versions);
                 }
@@ -809,7 +905,12 @@ impl World {
         versions: Vec<Version>,
     ) {
         let state = &mut self.stores[st];
-        let Replication::Leaderless { read_repair, resolve, .. } = state.cfg.replication else {
+        let Replication::Leaderless {
+            read_repair,
+            resolve,
+            ..
+        } = state.cfg.replication
+        else {
             unreachable!("leaderless only")
         };
         let o = &mut state.ops[op as usize];
@@ -831,7 +932,10 @@ impl World {
         self.store_finish::<TRACE>(s, st, op, true, u32::MAX);
         if read_repair && !merged.is_empty() {
             for r in stale {
-                let body = Body::Repair { key, versions: merged.clone() };
+                let body = Body::Repair {
+                    key,
+                    versions: merged.clone(),
+                };
                 self.store_send(s, st, coordinator, r, body, SimDuration::ZERO);
             }
         }
@@ -847,7 +951,8 @@ impl World {
         state.siblings_max = state.siblings_max.max(kept.len() as u32);
         let bound = state.cfg.history as usize;
         for (lost, won) in discards {
-            let recorded = (lost as usize) < state.writes.len() && (won as usize) < state.writes.len();
+            let recorded =
+                (lost as usize) < state.writes.len() && (won as usize) < state.writes.len();
             if recorded && state.discards.len() < bound {
                 state.discards.push((lost, won));
             }

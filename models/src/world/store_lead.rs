@@ -43,9 +43,7 @@ impl World {
 
     fn store_split_check(&mut self, st: usize, now: SimTime) {
         let n = self.stores[st].n as u32;
-        let accepting = (0..n)
-            .filter(|&r| self.store_accepting(st, r, now))
-            .count();
+        let accepting = (0..n).filter(|&r| self.store_accepting(st, r, now)).count();
         let state = &mut self.stores[st];
         match (accepting >= 2, state.split_since) {
             (true, None) => state.split_since = Some(now),
@@ -77,6 +75,15 @@ impl World {
             .count() as u32
     }
 
+    /// The first leader (replica 0) starts with a fresh lease on its own clock.
+    pub(super) fn store_start(&mut self, st: usize) {
+        if let Some(lease) = &self.stores[st].cfg.lease {
+            let until =
+                self.store_local(st, 0, SimTime::ZERO) + i128::from(lease.duration.as_nanos());
+            self.stores[st].lease_until[0] = until;
+        }
+    }
+
     pub(super) fn on_store_tick(&mut self, s: &mut Scheduler<WorldEvent>, st: usize) {
         let now = s.now();
         let n = self.stores[st].n as u32;
@@ -97,7 +104,10 @@ impl World {
         self.store_divergence(st, &up, now);
         let state = &mut self.stores[st];
         state.last_tick = now;
-        s.schedule_in(state.cfg.heartbeat, WorldEvent::StoreTick { store: st as u32 });
+        s.schedule_in(
+            state.cfg.heartbeat,
+            WorldEvent::StoreTick { store: st as u32 },
+        );
     }
 
     fn store_leadership(&mut self, s: &mut Scheduler<WorldEvent>, st: usize, up: &[bool]) {
@@ -128,7 +138,10 @@ impl World {
                 let leader_log = state.logs[l as usize].clone();
                 state.logs[r as usize].resync(&leader_log);
                 state.term[r as usize] = state.newest_term;
-            } else if state.logs[r as usize].len() < state.logs[l as usize].len() {
+            } else if state.logs[r as usize].len() < state.logs[l as usize].len()
+                && state.logs[r as usize].len() == state.last_len[r as usize]
+                && state.ship_at[l as usize * state.n + r as usize] < now
+            {
                 let upto = state.logs[l as usize].len();
                 let work = state.cfg.apply.sample(&mut state.apply_rng);
                 self.store_send(s, st, l, r, Body::CatchUp { upto }, work);
@@ -147,7 +160,11 @@ impl World {
                 }
             }
         }
-        if self.stores[st].promoting {
+        let state = &mut self.stores[st];
+        for (last, log) in state.last_len.iter_mut().zip(&state.logs) {
+            *last = log.len();
+        }
+        if state.promoting {
             return;
         }
         let wait = match &lease {
@@ -225,10 +242,7 @@ impl World {
             .copied()
             .filter(|&h| last < h && h <= now)
             .collect();
-        let open = state
-            .divergence
-            .iter()
-            .any(|d| d.converged_after.is_none());
+        let open = state.divergence.iter().any(|d| d.converged_after.is_none());
         if healed.is_empty() && !open {
             return;
         }
@@ -255,7 +269,10 @@ impl World {
             if let Some(from) = self.stores[st].split_since.take() {
                 self.stores[st].split.push((from, end));
             }
-            let service = self.services[self.stores[st].cfg.service].report.name.clone();
+            let service = self.services[self.stores[st].cfg.service]
+                .report
+                .name
+                .clone();
             let state = &mut self.stores[st];
             let survival = match state.cfg.replication {
                 Replication::Leaderless { resolve, .. } => {
@@ -308,9 +325,19 @@ impl World {
                 series[bin(t)].overwritten += 1;
             }
             let stale = found.stale.len() as u64;
-            let mean = |sum: u128| if stale == 0 { 0 } else { (sum / u128::from(stale)) as u64 };
+            let mean = |sum: u128| {
+                if stale == 0 {
+                    0
+                } else {
+                    (sum / u128::from(stale)) as u64
+                }
+            };
             let versions_sum: u128 = found.stale.iter().map(|r| u128::from(r.versions)).sum();
-            let behind_sum: u128 = found.stale.iter().map(|r| u128::from(r.behind.as_nanos())).sum();
+            let behind_sum: u128 = found
+                .stale
+                .iter()
+                .map(|r| u128::from(r.behind.as_nanos()))
+                .sum();
             out.push(StoreReport {
                 service,
                 design: design(&state.cfg),

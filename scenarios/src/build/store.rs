@@ -61,7 +61,10 @@ pub(super) fn stores(
             c.report(
                 &at("writes"),
                 format!("{field}.writes"),
-                format!("{} is not a share; expected a number from 0 to 1", st.writes),
+                format!(
+                    "{} is not a share; expected a number from 0 to 1",
+                    st.writes
+                ),
             );
         }
         let popularity = match st.popularity {
@@ -115,7 +118,8 @@ pub(super) fn stores(
                 }
             }
         };
-        if replication.leaderless() && (st.lease.is_some() || st.read_from != spec::ReadFrom::Leader)
+        if replication.leaderless()
+            && (st.lease.is_some() || st.read_from != spec::ReadFrom::Leader)
         {
             c.report(
                 &anchors,
@@ -123,11 +127,12 @@ pub(super) fn stores(
                 "a leaderless store has no leader: `lease` and `read_from` do not apply".into(),
             );
         }
-        let positive = |c: &mut Checker, name: &'static str, d: Option<&crate::duration::Duration>, or| {
-            let d = d.map_or(or, |d| d.0);
-            c.duration_positive(&at(name), format!("{field}.{name}"), d);
-            d
-        };
+        let positive =
+            |c: &mut Checker, name: &'static str, d: Option<&crate::duration::Duration>, or| {
+                let d = d.map_or(or, |d| d.0);
+                c.duration_positive(&at(name), format!("{field}.{name}"), d);
+                d
+            };
         let timeout = positive(c, "timeout", st.timeout.as_ref(), SimDuration::SECOND);
         let heartbeat = positive(
             c,
@@ -143,7 +148,11 @@ pub(super) fn stores(
         );
         let promotion_delay = st.promotion_delay.map_or(SimDuration::SECOND, |d| d.0);
         let lease = st.lease.as_ref().map(|l| {
-            c.duration_positive(&at("lease"), format!("{field}.lease.duration"), l.duration.0);
+            c.duration_positive(
+                &at("lease"),
+                format!("{field}.lease.duration"),
+                l.duration.0,
+            );
             md::Lease {
                 duration: l.duration.0,
                 fencing: l.fencing,

@@ -31,6 +31,10 @@ fn headline(s: &StoreReport) -> Vec<String> {
     };
     lines.push(format!("stale reads {}{staleness}", s.stale_reads));
     lines.push(format!(
+        "per session: read-your-writes violations {} · monotonic-read violations {}",
+        s.read_your_writes, s.monotonic
+    ));
+    lines.push(format!(
         "lost writes {} · silently overwritten {} · most siblings {}",
         s.lost_writes, s.overwritten, s.siblings_max
     ));
@@ -284,6 +288,8 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
         m.insert("staleness_max_s".into(), secs(s.staleness_max));
         m.insert("lost_writes".into(), Value::from(s.lost_writes));
         m.insert("overwritten".into(), Value::from(s.overwritten));
+        m.insert("read_your_writes".into(), Value::from(s.read_your_writes));
+        m.insert("monotonic_reads".into(), Value::from(s.monotonic));
         m.insert("siblings_max".into(), Value::from(s.siblings_max));
         m.insert(
             "stale_leader_writes".into(),

@@ -21,6 +21,11 @@
 //!   under version vectors a value accounts for `w` when it is `w` or its vector dominates
 //!   `w`'s (it was written knowing `w`); under last-writer-wins when it is `w` or a write that
 //!   `w` precedes in real time (a later write legitimately replaced it).
+//! - **Read-your-writes violation**: a stale read that missed a write of its own session (the
+//!   client, or the user of a read-modify-write client, that sent it).
+//! - **Monotonic-read violation**: a read that returned only values preceding a value an
+//!   earlier read of the same key in the same session had returned (the earlier read had
+//!   ended before this one began): the session saw the key go back in time.
 //! - **Silently overwritten** (last-writer-wins only): an acknowledged write that a replica
 //!   discarded in favour of one that did *not* follow it in real time: a concurrent write, or
 //!   an earlier one whose writer's clock read later. Counted once per write.
@@ -45,6 +50,8 @@ pub struct WriteRec {
     pub acked: Option<SimTime>,
     /// Its version vector (empty unless the store resolves with version vectors).
     pub vector: Vec<u32>,
+    /// The session that sent it (`None`: a service's call, no session).
+    pub session: Option<u32>,
 }
 
 /// One successful read: the values it returned (several with siblings, none for a key never
@@ -53,7 +60,10 @@ pub struct WriteRec {
 pub struct ReadRec {
     pub key: u32,
     pub invoked: SimTime,
+    /// When it answered.
+    pub returned: SimTime,
     pub saw: Vec<WriteId>,
+    pub session: Option<u32>,
 }
 
 /// How conflicting values are resolved, which decides what accounts for a write at the end.
@@ -98,6 +108,9 @@ pub struct Found {
     pub lost: Vec<SimTime>,
     /// Silently overwritten writes: their acknowledgement times.
     pub overwritten: Vec<SimTime>,
+    /// Reads violating read-your-writes and monotonic reads: their invocation times.
+    pub read_your_writes: Vec<SimTime>,
+    pub monotonic: Vec<SimTime>,
 }
 
 fn precedes(w: &WriteRec, v: &WriteRec) -> bool {
@@ -144,7 +157,7 @@ pub fn check(h: &History) -> Found {
         }
         let Some(seen_ack) = seen_ack else { continue };
         let end = list.partition_point(|&id| h.writes[id as usize].acked < Some(r.invoked));
-        let (mut versions, mut oldest) = (0u32, None);
+        let (mut versions, mut oldest, mut own) = (0u32, None, false);
         for &id in list[..end].iter().rev() {
             let w = &h.writes[id as usize];
             let acked = w.acked.expect("acknowledged");
@@ -154,7 +167,11 @@ pub fn check(h: &History) -> Found {
             if none_seen || w.invoked > seen_ack {
                 versions += 1;
                 oldest = Some(acked);
+                own |= r.session.is_some() && w.session == r.session;
             }
+        }
+        if own {
+            found.read_your_writes.push(r.invoked);
         }
         if let Some(oldest) = oldest {
             found.stale.push(StaleRead {
@@ -195,6 +212,7 @@ pub fn check(h: &History) -> Found {
             }
         }
     }
+    monotonic(h, &mut found);
     let mut counted = vec![false; h.writes.len()];
     for &(loser, winner) in &h.discards {
         let (l, w) = (&h.writes[loser as usize], &h.writes[winner as usize]);
@@ -207,6 +225,44 @@ pub fn check(h: &History) -> Found {
         }
     }
     found
+}
+
+/// Per session and key, each read against the reads that ended before it began: it goes back
+/// in time when every value it returned precedes some value one of those returned.
+fn monotonic(h: &History, found: &mut Found) {
+    let mut groups: std::collections::BTreeMap<(u32, u32), Vec<usize>> = Default::default();
+    for (i, r) in h.reads.iter().enumerate() {
+        if let Some(s) = r.session {
+            groups.entry((s, r.key)).or_default().push(i);
+        }
+    }
+    for reads in groups.values() {
+        let mut by_start = reads.clone();
+        by_start.sort_by_key(|&i| (h.reads[i].invoked, i));
+        let mut by_end = reads.clone();
+        by_end.sort_by_key(|&i| (h.reads[i].returned, i));
+        // The latest invocation among the values returned by the reads ended so far.
+        let (mut next, mut newest) = (0, None::<SimTime>);
+        for &i in &by_start {
+            let r = &h.reads[i];
+            while next < by_end.len() && h.reads[by_end[next]].returned < r.invoked {
+                for &f in &h.reads[by_end[next]].saw {
+                    let t = h.writes[f as usize].invoked;
+                    newest = Some(newest.map_or(t, |n| n.max(t)));
+                }
+                next += 1;
+            }
+            let Some(newest) = newest else { continue };
+            // Every value this read returned was acknowledged before that value was invoked.
+            let back = r
+                .saw
+                .iter()
+                .all(|&f| h.writes[f as usize].acked.is_some_and(|a| a < newest));
+            if back {
+                found.monotonic.push(r.invoked);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +279,7 @@ mod tests {
             invoked: t(invoked),
             acked: acked.map(t),
             vector: Vec::new(),
+            session: None,
         }
     }
 
@@ -230,7 +287,9 @@ mod tests {
         ReadRec {
             key,
             invoked: t(invoked),
+            returned: t(invoked + 1),
             saw: saw.to_vec(),
+            session: None,
         }
     }
 
@@ -350,5 +409,34 @@ mod tests {
         assert!(f.stale.is_empty(), "siblings are both current");
         // Key 1's write is on no replica.
         assert_eq!(f.lost, vec![t(40)]);
+    }
+
+    #[test]
+    fn a_session_that_misses_its_own_write_or_goes_back_in_time_is_counted() {
+        let mut mine = w(0, 0, Some(10));
+        mine.session = Some(1);
+        let theirs = w(0, 20, Some(30));
+        let mut a = read(0, 40, &[]); // misses both: stale, and its own write
+        a.session = Some(1);
+        let mut b = read(0, 40, &[]); // another session: stale only
+        b.session = Some(2);
+        let mut c = read(0, 50, &[1]); // session 3 sees write 1 ...
+        c.session = Some(3);
+        let mut d = read(0, 60, &[0]); // ... then write 0, which precedes it: back in time
+        d.session = Some(3);
+        let mut e = read(0, 50, &[0]); // session 4 reads 0 while a read seeing 1 overlaps it
+        e.session = Some(4);
+        e.returned = t(70);
+        let mut f = read(0, 60, &[1]);
+        f.session = Some(4);
+        let h = history(vec![mine, theirs], vec![a, b, c, d, e, f]);
+        let found = check(&h);
+        assert_eq!(found.stale.len(), 4, "a, b, d and e");
+        assert_eq!(found.read_your_writes, vec![t(40)]);
+        assert_eq!(
+            found.monotonic,
+            vec![t(60)],
+            "d only: e had not ended when f began"
+        );
     }
 }

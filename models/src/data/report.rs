@@ -59,6 +59,9 @@ pub struct StoreReport {
     pub staleness_mean: SimDuration,
     pub lost_writes: u64,
     pub overwritten: u64,
+    /// Per-session violations (sessions are clients, or read-modify-write users).
+    pub read_your_writes: u64,
+    pub monotonic: u64,
     /// Intervals during which two or more replicas accepted writes as leaders.
     pub split_brain: Vec<(SimTime, SimTime)>,
     /// Writes acknowledged by a leader while a newer term existed.

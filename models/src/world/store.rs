@@ -32,6 +32,8 @@ pub(super) struct StoreOp {
     /// The write's id, for a write.
     pub(super) write: Option<u32>,
     pub(super) invoked: SimTime,
+    /// The session that sent it: its client, or a read-modify-write client's user.
+    pub(super) session: Option<u32>,
     /// Replies needed, and received.
     pub(super) needed: u32,
     pub(super) got: u32,
@@ -376,6 +378,11 @@ impl World {
         let now = s.now();
         let (service, coordinator) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
         let st = self.store_of(service);
+        let session = match self.calls[self.jobs[job].call].owner {
+            Owner::Client { client, .. } => Some(client.0),
+            Owner::User { client, user } => Some(0x8000_0000 | (client.0 << 16) | (user & 0xffff)),
+            Owner::Job(_) => None,
+        };
         let state = &mut self.stores[st];
         let key = state.picker.pick(&mut state.key_rng);
         let is_write = state.key_rng.chance(state.cfg.writes);
@@ -388,6 +395,7 @@ impl World {
                     invoked: now,
                     acked: None,
                     vector: Vec::new(),
+                    session,
                 });
             } else {
                 state.recording = false;
@@ -403,6 +411,7 @@ impl World {
             key,
             write,
             invoked: now,
+            session,
             needed: 0,
             got: 0,
             leader: coordinator,
@@ -652,8 +661,14 @@ impl World {
         if let Some(t) = op.timer.take() {
             s.cancel(t);
         }
-        let (job, coordinator, key, write, invoked) =
-            (op.job, op.coordinator, op.key, op.write, op.invoked);
+        let (job, coordinator, key, write, invoked, session) = (
+            op.job,
+            op.coordinator,
+            op.key,
+            op.write,
+            op.invoked,
+            op.session,
+        );
         let saw: Vec<u32> = if state.cfg.replication.leaderless() {
             op.versions.iter().map(|v| v.write).collect()
         } else if saw == u32::MAX {
@@ -680,7 +695,13 @@ impl World {
             None if ok => {
                 let recorded = saw.iter().all(|&w| (w as usize) < state.writes.len());
                 if state.room() && recorded {
-                    state.reads.push(ReadRec { key, invoked, saw });
+                    state.reads.push(ReadRec {
+                        key,
+                        invoked,
+                        returned: now,
+                        saw,
+                        session,
+                    });
                 } else {
                     state.not_checked += 1;
                 }

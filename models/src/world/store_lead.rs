@@ -362,6 +362,8 @@ impl World {
                 staleness_mean: SimDuration::from_nanos(mean(behind_sum)),
                 lost_writes: found.lost.len() as u64,
                 overwritten: found.overwritten.len() as u64,
+                read_your_writes: found.read_your_writes.len() as u64,
+                monotonic: found.monotonic.len() as u64,
                 split_brain: state.split.clone(),
                 stale_leader_writes: state.stale_leader_writes,
                 leaders: state.leaders.clone(),

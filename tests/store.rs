@@ -21,6 +21,14 @@ fn run_library(name: &str, seed: u64) -> RunResult {
     World::new(&loaded.config, seed).run(RunOptions::default())
 }
 
+/// The loader's message for a scenario that must not load.
+fn load_error(text: &str, what: &str) -> String {
+    match scenarios::load_str(Path::new("bad.ron"), text) {
+        Ok(_) => panic!("{what}: loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
 fn store(r: &RunResult) -> &StoreReport {
     &r.stores[0]
 }
@@ -321,10 +329,7 @@ fn bad_store_sections_are_rejected_at_their_place() {
     ];
     for (design, expected) in cases {
         let text = scenario(design, "", "5s");
-        let e = scenarios::load_str(Path::new("bad.ron"), &text)
-            .err()
-            .expect(design)
-            .to_string();
+        let e = load_error(&text, design);
         assert!(e.contains(expected), "{design}: {e}");
         assert!(e.starts_with("bad.ron:"), "{e}");
         let line: usize = e.split(':').nth(1).unwrap().parse().expect("a line number");
@@ -332,16 +337,10 @@ fn bad_store_sections_are_rejected_at_their_place() {
     }
     let unknown = scenario("keys: 1, replication: Async", "", "5s")
         .replace("(service: \"db\"", "(service: \"dbx\"");
-    let e = scenarios::load_str(Path::new("bad.ron"), &unknown)
-        .err()
-        .expect("unknown")
-        .to_string();
+    let e = load_error(&unknown, "unknown");
     assert!(e.contains("unknown service \"dbx\""), "{e}");
     let typo = scenario("keys: 1, replication: Asynk", "", "5s");
-    let e = scenarios::load_str(Path::new("bad.ron"), &typo)
-        .err()
-        .expect("typo")
-        .to_string();
+    let e = load_error(&typo, "typo");
     assert!(e.contains("bad.ron:"), "{e}");
     // The binary exits 2 with the position.
     let dir = temp_dir("store-bad");

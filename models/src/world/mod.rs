@@ -55,6 +55,7 @@ mod service;
 mod slab;
 mod store;
 mod store_lead;
+mod store_msgs;
 #[cfg(test)]
 mod tests;
 mod tracing;

@@ -307,6 +307,14 @@ fn bad_store_sections_are_rejected_at_their_place() {
             "0 keys; expected 1 to 1000000",
         ),
         (
+            "keys: 1000000, replication: Async",
+            "at most 4000000 (keys times replicas)",
+        ),
+        (
+            "keys: 10, replication: Async, history: 0",
+            "0 operations; expected 1 to 2000000",
+        ),
+        (
             "keys: 10, writes: 1.5, replication: Async",
             "1.5 is not a share",
         ),

@@ -381,5 +381,10 @@ impl Model for World {
             + self.attempts.footprint_bytes()
             + self.jobs.footprint_bytes()
             + self.resumes.capacity() * std::mem::size_of::<Waiter>()
+            + self
+                .stores
+                .iter()
+                .map(|s| s.footprint_bytes())
+                .sum::<usize>()
     }
 }

@@ -240,6 +240,19 @@ impl StoreState {
         }
     }
 
+    /// What grows while the run goes on: the logs, the history, operations and messages in
+    /// flight (the `limits.memory` check counts it).
+    pub(super) fn footprint_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let logs: usize = self.logs.iter().map(|l| l.entries.capacity()).sum();
+        logs * size_of::<Entry>()
+            + self.writes.capacity() * size_of::<WriteRec>()
+            + self.reads.capacity() * (size_of::<ReadRec>() + size_of::<u32>())
+            + self.discards.capacity() * size_of::<(u32, u32)>()
+            + self.ops.capacity() * size_of::<StoreOp>()
+            + self.msgs.capacity() * size_of::<Option<Envelope>>()
+    }
+
     fn room(&self) -> bool {
         self.recording && self.writes.len() + self.reads.len() < self.cfg.history as usize
     }

@@ -11,7 +11,9 @@ use crate::spec;
 /// The most keys a store may have: every replica holds a slot per key.
 pub(super) const MAX_KEYS: u32 = 1_000_000;
 /// The most operations a store's history may record.
-pub(super) const MAX_HISTORY: u32 = 5_000_000;
+pub(super) const MAX_HISTORY: u32 = 2_000_000;
+/// The most keys times replicas: each replica holds a slot per key.
+pub(super) const MAX_SLOTS: u64 = 4_000_000;
 
 pub(super) fn stores(
     c: &mut Checker,
@@ -55,6 +57,17 @@ pub(super) fn stores(
                 &at("keys"),
                 format!("{field}.keys"),
                 format!("{} keys; expected 1 to {MAX_KEYS}", st.keys),
+            );
+        }
+        if u64::from(st.keys) * u64::from(n) > MAX_SLOTS {
+            c.report(
+                &at("keys"),
+                format!("{field}.keys"),
+                format!(
+                    "{} keys on {n} replicas is {} slots; at most {MAX_SLOTS} (keys times replicas)",
+                    st.keys,
+                    u64::from(st.keys) * u64::from(n)
+                ),
             );
         }
         if !(0.0..=1.0).contains(&st.writes) {

@@ -308,7 +308,7 @@ fn bad_store_sections_are_rejected_at_their_place() {
         ),
         (
             "keys: 1000000, replication: Async",
-            "at most 4000000 (keys times replicas)",
+            "at most 2000000 (keys times replicas)",
         ),
         (
             "keys: 10, replication: Async, history: 0",

@@ -13,7 +13,7 @@ pub(super) const MAX_KEYS: u32 = 1_000_000;
 /// The most operations a store's history may record.
 pub(super) const MAX_HISTORY: u32 = 2_000_000;
 /// The most keys times replicas: each replica holds a slot per key.
-pub(super) const MAX_SLOTS: u64 = 4_000_000;
+pub(super) const MAX_SLOTS: u64 = 2_000_000;
 
 pub(super) fn stores(
     c: &mut Checker,

@@ -41,6 +41,8 @@ pub struct WorldConfig {
     pub clocks: Vec<crate::clock::ClockConfig>,
     /// Mid-run changes and autoscalers (empty: the world runs as configured).
     pub ops: crate::ops::Operations,
+    /// Replicated stores, each on a service of kind [`ServiceKind::Store`].
+    pub stores: Vec<crate::data::StoreConfig>,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -168,6 +170,9 @@ pub enum ServiceKind {
     /// still the current version, and otherwise fails with a conflict. Only clients with a
     /// read-modify-write workload call it.
     Record,
+    /// A replica of a replicated store (its `WorldConfig::stores` entry says how): after the
+    /// local work, the operation goes to the replicas and the reply waits for theirs.
+    Store,
 }
 
 /// What healthy means for a service or client in one window of the time series.

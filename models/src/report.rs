@@ -216,4 +216,6 @@ pub struct RunResult {
     pub window_configured: SimDuration,
     /// What autoscalers did (empty without operations).
     pub ops: crate::ops::OpsReport,
+    /// Replicated stores (empty unless the scenario has some).
+    pub stores: Vec<crate::data::report::StoreReport>,
 }

@@ -153,6 +153,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     policies(&mut out, page.result);
     charts(&mut out, &page);
     explanations(&mut out, &page);
+    crate::stores::html(&mut out, result);
 
     out.push_str("</body>\n</html>\n");
     out
@@ -1533,6 +1534,7 @@ mod tests {
             topology: Default::default(),
             clocks: Vec::new(),
             ops: Default::default(),
+            stores: Vec::new(),
         }
     }
 

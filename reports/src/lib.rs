@@ -17,6 +17,7 @@ mod json;
 pub mod markdown;
 mod ops;
 mod phrases;
+mod stores;
 pub mod sweep;
 mod text;
 pub mod trace;

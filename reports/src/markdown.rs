@@ -175,6 +175,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
             ));
         }
     }
+    crate::stores::markdown(&mut out, result);
 
     out.push_str(&crate::ops::markdown(result, escape));
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
@@ -263,7 +264,7 @@ fn table_row(out: &mut String, cells: &[String]) {
 /// `s` with the characters Markdown would read as formatting, and `|` (a table cell
 /// separator), escaped with a backslash. Line breaks become spaces so a name cannot break a
 /// table row.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -89,6 +89,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         topology: Default::default(),
         clocks: Vec::new(),
         ops: Default::default(),
+        stores: Vec::new(),
     }
 }
 

@@ -130,11 +130,31 @@ pub enum WorldEvent {
         replica: u32,
         generation: u32,
     },
+    /// A store message arrives at its replica (`store` indexes the world's stores).
+    StoreMsg {
+        store: u32,
+        msg: u32,
+    },
+    /// A store operation's coordinator gives up waiting for replies.
+    StoreTimeout {
+        store: u32,
+        op: u32,
+        serial: u32,
+    },
+    /// A store's heartbeat: leadership, leases, failover, divergence.
+    StoreTick {
+        store: u32,
+    },
+    /// A promotion decided `promotion_delay` ago takes effect.
+    StorePromote {
+        store: u32,
+        replica: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 26] = [
+    pub const KIND_NAMES: [&'static str; 30] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -161,6 +181,10 @@ impl WorldEvent {
         "change",
         "autoscale",
         "probe",
+        "store_msg",
+        "store_timeout",
+        "store_tick",
+        "store_promote",
     ];
 }
 
@@ -194,6 +218,10 @@ impl Event for WorldEvent {
             WorldEvent::Change { .. } => 23,
             WorldEvent::Autoscale { .. } => 24,
             WorldEvent::Probe { .. } => 25,
+            WorldEvent::StoreMsg { .. } => 26,
+            WorldEvent::StoreTimeout { .. } => 27,
+            WorldEvent::StoreTick { .. } => 28,
+            WorldEvent::StorePromote { .. } => 29,
         }
     }
 
@@ -226,6 +254,9 @@ impl Event for WorldEvent {
             WorldEvent::Change { change, .. } => change,
             WorldEvent::Autoscale { scaler, .. } => scaler,
             WorldEvent::Probe { service, .. } => service,
+            WorldEvent::StoreMsg { msg, .. } => msg,
+            WorldEvent::StoreTimeout { op, .. } => op,
+            WorldEvent::StoreTick { store } | WorldEvent::StorePromote { store, .. } => store,
         }
     }
 }

@@ -96,8 +96,10 @@ impl World {
             }
         }
         let ops = self.ops_report(end);
+        let stores = self.store_reports(end, coarsened_window(self.window, end));
         RunResult {
             ops,
+            stores,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

@@ -56,6 +56,9 @@ mod plan;
 mod probes;
 mod service;
 mod slab;
+mod store;
+mod store_lead;
+mod store_msgs;
 #[cfg(test)]
 mod tests;
 mod tracing;
@@ -185,6 +188,8 @@ pub struct World {
     probers: Vec<probes::Prober>,
     hung: Vec<Vec<Option<u32>>>,
     unready: Vec<Vec<bool>>,
+    /// Replicated stores (empty unless the scenario has some).
+    stores: Vec<store::StoreState>,
 }
 
 impl World {
@@ -276,6 +281,14 @@ impl World {
         self.schedule_changes(s);
         self.schedule_autoscalers(s);
         self.schedule_probes(s);
+        for st in 0..self.stores.len() {
+            self.store_start(st);
+            let store = st as u32;
+            s.schedule_in(
+                self.stores[st].cfg.heartbeat,
+                WorldEvent::StoreTick { store },
+            );
+        }
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -366,6 +379,16 @@ impl World {
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
+            WorldEvent::StoreMsg { store, msg } => {
+                self.on_store_msg::<TRACE>(s, store as usize, msg)
+            }
+            WorldEvent::StoreTimeout { store, op, serial } => {
+                self.on_store_timeout::<TRACE>(s, store as usize, op, serial)
+            }
+            WorldEvent::StoreTick { store } => self.on_store_tick(s, store as usize),
+            WorldEvent::StorePromote { store, replica } => {
+                self.on_store_promote(s.now(), store as usize, replica)
+            }
         }
     }
 }
@@ -390,5 +413,10 @@ impl Model for World {
             + self.attempts.footprint_bytes()
             + self.jobs.footprint_bytes()
             + self.resumes.capacity() * std::mem::size_of::<Waiter>()
+            + self
+                .stores
+                .iter()
+                .map(|s| s.footprint_bytes())
+                .sum::<usize>()
     }
 }

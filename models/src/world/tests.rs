@@ -53,6 +53,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         topology: Default::default(),
         clocks: Vec::new(),
         ops: Default::default(),
+        stores: Vec::new(),
     }
 }
 

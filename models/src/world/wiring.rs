@@ -88,6 +88,7 @@ impl World {
             probers: Vec::new(),
             hung: Vec::new(),
             unready: Vec::new(),
+            stores: stores(config, &w.streams),
         };
         world.mirror_service_stats();
         world.install_changes(config);
@@ -122,11 +123,13 @@ impl World {
     }
 
     /// Whether something changes the world while it runs (a mid-run change, an autoscaler, a
-    /// probe, a hung replica): then an edge's calls may stop being single attempts, or a
-    /// service stop receiving every attempt its caller counts, so nothing is mirrored.
+    /// probe, a hung replica) or answers calls its own way (a replicated store): then an edge's
+    /// calls may stop being single attempts, or a service stop receiving every attempt its
+    /// caller counts, so nothing is mirrored.
     fn acts_mid_run(&self, config: &WorldConfig) -> bool {
         let ops = &config.ops;
-        !ops.changes.is_empty()
+        !config.stores.is_empty()
+            || !ops.changes.is_empty()
             || !ops.autoscalers.is_empty()
             || !ops.probes.is_empty()
             || config
@@ -144,6 +147,31 @@ impl World {
             s.stats_mirror = None;
         }
     }
+}
+
+/// Each store's running state, on its service's replicas' hosts; its random streams are its
+/// own, so a scenario without stores draws exactly as before.
+fn stores(config: &WorldConfig, streams: &RngStreams) -> Vec<store::StoreState> {
+    let mut heals: Vec<SimTime> = config
+        .network
+        .partitions
+        .iter()
+        .filter_map(|p| p.to)
+        .collect();
+    heals.sort_unstable();
+    config
+        .stores
+        .iter()
+        .map(|c| {
+            let svc = &config.services[c.service];
+            let hosts = svc
+                .replicas
+                .iter()
+                .map(|&h| config.topology.hosts[h].name.clone())
+                .collect();
+            store::StoreState::new(c, streams, &svc.name, hosts, heals.clone())
+        })
+        .collect()
 }
 
 /// The hosts' clocks, or none when every clock is ideal (then no timer needs converting).

@@ -111,6 +111,10 @@ impl World {
             .iter()
             .find(|&&(from, to, _)| from <= now && now < to)
             .map(|&(_, _, rate)| rate);
+        if self.specs[service].kind == ServiceKind::Store {
+            // A store's operation answers when its replicas have (see `store`).
+            return self.store_begin::<TRACE>(s, job);
+        }
         let outcome = if self.specs[service].kind == ServiceKind::Record {
             self.record_op(job)
         } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))

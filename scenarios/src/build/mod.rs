@@ -20,6 +20,7 @@ mod policy;
 mod probes;
 mod retry;
 mod services;
+mod store;
 mod topology;
 
 use std::collections::BTreeMap;
@@ -58,12 +59,13 @@ pub fn build_with_warnings(
         services: services::names(&mut c, &scenario.services),
         topology,
     };
-    let services = services::services(&mut c, &known);
+    let mut services = services::services(&mut c, &known);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
     let network = network::network(&mut c, &known.topology, &scenario.network);
     let clocks = clocks::clocks(&mut c, &known.topology, &scenario.clocks);
+    let stores = store::stores(&mut c, &known, &mut services);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }
@@ -80,6 +82,7 @@ pub fn build_with_warnings(
         topology: known.topology,
         clocks,
         ops: Default::default(),
+        stores,
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);

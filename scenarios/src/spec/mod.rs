@@ -9,10 +9,12 @@ use crate::size::ByteSize;
 mod inbound;
 mod network;
 mod ops;
+mod store;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
+pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Store};
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
@@ -105,6 +107,9 @@ pub struct Scenario {
     /// Mid-run changes: `--set` paths set at a simulated time.
     #[serde(default)]
     pub changes: Vec<Change>,
+    /// Replicated stores on services' replicas.
+    #[serde(default)]
+    pub stores: Vec<Store>,
 }
 
 /// A requirement checked by `faultline check` over a range of seeds.

@@ -109,6 +109,7 @@ fn config() -> WorldConfig {
         topology: Default::default(),
         clocks: Vec::new(),
         ops: Default::default(),
+        stores: Vec::new(),
     }
 }
 

@@ -39,6 +39,8 @@ pub struct WorldConfig {
     pub topology: crate::topology::Topology,
     /// Per host, its local clock (empty: every clock is ideal).
     pub clocks: Vec<crate::clock::ClockConfig>,
+    /// Queues of broker services and their consumers (empty: no broker).
+    pub brokers: crate::broker::BrokerConfig,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -166,6 +168,8 @@ pub enum ServiceKind {
     /// still the current version, and otherwise fails with a conflict. Only clients with a
     /// read-modify-write workload call it.
     Record,
+    /// A message broker holding queues ([`crate::broker`]): a call to it publishes.
+    Broker,
 }
 
 /// What healthy means for a service or client in one window of the time series.
@@ -198,6 +202,8 @@ pub struct CallConfig {
     pub probability: f64,
     /// Consecutive calls with the same group are made in parallel and joined.
     pub group: Option<Group>,
+    /// The call publishes to a queue of its callee, a broker.
+    pub publish: Option<crate::broker::Publish>,
 }
 
 /// A parallel step of a call plan.

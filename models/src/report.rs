@@ -212,4 +212,6 @@ pub struct RunResult {
     /// The window the scenario asked for; wider `window` means the run was long enough for the
     /// series to coarsen.
     pub window_configured: SimDuration,
+    /// The brokers' queues (empty without brokers).
+    pub queues: Vec<crate::broker::QueueReport>,
 }

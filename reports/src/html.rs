@@ -1477,6 +1477,7 @@ mod tests {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy {
                 timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
                     500,
@@ -1527,6 +1528,7 @@ mod tests {
             memory_limit_bytes: u64::MAX,
             topology: Default::default(),
             clocks: Vec::new(),
+            brokers: Default::default(),
         }
     }
 

@@ -51,6 +51,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: CallPolicy {
             timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
                 15,
@@ -88,6 +89,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
+        brokers: Default::default(),
     }
 }
 

@@ -36,6 +36,8 @@ pub(super) struct Edge {
     pub(super) health: Vec<HealthState>,
     /// Index into the world's edge reports: the replicas of a caller share one report.
     pub(super) report: u32,
+    /// A plain call, a publish to a broker's queue, or a consumer's local processing.
+    pub(super) role: EdgeRole,
 }
 
 /// Splits an edge's layers into those acting per call and per attempt, outermost first,
@@ -85,6 +87,9 @@ impl World {
         let n = edge.outstanding.len();
         if n == 1 {
             return 0;
+        }
+        if let EdgeRole::Deliver { replica } = edge.role {
+            return replica;
         }
         let service = edge.to.0 as usize;
         if matches!(self.specs[service].health, Health::Unchecked) && edge.outlier.is_none() {

@@ -111,11 +111,37 @@ pub enum WorldEvent {
     },
     /// Bulkhead waiters handed a permit carry on (see `World::resume_waiters`).
     ResumeWaiters,
+    /// A consumer's poller sends a receive, which reaches its broker, whose messages reach
+    /// the poller (`generation` recognises a poller that crashed since).
+    PollSend {
+        poller: u32,
+        generation: u32,
+    },
+    PollArrive {
+        poller: u32,
+        generation: u32,
+    },
+    Receipts {
+        poller: u32,
+        generation: u32,
+    },
+    /// A consumer's ack reaches the broker.
+    AckArrive {
+        queue: u16,
+        message: u64,
+        receipt: u32,
+    },
+    /// A received message's visibility timeout passed.
+    VisibilityTimeout {
+        queue: u16,
+        message: u64,
+        receipt: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 23] = [
+    pub const KIND_NAMES: [&'static str; 28] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -139,6 +165,11 @@ impl WorldEvent {
         "outlier_sweep",
         "resume_waiters",
         "arrival_undecided",
+        "poll_send",
+        "poll_arrive",
+        "receipts",
+        "ack_arrive",
+        "visibility_timeout",
     ];
 }
 
@@ -169,6 +200,11 @@ impl Event for WorldEvent {
             WorldEvent::OutlierSweep { .. } => 20,
             WorldEvent::ResumeWaiters => 21,
             WorldEvent::ArrivalUndecided { .. } => 22,
+            WorldEvent::PollSend { .. } => 23,
+            WorldEvent::PollArrive { .. } => 24,
+            WorldEvent::Receipts { .. } => 25,
+            WorldEvent::AckArrive { .. } => 26,
+            WorldEvent::VisibilityTimeout { .. } => 27,
         }
     }
 
@@ -198,6 +234,11 @@ impl Event for WorldEvent {
             | WorldEvent::HealthResult { edge, .. }
             | WorldEvent::OutlierSweep { edge } => edge.0,
             WorldEvent::ResumeWaiters => 0,
+            WorldEvent::PollSend { poller, .. }
+            | WorldEvent::PollArrive { poller, .. }
+            | WorldEvent::Receipts { poller, .. } => poller,
+            WorldEvent::AckArrive { message, .. }
+            | WorldEvent::VisibilityTimeout { message, .. } => message as u32,
         }
     }
 }

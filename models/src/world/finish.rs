@@ -80,7 +80,9 @@ impl World {
                     });
             }
         }
+        let queues = self.broker_finish(end);
         RunResult {
+            queues,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

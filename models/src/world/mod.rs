@@ -42,6 +42,7 @@
 
 mod admission;
 mod attempt;
+mod broker;
 mod bulkhead;
 mod call;
 mod clients;
@@ -91,6 +92,7 @@ use crate::topology::Topology;
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
 use self::attempt::Attempt;
+use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
 use self::call::{Call, Key, Op, Owner};
 use self::clients::{ClientState, RequestKind};
@@ -171,6 +173,8 @@ pub struct World {
     /// `INLINE_RETRIES_PER_EVENT`).
     inline_retries: u32,
     tracer: Option<Box<Tracer>>,
+    /// Queues and consumer pollers (none without a broker).
+    broker: Option<Box<self::broker::BrokerState>>,
 }
 
 impl World {
@@ -259,6 +263,7 @@ impl World {
                 _ => {}
             }
         }
+        self.broker_start(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -334,6 +339,28 @@ impl World {
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
+            WorldEvent::PollSend { poller, generation } => {
+                self.on_poll_send(s, poller, generation)
+            }
+            WorldEvent::PollArrive { poller, generation } => {
+                self.on_poll_arrive(s, poller, generation)
+            }
+            WorldEvent::Receipts { poller, generation } => {
+                self.on_receipts::<TRACE>(s, poller, generation)
+            }
+            WorldEvent::AckArrive {
+                queue,
+                message,
+                receipt,
+            } => self.on_ack_arrive(s, queue, message, receipt),
+            WorldEvent::VisibilityTimeout {
+                queue,
+                message,
+                receipt,
+            } => self.on_visibility_timeout(s, queue, message, receipt),
+        }
+        if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
+            self.broker_wake(s);
         }
     }
 }

@@ -52,6 +52,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
+        brokers: Default::default(),
     }
 }
 
@@ -120,6 +121,7 @@ fn thread_per_request_holds_workers_async_does_not() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy::default(),
         }];
         let cfg = world(
@@ -179,6 +181,7 @@ fn late_replies_stay_on_their_own_edge() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: slow,
         },
         CallConfig {
@@ -186,6 +189,7 @@ fn late_replies_stay_on_their_own_edge() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy::default(),
         },
     ];
@@ -296,6 +300,7 @@ fn trace_attributes_downstream_calls_and_keeps_worker_slots_exclusive() {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: CallPolicy::default(),
     }];
     let mut back = service("back", 3, 1000, 0);

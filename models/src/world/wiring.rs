@@ -35,6 +35,12 @@ impl World {
         for client in &config.clients {
             clients.push(w.client(client));
         }
+        let broker = self::broker::BrokerState::new(
+            &config.brokers,
+            config,
+            &w.streams.clone(),
+            |key, replica, host, to, from| w.delivery_edge(key, replica, host, to, from),
+        );
         let schedule = faults::install(config, &w.streams, &mut services, &mut clients);
         let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
@@ -82,6 +88,7 @@ impl World {
             resumes: Vec::new(),
             inline_retries: 0,
             tracer: None,
+            broker,
         }
     }
 }
@@ -160,6 +167,7 @@ impl Wiring<'_> {
             outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
             health,
             report: 0,
+            role: EdgeRole::Call,
         }
     }
 
@@ -234,6 +242,9 @@ impl Wiring<'_> {
             let mut edge = self.edge(&key, at.host as u32, call.to, &call.policy);
             edge.to_endpoint = call.endpoint;
             edge.report = at.first_report + index as u32;
+            if let Some(p) = call.publish {
+                edge.role = EdgeRole::Publish(p);
+            }
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);
         }
@@ -290,6 +301,38 @@ impl Wiring<'_> {
             &self.streams,
             self.config.window,
         )
+    }
+}
+
+impl Wiring<'_> {
+    /// A consumer replica's edge for the messages it receives from `broker`: no policy, and
+    /// a report of its own (`broker -> consumer`).
+    fn delivery_edge(
+        &mut self,
+        key: &[&str],
+        replica: u32,
+        host: u32,
+        to: ServiceId,
+        broker: &str,
+    ) -> EdgeId {
+        let callee = &self.config.services[to.0 as usize];
+        let mut e = self.edge(key, host, to, &CallPolicy::default());
+        e.role = EdgeRole::Deliver { replica };
+        let name = callee.name.clone();
+        let found = self
+            .edge_reports
+            .iter()
+            .position(|r| r.from == broker && r.to == name);
+        e.report = match found {
+            Some(r) => r as u32,
+            None => {
+                let report = self.edge_report(broker.to_string(), &name);
+                self.edge_reports.push(report);
+                (self.edge_reports.len() - 1) as u32
+            }
+        };
+        self.edges.push(e);
+        EdgeId(self.edges.len() as u32 - 1)
     }
 }
 

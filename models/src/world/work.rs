@@ -102,6 +102,7 @@ impl World {
         let service = self.jobs[job].service.0 as usize;
         let error_rate =
             self.specs[service].endpoints[usize::from(self.jobs[job].endpoint)].error_rate;
+        let poisoned = self.poisoned(job);
         let state = &mut self.services[service];
         let injected = state
             .error_faults
@@ -110,6 +111,10 @@ impl World {
             .map(|&(_, _, rate)| rate);
         let outcome = if self.specs[service].kind == ServiceKind::Record {
             self.record_op(job)
+        } else if self.specs[service].kind == ServiceKind::Broker {
+            self.broker_publish(s, job)
+        } else if poisoned {
+            Outcome::Failed(FailureCause::Error)
         } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))
             || injected.is_some_and(|rate| state.error_rng.chance(rate))
         {
@@ -237,7 +242,10 @@ impl World {
             self.attempts[slot].root = job.root;
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
-        let wasted = executed && !self.awaited(job_id);
+        // A broker's work for a publish nobody waits for (fire-and-forget) is not wasted.
+        let wasted = executed
+            && !self.awaited(job_id)
+            && self.specs[service].kind != ServiceKind::Broker;
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter

@@ -5,6 +5,7 @@
 //! diagnostics (settings, topology, services, clients, faults, expectations, network, clocks),
 //! and every checker reports into one [`Checker`].
 
+mod broker;
 mod budget;
 mod calls;
 mod clients;
@@ -53,9 +54,11 @@ pub fn build_with_warnings(
     let known = Known {
         scenario,
         services: services::names(&mut c, &scenario.services),
+        queues: broker::queue_names(&mut c, &scenario.services),
         topology,
     };
     let services = services::services(&mut c, &known);
+    let brokers = broker::brokers(&mut c, &known);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
@@ -76,6 +79,7 @@ pub fn build_with_warnings(
         memory_limit_bytes: scenario.limits.memory.0,
         topology: known.topology,
         clocks,
+        brokers,
     };
     Ok((config, c.warnings))
 }
@@ -122,6 +126,8 @@ struct Known<'s> {
     scenario: &'s Scenario,
     /// Service ids by name, in name order (the order of "expected one of" lists).
     services: BTreeMap<&'s str, ServiceId>,
+    /// Queue names: their broker and index among all queues.
+    queues: BTreeMap<&'s str, (ServiceId, u16)>,
     topology: models::topology::Topology,
 }
 

@@ -70,6 +70,7 @@ fn config() -> WorldConfig {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: policy.clone(),
     }];
     WorldConfig {
@@ -108,6 +109,7 @@ fn config() -> WorldConfig {
         memory_limit_bytes: u64::MAX,
         topology: Default::default(),
         clocks: Vec::new(),
+        brokers: Default::default(),
     }
 }
 

@@ -46,6 +46,7 @@ pub fn csv(result: &RunResult) -> String {
         let name = format!("{} -> {}", e.from, e.to);
         rows(&mut out, "edge", &name, &e.stats, None, window_ns, end);
     }
+    crate::broker::csv(&mut out, result, quote);
     out
 }
 

@@ -3,6 +3,7 @@
 //! the analysis judged against. No script, no external URL, no wall clock: the same run and
 //! analysis always give the same bytes.
 
+mod queues;
 use std::error::Error;
 use std::fmt::Write as _;
 
@@ -701,6 +702,9 @@ fn charts(out: &mut String, page: &Page) {
 
     // f. Circuit breakers.
     breaker_figure(out, page);
+
+    // g. Brokers' queues.
+    queues::queue_figures(out, page, shade_note);
 }
 
 /// A breaker state's colour: closed green, half-open amber, open red.

@@ -106,6 +106,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
         .map(|n| Value::from(n.as_str()))
         .collect();
     doc.insert("blast_radius".into(), Value::Array(blast));
+    if let Some(queues) = crate::broker::json(result) {
+        doc.insert("queues".into(), queues);
+    }
 
     Value::Object(doc)
 }

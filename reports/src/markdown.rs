@@ -181,6 +181,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         }
     }
 
+    crate::broker::markdown(&mut out, result, escape);
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
     out
 }

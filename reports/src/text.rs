@@ -198,6 +198,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
             let _ = writeln!(out, "  {}: {}", f.subject, f.facts.join("; "));
         }
     }
+    crate::broker::text(&mut out, result);
     out
 }
 

@@ -386,3 +386,59 @@ fn bad_broker_input_names_what_is_wrong() {
     let e = scenarios::load_str(Path::new("b.ron"), &replicated).err().unwrap().to_string();
     assert!(e.contains("a broker has one replica"), "{e}");
 }
+
+fn library(name: &str, seed: u64) -> RunResult {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/library")
+        .join(name);
+    let loaded = scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    World::new(&loaded.config, seed).run(RunOptions::default())
+}
+
+/// The library's pairs say what they claim, on several seeds: without a dead-letter queue the
+/// poison stalls the queue (the backlog and the oldest message's age grow to the end), with
+/// one the backlog stays small; a short visibility timeout processes duplicates, an idempotent
+/// consumer none.
+#[test]
+fn the_library_pairs_show_what_their_comments_say() {
+    for seed in 1..=3 {
+        let stalled = library("queue-poison.ron", seed);
+        let q = queue(&stalled, "orders");
+        let last = q.series.windows.last().unwrap();
+        assert!(last.backlog_max > 1_000 && q.oldest_age.as_secs_f64() > 200.0, "{}", brief(q));
+        let flowing = library("queue-poison-dlq.ron", seed);
+        let q = queue(&flowing, "orders");
+        let worst = q.series.windows.iter().map(|w| w.backlog_max).max().unwrap();
+        assert!(worst < 50 && q.dead_lettered > 500, "{worst}: {}", brief(q));
+        assert_eq!(queue(&flowing, "orders-dlq").backlog, q.dead_lettered);
+
+        let short = library("queue-visibility-short.ron", seed);
+        let q = queue(&short, "payments");
+        assert!(q.duplicates > 200 && q.stale_acks > 200, "{}", brief(q));
+        let idempotent = library("queue-visibility-idempotent.ron", seed);
+        let q = queue(&idempotent, "payments");
+        assert!(q.duplicates == 0 && q.deduplicated > 200, "{}", brief(q));
+    }
+}
+
+/// The queues appear in every format when there are some: a second CSV table, two HTML charts,
+/// a text and a Markdown section.
+#[test]
+fn queues_show_in_every_format() {
+    let r = library("queue-poison-dlq.ron", 1);
+    let analysis = reports::analyse(&r);
+    let csv = reports::csv::csv(&r);
+    let (_, queues) = csv.split_once(&format!("\n\n{}\n", reports::QUEUE_HEADER)).expect("a queue table");
+    // One row per window per queue.
+    assert_eq!(queues.lines().count(), 2 * 300);
+    assert!(queues.lines().all(|l| l.split(',').count() == reports::QUEUE_HEADER.split(',').count()));
+    let html = reports::html::html(&r, &analysis);
+    assert!(html.contains("Queue backlog") && html.contains("Age of the oldest message"));
+    let text = reports::text(&r, &analysis, false);
+    assert!(text.contains("\nqueues ") && text.contains("orders-dlq"));
+    let md = reports::markdown::markdown(&r, &analysis);
+    assert!(md.contains("#### Queues") && md.contains("| orders-dlq |"));
+    // Without queues, none of it.
+    let plain = library("checkout.ron", 1);
+    assert!(!reports::csv::csv(&plain).contains("\n\n"));
+}

@@ -103,35 +103,22 @@ fn queue_json(result: &RunResult, q: &QueueReport) -> Value {
         e2e.insert("mean".into(), float(finite(h.mean_ns() / 1e6), MS_DECIMALS));
     }
     m.insert("end_to_end_ms".into(), Value::Object(e2e));
-    let windows: Vec<Value> = q
-        .series
-        .windows
-        .iter()
-        .zip(&q.end_to_end.windows)
-        .map(|(w, e)| {
-            let mut o = Map::new();
-            for (key, value) in [
-                ("published", w.published),
-                ("received", w.received),
-                ("redelivered", w.redelivered),
-                ("acked", w.acked),
-                ("dead_lettered", w.dead_lettered),
-                ("duplicates", w.duplicates),
-                ("processed", e.ok),
-                ("backlog_max", w.backlog_max),
-                ("in_flight_max", w.in_flight_max),
-            ] {
-                o.insert(key.into(), Value::from(value));
-            }
-            o.insert(
-                "oldest_age_s_max".into(),
-                float(w.oldest_age_ns_max as f64 / 1e9, SECONDS_DECIMALS),
-            );
-            o.insert("end_to_end_ms_p99".into(), ms(e.latency_ns_p99));
-            Value::Object(o)
-        })
-        .collect();
-    m.insert("windows".into(), Value::Array(windows));
+    // The per-window series are in the CSV; the document keeps their peaks.
+    let peak = |f: fn(&models::broker::QueueWindow) -> u64| {
+        q.series.windows.iter().map(f).max().unwrap_or(0)
+    };
+    m.insert(
+        "backlog_max".into(),
+        Value::from(peak(|w| w.backlog_max)),
+    );
+    m.insert(
+        "in_flight_max".into(),
+        Value::from(peak(|w| w.in_flight_max)),
+    );
+    m.insert(
+        "oldest_age_s_max".into(),
+        float(peak(|w| w.oldest_age_ns_max) as f64 / 1e9, SECONDS_DECIMALS),
+    );
     Value::Object(m)
 }
 

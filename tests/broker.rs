@@ -9,7 +9,8 @@ use models::broker::QueueReport;
 use models::{RunOptions, RunResult, World};
 
 fn run_text(text: &str, seed: u64) -> RunResult {
-    let loaded = scenarios::load_str(Path::new("broker.ron"), text).unwrap_or_else(|e| panic!("{e}"));
+    let loaded =
+        scenarios::load_str(Path::new("broker.ron"), text).unwrap_or_else(|e| panic!("{e}"));
     World::new(&loaded.config, seed).run(RunOptions::default())
 }
 
@@ -46,7 +47,9 @@ const T_9_999: f64 = 4.781;
 
 /// Mean and 99.9 % half-width of a figure over seeds 1 to 10 (independent runs).
 fn over_ten_seeds(source: &str, figure: impl Fn(&RunResult) -> f64) -> (f64, f64) {
-    let xs: Vec<f64> = (1..=10).map(|seed| figure(&run_text(source, seed))).collect();
+    let xs: Vec<f64> = (1..=10)
+        .map(|seed| figure(&run_text(source, seed)))
+        .collect();
     let k = xs.len() as f64;
     let mean = xs.iter().sum::<f64>() / k;
     let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1.0);
@@ -108,24 +111,49 @@ fn erlang_c(c: u32, a: f64) -> f64 {
 fn consumers_behave_as_m_m_c() {
     let consumer = r#"Service(name: "worker", workers: 4, service_time: Exponential(mean: "10ms"),
                 consume: (queue: "orders", concurrency: 4))"#;
-    let source = design(300.0, consumer, r#"(name: "orders", visibility_timeout: "1h")"#, "300s");
+    let source = design(
+        300.0,
+        consumer,
+        r#"(name: "orders", visibility_timeout: "1h")"#,
+        "300s",
+    );
     let (lambda, mu, c) = (300.0, 100.0, 4);
     let wait_probability = erlang_c(c, lambda / mu);
     let wq = wait_probability / (f64::from(c) * mu - lambda);
     let sojourn = |r: &RunResult| {
         let q = queue(r, "orders");
         assert_eq!(q.redelivered, 0);
-        let sum: u64 = q.end_to_end.windows.iter().map(|w| w.ok_latency_ns_sum).sum();
+        let sum: u64 = q
+            .end_to_end
+            .windows
+            .iter()
+            .map(|w| w.ok_latency_ns_sum)
+            .sum();
         sum as f64 / q.end_to_end.ok as f64 / 1e9
     };
-    agrees("M/M/4 sojourn (s)", over_ten_seeds(&source, sojourn), wq + 1.0 / mu, 0.05);
+    agrees(
+        "M/M/4 sojourn (s)",
+        over_ten_seeds(&source, sojourn),
+        wq + 1.0 / mu,
+        0.05,
+    );
     let backlog = |r: &RunResult| {
-        let worker = &r.services.iter().find(|s| s.name == "worker").unwrap().stats;
+        let worker = &r
+            .services
+            .iter()
+            .find(|s| s.name == "worker")
+            .unwrap()
+            .stats;
         let service: u64 = worker.windows.iter().map(|w| w.ok_latency_ns_sum).sum();
         let service = service as f64 / worker.ok as f64 / 1e9;
         lambda * (sojourn(r) - service)
     };
-    agrees("M/M/4 backlog Lq", over_ten_seeds(&source, backlog), lambda * wq, 0.1);
+    agrees(
+        "M/M/4 backlog Lq",
+        over_ten_seeds(&source, backlog),
+        lambda * wq,
+        0.1,
+    );
 }
 
 /// A receive whose processing outlasts the visibility timeout is delivered again: with
@@ -136,13 +164,23 @@ fn consumers_behave_as_m_m_c() {
 fn redeliveries_follow_the_probability_that_processing_outlasts_the_timeout() {
     let consumer = r#"Service(name: "worker", workers: 50, service_time: Exponential(mean: "10ms"),
                 consume: (queue: "orders", concurrency: 50))"#;
-    let source = design(100.0, consumer, r#"(name: "orders", visibility_timeout: "20ms")"#, "300s");
+    let source = design(
+        100.0,
+        consumer,
+        r#"(name: "orders", visibility_timeout: "20ms")"#,
+        "300s",
+    );
     let share = |r: &RunResult| {
         let q = queue(r, "orders");
         assert!(q.duplicates > 0 && q.conserved());
         q.redelivered as f64 / q.received as f64
     };
-    agrees("P(S > v)", over_ten_seeds(&source, share), (-2.0f64).exp(), 0.05);
+    agrees(
+        "P(S > v)",
+        over_ten_seeds(&source, share),
+        (-2.0f64).exp(),
+        0.05,
+    );
 }
 
 /// Designs without faults, poison or a short timeout lose and duplicate nothing: every
@@ -158,14 +196,23 @@ fn without_a_fault_no_message_is_lost_or_duplicated() {
                 consume: (queue: "orders", concurrency: 1, batch: 10, dedupe: "1m"))"#,
     ];
     for (d, consumer) in consumers.iter().enumerate() {
-        let source = design(100.0, consumer, r#"(name: "orders", visibility_timeout: "1h")"#, "20s");
+        let source = design(
+            100.0,
+            consumer,
+            r#"(name: "orders", visibility_timeout: "1h")"#,
+            "20s",
+        );
         for seed in 1..=8 {
             let r = run_text(&source, seed);
             let q = queue(&r, "orders");
             let case = format!("design {d} seed {seed}");
             assert!(q.conserved(), "{case}");
             assert!(q.published > 1_000, "{case}");
-            assert_eq!((q.duplicates, q.redelivered, q.stale_acks), (0, 0, 0), "{case}");
+            assert_eq!(
+                (q.duplicates, q.redelivered, q.stale_acks),
+                (0, 0, 0),
+                "{case}"
+            );
             assert_eq!((q.dead_lettered, q.expired, q.lost), (0, 0, 0), "{case}");
             assert_eq!(q.processed, q.acked, "{case}");
             assert_eq!(q.published, q.acked + q.backlog + q.in_flight, "{case}");
@@ -192,8 +239,10 @@ fn messages_are_conserved_under_faults_on_every_seed() {
                 replicas: 2, consume: (queue: "orders", concurrency: 3, batch: 2))"#;
     for f in faults {
         for q in queues {
-            let source = design(150.0, consumer, q, "15s")
-                .replace("    ],\n    clients", &format!("    ],\n    faults: {f},\n    clients"));
+            let source = design(150.0, consumer, q, "15s").replace(
+                "    ],\n    clients",
+                &format!("    ],\n    faults: {f},\n    clients"),
+            );
             for seed in 1..=4 {
                 let r = run_text(&source, seed);
                 for q in &r.queues {
@@ -211,14 +260,20 @@ fn a_broker_crash_redelivers_or_loses() {
                 consume: (queue: "orders", concurrency: 8))"#;
     let crash = r#"    faults: [Crash(target: Service("broker"), at: "5s", restart_after: "2s")],
     clients"#;
-    let durable = design(100.0, consumer, r#"(name: "orders")"#, "20s").replace("    clients", crash);
+    let durable =
+        design(100.0, consumer, r#"(name: "orders")"#, "20s").replace("    clients", crash);
     let r = run_text(&durable, 1);
     let q = queue(&r, "orders");
     assert!(q.redelivered > 0 && q.duplicates > 0, "{}", brief(q));
     assert_eq!(q.lost, 0);
     assert!(q.conserved());
-    let fragile =
-        design(100.0, consumer, r#"(name: "orders", durable: false)"#, "20s").replace("    clients", crash);
+    let fragile = design(
+        100.0,
+        consumer,
+        r#"(name: "orders", durable: false)"#,
+        "20s",
+    )
+    .replace("    clients", crash);
     let q = queue(&run_text(&fragile, 1), "orders").clone();
     assert!(q.lost > 0, "{}", brief(&q));
     assert!(q.conserved());
@@ -272,7 +327,10 @@ fn poison_messages_go_to_the_dead_letter_queue_after_max_receives() {
     assert_eq!(q.failed, q.received - q.processed);
     // Every dead letter was received exactly five times: the failures are 5 per dead letter,
     // save those still coming back at the end.
-    assert!(q.failed >= 5 * q.dead_lettered && q.failed <= 5 * (q.dead_lettered + q.in_flight + q.backlog));
+    assert!(
+        q.failed >= 5 * q.dead_lettered
+            && q.failed <= 5 * (q.dead_lettered + q.in_flight + q.backlog)
+    );
     let without = design(50.0, consumer, &format!("{orders})"), "60s");
     let r = run_text(&without, 2);
     let q = queue(&r, "orders");
@@ -319,13 +377,20 @@ fn a_retried_publish_duplicates_the_message() {
         r#"queues: [(name: "orders")"#,
         r#"service_time: Exponential(mean: "1ms"), queues: [(name: "orders")"#,
     )
-    .replace(r#"service_time: Constant(value: "100us"),
-                service_time"#, "service_time");
+    .replace(
+        r#"service_time: Constant(value: "100us"),
+                service_time"#,
+        "service_time",
+    );
     let r = run_text(&source, 1);
     let q = queue(&r, "orders");
     let edge = r.edges.iter().find(|e| e.from == "api").unwrap();
     assert!(edge.retries > 100, "{}", edge.retries);
-    assert!(q.published > 2_000 + 100 && q.duplicates > 50, "{}", brief(q));
+    assert!(
+        q.published > 2_000 + 100 && q.duplicates > 50,
+        "{}",
+        brief(q)
+    );
 }
 
 /// A fire-and-forget publish does not wait for the broker: the producer's latency is its own
@@ -339,7 +404,10 @@ fn a_fire_and_forget_publish_does_not_wait() {
         r#"(name: "orders")"#,
         "10s",
     )
-    .replace(r#"(publish: "orders", timeout: "1s")"#, r#"(publish: "orders", ack: false)"#)
+    .replace(
+        r#"(publish: "orders", timeout: "1s")"#,
+        r#"(publish: "orders", ack: false)"#,
+    )
     .replace(
         r#"workers: 1000, service_time: Constant(value: "100us"),
                 queues"#,
@@ -365,11 +433,14 @@ fn bad_broker_input_names_what_is_wrong() {
         r#"(name: "orders", poison: 1.5, dead_letter: (queue: "orders", max_receives: 0))"#,
         "1s",
     )
-    .replace(r#"(publish: "orders", timeout: "1s")"#, r#"(publish: "nowhere")"#);
-    let e = scenarios::load_str(Path::new("bad.ron"), &bad)
-        .err()
-        .expect("invalid")
-        .to_string();
+    .replace(
+        r#"(publish: "orders", timeout: "1s")"#,
+        r#"(publish: "nowhere")"#,
+    );
+    let Err(e) = scenarios::load_str(Path::new("bad.ron"), &bad) else {
+        panic!("a bad scenario loaded")
+    };
+    let e = e.to_string();
     for expected in [
         "unknown queue \"nowhere\"; expected one of: dlq, orders",
         "unknown queue \"ordres\"",
@@ -381,9 +452,17 @@ fn bad_broker_input_names_what_is_wrong() {
         assert!(e.contains(expected), "missing {expected:?} in:\n{e}");
     }
     assert!(e.lines().all(|l| l.starts_with("bad.ron:")), "{e}");
-    let replicated = design(10.0, r#"Service(name: "w", workers: 1, service_time: Constant(value: "1ms"))"#, r#"(name: "orders")"#, "1s")
-        .replace("kind: Broker,", "kind: Broker, replicas: 2,");
-    let e = scenarios::load_str(Path::new("b.ron"), &replicated).err().unwrap().to_string();
+    let replicated = design(
+        10.0,
+        r#"Service(name: "w", workers: 1, service_time: Constant(value: "1ms"))"#,
+        r#"(name: "orders")"#,
+        "1s",
+    )
+    .replace("kind: Broker,", "kind: Broker, replicas: 2,");
+    let Err(e) = scenarios::load_str(Path::new("b.ron"), &replicated) else {
+        panic!("a replicated broker loaded")
+    };
+    let e = e.to_string();
     assert!(e.contains("a broker has one replica"), "{e}");
 }
 
@@ -405,10 +484,20 @@ fn the_library_pairs_show_what_their_comments_say() {
         let stalled = library("queue-poison.ron", seed);
         let q = queue(&stalled, "orders");
         let last = q.series.windows.last().unwrap();
-        assert!(last.backlog_max > 1_000 && q.oldest_age.as_secs_f64() > 200.0, "{}", brief(q));
+        assert!(
+            last.backlog_max > 1_000 && q.oldest_age.as_secs_f64() > 200.0,
+            "{}",
+            brief(q)
+        );
         let flowing = library("queue-poison-dlq.ron", seed);
         let q = queue(&flowing, "orders");
-        let worst = q.series.windows.iter().map(|w| w.backlog_max).max().unwrap();
+        let worst = q
+            .series
+            .windows
+            .iter()
+            .map(|w| w.backlog_max)
+            .max()
+            .unwrap();
         assert!(worst < 50 && q.dead_lettered > 500, "{worst}: {}", brief(q));
         assert_eq!(queue(&flowing, "orders-dlq").backlog, q.dead_lettered);
 
@@ -428,10 +517,16 @@ fn queues_show_in_every_format() {
     let r = library("queue-poison-dlq.ron", 1);
     let analysis = reports::analyse(&r);
     let csv = reports::csv::csv(&r);
-    let (_, queues) = csv.split_once(&format!("\n\n{}\n", reports::QUEUE_HEADER)).expect("a queue table");
+    let (_, queues) = csv
+        .split_once(&format!("\n\n{}\n", reports::QUEUE_HEADER))
+        .expect("a queue table");
     // One row per window per queue.
     assert_eq!(queues.lines().count(), 2 * 300);
-    assert!(queues.lines().all(|l| l.split(',').count() == reports::QUEUE_HEADER.split(',').count()));
+    assert!(
+        queues
+            .lines()
+            .all(|l| l.split(',').count() == reports::QUEUE_HEADER.split(',').count())
+    );
     let html = reports::html::html(&r, &analysis);
     assert!(html.contains("Queue backlog") && html.contains("Age of the oldest message"));
     let text = reports::text(&r, &analysis, false);

@@ -43,7 +43,12 @@ fn queue_json(result: &RunResult, q: &QueueReport) -> Value {
     m.insert("broker".into(), Value::from(q.broker.as_str()));
     m.insert(
         "consumers".into(),
-        Value::Array(q.consumers.iter().map(|c| Value::from(c.as_str())).collect()),
+        Value::Array(
+            q.consumers
+                .iter()
+                .map(|c| Value::from(c.as_str()))
+                .collect(),
+        ),
     );
     m.insert(
         "visibility_timeout_s".into(),
@@ -107,10 +112,7 @@ fn queue_json(result: &RunResult, q: &QueueReport) -> Value {
     let peak = |f: fn(&models::broker::QueueWindow) -> u64| {
         q.series.windows.iter().map(f).max().unwrap_or(0)
     };
-    m.insert(
-        "backlog_max".into(),
-        Value::from(peak(|w| w.backlog_max)),
-    );
+    m.insert("backlog_max".into(), Value::from(peak(|w| w.backlog_max)));
     m.insert(
         "in_flight_max".into(),
         Value::from(peak(|w| w.in_flight_max)),
@@ -155,7 +157,11 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     }
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut header = vec!["queues".to_string()];
-    header.extend(figures(&result.queues[0]).iter().map(|(k, _)| k.to_string()));
+    header.extend(
+        figures(&result.queues[0])
+            .iter()
+            .map(|(k, _)| k.to_string()),
+    );
     rows.push(header);
     for q in &result.queues {
         let mut row = vec![q.name.clone()];

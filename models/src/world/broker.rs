@@ -32,7 +32,9 @@ pub(super) enum EdgeRole {
     /// Publishes to a queue of its callee, a broker.
     Publish(Publish),
     /// A consumer replica's processing of the messages it received: a local call to itself.
-    Deliver { replica: u32 },
+    Deliver {
+        replica: u32,
+    },
 }
 
 struct Message {
@@ -72,6 +74,10 @@ struct QueueState {
     report: QueueReport,
 }
 
+/// The message a poller is processing, its call once started, and whether it claimed the
+/// message's key (an idempotent consumer).
+type Processing = (Received, Option<(CallSlot, CallSerial)>, bool);
+
 struct Poller {
     consumer: u32,
     service: u32,
@@ -82,7 +88,7 @@ struct Poller {
     generation: u32,
     edge: EdgeId,
     batch: VecDeque<Received>,
-    current: Option<(Received, Option<(CallSlot, CallSerial)>, bool)>,
+    current: Option<Processing>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -346,7 +352,10 @@ impl World {
             let Some(id) = q.visible.pop_first() else {
                 break;
             };
-            let m = q.messages.get_mut(&id).expect("a visible message is stored");
+            let m = q
+                .messages
+                .get_mut(&id)
+                .expect("a visible message is stored");
             if now >= m.published + q.config.retention {
                 q.messages.remove(&id);
                 q.report.expired += 1;
@@ -386,13 +395,9 @@ impl World {
         let consumer_host = self.services[p.service as usize].replicas[p.replica as usize].host;
         self.brokers().pollers[poller as usize].batch = received;
         match self.transmit(edge, broker_host, consumer_host, now) {
-            Transit::Arrives(latency) => s.schedule_in(
-                latency,
-                WorldEvent::Receipts {
-                    poller,
-                    generation,
-                },
-            ),
+            Transit::Arrives(latency) => {
+                s.schedule_in(latency, WorldEvent::Receipts { poller, generation })
+            }
             // The messages stay in flight until their visibility timeout; the poller's
             // receive failed and it tries again.
             Transit::Lost | Transit::Refused(_) => {
@@ -435,13 +440,9 @@ impl World {
         let broker = b.queues[usize::from(p.queue)].config.broker;
         let to = self.services[broker.0 as usize].replicas[0].host;
         match self.transmit(p.edge, from, to, now) {
-            Transit::Arrives(latency) => s.schedule_in(
-                latency,
-                WorldEvent::PollArrive {
-                    poller,
-                    generation,
-                },
-            ),
+            Transit::Arrives(latency) => {
+                s.schedule_in(latency, WorldEvent::PollArrive { poller, generation })
+            }
             Transit::Lost | Transit::Refused(_) => self.poll_later(s, poller),
         }
     }
@@ -620,7 +621,10 @@ impl World {
             return;
         }
         let q = &mut self.brokers().queues[usize::from(queue)];
-        if q.messages.get(&message).is_none_or(|m| m.receipt != receipt) {
+        if q.messages
+            .get(&message)
+            .is_none_or(|m| m.receipt != receipt)
+        {
             q.report.stale_acks += 1;
             return;
         }
@@ -649,7 +653,10 @@ impl World {
             .messages
             .get_mut(&message)
             .expect("a live visibility timer names a stored message");
-        assert_eq!(m.receipt, receipt, "a live visibility timer has the receipt");
+        assert_eq!(
+            m.receipt, receipt,
+            "a live visibility timer has the receipt"
+        );
         m.timer = None;
         m.in_flight = false;
         q.in_flight -= 1;

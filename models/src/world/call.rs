@@ -40,7 +40,10 @@ pub(super) enum Owner {
         user: u32,
     },
     /// A consumer's poller processing a message it received (see `broker.rs`).
-    Delivery { poller: u32, generation: u32 },
+    Delivery {
+        poller: u32,
+        generation: u32,
+    },
 }
 
 /// A callee's memory of a logical call's idempotency key.

@@ -37,6 +37,7 @@
 //! | `plan` | call plans and the joins of parallel steps |
 //! | `faults` | crashes, restarts and chaos of replicas and hosts |
 //! | `finish` | the run's reports and the conservation check |
+//! | `broker` | brokers' queues, publishes, consumer pollers, acks and redeliveries |
 //! | `tracing` | the trace points for `replay` |
 //! | `events`, `slab` | the event type; the slot vectors calls, attempts and jobs live in |
 
@@ -339,9 +340,7 @@ impl World {
             WorldEvent::RateLimited { job } => {
                 self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::RateLimited))
             }
-            WorldEvent::PollSend { poller, generation } => {
-                self.on_poll_send(s, poller, generation)
-            }
+            WorldEvent::PollSend { poller, generation } => self.on_poll_send(s, poller, generation),
             WorldEvent::PollArrive { poller, generation } => {
                 self.on_poll_arrive(s, poller, generation)
             }

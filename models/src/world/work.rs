@@ -113,9 +113,8 @@ impl World {
             self.record_op(job)
         } else if self.specs[service].kind == ServiceKind::Broker {
             self.broker_publish(s, job)
-        } else if poisoned {
-            Outcome::Failed(FailureCause::Error)
-        } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))
+        } else if poisoned
+            || (error_rate > 0.0 && state.error_rng.chance(error_rate))
             || injected.is_some_and(|rate| state.error_rng.chance(rate))
         {
             Outcome::Failed(FailureCause::Error)
@@ -243,9 +242,8 @@ impl World {
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
         // A broker's work for a publish nobody waits for (fire-and-forget) is not wasted.
-        let wasted = executed
-            && !self.awaited(job_id)
-            && self.specs[service].kind != ServiceKind::Broker;
+        let wasted =
+            executed && !self.awaited(job_id) && self.specs[service].kind != ServiceKind::Broker;
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter

@@ -62,7 +62,11 @@ pub(super) fn queue(
         } else {
             format!("expected one of: {}", names.join(", "))
         };
-        c.report(anchors, field, format!("unknown queue \"{name}\"; {expected}"));
+        c.report(
+            anchors,
+            field,
+            format!("unknown queue \"{name}\"; {expected}"),
+        );
     }
     found
 }
@@ -163,7 +167,13 @@ fn one_queue(
                 "must be at least 1".into(),
             );
         }
-        let (_, index) = queue_of(c, known, &at, &format!("{field}.dead_letter.queue"), &d.queue)?;
+        let (_, index) = queue_of(
+            c,
+            known,
+            &at,
+            &format!("{field}.dead_letter.queue"),
+            &d.queue,
+        )?;
         if d.queue == queue.name {
             c.report(
                 &at,

@@ -537,3 +537,69 @@ fn queues_show_in_every_format() {
     let plain = library("checkout.ron", 1);
     assert!(!reports::csv::csv(&plain).contains("\n\n"));
 }
+
+/// A traced replay of a broker scenario writes every trace format (a delivery is a request
+/// with no client), and the same seed gives the same bytes twice.
+#[test]
+fn broker_runs_replay_and_repeat() {
+    let binary = env!("CARGO_BIN_EXE_faultline");
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/library/queue-visibility-short.ron");
+    let dir = std::env::temp_dir().join(format!("faultline-broker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(binary)
+        .arg("replay")
+        .arg(&scenario)
+        .args(["--seed", "1", "--set", "duration=5s", "--explain", "60"])
+        .arg("--trace")
+        .arg(dir.join("t.jsonl"))
+        .arg("--chrome-trace")
+        .arg(dir.join("c.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("a message broker delivered to charger"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let json = || {
+        let out = std::process::Command::new(binary)
+            .arg("run")
+            .arg(&scenario)
+            .args(["--seed", "3", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    assert_eq!(json(), json());
+}
+
+/// A queue nobody drains grows until `limits.memory` stops the run, with a partial report
+/// rather than an exhausted machine.
+#[test]
+fn an_undrained_queue_stops_at_the_memory_limit() {
+    let source = r#"Scenario(
+    version: 1,
+    name: "undrained",
+    duration: "1h",
+    services: [
+        Service(name: "api", workers: 1000, service_time: Constant(value: "100us"),
+                calls: [(publish: "orders")]),
+        Service(name: "broker", kind: Broker, workers: 1000, service_time: Constant(value: "100us"),
+                queues: [(name: "orders")]),
+    ],
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 20000.0))],
+    limits: (memory: "24MiB"),
+)"#;
+    let r = run_text(source, 1);
+    assert_eq!(r.outcome.stop, sim_core::StopReason::MemoryLimit);
+    let q = queue(&r, "orders");
+    assert!(q.backlog > 50_000 && q.conserved(), "{}", brief(q));
+}

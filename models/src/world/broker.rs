@@ -215,6 +215,30 @@ impl BrokerState {
     }
 }
 
+impl BrokerState {
+    /// What grows with the messages held: their entries and the keys remembered, at a
+    /// generous cost per B-tree entry, so `limits.memory` stops a queue nobody drains.
+    pub(super) fn footprint_bytes(&self) -> usize {
+        const ENTRY: usize = 64;
+        let queues: usize = self
+            .queues
+            .iter()
+            .map(|q| {
+                q.messages.len() * (std::mem::size_of::<Message>() + ENTRY)
+                    + q.visible.len() * ENTRY
+                    + q.processed_keys.len() * ENTRY
+                    + q.key_order.len() * 16
+            })
+            .sum();
+        let consumers: usize = self
+            .consumers
+            .iter()
+            .map(|c| c.seen.len() * ENTRY + c.done_order.len() * 16)
+            .sum();
+        queues + consumers
+    }
+}
+
 impl QueueState {
     fn level(&self) -> Level {
         Level {

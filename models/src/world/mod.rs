@@ -384,5 +384,6 @@ impl Model for World {
             + self.attempts.footprint_bytes()
             + self.jobs.footprint_bytes()
             + self.resumes.capacity() * std::mem::size_of::<Waiter>()
+            + self.broker.as_ref().map_or(0, |b| b.footprint_bytes())
     }
 }

@@ -603,3 +603,41 @@ fn an_undrained_queue_stops_at_the_memory_limit() {
     let q = queue(&r, "orders");
     assert!(q.backlog > 50_000 && q.conserved(), "{}", brief(q));
 }
+
+/// `--set` reaches the queues and consumers: a longer visibility timeout ends the duplicates
+/// of queue-visibility-short.ron; bad paths say what is wrong.
+#[test]
+fn overrides_reach_queues_and_consumers() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/library/queue-visibility-short.ron");
+    let settings: Vec<(String, String)> = [
+        ("queues.payments.visibility_timeout", "20s"),
+        ("services.charger.consume.batch", "2"),
+        ("duration", "30s"),
+    ]
+    .iter()
+    .map(|(p, v)| (p.to_string(), v.to_string()))
+    .collect();
+    let loaded = scenarios::load_with(&path, &settings).unwrap_or_else(|e| panic!("{e}"));
+    let r = World::new(&loaded.config, 1).run(RunOptions::default());
+    let q = queue(&r, "payments");
+    assert_eq!((q.redelivered, q.duplicates), (0, 0), "{}", brief(q));
+    for (bad, expected) in [
+        (
+            ("queues.nowhere.poison", "0.1"),
+            "no queue named \"nowhere\"",
+        ),
+        (("queues.payments.max_receives", "3"), "has no dead_letter"),
+        (
+            ("services.checkout.consume.batch", "2"),
+            "consumes no queue",
+        ),
+        (("services.charger.consume.batch", "11"), "expected 1 to 10"),
+    ] {
+        let setting = [(bad.0.to_string(), bad.1.to_string())];
+        let Err(e) = scenarios::load_with(&path, &setting) else {
+            panic!("{bad:?} applied")
+        };
+        assert!(e.to_string().contains(expected), "{bad:?}: {e}");
+    }
+}

@@ -43,6 +43,8 @@ pub struct WorldConfig {
     pub ops: crate::ops::Operations,
     /// Replicated stores, each on a service of kind [`ServiceKind::Store`].
     pub stores: Vec<crate::data::StoreConfig>,
+    /// Queues of broker services and their consumers (empty: no broker).
+    pub brokers: crate::broker::BrokerConfig,
 }
 
 /// How a service's workers wait for downstream calls.
@@ -173,6 +175,8 @@ pub enum ServiceKind {
     /// A replica of a replicated store (its `WorldConfig::stores` entry says how): after the
     /// local work, the operation goes to the replicas and the reply waits for theirs.
     Store,
+    /// A message broker holding queues ([`crate::broker`]): a call to it publishes.
+    Broker,
 }
 
 /// What healthy means for a service or client in one window of the time series.
@@ -205,6 +209,8 @@ pub struct CallConfig {
     pub probability: f64,
     /// Consecutive calls with the same group are made in parallel and joined.
     pub group: Option<Group>,
+    /// The call publishes to a queue of its callee, a broker.
+    pub publish: Option<crate::broker::Publish>,
 }
 
 /// A parallel step of a call plan.

@@ -4,6 +4,7 @@
 //! [`config`] holds the validated description a scenario builds (the validators report
 //! [`ConfigError`]s); [`World`] runs it on the `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
+pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod data;

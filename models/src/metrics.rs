@@ -292,12 +292,12 @@ pub fn coarsened_window(window: SimDuration, end: SimTime) -> SimDuration {
 }
 
 /// Windows of `window_ns` needed to cover `[0, end)`.
-fn windows_to(end: SimTime, window_ns: u64) -> usize {
+pub(crate) fn windows_to(end: SimTime, window_ns: u64) -> usize {
     usize::try_from(end.as_nanos().div_ceil(window_ns)).unwrap_or(usize::MAX)
 }
 
 /// Merges neighbours pairwise in place; an odd last one stays alone.
-fn merge_pairs<T: Copy>(items: &mut Vec<T>, merge: impl Fn(T, T) -> T) {
+pub(crate) fn merge_pairs<T: Copy>(items: &mut Vec<T>, merge: impl Fn(T, T) -> T) {
     let merged = items.len().div_ceil(2);
     for i in 0..merged {
         let first = items[2 * i];

@@ -218,4 +218,6 @@ pub struct RunResult {
     pub ops: crate::ops::OpsReport,
     /// Replicated stores (empty unless the scenario has some).
     pub stores: Vec<crate::data::report::StoreReport>,
+    /// The brokers' queues (empty without brokers).
+    pub queues: Vec<crate::broker::QueueReport>,
 }

@@ -4,6 +4,7 @@
 //! analysis always give the same bytes.
 
 mod ops;
+mod queues;
 use std::error::Error;
 use std::fmt::Write as _;
 
@@ -706,6 +707,8 @@ fn charts(out: &mut String, page: &Page) {
 
     // g. Autoscaled replicas.
     ops::autoscale_figure(out, page);
+    // g. Brokers' queues.
+    queues::queue_figures(out, page, shade_note);
 }
 
 /// A breaker state's colour: closed green, half-open amber, open red.
@@ -1483,6 +1486,7 @@ mod tests {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy {
                 timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
                     500,
@@ -1535,6 +1539,7 @@ mod tests {
             clocks: Vec::new(),
             ops: Default::default(),
             stores: Vec::new(),
+            brokers: Default::default(),
         }
     }
 

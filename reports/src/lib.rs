@@ -8,6 +8,7 @@
 //! fixed decimals, and nothing depends on the wall clock.
 
 pub mod analysis;
+mod broker;
 pub mod check;
 mod common;
 pub mod compare;
@@ -23,6 +24,7 @@ mod text;
 pub mod trace;
 
 pub use analysis::{Analysis, analyse};
+pub use broker::QUEUE_HEADER;
 pub use common::edge_names;
 pub use common::is_complete;
 pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};

@@ -51,6 +51,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: CallPolicy {
             timeout: Some(sim_core::Distribution::Constant(SimDuration::from_millis(
                 15,
@@ -90,6 +91,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         clocks: Vec::new(),
         ops: Default::default(),
         stores: Vec::new(),
+        brokers: Default::default(),
     }
 }
 

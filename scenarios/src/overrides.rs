@@ -23,6 +23,9 @@
 //! | `edges.FROM->TO.probability` | a probability: service FROM makes its call to TO this often (0: turned off) |
 //! | `clients.NAME.arrivals.rate_per_s` | a number |
 //! | `clients.NAME.arrivals`, `.timeout`, `.retry`, `.retry.max_attempts`, `.retry.backoff` | as above |
+//! | `queues.NAME.visibility_timeout`, `.retention` | a duration |
+//! | `queues.NAME.poison` | a number; `.durable` `true` or `false`; `.max_receives` an integer |
+//! | `services.NAME.consume.concurrency`, `.batch` | an integer; `.dedupe` a duration |
 //! | `faults[I].multiply` | a number |
 //! | `faults[I].from`, `faults[I].to` | a duration |
 //!
@@ -179,6 +182,28 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 return Err(unknown());
             }
         }
+        ["queues", name, field] => {
+            let queue = scenario
+                .services
+                .iter_mut()
+                .flat_map(|s| s.queues.iter_mut())
+                .find(|q| q.name == *name)
+                .ok_or_else(|| format!("no queue named \"{name}\" in \"{path}\""))?;
+            match *field {
+                "visibility_timeout" => queue.visibility_timeout = Some(duration(value)?),
+                "retention" => queue.retention = Some(duration(value)?),
+                "poison" => queue.poison = number(value, "a share of messages")?,
+                "durable" => queue.durable = ron_value(value, "true or false")?,
+                "max_receives" => {
+                    let dead_letter = queue
+                        .dead_letter
+                        .as_mut()
+                        .ok_or_else(|| format!("queue \"{name}\" has no dead_letter to change"))?;
+                    dead_letter.max_receives = number(value, "a whole number of receives")?;
+                }
+                _ => return Err(unknown()),
+            }
+        }
         ["services", name, field @ ..] => {
             let service = scenario
                 .services
@@ -187,6 +212,21 @@ pub fn apply(scenario: &mut Scenario, path: &str, value: &str) -> Result<(), Str
                 .ok_or_else(|| format!("no service named \"{name}\" in \"{path}\""))?;
             match field {
                 ["workers"] => service.workers = number(value, "a whole number of workers")?,
+                ["consume", consume_field] => {
+                    let consume = service.consume.as_mut().ok_or_else(|| {
+                        format!("service \"{name}\" consumes no queue (in \"{path}\")")
+                    })?;
+                    match *consume_field {
+                        "concurrency" => {
+                            consume.concurrency = Some(number(value, "a whole number of pollers")?);
+                        }
+                        "batch" => {
+                            consume.batch = Some(number(value, "a whole number of messages")?)
+                        }
+                        "dedupe" => consume.dedupe = Some(duration(value)?),
+                        _ => return Err(unknown()),
+                    }
+                }
                 ["queue"] => {
                     service.queue = match value.trim() {
                         "Unbounded" => spec::QueueSize::Unbounded,

@@ -39,6 +39,11 @@ pub(super) enum Owner {
         client: ClientId,
         user: u32,
     },
+    /// A consumer's poller processing a message it received (see `broker.rs`).
+    Delivery {
+        poller: u32,
+        generation: u32,
+    },
 }
 
 /// A callee's memory of a logical call's idempotency key.
@@ -163,6 +168,7 @@ impl World {
                 Owner::Client { client, .. } | Owner::User { client, .. } => {
                     self.trace_request_start(now, call, client.0, edge_id)
                 }
+                Owner::Delivery { .. } => self.trace_request_start(now, call, NONE, edge_id),
                 Owner::Job(job) => {
                     let (parent, index) = (self.jobs[job].attempt, self.jobs[job].next_call);
                     self.trace_call_start(now, call, parent, edge_id, u32::from(index) - 1);
@@ -511,6 +517,9 @@ impl World {
             }
             Owner::User { client, user } => {
                 self.user_step::<TRACE>(s, client.0, user, op, value, (outcome, root))
+            }
+            Owner::Delivery { poller, generation } => {
+                self.delivery_done::<TRACE>(s, poller, generation, outcome)
             }
         }
     }

@@ -40,6 +40,8 @@ pub(super) struct Edge {
     /// ends with the same outcome, so the call-level statistics would receive the attempt
     /// statistics' samples one for one: they are not recorded, but copied when the run ends.
     pub(super) calls_mirror_attempts: bool,
+    /// A plain call, a publish to a broker's queue, or a consumer's local processing.
+    pub(super) role: EdgeRole,
 }
 
 /// Whether every call over an edge with `policy` is one attempt sent at once whose outcome is
@@ -118,6 +120,9 @@ impl World {
         let n = edge.outstanding.len();
         if n == 1 {
             return 0;
+        }
+        if let EdgeRole::Deliver { replica } = edge.role {
+            return replica;
         }
         let service = edge.to.0 as usize;
         let rotation = self.rotation.get(service).map_or(&[][..], |r| &r[..]);

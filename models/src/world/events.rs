@@ -150,11 +150,37 @@ pub enum WorldEvent {
         store: u32,
         replica: u32,
     },
+    /// A consumer's poller sends a receive, which reaches its broker, whose messages reach
+    /// the poller (`generation` recognises a poller that crashed since).
+    PollSend {
+        poller: u32,
+        generation: u32,
+    },
+    PollArrive {
+        poller: u32,
+        generation: u32,
+    },
+    Receipts {
+        poller: u32,
+        generation: u32,
+    },
+    /// A consumer's ack reaches the broker.
+    AckArrive {
+        queue: u16,
+        message: u64,
+        receipt: u32,
+    },
+    /// A received message's visibility timeout passed.
+    VisibilityTimeout {
+        queue: u16,
+        message: u64,
+        receipt: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 30] = [
+    pub const KIND_NAMES: [&'static str; 35] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -185,6 +211,11 @@ impl WorldEvent {
         "store_timeout",
         "store_tick",
         "store_promote",
+        "poll_send",
+        "poll_arrive",
+        "receipts",
+        "ack_arrive",
+        "visibility_timeout",
     ];
 }
 
@@ -222,6 +253,11 @@ impl Event for WorldEvent {
             WorldEvent::StoreTimeout { .. } => 27,
             WorldEvent::StoreTick { .. } => 28,
             WorldEvent::StorePromote { .. } => 29,
+            WorldEvent::PollSend { .. } => 30,
+            WorldEvent::PollArrive { .. } => 31,
+            WorldEvent::Receipts { .. } => 32,
+            WorldEvent::AckArrive { .. } => 33,
+            WorldEvent::VisibilityTimeout { .. } => 34,
         }
     }
 
@@ -257,6 +293,11 @@ impl Event for WorldEvent {
             WorldEvent::StoreMsg { msg, .. } => msg,
             WorldEvent::StoreTimeout { op, .. } => op,
             WorldEvent::StoreTick { store } | WorldEvent::StorePromote { store, .. } => store,
+            WorldEvent::PollSend { poller, .. }
+            | WorldEvent::PollArrive { poller, .. }
+            | WorldEvent::Receipts { poller, .. } => poller,
+            WorldEvent::AckArrive { message, .. }
+            | WorldEvent::VisibilityTimeout { message, .. } => message as u32,
         }
     }
 }

@@ -114,6 +114,9 @@ impl World {
             self.work_ended(job, now);
             self.jobs[job].holding_worker = false;
         }
+        if self.broker.is_some() {
+            self.broker_crashed::<TRACE>(s, service, replica);
+        }
     }
 
     /// A replica's process runs again, cold for a while.
@@ -149,6 +152,9 @@ impl World {
         state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
         state.up_count += 1;
         state.up_count_since = now;
+        if let Some(b) = self.broker.as_deref_mut() {
+            b.woken.push((service, replica));
+        }
     }
 
     /// The replicas and hosts a crash or chaos target takes down.

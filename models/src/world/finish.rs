@@ -97,9 +97,11 @@ impl World {
         }
         let ops = self.ops_report(end);
         let stores = self.store_reports(end, coarsened_window(self.window, end));
+        let queues = self.broker_finish(end);
         RunResult {
             ops,
             stores,
+            queues,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

@@ -37,12 +37,14 @@
 //! | `plan` | call plans and the joins of parallel steps |
 //! | `faults` | crashes, restarts and chaos of replicas and hosts |
 //! | `finish` | the run's reports and the conservation check |
+//! | `broker` | brokers' queues, publishes, consumer pollers, acks and redeliveries |
 //! | `tracing` | the trace points for `replay` |
 //! | `events`, `slab` | the event type; the slot vectors calls, attempts and jobs live in |
 
 mod admission;
 mod attempt;
 mod autoscale;
+mod broker;
 mod bulkhead;
 mod call;
 mod changes;
@@ -97,6 +99,7 @@ use crate::topology::Topology;
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 
 use self::attempt::Attempt;
+use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
 use self::call::{Call, Key, Op, Owner};
 use self::clients::{ClientState, RequestKind};
@@ -190,6 +193,8 @@ pub struct World {
     unready: Vec<Vec<bool>>,
     /// Replicated stores (empty unless the scenario has some).
     stores: Vec<store::StoreState>,
+    /// Queues and consumer pollers (none without a broker).
+    broker: Option<Box<self::broker::BrokerState>>,
 }
 
 impl World {
@@ -289,6 +294,7 @@ impl World {
                 WorldEvent::StoreTick { store },
             );
         }
+        self.broker_start(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
             if !e.health.is_empty() {
@@ -389,6 +395,26 @@ impl World {
             WorldEvent::StorePromote { store, replica } => {
                 self.on_store_promote(s.now(), store as usize, replica)
             }
+            WorldEvent::PollSend { poller, generation } => self.on_poll_send(s, poller, generation),
+            WorldEvent::PollArrive { poller, generation } => {
+                self.on_poll_arrive(s, poller, generation)
+            }
+            WorldEvent::Receipts { poller, generation } => {
+                self.on_receipts::<TRACE>(s, poller, generation)
+            }
+            WorldEvent::AckArrive {
+                queue,
+                message,
+                receipt,
+            } => self.on_ack_arrive(s, queue, message, receipt),
+            WorldEvent::VisibilityTimeout {
+                queue,
+                message,
+                receipt,
+            } => self.on_visibility_timeout(s, queue, message, receipt),
+        }
+        if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
+            self.broker_wake(s);
         }
     }
 }
@@ -418,5 +444,6 @@ impl Model for World {
                 .iter()
                 .map(|s| s.footprint_bytes())
                 .sum::<usize>()
+            + self.broker.as_ref().map_or(0, |b| b.footprint_bytes())
     }
 }

@@ -97,6 +97,12 @@ impl World {
                 }
                 let child =
                     self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
+                if let EdgeRole::Publish(p) = self.edges[edge].role
+                    && !p.ack
+                {
+                    self.publish_detached::<TRACE>(s, job_id, child);
+                    continue;
+                }
                 let j = &mut self.jobs[job_id];
                 if parallel && j.attempt != NO_ATTEMPT && j.step == step {
                     j.children.push(child);

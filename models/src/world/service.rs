@@ -329,7 +329,9 @@ impl World {
                     }
                     job = parent;
                 }
-                Owner::Client { .. } | Owner::User { .. } => return !call.finished,
+                Owner::Client { .. } | Owner::User { .. } | Owner::Delivery { .. } => {
+                    return !call.finished;
+                }
             }
         }
         unreachable!("a chain of jobs longer than the jobs there are")

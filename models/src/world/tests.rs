@@ -54,6 +54,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         clocks: Vec::new(),
         ops: Default::default(),
         stores: Vec::new(),
+        brokers: Default::default(),
     }
 }
 
@@ -122,6 +123,7 @@ fn thread_per_request_holds_workers_async_does_not() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy::default(),
         }];
         let cfg = world(
@@ -181,6 +183,7 @@ fn late_replies_stay_on_their_own_edge() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: slow,
         },
         CallConfig {
@@ -188,6 +191,7 @@ fn late_replies_stay_on_their_own_edge() {
             endpoint: 0,
             probability: 1.0,
             group: None,
+            publish: None,
             policy: CallPolicy::default(),
         },
     ];
@@ -298,6 +302,7 @@ fn trace_attributes_downstream_calls_and_keeps_worker_slots_exclusive() {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: CallPolicy::default(),
     }];
     let mut back = service("back", 3, 1000, 0);
@@ -397,6 +402,7 @@ fn mirrored_call_statistics_are_the_recorded_ones() {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: CallPolicy {
             timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
             ..CallPolicy::default()

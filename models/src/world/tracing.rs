@@ -229,7 +229,7 @@ impl World {
     ) {
         let call = &self.calls[call_id];
         let parent = match call.owner {
-            Owner::Client { .. } | Owner::User { .. } => NO_ATTEMPT,
+            Owner::Client { .. } | Owner::User { .. } | Owner::Delivery { .. } => NO_ATTEMPT,
             Owner::Job(job) => self.jobs[job].attempt,
         };
         let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
@@ -400,6 +400,12 @@ impl World {
             Owner::User { client, .. } => (
                 TraceKind::RequestFinished,
                 client.0,
+                NO_ATTEMPT,
+                now - call.started,
+            ),
+            Owner::Delivery { .. } => (
+                TraceKind::RequestFinished,
+                NONE,
                 NO_ATTEMPT,
                 now - call.started,
             ),

@@ -34,6 +34,10 @@ impl World {
         to: u32,
         now: SimTime,
     ) -> Transit {
+        if matches!(self.edges[edge_id].role, EdgeRole::Deliver { .. }) && from == to {
+            // A consumer's processing of a message it received is a call within its process.
+            return Transit::Arrives(SimDuration::ZERO);
+        }
         if let Some(latency) = &self.uniform_latency
             && self.host_down[from as usize] == 0
             && self.host_down[to as usize] == 0

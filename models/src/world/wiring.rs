@@ -35,6 +35,12 @@ impl World {
         for client in &config.clients {
             clients.push(w.client(client));
         }
+        let broker = self::broker::BrokerState::new(
+            &config.brokers,
+            config,
+            &w.streams.clone(),
+            |key, replica, host, to, from| w.delivery_edge(key, replica, host, to, from),
+        );
         let schedule = faults::install(config, &w.streams, &mut services, &mut clients);
         let host_zone: Vec<usize> = topology.hosts.iter().map(|h| h.zone).collect();
         let zone_region: Vec<usize> = topology.zones.iter().map(|z| z.region).collect();
@@ -89,6 +95,7 @@ impl World {
             hung: Vec::new(),
             unready: Vec::new(),
             stores: stores(config, &w.streams),
+            broker,
         };
         world.mirror_service_stats();
         world.install_changes(config);
@@ -123,12 +130,14 @@ impl World {
     }
 
     /// Whether something changes the world while it runs (a mid-run change, an autoscaler, a
-    /// probe, a hung replica) or answers calls its own way (a replicated store): then an edge's
+    /// probe, a hung replica) or answers calls its own way (a replicated store, a broker and its
+    /// consumers): then an edge's
     /// calls may stop being single attempts, or a service stop receiving every attempt its
     /// caller counts, so nothing is mirrored.
     fn acts_mid_run(&self, config: &WorldConfig) -> bool {
         let ops = &config.ops;
         !config.stores.is_empty()
+            || !config.brokers.is_empty()
             || !ops.changes.is_empty()
             || !ops.autoscalers.is_empty()
             || !ops.probes.is_empty()
@@ -250,6 +259,7 @@ impl Wiring<'_> {
             health,
             report: 0,
             calls_mirror_attempts: false,
+            role: EdgeRole::Call,
         }
     }
 
@@ -325,6 +335,9 @@ impl Wiring<'_> {
             edge.to_endpoint = call.endpoint;
             edge.report = at.first_report + index as u32;
             edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
+            if let Some(p) = call.publish {
+                edge.role = EdgeRole::Publish(p);
+            }
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);
         }
@@ -383,6 +396,38 @@ impl Wiring<'_> {
             &self.streams,
             self.config.window,
         )
+    }
+}
+
+impl Wiring<'_> {
+    /// A consumer replica's edge for the messages it receives from `broker`: no policy, and
+    /// a report of its own (`broker -> consumer`).
+    fn delivery_edge(
+        &mut self,
+        key: &[&str],
+        replica: u32,
+        host: u32,
+        to: ServiceId,
+        broker: &str,
+    ) -> EdgeId {
+        let callee = &self.config.services[to.0 as usize];
+        let mut e = self.edge(key, host, to, &CallPolicy::default());
+        e.role = EdgeRole::Deliver { replica };
+        let name = callee.name.clone();
+        let found = self
+            .edge_reports
+            .iter()
+            .position(|r| r.from == broker && r.to == name);
+        e.report = match found {
+            Some(r) => r as u32,
+            None => {
+                let report = self.edge_report(broker.to_string(), None, &name);
+                self.edge_reports.push(report);
+                (self.edge_reports.len() - 1) as u32
+            }
+        };
+        self.edges.push(e);
+        EdgeId(self.edges.len() as u32 - 1)
     }
 }
 

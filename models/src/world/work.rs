@@ -105,6 +105,7 @@ impl World {
         let error_rate = self.specs[service]
             .endpoint(replica, usize::from(endpoint))
             .error_rate;
+        let poisoned = self.poisoned(job);
         let state = &mut self.services[service];
         let injected = state
             .error_faults
@@ -117,7 +118,10 @@ impl World {
         }
         let outcome = if self.specs[service].kind == ServiceKind::Record {
             self.record_op(job)
-        } else if (error_rate > 0.0 && state.error_rng.chance(error_rate))
+        } else if self.specs[service].kind == ServiceKind::Broker {
+            self.broker_publish(s, job)
+        } else if poisoned
+            || (error_rate > 0.0 && state.error_rng.chance(error_rate))
             || injected.is_some_and(|rate| state.error_rng.chance(rate))
         {
             Outcome::Failed(FailureCause::Error)
@@ -244,7 +248,9 @@ impl World {
             self.attempts[slot].root = job.root;
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
-        let wasted = executed && !self.awaited(job_id);
+        // A broker's work for a publish nobody waits for (fire-and-forget) is not wasted.
+        let wasted =
+            executed && !self.awaited(job_id) && self.specs[service].kind != ServiceKind::Broker;
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter

@@ -229,6 +229,11 @@ impl ChromeTrace {
         match r.kind {
             TraceKind::RequestStart => {
                 let client = r.client as usize;
+                if client >= self.free_lanes.len() {
+                    // A consumer's processing of a message a broker delivered: no client's
+                    // lane; its work and calls show on the consumer's workers.
+                    return;
+                }
                 let lane = match self.free_lanes[client].pop() {
                     Some(Reverse(lane)) => lane,
                     None => {

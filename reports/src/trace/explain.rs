@@ -185,7 +185,14 @@ pub fn explain(records: &[TraceRecord], request: u64, names: &TraceNames) -> Str
     let mut faults_seen = BTreeSet::new();
     let mut finished: Option<&TraceRecord> = None;
     let mut over = false;
-    if first.kind == TraceKind::RequestStart {
+    if first.kind == TraceKind::RequestStart && first.client == models::trace::NONE {
+        let (from, to) = names.edge(first.edge);
+        let _ = writeln!(
+            out,
+            "request {request}: a message {from} delivered to {to}, starting at {}s",
+            seconds(start.as_nanos())
+        );
+    } else if first.kind == TraceKind::RequestStart {
         let (_, to) = names.edge(first.edge);
         let _ = writeln!(
             out,

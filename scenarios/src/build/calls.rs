@@ -202,6 +202,16 @@ impl<'a, 's> Plans<'a, 's> {
         group: Option<mc::Group>,
     ) -> Option<CallConfig> {
         let q = self.q;
+        if let Some(queue) = &call.publish {
+            return self.publish(c, field, call, queue, group);
+        }
+        if call.ack.is_some() {
+            c.report(
+                &[q, "ack"],
+                format!("{field}.ack"),
+                "ack belongs to a publish step: (publish: \"orders\", ack: false)".into(),
+            );
+        }
         let Some(to_name) = call.to.as_deref() else {
             c.report(
                 &[q, "calls"],
@@ -240,6 +250,52 @@ impl<'a, 's> Plans<'a, 's> {
             policy,
             probability,
             group,
+            publish: None,
+        })
+    }
+
+    /// A step publishing to a queue: a call to its broker with the step's policy.
+    fn publish(
+        &mut self,
+        c: &mut Checker,
+        field: &str,
+        call: &spec::Call,
+        queue: &str,
+        group: Option<mc::Group>,
+    ) -> Option<CallConfig> {
+        let q = self.q;
+        let queue_q = quoted(queue);
+        let anchors = [q, "publish", queue_q.as_str()];
+        if call.to.is_some() || call.endpoint.is_some() {
+            c.report(
+                &anchors,
+                field.to_string(),
+                "a step has either `to` or `publish`, not both".into(),
+            );
+        }
+        let default = &self.known.scenario.policies.default;
+        let policy = c.policy(&anchors, field, &call.policy().or(default));
+        let probability = call.probability.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&probability) {
+            c.report(
+                &[&anchors[..], &["probability"]].concat(),
+                format!("{field}.probability"),
+                format!("{probability} is not a probability; expected a number from 0 to 1"),
+            );
+        }
+        let (to, index) =
+            super::broker::queue(c, self.known, &anchors, format!("{field}.publish"), queue)?;
+        self.edge(to, probability >= 1.0 && !self.choosing);
+        Some(CallConfig {
+            to,
+            endpoint: 0,
+            policy,
+            probability,
+            group,
+            publish: Some(models::broker::Publish {
+                queue: index,
+                ack: call.ack.unwrap_or(true),
+            }),
         })
     }
 

@@ -6,6 +6,7 @@
 //! and every checker reports into one [`Checker`].
 
 mod autoscale;
+mod broker;
 mod budget;
 mod calls;
 mod changes;
@@ -57,9 +58,11 @@ pub fn build_with_warnings(
     let known = Known {
         scenario,
         services: services::names(&mut c, &scenario.services),
+        queues: broker::queue_names(&mut c, &scenario.services),
         topology,
     };
     let mut services = services::services(&mut c, &known);
+    let brokers = broker::brokers(&mut c, &known);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
@@ -83,6 +86,7 @@ pub fn build_with_warnings(
         clocks,
         ops: Default::default(),
         stores,
+        brokers,
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);
@@ -140,6 +144,8 @@ struct Known<'s> {
     scenario: &'s Scenario,
     /// Service ids by name, in name order (the order of "expected one of" lists).
     services: BTreeMap<&'s str, ServiceId>,
+    /// Queue names: their broker and index among all queues.
+    queues: BTreeMap<&'s str, (ServiceId, u16)>,
     topology: models::topology::Topology,
 }
 

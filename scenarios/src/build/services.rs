@@ -111,6 +111,7 @@ fn service(
                 mc::ServiceKind::Worker
             }
             spec::ServiceKind::Record => mc::ServiceKind::Record,
+            spec::ServiceKind::Broker => mc::ServiceKind::Broker,
         },
         idempotent: s.idempotent,
         idempotency_keys: s.idempotency_keys,

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use crate::duration::{Duration, SignedDuration};
 use crate::size::ByteSize;
 
+pub mod broker;
 mod inbound;
 mod network;
 mod ops;
@@ -234,6 +235,12 @@ pub struct Service {
     /// Kubernetes liveness and readiness probes.
     #[serde(default)]
     pub probes: Option<Probes>,
+    /// A broker's queues (`kind: Broker`).
+    #[serde(default)]
+    pub queues: Vec<broker::Queue>,
+    /// The queue this service consumes.
+    #[serde(default)]
+    pub consume: Option<broker::Consume>,
 }
 
 fn one() -> u32 {
@@ -378,6 +385,8 @@ pub enum ServiceKind {
     Database {
         max_throughput_per_s: f64,
     },
+    /// A message broker holding `queues`; a call to it with `publish` stores a message.
+    Broker,
 }
 
 /// What healthy means in one window: `(availability: 0.999, p99: "200ms")`.
@@ -469,6 +478,12 @@ pub struct Call {
     /// The weight of a `one_of` member (default 1).
     #[serde(default)]
     pub weight: Option<f64>,
+    /// Instead of `to`: the queue this step publishes a message to.
+    #[serde(default)]
+    pub publish: Option<String>,
+    /// For `publish`: wait for the broker's ack (default true) or go on at once.
+    #[serde(default)]
+    pub ack: Option<bool>,
     policy_fields: (),
 }
 }

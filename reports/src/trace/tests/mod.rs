@@ -70,6 +70,7 @@ fn config() -> WorldConfig {
         endpoint: 0,
         probability: 1.0,
         group: None,
+        publish: None,
         policy: policy.clone(),
     }];
     WorldConfig {
@@ -110,6 +111,7 @@ fn config() -> WorldConfig {
         clocks: Vec::new(),
         ops: Default::default(),
         stores: Vec::new(),
+        brokers: Default::default(),
     }
 }
 

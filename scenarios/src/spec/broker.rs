@@ -1,0 +1,60 @@
+//! Brokers as written in the file (issue 15): a broker service's `queues`, a consumer's
+//! `consume`, and the `publish` step of a call plan (in `Call`).
+
+use serde::Deserialize;
+
+use crate::duration::Duration;
+
+/// A queue of a broker service: `(name: "orders", visibility_timeout: "30s",
+/// dead_letter: (queue: "orders-dlq", max_receives: 5))`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    pub name: String,
+    /// How long a received message stays invisible before it is delivered again unless acked
+    /// (default 30 s, SQS's).
+    #[serde(default)]
+    pub visibility_timeout: Option<Duration>,
+    /// Messages older than this are deleted (default 4 days, SQS's).
+    #[serde(default)]
+    pub retention: Option<Duration>,
+    /// Where a message goes after `max_receives` receives (SQS redrive policy).
+    #[serde(default)]
+    pub dead_letter: Option<DeadLetter>,
+    /// The share of published messages every consumer fails on (default 0).
+    #[serde(default)]
+    pub poison: f64,
+    /// Whether messages survive a crash of the broker (default true).
+    #[serde(default = "yes")]
+    pub durable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetter {
+    pub queue: String,
+    pub max_receives: u32,
+}
+
+/// A service consuming a queue: `(queue: "orders", concurrency: 4, batch: 1)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consume {
+    pub queue: String,
+    /// Pollers per replica, each processing one message at a time (default 1).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Messages one receive returns at most, 1 to 10 as SQS (default 1).
+    #[serde(default)]
+    pub batch: Option<u32>,
+    /// An idempotent consumer: remembers processed message keys this long.
+    #[serde(default)]
+    pub dedupe: Option<Duration>,
+    /// How long a poller waits before it polls again after a receive was lost (default 1 s).
+    #[serde(default)]
+    pub poll_retry: Option<Duration>,
+}

@@ -1,5 +1,6 @@
-//! The README's examples run: every ```text block that starts with `$ faultline ...` is run (from
-//! the repository's root, `faultline` being the binary under test) and its output compared with
+//! The README's examples run: every ```text block that starts with `$ faultline ...` is run (in a
+//! directory of its own that sees the repository's `scenarios` and `tests`, `faultline` being
+//! the binary under test) and its output compared with
 //! the block; a block cut with a `...` line is compared up to there. Every complete scenario in
 //! a ```ron block validates. A command that only illustrates (a file the reader would make) is
 //! listed in ILLUSTRATIVE with the reason, so a new example cannot silently go unchecked.
@@ -52,6 +53,12 @@ fn every_command_shown_in_the_readme_prints_what_the_readme_says() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // Commands run in a directory of their own that sees the repository's scenarios, so what
+    // they write (`shrink` writes its result to the current directory) stays out of the tree.
+    let work = temp_dir("readme-commands");
+    for dir in ["scenarios", "tests"] {
+        std::os::unix::fs::symlink(root().join(dir), work.join(dir)).expect("symlink");
+    }
     let mut ran = 0;
     for (line, block) in blocks(&readme, "text") {
         let Some(first) = block.lines().next() else {
@@ -69,7 +76,7 @@ fn every_command_shown_in_the_readme_prints_what_the_readme_says() {
         let cut = expected.iter().position(|l| *l == "...");
         let out = Command::new("sh")
             .args(["-c", command])
-            .current_dir(root())
+            .current_dir(&work)
             .env("PATH", &path)
             .env_remove("NO_COLOR")
             .output()

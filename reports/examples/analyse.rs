@@ -1,4 +1,4 @@
-//! Prints the health and cascade analysis of a scenario: `cargo run -p reports --example
+//! Prints the health and cascade analysis of a scenario: `cargo run -p faultline-reports --example
 //! analyse -- scenarios/library/checkout.ron 1`.
 
 fn main() {

@@ -1,7 +1,7 @@
 //! The classic hold model through the real engine API: pop the earliest event, schedule one at
 //! now + Exp(1 ms). Compare with `hold_baseline`, the same loop over a bare `BinaryHeap`.
 //!
-//! cargo run --release -p sim-core --example hold -- --pending 1000 --events 10000000
+//! cargo run --release -p faultline-sim-core --example hold -- --pending 1000 --events 10000000
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -2,7 +2,7 @@
 //! sampler: the yardstick for the engine's overhead (see `hold`). Both print the same final
 //! time and checksum for the same arguments.
 //!
-//! cargo run --release -p sim-core --example hold_baseline -- --pending 1000 --events 10000000
+//! cargo run --release -p faultline-sim-core --example hold_baseline -- --pending 1000 --events 10000000
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

@@ -94,8 +94,21 @@ impl World {
         for job in queued.into_iter().chain(blocked) {
             self.discard_job(job);
         }
-        // The jobs it was working on hold no worker any more; they are discarded when their
-        // next step comes (their work ends, or their downstream call returns).
+        self.release_workers::<TRACE>(now, service, replica);
+        if self.broker.is_some() {
+            self.broker_crashed::<TRACE>(s, service, replica);
+        }
+    }
+
+    /// The jobs a replica was working on hold no worker any more (its process died or was
+    /// killed); they are discarded when their next step comes (their work ends, or their
+    /// downstream call returns).
+    pub(super) fn release_workers<const TRACE: bool>(
+        &mut self,
+        now: SimTime,
+        service: u32,
+        replica: u32,
+    ) {
         let holding: Vec<JobSlot> = self
             .jobs
             .slots()
@@ -113,9 +126,6 @@ impl World {
             }
             self.work_ended(job, now);
             self.jobs[job].holding_worker = false;
-        }
-        if self.broker.is_some() {
-            self.broker_crashed::<TRACE>(s, service, replica);
         }
     }
 

@@ -219,24 +219,7 @@ impl World {
         for job in lost {
             self.discard_job(job);
         }
-        let holding: Vec<JobSlot> = self
-            .jobs
-            .slots()
-            .filter(|(_, job)| {
-                job.holding_worker
-                    && job.service.0 == service
-                    && job.replica == replica
-                    && job.attempt != NO_ATTEMPT
-            })
-            .map(|(j, _)| j)
-            .collect();
-        for job in holding {
-            if TRACE {
-                self.trace_worker_released(now, job);
-            }
-            self.work_ended(job, now);
-            self.jobs[job].holding_worker = false;
-        }
+        self.release_workers::<TRACE>(now, service, replica);
     }
 
     /// Whether a replica is hung: what reaches it is swallowed.

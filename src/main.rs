@@ -585,7 +585,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
 /// Writes a report to `--out` (claimed before the run) atomically, or to standard output.
 pub(crate) fn emit(report: &str, out: Option<&files::Target>) -> Result<()> {
     match out {
-        Some(target) => target.write(report.as_bytes()),
+        Some(target) => {
+            target.write(report.as_bytes())?;
+            // Standard output stays empty with --out, so say on stderr what was written.
+            eprintln!("wrote {} ({} bytes)", target.path().display(), report.len());
+            Ok(())
+        }
         None => print_stdout(report),
     }
 }

@@ -663,3 +663,32 @@ fn color_always_and_never_decide_the_escape_codes() {
     }
     assert_eq!(stripped, never);
 }
+
+/// With `--out` standard output stays empty and standard error says what was written.
+#[test]
+fn out_says_on_stderr_what_it_wrote() {
+    let dir = temp_dir("out-confirms");
+    let path = dir.join("report.json");
+    let out = faultline(&[
+        "run",
+        "scenarios/library/mm1.ron",
+        "--set",
+        "duration=\"5s\"",
+        "--format",
+        "json",
+        "--out",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let written = std::fs::read(&path).expect("the report");
+    assert!(
+        stderr(&out).contains(&format!(
+            "wrote {} ({} bytes)",
+            path.display(),
+            written.len()
+        )),
+        "{}",
+        stderr(&out)
+    );
+}

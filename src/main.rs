@@ -31,6 +31,10 @@ use files::{refuse_to_overwrite, write_atomically};
 ///
 /// Exit codes: 0 success; 1 an expectation was violated (`check`) or a replay's fingerprint
 /// differs; 2 bad input or usage (unreadable file, invalid scenario, bad flag).
+///
+/// Install from a checkout with `cargo install --path .` (about a minute for a release build on
+/// two cores, more the first time, which also builds the dependencies); always use a release
+/// build for sweeps, a debug build is many times slower.
 #[derive(Parser, Debug)]
 #[command(name = "faultline", version, about, long_about)]
 struct Cli {

@@ -293,3 +293,32 @@ fn probes_take_a_hung_replica_out_and_restart_it() {
         assert!(failed < 300, "seed {seed}: {failed}");
     }
 }
+
+/// Without a scale-down stabilization window the replicas flap between bursts (every burst
+/// scales up from the minimum again) and each burst pays for it in refusals; with Kubernetes'
+/// default 300 s window the replicas stay, and more replica-hours buy far fewer failures.
+#[test]
+fn scale_down_without_stabilization_flaps_and_loses_requests() {
+    for seed in 1..=2 {
+        let flapping = run_text(&library("autoscale-flapping"), seed);
+        let stabilized = run_text(&library("autoscale-stabilized"), seed);
+        let (f, s) = (&flapping.ops.autoscalers[0], &stabilized.ops.autoscalers[0]);
+        // Scale-ups from the minimum: one per burst when flapping, one in all when stabilized.
+        let from_min = |a: &models::ops::AutoscaleReport| {
+            a.decisions
+                .iter()
+                .filter(|d| d.current == 2 && d.desired > 2)
+                .count()
+        };
+        assert_eq!(from_min(f), 3, "seed {seed}");
+        assert_eq!(from_min(s), 1, "seed {seed}");
+        let failed = |r: &RunResult| r.clients[0].stats.failed();
+        assert!(
+            failed(&flapping) > 2 * failed(&stabilized),
+            "seed {seed}: {} against {}",
+            failed(&flapping),
+            failed(&stabilized)
+        );
+        assert!(f.replica_seconds < s.replica_seconds, "seed {seed}");
+    }
+}

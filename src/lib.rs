@@ -113,26 +113,9 @@ impl Scenario {
     pub fn set(&self, path: &str, value: &str) -> Result<Scenario, Error> {
         let mut sets = self.sets.clone();
         sets.push((path.to_owned(), value.to_owned()));
-        let file = &self.loaded.path;
-        let mut spec = scenarios::parse(file, &self.source)?;
-        for (p, v) in &sets {
-            scenarios::overrides::apply(&mut spec, p, v)
-                .map_err(|message| Error::new(format!("--set {p}={v}: {message}")))?;
-        }
-        let (config, warnings) =
-            scenarios::build_with_warnings(&spec, &self.source).map_err(|diagnostics| {
-                scenarios::ScenarioError::Invalid {
-                    path: file.clone(),
-                    diagnostics,
-                }
-            })?;
+        let loaded = scenarios::load_source_with(&self.loaded.path, &self.source, &sets)?;
         Ok(Scenario {
-            loaded: scenarios::Loaded {
-                path: file.clone(),
-                scenario: spec,
-                config,
-                warnings: warnings.iter().map(|w| w.in_file(file)).collect(),
-            },
+            loaded,
             source: self.source.clone(),
             sets,
         })

@@ -307,8 +307,11 @@ impl Pair<'_> {
         let (a, b) = (self.a?, self.b?);
         let mut availability = Vec::new();
         let mut p99 = Vec::new();
-        for &(seed, avail_b, p99_b) in &b.per_seed {
-            if let Some(&(_, avail_a, p99_a)) = a.per_seed.iter().find(|s| s.0 == seed) {
+        // Both sides were folded in the same seed order, so they pair up in place.
+        for (&(seed, avail_a, p99_a), &(seed_b, avail_b, p99_b)) in
+            a.per_seed.iter().zip(&b.per_seed)
+        {
+            if seed == seed_b {
                 availability.push((seed, (avail_b - avail_a) * 100.0));
                 p99.push((seed, p99_b - p99_a));
             }

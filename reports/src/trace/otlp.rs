@@ -53,8 +53,8 @@ pub struct OtlpTrace {
     filter: Filter,
     /// Open spans by span id.
     open: BTreeMap<u64, Span>,
-    /// The queue wait and work of each attempt at its callee, by attempt id.
-    waits: BTreeMap<u64, (SimTime, u64)>,
+    /// When each attempt waiting at its callee arrived, by attempt id.
+    waits: BTreeMap<u64, SimTime>,
     done: Vec<Span>,
     last: SimTime,
 }
@@ -167,13 +167,13 @@ impl OtlpTrace {
                     outcome: None,
                     attributes: Vec::new(),
                 };
-                self.waits.insert(r.attempt, (r.time, 0));
+                self.waits.insert(r.attempt, r.time);
                 self.open.insert(span.id, span);
             }
             TraceKind::WorkStart => {
                 let arrived = self.waits.remove(&r.attempt);
                 if let Some(span) = self.open.get_mut(&(SERVER_SPAN | r.attempt)) {
-                    if let Some((arrived, _)) = arrived {
+                    if let Some(arrived) = arrived {
                         let waited = r.time.saturating_since(arrived).as_nanos();
                         span.attributes
                             .push(("faultline.queue_wait_ns", json!(waited)));

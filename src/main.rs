@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod check;
+mod compare;
 mod files;
 mod replay;
 mod runs;
@@ -498,7 +499,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             if let Some(limit) = max_wall {
                 wall::limit_command(limit);
             }
-            compare(
+            compare::compare(
                 &scenario_a,
                 scenario_b.as_deref(),
                 &sets,
@@ -617,81 +618,6 @@ pub(crate) fn print_stdout(text: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn compare(
-    path_a: &Path,
-    path_b: Option<&Path>,
-    sets: &[String],
-    seeds: Seeds,
-    format: CompareFormat,
-    out: Option<&Path>,
-    jobs: Option<usize>,
-) -> Result<ExitCode> {
-    let settings = parse_settings(sets)?;
-    if path_b.is_none() && settings.is_empty() {
-        bail!("compare needs scenario B, or --set PATH=VALUE to compare A with its own variant");
-    }
-    let path_b = path_b.unwrap_or(path_a);
-    let a = swarm::Source::read(path_a, &[], seeds.first)?;
-    print_warnings(&a.warnings);
-    let b = swarm::Source::read(path_b, &settings, seeds.first)?;
-    print_warnings(&b.warnings);
-    for o in out.iter() {
-        refuse_to_overwrite(o, path_a)?;
-        refuse_to_overwrite(o, path_b)?;
-    }
-    let target = claim_out(out)?;
-    let workers = runs::Workers::new(jobs)?;
-    let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
-    let aggregate = |source: &swarm::Source,
-                     sets: &[(String, String)]|
-     -> Result<reports::compare::Aggregate> {
-        let first = source.load(seeds[0])?;
-        let label = if sets.is_empty() {
-            first.config.name.clone()
-        } else {
-            // B's name says what changed when it is A's own variant or carries overrides.
-            let changes: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
-            format!("{} with {}", first.config.name, changes.join(", "))
-        };
-        let mut aggregate = reports::compare::Aggregate::new(&label, first.config.window);
-        let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
-            let run = runs::RunId {
-                scenario: source.path.clone(),
-                seed,
-                sets: sets.to_vec(),
-                max_events: None,
-            };
-            Ok(runs::simulate(run, &source.load(seed)?.config))
-        });
-        let bar = runs::progress(seeds.len() as u64, 0);
-        // Folded in seed order: the result is the same for any number of threads.
-        for run in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
-            let (result, analysis) = run?;
-            aggregate.add(&result, &analysis);
-        }
-        bar.finish_and_clear();
-        Ok(aggregate)
-    };
-    let comparison = reports::compare::Comparison {
-        a: aggregate(&a, &[])?,
-        b: aggregate(&b, &settings)?,
-    };
-    for agg in [&comparison.a, &comparison.b] {
-        if let Some(sentence) = agg.incomplete_sentence() {
-            eprintln!("warning: {sentence}");
-        }
-    }
-    let report = match format {
-        CompareFormat::Text => reports::compare::compare_text(&comparison),
-        CompareFormat::Json => reports::compare::compare_json_string(&comparison),
-        CompareFormat::Md => reports::compare::compare_markdown(&comparison),
-        CompareFormat::Html => reports::html::compare_html(&comparison),
-    };
-    emit(&report, target.as_ref())?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// What stops a `run` early, beyond the scenario's own limits.

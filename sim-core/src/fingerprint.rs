@@ -1,8 +1,9 @@
-//! The run fingerprint: a hash of the processed event stream.
+//! The run fingerprint: a hash of what happened in a run, event by event.
 
 use std::fmt;
 
-/// A running 64-bit hash over `(time, kind, target)` of every processed event.
+/// A running 64-bit hash over `(time, word)` of every event the model names (see
+/// [`Model::fingerprint_word`](crate::Model::fingerprint_word)).
 ///
 /// It is not cryptographic; it only has to change when the event stream changes, cost a few
 /// nanoseconds per event, and be the same on every platform (integer arithmetic only).
@@ -18,9 +19,20 @@ impl Default for Fingerprint {
 }
 
 impl Fingerprint {
+    /// The word of an event of `kind` addressed to `target`, as the default
+    /// [`Model::fingerprint_word`](crate::Model::fingerprint_word) names it.
+    #[inline]
+    pub fn word(kind: u16, target: u32) -> u64 {
+        (u64::from(kind) << 32) | u64::from(target)
+    }
+
     #[inline]
     pub fn absorb(&mut self, time_ns: u64, kind: u16, target: u32) {
-        let word = (u64::from(kind) << 32) | u64::from(target);
+        self.absorb_word(time_ns, Self::word(kind, target));
+    }
+
+    #[inline]
+    pub fn absorb_word(&mut self, time_ns: u64, word: u64) {
         self.0 = (self.0.rotate_left(23) ^ time_ns).wrapping_mul(K);
         self.0 = (self.0.rotate_left(23) ^ word).wrapping_mul(K);
     }

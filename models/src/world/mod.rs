@@ -53,6 +53,7 @@ mod edge;
 mod events;
 mod fault_reports;
 mod faults;
+mod fingerprint;
 mod finish;
 mod plan;
 mod probes;
@@ -431,6 +432,11 @@ impl Model for World {
         } else {
             self.dispatch::<false>(s, event);
         }
+    }
+
+    #[inline]
+    fn fingerprint_word(&self, event: &WorldEvent) -> Option<u64> {
+        self.domain_word(event)
     }
 
     /// What grows with the requests in flight: their slots and the scratch lists.

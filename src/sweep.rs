@@ -254,6 +254,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
              faultline run {} --seed N --print-scenario\n",
             args.scenario.display()
         ));
+        report.push_str(&swarm_failures(&doc, args.scenario));
     }
     if let Some(target) = &target {
         target.write(doc.to_json().as_bytes())?;
@@ -264,6 +265,42 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For a swarm scenario, the command that prints the concrete scenario of each seed that broke
+/// an expectation, per point (the JSON has them as `aggregates[].expectations[].failing_seeds`).
+fn swarm_failures(doc: &Document, scenario: &Path) -> String {
+    const SHOWN: usize = 10;
+    let mut out = String::new();
+    for (point, results) in doc.judged().unwrap_or_default() {
+        let mut seeds: Vec<u64> = results.iter().flat_map(|r| r.failing_seeds()).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if seeds.is_empty() {
+            continue;
+        }
+        let flags = Definition::point_flags(&point);
+        out.push_str(&format!(
+            "failing seeds{}: {} of {}\n",
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" at{flags}")
+            },
+            seeds.len(),
+            doc.definition.seed_count()
+        ));
+        for seed in seeds.iter().take(SHOWN) {
+            out.push_str(&format!(
+                "  faultline run {} --seed {seed}{flags} --print-scenario\n",
+                scenario.display()
+            ));
+        }
+        if seeds.len() > SHOWN {
+            out.push_str(&format!("  ... and {} more\n", seeds.len() - SHOWN));
+        }
+    }
+    out
 }
 
 pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {

@@ -110,7 +110,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         None => None,
     };
     let definition = Definition {
-        scenario: first.as_ref().map_or(String::new(), |l| l.config.name.clone()),
+        scenario: first
+            .as_ref()
+            .map_or(String::new(), |l| l.config.name.clone()),
         expect: first
             .as_ref()
             .map_or(Vec::new(), |l| reports::check::specs(&l.scenario.expect)),

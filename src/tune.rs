@@ -307,7 +307,13 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    pub fn new(availability: f64, p99_ms: f64, cost: f64, complete: bool, values: Vec<f64>) -> Self {
+    pub fn new(
+        availability: f64,
+        p99_ms: f64,
+        cost: f64,
+        complete: bool,
+        values: Vec<f64>,
+    ) -> Self {
         RunRecord {
             metrics: RunMetrics {
                 availability,
@@ -321,7 +327,11 @@ impl RunRecord {
 
     /// `(availability, p99_ms, cost)`.
     pub fn figures(&self) -> (f64, f64, f64) {
-        (self.metrics.availability, self.metrics.p99_ms, self.metrics.cost)
+        (
+            self.metrics.availability,
+            self.metrics.p99_ms,
+            self.metrics.cost,
+        )
     }
 
     pub fn complete(&self) -> bool {
@@ -504,7 +514,11 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
         let records: Vec<RunRecord> = match &recorded {
             Some(runs) => items
                 .iter()
-                .map(|key| runs.get(key).cloned().expect("read_parts checked every run"))
+                .map(|key| {
+                    runs.get(key)
+                        .cloned()
+                        .expect("read_parts checked every run")
+                })
                 .collect(),
             None => workers
                 .in_order(&items, |&(p, seed)| space.simulate(args.scenario, p, seed))

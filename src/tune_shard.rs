@@ -49,8 +49,9 @@ impl Settings {
         };
         let seeds = match (args.seeds, file.and_then(|f| f.seeds.as_deref())) {
             (Some(s), _) => s,
-            (None, Some(text)) => crate::parse_seeds(text)
-                .map_err(|e| anyhow::anyhow!("{shown}: tune.seeds: {e}"))?,
+            (None, Some(text)) => {
+                crate::parse_seeds(text).map_err(|e| anyhow::anyhow!("{shown}: tune.seeds: {e}"))?
+            }
             (None, None) => Seeds { first: 1, last: 5 },
         };
         Ok(Settings {

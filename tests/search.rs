@@ -465,7 +465,14 @@ fn sweep_verdicts_are_in_the_json_and_survive_a_merge() {
     let line = "    expect: [Availability(of: \"users\", at_least: 0.999)],\n";
     assert!(text.contains(line));
     std::fs::write(&plain, text.replace(line, "")).unwrap();
-    let o = faultline(&["sweep", plain.to_str().unwrap(), "--seeds", "1..1", "--format", "json"]);
+    let o = faultline(&[
+        "sweep",
+        plain.to_str().unwrap(),
+        "--seeds",
+        "1..1",
+        "--format",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("expectations"), "{}", stdout(&o));
     let _ = std::fs::remove_dir_all(dir);

@@ -74,7 +74,11 @@ fn a_bad_tune_section_is_an_error_at_its_place() {
     let dir = temp_dir("tune-section-bad");
     let text = std::fs::read_to_string(TUNE).unwrap();
     for (from, to, expected) in [
-        ("cost: \"attempts\"", "cost: \"atempts\"", ":21:9: tune.cost"),
+        (
+            "cost: \"attempts\"",
+            "cost: \"atempts\"",
+            ":21:9: tune.cost",
+        ),
         ("\"1..8\"", "\"8..1\"", ":20:18: tune.params[0]"),
         ("seeds: \"1..3\"", "seeds: \"3..1\"", ":22:9: tune.seeds"),
     ] {
@@ -156,7 +160,11 @@ fn a_part_of_another_search_or_an_edited_part_is_refused() {
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let o = merged(&["--seeds", "1..3"], &parts, "text");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("field `seeds` differs"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("field `seeds` differs"),
+        "{}",
+        stderr(&o)
+    );
     // A part with a run removed is unfinished.
     let text = std::fs::read_to_string(parts[1]).unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();

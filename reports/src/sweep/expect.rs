@@ -170,10 +170,7 @@ impl Document {
                     m.insert("bound".into(), Value::from(r.bound.as_str()));
                     m.insert("worst_seed".into(), Value::from(r.worst_seed));
                     m.insert("worst".into(), value_json(r.worst));
-                    m.insert(
-                        "failing_seeds".into(),
-                        Value::from(r.failing_seeds()),
-                    );
+                    m.insert("failing_seeds".into(), Value::from(r.failing_seeds()));
                     Value::Object(m)
                 })
                 .collect(),

@@ -122,10 +122,7 @@ impl Document {
                         .collect();
                     m.insert("metrics".into(), Value::Object(ms));
                     if let Some(judged) = &judged {
-                        m.insert(
-                            "expectations".into(),
-                            Document::verdicts_json(&judged[p].1),
-                        );
+                        m.insert("expectations".into(), Document::verdicts_json(&judged[p].1));
                     }
                     Value::Object(m)
                 })

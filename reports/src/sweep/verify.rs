@@ -75,8 +75,13 @@ impl Definition {
                 let labels: Vec<&str> = d.expect.iter().map(|e| e.label.as_str()).collect();
                 format!("[{}]", labels.join("; "))
             };
-            (self.expect != other.expect)
-                .then(|| format!("the expectations differ ({} vs {})", labels(self), labels(other)))
+            (self.expect != other.expect).then(|| {
+                format!(
+                    "the expectations differ ({} vs {})",
+                    labels(self),
+                    labels(other)
+                )
+            })
         })
     }
 }

@@ -831,6 +831,12 @@ mod tests {
     }
 
     #[test]
+    fn the_files_cost_check_knows_the_same_metrics() {
+        let ours: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+        assert_eq!(ours, scenarios::TUNE_METRICS);
+    }
+
+    #[test]
     fn set_lines_quote_for_the_shell() {
         let s = vec![("a.b".to_owned(), "it's".to_owned())];
         assert_eq!(set_line(&s), r"--set 'a.b=it'\''s'");

@@ -38,14 +38,13 @@ impl Settings {
     /// A flag wins over the file, field by field; `--param` replaces the file's whole list.
     pub fn resolve(args: &TuneArgs, file: Option<&scenarios::spec::Tune>) -> Result<Settings> {
         let shown = args.scenario.display();
-        let params = if !args.params.is_empty() || file.is_none() {
-            args.params.to_vec()
-        } else {
-            let file = file.expect("a tune section");
-            file.params
+        let params = match file {
+            Some(file) if args.params.is_empty() => file
+                .params
                 .iter()
                 .map(|(p, d)| format!("{p}={d}"))
-                .collect()
+                .collect(),
+            _ => args.params.to_vec(),
         };
         let seeds = match (args.seeds, file.and_then(|f| f.seeds.as_deref())) {
             (Some(s), _) => s,

@@ -92,10 +92,13 @@ pub(super) fn spec_from(v: &Value) -> Option<Spec> {
     })
 }
 
+/// A parameter point (its `--set` values) and its expectations judged over its seeds.
+pub type PointVerdicts = (Vec<(String, String)>, Vec<ExpectationResult>);
+
 impl Document {
     /// Every point's expectations judged over its seeds, once every run is present and the
     /// scenario has expectations.
-    pub fn judged(&self) -> Option<Vec<(Vec<(String, String)>, Vec<ExpectationResult>)>> {
+    pub fn judged(&self) -> Option<Vec<PointVerdicts>> {
         let d = &self.definition;
         if d.expect.is_empty() || !self.has_every_run() {
             return None;

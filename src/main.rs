@@ -19,6 +19,7 @@ mod swarm;
 mod sweep;
 mod tune;
 mod tune_html;
+mod tune_shard;
 mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};
@@ -246,36 +247,47 @@ enum Command {
     /// Example: faultline tune scenarios/search/tune.ron --param
     /// 'clients.users.retry.max_attempts=1..6' --cost attempts --seeds 1..3
     Tune {
-        /// The scenario file (RON), with `expect: [...]`.
+        /// The scenario file (RON), with `expect: [...]` and optionally a `tune: (...)`
+        /// section; flags override the section field by field.
         scenario: PathBuf,
         /// A parameter and its domain: `PATH=V1,V2,...` or `PATH=A..B` (whole numbers, both
-        /// ends included); repeatable. Paths as for `--set`.
+        /// ends included); repeatable. Paths as for `--set`. Replaces the file's params.
         #[arg(long = "param", value_name = "PATH=DOMAIN")]
         params: Vec<String>,
         /// What to minimise: a sum of WEIGHT*METRIC, metrics workers, replicas, attempts,
-        /// degraded, p99_ms, unavailability.
-        #[arg(long, default_value = "workers")]
-        cost: String,
-        /// Seeds, both ends included.
-        #[arg(long, default_value = "1..5", value_parser = parse_seeds)]
-        seeds: Seeds,
-        /// Search the whole space when it has at most this many points; else sample.
-        #[arg(long, default_value_t = 64)]
-        grid_max: usize,
-        /// Points sampled from a larger space (then successive halving).
-        #[arg(long, default_value_t = 32)]
-        samples: usize,
-        /// The seed of the sampling (its own stream; not a run seed).
-        #[arg(long, default_value_t = 1)]
-        search_seed: u64,
+        /// degraded, p99_ms, unavailability [default: workers].
+        #[arg(long)]
+        cost: Option<String>,
+        /// Seeds, both ends included [default: 1..5].
+        #[arg(long, value_parser = parse_seeds)]
+        seeds: Option<Seeds>,
+        /// Search the whole space when it has at most this many points; else sample
+        /// [default: 64].
+        #[arg(long)]
+        grid_max: Option<usize>,
+        /// Points sampled from a larger space (then successive halving) [default: 32].
+        #[arg(long)]
+        samples: Option<usize>,
+        /// The seed of the sampling (its own stream; not a run seed) [default: 1].
+        #[arg(long)]
+        search_seed: Option<u64>,
         /// Runs at once (default: every core). The output does not depend on it.
         #[arg(long)]
         jobs: Option<usize>,
         #[arg(long, value_enum, default_value_t = tune::TuneFormat::Text)]
         format: tune::TuneFormat,
-        /// Write the report here (atomically) instead of standard output.
+        /// Write the report (or the part, with --shard) here (atomically) instead of standard
+        /// output.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run only part K of N of the search's runs and write that part (JSON); join the parts
+        /// with --merge.
+        #[arg(long, value_parser = sweep::parse_shard, value_name = "K/N")]
+        shard: Option<(u32, u32)>,
+        /// Fold the parts of `--shard 1/N` ... `--shard N/N` (same scenario and flags) into the
+        /// report one machine would print, byte for byte.
+        #[arg(long, num_args = 1.., value_name = "PART")]
+        merge: Vec<PathBuf>,
     },
     /// Find single points of failure: crash each service, host, zone and region alone and rank
     /// them by the damage they do.
@@ -536,10 +548,12 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             jobs,
             format,
             out,
+            shard,
+            merge,
         } => tune::tune(tune::TuneArgs {
             scenario: &scenario,
             params: &params,
-            cost: &cost,
+            cost: cost.as_deref(),
             seeds,
             grid_max,
             samples,
@@ -547,6 +561,8 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             jobs,
             format,
             out: out.as_deref(),
+            shard,
+            merge: &merge,
         }),
         Command::Spof {
             scenario,

@@ -89,6 +89,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         digest: reports::sweep::digest(&bytes),
         seeds: (args.seeds.first, args.seeds.last),
         sets,
+        expect: Vec::new(),
     };
     let mut configs = Vec::new();
     // The points share one file: each warning is printed once.
@@ -104,11 +105,17 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         configs.push(source);
     }
     crate::print_warnings(&warnings);
+    let first = match configs.first() {
+        Some(source) => Some(source.load(args.seeds.first)?),
+        None => None,
+    };
     let definition = Definition {
-        scenario: match configs.first() {
-            Some(source) => source.load(args.seeds.first)?.config.name.clone(),
-            None => String::new(),
-        },
+        scenario: first
+            .as_ref()
+            .map_or(String::new(), |l| l.config.name.clone()),
+        expect: first
+            .as_ref()
+            .map_or(Vec::new(), |l| reports::check::specs(&l.scenario.expect)),
         ..probe
     };
     if let Some(out) = args.out {
@@ -135,8 +142,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         // The expectations' values of this run, judged per point at the end.
         let mut one = reports::check::Evaluator::new(&loaded.scenario.expect);
         one.add(&result, &analysis);
-        let values: Vec<f64> = one.finish().iter().map(|r| r.measured).collect();
-        Ok((reports::sweep::summarise(index, &result, &analysis), values))
+        let mut summary = reports::sweep::summarise(index, &result, &analysis);
+        summary.expect = reports::sweep::run_values(&one.finish());
+        Ok(summary)
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {
@@ -177,7 +185,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         // Its last run is run again: a checkpoint edited by hand, or written by a faultline
         // whose runs differ, is refused rather than joined to new runs.
         if let Some(last) = previous.runs.last() {
-            let (again, _) = run_index(last.index)?;
+            let again = run_index(last.index)?;
             if &again != last {
                 bail!(
                     "{}: run {} (seed {}) does not reproduce (fingerprint {} in the file, {} \
@@ -213,21 +221,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         summary
     });
     // A checkpoint after every chunk of runs, which arrive in index order.
-    let expect = match configs.first() {
-        Some(source) => source.load(args.seeds.first)?.scenario.expect.clone(),
-        None => Vec::new(),
-    };
-    let mut evaluators: Vec<reports::check::Evaluator> = points
-        .iter()
-        .map(|_| reports::check::Evaluator::new(&expect))
-        .collect();
-    let whole = done.is_empty() && args.shard.is_none();
     for chunk in summaries {
         for run in chunk {
-            let (summary, values) = run?;
-            let (point, seed) = definition.run(summary.index);
-            evaluators[point].add_values(seed, &values);
-            doc.runs.push(summary);
+            doc.runs.push(run?);
         }
         doc.runs.sort_by_key(|r| r.index);
         if let Some(target) = &target {
@@ -250,8 +246,9 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         debug_assert!(doc.has_every_run());
     }
     let mut report = if args.json { doc.to_json() } else { doc.text() };
-    if !args.json && whole && !expect.is_empty() {
-        report.push_str(&expectations_per_point(&points, evaluators));
+    if !args.json {
+        // Empty unless the scenario has expectations and every run is in.
+        report.push_str(&doc.expectations_text());
     }
     if !args.json && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
         report.push_str(&format!(
@@ -259,6 +256,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
              faultline run {} --seed N --print-scenario\n",
             args.scenario.display()
         ));
+        report.push_str(&swarm_failures(&doc, args.scenario));
     }
     if let Some(target) = &target {
         target.write(doc.to_json().as_bytes())?;
@@ -271,36 +269,37 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scenario's expectations judged at every point over its seeds: where a parameter
-/// starts to break them.
-fn expectations_per_point(
-    points: &[Vec<(String, String)>],
-    evaluators: Vec<reports::check::Evaluator>,
-) -> String {
-    let mut out = String::from("expectations per point:\n");
-    for (point, evaluator) in points.iter().zip(evaluators) {
-        let flags = Definition::point_flags(point).trim().to_owned();
-        let results = evaluator.finish();
-        let failed = results.iter().filter(|r| !r.passed).count();
+/// For a swarm scenario, the command that prints the concrete scenario of each seed that broke
+/// an expectation, per point (the JSON has them as `aggregates[].expectations[].failing_seeds`).
+fn swarm_failures(doc: &Document, scenario: &Path) -> String {
+    const SHOWN: usize = 10;
+    let mut out = String::new();
+    for (point, results) in doc.judged().unwrap_or_default() {
+        let mut seeds: Vec<u64> = results.iter().flat_map(|r| r.failing_seeds()).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        if seeds.is_empty() {
+            continue;
+        }
+        let flags = Definition::point_flags(&point);
         out.push_str(&format!(
-            "  {}: {} of {} met\n",
+            "failing seeds{}: {} of {}\n",
             if flags.is_empty() {
-                "(as written)"
+                String::new()
             } else {
-                flags.as_str()
+                format!(" at{flags}")
             },
-            results.len() - failed,
-            results.len()
+            seeds.len(),
+            doc.definition.seed_count()
         ));
-        for r in &results {
+        for seed in seeds.iter().take(SHOWN) {
             out.push_str(&format!(
-                "    {} {}: {} (worst seed {}: {})\n",
-                if r.passed { "PASS" } else { "FAIL" },
-                r.label,
-                r.format(r.measured),
-                r.worst_seed,
-                r.format(r.worst)
+                "  faultline run {} --seed {seed}{flags} --print-scenario\n",
+                scenario.display()
             ));
+        }
+        if seeds.len() > SHOWN {
+            out.push_str(&format!("  ... and {} more\n", seeds.len() - SHOWN));
         }
     }
     out
@@ -335,7 +334,7 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
     let report = if json {
         merged.to_json()
     } else {
-        merged.text()
+        merged.text() + &merged.expectations_text()
     };
     if out.is_none() || !json {
         crate::print_stdout(&report)?;

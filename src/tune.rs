@@ -27,17 +27,23 @@ pub enum TuneFormat {
     Html,
 }
 
+/// The command line; `None` (and no `--param`) takes the file's `tune` section, then the
+/// defaults.
 pub struct TuneArgs<'a> {
     pub scenario: &'a Path,
     pub params: &'a [String],
-    pub cost: &'a str,
-    pub seeds: Seeds,
-    pub grid_max: usize,
-    pub samples: usize,
-    pub search_seed: u64,
+    pub cost: Option<&'a str>,
+    pub seeds: Option<Seeds>,
+    pub grid_max: Option<usize>,
+    pub samples: Option<usize>,
+    pub search_seed: Option<u64>,
     pub jobs: Option<usize>,
     pub format: TuneFormat,
     pub out: Option<&'a Path>,
+    /// Run only part K of N of the search's runs and print that part (JSON).
+    pub shard: Option<(u32, u32)>,
+    /// Fold the parts written by `--shard` instead of running.
+    pub merge: &'a [std::path::PathBuf],
 }
 
 /// A parameter: a `--set` path and its values.
@@ -127,7 +133,7 @@ pub fn parse_cost(text: &str) -> Result<Vec<(f64, Metric)>> {
 
 /// What one run measured.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct RunMetrics {
+pub struct RunMetrics {
     availability: f64,
     p99_ms: f64,
     cost: f64,
@@ -291,39 +297,132 @@ pub fn pareto<'a>(points: &[&'a Evaluated]) -> Vec<&'a Evaluated> {
     front
 }
 
-pub fn tune(args: TuneArgs) -> Result<ExitCode> {
-    if args.params.is_empty() {
-        bail!("tune needs at least one --param PATH=V1,V2,... or PATH=A..B");
+/// One run of one point, as the search folds it (and as a shard's part records it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    metrics: RunMetrics,
+    complete: bool,
+    /// The scenario's expectations measured on this run alone, one per expectation.
+    values: Vec<f64>,
+}
+
+impl RunRecord {
+    pub fn new(
+        availability: f64,
+        p99_ms: f64,
+        cost: f64,
+        complete: bool,
+        values: Vec<f64>,
+    ) -> Self {
+        RunRecord {
+            metrics: RunMetrics {
+                availability,
+                p99_ms,
+                cost,
+            },
+            complete,
+            values,
+        }
     }
-    let params = args
+
+    /// `(availability, p99_ms, cost)`.
+    pub fn figures(&self) -> (f64, f64, f64) {
+        (
+            self.metrics.availability,
+            self.metrics.p99_ms,
+            self.metrics.cost,
+        )
+    }
+
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
+/// The whole search before any run: the points, their configurations and the rungs.
+pub struct Space {
+    pub scenario: String,
+    pub params: Vec<Param>,
+    pub cost_text: String,
+    cost: Vec<(f64, Metric)>,
+    pub seeds: Vec<u64>,
+    pub settings: crate::tune_shard::Settings,
+    pub grid: bool,
+    pub size: u64,
+    pub plan: Vec<usize>,
+    pub points: Vec<Evaluated>,
+    configs: Vec<Option<models::config::WorldConfig>>,
+    expect: Vec<scenarios::spec::Expectation>,
+}
+
+impl Space {
+    /// Every run a shard may be given: each loadable point on every seed, in (point, seed)
+    /// order. Successive halving runs a subset of these; which one depends on every point's
+    /// results, so shards run them all and the merge folds only the ones halving keeps.
+    pub fn all_runs(&self) -> Vec<(usize, u64)> {
+        (0..self.points.len())
+            .filter(|&p| self.configs[p].is_some())
+            .flat_map(|p| self.seeds.iter().map(move |&s| (p, s)))
+            .collect()
+    }
+
+    /// Runs point `p` (its position among the points) on `seed`.
+    pub fn simulate(&self, scenario: &Path, p: usize, seed: u64) -> RunRecord {
+        let config = self.configs[p].as_ref().expect("a valid point");
+        let run = RunId {
+            scenario: scenario.to_owned(),
+            seed,
+            sets: self.points[p].settings.clone(),
+            max_events: None,
+        };
+        let (result, analysis) = runs::simulate(run, config);
+        let metrics = measure(config, &result, &self.cost);
+        let mut one = Evaluator::new(&self.expect);
+        one.add(&result, &analysis);
+        RunRecord {
+            metrics,
+            complete: reports::is_complete(&result),
+            values: one.finish().iter().map(|r| r.measured).collect(),
+        }
+    }
+}
+
+/// Reads the scenario and lays out the search: flags over the file's `tune` section.
+pub fn space(args: &TuneArgs) -> Result<Space> {
+    let base = scenarios::load(args.scenario)?;
+    crate::print_warnings(&base.warnings);
+    let settings = crate::tune_shard::Settings::resolve(args, base.scenario.tune.as_ref())?;
+    if settings.params.is_empty() {
+        bail!(
+            "tune needs at least one --param PATH=V1,V2,... or PATH=A..B, or a `tune: (params: \
+             [...])` section in {}",
+            args.scenario.display()
+        );
+    }
+    let params = settings
         .params
         .iter()
         .map(|p| parse_param(p))
         .collect::<Result<Vec<_>>>()?;
-    let cost = parse_cost(args.cost)?;
+    let cost = parse_cost(&settings.cost)?;
     let size = params
         .iter()
         .try_fold(1u64, |n, p| n.checked_mul(p.values.len() as u64))
         .filter(|&n| n <= 1 << 40)
         .ok_or_else(|| anyhow::anyhow!("the parameter space is too large"))?;
-    let base = scenarios::load(args.scenario)?;
-    crate::print_warnings(&base.warnings);
     if base.scenario.expect.is_empty() {
         bail!(
             "{} has no `expect`: tune minimises the cost subject to the expectations",
             args.scenario.display()
         );
     }
-    if let Some(out) = args.out {
-        crate::refuse_to_overwrite(out, args.scenario)?;
-    }
-    let target = args
-        .out
-        .map(|p| crate::files::Target::claim(p, "--out"))
-        .transpose()?;
-    let seeds: Vec<u64> = (args.seeds.first..=args.seeds.last).collect();
-    let grid = size <= args.grid_max as u64;
-    let points_run = if grid { size } else { args.samples as u64 };
+    let seeds: Vec<u64> = (settings.seeds.first..=settings.seeds.last).collect();
+    let grid = size <= settings.grid_max as u64;
+    let points_run = if grid { size } else { settings.samples as u64 };
     if points_run.saturating_mul(seeds.len() as u64) > MAX_RUNS {
         bail!(
             "{points_run} points times {} seeds is more than {MAX_RUNS} runs; lower --grid-max, \
@@ -334,19 +433,19 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
     let indices: Vec<u64> = if grid {
         (0..size).collect()
     } else {
-        sample(size, args.samples.max(1), args.search_seed)
+        sample(size, settings.samples.max(1), settings.search_seed)
     };
     let mut points: Vec<Evaluated> = Vec::new();
     let mut configs = Vec::new();
     for &index in &indices {
-        let settings = settings_of(&params, index);
-        let (invalid, config) = match scenarios::load_with(args.scenario, &settings) {
+        let point_settings = settings_of(&params, index);
+        let (invalid, config) = match scenarios::load_with(args.scenario, &point_settings) {
             Ok(l) => (None, Some(l.config)),
             Err(e) => (Some(e.to_string()), None),
         };
         points.push(Evaluated {
             index,
-            settings,
+            settings: point_settings,
             invalid,
             runs: Vec::new(),
             failed: Vec::new(),
@@ -354,48 +453,89 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
         });
         configs.push(config);
     }
-    let workers = Workers::new(args.jobs)?;
     let plan = if grid {
         vec![seeds.len()]
     } else {
         rungs(points.len(), seeds.len())
     };
-    let mut alive: Vec<usize> = (0..points.len()).collect();
-    let mut evaluators: Vec<Evaluator> = points
+    Ok(Space {
+        scenario: base.config.name.clone(),
+        params,
+        cost_text: settings.cost.clone(),
+        cost,
+        seeds,
+        settings,
+        grid,
+        size,
+        plan,
+        points,
+        configs,
+        expect: base.scenario.expect.clone(),
+    })
+}
+
+pub fn tune(args: TuneArgs) -> Result<ExitCode> {
+    if args.shard.is_some() && !args.merge.is_empty() {
+        bail!("--shard runs one part of a search and --merge joins the parts: give one of them");
+    }
+    if let Some(out) = args.out {
+        crate::refuse_to_overwrite(out, args.scenario)?;
+    }
+    let mut space = space(&args)?;
+    let target = args
+        .out
+        .map(|p| crate::files::Target::claim(p, "--out"))
+        .transpose()?;
+    let workers = Workers::new(args.jobs)?;
+    if let Some(shard) = args.shard {
+        let part = crate::tune_shard::run_shard(&args, &space, shard, &workers)?;
+        crate::emit(&part, target.as_ref())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let recorded = if args.merge.is_empty() {
+        None
+    } else {
+        Some(crate::tune_shard::read_parts(&args, &space)?)
+    };
+    let plan = space.plan.clone();
+    let mut alive: Vec<usize> = (0..space.points.len()).collect();
+    let mut evaluators: Vec<Evaluator> = space
+        .points
         .iter()
-        .map(|_| Evaluator::new(&base.scenario.expect))
+        .map(|_| Evaluator::new(&space.expect))
         .collect();
-    let all_settings: Vec<Vec<(String, String)>> =
-        points.iter().map(|p| p.settings.clone()).collect();
     let mut done_seeds = 0;
     for (rung, &n) in plan.iter().enumerate() {
         let items: Vec<(usize, u64)> = alive
             .iter()
-            .filter(|&&p| configs[p].is_some())
-            .flat_map(|&p| seeds[done_seeds..n].iter().map(move |&s| (p, s)))
+            .filter(|&&p| space.configs[p].is_some())
+            .flat_map(|&p| space.seeds[done_seeds..n].iter().map(move |&s| (p, s)))
             .collect();
-        let results = workers.in_order(&items, |&(p, seed)| {
-            let config = configs[p].as_ref().expect("a valid point");
-            let run = RunId {
-                scenario: args.scenario.to_owned(),
-                seed,
-                sets: all_settings[p].clone(),
-                max_events: None,
-            };
-            let (result, analysis) = runs::simulate(run, config);
-            let metrics = measure(config, &result, &cost);
-            (result, analysis, metrics)
-        });
+        let records: Vec<RunRecord> = match &recorded {
+            Some(runs) => items
+                .iter()
+                .map(|key| {
+                    runs.get(key)
+                        .cloned()
+                        .expect("read_parts checked every run")
+                })
+                .collect(),
+            None => workers
+                .in_order(&items, |&(p, seed)| space.simulate(args.scenario, p, seed))
+                .flatten()
+                .collect(),
+        };
         // Folded in (point, seed) order.
-        for (&(p, seed), (result, analysis, metrics)) in items.iter().zip(results.flatten()) {
-            points[p].runs.push((seed, metrics));
-            if !reports::is_complete(&result) {
-                points[p].incomplete += 1;
+        for (&(p, seed), record) in items.iter().zip(records) {
+            let point = &mut space.points[p];
+            point.runs.push((seed, record.metrics));
+            if !record.complete {
+                point.incomplete += 1;
             }
-            evaluators[p].add(&result, &analysis);
+            evaluators[p].add_values(seed, &record.values);
         }
         for &p in &alive {
-            points[p].failed = evaluators[p]
+            space.points[p].failed = evaluators[p]
                 .clone()
                 .finish()
                 .into_iter()
@@ -406,22 +546,22 @@ pub fn tune(args: TuneArgs) -> Result<ExitCode> {
         done_seeds = n;
         if rung + 1 < plan.len() {
             let mut order = alive.clone();
-            order.sort_by(|&a, &b| by_rank(&points[a], &points[b]));
+            order.sort_by(|&a, &b| by_rank(&space.points[a], &space.points[b]));
             order.truncate(alive.len().div_ceil(2));
             order.sort_unstable();
             alive = order;
         }
     }
-    let finalists: Vec<&Evaluated> = alive.iter().map(|&p| &points[p]).collect();
+    let finalists: Vec<&Evaluated> = alive.iter().map(|&p| &space.points[p]).collect();
     let report = Report {
-        scenario: &base.config.name,
-        params: &params,
-        cost: args.cost,
-        seeds: args.seeds,
-        grid,
-        size,
+        scenario: &space.scenario,
+        params: &space.params,
+        cost: &space.cost_text,
+        seeds: space.settings.seeds,
+        grid: space.grid,
+        size: space.size,
         rungs: &plan,
-        points: &points,
+        points: &space.points,
         finalists,
     };
     let text = match args.format {
@@ -688,6 +828,12 @@ mod tests {
         assert_eq!(rungs(16, 32), vec![2, 4, 8, 16, 32]);
         assert_eq!(rungs(16, 3), vec![1, 2, 3]);
         assert_eq!(rungs(1, 5), vec![5]);
+    }
+
+    #[test]
+    fn the_files_cost_check_knows_the_same_metrics() {
+        let ours: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+        assert_eq!(ours, scenarios::TUNE_METRICS);
     }
 
     #[test]

@@ -417,3 +417,94 @@ fn a_sweep_judges_the_expectations_at_every_point() {
         "{section}"
     );
 }
+
+#[test]
+fn sweep_verdicts_are_in_the_json_and_survive_a_merge() {
+    let dir = temp_dir("sweep-verdicts");
+    let flags = [
+        "scenarios/search/tune.ron",
+        "--seeds",
+        "1..2",
+        "--set",
+        "clients.users.retry.max_attempts=4,5",
+    ];
+    let sweep = |extra: &[&str]| {
+        let mut args = vec!["sweep"];
+        args.extend_from_slice(&flags);
+        args.extend_from_slice(extra);
+        let o = faultline(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let whole = sweep(&["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&whole).unwrap();
+    // 1 - 0.2^4 = 0.9984 misses 0.999; 1 - 0.2^5 = 0.99968 meets it.
+    let verdict = |p: usize| doc["aggregates"][p]["expectations"][0].clone();
+    assert_eq!(verdict(0)["passed"], false, "{whole}");
+    assert_eq!(verdict(0)["failing_seeds"], serde_json::json!([1, 2]));
+    assert_eq!(verdict(1)["passed"], true, "{whole}");
+    assert_eq!(
+        verdict(1)["expectation"],
+        "availability of users >= 0.999 (worst seed)"
+    );
+    let parts: Vec<String> = (1..=2)
+        .map(|k| {
+            let part = dir.join(format!("{k}.json")).display().to_string();
+            sweep(&["--shard", &format!("{k}/2"), "--out", &part]);
+            part
+        })
+        .collect();
+    let merged = faultline(&["merge", &parts[0], &parts[1], "--format", "json"]);
+    assert_eq!(stdout(&merged), whole);
+    let merged_text = faultline(&["merge", &parts[0], &parts[1]]);
+    assert_eq!(stdout(&merged_text), sweep(&[]));
+    assert!(stdout(&merged_text).contains("expectations per point:"));
+    // A scenario without expectations writes no verdicts, nor their definitions.
+    let plain = dir.join("plain.ron");
+    let text = std::fs::read_to_string("scenarios/search/tune.ron").unwrap();
+    let line = "    expect: [Availability(of: \"users\", at_least: 0.999)],\n";
+    assert!(text.contains(line));
+    std::fs::write(&plain, text.replace(line, "")).unwrap();
+    let o = faultline(&[
+        "sweep",
+        plain.to_str().unwrap(),
+        "--seeds",
+        "1..1",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("expectations"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_sweep_over_a_swarm_prints_each_failing_seeds_scenario_command() {
+    let o = faultline(&["sweep", SWARM, "--seeds", "1..12"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let section = text
+        .split("failing seeds: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    let lines: Vec<&str> = section
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  faultline run"))
+        .collect();
+    assert!(!lines.is_empty(), "{text}");
+    // The same seeds `check` names as failing.
+    let check = stdout(&faultline(&["check", SWARM, "--seeds", "1..12"]));
+    let failing = check
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("failing seeds ("))
+        .unwrap_or_else(|| panic!("{check}"));
+    let seeds: Vec<&str> = failing.split_once("): ").unwrap().1.split(", ").collect();
+    assert_eq!(lines.len(), seeds.len().min(10), "{text}");
+    for (line, seed) in lines.iter().zip(&seeds) {
+        assert_eq!(
+            *line,
+            format!("  faultline run {SWARM} --seed {seed} --print-scenario")
+        );
+    }
+}

@@ -13,6 +13,7 @@ pub mod swarm;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use build::tune::METRICS as TUNE_METRICS;
 pub use build::{build, build_with_warnings};
 pub use duration::{Duration, parse_duration};
 pub use size::{ByteSize, parse_size};

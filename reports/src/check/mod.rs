@@ -13,7 +13,7 @@ use crate::common::{amplification, service_amplification};
 
 /// Whether larger measured values are better (availability) or worse (latency).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Better {
+pub(crate) enum Better {
     Higher,
     Lower,
 }
@@ -87,15 +87,23 @@ impl ExpectationResult {
     }
 }
 
-struct Spec {
-    label: String,
-    identity: String,
-    better: Better,
-    bound_value: f64,
-    bound: String,
-    over: Over,
-    unit: &'static str,
-    decimals: usize,
+/// How an expectation is judged: what a sweep document keeps of it, so a merge judges the
+/// points without the scenario (`crate::sweep::expect`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    pub(crate) label: String,
+    pub(crate) identity: String,
+    pub(crate) better: Better,
+    pub(crate) bound_value: f64,
+    pub(crate) bound: String,
+    pub(crate) over: Over,
+    pub(crate) unit: &'static str,
+    pub(crate) decimals: usize,
+}
+
+/// The judging rules of `expectations`, in order.
+pub fn specs(expectations: &[Expectation]) -> Vec<Spec> {
+    expectations.iter().map(spec_of).collect()
 }
 
 fn spec_of(e: &Expectation) -> Spec {
@@ -270,46 +278,48 @@ impl Evaluator {
         self.expectations
             .iter()
             .zip(self.per_seed)
-            .map(|(e, per_seed)| {
-                let spec = spec_of(e);
-                let worse = |a: f64, b: f64| match spec.better {
-                    Better::Higher => a < b,
-                    Better::Lower => a > b,
-                };
-                let (worst_seed, worst) = per_seed.iter().fold(
-                    (
-                        per_seed.first().map_or(0, |p| p.0),
-                        per_seed.first().map_or(0.0, |p| p.1),
-                    ),
-                    |acc, &(seed, v)| if worse(v, acc.1) { (seed, v) } else { acc },
-                );
-                let measured = match spec.over {
-                    Over::Worst => worst,
-                    Over::Mean => {
-                        // Summed in seed order, so the mean is the same for any thread count.
-                        per_seed.iter().map(|p| p.1).sum::<f64>() / per_seed.len().max(1) as f64
-                    }
-                };
-                let passed = match spec.better {
-                    Better::Higher => measured >= spec.bound_value,
-                    Better::Lower => measured <= spec.bound_value,
-                };
-                ExpectationResult {
-                    label: spec.label,
-                    identity: spec.identity,
-                    per_seed,
-                    worst_seed,
-                    worst,
-                    measured,
-                    passed,
-                    bound: spec.bound,
-                    better: spec.better,
-                    bound_value: spec.bound_value,
-                    unit: spec.unit,
-                    decimals: spec.decimals,
-                }
-            })
+            .map(|(e, per_seed)| judge(spec_of(e), per_seed))
             .collect()
+    }
+}
+
+/// Judges one expectation over its values per seed (in seed order).
+pub fn judge(spec: Spec, per_seed: Vec<(u64, f64)>) -> ExpectationResult {
+    let worse = |a: f64, b: f64| match spec.better {
+        Better::Higher => a < b,
+        Better::Lower => a > b,
+    };
+    let (worst_seed, worst) = per_seed.iter().fold(
+        (
+            per_seed.first().map_or(0, |p| p.0),
+            per_seed.first().map_or(0.0, |p| p.1),
+        ),
+        |acc, &(seed, v)| if worse(v, acc.1) { (seed, v) } else { acc },
+    );
+    let measured = match spec.over {
+        Over::Worst => worst,
+        Over::Mean => {
+            // Summed in seed order, so the mean is the same for any thread count.
+            per_seed.iter().map(|p| p.1).sum::<f64>() / per_seed.len().max(1) as f64
+        }
+    };
+    let passed = match spec.better {
+        Better::Higher => measured >= spec.bound_value,
+        Better::Lower => measured <= spec.bound_value,
+    };
+    ExpectationResult {
+        label: spec.label,
+        identity: spec.identity,
+        per_seed,
+        worst_seed,
+        worst,
+        measured,
+        passed,
+        bound: spec.bound,
+        better: spec.better,
+        bound_value: spec.bound_value,
+        unit: spec.unit,
+        decimals: spec.decimals,
     }
 }
 

@@ -38,6 +38,13 @@ impl Document {
                     .collect(),
             ),
         );
+        // Only a scenario with expectations writes them: other documents are as they were.
+        if !d.expect.is_empty() {
+            def.insert(
+                "expectations".into(),
+                Value::Array(d.expect.iter().map(super::expect::spec_json).collect()),
+            );
+        }
         let mut doc = Map::new();
         doc.insert("faultline_sweep".into(), Value::from(1));
         doc.insert(
@@ -68,6 +75,10 @@ impl Document {
                     .map(|(k, v)| Value::Array(vec![Value::from(k.as_str()), Value::from(*v)]))
                     .collect();
                 m.insert("metrics".into(), Value::Array(metrics));
+                if !r.expect.is_empty() {
+                    let values = r.expect.iter().map(|&v| super::expect::value_json(v));
+                    m.insert("expectations".into(), Value::Array(values.collect()));
+                }
                 Value::Object(m)
             })
             .collect();
@@ -77,10 +88,12 @@ impl Document {
             Value::from(self.incomplete_runs().count()),
         );
         if self.has_every_run() {
+            let judged = self.judged();
             let points: Vec<Value> = self
                 .aggregates()
                 .iter()
-                .map(|(point, metrics)| {
+                .enumerate()
+                .map(|(p, (point, metrics))| {
                     let mut m = Map::new();
                     m.insert("point".into(), Value::from(Definition::label(point)));
                     m.insert(
@@ -108,6 +121,9 @@ impl Document {
                         })
                         .collect();
                     m.insert("metrics".into(), Value::Object(ms));
+                    if let Some(judged) = &judged {
+                        m.insert("expectations".into(), Document::verdicts_json(&judged[p].1));
+                    }
                     Value::Object(m)
                 })
                 .collect();
@@ -163,12 +179,22 @@ impl Document {
                 .collect::<Result<Vec<_>, _>>()?;
             sets.push((text_of(s, "path")?, values));
         }
+        let expect = match def.get("expectations") {
+            None => Vec::new(),
+            Some(list) => list
+                .as_array()
+                .ok_or_else(|| bad("expectations"))?
+                .iter()
+                .map(|e| super::expect::spec_from(e).ok_or_else(|| bad("expectations")))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let definition = Definition {
             scenario_path: text_of(def, "scenario_path")?,
             scenario: text_of(def, "scenario")?,
             digest: text_of(def, "digest")?,
             seeds: (seed(0)?, seed(1)?),
             sets,
+            expect,
         };
         let shard = match v.get("shard") {
             Some(Value::Array(a)) => {
@@ -215,6 +241,15 @@ impl Document {
                 None => true,
                 Some(v) => v.as_bool().ok_or_else(|| bad("complete"))?,
             };
+            let expect = match r.get("expectations") {
+                None => Vec::new(),
+                Some(list) => list
+                    .as_array()
+                    .ok_or_else(|| bad("expectations"))?
+                    .iter()
+                    .map(|v| super::expect::value_from(v).ok_or_else(|| bad("expectations")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
             runs.push(RunSummary {
                 index: num("index")?,
                 seed: num("seed")?,
@@ -222,6 +257,7 @@ impl Document {
                 events: num("events")?,
                 complete,
                 metrics,
+                expect,
             });
         }
         runs.sort_by_key(|r| r.index);

@@ -13,6 +13,8 @@ use models::RunResult;
 use crate::analysis::{Analysis, Verdict};
 use crate::common::round_to;
 
+mod expect;
+pub use expect::run_values;
 mod json;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,9 @@ pub struct Definition {
     pub seeds: (u64, u64),
     /// `--set PATH=V1,V2,...`, in command-line order.
     pub sets: Vec<(String, Vec<String>)>,
+    /// How the scenario's expectations are judged (empty: it has none); every run then keeps
+    /// one value per expectation.
+    pub expect: Vec<crate::check::Spec>,
 }
 
 /// The most seeds of one sweep, as `--seeds` allows.
@@ -125,6 +130,9 @@ pub struct RunSummary {
     /// amplification; per service availability and latency_ms_p99; then `recovered` (1 when
     /// every fault with an impact recovered) and `blast_radius`.
     pub metrics: Vec<(String, f64)>,
+    /// The scenario's expectations measured on this run alone, one per expectation of the
+    /// definition (see [`expect`]).
+    pub expect: Vec<f64>,
 }
 
 /// Keeps what a sweep needs of one run.
@@ -190,6 +198,7 @@ pub fn summarise(index: u64, result: &RunResult, analysis: &Analysis) -> RunSumm
         events: result.outcome.events,
         complete: crate::common::is_complete(result),
         metrics,
+        expect: Vec::new(),
     }
 }
 

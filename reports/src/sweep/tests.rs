@@ -14,6 +14,7 @@ fn definition() -> Definition {
             ("a".into(), vec!["1".into(), "2".into()]),
             ("b".into(), vec!["x".into(), "y".into()]),
         ],
+        expect: Vec::new(),
     }
 }
 
@@ -43,6 +44,7 @@ fn documents_round_trip_and_merge() {
         events: 10 + index,
         complete: index != 4,
         metrics: vec![("clients.u.availability".into(), 0.5 + index as f64 / 100.0)],
+        expect: Vec::new(),
     };
     let shards: Vec<Document> = (1..=2)
         .map(|k| Document {
@@ -102,6 +104,7 @@ fn documents_that_lie_are_refused() {
         events: 1,
         complete: true,
         metrics: vec![("a".into(), 1.0), ("b".into(), 2.0)],
+        expect: Vec::new(),
     };
     let doc = |runs: Vec<RunSummary>, shard| Document {
         definition: d.clone(),
@@ -153,6 +156,7 @@ fn aggregates_match_metrics_by_name() {
         events: 1,
         complete: true,
         metrics: vec![("a".into(), 1.0), ("b".into(), 10.0)],
+        expect: Vec::new(),
     };
     let mut second = first.clone();
     second.index = 1;

@@ -70,6 +70,19 @@ impl Definition {
             )
         })
         .or_else(|| field("--set list", sets(self), sets(other)))
+        .or_else(|| {
+            let labels = |d: &Definition| {
+                let labels: Vec<&str> = d.expect.iter().map(|e| e.label.as_str()).collect();
+                format!("[{}]", labels.join("; "))
+            };
+            (self.expect != other.expect).then(|| {
+                format!(
+                    "the expectations differ ({} vs {})",
+                    labels(self),
+                    labels(other)
+                )
+            })
+        })
     }
 }
 
@@ -118,6 +131,13 @@ impl Document {
             }
             if r.metrics.is_empty() {
                 return Err(format!("{run} has no metrics"));
+            }
+            if r.expect.len() != d.expect.len() {
+                return Err(format!(
+                    "{run} has {} expectation values; the sweep's scenario has {} expectations",
+                    r.expect.len(),
+                    d.expect.len()
+                ));
             }
             let mut names: Vec<&str> = r.metrics.iter().map(|m| m.0.as_str()).collect();
             names.sort_unstable();

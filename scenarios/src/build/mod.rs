@@ -23,6 +23,7 @@ mod retry;
 mod services;
 mod store;
 mod topology;
+pub mod tune;
 
 use std::collections::BTreeMap;
 
@@ -69,6 +70,7 @@ pub fn build_with_warnings(
     let network = network::network(&mut c, &known.topology, &scenario.network);
     let clocks = clocks::clocks(&mut c, &known.topology, &scenario.clocks);
     let stores = store::stores(&mut c, &known, &mut services);
+    tune::tune(&mut c, scenario);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }

@@ -11,11 +11,13 @@ mod inbound;
 mod network;
 mod ops;
 mod store;
+mod tune;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
 pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Store};
+pub use tune::Tune;
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share
@@ -111,6 +113,9 @@ pub struct Scenario {
     /// Replicated stores on services' replicas.
     #[serde(default)]
     pub stores: Vec<Store>,
+    /// What `faultline tune` searches (ignored by every other command).
+    #[serde(default)]
+    pub tune: Option<Tune>,
 }
 
 /// A requirement checked by `faultline check` over a range of seeds.

@@ -334,6 +334,7 @@ impl Endpoint {
 #[derive(Clone, Debug)]
 pub struct Service {
     name: String,
+    workers: u32,
     fields: Vec<String>,
     calls: Vec<Call>,
     endpoints: Vec<Endpoint>,
@@ -341,10 +342,11 @@ pub struct Service {
 
 impl Service {
     /// A service whose work takes `service_time`, with one worker and no queue until said
-    /// otherwise (the format's defaults).
+    /// otherwise (the format's default queue).
     pub fn new(name: &str, service_time: Dist) -> Service {
         Service {
             name: name.to_owned(),
+            workers: 1,
             fields: vec![format!("service_time: {}", service_time.0)],
             calls: Vec::new(),
             endpoints: Vec::new(),
@@ -357,8 +359,9 @@ impl Service {
     }
 
     /// Requests served at once, per replica.
-    pub fn workers(self, n: u32) -> Service {
-        self.with("workers", n.to_string())
+    pub fn workers(mut self, n: u32) -> Service {
+        self.workers = n;
+        self
     }
 
     /// Requests that may wait for a worker, per replica (default 0).
@@ -405,7 +408,10 @@ impl Service {
     }
 
     fn ron(&self) -> String {
-        let mut fields = vec![format!("name: {}", quoted(&self.name))];
+        let mut fields = vec![
+            format!("name: {}", quoted(&self.name)),
+            format!("workers: {}", self.workers),
+        ];
         fields.extend(self.fields.iter().cloned());
         fields.push(format!("calls: {}", calls_ron(&self.calls)));
         if !self.endpoints.is_empty() {

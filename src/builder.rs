@@ -627,7 +627,11 @@ fn over(over: Over) -> &'static str {
 
 fn expectation_ron(e: &Expectation) -> String {
     match e {
-        Expectation::Availability { of, at_least, over: o } => format!(
+        Expectation::Availability {
+            of,
+            at_least,
+            over: o,
+        } => format!(
             "Availability(of: {}, at_least: {}, over: {})",
             quoted(of),
             float(*at_least),
@@ -645,7 +649,11 @@ fn expectation_ron(e: &Expectation) -> String {
             at_most.0.as_nanos(),
             over(*o)
         ),
-        Expectation::Amplification { of, at_most, over: o } => format!(
+        Expectation::Amplification {
+            of,
+            at_most,
+            over: o,
+        } => format!(
             "Amplification(of: {}, at_most: {}, over: {})",
             quoted(of),
             float(*at_most),

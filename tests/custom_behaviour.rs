@@ -67,7 +67,10 @@ fn a_behaviour_that_does_what_the_builtin_worker_does_gives_the_same_run() {
         let (b, c) = (builtin.run(seed), custom.run(seed));
         assert_eq!(b.client("users"), c.client("users"));
         assert_eq!(b.service("back"), c.service("back"));
-        assert!(b.client("users").unwrap().failed > 0, "the load rejects some");
+        assert!(
+            b.client("users").unwrap().failed > 0,
+            "the load rejects some"
+        );
     }
 }
 
@@ -110,7 +113,11 @@ fn the_decision_sets_work_calls_and_answer() {
         .with_behaviour("picky", || Picky { seen: 0 });
     let run = scenario.run(3);
     let front = run.service("front").unwrap();
-    let failed = front.failed_by_cause.get("unavailable").copied().unwrap_or(0);
+    let failed = front
+        .failed_by_cause
+        .get("unavailable")
+        .copied()
+        .unwrap_or(0);
     let share = failed as f64 / front.requests as f64;
     // Binomial(n, 0.3): four standard deviations.
     let sd = (0.3 * 0.7 / front.requests as f64).sqrt();

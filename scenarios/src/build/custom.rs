@@ -49,7 +49,9 @@ pub(super) fn check(c: &mut Checker, q: &str, field: &str, s: &spec::Service) {
             c.report(
                 &[q, "calls"],
                 format!("{field}.calls"),
-                format!("{flat} calls; a custom service has at most {MAX_CUSTOM_CALLS} per endpoint"),
+                format!(
+                    "{flat} calls; a custom service has at most {MAX_CUSTOM_CALLS} per endpoint"
+                ),
             );
         }
     }

@@ -110,9 +110,7 @@ fn service(
         kind: match s.kind {
             spec::ServiceKind::Worker
             | spec::ServiceKind::Database { .. }
-            | spec::ServiceKind::Custom(_) => {
-                mc::ServiceKind::Worker
-            }
+            | spec::ServiceKind::Custom(_) => mc::ServiceKind::Worker,
             spec::ServiceKind::Record => mc::ServiceKind::Record,
             spec::ServiceKind::Broker => mc::ServiceKind::Broker,
         },

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use faultline::{
-    Answer, Backoff, Behaviour, BehaviourRng, Breaker, Call, Calls, Client, Decision, Dist,
-    Expect, Fault, Request, Retry, ScenarioBuilder, Service, ServiceState,
+    Answer, Backoff, Behaviour, BehaviourRng, Breaker, Call, Calls, Client, Decision, Dist, Expect,
+    Fault, Request, Retry, ScenarioBuilder, Service, ServiceState,
 };
 
 /// A recommendations service that degrades under pressure: when half its workers are busy it
@@ -16,7 +16,9 @@ impl Behaviour for Recommendations {
     fn decide(&mut self, _: &Request<'_>, s: &ServiceState, rng: &mut BehaviourRng) -> Decision {
         let work = Duration::from_micros(300 + rng.below_inclusive(400));
         if s.busy_workers * 2 > s.workers || s.queue_length > 0 {
-            Decision::ok(work).calls(Calls::None).answer(Answer::Degraded)
+            Decision::ok(work)
+                .calls(Calls::None)
+                .answer(Answer::Degraded)
         } else {
             Decision::ok(work)
         }

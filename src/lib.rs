@@ -44,9 +44,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use scenarios::spec::{Expectation, Over};
+
+mod builder;
+
+pub use builder::{
+    Backoff, Breaker, Call, Client, Dist, Endpoint, Fault, Policy, Retry, ScenarioBuilder, Service,
+};
+pub use models::custom::{
+    Answer, Behaviour, BehaviourRng, Calls, Cause, Decision, Request, ServiceState,
+};
 
 /// Why a scenario could not be used: the file could not be read, its text is not a scenario,
 /// or it is inconsistent. The message names the file, line and column, and what was expected,
@@ -79,7 +89,7 @@ impl From<scenarios::ScenarioError> for Error {
 }
 
 /// A scenario read and checked: services, clients, network, policies, faults and expectations.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Scenario {
     loaded: scenarios::Loaded,
     /// The text it was read from, so that [`Scenario::set`] can re-check the changed scenario
@@ -87,6 +97,23 @@ pub struct Scenario {
     source: String,
     /// `--set` overrides applied, in order, for the replay command of a failed check.
     sets: Vec<(String, String)>,
+    /// The behaviours registered for `kind: Custom(name)` services, by name.
+    behaviours: BTreeMap<String, Factory>,
+}
+
+/// Makes a fresh behaviour for each run: runs of a sweep go on in parallel, and each must
+/// start from the same state for its result not to depend on the others.
+type Factory = Arc<dyn Fn() -> Box<dyn Behaviour> + Send + Sync>;
+
+impl fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scenario")
+            .field("path", &self.loaded.path)
+            .field("name", &self.loaded.config.name)
+            .field("sets", &self.sets)
+            .field("behaviours", &self.behaviours.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Scenario {
@@ -100,12 +127,69 @@ impl Scenario {
     /// Parses and checks a scenario from its RON text; `name` (a file name) only appears in
     /// error messages and in replay commands.
     pub fn from_ron(name: impl AsRef<Path>, text: &str) -> Result<Scenario, Error> {
-        let loaded = scenarios::load_str(name.as_ref(), text)?;
+        let loaded = scenarios::load_library(name.as_ref(), text, &[])?;
         Ok(Scenario {
             loaded,
             source: text.to_owned(),
             sets: Vec::new(),
+            behaviours: BTreeMap::new(),
         })
+    }
+
+    /// The scenario with `name`'s behaviour registered: its services of kind
+    /// `Custom("name")` run a fresh behaviour from `factory` in each run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use faultline::{Behaviour, BehaviourRng, Calls, Decision, Request, Scenario, ServiceState};
+    ///
+    /// /// Answers from memory when idle, asks its store when busy.
+    /// struct Lazy;
+    /// impl Behaviour for Lazy {
+    ///     fn decide(&mut self, _: &Request, s: &ServiceState, _: &mut BehaviourRng) -> Decision {
+    ///         let d = Decision::ok(Duration::from_micros(200));
+    ///         if s.queue_length == 0 { d.calls(Calls::None) } else { d }
+    ///     }
+    /// }
+    ///
+    /// let scenario = Scenario::from_ron("lazy.ron", r#"Scenario(version: 1, name: "lazy",
+    ///     duration: "5s",
+    ///     services: [
+    ///         Service(name: "cache", workers: 4, queue: 16, kind: Custom("lazy"),
+    ///                 service_time: Constant(value: "1ms"), calls: [Call(to: "store")]),
+    ///         Service(name: "store", workers: 4, service_time: Exponential(mean: "2ms")),
+    ///     ],
+    ///     clients: [Client(name: "users", to: "cache", arrivals: Poisson(rate_per_s: 100.0))],
+    /// )"#)?
+    /// .with_behaviour("lazy", || Lazy);
+    /// let run = scenario.run(1);
+    /// assert!(run.service("store").unwrap().requests < run.client("users").unwrap().requests);
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn with_behaviour<B, F>(mut self, name: &str, factory: F) -> Scenario
+    where
+        B: Behaviour + 'static,
+        F: Fn() -> B + Send + Sync + 'static,
+    {
+        let factory: Factory = Arc::new(move || Box::new(factory()) as Box<dyn Behaviour>);
+        self.behaviours.insert(name.to_owned(), factory);
+        self
+    }
+
+    /// The custom behaviour names the scenario uses and no [`Scenario::with_behaviour`]
+    /// registered, in file order.
+    pub fn unregistered_behaviours(&self) -> Vec<String> {
+        self.loaded
+            .scenario
+            .services
+            .iter()
+            .filter_map(|s| match &s.kind {
+                scenarios::spec::ServiceKind::Custom(n) if !self.behaviours.contains_key(n) => {
+                    Some(n.clone())
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The scenario with one parameter changed, as `--set PATH=VALUE` changes it on the command
@@ -113,11 +197,12 @@ impl Scenario {
     pub fn set(&self, path: &str, value: &str) -> Result<Scenario, Error> {
         let mut sets = self.sets.clone();
         sets.push((path.to_owned(), value.to_owned()));
-        let loaded = scenarios::load_source_with(&self.loaded.path, &self.source, &sets)?;
+        let loaded = scenarios::load_library(&self.loaded.path, &self.source, &sets)?;
         Ok(Scenario {
             loaded,
             source: self.source.clone(),
             sets,
+            behaviours: self.behaviours.clone(),
         })
     }
 
@@ -137,9 +222,35 @@ impl Scenario {
     }
 
     /// Runs the scenario with one seed.
+    ///
+    /// # Panics
+    ///
+    /// If the scenario uses a custom behaviour that was not registered (see
+    /// [`Scenario::unregistered_behaviours`]).
     pub fn run(&self, seed: u64) -> Run {
-        let result =
-            models::World::new(&self.loaded.config, seed).run(models::RunOptions::default());
+        let missing = self.unregistered_behaviours();
+        assert!(
+            missing.is_empty(),
+            "custom behaviour {missing:?} of {} is not registered: call Scenario::with_behaviour",
+            self.loaded.path.display()
+        );
+        let config = &self.loaded.config;
+        let behaviours = self
+            .loaded
+            .scenario
+            .services
+            .iter()
+            .filter_map(|s| match &s.kind {
+                scenarios::spec::ServiceKind::Custom(n) => {
+                    let id = config.services.iter().position(|c| c.name == s.name)?;
+                    Some((models::config::ServiceId(id as u32), self.behaviours[n]()))
+                }
+                _ => None,
+            })
+            .collect();
+        let result = models::World::new(config, seed)
+            .with_behaviours(config, behaviours)
+            .run(models::RunOptions::default());
         let analysis = reports::analyse(&result);
         Run { result, analysis }
     }
@@ -509,6 +620,12 @@ impl Check<'_> {
             problem: Some(problem),
             scenario: scenario.name().to_owned(),
         };
+        let missing = scenario.unregistered_behaviours();
+        if !missing.is_empty() {
+            return Err(failure(format!(
+                "custom behaviour {missing:?} is not registered: call Scenario::with_behaviour"
+            )));
+        }
         let mut expectations = scenario.loaded.scenario.expect.clone();
         for e in self.extra {
             expectations.push(e.expectation.map_err(failure)?);

@@ -7,6 +7,7 @@
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod custom;
 pub mod data;
 pub mod error;
 pub mod lb;

@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use build::tune::METRICS as TUNE_METRICS;
-pub use build::{build, build_with_warnings};
+pub use build::{build, build_allowing_custom, build_with_warnings};
 pub use duration::{Duration, parse_duration};
 pub use size::{ByteSize, parse_size};
 
@@ -152,6 +152,27 @@ pub fn load_source_with(
     checked(path, scenario, source)
 }
 
+/// [`load_source_with`] for the `faultline` library: services of kind `Custom(name)` are
+/// accepted (the library runs them with its registered behaviours; the binary refuses them).
+pub fn load_library(
+    path: &Path,
+    source: &str,
+    settings: &[(String, String)],
+) -> Result<Loaded, ScenarioError> {
+    let mut scenario = parse(path, source)?;
+    for (setting, value) in settings {
+        overrides::apply(&mut scenario, setting, value).map_err(|message| {
+            ScenarioError::Override {
+                path: path.to_owned(),
+                setting: format!("{setting}={value}"),
+                message,
+            }
+        })?;
+    }
+    let built = build_allowing_custom(&scenario, source);
+    loaded(path, scenario, built)
+}
+
 /// The text of the scenario at `path`, or of standard input for `-`. Only a regular file is
 /// opened (a FIFO would block, a device such as `/dev/zero` never ends), and no more than
 /// [`MAX_SCENARIO_BYTES`] are read from either.
@@ -208,11 +229,19 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ScenarioError> {
 
 /// Checks and builds a parsed scenario; `source` locates the problems.
 fn checked(path: &Path, scenario: spec::Scenario, source: &str) -> Result<Loaded, ScenarioError> {
-    let (config, warnings) =
-        build_with_warnings(&scenario, source).map_err(|diagnostics| ScenarioError::Invalid {
-            path: path.to_owned(),
-            diagnostics,
-        })?;
+    let built = build_with_warnings(&scenario, source);
+    loaded(path, scenario, built)
+}
+
+fn loaded(
+    path: &Path,
+    scenario: spec::Scenario,
+    built: Result<(models::config::WorldConfig, Vec<Diagnostic>), Vec<Diagnostic>>,
+) -> Result<Loaded, ScenarioError> {
+    let (config, warnings) = built.map_err(|diagnostics| ScenarioError::Invalid {
+        path: path.to_owned(),
+        diagnostics,
+    })?;
     Ok(Loaded {
         path: path.to_owned(),
         scenario,

@@ -49,6 +49,7 @@ mod bulkhead;
 mod call;
 mod changes;
 mod clients;
+mod custom;
 mod edge;
 mod events;
 mod fault_reports;
@@ -196,6 +197,8 @@ pub struct World {
     stores: Vec<store::StoreState>,
     /// Queues and consumer pollers (none without a broker).
     broker: Option<Box<self::broker::BrokerState>>,
+    /// Custom behaviours (`custom.rs`); none unless the library registered some.
+    custom: Option<Box<custom::Custom>>,
 }
 
 impl World {

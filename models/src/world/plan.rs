@@ -44,6 +44,8 @@ impl World {
             // A reused buffer: most steps are one call, and the hot path allocates nothing.
             let mut made = std::mem::take(&mut self.made);
             made.clear();
+            // A custom behaviour chose the calls (`custom.rs`): none is drawn.
+            let chosen = self.custom_calls(job_id);
             let state = &mut self.services[service];
             let edges = &state.replicas[replica].call_edges[endpoint];
             if group.is_some_and(|g| g.join == Join::OneOf) {
@@ -62,7 +64,11 @@ impl World {
                 made.push(edges[chosen]);
             } else {
                 for (i, &(p, _)) in plan.iter().enumerate().take(end).skip(first) {
-                    if p >= 1.0 || state.plan_rng.chance(p) {
+                    let make = match chosen {
+                        Some(mask) => i < 64 && mask & (1 << i) != 0,
+                        None => p >= 1.0 || state.plan_rng.chance(p),
+                    };
+                    if make {
                         made.push(edges[i]);
                     }
                 }

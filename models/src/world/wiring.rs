@@ -96,6 +96,7 @@ impl World {
             unready: Vec::new(),
             stores: stores(config, &w.streams),
             broker,
+            custom: None,
         };
         world.mirror_service_stats();
         world.install_changes(config);

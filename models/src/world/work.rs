@@ -58,10 +58,15 @@ impl World {
             .gauges
             .set(now, state.busy_total, state.queue_total);
         let endpoint = usize::from(self.jobs[job_id].endpoint);
-        let mut work = self.specs[service]
-            .endpoint(replica, endpoint)
-            .service_time
-            .sample(&mut state.service_time_rng);
+        let custom = self.custom_work(job_id, now);
+        let state = &mut self.services[service];
+        let mut work = match custom {
+            Some(work) => work,
+            None => self.specs[service]
+                .endpoint(replica, endpoint)
+                .service_time
+                .sample(&mut state.service_time_rng),
+        };
         for f in &state.latency_faults {
             if f.active_at(now) && f.endpoint.is_none_or(|e| usize::from(e) == endpoint) {
                 work = work.mul_f64(f.multiply) + f.add;
@@ -116,7 +121,11 @@ impl World {
             // A store's operation answers when its replicas have (see `store`).
             return self.store_begin::<TRACE>(s, job);
         }
-        let outcome = if self.specs[service].kind == ServiceKind::Record {
+        let custom = self.custom_answer(job);
+        let state = &mut self.services[service];
+        let outcome = if let Some(crate::custom::Answer::Failed(cause)) = custom {
+            Outcome::Failed(custom::cause(cause))
+        } else if self.specs[service].kind == ServiceKind::Record {
             self.record_op(job)
         } else if self.specs[service].kind == ServiceKind::Broker {
             self.broker_publish(s, job)
@@ -132,6 +141,9 @@ impl World {
             self.trace_job(now, TraceKind::WorkDone, job, 0, Some(outcome));
         }
         if outcome == Outcome::Ok && self.specs[service].kind == ServiceKind::Worker {
+            if custom == Some(crate::custom::Answer::Degraded) {
+                self.jobs[job].degraded = true;
+            }
             self.next_downstream::<TRACE>(s, job);
         } else {
             self.reply::<TRACE>(s, job, outcome);

@@ -12,6 +12,7 @@ mod calls;
 mod changes;
 mod clients;
 mod clocks;
+mod custom;
 mod expect;
 mod faults;
 mod inbound;
@@ -46,10 +47,28 @@ pub fn build_with_warnings(
     scenario: &Scenario,
     source: &str,
 ) -> Result<(WorldConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
+    build_checked(scenario, source, false)
+}
+
+/// Like [`build_with_warnings`], for the `faultline` library: services of kind
+/// `Custom(name)` are accepted, and the library runs them with the behaviours registered.
+pub fn build_allowing_custom(
+    scenario: &Scenario,
+    source: &str,
+) -> Result<(WorldConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
+    build_checked(scenario, source, true)
+}
+
+fn build_checked(
+    scenario: &Scenario,
+    source: &str,
+    custom_allowed: bool,
+) -> Result<(WorldConfig, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut c = Checker {
         source,
         diagnostics: Vec::new(),
         warnings: Vec::new(),
+        custom_allowed,
     };
     let window = settings(&mut c, scenario);
     if !budget::within_budget(&mut c, scenario) {
@@ -191,6 +210,8 @@ struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Deprecated spellings: accepted, built as their new spelling, and reported.
     warnings: Vec<Diagnostic>,
+    /// `kind: Custom(..)` is accepted (the library, which has a registry of behaviours).
+    custom_allowed: bool,
 }
 
 impl Checker<'_> {

@@ -78,7 +78,8 @@ fn service(
     let objective = c.objective(&[&q], &format!("services[{i}]"), s.objective.as_ref());
     let replicas = topology::placement(c, &known.topology, &q, &at("placement"), s);
     let health = health(c, &q, &at("health"), &s.health);
-    let max_throughput_per_s = max_throughput(c, &q, &at("kind.max_throughput_per_s"), s.kind);
+    let max_throughput_per_s = max_throughput(c, &q, &at("kind.max_throughput_per_s"), &s.kind);
+    super::custom::check(c, &q, &at("kind"), s);
     let inbound = inbound(c, &q, &format!("services[{i}]"), &s.inbound);
     ServiceConfig {
         endpoint_name: s.endpoint.clone().unwrap_or_else(|| "default".into()),
@@ -107,9 +108,9 @@ fn service(
         },
         calls,
         kind: match s.kind {
-            spec::ServiceKind::Worker | spec::ServiceKind::Database { .. } => {
-                mc::ServiceKind::Worker
-            }
+            spec::ServiceKind::Worker
+            | spec::ServiceKind::Database { .. }
+            | spec::ServiceKind::Custom(_) => mc::ServiceKind::Worker,
             spec::ServiceKind::Record => mc::ServiceKind::Record,
             spec::ServiceKind::Broker => mc::ServiceKind::Broker,
         },
@@ -213,10 +214,10 @@ fn inbound(c: &mut Checker, q: &str, field: &str, inbound: &spec::Inbound) -> mc
 }
 
 /// A database's throughput limit; other kinds have none.
-fn max_throughput(c: &mut Checker, q: &str, field: &str, kind: spec::ServiceKind) -> Option<f64> {
+fn max_throughput(c: &mut Checker, q: &str, field: &str, kind: &spec::ServiceKind) -> Option<f64> {
     let spec::ServiceKind::Database {
         max_throughput_per_s,
-    } = kind
+    } = *kind
     else {
         return None;
     };

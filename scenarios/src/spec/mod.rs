@@ -380,7 +380,7 @@ fn yes() -> bool {
 }
 
 /// What a service does with a request.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub enum ServiceKind {
     #[default]
     Worker,
@@ -392,6 +392,9 @@ pub enum ServiceKind {
     },
     /// A message broker holding `queues`; a call to it with `publish` stores a message.
     Broker,
+    /// A worker whose work time, calls and outcome a behaviour registered under this name
+    /// decides per request; only the `faultline` library can register one.
+    Custom(String),
 }
 
 /// What healthy means in one window: `(availability: 0.999, p99: "200ms")`.

@@ -16,7 +16,11 @@ const SUB: u64 = 1 << SUB_BITS;
 /// Min, max, count and sum (hence the mean) are exact.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
+    /// Counts of the buckets from `base` on: only the span between the smallest and the largest
+    /// bucket ever used is allocated (latencies of milliseconds leave the ~1,300 buckets below
+    /// 100 us unallocated).
     counts: Vec<u64>,
+    base: usize,
     total: u64,
     sum_ns: u128,
     min_ns: u64,
@@ -45,6 +49,12 @@ fn bucket_range(i: usize) -> (u64, u64) {
     (low, low + ((1u64 << shift) - 1))
 }
 
+/// The rank (from 1) of quantile `q` among `total > 0` values: the smallest value with at
+/// least `ceil(q * total)` values at most it.
+fn rank(q: f64, total: u64) -> u64 {
+    ((q * total as f64).ceil() as u64).clamp(1, total)
+}
+
 impl Histogram {
     pub fn new() -> Self {
         Self::default()
@@ -53,11 +63,8 @@ impl Histogram {
     #[inline]
     pub fn record(&mut self, value: SimDuration) {
         let v = value.as_nanos();
-        let i = bucket_of(v);
-        if i >= self.counts.len() {
-            self.counts.resize(i + 1, 0);
-        }
-        self.counts[i] += 1;
+        let k = self.slot(bucket_of(v));
+        self.counts[k] += 1;
         if self.total == 0 || v < self.min_ns {
             self.min_ns = v;
         }
@@ -68,6 +75,41 @@ impl Histogram {
 
     pub fn count(&self) -> u64 {
         self.total
+    }
+
+    /// The index in `counts` of bucket `i`, allocating it if it is outside the span.
+    #[inline]
+    fn slot(&mut self, i: usize) -> usize {
+        let k = i.wrapping_sub(self.base);
+        if k < self.counts.len() {
+            k
+        } else {
+            self.widen(i, i);
+            i - self.base
+        }
+    }
+
+    /// Makes the span cover buckets `first..=last`.
+    #[cold]
+    fn widen(&mut self, first: usize, last: usize) {
+        if self.counts.is_empty() {
+            self.base = first;
+            self.counts.resize(last - first + 1, 0);
+            return;
+        }
+        if first < self.base {
+            let grow = self.base - first;
+            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            self.base = first;
+        }
+        if last >= self.base + self.counts.len() {
+            self.counts.resize(last - self.base + 1, 0);
+        }
+    }
+
+    /// The counts of buckets `first..=last`, which must be inside the span.
+    fn span(&self, first: usize, last: usize) -> &[u64] {
+        &self.counts[first - self.base..=last - self.base]
     }
 
     pub fn min(&self) -> SimDuration {
@@ -103,14 +145,15 @@ impl Histogram {
             return out;
         }
         let (first, last) = self.used_buckets();
+        let counts = self.span(first, last);
         let mut seen = 0;
         let mut i = first;
         for (slot, &q) in out.iter_mut().zip(&qs) {
             assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
-            let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+            let rank = rank(q, self.total);
             // Buckets outside [first, last] are empty, so the scan starts and ends there.
-            while seen + self.counts[i] < rank {
-                seen += self.counts[i];
+            while seen + counts[i - first] < rank {
+                seen += counts[i - first];
                 i += 1;
                 assert!(i <= last, "rank {rank} beyond total {}", self.total);
             }
@@ -132,7 +175,8 @@ impl Histogram {
     pub fn clear(&mut self) {
         if self.total > 0 {
             let (first, last) = self.used_buckets();
-            self.counts[first..=last].fill(0);
+            let base = self.base;
+            self.counts[first - base..=last - base].fill(0);
         }
         debug_assert!(self.counts.iter().all(|&c| c == 0));
         self.total = 0;
@@ -147,12 +191,11 @@ impl Histogram {
             return;
         }
         let (first, last) = other.used_buckets();
-        if self.counts.len() <= last {
-            self.counts.resize(last + 1, 0);
-        }
-        for (a, b) in self.counts[first..=last]
+        self.widen(first, last);
+        let base = self.base;
+        for (a, b) in self.counts[first - base..=last - base]
             .iter_mut()
-            .zip(&other.counts[first..=last])
+            .zip(other.span(first, last))
         {
             *a += b;
         }
@@ -166,12 +209,11 @@ impl Histogram {
             return;
         }
         let (first, last) = self.used_buckets();
-        if whole.counts.len() <= last {
-            whole.counts.resize(last + 1, 0);
-        }
-        for (a, b) in whole.counts[first..=last]
+        whole.widen(first, last);
+        let (wb, sb) = (whole.base, self.base);
+        for (a, b) in whole.counts[first - wb..=last - wb]
             .iter_mut()
-            .zip(&mut self.counts[first..=last])
+            .zip(&mut self.counts[first - sb..=last - sb])
         {
             *a += *b;
             *b = 0;
@@ -181,6 +223,29 @@ impl Histogram {
         self.sum_ns = 0;
         self.min_ns = 0;
         self.max_ns = 0;
+    }
+
+    /// Records every value of `values` (nanoseconds), whose smallest and largest are `min` and
+    /// `max`: the summary is updated once, not per value.
+    pub(crate) fn record_all(&mut self, values: &[u64], min: u64, max: u64) {
+        if values.is_empty() {
+            return;
+        }
+        self.widen(bucket_of(min), bucket_of(max));
+        let base = self.base;
+        let mut sum = 0u128;
+        for &v in values {
+            self.counts[bucket_of(v) - base] += 1;
+            sum += u128::from(v);
+        }
+        let total = values.len() as u64;
+        self.merge_summary(&Histogram {
+            total,
+            sum_ns: sum,
+            min_ns: min,
+            max_ns: max,
+            ..Histogram::default()
+        });
     }
 
     /// Count, sum, min and max of `other` added to this histogram's.
@@ -384,7 +449,7 @@ pub struct OutcomeStats {
     pub windows: Vec<Window>,
     window_ns: u64,
     /// Latencies of the window being filled (the last one in `windows`).
-    open_window: Histogram,
+    open_window: WindowLatencies,
     /// End of the last window: times are monotone, so anything earlier falls in it and needs
     /// no division to find its window.
     open_window_end_ns: u64,
@@ -405,7 +470,7 @@ impl OutcomeStats {
             latency: Histogram::new(),
             windows: Vec::new(),
             window_ns: window.as_nanos(),
-            open_window: Histogram::new(),
+            open_window: WindowLatencies::default(),
             open_window_end_ns: 0,
             open_window_merged: false,
         }
@@ -443,10 +508,9 @@ impl OutcomeStats {
     /// Writes the open window's percentiles and starts a new one.
     fn close_open_window(&mut self) {
         if let Some(w) = self.windows.last_mut()
-            && self.open_window.count() > 0
+            && let Some([p50, p99, max]) = self.open_window.close_into(&mut self.latency)
         {
-            let [p50, p99] = self.open_window.quantiles([0.5, 0.99]);
-            let max = self.open_window.max().as_nanos();
+            let max = max.as_nanos();
             if self.open_window_merged {
                 w.latency_ns_p50 = w.latency_ns_p50.max(p50.as_nanos());
                 w.latency_ns_p99 = w.latency_ns_p99.max(p99.as_nanos());
@@ -456,7 +520,6 @@ impl OutcomeStats {
                 w.latency_ns_p99 = p99.as_nanos();
                 w.latency_ns_max = max;
             }
-            self.open_window.drain_into(&mut self.latency);
         }
         self.open_window_merged = false;
     }
@@ -557,6 +620,8 @@ impl OutcomeStats {
 
 mod gauges;
 pub use gauges::{Gauge, Gauges};
+mod window_latencies;
+use window_latencies::WindowLatencies;
 
 #[cfg(test)]
 mod tests;

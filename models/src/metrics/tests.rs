@@ -77,6 +77,20 @@ proptest! {
         prop_assert_eq!(ha.count(), all.count());
         prop_assert_eq!(ha.mean_ns(), all.mean_ns());
     }
+
+    /// The allocated span of buckets grows downwards as well as upwards: the order of the
+    /// values changes neither the counts nor the memory (only the span between the extremes).
+    #[test]
+    fn the_span_follows_the_extremes(mut xs in proptest::collection::vec(0u64..1u64 << 40, 1..200)) {
+        let mut up = Histogram::new();
+        xs.sort_unstable();
+        for &x in &xs { up.record(SimDuration(x)); }
+        let mut down = Histogram::new();
+        for &x in xs.iter().rev() { down.record(SimDuration(x)); }
+        prop_assert_eq!(&up, &down);
+        prop_assert_eq!(up.counts.len(), bucket_of(xs[xs.len() - 1]) - bucket_of(xs[0]) + 1);
+        for q in [0.0, 0.5, 0.99, 1.0] { prop_assert_eq!(up.quantile(q), down.quantile(q)); }
+    }
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! The self-contained HTML report of a run: what happened after each fault, a summary table,
 //! charts of the per-window time series drawn as inline SVG with plotters, and the objectives
-//! the analysis judged against. No script, no external URL, no wall clock: the same run and
-//! analysis always give the same bytes.
+//! the analysis judged against. No external URL, no wall clock: the same run and analysis
+//! always give the same bytes. The charts are drawn here, in Rust; a small inline script
+//! (`interact`) only adds hover values, zoom and series toggles, so the page reads without it.
 
 mod compare;
 mod gantt;
+mod interact;
 mod ops;
 mod queues;
+mod traffic;
 
 pub use compare::compare_html;
 use gantt::{gantt_figure, short_label};
@@ -40,6 +43,11 @@ const GANTT_LABEL_CHARS_MAX: usize = 36;
 /// windows, which bounds the page weight (a plot is about this many pixels wide anyway).
 const POINTS_PER_LINE_MAX: usize = 900;
 const FONT: &str = "sans-serif";
+/// Beyond this many failure causes, the summary lists them in one cell instead of columns.
+const SUMMARY_CAUSE_COLUMNS_MAX: usize = 5;
+/// plotters' SVG backend writes a font of size `s` as `s / 1.24` px: sizes are scaled by this
+/// so that a text style of 13 is 13 px on the page.
+const PLOTTERS_FONT_SCALE: f64 = 1.24;
 
 /// 32 colours for the lines, distinguishable on white; entities beyond 32 reuse them.
 const PALETTE: [(u8, u8, u8); 32] = [
@@ -95,7 +103,7 @@ const SYMPTOMS: [Symptom; 5] = [
 ];
 
 const CSS: &str = "\
-body{font-family:sans-serif;margin:24px auto;max-width:1040px;padding:0 12px;color:#222;line-height:1.4}
+body{font-family:sans-serif;font-size:16px;margin:24px auto;max-width:1040px;padding:0 12px;color:#222;line-height:1.4}
 h1{font-size:1.5em;margin-bottom:4px}
 h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .meta{color:#555;margin-top:0}
@@ -112,6 +120,11 @@ figure svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:0.9em;color:#444;margin-bottom:6px}
 ul.legend{list-style:none;padding:0;margin:6px 0 0 0;font-size:0.85em;display:flex;flex-wrap:wrap}
 ul.legend li{margin:1px 0;width:245px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:8px}
+.grid figure{margin:0}
+td.causes{font-size:0.85em;max-width:260px}
+table.summary td:first-child{white-space:nowrap}
+
 .swatch{display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;border:1px solid #0002}
 .note{color:#666;font-style:italic}
 .muted{color:#888}
@@ -134,7 +147,11 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     );
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        out,
+        "<style>\n{CSS}{}</style>\n</head>\n<body>",
+        interact::CSS
+    );
     let _ = writeln!(out, "<h1>{title}</h1>");
     let outcome = &result.outcome;
     let _ = writeln!(
@@ -158,9 +175,11 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     summary(&mut out, &page);
     policies(&mut out, page.result);
     charts(&mut out, &page);
+    traffic::figures(&mut out, &page);
     explanations(&mut out, &page);
     crate::stores::html(&mut out, result);
 
+    interact::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -253,6 +272,41 @@ impl<'a> Page<'a> {
             group,
             faults_s,
         }
+    }
+
+    /// The health record of the service or client `name`.
+    fn entity(&self, kind: EntityKind, name: &str) -> Option<&EntityHealth> {
+        self.analysis
+            .entities
+            .iter()
+            .find(|e| e.kind == kind && e.name == name)
+    }
+
+    /// The time spans, in seconds, of the buckets of `windows` in which requests finished but
+    /// none succeeded: no latency exists there.
+    fn undefined_latency(&self, windows: &[models::metrics::Window]) -> Vec<(f64, f64)> {
+        let mut spans: Vec<(f64, f64)> = Vec::new();
+        for (b, bucket) in windows.chunks(self.group).enumerate() {
+            let ok: u64 = bucket.iter().map(|w| w.ok).sum();
+            let failed: u64 = bucket.iter().map(|w| w.failed()).sum();
+            if ok == 0 && failed > 0 {
+                let start = ((b * self.group) as u64).saturating_mul(self.window_ns);
+                let stop = start
+                    .saturating_add((bucket.len() as u64).saturating_mul(self.window_ns))
+                    .min(self.end_ns);
+                let (from, to) = (start as f64 / 1e9, stop as f64 / 1e9);
+                match spans.last_mut() {
+                    Some(last) if last.1 >= from => last.1 = to,
+                    _ => spans.push((from, to)),
+                }
+            }
+        }
+        spans
+    }
+
+    /// The time one point of a line stands for, in seconds.
+    fn bucket_s(&self) -> f64 {
+        (self.group as u64).saturating_mul(self.window_ns) as f64 / 1e9
     }
 
     fn end_s(&self) -> f64 {
@@ -414,12 +468,6 @@ fn summary(out: &mut String, page: &Page) {
         out.push_str("<p class=\"note\">No services or clients.</p>\n");
         return;
     }
-    out.push_str("<table>\n<thead><tr><th>name</th><th>kind</th><th>requests</th><th>ok</th>");
-    out.push_str("<th>failed</th><th>availability %</th><th>p50 ms</th><th>p99 ms</th>");
-    for cause in FailureCause::ALL {
-        let _ = write!(out, "<th>{}</th>", cause.as_str());
-    }
-    out.push_str("<th>in flight</th></tr></thead>\n<tbody>\n");
     let rows = r
         .services
         .iter()
@@ -429,6 +477,24 @@ fn summary(out: &mut String, page: &Page) {
                 .iter()
                 .map(|c| (c.name.as_str(), "client", &c.stats)),
         );
+    // Only the causes that occurred get a column, and beyond a few they share one wrapped
+    // cell, so that the table fits the page (19 columns did not).
+    let causes: Vec<FailureCause> = FailureCause::ALL
+        .into_iter()
+        .filter(|&c| rows.clone().any(|(_, _, st)| st.failed_by(c) > 0))
+        .collect();
+    let cause_columns = causes.len() <= SUMMARY_CAUSE_COLUMNS_MAX;
+    out.push_str("<table class=\"summary\">\n<thead><tr><th>name</th><th>kind</th>");
+    out.push_str("<th>requests</th><th>ok</th><th>failed</th><th>availability %</th>");
+    out.push_str("<th>p50 ms</th><th>p99 ms</th><th>in flight</th>");
+    if cause_columns {
+        for cause in &causes {
+            let _ = write!(out, "<th>{}</th>", cause.as_str());
+        }
+    } else {
+        out.push_str("<th>failed by cause</th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
     for (i, (name, kind, st)) in rows.enumerate() {
         let h = &st.latency;
         let availability = if st.ok + st.failed() == 0 {
@@ -450,14 +516,20 @@ fn summary(out: &mut String, page: &Page) {
             ms_cell(h.count(), h.quantile(0.5).as_nanos()),
             ms_cell(h.count(), h.quantile(0.99).as_nanos()),
         ];
-        cells.extend(
-            FailureCause::ALL
-                .iter()
-                .map(|&c| st.failed_by(c).to_string()),
-        );
         cells.push(st.in_flight().to_string());
+        if cause_columns {
+            cells.extend(causes.iter().map(|&c| st.failed_by(c).to_string()));
+        }
         for cell in cells {
             let _ = write!(out, "<td class=\"num\">{cell}</td>");
+        }
+        if !cause_columns {
+            let listed: Vec<String> = causes
+                .iter()
+                .filter(|&&c| st.failed_by(c) > 0)
+                .map(|&c| format!("{} {}", c.as_str(), st.failed_by(c)))
+                .collect();
+            let _ = write!(out, "<td class=\"causes\">{}</td>", listed.join(", "));
         }
         out.push_str("</tr>\n");
     }
@@ -568,7 +640,18 @@ fn charts(out: &mut String, page: &Page) {
         .iter()
         .map(|s| (&s.name, &s.stats))
         .chain(r.clients.iter().map(|c| (&c.name, &c.stats)));
-    for (i, (name, st)) in stats.clone().enumerate() {
+    let mut extras = Extras::default();
+    let kinds = r
+        .services
+        .iter()
+        .map(|_| EntityKind::Service)
+        .chain(r.clients.iter().map(|_| EntityKind::Client));
+    for (i, ((name, st), kind)) in stats.clone().zip(kinds.clone()).enumerate() {
+        if let Some(e) = page.entity(kind, name) {
+            extras
+                .objectives
+                .push((e.availability_objective * 100.0, colour(i)));
+        }
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
@@ -584,10 +667,11 @@ fn charts(out: &mut String, page: &Page) {
         &format!(
             "Availability per window (% of the requests that finished in the window and \
              succeeded), per service and client. Windows in which no request finished are left \
-             out.{}{shade_note}",
+             out. Thin dashed lines: each one's availability objective, in its colour.{}\
+             {shade_note}",
             points_note("the availability over")
         ),
-        time_chart(
+        time_chart_with(
             &page.axis(),
             &lines,
             &YAxis {
@@ -595,6 +679,8 @@ fn charts(out: &mut String, page: &Page) {
                 max: 100.0,
                 decimals: 0,
             },
+            &extras,
+            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
         ),
         &lines,
         (Extreme::Min, 1, " %"),
@@ -602,7 +688,14 @@ fn charts(out: &mut String, page: &Page) {
 
     // b. Latency p99.
     let mut lines = Vec::new();
-    for (i, (name, st)) in stats.enumerate() {
+    let mut extras = Extras::default();
+    for (i, ((name, st), kind)) in stats.zip(kinds).enumerate() {
+        if let Some(p99) = page.entity(kind, name).and_then(|e| e.latency_p99_objective) {
+            extras.objectives.push((p99.as_millis_f64(), colour(i)));
+        }
+        extras
+            .undefined
+            .push((colour(i), page.undefined_latency(&st.windows)));
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
@@ -615,16 +708,19 @@ fn charts(out: &mut String, page: &Page) {
             }),
         });
     }
-    let max = y_max(&lines, 1.0);
+    let objectives_max = extras.objectives.iter().map(|o| o.0).fold(0.0, f64::max);
+    let max = y_max(&lines, 1.0).max(objectives_max * 1.05);
     figure(
         out,
         &format!(
             "p99 latency of the successful requests per window (ms), per service and client; a \
-             client's latency includes its retries. Windows without a successful request are \
-             left out.{}{shade_note}",
+             client's latency includes its retries. Thin dashed lines: each one's p99 \
+             objective. Hatched along the top, in a line's colour: windows in which requests \
+             finished but none succeeded, so there is no latency to show; windows in which \
+             nothing finished are left out.{}{shade_note}",
             points_note("the highest window p99 of")
         ),
-        time_chart(
+        time_chart_with(
             &page.axis(),
             &lines,
             &YAxis {
@@ -632,6 +728,8 @@ fn charts(out: &mut String, page: &Page) {
                 max,
                 decimals: tick_decimals(max),
             },
+            &extras,
+            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
         ),
         &lines,
         (Extreme::Max, 1, " ms"),
@@ -862,8 +960,9 @@ fn figure(
                 .unwrap_or_else(|| "no data".to_owned());
             let _ = writeln!(
                 out,
-                "<li><span class=\"swatch\" style=\"background:{}\"></span>{} \
+                "<li data-c=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span>{} \
                  <span class=\"muted\">{}</span></li>",
+                css_colour(l.colour),
                 css_colour(l.colour),
                 escape(&l.name),
                 escape(&stat)
@@ -905,12 +1004,15 @@ fn render(
     Ok(svg)
 }
 
+/// A text of `size` px (at least 12: nothing on the page is smaller).
 fn text_style(size: u32) -> TextStyle<'static> {
-    TextStyle::from((FONT, size).into_font()).color(&BLACK)
+    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
+    TextStyle::from((FONT, px).into_font()).color(&BLACK)
 }
 
 fn bold_text_style(size: u32) -> TextStyle<'static> {
-    TextStyle::from((FONT, size, FontStyle::Bold).into_font()).color(&BLACK)
+    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
+    TextStyle::from((FONT, px, FontStyle::Bold).into_font()).color(&BLACK)
 }
 
 /// Grey bands over `[from, to)` of every fault, from `y0` to `y1`, numbered above the plot.
@@ -961,6 +1063,39 @@ fn no_data(chart: &mut Chart, x: f64, y: f64, message: &str) -> DrawResult {
 
 /// A time-series chart: one line per entry of `lines`, fault windows shaded behind them.
 fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, String> {
+    time_chart_with(
+        axis,
+        lines,
+        y,
+        &Extras::default(),
+        (CHART_WIDTH_PX, CHART_HEIGHT_PX),
+    )
+}
+
+/// What a time chart may draw besides its lines.
+#[derive(Default)]
+struct Extras {
+    /// Dashed horizontal objective lines: the value and the colour of the line it belongs to.
+    objectives: Vec<(f64, RGBColor)>,
+    /// Shaded bands between two values, under the lines: `(x, low, high)` points.
+    bands: Vec<(RGBColor, Vec<(f64, f64, f64)>)>,
+    /// Time spans `[from, to)` where a line's value is undefined (requests finished but none
+    /// succeeded, so there is no latency): hatched in the line's colour, over the whole height
+    /// when `undefined_full`, else in a strip along the top.
+    undefined: Vec<(RGBColor, Vec<(f64, f64)>)>,
+    undefined_full: bool,
+}
+
+/// A time-series chart of `size` with `extras`. The `<svg>` carries its plot area in pixels
+/// and the time and value ranges (`data-plot`), which the page's script reads to show values
+/// under the pointer and to zoom.
+fn time_chart_with(
+    axis: &TimeAxis,
+    lines: &[Line],
+    y: &YAxis,
+    extras: &Extras,
+    size: (u32, u32),
+) -> Result<String, String> {
     let x_max = axis.end_s;
     let x_decimals = tick_decimals(x_max);
     let y_decimals = y.decimals;
@@ -969,13 +1104,15 @@ fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, Stri
     } else {
         1.0
     };
-    render((CHART_WIDTH_PX, CHART_HEIGHT_PX), |root| {
+    let small = size.0 < CHART_WIDTH_PX;
+    let plot = std::cell::Cell::new((0, 0, 0, 0));
+    let svg = render(size, |root| {
         let mut chart = ChartBuilder::on(root)
-            .margin(10)
+            .margin(if small { 6 } else { 10 })
             .margin_top(22)
-            .margin_right(24)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
+            .margin_right(if small { 12 } else { 24 })
+            .x_label_area_size(if small { 36 } else { 44 })
+            .y_label_area_size(if small { 58 } else { 68 })
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
         let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
         let fy = |v: &f64| format!("{:.*}", y_decimals, v + 0.0);
@@ -983,6 +1120,8 @@ fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, Stri
             .configure_mesh()
             .x_desc("time (s)")
             .y_desc(y.desc)
+            .x_labels(if small { 5 } else { 10 })
+            .y_labels(if small { 5 } else { 10 })
             .x_label_formatter(&fx)
             .y_label_formatter(&fy)
             .label_style(text_style(13))
@@ -990,7 +1129,54 @@ fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, Stri
             .bold_line_style(BLACK.mix(0.08))
             .light_line_style(TRANSPARENT)
             .draw()?;
+        let (x0, y0) = chart.backend_coord(&(0.0, y_max));
+        let (x1, y1) = chart.backend_coord(&(x_max, 0.0));
+        plot.set((x0, y0, x1, y1));
         shade_faults(&mut chart, axis, 0.0, y_max)?;
+        for (colour, points) in &extras.bands {
+            let mut outline: Vec<(f64, f64)> = points.iter().map(|&(x, _, hi)| (x, hi)).collect();
+            outline.extend(points.iter().rev().map(|&(x, lo, _)| (x, lo.min(y_max))));
+            for p in &mut outline {
+                p.1 = p.1.min(y_max);
+            }
+            if outline.len() >= 4 {
+                chart.draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    colour.mix(0.18).filled(),
+                )))?;
+            }
+        }
+        let px_per_s = f64::from((x1 - x0).max(1)) / x_max;
+        let px_per_unit = f64::from((y1 - y0).max(1)) / y_max;
+        for (colour, spans) in &extras.undefined {
+            let (low, high) = if extras.undefined_full {
+                (0.0, y_max)
+            } else {
+                (y_max * 0.93, y_max)
+            };
+            for &(from, to) in spans {
+                hatch(
+                    &mut chart,
+                    *colour,
+                    (from, to),
+                    (low, high),
+                    (px_per_s, px_per_unit),
+                )?;
+            }
+        }
+        for &(value, colour) in &extras.objectives {
+            if value > 0.0 && value <= y_max {
+                let dash = 8.0 / px_per_s;
+                let mut x = 0.0;
+                while x < x_max {
+                    chart.draw_series(LineSeries::new(
+                        [(x, value), ((x + dash * 0.6).min(x_max), value)],
+                        colour.stroke_width(1),
+                    ))?;
+                    x += dash;
+                }
+            }
+        }
         let mut any = false;
         for line in lines {
             let style = line.colour.stroke_width(2);
@@ -1016,7 +1202,53 @@ fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, Stri
             no_data(&mut chart, x_max / 2.0, y_max / 2.0, "no data")?;
         }
         Ok(())
-    })
+    })?;
+    let (x0, y0, x1, y1) = plot.get();
+    Ok(svg.replacen(
+        "<svg ",
+        &format!(
+            "<svg class=\"ts\" data-plot=\"{x0} {y0} {x1} {y1}\" data-x=\"0 {x_max}\" \
+             data-y=\"0 {y_max}\" data-unit=\"{}\" ",
+            escape(y.desc)
+        ),
+        1,
+    ))
+}
+
+/// Diagonal hatching at 45° over `[from, to)` between `low` and `high`, one stroke every 7
+/// pixels, over a light fill: a value that does not exist there, rather than a gap in the line.
+fn hatch(
+    chart: &mut Chart,
+    colour: RGBColor,
+    (from, to): (f64, f64),
+    (low, high): (f64, f64),
+    (px_per_s, px_per_unit): (f64, f64),
+) -> DrawResult {
+    if to <= from || high <= low {
+        return Ok(());
+    }
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(from, low), (to, high)],
+        colour.mix(0.10).filled(),
+    )))?;
+    // A stroke starts at (c, low) and rises to (c + width, high): as many seconds wide as the
+    // band is pixels high, so 45° on the page; each is clipped to the span.
+    let width = (high - low) * px_per_unit / px_per_s;
+    let step = 7.0 / px_per_s;
+    let mut c = from - width;
+    while c < to {
+        let t0 = ((from - c) / width).max(0.0);
+        let t1 = ((to - c) / width).min(1.0);
+        if t0 < t1 {
+            let at = |t: f64| (c + width * t, low + (high - low) * t);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![at(t0), at(t1)],
+                colour.mix(0.7).stroke_width(1),
+            )))?;
+        }
+        c += step;
+    }
+    Ok(())
 }
 
 /// What a window is and what each entity's objectives are.

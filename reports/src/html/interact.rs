@@ -38,7 +38,7 @@ function setup(svg,n){
   var fig=svg.closest('figure'),series=[],byColour={};
   (fig?fig.querySelectorAll('li[data-c]'):[]).forEach(function(li){
     var m=li.querySelector('.muted'),name=li.textContent.replace(m?m.textContent:'','').trim();
-    var s={c:lc(li.getAttribute('data-c')),name:name,li:li,pts:[],els:[],on:true};series.push(s);byColour[s.c]=s;
+    var s={c:lc(li.getAttribute('data-c')),name:name,li:li,segs:[],els:[],on:true};series.push(s);byColour[s.c]=s;
     li.addEventListener('click',function(){s.on=!s.on;li.classList.toggle('off',!s.on);s.els.forEach(function(e){e.style.display=s.on?'':'none';});});
   });
   var moved=[],first=true;
@@ -50,11 +50,17 @@ function setup(svg,n){
     moved.push(e);
     var s=byColour[t==='polyline'?stroke:fill];
     if(s){s.els.push(e);
-      if(t==='polyline'&&e.getAttribute('stroke-width')==='2'&&e.getAttribute('opacity')==='1')nums(e.getAttribute('points').replace(/,/g,' ')).forEach(function(v,i,a){if(i%2===0&&i+1<a.length)s.pts.push([v,a[i+1]]);});
-      if(t==='circle')s.pts.push([+e.getAttribute('cx'),+e.getAttribute('cy')]);}
+      if(t==='polyline'&&e.getAttribute('stroke-width')==='2'&&e.getAttribute('opacity')==='1'){var seg=[];nums(e.getAttribute('points').replace(/,/g,' ')).forEach(function(v,i,a){if(i%2===0&&i+1<a.length)seg.push([v,a[i+1]]);});if(seg.length)s.segs.push(seg);}
+      if(t==='circle')s.segs.push([[+e.getAttribute('cx'),+e.getAttribute('cy')]]);}
     if(t==='polyline')e.setAttribute('vector-effect','non-scaling-stroke');
   });
-  series.forEach(function(s){s.pts.sort(function(a,b){return a[0]-b[0];});});
+  // The value of a series at pixel x: on a line, interpolated between its points; else the
+  // nearest point within reach.
+  function at(s,ox,reach){var best=null,dist=Infinity;
+    s.segs.forEach(function(seg){
+      for(var i=0;i+1<seg.length;i++){var a=seg[i],b=seg[i+1];if(a[0]<=ox&&ox<=b[0]){best=b[0]>a[0]?a[1]+(b[1]-a[1])*(ox-a[0])/(b[0]-a[0]):Math.min(a[1],b[1]);dist=0;}}
+      seg.forEach(function(p){var dd=Math.abs(p[0]-ox);if(dd<dist&&dd<=reach){dist=dd;best=p[1];}});});
+    return best;}
   var clip=el(svg,'clipPath',{id:'fl-clip-'+n});clip.appendChild(el(svg,'rect',{x:P[0],y:P[1],width:P[2]-P[0],height:P[3]-P[1]}));
   var outer=el(svg,'g',{'clip-path':'url(#fl-clip-'+n+')'}),inner=el(svg,'g',{});outer.appendChild(inner);
   if(moved.length)svg.insertBefore(outer,moved[0]);
@@ -72,9 +78,8 @@ function setup(svg,n){
   function hover(x,cx,cy){
     if(x<P[0]||x>P[2]){cursor.setAttribute('visibility','hidden');tip.hidden=true;return 0;}
     var t=timeAt(x),ox=origX(t),r=range(),reach=Math.max(4,(P[2]-P[0])*0.02*(r[1]-r[0])/(X[1]-X[0])),rows=[];
-    series.forEach(function(s){if(!s.on||!s.pts.length)return;var best=null;
-      s.pts.forEach(function(p){if(!best||Math.abs(p[0]-ox)<Math.abs(best[0]-ox))best=p;});
-      if(best&&Math.abs(best[0]-ox)<=reach)rows.push('<div><span class="swatch" style="background:'+s.c+'"></span>'+s.name.replace(/&/g,'&amp;').replace(/</g,'&lt;')+': <b>'+fmt(value(best[1]))+'</b></div>');});
+    series.forEach(function(s){if(!s.on)return;var y=at(s,ox,reach);
+      if(y!==null)rows.push('<div><span class="swatch" style="background:'+s.c+'"></span>'+s.name.replace(/&/g,'&amp;').replace(/</g,'&lt;')+': <b>'+fmt(value(y))+'</b></div>');});
     cursor.setAttribute('x1',x);cursor.setAttribute('x2',x);cursor.setAttribute('visibility','visible');
     tip.innerHTML='<div>t = '+fmt(t)+' s</div>'+(rows.length?rows.join(''):'<div>no value here</div>');
     tip.hidden=false;tip.style.left=(cx+14)+'px';tip.style.top=(cy+14)+'px';
@@ -102,7 +107,7 @@ function setZoom(z){zoom=z;charts.forEach(function(c){c.apply();});
 [].forEach.call(svgs,function(svg,n){var c=setup(svg,n);charts.push(c);svg.setAttribute('data-ready','1');});
 var hovered=0;
 charts.forEach(function(c){var r=c.svg.getBoundingClientRect(),vb=c.svg.viewBox.baseVal,s=vb&&vb.width?r.width/vb.width:1;
-  for(var f=0.1;f<1;f+=0.1){var x=c.P[0]+f*(c.P[2]-c.P[0]);if(c.hover(x,r.left+x*s,r.top)>0){hovered++;c.svg.setAttribute('data-hover','1');break;}}});
+  for(var f=0.05;f<1;f+=0.05){var x=c.P[0]+f*(c.P[2]-c.P[0]);if(c.hover(x,r.left+x*s,r.top)>0){hovered++;c.svg.setAttribute('data-hover','1');break;}}});
 charts.forEach(function(c){c.hover(-1,0,0);});
 if(charts.length){var X=charts[0].X;setZoom([X[0]+(X[1]-X[0])/4,X[0]+(X[1]-X[0])/2]);var zoomed=charts.every(function(c){return /matrix/.test(c.svg.querySelector('g[clip-path] > g').getAttribute('transform')||'');});setZoom(null);body.setAttribute('data-zoom',zoomed?'ok':'failed');}
 var widest=0;d.querySelectorAll('table').forEach(function(t){widest=Math.max(widest,t.scrollWidth);});

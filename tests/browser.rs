@@ -62,7 +62,10 @@ fn dump_dom(browser: &Path, page: &Path, profile: &Path) -> String {
         if start.elapsed() > BROWSER_TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("chromium took more than {BROWSER_TIMEOUT:?} on {}", page.display());
+            panic!(
+                "chromium took more than {BROWSER_TIMEOUT:?} on {}",
+                page.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -690,7 +690,10 @@ fn charts(out: &mut String, page: &Page) {
     let mut lines = Vec::new();
     let mut extras = Extras::default();
     for (i, ((name, st), kind)) in stats.zip(kinds).enumerate() {
-        if let Some(p99) = page.entity(kind, name).and_then(|e| e.latency_p99_objective) {
+        if let Some(p99) = page
+            .entity(kind, name)
+            .and_then(|e| e.latency_p99_objective)
+        {
             extras.objectives.push((p99.as_millis_f64(), colour(i)));
         }
         extras

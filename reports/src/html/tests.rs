@@ -163,7 +163,9 @@ fn check_well_formed(page: &str) {
     assert!(!page.contains(" src="));
     // Every text at least 12 px: plotters writes `font-size="N"`, the CSS `font-size:N`.
     for size in page.split("font-size=\"").skip(1) {
-        let px: f64 = size[..size.find('"').expect("closed")].parse().expect("a size");
+        let px: f64 = size[..size.find('"').expect("closed")]
+            .parse()
+            .expect("a size");
         assert!(px >= 11.99, "font-size {px}");
     }
     for size in page.split("font-size:").skip(1) {
@@ -171,7 +173,10 @@ fn check_well_formed(page: &str) {
         if let Some(px) = value.strip_suffix("px") {
             assert!(px.parse::<f64>().expect("px") >= 12.0, "font-size {value}");
         } else if let Some(em) = value.strip_suffix("em") {
-            assert!(em.parse::<f64>().expect("em") * 16.0 >= 12.0, "font-size {value}");
+            assert!(
+                em.parse::<f64>().expect("em") * 16.0 >= 12.0,
+                "font-size {value}"
+            );
         }
     }
     assert!(page.ends_with("</script>\n</body>\n</html>\n"));

@@ -165,10 +165,9 @@ fn latency_bands(out: &mut String, page: &Page) {
         for run in band.chunk_by(|a, b| b.0 - a.0 <= page.bucket_s() * 1.5) {
             extras.bands.push((base, run.to_vec()));
         }
-        extras.undefined.push((
-            RGBColor(0xcb, 0x18, 0x1d),
-            page.undefined_latency(windows),
-        ));
+        extras
+            .undefined
+            .push((RGBColor(0xcb, 0x18, 0x1d), page.undefined_latency(windows)));
         let max = y_max(&lines, 1.0).max(objective.map_or(0.0, |d| d.as_millis_f64() * 1.05));
         figure(
             out,
@@ -276,10 +275,7 @@ fn retries(out: &mut String, page: &Page) {
                 (w.ok + w.failed(), calls)
             })
             .collect();
-        totals.push(format!(
-            "{name} {} retries, {} hedges",
-            e.retries, e.hedges
-        ));
+        totals.push(format!("{name} {} retries, {} hedges", e.retries, e.hedges));
         lines.push(Line {
             name: name.clone(),
             colour: colour(k),

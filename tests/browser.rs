@@ -30,6 +30,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// The DOM of `page` after its scripts ran, from a fresh profile.
+#[allow(clippy::disallowed_methods)] // the browser's time limit is wall-clock time
 fn dump_dom(browser: &Path, page: &Path, profile: &Path) -> String {
     let _ = std::fs::remove_dir_all(profile);
     let mut child = Command::new(browser)
@@ -132,6 +133,7 @@ fn check_page(label: &str, source: &str, dom: &str) {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // measures the browser's wall-clock time, for the log
 fn every_library_report_and_a_compare_page_run_in_chromium() {
     let Some(browser) = chromium() else {
         eprintln!("skipped: no chromium (install Debian's chromium to run this test)");

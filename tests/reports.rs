@@ -750,3 +750,54 @@ fn merged_windows_are_announced_in_every_format() {
         assert!(stdout(&out).contains(needle), "{format} lacks {needle:?}");
     }
 }
+
+/// Two scenarios can look alike in the availability columns and differ in what their
+/// policies did: compare lists it per side. The retry storm has no breaker and retries
+/// much; its breaker twin opens the breaker and retries far less.
+#[test]
+fn compare_shows_the_policy_activity_of_both_sides() {
+    let storm = library("metastable-retry-storm.ron");
+    let breaker = library("metastable-breaker.ron");
+    let (a, b) = (
+        storm.to_str().expect("utf-8"),
+        breaker.to_str().expect("utf-8"),
+    );
+    let text = ok(&["compare", a, b, "--seeds", "1..2"]);
+    let row = |what: &str| -> (u64, u64) {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(what))
+            .unwrap_or_else(|| panic!("no {what} row in\n{text}"));
+        let numbers: Vec<u64> = line[line.find(what).expect("row") + what.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        (numbers[0], numbers[1])
+    };
+    assert!(text.contains("policy activity over all seeds (A / B):"));
+    let (opens_a, opens_b) = row("breaker opens");
+    assert_eq!(opens_a, 0, "the storm has no breaker");
+    assert!(opens_b > 0, "the breaker opened");
+    let (retries_a, retries_b) = row("retries");
+    assert!(retries_a > 2 * retries_b, "{retries_a} vs {retries_b}");
+    let md = ok(&["compare", a, b, "--seeds", "1..2", "--format", "md"]);
+    assert!(
+        md.contains(&format!("| breaker opens | 0 | {opens_b} |")),
+        "{md}"
+    );
+    let html = ok(&["compare", a, b, "--seeds", "1..2", "--format", "html"]);
+    assert!(html.contains("<h2>Policy activity</h2>"));
+    assert!(html.contains(&format!(
+        "<tr><td>breaker opens</td><td class=\"num\">0</td><td class=\"num\">{opens_b}</td>"
+    )));
+    // A scenario against itself: the same activity on both sides.
+    let same = ok(&["compare", a, a, "--seeds", "1..2"]);
+    let line = same
+        .lines()
+        .find(|l| l.trim_start().starts_with("retries "))
+        .expect("a retries row");
+    assert!(
+        line.ends_with(&format!(" {retries_a} / {retries_a}")),
+        "{line}"
+    );
+}

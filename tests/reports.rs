@@ -120,8 +120,10 @@ fn html_is_self_contained_with_one_svg_per_chart() {
             "<{tag}> opened {open} times, closed {close} times"
         );
     }
-    // Availability, latency, queue depth, busy workers and the cascade timeline.
-    assert_eq!(page.matches("<svg").count(), 5);
+    // Availability, latency, queue depth, busy workers, the cascade timeline, then the
+    // traffic: throughput, the shoppers' latency band, amplification, retries and one small
+    // chart per edge (four).
+    assert_eq!(page.matches("<svg").count(), 13);
     for figure in page.split("<figure").skip(1) {
         let figure = &figure[..figure.find("</figure>").expect("closed figure")];
         assert_eq!(figure.matches("<svg").count(), 1, "one chart per figure");
@@ -129,7 +131,8 @@ fn html_is_self_contained_with_one_svg_per_chart() {
     let namespace = "http://www.w3.org/2000/svg";
     let without_namespace = page.replace(namespace, "");
     assert!(!without_namespace.contains("http://") && !without_namespace.contains("https://"));
-    assert!(!page.contains("<script"), "no script needed");
+    // The one inline script only adds interaction (tests/browser.rs runs it).
+    assert_eq!(page.matches("<script").count(), 1);
     assert!(page.contains("payments latency x10"));
     assert_eq!(
         page,
@@ -452,7 +455,7 @@ fn compare_shows_the_fix_and_does_not_depend_on_threads() {
 #[test]
 fn html_charts_the_breaker_states() {
     let page = report(&library("metastable-breaker.ron"), 1, "html");
-    assert_eq!(page.matches("<svg").count(), 6);
+    assert!(page.contains("<h3>Circuit breakers</h3>\n<figure>"));
     assert!(page.contains("Circuit breaker states over time"));
     assert!(!page.contains("No circuit breakers are configured"));
     for state in ["closed", "half_open", "open"] {
@@ -746,4 +749,55 @@ fn merged_windows_are_announced_in_every_format() {
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stdout(&out).contains(needle), "{format} lacks {needle:?}");
     }
+}
+
+/// Two scenarios can look alike in the availability columns and differ in what their
+/// policies did: compare lists it per side. The retry storm has no breaker and retries
+/// much; its breaker twin opens the breaker and retries far less.
+#[test]
+fn compare_shows_the_policy_activity_of_both_sides() {
+    let storm = library("metastable-retry-storm.ron");
+    let breaker = library("metastable-breaker.ron");
+    let (a, b) = (
+        storm.to_str().expect("utf-8"),
+        breaker.to_str().expect("utf-8"),
+    );
+    let text = ok(&["compare", a, b, "--seeds", "1..2"]);
+    let row = |what: &str| -> (u64, u64) {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(what))
+            .unwrap_or_else(|| panic!("no {what} row in\n{text}"));
+        let numbers: Vec<u64> = line[line.find(what).expect("row") + what.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        (numbers[0], numbers[1])
+    };
+    assert!(text.contains("policy activity over all seeds (A / B):"));
+    let (opens_a, opens_b) = row("breaker opens");
+    assert_eq!(opens_a, 0, "the storm has no breaker");
+    assert!(opens_b > 0, "the breaker opened");
+    let (retries_a, retries_b) = row("retries");
+    assert!(retries_a > 2 * retries_b, "{retries_a} vs {retries_b}");
+    let md = ok(&["compare", a, b, "--seeds", "1..2", "--format", "md"]);
+    assert!(
+        md.contains(&format!("| breaker opens | 0 | {opens_b} |")),
+        "{md}"
+    );
+    let html = ok(&["compare", a, b, "--seeds", "1..2", "--format", "html"]);
+    assert!(html.contains("<h2>Policy activity</h2>"));
+    assert!(html.contains(&format!(
+        "<tr><td>breaker opens</td><td class=\"num\">0</td><td class=\"num\">{opens_b}</td>"
+    )));
+    // A scenario against itself: the same activity on both sides.
+    let same = ok(&["compare", a, a, "--seeds", "1..2"]);
+    let line = same
+        .lines()
+        .find(|l| l.trim_start().starts_with("retries "))
+        .expect("a retries row");
+    assert!(
+        line.ends_with(&format!(" {retries_a} / {retries_a}")),
+        "{line}"
+    );
 }

@@ -30,6 +30,9 @@ pub struct AggregateEntity {
     pub latency: Histogram,
     /// Per window, summed over seeds: (ok, failed).
     pub windows: Vec<(u64, u64)>,
+    /// Per window, the sum over seeds of the window's p99 (ns) and the seeds that had a
+    /// success in it: the compare page charts their mean.
+    pub p99_windows: Vec<(u128, u32)>,
     /// Per seed, in seed order: (seed, availability, p99 in ms), for intervals on the
     /// differences B - A paired by seed.
     pub per_seed: Vec<(u64, f64, f64)>,
@@ -72,6 +75,11 @@ pub struct Aggregate {
     pub blast_radius_max: usize,
     /// Seeds whose run a limit stopped before the scenario's end: their figures are partial.
     pub incomplete_seeds: Vec<u64>,
+    /// What the policies did, over every seed.
+    pub activity: crate::activity::PolicyActivity,
+    /// The scripted faults' `[from, to)` in seconds, of the first seed (the same in every
+    /// seed unless a fault is random).
+    pub faults_s: Vec<(f64, f64)>,
 }
 
 impl Aggregate {
@@ -91,6 +99,8 @@ impl Aggregate {
             blast_radius_sum: 0,
             blast_radius_max: 0,
             incomplete_seeds: Vec::new(),
+            activity: Default::default(),
+            faults_s: Vec::new(),
         }
     }
 
@@ -111,6 +121,7 @@ impl Aggregate {
                     attempts: 0,
                     latency: Histogram::new(),
                     windows: Vec::new(),
+                    p99_windows: Vec::new(),
                     per_seed: Vec::new(),
                 });
                 self.entities.len() - 1
@@ -121,7 +132,15 @@ impl Aggregate {
 
     /// Folds one run in. Call in seed order.
     pub fn add(&mut self, result: &RunResult, analysis: &Analysis) {
+        if self.seeds.is_empty() {
+            self.faults_s = analysis
+                .faults
+                .iter()
+                .map(|f| (f.from.as_secs_f64(), f.to.as_secs_f64()))
+                .collect();
+        }
         self.seeds.push(result.seed);
+        self.activity.add(result);
         if !crate::common::is_complete(result) {
             self.incomplete_seeds.push(result.seed);
         }
@@ -142,6 +161,15 @@ impl Aggregate {
             for (sum, w) in e.windows.iter_mut().zip(&stats.windows) {
                 sum.0 += w.ok;
                 sum.1 += w.failed();
+            }
+            if e.p99_windows.len() < stats.windows.len() {
+                e.p99_windows.resize(stats.windows.len(), (0, 0));
+            }
+            for (sum, w) in e.p99_windows.iter_mut().zip(&stats.windows) {
+                if w.ok > 0 {
+                    sum.0 += u128::from(w.latency_ns_p99);
+                    sum.1 += 1;
+                }
             }
         };
         for s in &result.services {
@@ -474,6 +502,15 @@ pub fn compare_text(c: &Comparison) -> String {
     out.push_str(
         "(delta pp: pooled; 95% ci and verdicts: per-seed differences paired by seed)\n\n",
     );
+    let activity = crate::activity::diff(&c.a.activity, &c.b.activity);
+    if !activity.is_empty() {
+        let width = activity.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "policy activity over all seeds (A / B):");
+        for (what, a, b) in &activity {
+            let _ = writeln!(out, "  {what:<width$}  {a:>9} / {b}");
+        }
+        out.push('\n');
+    }
     for (label, agg) in [("A", &c.a), ("B", &c.b)] {
         let _ = writeln!(
             out,
@@ -669,6 +706,13 @@ pub fn compare_markdown(c: &Comparison) -> String {
     out.push('\n');
     for line in verdicts(c) {
         let _ = writeln!(out, "- **{}**", esc(&line));
+    }
+    let activity = crate::activity::diff(&c.a.activity, &c.b.activity);
+    if !activity.is_empty() {
+        out.push_str("\n| policy activity, all seeds | A | B |\n|---|---:|---:|\n");
+        for (what, a, b) in &activity {
+            let _ = writeln!(out, "| {what} | {a} | {b} |");
+        }
     }
     out.push_str("\n_delta pp is pooled over seeds; the 95% interval and the verdicts come from the per-seed differences, paired by seed._\n\n");
     out.push_str(

@@ -1,13 +1,20 @@
 //! The self-contained HTML report of a run: what happened after each fault, a summary table,
 //! charts of the per-window time series drawn as inline SVG with plotters, and the objectives
-//! the analysis judged against. No script, no external URL, no wall clock: the same run and
-//! analysis always give the same bytes.
+//! the analysis judged against. No external URL, no wall clock: the same run and analysis
+//! always give the same bytes. The charts are drawn here, in Rust; a small inline script
+//! (`interact`) only adds hover values, zoom and series toggles, so the page reads without it.
 
+mod breakers;
+mod chart;
 mod compare;
 mod gantt;
+mod interact;
 mod ops;
 mod queues;
+mod traffic;
 
+use breakers::breaker_figure;
+use chart::{Extras, time_chart, time_chart_with};
 pub use compare::compare_html;
 use gantt::{gantt_figure, short_label};
 use std::error::Error;
@@ -40,6 +47,11 @@ const GANTT_LABEL_CHARS_MAX: usize = 36;
 /// windows, which bounds the page weight (a plot is about this many pixels wide anyway).
 const POINTS_PER_LINE_MAX: usize = 900;
 const FONT: &str = "sans-serif";
+/// Beyond this many failure causes, the summary lists them in one cell instead of columns.
+const SUMMARY_CAUSE_COLUMNS_MAX: usize = 5;
+/// plotters' SVG backend writes a font of size `s` as `s / 1.24` px: sizes are scaled by this
+/// so that a text style of 13 is 13 px on the page.
+const PLOTTERS_FONT_SCALE: f64 = 1.24;
 
 /// 32 colours for the lines, distinguishable on white; entities beyond 32 reuse them.
 const PALETTE: [(u8, u8, u8); 32] = [
@@ -95,7 +107,7 @@ const SYMPTOMS: [Symptom; 5] = [
 ];
 
 const CSS: &str = "\
-body{font-family:sans-serif;margin:24px auto;max-width:1040px;padding:0 12px;color:#222;line-height:1.4}
+body{font-family:sans-serif;font-size:16px;margin:24px auto;max-width:1040px;padding:0 12px;color:#222;line-height:1.4}
 h1{font-size:1.5em;margin-bottom:4px}
 h2{font-size:1.2em;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .meta{color:#555;margin-top:0}
@@ -112,6 +124,11 @@ figure svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:0.9em;color:#444;margin-bottom:6px}
 ul.legend{list-style:none;padding:0;margin:6px 0 0 0;font-size:0.85em;display:flex;flex-wrap:wrap}
 ul.legend li{margin:1px 0;width:245px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:8px}
+.grid figure{margin:0}
+td.causes{font-size:0.85em;max-width:260px}
+table.summary td:first-child{white-space:nowrap}
+
 .swatch{display:inline-block;width:14px;height:10px;margin-right:6px;vertical-align:middle;border:1px solid #0002}
 .note{color:#666;font-style:italic}
 .muted{color:#888}
@@ -134,7 +151,11 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     );
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        out,
+        "<style>\n{CSS}{}</style>\n</head>\n<body>",
+        interact::CSS
+    );
     let _ = writeln!(out, "<h1>{title}</h1>");
     let outcome = &result.outcome;
     let _ = writeln!(
@@ -158,9 +179,11 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     summary(&mut out, &page);
     policies(&mut out, page.result);
     charts(&mut out, &page);
+    traffic::figures(&mut out, &page);
     explanations(&mut out, &page);
     crate::stores::html(&mut out, result);
 
+    interact::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -253,6 +276,41 @@ impl<'a> Page<'a> {
             group,
             faults_s,
         }
+    }
+
+    /// The health record of the service or client `name`.
+    fn entity(&self, kind: EntityKind, name: &str) -> Option<&EntityHealth> {
+        self.analysis
+            .entities
+            .iter()
+            .find(|e| e.kind == kind && e.name == name)
+    }
+
+    /// The time spans, in seconds, of the buckets of `windows` in which requests finished but
+    /// none succeeded: no latency exists there.
+    fn undefined_latency(&self, windows: &[models::metrics::Window]) -> Vec<(f64, f64)> {
+        let mut spans: Vec<(f64, f64)> = Vec::new();
+        for (b, bucket) in windows.chunks(self.group).enumerate() {
+            let ok: u64 = bucket.iter().map(|w| w.ok).sum();
+            let failed: u64 = bucket.iter().map(|w| w.failed()).sum();
+            if ok == 0 && failed > 0 {
+                let start = ((b * self.group) as u64).saturating_mul(self.window_ns);
+                let stop = start
+                    .saturating_add((bucket.len() as u64).saturating_mul(self.window_ns))
+                    .min(self.end_ns);
+                let (from, to) = (start as f64 / 1e9, stop as f64 / 1e9);
+                match spans.last_mut() {
+                    Some(last) if last.1 >= from => last.1 = to,
+                    _ => spans.push((from, to)),
+                }
+            }
+        }
+        spans
+    }
+
+    /// The time one point of a line stands for, in seconds.
+    fn bucket_s(&self) -> f64 {
+        (self.group as u64).saturating_mul(self.window_ns) as f64 / 1e9
     }
 
     fn end_s(&self) -> f64 {
@@ -414,12 +472,6 @@ fn summary(out: &mut String, page: &Page) {
         out.push_str("<p class=\"note\">No services or clients.</p>\n");
         return;
     }
-    out.push_str("<table>\n<thead><tr><th>name</th><th>kind</th><th>requests</th><th>ok</th>");
-    out.push_str("<th>failed</th><th>availability %</th><th>p50 ms</th><th>p99 ms</th>");
-    for cause in FailureCause::ALL {
-        let _ = write!(out, "<th>{}</th>", cause.as_str());
-    }
-    out.push_str("<th>in flight</th></tr></thead>\n<tbody>\n");
     let rows = r
         .services
         .iter()
@@ -429,6 +481,24 @@ fn summary(out: &mut String, page: &Page) {
                 .iter()
                 .map(|c| (c.name.as_str(), "client", &c.stats)),
         );
+    // Only the causes that occurred get a column, and beyond a few they share one wrapped
+    // cell, so that the table fits the page (19 columns did not).
+    let causes: Vec<FailureCause> = FailureCause::ALL
+        .into_iter()
+        .filter(|&c| rows.clone().any(|(_, _, st)| st.failed_by(c) > 0))
+        .collect();
+    let cause_columns = causes.len() <= SUMMARY_CAUSE_COLUMNS_MAX;
+    out.push_str("<table class=\"summary\">\n<thead><tr><th>name</th><th>kind</th>");
+    out.push_str("<th>requests</th><th>ok</th><th>failed</th><th>availability %</th>");
+    out.push_str("<th>p50 ms</th><th>p99 ms</th><th>in flight</th>");
+    if cause_columns {
+        for cause in &causes {
+            let _ = write!(out, "<th>{}</th>", cause.as_str());
+        }
+    } else {
+        out.push_str("<th>failed by cause</th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
     for (i, (name, kind, st)) in rows.enumerate() {
         let h = &st.latency;
         let availability = if st.ok + st.failed() == 0 {
@@ -450,14 +520,20 @@ fn summary(out: &mut String, page: &Page) {
             ms_cell(h.count(), h.quantile(0.5).as_nanos()),
             ms_cell(h.count(), h.quantile(0.99).as_nanos()),
         ];
-        cells.extend(
-            FailureCause::ALL
-                .iter()
-                .map(|&c| st.failed_by(c).to_string()),
-        );
         cells.push(st.in_flight().to_string());
+        if cause_columns {
+            cells.extend(causes.iter().map(|&c| st.failed_by(c).to_string()));
+        }
         for cell in cells {
             let _ = write!(out, "<td class=\"num\">{cell}</td>");
+        }
+        if !cause_columns {
+            let listed: Vec<String> = causes
+                .iter()
+                .filter(|&&c| st.failed_by(c) > 0)
+                .map(|&c| format!("{} {}", c.as_str(), st.failed_by(c)))
+                .collect();
+            let _ = write!(out, "<td class=\"causes\">{}</td>", listed.join(", "));
         }
         out.push_str("</tr>\n");
     }
@@ -568,7 +644,18 @@ fn charts(out: &mut String, page: &Page) {
         .iter()
         .map(|s| (&s.name, &s.stats))
         .chain(r.clients.iter().map(|c| (&c.name, &c.stats)));
-    for (i, (name, st)) in stats.clone().enumerate() {
+    let mut extras = Extras::default();
+    let kinds = r
+        .services
+        .iter()
+        .map(|_| EntityKind::Service)
+        .chain(r.clients.iter().map(|_| EntityKind::Client));
+    for (i, ((name, st), kind)) in stats.clone().zip(kinds.clone()).enumerate() {
+        if let Some(e) = page.entity(kind, name) {
+            extras
+                .objectives
+                .push((e.availability_objective * 100.0, colour(i)));
+        }
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
@@ -584,10 +671,11 @@ fn charts(out: &mut String, page: &Page) {
         &format!(
             "Availability per window (% of the requests that finished in the window and \
              succeeded), per service and client. Windows in which no request finished are left \
-             out.{}{shade_note}",
+             out. Thin dashed lines: each one's availability objective, in its colour.{}\
+             {shade_note}",
             points_note("the availability over")
         ),
-        time_chart(
+        time_chart_with(
             &page.axis(),
             &lines,
             &YAxis {
@@ -595,6 +683,8 @@ fn charts(out: &mut String, page: &Page) {
                 max: 100.0,
                 decimals: 0,
             },
+            &extras,
+            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
         ),
         &lines,
         (Extreme::Min, 1, " %"),
@@ -602,7 +692,17 @@ fn charts(out: &mut String, page: &Page) {
 
     // b. Latency p99.
     let mut lines = Vec::new();
-    for (i, (name, st)) in stats.enumerate() {
+    let mut extras = Extras::default();
+    for (i, ((name, st), kind)) in stats.zip(kinds).enumerate() {
+        if let Some(p99) = page
+            .entity(kind, name)
+            .and_then(|e| e.latency_p99_objective)
+        {
+            extras.objectives.push((p99.as_millis_f64(), colour(i)));
+        }
+        extras
+            .undefined
+            .push((colour(i), page.undefined_latency(&st.windows)));
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
@@ -615,16 +715,19 @@ fn charts(out: &mut String, page: &Page) {
             }),
         });
     }
-    let max = y_max(&lines, 1.0);
+    let objectives_max = extras.objectives.iter().map(|o| o.0).fold(0.0, f64::max);
+    let max = y_max(&lines, 1.0).max(objectives_max * 1.05);
     figure(
         out,
         &format!(
             "p99 latency of the successful requests per window (ms), per service and client; a \
-             client's latency includes its retries. Windows without a successful request are \
-             left out.{}{shade_note}",
+             client's latency includes its retries. Thin dashed lines: each one's p99 \
+             objective. Hatched along the top, in a line's colour: windows in which requests \
+             finished but none succeeded, so there is no latency to show; windows in which \
+             nothing finished are left out.{}{shade_note}",
             points_note("the highest window p99 of")
         ),
-        time_chart(
+        time_chart_with(
             &page.axis(),
             &lines,
             &YAxis {
@@ -632,6 +735,8 @@ fn charts(out: &mut String, page: &Page) {
                 max,
                 decimals: tick_decimals(max),
             },
+            &extras,
+            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
         ),
         &lines,
         (Extreme::Max, 1, " ms"),
@@ -716,131 +821,6 @@ fn charts(out: &mut String, page: &Page) {
     queues::queue_figures(out, page, shade_note);
 }
 
-/// A breaker state's colour: closed green, half-open amber, open red.
-fn state_colour(state: models::policy::breaker::BreakerState) -> RGBColor {
-    use models::policy::breaker::BreakerState as S;
-    match state {
-        S::Closed => RGBColor(0x74, 0xc4, 0x76),
-        S::HalfOpen => RGBColor(0xfd, 0xae, 0x6b),
-        S::Open => RGBColor(0xde, 0x2d, 0x26),
-    }
-}
-
-/// A breaker's state from one time to another, in seconds.
-type StateSpan = (f64, f64, models::policy::breaker::BreakerState);
-
-/// The circuit breakers' states over time: one row per breaker (per edge and calling replica).
-fn breaker_figure(out: &mut String, page: &Page) {
-    use models::policy::breaker::BreakerState;
-    out.push_str("<h3>Circuit breakers</h3>\n");
-    let mut rows: Vec<(String, Vec<StateSpan>)> = Vec::new();
-    let end = page.end_s();
-    let names = crate::common::edge_names(&page.result.edges);
-    for (e, name) in page.result.edges.iter().zip(&names) {
-        for b in &e.breakers {
-            let mut label = name.clone();
-            if e.breakers.len() > 1 {
-                label.push_str(&format!(" #{}", b.replica));
-            }
-            // The state from each transition to the next; closed from the start.
-            let mut spans = Vec::new();
-            let (mut at, mut state) = (0.0, BreakerState::Closed);
-            for t in &b.transitions {
-                let t_s = t.at.as_secs_f64().min(end);
-                spans.push((at, t_s, state));
-                (at, state) = (t_s, t.to);
-            }
-            spans.push((at, end, state));
-            rows.push((short_label(&label), spans));
-        }
-    }
-    if rows.is_empty() {
-        out.push_str("<p>No circuit breakers are configured in this scenario.</p>\n");
-        return;
-    }
-    out.push_str("<figure>\n");
-    let _ = writeln!(
-        out,
-        "<figcaption>{}</figcaption>",
-        escape(
-            "Circuit breaker states over time, one row per breaker (per call edge and calling \
-             replica): closed, open (calls refused at once) and half-open (probing)."
-        )
-    );
-    let n = rows.len();
-    let label_chars = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let label_px = (label_chars as u32 * 7 + 16).clamp(80, 300);
-    let height = 22 + 10 + 44 + GANTT_ROW_PX * n as u32;
-    let x_decimals = tick_decimals(end);
-    let top = n as f64;
-    push_svg(
-        out,
-        render((CHART_WIDTH_PX, height), |root| {
-            let mut chart = ChartBuilder::on(root)
-                .margin(10)
-                .margin_top(22)
-                .margin_right(24)
-                .x_label_area_size(44)
-                .y_label_area_size(label_px)
-                .build_cartesian_2d(0f64..end, 0f64..top)?;
-            let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
-            chart
-                .configure_mesh()
-                .x_desc("time (s)")
-                .x_label_formatter(&fx)
-                .label_style(text_style(13))
-                .axis_desc_style(text_style(14))
-                .disable_y_mesh()
-                .y_labels(0)
-                .bold_line_style(BLACK.mix(0.08))
-                .light_line_style(TRANSPARENT)
-                .draw()?;
-            shade_faults(&mut chart, &page.axis(), 0.0, top)?;
-            // A half-open probe of a fraction of a second would vanish: open and half-open
-            // spans get at least two pixels.
-            let plot_px = CHART_WIDTH_PX.saturating_sub(label_px + 10 + 24).max(1);
-            let min_s = 2.0 * end / f64::from(plot_px);
-            for (r, (label, spans)) in rows.iter().enumerate() {
-                let y = top - r as f64;
-                for &(from, to, state) in spans {
-                    let to = if state == BreakerState::Closed {
-                        to
-                    } else {
-                        to.max(from + min_s).min(end)
-                    };
-                    if to > from {
-                        chart.draw_series(std::iter::once(Rectangle::new(
-                            [(from, y - 0.8), (to, y - 0.2)],
-                            state_colour(state).filled(),
-                        )))?;
-                    }
-                }
-                let (px, py) = chart.backend_coord(&(0.0, y - 0.5));
-                root.draw(&Text::new(
-                    label.clone(),
-                    (px - 6, py),
-                    text_style(13).pos(Pos::new(HPos::Right, VPos::Center)),
-                ))?;
-            }
-            Ok(())
-        }),
-    );
-    out.push_str("<ul class=\"legend\">\n");
-    for state in [
-        BreakerState::Closed,
-        BreakerState::HalfOpen,
-        BreakerState::Open,
-    ] {
-        let _ = writeln!(
-            out,
-            "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
-            css_colour(state_colour(state)),
-            state.name()
-        );
-    }
-    out.push_str("</ul>\n</figure>\n");
-}
-
 /// A `<figure>`: the caption, the chart or why it could not be drawn, then the legend of
 /// `lines`.
 fn figure(
@@ -862,8 +842,9 @@ fn figure(
                 .unwrap_or_else(|| "no data".to_owned());
             let _ = writeln!(
                 out,
-                "<li><span class=\"swatch\" style=\"background:{}\"></span>{} \
+                "<li data-c=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span>{} \
                  <span class=\"muted\">{}</span></li>",
+                css_colour(l.colour),
                 css_colour(l.colour),
                 escape(&l.name),
                 escape(&stat)
@@ -905,12 +886,15 @@ fn render(
     Ok(svg)
 }
 
+/// A text of `size` px (at least 12: nothing on the page is smaller).
 fn text_style(size: u32) -> TextStyle<'static> {
-    TextStyle::from((FONT, size).into_font()).color(&BLACK)
+    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
+    TextStyle::from((FONT, px).into_font()).color(&BLACK)
 }
 
 fn bold_text_style(size: u32) -> TextStyle<'static> {
-    TextStyle::from((FONT, size, FontStyle::Bold).into_font()).color(&BLACK)
+    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
+    TextStyle::from((FONT, px, FontStyle::Bold).into_font()).color(&BLACK)
 }
 
 /// Grey bands over `[from, to)` of every fault, from `y0` to `y1`, numbered above the plot.
@@ -957,66 +941,6 @@ fn no_data(chart: &mut Chart, x: f64, y: f64, message: &str) -> DrawResult {
             .pos(Pos::new(HPos::Center, VPos::Center)),
     )))?;
     Ok(())
-}
-
-/// A time-series chart: one line per entry of `lines`, fault windows shaded behind them.
-fn time_chart(axis: &TimeAxis, lines: &[Line], y: &YAxis) -> Result<String, String> {
-    let x_max = axis.end_s;
-    let x_decimals = tick_decimals(x_max);
-    let y_decimals = y.decimals;
-    let y_max = if y.max > 0.0 && y.max.is_finite() {
-        y.max
-    } else {
-        1.0
-    };
-    render((CHART_WIDTH_PX, CHART_HEIGHT_PX), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .margin_top(22)
-            .margin_right(24)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-        let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
-        let fy = |v: &f64| format!("{:.*}", y_decimals, v + 0.0);
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .y_desc(y.desc)
-            .x_label_formatter(&fx)
-            .y_label_formatter(&fy)
-            .label_style(text_style(13))
-            .axis_desc_style(text_style(14))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .draw()?;
-        shade_faults(&mut chart, axis, 0.0, y_max)?;
-        let mut any = false;
-        for line in lines {
-            let style = line.colour.stroke_width(2);
-            for segment in line.points.split(Option::is_none) {
-                let points: Vec<(f64, f64)> = segment.iter().flatten().copied().collect();
-                match points.as_slice() {
-                    [] => {}
-                    [point] => {
-                        chart.draw_series(std::iter::once(Circle::new(
-                            *point,
-                            2,
-                            line.colour.filled(),
-                        )))?;
-                    }
-                    _ => {
-                        chart.draw_series(LineSeries::new(points, style))?;
-                    }
-                }
-                any |= !segment.is_empty();
-            }
-        }
-        if !any {
-            no_data(&mut chart, x_max / 2.0, y_max / 2.0, "no data")?;
-        }
-        Ok(())
-    })
 }
 
 /// What a window is and what each entity's objectives are.

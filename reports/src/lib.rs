@@ -7,6 +7,7 @@
 //! always gives byte-identical output: JSON objects have sorted keys, floats are rounded to
 //! fixed decimals, and nothing depends on the wall clock.
 
+pub mod activity;
 pub mod analysis;
 mod broker;
 pub mod check;

@@ -53,14 +53,14 @@ impl WindowLatencies {
         self.listed.len() as u64 + self.many.count()
     }
 
-    /// The window's p50, p99 and maximum, with its latencies added to `whole` and itself
-    /// emptied (keeping its memory); `None` when it holds none.
-    pub(super) fn close_into(&mut self, whole: &mut Histogram) -> Option<[SimDuration; 3]> {
+    /// The window's p50, p90, p99 and maximum, with its latencies added to `whole` and
+    /// itself emptied (keeping its memory); `None` when it holds none.
+    pub(super) fn close_into(&mut self, whole: &mut Histogram) -> Option<[SimDuration; 4]> {
         if self.many.count() > 0 {
-            let [p50, p99] = self.many.quantiles([0.5, 0.99]);
+            let [p50, p90, p99] = self.many.quantiles([0.5, 0.9, 0.99]);
             let max = self.many.max();
             self.many.drain_into(whole);
-            return Some([p50, p99, max]);
+            return Some([p50, p90, p99, max]);
         }
         let n = self.listed.len() as u64;
         if n == 0 {
@@ -72,22 +72,27 @@ impl WindowLatencies {
             max = max.max(v);
         }
         whole.record_all(&self.listed, min, max);
-        let (r50, r99) = (rank(0.5, n), rank(0.99, n));
-        let v99 = *self.listed.select_nth_unstable((r99 - 1) as usize).1;
-        // Everything before the p99's place is at most it, so the p50 is among those.
-        let v50 = if r50 == r99 {
-            v99
-        } else {
-            *self.listed[..(r99 - 1) as usize]
-                .select_nth_unstable((r50 - 1) as usize)
-                .1
+        // Each selection leaves everything before its place at most its value, so the next
+        // lower quantile is found among those.
+        let mut below = self.listed.len();
+        let mut pick = |r: u64, below: &mut usize| {
+            let i = (r - 1) as usize;
+            if i >= *below {
+                return None;
+            }
+            let v = *self.listed[..*below].select_nth_unstable(i).1;
+            *below = i;
+            Some(v)
         };
+        let v99 = pick(rank(0.99, n), &mut below).unwrap_or(max);
+        let v90 = pick(rank(0.9, n), &mut below).unwrap_or(v99);
+        let v50 = pick(rank(0.5, n), &mut below).unwrap_or(v90);
         let at = |v: u64| {
             let (low, high) = bucket_range(bucket_of(v));
             SimDuration((low + (high - low) / 2).clamp(min, max))
         };
         self.listed.clear();
-        Some([at(v50), at(v99), SimDuration(max)])
+        Some([at(v50), at(v90), at(v99), SimDuration(max)])
     }
 }
 
@@ -114,8 +119,8 @@ mod tests {
                 }
                 prop_assert_eq!(window.count(), xs.len() as u64);
                 let expected = (h.count() > 0).then(|| {
-                    let [p50, p99] = h.quantiles([0.5, 0.99]);
-                    [p50, p99, h.max()]
+                    let [p50, p90, p99] = h.quantiles([0.5, 0.9, 0.99]);
+                    [p50, p90, p99, h.max()]
                 });
                 prop_assert_eq!(window.close_into(&mut whole), expected);
                 prop_assert_eq!(window.count(), 0);
@@ -137,12 +142,12 @@ mod tests {
         let mut whole = Histogram::new();
         window.record(SimDuration(1_234_567));
         let one = SimDuration(1_234_567);
-        assert_eq!(window.close_into(&mut whole), Some([one, one, one]));
+        assert_eq!(window.close_into(&mut whole), Some([one, one, one, one]));
         for _ in 0..10 {
             window.record(SimDuration(5_000));
         }
         let five = SimDuration(5_000);
-        assert_eq!(window.close_into(&mut whole), Some([five, five, five]));
+        assert_eq!(window.close_into(&mut whole), Some([five, five, five, five]));
         assert_eq!(window.close_into(&mut whole), None);
         assert_eq!(whole.count(), 11);
     }

@@ -15,7 +15,11 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
     );
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        out,
+        "<style>\n{CSS}{}</style>\n</head>\n<body>",
+        super::interact::CSS
+    );
     let _ = writeln!(out, "<h1>{title}</h1>");
     let _ = writeln!(
         out,
@@ -95,6 +99,7 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
             let _ = writeln!(out, "<p><strong>{}</strong></p>", escape(&sentence));
         }
     }
+    activity(&mut out, c);
     out.push_str("<h2>Charts</h2>\n");
     let window_ns = c.a.window.as_nanos().max(1);
     let windows =
@@ -105,9 +110,34 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
             .max()
             .unwrap_or(0)
             .max(1);
+    let end_s = windows as f64 * window_ns as f64 / 1e9;
     let axis = TimeAxis {
-        end_s: windows as f64 * window_ns as f64 / 1e9,
-        faults_s: Vec::new(),
+        end_s,
+        faults_s: c
+            .a
+            .faults_s
+            .iter()
+            .map(|&(from, to)| (from.min(end_s), to.clamp(from.min(end_s), end_s)))
+            .collect(),
+    };
+    let shade_note = if axis.faults_s.is_empty() {
+        ""
+    } else {
+        " Grey bands: A's fault windows."
+    };
+    let p99_points = |e: &AggregateEntity, window_ns: u64| -> Vec<Option<(f64, f64)>> {
+        e.p99_windows
+            .iter()
+            .enumerate()
+            .map(|(i, &(sum, n))| {
+                (n > 0).then(|| {
+                    (
+                        (i as f64 + 0.5) * window_ns as f64 / 1e9,
+                        sum as f64 / f64::from(n) / 1e6,
+                    )
+                })
+            })
+            .collect()
     };
     let availability_points = |e: &AggregateEntity, window_ns: u64| -> Vec<Option<(f64, f64)>> {
         e.windows
@@ -133,7 +163,7 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
                 if let Some(e) = e {
                     lines.push(Line {
                         name: format!("{side} {}", p.name),
-                        colour: colour(2 * i + usize::from(side == "B")),
+                        colour: side_colour(i, side == "B"),
                         points: availability_points(e, agg.window.as_nanos().max(1)),
                     });
                 }
@@ -145,8 +175,9 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
         figure(
             &mut out,
             &format!(
-                "Availability per window of the {label}, A and B overlaid: the share of the \
-                 requests of all seeds that finished in the window and succeeded."
+                "Availability per window of the {label}, A and B overlaid (A dark, B the \
+                 lighter shade of the same colour): the share of the requests of all seeds that \
+                 finished in the window and succeeded.{shade_note}"
             ),
             time_chart(
                 &axis,
@@ -160,7 +191,70 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
             &lines,
             (Extreme::Min, 1, " %"),
         );
+        let mut lines = Vec::new();
+        for (i, p) in c.pairs().iter().filter(|p| p.kind == kind).enumerate() {
+            for (side, agg, e) in [("A", &c.a, p.a), ("B", &c.b, p.b)] {
+                if let Some(e) = e {
+                    lines.push(Line {
+                        name: format!("{side} {}", p.name),
+                        colour: side_colour(i, side == "B"),
+                        points: p99_points(e, agg.window.as_nanos().max(1)),
+                    });
+                }
+            }
+        }
+        let max = y_max(&lines, 1.0);
+        figure(
+            &mut out,
+            &format!(
+                "p99 latency per window of the {label} (ms), A and B overlaid: the mean over the \
+                 seeds of each seed's window p99 (seeds without a success in the window left \
+                 out).{shade_note}"
+            ),
+            time_chart(
+                &axis,
+                &lines,
+                &YAxis {
+                    desc: "p99 latency (ms)",
+                    max,
+                    decimals: tick_decimals(max),
+                },
+            ),
+            &lines,
+            (Extreme::Max, 1, " ms"),
+        );
     }
+    super::interact::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The colour of the `i`th entity on side A (dark) or B (the lighter shade of the same hue),
+/// so that A and B of one service read as a pair.
+fn side_colour(i: usize, b: bool) -> RGBColor {
+    // PALETTE[15..20] are dark shades whose light shades are PALETTE[20..25].
+    colour(15 + i % 5 + if b { 5 } else { 0 })
+}
+
+/// What the policies did on each side: two columns that look the same above may differ here.
+fn activity(out: &mut String, c: &crate::compare::Comparison) {
+    let rows = crate::activity::diff(&c.a.activity, &c.b.activity);
+    out.push_str("<h2>Policy activity</h2>\n");
+    if rows.is_empty() {
+        out.push_str("<p>No policy acted in either scenario (no breaker opened, no retry, hedge, fallback or shedding).</p>\n");
+        return;
+    }
+    out.push_str(
+        "<table>\n<thead><tr><th>over all seeds</th><th>A</th><th>B</th><th>B minus A</th>\
+         </tr></thead>\n<tbody>\n",
+    );
+    for (what, a, b) in rows {
+        let _ = writeln!(
+            out,
+            "<tr><td>{what}</td><td class=\"num\">{a}</td><td class=\"num\">{b}</td>\
+             <td class=\"num\">{:+}</td></tr>",
+            i128::from(b) - i128::from(a)
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }

@@ -147,12 +147,39 @@ fn check_well_formed(page: &str) {
     }
     let namespace = "http://www.w3.org/2000/svg";
     let svgs = count(page, "<svg");
-    assert_eq!(svgs, 5, "charts a to e");
+    // Availability, latency, queue depth, busy workers, timeline at least; the traffic
+    // charts come with clients and edges.
+    assert!(svgs >= 5, "{svgs} charts");
+    for figure in page.split("<figure").skip(1) {
+        let figure = &figure[..figure.find("</figure>").expect("closed figure")];
+        assert!(figure.matches("<svg").count() <= 1, "one chart per figure");
+    }
     assert_eq!(count(page, namespace), svgs);
     let rest = page.replace(namespace, "");
     assert!(!rest.contains("http://") && !rest.contains("https://"));
-    assert!(!page.contains("<script"));
-    assert!(page.ends_with("</html>\n"));
+    // One inline script, nothing loaded.
+    assert_eq!(count(page, "<script>"), 1);
+    assert_eq!(count(page, "<script"), 1);
+    assert!(!page.contains(" src="));
+    // Every text at least 12 px: plotters writes `font-size="N"`, the CSS `font-size:N`.
+    for size in page.split("font-size=\"").skip(1) {
+        let px: f64 = size[..size.find('"').expect("closed")]
+            .parse()
+            .expect("a size");
+        assert!(px >= 11.99, "font-size {px}");
+    }
+    for size in page.split("font-size:").skip(1) {
+        let value = &size[..size.find([';', '}']).expect("ends")];
+        if let Some(px) = value.strip_suffix("px") {
+            assert!(px.parse::<f64>().expect("px") >= 12.0, "font-size {value}");
+        } else if let Some(em) = value.strip_suffix("em") {
+            assert!(
+                em.parse::<f64>().expect("em") * 16.0 >= 12.0,
+                "font-size {value}"
+            );
+        }
+    }
+    assert!(page.ends_with("</script>\n</body>\n</html>\n"));
 }
 
 #[test]
@@ -183,10 +210,10 @@ fn html_page_stays_readable_with_30_services() {
     check_well_formed(&page);
     for i in 0..30 {
         let name = format!("svc-{i:02}");
-        // Once in the summary, in the four legends, as a timeline row and in the
-        // objectives.
+        // Once in the summary, in the five legends (availability, latency, queue, busy,
+        // amplification), as a timeline row and in the objectives.
         assert_eq!(count(&page, &format!("</span>{name}</td>")), 1, "{name}");
-        assert_eq!(count(&page, &format!("</span>{name} <span")), 4, "{name}");
+        assert_eq!(count(&page, &format!("</span>{name} <span")), 5, "{name}");
         assert_eq!(count(&page, &format!("\n{name}\n</text>")), 1, "{name}");
         assert_eq!(count(&page, &format!("<tr><td>{name}</td>")), 1, "{name}");
     }

@@ -15,7 +15,7 @@ mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
-pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Store};
+pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share

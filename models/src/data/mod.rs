@@ -12,6 +12,8 @@
 pub mod check;
 pub mod replica;
 pub mod report;
+pub mod saga;
+pub mod twopc;
 
 use sim_core::{Distribution, SimDuration, SimRng};
 

@@ -376,7 +376,10 @@ fn session_tokens_prevent_the_violations_the_checker_counts_without_them() {
     for seed in 1..=5 {
         let plain = run_text(&scenario(&design(""), "", "20s"), seed);
         let p = store(&plain);
-        assert!(p.read_your_writes > 0 && p.monotonic > 0, "seed {seed}: {p:?}");
+        assert!(
+            p.read_your_writes > 0 && p.monotonic > 0,
+            "seed {seed}: {p:?}"
+        );
         assert_eq!(p.session_forwards, None);
         for (ryw, mr) in [(true, true), (true, false), (false, true)] {
             let text = scenario(
@@ -409,5 +412,8 @@ fn session_tokens_prevent_the_violations_the_checker_counts_without_them() {
         ),
         "tokens with reads at the leader",
     );
-    assert!(e.contains("session guarantees apply to") && e.contains("bad.ron:"), "{e}");
+    assert!(
+        e.contains("session guarantees apply to") && e.contains("bad.ron:"),
+        "{e}"
+    );
 }

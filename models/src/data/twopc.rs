@@ -205,7 +205,10 @@ mod tests {
     fn a_prepared_resource_rejects_others_until_the_decision_and_reports_the_held_time() {
         let mut p = Locks::default();
         assert!(p.prepare(1, 7, t(10)));
-        assert!(p.prepare(1, 7, t(11)), "a repeated prepare is the same vote");
+        assert!(
+            p.prepare(1, 7, t(11)),
+            "a repeated prepare is the same vote"
+        );
         assert!(p.prepare(2, 8, t(12)));
         assert!(!p.prepare(3, 7, t(20)));
         assert_eq!(p.rejected, 1);

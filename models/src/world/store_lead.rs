@@ -364,11 +364,7 @@ impl World {
                 overwritten: found.overwritten.len() as u64,
                 read_your_writes: found.read_your_writes.len() as u64,
                 monotonic: found.monotonic.len() as u64,
-                session_forwards: state
-                    .cfg
-                    .sessions
-                    .any()
-                    .then_some(state.session_forwards),
+                session_forwards: state.cfg.sessions.any().then_some(state.session_forwards),
                 split_brain: state.split.clone(),
                 stale_leader_writes: state.stale_leader_writes,
                 leaders: state.leaders.clone(),

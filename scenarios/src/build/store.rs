@@ -140,10 +140,12 @@ pub(super) fn stores(
                 "a leaderless store has no leader: `lease` and `read_from` do not apply".into(),
             );
         }
-        let sessions = st.session.map_or(md::Sessions::default(), |x| md::Sessions {
-            read_your_writes: x.read_your_writes,
-            monotonic_reads: x.monotonic_reads,
-        });
+        let sessions = st
+            .session
+            .map_or(md::Sessions::default(), |x| md::Sessions {
+                read_your_writes: x.read_your_writes,
+                monotonic_reads: x.monotonic_reads,
+            });
         if sessions.any() && (replication.leaderless() || st.read_from != spec::ReadFrom::Any) {
             c.report(
                 &at("session"),

@@ -157,7 +157,7 @@ impl TwoPcStats {
     pub fn block(&mut self, d: SimDuration) {
         self.blocked += 1;
         self.blocked_max = self.blocked_max.max(d);
-        self.blocked_total = self.blocked_total + d;
+        self.blocked_total += d;
     }
 
     pub fn in_flight(&self) -> u64 {

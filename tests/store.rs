@@ -358,3 +358,62 @@ fn bad_store_sections_are_rejected_at_their_place() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("stores[0].keys"), "{}", stderr(&out));
 }
+
+/// Asynchronous replication with reads at any replica and slow followers: each client session
+/// misses its own writes and sees keys go back in time. With version tokens
+/// (`session: (read_your_writes: true, monotonic_reads: true)`) a follower behind the
+/// session's token forwards the read to the leader, and neither violation may appear, on
+/// any seed; other clients' writes may still be missed (stale reads remain).
+#[test]
+fn session_tokens_prevent_the_violations_the_checker_counts_without_them() {
+    let design = |session: &str| {
+        format!(
+            "keys: 5, writes: 0.5, replication: Async, read_from: Any, \
+             apply: Exponential(mean: \"3ms\"){session}"
+        )
+    };
+    let mut forwarded = 0;
+    for seed in 1..=5 {
+        let plain = run_text(&scenario(&design(""), "", "20s"), seed);
+        let p = store(&plain);
+        assert!(
+            p.read_your_writes > 0 && p.monotonic > 0,
+            "seed {seed}: {p:?}"
+        );
+        assert_eq!(p.session_forwards, None);
+        for (ryw, mr) in [(true, true), (true, false), (false, true)] {
+            let text = scenario(
+                &design(&format!(
+                    ", session: (read_your_writes: {ryw}, monotonic_reads: {mr})"
+                )),
+                "",
+                "20s",
+            );
+            let r = run_text(&text, seed);
+            let s = store(&r);
+            assert_eq!(s.not_checked, 0);
+            if ryw {
+                assert_eq!(s.read_your_writes, 0, "seed {seed} {ryw} {mr}");
+            }
+            if mr {
+                assert_eq!(s.monotonic, 0, "seed {seed} {ryw} {mr}");
+            }
+            assert!(s.stale_reads > 0, "other sessions' writes are still missed");
+            assert!(s.design.contains("tokens"), "{}", s.design);
+            forwarded += s.session_forwards.expect("counted with tokens");
+        }
+    }
+    assert!(forwarded > 0);
+    let e = load_error(
+        &scenario(
+            "replication: Async, session: (read_your_writes: true)",
+            "",
+            "1s",
+        ),
+        "tokens with reads at the leader",
+    );
+    assert!(
+        e.contains("session guarantees apply to") && e.contains("bad.ron:"),
+        "{e}"
+    );
+}

@@ -30,8 +30,11 @@ fn headline(s: &StoreReport) -> Vec<String> {
         )
     };
     lines.push(format!("stale reads {}{staleness}", s.stale_reads));
+    let forwards = s.session_forwards.map_or(String::new(), |f| {
+        format!(" · reads forwarded to the leader by a session token {f}")
+    });
     lines.push(format!(
-        "per session: read-your-writes violations {} · monotonic-read violations {}",
+        "per session: read-your-writes violations {} · monotonic-read violations {}{forwards}",
         s.read_your_writes, s.monotonic
     ));
     lines.push(format!(
@@ -290,6 +293,9 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
         m.insert("overwritten".into(), Value::from(s.overwritten));
         m.insert("read_your_writes".into(), Value::from(s.read_your_writes));
         m.insert("monotonic_reads".into(), Value::from(s.monotonic));
+        if let Some(f) = s.session_forwards {
+            m.insert("session_forwards".into(), Value::from(f));
+        }
         m.insert("siblings_max".into(), Value::from(s.siblings_max));
         m.insert(
             "stale_leader_writes".into(),

@@ -12,6 +12,8 @@
 pub mod check;
 pub mod replica;
 pub mod report;
+pub mod saga;
+pub mod twopc;
 
 use sim_core::{Distribution, SimDuration, SimRng};
 
@@ -72,6 +74,33 @@ pub enum ReadFrom {
     Any,
 }
 
+/// Session guarantees a leader-follower store with `read_from: Any` keeps, by version tokens
+/// as MongoDB's causally consistent sessions do (`afterClusterTime`): each session carries the
+/// log position of its last acknowledged write and of the state its last read saw, and a
+/// replica whose applied log is shorter than the token forwards the read to the leader
+/// instead of answering (MongoDB waits; forwarding answers sooner and is what Azure Cosmos
+/// DB's session consistency falls back to). Terry et al., "Session Guarantees for Weakly
+/// Consistent Replicated Data" (PDIS 1994) define both guarantees.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sessions {
+    pub read_your_writes: bool,
+    pub monotonic_reads: bool,
+}
+
+impl Sessions {
+    pub fn any(&self) -> bool {
+        self.read_your_writes || self.monotonic_reads
+    }
+
+    /// The log position a replica must have applied to serve a read of a session holding
+    /// `tokens` (its last write's position, the position its last read saw).
+    pub fn needed(&self, tokens: (u64, u64)) -> u64 {
+        let w = if self.read_your_writes { tokens.0 } else { 0 };
+        let r = if self.monotonic_reads { tokens.1 } else { 0 };
+        w.max(r)
+    }
+}
+
 /// Leadership by a lease measured on local clocks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lease {
@@ -94,6 +123,8 @@ pub struct StoreConfig {
     pub writes: f64,
     pub replication: Replication,
     pub read_from: ReadFrom,
+    /// Session guarantees kept by tokens (only with `ReadFrom::Any`).
+    pub sessions: Sessions,
     /// How long a coordinator waits for the replies it needs before failing the operation
     /// (`unavailable`).
     pub timeout: SimDuration,
@@ -181,6 +212,28 @@ pub fn miss_probability(n: u32, r: u32, w: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_token_asks_only_for_the_guarantees_chosen() {
+        let both = Sessions {
+            read_your_writes: true,
+            monotonic_reads: true,
+        };
+        assert_eq!(both.needed((7, 3)), 7);
+        assert_eq!(both.needed((2, 9)), 9);
+        let ryw = Sessions {
+            read_your_writes: true,
+            ..Sessions::default()
+        };
+        assert_eq!(ryw.needed((2, 9)), 2);
+        let mr = Sessions {
+            monotonic_reads: true,
+            ..Sessions::default()
+        };
+        assert_eq!(mr.needed((7, 3)), 3);
+        assert_eq!(Sessions::default().needed((7, 3)), 0);
+        assert!(!Sessions::default().any() && mr.any());
+    }
 
     #[test]
     fn quorum_arithmetic() {

@@ -62,6 +62,9 @@ pub struct StoreReport {
     /// Per-session violations (sessions are clients, or read-modify-write users).
     pub read_your_writes: u64,
     pub monotonic: u64,
+    /// With session tokens: reads a replica behind the session's token forwarded to the
+    /// leader (`None`: no session guarantees configured).
+    pub session_forwards: Option<u64>,
     /// Intervals during which two or more replicas accepted writes as leaders.
     pub split_brain: Vec<(SimTime, SimTime)>,
     /// Writes acknowledged by a leader while a newer term existed.

@@ -44,6 +44,9 @@ pub(super) struct StoreOp {
     pub(super) versions: Vec<Version>,
     pub(super) answers: Vec<(u32, Vec<Version>)>,
     pub(super) timer: Option<TimerId>,
+    /// Leader-follower: the log position the answer stands for (a write's entry, the length
+    /// of the log a read was served from), which a session's token takes.
+    pub(super) index: u64,
 }
 
 /// What travels between replicas.
@@ -159,6 +162,10 @@ pub(super) struct StoreState {
     pub(super) heals: Vec<SimTime>,
     pub(super) last_tick: SimTime,
     pub(super) siblings_max: u32,
+    /// Per session, its tokens (last write's log position, position its last read saw), and
+    /// reads forwarded to the leader because the replica reached was behind them.
+    pub(super) tokens: BTreeMap<u32, (u64, u64)>,
+    pub(super) session_forwards: u64,
 }
 
 impl StoreState {
@@ -236,6 +243,8 @@ impl StoreState {
             heals,
             last_tick: SimTime::ZERO,
             siblings_max: 0,
+            tokens: BTreeMap::new(),
+            session_forwards: 0,
             cfg: cfg.clone(),
         }
     }
@@ -433,6 +442,7 @@ impl World {
             versions: Vec::new(),
             answers: Vec::new(),
             timer: None,
+            index: 0,
         };
         let op_id = match state.free_ops.pop() {
             Some(i) => {
@@ -502,10 +512,20 @@ impl World {
                 }
             }
             _ => {
-                let state = &self.stores[st];
-                let read_here = write.is_none() && state.cfg.read_from == ReadFrom::Any;
+                let state = &mut self.stores[st];
+                let mut read_here = write.is_none() && state.cfg.read_from == ReadFrom::Any;
+                if read_here && state.cfg.sessions.any() {
+                    let tokens = session.and_then(|x| state.tokens.get(&x).copied());
+                    let needed = state.cfg.sessions.needed(tokens.unwrap_or((0, 0)));
+                    if state.logs[coordinator as usize].len() < needed {
+                        read_here = false;
+                        state.session_forwards += 1;
+                    }
+                }
                 if read_here {
-                    let saw = state.logs[coordinator as usize].latest[key as usize];
+                    let log = &state.logs[coordinator as usize];
+                    let saw = log.latest[key as usize];
+                    state.ops[op_id as usize].index = log.len();
                     self.store_finish::<TRACE>(s, st, op_id, true, saw);
                     return;
                 }
@@ -563,7 +583,11 @@ impl World {
         let mut answer = (false, u32::MAX);
         if accepting {
             match write {
-                None => answer = (true, state.logs[leader as usize].latest[key as usize]),
+                None => {
+                    let log = &state.logs[leader as usize];
+                    answer = (true, log.latest[key as usize]);
+                    state.ops[op_id as usize].index = log.len();
+                }
                 Some(id) => {
                     let log = &mut state.logs[leader as usize];
                     let entry = Entry {
@@ -578,6 +602,7 @@ impl World {
                     op.leader = leader;
                     op.term = entry.term;
                     op.needed = needed;
+                    op.index = entry.index;
                     if needed > 0 {
                         state.waiting.insert((leader, entry.index), (op_id, serial));
                     }
@@ -690,6 +715,17 @@ impl World {
         } else {
             vec![saw]
         };
+        if ok && state.cfg.sessions.any() && !state.cfg.replication.leaderless() {
+            if let Some(x) = session {
+                let index = state.ops[op_id as usize].index;
+                let t = state.tokens.entry(x).or_insert((0, 0));
+                if write.is_some() {
+                    t.0 = t.0.max(index);
+                } else {
+                    t.1 = t.1.max(index);
+                }
+            }
+        }
         state.free_ops.push(op_id);
         state.waiting.retain(|_, &mut (o, _)| o != op_id);
         let rep = &mut state.per_replica[coordinator as usize];

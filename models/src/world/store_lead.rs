@@ -364,6 +364,7 @@ impl World {
                 overwritten: found.overwritten.len() as u64,
                 read_your_writes: found.read_your_writes.len() as u64,
                 monotonic: found.monotonic.len() as u64,
+                session_forwards: state.cfg.sessions.any().then_some(state.session_forwards),
                 split_brain: state.split.clone(),
                 stale_leader_writes: state.stale_leader_writes,
                 leaders: state.leaders.clone(),
@@ -402,6 +403,13 @@ fn design(cfg: &crate::data::StoreConfig) -> String {
             }
         ),
     };
+    let guarantees = match (cfg.sessions.read_your_writes, cfg.sessions.monotonic_reads) {
+        (true, true) => ", read-your-writes and monotonic-read tokens",
+        (true, false) => ", read-your-writes tokens",
+        (false, true) => ", monotonic-read tokens",
+        (false, false) => "",
+    };
+    d.push_str(guarantees);
     if let Some(lease) = &cfg.lease {
         d.push_str(&format!(", lease {}s", lease.duration.as_secs_f64()));
         if lease.fencing {

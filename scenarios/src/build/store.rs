@@ -140,6 +140,21 @@ pub(super) fn stores(
                 "a leaderless store has no leader: `lease` and `read_from` do not apply".into(),
             );
         }
+        let sessions = st
+            .session
+            .map_or(md::Sessions::default(), |x| md::Sessions {
+                read_your_writes: x.read_your_writes,
+                monotonic_reads: x.monotonic_reads,
+            });
+        if sessions.any() && (replication.leaderless() || st.read_from != spec::ReadFrom::Any) {
+            c.report(
+                &at("session"),
+                format!("{field}.session"),
+                "session guarantees apply to a leader-follower store with `read_from: Any` \
+                 (reads at the leader keep them already; leaderless sessions are not modelled)"
+                    .into(),
+            );
+        }
         let positive =
             |c: &mut Checker, name: &'static str, d: Option<&crate::duration::Duration>, or| {
                 let d = d.map_or(or, |d| d.0);
@@ -196,6 +211,7 @@ pub(super) fn stores(
                 spec::ReadFrom::Leader => md::ReadFrom::Leader,
                 spec::ReadFrom::Any => md::ReadFrom::Any,
             },
+            sessions,
             timeout,
             apply,
             heartbeat,

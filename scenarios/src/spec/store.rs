@@ -24,6 +24,9 @@ pub struct Store {
     /// Leader-follower only: `Leader` (default) or `Any`.
     #[serde(default)]
     pub read_from: ReadFrom,
+    /// With `read_from: Any`: session guarantees kept by version tokens (default none).
+    #[serde(default)]
+    pub session: Option<Session>,
     /// How long a coordinator waits for the replies it needs (default 1 s).
     #[serde(default)]
     pub timeout: Option<Duration>,
@@ -90,6 +93,16 @@ pub enum Replication {
         read_repair: bool,
         resolve: Resolve,
     },
+}
+
+/// `(read_your_writes: true, monotonic_reads: true)`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    #[serde(default)]
+    pub read_your_writes: bool,
+    #[serde(default)]
+    pub monotonic_reads: bool,
 }
 
 /// `(duration: "2s", fencing: true)`.

@@ -5,6 +5,7 @@
 //! section has an empty [`Operations`] and runs exactly as before.
 
 pub mod hpa;
+pub mod rollout;
 
 use sim_core::{Distribution, SimDuration, SimTime};
 

@@ -20,6 +20,7 @@ mod network;
 mod policy;
 mod probes;
 mod retry;
+mod rollout;
 mod services;
 mod store;
 mod topology;
@@ -90,6 +91,7 @@ pub fn build_with_warnings(
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);
+    rollout::rollouts(&mut c, scenario, &mut config);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }

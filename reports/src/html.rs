@@ -6,6 +6,7 @@
 mod compare;
 mod gantt;
 mod ops;
+mod rollout;
 mod queues;
 
 pub use compare::compare_html;
@@ -712,6 +713,7 @@ fn charts(out: &mut String, page: &Page) {
 
     // g. Autoscaled replicas.
     ops::autoscale_figure(out, page);
+    rollout::rollout_figure(out, page);
     // g. Brokers' queues.
     queues::queue_figures(out, page, shade_note);
 }

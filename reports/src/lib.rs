@@ -17,6 +17,7 @@ pub mod html;
 mod json;
 pub mod markdown;
 mod ops;
+mod rollout;
 mod phrases;
 mod stores;
 pub mod sweep;

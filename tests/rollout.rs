@@ -48,12 +48,14 @@ const ANALYSIS: &str = r#"analysis: (interval: "10s", availability: 0.95, failur
 fn a_rolling_update_never_drops_below_desired_minus_max_unavailable_ready_replicas() {
     let mut seeds = 0;
     for (replicas, surge, unavailable) in [(4, 1, 0), (4, 0, 1), (5, 2, 2), (6, 1, 3), (3, 3, 0)] {
-        let strategy =
-            format!("RollingUpdate(max_surge: {surge}, max_unavailable: {unavailable})");
+        let strategy = format!("RollingUpdate(max_surge: {surge}, max_unavailable: {unavailable})");
         for seed in 1..=6 {
             // Readiness delays that are not whole seconds, so replicas get ready between ticks.
             let ready = format!("{}.{}s", 2 + seed % 3, seed * 7 % 10);
-            let r = run_text(&release(replicas, "error_rate: 0.01", &ready, &strategy, ""), seed);
+            let r = run_text(
+                &release(replicas, "error_rate: 0.01", &ready, &strategy, ""),
+                seed,
+            );
             let d = rollout(&r);
             assert_eq!(d.phase, "completed", "{strategy} seed {seed}");
             let floor = replicas - unavailable;
@@ -80,7 +82,11 @@ fn a_canary_identical_to_its_stable_version_is_never_rolled_back() {
         );
         let d = rollout(&r);
         assert_eq!(d.phase, "completed", "seed {seed}: {:?}", d.timeline);
-        assert!(d.timeline.iter().all(|(_, e)| !matches!(e, Entry::Aborted { .. })));
+        assert!(
+            d.timeline
+                .iter()
+                .all(|(_, e)| !matches!(e, Entry::Aborted { .. }))
+        );
         let measured = d
             .timeline
             .iter()
@@ -97,7 +103,10 @@ fn a_bad_canary_is_always_rolled_back_and_costs_a_fraction_of_a_full_rollout() {
     let mut canary_failed = 0;
     let mut everywhere_failed = 0;
     for seed in 1..=10 {
-        let r = run_text(&release(4, "error_rate: 0.33", "5s", CANARY, ANALYSIS), seed);
+        let r = run_text(
+            &release(4, "error_rate: 0.33", "5s", CANARY, ANALYSIS),
+            seed,
+        );
         let d = rollout(&r);
         assert_eq!(d.phase, "aborted", "seed {seed}: {:?}", d.timeline);
         let last = d.weights.last().unwrap();
@@ -132,7 +141,11 @@ fn no_request_is_lost_across_a_rollout() {
             // replica going away: failures are the versions' own errors.
             let d = rollout(&r);
             let by_version: u64 = d.versions.iter().map(|v| v.requests).sum();
-            assert_eq!(by_version, payments.requests - payments.in_flight(), "{strategy}");
+            assert_eq!(
+                by_version,
+                payments.requests - payments.in_flight(),
+                "{strategy}"
+            );
             assert_eq!(
                 payments.failed(),
                 payments.failed_by(models::metrics::FailureCause::Error),
@@ -160,7 +173,10 @@ fn blue_green_switches_all_traffic_at_once_and_back_on_a_failed_analysis() {
     assert_eq!(d.phase, "aborted");
     let weights: Vec<f64> = d.weights.iter().map(|w| w.1).collect();
     // 0 until the switch, 100 after it, 0 after the rollback: never in between.
-    assert!(weights.iter().all(|&w| w == 0.0 || w == 100.0), "{weights:?}");
+    assert!(
+        weights.iter().all(|&w| w == 0.0 || w == 100.0),
+        "{weights:?}"
+    );
     assert!(weights.contains(&100.0));
     assert_eq!(*weights.last().unwrap(), 0.0);
 }
@@ -177,10 +193,30 @@ fn a_rollout_is_deterministic_and_its_split_has_its_own_stream() {
 #[test]
 fn bad_rollouts_say_where_and_what() {
     for (v2, strategy, analysis, expected) in [
-        ("error_rate: 1.5", CANARY, "", "versions[1].error_rate: 1.5 is not a probability"),
-        ("error_rate: 0.1", "Canary(steps: [SetWeight(120)])", "", "120 is not a weight"),
-        ("error_rate: 0.1", "RollingUpdate(max_surge: 0, max_unavailable: 0)", "", "cannot both be 0"),
-        ("error_rate: 0.1", CANARY, "analysis: (interval: \"10s\")", "an analysis needs a threshold"),
+        (
+            "error_rate: 1.5",
+            CANARY,
+            "",
+            "versions[1].error_rate: 1.5 is not a probability",
+        ),
+        (
+            "error_rate: 0.1",
+            "Canary(steps: [SetWeight(120)])",
+            "",
+            "120 is not a weight",
+        ),
+        (
+            "error_rate: 0.1",
+            "RollingUpdate(max_surge: 0, max_unavailable: 0)",
+            "",
+            "cannot both be 0",
+        ),
+        (
+            "error_rate: 0.1",
+            CANARY,
+            "analysis: (interval: \"10s\")",
+            "an analysis needs a threshold",
+        ),
     ] {
         let text = release(4, v2, "5s", strategy, analysis);
         let err = scenarios::load_str(Path::new("test.ron"), &text)
@@ -190,7 +226,14 @@ fn bad_rollouts_say_where_and_what() {
         assert!(err.contains(expected), "{err}");
         assert!(err.starts_with("test.ron:"), "{err}");
     }
-    let text = release(4, "error_rate: 0.1", "5s", CANARY, "").replace("version: \"v2\"", "version: \"v3\"");
-    let err = scenarios::load_str(Path::new("test.ron"), &text).err().unwrap().to_string();
-    assert!(err.contains("service \"payments\" has no version \"v3\"; it has \"v1\", \"v2\""), "{err}");
+    let text = release(4, "error_rate: 0.1", "5s", CANARY, "")
+        .replace("version: \"v2\"", "version: \"v3\"");
+    let err = scenarios::load_str(Path::new("test.ron"), &text)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("service \"payments\" has no version \"v3\"; it has \"v1\", \"v2\""),
+        "{err}"
+    );
 }

@@ -6,8 +6,8 @@
 mod compare;
 mod gantt;
 mod ops;
-mod rollout;
 mod queues;
+mod rollout;
 
 pub use compare::compare_html;
 use gantt::{gantt_figure, short_label};

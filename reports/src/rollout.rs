@@ -154,7 +154,10 @@ fn totals(r: &RolloutReport) -> String {
             r.failed_before_rollback, r.versions[1].name
         )
     } else {
-        format!("{} failed on {}", r.failed_before_rollback, r.versions[1].name)
+        format!(
+            "{} failed on {}",
+            r.failed_before_rollback, r.versions[1].name
+        )
     };
     format!("{}; {damage}", v.join("; "))
 }
@@ -172,7 +175,10 @@ fn entry(r: &RolloutReport, at: sim_core::SimTime, e: &Entry) -> String {
         Entry::Started => format!("{when}: started"),
         Entry::Weight { step, weight } => format!("{when}: step {step}: weight {weight} %"),
         Entry::Pause { step, until } => {
-            format!("{when}: step {step}: pause until {}", seconds(until.as_nanos()))
+            format!(
+                "{when}: step {step}: pause until {}",
+                seconds(until.as_nanos())
+            )
         }
         Entry::Measurement {
             new,

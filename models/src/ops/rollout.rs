@@ -134,7 +134,9 @@ pub enum Phase {
     Pending,
     Progressing,
     /// The new version serves everything; the old replicas wait for the scale-down delay.
-    Promoting { scale_down_at: SimTime },
+    Promoting {
+        scale_down_at: SimTime,
+    },
     Completed,
     Aborted,
 }
@@ -175,8 +177,14 @@ impl Verdict {
 pub enum Entry {
     Started,
     /// A `setWeight` step reached (`step` counts from 0) with its canary replicas ready.
-    Weight { step: u32, weight: u32 },
-    Pause { step: u32, until: SimTime },
+    Weight {
+        step: u32,
+        weight: u32,
+    },
+    Pause {
+        step: u32,
+        until: SimTime,
+    },
     Measurement {
         new: Sample,
         stable: Sample,
@@ -187,7 +195,9 @@ pub enum Entry {
     /// All traffic on the new version.
     Promoted,
     /// The analysis failed: traffic back on the stable version.
-    Aborted { failed: u32 },
+    Aborted {
+        failed: u32,
+    },
     Completed,
 }
 
@@ -215,7 +225,10 @@ impl Rollout {
             max_unavailable,
         } = config.strategy
         {
-            assert!(max_surge + max_unavailable > 0, "a rolling update must move");
+            assert!(
+                max_surge + max_unavailable > 0,
+                "a rolling update must move"
+            );
         }
         Rollout {
             config,
@@ -416,7 +429,13 @@ impl Rollout {
                             }
                             canary = canary_replicas(desired, w);
                             self.route = Route::Weight(w);
-                            self.log(now, Entry::Weight { step: index, weight: w });
+                            self.log(
+                                now,
+                                Entry::Weight {
+                                    step: index,
+                                    weight: w,
+                                },
+                            );
                         }
                         Step::Pause(d) => {
                             let until = match self.pause_until {
@@ -640,7 +659,11 @@ mod tests {
         let target = r.reconcile(t(10), status((2, 2), (0, 0)));
         assert_eq!((target.old, target.new), (2, 2), "their places are free");
         let target = r.reconcile(t(12), status((2, 2), (2, 0)));
-        assert_eq!((target.old, target.new), (2, 2), "none more while the new start");
+        assert_eq!(
+            (target.old, target.new),
+            (2, 2),
+            "none more while the new start"
+        );
     }
 
     #[test]
@@ -659,7 +682,10 @@ mod tests {
         ));
         // One canary replica for 25 % of 4; no weight until it is ready.
         let target = r.reconcile(t(10), status((4, 4), (0, 0)));
-        assert_eq!((target.old, target.new, target.route), (4, 1, Route::Weight(0)));
+        assert_eq!(
+            (target.old, target.new, target.route),
+            (4, 1, Route::Weight(0))
+        );
         assert!(r.analysing());
         let target = r.reconcile(t(15), status((4, 4), (1, 1)));
         assert_eq!((target.new, target.route), (1, Route::Weight(25)));
@@ -672,7 +698,10 @@ mod tests {
         // 50 % reached and it was the last step: scale the canary up to all replicas.
         assert_eq!((target.new, target.route), (4, Route::Weight(50)));
         let target = r.reconcile(t(55), status((4, 4), (4, 4)));
-        assert_eq!((target.old, target.new, target.route), (4, 4, Route::Weight(100)));
+        assert_eq!(
+            (target.old, target.new, target.route),
+            (4, 4, Route::Weight(100))
+        );
         assert_eq!(
             r.phase(),
             Phase::Promoting {
@@ -684,7 +713,13 @@ mod tests {
         assert!(r.settled());
         let kinds: Vec<&Entry> = r.timeline().iter().map(|(_, e)| e).collect();
         assert_eq!(kinds[0], &Entry::Started);
-        assert_eq!(kinds[1], &Entry::Weight { step: 0, weight: 25 });
+        assert_eq!(
+            kinds[1],
+            &Entry::Weight {
+                step: 0,
+                weight: 25
+            }
+        );
         assert_eq!(kinds.last(), Some(&&Entry::Completed));
     }
 
@@ -692,7 +727,10 @@ mod tests {
     fn a_canary_aborts_when_failed_measurements_exceed_the_limit() {
         let mut r = Rollout::new(config(
             Strategy::Canary {
-                steps: vec![Step::SetWeight(25), Step::Pause(SimDuration::from_secs(600))],
+                steps: vec![
+                    Step::SetWeight(25),
+                    Step::Pause(SimDuration::from_secs(600)),
+                ],
                 scale_down_delay: SimDuration::from_secs(30),
             },
             Some(analysis(1)),
@@ -700,19 +738,44 @@ mod tests {
         r.reconcile(t(10), status((4, 4), (0, 0)));
         r.reconcile(t(15), status((4, 4), (1, 1)));
         // Too few requests: inconclusive, not a failure.
-        assert_eq!(r.judge(t(20), sample(0, 0), sample(90, 0)), Verdict::Inconclusive);
-        assert_eq!(r.judge(t(30), sample(100, 0), sample(300, 0)), Verdict::Passed);
-        assert_eq!(r.judge(t(40), sample(100, 30), sample(300, 0)), Verdict::Failed);
-        assert_eq!(r.phase(), Phase::Progressing, "one failure is within the limit");
-        assert_eq!(r.judge(t(50), sample(100, 30), sample(300, 0)), Verdict::Failed);
+        assert_eq!(
+            r.judge(t(20), sample(0, 0), sample(90, 0)),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            r.judge(t(30), sample(100, 0), sample(300, 0)),
+            Verdict::Passed
+        );
+        assert_eq!(
+            r.judge(t(40), sample(100, 30), sample(300, 0)),
+            Verdict::Failed
+        );
+        assert_eq!(
+            r.phase(),
+            Phase::Progressing,
+            "one failure is within the limit"
+        );
+        assert_eq!(
+            r.judge(t(50), sample(100, 30), sample(300, 0)),
+            Verdict::Failed
+        );
         assert_eq!(r.phase(), Phase::Aborted);
         assert_eq!(r.route(), Route::Weight(0));
         let target = r.reconcile(t(51), status((4, 4), (1, 1)));
-        assert_eq!((target.old, target.new, target.route), (4, 0, Route::Weight(0)));
-        assert_eq!(r.timeline().last(), Some(&(t(50), Entry::Aborted { failed: 2 })));
+        assert_eq!(
+            (target.old, target.new, target.route),
+            (4, 0, Route::Weight(0))
+        );
+        assert_eq!(
+            r.timeline().last(),
+            Some(&(t(50), Entry::Aborted { failed: 2 }))
+        );
         // Later measurements are not taken.
         assert!(!r.analysing());
-        assert_eq!(r.judge(t(60), sample(100, 100), sample(1, 0)), Verdict::Inconclusive);
+        assert_eq!(
+            r.judge(t(60), sample(100, 100), sample(1, 0)),
+            Verdict::Inconclusive
+        );
     }
 
     #[test]
@@ -740,9 +803,17 @@ mod tests {
             failed: 5,
             p99: ms(20),
         };
-        assert_eq!(r.judge(t(20), new, stable), Verdict::Passed, "same errors, 1.5x p99");
+        assert_eq!(
+            r.judge(t(20), new, stable),
+            Verdict::Passed,
+            "same errors, 1.5x p99"
+        );
         let slow = Sample { p99: ms(41), ..new };
-        assert_eq!(r.judge(t(30), slow, stable), Verdict::Failed, "over twice the p99");
+        assert_eq!(
+            r.judge(t(30), slow, stable),
+            Verdict::Failed,
+            "over twice the p99"
+        );
     }
 
     #[test]
@@ -755,17 +826,26 @@ mod tests {
             Some(analysis(0)),
         ));
         let target = r.reconcile(t(10), status((4, 4), (0, 0)));
-        assert_eq!((target.old, target.new, target.route), (4, 4, Route::Weight(0)));
+        assert_eq!(
+            (target.old, target.new, target.route),
+            (4, 4, Route::Weight(0))
+        );
         assert!(!r.analysing(), "the preview takes no traffic");
         let target = r.reconcile(t(14), status((4, 4), (4, 3)));
         assert_eq!(target.route, Route::Weight(0), "not all ready");
         let target = r.reconcile(t(15), status((4, 4), (4, 4)));
         assert_eq!(target.route, Route::Weight(100));
         assert!(r.analysing());
-        assert_eq!(r.judge(t(25), sample(100, 10), sample(0, 0)), Verdict::Failed);
+        assert_eq!(
+            r.judge(t(25), sample(100, 10), sample(0, 0)),
+            Verdict::Failed
+        );
         assert_eq!(r.phase(), Phase::Aborted);
         let target = r.reconcile(t(25), status((4, 4), (4, 4)));
-        assert_eq!((target.old, target.new, target.route), (4, 0, Route::Weight(0)));
+        assert_eq!(
+            (target.old, target.new, target.route),
+            (4, 0, Route::Weight(0))
+        );
     }
 
     #[test]

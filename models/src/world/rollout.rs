@@ -105,7 +105,11 @@ impl World {
             let service = c.service.0 as usize;
             let n = self.services[service].replicas.len();
             let split = c.desired as usize;
-            assert_eq!(n, 2 * split, "a rolled-out service is wired with twice its replicas");
+            assert_eq!(
+                n,
+                2 * split,
+                "a rolled-out service is wired with twice its replicas"
+            );
             for r in split..n {
                 let ep = &mut self.replica_endpoints(c.service, r as u32)[0];
                 ep.service_time = d.new_work.0.clone();

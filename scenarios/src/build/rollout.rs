@@ -26,10 +26,18 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         for (k, v) in s.versions.iter().enumerate() {
             let anchors = [q.as_str(), "versions", &named(&v.name)];
             if s.versions[..k].iter().any(|o| o.name == v.name) {
-                c.report(&anchors, at(&format!("versions[{k}].name")), format!("version \"{}\" is declared twice", v.name));
+                c.report(
+                    &anchors,
+                    at(&format!("versions[{k}].name")),
+                    format!("version \"{}\" is declared twice", v.name),
+                );
             }
             let time = match &v.service_time {
-                Some(d) => c.dist(&[&anchors[..], &["service_time"]].concat(), at(&format!("versions[{k}].service_time")), d),
+                Some(d) => c.dist(
+                    &[&anchors[..], &["service_time"]].concat(),
+                    at(&format!("versions[{k}].service_time")),
+                    d,
+                ),
                 None => config.services[i].service_time.clone(),
             };
             let error_rate = v.error_rate.unwrap_or(config.services[i].error_rate);
@@ -52,7 +60,11 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                     format!(
                         "service \"{}\" has no version \"{name}\"; it has {}",
                         s.name,
-                        if names.is_empty() { "none (declare them in `versions`)".into() } else { names.join(", ") }
+                        if names.is_empty() {
+                            "none (declare them in `versions`)".into()
+                        } else {
+                            names.join(", ")
+                        }
                     ),
                 );
             }
@@ -72,18 +84,42 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         let bad = |c: &mut Checker, f: &str, message: String| {
             c.report(&[&q, "rollout", f], field(f), message);
         };
-        let Some(new) = known(c, &r.version, "rollout") else { continue };
+        let Some(new) = known(c, &r.version, "rollout") else {
+            continue;
+        };
         if Some(new) == stable {
-            bad(c, "version", format!("\"{}\" is already the stable version; roll out another", r.version));
+            bad(
+                c,
+                "version",
+                format!(
+                    "\"{}\" is already the stable version; roll out another",
+                    r.version
+                ),
+            );
         }
         if s.autoscale.is_some() {
-            bad(c, "version", "a rolled-out service cannot also be autoscaled (not modelled)".into());
+            bad(
+                c,
+                "version",
+                "a rolled-out service cannot also be autoscaled (not modelled)".into(),
+            );
         }
         if !s.endpoints.is_empty() {
-            bad(c, "version", "versions of a service with several endpoints are not modelled".into());
+            bad(
+                c,
+                "version",
+                "versions of a service with several endpoints are not modelled".into(),
+            );
         }
         if r.at.0 >= scenario.duration.0 {
-            bad(c, "at", format!("the rollout starts at or after the end of the run ({})", scenario.duration.0));
+            bad(
+                c,
+                "at",
+                format!(
+                    "the rollout starts at or after the end of the run ({})",
+                    scenario.duration.0
+                ),
+            );
         }
         let d = |x: Option<crate::Duration>, default: SimDuration| x.map_or(default, |d| d.0);
         let desired = config.services[i].replicas.len();
@@ -91,27 +127,53 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
             continue; // reported by the placement
         }
         if desired > MAX_ROLLOUT_REPLICAS {
-            bad(c, "version", format!("{desired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"));
+            bad(
+                c,
+                "version",
+                format!("{desired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
+            );
             continue;
         }
         let strategy = match &r.strategy {
-            spec::rollout::Strategy::RollingUpdate { max_surge, max_unavailable } => {
+            spec::rollout::Strategy::RollingUpdate {
+                max_surge,
+                max_unavailable,
+            } => {
                 // Kubernetes: 25 % each, surge rounded up and unavailable down.
                 let max_surge = max_surge.unwrap_or((desired as u32).div_ceil(4));
                 let max_unavailable = max_unavailable.unwrap_or(desired as u32 / 4);
                 if max_surge == 0 && max_unavailable == 0 {
-                    bad(c, "max_surge", "max_surge and max_unavailable cannot both be 0".into());
+                    bad(
+                        c,
+                        "max_surge",
+                        "max_surge and max_unavailable cannot both be 0".into(),
+                    );
                 }
                 if max_surge as usize > desired {
-                    bad(c, "max_surge", format!("{max_surge} is more than the {desired} replicas"));
+                    bad(
+                        c,
+                        "max_surge",
+                        format!("{max_surge} is more than the {desired} replicas"),
+                    );
                 }
-                Strategy::RollingUpdate { max_surge: max_surge.min(desired as u32), max_unavailable: max_unavailable.min(desired as u32).max(u32::from(max_surge == 0)) }
+                Strategy::RollingUpdate {
+                    max_surge: max_surge.min(desired as u32),
+                    max_unavailable: max_unavailable
+                        .min(desired as u32)
+                        .max(u32::from(max_surge == 0)),
+                }
             }
-            spec::rollout::Strategy::BlueGreen { auto_promotion_after, scale_down_delay } => Strategy::BlueGreen {
+            spec::rollout::Strategy::BlueGreen {
+                auto_promotion_after,
+                scale_down_delay,
+            } => Strategy::BlueGreen {
                 auto_promotion_after: d(*auto_promotion_after, SimDuration::ZERO),
                 scale_down_delay: d(*scale_down_delay, SimDuration::from_secs(30)),
             },
-            spec::rollout::Strategy::Canary { steps, scale_down_delay } => {
+            spec::rollout::Strategy::Canary {
+                steps,
+                scale_down_delay,
+            } => {
                 if steps.is_empty() {
                     bad(c, "steps", "a canary needs at least one step".into());
                 }
@@ -120,14 +182,23 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                     .map(|st| match st {
                         spec::rollout::Step::SetWeight(w) => {
                             if *w > 100 {
-                                bad(c, "SetWeight", format!("{w} is not a weight; expected a percent from 0 to 100"));
+                                bad(
+                                    c,
+                                    "SetWeight",
+                                    format!(
+                                        "{w} is not a weight; expected a percent from 0 to 100"
+                                    ),
+                                );
                             }
                             Step::SetWeight((*w).min(100))
                         }
                         spec::rollout::Step::Pause(p) => Step::Pause(p.0),
                     })
                     .collect();
-                Strategy::Canary { steps, scale_down_delay: d(*scale_down_delay, SimDuration::from_secs(30)) }
+                Strategy::Canary {
+                    steps,
+                    scale_down_delay: d(*scale_down_delay, SimDuration::from_secs(30)),
+                }
             }
         };
         let analysis = r.analysis.as_ref().map(|a| {

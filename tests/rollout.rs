@@ -237,3 +237,28 @@ fn bad_rollouts_say_where_and_what() {
         "{err}"
     );
 }
+
+#[test]
+fn versions_without_a_rollout_run_the_stable_one_and_change_nothing_else() {
+    let plain = RELEASE.replace("REPLICAS", "4").replace(
+        r#"
+                versions: [(name: "v1"), (name: "v2", V2)],
+                rollout: (version: "v2", at: "20s", ready_after: READY, strategy: STRATEGY,
+                          ANALYSIS)),"#,
+        ")",
+    );
+    let versioned = plain.replace(
+        "error_rate: 0.01)",
+        r#"error_rate: 0.01,
+                versions: [(name: "v1"), (name: "v2", error_rate: 0.5)], stable: "v1")"#,
+    );
+    assert_ne!(plain, versioned);
+    let (a, b) = (run_text(&plain, 4), run_text(&versioned, 4));
+    assert_eq!(a.outcome.fingerprint, b.outcome.fingerprint);
+    assert!(b.ops.rollouts.is_empty());
+    // The stable version's own work is the service's.
+    let v2 = versioned.replace("stable: \"v1\"", "stable: \"v2\"");
+    let c = run_text(&v2, 4);
+    let failed = c.services[1].stats.failed() as f64 / c.services[1].stats.requests as f64;
+    assert!((0.45..0.55).contains(&failed), "{failed}");
+}

@@ -248,7 +248,7 @@ fn versions_without_a_rollout_run_the_stable_one_and_change_nothing_else() {
         ")",
     );
     let versioned = plain.replace(
-        "error_rate: 0.01)",
+        "error_rate: 0.01,)",
         r#"error_rate: 0.01,
                 versions: [(name: "v1"), (name: "v2", error_rate: 0.5)], stable: "v1")"#,
     );

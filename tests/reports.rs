@@ -465,6 +465,35 @@ fn html_charts_the_breaker_states() {
     assert!(plain.contains("No circuit breakers are configured"));
 }
 
+/// A rollout gets its own chart: the weight on the new version, up to 10 % and back to 0 when
+/// the canary is rolled back; the text and JSON carry the timeline and the verdicts.
+#[test]
+fn a_rollout_is_charted_and_its_timeline_reported_in_every_format() {
+    let path = library("release-canary-rollback.ron");
+    let page = report(&path, 1, "html");
+    assert!(page.contains("Percent of requests to the new version over time"));
+    assert!(page.contains("payments weight on v2"));
+    assert!(!report(&library("checkout.ron"), 1, "html").contains("Percent of requests"));
+    let text = report(&path, 1, "text");
+    assert!(text.contains("payments: canary of v2 over v1 from 60.0 s, 4 replicas: aborted"));
+    assert!(text.contains("aborted after 2 failed measurements, traffic back on v1"));
+    let v = json("release-canary-rollback.ron", 1);
+    let r = &v["rollouts"]["payments"];
+    assert_eq!(r["phase"], "aborted");
+    let verdicts: Vec<&str> = r["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["verdict"].as_str())
+        .collect();
+    assert_eq!(verdicts.last(), Some(&"failed"));
+    assert_eq!(
+        r["weights"].as_array().unwrap().last().unwrap()["weight"],
+        0.0
+    );
+    assert!(json("checkout.ron", 1).get("rollouts").is_none());
+}
+
 /// One step of a cascade: the entity's name and the other faults blamed for it.
 type Step = (String, Vec<String>);
 

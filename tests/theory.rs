@@ -247,3 +247,28 @@ fn weighted_routing_splits_poisson_traffic() {
         0.05,
     );
 }
+
+/// A bad canary's damage before its rollback (issue 16): the canary at weight w from its
+/// replica's readiness (60 s + 10 s) until the second failed measurement (90 s) receives
+/// rate x w x 20 s requests and fails the error rate of them: 200 x 0.1 x 20 x 0.33 = 132.
+/// About 132 Poisson failures a run: a relative sd of 1/sqrt(132) = 8.7 %, so ten seeds give a
+/// 99.9 % half-width near 4.78 x 8.7 % / sqrt(10) = 13 % of the theory; 15 % is asked.
+#[test]
+fn a_bad_canary_fails_its_weight_times_its_error_rate_until_the_rollback() {
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/library/release-canary-rollback.ron"),
+    )
+    .expect("library");
+    let (mean, half_width) = over_ten_seeds(&source, |r| {
+        let d = &r.ops.rollouts[0];
+        assert_eq!(d.phase, "aborted");
+        d.failed_before_rollback as f64
+    });
+    agrees(
+        "canary failures before rollback",
+        mean,
+        half_width,
+        200.0 * 0.1 * 20.0 * 0.33,
+        0.15,
+    );
+}

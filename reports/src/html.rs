@@ -11,6 +11,7 @@ mod gantt;
 mod interact;
 mod ops;
 mod queues;
+mod rollout;
 mod traffic;
 
 use breakers::breaker_figure;
@@ -817,6 +818,7 @@ fn charts(out: &mut String, page: &Page) {
 
     // g. Autoscaled replicas.
     ops::autoscale_figure(out, page);
+    rollout::rollout_figure(out, page);
     // g. Brokers' queues.
     queues::queue_figures(out, page, shade_note);
 }

@@ -115,6 +115,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(autoscaling) = crate::ops::json(result) {
         doc.insert("autoscaling".into(), autoscaling);
     }
+    if let Some(rollouts) = crate::rollout::json(result) {
+        doc.insert("rollouts".into(), rollouts);
+    }
     if let Some(stores) = crate::stores::json(result) {
         doc.insert("stores".into(), stores);
     }

@@ -19,6 +19,7 @@ mod json;
 pub mod markdown;
 mod ops;
 mod phrases;
+mod rollout;
 mod stores;
 pub mod sweep;
 mod text;

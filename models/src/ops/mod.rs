@@ -5,6 +5,7 @@
 //! section has an empty [`Operations`] and runs exactly as before.
 
 pub mod hpa;
+pub mod rollout;
 
 use sim_core::{Distribution, SimDuration, SimTime};
 
@@ -20,6 +21,16 @@ pub struct Operations {
     pub autoscalers: Vec<hpa::AutoscalerConfig>,
     /// Kubernetes probes, per service that has them.
     pub probes: Vec<ProbesConfig>,
+    /// Deployments of new versions, per service at most one (`rollout.rs`).
+    pub rollouts: Vec<Deployment>,
+}
+
+/// A service's new version and how it is rolled out.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub rollout: rollout::RolloutConfig,
+    /// The new version's work on the service's own endpoint: service time and error rate.
+    pub new_work: (Distribution, f64),
 }
 
 /// A service's liveness and readiness probes (Kubernetes semantics: a probe every `period`,
@@ -44,7 +55,10 @@ pub struct ProbeConfig {
 
 impl Operations {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.autoscalers.is_empty() && self.probes.is_empty()
+        self.changes.is_empty()
+            && self.autoscalers.is_empty()
+            && self.probes.is_empty()
+            && self.rollouts.is_empty()
     }
 }
 
@@ -120,6 +134,36 @@ impl ChangeAction {
 #[derive(Clone, Debug, Default)]
 pub struct OpsReport {
     pub autoscalers: Vec<AutoscaleReport>,
+    pub rollouts: Vec<RolloutReport>,
+}
+
+/// One service's rollout over the run.
+#[derive(Clone, Debug)]
+pub struct RolloutReport {
+    pub service: String,
+    /// `rolling_update`, `blue_green` or `canary`.
+    pub strategy: &'static str,
+    pub at: SimTime,
+    pub desired: u32,
+    /// [stable, new]: the attempts each version's replicas answered or failed.
+    pub versions: [VersionReport; 2],
+    /// (time, percent of requests to the new version, stable replicas ready, new ready), at
+    /// every instant that changed them, starting at 0.
+    pub weights: Vec<(SimTime, f64, u32, u32)>,
+    /// The controller's steps, measurements and decisions, in time order.
+    pub timeline: Vec<(SimTime, rollout::Entry)>,
+    /// `pending`, `progressing`, `completed` or `aborted` at the end of the run.
+    pub phase: &'static str,
+    /// Attempts the new version failed before the rollout was aborted (all of them if it
+    /// never was): the damage done before the rollback.
+    pub failed_before_rollback: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VersionReport {
+    pub name: String,
+    pub requests: u64,
+    pub failed: u64,
 }
 
 /// One service's autoscaler over the run.

@@ -440,7 +440,7 @@ impl World {
         let now = s.now();
         let a = &self.attempts[slot];
         let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
-        let root = a.root;
+        let (root, replica) = (a.root, a.replica);
         let edge_id = self.calls[call_id].edge;
         let edge = &mut self.edges[edge_id];
         let to = edge.to.0 as usize;
@@ -450,6 +450,9 @@ impl World {
             .record(now, latency, outcome);
         if sent && self.services[to].stats_mirror.is_none() {
             self.services[to].report.stats.record(now, latency, outcome);
+        }
+        if sent && !self.deploys.is_empty() {
+            self.rollout_observe(to, replica, latency, outcome);
         }
         self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));
         let edge = &mut self.edges[edge_id];

@@ -322,6 +322,7 @@ impl World {
         }
         OpsReport {
             autoscalers: self.scalers.iter().map(|s| s.report.clone()).collect(),
+            rollouts: self.rollout_reports(),
         }
     }
 }

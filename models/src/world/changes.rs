@@ -136,7 +136,11 @@ impl World {
     }
 
     /// The endpoints `replica` runs, its own copy from the first change that reaches it.
-    fn replica_endpoints(&mut self, service: ServiceId, replica: u32) -> &mut Vec<EndpointSpec> {
+    pub(super) fn replica_endpoints(
+        &mut self,
+        service: ServiceId,
+        replica: u32,
+    ) -> &mut Vec<EndpointSpec> {
         let n = self.services[service.0 as usize].replicas.len();
         let ServiceSpec {
             by_replica,

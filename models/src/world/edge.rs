@@ -116,6 +116,11 @@ impl World {
     /// The replica an attempt over `edge` goes to: the only one, or the balancer's choice among
     /// those the caller believes healthy and has not ejected.
     pub(super) fn pick_replica(&mut self, edge_id: EdgeId) -> u32 {
+        let version = if self.deploys.is_empty() {
+            None
+        } else {
+            self.rollout_route(self.edges[edge_id].to.0 as usize)
+        };
         let edge = &mut self.edges[edge_id];
         let n = edge.outstanding.len();
         if n == 1 {
@@ -153,6 +158,14 @@ impl World {
             let serving = !rotates
                 || (rotation.get(i).is_none_or(|&on| on) && !unready.get(i).is_some_and(|&u| u));
             self.eligible.push(healthy && !ejected && serving);
+        }
+        // A rollout's split: only the drawn version's replicas, unless it has none to offer.
+        if let Some((split, new)) = version
+            && (0..n).any(|i| self.eligible[i] && (i >= split) == new)
+        {
+            for i in 0..n {
+                self.eligible[i] &= (i >= split) == new;
+            }
         }
         edge.balancer
             .pick(&self.eligible, &edge.outstanding, &mut edge.lb_rng)

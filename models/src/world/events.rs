@@ -176,11 +176,18 @@ pub enum WorldEvent {
         message: u64,
         receipt: u32,
     },
+    /// A rollout's controller ticks, measures, or a replica it started is ready
+    /// (`rollout.rs`; `replica` is `TICK`, `MEASURE` or the replica).
+    Rollout {
+        rollout: u32,
+        replica: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 35] = [
+    pub const KIND_NAMES: [&'static str; 36] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -216,6 +223,7 @@ impl WorldEvent {
         "receipts",
         "ack_arrive",
         "visibility_timeout",
+        "rollout",
     ];
 }
 
@@ -258,6 +266,7 @@ impl Event for WorldEvent {
             WorldEvent::Receipts { .. } => 32,
             WorldEvent::AckArrive { .. } => 33,
             WorldEvent::VisibilityTimeout { .. } => 34,
+            WorldEvent::Rollout { .. } => 35,
         }
     }
 
@@ -298,6 +307,7 @@ impl Event for WorldEvent {
             | WorldEvent::Receipts { poller, .. } => poller,
             WorldEvent::AckArrive { message, .. }
             | WorldEvent::VisibilityTimeout { message, .. } => message as u32,
+            WorldEvent::Rollout { rollout, .. } => rollout,
         }
     }
 }

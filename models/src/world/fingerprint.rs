@@ -43,6 +43,7 @@ mod code {
     pub(super) const RECEIPTS: u8 = 27;
     pub(super) const ACK: u8 = 28;
     pub(super) const VISIBILITY_TIMEOUT: u8 = 29;
+    pub(super) const ROLLOUT: u8 = 30;
 }
 
 /// One event's word: its code, then two numbers naming what it concerns.
@@ -168,6 +169,16 @@ impl World {
             }
             WorldEvent::VisibilityTimeout { queue, message, .. } => {
                 word(code::VISIBILITY_TIMEOUT, u32::from(queue), message as u32)
+            }
+            WorldEvent::Rollout {
+                rollout,
+                replica,
+                generation,
+            } => {
+                if !self.rollout_event_live(rollout, replica, generation) {
+                    return None;
+                }
+                word(code::ROLLOUT, rollout, replica)
             }
         })
     }

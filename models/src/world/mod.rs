@@ -58,6 +58,7 @@ mod fingerprint;
 mod finish;
 mod plan;
 mod probes;
+mod rollout;
 mod service;
 mod slab;
 mod store;
@@ -193,6 +194,8 @@ pub struct World {
     probers: Vec<probes::Prober>,
     hung: Vec<Vec<Option<u32>>>,
     unready: Vec<Vec<bool>>,
+    /// Rollouts of new versions (`rollout.rs`); empty for most scenarios.
+    deploys: Vec<rollout::Deploy>,
     /// Replicated stores (empty unless the scenario has some).
     stores: Vec<store::StoreState>,
     /// Queues and consumer pollers (none without a broker).
@@ -290,6 +293,7 @@ impl World {
         self.schedule_changes(s);
         self.schedule_autoscalers(s);
         self.schedule_probes(s);
+        self.schedule_rollouts(s);
         for st in 0..self.stores.len() {
             self.store_start(st);
             let store = st as u32;
@@ -416,6 +420,11 @@ impl World {
                 message,
                 receipt,
             } => self.on_visibility_timeout(s, queue, message, receipt),
+            WorldEvent::Rollout {
+                rollout,
+                replica,
+                generation,
+            } => self.on_rollout(s, rollout, replica, generation),
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);

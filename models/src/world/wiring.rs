@@ -94,6 +94,7 @@ impl World {
             probers: Vec::new(),
             hung: Vec::new(),
             unready: Vec::new(),
+            deploys: Vec::new(),
             stores: stores(config, &w.streams),
             broker,
             custom: None,
@@ -102,6 +103,7 @@ impl World {
         world.install_changes(config);
         world.install_autoscalers(config);
         world.install_probes(config);
+        world.install_rollouts(config, &w.streams);
         if world.acts_mid_run(config) {
             world.record_every_sample();
         }
@@ -142,6 +144,7 @@ impl World {
             || !ops.changes.is_empty()
             || !ops.autoscalers.is_empty()
             || !ops.probes.is_empty()
+            || !ops.rollouts.is_empty()
             || config
                 .faults
                 .iter()

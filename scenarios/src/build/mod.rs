@@ -21,6 +21,7 @@ mod network;
 mod policy;
 mod probes;
 mod retry;
+mod rollout;
 mod services;
 mod store;
 mod topology;
@@ -111,6 +112,7 @@ fn build_checked(
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);
+    rollout::rollouts(&mut c, scenario, &mut config);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }

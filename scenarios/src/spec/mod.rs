@@ -10,6 +10,7 @@ pub mod broker;
 mod inbound;
 mod network;
 mod ops;
+pub mod rollout;
 mod store;
 mod tune;
 mod waiting;
@@ -246,6 +247,14 @@ pub struct Service {
     /// The queue this service consumes.
     #[serde(default)]
     pub consume: Option<broker::Consume>,
+    /// Versions of the service's code; `stable` (default: the first) runs from the start.
+    #[serde(default)]
+    pub versions: Vec<rollout::Version>,
+    #[serde(default)]
+    pub stable: Option<String>,
+    /// The deployment of another version while the run goes.
+    #[serde(default)]
+    pub rollout: Option<rollout::Rollout>,
 }
 
 fn one() -> u32 {

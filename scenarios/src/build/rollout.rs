@@ -1,0 +1,252 @@
+//! Deployments: each service's `versions`, `stable` and `rollout` checked and built. A
+//! service with a rollout is wired with twice its replicas, placed like its first ones in turn
+//! (replica k on the host of replica k mod `replicas`): the first half runs the stable
+//! version, the second the new one, out of rotation until the rollout starts them.
+
+use models::config::{ServiceId, WorldConfig};
+use models::ops::Deployment;
+use models::ops::rollout::{AnalysisConfig, RolloutConfig, Step, Strategy};
+use sim_core::SimDuration;
+
+use super::Checker;
+use super::locate::{named, quoted};
+use crate::spec::{self, Scenario};
+
+/// Most replicas a rolled-out service may have: twice as many are wired.
+pub const MAX_ROLLOUT_REPLICAS: usize = 500;
+
+pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldConfig) {
+    for (i, s) in scenario.services.iter().enumerate() {
+        if s.versions.is_empty() && s.stable.is_none() && s.rollout.is_none() {
+            continue;
+        }
+        let q = named(&s.name);
+        let at = |f: &str| format!("services[{i}].{f}");
+        let mut works = Vec::new();
+        for (k, v) in s.versions.iter().enumerate() {
+            let anchors = [q.as_str(), "versions", &named(&v.name)];
+            if s.versions[..k].iter().any(|o| o.name == v.name) {
+                c.report(
+                    &anchors,
+                    at(&format!("versions[{k}].name")),
+                    format!("version \"{}\" is declared twice", v.name),
+                );
+            }
+            let time = match &v.service_time {
+                Some(d) => c.dist(
+                    &[&anchors[..], &["service_time"]].concat(),
+                    at(&format!("versions[{k}].service_time")),
+                    d,
+                ),
+                None => config.services[i].service_time.clone(),
+            };
+            let error_rate = v.error_rate.unwrap_or(config.services[i].error_rate);
+            if !(0.0..=1.0).contains(&error_rate) {
+                c.report(
+                    &[&anchors[..], &["error_rate"]].concat(),
+                    at(&format!("versions[{k}].error_rate")),
+                    format!("{error_rate} is not a probability; expected a number from 0 to 1"),
+                );
+            }
+            works.push((time, error_rate.clamp(0.0, 1.0)));
+        }
+        let known = |c: &mut Checker, name: &str, field: &str| -> Option<usize> {
+            let found = s.versions.iter().position(|v| v.name == name);
+            if found.is_none() {
+                let names: Vec<String> = s.versions.iter().map(|v| quoted(&v.name)).collect();
+                c.report(
+                    &[&q, field, &quoted(name)],
+                    at(field),
+                    format!(
+                        "service \"{}\" has no version \"{name}\"; it has {}",
+                        s.name,
+                        if names.is_empty() {
+                            "none (declare them in `versions`)".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                );
+            }
+            found
+        };
+        let stable = match &s.stable {
+            Some(name) => known(c, name, "stable"),
+            None => (!s.versions.is_empty()).then_some(0),
+        };
+        if let Some(k) = stable {
+            let (time, rate) = works[k].clone();
+            config.services[i].service_time = time;
+            config.services[i].error_rate = rate;
+        }
+        let Some(r) = &s.rollout else { continue };
+        let field = |f: &str| format!("services[{i}].rollout.{f}");
+        let bad = |c: &mut Checker, f: &str, message: String| {
+            c.report(&[&q, "rollout", f], field(f), message);
+        };
+        let Some(new) = known(c, &r.version, "rollout") else {
+            continue;
+        };
+        if Some(new) == stable {
+            bad(
+                c,
+                "version",
+                format!(
+                    "\"{}\" is already the stable version; roll out another",
+                    r.version
+                ),
+            );
+        }
+        if s.autoscale.is_some() {
+            bad(
+                c,
+                "version",
+                "a rolled-out service cannot also be autoscaled (not modelled)".into(),
+            );
+        }
+        if !s.endpoints.is_empty() {
+            bad(
+                c,
+                "version",
+                "versions of a service with several endpoints are not modelled".into(),
+            );
+        }
+        if r.at.0 >= scenario.duration.0 {
+            bad(
+                c,
+                "at",
+                format!(
+                    "the rollout starts at or after the end of the run ({})",
+                    scenario.duration.0
+                ),
+            );
+        }
+        let d = |x: Option<crate::Duration>, default: SimDuration| x.map_or(default, |d| d.0);
+        let desired = config.services[i].replicas.len();
+        if desired == 0 {
+            continue; // reported by the placement
+        }
+        if desired > MAX_ROLLOUT_REPLICAS {
+            bad(
+                c,
+                "version",
+                format!("{desired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
+            );
+            continue;
+        }
+        let strategy = match &r.strategy {
+            spec::rollout::Strategy::RollingUpdate {
+                max_surge,
+                max_unavailable,
+            } => {
+                // Kubernetes: 25 % each, surge rounded up and unavailable down.
+                let max_surge = max_surge.unwrap_or((desired as u32).div_ceil(4));
+                let max_unavailable = max_unavailable.unwrap_or(desired as u32 / 4);
+                if max_surge == 0 && max_unavailable == 0 {
+                    bad(
+                        c,
+                        "max_surge",
+                        "max_surge and max_unavailable cannot both be 0".into(),
+                    );
+                }
+                if max_surge as usize > desired {
+                    bad(
+                        c,
+                        "max_surge",
+                        format!("{max_surge} is more than the {desired} replicas"),
+                    );
+                }
+                Strategy::RollingUpdate {
+                    max_surge: max_surge.min(desired as u32),
+                    max_unavailable: max_unavailable
+                        .min(desired as u32)
+                        .max(u32::from(max_surge == 0)),
+                }
+            }
+            spec::rollout::Strategy::BlueGreen {
+                auto_promotion_after,
+                scale_down_delay,
+            } => Strategy::BlueGreen {
+                auto_promotion_after: d(*auto_promotion_after, SimDuration::ZERO),
+                scale_down_delay: d(*scale_down_delay, SimDuration::from_secs(30)),
+            },
+            spec::rollout::Strategy::Canary {
+                steps,
+                scale_down_delay,
+            } => {
+                if steps.is_empty() {
+                    bad(c, "steps", "a canary needs at least one step".into());
+                }
+                let steps = steps
+                    .iter()
+                    .map(|st| match st {
+                        spec::rollout::Step::SetWeight(w) => {
+                            if *w > 100 {
+                                bad(
+                                    c,
+                                    "SetWeight",
+                                    format!(
+                                        "{w} is not a weight; expected a percent from 0 to 100"
+                                    ),
+                                );
+                            }
+                            Step::SetWeight((*w).min(100))
+                        }
+                        spec::rollout::Step::Pause(p) => Step::Pause(p.0),
+                    })
+                    .collect();
+                Strategy::Canary {
+                    steps,
+                    scale_down_delay: d(*scale_down_delay, SimDuration::from_secs(30)),
+                }
+            }
+        };
+        let analysis = r.analysis.as_ref().map(|a| {
+            let bad = |c: &mut Checker, f: &str, message: String| {
+                c.report(&[&q, "rollout", "analysis", f], field(&format!("analysis.{f}")), message);
+            };
+            if a.interval.0 < SimDuration::from_millis(100) {
+                bad(c, "interval", "must be at least 100ms".into());
+            }
+            for (name, v) in [("availability", a.availability), ("max_availability_drop", a.max_availability_drop)] {
+                if v.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+                    bad(c, name, format!("{} is not a fraction; expected a number from 0 to 1", v.unwrap_or_default()));
+                }
+            }
+            if a.max_p99_ratio.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+                bad(c, "max_p99_ratio", "expected a number above 0".into());
+            }
+            if a.p99.is_some_and(|p| p.0 == SimDuration::ZERO) {
+                bad(c, "p99", "must be greater than 0".into());
+            }
+            if a.availability.is_none() && a.p99.is_none() && a.max_availability_drop.is_none() && a.max_p99_ratio.is_none() {
+                bad(c, "interval", "an analysis needs a threshold: availability, p99, max_availability_drop or max_p99_ratio".into());
+            }
+            AnalysisConfig {
+                interval: a.interval.0.max(SimDuration::from_millis(100)),
+                availability: a.availability,
+                p99: a.p99.map(|p| p.0),
+                max_availability_drop: a.max_availability_drop,
+                max_p99_ratio: a.max_p99_ratio,
+                failure_limit: a.failure_limit,
+                min_requests: a.min_requests.unwrap_or(1),
+            }
+        });
+        let svc = &mut config.services[i];
+        let placed = svc.replicas.clone();
+        svc.replicas = (0..2 * desired).map(|k| placed[k % desired]).collect();
+        config.ops.rollouts.push(Deployment {
+            rollout: RolloutConfig {
+                service: ServiceId(i as u32),
+                stable: s.versions[stable.unwrap_or(0)].name.clone(),
+                version: r.version.clone(),
+                at: sim_core::SimTime::ZERO + r.at.0,
+                desired: desired as u32,
+                ready_after: d(r.ready_after, SimDuration::from_secs(10)),
+                strategy,
+                analysis,
+            },
+            new_work: works[new].clone(),
+        });
+    }
+}

@@ -176,11 +176,35 @@ pub enum WorldEvent {
         message: u64,
         receipt: u32,
     },
+    /// A topic's group member sends a fetch, which reaches the broker, whose records reach
+    /// the member (`generation` recognises a member that crashed since).
+    FetchSend {
+        member: u32,
+        generation: u32,
+    },
+    FetchArrive {
+        member: u32,
+        generation: u32,
+    },
+    Records {
+        member: u32,
+        generation: u32,
+    },
+    /// A crashed member's session timeout passed: the group notices it left.
+    SessionExpired {
+        member: u32,
+        generation: u32,
+    },
+    /// A consumer group's rebalance pause is over.
+    RebalanceOver {
+        group: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 35] = [
+    pub const KIND_NAMES: [&'static str; 40] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -216,6 +240,11 @@ impl WorldEvent {
         "receipts",
         "ack_arrive",
         "visibility_timeout",
+        "fetch_send",
+        "fetch_arrive",
+        "records",
+        "session_expired",
+        "rebalance_over",
     ];
 }
 
@@ -258,6 +287,11 @@ impl Event for WorldEvent {
             WorldEvent::Receipts { .. } => 32,
             WorldEvent::AckArrive { .. } => 33,
             WorldEvent::VisibilityTimeout { .. } => 34,
+            WorldEvent::FetchSend { .. } => 35,
+            WorldEvent::FetchArrive { .. } => 36,
+            WorldEvent::Records { .. } => 37,
+            WorldEvent::SessionExpired { .. } => 38,
+            WorldEvent::RebalanceOver { .. } => 39,
         }
     }
 
@@ -298,6 +332,11 @@ impl Event for WorldEvent {
             | WorldEvent::Receipts { poller, .. } => poller,
             WorldEvent::AckArrive { message, .. }
             | WorldEvent::VisibilityTimeout { message, .. } => message as u32,
+            WorldEvent::FetchSend { member, .. }
+            | WorldEvent::FetchArrive { member, .. }
+            | WorldEvent::Records { member, .. }
+            | WorldEvent::SessionExpired { member, .. } => member,
+            WorldEvent::RebalanceOver { group, .. } => group,
         }
     }
 }

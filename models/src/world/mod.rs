@@ -412,6 +412,19 @@ impl World {
                 message,
                 receipt,
             } => self.on_visibility_timeout(s, queue, message, receipt),
+            WorldEvent::FetchSend { member, generation } => self.fetch_send(s, member, generation),
+            WorldEvent::FetchArrive { member, generation } => {
+                self.on_fetch_arrive(s, member, generation)
+            }
+            WorldEvent::Records { member, generation } => {
+                self.on_records::<TRACE>(s, member, generation)
+            }
+            WorldEvent::SessionExpired { member, generation } => {
+                self.on_session_expired(s, member, generation)
+            }
+            WorldEvent::RebalanceOver { group, generation } => {
+                self.on_rebalance_over(s, group, generation)
+            }
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);

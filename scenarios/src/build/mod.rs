@@ -22,6 +22,7 @@ mod probes;
 mod retry;
 mod services;
 mod store;
+mod topic;
 mod topology;
 
 use std::collections::BTreeMap;
@@ -59,10 +60,12 @@ pub fn build_with_warnings(
         scenario,
         services: services::names(&mut c, &scenario.services),
         queues: broker::queue_names(&mut c, &scenario.services),
+        topics: topic::topic_names(&mut c, &scenario.services),
         topology,
     };
     let mut services = services::services(&mut c, &known);
-    let brokers = broker::brokers(&mut c, &known);
+    let mut brokers = broker::brokers(&mut c, &known);
+    topic::topics(&mut c, &known, &mut brokers);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
@@ -146,6 +149,8 @@ struct Known<'s> {
     services: BTreeMap<&'s str, ServiceId>,
     /// Queue names: their broker and index among all queues.
     queues: BTreeMap<&'s str, (ServiceId, u16)>,
+    /// Topic names: their broker and index among all topics.
+    topics: BTreeMap<&'s str, (ServiceId, u16)>,
     topology: models::topology::Topology,
 }
 

@@ -241,6 +241,12 @@ pub struct Service {
     /// The queue this service consumes.
     #[serde(default)]
     pub consume: Option<broker::Consume>,
+    /// A broker's Kafka-like topics (`kind: Broker`).
+    #[serde(default)]
+    pub topics: Vec<broker::Topic>,
+    /// The topic this service consumes as a consumer group, one member per replica.
+    #[serde(default)]
+    pub subscribe: Option<broker::Subscribe>,
 }
 
 fn one() -> u32 {

@@ -115,6 +115,9 @@ pub struct PartitionReport {
     /// Records committed but never processed (at-most-once after a crash).
     pub lost: u64,
     pub committed: u64,
+    /// Records processed out of offset order (a member skipping or going back within its
+    /// batch, or a first processing past a record never processed): always 0, a check.
+    pub out_of_order: u64,
     /// At the end: records not yet processed once (`published - consumed - failed - lost`).
     pub unprocessed: u64,
     /// The end offset minus the committed offset, at the end and at its largest.

@@ -19,7 +19,7 @@ fn ms(ns: u64) -> Value {
     float(ns as f64 / 1e6, MS_DECIMALS)
 }
 
-fn counts(p: &PartitionReport) -> [(&'static str, u64); 10] {
+fn counts(p: &PartitionReport) -> [(&'static str, u64); 11] {
     [
         ("published", p.published),
         ("consumed", p.consumed),
@@ -31,6 +31,7 @@ fn counts(p: &PartitionReport) -> [(&'static str, u64); 10] {
         ("committed", p.committed),
         ("lag", p.lag),
         ("max_lag", p.max_lag),
+        ("out_of_order", p.out_of_order),
     ]
 }
 

@@ -447,17 +447,20 @@ impl World {
         }
         let (r, _) = mb.current.take().expect("a member's processing ended");
         let ok = outcome.is_answer();
-        match mb.done.iter_mut().find(|(p, _)| *p == r.partition) {
-            Some((_, upto)) => *upto = r.offset + 1,
-            None => mb.done.push((r.partition, r.offset + 1)),
-        }
         let group = &mut b.groups[mb.group as usize];
         let part = &mut group.parts[r.partition as usize];
+        match mb.done.iter_mut().find(|(p, _)| *p == r.partition) {
+            Some((_, upto)) => {
+                part.report.out_of_order += u64::from(*upto != r.offset);
+                *upto = r.offset + 1;
+            }
+            None => mb.done.push((r.partition, r.offset + 1)),
+        }
         if r.offset < part.processed {
             part.report.duplicates += 1;
             group.report.series.count(now, |w| w.duplicates += 1);
         } else {
-            debug_assert_eq!(r.offset, part.processed, "records are processed in order");
+            part.report.out_of_order += u64::from(r.offset != part.processed);
             part.processed = r.offset + 1;
             if ok {
                 part.report.consumed += 1;

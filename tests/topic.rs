@@ -59,14 +59,19 @@ fn records_are_conserved_and_ordered_per_partition_over_seeds_modes_and_faults()
     for commit in ["After", "Before"] {
         for faults in ["", CRASHES] {
             for seed in 1..=6 {
-                let subscribe = format!(", commit: {commit}, max_poll_records: 50, session_timeout: \"3s\"");
+                let subscribe =
+                    format!(", commit: {commit}, max_poll_records: 50, session_timeout: \"3s\"");
                 let r = run_text(&scenario(4, ", keys: 500", &subscribe, faults), seed);
                 let g = group(&r);
                 assert_eq!(g.partitions.len(), 4);
                 let published: u64 = r.topics[0].published.iter().sum();
                 assert!(published > 5_000, "{published}");
                 for (i, p) in g.partitions.iter().enumerate() {
-                    let at = format!("{commit} seed {seed} faults {}: p{i} {}", !faults.is_empty(), brief(p));
+                    let at = format!(
+                        "{commit} seed {seed} faults {}: p{i} {}",
+                        !faults.is_empty(),
+                        brief(p)
+                    );
                     assert!(p.conserved(), "{at}");
                     assert_eq!(p.published, r.topics[0].published[i], "{at}");
                     assert_eq!(p.out_of_order, 0, "order kept: {at}");
@@ -119,7 +124,13 @@ fn the_lag_spikes_while_a_member_is_unnoticed_and_recovers() {
     let window = r.window.as_secs_f64();
     let lag_at = |t: f64| g.series.windows[(t / window) as usize].backlog_max;
     assert!(lag_at(20.0) < 50, "before the crash: {}", lag_at(20.0));
-    let peak = g.series.windows.iter().map(|w| w.backlog_max).max().unwrap();
+    let peak = g
+        .series
+        .windows
+        .iter()
+        .map(|w| w.backlog_max)
+        .max()
+        .unwrap();
     assert!(peak > 500, "the crash's lag spike: {peak}");
     assert!(g.total(|p| p.lag) < 50, "recovered by the end");
     assert_eq!(g.rebalances, 4, "two leaves and two joins");
@@ -151,7 +162,10 @@ fn bad_topics_are_placed_in_the_file() {
         .expect("an error")
         .to_string();
     assert!(err.contains("partitions; expected 1 to"), "{err}");
-    assert!(err.contains(r#"unknown topic "evnts"; expected one of: events"#), "{err}");
+    assert!(
+        err.contains(r#"unknown topic "evnts"; expected one of: events"#),
+        "{err}"
+    );
     assert!(err.starts_with("topic.ron:"), "{err}");
     let both = scenario(2, "", "", "").replace(
         r#"topics: [(name: "events""#,
@@ -161,5 +175,8 @@ fn bad_topics_are_placed_in_the_file() {
         .err()
         .expect("an error")
         .to_string();
-    assert!(err.contains(r#"duplicate topic or queue name "events""#), "{err}");
+    assert!(
+        err.contains(r#"duplicate topic or queue name "events""#),
+        "{err}"
+    );
 }

@@ -79,7 +79,13 @@ fn group_json(g: &GroupReport) -> Value {
     for (key, _) in counts(&zero) {
         let total = match key {
             // The group's largest lag is its windows' peak (partitions peak apart).
-            "max_lag" => g.series.windows.iter().map(|w| w.backlog_max).max().unwrap_or(0),
+            "max_lag" => g
+                .series
+                .windows
+                .iter()
+                .map(|w| w.backlog_max)
+                .max()
+                .unwrap_or(0),
             _ => g.total(|p| {
                 counts(p)
                     .iter()
@@ -174,7 +180,13 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         table.push(row);
     }
     let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     out.push('\n');
     for row in &table {

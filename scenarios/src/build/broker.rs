@@ -81,7 +81,8 @@ pub(super) fn brokers(c: &mut Checker, known: &Known) -> BrokerConfig {
             c.report(
                 &[&q, "Broker"],
                 format!("services[{i}].queues"),
-                "a broker needs queues: [(name: \"orders\")] or topics: [(name: \"orders\")]".into(),
+                "a broker needs queues: [(name: \"orders\")] or topics: [(name: \"orders\")]"
+                    .into(),
             );
         }
         if !broker && !s.queues.is_empty() {

@@ -127,11 +127,7 @@ fn group(
     }
     let mut duration = |name: &str, value: Option<crate::duration::Duration>, default| {
         let d = value.map_or(default, |d| d.0);
-        c.duration_positive(
-            &[anchors, &[name]].concat(),
-            format!("{field}.{name}"),
-            d,
-        );
+        c.duration_positive(&[anchors, &[name]].concat(), format!("{field}.{name}"), d);
         d
     };
     let session_timeout = duration(

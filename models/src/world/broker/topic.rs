@@ -651,7 +651,11 @@ impl World {
     /// members fetch.
     fn assign(&mut self, s: &mut Scheduler<WorldEvent>, g: u32) {
         let ids = self.brokers().groups[g as usize].members.clone();
-        let live: Vec<u32> = ids.iter().copied().filter(|&m| self.member_live(m)).collect();
+        let live: Vec<u32> = ids
+            .iter()
+            .copied()
+            .filter(|&m| self.member_live(m))
+            .collect();
         let b = self.brokers();
         let group = &mut b.groups[g as usize];
         let partitions = group.parts.len() as u32;
@@ -691,8 +695,10 @@ impl World {
 
     /// The topics' reports at the end of the run.
     pub(super) fn topic_finish(b: &mut BrokerState, end: SimTime) -> Vec<TopicReport> {
-        let mut groups: Vec<Option<GroupState>> =
-            std::mem::take(&mut b.groups).into_iter().map(Some).collect();
+        let mut groups: Vec<Option<GroupState>> = std::mem::take(&mut b.groups)
+            .into_iter()
+            .map(Some)
+            .collect();
         std::mem::take(&mut b.topics)
             .into_iter()
             .map(|t| TopicReport {
@@ -720,7 +726,11 @@ impl World {
                             })
                             .collect();
                         for p in &group.report.partitions {
-                            assert!(p.conserved(), "topic {}: records not conserved", t.config.name);
+                            assert!(
+                                p.conserved(),
+                                "topic {}: records not conserved",
+                                t.config.name
+                            );
                         }
                         group.report.end_to_end.finish(end);
                         group.report.series.finish(end);

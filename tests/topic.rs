@@ -158,8 +158,8 @@ fn same_seed_same_topics() {
 fn bad_topics_are_placed_in_the_file() {
     let bad = scenario(0, "", "", "").replace(r#"topic: "events""#, r#"topic: "evnts""#);
     let err = scenarios::load_str(Path::new("topic.ron"), &bad)
-        .err()
-        .expect("an error")
+        .map(|_| ())
+        .expect_err("an error")
         .to_string();
     assert!(err.contains("partitions; expected 1 to"), "{err}");
     assert!(
@@ -172,8 +172,8 @@ fn bad_topics_are_placed_in_the_file() {
         r#"queues: [(name: "events")], topics: [(name: "events""#,
     );
     let err = scenarios::load_str(Path::new("topic.ron"), &both)
-        .err()
-        .expect("an error")
+        .map(|_| ())
+        .expect_err("an error")
         .to_string();
     assert!(
         err.contains(r#"duplicate topic or queue name "events""#),

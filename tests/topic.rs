@@ -180,3 +180,26 @@ fn bad_topics_are_placed_in_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn every_format_shows_the_topics_only_when_there_are_some() {
+    let r = library("topic-commit-after", 1);
+    let analysis = reports::analyse(&r);
+    let csv = reports::csv::csv(&r);
+    assert!(csv.contains(reports::TOPIC_HEADER), "the lag series in CSV");
+    assert!(csv.contains(",topic,orders,billing,"));
+    let html = reports::html::html(&r, &analysis);
+    assert!(html.contains("Consumer lag"));
+    let text = reports::text(&r, &analysis, false);
+    assert!(text.contains("orders/billing"), "{text}");
+    let md = reports::markdown::markdown(&r, &analysis);
+    assert!(md.contains("#### Topics"));
+    let json = reports::json(&r);
+    assert_eq!(
+        json["topics"]["orders"]["groups"]["billing"]["conserved"],
+        true
+    );
+    let plain = library("queue-poison", 1);
+    assert!(!reports::csv::csv(&plain).contains(",topic,"));
+    assert!(reports::json(&plain).get("topics").is_none());
+}

@@ -18,11 +18,14 @@ use crate::metrics::{MAX_WINDOWS, OutcomeStats, merge_pairs, windows_to};
 pub struct BrokerConfig {
     pub queues: Vec<QueueConfig>,
     pub consumers: Vec<ConsumerConfig>,
+    /// Kafka-like topics and the consumer groups reading them ([`crate::topic`]).
+    pub topics: Vec<crate::topic::TopicConfig>,
+    pub groups: Vec<crate::topic::GroupConfig>,
 }
 
 impl BrokerConfig {
     pub fn is_empty(&self) -> bool {
-        self.queues.is_empty()
+        self.queues.is_empty() && self.topics.is_empty()
     }
 }
 
@@ -73,7 +76,9 @@ pub struct ConsumerConfig {
 /// A call step that publishes to a queue of the callee (a broker) instead of serving.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Publish {
+    /// The queue's index, or the topic's when `topic`.
     pub queue: u16,
+    pub topic: bool,
     /// Wait for the broker's ack (default); without, the step goes on at once and the publish
     /// runs its policy (timeout, retries) in the background, like an asynchronous producer.
     pub ack: bool,

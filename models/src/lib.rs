@@ -16,6 +16,7 @@ pub mod network;
 pub mod ops;
 pub mod policy;
 pub mod report;
+pub mod topic;
 pub mod topology;
 pub mod trace;
 mod world;

@@ -220,4 +220,6 @@ pub struct RunResult {
     pub stores: Vec<crate::data::report::StoreReport>,
     /// The brokers' queues (empty without brokers).
     pub queues: Vec<crate::broker::QueueReport>,
+    /// The brokers' topics and their consumer groups (empty without topics).
+    pub topics: Vec<crate::topic::TopicReport>,
 }

@@ -50,6 +50,7 @@ pub fn csv(result: &RunResult) -> String {
         rows(&mut out, "edge", &name, &e.stats, None, window_ns, end);
     }
     crate::broker::csv(&mut out, result, quote);
+    crate::topic::csv(&mut out, result, quote);
     out
 }
 

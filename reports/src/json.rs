@@ -124,6 +124,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(queues) = crate::broker::json(result) {
         doc.insert("queues".into(), queues);
     }
+    if let Some(topics) = crate::topic::json(result) {
+        doc.insert("topics".into(), topics);
+    }
 
     Value::Object(doc)
 }

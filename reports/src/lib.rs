@@ -23,6 +23,7 @@ mod rollout;
 mod stores;
 pub mod sweep;
 mod text;
+mod topic;
 pub mod trace;
 
 pub use analysis::{Analysis, analyse};
@@ -31,6 +32,7 @@ pub use common::edge_names;
 pub use common::is_complete;
 pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};
 pub use text::text;
+pub use topic::TOPIC_HEADER;
 
 #[cfg(test)]
 mod tests;

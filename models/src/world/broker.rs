@@ -19,6 +19,7 @@
 
 mod consumer;
 mod crash;
+mod topic;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +28,7 @@ use crate::broker::{
     BrokerConfig, ConsumerConfig, Level, MAX_TRACKED_KEYS, Publish, QueueConfig, QueueReport,
     QueueSeries,
 };
+use crate::topic::TopicReport;
 
 /// What an edge carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +117,11 @@ pub(super) struct BrokerState {
     next_message: u64,
     /// Replicas restarted during the current event (their pollers start, their queues requeue).
     pub(super) woken: Vec<(u32, u32)>,
+    /// Kafka-like topics, their consumer groups and the groups' members (`topic.rs`); a
+    /// member's processing is owned by `Owner::Delivery` with `pollers.len() + member`.
+    topics: Vec<topic::TopicState>,
+    groups: Vec<topic::GroupState>,
+    members: Vec<topic::Member>,
 }
 
 impl BrokerState {
@@ -177,6 +184,7 @@ impl BrokerState {
                 },
             })
             .collect();
+        let (topics, groups, members) = topic::new(config, world, streams, &mut edge);
         let mut pollers = Vec::new();
         for (c, consumer) in config.consumers.iter().enumerate() {
             let svc = &world.services[consumer.service.0 as usize];
@@ -214,6 +222,9 @@ impl BrokerState {
                 .collect(),
             next_message: 0,
             woken: Vec::new(),
+            topics,
+            groups,
+            members,
         }))
     }
 }
@@ -238,7 +249,7 @@ impl BrokerState {
             .iter()
             .map(|c| c.seen.len() * ENTRY + c.done_order.len() * 16)
             .sum();
-        queues + consumers
+        queues + consumers + topic::footprint_bytes(&self.topics)
     }
 }
 
@@ -285,6 +296,7 @@ impl World {
                 },
             );
         }
+        self.topic_start(s);
     }
 
     /// A publish reached the broker and its work is done: the message is stored, and the
@@ -299,6 +311,10 @@ impl World {
             // A plain call to a broker (a health check of sorts): answered, nothing stored.
             return Outcome::Ok;
         };
+        if publish.topic {
+            self.topic_publish(s, publish.queue);
+            return Outcome::Ok;
+        }
         let key = self.calls[self.jobs[job].call].serial.0;
         let b = self.brokers();
         let id = b.next_message;
@@ -517,11 +533,13 @@ impl World {
     }
 
     /// The queues' reports at the end of the run.
-    pub(super) fn broker_finish(&mut self, end: SimTime) -> Vec<QueueReport> {
-        let Some(b) = self.broker.take() else {
-            return Vec::new();
+    pub(super) fn broker_finish(&mut self, end: SimTime) -> (Vec<QueueReport>, Vec<TopicReport>) {
+        let Some(mut b) = self.broker.take() else {
+            return (Vec::new(), Vec::new());
         };
-        b.queues
+        let topics = Self::topic_finish(&mut b, end);
+        let queues = b
+            .queues
             .into_iter()
             .map(|mut q| {
                 q.report.backlog = q.visible.len() as u64;
@@ -539,6 +557,7 @@ impl World {
                 );
                 q.report
             })
-            .collect()
+            .collect();
+        (queues, topics)
     }
 }

@@ -183,11 +183,35 @@ pub enum WorldEvent {
         replica: u32,
         generation: u32,
     },
+    /// A topic's group member sends a fetch, which reaches the broker, whose records reach
+    /// the member (`generation` recognises a member that crashed since).
+    FetchSend {
+        member: u32,
+        generation: u32,
+    },
+    FetchArrive {
+        member: u32,
+        generation: u32,
+    },
+    Records {
+        member: u32,
+        generation: u32,
+    },
+    /// A crashed member's session timeout passed: the group notices it left.
+    SessionExpired {
+        member: u32,
+        generation: u32,
+    },
+    /// A consumer group's rebalance pause is over.
+    RebalanceOver {
+        group: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 36] = [
+    pub const KIND_NAMES: [&'static str; 41] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -224,6 +248,11 @@ impl WorldEvent {
         "ack_arrive",
         "visibility_timeout",
         "rollout",
+        "fetch_send",
+        "fetch_arrive",
+        "records",
+        "session_expired",
+        "rebalance_over",
     ];
 }
 
@@ -267,6 +296,11 @@ impl Event for WorldEvent {
             WorldEvent::AckArrive { .. } => 33,
             WorldEvent::VisibilityTimeout { .. } => 34,
             WorldEvent::Rollout { .. } => 35,
+            WorldEvent::FetchSend { .. } => 36,
+            WorldEvent::FetchArrive { .. } => 37,
+            WorldEvent::Records { .. } => 38,
+            WorldEvent::SessionExpired { .. } => 39,
+            WorldEvent::RebalanceOver { .. } => 40,
         }
     }
 
@@ -308,6 +342,11 @@ impl Event for WorldEvent {
             WorldEvent::AckArrive { message, .. }
             | WorldEvent::VisibilityTimeout { message, .. } => message as u32,
             WorldEvent::Rollout { rollout, .. } => rollout,
+            WorldEvent::FetchSend { member, .. }
+            | WorldEvent::FetchArrive { member, .. }
+            | WorldEvent::Records { member, .. }
+            | WorldEvent::SessionExpired { member, .. } => member,
+            WorldEvent::RebalanceOver { group, .. } => group,
         }
     }
 }

@@ -44,6 +44,11 @@ mod code {
     pub(super) const ACK: u8 = 28;
     pub(super) const VISIBILITY_TIMEOUT: u8 = 29;
     pub(super) const ROLLOUT: u8 = 30;
+    pub(super) const FETCH_SENT: u8 = 31;
+    pub(super) const FETCH_ARRIVED: u8 = 32;
+    pub(super) const RECORDS: u8 = 33;
+    pub(super) const SESSION_EXPIRED: u8 = 34;
+    pub(super) const REBALANCE_OVER: u8 = 35;
 }
 
 /// One event's word: its code, then two numbers naming what it concerns.
@@ -179,6 +184,27 @@ impl World {
                     return None;
                 }
                 word(code::ROLLOUT, rollout, replica)
+            }
+            WorldEvent::FetchSend { member, generation }
+            | WorldEvent::FetchArrive { member, generation }
+            | WorldEvent::Records { member, generation }
+            | WorldEvent::SessionExpired { member, generation } => {
+                if !self.member_event_live(member, generation) {
+                    return None;
+                }
+                let code = match *event {
+                    WorldEvent::FetchSend { .. } => code::FETCH_SENT,
+                    WorldEvent::FetchArrive { .. } => code::FETCH_ARRIVED,
+                    WorldEvent::Records { .. } => code::RECORDS,
+                    _ => code::SESSION_EXPIRED,
+                };
+                word(code, member, 0)
+            }
+            WorldEvent::RebalanceOver { group, generation } => {
+                if !self.rebalance_event_live(group, generation) {
+                    return None;
+                }
+                word(code::REBALANCE_OVER, group, 0)
             }
         })
     }

@@ -425,6 +425,19 @@ impl World {
                 replica,
                 generation,
             } => self.on_rollout(s, rollout, replica, generation),
+            WorldEvent::FetchSend { member, generation } => self.fetch_send(s, member, generation),
+            WorldEvent::FetchArrive { member, generation } => {
+                self.on_fetch_arrive(s, member, generation)
+            }
+            WorldEvent::Records { member, generation } => {
+                self.on_records::<TRACE>(s, member, generation)
+            }
+            WorldEvent::SessionExpired { member, generation } => {
+                self.on_session_expired(s, member, generation)
+            }
+            WorldEvent::RebalanceOver { group, generation } => {
+                self.on_rebalance_over(s, group, generation)
+            }
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);

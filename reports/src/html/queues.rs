@@ -37,8 +37,56 @@ fn queue_chart(
     figure(out, caption, svg, &lines, (Extreme::Max, 1, ""));
 }
 
-/// The queues' backlog and oldest message, after the other charts.
+/// The consumer groups' lag: per window, the end offsets minus the committed ones, at its
+/// largest, one line per topic and group.
+fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) {
+    let lines: Vec<Line> = page
+        .result
+        .topics
+        .iter()
+        .flat_map(|t| t.groups.iter().map(move |g| (t, g)))
+        .enumerate()
+        .map(|(i, (t, g))| Line {
+            name: format!("{}/{}", t.name, g.name),
+            colour: colour(i),
+            points: page.points(&g.series.windows, |ws, _| {
+                ws.iter().map(|w| w.backlog_max as f64).reduce(f64::max)
+            }),
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let max = y_max(&lines, 1.0);
+    let desc = "records of lag (max)";
+    let svg = time_chart(
+        &page.axis(),
+        &lines,
+        &YAxis {
+            desc,
+            max,
+            decimals: tick_decimals(max),
+        },
+    );
+    let caption = format!(
+        "Consumer lag: per window, the records published to each topic and not yet committed by \
+         each consumer group, at its largest. A crashed member's partitions wait for its \
+         session timeout, then the whole group pauses for the rebalance.{merged}{shade_note}"
+    );
+    figure(out, &caption, svg, &lines, (Extreme::Max, 1, ""));
+}
+
+/// The queues' backlog and oldest message, and the topics' lag, after the other charts.
 pub(super) fn queue_figures(out: &mut String, page: &Page, shade_note: &str) {
+    if page.result.queues.is_empty() && page.result.topics.is_empty() {
+        return;
+    }
+    let merged = if page.group > 1 {
+        format!(" Each point is the maximum over {} windows.", page.group)
+    } else {
+        String::new()
+    };
+    topic_figures(out, page, &merged, shade_note);
     if page.result.queues.is_empty() {
         return;
     }

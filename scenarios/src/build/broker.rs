@@ -77,11 +77,12 @@ pub(super) fn brokers(c: &mut Checker, known: &Known) -> BrokerConfig {
     for (i, s) in known.scenario.services.iter().enumerate() {
         let q = named(&s.name);
         let broker = s.kind == spec::ServiceKind::Broker;
-        if broker && s.queues.is_empty() {
+        if broker && s.queues.is_empty() && s.topics.is_empty() {
             c.report(
                 &[&q, "Broker"],
                 format!("services[{i}].queues"),
-                "a broker needs queues: [(name: \"orders\")]".into(),
+                "a broker needs queues: [(name: \"orders\")] or topics: [(name: \"orders\")]"
+                    .into(),
             );
         }
         if !broker && !s.queues.is_empty() {

@@ -283,8 +283,14 @@ impl<'a, 's> Plans<'a, 's> {
                 format!("{probability} is not a probability; expected a number from 0 to 1"),
             );
         }
-        let (to, index) =
-            super::broker::queue(c, self.known, &anchors, format!("{field}.publish"), queue)?;
+        let (to, index, topic) = match self.known.topics.get(queue) {
+            Some(&(to, index)) => (to, index, true),
+            None => {
+                let field = format!("{field}.publish");
+                let (to, index) = super::broker::queue(c, self.known, &anchors, field, queue)?;
+                (to, index, false)
+            }
+        };
         self.edge(to, probability >= 1.0 && !self.choosing);
         Some(CallConfig {
             to,
@@ -294,6 +300,7 @@ impl<'a, 's> Plans<'a, 's> {
             group,
             publish: Some(models::broker::Publish {
                 queue: index,
+                topic,
                 ack: call.ack.unwrap_or(true),
             }),
         })

@@ -24,6 +24,7 @@ mod retry;
 mod rollout;
 mod services;
 mod store;
+mod topic;
 mod topology;
 pub mod tune;
 
@@ -80,10 +81,12 @@ fn build_checked(
         scenario,
         services: services::names(&mut c, &scenario.services),
         queues: broker::queue_names(&mut c, &scenario.services),
+        topics: topic::topic_names(&mut c, &scenario.services),
         topology,
     };
     let mut services = services::services(&mut c, &known);
-    let brokers = broker::brokers(&mut c, &known);
+    let mut brokers = broker::brokers(&mut c, &known);
+    topic::topics(&mut c, &known, &mut brokers);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
@@ -169,6 +172,8 @@ struct Known<'s> {
     services: BTreeMap<&'s str, ServiceId>,
     /// Queue names: their broker and index among all queues.
     queues: BTreeMap<&'s str, (ServiceId, u16)>,
+    /// Topic names: their broker and index among all topics.
+    topics: BTreeMap<&'s str, (ServiceId, u16)>,
     topology: models::topology::Topology,
 }
 

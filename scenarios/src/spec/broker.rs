@@ -58,3 +58,48 @@ pub struct Consume {
     #[serde(default)]
     pub poll_retry: Option<Duration>,
 }
+
+/// A Kafka-like topic of a broker service: `(name: "orders", partitions: 6, keys: 1000)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    /// Partitions (default 1).
+    #[serde(default)]
+    pub partitions: Option<u32>,
+    /// Publishes carry a key drawn uniformly from this many, hashed to a partition; without,
+    /// they go round-robin.
+    #[serde(default)]
+    pub keys: Option<u32>,
+}
+
+/// When a group member commits its offsets.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Commit {
+    /// After processing each polled batch: at-least-once (default).
+    After,
+    /// As soon as a batch is fetched: at-most-once.
+    Before,
+}
+
+/// A service consuming a topic as one consumer group, one member per replica:
+/// `(topic: "orders", commit: After, max_poll_records: 10, session_timeout: "10s")`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    pub topic: String,
+    #[serde(default)]
+    pub commit: Option<Commit>,
+    /// Kafka's `max.poll.records` (default 500).
+    #[serde(default)]
+    pub max_poll_records: Option<u32>,
+    /// Kafka's `session.timeout.ms`: how long a crashed member goes unnoticed (default 45 s).
+    #[serde(default)]
+    pub session_timeout: Option<Duration>,
+    /// How long a rebalance consumes nothing (default 3 s).
+    #[serde(default)]
+    pub rebalance: Option<Duration>,
+    /// How long a member waits before it fetches again after a lost fetch (default 1 s).
+    #[serde(default)]
+    pub poll_retry: Option<Duration>,
+}

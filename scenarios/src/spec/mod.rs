@@ -255,6 +255,12 @@ pub struct Service {
     /// The deployment of another version while the run goes.
     #[serde(default)]
     pub rollout: Option<rollout::Rollout>,
+    /// A broker's Kafka-like topics (`kind: Broker`).
+    #[serde(default)]
+    pub topics: Vec<broker::Topic>,
+    /// The topic this service consumes as a consumer group, one member per replica.
+    #[serde(default)]
+    pub subscribe: Option<broker::Subscribe>,
 }
 
 fn one() -> u32 {

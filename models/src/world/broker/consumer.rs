@@ -130,9 +130,10 @@ impl World {
     pub(in crate::world) fn poisoned(&self, job: JobSlot) -> bool {
         let Some(b) = &self.broker else { return false };
         match self.calls[self.jobs[job].call].owner {
-            Owner::Delivery { poller, .. } => b.pollers[poller as usize]
-                .current
-                .is_some_and(|(m, _, _)| m.poison),
+            Owner::Delivery { poller, .. } => b
+                .pollers
+                .get(poller as usize)
+                .is_some_and(|p| p.current.is_some_and(|(m, _, _)| m.poison)),
             _ => false,
         }
     }
@@ -147,6 +148,11 @@ impl World {
     ) {
         let now = s.now();
         let b = self.brokers();
+        let members = b.pollers.len() as u32;
+        if poller >= members {
+            self.member_done::<TRACE>(s, poller - members, generation, outcome);
+            return;
+        }
         let p = &mut b.pollers[poller as usize];
         if p.generation != generation {
             return;

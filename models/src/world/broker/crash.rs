@@ -15,9 +15,11 @@ impl World {
         replica: u32,
     ) {
         let now = s.now();
-        let Some(b) = self.broker.as_deref_mut() else {
+        if self.broker.is_none() {
             return;
-        };
+        }
+        self.topic_crashed::<TRACE>(s, service, replica);
+        let b = self.brokers();
         let mut cancel = Vec::new();
         for p in &mut b.pollers {
             if (p.service, p.replica) == (service, replica) {
@@ -70,6 +72,8 @@ impl World {
         let now = s.now();
         let b = self.brokers();
         let woken = std::mem::take(&mut b.woken);
+        self.topic_wake(s, &woken);
+        let b = self.brokers();
         for &(service, replica) in &woken {
             for poller in 0..b.pollers.len() as u32 {
                 let p = &b.pollers[poller as usize];

@@ -147,7 +147,10 @@ mod tests {
             window.record(SimDuration(5_000));
         }
         let five = SimDuration(5_000);
-        assert_eq!(window.close_into(&mut whole), Some([five, five, five, five]));
+        assert_eq!(
+            window.close_into(&mut whole),
+            Some([five, five, five, five])
+        );
         assert_eq!(window.close_into(&mut whole), None);
         assert_eq!(whole.count(), 11);
     }

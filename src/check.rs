@@ -1,13 +1,13 @@
 //! `faultline check`: every scenario's expectations over a seed range, for CI. Exit 1 on a
-//! violated expectation or a regression against the baseline. The evaluation is in
-//! `reports::check`.
+//! violated expectation or a regression against the baseline. Scenarios are loaded, run and
+//! judged through the library's facade (`faultline::Scenario`, `faultline::ci`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use reports::check::{Evaluator, IncompleteRun, ScenarioCheck, failure_message};
+use faultline::ci::{ExpectationResult, IncompleteRun, Judge, ScenarioCheck, failure_message};
 
 use crate::runs::{self, RunId, Workers};
 use crate::swarm::Source;
@@ -39,7 +39,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         Some(path) if !args.update_baseline => {
             let text = crate::files::read_input(path, "the baseline")?;
             Some(
-                reports::check::parse_baseline(&text)
+                faultline::ci::parse_baseline(&text)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
             )
         }
@@ -59,8 +59,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     let mut checks = Vec::new();
     for l in &loaded {
         // A swarm scenario's expectations are those of its first seed's draw.
-        let first = l.load(args.seeds.first)?;
-        let mut evaluator = Evaluator::new(&first.scenario.expect);
+        let first = l.scenario(args.seeds.first)?;
+        let mut judge = Judge::new(&first);
         let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
             let run = RunId {
                 scenario: l.path.clone(),
@@ -68,35 +68,35 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
                 sets: Vec::new(),
                 max_events: None,
             };
-            Ok(runs::simulate(run, &l.load(seed)?.config))
+            Ok(runs::simulate_scenario(run, &l.scenario(seed)?))
         });
         let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the verdicts do not depend on the number of threads.
         let mut incomplete = Vec::new();
         for run in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
-            let (result, analysis) = run?;
-            if !reports::is_complete(&result) {
+            let run = run?;
+            if !run.complete() {
                 incomplete.push(IncompleteRun {
-                    seed: result.seed,
-                    events: result.outcome.events,
-                    stop: result.outcome.stop.as_str().to_owned(),
+                    seed: run.seed(),
+                    events: run.events(),
+                    stop: run.stop_reason().to_owned(),
                 });
             }
-            evaluator.add(&result, &analysis);
+            judge.add(&run);
         }
         bar.finish_and_clear();
         checks.push(ScenarioCheck {
-            scenario: first.config.name.clone(),
+            scenario: first.name().to_owned(),
             replay: format!("faultline replay {}", l.path.display()),
             seeds: (args.seeds.first, args.seeds.last),
-            results: evaluator.finish(),
+            results: judge.results(),
             regressions: Vec::new(),
             incomplete,
             allow_incomplete: args.allow_incomplete,
         });
     }
     if let Some(baseline) = &baseline {
-        reports::check::compare_baseline(
+        faultline::ci::compare_baseline(
             &mut checks,
             baseline,
             args.availability_tolerance,
@@ -171,7 +171,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
     );
     crate::print_stdout(&std::mem::take(&mut out))?;
     if let Some(path) = args.junit {
-        write_atomically(path, "--junit", reports::check::junit(&checks).as_bytes())?;
+        write_atomically(path, "--junit", faultline::ci::junit(&checks).as_bytes())?;
     }
     if args.update_baseline {
         let path = args
@@ -190,7 +190,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         write_atomically(
             path,
             "--baseline",
-            reports::check::baseline_json(&checks).as_bytes(),
+            faultline::ci::baseline_json(&checks).as_bytes(),
         )?;
         outln!("baseline written to {}", path.display());
         crate::print_stdout(&out)?;
@@ -204,7 +204,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
 
 /// For a failed expectation of a swarm scenario: the seeds whose drawn scenario fails it,
 /// what the worst seed drew, and the command that prints its concrete scenario.
-fn swarm_lines(source: &Source, r: &reports::check::ExpectationResult) -> Vec<String> {
+fn swarm_lines(source: &Source, r: &ExpectationResult) -> Vec<String> {
     let failing = r.failing_seeds();
     let shown: Vec<String> = failing.iter().take(20).map(u64::to_string).collect();
     let more = if failing.len() > shown.len() {

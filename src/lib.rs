@@ -44,16 +44,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use scenarios::spec::{Expectation, Over};
 
 mod builder;
+pub mod ci;
+mod options;
 
 pub use builder::{
     Backoff, Breaker, Call, Client, Dist, Endpoint, Fault, Policy, Retry, ScenarioBuilder, Service,
 };
+pub use options::{LoadOptions, RunOptions};
 pub use models::custom::{
     Answer, Behaviour, BehaviourRng, Calls, Cause, Decision, Request, ServiceState,
 };
@@ -97,8 +100,24 @@ pub struct Scenario {
     source: String,
     /// `--set` overrides applied, in order, for the replay command of a failed check.
     sets: Vec<(String, String)>,
+    /// Custom kinds refused ([`LoadOptions::builtin_only`]): kept for [`Scenario::set`].
+    builtin_only: bool,
     /// The behaviours registered for `kind: Custom(name)` services, by name.
     behaviours: BTreeMap<String, Factory>,
+}
+
+/// Parses, overrides, checks and builds, as [`LoadOptions`] says.
+fn load(
+    path: &Path,
+    text: &str,
+    sets: &[(String, String)],
+    builtin_only: bool,
+) -> Result<scenarios::Loaded, Error> {
+    Ok(if builtin_only {
+        scenarios::load_source_with(path, text, sets)?
+    } else {
+        scenarios::load_library(path, text, sets)?
+    })
 }
 
 /// Makes a fresh behaviour for each run: runs of a sweep go on in parallel, and each must
@@ -127,11 +146,35 @@ impl Scenario {
     /// Parses and checks a scenario from its RON text; `name` (a file name) only appears in
     /// error messages and in replay commands.
     pub fn from_ron(name: impl AsRef<Path>, text: &str) -> Result<Scenario, Error> {
-        let loaded = scenarios::load_library(name.as_ref(), text, &[])?;
+        Scenario::from_ron_with(name, text, &LoadOptions::default())
+    }
+
+    /// [`Scenario::from_ron`] with overrides applied before the scenario is checked, and
+    /// optionally without custom kinds, as the binary reads a file with `--set` flags.
+    ///
+    /// ```
+    /// use faultline::{LoadOptions, Scenario};
+    ///
+    /// let text = std::fs::read_to_string(faultline::library("checkout.ron")).unwrap();
+    /// let options = LoadOptions {
+    ///     sets: vec![("services.payments.workers".into(), "64".into())],
+    ///     builtin_only: true,
+    /// };
+    /// let scenario = Scenario::from_ron_with("checkout.ron", &text, &options)?;
+    /// assert!(scenario.replay_command(3).ends_with("--set 'services.payments.workers=64'"));
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn from_ron_with(
+        name: impl AsRef<Path>,
+        text: &str,
+        options: &LoadOptions,
+    ) -> Result<Scenario, Error> {
+        let loaded = load(name.as_ref(), text, &options.sets, options.builtin_only)?;
         Ok(Scenario {
             loaded,
             source: text.to_owned(),
-            sets: Vec::new(),
+            sets: options.sets.clone(),
+            builtin_only: options.builtin_only,
             behaviours: BTreeMap::new(),
         })
     }
@@ -197,11 +240,12 @@ impl Scenario {
     pub fn set(&self, path: &str, value: &str) -> Result<Scenario, Error> {
         let mut sets = self.sets.clone();
         sets.push((path.to_owned(), value.to_owned()));
-        let loaded = scenarios::load_library(&self.loaded.path, &self.source, &sets)?;
+        let loaded = load(&self.loaded.path, &self.source, &sets, self.builtin_only)?;
         Ok(Scenario {
             loaded,
             source: self.source.clone(),
             sets,
+            builtin_only: self.builtin_only,
             behaviours: self.behaviours.clone(),
         })
     }
@@ -228,13 +272,38 @@ impl Scenario {
     /// If the scenario uses a custom behaviour that was not registered (see
     /// [`Scenario::unregistered_behaviours`]).
     pub fn run(&self, seed: u64) -> Run {
+        self.run_with(seed, RunOptions::default())
+    }
+
+    /// Runs the scenario with one seed under bounds of its own (see [`RunOptions`]).
+    ///
+    /// ```
+    /// use std::num::NonZeroU64;
+    /// use faultline::{RunOptions, Scenario};
+    ///
+    /// let scenario = Scenario::from_file(faultline::library("checkout.ron"))?;
+    /// let run = scenario.run_with(1, RunOptions::default().max_events(NonZeroU64::new(1000).unwrap()));
+    /// assert!(!run.complete());
+    /// assert_eq!(run.stop_reason(), "max_events");
+    /// assert!(run.partial_note().unwrap().starts_with("stopped at the event limit (1000 events)"));
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`Scenario::run`].
+    pub fn run_with(&self, seed: u64, options: RunOptions) -> Run {
         let missing = self.unregistered_behaviours();
         assert!(
             missing.is_empty(),
             "custom behaviour {missing:?} of {} is not registered: call Scenario::with_behaviour",
             self.loaded.path.display()
         );
-        let config = &self.loaded.config;
+        let mut config = std::borrow::Cow::Borrowed(&self.loaded.config);
+        if let Some(n) = options.max_events {
+            config.to_mut().max_events = n.get();
+        }
+        let config = config.as_ref();
         let behaviours = self
             .loaded
             .scenario
@@ -250,9 +319,14 @@ impl Scenario {
             .collect();
         let result = models::World::new(config, seed)
             .with_behaviours(config, behaviours)
-            .run(models::RunOptions::default());
-        let analysis = reports::analyse(&result);
-        Run { result, analysis }
+            .run(models::RunOptions {
+                interrupt: options.stop_when,
+                ..models::RunOptions::default()
+            });
+        Run {
+            result,
+            analysis: OnceLock::new(),
+        }
     }
 
     /// Runs every seed of `seeds` over the cores, and returns the runs in seed order: the
@@ -278,7 +352,8 @@ impl Scenario {
 /// One run of a scenario with one seed: its figures, fingerprint and reports.
 pub struct Run {
     result: models::RunResult,
-    analysis: reports::Analysis,
+    /// Made at the first figure or report that needs it (or by [`Run::analyse`]).
+    analysis: OnceLock<reports::Analysis>,
 }
 
 /// How requests of one client or service ended over a run.
@@ -323,6 +398,32 @@ impl Figures {
 }
 
 impl Run {
+    /// Analyses the run now (fault impact, cascades, recovery) rather than at the first report
+    /// that needs it: a tool that times the simulation apart from the analysis, or attributes a
+    /// crash to one or the other (the binary does), calls it.
+    pub fn analyse(&self) -> &Self {
+        self.analysis();
+        self
+    }
+
+    fn analysis(&self) -> &reports::Analysis {
+        self.analysis
+            .get_or_init(|| reports::analyse(&self.result))
+    }
+
+    /// Why the run stopped: `end_time` or `queue_empty` for a complete run; `max_events`,
+    /// `memory` or `interrupted` for one a limit stopped (the JSON report's `stop`).
+    pub fn stop_reason(&self) -> &'static str {
+        self.result.outcome.stop.as_str()
+    }
+
+    /// For a run a limit stopped: which limit, after how many events, at what simulated time,
+    /// and what to raise, as the binary warns (`stopped at the event limit (1000 events) at
+    /// ...`); `None` for a complete run.
+    pub fn partial_note(&self) -> Option<String> {
+        reports::partial_note(&self.result)
+    }
+
     /// The seed of the run.
     pub fn seed(&self) -> u64 {
         self.result.seed
@@ -357,7 +458,7 @@ impl Run {
 
     /// The services that became unhealthy after a fault, in cascade order, per fault.
     pub fn cascades(&self) -> Vec<Vec<String>> {
-        self.analysis
+        self.analysis()
             .faults
             .iter()
             .map(|f| f.cascade.iter().map(|s| s.name.clone()).collect())
@@ -366,22 +467,32 @@ impl Run {
 
     /// The JSON report, as `faultline run --format json` prints it.
     pub fn json(&self) -> String {
-        reports::json_string_with(&self.result, &self.analysis)
+        reports::json_string_with(&self.result, self.analysis())
     }
 
     /// The text report, without colour.
     pub fn text(&self) -> String {
-        reports::text(&self.result, &self.analysis, false)
+        reports::text(&self.result, self.analysis(), false)
+    }
+
+    /// The text report with ANSI colours, for a terminal.
+    pub fn text_in_colour(&self) -> String {
+        reports::text(&self.result, self.analysis(), true)
+    }
+
+    /// The time series as CSV: one row per window per service, client and edge.
+    pub fn csv(&self) -> String {
+        reports::csv::csv(&self.result)
     }
 
     /// The Markdown report.
     pub fn markdown(&self) -> String {
-        reports::markdown::markdown(&self.result, &self.analysis)
+        reports::markdown::markdown(&self.result, self.analysis())
     }
 
     /// The HTML report: one self-contained page.
     pub fn html(&self) -> String {
-        reports::html::html(&self.result, &self.analysis)
+        reports::html::html(&self.result, self.analysis())
     }
 }
 
@@ -638,32 +749,15 @@ impl Check<'_> {
         if self.seeds.is_empty() {
             return Err(failure(format!("empty seed range {:?}", self.seeds)));
         }
-        let mut evaluator = reports::check::Evaluator::new(&expectations);
+        let mut judge = ci::Judge::of(scenario, &expectations);
         let mut incomplete_seeds = Vec::new();
         for run in scenario.runs(self.seeds.clone()) {
             if !run.complete() {
                 incomplete_seeds.push(run.seed());
             }
-            evaluator.add(&run.result, &run.analysis);
+            judge.add(&run);
         }
-        let verdicts: Vec<Verdict> = evaluator
-            .finish()
-            .into_iter()
-            .map(|r| Verdict {
-                message: format!(
-                    "measured {}, expected {}; worst seed {} ({}); replay: {}",
-                    r.format(r.measured),
-                    r.bound,
-                    r.worst_seed,
-                    r.format(r.worst),
-                    scenario.replay_command(r.worst_seed)
-                ),
-                expectation: r.label,
-                measured: r.measured,
-                worst_seed: r.worst_seed,
-                passed: r.passed,
-            })
-            .collect();
+        let verdicts = judge.verdicts();
         if verdicts.iter().all(|v| v.passed) && incomplete_seeds.is_empty() {
             Ok(Passed { verdicts })
         } else {
@@ -683,7 +777,7 @@ pub fn compare(a: &Scenario, b: &Scenario, seeds: RangeInclusive<u64>) -> Compar
         let config = &s.loaded.config;
         let mut aggregate = reports::compare::Aggregate::new(&config.name, config.window);
         for run in s.runs(seeds.clone()) {
-            aggregate.add(&run.result, &run.analysis);
+            aggregate.add(&run.result, run.analysis());
         }
         aggregate
     };

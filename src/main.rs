@@ -677,13 +677,17 @@ fn run(
         emit(&source.concrete(seed)?, target.as_ref())?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut loaded = source.load(seed)?.into_owned();
-    print_warnings(&loaded.warnings);
+    let scenario = source.scenario(seed)?;
+    print_warnings(scenario.warnings());
+    let mut options = faultline::RunOptions::default();
     if let Some(n) = max_events {
-        if n == 0 {
+        let Some(n) = std::num::NonZeroU64::new(n) else {
             bail!("--max-events must be at least 1");
-        }
-        loaded.config.max_events = n;
+        };
+        options = options.max_events(n);
+    }
+    if let Some(limit) = max_wall {
+        options = options.stop_when(wall::deadline(limit));
     }
     if let Some(out) = out {
         refuse_to_overwrite(out, path)?;
@@ -695,48 +699,30 @@ fn run(
         sets: settings,
         max_events,
     });
-    let options = models::RunOptions {
-        interrupt: max_wall.map(wall::deadline),
-        ..models::RunOptions::default()
-    };
-    let result = models::World::new(&loaded.config, seed).run(options);
+    let run = scenario.run_with(seed, options);
     current.reporting();
-    warn_if_partial(path, &result.outcome);
-    let analysis = reports::analyse(&result);
+    warn_if_partial(path, run.partial_note());
+    run.analyse();
     // The formats' code is not the run's: `run` with another --format would not reproduce it.
     drop(current);
     let report = match format {
-        Format::Text => reports::text(&result, &analysis, colour.colours(out.is_none())),
-        Format::Json => reports::json_string_with(&result, &analysis),
-        Format::Csv => reports::csv::csv(&result),
-        Format::Md => reports::markdown::markdown(&result, &analysis),
-        Format::Html => reports::html::html(&result, &analysis),
+        Format::Text if colour.colours(out.is_none()) => run.text_in_colour(),
+        Format::Text => run.text(),
+        Format::Json => run.json(),
+        Format::Csv => run.csv(),
+        Format::Md => run.markdown(),
+        Format::Html => run.html(),
     };
     emit(&report, target.as_ref())?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Says on stderr why a run stopped before its end, and what to raise.
-pub(crate) fn warn_if_partial(path: &Path, outcome: &sim_core::RunOutcome) {
-    let (limit, raise) = match outcome.stop {
-        sim_core::StopReason::QueueEmpty | sim_core::StopReason::EndTime => return,
-        sim_core::StopReason::MaxEvents => {
-            ("the event limit", "raise limits.max_events or --max-events")
-        }
-        sim_core::StopReason::MemoryLimit => (
-            "the memory limit",
-            "the pending events and requests in flight outgrew limits.memory; look for a load \
-             the services cannot serve, or raise it with --set limits.memory=8GiB",
-        ),
-        sim_core::StopReason::Interrupted => ("the wall-clock limit", "raise --max-wall"),
-    };
-    eprintln!(
-        "warning: {}: stopped at {limit} ({} events) at simulated time {}; the report is \
-         partial ({raise})",
-        path.display(),
-        outcome.events,
-        outcome.now
-    );
+/// Says on stderr why a run stopped before its end, and what to raise (the note of
+/// `faultline::Run::partial_note`).
+pub(crate) fn warn_if_partial(path: &Path, note: Option<String>) {
+    if let Some(note) = note {
+        eprintln!("warning: {}: {note}", path.display());
+    }
 }
 
 /// Prints a scenario's warnings (the deprecated spellings it uses) on stderr, one per line.

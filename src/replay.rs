@@ -232,7 +232,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         .ok()
         .expect("the run gave its sink back")
         .into_inner();
-    crate::warn_if_partial(&args.scenario, &result.outcome);
+    crate::warn_if_partial(&args.scenario, reports::partial_note(&result));
     if let Some((_, file)) = collector.lines {
         match collector.error {
             Some(e) => return Err(e).with_context(|| file.failure()),

@@ -147,6 +147,21 @@ pub fn simulate(run: RunId, config: &WorldConfig) -> (RunResult, Analysis) {
     (result, analysis)
 }
 
+/// One run of a scenario through the library's facade, under its context, analysed before
+/// it returns (a crash in the analysis is attributed to `run`, not `replay`).
+pub fn simulate_scenario(run: RunId, scenario: &faultline::Scenario) -> faultline::Run {
+    let seed = run.seed;
+    let current = enter(run);
+    let mut options = faultline::RunOptions::default();
+    if let Some(stop) = crate::wall::command_interrupt() {
+        options = options.stop_when(stop);
+    }
+    let done = scenario.run_with(seed, options);
+    current.reporting();
+    done.analyse();
+    done
+}
+
 /// The cores this process may use (1 when the system does not say).
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -17,6 +17,8 @@ pub struct Source {
     settings: Vec<(String, String)>,
     /// The loaded scenario of a plain file.
     plain: Option<Loaded>,
+    /// The same, through the library's facade (`run` and `check` run it).
+    plain_scenario: Option<faultline::Scenario>,
     /// The deprecated spellings the file uses (of the probe's draw for a swarm file).
     pub warnings: Vec<String>,
 }
@@ -30,6 +32,7 @@ impl Source {
             path: path.to_owned(),
             settings: settings.to_vec(),
             plain: None,
+            plain_scenario: None,
             text,
             warnings: Vec::new(),
         };
@@ -39,6 +42,11 @@ impl Source {
             let loaded = scenarios::load_source_with(path, &source.text, settings)?;
             source.warnings = loaded.warnings.clone();
             source.plain = Some(loaded);
+            source.plain_scenario = Some(faultline::Scenario::from_ron_with(
+                path,
+                &source.text,
+                &source.load_options(),
+            )?);
         }
         Ok(source)
     }
@@ -61,6 +69,26 @@ impl Source {
         let loaded = scenarios::load_source_with(&self.path, &drawn.text, &self.settings)
             .with_context(|| self.drawn_note(seed))?;
         Ok(Cow::Owned(loaded))
+    }
+
+    /// The scenario as run with `seed`, through the library's facade. Custom kinds are refused,
+    /// as the binary has no behaviour to run them with.
+    pub fn scenario(&self, seed: u64) -> Result<Cow<'_, faultline::Scenario>> {
+        if let Some(scenario) = &self.plain_scenario {
+            return Ok(Cow::Borrowed(scenario));
+        }
+        let drawn = swarm::draw(&self.path, &self.text, seed)?;
+        let scenario =
+            faultline::Scenario::from_ron_with(&self.path, &drawn.text, &self.load_options())
+                .with_context(|| self.drawn_note(seed))?;
+        Ok(Cow::Owned(scenario))
+    }
+
+    fn load_options(&self) -> faultline::LoadOptions {
+        faultline::LoadOptions {
+            sets: self.settings.clone(),
+            builtin_only: true,
+        }
     }
 
     /// What seed `seed` drew, in file order (nothing for a plain file).

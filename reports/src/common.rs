@@ -29,6 +29,27 @@ pub fn is_complete(result: &RunResult) -> bool {
     result.outcome.stop.is_complete()
 }
 
+/// The warning for a run a limit stopped before its end, without the scenario's name: which
+/// limit, after how many events, at what simulated time, and what to raise; `None` for a
+/// complete run. The binary prints it as `warning: FILE: NOTE`.
+pub fn partial_note(result: &RunResult) -> Option<String> {
+    let outcome = &result.outcome;
+    let (limit, raise) = match outcome.stop {
+        StopReason::QueueEmpty | StopReason::EndTime => return None,
+        StopReason::MaxEvents => ("the event limit", "raise limits.max_events or --max-events"),
+        StopReason::MemoryLimit => (
+            "the memory limit",
+            "the pending events and requests in flight outgrew limits.memory; look for a load \
+             the services cannot serve, or raise it with --set limits.memory=8GiB",
+        ),
+        StopReason::Interrupted => ("the wall-clock limit", "raise --max-wall"),
+    };
+    Some(format!(
+        "stopped at {limit} ({} events) at simulated time {}; the report is partial ({raise})",
+        outcome.events, outcome.now
+    ))
+}
+
 /// Why a partial run stopped, and when: "stopped at the event limit (N events) at T".
 pub(crate) fn partial_reason(result: &RunResult) -> String {
     let outcome = &result.outcome;

@@ -29,7 +29,7 @@ pub mod trace;
 pub use analysis::{Analysis, analyse};
 pub use broker::QUEUE_HEADER;
 pub use common::edge_names;
-pub use common::is_complete;
+pub use common::{is_complete, partial_note};
 pub use json::{SCHEMA_VERSION, json, json_string, json_string_with, json_with};
 pub use text::text;
 pub use topic::TOPIC_HEADER;

@@ -68,7 +68,8 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
                 sets: Vec::new(),
                 max_events: None,
             };
-            Ok(runs::simulate_scenario(run, &l.scenario(seed)?))
+            let scenario = l.scenario(seed)?;
+            Ok(runs::simulate_scenario(run, &scenario))
         });
         let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the verdicts do not depend on the number of threads.

@@ -5,8 +5,8 @@
 //! Covered: services (workers, queue, replicas, service time, error rate, execution, calls,
 //! endpoints, custom behaviour), calls (endpoint, probability, timeout, retry with backoff,
 //! Resilience4j circuit breaker), the default call policy, clients (Poisson or constant
-//! rate), the network's latency and loss, latency / error / black-hole / crash faults, and
-//! expectations. Not covered (write RON with [`Scenario::from_ron`] for them): topology and
+//! rate; timeout, retry, breaker), the network's latency and loss, latency / error /
+//! black-hole / crash / load-spike faults, and expectations. Not covered (write RON with [`Scenario::from_ron`] for them): topology and
 //! placement, load balancing, health checks, probes, autoscaling, bulkheads, rate limiters,
 //! hedging, load shedding, databases, records, stores, brokers, clocks, changes, swarm, parallel
 //! and `one_of` call groups, endpoints weights of clients, chaos and link faults.
@@ -428,6 +428,9 @@ pub struct Client {
     name: String,
     to: String,
     arrivals: String,
+    /// The client's own timeout, retry and breaker: how the caller outside the system (a
+    /// browser, a mobile app, an SDK) gives up and tries again.
+    policy: Policy,
 }
 
 impl Client {
@@ -437,6 +440,7 @@ impl Client {
             name: name.to_owned(),
             to: to.to_owned(),
             arrivals: format!("Poisson(rate_per_s: {})", float(rate_per_s)),
+            policy: Policy::new(),
         }
     }
 
@@ -448,13 +452,32 @@ impl Client {
         }
     }
 
+    /// The client gives up on an attempt after `d` (`timeout: "2s"`): an impatient caller.
+    pub fn timeout(mut self, d: &str) -> Client {
+        self.policy = self.policy.timeout(d);
+        self
+    }
+
+    /// The client retries failed attempts (`retry: (...)`): the amplifier of a retry storm.
+    pub fn retry(mut self, retry: Retry) -> Client {
+        self.policy = self.policy.retry(retry);
+        self
+    }
+
+    /// A circuit breaker in the client (`breaker: (...)`).
+    pub fn breaker(mut self, breaker: Breaker) -> Client {
+        self.policy = self.policy.breaker(breaker);
+        self
+    }
+
     fn ron(&self) -> String {
-        format!(
-            "Client(name: {}, to: {}, arrivals: {})",
-            quoted(&self.name),
-            quoted(&self.to),
-            self.arrivals
-        )
+        let mut fields = vec![
+            format!("name: {}", quoted(&self.name)),
+            format!("to: {}", quoted(&self.to)),
+            format!("arrivals: {}", self.arrivals),
+        ];
+        fields.extend(self.policy.fields());
+        format!("Client({})", fields.join(", "))
     }
 }
 
@@ -490,6 +513,18 @@ impl Fault {
         Fault(format!(
             "BlackHole(service: {}, from: {}, to: {})",
             quoted(service),
+            quoted(from),
+            quoted(to)
+        ))
+    }
+
+    /// The client's arrival rate is `multiply` times its rate from `from` to `to` (a flash
+    /// crowd, a batch job, a retrying fleet elsewhere).
+    pub fn load_spike(client: &str, multiply: f64, from: &str, to: &str) -> Fault {
+        Fault(format!(
+            "LoadSpike(client: {}, multiply: {}, from: {}, to: {})",
+            quoted(client),
+            float(multiply),
             quoted(from),
             quoted(to)
         ))

@@ -7,8 +7,8 @@ mod adaptive_cache;
 use std::time::Duration;
 
 use faultline::{
-    Answer, Behaviour, BehaviourRng, Call, Calls, Cause, Client, Decision, Dist, Expect, Request,
-    Scenario, ScenarioBuilder, Service, ServiceState,
+    Answer, Backoff, Behaviour, BehaviourRng, Call, Calls, Cause, Client, Decision, Dist, Expect,
+    Fault, Request, Retry, Scenario, ScenarioBuilder, Service, ServiceState,
 };
 
 /// The claim of the example: under the same database latency fault, the cache whose hit
@@ -191,4 +191,51 @@ fn the_binary_refuses_a_custom_kind_at_its_place() {
             ),
         "{stderr}"
     );
+}
+
+/// The builder's client policies and load spikes write the library's scenarios: the same run,
+/// report byte for byte, as the files.
+#[test]
+fn the_builder_writes_library_scenarios_with_client_policies_and_load_spikes() {
+    let storm = ScenarioBuilder::new("metastable-retry-storm", "3m")
+        .service(
+            Service::new("api", Dist::exponential("10ms"))
+                .workers(10)
+                .queue(2000),
+        )
+        .client(
+            Client::poisson("users", "api", 800.0)
+                .timeout("200ms")
+                .retry(Retry::attempts(4).backoff(Backoff::Immediate)),
+        )
+        .fault(Fault::latency("api", 3.0, "60s", "70s"))
+        .expect(Expect::recovery_within("30s"))
+        .build()
+        .unwrap();
+    let burst = ScenarioBuilder::new("burst-reject", "60s")
+        .service(
+            Service::new("ingest", Dist::constant("1ms"))
+                .workers(100)
+                .queue(1000)
+                .call(Call::to("resize").retry(Retry::attempts(3).backoff(Backoff::Immediate))),
+        )
+        .service(
+            Service::new("resize", Dist::exponential("20ms"))
+                .workers(4)
+                .queue(10),
+        )
+        .client(Client::poisson("uploads", "ingest", 150.0).timeout("2s"))
+        .fault(Fault::load_spike("uploads", 1.5, "30s", "40s"))
+        .expect(Expect::availability("uploads").at_least(0.99))
+        .build()
+        .unwrap();
+    for (built, file) in [
+        (storm, "metastable-retry-storm.ron"),
+        (burst, "burst-reject.ron"),
+    ] {
+        let file = Scenario::from_file(faultline::library(file)).unwrap();
+        let (a, b) = (built.run(1), file.run(1));
+        assert_eq!(a.fingerprint(), b.fingerprint(), "{}", file.name());
+        assert_eq!(a.json(), b.json(), "{}", file.name());
+    }
 }

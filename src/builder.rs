@@ -6,10 +6,12 @@
 //! endpoints, custom behaviour), calls (endpoint, probability, timeout, retry with backoff,
 //! Resilience4j circuit breaker), the default call policy, clients (Poisson or constant
 //! rate; timeout, retry, breaker), the network's latency and loss, latency / error /
-//! black-hole / crash / load-spike faults, and expectations. Not covered (write RON with [`Scenario::from_ron`] for them): topology and
-//! placement, load balancing, health checks, probes, autoscaling, bulkheads, rate limiters,
-//! hedging, load shedding, databases, records, stores, brokers, clocks, changes, swarm, parallel
-//! and `one_of` call groups, endpoints weights of clients, chaos and link faults.
+//! black-hole / crash / load-spike faults, and expectations. Not covered (write RON with
+//! [`Scenario::from_ron`] for them; the README lists them, most used first): topology and
+//! placement, stores, brokers, clocks, autoscaling, cold starts, shedding, fallbacks, hedging,
+//! deadlines, health checks, probes, load balancing, bulkheads, rate limiters, databases,
+//! records, changes, swarm, parallel and `one_of` call groups, clients' endpoint mixes and load
+//! profiles, chaos, leak and link faults.
 
 use std::fmt::Write;
 

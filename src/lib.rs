@@ -56,10 +56,10 @@ mod options;
 pub use builder::{
     Backoff, Breaker, Call, Client, Dist, Endpoint, Fault, Policy, Retry, ScenarioBuilder, Service,
 };
-pub use options::{LoadOptions, RunOptions};
 pub use models::custom::{
     Answer, Behaviour, BehaviourRng, Calls, Cause, Decision, Request, ServiceState,
 };
+pub use options::{LoadOptions, RunOptions};
 
 /// Why a scenario could not be used: the file could not be read, its text is not a scenario,
 /// or it is inconsistent. The message names the file, line and column, and what was expected,
@@ -407,8 +407,7 @@ impl Run {
     }
 
     fn analysis(&self) -> &reports::Analysis {
-        self.analysis
-            .get_or_init(|| reports::analyse(&self.result))
+        self.analysis.get_or_init(|| reports::analyse(&self.result))
     }
 
     /// Why the run stopped: `end_time` or `queue_empty` for a complete run; `max_events`,

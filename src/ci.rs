@@ -8,14 +8,17 @@
 //! ```
 //! use faultline::{Scenario, ci::Judge};
 //!
-//! let scenario = Scenario::from_file(faultline::library("checkout.ron"))?.set("duration", "30s")?;
+//! let scenario = Scenario::from_file(faultline::library("burst-reject.ron"))?;
 //! let mut judge = Judge::new(&scenario);
 //! for seed in 1..=2 {
 //!     judge.add(&scenario.run(seed));
 //! }
 //! let results = judge.results();
-//! assert_eq!(results.len(), 3, "checkout.ron's three expectations");
-//! assert!(results.iter().all(|r| r.per_seed.len() == 2));
+//! assert_eq!(results[0].label, "availability of uploads >= 0.99 (worst seed)");
+//! assert_eq!(results[0].per_seed.len(), 2);
+//! // The same verdict as `faultline::check` over the same seeds.
+//! let failure = faultline::check(&scenario).seeds(1..=2).run().unwrap_err();
+//! assert_eq!(failure.verdicts[0].measured, results[0].measured);
 //! # Ok::<(), faultline::Error>(())
 //! ```
 

@@ -410,6 +410,10 @@ impl World {
             s.cancel(t);
         }
         if let Some(job) = job {
+            if self.jobs[job].attempt == attempt {
+                // Its job works on, for nobody (see `World::awaited`).
+                self.chain_broken();
+            }
             self.renege_queued::<TRACE>(s, job, attempt);
         }
         let call = &mut self.calls[call_id];

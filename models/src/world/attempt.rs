@@ -119,7 +119,15 @@ impl World {
                 self.trace_caller(now, TraceKind::HedgeCopy, caller, SimDuration::ZERO, copy);
             }
         }
-        self.advance_attempt::<TRACE>(s, slot);
+        // An edge without attempt-level layers sends at once.
+        if self.edges[self.calls[call_id].edge]
+            .attempt_layers
+            .is_empty()
+        {
+            self.send::<TRACE>(s, slot);
+        } else {
+            self.advance_attempt::<TRACE>(s, slot);
+        }
     }
 
     /// Walks the attempt-level layers from where the attempt stands, then sends it.

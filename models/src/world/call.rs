@@ -190,7 +190,12 @@ impl World {
             self.calls[call].deadline_timer =
                 Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
         }
-        self.advance_call::<TRACE>(s, call);
+        // An edge without call-level layers (most) makes its attempt at once.
+        if self.edges[edge_id].call_layers.is_empty() {
+            self.new_attempt::<TRACE>(s, call);
+        } else {
+            self.advance_call::<TRACE>(s, call);
+        }
         (call, serial)
     }
 

@@ -119,7 +119,15 @@ impl World {
                 self.trace_caller(now, TraceKind::HedgeCopy, caller, SimDuration::ZERO, copy);
             }
         }
-        self.advance_attempt::<TRACE>(s, slot);
+        // An edge without attempt-level layers sends at once.
+        if self.edges[self.calls[call_id].edge]
+            .attempt_layers
+            .is_empty()
+        {
+            self.send::<TRACE>(s, slot);
+        } else {
+            self.advance_attempt::<TRACE>(s, slot);
+        }
     }
 
     /// Walks the attempt-level layers from where the attempt stands, then sends it.
@@ -410,6 +418,10 @@ impl World {
             s.cancel(t);
         }
         if let Some(job) = job {
+            if self.jobs[job].attempt == attempt {
+                // Its job works on, for nobody (see `World::awaited`).
+                self.chain_broken();
+            }
             self.renege_queued::<TRACE>(s, job, attempt);
         }
         let call = &mut self.calls[call_id];

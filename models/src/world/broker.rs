@@ -355,6 +355,7 @@ impl World {
             return;
         }
         c.parent_attempt = NO_ATTEMPT;
+        self.chain_broken();
         self.step_call_done::<TRACE>(s, job, Outcome::Ok);
     }
 

@@ -128,6 +128,11 @@ impl World {
         let deadline = own.min(inherited_deadline);
         let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
+        if let Owner::Job(job) = owner
+            && self.jobs[job].attempt == NO_ATTEMPT
+        {
+            self.chain_broken();
+        }
         let call = self.calls.insert(Call {
             edge: edge_id,
             owner,
@@ -185,7 +190,12 @@ impl World {
             self.calls[call].deadline_timer =
                 Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
         }
-        self.advance_call::<TRACE>(s, call);
+        // An edge without call-level layers (most) makes its attempt at once.
+        if self.edges[edge_id].call_layers.is_empty() {
+            self.new_attempt::<TRACE>(s, call);
+        } else {
+            self.advance_call::<TRACE>(s, call);
+        }
         (call, serial)
     }
 
@@ -473,6 +483,9 @@ impl World {
         call.finished = true;
         if call.jobs == 0 {
             self.calls.remove(call_id);
+        } else {
+            // Its callee still works on it, for nobody (see `World::awaited`).
+            self.chain_broken();
         }
         self.tell_owner::<TRACE>(s, owner, outcome);
     }

@@ -182,6 +182,9 @@ pub struct World {
     /// Retries without backoff made inline in the current event's handler (see
     /// `INLINE_RETRIES_PER_EVENT`).
     inline_retries: u32,
+    /// Whether any job may have been working for a caller that gave up (see
+    /// [`World::awaited`]): until then every job is awaited, and no chain is walked.
+    chains_broken: bool,
     tracer: Option<Box<Tracer>>,
     /// Mid-run changes (`changes.rs`); empty for most scenarios.
     changes: Vec<crate::ops::Change>,

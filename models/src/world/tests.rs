@@ -491,3 +491,34 @@ fn only_one_attempt_calls_mirror_their_attempts() {
         assert!(!one_attempt_per_call(policy, false), "{policy:?}");
     }
 }
+
+#[test]
+fn work_below_a_caller_that_gave_up_is_wasted_down_the_chain() {
+    // client -> front (1 ms) -> back (20 ms); the client gives up after 5 ms, while back works.
+    // `awaited` takes its shortcut until the first timeout breaks a chain, then must walk
+    // back's chain up through front's job to the client's dropped attempt.
+    let chain = |policy: CallPolicy| {
+        let mut front = service("front", 100, 100, 1);
+        front.calls = vec![CallConfig {
+            to: ServiceId(1),
+            endpoint: 0,
+            probability: 1.0,
+            group: None,
+            publish: None,
+            policy: CallPolicy::default(),
+        }];
+        let cfg = world(vec![front, service("back", 100, 100, 20)], policy, 10.0);
+        World::new(&cfg, 1).run(RunOptions::default())
+    };
+    let patient = chain(CallPolicy::default());
+    assert_eq!(patient.clients[0].stats.ok, 100);
+    assert_eq!(patient.services[0].wasted_work, 0);
+    assert_eq!(patient.services[1].wasted_work, 0);
+    let hasty = chain(CallPolicy {
+        timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
+        ..CallPolicy::default()
+    });
+    assert_eq!(hasty.clients[0].stats.failed_by(FailureCause::Timeout), 100);
+    assert_eq!(hasty.services[1].wasted_work, 100);
+    assert_eq!(hasty.services[0].wasted_work, 100);
+}

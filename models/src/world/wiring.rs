@@ -87,6 +87,7 @@ impl World {
             made: Vec::new(),
             resumes: Vec::new(),
             inline_retries: 0,
+            chains_broken: false,
             tracer: None,
             changes: config.ops.changes.clone(),
             scalers: Vec::new(),

@@ -263,6 +263,11 @@ impl World {
         // A broker's work for a publish nobody waits for (fire-and-forget) is not wasted.
         let wasted =
             executed && !self.awaited(job_id) && self.specs[service].kind != ServiceKind::Broker;
+        let j = &self.jobs[job_id];
+        if j.step_calls > j.step_ok + j.step_failed || !j.children.is_empty() {
+            // It answers before calls it made are over: their work is for nobody now.
+            self.chain_broken();
+        }
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
                 .limiter

@@ -121,7 +121,10 @@ fn the_books_balance_and_agree_with_the_orchestrators_caller() {
             assert_eq!(s.stats.duplicates, payment.duplicate_side_effects);
             assert!(s.stats.duplicates > 0);
             let failed = s.stats.compensated + s.stats.inconsistent;
-            assert!(failed > 100, "{name} seed {seed}: payment errors fail sagas");
+            assert!(
+                failed > 100,
+                "{name} seed {seed}: payment errors fail sagas"
+            );
             if name.contains("uncompensated") {
                 // Nothing releases the reservation: every failed saga is left inconsistent.
                 assert_eq!(s.stats.compensated, 0);
@@ -167,7 +170,10 @@ fn calls_by_request(text: &str, seed: u64) -> (RunResult, BTreeMap<u64, Vec<Stri
     for rec in buffer.take() {
         let label = labels.get(rec.edge as usize).map_or("", String::as_str);
         if rec.kind == TraceKind::CallStart && !label.is_empty() {
-            by_request.entry(rec.request).or_default().push(label.to_string());
+            by_request
+                .entry(rec.request)
+                .or_default()
+                .push(label.to_string());
         }
     }
     (r, by_request)
@@ -176,7 +182,12 @@ fn calls_by_request(text: &str, seed: u64) -> (RunResult, BTreeMap<u64, Vec<Stri
 #[test]
 fn a_failing_step_runs_the_compensations_of_the_steps_done_in_reverse() {
     // Step c always fails: each saga calls a, b, c, then undoes b, then a; never c.
-    let text = scenario(THREE, "", r#"Errors(service: "c", rate: 1.0, from: "0s", to: "10s")"#, "5s");
+    let text = scenario(
+        THREE,
+        "",
+        r#"Errors(service: "c", rate: 1.0, from: "0s", to: "10s")"#,
+        "5s",
+    );
     let (r, calls) = calls_by_request(&text, 3);
     let s = &r.sagas[0];
     assert!(balanced(s));
@@ -191,9 +202,18 @@ fn a_failing_step_runs_the_compensations_of_the_steps_done_in_reverse() {
     for c in &complete {
         assert_eq!(**c, expected);
     }
-    assert!(calls.values().all(|c| c.len() <= 5 && c[..] == expected[..c.len()]));
+    assert!(
+        calls
+            .values()
+            .all(|c| c.len() <= 5 && c[..] == expected[..c.len()])
+    );
     // A failing first step has nothing to undo.
-    let text = scenario(THREE, "", r#"Errors(service: "a", rate: 1.0, from: "0s", to: "10s")"#, "5s");
+    let text = scenario(
+        THREE,
+        "",
+        r#"Errors(service: "a", rate: 1.0, from: "0s", to: "10s")"#,
+        "5s",
+    );
     let (r, calls) = calls_by_request(&text, 3);
     let s = &r.sagas[0];
     assert_eq!(s.compensations, 0);
@@ -282,9 +302,15 @@ fn sagas_are_deterministic_and_absent_without_sagas() {
 #[test]
 fn bad_sagas_are_rejected_at_their_place() {
     let cases = [
-        (THREE.replace(r#"(to: "b")"#, r#"(to: "bx")"#), "unknown service \"bx\""),
         (
-            THREE.replace(r#"(to: "a", endpoint: "undo")"#, r#"(to: "a", endpoint: "nope")"#),
+            THREE.replace(r#"(to: "b")"#, r#"(to: "bx")"#),
+            "unknown service \"bx\"",
+        ),
+        (
+            THREE.replace(
+                r#"(to: "a", endpoint: "undo")"#,
+                r#"(to: "a", endpoint: "nope")"#,
+            ),
             "has no endpoint \"nope\"",
         ),
         (
@@ -292,7 +318,10 @@ fn bad_sagas_are_rejected_at_their_place() {
             "names its callee with `to`",
         ),
         (
-            THREE.replace(r#"(call: (to: "c")"#, r#"(call: (to: "c", probability: 0.5)"#),
+            THREE.replace(
+                r#"(call: (to: "c")"#,
+                r#"(call: (to: "c", probability: 0.5)"#,
+            ),
             "always made",
         ),
     ];
@@ -303,10 +332,8 @@ fn bad_sagas_are_rejected_at_their_place() {
         let line: usize = e.split(':').nth(1).unwrap().parse().expect("a line number");
         assert!(line >= 3, "placed at the saga: {e}");
     }
-    let with_calls = scenario(THREE, "", "", "5s").replace(
-        "saga: [",
-        r#"calls: [(to: "a")], saga: ["#,
-    );
+    let with_calls =
+        scenario(THREE, "", "", "5s").replace("saga: [", r#"calls: [(to: "a")], saga: ["#);
     let e = load_error(&with_calls, "calls and saga");
     assert!(e.contains("not in `calls`"), "{e}");
     let typo = scenario(THREE, "", "", "5s").replace("compensate:", "compensat:");

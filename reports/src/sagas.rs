@@ -84,10 +84,7 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));
     let _ = writeln!(out, "| --- |{}", " ---: |".repeat(HEADER.len() - 1));
     for r in &result.sagas {
-        let cells: Vec<String> = row(r)
-            .iter()
-            .map(|c| crate::markdown::escape(c))
-            .collect();
+        let cells: Vec<String> = row(r).iter().map(|c| crate::markdown::escape(c)).collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
 }

@@ -124,7 +124,10 @@ impl World {
             Next::Compensate(k) => {
                 sagas.compensations[i].0 += 1;
                 let c = sagas.configs[i].steps[k].compensate;
-                (c.expect("the machine compensates only steps that have one"), true)
+                (
+                    c.expect("the machine compensates only steps that have one"),
+                    true,
+                )
             }
             Next::End(end) => {
                 sagas.running.remove(&self.jobs[job_id].attempt);

@@ -20,9 +20,8 @@ pub(super) fn desugar<'s>(
     c: &mut Checker,
     scenario: &'s Scenario,
 ) -> (Cow<'s, Scenario>, Vec<SagaConfig>) {
-    let has_saga = |s: &spec::Service| {
-        !s.saga.is_empty() || s.endpoints.iter().any(|e| !e.saga.is_empty())
-    };
+    let has_saga =
+        |s: &spec::Service| !s.saga.is_empty() || s.endpoints.iter().any(|e| !e.saga.is_empty());
     if !scenario.services.iter().any(has_saga) {
         return (Cow::Borrowed(scenario), Vec::new());
     }
@@ -31,8 +30,11 @@ pub(super) fn desugar<'s>(
     for (i, s) in scenario.services.iter().enumerate() {
         let q = named(&s.name);
         let own = s.endpoint.as_deref().unwrap_or("default");
-        let plans = std::iter::once((own, &s.saga, &s.calls))
-            .chain(s.endpoints.iter().map(|e| (e.name.as_str(), &e.saga, &e.calls)));
+        let plans = std::iter::once((own, &s.saga, &s.calls)).chain(
+            s.endpoints
+                .iter()
+                .map(|e| (e.name.as_str(), &e.saga, &e.calls)),
+        );
         for (e, (name, steps, calls)) in plans.enumerate() {
             if steps.is_empty() {
                 continue;
@@ -46,8 +48,7 @@ pub(super) fn desugar<'s>(
                     format!("services[{i}].endpoints[{}].saga", e - 1),
                 )
             };
-            let Some((config, plan)) = saga(c, scenario, &anchors, &field, s, steps, calls)
-            else {
+            let Some((config, plan)) = saga(c, scenario, &anchors, &field, s, steps, calls) else {
                 continue;
             };
             sagas.push(SagaConfig {
@@ -108,7 +109,13 @@ fn saga(
     let mut idempotent = Vec::new();
     for (k, step) in steps.iter().enumerate() {
         let at = format!("{field}[{k}]");
-        idempotent.push(check_call(c, scenario, anchors, &format!("{at}.call"), &step.call));
+        idempotent.push(check_call(
+            c,
+            scenario,
+            anchors,
+            &format!("{at}.call"),
+            &step.call,
+        ));
         if let Some(comp) = &step.compensate {
             check_call(c, scenario, anchors, &format!("{at}.compensate"), comp);
         }

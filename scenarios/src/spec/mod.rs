@@ -18,8 +18,8 @@ mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
-pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
 pub use saga::SagaStep;
+pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
 pub use tune::Tune;
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 

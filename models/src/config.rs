@@ -45,6 +45,8 @@ pub struct WorldConfig {
     pub stores: Vec<crate::data::StoreConfig>,
     /// Queues of broker services and their consumers (empty: no broker).
     pub brokers: crate::broker::BrokerConfig,
+    /// Orchestrated sagas (issue 14); empty unless the scenario has some.
+    pub sagas: Vec<crate::data::saga::SagaConfig>,
 }
 
 /// How a service's workers wait for downstream calls.

@@ -218,6 +218,8 @@ pub struct RunResult {
     pub ops: crate::ops::OpsReport,
     /// Replicated stores (empty unless the scenario has some).
     pub stores: Vec<crate::data::report::StoreReport>,
+    /// Orchestrated sagas (empty unless the scenario has some).
+    pub sagas: Vec<crate::data::saga::SagaReport>,
     /// The brokers' queues (empty without brokers).
     pub queues: Vec<crate::broker::QueueReport>,
     /// The brokers' topics and their consumer groups (empty without topics).

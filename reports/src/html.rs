@@ -183,6 +183,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     traffic::figures(&mut out, &page);
     explanations(&mut out, &page);
     crate::stores::html(&mut out, result);
+    crate::sagas::html(&mut out, result);
 
     interact::script(&mut out);
     out.push_str("</body>\n</html>\n");

@@ -121,6 +121,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(stores) = crate::stores::json(result) {
         doc.insert("stores".into(), stores);
     }
+    if let Some(sagas) = crate::sagas::json(result) {
+        doc.insert("sagas".into(), sagas);
+    }
     if let Some(queues) = crate::broker::json(result) {
         doc.insert("queues".into(), queues);
     }

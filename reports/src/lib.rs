@@ -20,6 +20,7 @@ pub mod markdown;
 mod ops;
 mod phrases;
 mod rollout;
+mod sagas;
 mod stores;
 pub mod sweep;
 mod text;

@@ -92,6 +92,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         ops: Default::default(),
         stores: Vec::new(),
         brokers: Default::default(),
+        sagas: Vec::new(),
     }
 }
 

@@ -10,7 +10,8 @@
 //!
 //! The machine schedules nothing and calls nothing: it says which call comes next
 //! ([`Next`]), and its caller (the world) makes that call with the normal policies and tells
-//! the machine how it ended. Not yet wired into the world: see the README's "Not yet".
+//! the machine how it ended. The world's side is `world/saga.rs`: a job at a saga's endpoint
+//! walks this machine instead of its plan.
 
 /// One step: the call it makes and its compensation, by index into the caller's call list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,31 @@ pub struct SagaStep {
     /// A non-idempotent step executed more than once (retries after a lost reply) is a
     /// duplicate; an idempotent one (an idempotency key) is not.
     pub idempotent: bool,
+}
+
+/// A saga as a run knows it: the orchestrating service's endpoint, whose call plan holds the
+/// steps' calls and then the compensations' calls; [`SagaStep::call`] and
+/// [`SagaStep::compensate`] index that plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaConfig {
+    /// The orchestrator as the reports name it: `service` or `service/endpoint`.
+    pub name: String,
+    pub service: usize,
+    pub endpoint: usize,
+    pub steps: Vec<SagaStep>,
+}
+
+/// What a run reports per saga.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagaReport {
+    pub name: String,
+    pub stats: SagaStats,
+    /// Compensation calls made, and those that failed for good (after their retries).
+    pub compensations: u64,
+    pub compensations_failed: u64,
+    /// Sagas started and not ended when the run stopped (still running, or abandoned by an
+    /// orchestrator that crashed: no saga log is modelled, so nobody resumes them).
+    pub in_flight: u64,
 }
 
 /// What the orchestrator does next.
@@ -97,6 +123,11 @@ impl Saga {
             left_behind: false,
         };
         (saga, Next::Call(0))
+    }
+
+    /// Whether the current call is a compensation.
+    pub fn compensating(&self) -> bool {
+        self.compensating
     }
 
     /// The current call (a step or a compensation) ended, `ok` or failed for good.

@@ -98,9 +98,11 @@ impl World {
         let ops = self.ops_report(end);
         let stores = self.store_reports(end, coarsened_window(self.window, end));
         let (queues, topics) = self.broker_finish(end);
+        let sagas = self.saga_reports();
         RunResult {
             ops,
             stores,
+            sagas,
             queues,
             topics,
             scenario: self.name,

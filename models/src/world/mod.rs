@@ -59,6 +59,7 @@ mod finish;
 mod plan;
 mod probes;
 mod rollout;
+mod saga;
 mod service;
 mod slab;
 mod store;
@@ -205,6 +206,8 @@ pub struct World {
     broker: Option<Box<self::broker::BrokerState>>,
     /// Custom behaviours (`custom.rs`); none unless the library registered some.
     custom: Option<Box<custom::Custom>>,
+    /// Orchestrated sagas (`saga.rs`); none without sagas.
+    sagas: Option<Box<saga::Sagas>>,
 }
 
 impl World {

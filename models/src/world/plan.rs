@@ -15,6 +15,9 @@ impl World {
             self.discard_job(job_id);
             return;
         }
+        if self.sagas.is_some() && self.saga_start::<TRACE>(s, job_id) {
+            return;
+        }
         loop {
             let job = &self.jobs[job_id];
             let (service, replica) = (job.service.0 as usize, job.replica as usize);
@@ -164,6 +167,9 @@ impl World {
             if c.serial == serial && !c.finished {
                 self.cancel_call::<TRACE>(s, call);
             }
+        }
+        if self.sagas.is_some() && self.saga_step_done::<TRACE>(s, job_id, success) {
+            return;
         }
         if success {
             self.next_downstream::<TRACE>(s, job_id);

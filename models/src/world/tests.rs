@@ -55,6 +55,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         ops: Default::default(),
         stores: Vec::new(),
         brokers: Default::default(),
+        sagas: Vec::new(),
     }
 }
 

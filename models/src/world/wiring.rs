@@ -99,7 +99,9 @@ impl World {
             stores: stores(config, &w.streams),
             broker,
             custom: None,
+            sagas: None,
         };
+        world.sagas = saga::Sagas::new(config, &world.services);
         world.mirror_service_stats();
         world.install_changes(config);
         world.install_autoscalers(config);

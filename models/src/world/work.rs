@@ -48,6 +48,9 @@ impl World {
         call.executions += 1;
         if call.executions > 1 && !spec.idempotent {
             self.services[service].report.duplicate_side_effects += 1;
+            if let Some(sagas) = self.sagas.as_mut() {
+                sagas.duplicate(call.edge);
+            }
         }
         job.holding_worker = true;
         let state = &mut self.services[service];

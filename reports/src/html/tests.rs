@@ -99,6 +99,7 @@ fn chain(n: u32) -> WorldConfig {
         ops: Default::default(),
         stores: Vec::new(),
         brokers: Default::default(),
+        sagas: Vec::new(),
     }
 }
 

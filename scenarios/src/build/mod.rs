@@ -22,6 +22,7 @@ mod policy;
 mod probes;
 mod retry;
 mod rollout;
+mod saga;
 mod services;
 mod store;
 mod topic;
@@ -73,6 +74,8 @@ fn build_checked(
         custom_allowed,
     };
     let window = settings(&mut c, scenario);
+    let (desugared, sagas) = saga::desugar(&mut c, scenario);
+    let scenario = &*desugared;
     if !budget::within_budget(&mut c, scenario) {
         return Err(c.diagnostics);
     }
@@ -112,6 +115,7 @@ fn build_checked(
         ops: Default::default(),
         stores,
         brokers,
+        sagas,
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);

@@ -11,12 +11,14 @@ mod inbound;
 mod network;
 mod ops;
 pub mod rollout;
+mod saga;
 mod store;
 mod tune;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
+pub use saga::SagaStep;
 pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
 pub use tune::Tune;
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
@@ -190,6 +192,9 @@ pub struct Service {
     /// Downstream calls, made one after another after the local work.
     #[serde(default)]
     pub calls: Vec<Call>,
+    /// Instead of `calls`: an orchestrated saga's steps (issue 14).
+    #[serde(default)]
+    pub saga: Vec<SagaStep>,
     /// What healthy means for the health and cascade analysis.
     #[serde(default)]
     pub objective: Option<Objective>,
@@ -442,6 +447,9 @@ pub struct Endpoint {
     pub error_rate: f64,
     #[serde(default)]
     pub calls: Vec<Call>,
+    /// Instead of `calls`: an orchestrated saga's steps (issue 14).
+    #[serde(default)]
+    pub saga: Vec<SagaStep>,
 }
 
 /// One kind of request of a client, and how often it is sent.

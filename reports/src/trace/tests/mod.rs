@@ -112,6 +112,7 @@ fn config() -> WorldConfig {
         ops: Default::default(),
         stores: Vec::new(),
         brokers: Default::default(),
+        sagas: Vec::new(),
     }
 }
 

@@ -581,5 +581,9 @@ pub fn compare_baseline(
     }
 }
 
+mod formats;
+pub use formats::{CSV_HEADER, csv, markdown, summary_line, tally};
+pub(crate) use formats::html_rows;
+
 #[cfg(test)]
 mod tests;

@@ -207,7 +207,7 @@ pub(crate) fn html_rows(out: &mut String, c: &ScenarioCheck) {
             r.worst_seed,
             escape_markup(&r.format(r.worst)),
             if failing.is_empty() {
-                "none".to_owned()
+                String::new()
             } else {
                 format!("{} of {}: ", failing.len(), r.per_seed.len())
             },

@@ -15,7 +15,8 @@ const SEEDS_SHOWN: usize = 20;
 
 const SWEEP_CSS: &str = "\
 .sgrid{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:8px}
-.sgrid figure{margin:0}
+.sgrid figure{margin:0;overflow-x:auto}
+.sgrid td{white-space:nowrap}
 .sgrid table{font-size:12px}
 .pass{color:#1a7f37;font-weight:600}
 .fail{color:#c0392b;font-weight:600}

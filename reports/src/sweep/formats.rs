@@ -19,6 +19,9 @@ pub(crate) fn number(x: f64) -> String {
 
 /// Failing seeds for a table cell: the first `shown`, then how many more.
 pub(crate) fn seeds_cell(seeds: &[u64], shown: usize) -> String {
+    if seeds.is_empty() {
+        return "none".to_owned();
+    }
     let mut cell: Vec<String> = seeds.iter().take(shown).map(u64::to_string).collect();
     if seeds.len() > shown {
         cell.push(format!("... ({} in all)", seeds.len()));

@@ -170,7 +170,10 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         if failed == 0 { "ok" } else { "FAILED" },
         judged - failed,
     );
-    let paths: Vec<String> = loaded.iter().map(|l| l.path.display().to_string()).collect();
+    let paths: Vec<String> = loaded
+        .iter()
+        .map(|l| l.path.display().to_string())
+        .collect();
     let report = match args.format {
         CheckFormat::Text => std::mem::take(&mut out),
         CheckFormat::Csv => reports::check::csv(&checks),

@@ -266,7 +266,8 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     // The text's expectations section is empty unless the scenario has expectations and
     // every run is in.
     let mut report = report(&doc, args.format);
-    if args.format == DocFormat::Text && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
+    if args.format == DocFormat::Text && configs.first().is_some_and(crate::swarm::Source::is_swarm)
+    {
         report.push_str(&format!(
             "swarm scenario: every seed draws its own values; the concrete scenario of a seed: \
              faultline run {} --seed N --print-scenario\n",

@@ -582,8 +582,8 @@ pub fn compare_baseline(
 }
 
 mod formats;
-pub use formats::{CSV_HEADER, csv, markdown, summary_line, tally};
 pub(crate) use formats::html_rows;
+pub use formats::{CSV_HEADER, csv, markdown, summary_line, tally};
 
 #[cfg(test)]
 mod tests;

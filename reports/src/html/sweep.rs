@@ -155,7 +155,11 @@ pub fn sweep_html(doc: &Document) -> String {
         for (p, point) in points.iter().enumerate() {
             let _ = write!(out, "<tr><td>P{}</td>", p + 1);
             for (_, value) in point {
-                let _ = write!(out, "<td class=\"wrap\"><code>{}</code></td>", escape(value));
+                let _ = write!(
+                    out,
+                    "<td class=\"wrap\"><code>{}</code></td>",
+                    escape(value)
+                );
             }
             out.push_str("</tr>\n");
         }
@@ -280,7 +284,10 @@ fn metric_chart(
         .filter(|v| v.1.is_finite() && v.2.is_finite() && v.3.is_finite())
         .collect();
     values.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let lo = values.iter().map(|v| v.2.min(v.1)).fold(f64::INFINITY, f64::min);
+    let lo = values
+        .iter()
+        .map(|v| v.2.min(v.1))
+        .fold(f64::INFINITY, f64::min);
     let hi = values
         .iter()
         .map(|v| v.3.max(v.1))
@@ -332,7 +339,12 @@ fn metric_chart(
             .light_line_style(TRANSPARENT)
             .draw()?;
         if values.is_empty() {
-            return no_data(&mut chart, (axis.range.0 + axis.range.1) / 2.0, 0.5, "no data");
+            return no_data(
+                &mut chart,
+                (axis.range.0 + axis.range.1) / 2.0,
+                0.5,
+                "no data",
+            );
         }
         if values.len() >= 2 {
             let mut outline: Vec<(f64, f64)> = values.iter().map(|v| (v.0, v.3)).collect();
@@ -362,11 +374,7 @@ fn metric_chart(
                     style,
                 )))?;
             }
-            chart.draw_series(std::iter::once(Circle::new(
-                (x, mean),
-                3,
-                colour.filled(),
-            )))?;
+            chart.draw_series(std::iter::once(Circle::new((x, mean), 3, colour.filled())))?;
         }
         Ok(())
     })

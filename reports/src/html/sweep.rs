@@ -246,7 +246,7 @@ fn expectations(out: &mut String, doc: &Document) {
 fn worst_seeds(
     out: &mut String,
     doc: &Document,
-    aggregates: &[(Vec<(String, String)>, Vec<MetricAggregate>)],
+    aggregates: &[crate::sweep::PointAggregate],
 ) {
     let d = &doc.definition;
     let mut items = String::new();

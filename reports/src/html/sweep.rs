@@ -243,11 +243,7 @@ fn expectations(out: &mut String, doc: &Document) {
 }
 
 /// Per point, the seed with the lowest availability and the command that replays it.
-fn worst_seeds(
-    out: &mut String,
-    doc: &Document,
-    aggregates: &[crate::sweep::PointAggregate],
-) {
+fn worst_seeds(out: &mut String, doc: &Document, aggregates: &[crate::sweep::PointAggregate]) {
     let d = &doc.definition;
     let mut items = String::new();
     for (p, (point, metrics)) in aggregates.iter().enumerate() {

@@ -11,12 +11,13 @@ use faultline::ci::{ExpectationResult, IncompleteRun, Judge, ScenarioCheck, fail
 
 use crate::runs::{self, RunId, Workers};
 use crate::swarm::Source;
-use crate::{Seeds, write_atomically};
+use crate::{CheckFormat, Seeds, write_atomically};
 
 pub struct CheckArgs<'a> {
     pub scenarios: &'a [PathBuf],
     pub seeds: Seeds,
     pub junit: Option<&'a Path>,
+    pub format: CheckFormat,
     pub baseline: Option<&'a Path>,
     pub update_baseline: bool,
     pub availability_tolerance: f64,
@@ -170,7 +171,18 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         if failed == 0 { "ok" } else { "FAILED" },
         judged - failed,
     );
-    crate::print_stdout(&std::mem::take(&mut out))?;
+    let paths: Vec<String> = loaded
+        .iter()
+        .map(|l| l.path.display().to_string())
+        .collect();
+    let report = match args.format {
+        CheckFormat::Text => std::mem::take(&mut out),
+        CheckFormat::Csv => reports::check::csv(&checks),
+        CheckFormat::Md => reports::check::markdown(&checks, &paths),
+        CheckFormat::Html => reports::html::check_html(&checks, &paths),
+    };
+    out.clear();
+    crate::print_stdout(&report)?;
     if let Some(path) = args.junit {
         write_atomically(path, "--junit", faultline::ci::junit(&checks).as_bytes())?;
     }
@@ -193,8 +205,13 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
             "--baseline",
             faultline::ci::baseline_json(&checks).as_bytes(),
         )?;
-        outln!("baseline written to {}", path.display());
-        crate::print_stdout(&out)?;
+        if args.format == CheckFormat::Text {
+            outln!("baseline written to {}", path.display());
+            crate::print_stdout(&out)?;
+        } else {
+            // Standard output holds the report in its format; the confirmation goes aside.
+            eprintln!("baseline written to {}", path.display());
+        }
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

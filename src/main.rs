@@ -131,7 +131,8 @@ enum Command {
         /// sweep holds the file's lock from start to end: a second sweep given it is refused.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// What to print: a summary (text) or the sweep document (json).
+        /// What to print: a summary (text), the sweep document (json), one row per point and
+        /// metric (csv), a Markdown summary (md) or an HTML page with a chart per metric (html).
         #[arg(long, value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },
@@ -143,6 +144,7 @@ enum Command {
         /// Write the merged document here (atomically).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// What to print, as for `sweep`.
         #[arg(long, value_enum, default_value_t = DocFormat::Text)]
         format: DocFormat,
     },
@@ -159,6 +161,10 @@ enum Command {
         /// Write JUnit XML (one test case per expectation) for CI systems.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// What to print: PASS and FAIL lines (text), one row per expectation (csv), a
+        /// Markdown summary (md) or an HTML page (html). The exit code is the same.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
         /// Compare with a stored baseline and fail on regressions beyond the tolerances.
         #[arg(long)]
         baseline: Option<PathBuf>,
@@ -349,10 +355,45 @@ enum Format {
     Html,
 }
 
+/// What `sweep` and `merge` print.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-enum DocFormat {
+pub(crate) enum DocFormat {
+    /// A readable summary per point.
     Text,
+    /// The sweep document (the same as --out writes).
     Json,
+    /// One row per point and metric, the seeds aggregated, with the 95% interval.
+    Csv,
+    /// A Markdown summary for a pull-request comment.
+    Md,
+    /// One self-contained HTML page: a chart of each metric against the swept parameter.
+    Html,
+}
+
+impl DocFormat {
+    /// The name --format takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            DocFormat::Text => "text",
+            DocFormat::Json => "json",
+            DocFormat::Csv => "csv",
+            DocFormat::Md => "md",
+            DocFormat::Html => "html",
+        }
+    }
+}
+
+/// What `check` prints; JUnit XML is written with --junit.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum CheckFormat {
+    /// PASS and FAIL lines.
+    Text,
+    /// One row per scenario and expectation.
+    Csv,
+    /// A Markdown summary for a pull-request comment.
+    Md,
+    /// One self-contained HTML page with a table of the expectations.
+    Html,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -466,15 +507,14 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             jobs,
             shard,
             out: out.as_deref(),
-            json: format == DocFormat::Json,
+            format,
         }),
-        Command::Merge { parts, out, format } => {
-            sweep::merge(&parts, out.as_deref(), format == DocFormat::Json)
-        }
+        Command::Merge { parts, out, format } => sweep::merge(&parts, out.as_deref(), format),
         Command::Check {
             scenarios,
             seeds,
             junit,
+            format,
             baseline,
             update_baseline,
             availability_tolerance,
@@ -490,6 +530,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
                 scenarios: &scenarios,
                 seeds,
                 junit: junit.as_deref(),
+                format,
                 baseline: baseline.as_deref(),
                 update_baseline,
                 availability_tolerance,

@@ -9,7 +9,7 @@ use reports::sweep::{Definition, Document};
 
 use crate::files::Target;
 use crate::runs::{self, RunId, Workers};
-use crate::{Seeds, refuse_to_overwrite};
+use crate::{DocFormat, Seeds, refuse_to_overwrite};
 
 /// Splits `V1,V2,...` at commas outside parentheses, brackets and quotes, so a value can be a
 /// RON structure: `FullJitter(base: "20ms", cap: "1s"),Immediate`.
@@ -68,7 +68,18 @@ pub struct SweepArgs<'a> {
     pub jobs: Option<usize>,
     pub shard: Option<(u32, u32)>,
     pub out: Option<&'a Path>,
-    pub json: bool,
+    pub format: DocFormat,
+}
+
+/// What `format` prints of a document: the text summary adds the expectations per point.
+fn report(doc: &Document, format: DocFormat) -> String {
+    match format {
+        DocFormat::Text => doc.text() + &doc.expectations_text(),
+        DocFormat::Json => doc.to_json(),
+        DocFormat::Csv => doc.csv(),
+        DocFormat::Md => doc.markdown(),
+        DocFormat::Html => reports::html::sweep_html(doc),
+    }
 }
 
 pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
@@ -82,6 +93,12 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
         .map(|s| parse_set(s))
         .collect::<Result<Vec<_>>>()?;
     let workers = Workers::new(args.jobs)?;
+    if args.shard.is_some() && !matches!(args.format, DocFormat::Text | DocFormat::Json) {
+        bail!(
+            "--shard with --format {}: a shard has no aggregates; write each part with --out,              then `faultline merge PARTS --format {0}`",
+            args.format.name()
+        );
+    }
     // Every point must load before any run starts.
     let probe = Definition {
         scenario_path: args.scenario.display().to_string(),
@@ -245,12 +262,12 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     if args.shard.is_none() {
         debug_assert!(doc.has_every_run());
     }
-    let mut report = if args.json { doc.to_json() } else { doc.text() };
-    if !args.json {
-        // Empty unless the scenario has expectations and every run is in.
-        report.push_str(&doc.expectations_text());
-    }
-    if !args.json && configs.first().is_some_and(crate::swarm::Source::is_swarm) {
+    let json = args.format == DocFormat::Json;
+    // The text's expectations section is empty unless the scenario has expectations and
+    // every run is in.
+    let mut report = report(&doc, args.format);
+    if args.format == DocFormat::Text && configs.first().is_some_and(crate::swarm::Source::is_swarm)
+    {
         report.push_str(&format!(
             "swarm scenario: every seed draws its own values; the concrete scenario of a seed: \
              faultline run {} --seed N --print-scenario\n",
@@ -260,7 +277,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     }
     if let Some(target) = &target {
         target.write(doc.to_json().as_bytes())?;
-        if !args.json {
+        if !json {
             crate::print_stdout(&report)?;
         }
     } else {
@@ -305,7 +322,7 @@ fn swarm_failures(doc: &Document, scenario: &Path) -> String {
     out
 }
 
-pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCode> {
+pub fn merge(parts: &[PathBuf], out: Option<&Path>, format: DocFormat) -> Result<ExitCode> {
     let mut docs = Vec::new();
     for p in parts {
         let text = crate::files::read_input(p, "the sweep part")?;
@@ -331,12 +348,8 @@ pub fn merge(parts: &[PathBuf], out: Option<&Path>, json: bool) -> Result<ExitCo
         }
         crate::write_atomically(out, "--out", merged.to_json().as_bytes())?;
     }
-    let report = if json {
-        merged.to_json()
-    } else {
-        merged.text() + &merged.expectations_text()
-    };
-    if out.is_none() || !json {
+    let report = report(&merged, format);
+    if out.is_none() || format != DocFormat::Json {
         crate::print_stdout(&report)?;
     }
     Ok(ExitCode::SUCCESS)

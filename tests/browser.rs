@@ -1,6 +1,6 @@
 //! The HTML pages in a real browser: headless Chromium loads the report of every library
-//! scenario and a compare page, runs their inline script, and dumps the DOM. The script leaves
-//! its marks there (see `reports/src/html/interact.rs`): no script error, every time chart set
+//! scenario, a compare, a sweep and a check page, runs their inline script, and dumps the DOM.
+//! The script leaves its marks there (see `reports/src/html/interact.rs`): no script error, every time chart set
 //! up, a simulated hover that found values, a zoom that applied to every chart, and the
 //! widest table's width. Runs only where `chromium` is installed (`.ci/run` installs it);
 //! elsewhere it prints "skipped: no chromium" and passes.
@@ -134,7 +134,7 @@ fn check_page(label: &str, source: &str, dom: &str) {
 
 #[test]
 #[allow(clippy::disallowed_methods)] // measures the browser's wall-clock time, for the log
-fn every_library_report_and_a_compare_page_run_in_chromium() {
+fn every_library_report_and_the_compare_sweep_and_check_pages_run_in_chromium() {
     let Some(browser) = chromium() else {
         eprintln!("skipped: no chromium (install Debian's chromium to run this test)");
         return;
@@ -165,6 +165,35 @@ fn every_library_report_and_a_compare_page_run_in_chromium() {
     let file = dir.join("compare.html");
     std::fs::write(&file, compare).expect("writable temp dir");
     pages.push(("compare".to_owned(), file));
+    // A sweep page (a chart per metric against the swept parameter) and a check page.
+    let sweep = ok(&[
+        "sweep",
+        storm.to_str().expect("utf-8"),
+        "--seeds",
+        "1..2",
+        "--set",
+        "clients.users.retry.max_attempts=1,4",
+        "--format",
+        "html",
+    ]);
+    assert!(sweep.contains("<figure>"), "the sweep page has charts");
+    let file = dir.join("sweep.html");
+    std::fs::write(&file, sweep).expect("writable temp dir");
+    pages.push(("sweep".to_owned(), file));
+    // `check` exits 1 here (the storm fails on purpose); the page is what it printed.
+    let check = faultline(&[
+        "check",
+        storm.to_str().expect("utf-8"),
+        fixed.to_str().expect("utf-8"),
+        "--seeds",
+        "1..2",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(check.status.code(), Some(1), "{}", stderr(&check));
+    let file = dir.join("check.html");
+    std::fs::write(&file, stdout(&check)).expect("writable temp dir");
+    pages.push(("check".to_owned(), file));
 
     // Two browsers at a time; every page's failure is reported, not only the first.
     let start = Instant::now();

@@ -132,7 +132,7 @@ fn ms(ns: u64) -> String {
 }
 
 /// A field quoted as RFC 4180 says when it holds a comma, a quote or a line break.
-fn quote(field: &str) -> String {
+pub(crate) fn quote(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

@@ -6,20 +6,24 @@
 
 mod breakers;
 mod chart;
+mod check;
 mod compare;
 mod gantt;
 mod interact;
 mod ops;
 mod queues;
 mod rollout;
+mod sweep;
 mod traffic;
 
 use breakers::breaker_figure;
 use chart::{Extras, time_chart, time_chart_with};
+pub use check::check_html;
 pub use compare::compare_html;
 use gantt::{gantt_figure, short_label};
 use std::error::Error;
 use std::fmt::Write as _;
+pub use sweep::sweep_html;
 
 use models::RunResult;
 use models::metrics::FailureCause;

@@ -252,7 +252,7 @@ fn upper_first(s: &str) -> String {
 }
 
 /// `| a | b |` then `| --- | ---: |`: the first column left-aligned, the others right-aligned.
-fn table_header(out: &mut String, header: &[&str]) {
+pub(crate) fn table_header(out: &mut String, header: &[&str]) {
     let cells: Vec<String> = header.iter().map(|h| escape(h)).collect();
     table_row(out, &cells);
     let align: Vec<String> = (0..header.len())
@@ -261,7 +261,7 @@ fn table_header(out: &mut String, header: &[&str]) {
     table_row(out, &align);
 }
 
-fn table_row(out: &mut String, cells: &[String]) {
+pub(crate) fn table_row(out: &mut String, cells: &[String]) {
     let _ = writeln!(out, "| {} |", cells.join(" | "));
 }
 

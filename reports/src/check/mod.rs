@@ -581,5 +581,9 @@ pub fn compare_baseline(
     }
 }
 
+mod formats;
+pub(crate) use formats::html_rows;
+pub use formats::{CSV_HEADER, csv, markdown, summary_line, tally};
+
 #[cfg(test)]
 mod tests;

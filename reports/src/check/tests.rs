@@ -133,3 +133,48 @@ fn an_expectation_is_identified_without_its_bound() {
         "latency p99 of users (mean over seeds)"
     );
 }
+
+/// `check --format csv|md|html`: incomplete runs and regressions are rows too, every CSV row
+/// has the header's columns, and the counts agree with the text's closing line.
+#[test]
+fn formats_show_incomplete_runs_regressions_and_failing_seeds() {
+    let checks = vec![ScenarioCheck {
+        scenario: "a,b".into(),
+        replay: "faultline replay x.ron".into(),
+        seeds: (1, 2),
+        results: vec![result("availability of x", false), result("ok", true)],
+        regressions: vec![("ok".into(), 0.95)],
+        incomplete: vec![IncompleteRun {
+            seed: 2,
+            events: 10,
+            stop: "max_events".into(),
+        }],
+        allow_incomplete: false,
+    }];
+    assert_eq!(tally(&checks), (4, 3));
+    assert_eq!(
+        summary_line(&checks),
+        "check FAILED: 1 of 4 expectations met, 3 violated"
+    );
+    let csv = csv(&checks);
+    let columns = CSV_HEADER.split(',').count();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    for row in &rows {
+        // The scenario's name is quoted: its comma is not a separator.
+        let row = row.replacen("\"a,b\"", "ab", 1);
+        assert_eq!(row.split(',').count(), columns, "{row}");
+    }
+    assert!(rows[0].contains(",complete runs,complete runs,FAIL,1,"));
+    assert!(rows[1].contains(",FAIL,0.8,,>= 0.99,2,0.8,1..2,2,false,"));
+    assert!(rows[2].ends_with(",PASS,0.8,,>= 0.99,2,0.8,1..2,2,true,0.95"));
+    let md = markdown(&checks, &["x.ron".to_owned()]);
+    assert!(md.contains("> **FAIL** complete runs: 1 of 2 runs stopped"));
+    assert!(md.contains("**FAIL** baseline: ok: 0.800 now, 0.950 in the baseline"));
+    assert!(md.contains("- availability of x: `faultline replay x.ron --seed 2`"));
+    assert!(md.ends_with("check FAILED: 1 of 4 expectations met, 3 violated\n"));
+    let html = crate::html::check_html(&checks, &["x.ron".to_owned()]);
+    assert!(html.contains("<h2>a,b</h2>"));
+    assert!(html.contains("baseline: 0.800 now, 0.950 in the baseline"));
+    assert!(!html.contains("http"), "no external resource");
+}

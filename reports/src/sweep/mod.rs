@@ -15,6 +15,9 @@ use crate::common::round_to;
 
 mod expect;
 pub use expect::run_values;
+mod formats;
+pub use formats::CSV_METRIC_COLUMNS;
+pub(crate) use formats::{metric_cells, number, seeds_cell};
 mod json;
 #[cfg(test)]
 mod tests;
@@ -103,7 +106,8 @@ impl Definition {
             .collect()
     }
 
-    fn label(point: &[(String, String)]) -> String {
+    /// `a=1, b=x`, or `(scenario as written)` for the only point of a sweep without `--set`.
+    pub fn label(point: &[(String, String)]) -> String {
         if point.is_empty() {
             "(scenario as written)".into()
         } else {

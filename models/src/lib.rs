@@ -13,6 +13,7 @@ pub mod error;
 pub mod lb;
 pub mod metrics;
 pub mod network;
+pub mod outbox;
 pub mod ops;
 pub mod policy;
 pub mod report;

@@ -97,12 +97,13 @@ impl World {
         }
         let ops = self.ops_report(end);
         let stores = self.store_reports(end, coarsened_window(self.window, end));
-        let (queues, topics) = self.broker_finish(end);
+        let (queues, topics, writes) = self.broker_finish(end);
         RunResult {
             ops,
             stores,
             queues,
             topics,
+            writes,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

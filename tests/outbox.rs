@@ -94,7 +94,10 @@ fn an_outbox_loses_nothing_under_crashes_and_publishes_after_them() {
         let policy = r#", timeout: "200ms", retry: (max_attempts: 3)"#;
         // A relay polling every second: at the crash, half a second of rows (about 25) wait.
         let faults = BOTH_CRASHES.replace("20.05s", "20.5s");
-        let r = run_text(&scenario(r#"Outbox(poll: "1s")"#, "50ms", policy, &faults), seed);
+        let r = run_text(
+            &scenario(r#"Outbox(poll: "1s")"#, "50ms", policy, &faults),
+            seed,
+        );
         let w = write(&r);
         assert_eq!(w.lost, 0, "seed {seed}: {w:?}");
         assert!(w.pending <= 300, "{w:?}");
@@ -110,7 +113,10 @@ fn an_outbox_loses_nothing_under_crashes_and_publishes_after_them() {
 fn a_dual_write_loses_what_the_crash_caught_mid_step_as_theory_says() {
     let xs: Vec<f64> = (1..=10)
         .map(|seed| {
-            let r = run_text(&scenario(DUAL, "200ms", r#", timeout: "1s""#, API_CRASH), seed);
+            let r = run_text(
+                &scenario(DUAL, "200ms", r#", timeout: "1s""#, API_CRASH),
+                seed,
+            );
             let w = write(&r);
             assert!(w.conserved(), "{w:?}");
             assert!(w.lost > 0, "seed {seed}: {w:?}");
@@ -128,7 +134,10 @@ fn a_dual_write_loses_what_the_crash_caught_mid_step_as_theory_says() {
     assert!(half_width < 0.5 * theory, "half-width {half_width}");
     assert!((mean - theory).abs() <= half_width, "{mean} vs {theory}");
     // The outbox under the same crash loses none.
-    let r = run_text(&scenario(OUTBOX, "200ms", r#", timeout: "1s""#, API_CRASH), 1);
+    let r = run_text(
+        &scenario(OUTBOX, "200ms", r#", timeout: "1s""#, API_CRASH),
+        1,
+    );
     assert_eq!(write(&r).lost, 0);
 }
 
@@ -155,7 +164,10 @@ fn the_library_pair_shows_what_its_comments_say() {
         assert!(d.lost > 100, "{d:?}");
         assert_eq!(o.lost, 0, "{o:?}");
         assert!(d.conserved() && o.conserved());
-        assert!(o.delay.max() > d.delay.quantile(0.99), "the outbox delays instead");
+        assert!(
+            o.delay.max() > d.delay.quantile(0.99),
+            "the outbox delays instead"
+        );
     }
 }
 

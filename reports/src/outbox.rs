@@ -78,9 +78,18 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     }
     let rows: Vec<Vec<(&str, String)>> = result.writes.iter().map(cells).collect();
     let mut table: Vec<Vec<String>> = vec![rows[0].iter().map(|(k, _)| k.to_string()).collect()];
-    table.extend(rows.iter().map(|r| r.iter().map(|(_, v)| v.clone()).collect()));
+    table.extend(
+        rows.iter()
+            .map(|r| r.iter().map(|(_, v)| v.clone()).collect()),
+    );
     let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .map(|i| {
+            table
+                .iter()
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     out.push_str("\nwrites that publish (lost: written, never published):\n");
     for row in &table {

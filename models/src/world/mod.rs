@@ -438,9 +438,7 @@ impl World {
             WorldEvent::RebalanceOver { group, generation } => {
                 self.on_rebalance_over(s, group, generation)
             }
-            WorldEvent::WriteAcked { job, record } => {
-                self.on_write_acked::<TRACE>(s, job, record)
-            }
+            WorldEvent::WriteAcked { job, record } => self.on_write_acked::<TRACE>(s, job, record),
             WorldEvent::RelayPoll { relay, generation } => {
                 self.on_relay_poll::<TRACE>(s, relay, generation)
             }

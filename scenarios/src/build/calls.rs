@@ -328,7 +328,7 @@ impl<'a, 's> Plans<'a, 's> {
         let Some(after) = &call.after_write else {
             if call.write_time.is_some() {
                 c.report(
-                    &[&anchors[..], &["write_time"]].concat(),
+                    &[anchors, &["write_time"]].concat(),
                     format!("{field}.write_time"),
                     "write_time belongs with after_write: DualWrite or Outbox(poll: \"100ms\")"
                         .into(),
@@ -336,7 +336,7 @@ impl<'a, 's> Plans<'a, 's> {
             }
             return None;
         };
-        let at = [&anchors[..], &["after_write"]].concat();
+        let at = [anchors, &["after_write"]].concat();
         if group.is_some() || self.choosing {
             c.report(
                 &at,

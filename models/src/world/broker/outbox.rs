@@ -174,7 +174,9 @@ impl World {
             .outbox
             .writes
             .iter()
-            .position(|(w, _)| (w.service, w.target, w.step) == (this.service, this.target, this.step))
+            .position(|(w, _)| {
+                (w.service, w.target, w.step) == (this.service, this.target, this.step)
+            })
             .expect("a write step gathered") as u16;
         let host = self.services[service as usize].replicas[replica as usize].host;
         let o = self.outbox();
@@ -427,7 +429,11 @@ impl World {
         writes
             .into_iter()
             .map(|(_, report)| {
-                assert!(report.conserved(), "{}: records not conserved", report.service);
+                assert!(
+                    report.conserved(),
+                    "{}: records not conserved",
+                    report.service
+                );
                 report
             })
             .collect()

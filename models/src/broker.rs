@@ -82,6 +82,8 @@ pub struct Publish {
     /// Wait for the broker's ack (default); without, the step goes on at once and the publish
     /// runs its policy (timeout, retries) in the background, like an asynchronous producer.
     pub ack: bool,
+    /// A step that writes first and publishes after (a dual write or an outbox).
+    pub write: Option<crate::outbox::WriteStep>,
 }
 
 /// What happened in one window of a queue.

@@ -14,6 +14,7 @@ pub mod lb;
 pub mod metrics;
 pub mod network;
 pub mod ops;
+pub mod outbox;
 pub mod policy;
 pub mod report;
 pub mod topic;

@@ -224,4 +224,6 @@ pub struct RunResult {
     pub queues: Vec<crate::broker::QueueReport>,
     /// The brokers' topics and their consumer groups (empty without topics).
     pub topics: Vec<crate::topic::TopicReport>,
+    /// Publish steps tied to a write: dual writes and outboxes (empty without them).
+    pub writes: Vec<crate::outbox::WriteReport>,
 }

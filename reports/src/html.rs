@@ -826,6 +826,7 @@ fn charts(out: &mut String, page: &Page) {
     rollout::rollout_figure(out, page);
     // g. Brokers' queues.
     queues::queue_figures(out, page, shade_note);
+    crate::outbox::html(out, page.result);
 }
 
 /// A `<figure>`: the caption, the chart or why it could not be drawn, then the legend of

@@ -130,6 +130,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(topics) = crate::topic::json(result) {
         doc.insert("topics".into(), topics);
     }
+    if let Some(writes) = crate::outbox::json(result) {
+        doc.insert("writes".into(), writes);
+    }
 
     Value::Object(doc)
 }

@@ -18,6 +18,7 @@ pub mod html;
 mod json;
 pub mod markdown;
 mod ops;
+mod outbox;
 mod phrases;
 mod rollout;
 mod sagas;

@@ -182,6 +182,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     out.push_str(&crate::rollout::markdown(result, escape));
     crate::broker::markdown(&mut out, result, escape);
     crate::topic::markdown(&mut out, result, escape);
+    crate::outbox::markdown(&mut out, result, escape);
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
     out
 }

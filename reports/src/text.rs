@@ -206,6 +206,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     crate::sagas::text(&mut out, result);
     crate::broker::text(&mut out, result);
     crate::topic::text(&mut out, result);
+    crate::outbox::text(&mut out, result);
     out
 }
 

@@ -19,6 +19,7 @@
 
 mod consumer;
 mod crash;
+mod outbox;
 mod topic;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +29,7 @@ use crate::broker::{
     BrokerConfig, ConsumerConfig, Level, MAX_TRACKED_KEYS, Publish, QueueConfig, QueueReport,
     QueueSeries,
 };
+use crate::outbox::WriteReport;
 use crate::topic::TopicReport;
 
 /// What an edge carries.
@@ -122,6 +124,8 @@ pub(super) struct BrokerState {
     topics: Vec<topic::TopicState>,
     groups: Vec<topic::GroupState>,
     members: Vec<topic::Member>,
+    /// Write steps that publish: their records and outbox relays (`outbox.rs`).
+    outbox: outbox::OutboxState,
 }
 
 impl BrokerState {
@@ -225,6 +229,7 @@ impl BrokerState {
             topics,
             groups,
             members,
+            outbox: outbox::new(config, world),
         }))
     }
 }
@@ -249,7 +254,7 @@ impl BrokerState {
             .iter()
             .map(|c| c.seen.len() * ENTRY + c.done_order.len() * 16)
             .sum();
-        queues + consumers + topic::footprint_bytes(&self.topics)
+        queues + consumers + topic::footprint_bytes(&self.topics) + self.outbox.footprint_bytes()
     }
 }
 
@@ -297,6 +302,7 @@ impl World {
             );
         }
         self.topic_start(s);
+        self.outbox_start(s);
     }
 
     /// A publish reached the broker and its work is done: the message is stored, and the
@@ -311,11 +317,14 @@ impl World {
             // A plain call to a broker (a health check of sorts): answered, nothing stored.
             return Outcome::Ok;
         };
+        let mut key = self.calls[self.jobs[job].call].serial.0;
+        if publish.write.is_some() {
+            key = self.record_stored(now, key);
+        }
         if publish.topic {
             self.topic_publish(s, publish.queue);
             return Outcome::Ok;
         }
-        let key = self.calls[self.jobs[job].call].serial.0;
         let b = self.brokers();
         let id = b.next_message;
         b.next_message += 1;
@@ -534,10 +543,14 @@ impl World {
     }
 
     /// The queues' reports at the end of the run.
-    pub(super) fn broker_finish(&mut self, end: SimTime) -> (Vec<QueueReport>, Vec<TopicReport>) {
+    pub(super) fn broker_finish(
+        &mut self,
+        end: SimTime,
+    ) -> (Vec<QueueReport>, Vec<TopicReport>, Vec<WriteReport>) {
         let Some(mut b) = self.broker.take() else {
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), Vec::new());
         };
+        let writes = self.outbox_finish(std::mem::take(&mut b.outbox));
         let topics = Self::topic_finish(&mut b, end);
         let queues = b
             .queues
@@ -559,6 +572,6 @@ impl World {
                 q.report
             })
             .collect();
-        (queues, topics)
+        (queues, topics, writes)
     }
 }

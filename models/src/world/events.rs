@@ -207,11 +207,21 @@ pub enum WorldEvent {
         group: u32,
         generation: u32,
     },
+    /// A write step's replica learns its write committed (`broker/outbox.rs`).
+    WriteAcked {
+        job: JobSlot,
+        record: u64,
+    },
+    /// An outbox relay polls its outbox.
+    RelayPoll {
+        relay: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 41] = [
+    pub const KIND_NAMES: [&'static str; 43] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -253,6 +263,8 @@ impl WorldEvent {
         "records",
         "session_expired",
         "rebalance_over",
+        "write_acked",
+        "relay_poll",
     ];
 }
 
@@ -301,6 +313,8 @@ impl Event for WorldEvent {
             WorldEvent::Records { .. } => 38,
             WorldEvent::SessionExpired { .. } => 39,
             WorldEvent::RebalanceOver { .. } => 40,
+            WorldEvent::WriteAcked { .. } => 41,
+            WorldEvent::RelayPoll { .. } => 42,
         }
     }
 
@@ -347,6 +361,8 @@ impl Event for WorldEvent {
             | WorldEvent::Records { member, .. }
             | WorldEvent::SessionExpired { member, .. } => member,
             WorldEvent::RebalanceOver { group, .. } => group,
+            WorldEvent::WriteAcked { job, .. } => job.0,
+            WorldEvent::RelayPoll { relay, .. } => relay,
         }
     }
 }

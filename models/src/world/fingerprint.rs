@@ -49,6 +49,8 @@ mod code {
     pub(super) const RECORDS: u8 = 33;
     pub(super) const SESSION_EXPIRED: u8 = 34;
     pub(super) const REBALANCE_OVER: u8 = 35;
+    pub(super) const WRITE_ACKED: u8 = 36;
+    pub(super) const RELAY_POLL: u8 = 37;
 }
 
 /// One event's word: its code, then two numbers naming what it concerns.
@@ -205,6 +207,20 @@ impl World {
                     return None;
                 }
                 word(code::REBALANCE_OVER, group, 0)
+            }
+            // Named by the record (its write step and its serial in commit order), not by the
+            // job slot, which is an implementation detail.
+            WorldEvent::WriteAcked { record, .. } => word(
+                code::WRITE_ACKED,
+                u32::from(self.record_write(record)?),
+                record as u32,
+            ),
+            WorldEvent::RelayPoll { relay, generation } => {
+                if !self.relay_poll_live(relay, generation) {
+                    return None;
+                }
+                let (service, replica) = self.relay_place(relay);
+                word(code::RELAY_POLL, service, replica)
             }
         })
     }

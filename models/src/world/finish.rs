@@ -97,7 +97,7 @@ impl World {
         }
         let ops = self.ops_report(end);
         let stores = self.store_reports(end, coarsened_window(self.window, end));
-        let (queues, topics) = self.broker_finish(end);
+        let (queues, topics, writes) = self.broker_finish(end);
         let sagas = self.saga_reports();
         RunResult {
             ops,
@@ -105,6 +105,7 @@ impl World {
             sagas,
             queues,
             topics,
+            writes,
             scenario: self.name,
             seed: self.seed,
             duration: self.duration,

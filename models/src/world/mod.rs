@@ -444,6 +444,10 @@ impl World {
             WorldEvent::RebalanceOver { group, generation } => {
                 self.on_rebalance_over(s, group, generation)
             }
+            WorldEvent::WriteAcked { job, record } => self.on_write_acked::<TRACE>(s, job, record),
+            WorldEvent::RelayPoll { relay, generation } => {
+                self.on_relay_poll::<TRACE>(s, relay, generation)
+            }
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);

@@ -104,6 +104,13 @@ impl World {
                 if j.attempt == NO_ATTEMPT || j.step != step {
                     break;
                 }
+                if let EdgeRole::Publish(p) = self.edges[edge].role
+                    && p.write.is_some()
+                {
+                    // Writes first, publishes after (`broker/outbox.rs`): never in a parallel step.
+                    self.write_step(s, job_id, edge, deadline);
+                    continue;
+                }
                 let child =
                     self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
                 if let EdgeRole::Publish(p) = self.edges[edge].role

@@ -205,6 +205,14 @@ impl<'a, 's> Plans<'a, 's> {
         if let Some(queue) = &call.publish {
             return self.publish(c, field, call, queue, group);
         }
+        if call.after_write.is_some() || call.write_time.is_some() {
+            c.report(
+                &[q, "after_write"],
+                format!("{field}.after_write"),
+                "after_write belongs to a publish step: (publish: \"orders\", after_write: DualWrite)"
+                    .into(),
+            );
+        }
         if call.ack.is_some() {
             c.report(
                 &[q, "ack"],
@@ -302,7 +310,56 @@ impl<'a, 's> Plans<'a, 's> {
                 queue: index,
                 topic,
                 ack: call.ack.unwrap_or(true),
+                write: self.write_step(c, field, call, &anchors, group),
             }),
+        })
+    }
+
+    /// A publish step's `after_write`: a dual write or an outbox, never in a parallel step.
+    fn write_step(
+        &self,
+        c: &mut Checker,
+        field: &str,
+        call: &spec::Call,
+        anchors: &[&str],
+        group: Option<mc::Group>,
+    ) -> Option<models::outbox::WriteStep> {
+        use models::outbox::{DEFAULT_WRITE_TIME, WriteMode, WriteStep};
+        let Some(after) = &call.after_write else {
+            if call.write_time.is_some() {
+                c.report(
+                    &[anchors, &["write_time"]].concat(),
+                    format!("{field}.write_time"),
+                    "write_time belongs with after_write: DualWrite or Outbox(poll: \"100ms\")"
+                        .into(),
+                );
+            }
+            return None;
+        };
+        let at = [anchors, &["after_write"]].concat();
+        if group.is_some() || self.choosing {
+            c.report(
+                &at,
+                format!("{field}.after_write"),
+                "a write step stands alone: not in `parallel` or `one_of`".into(),
+            );
+        }
+        let mode = match after {
+            spec::broker::AfterWrite::DualWrite => WriteMode::DualWrite,
+            spec::broker::AfterWrite::Outbox { poll } => {
+                if poll.0.as_nanos() == 0 {
+                    c.report(
+                        &[&at[..], &["poll"]].concat(),
+                        format!("{field}.after_write.poll"),
+                        "the relay's poll interval must be positive, e.g. \"100ms\"".into(),
+                    );
+                }
+                WriteMode::Outbox { poll: poll.0 }
+            }
+        };
+        Some(WriteStep {
+            mode,
+            write_time: call.write_time.map_or(DEFAULT_WRITE_TIME, |d| d.0),
         })
     }
 

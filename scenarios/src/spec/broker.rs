@@ -103,3 +103,13 @@ pub struct Subscribe {
     #[serde(default)]
     pub poll_retry: Option<Duration>,
 }
+
+/// How a publish step ties itself to a write of the service's store (`after_write`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum AfterWrite {
+    /// Commit the write, then send the publish: a crash in between loses the message.
+    DualWrite,
+    /// Commit the write with an outbox row; a relay polling every `poll` publishes it.
+    Outbox { poll: Duration },
+}

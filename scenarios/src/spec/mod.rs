@@ -515,6 +515,12 @@ pub struct Call {
     /// For `publish`: wait for the broker's ack (default true) or go on at once.
     #[serde(default)]
     pub ack: Option<bool>,
+    /// For `publish`: write to the service's store first, as a dual write or an outbox.
+    #[serde(default)]
+    pub after_write: Option<broker::AfterWrite>,
+    /// For `after_write`: how long the write takes to be acknowledged (default 1 ms).
+    #[serde(default)]
+    pub write_time: Option<Duration>,
     policy_fields: (),
 }
 }

@@ -149,6 +149,11 @@ impl World {
         let now = s.now();
         let b = self.brokers();
         let members = b.pollers.len() as u32;
+        let relays = members + b.members.len() as u32;
+        if poller >= relays {
+            self.relay_done::<TRACE>(s, poller - relays, generation, outcome);
+            return;
+        }
         if poller >= members {
             self.member_done::<TRACE>(s, poller - members, generation, outcome);
             return;

@@ -19,6 +19,7 @@ impl World {
             return;
         }
         self.topic_crashed::<TRACE>(s, service, replica);
+        self.outbox_crashed::<TRACE>(s, service, replica);
         let b = self.brokers();
         let mut cancel = Vec::new();
         for p in &mut b.pollers {
@@ -73,6 +74,7 @@ impl World {
         let b = self.brokers();
         let woken = std::mem::take(&mut b.woken);
         self.topic_wake(s, &woken);
+        self.outbox_wake(s, &woken);
         let b = self.brokers();
         for &(service, replica) in &woken {
             for poller in 0..b.pollers.len() as u32 {

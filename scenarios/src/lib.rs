@@ -139,16 +139,7 @@ pub fn load_source_with(
     source: &str,
     settings: &[(String, String)],
 ) -> Result<Loaded, ScenarioError> {
-    let mut scenario = parse(path, source)?;
-    for (setting, value) in settings {
-        overrides::apply(&mut scenario, setting, value).map_err(|message| {
-            ScenarioError::Override {
-                path: path.to_owned(),
-                setting: format!("{setting}={value}"),
-                message,
-            }
-        })?;
-    }
+    let scenario = parsed_with(path, source, settings)?;
     checked(path, scenario, source)
 }
 
@@ -159,16 +150,7 @@ pub fn load_library(
     source: &str,
     settings: &[(String, String)],
 ) -> Result<Loaded, ScenarioError> {
-    let mut scenario = parse(path, source)?;
-    for (setting, value) in settings {
-        overrides::apply(&mut scenario, setting, value).map_err(|message| {
-            ScenarioError::Override {
-                path: path.to_owned(),
-                setting: format!("{setting}={value}"),
-                message,
-            }
-        })?;
-    }
+    let scenario = parsed_with(path, source, settings)?;
     let built = build_allowing_custom(&scenario, source);
     loaded(path, scenario, built)
 }
@@ -228,6 +210,25 @@ pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ScenarioError> {
 }
 
 /// Checks and builds a parsed scenario; `source` locates the problems.
+/// The scenario parsed from `source` with `settings` applied in order, not yet checked.
+fn parsed_with(
+    path: &Path,
+    source: &str,
+    settings: &[(String, String)],
+) -> Result<spec::Scenario, ScenarioError> {
+    let mut scenario = parse(path, source)?;
+    for (setting, value) in settings {
+        overrides::apply(&mut scenario, setting, value).map_err(|message| {
+            ScenarioError::Override {
+                path: path.to_owned(),
+                setting: format!("{setting}={value}"),
+                message,
+            }
+        })?;
+    }
+    Ok(scenario)
+}
+
 fn checked(path: &Path, scenario: spec::Scenario, source: &str) -> Result<Loaded, ScenarioError> {
     let built = build_with_warnings(&scenario, source);
     loaded(path, scenario, built)

@@ -121,10 +121,7 @@ pub fn sweep_html(doc: &Document) -> String {
         d.points().len(),
         d.seed_count(),
         d.run_count(),
-        match doc.shard {
-            Some((k, n)) => format!(" · shard {k}/{n}: {} runs done", doc.runs.len()),
-            None => String::new(),
-        },
+        doc.shard_note(),
         escape(&d.scenario_path)
     );
     let incomplete = doc.incomplete_runs().count();

@@ -92,10 +92,7 @@ impl Document {
             d.points().len(),
             d.seed_count(),
             d.run_count(),
-            match self.shard {
-                Some((k, n)) => format!(" · shard {k}/{n}: {} runs done", self.runs.len()),
-                None => String::new(),
-            }
+            self.shard_note()
         );
         let incomplete = self.incomplete_runs().count();
         if incomplete > 0 {

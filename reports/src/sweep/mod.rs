@@ -285,6 +285,15 @@ impl Document {
         self.runs.len() as u64 == self.definition.run_count()
     }
 
+    /// " · shard K/N: R runs done" for a shard's document, empty for a whole sweep: the
+    /// headline suffix every format prints.
+    pub fn shard_note(&self) -> String {
+        match self.shard {
+            Some((k, n)) => format!(" · shard {k}/{n}: {} runs done", self.runs.len()),
+            None => String::new(),
+        }
+    }
+
     /// The runs that a limit stopped before their end.
     pub fn incomplete_runs(&self) -> impl Iterator<Item = &RunSummary> {
         self.runs.iter().filter(|r| !r.complete)
@@ -352,10 +361,7 @@ impl Document {
             d.points().len(),
             d.seed_count(),
             d.run_count(),
-            match self.shard {
-                Some((k, n)) => format!(" · shard {k}/{n}: {} runs done", self.runs.len()),
-                None => String::new(),
-            }
+            self.shard_note()
         );
         let incomplete = self.incomplete_runs().count();
         if incomplete > 0 {

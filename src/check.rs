@@ -177,6 +177,7 @@ pub fn check(args: CheckArgs) -> Result<ExitCode> {
         .collect();
     let report = match args.format {
         CheckFormat::Text => std::mem::take(&mut out),
+        CheckFormat::Json => reports::check::json(&checks, &paths),
         CheckFormat::Csv => reports::check::csv(&checks),
         CheckFormat::Md => reports::check::markdown(&checks, &paths),
         CheckFormat::Html => reports::html::check_html(&checks, &paths),

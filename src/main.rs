@@ -161,8 +161,9 @@ enum Command {
         /// Write JUnit XML (one test case per expectation) for CI systems.
         #[arg(long)]
         junit: Option<PathBuf>,
-        /// What to print: PASS and FAIL lines (text), one row per expectation (csv), a
-        /// Markdown summary (md) or an HTML page (html). The exit code is the same.
+        /// What to print: PASS and FAIL lines (text), one JSON document (json), one row per
+        /// expectation (csv), a Markdown summary (md) or an HTML page (html). The exit code is
+        /// the same.
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
         /// Compare with a stored baseline and fail on regressions beyond the tolerances.
@@ -388,6 +389,8 @@ impl DocFormat {
 pub(crate) enum CheckFormat {
     /// PASS and FAIL lines.
     Text,
+    /// One versioned JSON document: every expectation with its per-seed values.
+    Json,
     /// One row per scenario and expectation.
     Csv,
     /// A Markdown summary for a pull-request comment.

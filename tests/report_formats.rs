@@ -1,6 +1,6 @@
-//! `sweep`, `merge` and `check` in CSV, Markdown and HTML, end to end: every CSV row has the
-//! header's columns and the aggregates of the JSON document, the HTML page has a chart per
-//! metric, and no output depends on the number of threads or on sharding.
+//! `sweep`, `merge` and `check` in CSV, Markdown and HTML (and `check` in JSON), end to end:
+//! every CSV row has the header's columns and the aggregates of the JSON document, the HTML page
+//! has a chart per metric, and no output depends on the number of threads or on sharding.
 
 mod common;
 
@@ -236,7 +236,33 @@ fn check_formats_carry_the_verdicts_and_exit_as_the_text_does() {
             "replay: faultline replay scenarios/library/metastable-retry-storm.ron --seed"
         )
     );
-    for format in ["csv", "md", "html"] {
+    let (code, json) = check("json", "2");
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("check --format json parses");
+    assert_eq!(doc["faultline_check"], 1);
+    assert_eq!(doc["summary"]["verdict"], "fail");
+    assert_eq!(doc["summary"]["violated"].as_u64(), Some(fails as u64));
+    let expectations: Vec<&serde_json::Value> = doc["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .flat_map(|s| s["expectations"].as_array().expect("expectations"))
+        .collect();
+    assert_eq!(expectations.len(), fails + passes);
+    for (e, row) in expectations.iter().zip(&rows) {
+        // The same verdicts, in the same order, as the CSV; every seed has a value.
+        assert_eq!(e["verdict"], row[3].to_lowercase(), "{e}");
+        assert_eq!(e["identity"], row[2].as_str());
+        assert_eq!(e["per_seed"].as_array().map(Vec::len), Some(2));
+        let failing: Vec<String> = e["failing_seeds"]
+            .as_array()
+            .expect("failing seeds")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(failing.join(" "), row[10]);
+    }
+    for format in ["json", "csv", "md", "html"] {
         assert_eq!(check(format, "1"), check(format, "2"), "--format {format}");
     }
 }

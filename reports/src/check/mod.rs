@@ -582,8 +582,10 @@ pub fn compare_baseline(
 }
 
 mod formats;
+mod json;
 pub(crate) use formats::html_rows;
 pub use formats::{CSV_HEADER, csv, markdown, summary_line, tally};
+pub use json::{CHECK_DOCUMENT_VERSION, json};
 
 #[cfg(test)]
 mod tests;

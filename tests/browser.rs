@@ -115,6 +115,7 @@ fn check_page(label: &str, source: &str, dom: &str) {
     );
     if !charts.is_empty() {
         assert_eq!(body("data-zoom"), "ok", "{label}");
+        assert_eq!(body("data-yzoom"), "ok", "{label}");
     }
     let widest: u64 = body("data-widest-table").parse().expect("a width");
     assert!(

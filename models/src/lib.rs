@@ -25,8 +25,8 @@ mod world;
 pub use error::ConfigError;
 pub use metrics::Outcome;
 pub use report::{
-    BreakerReport, ClientReport, EdgeReport, FaultReport, Outage, ReplicaReport, RunResult,
-    ServiceReport,
+    BreakerReport, ClientReport, EdgeReport, EndpointReport, FaultReport, Outage, ReplicaReport,
+    RunResult, ServiceReport,
 };
 pub use trace::{RecordSink, TraceBuffer, TraceKind, TraceNames, TraceRecord};
 pub use world::{RunOptions, World, WorldEvent};

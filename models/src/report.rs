@@ -58,6 +58,17 @@ pub struct ServiceReport {
     pub up_time_by_count: Vec<SimDuration>,
     /// Requests a black hole swallowed.
     pub black_holed: u64,
+    /// Per endpoint, in the order the scenario names them, the attempts sent to it as `stats`
+    /// counts them; empty for a service with one endpoint (its `stats` are that endpoint's).
+    pub endpoints: Vec<EndpointReport>,
+}
+
+/// The attempts sent to one endpoint of a service with several, and how they ended for their
+/// callers: the service's figures split by request type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointReport {
+    pub name: String,
+    pub stats: OutcomeStats,
 }
 
 /// One replica of a service.

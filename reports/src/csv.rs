@@ -16,9 +16,10 @@ conflict,unavailable";
 
 /// The time series: one row per window per service, client and edge.
 ///
-/// Columns as in [`HEADER`]. `kind` is `service`, `client` or `edge`; an edge's name is
-/// `from -> to`. Rows go by kind (services, clients, edges, each in the run's order), then by
-/// window. `availability` is empty when nothing finished in the window, the latencies when
+/// Columns as in [`HEADER`]. `kind` is `service`, `client`, `edge` or `endpoint`; an edge's
+/// name is `from -> to`, an endpoint's `service/endpoint` (only services with several
+/// endpoints have endpoint rows). Rows go by kind (services, clients, edges, endpoints, each in
+/// the run's order), then by window. `availability` is empty when nothing finished in the window, the latencies when
 /// nothing succeeded in it, `busy_workers_mean` and `queue_max` for anything but a service.
 /// Seconds have three decimals, ratios six, milliseconds three; names are quoted as RFC 4180
 /// says when they hold a comma, a quote or a line break. Lines end with `\n`.
@@ -48,6 +49,12 @@ pub fn csv(result: &RunResult) -> String {
         .zip(crate::common::edge_names(&result.edges))
     {
         rows(&mut out, "edge", &name, &e.stats, None, window_ns, end);
+    }
+    for s in &result.services {
+        for e in &s.endpoints {
+            let name = format!("{}/{}", s.name, e.name);
+            rows(&mut out, "endpoint", &name, &e.stats, None, window_ns, end);
+        }
     }
     crate::broker::csv(&mut out, result, quote);
     crate::topic::csv(&mut out, result, quote);

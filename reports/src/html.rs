@@ -8,6 +8,7 @@ mod breakers;
 mod chart;
 mod check;
 mod compare;
+mod endpoints;
 mod gantt;
 mod interact;
 mod ops;
@@ -814,6 +815,8 @@ fn charts(out: &mut String, page: &Page) {
         &lines,
         (Extreme::Max, 0, " %"),
     );
+
+    endpoints::endpoint_figures(out, page, shade_note);
 
     // e. Cascade timeline.
     gantt_figure(out, page);

@@ -401,6 +401,14 @@ fn service_json(result: &RunResult, s: &ServiceReport, window: SimDuration) -> V
     m.insert("instances".into(), Value::Array(per_replica.clone()));
     m.insert("per_replica".into(), Value::Array(per_replica));
     m.insert("write_conflicts".into(), Value::from(s.write_conflicts));
+    if !s.endpoints.is_empty() {
+        let endpoints: Map<String, Value> = s
+            .endpoints
+            .iter()
+            .map(|e| (e.name.clone(), Value::Object(outcome_json(&e.stats))))
+            .collect();
+        m.insert("endpoints".into(), Value::Object(endpoints));
+    }
     if !s.concurrency_limit.is_empty() {
         let windows = limit_windows(s, result.window, result.outcome.now);
         // The limit at the end of each window where it moved: one entry per window at most

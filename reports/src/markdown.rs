@@ -127,6 +127,27 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
                 s.wasted_work.to_string(),
             ],
         );
+        // A service with several endpoints: each one's share underneath, as its callers saw it.
+        for e in &s.endpoints {
+            let st = &e.stats;
+            let h = &st.latency;
+            table_row(
+                &mut out,
+                &[
+                    format!("↳ {}", escape(&format!("{}/{}", s.name, e.name))),
+                    st.requests.to_string(),
+                    st.ok.to_string(),
+                    st.failed().to_string(),
+                    percent(st.availability()),
+                    latency(h, h.quantile(0.5)),
+                    latency(h, h.quantile(0.99)),
+                    latency(h, h.max()),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+            );
+        }
     }
 
     let roots = crate::common::root_causes_shown(result);

@@ -152,6 +152,29 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
             4,
             availability_colour(availability, s.objective.availability),
         );
+        // A service with several endpoints: each one's share underneath, as its callers saw it.
+        for e in &s.endpoints {
+            let st = &e.stats;
+            let h = &st.latency;
+            let availability = st.availability();
+            services.row_coloured(
+                [
+                    format!("  {}/{}", s.name, e.name),
+                    st.requests.to_string(),
+                    st.ok.to_string(),
+                    st.failed().to_string(),
+                    percent(availability),
+                    latency(h, h.quantile(0.5)),
+                    latency(h, h.quantile(0.99)),
+                    latency(h, h.max()),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ],
+                4,
+                availability_colour(availability, s.objective.availability),
+            );
+        }
     }
     services.render(&mut out, colour);
     blocked_workers(&mut out, result, window, colour);

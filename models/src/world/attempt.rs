@@ -218,7 +218,7 @@ impl World {
         let replica = self.pick_replica(edge_id);
         let edge = &mut self.edges[edge_id];
         edge.outstanding[replica as usize] += 1;
-        let to = edge.to;
+        let (to, to_endpoint) = (edge.to, edge.to_endpoint);
         let from_host = edge.caller_host;
         let to_host = self.services[to.0 as usize].replicas[replica as usize].host;
         let a = &mut self.attempts[slot];
@@ -229,6 +229,9 @@ impl World {
         let service = &mut self.services[to.0 as usize];
         if service.stats_mirror.is_none() {
             service.report.stats.requests += 1;
+        }
+        if let Some(stats) = service.endpoint_stats(to_endpoint) {
+            stats.requests += 1;
         }
         let latency = match self.transmit(edge_id, from_host, to_host, now) {
             Transit::Arrives(latency) => latency,
@@ -455,13 +458,16 @@ impl World {
         let (root, replica) = (a.root, a.replica);
         let edge_id = self.calls[call_id].edge;
         let edge = &mut self.edges[edge_id];
-        let to = edge.to.0 as usize;
+        let (to, to_endpoint) = (edge.to.0 as usize, edge.to_endpoint);
         let latency = now - sent_at;
         self.edge_reports[edge.report as usize]
             .stats
             .record(now, latency, outcome);
         if sent && self.services[to].stats_mirror.is_none() {
             self.services[to].report.stats.record(now, latency, outcome);
+        }
+        if sent && let Some(stats) = self.services[to].endpoint_stats(to_endpoint) {
+            stats.record(now, latency, outcome);
         }
         if sent && !self.deploys.is_empty() {
             self.rollout_observe(to, replica, latency, outcome);

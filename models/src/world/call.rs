@@ -314,6 +314,12 @@ impl World {
                     .stats
                     .record_failure(now, FailureCause::Timeout);
             }
+            if a.sent
+                && let Some(stats) =
+                    self.services[edge.to.0 as usize].endpoint_stats(edge.to_endpoint)
+            {
+                stats.record_failure(now, FailureCause::Timeout);
+            }
             self.drop_attempt::<TRACE>(s, slot, Some(true));
         }
         self.call_finished::<TRACE>(s, call, Outcome::Failed(FailureCause::Timeout));
@@ -338,6 +344,12 @@ impl World {
                     .report
                     .stats
                     .record_cancelled();
+            }
+            if self.attempts[slot].sent
+                && let Some(stats) =
+                    self.services[edge.to.0 as usize].endpoint_stats(edge.to_endpoint)
+            {
+                stats.record_cancelled();
             }
             self.drop_attempt::<TRACE>(s, slot, None);
         }

@@ -56,6 +56,9 @@ impl World {
         }
         for s in &mut self.services {
             s.report.stats.finish(end);
+            for e in &mut s.report.endpoints {
+                e.stats.finish(end);
+            }
             s.report.gauges.finish(end);
             // A worker does its own work only while it is held.
             assert!(
@@ -132,6 +135,27 @@ impl World {
             attempts_in_flight, sent_live,
             "attempts in flight do not match attempts awaiting a reply"
         );
+        for s in self
+            .services
+            .iter()
+            .filter(|s| !s.report.endpoints.is_empty())
+        {
+            let sum = |f: fn(&OutcomeStats) -> u64| -> u64 {
+                s.report.endpoints.iter().map(|e| f(&e.stats)).sum()
+            };
+            let st = &s.report.stats;
+            assert_eq!(
+                [
+                    sum(|e| e.requests),
+                    sum(|e| e.ok),
+                    sum(|e| e.failed()),
+                    sum(|e| e.cancelled)
+                ],
+                [st.requests, st.ok, st.failed(), st.cancelled],
+                "{}'s endpoints do not add up to the service",
+                s.report.name
+            );
+        }
         let edge_in_flight: u64 = self.edge_reports.iter().map(|r| r.stats.in_flight()).sum();
         assert_eq!(
             edge_in_flight,

@@ -96,8 +96,8 @@ use crate::policy::outlier::OutlierDetector;
 use crate::policy::ratelimit::RateLimiter;
 use crate::policy::shed::{Codel, ConcurrencyLimit, Limiter, Permit};
 use crate::report::{
-    BreakerReport, ClientReport, EdgeReport, FaultReport, Outage, ReplicaReport, RunResult,
-    ServiceReport,
+    BreakerReport, ClientReport, EdgeReport, EndpointReport, FaultReport, Outage, ReplicaReport,
+    RunResult, ServiceReport,
 };
 use crate::topology::Topology;
 use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};

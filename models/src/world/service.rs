@@ -212,6 +212,16 @@ impl Replica {
 }
 
 impl ServiceState {
+    /// The statistics of one endpoint, when the service has several (see
+    /// [`ServiceReport::endpoints`]).
+    #[inline]
+    pub(super) fn endpoint_stats(&mut self, endpoint: u16) -> Option<&mut OutcomeStats> {
+        self.report
+            .endpoints
+            .get_mut(usize::from(endpoint))
+            .map(|e| &mut e.stats)
+    }
+
     /// A service with all its replicas running and no faults installed yet.
     pub(super) fn new(
         svc: &ServiceConfig,
@@ -263,6 +273,17 @@ impl ServiceState {
                 replicas: Vec::new(),
                 up_time_by_count: vec![SimDuration::ZERO; count as usize + 1],
                 black_holed: 0,
+                endpoints: if svc.endpoints.is_empty() {
+                    Vec::new()
+                } else {
+                    std::iter::once(&svc.endpoint_name)
+                        .chain(svc.endpoints.iter().map(|e| &e.name))
+                        .map(|name| EndpointReport {
+                            name: name.clone(),
+                            stats: OutcomeStats::new(window),
+                        })
+                        .collect()
+                },
             },
         }
     }

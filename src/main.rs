@@ -1,7 +1,7 @@
 //! The `faultline` command line: reads scenarios, runs them, writes reports. The only place with
 //! IO and exit codes; the work happens in the library crates.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -42,7 +42,8 @@ use files::{refuse_to_overwrite, write_atomically};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Colour in the text report: `auto` colours a terminal unless NO_COLOR is set.
+    /// Colour in the text report: `auto` colours a terminal unless NO_COLOR is set (or
+    /// CLICOLOR=0; CLICOLOR_FORCE colours a pipe too).
     #[arg(long, global = true, value_enum, default_value_t = ColourChoice::Auto, value_name = "WHEN")]
     color: ColourChoice,
 }
@@ -50,7 +51,8 @@ struct Cli {
 /// When the text report is coloured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ColourChoice {
-    /// On a terminal, unless NO_COLOR is set (https://no-color.org).
+    /// On a terminal, unless NO_COLOR is set (https://no-color.org) or CLICOLOR=0;
+    /// CLICOLOR_FORCE=1 colours a pipe too (https://bixense.com/clicolors).
     Auto,
     /// Always, also into a pipe or a file.
     Always,
@@ -64,10 +66,11 @@ impl ColourChoice {
         match self {
             ColourChoice::Always => true,
             ColourChoice::Never => false,
+            // anstream reads the terminal and the conventions' variables, as clap does.
             ColourChoice::Auto => {
                 to_stdout
-                    && std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && anstream::AutoStream::choice(&std::io::stdout())
+                        != anstream::ColorChoice::Never
             }
         }
     }

@@ -664,6 +664,30 @@ fn color_always_and_never_decide_the_escape_codes() {
     assert_eq!(stripped, never);
 }
 
+/// `--color auto` follows the conventions anstream reads: CLICOLOR_FORCE colours a pipe,
+/// NO_COLOR wins over it.
+#[test]
+fn color_auto_follows_clicolor_force_and_no_color() {
+    let run = |vars: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"));
+        command
+            .args(["run", "scenarios/library/mm1.ron"])
+            .current_dir(common::root())
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let out = command.output().expect("faultline runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).contains('\x1b')
+    };
+    assert!(!run(&[]), "a pipe is not coloured");
+    assert!(run(&[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+}
+
 /// With `--out` standard output stays empty and standard error says what was written.
 #[test]
 fn out_says_on_stderr_what_it_wrote() {

@@ -79,6 +79,7 @@ fn every_command_shown_in_the_readme_prints_what_the_readme_says() {
             .current_dir(&work)
             .env("PATH", &path)
             .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
             .output()
             .expect("sh runs");
         let printed = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -27,21 +27,24 @@ enum Colour {
 }
 
 impl Colour {
-    fn code(self) -> &'static str {
+    fn style(self) -> anstyle::Style {
         match self {
-            Colour::Red => "\x1b[31m",
-            Colour::Green => "\x1b[32m",
-            Colour::Yellow => "\x1b[33m",
+            Colour::Red => anstyle::AnsiColor::Red,
+            Colour::Green => anstyle::AnsiColor::Green,
+            Colour::Yellow => anstyle::AnsiColor::Yellow,
         }
+        .on_default()
     }
 }
-
-const RESET: &str = "\x1b[0m";
 
 /// `s` wrapped in `colour` when colours are on (and `s` is not empty), else `s` unchanged.
 fn paint(s: &str, colour: Option<Colour>, on: bool) -> String {
     match colour {
-        Some(c) if on && !s.is_empty() => format!("{}{s}{RESET}", c.code()),
+        Some(c) if on && !s.is_empty() => {
+            let style = c.style();
+            // `{style:#}` is the reset that ends it.
+            format!("{style}{s}{style:#}")
+        }
         _ => s.to_owned(),
     }
 }

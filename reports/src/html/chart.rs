@@ -31,6 +31,9 @@ pub(super) struct Extras {
     pub(super) undefined_full: bool,
 }
 
+/// The opacity an objective line is drawn with, to find it in the SVG and dash it.
+const OBJECTIVE_MARK: f64 = 0.999;
+
 /// A time-series chart of `size` with `extras`. The `<svg>` carries its plot area in pixels
 /// and the time and value ranges (`data-plot`), which the page's script reads to show values
 /// under the pointer and to zoom.
@@ -111,15 +114,12 @@ pub(super) fn time_chart_with(
         }
         for &(value, colour) in &extras.objectives {
             if value > 0.0 && value <= y_max {
-                let dash = 8.0 / px_per_s;
-                let mut x = 0.0;
-                while x < x_max {
-                    chart.draw_series(LineSeries::new(
-                        [(x, value), ((x + dash * 0.6).min(x_max), value)],
-                        colour.stroke_width(1),
-                    ))?;
-                    x += dash;
-                }
+                // One line, marked by its opacity so that it can be dashed once drawn (plotters
+                // would draw a dashed line as a segment per dash).
+                chart.draw_series(LineSeries::new(
+                    [(0.0, value), (x_max, value)],
+                    colour.mix(OBJECTIVE_MARK).stroke_width(1),
+                ))?;
             }
         }
         let mut any = false;
@@ -149,6 +149,10 @@ pub(super) fn time_chart_with(
         Ok(())
     })?;
     let (x0, y0, x1, y1) = plot.get();
+    let svg = svg.replace(
+        &format!("opacity=\"{OBJECTIVE_MARK}\""),
+        "opacity=\"1\" stroke-dasharray=\"5 3\"",
+    );
     Ok(svg.replacen(
         "<svg ",
         &format!(

@@ -125,6 +125,51 @@ fn a_bad_canary_is_always_rolled_back_and_costs_a_fraction_of_a_full_rollout() {
     );
 }
 
+/// A release is judged like a fault: the bad canary's cascade starts at the release and
+/// recovers once the traffic is back on v1; the same release rolled out everywhere does not.
+#[test]
+fn a_release_is_a_fault_in_the_analysis() {
+    let bad = run_text(&release(4, "error_rate: 0.33", "5s", CANARY, ANALYSIS), 1);
+    let fault = bad
+        .faults
+        .iter()
+        .find(|f| f.kind == "rollout")
+        .expect("a rollout fault");
+    let d = rollout(&bad);
+    assert_eq!(fault.from, d.at);
+    assert_eq!(fault.description, "payments canary of v2");
+    let aborted = d
+        .timeline
+        .iter()
+        .find(|(_, e)| matches!(e, Entry::Aborted { .. }))
+        .expect("aborted")
+        .0;
+    assert!(fault.to >= aborted && fault.to == d.weights.last().unwrap().0.max(aborted));
+    let analysis = reports::analyse(&bad);
+    assert!(
+        matches!(
+            analysis.faults[0].verdict,
+            reports::analysis::Verdict::Recovered { .. }
+        ),
+        "{:?}",
+        analysis.faults[0].verdict
+    );
+    let all = run_text(
+        &release(4, "error_rate: 0.33", "5s", "RollingUpdate()", ""),
+        1,
+    );
+    let analysis = reports::analyse(&all);
+    assert_eq!(analysis.faults.len(), 1);
+    assert!(
+        matches!(
+            analysis.faults[0].verdict,
+            reports::analysis::Verdict::DidNotRecover { .. }
+        ),
+        "{:?}",
+        analysis.faults[0].verdict
+    );
+}
+
 #[test]
 fn no_request_is_lost_across_a_rollout() {
     for (strategy, analysis) in [

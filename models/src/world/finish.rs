@@ -99,6 +99,12 @@ impl World {
             }
         }
         let ops = self.ops_report(end);
+        // Releases join the faults after the scripted ones, so their indices do not move.
+        self.faults.extend(
+            ops.rollouts
+                .iter()
+                .filter_map(|r| rollout::rollout_fault(r, end)),
+        );
         let stores = self.store_reports(end, coarsened_window(self.window, end));
         let (queues, topics, writes) = self.broker_finish(end);
         let sagas = self.saga_reports();

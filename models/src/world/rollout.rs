@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::metrics::Histogram;
-use crate::ops::rollout::{Phase, Rollout, Route, Sample, Status, Target};
+use crate::ops::rollout::{Entry, Phase, Rollout, Route, Sample, Status, Target};
 use crate::ops::{RolloutReport, VersionReport};
 
 /// The rollout event's `replica` for the controller's tick and for a measurement.
@@ -384,4 +384,38 @@ impl World {
     pub(super) fn rollout_reports(&mut self) -> Vec<RolloutReport> {
         self.deploys.iter().map(|d| d.report.clone()).collect()
     }
+}
+
+/// A rollout as the analysis sees a fault: the release is what changed, so a cascade can start
+/// at it. Its window runs from its start until the traffic settled on one version (completed,
+/// or back on the stable one after an abort), or to the end of the run while still under way;
+/// `None` for a rollout that never started.
+pub(super) fn rollout_fault(r: &RolloutReport, end: SimTime) -> Option<FaultReport> {
+    if r.at >= end {
+        return None;
+    }
+    let settled = r
+        .timeline
+        .iter()
+        .find(|(_, e)| matches!(e, Entry::Completed | Entry::Aborted { .. }))
+        .map(|&(at, _)| at);
+    let to = match settled {
+        // Replicas may still start or drain after the decision: the split settles with them.
+        Some(at) => r.weights.last().map_or(at, |w| w.0.max(at)).min(end),
+        None => end,
+    };
+    Some(FaultReport {
+        kind: "rollout",
+        service: r.service.clone(),
+        services: vec![r.service.clone()],
+        clients: Vec::new(),
+        description: format!(
+            "{} {} of {}",
+            r.service,
+            r.strategy.replace('_', " "),
+            r.versions[1].name
+        ),
+        from: r.at,
+        to: to.max(r.at),
+    })
 }

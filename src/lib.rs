@@ -54,7 +54,9 @@ pub mod ci;
 mod options;
 
 pub use builder::{
-    Backoff, Breaker, Call, Client, Dist, Endpoint, Fault, Policy, Retry, ScenarioBuilder, Service,
+    Across, Backoff, Breaker, Bulkhead, Call, Client, Crash, Direction, Dist, Endpoint, Fallback,
+    Fault, Health, Lb, Outlier, Partition, Place, Placement, Policy, Region, Retry,
+    ScenarioBuilder, Service, Target,
 };
 pub use models::custom::{
     Answer, Behaviour, BehaviourRng, Calls, Cause, Decision, Request, ServiceState,

@@ -114,6 +114,25 @@ impl Breaker {
 
 /// A Resilience4j bulkhead on the caller's side (`bulkhead:`): at most so many calls of this
 /// edge at once, per calling replica; a refused call fails with `bulkhead_full`.
+///
+/// ```
+/// use faultline::{Bulkhead, Call, Client, Dist, Fallback, Fault, ScenarioBuilder, Service};
+///
+/// // A slow optional dependency: the bulkhead keeps it from taking every worker, and the
+/// // fallback answers without it (degraded, still available).
+/// let scenario = ScenarioBuilder::new("bulkhead", "20s")
+///     .service(Service::new("page", Dist::constant("1ms")).workers(20).queue(50)
+///         .call(Call::to("reviews").timeout("1s").bulkhead(Bulkhead::semaphore(2))
+///             .fallback(Fallback::Skip)))
+///     .service(Service::new("reviews", Dist::exponential("5ms")).workers(50).queue(50))
+///     .client(Client::poisson("users", "page", 200.0).timeout("2s"))
+///     .fault(Fault::latency("reviews", 100.0, "5s", "15s"))
+///     .build()?;
+/// let run = scenario.run(1);
+/// assert!(run.client("users").unwrap().availability > 0.99);
+/// assert!(run.json().contains("\"bulkhead_full\""));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Bulkhead(String);
 

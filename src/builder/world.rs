@@ -191,6 +191,23 @@ impl Target {
 
 /// A crash (`Crash(target: ..., at: ...)`): down at `at`, back `restart_after` later (default:
 /// never), optionally slower for a while after (a cold start). Becomes a [`Fault`].
+///
+/// ```
+/// use faultline::{Client, Crash, Dist, Fault, ScenarioBuilder, Service, Target};
+///
+/// let scenario = ScenarioBuilder::new("crash", "30s")
+///     .service(Service::new("api", Dist::exponential("2ms")).workers(8).queue(16).replicas(2))
+///     .client(Client::poisson("users", "api", 200.0))
+///     // One replica of two, from 10 s to 20 s: about a quarter of the requests find it gone.
+///     .fault(Fault::crash_replica("api", 0, "10s", "10s"))
+///     // The whole service, later, back three times slower for 2 s.
+///     .fault(Crash::of(Target::service("api"), "25s").restart_after("1s").cold_start("2s", 3.0))
+///     .build()?;
+/// let users = scenario.run(1).client("users").unwrap();
+/// assert!(users.failed_by_cause["unavailable"] > 300, "{users:?}");
+/// assert!(users.availability > 0.7 && users.availability < 0.9, "{users:?}");
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Crash {
     target: Target,
@@ -424,6 +441,30 @@ pub enum Direction {
 
 /// A network partition between two sets of places (`network: (partitions: [...])`), from
 /// `from` until it heals.
+///
+/// ```
+/// use faultline::{Across, Call, Client, Dist, Partition, Place, Placement, Region};
+/// use faultline::{ScenarioBuilder, Service};
+///
+/// let scenario = ScenarioBuilder::new("split", "20s")
+///     .region(Region::new("eu").zone("eu-a", &["a1"]).zone("eu-b", &["b1"]))
+///     .network_latency(Dist::constant("200us"))
+///     .cross_zone_latency(Dist::constant("1ms"))
+///     .service(Service::new("web", Dist::constant("1ms")).workers(32).queue(32)
+///         .placement(Placement::hosts(&["a1"]))
+///         .call(Call::to("db").timeout("50ms")))
+///     .service(Service::new("db", Dist::constant("1ms")).workers(32).queue(32).replicas(2)
+///         .placement(Placement::spread(Across::Zones)))
+///     .client(Client::poisson("users", "web", 100.0).host("a1"))
+///     // eu-b is cut off from 5 s to 15 s: half the calls go to its db replica and time out.
+///     .partition(Partition::between(&[Place::zone("eu-a")], &[Place::zone("eu-b")], "5s")
+///         .until("15s"))
+///     .build()?;
+/// let users = scenario.run(1).client("users").unwrap();
+/// assert_eq!(users.failed, users.failed_by_cause["dependency"]);
+/// assert!(users.availability > 0.7 && users.availability < 0.8, "{users:?}");
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Partition {
     a: Vec<Place>,

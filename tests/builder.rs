@@ -12,7 +12,12 @@ use faultline::{
 fn same_runs(built: &Scenario, file: &Scenario) {
     for seed in [1, 7] {
         let (a, b) = (built.run(seed), file.run(seed));
-        assert_eq!(a.fingerprint(), b.fingerprint(), "{} seed {seed}", file.name());
+        assert_eq!(
+            a.fingerprint(),
+            b.fingerprint(),
+            "{} seed {seed}",
+            file.name()
+        );
         assert_eq!(a.json(), b.json(), "{} seed {seed}", file.name());
     }
 }
@@ -205,7 +210,11 @@ const FAULTS_RON: &str = r#"Scenario(
 #[test]
 fn replica_crash_zone_partition_latency_errors_and_bulkheads_as_in_ron() {
     let built = ScenarioBuilder::new("faults", "40s")
-        .region(Region::new("eu").zone("a", &["a1", "a2"]).zone("b", &["b1"]))
+        .region(
+            Region::new("eu")
+                .zone("a", &["a1", "a2"])
+                .zone("b", &["b1"]),
+        )
         .region(Region::new("us").zone("c", &["c1"]))
         .network_latency(Dist::constant("300us"))
         .cross_zone_latency(Dist::constant("2ms"))
@@ -280,9 +289,18 @@ fn a_partition_alone_and_an_impossible_placement() {
     };
     let alone = base()
         .service(Service::new("s", Dist::constant("1ms")))
-        .partition(Partition::between(&[Place::zone("a")], &[Place::zone("b")], "1s"));
+        .partition(Partition::between(
+            &[Place::zone("a")],
+            &[Place::zone("b")],
+            "1s",
+        ));
     alone.build().unwrap();
-    assert!(alone.ron().unwrap().contains("latency: Constant(value: \"0s\")"));
+    assert!(
+        alone
+            .ron()
+            .unwrap()
+            .contains("latency: Constant(value: \"0s\")")
+    );
     let err = base()
         .service(
             Service::new("s", Dist::constant("1ms"))
@@ -294,4 +312,42 @@ fn a_partition_alone_and_an_impossible_placement() {
         .to_string();
     assert!(err.starts_with("p.ron:"), "{err}");
     assert!(err.contains("at most one per zone need 3 zones"), "{err}");
+}
+
+/// What the builder has no method for (here: clocks) goes in with the format's words, and the
+/// rest stays typed: the library's `clock-skew.ron`, byte for byte.
+#[test]
+fn ron_sections_combine_the_builder_with_what_only_the_format_says() {
+    let built = ScenarioBuilder::new("clock-skew", "2m")
+        .region(Region::new("r").zone("z", &["client-host", "api-host"]))
+        .ron_section(
+            "clocks",
+            r#"[(host: "client-host", offset: "1.5s", drift_ppm: 20000, jumps: [(at: "60s", by: "-2s")])]"#,
+        )
+        .service(
+            Service::new("api", Dist::log_normal("40ms", "95ms"))
+                .workers(20)
+                .queue(100)
+                .placement(Placement::hosts(&["api-host"])),
+        )
+        .client(
+            Client::poisson("users", "api", 150.0)
+                .host("client-host")
+                .timeout("100ms")
+                .retry(Retry::attempts(2).backoff(Backoff::Constant("10ms".into()))),
+        )
+        .fault(Fault::added_latency("api", "20ms", "50s", "70s"))
+        .expect(Expect::availability("users").over_mean().at_least(0.95))
+        .build()
+        .unwrap();
+    same_runs(&built, &library("clock-skew.ron"));
+    // A mistake in a RON field is the loader's, placed in the builder's text.
+    let err = ScenarioBuilder::new("bad", "5s")
+        .service(Service::new("s", Dist::constant("1ms")).ron_field("inbound", "(shed: Nope)"))
+        .client(Client::poisson("users", "s", 1.0))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("bad.ron:"), "{err}");
+    assert!(err.contains("Nope"), "{err}");
 }

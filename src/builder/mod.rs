@@ -2,16 +2,19 @@
 //! read and checked by the same loader as a file, so a builder scenario runs exactly as the
 //! equivalent file and a mistake gets the same message (placed in [`ScenarioBuilder::ron`]).
 //!
-//! Covered: services (workers, queue, replicas, service time, error rate, execution, calls,
-//! endpoints, custom behaviour), calls (endpoint, probability, timeout, retry with backoff,
-//! Resilience4j circuit breaker), the default call policy, clients (Poisson or constant
-//! rate; timeout, retry, breaker), the network's latency and loss, latency / error /
-//! black-hole / crash / load-spike faults, and expectations. Not covered (write RON with
-//! [`Scenario::from_ron`] for them; the README lists them, most used first): topology and
-//! placement, stores, brokers, clocks, autoscaling, cold starts, shedding, fallbacks, hedging,
-//! deadlines, health checks, probes, load balancing, bulkheads, rate limiters, databases,
-//! records, changes, swarm, parallel and `one_of` call groups, clients' endpoint mixes and load
-//! profiles, chaos, leak and link faults.
+//! Covered: topology (regions of zones of hosts) and placement (`Spread` across hosts, zones or
+//! regions, within a place, strict; `Hosts`), services (workers, queue, replicas, service time,
+//! error rate, execution, health checks, load balancing, calls, endpoints, custom behaviour),
+//! calls and clients with the policy fields `timeout`, `retry` with backoff, `breaker`,
+//! `bulkhead`, `fallback` and `outlier` (and a client's host), the default call policy, the
+//! network's latency within a zone, across zones and regions, loss and partitions (both ways or
+//! one, a fraction of the pairs, dropping or refusing), faults (latency multiplied or added,
+//! errors, black hole, crash of a replica, service, host, zone or region with restart and cold
+//! start, load spike, link latency), and expectations. Not covered (write RON with
+//! [`Scenario::from_ron`] for them; the README lists them, most used first): stores, brokers,
+//! clocks, autoscaling, shedding, rate limiters, hedging, deadlines, probes, databases,
+//! records, changes, swarm values, parallel and `one_of` call groups, clients' endpoint mixes
+//! and load profiles, chaos, leak and hang faults, links.
 
 use std::fmt::Write;
 
@@ -61,6 +64,8 @@ pub struct ScenarioBuilder {
     latency: Option<Dist>,
     partitions: Vec<Partition>,
     regions: Vec<Region>,
+    /// Top-level sections the builder has no method for, in the format's words.
+    sections: Vec<String>,
     default_policy: Option<Policy>,
     expect: Vec<Expect>,
 }
@@ -78,6 +83,7 @@ impl ScenarioBuilder {
             latency: None,
             partitions: Vec::new(),
             regions: Vec::new(),
+            sections: Vec::new(),
             default_policy: None,
             expect: Vec::new(),
         }
@@ -123,6 +129,15 @@ impl ScenarioBuilder {
     /// The latency between regions (default: the cross-zone latency).
     pub fn cross_region_latency(mut self, latency: Dist) -> ScenarioBuilder {
         self.network.push(format!("cross_region: {}", latency.0));
+        self
+    }
+
+    /// A top-level section the builder has no method for, written as RON (`ron_section(
+    /// "clocks", "[(host: \"a1\", drift_ppm: 500)]")`): the way to combine the builder with
+    /// what only the format says (stores, brokers, clocks, autoscaling, ...). The loader checks
+    /// it as in a file, and its errors point into [`ScenarioBuilder::ron`].
+    pub fn ron_section(mut self, section: &str, ron: &str) -> ScenarioBuilder {
+        self.sections.push(format!("{section}: {ron}"));
         self
     }
 
@@ -192,6 +207,9 @@ impl ScenarioBuilder {
                 .collect::<Result<Vec<String>, String>>()
                 .map_err(Error::new)?;
             let _ = writeln!(out, "    expect: {},", list(expect));
+        }
+        for s in &self.sections {
+            let _ = writeln!(out, "    {s},");
         }
         out.push_str(")\n");
         Ok(out)

@@ -45,6 +45,8 @@ pub struct Call {
     endpoint: Option<String>,
     probability: Option<f64>,
     policy: Policy,
+    /// Fields the builder has no method for, in the format's words.
+    extra: Vec<String>,
 }
 
 impl Call {
@@ -55,6 +57,7 @@ impl Call {
             endpoint: None,
             probability: None,
             policy: Policy::default(),
+            extra: Vec::new(),
         }
     }
 
@@ -112,6 +115,13 @@ impl Call {
         self
     }
 
+    /// A field the builder has no method for, written as RON (`ron_field("hedge",
+    /// "(max_attempts: 2, delay: \"20ms\")")`); the loader checks it as in a file.
+    pub fn ron_field(mut self, field: &str, ron: &str) -> Call {
+        self.extra.push(format!("{field}: {ron}"));
+        self
+    }
+
     pub(super) fn ron(&self) -> String {
         let mut fields = vec![format!("to: {}", quoted(&self.to))];
         if let Some(e) = &self.endpoint {
@@ -121,6 +131,7 @@ impl Call {
             fields.push(format!("probability: {}", float(p)));
         }
         fields.extend(self.policy.fields());
+        fields.extend(self.extra.iter().cloned());
         format!("Call({})", fields.join(", "))
     }
 }
@@ -240,6 +251,12 @@ impl Service {
         self.with("kind", format!("Custom({})", quoted(name)))
     }
 
+    /// A field the builder has no method for, written as RON (`ron_field("inbound",
+    /// "(shed: QueueLength(max: 50))")`); the loader checks it as in a file.
+    pub fn ron_field(self, field: &str, ron: &str) -> Service {
+        self.with(field, ron.to_owned())
+    }
+
     /// Where the replicas run (default: spread across zones, or hosts with a single zone).
     pub fn placement(self, placement: Placement) -> Service {
         self.with("placement", placement.ron())
@@ -292,6 +309,7 @@ pub struct Client {
     /// browser, a mobile app, an SDK) gives up and tries again.
     policy: Policy,
     host: Option<String>,
+    extra: Vec<String>,
 }
 
 impl Client {
@@ -303,6 +321,7 @@ impl Client {
             arrivals: format!("Poisson(rate_per_s: {})", float(rate_per_s)),
             policy: Policy::new(),
             host: None,
+            extra: Vec::new(),
         }
     }
 
@@ -344,6 +363,13 @@ impl Client {
         self
     }
 
+    /// A field the builder has no method for, written as RON (`ron_field("profile",
+    /// "[Step(at: \"60s\", rate_per_s: 500.0)]")`); the loader checks it as in a file.
+    pub fn ron_field(mut self, field: &str, ron: &str) -> Client {
+        self.extra.push(format!("{field}: {ron}"));
+        self
+    }
+
     /// The host its requests leave from (default: the topology's first).
     pub fn host(mut self, host: &str) -> Client {
         self.host = Some(host.to_owned());
@@ -360,6 +386,7 @@ impl Client {
             fields.push(format!("host: {}", quoted(h)));
         }
         fields.extend(self.policy.fields());
+        fields.extend(self.extra.iter().cloned());
         format!("Client({})", fields.join(", "))
     }
 }

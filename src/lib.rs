@@ -269,6 +269,18 @@ impl Scenario {
         &self.loaded.path
     }
 
+    /// The services' names, in the order of the file (as `faultline validate` counts them).
+    pub fn services(&self) -> Vec<&str> {
+        let services = &self.loaded.config.services;
+        services.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// The clients' names, in the order of the file.
+    pub fn clients(&self) -> Vec<&str> {
+        let clients = &self.loaded.config.clients;
+        clients.iter().map(|c| c.name.as_str()).collect()
+    }
+
     /// Deprecated spellings the scenario uses, one line each (`file:line:column: ...`).
     pub fn warnings(&self) -> &[String] {
         &self.loaded.warnings

@@ -777,11 +777,10 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut failed = false;
     for path in paths {
         // A swarm scenario is checked as seed 1 draws it.
-        match swarm::Source::read(path, &[], 1).and_then(|s| Ok(s.load(1)?.into_owned())) {
-            Ok(loaded) => {
-                print_warnings(&loaded.warnings);
-                let (services, clients) =
-                    (loaded.config.services.len(), loaded.config.clients.len());
+        match swarm::Source::read(path, &[], 1).and_then(|s| Ok(s.scenario(1)?.into_owned())) {
+            Ok(scenario) => {
+                print_warnings(scenario.warnings());
+                let (services, clients) = (scenario.services().len(), scenario.clients().len());
                 print_stdout(&format!(
                     "{}: ok ({services} service{}, {clients} client{})\n",
                     path.display(),

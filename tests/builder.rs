@@ -83,14 +83,14 @@ fn zone_outage_topology_spread_health_lb_and_a_zone_crash_with_cold_start() {
 
 #[test]
 fn partition_one_way_between_regions_with_outlier_detection_and_link_latency() {
-    let (us, eu) = (Place::region("us-east"), Place::region("eu-west"));
+    let (us, eu) = ([Place::region("us-east")], [Place::region("eu-west")]);
     let built = ScenarioBuilder::new("partition", "2m")
         .region(Region::new("us-east").zone("use-1", &["u1", "u2"]))
         .region(Region::new("eu-west").zone("euw-1", &["e1"]))
         .network_latency(Dist::constant("500us"))
         .cross_region_latency(Dist::folded_normal("40ms", "2ms"))
         .partition(
-            Partition::between(&[us.clone()], &[eu.clone()], "30s")
+            Partition::between(&us, &eu, "30s")
                 .until("90s")
                 .direction(Direction::BToA),
         )
@@ -121,7 +121,7 @@ fn partition_one_way_between_regions_with_outlier_detection_and_link_latency() {
                 .replicas(2)
                 .placement(Placement::hosts(&["u2", "e1"])),
         )
-        .fault(Fault::link_latency(&[us], &[eu], "150ms", "10s", "20s"))
+        .fault(Fault::link_latency(&us, &eu, "150ms", "10s", "20s"))
         .client(
             Client::poisson("users", "gateway", 200.0)
                 .host("u1")

@@ -1,4 +1,5 @@
-//! `faultline compare`: two scenarios, or one and its `--set` variant, over the same seeds.
+//! `faultline compare`: two scenarios, or one and its `--set` variant, over the same seeds,
+//! run and folded through the library's facade (`faultline::Side`, `faultline::Comparison`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,18 +35,16 @@ pub fn compare(
     let target = claim_out(out)?;
     let workers = runs::Workers::new(jobs)?;
     let seeds: Vec<u64> = (seeds.first..=seeds.last).collect();
-    let aggregate = |source: &swarm::Source,
-                     sets: &[(String, String)]|
-     -> Result<reports::compare::Aggregate> {
-        let first = source.load(seeds[0])?;
+    let side = |source: &swarm::Source, sets: &[(String, String)]| -> Result<faultline::Side> {
+        let first = source.scenario(seeds[0])?;
         let label = if sets.is_empty() {
-            first.config.name.clone()
+            first.name().to_owned()
         } else {
             // B's name says what changed when it is A's own variant or carries overrides.
             let changes: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
-            format!("{} with {}", first.config.name, changes.join(", "))
+            format!("{} with {}", first.name(), changes.join(", "))
         };
-        let mut aggregate = reports::compare::Aggregate::new(&label, first.config.window);
+        let mut side = faultline::Side::new(&label, &first);
         let runs = workers.in_order(&seeds, |&seed| -> Result<_> {
             let run = runs::RunId {
                 scenario: source.path.clone(),
@@ -53,31 +52,28 @@ pub fn compare(
                 sets: sets.to_vec(),
                 max_events: None,
             };
-            Ok(runs::simulate(run, &source.load(seed)?.config))
+            Ok(runs::simulate_scenario(run, &*source.scenario(seed)?))
         });
         let bar = runs::progress(seeds.len() as u64, 0);
         // Folded in seed order: the result is the same for any number of threads.
         for run in runs.inspect(|chunk| bar.inc(chunk.len() as u64)).flatten() {
-            let (result, analysis) = run?;
-            aggregate.add(&result, &analysis);
+            side.add(&run?);
         }
         bar.finish_and_clear();
-        Ok(aggregate)
+        Ok(side)
     };
-    let comparison = reports::compare::Comparison {
-        a: aggregate(&a, &[])?,
-        b: aggregate(&b, &settings)?,
-    };
-    for agg in [&comparison.a, &comparison.b] {
-        if let Some(sentence) = agg.incomplete_sentence() {
+    let (a, b) = (side(&a, &[])?, side(&b, &settings)?);
+    for s in [&a, &b] {
+        if let Some(sentence) = s.incomplete_note() {
             eprintln!("warning: {sentence}");
         }
     }
+    let comparison = faultline::Comparison::of(a, b);
     let report = match format {
-        CompareFormat::Text => reports::compare::compare_text(&comparison),
-        CompareFormat::Json => reports::compare::compare_json_string(&comparison),
-        CompareFormat::Md => reports::compare::compare_markdown(&comparison),
-        CompareFormat::Html => reports::html::compare_html(&comparison),
+        CompareFormat::Text => comparison.text(),
+        CompareFormat::Json => comparison.json(),
+        CompareFormat::Md => comparison.markdown(),
+        CompareFormat::Html => comparison.html(),
     };
     emit(&report, target.as_ref())?;
     Ok(ExitCode::SUCCESS)

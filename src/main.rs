@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod check;
+mod command_run;
 mod compare;
 mod files;
 mod replay;
@@ -20,6 +21,7 @@ mod sweep;
 mod tune;
 mod tune_html;
 mod tune_shard;
+mod validate;
 mod wall;
 
 use files::{refuse_to_overwrite, write_atomically};
@@ -483,15 +485,15 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             max_wall,
             sets,
             print_scenario,
-        } => run(
+        } => command_run::run(
             &scenario,
             seed,
             &sets,
-            Stops {
+            command_run::Stops {
                 max_events,
                 max_wall,
             },
-            Output {
+            command_run::Output {
                 format,
                 out: out.as_deref(),
                 colour,
@@ -632,7 +634,7 @@ fn execute(cli: Cli) -> Result<ExitCode> {
             format,
             out: out.as_deref(),
         }),
-        Command::Validate { scenarios } => validate(&scenarios),
+        Command::Validate { scenarios } => validate::validate(&scenarios),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "faultline", &mut script);
@@ -683,87 +685,6 @@ pub(crate) fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
-/// What stops a `run` early, beyond the scenario's own limits.
-struct Stops {
-    max_events: Option<u64>,
-    max_wall: Option<std::time::Duration>,
-}
-
-/// What `run` prints and where.
-struct Output<'a> {
-    format: Format,
-    out: Option<&'a Path>,
-    colour: ColourChoice,
-    /// Print the concrete scenario a swarm file draws for the seed instead of running it.
-    print_scenario: bool,
-}
-
-fn run(
-    path: &Path,
-    seed: u64,
-    sets: &[String],
-    Stops {
-        max_events,
-        max_wall,
-    }: Stops,
-    Output {
-        format,
-        out,
-        colour,
-        print_scenario,
-    }: Output<'_>,
-) -> Result<ExitCode> {
-    let settings = parse_settings(sets)?;
-    let source = swarm::Source::read(path, &settings, seed)?;
-    if print_scenario {
-        print_warnings(&source.warnings);
-        if let Some(out) = out {
-            refuse_to_overwrite(out, path)?;
-        }
-        let target = claim_out(out)?;
-        emit(&source.concrete(seed)?, target.as_ref())?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let scenario = source.scenario(seed)?;
-    print_warnings(scenario.warnings());
-    let mut options = faultline::RunOptions::default();
-    if let Some(n) = max_events {
-        let Some(n) = std::num::NonZeroU64::new(n) else {
-            bail!("--max-events must be at least 1");
-        };
-        options = options.max_events(n);
-    }
-    if let Some(limit) = max_wall {
-        options = options.stop_when(wall::deadline(limit));
-    }
-    if let Some(out) = out {
-        refuse_to_overwrite(out, path)?;
-    }
-    let target = claim_out(out)?;
-    let current = runs::enter(runs::RunId {
-        scenario: path.to_owned(),
-        seed,
-        sets: settings,
-        max_events,
-    });
-    let run = scenario.run_with(seed, options);
-    current.reporting();
-    warn_if_partial(path, run.partial_note());
-    run.analyse();
-    // The formats' code is not the run's: `run` with another --format would not reproduce it.
-    drop(current);
-    let report = match format {
-        Format::Text if colour.colours(out.is_none()) => run.text_in_colour(),
-        Format::Text => run.text(),
-        Format::Json => run.json(),
-        Format::Csv => run.csv(),
-        Format::Md => run.markdown(),
-        Format::Html => run.html(),
-    };
-    emit(&report, target.as_ref())?;
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Says on stderr why a run stopped before its end, and what to raise (the note of
 /// `faultline::Run::partial_note`).
 pub(crate) fn warn_if_partial(path: &Path, note: Option<String>) {
@@ -777,35 +698,6 @@ pub(crate) fn print_warnings(warnings: &[String]) {
     for w in warnings {
         eprintln!("warning: {w}");
     }
-}
-
-fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
-    let mut failed = false;
-    for path in paths {
-        // A swarm scenario is checked as seed 1 draws it.
-        match swarm::Source::read(path, &[], 1).and_then(|s| Ok(s.load(1)?.into_owned())) {
-            Ok(loaded) => {
-                print_warnings(&loaded.warnings);
-                let (services, clients) =
-                    (loaded.config.services.len(), loaded.config.clients.len());
-                print_stdout(&format!(
-                    "{}: ok ({services} service{}, {clients} client{})\n",
-                    path.display(),
-                    if services == 1 { "" } else { "s" },
-                    if clients == 1 { "" } else { "s" },
-                ))?;
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                failed = true;
-            }
-        }
-    }
-    Ok(if failed {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// `--set PATH=VALUE` flags into (path, value) pairs, in order.

@@ -1,11 +1,12 @@
 //! `faultline sweep` and `faultline merge`: seeds times parameter points over every core,
-//! shards, checkpoints and resumption. The document logic is in `reports::sweep`.
+//! shards, checkpoints and resumption, through the library's facade (`faultline::sweep`: the
+//! document, its definition and each run's summary); this module adds files and threads.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use reports::sweep::{Definition, Document};
+use faultline::sweep::{Definition, Document};
 
 use crate::files::Target;
 use crate::runs::{self, RunId, Workers};
@@ -78,15 +79,12 @@ fn report(doc: &Document, format: DocFormat) -> String {
         DocFormat::Json => doc.to_json(),
         DocFormat::Csv => doc.csv(),
         DocFormat::Md => doc.markdown(),
-        DocFormat::Html => reports::html::sweep_html(doc),
+        DocFormat::Html => faultline::sweep::html(doc),
     }
 }
 
 pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(args.scenario).map_err(|source| scenarios::ScenarioError::Io {
-        path: args.scenario.to_owned(),
-        source,
-    })?;
+    let digest = faultline::sweep::file_digest(args.scenario)?;
     let sets = args
         .sets
         .iter()
@@ -103,7 +101,7 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let probe = Definition {
         scenario_path: args.scenario.display().to_string(),
         scenario: String::new(),
-        digest: reports::sweep::digest(&bytes),
+        digest,
         seeds: (args.seeds.first, args.seeds.last),
         sets,
         expect: Vec::new(),
@@ -123,16 +121,16 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
     }
     crate::print_warnings(&warnings);
     let first = match configs.first() {
-        Some(source) => Some(source.load(args.seeds.first)?),
+        Some(source) => Some(source.scenario(args.seeds.first)?),
         None => None,
     };
     let definition = Definition {
         scenario: first
             .as_ref()
-            .map_or(String::new(), |l| l.config.name.clone()),
+            .map_or(String::new(), |s| s.name().to_owned()),
         expect: first
             .as_ref()
-            .map_or(Vec::new(), |l| reports::check::specs(&l.scenario.expect)),
+            .map_or(Vec::new(), |s| faultline::sweep::expectations(s)),
         ..probe
     };
     if let Some(out) = args.out {
@@ -154,14 +152,10 @@ pub fn sweep(args: SweepArgs) -> Result<ExitCode> {
             sets: points[point].clone(),
             max_events: None,
         };
-        let loaded = configs[point].load(seed)?;
-        let (result, analysis) = runs::simulate(run, &loaded.config);
-        // The expectations' values of this run, judged per point at the end.
-        let mut one = reports::check::Evaluator::new(&loaded.scenario.expect);
-        one.add(&result, &analysis);
-        let mut summary = reports::sweep::summarise(index, &result, &analysis);
-        summary.expect = reports::sweep::run_values(&one.finish());
-        Ok(summary)
+        let scenario = configs[point].scenario(seed)?;
+        let done = runs::simulate_scenario(run, &scenario);
+        // With the expectations' values of this run, judged per point at the end.
+        Ok(faultline::sweep::summarise(index, &scenario, &done))
     };
     // Resume from the checkpoint at --out if it is this very sweep; never clobber anything else.
     let mut doc = Document {

@@ -5,6 +5,7 @@
 //! [`ConfigError`]s); [`World`] runs it on the `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
 pub mod broker;
+pub mod fifo;
 pub mod clock;
 pub mod config;
 pub mod custom;

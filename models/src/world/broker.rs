@@ -608,7 +608,8 @@ impl World {
                 m.receipt = 0;
                 let d = &mut b.queues[usize::from(dl.queue)];
                 if let Some(f) = &mut d.fifo {
-                    m.seq = f.next_seq(m.group);
+                    // It keeps its group and place: a FIFO dead-letter queue holds a group's
+                    // dead letters in the order they were published.
                     f.visible(m.group, message, now);
                 }
                 d.messages.insert(message, m);

@@ -10,8 +10,7 @@ use models::fifo::FifoReport;
 use models::{RunOptions, RunResult, World};
 
 fn run_text(text: &str, seed: u64) -> RunResult {
-    let loaded =
-        scenarios::load_str(Path::new("fifo.ron"), text).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = scenarios::load_str(Path::new("fifo.ron"), text).unwrap_or_else(|e| panic!("{e}"));
     World::new(&loaded.config, seed).run(RunOptions::default())
 }
 
@@ -149,10 +148,9 @@ fn order_within_a_group_holds_on_every_seed() {
             dead_letter: (queue: "dlq", max_receives: 2)), (name: "dlq", fifo: true)"#,
         "60s",
     );
-    let standard = fifo_source.replace("fifo: true, ", "").replace(
-        r#"(name: "dlq", fifo: true)"#,
-        r#"(name: "dlq")"#,
-    );
+    let standard = fifo_source
+        .replace("fifo: true, ", "")
+        .replace(r#"(name: "dlq", fifo: true)"#, r#"(name: "dlq")"#);
     for seed in 1..=20 {
         let r = run_text(&fifo_source, seed);
         let q = queue(&r, "orders");
@@ -287,10 +285,7 @@ fn the_order_pair_shows_what_its_comments_say() {
     for seed in [1, 2, 3] {
         let standard = library("queue-order-standard.ron", seed);
         let fifo_run = library("queue-order-fifo.ron", seed);
-        let (s, q) = (
-            queue(&standard, "postings"),
-            queue(&fifo_run, "postings"),
-        );
+        let (s, q) = (queue(&standard, "postings"), queue(&fifo_run, "postings"));
         let (sf, ff) = (fifo(&standard, "postings"), fifo(&fifo_run, "postings"));
         assert!(s.duplicates > 500 && sf.out_of_order > 500, "seed {seed}");
         assert_eq!(sf.deduplicated_publishes, 0);

@@ -122,8 +122,7 @@ impl FifoState {
             return false;
         }
         while let Some(&(at, k)) = self.dedup_order.front() {
-            if now - at < DEDUPLICATION_INTERVAL && self.dedup_order.len() < MAX_DEDUPLICATION_IDS
-            {
+            if now - at < DEDUPLICATION_INTERVAL && self.dedup_order.len() < MAX_DEDUPLICATION_IDS {
                 break;
             }
             self.dedup_order.pop_front();
@@ -175,7 +174,7 @@ impl FifoState {
             (false, Some(since)) => {
                 g.blocked_since = None;
                 let d = now - since;
-                self.report.blocked = self.report.blocked + d;
+                self.report.blocked += d;
                 self.report.longest_blocked = self.report.longest_blocked.max(d);
             }
             _ => {}
@@ -202,7 +201,10 @@ impl FifoState {
     pub(crate) fn in_flight(&mut self, group: u32, delta: i32, now: SimTime) {
         if self.config.strict {
             let g = self.groups.entry(group).or_default();
-            g.in_flight = g.in_flight.checked_add_signed(delta).expect("in flight >= 0");
+            g.in_flight = g
+                .in_flight
+                .checked_add_signed(delta)
+                .expect("in flight >= 0");
             self.refresh(group, now);
         }
     }
@@ -253,7 +255,7 @@ impl FifoState {
         for g in self.groups.values() {
             if let Some(since) = g.blocked_since {
                 let d = end - since;
-                self.report.blocked = self.report.blocked + d;
+                self.report.blocked += d;
                 self.report.longest_blocked = self.report.longest_blocked.max(d);
                 self.report.blocked_at_end += 1;
             }

@@ -5,12 +5,12 @@
 //! [`ConfigError`]s); [`World`] runs it on the `sim-core` engine and returns a [`RunResult`] that the reports crate turns into documents.
 
 pub mod broker;
-pub mod fifo;
 pub mod clock;
 pub mod config;
 pub mod custom;
 pub mod data;
 pub mod error;
+pub mod fifo;
 pub mod lb;
 pub mod metrics;
 pub mod network;

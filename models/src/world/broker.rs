@@ -25,11 +25,11 @@ mod topic;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::fifo::FifoState;
 use crate::broker::{
     BrokerConfig, ConsumerConfig, Level, MAX_TRACKED_KEYS, Publish, QueueConfig, QueueReport,
     QueueSeries,
 };
+use crate::fifo::FifoState;
 use crate::outbox::WriteReport;
 use crate::topic::TopicReport;
 

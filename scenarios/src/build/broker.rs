@@ -244,7 +244,12 @@ fn dead_letters_match(c: &mut Checker, known: &Known, config: &BrokerConfig) {
             if strict(q) != strict(d) {
                 let kind = |fifo: bool| if fifo { "a FIFO" } else { "a standard" };
                 c.report(
-                    &[&named(&s.name), "queues", &quoted(&queue.name), "dead_letter"],
+                    &[
+                        &named(&s.name),
+                        "queues",
+                        &quoted(&queue.name),
+                        "dead_letter",
+                    ],
                     format!("services[{i}].queues[{k}].dead_letter.queue"),
                     format!(
                         "\"{}\" is {} queue and its dead-letter queue \"{}\" is {} queue; \

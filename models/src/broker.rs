@@ -49,6 +49,9 @@ pub struct QueueConfig {
     pub poison: f64,
     /// Messages survive a broker crash (default); otherwise a crash loses every one.
     pub durable: bool,
+    /// Message groups: a FIFO queue's ordering (`crate::fifo`), or on a standard queue only
+    /// measured; `None` for a standard queue that does not measure order.
+    pub groups: Option<crate::fifo::FifoConfig>,
 }
 
 /// The redrive policy: after `max_receives` receives a message moves to `queue`.
@@ -248,6 +251,9 @@ pub struct QueueReport {
     /// Publish (accepted by the broker) to processed: one `ok` per successful processing.
     pub end_to_end: OutcomeStats,
     pub series: QueueSeries,
+    /// A FIFO queue's groups, deduplicated publishes and blocking, or a standard queue's
+    /// measured order; `None` without `fifo` or `groups` written.
+    pub fifo: Option<crate::fifo::FifoReport>,
 }
 
 impl QueueReport {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod custom;
 pub mod data;
 pub mod error;
+pub mod fifo;
 pub mod lb;
 pub mod metrics;
 pub mod network;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use models::RunResult;
 use models::broker::QueueReport;
+use models::fifo::FifoReport;
 use serde_json::{Map, Value};
 
 use crate::common::{finite, fmt_ms};
@@ -121,7 +122,54 @@ fn queue_json(result: &RunResult, q: &QueueReport) -> Value {
         "oldest_age_s_max".into(),
         float(peak(|w| w.oldest_age_ns_max) as f64 / 1e9, SECONDS_DECIMALS),
     );
+    if let Some(f) = &q.fifo {
+        m.insert("fifo".into(), fifo_json(f));
+    }
     Value::Object(m)
+}
+
+/// A queue's message groups: only for a queue with `fifo` or `groups` written.
+fn fifo_json(f: &FifoReport) -> Value {
+    let mut m = Map::new();
+    m.insert("strict".into(), Value::from(f.strict));
+    m.insert("groups".into(), Value::from(f.groups));
+    m.insert(
+        "deduplicated_publishes".into(),
+        Value::from(f.deduplicated_publishes),
+    );
+    m.insert("out_of_order".into(), Value::from(f.out_of_order));
+    m.insert(
+        "blocked_group_s".into(),
+        float(f.blocked.as_secs_f64(), SECONDS_DECIMALS),
+    );
+    m.insert(
+        "longest_blocked_s".into(),
+        float(f.longest_blocked.as_secs_f64(), SECONDS_DECIMALS),
+    );
+    m.insert("blocked_at_end".into(), Value::from(f.blocked_at_end));
+    Value::Object(m)
+}
+
+/// One sentence on a queue's groups, for the text and Markdown sections.
+fn fifo_line(name: &str, f: &FifoReport) -> String {
+    if f.strict {
+        format!(
+            "{name}: FIFO, {} groups; {} publishes deduplicated, {} processed out of order; \
+             groups blocked behind an in-flight message {:.3}s in all (longest {:.3}s, {} at \
+             the end)",
+            f.groups,
+            f.deduplicated_publishes,
+            f.out_of_order,
+            f.blocked.as_secs_f64(),
+            f.longest_blocked.as_secs_f64(),
+            f.blocked_at_end
+        )
+    } else {
+        format!(
+            "{name}: standard, order measured over {} groups; {} processed out of order",
+            f.groups, f.out_of_order
+        )
+    }
 }
 
 /// One line of figures per queue, for the text and Markdown sections.
@@ -202,6 +250,9 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
             q.failed,
             q.deduplicated
         );
+        if let Some(f) = &q.fifo {
+            let _ = writeln!(out, "  {}", fifo_line(&q.name, f));
+        }
     }
 }
 
@@ -223,6 +274,17 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
         let mut row = vec![escape(&q.name)];
         row.extend(figures(q).into_iter().map(|(_, v)| v));
         let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    let groups: Vec<String> = result
+        .queues
+        .iter()
+        .filter_map(|q| q.fifo.as_ref().map(|f| fifo_line(&escape(&q.name), f)))
+        .collect();
+    if !groups.is_empty() {
+        out.push('\n');
+        for line in groups {
+            let _ = writeln!(out, "- {line}");
+        }
     }
 }
 

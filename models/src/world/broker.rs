@@ -29,6 +29,7 @@ use crate::broker::{
     BrokerConfig, ConsumerConfig, Level, MAX_TRACKED_KEYS, Publish, QueueConfig, QueueReport,
     QueueSeries,
 };
+use crate::fifo::FifoState;
 use crate::outbox::WriteReport;
 use crate::topic::TopicReport;
 
@@ -54,6 +55,9 @@ struct Message {
     in_flight: bool,
     poison: bool,
     timer: Option<TimerId>,
+    /// Its message group and its place in it (0 without groups).
+    group: u32,
+    seq: u64,
 }
 
 /// A message as a receive hands it to a poller.
@@ -64,6 +68,8 @@ struct Received {
     key: u64,
     published: SimTime,
     poison: bool,
+    group: u32,
+    seq: u64,
 }
 
 struct QueueState {
@@ -79,6 +85,8 @@ struct QueueState {
     processed_keys: BTreeMap<u64, u32>,
     key_order: VecDeque<(SimTime, u64)>,
     report: QueueReport,
+    /// Message groups, when written (`fifo.rs` of the crate).
+    fifo: Option<FifoState>,
 }
 
 /// The message a poller is processing, its call once started, and whether it claimed the
@@ -154,6 +162,10 @@ impl BrokerState {
                 poison_rng: streams.stream(&["broker", &q.name, "poison"]),
                 processed_keys: BTreeMap::new(),
                 key_order: VecDeque::new(),
+                fifo: q.groups.map(|g| {
+                    let salt = streams.stream(&["broker", &q.name, "groups"]).next_u64();
+                    FifoState::new(g, salt)
+                }),
                 report: QueueReport {
                     name: q.name.clone(),
                     broker: name(q.broker),
@@ -185,6 +197,7 @@ impl BrokerState {
                     oldest_age: SimDuration::ZERO,
                     end_to_end: OutcomeStats::new(window),
                     series: QueueSeries::new(window),
+                    fifo: None,
                 },
             })
             .collect();
@@ -247,6 +260,7 @@ impl BrokerState {
                     + q.visible.len() * ENTRY
                     + q.processed_keys.len() * ENTRY
                     + q.key_order.len() * 16
+                    + q.fifo.as_ref().map_or(0, FifoState::footprint_bytes)
             })
             .sum();
         let consumers: usize = self
@@ -272,15 +286,42 @@ impl QueueState {
         self.report.series.set_level(now, level);
     }
 
-    /// Takes a message out of the queue (it left by `how`); returns it.
-    fn take(&mut self, id: u64) -> Message {
+    /// Takes a message out of the queue at `now`; returns it.
+    fn take(&mut self, id: u64, now: SimTime) -> Message {
         let m = self.messages.remove(&id).expect("a message in its queue");
         if m.in_flight {
             self.in_flight -= 1;
+            if let Some(f) = &mut self.fifo {
+                f.in_flight(m.group, -1, now);
+            }
         } else {
             self.visible.remove(&id);
+            if let Some(f) = &mut self.fifo {
+                f.gone(m.group, id, now);
+            }
         }
         m
+    }
+
+    /// Whether a receive would take a message: one is visible, and in a FIFO queue its group
+    /// has none in flight.
+    fn receivable(&self) -> bool {
+        match &self.fifo {
+            Some(f) if f.strict() => f.receivable(),
+            _ => !self.visible.is_empty(),
+        }
+    }
+
+    /// The next message a receive takes (see `FifoState::take_next`), out of the visible set.
+    fn next_visible(&mut self, same: Option<u32>, now: SimTime) -> Option<u64> {
+        match &mut self.fifo {
+            Some(f) if f.strict() => {
+                let (id, _) = f.take_next(same, now)?;
+                self.visible.remove(&id);
+                Some(id)
+            }
+            _ => self.visible.pop_first(),
+        }
     }
 }
 
@@ -326,6 +367,16 @@ impl World {
             return Outcome::Ok;
         }
         let b = self.brokers();
+        let q = &mut b.queues[usize::from(publish.queue)];
+        let (mut group, mut seq) = (0, 0);
+        if let Some(f) = &mut q.fifo {
+            if f.duplicate_publish(now, key) {
+                // Acknowledged, not stored: the deduplication ID was accepted before.
+                return Outcome::Ok;
+            }
+            group = f.group_of(key);
+            seq = f.next_seq(group);
+        }
         let id = b.next_message;
         b.next_message += 1;
         let q = &mut b.queues[usize::from(publish.queue)];
@@ -340,9 +391,14 @@ impl World {
                 in_flight: false,
                 poison,
                 timer: None,
+                group,
+                seq,
             },
         );
         q.visible.insert(id);
+        if let Some(f) = &mut q.fifo {
+            f.visible(group, id, now);
+        }
         q.report.published += 1;
         q.report.series.count(now, |w| w.published += 1);
         q.changed(now);
@@ -373,7 +429,7 @@ impl World {
         loop {
             let b = self.brokers();
             let q = &mut b.queues[usize::from(queue)];
-            if q.visible.is_empty() {
+            if !q.receivable() {
                 return;
             }
             let Some((poller, generation)) = q.parked.pop_front() else {
@@ -401,16 +457,22 @@ impl World {
         let mut received = VecDeque::new();
         let b = self.broker.as_deref_mut().expect("a broker");
         let q = &mut b.queues[usize::from(queue)];
+        let mut same = None;
         while received.len() < batch as usize {
-            let Some(id) = q.visible.pop_first() else {
+            let Some(id) = q.next_visible(same, now) else {
                 break;
             };
             let m = q
                 .messages
                 .get_mut(&id)
                 .expect("a visible message is stored");
+            same = Some(m.group);
             if now >= m.published + q.config.retention {
+                let group = m.group;
                 q.messages.remove(&id);
+                if let Some(f) = &mut q.fifo {
+                    f.in_flight(group, -1, now);
+                }
                 q.report.expired += 1;
                 continue;
             }
@@ -431,6 +493,8 @@ impl World {
                 key: m.key,
                 published: m.published,
                 poison: m.poison,
+                group: m.group,
+                seq: m.seq,
             });
             q.report.received += 1;
             q.report.redelivered += u64::from(again);
@@ -481,13 +545,17 @@ impl World {
             q.report.stale_acks += 1;
             return;
         }
-        let m = q.take(message);
+        let m = q.take(message, now);
         if let Some(t) = m.timer {
             s.cancel(t);
         }
         q.report.acked += 1;
         q.report.series.count(now, |w| w.acked += 1);
         q.changed(now);
+        if q.fifo.as_ref().is_some_and(FifoState::strict) {
+            // The delete unlocks the message's group.
+            self.offer(s, queue);
+        }
     }
 
     /// A received message was not acked in time: it becomes visible again, or moves to the
@@ -514,26 +582,45 @@ impl World {
         m.in_flight = false;
         q.in_flight -= 1;
         q.visible.insert(message);
+        let group = m.group;
+        if let Some(f) = &mut q.fifo {
+            f.in_flight(group, -1, now);
+            f.visible(group, message, now);
+        }
+        let strict = q.fifo.as_ref().is_some_and(FifoState::strict);
+        let m = &q.messages[&message];
         if now >= m.published + q.config.retention {
-            q.take(message);
+            q.take(message, now);
             q.report.expired += 1;
             q.changed(now);
+            if strict {
+                self.offer(s, queue);
+            }
             return;
         }
         match q.config.dead_letter {
             Some(dl) if m.receives >= dl.max_receives => {
-                let mut m = q.take(message);
+                let mut m = q.take(message, now);
                 q.report.dead_lettered += 1;
                 q.report.series.count(now, |w| w.dead_lettered += 1);
                 q.changed(now);
                 m.receives = 0;
                 m.receipt = 0;
                 let d = &mut b.queues[usize::from(dl.queue)];
+                if let Some(f) = &mut d.fifo {
+                    // It keeps its group and place: a FIFO dead-letter queue holds a group's
+                    // dead letters in the order they were published.
+                    f.visible(m.group, message, now);
+                }
                 d.messages.insert(message, m);
                 d.visible.insert(message);
                 d.report.dead_letters_in += 1;
                 d.changed(now);
                 self.offer(s, dl.queue);
+                if strict {
+                    // The dead letter's group is free again.
+                    self.offer(s, queue);
+                }
             }
             _ => {
                 q.changed(now);
@@ -564,6 +651,7 @@ impl World {
                     .map_or(SimDuration::ZERO, |(_, m)| end - m.published);
                 q.report.end_to_end.finish(end);
                 q.report.series.finish(end);
+                q.report.fifo = q.fifo.map(|f| f.finish(end));
                 assert!(
                     q.report.conserved(),
                     "queue {}: messages not conserved",

@@ -9,6 +9,7 @@ use models::broker::{
     DEFAULT_VISIBILITY_TIMEOUT, DeadLetter, QueueConfig,
 };
 use models::config::ServiceId;
+use models::fifo::FifoConfig;
 
 use super::locate::{named, quoted};
 use super::{Checker, Known};
@@ -18,6 +19,8 @@ use crate::spec;
 const MAX_BATCH: u32 = 10;
 /// Pollers per consumer replica at most: a runaway number would only make events.
 const MAX_CONCURRENCY: u32 = 10_000;
+/// Message groups per queue at most.
+const MAX_GROUPS: u32 = 1_000_000;
 
 /// The queues of every broker by name, with their broker and their index in the run; a
 /// duplicate name is reported.
@@ -124,6 +127,7 @@ pub(super) fn brokers(c: &mut Checker, known: &Known) -> BrokerConfig {
             }
         }
     }
+    dead_letters_match(c, known, &config);
     config
 }
 
@@ -187,6 +191,7 @@ fn one_queue(
             max_receives: d.max_receives.max(1),
         })
     });
+    let groups = fifo_groups(c, anchors, field, queue);
     QueueConfig {
         name: queue.name.clone(),
         broker: ServiceId(service as u32),
@@ -195,6 +200,68 @@ fn one_queue(
         dead_letter,
         poison: queue.poison.clamp(0.0, 1.0),
         durable: queue.durable,
+        groups,
+    }
+}
+
+/// A queue's message groups: `fifo` and `groups` checked.
+fn fifo_groups(
+    c: &mut Checker,
+    anchors: &[&str],
+    field: &str,
+    queue: &spec::broker::Queue,
+) -> Option<FifoConfig> {
+    if let Some(n) = queue.groups
+        && !(1..=MAX_GROUPS).contains(&n)
+    {
+        c.report(
+            &[anchors, &["groups"]].concat(),
+            format!("{field}.groups"),
+            format!("{n} message groups; expected 1 to {MAX_GROUPS}"),
+        );
+    }
+    let groups = queue.groups.map(|n| n.clamp(1, MAX_GROUPS));
+    match (queue.fifo, groups) {
+        (false, None) => None,
+        (strict, groups) => Some(FifoConfig {
+            strict,
+            groups: groups.unwrap_or(1),
+        }),
+    }
+}
+
+/// A FIFO queue's dead-letter queue must be a FIFO queue, and a standard queue's a standard
+/// one (SQS: "The dead-letter queue of a FIFO queue must also be a FIFO queue").
+fn dead_letters_match(c: &mut Checker, known: &Known, config: &BrokerConfig) {
+    let strict = |q: &QueueConfig| q.groups.is_some_and(|g| g.strict);
+    let mut index = 0usize;
+    for (i, s) in known.scenario.services.iter().enumerate() {
+        for (k, queue) in s.queues.iter().enumerate() {
+            let q = &config.queues[index];
+            index += 1;
+            let Some(dl) = q.dead_letter else { continue };
+            let d = &config.queues[usize::from(dl.queue)];
+            if strict(q) != strict(d) {
+                let kind = |fifo: bool| if fifo { "a FIFO" } else { "a standard" };
+                c.report(
+                    &[
+                        &named(&s.name),
+                        "queues",
+                        &quoted(&queue.name),
+                        "dead_letter",
+                    ],
+                    format!("services[{i}].queues[{k}].dead_letter.queue"),
+                    format!(
+                        "\"{}\" is {} queue and its dead-letter queue \"{}\" is {} queue; \
+                         both must be FIFO or both standard, as in SQS",
+                        q.name,
+                        kind(strict(q)),
+                        d.name,
+                        kind(strict(d))
+                    ),
+                );
+            }
+        }
     }
 }
 

@@ -27,6 +27,14 @@ pub struct Queue {
     /// Whether messages survive a crash of the broker (default true).
     #[serde(default = "yes")]
     pub durable: bool,
+    /// An SQS FIFO queue: ordered message groups, a group locked while one of its messages
+    /// is in flight, publishes deduplicated over 5 minutes (default false).
+    #[serde(default)]
+    pub fifo: bool,
+    /// Message groups the publishes' keys hash to (default 1 on a FIFO queue); on a standard
+    /// queue they only measure order.
+    #[serde(default)]
+    pub groups: Option<u32>,
 }
 
 fn yes() -> bool {

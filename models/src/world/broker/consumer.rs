@@ -186,6 +186,9 @@ impl World {
                 q.key_order.pop_front();
                 q.processed_keys.remove(&key);
             }
+            if let Some(f) = &mut q.fifo {
+                f.processed(m.group, m.seq);
+            }
             let count = q.processed_keys.entry(m.key).or_insert(0);
             *count += 1;
             if *count == 1 {
@@ -197,6 +200,12 @@ impl World {
             self.send_ack(s, poller, m);
         } else {
             q.report.failed += 1;
+            if q.fifo.as_ref().is_some_and(crate::fifo::FifoState::strict) {
+                // The rest of the batch's messages of this group wait for their visibility
+                // timeout behind it, so that the group stays in order.
+                let p = &mut self.brokers().pollers[poller as usize];
+                p.batch.retain(|r| r.group != m.group);
+            }
         }
         self.process_next::<TRACE>(s, poller);
     }

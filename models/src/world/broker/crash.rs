@@ -52,6 +52,9 @@ impl World {
                 }
                 q.visible.clear();
                 q.in_flight = 0;
+                if let Some(f) = &mut q.fifo {
+                    f.clear(now);
+                }
                 q.changed(now);
             }
         }
@@ -99,6 +102,10 @@ impl World {
                     m.in_flight = false;
                     m.receipt += 1;
                     q.visible.insert(id);
+                    if let Some(f) = &mut q.fifo {
+                        f.in_flight(m.group, -1, now);
+                        f.visible(m.group, id, now);
+                    }
                 }
                 q.in_flight = 0;
                 q.changed(now);

@@ -61,6 +61,7 @@ mod probes;
 mod rollout;
 mod saga;
 mod service;
+mod serverless;
 mod slab;
 mod store;
 mod store_lead;
@@ -208,6 +209,8 @@ pub struct World {
     custom: Option<Box<custom::Custom>>,
     /// Orchestrated sagas (`saga.rs`); none without sagas.
     sagas: Option<Box<saga::Sagas>>,
+    /// Serverless functions (`serverless.rs`); none without them.
+    functions: Option<Box<serverless::Functions>>,
 }
 
 impl World {
@@ -391,6 +394,11 @@ impl World {
                 replica,
                 generation,
             } => self.on_autoscale(s, scaler, replica, generation),
+            WorldEvent::Function {
+                function,
+                instance,
+                generation,
+            } => self.on_function::<TRACE>(s, function, instance, generation),
             WorldEvent::Probe {
                 service,
                 replica,

@@ -360,7 +360,11 @@ mod tests {
         assert_eq!(p.route(at(0)), Route::Warm(0));
         assert_eq!(p.route(at(0)), Route::Warm(1));
         assert_eq!(p.route(at(0)), Route::Cold(2));
-        assert_eq!(p.release(0), None, "a provisioned instance has no reclaim timer");
+        assert_eq!(
+            p.release(0),
+            None,
+            "a provisioned instance has no reclaim timer"
+        );
         assert!(!p.reclaim(at(100), 0, p.generation(0)));
         assert_eq!(p.route(at(1)), Route::Warm(0));
     }
@@ -403,7 +407,11 @@ mod tests {
         let g = p.release(1).unwrap();
         assert!(p.reclaim(at(25), 1, g));
         let u = p.usage(at(30)).clone();
-        assert!((u.instance_seconds - 50.0).abs() < 1e-9, "{}", u.instance_seconds);
+        assert!(
+            (u.instance_seconds - 50.0).abs() < 1e-9,
+            "{}",
+            u.instance_seconds
+        );
         assert_eq!(u.peak, 2);
         let secs: Vec<f64> = u.windows.iter().map(|w| w.0).collect();
         assert_eq!(secs, vec![15.0, 20.0, 15.0]);

@@ -216,7 +216,12 @@ impl World {
 
     /// Whether a function event does something (a cold start ending, or a reclaim that
     /// reclaims): the fingerprint names only those.
-    pub(super) fn function_event_live(&self, function: u32, instance: u32, generation: u32) -> bool {
+    pub(super) fn function_event_live(
+        &self,
+        function: u32,
+        instance: u32,
+        generation: u32,
+    ) -> bool {
         self.functions.as_ref().is_some_and(|fs| {
             let pool = &fs.functions[function as usize].pool;
             pool.starting(instance) || pool.reclaim_live(instance, generation)

@@ -16,8 +16,8 @@ use models::{RunOptions, RunResult, World};
 const T_9_999: f64 = 4.781;
 
 fn run(source: &str, seed: u64) -> RunResult {
-    let loaded = scenarios::load_str(Path::new("serverless.ron"), source)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let loaded =
+        scenarios::load_str(Path::new("serverless.ron"), source).unwrap_or_else(|e| panic!("{e}"));
     World::new(&loaded.config, seed).run(RunOptions::default())
 }
 
@@ -216,4 +216,36 @@ fn bad_serverless_sections_say_where_and_what() {
         assert!(err.contains(expected), "{serverless}: {err}");
         assert!(err.starts_with("serverless.ron:"), "{err}");
     }
+}
+
+/// A crash of every instance of a function loses what ran on them and what waited for their
+/// cold starts; while they are down requests are refused (`unavailable`), and
+/// after the restart instances start cold again and serve. The pool's slots are not leaked:
+/// the function serves as many instances at once after the crash as before it.
+#[test]
+fn a_crashed_function_comes_back_cold_and_whole() {
+    let source = function(
+        r#"Exponential(mean: "20ms")"#,
+        r#"cold_start: Constant(value: "200ms"), keep_warm: "1m", max_instances: 6"#,
+        100.0,
+    )
+    .replace(
+        "    network:",
+        r#"    faults: [Crash(target: Service("fn"), at: "30s", restart_after: "5s")],
+    network:"#,
+    );
+    let r = run(&source, 2);
+    let f = &r.ops.functions[0];
+    let s = &r.services[0].stats;
+    let window = |k: usize| &s.windows[k];
+    // Down from 30 s to 35 s: nothing served in between.
+    assert_eq!(window(32).ok, 0);
+    assert!(window(32).failed() > 0);
+    // Back after the restart, with the same capacity as before.
+    assert!(window(60).ok > 80, "{:?}", window(60));
+    assert!(f.cold_starts > 6, "instances started again after the crash: {f:?}");
+    assert!(f.peak_instances <= 6);
+    let late: u64 = (40..100).map(|k| s.windows[k].failed()).sum();
+    let early: u64 = (1..30).map(|k| s.windows[k].failed()).sum();
+    assert!(late <= 3 * early + 20, "late failures {late}, early {early}");
 }

@@ -158,8 +158,14 @@ mod tests {
             "fn (1 request per instance, 0 provisioned, at most 10 instances, kept warm 300 s)"
         );
         let [a, b, c] = lines(&f);
-        assert_eq!(a, "200 invocations; 5 cold starts, 5 requests (2.50 %) waited for one");
+        assert_eq!(
+            a,
+            "200 invocations; 5 cold starts, 5 requests (2.50 %) waited for one"
+        );
         assert_eq!(b, "50 throttled (25.00 %) at the limit of 10 instances");
-        assert_eq!(c, "10 instances at the peak; 7200.0 instance-seconds (2.000 instance-hours)");
+        assert_eq!(
+            c,
+            "10 instances at the peak; 7200.0 instance-seconds (2.000 instance-hours)"
+        );
     }
 }

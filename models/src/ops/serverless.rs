@@ -63,6 +63,8 @@ enum State {
     Absent,
     Starting,
     Warm,
+    /// Its process crashed (a fault): unusable until it restarts, then absent.
+    Down,
 }
 
 /// The instances of one function, their slots in use and the cost they run up.
@@ -76,6 +78,9 @@ pub struct Pool {
     /// Bumped whenever an instance is used or reclaimed, so that a reclaim timer set when it
     /// went idle is recognised as stale.
     generation: Vec<u32>,
+    /// Bumped at each cold start, so that the ready event of a start a crash cut short is
+    /// recognised as stale.
+    starts: Vec<u32>,
     /// Warm instances with a free slot; starting ones with a free slot; absent ones.
     free: BTreeSet<u32>,
     joinable: BTreeSet<u32>,
@@ -99,6 +104,7 @@ impl Pool {
                 .collect(),
             in_use: vec![0; n as usize],
             generation: vec![0; n as usize],
+            starts: vec![0; n as usize],
             free: (0..p).collect(),
             joinable: BTreeSet::new(),
             absent: (p..n).collect(),
@@ -120,6 +126,11 @@ impl Pool {
         self.generation[k as usize]
     }
 
+    /// The serial of instance `k`'s latest cold start, which its ready event carries.
+    pub fn start_serial(&self, k: u32) -> u32 {
+        self.starts[k as usize]
+    }
+
     /// Takes a slot for one invocation arriving now.
     pub fn route(&mut self, now: SimTime) -> Route {
         let route = if let Some(&k) = self.free.iter().next() {
@@ -129,6 +140,7 @@ impl Pool {
         } else if let Some(&k) = self.absent.iter().next() {
             self.absent.remove(&k);
             self.states[k as usize] = State::Starting;
+            self.starts[k as usize] = self.starts[k as usize].wrapping_add(1);
             self.joinable.insert(k);
             self.set_alive(now, self.alive + 1);
             Route::Cold(k)
@@ -149,11 +161,11 @@ impl Pool {
         route
     }
 
-    /// A starting instance's cold start is over: true if it was still starting (a starting
-    /// instance is never reclaimed, so its ready event is always live), and it is now warm.
-    pub fn ready(&mut self, k: u32) -> bool {
+    /// A starting instance's cold start (serial `start`) is over: true if that start is still
+    /// under way, and the instance is now warm.
+    pub fn ready(&mut self, k: u32, start: u32) -> bool {
         let i = k as usize;
-        if self.states[i] != State::Starting {
+        if !self.starting(k, start) {
             return false;
         }
         self.states[i] = State::Warm;
@@ -178,7 +190,7 @@ impl Pool {
                 self.joinable.insert(k);
                 return None;
             }
-            State::Absent => return None,
+            State::Absent | State::Down => return None,
         }
         if self.in_use[i] > 0 || k < self.provisioned {
             return None;
@@ -211,9 +223,45 @@ impl Pool {
             && k >= self.provisioned
     }
 
-    /// Whether instance `k` is starting (a ready event for it is live).
-    pub fn starting(&self, k: u32) -> bool {
-        self.states[k as usize] == State::Starting
+    /// Whether instance `k` is under cold start number `start` (its ready event is live).
+    pub fn starting(&self, k: u32, start: u32) -> bool {
+        self.states[k as usize] == State::Starting && self.starts[k as usize] == start
+    }
+
+    /// Instance `k`'s process crashed: what ran or waited on it is lost (the world forgets
+    /// those requests), it costs nothing and serves nothing until it restarts.
+    pub fn crash(&mut self, now: SimTime, k: u32) {
+        let i = k as usize;
+        let was = self.states[i];
+        if was == State::Down {
+            return;
+        }
+        self.states[i] = State::Down;
+        self.in_use[i] = 0;
+        self.generation[i] = self.generation[i].wrapping_add(1);
+        self.free.remove(&k);
+        self.joinable.remove(&k);
+        self.absent.remove(&k);
+        if was != State::Absent {
+            self.set_alive(now, self.alive - 1);
+        }
+    }
+
+    /// A crashed instance's process may run again: the next request that needs it starts it
+    /// cold (a provisioned one is initialised again at once, warm).
+    pub fn restart(&mut self, now: SimTime, k: u32) {
+        let i = k as usize;
+        if self.states[i] != State::Down {
+            return;
+        }
+        if k < self.provisioned {
+            self.states[i] = State::Warm;
+            self.free.insert(k);
+            self.set_alive(now, self.alive + 1);
+        } else {
+            self.states[i] = State::Absent;
+            self.absent.insert(k);
+        }
     }
 
     fn set_alive(&mut self, now: SimTime, alive: u32) {
@@ -346,7 +394,7 @@ mod tests {
         assert_eq!(p.route(at(0)), Route::Cold(1));
         assert_eq!(p.route(at(0)), Route::Throttle);
         assert_eq!(p.alive(), 2);
-        assert!(p.ready(0));
+        assert!(p.ready(0, 1));
         // Instance 0 is warm but busy: still throttled.
         assert_eq!(p.route(at(0)), Route::Throttle);
         assert_eq!(p.release(0), Some(p.generation(0)));
@@ -373,7 +421,7 @@ mod tests {
     fn an_idle_instance_is_reclaimed_unless_it_served_since() {
         let mut p = Pool::new(&config(1, 0, 5), SimDuration::from_secs(1), 10);
         assert_eq!(p.route(at(0)), Route::Cold(0));
-        p.ready(0);
+        p.ready(0, 1);
         let g = p.release(0).unwrap();
         // Used again before its timer: the timer is stale.
         assert_eq!(p.route(at(1)), Route::Warm(0));
@@ -391,10 +439,29 @@ mod tests {
         assert_eq!(p.route(at(0)), Route::Join(0));
         assert_eq!(p.route(at(0)), Route::Join(0));
         assert_eq!(p.route(at(0)), Route::Cold(1));
-        p.ready(0);
+        p.ready(0, 1);
         p.release(0);
         assert_eq!(p.route(at(0)), Route::Warm(0));
         assert_eq!(p.in_use(0), 3);
+    }
+
+    #[test]
+    fn a_crashed_instance_is_skipped_until_it_restarts_and_its_old_start_is_stale() {
+        let mut p = Pool::new(&config(1, 0, 2), SimDuration::from_secs(1), 10);
+        assert_eq!(p.route(at(0)), Route::Cold(0));
+        let first = p.start_serial(0);
+        p.crash(at(0), 0);
+        assert_eq!(p.alive(), 0);
+        assert_eq!(
+            p.route(at(0)),
+            Route::Cold(1),
+            "the crashed one is not started"
+        );
+        assert_eq!(p.route(at(0)), Route::Throttle);
+        p.restart(at(1), 0);
+        assert_eq!(p.route(at(1)), Route::Cold(0));
+        assert!(!p.ready(0, first), "the start the crash cut short");
+        assert!(p.ready(0, p.start_serial(0)));
     }
 
     #[test]
@@ -403,7 +470,7 @@ mod tests {
         // One provisioned instance all along; a second alive from 5 s to 25 s.
         p.route(at(0));
         assert_eq!(p.route(at(5)), Route::Cold(1));
-        p.ready(1);
+        p.ready(1, 1);
         let g = p.release(1).unwrap();
         assert!(p.reclaim(at(25), 1, g));
         let u = p.usage(at(30)).clone();

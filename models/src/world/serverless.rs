@@ -128,7 +128,7 @@ impl World {
             let event = WorldEvent::Function {
                 function: i,
                 instance: k,
-                generation: 0,
+                generation: f.pool.start_serial(k),
             };
             s.schedule_in(delay, event);
         }
@@ -159,7 +159,7 @@ impl World {
             return;
         };
         let f = &mut fs.functions[function as usize];
-        if f.pool.ready(instance) {
+        if f.pool.ready(instance, generation) {
             let parked = std::mem::take(&mut f.parked[instance as usize]);
             let service = f.service;
             for job in parked {
@@ -224,8 +224,34 @@ impl World {
     ) -> bool {
         self.functions.as_ref().is_some_and(|fs| {
             let pool = &fs.functions[function as usize].pool;
-            pool.starting(instance) || pool.reclaim_live(instance, generation)
+            pool.starting(instance, generation) || pool.reclaim_live(instance, generation)
         })
+    }
+
+    /// A function instance's process crashed: the requests waiting for its cold start are
+    /// forgotten with it (those it ran are, by the crash), and the pool skips it until it
+    /// restarts.
+    pub(super) fn function_crashed(&mut self, now: SimTime, service: u32, replica: u32) {
+        let Some(fs) = self.functions.as_mut() else {
+            return;
+        };
+        let Some(i) = fs.by_service[service as usize] else {
+            return;
+        };
+        let f = &mut fs.functions[i as usize];
+        f.pool.crash(now, replica);
+        let parked = std::mem::take(&mut f.parked[replica as usize]);
+        for job in parked {
+            self.discard_job(job);
+        }
+    }
+
+    pub(super) fn function_restarted(&mut self, now: SimTime, service: u32, replica: u32) {
+        if let Some(fs) = self.functions.as_mut()
+            && let Some(i) = fs.by_service[service as usize]
+        {
+            fs.functions[i as usize].pool.restart(now, replica);
+        }
     }
 
     /// The functions' reports at the end of the run.

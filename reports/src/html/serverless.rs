@@ -19,9 +19,7 @@ pub(super) fn function_figure(out: &mut String, page: &Page) {
                 f.windows
                     .iter()
                     .enumerate()
-                    .map(|(k, x)| {
-                        pick(std::slice::from_ref(x)).map(|y| ((k as f64 + 0.5) * w, y))
-                    })
+                    .map(|(k, x)| pick(std::slice::from_ref(x)).map(|y| ((k as f64 + 0.5) * w, y)))
                     .collect()
             }
         };

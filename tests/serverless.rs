@@ -243,9 +243,15 @@ fn a_crashed_function_comes_back_cold_and_whole() {
     assert!(window(32).failed() > 0);
     // Back after the restart, with the same capacity as before.
     assert!(window(60).ok > 80, "{:?}", window(60));
-    assert!(f.cold_starts > 6, "instances started again after the crash: {f:?}");
+    assert!(
+        f.cold_starts > 6,
+        "instances started again after the crash: {f:?}"
+    );
     assert!(f.peak_instances <= 6);
     let late: u64 = (40..100).map(|k| s.windows[k].failed()).sum();
     let early: u64 = (1..30).map(|k| s.windows[k].failed()).sum();
-    assert!(late <= 3 * early + 20, "late failures {late}, early {early}");
+    assert!(
+        late <= 3 * early + 20,
+        "late failures {late}, early {early}"
+    );
 }

@@ -155,7 +155,7 @@ mod tests {
         };
         assert_eq!(
             head(&f),
-            "fn (1 request per instance, 0 provisioned, at most 10 instances, kept warm 300 s)"
+            "fn (1 request per instance, 0 provisioned, at most 10 instances, kept warm 300.0 s)"
         );
         let [a, b, c] = lines(&f);
         assert_eq!(

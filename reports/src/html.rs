@@ -14,6 +14,7 @@ mod interact;
 mod ops;
 mod queues;
 mod rollout;
+mod serverless;
 mod sweep;
 mod traffic;
 
@@ -827,6 +828,7 @@ fn charts(out: &mut String, page: &Page) {
     // g. Autoscaled replicas.
     ops::autoscale_figure(out, page);
     rollout::rollout_figure(out, page);
+    serverless::function_figure(out, page);
     // g. Brokers' queues.
     queues::queue_figures(out, page, shade_note);
     crate::outbox::html(out, page.result);

@@ -115,6 +115,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(autoscaling) = crate::ops::json(result) {
         doc.insert("autoscaling".into(), autoscaling);
     }
+    if let Some(functions) = crate::serverless::json(result) {
+        doc.insert("serverless".into(), functions);
+    }
     if let Some(rollouts) = crate::rollout::json(result) {
         doc.insert("rollouts".into(), rollouts);
     }

@@ -201,6 +201,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
 
     out.push_str(&crate::ops::markdown(result, escape));
     out.push_str(&crate::rollout::markdown(result, escape));
+    crate::serverless::markdown(&mut out, result, escape);
     crate::broker::markdown(&mut out, result, escape);
     crate::topic::markdown(&mut out, result, escape);
     crate::outbox::markdown(&mut out, result, escape);

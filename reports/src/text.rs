@@ -228,6 +228,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     }
     out.push_str(&crate::ops::text(result));
     out.push_str(&crate::rollout::text(result));
+    crate::serverless::text(&mut out, result);
     crate::stores::text(&mut out, result);
     crate::sagas::text(&mut out, result);
     crate::broker::text(&mut out, result);

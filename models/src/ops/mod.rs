@@ -6,6 +6,7 @@
 
 pub mod hpa;
 pub mod rollout;
+pub mod serverless;
 
 use sim_core::{Distribution, SimDuration, SimTime};
 
@@ -23,6 +24,8 @@ pub struct Operations {
     pub probes: Vec<ProbesConfig>,
     /// Deployments of new versions, per service at most one (`rollout.rs`).
     pub rollouts: Vec<Deployment>,
+    /// Serverless functions (`serverless.rs`), in service order.
+    pub functions: Vec<serverless::FunctionConfig>,
 }
 
 /// A service's new version and how it is rolled out.
@@ -59,6 +62,7 @@ impl Operations {
             && self.autoscalers.is_empty()
             && self.probes.is_empty()
             && self.rollouts.is_empty()
+            && self.functions.is_empty()
     }
 }
 
@@ -135,6 +139,7 @@ impl ChangeAction {
 pub struct OpsReport {
     pub autoscalers: Vec<AutoscaleReport>,
     pub rollouts: Vec<RolloutReport>,
+    pub functions: Vec<serverless::FunctionReport>,
 }
 
 /// One service's rollout over the run.

@@ -103,6 +103,11 @@ impl World {
             self.renege::<TRACE>(s, job);
             return;
         }
+        if self.functions.is_some() && self.is_function(service) {
+            // A function's frontend picks the instance (`serverless.rs`).
+            self.route_invocation::<TRACE>(s, job);
+            return;
+        }
         let workers = self.services[service].report.workers_per_replica;
         let capacity = self.services[service].report.queue_per_replica;
         let shed_queue = self.services[service].shed_queue;

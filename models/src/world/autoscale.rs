@@ -323,6 +323,7 @@ impl World {
         OpsReport {
             autoscalers: self.scalers.iter().map(|s| s.report.clone()).collect(),
             rollouts: self.rollout_reports(),
+            functions: self.function_reports(end),
         }
     }
 }

@@ -217,11 +217,18 @@ pub enum WorldEvent {
         relay: u32,
         generation: u32,
     },
+    /// A function's new instance is ready, or an idle one's keep-warm time is over
+    /// (`serverless.rs`; `generation` recognises an instance used since it went idle).
+    Function {
+        function: u32,
+        instance: u32,
+        generation: u32,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 43] = [
+    pub const KIND_NAMES: [&'static str; 44] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -265,6 +272,7 @@ impl WorldEvent {
         "rebalance_over",
         "write_acked",
         "relay_poll",
+        "function",
     ];
 }
 
@@ -315,6 +323,7 @@ impl Event for WorldEvent {
             WorldEvent::RebalanceOver { .. } => 40,
             WorldEvent::WriteAcked { .. } => 41,
             WorldEvent::RelayPoll { .. } => 42,
+            WorldEvent::Function { .. } => 43,
         }
     }
 
@@ -363,6 +372,7 @@ impl Event for WorldEvent {
             WorldEvent::RebalanceOver { group, .. } => group,
             WorldEvent::WriteAcked { job, .. } => job.0,
             WorldEvent::RelayPoll { relay, .. } => relay,
+            WorldEvent::Function { function, .. } => function,
         }
     }
 }

@@ -95,6 +95,9 @@ impl World {
             self.discard_job(job);
         }
         self.release_workers::<TRACE>(now, service, replica);
+        if self.functions.is_some() {
+            self.function_crashed(now, service, replica);
+        }
         if self.broker.is_some() {
             self.broker_crashed::<TRACE>(s, service, replica);
         }
@@ -149,6 +152,9 @@ impl World {
             outage.to = Some(now);
         }
         inst.up_since = now;
+        if self.functions.is_some() {
+            self.function_restarted(now, service, replica);
+        }
         if self.tracer.is_some() {
             // Restarts are rare: a run-time check instead of a traced copy of every caller.
             self.trace_replica(now, TraceKind::ReplicaRestart, service, replica, NONE);

@@ -51,6 +51,7 @@ mod code {
     pub(super) const REBALANCE_OVER: u8 = 35;
     pub(super) const WRITE_ACKED: u8 = 36;
     pub(super) const RELAY_POLL: u8 = 37;
+    pub(super) const FUNCTION_INSTANCE: u8 = 38;
 }
 
 /// One event's word: its code, then two numbers naming what it concerns.
@@ -221,6 +222,19 @@ impl World {
                 }
                 let (service, replica) = self.relay_place(relay);
                 word(code::RELAY_POLL, service, replica)
+            }
+            // A function's instance ready or reclaimed; a reclaim timer of an instance used
+            // since is stale.
+            WorldEvent::Function {
+                function,
+                instance,
+                generation,
+            } => {
+                if !self.function_event_live(function, instance, generation) {
+                    return None;
+                }
+                let service = self.functions.as_ref()?.service_of(function);
+                word(code::FUNCTION_INSTANCE, service, instance)
             }
         })
     }

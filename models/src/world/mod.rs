@@ -60,6 +60,7 @@ mod plan;
 mod probes;
 mod rollout;
 mod saga;
+mod serverless;
 mod service;
 mod slab;
 mod store;
@@ -208,6 +209,8 @@ pub struct World {
     custom: Option<Box<custom::Custom>>,
     /// Orchestrated sagas (`saga.rs`); none without sagas.
     sagas: Option<Box<saga::Sagas>>,
+    /// Serverless functions (`serverless.rs`); none without them.
+    functions: Option<Box<serverless::Functions>>,
 }
 
 impl World {
@@ -391,6 +394,11 @@ impl World {
                 replica,
                 generation,
             } => self.on_autoscale(s, scaler, replica, generation),
+            WorldEvent::Function {
+                function,
+                instance,
+                generation,
+            } => self.on_function::<TRACE>(s, function, instance, generation),
             WorldEvent::Probe {
                 service,
                 replica,

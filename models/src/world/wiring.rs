@@ -100,6 +100,7 @@ impl World {
             broker,
             custom: None,
             sagas: None,
+            functions: None,
         };
         world.sagas = saga::Sagas::new(config, &world.services);
         world.mirror_service_stats();
@@ -107,6 +108,7 @@ impl World {
         world.install_autoscalers(config);
         world.install_probes(config);
         world.install_rollouts(config, &w.streams);
+        world.install_functions(config, &w.streams);
         if world.acts_mid_run(config) {
             world.record_every_sample();
         }
@@ -148,6 +150,7 @@ impl World {
             || !ops.autoscalers.is_empty()
             || !ops.probes.is_empty()
             || !ops.rollouts.is_empty()
+            || !ops.functions.is_empty()
             || config
                 .faults
                 .iter()

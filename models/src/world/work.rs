@@ -206,6 +206,7 @@ impl World {
         let state = &mut self.services[service];
         state.replicas[replica].workers_busy -= 1;
         state.busy_total -= 1;
+        self.function_released(s, service, replica);
         let now = s.now();
         loop {
             let mut next = self.dequeue::<TRACE>(now, service, replica);

@@ -23,6 +23,7 @@ mod probes;
 mod retry;
 mod rollout;
 mod saga;
+mod serverless;
 mod services;
 mod store;
 mod topic;
@@ -120,6 +121,7 @@ fn build_checked(
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);
     rollout::rollouts(&mut c, scenario, &mut config);
+    serverless::functions(&mut c, scenario, &mut config);
     if !c.diagnostics.is_empty() {
         return Err(c.diagnostics);
     }

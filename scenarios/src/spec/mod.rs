@@ -12,6 +12,7 @@ mod network;
 mod ops;
 pub mod rollout;
 mod saga;
+mod serverless;
 mod service;
 mod store;
 mod tune;
@@ -20,6 +21,7 @@ pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
 pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
 pub use saga::SagaStep;
+pub use serverless::Serverless;
 use service::yes;
 pub use service::{
     Clock, Endpoint, HealthCheck, Join, Jump, Lb, Objective, Outlier, Place, Placement, Region,

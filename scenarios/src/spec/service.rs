@@ -98,6 +98,9 @@ pub struct Service {
     /// The topic this service consumes as a consumer group, one member per replica.
     #[serde(default)]
     pub subscribe: Option<broker::Subscribe>,
+    /// A serverless function: instances on demand instead of `replicas` (`Serverless`).
+    #[serde(default)]
+    pub serverless: Option<Serverless>,
 }
 
 fn one() -> u32 {

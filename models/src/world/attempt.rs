@@ -308,6 +308,10 @@ impl World {
             }
             return;
         }
+        if !TRACE && self.edges[edge].plain {
+            self.plain_attempt_ended(s, slot, edge, outcome);
+            return;
+        }
         if let Some(timer) = a.timeout.take() {
             s.cancel(timer);
         }

@@ -16,14 +16,14 @@ pub(super) enum Op {
 
 /// What the owner of a call that ended needs of it (the call's slot may be freed by then).
 pub(super) struct Ended {
-    owner: Owner,
-    op: Op,
-    value: u64,
+    pub(super) owner: Owner,
+    pub(super) op: Op,
+    pub(super) value: u64,
     /// The job's attempt and plan step when the call began.
-    parent: (AttemptId, u32),
+    pub(super) parent: (AttemptId, u32),
     /// A failure's cause at its origin: the cause itself, or for `dependency` the root cause
     /// the failed reply carried.
-    root: FailureCause,
+    pub(super) root: FailureCause,
 }
 
 /// Who made a call.
@@ -505,7 +505,7 @@ impl World {
     /// The owner of a call that ended learns its outcome: a client records it, a job's plan
     /// step counts it, a user takes its next step.
     #[inline]
-    fn tell_owner<const TRACE: bool>(
+    pub(super) fn tell_owner<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         ended: Ended,

@@ -40,6 +40,8 @@ pub(super) struct Edge {
     /// ends with the same outcome, so the call-level statistics would receive the attempt
     /// statistics' samples one for one: they are not recorded, but copied when the run ends.
     pub(super) calls_mirror_attempts: bool,
+    /// No policy acts on its calls at all (see `plain.rs`): its attempts end on the fast path.
+    pub(super) plain: bool,
     /// A plain call, a publish to a broker's queue, or a consumer's local processing.
     pub(super) role: EdgeRole,
 }
@@ -115,7 +117,17 @@ pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
 impl World {
     /// The replica an attempt over `edge` goes to: the only one, or the balancer's choice among
     /// those the caller believes healthy and has not ejected.
+    #[inline]
     pub(super) fn pick_replica(&mut self, edge_id: EdgeId) -> u32 {
+        if self.deploys.is_empty() && self.edges[edge_id].outstanding.len() == 1 {
+            // The only replica (a rollout still draws its split first).
+            return 0;
+        }
+        self.pick_among_replicas(edge_id)
+    }
+
+    /// `pick_replica` over more than one replica, or during a rollout.
+    fn pick_among_replicas(&mut self, edge_id: EdgeId) -> u32 {
         let version = if self.deploys.is_empty() {
             None
         } else {

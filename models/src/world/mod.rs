@@ -56,6 +56,7 @@ mod fault_reports;
 mod faults;
 mod fingerprint;
 mod finish;
+mod plain;
 mod plan;
 mod probes;
 mod rollout;

@@ -48,7 +48,11 @@ impl World {
             let mut made = std::mem::take(&mut self.made);
             made.clear();
             // A custom behaviour chose the calls (`custom.rs`): none is drawn.
-            let chosen = self.custom_calls(job_id);
+            let chosen = if self.custom.is_some() {
+                self.custom_calls(job_id)
+            } else {
+                None
+            };
             let state = &mut self.services[service];
             let edges = &state.replicas[replica].call_edges[endpoint];
             if group.is_some_and(|g| g.join == Join::OneOf) {

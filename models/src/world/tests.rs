@@ -523,3 +523,70 @@ fn work_below_a_caller_that_gave_up_is_wasted_down_the_chain() {
     assert_eq!(hasty.services[1].wasted_work, 100);
     assert_eq!(hasty.services[0].wasted_work, 100);
 }
+
+#[test]
+fn a_plain_edge_s_fast_path_gives_the_general_path_s_results() {
+    // A chain without policies: every edge takes the fast path (`plain.rs`). Errors at the back,
+    // a small queue at the front and network latency give failures, rejections and dependency
+    // failures.
+    let mut front = service("front", 2, 4, 1);
+    front.service_time = Distribution::exponential(SimDuration::from_millis(2)).unwrap();
+    front.calls = vec![CallConfig {
+        to: ServiceId(1),
+        endpoint: 0,
+        probability: 1.0,
+        group: None,
+        publish: None,
+        policy: CallPolicy::default(),
+    }];
+    let mut back = service("back", 1, 3, 4);
+    back.service_time = Distribution::exponential(SimDuration::from_millis(4)).unwrap();
+    back.error_rate = 0.1;
+    let mut cfg = world(vec![front, back], CallPolicy::default(), 280.0);
+    cfg.network.latency = Distribution::exponential(SimDuration::from_micros(300)).unwrap();
+    let fast = World::new(&cfg, 5);
+    assert!(fast.edges.iter().all(|e| e.plain));
+    let mut general = World::new(&cfg, 5);
+    for e in &mut general.edges {
+        e.plain = false;
+    }
+    let (a, b) = (
+        fast.run(RunOptions::default()),
+        general.run(RunOptions::default()),
+    );
+    let back = &b.services[1].stats;
+    assert!(
+        back.ok > 0 && back.failed_by(FailureCause::Error) > 0,
+        "{back:?}"
+    );
+    assert!(b.services[0].stats.failed_by(FailureCause::Rejected) > 0);
+    assert!(b.clients[0].stats.failed_by(FailureCause::Dependency) > 0);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+#[test]
+fn an_edge_with_any_policy_is_not_plain() {
+    let policies = [
+        CallPolicy {
+            timeout: Some(Distribution::Constant(SimDuration::from_millis(5))),
+            ..CallPolicy::default()
+        },
+        CallPolicy {
+            deadline: Some(Distribution::Constant(SimDuration::from_millis(5))),
+            ..CallPolicy::default()
+        },
+        CallPolicy {
+            retry: Some(Retry {
+                max_attempts: 2,
+                backoff: Backoff::Constant(SimDuration::from_millis(1)),
+                retry_on: crate::config::Causes::ALL,
+                budget: None,
+            }),
+            ..CallPolicy::default()
+        },
+    ];
+    for policy in policies {
+        let cfg = world(vec![service("a", 1, 10, 1)], policy.clone(), 10.0);
+        assert!(!World::new(&cfg, 1).edges[0].plain, "{policy:?}");
+    }
+}

@@ -112,6 +112,7 @@ impl World {
         if world.acts_mid_run(config) {
             world.record_every_sample();
         }
+        world.mark_plain_edges();
         world
     }
 
@@ -269,6 +270,7 @@ impl Wiring<'_> {
             health,
             report: 0,
             calls_mirror_attempts: false,
+            plain: false,
             role: EdgeRole::Call,
         }
     }

@@ -61,7 +61,11 @@ impl World {
             .gauges
             .set(now, state.busy_total, state.queue_total);
         let endpoint = usize::from(self.jobs[job_id].endpoint);
-        let custom = self.custom_work(job_id, now);
+        let custom = if self.custom.is_some() {
+            self.custom_work(job_id, now)
+        } else {
+            None
+        };
         let state = &mut self.services[service];
         let mut work = match custom {
             Some(work) => work,
@@ -113,7 +117,7 @@ impl World {
         let error_rate = self.specs[service]
             .endpoint(replica, usize::from(endpoint))
             .error_rate;
-        let poisoned = self.poisoned(job);
+        let poisoned = self.broker.is_some() && self.poisoned(job);
         let state = &mut self.services[service];
         let injected = state
             .error_faults
@@ -124,7 +128,11 @@ impl World {
             // A store's operation answers when its replicas have (see `store`).
             return self.store_begin::<TRACE>(s, job);
         }
-        let custom = self.custom_answer(job);
+        let custom = if self.custom.is_some() {
+            self.custom_answer(job)
+        } else {
+            None
+        };
         let state = &mut self.services[service];
         let outcome = if let Some(crate::custom::Answer::Failed(cause)) = custom {
             Outcome::Failed(custom::cause(cause))

@@ -77,3 +77,30 @@ fn text_markdown_csv_and_html_show_each_endpoint() {
     assert!(html.contains("Availability per window and endpoint"));
     assert!(html.contains("api/checkout"));
 }
+
+/// Edges without policies take the fast path (`world/plain.rs`): the endpoints add up there too
+/// (every run also asserts it at its end).
+#[test]
+fn endpoints_add_up_on_plain_edges() {
+    let out = faultline(&[
+        "run",
+        "tests/scenarios/endpoints-plain.ron",
+        "--seed",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let api = &doc["services"]["api"];
+    let endpoints = api["endpoints"].as_object().expect("endpoints");
+    for key in ["requests", "ok", "failed"] {
+        let sum: u64 = endpoints
+            .values()
+            .map(|e| e[key].as_u64().expect(key))
+            .sum();
+        assert_eq!(sum, api[key].as_u64().expect(key), "{key}");
+    }
+    // Browse has the error rate; checkout only the queue's rejections.
+    assert!(endpoints["browse"]["failed"].as_u64() > endpoints["checkout"]["failed"].as_u64());
+}

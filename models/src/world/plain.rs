@@ -51,7 +51,7 @@ impl World {
         // A later reply must find another id here.
         a.id = NO_ATTEMPT;
         let edge = &mut self.edges[edge_id];
-        let to = edge.to.0 as usize;
+        let (to, to_endpoint) = (edge.to.0 as usize, edge.to_endpoint);
         let latency = now - sent_at;
         self.edge_reports[edge.report as usize]
             .stats
@@ -59,6 +59,9 @@ impl World {
         if sent {
             if self.services[to].stats_mirror.is_none() {
                 self.services[to].report.stats.record(now, latency, outcome);
+            }
+            if let Some(stats) = self.services[to].endpoint_stats(to_endpoint) {
+                stats.record(now, latency, outcome);
             }
             if !self.deploys.is_empty() {
                 self.rollout_observe(to, replica, latency, outcome);

@@ -60,6 +60,7 @@ mod plan;
 mod probes;
 mod rollout;
 mod saga;
+mod twopc;
 mod service;
 mod slab;
 mod store;
@@ -208,6 +209,8 @@ pub struct World {
     custom: Option<Box<custom::Custom>>,
     /// Orchestrated sagas (`saga.rs`); none without sagas.
     sagas: Option<Box<saga::Sagas>>,
+    /// Two-phase commits (`twopc.rs`); none without 2PC.
+    twopc: Option<Box<twopc::TwoPhase>>,
 }
 
 impl World {
@@ -451,6 +454,9 @@ impl World {
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);
+        }
+        if self.twopc.as_ref().is_some_and(|t| !t.restarted.is_empty()) {
+            self.twopc_recover::<TRACE>(s);
         }
     }
 }

@@ -100,8 +100,10 @@ impl World {
             broker,
             custom: None,
             sagas: None,
+            twopc: None,
         };
         world.sagas = saga::Sagas::new(config, &world.services);
+        world.twopc = twopc::TwoPhase::new(config, &w.streams);
         world.mirror_service_stats();
         world.install_changes(config);
         world.install_autoscalers(config);

@@ -22,6 +22,7 @@ mod outbox;
 mod phrases;
 mod rollout;
 mod sagas;
+mod twopc;
 mod stores;
 pub mod sweep;
 mod text;

@@ -23,6 +23,7 @@ mod probes;
 mod retry;
 mod rollout;
 mod saga;
+mod twopc;
 mod services;
 mod store;
 mod topic;
@@ -75,6 +76,7 @@ fn build_checked(
     };
     let window = settings(&mut c, scenario);
     let (desugared, sagas) = saga::desugar(&mut c, scenario);
+    let (desugared, two_phase) = twopc::desugar(&mut c, desugared);
     let scenario = &*desugared;
     if !budget::within_budget(&mut c, scenario) {
         return Err(c.diagnostics);
@@ -116,6 +118,7 @@ fn build_checked(
         stores,
         brokers,
         sagas,
+        two_phase,
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);

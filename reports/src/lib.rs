@@ -22,12 +22,12 @@ mod outbox;
 mod phrases;
 mod rollout;
 mod sagas;
-mod twopc;
 mod stores;
 pub mod sweep;
 mod text;
 mod topic;
 pub mod trace;
+mod twopc;
 
 pub use analysis::{Analysis, analyse};
 pub use broker::QUEUE_HEADER;

@@ -60,7 +60,6 @@ mod plan;
 mod probes;
 mod rollout;
 mod saga;
-mod twopc;
 mod service;
 mod slab;
 mod store;
@@ -70,6 +69,7 @@ mod store_msgs;
 mod tests;
 mod tracing;
 mod transit;
+mod twopc;
 mod wiring;
 mod work;
 

@@ -33,8 +33,9 @@ enum Msg {
 }
 
 /// A participant job waiting for a lock: its slot, the attempt it serves (a slot freed and
-/// reused cannot be woken by mistake) and its participant index in its transaction.
-type Waiter = (JobSlot, AttemptId, u16);
+/// reused cannot be woken by mistake), its participant index in its transaction and since
+/// when it waits.
+type Waiter = (JobSlot, AttemptId, u16, SimTime);
 
 /// One transaction, from its start until every decision call ended and no lock is left.
 struct Txn {
@@ -240,7 +241,10 @@ impl World {
         let Some(txn) = tp.by_attempt.remove(&attempt) else {
             return false;
         };
-        let t = tp.txns.get_mut(&txn).expect("a transaction collecting votes");
+        let t = tp
+            .txns
+            .get_mut(&txn)
+            .expect("a transaction collecting votes");
         let n = t.prepared.len();
         let decision = if all_yes {
             (0..n).find_map(|_| t.coordinator.vote(true))
@@ -324,14 +328,17 @@ impl World {
                     return true;
                 }
                 let participant = tp.configs[t.config].participants[k];
-                let waiter = (job_id, attempt, k as u16);
+                let waiter = (job_id, attempt, k as u16, now);
                 let locks = tp.locks.entry(participant).or_default();
                 match locks.acquire(txn, t.resource, now, waiter) {
                     Acquire::Granted => {
                         t.prepared[k].get_or_insert(now);
                         false
                     }
-                    Acquire::Waiting => true,
+                    Acquire::Waiting => {
+                        tp.waits[t.config].0 += 1;
+                        true
+                    }
                 }
             }
             Msg::Decide(k) => {
@@ -344,6 +351,7 @@ impl World {
                 }
                 t.learned[k] = true;
                 let (participant, resource) = (tp.configs[t.config].participants[k], t.resource);
+                let config = t.config;
                 let since = t.prepared[k];
                 if let (Some(crash), Some(since)) = (t.crashed, since) {
                     let d = now - crash.max(since);
@@ -352,20 +360,19 @@ impl World {
                 let locks = tp.locks.entry(participant).or_default();
                 let withdrawn = locks.withdraw(txn, resource);
                 let next = locks.release(txn, resource, now).and_then(|(_, next)| next);
-                for (job, attempt, _) in withdrawn {
+                for (job, attempt, _, asked) in withdrawn {
+                    self.twopc_waited(config, now - asked);
                     // Its prepare waited; the abort arrived first: it votes no.
                     if self.jobs[job].attempt == attempt {
                         self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Error));
                     }
                 }
-                if let Some((holder, (job, attempt, kk), waited)) = next {
+                if let Some((holder, (job, attempt, kk, _), waited)) = next {
                     let tp = self.twopc.as_mut().expect("2PC runs");
                     let h = tp.txns.get_mut(&holder).expect("a waiter's transaction");
                     h.prepared[usize::from(kk)].get_or_insert(now);
-                    let w = &mut tp.waits[h.config];
-                    w.0 += 1;
-                    w.1 = w.1.max(waited);
-                    w.2 += waited;
+                    let config = h.config;
+                    self.twopc_waited(config, waited);
                     if self.jobs[job].attempt == attempt {
                         // Its plan goes on: the lock is its, the vote yes.
                         self.next_downstream::<TRACE>(s, job);
@@ -375,6 +382,14 @@ impl World {
                 false
             }
         }
+    }
+
+    /// A prepare of a transaction of `config` waited `waited` for its lock (granted or given
+    /// up).
+    fn twopc_waited(&mut self, config: usize, waited: SimDuration) {
+        let w = &mut self.twopc.as_mut().expect("2PC runs").waits[config];
+        w.1 = w.1.max(waited);
+        w.2 += waited;
     }
 
     /// Coordinating replicas that restarted find their undecided transactions in the log
@@ -433,7 +448,10 @@ impl World {
             .collect();
         let undecided = tp.txns.values().filter(|t| t.decision.is_none()).count() as u64;
         let in_flight: u64 = reports.iter().map(|r| r.in_flight).sum();
-        assert_eq!(undecided, in_flight, "every transaction started is decided or undecided");
+        assert_eq!(
+            undecided, in_flight,
+            "every transaction started is decided or undecided"
+        );
         reports
     }
 }

@@ -23,12 +23,12 @@ mod probes;
 mod retry;
 mod rollout;
 mod saga;
-mod twopc;
 mod services;
 mod store;
 mod topic;
 mod topology;
 pub mod tune;
+mod twopc;
 
 use std::collections::BTreeMap;
 

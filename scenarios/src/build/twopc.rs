@@ -45,7 +45,10 @@ pub(super) fn desugar<'s>(
             };
             let n = named(name);
             let (anchors, field) = if e == 0 {
-                (vec![q.as_str(), "two_phase"], format!("services[{i}].two_phase"))
+                (
+                    vec![q.as_str(), "two_phase"],
+                    format!("services[{i}].two_phase"),
+                )
             } else {
                 (
                     vec![q.as_str(), "endpoints", n.as_str(), "two_phase"],
@@ -128,10 +131,7 @@ fn check(
         c.report(
             &[anchors, &["resources"]].concat(),
             format!("{field}.resources"),
-            format!(
-                "{} resources; expected 1 to {MAX_RESOURCES}",
-                tp.resources
-            ),
+            format!("{} resources; expected 1 to {MAX_RESOURCES}", tp.resources),
         );
     }
     let mut services = Vec::new();

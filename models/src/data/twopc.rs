@@ -273,6 +273,13 @@ impl<W> LockTable<W> {
         self.locks.values().map(|l| l.holder)
     }
 
+    /// Whether `txn` waits for `resource`.
+    pub fn waits(&self, txn: u64, resource: u32) -> bool {
+        self.locks
+            .get(&resource)
+            .is_some_and(|l| l.waiters.iter().any(|w| w.0 == txn))
+    }
+
     pub fn waiting(&self) -> usize {
         self.locks.values().map(|l| l.waiters.len()).sum()
     }
@@ -373,6 +380,7 @@ mod tests {
         assert_eq!(l.acquire(3, 7, t(13), "c"), Acquire::Waiting);
         assert_eq!(l.acquire(4, 8, t(14), "d"), Acquire::Granted);
         assert_eq!(l.waiting(), 2);
+        assert!(l.waits(3, 7) && !l.waits(1, 7) && !l.waits(3, 8));
         assert_eq!(l.release(2, 7, t(20)), None, "a waiter holds nothing");
         assert_eq!(l.withdraw(3, 7), vec!["c"]);
         let (held, next) = l.release(1, 7, t(2_010)).expect("1 held it");

@@ -112,7 +112,12 @@ impl TwoPhase {
             return;
         };
         let locked = (t.prepared.iter().zip(&t.learned)).any(|(p, l)| p.is_some() && !l);
-        if t.decision.is_none() || t.pending > 0 || locked {
+        // A prepare still waiting for its lock (its decision never reached it) keeps the
+        // transaction too: it will hold the lock, uncertain, once granted.
+        let cfg = &self.configs[t.config];
+        let waiting = (cfg.participants.iter())
+            .any(|p| self.locks.get(p).is_some_and(|l| l.waits(txn, t.resource)));
+        if t.decision.is_none() || t.pending > 0 || locked || waiting {
             return;
         }
         let t = self.txns.remove(&txn).expect("present");

@@ -184,6 +184,9 @@ struct Lock<W> {
     waiters: std::collections::VecDeque<(u64, SimTime, W)>,
 }
 
+/// A waiter the lock passed to: its transaction, the waiter and how long it waited.
+pub type Granted<W> = (u64, W, SimDuration);
+
 /// What a request for a lock got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acquire {
@@ -232,7 +235,7 @@ impl<W> LockTable<W> {
         txn: u64,
         resource: u32,
         now: SimTime,
-    ) -> Option<(SimDuration, Option<(u64, W, SimDuration)>)> {
+    ) -> Option<(SimDuration, Option<Granted<W>>)> {
         let l = self.locks.get_mut(&resource)?;
         if l.holder != txn {
             return None;

@@ -47,6 +47,8 @@ pub struct WorldConfig {
     pub brokers: crate::broker::BrokerConfig,
     /// Orchestrated sagas (issue 14); empty unless the scenario has some.
     pub sagas: Vec<crate::data::saga::SagaConfig>,
+    /// Two-phase commits (issue 14); empty unless the scenario has some.
+    pub two_phase: Vec<crate::data::twopc::TwoPcConfig>,
 }
 
 /// How a service's workers wait for downstream calls.

@@ -231,6 +231,8 @@ pub struct RunResult {
     pub stores: Vec<crate::data::report::StoreReport>,
     /// Orchestrated sagas (empty unless the scenario has some).
     pub sagas: Vec<crate::data::saga::SagaReport>,
+    /// Two-phase commits (empty unless the scenario has some).
+    pub two_phase: Vec<crate::data::twopc::TwoPcReport>,
     /// The brokers' queues (empty without brokers).
     pub queues: Vec<crate::broker::QueueReport>,
     /// The brokers' topics and their consumer groups (empty without topics).

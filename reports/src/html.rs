@@ -190,6 +190,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     explanations(&mut out, &page);
     crate::stores::html(&mut out, result);
     crate::sagas::html(&mut out, result);
+    crate::twopc::html(&mut out, result);
 
     interact::script(&mut out);
     out.push_str("</body>\n</html>\n");

@@ -127,6 +127,9 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     if let Some(sagas) = crate::sagas::json(result) {
         doc.insert("sagas".into(), sagas);
     }
+    if let Some(two_phase) = crate::twopc::json(result) {
+        doc.insert("two_phase".into(), two_phase);
+    }
     if let Some(queues) = crate::broker::json(result) {
         doc.insert("queues".into(), queues);
     }

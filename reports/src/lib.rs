@@ -28,6 +28,7 @@ pub mod sweep;
 mod text;
 mod topic;
 pub mod trace;
+mod twopc;
 
 pub use analysis::{Analysis, analyse};
 pub use broker::QUEUE_HEADER;

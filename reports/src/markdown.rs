@@ -198,6 +198,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     }
     crate::stores::markdown(&mut out, result);
     crate::sagas::markdown(&mut out, result);
+    crate::twopc::markdown(&mut out, result);
 
     out.push_str(&crate::ops::markdown(result, escape));
     out.push_str(&crate::rollout::markdown(result, escape));

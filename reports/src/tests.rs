@@ -93,6 +93,7 @@ pub(crate) fn config(max_events: u64) -> WorldConfig {
         stores: Vec::new(),
         brokers: Default::default(),
         sagas: Vec::new(),
+        two_phase: Vec::new(),
     }
 }
 

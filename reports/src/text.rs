@@ -231,6 +231,7 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     crate::serverless::text(&mut out, result);
     crate::stores::text(&mut out, result);
     crate::sagas::text(&mut out, result);
+    crate::twopc::text(&mut out, result);
     crate::broker::text(&mut out, result);
     crate::topic::text(&mut out, result);
     crate::outbox::text(&mut out, result);

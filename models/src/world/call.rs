@@ -44,6 +44,10 @@ pub(super) enum Owner {
         poller: u32,
         generation: u32,
     },
+    /// A two-phase commit's decision on its way to a participant (see `twopc.rs`).
+    Decision {
+        txn: u64,
+    },
 }
 
 /// A callee's memory of a logical call's idempotency key.
@@ -173,7 +177,9 @@ impl World {
                 Owner::Client { client, .. } | Owner::User { client, .. } => {
                     self.trace_request_start(now, call, client.0, edge_id)
                 }
-                Owner::Delivery { .. } => self.trace_request_start(now, call, NONE, edge_id),
+                Owner::Delivery { .. } | Owner::Decision { .. } => {
+                    self.trace_request_start(now, call, NONE, edge_id)
+                }
                 Owner::Job(job) => {
                     let (parent, index) = (self.jobs[job].attempt, self.jobs[job].next_call);
                     self.trace_call_start(now, call, parent, edge_id, u32::from(index) - 1);
@@ -546,6 +552,7 @@ impl World {
             Owner::Delivery { poller, generation } => {
                 self.delivery_done::<TRACE>(s, poller, generation, outcome)
             }
+            Owner::Decision { txn } => self.twopc_decision_ended(txn),
         }
     }
 }

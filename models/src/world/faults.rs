@@ -171,6 +171,9 @@ impl World {
         if let Some(b) = self.broker.as_deref_mut() {
             b.woken.push((service, replica));
         }
+        if let Some(t) = self.twopc.as_deref_mut() {
+            t.restarted.push((service, replica));
+        }
     }
 
     /// The replicas and hosts a crash or chaos target takes down.

@@ -108,10 +108,12 @@ impl World {
         let stores = self.store_reports(end, coarsened_window(self.window, end));
         let (queues, topics, writes) = self.broker_finish(end);
         let sagas = self.saga_reports();
+        let two_phase = self.twopc_reports();
         RunResult {
             ops,
             stores,
             sagas,
+            two_phase,
             queues,
             topics,
             writes,

@@ -71,6 +71,7 @@ mod store_msgs;
 mod tests;
 mod tracing;
 mod transit;
+mod twopc;
 mod wiring;
 mod work;
 
@@ -212,6 +213,8 @@ pub struct World {
     sagas: Option<Box<saga::Sagas>>,
     /// Serverless functions (`serverless.rs`); none without them.
     functions: Option<Box<serverless::Functions>>,
+    /// Two-phase commits (`twopc.rs`); none without 2PC.
+    twopc: Option<Box<twopc::TwoPhase>>,
 }
 
 impl World {
@@ -460,6 +463,9 @@ impl World {
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);
+        }
+        if self.twopc.as_ref().is_some_and(|t| !t.restarted.is_empty()) {
+            self.twopc_recover::<TRACE>(s);
         }
     }
 }

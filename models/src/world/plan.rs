@@ -15,6 +15,9 @@ impl World {
             self.discard_job(job_id);
             return;
         }
+        if self.twopc.is_some() && self.twopc_job::<TRACE>(s, job_id) {
+            return;
+        }
         if self.sagas.is_some() && self.saga_start::<TRACE>(s, job_id) {
             return;
         }
@@ -178,6 +181,9 @@ impl World {
             if c.serial == serial && !c.finished {
                 self.cancel_call::<TRACE>(s, call);
             }
+        }
+        if self.twopc.is_some() && self.twopc_votes::<TRACE>(s, job_id, success) {
+            return;
         }
         if self.sagas.is_some() && self.saga_step_done::<TRACE>(s, job_id, success) {
             return;

@@ -372,7 +372,10 @@ impl World {
                     }
                     job = parent;
                 }
-                Owner::Client { .. } | Owner::User { .. } | Owner::Delivery { .. } => {
+                Owner::Client { .. }
+                | Owner::User { .. }
+                | Owner::Delivery { .. }
+                | Owner::Decision { .. } => {
                     return !call.finished;
                 }
             }

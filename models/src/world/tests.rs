@@ -56,6 +56,7 @@ fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldCo
         stores: Vec::new(),
         brokers: Default::default(),
         sagas: Vec::new(),
+        two_phase: Vec::new(),
     }
 }
 

@@ -229,7 +229,10 @@ impl World {
     ) {
         let call = &self.calls[call_id];
         let parent = match call.owner {
-            Owner::Client { .. } | Owner::User { .. } | Owner::Delivery { .. } => NO_ATTEMPT,
+            Owner::Client { .. }
+            | Owner::User { .. }
+            | Owner::Delivery { .. }
+            | Owner::Decision { .. } => NO_ATTEMPT,
             Owner::Job(job) => self.jobs[job].attempt,
         };
         let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
@@ -403,7 +406,7 @@ impl World {
                 NO_ATTEMPT,
                 now - call.started,
             ),
-            Owner::Delivery { .. } => (
+            Owner::Delivery { .. } | Owner::Decision { .. } => (
                 TraceKind::RequestFinished,
                 NONE,
                 NO_ATTEMPT,

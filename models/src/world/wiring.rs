@@ -101,8 +101,10 @@ impl World {
             custom: None,
             sagas: None,
             functions: None,
+            twopc: None,
         };
         world.sagas = saga::Sagas::new(config, &world.services);
+        world.twopc = twopc::TwoPhase::new(config, &w.streams);
         world.mirror_service_stats();
         world.install_changes(config);
         world.install_autoscalers(config);

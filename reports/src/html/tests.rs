@@ -100,6 +100,7 @@ fn chain(n: u32) -> WorldConfig {
         stores: Vec::new(),
         brokers: Default::default(),
         sagas: Vec::new(),
+        two_phase: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ mod store;
 mod topic;
 mod topology;
 pub mod tune;
+mod twopc;
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,7 @@ fn build_checked(
     };
     let window = settings(&mut c, scenario);
     let (desugared, sagas) = saga::desugar(&mut c, scenario);
+    let (desugared, two_phase) = twopc::desugar(&mut c, desugared);
     let scenario = &*desugared;
     if !budget::within_budget(&mut c, scenario) {
         return Err(c.diagnostics);
@@ -117,6 +119,7 @@ fn build_checked(
         stores,
         brokers,
         sagas,
+        two_phase,
     };
     autoscale::autoscalers(&mut c, scenario, &mut config);
     probes::probes(&mut c, scenario, &mut config);

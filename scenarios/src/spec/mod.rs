@@ -16,6 +16,7 @@ mod serverless;
 mod service;
 mod store;
 mod tune;
+mod twopc;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
@@ -29,6 +30,7 @@ pub use service::{
 };
 pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
 pub use tune::Tune;
+pub use twopc::TwoPhase;
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
 
 /// Defines a struct with the policy fields a call, a client and `policies.default` share

@@ -27,6 +27,9 @@ pub struct Service {
     /// Instead of `calls`: an orchestrated saga's steps (issue 14).
     #[serde(default)]
     pub saga: Vec<SagaStep>,
+    /// Instead of `calls`: the participants of a two-phase commit it coordinates (issue 14).
+    #[serde(default)]
+    pub two_phase: Option<TwoPhase>,
     /// What healthy means for the health and cascade analysis.
     #[serde(default)]
     pub objective: Option<Objective>,
@@ -285,4 +288,7 @@ pub struct Endpoint {
     /// Instead of `calls`: an orchestrated saga's steps (issue 14).
     #[serde(default)]
     pub saga: Vec<SagaStep>,
+    /// Instead of `calls`: the participants of a two-phase commit it coordinates (issue 14).
+    #[serde(default)]
+    pub two_phase: Option<TwoPhase>,
 }

@@ -113,6 +113,7 @@ fn config() -> WorldConfig {
         stores: Vec::new(),
         brokers: Default::default(),
         sagas: Vec::new(),
+        two_phase: Vec::new(),
     }
 }
 

@@ -475,6 +475,31 @@ fn ms_cell(count: u64, ns: u64) -> String {
     }
 }
 
+/// A line's availability points in percent: each the share of what finished in its windows
+/// that succeeded; none where nothing finished.
+fn availability_points(
+    page: &Page,
+    windows: &[models::metrics::Window],
+) -> Vec<Option<(f64, f64)>> {
+    page.points(windows, |ws, _| {
+        let ok: u64 = ws.iter().map(|w| w.ok).sum();
+        let failed: u64 = ws.iter().map(|w| w.failed()).sum();
+        (ok + failed > 0).then(|| ok as f64 * 100.0 / (ok + failed) as f64)
+    })
+}
+
+/// A line's p99 points in ms: the highest window p99 of its windows; none where nothing
+/// succeeded.
+fn p99_points(page: &Page, windows: &[models::metrics::Window]) -> Vec<Option<(f64, f64)>> {
+    page.points(windows, |ws, _| {
+        ws.iter()
+            .filter(|w| w.ok > 0)
+            .map(|w| w.latency_ns_p99)
+            .max()
+            .map(|ns| ns as f64 / 1e6)
+    })
+}
+
 /// One line of a time-series chart.
 struct Line {
     name: String,
@@ -594,11 +619,7 @@ fn charts(out: &mut String, page: &Page) {
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
-            points: page.points(&st.windows, |ws, _| {
-                let ok: u64 = ws.iter().map(|w| w.ok).sum();
-                let failed: u64 = ws.iter().map(|w| w.failed()).sum();
-                (ok + failed > 0).then(|| ok as f64 * 100.0 / (ok + failed) as f64)
-            }),
+            points: availability_points(page, &st.windows),
         });
     }
     figure(
@@ -641,13 +662,7 @@ fn charts(out: &mut String, page: &Page) {
         lines.push(Line {
             name: name.clone(),
             colour: colour(i),
-            points: page.points(&st.windows, |ws, _| {
-                ws.iter()
-                    .filter(|w| w.ok > 0)
-                    .map(|w| w.latency_ns_p99)
-                    .max()
-                    .map(|ns| ns as f64 / 1e6)
-            }),
+            points: p99_points(page, &st.windows),
         });
     }
     let objectives_max = extras.objectives.iter().map(|o| o.0).fold(0.0, f64::max);

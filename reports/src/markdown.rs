@@ -11,7 +11,8 @@ use crate::common::{
     utilisation_window,
 };
 use crate::text::{
-    blast_radius, fault_head, latency, recovery_phrase, seconds, step_phrase, verdict_phrase,
+    blast_radius, fault_head, latency, outcome_cells, recovery_phrase, seconds, step_phrase,
+    verdict_phrase,
 };
 
 /// A Markdown summary fit for a pull-request comment.
@@ -109,44 +110,23 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
         ],
     );
     for s in &result.services {
-        let st = &s.stats;
-        let h = &st.latency;
-        table_row(
-            &mut out,
-            &[
-                escape(&s.name),
-                st.requests.to_string(),
-                st.ok.to_string(),
-                st.failed().to_string(),
-                percent(st.availability()),
-                latency(h, h.quantile(0.5)),
-                latency(h, h.quantile(0.99)),
-                latency(h, h.max()),
+        let cells: Vec<String> = std::iter::once(escape(&s.name))
+            .chain(outcome_cells(&s.stats))
+            .chain([
                 percent(s.utilisation(window)),
                 crate::common::queue_fill(s),
                 s.wasted_work.to_string(),
-            ],
-        );
+            ])
+            .collect();
+        table_row(&mut out, &cells);
         // A service with several endpoints: each one's share underneath, as its callers saw it.
         for e in &s.endpoints {
-            let st = &e.stats;
-            let h = &st.latency;
-            table_row(
-                &mut out,
-                &[
-                    format!("↳ {}", escape(&format!("{}/{}", s.name, e.name))),
-                    st.requests.to_string(),
-                    st.ok.to_string(),
-                    st.failed().to_string(),
-                    percent(st.availability()),
-                    latency(h, h.quantile(0.5)),
-                    latency(h, h.quantile(0.99)),
-                    latency(h, h.max()),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ],
-            );
+            let name = format!("↳ {}", escape(&format!("{}/{}", s.name, e.name)));
+            let cells: Vec<String> = std::iter::once(name)
+                .chain(outcome_cells(&e.stats))
+                .chain([String::new(), String::new(), String::new()])
+                .collect();
+            table_row(&mut out, &cells);
         }
     }
 

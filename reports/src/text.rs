@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use models::RunResult;
-use models::metrics::{FailureCause, Histogram};
+use models::metrics::{FailureCause, Histogram, OutcomeStats};
 use sim_core::SimDuration;
 
 use crate::analysis::{Analysis, Verdict};
@@ -135,47 +135,25 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
         "wasted",
     ]);
     for s in &result.services {
-        let st = &s.stats;
-        let h = &st.latency;
-        let availability = st.availability();
         services.row_coloured(
-            [
-                s.name.clone(),
-                st.requests.to_string(),
-                st.ok.to_string(),
-                st.failed().to_string(),
-                percent(availability),
-                latency(h, h.quantile(0.5)),
-                latency(h, h.quantile(0.99)),
-                latency(h, h.max()),
-                percent(s.utilisation(window)),
-                crate::common::queue_fill(s),
-                s.wasted_work.to_string(),
-            ],
+            std::iter::once(s.name.clone())
+                .chain(outcome_cells(&s.stats))
+                .chain([
+                    percent(s.utilisation(window)),
+                    crate::common::queue_fill(s),
+                    s.wasted_work.to_string(),
+                ]),
             4,
-            availability_colour(availability, s.objective.availability),
+            availability_colour(s.stats.availability(), s.objective.availability),
         );
         // A service with several endpoints: each one's share underneath, as its callers saw it.
         for e in &s.endpoints {
-            let st = &e.stats;
-            let h = &st.latency;
-            let availability = st.availability();
             services.row_coloured(
-                [
-                    format!("  {}/{}", s.name, e.name),
-                    st.requests.to_string(),
-                    st.ok.to_string(),
-                    st.failed().to_string(),
-                    percent(availability),
-                    latency(h, h.quantile(0.5)),
-                    latency(h, h.quantile(0.99)),
-                    latency(h, h.max()),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ],
+                std::iter::once(format!("  {}/{}", s.name, e.name))
+                    .chain(outcome_cells(&e.stats))
+                    .chain([String::new(), String::new(), String::new()]),
                 4,
-                availability_colour(availability, s.objective.availability),
+                availability_colour(e.stats.availability(), s.objective.availability),
             );
         }
     }
@@ -236,6 +214,21 @@ pub fn text(result: &RunResult, analysis: &Analysis, colour: bool) -> String {
     crate::topic::text(&mut out, result);
     crate::outbox::text(&mut out, result);
     out
+}
+
+/// The service table's columns that an endpoint shares with its service: requests, ok,
+/// failed, availability, p50, p99 and max.
+pub(crate) fn outcome_cells(st: &OutcomeStats) -> [String; 7] {
+    let h = &st.latency;
+    [
+        st.requests.to_string(),
+        st.ok.to_string(),
+        st.failed().to_string(),
+        percent(st.availability()),
+        latency(h, h.quantile(0.5)),
+        latency(h, h.quantile(0.99)),
+        latency(h, h.max()),
+    ]
 }
 
 /// The services whose workers were held while blocked on their calls (thread-per-request):

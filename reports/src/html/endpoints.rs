@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 
 use super::{
-    CHART_HEIGHT_PX, CHART_WIDTH_PX, Extras, Extreme, Line, Page, YAxis, colour, escape, figure,
-    ms_cell, percent, tick_decimals, time_chart, time_chart_with, y_max,
+    CHART_HEIGHT_PX, CHART_WIDTH_PX, Extras, Extreme, Line, Page, YAxis, availability_points,
+    colour, escape, figure, ms_cell, p99_points, percent, tick_decimals, time_chart,
+    time_chart_with, y_max,
 };
 
 /// The table and the two charts; nothing when no service has several endpoints.
@@ -65,11 +66,7 @@ pub(super) fn endpoint_figures(out: &mut String, page: &Page, shade_note: &str) 
         .map(|(i, (name, st))| Line {
             name: name.clone(),
             colour: colour(i),
-            points: page.points(&st.windows, |ws, _| {
-                let ok: u64 = ws.iter().map(|w| w.ok).sum();
-                let failed: u64 = ws.iter().map(|w| w.failed()).sum();
-                (ok + failed > 0).then(|| ok as f64 * 100.0 / (ok + failed) as f64)
-            }),
+            points: availability_points(page, &st.windows),
         })
         .collect();
     figure(
@@ -103,13 +100,7 @@ pub(super) fn endpoint_figures(out: &mut String, page: &Page, shade_note: &str) 
             Line {
                 name: name.clone(),
                 colour: colour(i),
-                points: page.points(&st.windows, |ws, _| {
-                    ws.iter()
-                        .filter(|w| w.ok > 0)
-                        .map(|w| w.latency_ns_p99)
-                        .max()
-                        .map(|ns| ns as f64 / 1e6)
-                }),
+                points: p99_points(page, &st.windows),
             }
         })
         .collect();

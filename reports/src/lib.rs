@@ -22,6 +22,7 @@ mod outbox;
 mod phrases;
 mod rollout;
 mod sagas;
+mod section;
 mod serverless;
 mod stores;
 pub mod sweep;

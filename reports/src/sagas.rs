@@ -3,13 +3,9 @@
 //! executions of non-idempotent steps, and the sagas still in flight at the end. Present only
 //! when the scenario has sagas.
 
-use std::fmt::Write as _;
-
 use models::RunResult;
 use models::data::saga::SagaReport;
 use serde_json::{Map, Value};
-
-use crate::common::escape_markup;
 
 const HEADER: [&str; 9] = [
     "saga",
@@ -44,35 +40,8 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         return;
     }
     let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
-    let widths: Vec<usize> = (0..HEADER.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].len())
-                .chain([HEADER[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        parts.join("  ")
-    };
     out.push('\n');
-    let _ = writeln!(out, "{}", line(HEADER.to_vec()));
-    for r in &rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
-    }
+    crate::section::text_table(out, "", 1, &HEADER, &rows);
 }
 
 /// The Markdown section; nothing without sagas.
@@ -81,12 +50,8 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
         return;
     }
     out.push_str("\n#### Sagas\n\n");
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "| --- |{}", " ---: |".repeat(HEADER.len() - 1));
-    for r in &result.sagas {
-        let cells: Vec<String> = row(r).iter().map(|c| crate::markdown::escape(c)).collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
+    let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
+    crate::section::markdown_table(out, &HEADER, &rows);
 }
 
 /// The HTML section; nothing without sagas.
@@ -94,19 +59,8 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
     if result.sagas.is_empty() {
         return;
     }
-    out.push_str("<h2>Sagas</h2>\n<table>\n<tr>");
-    for h in HEADER {
-        let _ = write!(out, "<th>{h}</th>");
-    }
-    out.push_str("</tr>\n");
-    for r in &result.sagas {
-        out.push_str("<tr>");
-        for c in &row(r) {
-            let _ = write!(out, "<td>{}</td>", escape_markup(c));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
+    let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
+    crate::section::html_table(out, "Sagas", &HEADER, &rows);
 }
 
 /// The JSON `sagas` object, by saga name; `None` without sagas (the key is then absent).

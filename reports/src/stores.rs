@@ -148,34 +148,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
             let _ = writeln!(out, "  {l}");
         }
         let rows = replica_rows(s);
-        let widths: Vec<usize> = (0..6)
-            .map(|c| {
-                rows.iter()
-                    .map(|r| r[c].len())
-                    .chain([REPLICA_HEADER[c].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: Vec<&str>| {
-            let parts: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, w))| {
-                    if i < 2 {
-                        format!("{c:<w$}")
-                    } else {
-                        format!("{c:>w$}")
-                    }
-                })
-                .collect();
-            format!("  {}", parts.join("  "))
-        };
-        let _ = writeln!(out, "{}", line(REPLICA_HEADER.to_vec()));
-        for r in &rows {
-            let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
-        }
+        crate::section::text_table(out, "  ", 2, &REPLICA_HEADER, &rows);
         for (title, lines) in [
             ("leaders", leader_lines(s)),
             ("divergence", divergence_lines(s)),

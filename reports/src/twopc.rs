@@ -3,14 +3,12 @@
 //! and for how long, the prepares that waited for a lock another transaction held, and the
 //! locks still held at the end. Present only when the scenario has two-phase commits.
 
-use std::fmt::Write as _;
-
 use models::RunResult;
 use models::data::twopc::TwoPcReport;
 use serde_json::{Map, Value};
 use sim_core::SimDuration;
 
-use crate::common::{escape_markup, fmt_ms};
+use crate::common::fmt_ms;
 use crate::json::float;
 
 const HEADER: [&str; 11] = [
@@ -54,32 +52,8 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         return;
     }
     let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
-    let widths: Vec<usize> = (0..HEADER.len())
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].len())
-                .chain([HEADER[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let parts: Vec<String> = (cells.iter().zip(&widths).enumerate())
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect();
-        parts.join("  ")
-    };
     out.push('\n');
-    let _ = writeln!(out, "{}", line(HEADER.to_vec()));
-    for r in &rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
-    }
+    crate::section::text_table(out, "", 1, &HEADER, &rows);
 }
 
 /// The Markdown section; nothing without two-phase commits.
@@ -88,12 +62,8 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
         return;
     }
     out.push_str("\n#### Two-phase commits\n\n");
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "| --- |{}", " ---: |".repeat(HEADER.len() - 1));
-    for r in &result.two_phase {
-        let cells: Vec<String> = row(r).iter().map(|c| crate::markdown::escape(c)).collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
+    let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
+    crate::section::markdown_table(out, &HEADER, &rows);
 }
 
 /// The HTML section; nothing without two-phase commits.
@@ -101,19 +71,8 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
     if result.two_phase.is_empty() {
         return;
     }
-    out.push_str("<h2>Two-phase commits</h2>\n<table>\n<tr>");
-    for h in HEADER {
-        let _ = write!(out, "<th>{h}</th>");
-    }
-    out.push_str("</tr>\n");
-    for r in &result.two_phase {
-        out.push_str("<tr>");
-        for c in &row(r) {
-            let _ = write!(out, "<td>{}</td>", escape_markup(c));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
+    let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
+    crate::section::html_table(out, "Two-phase commits", &HEADER, &rows);
 }
 
 fn secs(d: SimDuration) -> Value {

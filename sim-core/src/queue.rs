@@ -63,13 +63,25 @@ impl<E> Entry<E> {
 /// A 4-ary min-heap on `(time, seq)`. Four children per node halve the depth of a binary heap,
 /// and the children of a node share a cache line or two; measured faster than
 /// `std::collections::BinaryHeap` with 100k pending events (see the `hold` example).
+///
+/// Popping leaves the popped entry at the root, marked taken, instead of filling the root at
+/// once: the event loop pops one event and its handler usually schedules one, which then takes
+/// the root's place with a single pass down the heap, where a pop and a push would take two.
+/// Nothing else sees the taken root: a peek or a pop first fills it from the last entry.
 struct QuadHeap<E> {
     items: Vec<Entry<E>>,
+    /// `items[0]` was popped and awaits a replacement.
+    root_taken: bool,
 }
 
 impl<E: Copy> QuadHeap<E> {
     #[inline]
     fn push(&mut self, entry: Entry<E>) {
+        if self.root_taken {
+            self.root_taken = false;
+            self.fill_root(entry);
+            return;
+        }
         let mut hole = self.items.len();
         self.items.push(entry);
         while hole > 0 {
@@ -83,21 +95,41 @@ impl<E: Copy> QuadHeap<E> {
         self.items[hole] = entry;
     }
 
+    /// The earliest entry, after filling a taken root.
     #[inline]
-    fn peek(&self) -> Option<&Entry<E>> {
+    fn peek(&mut self) -> Option<&Entry<E>> {
+        if self.root_taken {
+            self.drop_root();
+        }
         self.items.first()
     }
 
+    /// Removes the earliest entry; it stays in `items[0]`, marked taken, until a push replaces
+    /// it or the next peek fills the hole.
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
-        let last = self.items.pop()?;
-        let len = self.items.len();
-        if len == 0 {
-            return Some(last);
+        let top = *self.peek()?;
+        self.root_taken = true;
+        Some(top)
+    }
+
+    /// Fills a taken root with the last entry.
+    #[inline]
+    fn drop_root(&mut self) {
+        debug_assert!(self.root_taken);
+        self.root_taken = false;
+        let last = self.items.pop().expect("a taken root is an entry");
+        if !self.items.is_empty() {
+            self.fill_root(last);
         }
-        let top = self.items[0];
-        // Walk the hole down to a leaf along the smallest children, then sift `last` up from
-        // there: fewer comparisons than stopping early, since `last` usually belongs low.
+    }
+
+    /// Puts `entry` in place of the root. Walks the hole down to a leaf along the smallest
+    /// children, then sifts `entry` up from there: fewer comparisons than stopping early, since
+    /// `entry` (a new event, or the last one) usually belongs low.
+    #[inline]
+    fn fill_root(&mut self, entry: Entry<E>) {
+        let len = self.items.len();
         let mut hole = 0;
         loop {
             let first = 4 * hole + 1;
@@ -124,18 +156,18 @@ impl<E: Copy> QuadHeap<E> {
         }
         while hole > 0 {
             let parent = (hole - 1) / 4;
-            if !last.before(&self.items[parent]) {
+            if !entry.before(&self.items[parent]) {
                 break;
             }
             self.items[hole] = self.items[parent];
             hole = parent;
         }
-        self.items[hole] = last;
-        Some(top)
+        self.items[hole] = entry;
     }
 
+    /// Entries held, a taken root excluded.
     fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() - usize::from(self.root_taken)
     }
 
     /// Moves the entry at `hole` down until no child is before it.
@@ -166,6 +198,9 @@ impl<E: Copy> QuadHeap<E> {
     /// construction, O(n)). The order in which entries pop is unchanged: `(time, seq)` is a
     /// total order, so any valid heap of the same entries pops them in the same sequence.
     fn retain(&mut self, keep: impl FnMut(&Entry<E>) -> bool) {
+        if self.root_taken {
+            self.drop_root();
+        }
         self.items.retain(keep);
         let len = self.items.len();
         if len > 1 {
@@ -173,6 +208,21 @@ impl<E: Copy> QuadHeap<E> {
                 self.sift_down(node);
             }
         }
+    }
+
+    /// The earliest time held, without filling a taken root: then the earliest is one of the
+    /// root's children.
+    fn min_time(&self) -> Option<u64> {
+        if self.root_taken {
+            self.items.iter().skip(1).take(4).map(|e| e.time).min()
+        } else {
+            self.items.first().map(|e| e.time)
+        }
+    }
+
+    /// The entries held, a taken root excluded.
+    fn entries(&self) -> &[Entry<E>] {
+        &self.items[usize::from(self.root_taken)..]
     }
 }
 
@@ -222,6 +272,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             heap: QuadHeap {
                 items: Vec::with_capacity(capacity),
+                root_taken: false,
             },
             next_seq: 0,
             slots: Vec::new(),
@@ -370,7 +421,7 @@ impl<E: Copy> EventQueue<E> {
         self.cancelled_pending = 0;
         debug_assert!(
             self.heap
-                .items
+                .entries()
                 .iter()
                 .all(|e| e.slot == NO_SLOT || slots[e.slot as usize] == e.seq)
         );
@@ -489,14 +540,13 @@ impl<E: Copy> EventQueue<E> {
     pub fn peek_time(&self) -> Option<SimTime> {
         let lanes = self.lanes.iter().filter_map(|l| l.items.front());
         self.heap
-            .peek()
+            .min_time()
             .into_iter()
-            .chain(lanes)
-            .map(|e| SimTime(e.time))
+            .chain(lanes.map(|e| e.time))
+            .map(SimTime)
             .min()
     }
 
-    /// Live (not cancelled) pending events.
     /// Bytes the queue holds on the heap (its allocations' capacity, not only what is live).
     pub fn footprint_bytes(&self) -> usize {
         self.heap.items.capacity() * std::mem::size_of::<Entry<E>>()
@@ -509,6 +559,7 @@ impl<E: Copy> EventQueue<E> {
                 .sum::<usize>()
     }
 
+    /// Live (not cancelled) pending events.
     pub fn len(&self) -> usize {
         self.heap.len() - self.cancelled_pending + self.lane_entries - self.lane_dead
     }
@@ -558,6 +609,39 @@ mod tests {
         assert_eq!(q.pop(), Some((SimTime(30), 'c')));
         assert!(!q.cancel(c));
         assert_eq!(q.pop(), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_popped_root_waits_for_the_next_push_and_is_never_seen() {
+        let mut q = EventQueue::new();
+        for (time, event) in [
+            (30, 'c'),
+            (10, 'a'),
+            (20, 'b'),
+            (40, 'd'),
+            (50, 'e'),
+            (60, 'f'),
+        ] {
+            q.push(SimTime(time), event);
+        }
+        assert_eq!(q.pop(), Some((SimTime(10), 'a')));
+        // The popped entry still sits at the root, marked taken: nothing may report it.
+        assert!(q.heap.root_taken);
+        assert_eq!(q.peek_time(), Some(SimTime(20)));
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.heap_len(), 5);
+        // A push takes the root's place in one pass, wherever it belongs.
+        q.push(SimTime(15), 'x');
+        assert!(!q.heap.root_taken);
+        assert_eq!(q.pop(), Some((SimTime(15), 'x')));
+        q.push(SimTime(45), 'y');
+        // Two pops in a row: the second fills the root from the last entry first.
+        assert_eq!(q.pop(), Some((SimTime(20), 'b')));
+        assert_eq!(q.pop(), Some((SimTime(30), 'c')));
+        let rest: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
+        assert_eq!(rest, vec!['d', 'y', 'e', 'f']);
+        assert_eq!(q.peek_time(), None);
         assert!(q.is_empty());
     }
 

@@ -1,5 +1,5 @@
 //! The event queue: a 4-ary min-heap keyed by `(time, seq)` with O(1) timer cancellation, and
-//! FIFO lanes for timers that share a delay.
+//! FIFO lanes for timers that share a delay, each standing in the heap as one marker.
 
 use std::collections::VecDeque;
 
@@ -7,6 +7,8 @@ use crate::time::SimTime;
 
 /// Marks an entry that was scheduled without a cancellation slot.
 const NO_SLOT: u32 = u32::MAX;
+/// Slots from here up name a lane's marker in the heap (`LANE_MARK + lane`), not a timer.
+const LANE_MARK: u32 = NO_SLOT - MAX_LANES as u32;
 /// Marks a slot that no pending timer owns.
 const FREE: u64 = u64::MAX;
 
@@ -32,11 +34,28 @@ const MAX_LANES: usize = 8;
 /// `(time, seq)` without any comparison, its front is its earliest entry, and a push is O(1).
 /// A cancelled entry stays until it reaches the front (or the lane compacts), but it never
 /// deepens the heap.
+///
+/// A lane that holds entries has one *marker* in the heap: an entry keyed by the `(time, seq)`
+/// of a front the lane had, never later than its front now (fronts only move later). When the
+/// marker pops, the lane's live front pops if the key is its own; otherwise (that front was
+/// cancelled) the marker goes back keyed by the front now. So the heap alone decides every
+/// pop, and a pop pays nothing for the lanes until a marker reaches the top.
 struct Lane<E> {
     delay: u64,
     items: VecDeque<Entry<E>>,
     /// Cancelled entries still held.
     dead: usize,
+    /// The key of the lane's marker in the heap, if it has one. A lane emptied by compaction
+    /// keeps its marker until it pops; until then it only takes timers that are not earlier.
+    marker: Option<u128>,
+}
+
+impl<E> Lane<E> {
+    /// Whether a timer at `time` may join: not before the back, nor before the marker.
+    fn takes(&self, time: u64) -> bool {
+        self.items.back().is_none_or(|b| b.time <= time)
+            && self.marker.is_none_or(|key| (key >> 64) as u64 <= time)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -247,14 +266,12 @@ pub struct EventQueue<E> {
     /// Cancelled entries still in the heap.
     cancelled_pending: usize,
     lanes: Vec<Lane<E>>,
-    /// Entries held in lanes, cancelled ones included: 0 lets a pop skip the lanes.
+    /// Entries held in lanes, cancelled ones included.
     lane_entries: usize,
     /// Cancelled entries held in lanes.
     lane_dead: usize,
-    /// The earliest live lane entry `(time, seq, lane)`, unless `head_stale`: then it is found
-    /// again at the next pop. A pop compares it with the heap's top without looking at lanes.
-    head: Option<(u64, u64, usize)>,
-    head_stale: bool,
+    /// Lane markers in the heap.
+    markers: usize,
 }
 
 impl<E: Copy> Default for EventQueue<E> {
@@ -281,8 +298,7 @@ impl<E: Copy> EventQueue<E> {
             lanes: Vec::new(),
             lane_entries: 0,
             lane_dead: 0,
-            head: None,
-            head_stale: false,
+            markers: 0,
         }
     }
 
@@ -321,10 +337,14 @@ impl<E: Copy> EventQueue<E> {
     pub fn push_timer_at(&mut self, now: SimTime, time: SimTime, event: E) -> TimerId {
         let delay = time.0.saturating_sub(now.0);
         let lane = match self.lanes.iter().position(|l| l.delay == delay) {
-            Some(i) if self.lanes[i].items.back().is_none_or(|b| b.time <= time.0) => Some(i),
+            Some(i) if self.lanes[i].takes(time.0) => Some(i),
             // A clock that went back (only the queue's own tests do that): the heap orders it.
             Some(_) => None,
-            None => match self.lanes.iter().position(|l| l.items.is_empty()) {
+            None => match self
+                .lanes
+                .iter()
+                .position(|l| l.items.is_empty() && l.takes(time.0))
+            {
                 Some(i) => {
                     self.lanes[i].delay = delay;
                     Some(i)
@@ -334,6 +354,7 @@ impl<E: Copy> EventQueue<E> {
                         delay,
                         items: VecDeque::new(),
                         dead: 0,
+                        marker: None,
                     });
                     Some(self.lanes.len() - 1)
                 }
@@ -344,19 +365,17 @@ impl<E: Copy> EventQueue<E> {
             return self.push_timer(time, event);
         };
         let (slot, seq) = self.take_slot();
-        if self.lanes[lane].items.is_empty()
-            && !self.head_stale
-            && self.head.is_none_or(|(t, q, _)| (time.0, seq) < (t, q))
-        {
-            // A new front, and the earliest of them.
-            self.head = Some((time.0, seq, lane));
-        }
-        self.lanes[lane].items.push_back(Entry {
+        let entry = Entry {
             time: time.0,
             seq,
             slot,
             event,
-        });
+        };
+        if self.lanes[lane].marker.is_none() {
+            // The lane was empty: its new front needs a marker.
+            self.arm(lane, entry);
+        }
+        self.lanes[lane].items.push_back(entry);
         self.lane_entries += 1;
         TimerId {
             slot,
@@ -374,7 +393,7 @@ impl<E: Copy> EventQueue<E> {
             Some(slot) => slot,
             None => {
                 let slot = u32::try_from(self.slots.len()).expect("more than 2^32 live timers");
-                assert!(slot != NO_SLOT, "more than 2^32 - 1 live timers");
+                assert!(slot < LANE_MARK, "more than 2^32 - 10 live timers");
                 self.slots.push(FREE);
                 slot
             }
@@ -392,9 +411,6 @@ impl<E: Copy> EventQueue<E> {
         *owner = FREE;
         self.free_slots.push(id.slot);
         if id.lane != NO_LANE {
-            if self.head.is_some_and(|(_, q, _)| q == id.seq) {
-                self.head_stale = true;
-            }
             let lane = &mut self.lanes[usize::from(id.lane)];
             lane.dead += 1;
             self.lane_dead += 1;
@@ -417,13 +433,13 @@ impl<E: Copy> EventQueue<E> {
     fn compact(&mut self) {
         let slots = &self.slots;
         self.heap
-            .retain(|entry| entry.slot == NO_SLOT || slots[entry.slot as usize] == entry.seq);
+            .retain(|entry| entry.slot >= LANE_MARK || slots[entry.slot as usize] == entry.seq);
         self.cancelled_pending = 0;
         debug_assert!(
             self.heap
                 .entries()
                 .iter()
-                .all(|e| e.slot == NO_SLOT || slots[e.slot as usize] == e.seq)
+                .all(|e| e.slot >= LANE_MARK || slots[e.slot as usize] == e.seq)
         );
     }
 
@@ -438,7 +454,6 @@ impl<E: Copy> EventQueue<E> {
         self.lane_entries -= before - lane.items.len();
         self.lane_dead -= lane.dead;
         lane.dead = 0;
-        self.head_stale = true;
     }
 
     /// Removes and returns the earliest live event, skipping cancelled timers.
@@ -451,27 +466,26 @@ impl<E: Copy> EventQueue<E> {
     /// otherwise leaves the queue as it is. An event at `SimTime::MAX` is never returned.
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        if self.lane_entries > 0 {
-            return self.pop_with_lanes(end);
-        }
         loop {
             if self.heap.peek()?.time >= end.0 {
                 return None;
             }
             let entry = self.heap.pop()?;
-            if let Some(event) = self.fire(entry) {
+            if entry.slot == NO_SLOT {
+                return Some((SimTime(entry.time), entry.event));
+            }
+            if let Some(event) = self.fire_slotted(entry) {
                 return Some(event);
             }
-            self.cancelled_pending -= 1;
         }
     }
 
-    /// An entry taken off the queue: its event if it is live (its slot freed), `None` if it
-    /// was cancelled.
-    #[inline(always)]
-    fn fire(&mut self, entry: Entry<E>) -> Option<(SimTime, E)> {
-        if entry.slot == NO_SLOT {
-            return Some((SimTime(entry.time), entry.event));
+    /// A timer or a lane's marker taken off the heap: the timer's event if it is live (its
+    /// slot freed), the lane's front if the marker is its key, `None` otherwise.
+    #[inline]
+    fn fire_slotted(&mut self, entry: Entry<E>) -> Option<(SimTime, E)> {
+        if entry.slot >= LANE_MARK {
+            return self.lane_due((entry.slot - LANE_MARK) as usize, entry.key());
         }
         let owner = &mut self.slots[entry.slot as usize];
         if *owner == entry.seq {
@@ -479,61 +493,52 @@ impl<E: Copy> EventQueue<E> {
             self.free_slots.push(entry.slot);
             return Some((SimTime(entry.time), entry.event));
         }
+        self.cancelled_pending -= 1;
         None
     }
 
-    /// Finds the earliest live lane entry again, dropping cancelled fronts on the way.
-    fn find_head(&mut self) {
-        let mut head: Option<(u64, u64, usize)> = None;
-        for (i, lane) in self.lanes.iter_mut().enumerate() {
-            while let Some(front) = lane.items.front() {
-                if self.slots[front.slot as usize] == front.seq {
-                    if head.is_none_or(|(t, q, _)| (front.time, front.seq) < (t, q)) {
-                        head = Some((front.time, front.seq, i));
-                    }
-                    break;
-                }
-                lane.items.pop_front();
-                lane.dead -= 1;
-                self.lane_dead -= 1;
-                self.lane_entries -= 1;
-            }
-        }
-        self.head = head;
-        self.head_stale = false;
+    /// Puts `lane`'s marker in the heap, keyed by `front`.
+    #[inline]
+    fn arm(&mut self, lane: usize, front: Entry<E>) {
+        self.heap.push(Entry {
+            slot: LANE_MARK + lane as u32,
+            ..front
+        });
+        self.lanes[lane].marker = Some(front.key());
+        self.markers += 1;
     }
 
-    /// `pop_before` when lanes hold entries: the earlier of the heap's top and the lanes' head.
-    fn pop_with_lanes(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        loop {
-            if self.head_stale {
-                self.find_head();
+    /// `lane`'s marker popped with `key`: drops the cancelled entries at the lane's front, pops
+    /// the front if `key` is its own, and arms the marker again for the front after it.
+    #[inline(never)]
+    fn lane_due(&mut self, lane: usize, key: u128) -> Option<(SimTime, E)> {
+        self.markers -= 1;
+        let held = &mut self.lanes[lane];
+        debug_assert_eq!(held.marker, Some(key));
+        held.marker = None;
+        while let Some(front) = held.items.front() {
+            if self.slots[front.slot as usize] == front.seq {
+                break;
             }
-            let head = self.head;
-            let heap_first = self
-                .heap
-                .peek()
-                .is_some_and(|top| head.is_none_or(|(t, q, _)| (top.time, top.seq) < (t, q)));
-            if heap_first {
-                if self.heap.peek()?.time >= end.0 {
-                    return None;
-                }
-                let entry = self.heap.pop()?;
-                if let Some(event) = self.fire(entry) {
-                    return Some(event);
-                }
-                self.cancelled_pending -= 1;
-                continue;
-            }
-            let (time, _, lane) = head?;
-            if time >= end.0 {
-                return None;
-            }
-            let entry = self.lanes[lane].items.pop_front()?;
+            held.items.pop_front();
+            held.dead -= 1;
+            self.lane_dead -= 1;
             self.lane_entries -= 1;
-            self.head_stale = true;
-            return self.fire(entry);
         }
+        let front = *self.lanes[lane].items.front()?;
+        if front.key() != key {
+            // The front the marker was keyed by was cancelled: wait for the live one.
+            self.arm(lane, front);
+            return None;
+        }
+        self.lanes[lane].items.pop_front();
+        self.lane_entries -= 1;
+        if let Some(&next) = self.lanes[lane].items.front() {
+            self.arm(lane, next);
+        }
+        self.slots[front.slot as usize] = FREE;
+        self.free_slots.push(front.slot);
+        Some((SimTime(front.time), front.event))
     }
 
     /// The time of the earliest pending entry (possibly a cancelled timer), if any.
@@ -561,7 +566,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Live (not cancelled) pending events.
     pub fn len(&self) -> usize {
-        self.heap.len() - self.cancelled_pending + self.lane_entries - self.lane_dead
+        self.heap.len() - self.markers - self.cancelled_pending + self.lane_entries - self.lane_dead
     }
 
     pub fn is_empty(&self) -> bool {
@@ -570,7 +575,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Entries physically held, including cancelled timers not yet skipped.
     pub fn heap_len(&self) -> usize {
-        self.heap.len() + self.lane_entries
+        self.heap.len() - self.markers + self.lane_entries
     }
 }
 
@@ -689,7 +694,8 @@ mod tests {
         let b = q.push_timer_at(SimTime(10), SimTime(110), 'b');
         let c = q.push_timer_at(SimTime(10), SimTime(60), 'c');
         assert_eq!(q.lanes.len(), 2, "one lane per delay");
-        assert_eq!(q.heap.len(), 1, "timers never enter the heap");
+        assert_eq!(q.markers, 2, "one marker per lane");
+        assert_eq!(q.heap.len(), 3, "timers never enter the heap, only markers");
         assert!(q.cancel(c));
         assert!(!q.cancel(c));
         assert_eq!(q.len(), 3);
@@ -716,6 +722,44 @@ mod tests {
             q.heap_len()
         );
         assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn a_lane_emptied_by_compaction_never_delays_an_earlier_timer() {
+        let mut q = EventQueue::new();
+        // Timers of delay 1,000 all cancelled: the lane compacts to nothing, but its marker,
+        // keyed at time 1,000, stays in the heap until it pops.
+        for _ in 0..COMPACT_MIN_CANCELLED {
+            let id = q.push_timer_at(SimTime(0), SimTime(1_000), 'x');
+            assert!(q.cancel(id));
+        }
+        assert_eq!(q.lanes[0].items.len(), 0);
+        assert_eq!(q.markers, 1);
+        // A shorter delay must not join the emptied lane behind the marker.
+        q.push_timer_at(SimTime(0), SimTime(10), 'a');
+        q.push_timer_at(SimTime(0), SimTime(1_000), 'b');
+        q.push(SimTime(500), 'p');
+        assert_eq!(q.len(), 3);
+        let popped: Vec<(u64, char)> =
+            std::iter::from_fn(|| q.pop().map(|(t, e)| (t.0, e))).collect();
+        assert_eq!(popped, vec![(10, 'a'), (500, 'p'), (1_000, 'b')]);
+        assert_eq!(q.markers, 0);
+        assert_eq!(q.heap_len(), 0);
+    }
+
+    #[test]
+    fn a_marker_keyed_by_a_cancelled_front_waits_for_the_live_one() {
+        let mut q = EventQueue::new();
+        let first = q.push_timer_at(SimTime(0), SimTime(100), 'a');
+        q.push_timer_at(SimTime(5), SimTime(105), 'b');
+        q.push(SimTime(102), 'p');
+        assert!(q.cancel(first));
+        // The marker pops at 100, finds 'a' cancelled and goes back keyed by 'b'.
+        assert_eq!(q.pop_before(SimTime(101)), None);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some((SimTime(102), 'p')));
+        assert_eq!(q.pop(), Some((SimTime(105), 'b')));
         assert_eq!(q.pop(), None);
     }
 

@@ -187,6 +187,7 @@ impl World {
 
     /// A plain edge's attempt got its reply (not a late one): the attempt and its call end with
     /// its outcome, as `attempt_ended`, `drop_attempt` and `call_finished` would end them.
+    #[inline]
     pub(super) fn plain_attempt_ended(
         &mut self,
         s: &mut Scheduler<WorldEvent>,

@@ -208,6 +208,15 @@ mod tests {
     }
 
     #[test]
+    fn subtracting_a_later_time_still_panics_with_both_times() {
+        assert_eq!(SimTime(5) - SimTime(2), SimDuration(3));
+        assert_eq!(SimTime(2) - SimTime(2), SimDuration::ZERO);
+        let panic = std::panic::catch_unwind(|| SimTime(2) - SimTime(5)).unwrap_err();
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
+        assert_eq!(message, "negative duration: 2ns - 5ns");
+    }
+
+    #[test]
     fn mul_rounds_to_nearest_and_saturates() {
         assert_eq!(SimDuration(3).mul_f64(0.5), SimDuration(2));
         assert_eq!(SimDuration(10).mul_f64(0.0), SimDuration(0));

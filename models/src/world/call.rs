@@ -116,6 +116,9 @@ impl World {
         inherited_deadline: SimTime,
         op: Op,
     ) -> (CallSlot, CallSerial) {
+        if !TRACE && inherited_deadline == NEVER && self.edges[edge_id].plain {
+            return self.plain_start_call(s, edge_id, owner, op);
+        }
         let now = s.now();
         let edge = &mut self.edges[edge_id];
         if !edge.calls_mirror_attempts {

@@ -221,7 +221,12 @@ impl World {
             client: ClientId(client),
             started: s.now(),
         };
-        self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
+        // Straight to the fast path where it applies (`start_call` would pass it on).
+        if !TRACE && self.edges[edge].plain {
+            self.plain_start_call(s, edge, owner, Op::Serve);
+        } else {
+            self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
+        }
     }
 
     /// A read-modify-write user reads the record (again).

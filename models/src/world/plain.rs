@@ -33,8 +33,161 @@ impl World {
         }
     }
 
+    /// A plain edge's call begins (untraced, no inherited deadline): its call, its one attempt
+    /// and, unless the network loses it, its job at the callee are made in one go, as
+    /// `start_call`, `new_attempt` and `send` would make them with no layer to walk, no budget
+    /// to tell, no deadline or hedge timer to set and no throttle to ask.
+    pub(super) fn plain_start_call(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        edge_id: EdgeId,
+        owner: Owner,
+        op: Op,
+    ) -> (CallSlot, CallSerial) {
+        let now = s.now();
+        let serial = CallSerial(self.next_serial);
+        self.next_serial += 1;
+        let (parent_attempt, step) = match owner {
+            Owner::Job(job) => {
+                let (attempt, step) = (self.jobs[job].attempt, self.jobs[job].step);
+                if attempt == NO_ATTEMPT {
+                    self.chain_broken();
+                }
+                (attempt, step)
+            }
+            _ => (NO_ATTEMPT, 0),
+        };
+        let id = AttemptId(self.next_attempt);
+        self.next_attempt += 1;
+        let edge = &self.edges[edge_id];
+        debug_assert!(edge.plain && edge.budget.is_none());
+        // The only replica, or the balancer's choice (which may draw).
+        let replica = if self.deploys.is_empty() && edge.outstanding.len() == 1 {
+            0
+        } else {
+            self.pick_replica(edge_id)
+        };
+        let call = self.calls.insert(Call {
+            edge: edge_id,
+            owner,
+            started: now,
+            hedge_timer: None,
+            parent_attempt,
+            step,
+            breaker_at: None,
+            retry_permit: None,
+            serial,
+            op,
+            value: 0,
+            attempts: 1,
+            slots: [AttemptSlot(0); MAX_LIVE],
+            live: 1,
+            stage: 0,
+            permit: false,
+            waiting: false,
+            wait_timer: None,
+            deadline: NEVER,
+            deadline_timer: None,
+            last_backoff: SimDuration::ZERO,
+            last_cause: FailureCause::Timeout,
+            last_root: FailureCause::Timeout,
+            executions: 0,
+            key: Key::Unseen,
+            jobs: 0,
+            finished: false,
+        });
+        let slot = self.attempts.insert(Attempt {
+            call,
+            id,
+            sent_at: now,
+            stage: 0,
+            sent: true,
+            permit: false,
+            waiting: false,
+            timeout: None,
+            wait_timer: None,
+            value: 0,
+            breaker_at: None,
+            replica,
+            job: None,
+            timeout_at: NEVER,
+            root: FailureCause::Dependency,
+        });
+        self.calls[call].slots[0] = slot;
+        let edge = &mut self.edges[edge_id];
+        edge.outstanding[replica as usize] += 1;
+        let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
+        let report = &mut self.edge_reports[edge.report as usize];
+        if !edge.calls_mirror_attempts {
+            report.calls.requests += 1;
+        }
+        report.attempts += 1;
+        report.stats.requests += 1;
+        if let Owner::Client { client, .. } | Owner::User { client, .. } = owner {
+            self.clients[client.0 as usize].report.attempts += 1;
+        }
+        let service = &mut self.services[to.0 as usize];
+        let to_host = service.replicas[replica as usize].host;
+        if service.stats_mirror.is_none() {
+            service.report.stats.requests += 1;
+        }
+        if let Some(stats) = service.endpoint_stats(to_endpoint) {
+            stats.requests += 1;
+        }
+        let latency = match self.transmit(edge_id, from_host, to_host, now) {
+            Transit::Arrives(latency) => latency,
+            Transit::Lost => return (call, serial),
+            Transit::Refused(latency) => {
+                let refused = Outcome::Failed(FailureCause::Unavailable);
+                let event = WorldEvent::Reply {
+                    slot,
+                    edge: edge_id,
+                    attempt: id,
+                    outcome: refused,
+                };
+                s.schedule_in(latency, event);
+                return (call, serial);
+            }
+        };
+        self.calls[call].jobs = 1;
+        let job = self.jobs.insert(Job {
+            service: to,
+            endpoint: to_endpoint,
+            step: 0,
+            step_calls: 0,
+            step_ok: 0,
+            step_failed: 0,
+            step_join: Join::All,
+            children: Vec::new(),
+            replica,
+            epoch: 0,
+            edge: edge_id,
+            call,
+            slot,
+            attempt: id,
+            next_call: 0,
+            holding_worker: false,
+            degraded: false,
+            deadline: NEVER,
+            owns_key: false,
+            executed: false,
+            arrived: now,
+            permit: None,
+            root: FailureCause::Dependency,
+            work_started: None,
+        });
+        self.attempts[slot].job = Some(job);
+        if latency == SimDuration::ZERO {
+            self.on_deliver::<false>(s, job);
+        } else {
+            s.schedule_in(latency, WorldEvent::Deliver { job });
+        }
+        (call, serial)
+    }
+
     /// A plain edge's attempt got its reply (not a late one): the attempt and its call end with
     /// its outcome, as `attempt_ended`, `drop_attempt` and `call_finished` would end them.
+    #[inline]
     pub(super) fn plain_attempt_ended(
         &mut self,
         s: &mut Scheduler<WorldEvent>,

@@ -176,6 +176,9 @@ pub(super) struct StoreState {
     /// only when the store has workloads).
     pub(super) by_workload: Vec<WorkloadReport>,
     pub(super) read_workloads: Vec<u32>,
+    /// Each operation begun: its call's serial, key and kind (for the tests of retries).
+    #[cfg(test)]
+    pub(super) begun: Vec<(CallSerial, u32, bool)>,
 }
 
 impl StoreState {
@@ -261,6 +264,8 @@ impl StoreState {
                 .map(|_| WorkloadReport::default())
                 .collect(),
             read_workloads: Vec::new(),
+            #[cfg(test)]
+            begun: Vec::new(),
             cfg: cfg.clone(),
         }
     }
@@ -434,6 +439,10 @@ impl World {
                 (key, state.key_rng.chance(state.cfg.writes), NO_WORKLOAD)
             }
         };
+        #[cfg(test)]
+        state
+            .begun
+            .push((self.calls[self.jobs[job].call].serial, key, is_write));
         let write = is_write.then(|| {
             let id = state.next_write;
             state.next_write += 1;

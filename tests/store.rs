@@ -293,6 +293,18 @@ fn every_format_shows_the_anomalies() {
     assert!(report(&path, 1, "md").contains("#### Store anomalies"));
     let html = report(&path, 1, "html");
     assert!(html.contains("<h2>Store anomalies</h2>") && html.contains("two leaders took writes"));
+    // CSV: the stores' table after the time series, its columns adding up to the JSON totals.
+    let csv = report(&path, 1, "csv");
+    let header = "window_start_s,window_end_s,kind,name,stale_reads,lost_writes,overwritten";
+    let table = csv.split_once(&format!("\n\n{header}\n")).expect("a stores table").1;
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() >= 40 && rows.iter().all(|r| r[2] == "store" && r[3] == "db"));
+    let v: serde_json::Value = serde_json::from_str(&report(&path, 1, "json")).expect("json");
+    for (column, key) in [(4, "stale_reads"), (5, "lost_writes"), (6, "overwritten")] {
+        let sum: u64 = rows.iter().map(|r| r[column].parse::<u64>().unwrap()).sum();
+        assert_eq!(sum, v["stores"]["db"][key].as_u64().unwrap(), "{key}");
+    }
+    assert!(!report(&library("mm1.ron"), 1, "csv").contains(header));
 }
 
 #[test]

@@ -281,6 +281,40 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
     }
 }
 
+/// The header of the stores' CSV table, without its line break.
+pub const STORE_HEADER: &str =
+    "window_start_s,window_end_s,kind,name,stale_reads,lost_writes,overwritten";
+
+/// The stores' anomalies per window as a CSV table of its own, after an empty line; empty
+/// without stores. Anomalies fall in the window of their time: a read's invocation, a write's
+/// acknowledgement.
+pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> String) {
+    if result.stores.is_empty() {
+        return;
+    }
+    out.push('\n');
+    out.push_str(STORE_HEADER);
+    out.push('\n');
+    let window_ns = result.window.as_nanos();
+    let end = result.outcome.now.as_nanos();
+    for s in &result.stores {
+        let name = quote(&s.service);
+        for (i, w) in s.series.iter().enumerate() {
+            let start = i as u64 * window_ns;
+            let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
+            let _ = writeln!(
+                out,
+                "{:.3},{:.3},store,{name},{},{},{}",
+                start as f64 / 1e9,
+                stop as f64 / 1e9,
+                w.stale_reads,
+                w.lost_writes,
+                w.overwritten
+            );
+        }
+    }
+}
+
 fn seconds(t: SimTime) -> Value {
     float(t.as_secs_f64(), 9)
 }

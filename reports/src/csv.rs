@@ -58,6 +58,7 @@ pub fn csv(result: &RunResult) -> String {
     }
     crate::broker::csv(&mut out, result, quote);
     crate::topic::csv(&mut out, result, quote);
+    crate::stores::csv(&mut out, result, quote);
     out
 }
 

@@ -140,6 +140,32 @@ fn replica_rows(s: &StoreReport) -> Vec<[String; 6]> {
         .collect()
 }
 
+const WORKLOAD_HEADER: [&str; 6] = [
+    "workload",
+    "reads ok",
+    "reads failed",
+    "writes ok",
+    "writes failed",
+    "stale reads",
+];
+
+/// One row per caller with a workload of its own; none without any.
+fn workload_rows(s: &StoreReport) -> Vec<[String; 6]> {
+    s.workloads
+        .iter()
+        .map(|w| {
+            [
+                w.origin.clone(),
+                w.reads_ok.to_string(),
+                w.reads_failed.to_string(),
+                w.writes_ok.to_string(),
+                w.writes_failed.to_string(),
+                w.stale_reads.to_string(),
+            ]
+        })
+        .collect()
+}
+
 /// The text section, after a blank line; nothing without stores.
 pub(crate) fn text(out: &mut String, result: &RunResult) {
     for s in &result.stores {
@@ -149,6 +175,10 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         }
         let rows = replica_rows(s);
         crate::section::text_table(out, "  ", 2, &REPLICA_HEADER, &rows);
+        let rows = workload_rows(s);
+        if !rows.is_empty() {
+            crate::section::text_table(out, "  ", 1, &WORKLOAD_HEADER, &rows);
+        }
         for (title, lines) in [
             ("leaders", leader_lines(s)),
             ("divergence", divergence_lines(s)),
@@ -178,6 +208,11 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
         for r in replica_rows(s) {
             let cells: Vec<String> = r.iter().map(|c| esc(c)).collect();
             let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        let rows = workload_rows(s);
+        if !rows.is_empty() {
+            out.push('\n');
+            crate::section::markdown_table(out, &WORKLOAD_HEADER, &rows);
         }
         for (title, lines) in [
             ("Leaders", leader_lines(s)),
@@ -214,6 +249,22 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
             out.push_str("</tr>\n");
         }
         out.push_str("</table>\n");
+        let rows = workload_rows(s);
+        if !rows.is_empty() {
+            out.push_str("<table>\n<tr>");
+            for h in WORKLOAD_HEADER {
+                let _ = write!(out, "<th>{h}</th>");
+            }
+            out.push_str("</tr>\n");
+            for r in rows {
+                out.push_str("<tr>");
+                for c in &r {
+                    let _ = write!(out, "<td>{}</td>", escape_markup(c));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</table>\n");
+        }
         for (title, lines) in [
             ("Leaders", leader_lines(s)),
             ("Divergence", divergence_lines(s)),
@@ -226,6 +277,40 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
                 }
                 out.push_str("</ul>\n");
             }
+        }
+    }
+}
+
+/// The header of the stores' CSV table, without its line break.
+pub const STORE_HEADER: &str =
+    "window_start_s,window_end_s,kind,name,stale_reads,lost_writes,overwritten";
+
+/// The stores' anomalies per window as a CSV table of its own, after an empty line; empty
+/// without stores. Anomalies fall in the window of their time: a read's invocation, a write's
+/// acknowledgement.
+pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> String) {
+    if result.stores.is_empty() {
+        return;
+    }
+    out.push('\n');
+    out.push_str(STORE_HEADER);
+    out.push('\n');
+    let window_ns = result.window.as_nanos();
+    let end = result.outcome.now.as_nanos();
+    for s in &result.stores {
+        let name = quote(&s.service);
+        for (i, w) in s.series.iter().enumerate() {
+            let start = i as u64 * window_ns;
+            let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
+            let _ = writeln!(
+                out,
+                "{:.3},{:.3},store,{name},{},{},{}",
+                start as f64 / 1e9,
+                stop as f64 / 1e9,
+                w.stale_reads,
+                w.lost_writes,
+                w.overwritten
+            );
         }
     }
 }
@@ -314,6 +399,19 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
             Value::Object(o)
         });
         m.insert("replicas".into(), Value::Array(replicas.collect()));
+        if !s.workloads.is_empty() {
+            let workloads = s.workloads.iter().map(|w| {
+                let mut o = Map::new();
+                o.insert("origin".into(), Value::from(w.origin.as_str()));
+                o.insert("reads_ok".into(), Value::from(w.reads_ok));
+                o.insert("reads_failed".into(), Value::from(w.reads_failed));
+                o.insert("writes_ok".into(), Value::from(w.writes_ok));
+                o.insert("writes_failed".into(), Value::from(w.writes_failed));
+                o.insert("stale_reads".into(), Value::from(w.stale_reads));
+                Value::Object(o)
+            });
+            m.insert("workloads".into(), Value::Array(workloads.collect()));
+        }
         let series = |f: fn(&models::data::report::AnomalyWindow) -> u32| {
             Value::Array(s.series.iter().map(|w| Value::from(f(w))).collect())
         };

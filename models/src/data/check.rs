@@ -95,6 +95,8 @@ pub struct History {
 /// A stale read, found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StaleRead {
+    /// Its index in [`History::reads`].
+    pub read: u32,
     pub at: SimTime,
     pub versions: u32,
     pub behind: SimDuration,
@@ -140,7 +142,7 @@ pub fn check(h: &History) -> Found {
     for list in &mut by_key {
         list.sort_by_key(|&id| (h.writes[id as usize].acked, id));
     }
-    for r in &h.reads {
+    for (index, r) in h.reads.iter().enumerate() {
         let Some(list) = by_key.get(r.key as usize) else {
             continue;
         };
@@ -175,6 +177,7 @@ pub fn check(h: &History) -> Found {
         }
         if let Some(oldest) = oldest {
             found.stale.push(StaleRead {
+                read: index as u32,
                 at: r.invoked,
                 versions,
                 behind: r.invoked - oldest,
@@ -314,11 +317,13 @@ mod tests {
             f.stale,
             vec![
                 StaleRead {
+                    read: 1,
                     at: t(60),
                     versions: 1,
                     behind: SimDuration::from_millis(10)
                 },
                 StaleRead {
+                    read: 2,
                     at: t(60),
                     versions: 2,
                     behind: SimDuration::from_millis(30)

@@ -14,6 +14,7 @@ pub mod replica;
 pub mod report;
 pub mod saga;
 pub mod twopc;
+pub mod workload;
 
 use sim_core::{Distribution, SimDuration, SimRng};
 
@@ -141,6 +142,9 @@ pub struct StoreConfig {
     pub lease: Option<Lease>,
     /// The most operations recorded for the anomaly checker.
     pub history: u32,
+    /// Callers' own workloads (a client's, a plan step's); the others use the store's
+    /// `keys`, `popularity` and `writes`.
+    pub workloads: Vec<workload::Workload>,
 }
 
 impl StoreConfig {

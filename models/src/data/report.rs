@@ -74,6 +74,8 @@ pub struct StoreReport {
     /// The most sibling values any key held on a replica.
     pub siblings_max: u32,
     pub series: Vec<AnomalyWindow>,
+    /// Per caller with a workload of its own, in the store's order (empty without any).
+    pub workloads: Vec<super::workload::WorkloadReport>,
 }
 
 impl StoreReport {

@@ -104,6 +104,8 @@ pub(super) struct Call {
     /// none is left.
     pub(super) jobs: u32,
     pub(super) finished: bool,
+    /// The store operation drawn from the caller's own workload, which every attempt carries.
+    pub(super) operation: Option<crate::data::workload::Operation>,
 }
 
 impl World {
@@ -135,6 +137,7 @@ impl World {
         let deadline = own.min(inherited_deadline);
         let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
+        let operation = self.edges[edge_id].workload.as_mut().map(|w| w.draw());
         if let Owner::Job(job) = owner
             && self.jobs[job].attempt == NO_ATTEMPT
         {
@@ -174,6 +177,7 @@ impl World {
             key: Key::Unseen,
             jobs: 0,
             finished: false,
+            operation,
         });
         if TRACE {
             match owner {

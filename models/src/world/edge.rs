@@ -44,6 +44,8 @@ pub(super) struct Edge {
     pub(super) plain: bool,
     /// A plain call, a publish to a broker's queue, or a consumer's local processing.
     pub(super) role: EdgeRole,
+    /// The caller's own workload on the store it calls: each call draws its operation here.
+    pub(super) workload: Option<Box<crate::data::workload::Draws>>,
 }
 
 /// Whether every call over an edge with `policy` is one attempt sent at once whose outcome is

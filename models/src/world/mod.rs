@@ -69,6 +69,8 @@ mod store_lead;
 mod store_msgs;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_store;
 mod tracing;
 mod transit;
 mod twopc;

@@ -20,6 +20,7 @@ use super::*;
 use crate::data::check::{ReadRec, WriteRec};
 use crate::data::replica::{self, Entry, Log, Version};
 use crate::data::report::{Divergence, LeaderSpan, StoreReplicaReport};
+use crate::data::workload::WorkloadReport;
 use crate::data::{KeyPicker, ReadFrom, Replication, Resolve, StoreConfig};
 
 /// One operation at its coordinator.
@@ -34,6 +35,8 @@ pub(super) struct StoreOp {
     pub(super) invoked: SimTime,
     /// The session that sent it: its client, or a read-modify-write client's user.
     pub(super) session: Option<u32>,
+    /// The caller's workload it came from ([`NO_WORKLOAD`]: the store's own draw).
+    pub(super) workload: u32,
     /// Replies needed, and received.
     pub(super) needed: u32,
     pub(super) got: u32,
@@ -112,6 +115,9 @@ pub(super) struct Envelope {
     pub(super) body: Body,
 }
 
+/// An operation the store drew itself, from no caller's workload.
+pub(super) const NO_WORKLOAD: u32 = u32::MAX;
+
 /// A store's running state.
 pub(super) struct StoreState {
     pub(super) cfg: StoreConfig,
@@ -166,6 +172,13 @@ pub(super) struct StoreState {
     /// reads forwarded to the leader because the replica reached was behind them.
     pub(super) tokens: BTreeMap<u32, (u64, u64)>,
     pub(super) session_forwards: u64,
+    /// Per caller's workload, its operations; and per recorded read, its workload (kept
+    /// only when the store has workloads).
+    pub(super) by_workload: Vec<WorkloadReport>,
+    pub(super) read_workloads: Vec<u32>,
+    /// Each operation begun: its call's serial, key and kind (for the tests of retries).
+    #[cfg(test)]
+    pub(super) begun: Vec<(CallSerial, u32, bool)>,
 }
 
 impl StoreState {
@@ -245,6 +258,14 @@ impl StoreState {
             siblings_max: 0,
             tokens: BTreeMap::new(),
             session_forwards: 0,
+            by_workload: cfg
+                .workloads
+                .iter()
+                .map(|_| WorkloadReport::default())
+                .collect(),
+            read_workloads: Vec::new(),
+            #[cfg(test)]
+            begun: Vec::new(),
             cfg: cfg.clone(),
         }
     }
@@ -257,6 +278,7 @@ impl StoreState {
         logs * size_of::<Entry>()
             + self.writes.capacity() * size_of::<WriteRec>()
             + self.reads.capacity() * (size_of::<ReadRec>() + size_of::<u32>())
+            + self.read_workloads.capacity() * size_of::<u32>()
             + self.discards.capacity() * size_of::<(u32, u32)>()
             + self.ops.capacity() * size_of::<StoreOp>()
             + self.msgs.capacity() * size_of::<Option<Envelope>>()
@@ -406,9 +428,21 @@ impl World {
             // A job's call, or a broker's delivery: no client session to hold it to.
             Owner::Job(_) | Owner::Delivery { .. } | Owner::Decision { .. } => None,
         };
+        let operation = self.calls[self.jobs[job].call].operation;
         let state = &mut self.stores[st];
-        let key = state.picker.pick(&mut state.key_rng);
-        let is_write = state.key_rng.chance(state.cfg.writes);
+        // Drawn at the origin when the caller has a workload of its own (every attempt of the
+        // call carries it); otherwise here, per attempt, from the store's stream.
+        let (key, is_write, workload) = match operation {
+            Some(op) => (op.key, op.write, op.workload),
+            None => {
+                let key = state.picker.pick(&mut state.key_rng);
+                (key, state.key_rng.chance(state.cfg.writes), NO_WORKLOAD)
+            }
+        };
+        #[cfg(test)]
+        state
+            .begun
+            .push((self.calls[self.jobs[job].call].serial, key, is_write));
         let write = is_write.then(|| {
             let id = state.next_write;
             state.next_write += 1;
@@ -435,6 +469,7 @@ impl World {
             write,
             invoked: now,
             session,
+            workload,
             needed: 0,
             got: 0,
             leader: coordinator,
@@ -700,13 +735,14 @@ impl World {
         if let Some(t) = op.timer.take() {
             s.cancel(t);
         }
-        let (job, coordinator, key, write, invoked, session) = (
+        let (job, coordinator, key, write, invoked, session, workload) = (
             op.job,
             op.coordinator,
             op.key,
             op.write,
             op.invoked,
             op.session,
+            op.workload,
         );
         let saw: Vec<u32> = if state.cfg.replication.leaderless() {
             op.versions.iter().map(|v| v.write).collect()
@@ -729,11 +765,22 @@ impl World {
         state.free_ops.push(op_id);
         state.waiting.retain(|_, &mut (o, _)| o != op_id);
         let rep = &mut state.per_replica[coordinator as usize];
-        match (write, ok) {
-            (Some(_), true) => rep.writes_ok += 1,
-            (Some(_), false) => rep.writes_failed += 1,
-            (None, true) => rep.reads_ok += 1,
-            (None, false) => rep.reads_failed += 1,
+        let counts = [
+            &mut rep.writes_ok,
+            &mut rep.writes_failed,
+            &mut rep.reads_ok,
+            &mut rep.reads_failed,
+        ];
+        let which = usize::from(write.is_none()) * 2 + usize::from(!ok);
+        *counts[which] += 1;
+        if let Some(w) = state.by_workload.get_mut(workload as usize) {
+            let counts = [
+                &mut w.writes_ok,
+                &mut w.writes_failed,
+                &mut w.reads_ok,
+                &mut w.reads_failed,
+            ];
+            *counts[which] += 1;
         }
         match write {
             Some(id) if ok => {
@@ -745,6 +792,9 @@ impl World {
             None if ok => {
                 let recorded = saw.iter().all(|&w| (w as usize) < state.writes.len());
                 if state.room() && recorded {
+                    if !state.by_workload.is_empty() {
+                        state.read_workloads.push(workload);
+                    }
                     state.reads.push(ReadRec {
                         key,
                         invoked,

@@ -324,6 +324,13 @@ impl World {
             for &t in &found.overwritten {
                 series[bin(t)].overwritten += 1;
             }
+            let mut workloads = state.by_workload.clone();
+            for r in &found.stale {
+                let w = state.read_workloads.get(r.read as usize);
+                if let Some(w) = w.and_then(|&w| workloads.get_mut(w as usize)) {
+                    w.stale_reads += 1;
+                }
+            }
             let stale = found.stale.len() as u64;
             let mean = |sum: u128| {
                 if stale == 0 {
@@ -371,6 +378,7 @@ impl World {
                 divergence: state.divergence.clone(),
                 siblings_max: state.siblings_max,
                 series,
+                workloads,
             });
         }
         out

@@ -111,11 +111,71 @@ impl World {
         world.install_probes(config);
         world.install_rollouts(config, &w.streams);
         world.install_functions(config, &w.streams);
+        world.install_workloads(config, &w.streams);
         if world.acts_mid_run(config) {
             world.record_every_sample();
         }
         world.mark_plain_edges();
         world
+    }
+
+    /// Gives the edges of each caller with a workload of its own its draws, on a stream per
+    /// edge named after the caller, so that no other stream shifts.
+    fn install_workloads(&mut self, config: &WorldConfig, streams: &RngStreams) {
+        use crate::data::workload::{Draws, Origin};
+        for (st, store) in config.stores.iter().enumerate() {
+            for (index, w) in (0u32..).zip(&store.workloads) {
+                self.stores[st].by_workload[index as usize].origin = match w.origin {
+                    Origin::Client(c) => format!("client {}", config.clients[c].name),
+                    Origin::Call {
+                        service,
+                        endpoint,
+                        index,
+                    } => {
+                        let svc = &config.services[service];
+                        match endpoint {
+                            0 => format!("{} calls[{index}]", svc.name),
+                            e => {
+                                let ep = &svc.endpoints[e as usize - 1].name;
+                                format!("{}/{ep} calls[{index}]", svc.name)
+                            }
+                        }
+                    }
+                };
+                let edges: Vec<(EdgeId, Vec<String>)> = match w.origin {
+                    Origin::Client(c) => self.clients[c]
+                        .kinds
+                        .iter()
+                        .enumerate()
+                        .map(|(k, kind)| {
+                            let name = config.clients[c].name.clone();
+                            (kind.edge, vec!["client".into(), name, k.to_string()])
+                        })
+                        .collect(),
+                    Origin::Call {
+                        service,
+                        endpoint,
+                        index,
+                    } => self.services[service]
+                        .replicas
+                        .iter()
+                        .enumerate()
+                        .map(|(r, replica)| {
+                            let edge = replica.call_edges[endpoint as usize][index as usize];
+                            let name = config.services[service].name.clone();
+                            let key = [endpoint.to_string(), index.to_string(), r.to_string()];
+                            (edge, [vec!["service".into(), name], key.to_vec()].concat())
+                        })
+                        .collect(),
+                };
+                for (edge, key) in edges {
+                    let mut key: Vec<&str> = key.iter().map(String::as_str).collect();
+                    key.insert(0, "workload");
+                    let rng = streams.stream(&key);
+                    self.edges[edge].workload = Some(Box::new(Draws::new(w, index, rng)));
+                }
+            }
+        }
     }
 
     /// A service's statistics record every attempt sent to it; an edge's record every attempt
@@ -274,6 +334,7 @@ impl Wiring<'_> {
             calls_mirror_attempts: false,
             plain: false,
             role: EdgeRole::Call,
+            workload: None,
         }
     }
 

@@ -5,8 +5,10 @@ use models::config::{self as mc, CallConfig, ServiceId};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::locate::quoted;
+use super::store::PendingWorkload;
 use super::{Checker, Known};
 use crate::spec;
+use models::data::workload::Origin;
 
 /// Builds the plans of one service: numbers its parallel steps (across all its plans) and
 /// records its calls as edges of the call graph.
@@ -22,6 +24,8 @@ pub(super) struct Plans<'a, 's> {
     choosing: bool,
     /// Edge weight: the call is always made (not optional, not one of several choices).
     graph: &'a mut DiGraph<(), bool>,
+    /// The endpoint whose plan is being built (0: the service's own).
+    endpoint: u16,
 }
 
 impl<'a, 's> Plans<'a, 's> {
@@ -38,19 +42,30 @@ impl<'a, 's> Plans<'a, 's> {
             group_id: 0,
             choosing: false,
             graph,
+            endpoint: 0,
         }
     }
 
-    /// The calls of the plan `list`, written at `services[i].{prefix}calls`.
+    /// The calls of the plan `list` of `endpoint`, written at `services[i].{prefix}calls`.
     pub(super) fn plan(
         &mut self,
         c: &mut Checker,
         list: &[spec::Call],
         prefix: &str,
+        endpoint: u16,
     ) -> Vec<CallConfig> {
+        self.endpoint = endpoint;
         let mut calls = Vec::new();
         for (k, call) in list.iter().enumerate() {
             let field = format!("services[{}].{prefix}calls[{k}]", self.service);
+            if call.workload.is_some() && (!call.one_of.is_empty() || !call.parallel.is_empty()) {
+                c.report(
+                    &[self.q, "workload"],
+                    format!("{field}.workload"),
+                    "a workload belongs to one call to a store, not to a parallel or routing step"
+                        .into(),
+                );
+            }
             if !call.one_of.is_empty() {
                 self.one_of(c, &field, call, &mut calls);
                 continue;
@@ -71,7 +86,7 @@ impl<'a, 's> Plans<'a, 's> {
                         "join belongs to a parallel step: (parallel: [...], join: All)".into(),
                     );
                 }
-                if let Some(made) = self.one_call(c, &field, call, None) {
+                if let Some(made) = self.one_call(c, &field, call, None, calls.len()) {
                     calls.push(made);
                 }
                 continue;
@@ -126,7 +141,7 @@ impl<'a, 's> Plans<'a, 's> {
                 );
                 continue;
             }
-            if let Some(made) = self.one_call(c, &mfield, member, Some(group)) {
+            if let Some(made) = self.one_call(c, &mfield, member, Some(group), calls.len()) {
                 calls.push(made);
             }
         }
@@ -184,7 +199,7 @@ impl<'a, 's> Plans<'a, 's> {
                 );
             }
             self.choosing = choices > 1;
-            let made = self.one_call(c, &mfield, member, Some(group));
+            let made = self.one_call(c, &mfield, member, Some(group), calls.len());
             self.choosing = false;
             if let Some(mut made) = made {
                 made.probability = weight;
@@ -193,16 +208,25 @@ impl<'a, 's> Plans<'a, 's> {
         }
     }
 
-    /// One call of a plan, resolved and with its policy, and its edge in the call graph.
+    /// One call of a plan, resolved and with its policy, and its edge in the call graph;
+    /// `index` is its place in the flattened plan.
     fn one_call(
         &mut self,
         c: &mut Checker,
         field: &str,
         call: &spec::Call,
         group: Option<mc::Group>,
+        index: usize,
     ) -> Option<CallConfig> {
         let q = self.q;
         if let Some(queue) = &call.publish {
+            if call.workload.is_some() {
+                c.report(
+                    &[q, "workload"],
+                    format!("{field}.workload"),
+                    "a workload belongs to a call to a store, not to a publish step".into(),
+                );
+            }
             return self.publish(c, field, call, queue, group);
         }
         if call.after_write.is_some() || call.write_time.is_some() {
@@ -252,6 +276,23 @@ impl<'a, 's> Plans<'a, 's> {
             }),
         };
         self.edge(to, probability >= 1.0 && !self.choosing);
+        if let Some(w) = &call.workload {
+            c.workloads.push(PendingWorkload {
+                origin: Origin::Call {
+                    service: self.service,
+                    endpoint: self.endpoint,
+                    index: index as u32,
+                },
+                to,
+                workload: w.clone(),
+                anchors: [&anchors[..], &["workload"]]
+                    .concat()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                field: format!("{field}.workload"),
+            });
+        }
         Some(CallConfig {
             to,
             endpoint,

@@ -8,8 +8,10 @@ use sim_core::SimTime;
 
 use super::calls::endpoint_index;
 use super::locate::{named, quoted};
+use super::store::PendingWorkload;
 use super::{Checker, Known};
 use crate::spec;
+use models::data::workload::Origin;
 
 /// Every client, and the clients' ids by name.
 pub(super) fn clients<'s>(
@@ -52,6 +54,15 @@ fn client(c: &mut Checker, known: &Known, i: usize, cl: &spec::Client) -> Option
             0
         }),
     };
+    if let (Some(w), Some(to)) = (&cl.workload, to) {
+        c.workloads.push(PendingWorkload {
+            origin: Origin::Client(i),
+            to,
+            workload: w.clone(),
+            anchors: vec![q.clone(), "workload".into()],
+            field: format!("{field}.workload"),
+        });
+    }
     let requests = requests(c, known, &q, &field, cl, to);
     let profile = profile(c, &q, &field, cl);
     Some(ClientConfig {

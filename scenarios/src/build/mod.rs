@@ -74,6 +74,7 @@ fn build_checked(
         diagnostics: Vec::new(),
         warnings: Vec::new(),
         custom_allowed,
+        workloads: Vec::new(),
     };
     let window = settings(&mut c, scenario);
     let (desugared, sagas) = saga::desugar(&mut c, scenario);
@@ -228,6 +229,9 @@ struct Checker<'a> {
     warnings: Vec<Diagnostic>,
     /// `kind: Custom(..)` is accepted (the library, which has a registry of behaviours).
     custom_allowed: bool,
+    /// Workloads written on calls and clients, checked against their stores by
+    /// `store::stores` once every store is known.
+    workloads: Vec<store::PendingWorkload>,
 }
 
 impl Checker<'_> {

@@ -73,7 +73,7 @@ fn service(
     }
     let service_time = c.dist(&[&q, "service_time"], at("service_time"), &s.service_time);
     let mut plans = Plans::new(known, i, &q, graph);
-    let calls = plans.plan(c, &s.calls, "");
+    let calls = plans.plan(c, &s.calls, "", 0);
     let endpoints = endpoints(c, &mut plans, &q, i, s);
     let objective = c.objective(&[&q], &format!("services[{i}]"), s.objective.as_ref());
     let replicas = topology::placement(c, &known.topology, &q, &at("placement"), s);
@@ -137,7 +137,7 @@ fn endpoints(
     let at = |field: &str| format!("services[{i}].{field}");
     let mut endpoints = Vec::new();
     for (e, ep) in s.endpoints.iter().enumerate() {
-        let calls = plans.plan(c, &ep.calls, &format!("endpoints[{e}]."));
+        let calls = plans.plan(c, &ep.calls, &format!("endpoints[{e}]."), e as u16 + 1);
         if !(0.0..=1.0).contains(&ep.error_rate) {
             c.report(
                 &[q, &named(&ep.name), "error_rate"],

@@ -1,6 +1,8 @@
 //! Checks the `stores` section and builds each store, marking its service a store.
 
+use models::config::ServiceId;
 use models::config::{ServiceConfig, ServiceKind};
+use models::data::workload::{self as wl, Origin};
 use models::data::{self as md, StoreConfig};
 use sim_core::{Distribution, SimDuration};
 
@@ -14,6 +16,17 @@ pub(super) const MAX_KEYS: u32 = 1_000_000;
 pub(super) const MAX_HISTORY: u32 = 2_000_000;
 /// The most keys times replicas: each replica holds a slot per key.
 pub(super) const MAX_SLOTS: u64 = 2_000_000;
+
+/// A workload written on a call or a client, waiting for its store to be known.
+pub(super) struct PendingWorkload {
+    pub(super) origin: Origin,
+    /// The service called.
+    pub(super) to: ServiceId,
+    pub(super) workload: spec::Workload,
+    /// Where it is written: the anchors leading to `workload`, and its field path.
+    pub(super) anchors: Vec<String>,
+    pub(super) field: String,
+}
 
 pub(super) fn stores(
     c: &mut Checker,
@@ -219,7 +232,123 @@ pub(super) fn stores(
             promotion_delay,
             lease,
             history,
+            workloads: Vec::new(),
         });
     }
+    for p in std::mem::take(&mut c.workloads) {
+        let found = (known.scenario.stores.iter())
+            .find(|st| known.services.get(st.service.as_str()) == Some(&p.to));
+        let at: Vec<&str> = p.anchors.iter().map(String::as_str).collect();
+        let Some(st) = found else {
+            c.report(
+                &at,
+                p.field,
+                format!(
+                    "service \"{}\" is not a store: a workload belongs to a call or a client \
+                     of a service in `stores`",
+                    known.spec(p.to).name
+                ),
+            );
+            continue;
+        };
+        let workload = workload(c, st, &at, &p);
+        if let Some(store) = out.iter_mut().find(|s| s.service == p.to.0 as usize) {
+            store.workloads.push(workload);
+        }
+    }
     out
+}
+
+/// A caller's workload checked against its store's key space; what it leaves out is the
+/// store's.
+fn workload(c: &mut Checker, st: &spec::Store, at: &[&str], p: &PendingWorkload) -> wl::Workload {
+    let w = &p.workload;
+    let field = &p.field;
+    let with = |name: &'static str| [at, &[name]].concat();
+    let writes = w.writes.unwrap_or(st.writes);
+    if !(0.0..=1.0).contains(&writes) {
+        c.report(
+            &with("writes"),
+            format!("{field}.writes"),
+            format!("{writes} is not a share; expected a number from 0 to 1"),
+        );
+    }
+    let popularity = match w.popularity.unwrap_or(st.popularity) {
+        spec::Popularity::Uniform => md::Popularity::Uniform,
+        spec::Popularity::Zipf(s) => {
+            if !(s.is_finite() && s > 0.0 && s <= 10.0) {
+                c.report(
+                    &with("Zipf"),
+                    format!("{field}.popularity"),
+                    format!("Zipf({s}): expected an exponent above 0 and at most 10"),
+                );
+            }
+            md::Popularity::Zipf { s }
+        }
+    };
+    let space = st.keys;
+    let keys = match &w.keys {
+        None => wl::Keys::Range {
+            from: 0,
+            count: space.max(1),
+        },
+        Some(spec::Keys::Range { from, count }) => {
+            let end = u64::from(*from) + u64::from(*count);
+            if *count == 0 || end > u64::from(space) {
+                c.report(
+                    &with("Range"),
+                    format!("{field}.keys"),
+                    format!(
+                        "keys {from} to {end} (exclusive) are not within store \"{}\"'s {space} \
+                         keys (0 to {}); expected a count of at least 1 ending by {space}",
+                        st.service,
+                        space.saturating_sub(1)
+                    ),
+                );
+            }
+            wl::Keys::Range {
+                from: (*from).min(space.saturating_sub(1)),
+                count: (*count).clamp(1, space.saturating_sub(*from).max(1)),
+            }
+        }
+        Some(spec::Keys::Set(list)) => {
+            let mut seen = std::collections::BTreeSet::new();
+            let outside: Vec<u32> = list.iter().copied().filter(|&k| k >= space).collect();
+            let twice: Vec<u32> = list.iter().copied().filter(|&k| !seen.insert(k)).collect();
+            if list.is_empty() {
+                c.report(
+                    &with("Set"),
+                    format!("{field}.keys"),
+                    "an empty set of keys; expected at least one".into(),
+                );
+            } else if let Some(k) = outside.first() {
+                c.report(
+                    &with("Set"),
+                    format!("{field}.keys"),
+                    format!(
+                        "key {k} is not within store \"{}\"'s {space} keys; expected 0 to {}",
+                        st.service,
+                        space.saturating_sub(1)
+                    ),
+                );
+            } else if let Some(k) = twice.first() {
+                c.report(
+                    &with("Set"),
+                    format!("{field}.keys"),
+                    format!("key {k} is listed twice; expected distinct keys"),
+                );
+            }
+            wl::Keys::Set(if list.is_empty() {
+                vec![0]
+            } else {
+                list.clone()
+            })
+        }
+    };
+    wl::Workload {
+        origin: p.origin,
+        keys,
+        popularity,
+        writes: writes.clamp(0.0, 1.0),
+    }
 }

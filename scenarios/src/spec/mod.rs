@@ -28,7 +28,9 @@ pub use service::{
     Clock, Endpoint, HealthCheck, Join, Jump, Lb, Objective, Outlier, Place, Placement, Region,
     Service, ServiceKind, SpreadLevel, Topology, Zone,
 };
-pub use store::{Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store};
+pub use store::{
+    Keys, Lease, Popularity, ReadFrom, Replication, Resolve, Session, Store, Workload,
+};
 pub use tune::Tune;
 pub use twopc::TwoPhase;
 pub use waiting::{Abandonment, DeadlineSent, Patience, QueueSize, WhenFull};
@@ -251,6 +253,9 @@ pub struct Call {
     /// For `after_write`: how long the write takes to be acknowledged (default 1 ms).
     #[serde(default)]
     pub write_time: Option<Duration>,
+    /// For a call to a store: this step's own keys, popularity and writes.
+    #[serde(default)]
+    pub workload: Option<store::Workload>,
     policy_fields: (),
 }
 }
@@ -535,6 +540,9 @@ pub struct Client {
     #[serde(default)]
     pub profile: Vec<Load>,
     pub arrivals: Arrivals,
+    /// For a client of a store: its own keys, popularity and writes.
+    #[serde(default)]
+    pub workload: Option<store::Workload>,
     policy_fields: (),
     #[serde(default)]
     pub objective: Option<Objective>,

@@ -113,3 +113,27 @@ pub struct Lease {
     #[serde(default)]
     pub fencing: bool,
 }
+
+/// A caller's own workload on a store: `(keys: Range(from: 0, count: 10), popularity:
+/// Zipf(1.2), writes: 1.0)`. A field left out takes the store's (its whole key space, its
+/// popularity, its writes).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    #[serde(default)]
+    pub keys: Option<Keys>,
+    #[serde(default)]
+    pub popularity: Option<Popularity>,
+    #[serde(default)]
+    pub writes: Option<f64>,
+}
+
+/// The keys of a workload, in rank order (the first is the most popular under Zipf).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Keys {
+    /// `count` consecutive keys from `from`.
+    Range { from: u32, count: u32 },
+    /// These distinct keys.
+    Set(Vec<u32>),
+}

@@ -183,6 +183,28 @@ fn redeliveries_follow_the_probability_that_processing_outlasts_the_timeout() {
     );
 }
 
+/// The same for a log-normal processing time whose median is the visibility timeout: by the
+/// definition of the median, P(S > v) = 1/2 of the receives are followed by a redelivery
+/// (LogNormal(median 10 ms, p99 40 ms), v = 10 ms; about 24,000 receives a seed).
+#[test]
+fn redeliveries_follow_a_log_normal_processing_time_too() {
+    let consumer = r#"Service(name: "worker", workers: 80,
+                service_time: LogNormal(median: "10ms", p99: "40ms"),
+                consume: (queue: "orders", concurrency: 80))"#;
+    let source = design(
+        100.0,
+        consumer,
+        r#"(name: "orders", visibility_timeout: "10ms")"#,
+        "120s",
+    );
+    let share = |r: &RunResult| {
+        let q = queue(r, "orders");
+        assert!(q.duplicates > 0 && q.conserved());
+        q.redelivered as f64 / q.received as f64
+    };
+    agrees("P(S > median)", over_ten_seeds(&source, share), 0.5, 0.05);
+}
+
 /// Designs without faults, poison or a short timeout lose and duplicate nothing: every
 /// message published is acked, processed once, or still in the queue at the end.
 #[test]

@@ -199,6 +199,26 @@ fn every_format_shows_the_topics_only_when_there_are_some() {
         json["topics"]["orders"]["groups"]["billing"]["conserved"],
         true
     );
+    // The rates are the counts over the simulated time (180 s), to their three decimals.
+    let billing = &json["topics"]["orders"]["groups"]["billing"];
+    let seconds = r.outcome.now.as_secs_f64();
+    let published = billing["published"].as_f64().expect("a count");
+    let rate = billing["publish_rate_per_s"].as_f64().expect("a rate");
+    assert!(
+        (rate * seconds - published).abs() < seconds * 0.001,
+        "{rate} x {seconds}"
+    );
+    let fetched: u64 = r.topics[0].groups[0]
+        .series
+        .windows
+        .iter()
+        .map(|w| w.received)
+        .sum();
+    let delivery = billing["delivery_rate_per_s"].as_f64().expect("a rate");
+    assert!(
+        fetched as f64 >= published
+            && (delivery * seconds - fetched as f64).abs() < seconds * 0.001
+    );
     let plain = library("queue-poison", 1);
     assert!(!reports::csv::csv(&plain).contains(",topic,"));
     assert!(reports::json(&plain).get("topics").is_none());

@@ -11,8 +11,10 @@ use sim_core::{SimDuration, SimTime};
 
 mod blame;
 mod episodes;
+mod queues;
 use blame::{Claim, Reach};
 pub use episodes::Episode;
+pub use queues::group_name;
 
 /// Health is judged on at least this many finished requests: consecutive windows with fewer
 /// are pooled with the following ones until they reach it, so one stray failure in a quiet
@@ -29,6 +31,10 @@ pub enum EntityKind {
     Service,
     Client,
     Edge,
+    /// A broker's queue, judged on its backlog (`analysis/queues.rs`).
+    Queue,
+    /// A topic's consumer group (`topic/group`), judged on its lag.
+    ConsumerGroup,
 }
 
 impl EntityKind {
@@ -37,6 +43,8 @@ impl EntityKind {
             EntityKind::Service => "service",
             EntityKind::Client => "client",
             EntityKind::Edge => "edge",
+            EntityKind::Queue => "queue",
+            EntityKind::ConsumerGroup => "consumer_group",
         }
     }
 }
@@ -48,6 +56,8 @@ pub enum Symptom {
     Failures { cause: FailureCause },
     /// p99 latency above the objective.
     Latency,
+    /// A queue's or a consumer group's backlog above its objective: consumers falling behind.
+    Backlog,
 }
 
 impl Symptom {
@@ -89,6 +99,7 @@ impl Symptom {
                 cause: FailureCause::Unavailable,
             } => "refused connections",
             Symptom::Latency => "high latency",
+            Symptom::Backlog => "backlog",
         }
     }
 }
@@ -102,8 +113,10 @@ pub struct Interval {
     pub symptom: Symptom,
     /// The lowest availability of a judged window in the interval.
     pub availability_min: f64,
-    /// The highest window p99 in the interval.
+    /// The highest window p99 in the interval (a queue's: end to end).
     pub latency_p99_max: SimDuration,
+    /// A queue's or group's largest backlog in the interval; 0 for other entities.
+    pub backlog_max: u64,
     /// Whether the interval lasts until the end of the run.
     pub open_at_end: bool,
 }
@@ -120,6 +133,9 @@ pub struct EntityHealth {
     pub latency_p99_objective: Option<SimDuration>,
     /// Whether the latency objective came from the scenario (true) or was derived.
     pub latency_objective_set: bool,
+    /// A queue's or group's backlog objective in messages (`analysis/queues.rs`); `None` for
+    /// other entities and for a queue that cannot be judged (no consumer, no baseline).
+    pub backlog_objective: Option<u64>,
     pub unhealthy: Vec<Interval>,
 }
 
@@ -196,11 +212,12 @@ pub struct Analysis {
     pub window: SimDuration,
     /// The end of the baseline period: the first fault's start, or the end of the run.
     pub baseline_end: SimTime,
-    /// Services (file order), then clients, then edges.
+    /// Services (file order), then clients, then edges, then queues and consumer groups.
     pub entities: Vec<EntityHealth>,
     /// One per scripted fault, in start order (file order for faults that start together).
     pub faults: Vec<FaultImpact>,
-    /// Services and clients unhealthy at some time after a fault started.
+    /// Services, clients, queues and consumer groups unhealthy at some time after a fault
+    /// started.
     pub blast_radius: Vec<String>,
 }
 
@@ -319,7 +336,7 @@ impl<'a> Analyser<'a> {
 
     fn run(self) -> Analysis {
         let series = self.series();
-        let entities: Vec<EntityHealth> = series
+        let mut entities: Vec<EntityHealth> = series
             .iter()
             .map(|s| EntityHealth {
                 kind: s.kind,
@@ -327,9 +344,11 @@ impl<'a> Analyser<'a> {
                 availability_objective: s.availability_objective,
                 latency_p99_objective: s.latency_p99_objective,
                 latency_objective_set: s.latency_objective_set,
+                backlog_objective: None,
                 unhealthy: self.intervals(s),
             })
             .collect();
+        entities.extend(queues::entities(self.result, self.baseline_end));
         let mut order: Vec<usize> = (0..self.result.faults.len()).collect();
         order.sort_by_key(|&i| (self.result.faults[i].from, i));
         let reach: Vec<Reach> = self.result.faults.iter().map(|f| self.reach(f)).collect();
@@ -587,6 +606,7 @@ fn intervals(window: SimDuration, end: SimTime, series: &Series) -> Vec<Interval
                     symptom,
                     availability_min: 1.0,
                     latency_p99_max: SimDuration::ZERO,
+                    backlog_max: 0,
                     open_at_end: false,
                 });
                 iv.to = stop;

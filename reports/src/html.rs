@@ -234,6 +234,7 @@ fn symptom_colour(symptom: Symptom) -> RGBColor {
                 | FailureCause::Unavailable,
         } => RGBColor(0x9e, 0x9a, 0xc8),
         Symptom::Latency => RGBColor(0x31, 0x82, 0xbd),
+        Symptom::Backlog => RGBColor(0x31, 0xa3, 0x54),
     }
 }
 
@@ -459,9 +460,18 @@ fn what_happened(out: &mut String, analysis: &Analysis) {
         .count();
     let _ = writeln!(
         out,
-        "<p><strong>Blast radius</strong> ({} of {} services and clients): {}</p>",
+        "<p><strong>Blast radius</strong> ({} of {} services and clients{}): {}</p>",
         analysis.blast_radius.len(),
         total,
+        if analysis
+            .entities
+            .iter()
+            .any(|e| matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup))
+        {
+            ", queues and consumer groups"
+        } else {
+            ""
+        },
         blast_radius(analysis, &esc)
     );
 }
@@ -926,6 +936,33 @@ fn explanations(out: &mut String, page: &Page) {
          </thead>\n<tbody>\n",
     );
     for e in &a.entities {
+        if matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup) {
+            let (objective, source) = match e.backlog_objective {
+                Some(n) => (
+                    format!("backlog ≤ {n}"),
+                    format!(
+                        "messages arriving in {}× the median end-to-end p99, at the rate before {}",
+                        crate::analysis::DEFAULT_P99_FACTOR,
+                        seconds(a.baseline_end.as_nanos())
+                    ),
+                ),
+                None => (
+                    "-".to_owned(),
+                    "none: no consumer, or too few messages before the first fault".to_owned(),
+                ),
+            };
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">-</td><td class=\"num\">{}</td>\
+                 <td>{}</td><td class=\"num\">{}</td></tr>",
+                escape(&e.name),
+                e.kind.as_str(),
+                escape(&objective),
+                escape(&source),
+                e.unhealthy.len()
+            );
+            continue;
+        }
         let (p99, source) = match e.latency_p99_objective {
             Some(d) if e.latency_objective_set => (ms_cell(1, d.as_nanos()), "scenario".to_owned()),
             Some(d) => (

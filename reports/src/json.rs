@@ -94,14 +94,27 @@ pub fn json_with(result: &RunResult, analysis: &Analysis) -> Value {
     doc.insert("edges".into(), Value::Array(edges));
 
     let mut health = Map::new();
-    for kind in [EntityKind::Service, EntityKind::Client, EntityKind::Edge] {
+    for kind in [
+        EntityKind::Service,
+        EntityKind::Client,
+        EntityKind::Edge,
+        EntityKind::Queue,
+        EntityKind::ConsumerGroup,
+    ] {
         let entities: Map<String, Value> = analysis
             .entities
             .iter()
             .filter(|e| e.kind == kind)
             .map(|e| (e.name.clone(), health_json(e)))
             .collect();
-        health.insert(format!("{}s", kind.as_str()), Value::Object(entities));
+        // Queues and groups appear only in runs that have them.
+        let always = matches!(
+            kind,
+            EntityKind::Service | EntityKind::Client | EntityKind::Edge
+        );
+        if always || !entities.is_empty() {
+            health.insert(format!("{}s", kind.as_str()), Value::Object(entities));
+        }
     }
     doc.insert("health".into(), Value::Object(health));
     let faults: Vec<Value> = analysis.faults.iter().map(fault_json).collect();
@@ -165,6 +178,9 @@ fn duration_s(d: Option<SimDuration>) -> Value {
 }
 
 fn health_json(e: &EntityHealth) -> Value {
+    if matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup) {
+        return backlog_health_json(e);
+    }
     let mut m = Map::new();
     m.insert(
         "availability_objective".into(),
@@ -195,6 +211,31 @@ fn health_json(e: &EntityHealth) -> Value {
                 float(iv.availability_min, RATIO_DECIMALS),
             );
             i.insert("latency_ms_p99_max".into(), ms(iv.latency_p99_max));
+            i.insert("open_at_end".into(), Value::from(iv.open_at_end));
+            Value::Object(i)
+        })
+        .collect();
+    m.insert("unhealthy".into(), Value::Array(intervals));
+    Value::Object(m)
+}
+
+/// A queue's or consumer group's objective and degraded intervals.
+fn backlog_health_json(e: &EntityHealth) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "backlog_objective".into(),
+        e.backlog_objective.map_or(Value::Null, Value::from),
+    );
+    let intervals: Vec<Value> = e
+        .unhealthy
+        .iter()
+        .map(|iv| {
+            let mut i = Map::new();
+            i.insert("from_s".into(), seconds(iv.from));
+            i.insert("to_s".into(), seconds(iv.to));
+            i.insert("symptom".into(), Value::from(iv.symptom.phrase()));
+            i.insert("backlog_max".into(), Value::from(iv.backlog_max));
+            i.insert("end_to_end_ms_p99_max".into(), ms(iv.latency_p99_max));
             i.insert("open_at_end".into(), Value::from(iv.open_at_end));
             Value::Object(i)
         })

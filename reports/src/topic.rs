@@ -43,12 +43,18 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
     let topics: Map<String, Value> = result
         .topics
         .iter()
-        .map(|t| (t.name.clone(), topic_json(t)))
+        .map(|t| {
+            (
+                t.name.clone(),
+                topic_json(t, result.outcome.now.as_secs_f64()),
+            )
+        })
         .collect();
     Some(Value::Object(topics))
 }
 
-fn topic_json(t: &TopicReport) -> Value {
+/// A topic's object; `seconds` is the simulated time the rates are taken over.
+fn topic_json(t: &TopicReport, seconds: f64) -> Value {
     let mut m = Map::new();
     m.insert("broker".into(), Value::from(t.broker.as_str()));
     m.insert("partitions".into(), Value::from(t.partitions));
@@ -60,14 +66,28 @@ fn topic_json(t: &TopicReport) -> Value {
     let groups: Map<String, Value> = t
         .groups
         .iter()
-        .map(|g| (g.name.clone(), group_json(g)))
+        .map(|g| (g.name.clone(), group_json(g, seconds)))
         .collect();
     m.insert("groups".into(), Value::Object(groups));
     Value::Object(m)
 }
 
-fn group_json(g: &GroupReport) -> Value {
+fn group_json(g: &GroupReport, seconds: f64) -> Value {
     let mut m = Map::new();
+    // Records appended and records fetched (deliveries, redeliveries included) per second.
+    let rate = |n: u64| {
+        float(
+            if seconds > 0.0 {
+                n as f64 / seconds
+            } else {
+                0.0
+            },
+            3,
+        )
+    };
+    let fetched: u64 = g.series.windows.iter().map(|w| w.received).sum();
+    m.insert("publish_rate_per_s".into(), rate(g.total(|p| p.published)));
+    m.insert("delivery_rate_per_s".into(), rate(fetched));
     m.insert("commit".into(), Value::from(g.commit.name()));
     m.insert("members".into(), Value::from(g.members));
     m.insert("rebalances".into(), Value::from(g.rebalances));

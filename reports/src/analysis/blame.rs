@@ -9,10 +9,15 @@ use sim_core::SimTime;
 
 use super::{Analyser, CascadeStep, EntityHealth, EntityKind, Episode, Interval};
 
-/// The services and clients a fault can damage.
+/// The services, clients, queues and consumer groups a fault can damage.
 pub(super) struct Reach {
     pub(super) services: BTreeSet<String>,
     pub(super) clients: BTreeSet<String>,
+    /// Queues and groups (`topic/group`) whose broker the fault acts on, or one of whose
+    /// consumers is in the reach: a consumer that slows, stops or fails leaves messages
+    /// waiting. A queue damages nothing further: its producers only publish.
+    pub(super) queues: BTreeSet<String>,
+    pub(super) groups: BTreeSet<String>,
 }
 
 impl Reach {
@@ -21,6 +26,8 @@ impl Reach {
             EntityKind::Service => self.services.contains(&e.name),
             EntityKind::Client => self.clients.contains(&e.name),
             EntityKind::Edge => false,
+            EntityKind::Queue => self.queues.contains(&e.name),
+            EntityKind::ConsumerGroup => self.groups.contains(&e.name),
         }
     }
 }
@@ -40,6 +47,8 @@ impl<'a> Analyser<'a> {
         let mut reach = Reach {
             services: fault.services.iter().cloned().collect(),
             clients: fault.clients.iter().cloned().collect(),
+            queues: BTreeSet::new(),
+            groups: BTreeSet::new(),
         };
         let caller = |e: &'a EdgeReport| e.from.strip_prefix("client:");
         if fault.kind == "load_spike" {
@@ -67,6 +76,30 @@ impl<'a> Analyser<'a> {
                 }
             }
         }
+        // A load spike's extra messages reach the broker its service publishes to.
+        let broker_hit = |broker: &String| {
+            fault.services.contains(broker)
+                || (fault.kind == "load_spike" && reach.services.contains(broker))
+        };
+        let queues: BTreeSet<String> = self
+            .result
+            .queues
+            .iter()
+            .filter(|q| {
+                broker_hit(&q.broker) || q.consumers.iter().any(|c| reach.services.contains(c))
+            })
+            .map(|q| q.name.clone())
+            .collect();
+        let groups: BTreeSet<String> = self
+            .result
+            .topics
+            .iter()
+            .flat_map(|t| t.groups.iter().map(move |g| (t, g)))
+            .filter(|(t, g)| broker_hit(&t.broker) || reach.services.contains(&g.name))
+            .map(|(t, g)| super::group_name(&t.name, &g.name))
+            .collect();
+        reach.queues = queues;
+        reach.groups = groups;
         reach
     }
 
@@ -120,17 +153,32 @@ impl<'a> Analyser<'a> {
         let direct = |step: &CascadeStep| match step.kind {
             EntityKind::Service => fault.services.contains(&step.name),
             EntityKind::Client => fault.clients.contains(&step.name),
-            EntityKind::Edge => false,
+            EntityKind::Edge | EntityKind::Queue | EntityKind::ConsumerGroup => false,
         };
-        let depth = |name: &str| self.depth_from(name, &fault.services);
-        steps.sort_by_key(|(s, _)| (s.from, depth(&s.name)));
+        // A queue sits one step below the nearest of its broker and consumers.
+        let depth = |step: &CascadeStep| match self.links(step.kind, &step.name) {
+            Some(links) => std::iter::once(links.broker)
+                .chain(links.consumers)
+                .map(|n| self.depth_from(n, &fault.services))
+                .min()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+            None => self.depth_from(&step.name, &fault.services),
+        };
+        steps.sort_by_key(|(s, _)| (s.from, depth(s)));
         for k in 0..steps.len() {
             let (earlier, rest) = steps.split_at_mut(k);
             let step = &mut rest[0].0;
             if direct(step) {
                 continue;
             }
-            step.via = self.edge_towards(&step.name, earlier.iter().map(|(s, _)| s.name.as_str()));
+            let earlier = earlier.iter().map(|(s, _)| s.name.as_str());
+            step.via = match step.kind {
+                EntityKind::Queue | EntityKind::ConsumerGroup => {
+                    self.queue_via(step, &fault.services, earlier)
+                }
+                _ => self.edge_towards(&step.name, earlier),
+            };
         }
     }
 

@@ -224,7 +224,10 @@ fn measure(e: &Expectation, result: &RunResult, analysis: &Analysis) -> f64 {
             .faults
             .iter()
             .flat_map(|f| &f.cascade)
-            .filter(|s| &s.name == service)
+            .filter(|s| {
+                use crate::analysis::EntityKind::{ConsumerGroup, Queue};
+                !matches!(s.kind, Queue | ConsumerGroup) && &s.name == service
+            })
             .count() as f64,
         Expectation::NoDuplicateSideEffects { service } => result
             .services

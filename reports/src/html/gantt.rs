@@ -21,10 +21,16 @@ pub(super) fn gantt_figure(out: &mut String, page: &Page) {
         .count();
     let with_edges = a.entities.len() <= GANTT_ROWS_WITH_EDGES_MAX;
     let numbered = a.faults.len() > 1;
+    // Services, clients, queues and groups first; the edges, drawn lighter, below them.
     let rows: Vec<Row> = a
         .entities
         .iter()
-        .filter(|e| with_edges || e.kind != EntityKind::Edge)
+        .filter(|e| e.kind != EntityKind::Edge)
+        .chain(
+            a.entities
+                .iter()
+                .filter(|e| with_edges && e.kind == EntityKind::Edge),
+        )
         .map(|e| {
             let mut markers = Vec::new();
             for (k, f) in a.faults.iter().enumerate() {
@@ -53,10 +59,20 @@ pub(super) fn gantt_figure(out: &mut String, page: &Page) {
     } else {
         " Call edges are left out: there are more than 30 rows."
     };
+    let backlog = a
+        .entities
+        .iter()
+        .any(|e| matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup))
+        .then_some(Symptom::Backlog);
     let caption = format!(
-        "Cascade timeline: one row per service and client, each bar a span of windows in which \
-         it missed its objectives, coloured by symptom. The number at the start of a bar is the \
-         entity's place in the fault's cascade{}.{edges_note}{}",
+        "Cascade timeline: one row per service and client{}, each bar a span of windows in \
+         which it missed its objectives, coloured by symptom. The number at the start of a bar \
+         is the entity's place in the fault's cascade{}.{edges_note}{}",
+        if backlog.is_some() {
+            " (and queue and consumer group, judged on their backlog)"
+        } else {
+            ""
+        },
         if numbered { " (fault.step)" } else { "" },
         if page.faults_s.is_empty() {
             ""
@@ -68,7 +84,7 @@ pub(super) fn gantt_figure(out: &mut String, page: &Page) {
     let _ = writeln!(out, "<figcaption>{}</figcaption>", escape(&caption));
     push_svg(out, gantt(page, &rows, main.min(rows.len())));
     out.push_str("<ul class=\"legend\">\n");
-    for s in SYMPTOMS {
+    for s in SYMPTOMS.into_iter().chain(backlog) {
         let _ = writeln!(
             out,
             "<li><span class=\"swatch\" style=\"background:{}\"></span>{}</li>",
@@ -94,7 +110,14 @@ pub(super) fn short_label(s: &str) -> String {
 /// the rest edges, drawn lighter.
 fn gantt(page: &Page, rows: &[Row], main: usize) -> Result<String, String> {
     let n = rows.len().max(1);
-    let labels: Vec<String> = rows.iter().map(|r| short_label(&r.entity.name)).collect();
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| match r.entity.kind {
+            EntityKind::Queue => short_label(&format!("queue {}", r.entity.name)),
+            EntityKind::ConsumerGroup => short_label(&format!("group {}", r.entity.name)),
+            _ => short_label(&r.entity.name),
+        })
+        .collect();
     let label_chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     let label_px = (label_chars as u32 * 7 + 16).clamp(80, 300);
     let height = 22 + 10 + 44 + GANTT_ROW_PX * n as u32;

@@ -124,7 +124,11 @@ fn books_balance_under_repeated_random_crashes() {
         // The chaos goes on after the arrivals stop: only a replica down at the end can
         // hold sagas then.
         assert!(s.in_flight <= recovered, "seed {seed}: {s:?}");
-        assert_eq!(s.stats.completed + s.in_flight, s.stats.started, "seed {seed}");
+        assert_eq!(
+            s.stats.completed + s.in_flight,
+            s.stats.started,
+            "seed {seed}"
+        );
     }
 }
 
@@ -172,7 +176,10 @@ fn recovered_is_reported_in_every_format_only_with_a_log() {
     let doc: serde_json::Value = serde_json::from_str(&report(&plain, 1, "json")).unwrap();
     assert!(doc["sagas"]["orders"].get("recovered").is_none());
     let text = report(&plain, 1, "text");
-    let header = text.lines().find(|l| l.starts_with("saga ")).expect("a sagas table");
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("saga "))
+        .expect("a sagas table");
     assert!(header.ends_with("duplicates"), "{header}");
     // The twin: the same sagas started; the log leaves only the sagas still running at the
     // end in flight (the crash's were resumed), while the plain twin keeps them.

@@ -311,7 +311,10 @@ mod tests {
         saga.done(&plan, true, &mut st);
         assert_eq!(saga.resume(), Next::Call(1));
         assert_eq!(saga.done(&plan, true, &mut st), Next::Call(2));
-        assert_eq!(saga.done(&plan, true, &mut st), Next::End(SagaEnd::Completed));
+        assert_eq!(
+            saga.done(&plan, true, &mut st),
+            Next::End(SagaEnd::Completed)
+        );
         // Backward: crashed while compensating step 1; that compensation is made again,
         // then step 0's.
         let (mut saga, _) = Saga::start(&plan, &mut st);
@@ -319,9 +322,16 @@ mod tests {
         saga.done(&plan, true, &mut st);
         assert_eq!(saga.done(&plan, false, &mut st), Next::Compensate(1));
         assert_eq!(saga.resume(), Next::Compensate(1));
-        assert_eq!(saga.resume(), Next::Compensate(1), "resuming changes nothing");
+        assert_eq!(
+            saga.resume(),
+            Next::Compensate(1),
+            "resuming changes nothing"
+        );
         assert_eq!(saga.done(&plan, true, &mut st), Next::Compensate(0));
-        assert_eq!(saga.done(&plan, true, &mut st), Next::End(SagaEnd::Compensated));
+        assert_eq!(
+            saga.done(&plan, true, &mut st),
+            Next::End(SagaEnd::Compensated)
+        );
         assert_eq!((st.started, st.completed, st.compensated), (2, 1, 1));
     }
 

@@ -225,7 +225,10 @@ pub enum WorldEvent {
         generation: u32,
     },
     /// A two-phase commit's decision to participant `participant` is sent again (`twopc.rs`).
-    DecisionResend { txn: u64, participant: u16 },
+    DecisionResend {
+        txn: u64,
+        participant: u16,
+    },
 }
 
 impl WorldEvent {

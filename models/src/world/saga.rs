@@ -215,7 +215,9 @@ impl World {
         if r.saga.compensating() {
             sagas.compensations[i].1 += u64::from(!ok);
         }
-        let next = r.saga.done(&sagas.configs[i].steps, ok, &mut sagas.stats[i]);
+        let next = r
+            .saga
+            .done(&sagas.configs[i].steps, ok, &mut sagas.stats[i]);
         self.saga_follow::<TRACE>(s, id, job, next);
     }
 

@@ -404,7 +404,10 @@ impl World {
             Owner::Client { client, .. } => Some(client.0),
             Owner::User { client, user } => Some(0x8000_0000 | (client.0 << 16) | (user & 0xffff)),
             // A job's call, or a broker's delivery: no client session to hold it to.
-            Owner::Job(_) | Owner::Delivery { .. } | Owner::Decision { .. } | Owner::SagaLog { .. } => None,
+            Owner::Job(_)
+            | Owner::Delivery { .. }
+            | Owner::Decision { .. }
+            | Owner::SagaLog { .. } => None,
         };
         let state = &mut self.stores[st];
         let key = state.picker.pick(&mut state.key_rng);

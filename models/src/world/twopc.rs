@@ -124,7 +124,9 @@ impl TwoPhase {
             .sum();
         txns + self.by_attempt.len() * size_of::<(AttemptId, u64)>()
             + self.msgs.len() * size_of::<(CallSerial, (u64, Msg))>()
-            + (self.locks.values()).map(|l| l.footprint_bytes()).sum::<usize>()
+            + (self.locks.values())
+                .map(|l| l.footprint_bytes())
+                .sum::<usize>()
     }
 
     /// Forgets a transaction once nothing of it is left anywhere.
@@ -355,7 +357,10 @@ impl World {
     ) {
         let now = s.now();
         let tp = self.twopc.as_mut().expect("2PC runs");
-        let t = tp.txns.get_mut(&txn).expect("a transaction awaits its acknowledgements");
+        let t = tp
+            .txns
+            .get_mut(&txn)
+            .expect("a transaction awaits its acknowledgements");
         if outcome.is_answer() {
             t.pending -= 1;
             tp.maybe_forget(txn);
@@ -382,7 +387,10 @@ impl World {
         k: u16,
     ) {
         let tp = self.twopc.as_mut().expect("2PC runs");
-        let t = tp.txns.get_mut(&txn).expect("a re-send keeps its transaction");
+        let t = tp
+            .txns
+            .get_mut(&txn)
+            .expect("a re-send keeps its transaction");
         let (service, replica) = (tp.configs[t.config].service, t.replica as usize);
         if self.services[service].replicas[replica].down > 0 {
             t.paused[usize::from(k)] = true;

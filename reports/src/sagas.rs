@@ -1,13 +1,13 @@
 //! The sagas section of every format: per orchestrated saga, how its runs ended (completed,
 //! compensated, left inconsistent), the compensations made and failed, the duplicated
-//! executions of non-idempotent steps, and the sagas still in flight at the end. Present only
-//! when the scenario has sagas.
+//! executions of non-idempotent steps, the sagas still in flight at the end, and (with a saga
+//! log) the sagas resumed from it after a crash. Present only when the scenario has sagas.
 
 use models::RunResult;
 use models::data::saga::SagaReport;
 use serde_json::{Map, Value};
 
-const HEADER: [&str; 9] = [
+const HEADER: [&str; 10] = [
     "saga",
     "started",
     "completed",
@@ -17,11 +17,26 @@ const HEADER: [&str; 9] = [
     "compensations",
     "comp. failed",
     "duplicates",
+    "recovered",
 ];
 
-fn row(r: &SagaReport) -> [String; 9] {
+/// The columns: `recovered` only when a saga has a log (the reports of scenarios without one
+/// stay as they were).
+fn header(result: &RunResult) -> &'static [&'static str] {
+    if logged(result) {
+        &HEADER
+    } else {
+        &HEADER[..9]
+    }
+}
+
+fn logged(result: &RunResult) -> bool {
+    result.sagas.iter().any(|r| r.recovered.is_some())
+}
+
+fn row(r: &SagaReport, logged: bool) -> Vec<String> {
     let s = &r.stats;
-    [
+    let mut cells = vec![
         r.name.clone(),
         s.started.to_string(),
         s.completed.to_string(),
@@ -31,7 +46,17 @@ fn row(r: &SagaReport) -> [String; 9] {
         r.compensations.to_string(),
         r.compensations_failed.to_string(),
         s.duplicates.to_string(),
-    ]
+    ];
+    if logged {
+        // A saga without a log in a scenario where another has one: nothing to recover.
+        cells.push(r.recovered.map_or_else(|| "-".into(), |n| n.to_string()));
+    }
+    cells
+}
+
+fn rows(result: &RunResult) -> Vec<Vec<String>> {
+    let logged = logged(result);
+    result.sagas.iter().map(|r| row(r, logged)).collect()
 }
 
 /// The text section, after a blank line; nothing without sagas.
@@ -39,9 +64,8 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     if result.sagas.is_empty() {
         return;
     }
-    let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
     out.push('\n');
-    crate::section::text_table(out, "", 1, &HEADER, &rows);
+    crate::section::text_table(out, "", 1, header(result), &rows(result));
 }
 
 /// The Markdown section; nothing without sagas.
@@ -50,8 +74,7 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
         return;
     }
     out.push_str("\n#### Sagas\n\n");
-    let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
-    crate::section::markdown_table(out, &HEADER, &rows);
+    crate::section::markdown_table(out, header(result), &rows(result));
 }
 
 /// The HTML section; nothing without sagas.
@@ -59,8 +82,7 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
     if result.sagas.is_empty() {
         return;
     }
-    let rows: Vec<[String; 9]> = result.sagas.iter().map(row).collect();
-    crate::section::html_table(out, "Sagas", &HEADER, &rows);
+    crate::section::html_table(out, "Sagas", header(result), &rows(result));
 }
 
 /// The JSON `sagas` object, by saga name; `None` without sagas (the key is then absent).
@@ -83,6 +105,9 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
             Value::from(r.compensations_failed),
         );
         m.insert("duplicates".into(), Value::from(s.duplicates));
+        if let Some(n) = r.recovered {
+            m.insert("recovered".into(), Value::from(n));
+        }
         all.insert(r.name.clone(), Value::Object(m));
     }
     Some(Value::Object(all))

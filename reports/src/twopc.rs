@@ -1,7 +1,8 @@
 //! The two-phase-commit section of every format: per 2PC endpoint, how its transactions ended
-//! (committed, aborted, in flight at the end), how many were blocked by a crashed coordinator
-//! and for how long, the prepares that waited for a lock another transaction held, and the
-//! locks still held at the end. Present only when the scenario has two-phase commits.
+//! (committed, aborted, in flight at the end), how many were blocked (a crashed coordinator, a
+//! decision that had to be sent again) and for how long, the prepares that waited for a lock
+//! another transaction held, the locks still held at the end, and the decisions sent again
+//! until acknowledged. Present only when the scenario has two-phase commits.
 
 use models::RunResult;
 use models::data::twopc::TwoPcReport;
@@ -11,7 +12,7 @@ use sim_core::SimDuration;
 use crate::common::fmt_ms;
 use crate::json::float;
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "2PC",
     "started",
     "committed",
@@ -23,13 +24,14 @@ const HEADER: [&str; 11] = [
     "lock waits",
     "wait max",
     "locks held",
+    "resends",
 ];
 
 fn mean(total: SimDuration, n: u64) -> SimDuration {
     SimDuration::from_nanos(total.as_nanos().checked_div(n).unwrap_or(0))
 }
 
-fn row(r: &TwoPcReport) -> [String; 11] {
+fn row(r: &TwoPcReport) -> [String; 12] {
     let s = &r.stats;
     [
         r.name.clone(),
@@ -43,6 +45,7 @@ fn row(r: &TwoPcReport) -> [String; 11] {
         r.lock_waits.to_string(),
         fmt_ms(r.lock_wait_max.as_nanos()),
         r.locks_held.to_string(),
+        s.decision_resends.to_string(),
     ]
 }
 
@@ -51,7 +54,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     if result.two_phase.is_empty() {
         return;
     }
-    let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
+    let rows: Vec<[String; 12]> = result.two_phase.iter().map(row).collect();
     out.push('\n');
     crate::section::text_table(out, "", 1, &HEADER, &rows);
 }
@@ -62,7 +65,7 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
         return;
     }
     out.push_str("\n#### Two-phase commits\n\n");
-    let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
+    let rows: Vec<[String; 12]> = result.two_phase.iter().map(row).collect();
     crate::section::markdown_table(out, &HEADER, &rows);
 }
 
@@ -71,7 +74,7 @@ pub(crate) fn html(out: &mut String, result: &RunResult) {
     if result.two_phase.is_empty() {
         return;
     }
-    let rows: Vec<[String; 11]> = result.two_phase.iter().map(row).collect();
+    let rows: Vec<[String; 12]> = result.two_phase.iter().map(row).collect();
     crate::section::html_table(out, "Two-phase commits", &HEADER, &rows);
 }
 
@@ -104,6 +107,7 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
         m.insert("lock_wait_max_s".into(), secs(r.lock_wait_max));
         m.insert("lock_wait_total_s".into(), secs(r.lock_wait_total));
         m.insert("locks_held".into(), Value::from(r.locks_held));
+        m.insert("decision_resends".into(), Value::from(s.decision_resends));
         all.insert(r.name.clone(), Value::Object(m));
     }
     Some(Value::Object(all))

@@ -8,6 +8,13 @@
 //! it had no effect (a step that timed out after its work was done leaves that work behind,
 //! which is the pattern's known hazard, not something this machine hides).
 //!
+//! With a saga log ([`SagaConfig::log`]) the orchestrator's progress survives a crash of its
+//! replica: at the restart the saga resumes where it stood ([`Saga::resume`]), forward
+//! recovery for a saga still in its forward phase (the step in progress is sent again, its
+//! effect unknown) and backward recovery for one compensating (the compensation in progress
+//! is made again), as Garcia-Molina and Salem describe both and as Temporal, Eventuate Tram
+//! and Camunda replay a workflow from their log.
+//!
 //! The machine schedules nothing and calls nothing: it says which call comes next
 //! ([`Next`]), and its caller (the world) makes that call with the normal policies and tells
 //! the machine how it ended. The world's side is `world/saga.rs`: a job at a saga's endpoint
@@ -33,6 +40,9 @@ pub struct SagaConfig {
     pub service: usize,
     pub endpoint: usize,
     pub steps: Vec<SagaStep>,
+    /// Whether the orchestrating service keeps a durable saga log: its replicas resume the
+    /// sagas they were running when they restart after a crash.
+    pub log: bool,
 }
 
 /// What a run reports per saga.
@@ -44,8 +54,12 @@ pub struct SagaReport {
     pub compensations: u64,
     pub compensations_failed: u64,
     /// Sagas started and not ended when the run stopped (still running, or abandoned by an
-    /// orchestrator that crashed: no saga log is modelled, so nobody resumes them).
+    /// orchestrator that crashed: without a saga log nobody resumes them; with one, only
+    /// those of a replica that has not restarted yet).
     pub in_flight: u64,
+    /// With a saga log: the sagas resumed from it after their orchestrator's crash (each
+    /// counted once, however many crashes it lived through); `None` without a log.
+    pub recovered: Option<u64>,
 }
 
 /// What the orchestrator does next.
@@ -123,6 +137,17 @@ impl Saga {
             left_behind: false,
         };
         (saga, Next::Call(0))
+    }
+
+    /// The call in progress, to make again when the saga resumes from its log after its
+    /// orchestrator's crash: the step being called (forward recovery: its effect is unknown,
+    /// so it is sent again) or the compensation being made (backward recovery goes on).
+    pub fn resume(&self) -> Next {
+        if self.compensating {
+            Next::Compensate(self.at)
+        } else {
+            Next::Call(self.at)
+        }
     }
 
     /// Whether the current call is a compensation.
@@ -275,6 +300,39 @@ mod tests {
         assert_eq!(st.started, 256);
         assert_eq!(st.in_flight(), 0);
         assert!(st.completed > 0 && st.compensated > 0 && st.inconsistent > 0);
+    }
+
+    #[test]
+    fn a_resumed_saga_makes_again_the_call_in_progress_and_ends_as_usual() {
+        let mut st = SagaStats::default();
+        let plan = steps(&[true, true, true]);
+        // Forward: crashed while calling step 1; step 1 is sent again, then step 2.
+        let (mut saga, _) = Saga::start(&plan, &mut st);
+        saga.done(&plan, true, &mut st);
+        assert_eq!(saga.resume(), Next::Call(1));
+        assert_eq!(saga.done(&plan, true, &mut st), Next::Call(2));
+        assert_eq!(
+            saga.done(&plan, true, &mut st),
+            Next::End(SagaEnd::Completed)
+        );
+        // Backward: crashed while compensating step 1; that compensation is made again,
+        // then step 0's.
+        let (mut saga, _) = Saga::start(&plan, &mut st);
+        saga.done(&plan, true, &mut st);
+        saga.done(&plan, true, &mut st);
+        assert_eq!(saga.done(&plan, false, &mut st), Next::Compensate(1));
+        assert_eq!(saga.resume(), Next::Compensate(1));
+        assert_eq!(
+            saga.resume(),
+            Next::Compensate(1),
+            "resuming changes nothing"
+        );
+        assert_eq!(saga.done(&plan, true, &mut st), Next::Compensate(0));
+        assert_eq!(
+            saga.done(&plan, true, &mut st),
+            Next::End(SagaEnd::Compensated)
+        );
+        assert_eq!((st.started, st.completed, st.compensated), (2, 1, 1));
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub struct TwoPcConfig {
     /// participant: the same resource index at each, as an order's item is one stock row and
     /// one price row.
     pub resources: u32,
+    /// How long after a decision call failed for good the coordinator sends it again (a
+    /// constant backoff; it re-sends until the participant acknowledges).
+    pub decision_retry: SimDuration,
 }
 
 /// What a run reports per two-phase-commit endpoint.
@@ -205,6 +208,13 @@ impl<W> Default for LockTable<W> {
 }
 
 impl<W> LockTable<W> {
+    /// The bytes its locks and their waiters hold (for a memory estimate).
+    pub fn footprint_bytes(&self) -> usize {
+        let waiters: usize = self.locks.values().map(|l| l.waiters.capacity()).sum();
+        self.locks.len() * std::mem::size_of::<(u32, Lock<W>)>()
+            + waiters * std::mem::size_of::<(u64, SimTime, W)>()
+    }
+
     /// `txn` asks for `resource`; `waiter` is kept if it has to wait.
     pub fn acquire(&mut self, txn: u64, resource: u32, now: SimTime, waiter: W) -> Acquire {
         match self.locks.get_mut(&resource) {
@@ -289,8 +299,9 @@ impl<W> LockTable<W> {
 }
 
 /// Counts over many transactions. A transaction is *blocked* when one of its participants
-/// stayed uncertain because the coordinator was down: its blocked time is from the
-/// coordinator's crash (or the vote, if later) to the decision's arrival.
+/// stayed uncertain because the coordinator was down, or because its decision had to be sent
+/// again: its blocked time is from the coordinator's crash (or, without a crash, the decision;
+/// or the vote, if later) to the decision's arrival.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TwoPcStats {
     pub started: u64,
@@ -299,6 +310,9 @@ pub struct TwoPcStats {
     pub blocked: u64,
     pub blocked_max: SimDuration,
     pub blocked_total: SimDuration,
+    /// Decision calls sent again after one failed for good (Gray and Reuter: the coordinator
+    /// re-sends its logged decision until every participant acknowledges it).
+    pub decision_resends: u64,
 }
 
 impl TwoPcStats {

@@ -90,7 +90,10 @@ impl World {
                     report.retries += 1;
                 }
             }
-            Owner::Job(_) | Owner::Delivery { .. } | Owner::Decision { .. } => {}
+            Owner::Job(_)
+            | Owner::Delivery { .. }
+            | Owner::Decision { .. }
+            | Owner::SagaLog { .. } => {}
         }
         if let Some(hedge) = &edge.policy.hedge {
             // The next copy is due `delay` after this one, however this one came about (a

@@ -47,6 +47,13 @@ pub(super) enum Owner {
     /// A two-phase commit's decision on its way to a participant (see `twopc.rs`).
     Decision {
         txn: u64,
+        participant: u16,
+    },
+    /// A saga resumed from its log after its orchestrator's crash (see `saga.rs`), by the
+    /// orchestrating replica's epoch when it made the call.
+    SagaLog {
+        saga: u64,
+        epoch: u32,
     },
 }
 
@@ -184,7 +191,7 @@ impl World {
                 Owner::Client { client, .. } | Owner::User { client, .. } => {
                     self.trace_request_start(now, call, client.0, edge_id)
                 }
-                Owner::Delivery { .. } | Owner::Decision { .. } => {
+                Owner::Delivery { .. } | Owner::Decision { .. } | Owner::SagaLog { .. } => {
                     self.trace_request_start(now, call, NONE, edge_id)
                 }
                 Owner::Job(job) => {
@@ -559,7 +566,12 @@ impl World {
             Owner::Delivery { poller, generation } => {
                 self.delivery_done::<TRACE>(s, poller, generation, outcome)
             }
-            Owner::Decision { txn } => self.twopc_decision_ended(txn),
+            Owner::Decision { txn, participant } => {
+                self.twopc_decision_ended(s, txn, participant, outcome)
+            }
+            Owner::SagaLog { saga, epoch } => {
+                self.saga_log_call_done::<TRACE>(s, saga, epoch, outcome.is_answer())
+            }
         }
     }
 }

@@ -224,11 +224,16 @@ pub enum WorldEvent {
         instance: u32,
         generation: u32,
     },
+    /// A two-phase commit's decision to participant `participant` is sent again (`twopc.rs`).
+    DecisionResend {
+        txn: u64,
+        participant: u16,
+    },
 }
 
 impl WorldEvent {
     /// The names used in traces, indexed by [`Event::kind`].
-    pub const KIND_NAMES: [&'static str; 44] = [
+    pub const KIND_NAMES: [&'static str; 45] = [
         "client_arrival",
         "deliver",
         "work_done",
@@ -273,6 +278,7 @@ impl WorldEvent {
         "write_acked",
         "relay_poll",
         "function",
+        "decision_resend",
     ];
 }
 
@@ -324,6 +330,7 @@ impl Event for WorldEvent {
             WorldEvent::WriteAcked { .. } => 41,
             WorldEvent::RelayPoll { .. } => 42,
             WorldEvent::Function { .. } => 43,
+            WorldEvent::DecisionResend { .. } => 44,
         }
     }
 
@@ -373,6 +380,7 @@ impl Event for WorldEvent {
             WorldEvent::WriteAcked { job, .. } => job.0,
             WorldEvent::RelayPoll { relay, .. } => relay,
             WorldEvent::Function { function, .. } => function,
+            WorldEvent::DecisionResend { txn, .. } => txn as u32,
         }
     }
 }

@@ -171,8 +171,22 @@ impl World {
         if let Some(b) = self.broker.as_deref_mut() {
             b.woken.push((service, replica));
         }
-        if let Some(t) = self.twopc.as_deref_mut() {
-            t.restarted.push((service, replica));
+        if self.twopc.is_some() || self.sagas.as_ref().is_some_and(|s| s.logged) {
+            self.restarted.push((service, replica));
+        }
+    }
+
+    /// Replicas that restarted during the event read their logs: 2PC coordinators first, then
+    /// saga orchestrators.
+    pub(super) fn recover<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>) {
+        let restarted = std::mem::take(&mut self.restarted);
+        if self.twopc.is_some() {
+            self.twopc_recover::<TRACE>(s, &restarted);
+        }
+        if self.sagas.as_ref().is_some_and(|x| x.logged) {
+            for &(service, replica) in &restarted {
+                self.saga_recover::<TRACE>(s, service, replica);
+            }
         }
     }
 

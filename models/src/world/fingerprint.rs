@@ -52,6 +52,7 @@ mod code {
     pub(super) const WRITE_ACKED: u8 = 36;
     pub(super) const RELAY_POLL: u8 = 37;
     pub(super) const FUNCTION_INSTANCE: u8 = 38;
+    pub(super) const DECISION_RESEND: u8 = 39;
 }
 
 /// One event's word: its code, then two numbers naming what it concerns.
@@ -235,6 +236,10 @@ impl World {
                 }
                 let service = self.functions.as_ref()?.service_of(function);
                 word(code::FUNCTION_INSTANCE, service, instance)
+            }
+            // Named by the transaction's serial (in start order) and the participant.
+            WorldEvent::DecisionResend { txn, participant } => {
+                word(code::DECISION_RESEND, txn as u32, u32::from(participant))
             }
         })
     }

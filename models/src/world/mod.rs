@@ -217,6 +217,9 @@ pub struct World {
     functions: Option<Box<serverless::Functions>>,
     /// Two-phase commits (`twopc.rs`); none without 2PC.
     twopc: Option<Box<twopc::TwoPhase>>,
+    /// Replicas restarted during the current event whose logs (2PC's, a saga log) are read
+    /// after it; only filled when the scenario has such logs.
+    restarted: Vec<(u32, u32)>,
 }
 
 impl World {
@@ -462,12 +465,15 @@ impl World {
             WorldEvent::RelayPoll { relay, generation } => {
                 self.on_relay_poll::<TRACE>(s, relay, generation)
             }
+            WorldEvent::DecisionResend { txn, participant } => {
+                self.on_decision_resend::<TRACE>(s, txn, participant)
+            }
         }
         if self.broker.as_ref().is_some_and(|b| !b.woken.is_empty()) {
             self.broker_wake(s);
         }
-        if self.twopc.as_ref().is_some_and(|t| !t.restarted.is_empty()) {
-            self.twopc_recover::<TRACE>(s);
+        if !self.restarted.is_empty() {
+            self.recover::<TRACE>(s);
         }
     }
 }
@@ -503,5 +509,7 @@ impl Model for World {
                 .map(|s| s.footprint_bytes())
                 .sum::<usize>()
             + self.broker.as_ref().map_or(0, |b| b.footprint_bytes())
+            + self.sagas.as_ref().map_or(0, |s| s.footprint_bytes())
+            + self.twopc.as_ref().map_or(0, |t| t.footprint_bytes())
     }
 }

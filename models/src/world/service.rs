@@ -375,7 +375,8 @@ impl World {
                 Owner::Client { .. }
                 | Owner::User { .. }
                 | Owner::Delivery { .. }
-                | Owner::Decision { .. } => {
+                | Owner::Decision { .. }
+                | Owner::SagaLog { .. } => {
                     return !call.finished;
                 }
             }

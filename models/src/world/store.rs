@@ -426,7 +426,10 @@ impl World {
             Owner::Client { client, .. } => Some(client.0),
             Owner::User { client, user } => Some(0x8000_0000 | (client.0 << 16) | (user & 0xffff)),
             // A job's call, or a broker's delivery: no client session to hold it to.
-            Owner::Job(_) | Owner::Delivery { .. } | Owner::Decision { .. } => None,
+            Owner::Job(_)
+            | Owner::Delivery { .. }
+            | Owner::Decision { .. }
+            | Owner::SagaLog { .. } => None,
         };
         let operation = self.calls[self.jobs[job].call].operation;
         let state = &mut self.stores[st];

@@ -232,7 +232,8 @@ impl World {
             Owner::Client { .. }
             | Owner::User { .. }
             | Owner::Delivery { .. }
-            | Owner::Decision { .. } => NO_ATTEMPT,
+            | Owner::Decision { .. }
+            | Owner::SagaLog { .. } => NO_ATTEMPT,
             Owner::Job(job) => self.jobs[job].attempt,
         };
         let request = self.tracer.as_deref().expect("tracing").call_requests[call_id.0 as usize];
@@ -406,7 +407,7 @@ impl World {
                 NO_ATTEMPT,
                 now - call.started,
             ),
-            Owner::Delivery { .. } | Owner::Decision { .. } => (
+            Owner::Delivery { .. } | Owner::Decision { .. } | Owner::SagaLog { .. } => (
                 TraceKind::RequestFinished,
                 NONE,
                 NO_ATTEMPT,

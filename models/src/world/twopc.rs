@@ -52,8 +52,14 @@ struct Txn {
     learned: Vec<bool>,
     /// The calls carrying its messages (forgotten with it).
     serials: Vec<CallSerial>,
-    /// Decision calls not ended yet.
+    /// Decision calls not acknowledged yet (in flight, or waiting to be sent again).
     pending: u32,
+    /// When the decision was logged.
+    decided_at: SimTime,
+    /// Per participant: a decision call to it failed for good (it was sent again), and a
+    /// re-send waits for the coordinator's restart.
+    resent: Vec<bool>,
+    paused: Vec<bool>,
     /// When its coordinator crashed before deciding (known at the restart).
     crashed: Option<SimTime>,
     /// The longest a participant stayed uncertain because of that crash.
@@ -76,8 +82,6 @@ pub(super) struct TwoPhase {
     stats: Vec<TwoPcStats>,
     /// Per configuration: lock waits, their longest and their total.
     waits: Vec<(u64, SimDuration, SimDuration)>,
-    /// Coordinating replicas that restarted since the last event (recovered after it).
-    pub(super) restarted: Vec<(u32, u32)>,
 }
 
 impl TwoPhase {
@@ -102,8 +106,27 @@ impl TwoPhase {
             locks: BTreeMap::new(),
             stats: vec![TwoPcStats::default(); n],
             waits: vec![(0, SimDuration::ZERO, SimDuration::ZERO); n],
-            restarted: Vec::new(),
         }))
+    }
+
+    /// The bytes its transactions, messages and lock tables hold (for the memory estimate).
+    pub(super) fn footprint_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let txns: usize = (self.txns.values())
+            .map(|t| {
+                size_of::<(u64, Txn)>()
+                    + t.prepared.capacity() * size_of::<Option<SimTime>>()
+                    + t.learned.capacity()
+                    + t.resent.capacity()
+                    + t.paused.capacity()
+                    + t.serials.capacity() * size_of::<CallSerial>()
+            })
+            .sum();
+        txns + self.by_attempt.len() * size_of::<(AttemptId, u64)>()
+            + self.msgs.len() * size_of::<(CallSerial, (u64, Msg))>()
+            + (self.locks.values())
+                .map(|l| l.footprint_bytes())
+                .sum::<usize>()
     }
 
     /// Forgets a transaction once nothing of it is left anywhere.
@@ -190,6 +213,9 @@ impl World {
                 learned: vec![false; n],
                 serials: Vec::new(),
                 pending: 0,
+                decided_at: SimTime::ZERO,
+                resent: vec![false; n],
+                paused: vec![false; n],
                 crashed: None,
                 blocked: None,
             },
@@ -277,35 +303,101 @@ impl World {
         let tp = self.twopc.as_mut().expect("2PC runs");
         let t = tp.txns.get_mut(&txn).expect("a transaction deciding");
         t.decision = Some(decision);
+        t.decided_at = s.now();
         let n = t.prepared.len();
         // One more than the calls: a call that ends at once cannot forget the transaction
         // while the others are being sent.
         t.pending = n as u32 + 1;
-        let (i, replica) = (t.config, t.replica as usize);
-        tp.stats[i].ended(decision);
-        let (service, endpoint) = (tp.configs[i].service, tp.configs[i].endpoint);
+        tp.stats[t.config].ended(decision);
         for k in 0..n {
-            let edge = self.services[service].replicas[replica].call_edges[endpoint][k];
-            let owner = Owner::Decision { txn };
-            // Its message is known before it can arrive: delivery is an event of its own.
-            let (_, serial) = self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
-            let tp = self.twopc.as_mut().expect("2PC runs");
-            tp.msgs.insert(serial, (txn, Msg::Decide(k as u16)));
-            if let Some(t) = tp.txns.get_mut(&txn) {
-                t.serials.push(serial);
-            }
+            self.twopc_send_decision::<TRACE>(s, txn, k);
         }
-        self.twopc_decision_ended(txn);
-    }
-
-    /// A decision call ended (answered or given up: a participant it never reached stays
-    /// uncertain, its lock held).
-    pub(super) fn twopc_decision_ended(&mut self, txn: u64) {
         let tp = self.twopc.as_mut().expect("2PC runs");
         if let Some(t) = tp.txns.get_mut(&txn) {
             t.pending -= 1;
         }
         tp.maybe_forget(txn);
+    }
+
+    /// Sends the logged decision of `txn` to participant `k`, from the coordinating replica.
+    fn twopc_send_decision<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        txn: u64,
+        k: usize,
+    ) {
+        let tp = self.twopc.as_ref().expect("2PC runs");
+        let t = &tp.txns[&txn];
+        let (i, replica) = (t.config, t.replica as usize);
+        let (service, endpoint) = (tp.configs[i].service, tp.configs[i].endpoint);
+        let edge = self.services[service].replicas[replica].call_edges[endpoint][k];
+        let owner = Owner::Decision {
+            txn,
+            participant: k as u16,
+        };
+        // Its message is known before it can arrive: delivery is an event of its own.
+        let (_, serial) = self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
+        let tp = self.twopc.as_mut().expect("2PC runs");
+        tp.msgs.insert(serial, (txn, Msg::Decide(k as u16)));
+        if let Some(t) = tp.txns.get_mut(&txn) {
+            t.serials.push(serial);
+        }
+    }
+
+    /// A decision call to participant `k` ended: acknowledged, or failed for good (its
+    /// retries spent, a partition, a crashed participant), and then sent again after the
+    /// endpoint's `decision_retry`, as the coordinator re-sends its logged decision until every
+    /// participant acknowledges it (Gray and Reuter, ch. 10).
+    pub(super) fn twopc_decision_ended(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        txn: u64,
+        k: u16,
+        outcome: Outcome,
+    ) {
+        let now = s.now();
+        let tp = self.twopc.as_mut().expect("2PC runs");
+        let t = tp
+            .txns
+            .get_mut(&txn)
+            .expect("a transaction awaits its acknowledgements");
+        if outcome.is_answer() {
+            t.pending -= 1;
+            tp.maybe_forget(txn);
+            return;
+        }
+        t.resent[usize::from(k)] = true;
+        let (service, replica) = (tp.configs[t.config].service, t.replica as usize);
+        let retry = tp.configs[t.config].decision_retry;
+        let host = self.services[service].replicas[replica].host;
+        let delay = self.local_delay(host, now, retry);
+        let resend = WorldEvent::DecisionResend {
+            txn,
+            participant: k,
+        };
+        s.schedule_in(delay, resend);
+    }
+
+    /// A decision's re-send is due: sent, unless the coordinating replica is down (then its
+    /// restart resumes it from the log).
+    pub(super) fn on_decision_resend<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        txn: u64,
+        k: u16,
+    ) {
+        let tp = self.twopc.as_mut().expect("2PC runs");
+        let t = tp
+            .txns
+            .get_mut(&txn)
+            .expect("a re-send keeps its transaction");
+        let (service, replica) = (tp.configs[t.config].service, t.replica as usize);
+        if self.services[service].replicas[replica].down > 0 {
+            t.paused[usize::from(k)] = true;
+            return;
+        }
+        tp.stats[t.config].decision_resends += 1;
+        self.twopc_send_decision::<TRACE>(s, txn, usize::from(k));
     }
 
     /// A participant's job carrying message `msg` of `txn` finished its work.
@@ -358,8 +450,14 @@ impl World {
                 let (participant, resource) = (tp.configs[t.config].participants[k], t.resource);
                 let config = t.config;
                 let since = t.prepared[k];
-                if let (Some(crash), Some(since)) = (t.crashed, since) {
-                    let d = now - crash.max(since);
+                // Uncertain since the vote, blocked from the crash or (decided, but the decision
+                // did not get through) from the decision.
+                let from = match t.crashed {
+                    Some(crash) => Some(crash),
+                    None => t.resent[k].then_some(t.decided_at),
+                };
+                if let (Some(from), Some(since)) = (from, since) {
+                    let d = now - from.max(since);
                     t.blocked = Some(t.blocked.map_or(d, |b| b.max(d)));
                 }
                 let locks = tp.locks.entry(participant).or_default();
@@ -397,12 +495,15 @@ impl World {
         w.2 += waited;
     }
 
-    /// Coordinating replicas that restarted find their undecided transactions in the log
-    /// without a decision: presumed abort, sent to every participant.
-    pub(super) fn twopc_recover<const TRACE: bool>(&mut self, s: &mut Scheduler<WorldEvent>) {
-        let tp = self.twopc.as_mut().expect("2PC runs");
-        let restarted = std::mem::take(&mut tp.restarted);
-        for (service, replica) in restarted {
+    /// A coordinating replica that restarted finds its undecided transactions in the log
+    /// without a decision: presumed abort, sent to every participant; and it resumes the
+    /// re-sends of logged decisions that its crash paused.
+    pub(super) fn twopc_recover<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        restarted: &[(u32, u32)],
+    ) {
+        for &(service, replica) in restarted {
             let inst = &self.services[service as usize].replicas[replica as usize];
             let (epoch, crashed) = (inst.epoch, inst.down_since);
             let tp = self.twopc.as_mut().expect("2PC runs");
@@ -422,6 +523,24 @@ impl World {
                 let decision = t.coordinator.recover();
                 tp.by_attempt.retain(|_, &mut x| x != txn);
                 self.twopc_decide::<TRACE>(s, txn, decision);
+            }
+            let tp = self.twopc.as_mut().expect("2PC runs");
+            let paused: Vec<(u64, usize)> = (tp.txns.iter())
+                .filter(|(_, t)| {
+                    tp.configs[t.config].service == service as usize && t.replica == replica
+                })
+                .flat_map(|(&txn, t)| {
+                    (t.paused.iter().enumerate())
+                        .filter(|(_, p)| **p)
+                        .map(move |(k, _)| (txn, k))
+                })
+                .collect();
+            for (txn, k) in paused {
+                let tp = self.twopc.as_mut().expect("2PC runs");
+                let t = tp.txns.get_mut(&txn).expect("listed");
+                t.paused[k] = false;
+                tp.stats[t.config].decision_resends += 1;
+                self.twopc_send_decision::<TRACE>(s, txn, k);
             }
         }
     }

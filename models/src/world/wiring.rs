@@ -102,6 +102,7 @@ impl World {
             sagas: None,
             functions: None,
             twopc: None,
+            restarted: Vec::new(),
         };
         world.sagas = saga::Sagas::new(config, &world.services);
         world.twopc = twopc::TwoPhase::new(config, &w.streams);

@@ -46,6 +46,12 @@ impl World {
         job.executed = true;
         let call = &mut self.calls[job.call];
         call.executions += 1;
+        if call.executions == 1
+            && let Some(sagas) = self.sagas.as_mut()
+            && sagas.logged
+        {
+            sagas.first_execution(call.serial);
+        }
         if call.executions > 1 && !spec.idempotent {
             self.services[service].report.duplicate_side_effects += 1;
             if let Some(sagas) = self.sagas.as_mut() {

@@ -22,6 +22,18 @@ pub(super) fn desugar<'s>(
 ) -> (Cow<'s, Scenario>, Vec<SagaConfig>) {
     let has_saga =
         |s: &spec::Service| !s.saga.is_empty() || s.endpoints.iter().any(|e| !e.saga.is_empty());
+    for (i, s) in scenario.services.iter().enumerate() {
+        if s.saga_log && !has_saga(s) {
+            let q = named(&s.name);
+            c.report(
+                &[q.as_str(), "saga_log"],
+                format!("services[{i}].saga_log"),
+                "a saga log without a saga; expected `saga` on the service or one of its \
+                 endpoints, or no `saga_log`"
+                    .into(),
+            );
+        }
+    }
     if !scenario.services.iter().any(has_saga) {
         return (Cow::Borrowed(scenario), Vec::new());
     }
@@ -60,6 +72,7 @@ pub(super) fn desugar<'s>(
                 service: i,
                 endpoint: e,
                 steps: config,
+                log: s.saga_log,
             });
             let target = &mut out.services[i];
             if e == 0 {

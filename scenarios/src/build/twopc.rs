@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use models::data::twopc::TwoPcConfig;
+use sim_core::SimDuration;
 
 use super::Checker;
 use super::calls::endpoint_index;
@@ -14,6 +15,8 @@ use crate::spec::{self, Scenario};
 
 /// The most participants a transaction may have.
 pub(super) const MAX_PARTICIPANTS: usize = 16;
+/// How long after a decision call failed for good it is sent again, by default.
+pub(super) const DECISION_RETRY: SimDuration = SimDuration::from_secs(1);
 /// The most resources a 2PC endpoint's transactions may lock.
 pub(super) const MAX_RESOURCES: u32 = 1_000_000;
 
@@ -72,6 +75,7 @@ pub(super) fn desugar<'s>(
                 endpoint: e,
                 participants,
                 resources: tp.resources,
+                decision_retry: tp.decision_retry.map_or(DECISION_RETRY, |d| d.0),
             });
             let target = &mut out.services[i];
             if e == 0 {
@@ -132,6 +136,15 @@ fn check(
             &[anchors, &["resources"]].concat(),
             format!("{field}.resources"),
             format!("{} resources; expected 1 to {MAX_RESOURCES}", tp.resources),
+        );
+    }
+    if tp.decision_retry.is_some_and(|d| d.0 == SimDuration::ZERO) {
+        c.report(
+            &[anchors, &["decision_retry"]].concat(),
+            format!("{field}.decision_retry"),
+            "0s between a failed decision call and its re-send; expected a duration above 0, \
+             such as \"1s\""
+                .into(),
         );
     }
     let mut services = Vec::new();

@@ -27,6 +27,10 @@ pub struct Service {
     /// Instead of `calls`: an orchestrated saga's steps (issue 14).
     #[serde(default)]
     pub saga: Vec<SagaStep>,
+    /// Whether the service keeps a durable saga log for its sagas (its own and its
+    /// endpoints'): a replica that restarts after a crash resumes the sagas it was running.
+    #[serde(default)]
+    pub saga_log: bool,
     /// Instead of `calls`: the participants of a two-phase commit it coordinates (issue 14).
     #[serde(default)]
     pub two_phase: Option<TwoPhase>,

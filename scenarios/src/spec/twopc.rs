@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::Call;
+use crate::duration::Duration;
 
 /// `two_phase: (participants: [(to: "inventory", timeout: "200ms"), (to: "payment")],
 /// resources: 1000)`. Each participant is an ordinary call (its `endpoint`, `timeout`,
@@ -14,4 +15,8 @@ use super::Call;
 pub struct TwoPhase {
     pub participants: Vec<Call>,
     pub resources: u32,
+    /// How long after a decision call failed for good the coordinator sends it again
+    /// (default 1 s).
+    #[serde(default)]
+    pub decision_retry: Option<Duration>,
 }

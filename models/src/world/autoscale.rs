@@ -182,7 +182,6 @@ impl World {
             return; // measured from the requests counted between syncs
         }
         let state = &self.services[sc.service];
-        let workers = f64::from(state.report.workers_per_replica);
         let (mut sum, mut ready) = (0.0, 0u32);
         for (k, inst) in state.replicas.iter().enumerate() {
             if sc.slots[k] != Slot::Ready {
@@ -190,7 +189,7 @@ impl World {
             }
             ready += 1;
             sum += match metric {
-                Metric::Utilisation => f64::from(inst.workers_busy) / workers,
+                Metric::Utilisation => f64::from(inst.workers_busy) / f64::from(inst.workers),
                 Metric::InFlight => {
                     f64::from(inst.workers_busy) + (inst.queue.len() + inst.blocked.len()) as f64
                 }

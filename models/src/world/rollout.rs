@@ -111,10 +111,29 @@ impl World {
                 "a rolled-out service is wired with twice its replicas"
             );
             for r in split..n {
-                let ep = &mut self.replica_endpoints(c.service, r as u32)[0];
-                ep.service_time = d.new_work.0.clone();
-                ep.error_rate = d.new_work.1;
+                let endpoints = self.replica_endpoints(c.service, r as u32);
+                assert_eq!(
+                    endpoints.len(),
+                    d.new.endpoints.len(),
+                    "a version's endpoints"
+                );
+                for (ep, work) in endpoints.iter_mut().zip(&d.new.endpoints) {
+                    ep.service_time = work.service_time.clone();
+                    ep.error_rate = work.error_rate;
+                }
+                let inst = &mut self.services[service].replicas[r];
+                inst.workers = d.new.workers;
+                inst.queue_capacity = d.new.queue;
             }
+            let svc = &config.services[service];
+            let state = &mut self.services[service].report;
+            let half = split as u32;
+            // The capacities count both halves, each with its version's resources.
+            state.workers = (svc.workers.saturating_add(d.new.workers)).saturating_mul(half);
+            state.queue_capacity = svc
+                .queue
+                .saturating_mul(half)
+                .saturating_add(d.new.queue.saturating_mul(half));
             let slots: Vec<Slot> = (0..n)
                 .map(|k| if k < split { Slot::Ready } else { Slot::Absent })
                 .collect();
@@ -135,8 +154,14 @@ impl World {
                     strategy: c.strategy.name(),
                     at: c.at,
                     desired: c.desired,
-                    versions: [&c.stable, &c.version].map(|v| VersionReport {
+                    versions: [
+                        (&c.stable, svc.workers, svc.queue),
+                        (&c.version, d.new.workers, d.new.queue),
+                    ]
+                    .map(|(v, workers, queue)| VersionReport {
                         name: v.clone(),
+                        workers,
+                        queue,
                         ..VersionReport::default()
                     }),
                     weights: vec![(SimTime::ZERO, 0.0, c.desired, 0)],

@@ -3,9 +3,10 @@
 //! (replica k on the host of replica k mod `replicas`): the first half runs the stable
 //! version, the second the new one, out of rotation until the rollout starts them.
 
+use models::config::ServiceConfig;
 use models::config::{ServiceId, WorldConfig};
-use models::ops::Deployment;
 use models::ops::rollout::{AnalysisConfig, RolloutConfig, Step, Strategy};
+use models::ops::{Deployment, EndpointWork, VersionConfig};
 use sim_core::SimDuration;
 
 use super::Checker;
@@ -22,33 +23,16 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         }
         let q = named(&s.name);
         let at = |f: &str| format!("services[{i}].{f}");
-        let mut works = Vec::new();
+        let mut versions = Vec::new();
         for (k, v) in s.versions.iter().enumerate() {
-            let anchors = [q.as_str(), "versions", &named(&v.name)];
             if s.versions[..k].iter().any(|o| o.name == v.name) {
                 c.report(
-                    &anchors,
+                    &[q.as_str(), "versions", &named(&v.name)],
                     at(&format!("versions[{k}].name")),
                     format!("version \"{}\" is declared twice", v.name),
                 );
             }
-            let time = match &v.service_time {
-                Some(d) => c.dist(
-                    &[&anchors[..], &["service_time"]].concat(),
-                    at(&format!("versions[{k}].service_time")),
-                    d,
-                ),
-                None => config.services[i].service_time.clone(),
-            };
-            let error_rate = v.error_rate.unwrap_or(config.services[i].error_rate);
-            if !(0.0..=1.0).contains(&error_rate) {
-                c.report(
-                    &[&anchors[..], &["error_rate"]].concat(),
-                    at(&format!("versions[{k}].error_rate")),
-                    format!("{error_rate} is not a probability; expected a number from 0 to 1"),
-                );
-            }
-            works.push((time, error_rate.clamp(0.0, 1.0)));
+            versions.push(version(c, (i, &q), k, v, &config.services[i]));
         }
         let known = |c: &mut Checker, name: &str, field: &str| -> Option<usize> {
             let found = s.versions.iter().position(|v| v.name == name);
@@ -75,9 +59,16 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
             None => (!s.versions.is_empty()).then_some(0),
         };
         if let Some(k) = stable {
-            let (time, rate) = works[k].clone();
-            config.services[i].service_time = time;
-            config.services[i].error_rate = rate;
+            let v: &VersionConfig = &versions[k];
+            let svc = &mut config.services[i];
+            svc.service_time = v.endpoints[0].service_time.clone();
+            svc.error_rate = v.endpoints[0].error_rate;
+            for (e, work) in svc.endpoints.iter_mut().zip(&v.endpoints[1..]) {
+                e.service_time = work.service_time.clone();
+                e.error_rate = work.error_rate;
+            }
+            svc.workers = v.workers;
+            svc.queue = v.queue;
         }
         let Some(r) = &s.rollout else { continue };
         let field = |f: &str| format!("services[{i}].rollout.{f}");
@@ -246,7 +237,60 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                 strategy,
                 analysis,
             },
-            new_work: works[new].clone(),
+            new: versions[new].clone(),
         });
+    }
+}
+
+/// One version checked: its work on each endpoint and its replicas' resources, the service's
+/// where it says nothing.
+fn version(
+    c: &mut Checker,
+    (i, q): (usize, &str),
+    k: usize,
+    v: &spec::rollout::Version,
+    svc: &ServiceConfig,
+) -> VersionConfig {
+    let anchors = [q, "versions", &named(&v.name)];
+    let at = |f: &str| format!("services[{i}].versions[{k}].{f}");
+    let service_time = match &v.service_time {
+        Some(d) => c.dist(
+            &[&anchors[..], &["service_time"]].concat(),
+            at("service_time"),
+            d,
+        ),
+        None => svc.service_time.clone(),
+    };
+    let error_rate = v.error_rate.unwrap_or(svc.error_rate);
+    if !(0.0..=1.0).contains(&error_rate) {
+        c.report(
+            &[&anchors[..], &["error_rate"]].concat(),
+            at("error_rate"),
+            format!("{error_rate} is not a probability; expected a number from 0 to 1"),
+        );
+    }
+    if v.workers == Some(0) {
+        c.report(
+            &[&anchors[..], &["workers"]].concat(),
+            at("workers"),
+            "must be at least 1".into(),
+        );
+    }
+    let own = EndpointWork {
+        service_time,
+        error_rate: error_rate.clamp(0.0, 1.0),
+    };
+    let others = svc.endpoints.iter().map(|e| EndpointWork {
+        service_time: e.service_time.clone(),
+        error_rate: e.error_rate,
+    });
+    VersionConfig {
+        endpoints: std::iter::once(own).chain(others).collect(),
+        workers: v.workers.unwrap_or(svc.workers).max(1),
+        queue: match v.queue {
+            Some(spec::QueueSize::Places(n)) => n,
+            Some(spec::QueueSize::Unbounded) => ServiceConfig::UNBOUNDED,
+            None => svc.queue,
+        },
     }
 }

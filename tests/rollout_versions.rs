@@ -1,0 +1,122 @@
+//! Versions with their own resources and endpoints (issue 16): a version's `workers` and
+//! `queue` are its replicas', checked against Erlang's loss formula; a version's endpoints
+//! are its own, and the analysis measures every endpoint of the new version.
+
+use std::path::Path;
+
+use models::ops::RolloutReport;
+use models::{RunOptions, RunResult, World};
+
+fn run_text(text: &str, seed: u64) -> RunResult {
+    let loaded = scenarios::load_str(Path::new("test.ron"), text).unwrap_or_else(|e| panic!("{e}"));
+    World::new(&loaded.config, seed).run(RunOptions::default())
+}
+
+fn load_err(text: &str) -> String {
+    scenarios::load_str(Path::new("test.ron"), text)
+        .map(|_| ())
+        .expect_err("an error")
+        .to_string()
+}
+
+fn rollout(r: &RunResult) -> &RolloutReport {
+    &r.ops.rollouts[0]
+}
+
+/// users -> payments (4 replicas, random balancing: each replica sees a Poisson stream of
+/// 50 per s), 10 ms of work; v1 has 10 workers, v2 `V2`, switched by a blue/green at 1 s.
+const SWITCH: &str = r#"Scenario(version: 1, name: "switch", duration: "DURATION",
+    services: [
+        Service(name: "payments", replicas: 4, workers: 10, lb: Random,
+                service_time: Constant(value: "10ms"),
+                versions: [(name: "v1"), (name: "v2", V2)],
+                rollout: (version: "v2", at: "1s", ready_after: "1s",
+                          strategy: BlueGreen(scale_down_delay: "1s"))),
+    ],
+    clients: [Client(name: "users", to: "payments", arrivals: Poisson(rate_per_s: 200.0))],
+)"#;
+
+fn switch(v2: &str, duration: &str) -> String {
+    SWITCH.replace("V2", v2).replace("DURATION", duration)
+}
+
+/// Student's t quantile for a two-sided 99.9 % interval with 7 degrees of freedom.
+const T_999_7: f64 = 5.408;
+
+#[test]
+fn a_versions_workers_and_queue_are_its_replicas_erlang_loss_agrees() {
+    // v2's replicas have one worker and no queue: each is an M/D/1/1 loss system, whose
+    // blocking probability is Erlang's B(1, a) = a / (1 + a) whatever the service time's
+    // distribution; a = 50 per s x 10 ms = 0.5 gives 1/3. v1 (10 workers) loses nothing.
+    let text = switch("workers: 1, queue: 0", "100s");
+    let mut shares = Vec::new();
+    for seed in 1..=8 {
+        let r = run_text(&text, seed);
+        let d = rollout(&r);
+        assert_eq!(d.phase, "completed", "seed {seed}");
+        assert_eq!((d.versions[0].workers, d.versions[1].workers), (10, 1));
+        assert_eq!(d.versions[1].queue, 0);
+        assert_eq!(d.versions[0].failed, 0, "seed {seed}: v1 has room");
+        shares.push(d.versions[1].failed as f64 / d.versions[1].requests as f64);
+        // Both halves are wired, each with its version's workers.
+        assert_eq!(r.services[0].workers, 4 * 10 + 4);
+    }
+    let n = shares.len() as f64;
+    let mean = shares.iter().sum::<f64>() / n;
+    let var = shares.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half_width = T_999_7 * (var / n).sqrt();
+    let expected = 0.5 / 1.5;
+    eprintln!("loss {mean:.4} +- {half_width:.4} (99.9 %), Erlang B {expected:.4}");
+    assert!(
+        half_width < 0.02,
+        "interval too wide to judge: {half_width}"
+    );
+    assert!(
+        (mean - expected).abs() <= half_width,
+        "loss {mean:.4} +- {half_width:.4}, Erlang B {expected:.4}: {shares:?}"
+    );
+}
+
+#[test]
+fn a_stable_versions_resources_are_the_services() {
+    // Without a rollout the stable version's workers are the service's from the start.
+    let text = switch("workers: 1, queue: 0", "20s").replace(
+        r#"rollout: (version: "v2", at: "1s", ready_after: "1s",
+                          strategy: BlueGreen(scale_down_delay: "1s"))"#,
+        r#"stable: "v2""#,
+    );
+    let r = run_text(&text, 3);
+    assert!(r.ops.rollouts.is_empty());
+    assert_eq!(r.services[0].workers, 4);
+    let s = &r.services[0].stats;
+    let loss = s.failed() as f64 / s.requests as f64;
+    assert!((0.28..0.39).contains(&loss), "{loss}");
+}
+
+#[test]
+fn versions_with_equal_resources_report_as_before() {
+    let text = switch("error_rate: 0.0", "10s");
+    let r = run_text(&text, 1);
+    let json = reports::json(&r);
+    let v1 = &json["rollouts"]["payments"]["versions"][0];
+    assert!(v1.get("workers_per_replica").is_none(), "{v1}");
+    let differ = run_text(&switch("workers: 2", "10s"), 1);
+    let json = reports::json(&differ);
+    let v2 = &json["rollouts"]["payments"]["versions"][1];
+    assert_eq!(v2["workers_per_replica"], 2, "{v2}");
+    let text = reports::text(&differ, &reports::analyse(&differ), false);
+    assert!(
+        text.contains("per replica: v1 10 workers, queue 0; v2 2 workers, queue 0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_version_resources_say_where_and_what() {
+    let err = load_err(&switch("workers: 0", "10s"));
+    assert!(
+        err.contains("services[0].versions[1].workers: must be at least 1"),
+        "{err}"
+    );
+    assert!(err.starts_with("test.ron:5:"), "{err}");
+}

@@ -120,3 +120,68 @@ fn bad_version_resources_say_where_and_what() {
     );
     assert!(err.starts_with("test.ron:5:"), "{err}");
 }
+
+/// users -> payments with two endpoints, `pay` (its own, 90 % of the requests) and `refund`;
+/// v2 sets `V2`; a canary with an analysis.
+const ENDPOINTS: &str = r#"Scenario(version: 1, name: "endpoints", duration: "120s",
+    services: [
+        Service(name: "payments", replicas: 4, workers: 20, queue: 50, endpoint: "pay",
+                service_time: Exponential(mean: "5ms"),
+                endpoints: [(name: "refund", service_time: Exponential(mean: "5ms"))],
+                versions: [(name: "v1"), (name: "v2", V2)],
+                rollout: (version: "v2", at: "10s", ready_after: "2s",
+                          strategy: Canary(steps: [SetWeight(25), Pause("20s"), SetWeight(50),
+                                                   Pause("20s")]),
+                          analysis: (interval: "10s", availability: 0.97, failure_limit: 1))),
+    ],
+    clients: [Client(name: "users", to: "payments", arrivals: Poisson(rate_per_s: 400.0),
+                     requests: [(endpoint: "pay", weight: 9.0),
+                                (endpoint: "refund", weight: 1.0)])],
+)"#;
+
+#[test]
+fn the_analysis_measures_every_endpoint_of_the_new_version() {
+    // v2 fails half of its refunds (5 % of its requests) and none of its payments: only the
+    // refund endpoint is bad, and the analysis, over all of v2's requests, sees 95 %.
+    let bad = ENDPOINTS.replace("V2", r#"endpoints: [(name: "refund", error_rate: 0.5)]"#);
+    let good = ENDPOINTS.replace("V2", r#"endpoints: [(name: "refund", error_rate: 0.0)]"#);
+    for seed in 1..=5 {
+        let r = run_text(&bad, seed);
+        let d = rollout(&r);
+        assert_eq!(d.phase, "aborted", "seed {seed}: {:?}", d.timeline);
+        // Every failure is a refund's, on v2's replicas.
+        let endpoints = &r.services[0].endpoints;
+        assert_eq!(endpoints[0].stats.failed(), 0, "seed {seed}: pay");
+        assert_eq!(
+            endpoints[1].stats.failed(),
+            d.versions[1].failed,
+            "seed {seed}"
+        );
+        assert!(d.versions[1].failed > 0);
+        let r = run_text(&good, seed);
+        assert_eq!(rollout(&r).phase, "completed", "seed {seed}");
+        assert_eq!(r.services[0].stats.failed(), 0);
+    }
+}
+
+#[test]
+fn a_versions_endpoint_must_be_the_services() {
+    for (v2, expected) in [
+        (
+            r#"endpoints: [(name: "refunds", error_rate: 0.5)]"#,
+            "services[0].versions[1].endpoints[0].name: service \"payments\" has no other endpoint \"refunds\"; it has \"refund\"",
+        ),
+        (
+            r#"endpoints: [(name: "refund"), (name: "refund")]"#,
+            "services[0].versions[1].endpoints[1].name: endpoint \"refund\" is set twice",
+        ),
+        (
+            r#"endpoints: [(name: "refund", error_rate: 2.0)]"#,
+            "services[0].versions[1].endpoints[0].error_rate: 2 is not a probability",
+        ),
+    ] {
+        let err = load_err(&ENDPOINTS.replace("V2", v2));
+        assert!(err.contains(expected), "{err}");
+        assert!(err.starts_with("test.ron:6:"), "{err}");
+    }
+}

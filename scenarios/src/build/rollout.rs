@@ -95,13 +95,6 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                 "a rolled-out service cannot also be autoscaled (not modelled)".into(),
             );
         }
-        if !s.endpoints.is_empty() {
-            bad(
-                c,
-                "version",
-                "versions of a service with several endpoints are not modelled".into(),
-            );
-        }
         if r.at.0 >= scenario.duration.0 {
             bad(
                 c,
@@ -253,20 +246,49 @@ fn version(
 ) -> VersionConfig {
     let anchors = [q, "versions", &named(&v.name)];
     let at = |f: &str| format!("services[{i}].versions[{k}].{f}");
-    let service_time = match &v.service_time {
-        Some(d) => c.dist(
-            &[&anchors[..], &["service_time"]].concat(),
-            at("service_time"),
-            d,
-        ),
-        None => svc.service_time.clone(),
-    };
-    let error_rate = v.error_rate.unwrap_or(svc.error_rate);
-    if !(0.0..=1.0).contains(&error_rate) {
-        c.report(
-            &[&anchors[..], &["error_rate"]].concat(),
-            at("error_rate"),
-            format!("{error_rate} is not a probability; expected a number from 0 to 1"),
+    let own = work(
+        c,
+        (&anchors, &at("")),
+        (&v.service_time, v.error_rate),
+        (&svc.service_time, svc.error_rate),
+    );
+    let mut endpoints = vec![own];
+    endpoints.extend(svc.endpoints.iter().map(|e| EndpointWork {
+        service_time: e.service_time.clone(),
+        error_rate: e.error_rate,
+    }));
+    for (j, e) in v.endpoints.iter().enumerate() {
+        let name = named(&e.name);
+        let anchors = [&anchors[..], &["endpoints", &name]].concat();
+        let field = at(&format!("endpoints[{j}]."));
+        if v.endpoints[..j].iter().any(|o| o.name == e.name) {
+            let message = format!("endpoint \"{}\" is set twice in this version", e.name);
+            c.report(&anchors, format!("{field}name"), message);
+            continue;
+        }
+        let Some(index) = svc.endpoints.iter().position(|o| o.name == e.name) else {
+            let names: Vec<String> = svc.endpoints.iter().map(|o| quoted(&o.name)).collect();
+            let has = if names.is_empty() {
+                format!(
+                    "no endpoint but its own (\"{}\", set by the version's service_time)",
+                    svc.endpoint_name
+                )
+            } else {
+                names.join(", ")
+            };
+            let message = format!(
+                "service \"{}\" has no other endpoint \"{}\"; it has {has}",
+                svc.name, e.name
+            );
+            c.report(&anchors, format!("{field}name"), message);
+            continue;
+        };
+        let base = &svc.endpoints[index];
+        endpoints[index + 1] = work(
+            c,
+            (&anchors, &field),
+            (&e.service_time, e.error_rate),
+            (&base.service_time, base.error_rate),
         );
     }
     if v.workers == Some(0) {
@@ -276,21 +298,42 @@ fn version(
             "must be at least 1".into(),
         );
     }
-    let own = EndpointWork {
-        service_time,
-        error_rate: error_rate.clamp(0.0, 1.0),
-    };
-    let others = svc.endpoints.iter().map(|e| EndpointWork {
-        service_time: e.service_time.clone(),
-        error_rate: e.error_rate,
-    });
     VersionConfig {
-        endpoints: std::iter::once(own).chain(others).collect(),
+        endpoints,
         workers: v.workers.unwrap_or(svc.workers).max(1),
         queue: match v.queue {
             Some(spec::QueueSize::Places(n)) => n,
             Some(spec::QueueSize::Unbounded) => ServiceConfig::UNBOUNDED,
             None => svc.queue,
         },
+    }
+}
+
+/// One endpoint's work in a version: its own service time and error rate, or the endpoint's.
+fn work(
+    c: &mut Checker,
+    (anchors, field): (&[&str], &str),
+    (service_time, error_rate): (&Option<spec::Distribution>, Option<f64>),
+    (base_time, base_rate): (&sim_core::Distribution, f64),
+) -> EndpointWork {
+    let service_time = match service_time {
+        Some(d) => c.dist(
+            &[anchors, &["service_time"]].concat(),
+            format!("{field}service_time"),
+            d,
+        ),
+        None => base_time.clone(),
+    };
+    let error_rate = error_rate.unwrap_or(base_rate);
+    if !(0.0..=1.0).contains(&error_rate) {
+        c.report(
+            &[anchors, &["error_rate"]].concat(),
+            format!("{field}error_rate"),
+            format!("{error_rate} is not a probability; expected a number from 0 to 1"),
+        );
+    }
+    EndpointWork {
+        service_time,
+        error_rate: error_rate.clamp(0.0, 1.0),
     }
 }

@@ -22,6 +22,20 @@ pub struct Version {
     /// Places in each replica's queue: a number or `Unbounded`.
     #[serde(default)]
     pub queue: Option<QueueSize>,
+    /// The work of the service's other endpoints, by name.
+    #[serde(default)]
+    pub endpoints: Vec<VersionEndpoint>,
+}
+
+/// A version's work on one endpoint of the service: `(name: "search", service_time: ...)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionEndpoint {
+    pub name: String,
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    #[serde(default)]
+    pub error_rate: Option<f64>,
 }
 
 /// `rollout: (version: "v2", at: "60s", strategy: Canary(steps: [SetWeight(10), Pause("1m")]),

@@ -15,7 +15,19 @@
 //!   between the lowest recommendation of the scale-up window (default 0 s) and the highest of
 //!   the scale-down window (default 300 s), starting from the current count;
 //! - rate limits (the default `behavior`): up by at most max(100 %, 4 replicas) per 15 s, down
-//!   by at most 100 % per 15 s; then `minReplicas` and `maxReplicas`;
+//!   by at most 100 % per 15 s; then `minReplicas` and `maxReplicas`. Without `policies` the
+//!   up limit is taken per sync, max(2 x current, current + 4): Kubernetes' default exactly
+//!   when the sync period is 15 s or more (a shorter sync period would, in Kubernetes, count
+//!   the scale-ups of the last 15 s too);
+//! - scaling policies (`behavior.scaleUp/scaleDown.policies`, `horizontal.go`'s
+//!   `calculateScaleUpLimitWithScalingRules`, `calculateScaleDownLimitWithBehaviors` and
+//!   `getReplicasChangePerPeriod`): each policy's limit counts from the replicas at the start of
+//!   its period (`current` less the scale-ups and plus the scale-downs recorded strictly after
+//!   `now - periodSeconds`): `Pods` adds or removes `value`, `Percent` multiplies by
+//!   `1 +- value / 100` (rounded up for a scale-up, truncated for a scale-down, as Go's
+//!   `math.Ceil` and `int32()` do on the same float64 product); `selectPolicy: Max` takes the
+//!   largest change, `Min` the smallest, `Disabled` none; a limit never reverses the
+//!   direction (it is at least, or at most, `current`);
 //! - the controller syncs every 15 s (`--horizontal-pod-autoscaler-sync-period`).
 //!
 //! The AWS target-tracking flavour ([`Flavor::TargetTracking`]) scales with the same ratio but
@@ -60,6 +72,40 @@ pub enum Flavor {
     },
 }
 
+/// One scaling policy of a direction: at most `Pods(n)` or `Percent(p)` replicas per period.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScalingPolicy {
+    Pods(u32, SimDuration),
+    Percent(u32, SimDuration),
+}
+
+impl ScalingPolicy {
+    fn period(self) -> SimDuration {
+        match self {
+            ScalingPolicy::Pods(_, p) | ScalingPolicy::Percent(_, p) => p,
+        }
+    }
+}
+
+/// `selectPolicy`: which policy's limit applies when there are several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SelectPolicy {
+    /// The policy allowing the largest change (Kubernetes' default).
+    #[default]
+    Max,
+    /// The policy allowing the smallest change.
+    Min,
+    /// No scaling in this direction.
+    Disabled,
+}
+
+/// A direction's `behavior` rules: its policies and how one is selected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalingRules {
+    pub policies: Vec<ScalingPolicy>,
+    pub select: SelectPolicy,
+}
+
 /// A service's autoscaler, as the scenario configures it.
 #[derive(Clone, Debug)]
 pub struct AutoscalerConfig {
@@ -79,6 +125,9 @@ pub struct AutoscalerConfig {
     /// From the decision to a started process, then its cold start before it is ready.
     pub provisioning: SimDuration,
     pub cold_start: SimDuration,
+    /// Scaling policies per direction; `None`: the default behavior (see the module's doc).
+    pub scale_up: Option<ScalingRules>,
+    pub scale_down: Option<ScalingRules>,
 }
 
 /// One sync's decision.
@@ -102,6 +151,9 @@ pub struct Autoscaler {
     config: AutoscalerConfig,
     recommendations: Vec<(SimTime, u32)>,
     last_scale: Option<(SimTime, bool)>,
+    /// Scale events (time, replicas added or removed) kept for the policies' periods.
+    scale_ups: Vec<(SimTime, u32)>,
+    scale_downs: Vec<(SimTime, u32)>,
 }
 
 impl Autoscaler {
@@ -110,6 +162,8 @@ impl Autoscaler {
             config,
             recommendations: Vec::new(),
             last_scale: None,
+            scale_ups: Vec::new(),
+            scale_downs: Vec::new(),
         }
     }
 
@@ -138,11 +192,30 @@ impl Autoscaler {
                 };
             }
             desired = stabilized;
-            // The default behavior's rate limits, per 15 s (the sync period by default).
-            let up_limit = current.saturating_mul(2).max(current + 4);
-            if desired > up_limit {
-                desired = up_limit;
-                reason = "scale-up limited to max(100 %, 4 replicas) per period";
+            if desired > current {
+                let (limit, why) = match &c.scale_up {
+                    // The default behavior's rate limit, per sync (see the module's doc).
+                    None => (
+                        current.saturating_mul(2).max(current + 4),
+                        "scale-up limited to max(100 %, 4 replicas) per period",
+                    ),
+                    Some(rules) => (
+                        self.limit(now, current, rules, true),
+                        "scale-up limited by the scaling policies",
+                    ),
+                };
+                if desired > limit {
+                    desired = limit;
+                    reason = why;
+                }
+            } else if desired < current
+                && let Some(rules) = &c.scale_down
+            {
+                let limit = self.limit(now, current, rules, false);
+                if desired < limit {
+                    desired = limit;
+                    reason = "scale-down limited by the scaling policies";
+                }
             }
         } else if let Flavor::TargetTracking {
             scale_out_cooldown,
@@ -170,6 +243,7 @@ impl Autoscaler {
         }
         if bounded != current {
             self.last_scale = Some((now, bounded > current));
+            self.record(now, current, bounded);
         }
         Decision {
             at: now,
@@ -180,6 +254,77 @@ impl Autoscaler {
             desired: bounded,
             reason,
         }
+    }
+
+    /// The most (scaling up) or fewest (down) replicas the direction's policies allow now.
+    fn limit(&self, now: SimTime, current: u32, rules: &ScalingRules, up: bool) -> u32 {
+        if rules.select == SelectPolicy::Disabled {
+            return current;
+        }
+        let changed = |events: &[(SimTime, u32)], period: SimDuration| -> i64 {
+            // `rec.timestamp.After(cutoff)`, written without a subtraction that saturates at 0.
+            events
+                .iter()
+                .filter(|&&(at, _)| at.0.saturating_add(period.as_nanos()) > now.0)
+                .map(|&(_, n)| i64::from(n))
+                .sum()
+        };
+        let current = i64::from(current);
+        let proposals = rules.policies.iter().map(|&policy| {
+            let period = policy.period();
+            let start =
+                current - changed(&self.scale_ups, period) + changed(&self.scale_downs, period);
+            match (policy, up) {
+                (ScalingPolicy::Pods(n, _), true) => start + i64::from(n),
+                (ScalingPolicy::Pods(n, _), false) => start - i64::from(n),
+                // Go's float64 arithmetic, rounded as `math.Ceil` and `int32()` round it.
+                (ScalingPolicy::Percent(p, _), true) => {
+                    (start as f64 * (1.0 + f64::from(p) / 100.0)).ceil() as i64
+                }
+                (ScalingPolicy::Percent(p, _), false) => {
+                    (start as f64 * (1.0 - f64::from(p) / 100.0)) as i64
+                }
+            }
+        });
+        // The largest change is the highest limit up and the lowest down.
+        let largest = (rules.select == SelectPolicy::Max) == up;
+        let limit = if largest {
+            proposals.max()
+        } else {
+            proposals.min()
+        }
+        .unwrap_or(current);
+        let limit = if up {
+            limit.max(current)
+        } else {
+            limit.min(current)
+        };
+        limit.clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// `storeScaleEvent`: a scaling recorded for the policies of either direction (a policy's
+    /// period starts from the replicas before the scalings of both directions within it), kept
+    /// for the longest period of any policy.
+    fn record(&mut self, now: SimTime, from: u32, to: u32) {
+        let c = &self.config;
+        let longest = [&c.scale_up, &c.scale_down]
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r.policies.iter().map(|p| p.period()))
+            .max()
+            .unwrap_or(SimDuration::ZERO);
+        if longest == SimDuration::ZERO {
+            return; // no policy looks back
+        }
+        let keep = |&(at, _): &(SimTime, u32)| at.0.saturating_add(longest.as_nanos()) > now.0;
+        self.scale_ups.retain(keep);
+        self.scale_downs.retain(keep);
+        let events = if to > from {
+            &mut self.scale_ups
+        } else {
+            &mut self.scale_downs
+        };
+        events.push((now, from.abs_diff(to)));
     }
 
     /// `replica_calculator.go`: the ratio over the ready replicas, the tolerance, and on a
@@ -292,6 +437,8 @@ mod tests {
             scale_down_stabilization: SimDuration::from_secs(300),
             provisioning: SimDuration::ZERO,
             cold_start: SimDuration::ZERO,
+            scale_up: None,
+            scale_down: None,
         }
     }
 
@@ -406,5 +553,143 @@ mod tests {
         // 8 at 47.5 % (5 % below target): no scale-in.
         assert_eq!(a.sync(at(400), 8, 0, 0.475).desired, 8);
         assert_eq!(a.sync(at(400), 8, 0, 0.2).desired, 4);
+    }
+
+    fn rules(policies: &[ScalingPolicy], select: SelectPolicy) -> Option<ScalingRules> {
+        Some(ScalingRules {
+            policies: policies.to_vec(),
+            select,
+        })
+    }
+
+    fn secs(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    #[test]
+    fn kubernetes_default_policies_reproduce_the_default_behavior_at_a_15_s_sync() {
+        // scaleUp: Pods 4 and Percent 100 per 15 s, Max; scaleDown: Percent 100 per 15 s.
+        let explicit = AutoscalerConfig {
+            scale_up: rules(
+                &[
+                    ScalingPolicy::Pods(4, secs(15)),
+                    ScalingPolicy::Percent(100, secs(15)),
+                ],
+                SelectPolicy::Max,
+            ),
+            scale_down: rules(&[ScalingPolicy::Percent(100, secs(15))], SelectPolicy::Max),
+            max_replicas: 100,
+            ..config()
+        };
+        let implicit = AutoscalerConfig {
+            max_replicas: 100,
+            ..config()
+        };
+        let (mut a, mut b) = (Autoscaler::new(explicit), Autoscaler::new(implicit));
+        let (mut ca, mut cb) = (1, 1);
+        // A load that rises steeply, holds, then falls to nothing.
+        for k in 1..100u64 {
+            let metric = match k {
+                1..=10 => 0.5 * k as f64,
+                11..=20 => 0.9,
+                _ => 0.01,
+            };
+            let da = a.sync(at(15 * k), ca, 0, metric);
+            let db = b.sync(at(15 * k), cb, 0, metric);
+            assert_eq!(da.desired, db.desired, "sync {k}");
+            (ca, cb) = (da.desired, db.desired);
+        }
+        assert_eq!(ca, 1, "scaled down in the end");
+    }
+
+    #[test]
+    fn a_pods_policy_counts_the_scale_ups_of_its_period() {
+        // At most 1 replica per 60 s: the period starts from the replicas before the last
+        // scale-ups within it (`After(now - 60 s)`).
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_up: rules(&[ScalingPolicy::Pods(1, secs(60))], SelectPolicy::Max),
+            ..config()
+        });
+        let d = a.sync(at(0), 2, 0, 1.0); // the formula wants 4
+        assert_eq!((d.recommended, d.desired), (4, 3));
+        assert_eq!(d.reason, "scale-up limited by the scaling policies");
+        for t in [15, 30, 45] {
+            // Started with 2 within the period: 2 + 1 = 3, already there.
+            let d = a.sync(at(t), 3, 0, 1.0);
+            assert_eq!((d.recommended, d.desired), (6, 3), "at {t}");
+        }
+        // At 60 s the scale-up of 0 s is not after the cutoff any more.
+        let d = a.sync(at(60), 3, 0, 1.0);
+        assert_eq!(d.desired, 4);
+    }
+
+    #[test]
+    fn a_percent_policy_truncates_down_and_rounds_up_as_go_does() {
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_down_stabilization: SimDuration::ZERO,
+            scale_down: rules(&[ScalingPolicy::Percent(50, secs(60))], SelectPolicy::Max),
+            max_replicas: 40,
+            ..config()
+        });
+        // 9 replicas nearly idle want 1; 50 % per minute: int32(9 x 0.5) = 4.
+        let d = a.sync(at(0), 9, 0, 0.01);
+        assert_eq!((d.recommended, d.desired), (1, 4));
+        assert_eq!(d.reason, "scale-down limited by the scaling policies");
+        // Within the minute the period started at 9: 4 is as low as it goes.
+        let d = a.sync(at(30), 4, 0, 0.01);
+        assert_eq!(d.desired, 4);
+        let d = a.sync(at(60), 4, 0, 0.01);
+        assert_eq!(d.desired, 2);
+        // Go's float64: 50 x (1 + 10 / 100) = 55.00000000000001, which math.Ceil makes 56;
+        // 10 x (1 - 80 / 100) = 1.9999999999999996, which int32() makes 1.
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_up: rules(&[ScalingPolicy::Percent(10, secs(15))], SelectPolicy::Max),
+            max_replicas: 100,
+            ..config()
+        });
+        let d = a.sync(at(0), 50, 0, 1.0);
+        assert_eq!((d.recommended, d.desired), (100, 56));
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_down_stabilization: SimDuration::ZERO,
+            scale_down: rules(&[ScalingPolicy::Percent(80, secs(15))], SelectPolicy::Max),
+            ..config()
+        });
+        let d = a.sync(at(0), 10, 0, 0.01);
+        assert_eq!((d.recommended, d.desired), (1, 1));
+    }
+
+    #[test]
+    fn select_min_takes_the_smallest_change_and_disabled_none() {
+        let policies = [
+            ScalingPolicy::Pods(4, secs(15)),
+            ScalingPolicy::Percent(100, secs(15)),
+        ];
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_up: rules(&policies, SelectPolicy::Min),
+            max_replicas: 100,
+            ..config()
+        });
+        // From 2: Pods allows 6, Percent 4; Min takes 4. From 10: 14 and 20; Min takes 14.
+        assert_eq!(a.sync(at(0), 2, 0, 5.0).desired, 4);
+        assert_eq!(a.sync(at(15), 10, 0, 5.0).desired, 14);
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_down_stabilization: SimDuration::ZERO,
+            scale_down: rules(&policies, SelectPolicy::Min),
+            max_replicas: 100,
+            ..config()
+        });
+        // From 10 down: Pods allows 6, Percent 0; the smaller change is 6.
+        assert_eq!(a.sync(at(0), 10, 0, 0.01).desired, 6);
+        let mut a = Autoscaler::new(AutoscalerConfig {
+            scale_down_stabilization: SimDuration::ZERO,
+            scale_down: rules(&policies, SelectPolicy::Disabled),
+            ..config()
+        });
+        assert_eq!(a.sync(at(0), 8, 0, 0.01).desired, 8);
+        assert_eq!(
+            a.sync(at(0), 8, 0, 5.0).desired,
+            10,
+            "scaling up still works"
+        );
     }
 }

@@ -185,3 +185,70 @@ fn a_versions_endpoint_must_be_the_services() {
         assert!(err.starts_with("test.ron:6:"), "{err}");
     }
 }
+
+/// users -> api, autoscaled from 2 replicas, with a canary at 25 % held from 20 s; the load
+/// grows eightfold from 60 s to 220 s.
+const SCALED_CANARY: &str = r#"Scenario(version: 1, name: "scaled-canary", duration: "240s",
+    services: [
+        Service(name: "api", replicas: 2, workers: 10, queue: 100,
+                service_time: Exponential(mean: "20ms"),
+                autoscale: (min: 2, max: 12, metric: Utilisation, target: 0.5,
+                            provisioning: "5s", scale_down_stabilization: "30s"),
+                versions: [(name: "v1"), (name: "v2")],
+                rollout: (version: "v2", at: "20s", ready_after: "2s",
+                          strategy: Canary(steps: [SetWeight(25), Pause("600s")]))),
+    ],
+    network: (latency: Constant(value: "1ms")),
+    clients: [Client(name: "users", to: "api", arrivals: Poisson(rate_per_s: 200.0))],
+    faults: [LoadSpike(client: "users", multiply: 8.0, from: "60s", to: "220s")],
+)"#;
+
+#[test]
+fn an_autoscaler_scaling_up_mid_canary_keeps_the_canarys_share_and_the_books_balance() {
+    for seed in 1..=4 {
+        let r = run_text(SCALED_CANARY, seed);
+        let a = &r.ops.autoscalers[0];
+        let d = rollout(&r);
+        assert_eq!(d.phase, "progressing", "seed {seed}: held at 25 %");
+        let peak = a.decisions.iter().map(|x| x.desired).max().unwrap();
+        assert!(
+            peak >= 5,
+            "seed {seed}: scaled up to {peak}: {:?}",
+            a.decisions
+        );
+        // Argo Rollouts with an HPA: the stable version runs the HPA's count and the canary
+        // ceil(count x 25 / 100) of it, whatever the count.
+        let canary = |n: u32| n.div_ceil(4);
+        assert!(
+            d.weights
+                .iter()
+                .any(|&(_, _, old, new)| old == peak && new == canary(peak)),
+            "seed {seed}: peak {peak}: {:?}",
+            d.weights
+        );
+        for &(at, weight, old, new) in &d.weights {
+            assert!(
+                new <= canary(peak),
+                "seed {seed} at {at:?}: {new} canary replicas"
+            );
+            if new > 0 && old > 0 {
+                assert_eq!(weight, 25.0, "seed {seed} at {at:?}");
+            }
+        }
+        // The paid-for count is both versions' replicas.
+        let paid_peak = a.replicas.iter().map(|c| c.2).max().unwrap();
+        assert!(paid_peak >= peak + canary(peak), "seed {seed}: {paid_peak}");
+        // The books balance: every request reached the service and the versions' attempts
+        // are the service's, less those still in flight (the spike's first seconds, before
+        // the new replicas are ready, are refused by full queues: failed, not lost).
+        let users = &r.clients[0].stats;
+        let api = &r.services[0].stats;
+        assert_eq!(api.requests, users.requests, "seed {seed}");
+        let answered = d.versions[0].requests + d.versions[1].requests;
+        let in_flight = users.requests - users.ok - users.failed();
+        assert!(in_flight < 100, "seed {seed}: {in_flight}");
+        assert_eq!(answered + in_flight, api.requests, "seed {seed}");
+        let share = d.versions[1].requests as f64 / answered as f64;
+        assert!((0.22..0.27).contains(&share), "seed {seed}: {share}");
+    }
+}

@@ -175,10 +175,23 @@ impl Autoscaler {
     /// replicas starting (counted in the current size). Returns the decision; the caller
     /// scales to `desired`.
     pub fn sync(&mut self, now: SimTime, ready: u32, unready: u32, metric: f64) -> Decision {
+        self.sync_replicas(now, ready + unready, ready, unready, metric)
+    }
+
+    /// A sync whose scale target wants `current` replicas while the selector counts `ready`
+    /// and `unready` pods: a rollout's canary pods are measured with the stable ones, as an
+    /// HPA on an Argo Rollout measures them, but are not part of `spec.replicas`.
+    pub fn sync_replicas(
+        &mut self,
+        now: SimTime,
+        current: u32,
+        ready: u32,
+        unready: u32,
+        metric: f64,
+    ) -> Decision {
         let c = self.config.clone();
-        let current = ready + unready;
         let (recommended, mut reason) = match c.flavor {
-            Flavor::Kubernetes => self.kubernetes_recommendation(ready, unready, metric),
+            Flavor::Kubernetes => self.kubernetes_recommendation(current, ready, unready, metric),
             Flavor::TargetTracking { .. } => self.tracking_recommendation(ready, metric),
         };
         let mut desired = recommended;
@@ -331,12 +344,13 @@ impl Autoscaler {
     /// scale-up the unready replicas counted as idle.
     fn kubernetes_recommendation(
         &self,
+        current: u32,
         ready: u32,
         unready: u32,
         metric: f64,
     ) -> (u32, &'static str) {
         let c = &self.config;
-        let current = ready + unready;
+        let pods = ready + unready;
         if ready == 0 {
             return (current, "no ready replica to measure");
         }
@@ -355,11 +369,11 @@ impl Autoscaler {
         }
         // Scaling up with replicas still starting: they count as using nothing.
         let total = f64::from(ready) * metric;
-        let new_ratio = total / (c.target * f64::from(current));
+        let new_ratio = total / (c.target * f64::from(pods));
         if (1.0 - new_ratio).abs() <= c.tolerance || new_ratio < 1.0 {
             return (current, "replicas still starting would absorb the load");
         }
-        let desired = ceil(new_ratio * f64::from(current));
+        let desired = ceil(new_ratio * f64::from(pods));
         (desired.max(current), "metric above target")
     }
 

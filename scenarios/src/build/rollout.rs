@@ -1,7 +1,8 @@
 //! Deployments: each service's `versions`, `stable` and `rollout` checked and built. A
-//! service with a rollout is wired with twice its replicas, placed like its first ones in turn
-//! (replica k on the host of replica k mod `replicas`): the first half runs the stable
-//! version, the second the new one, out of rotation until the rollout starts them.
+//! service with a rollout is wired with twice its replicas (twice its autoscaler's maximum),
+//! placed like its first ones in turn (replica k on the host of replica k mod `replicas`): the
+//! first half runs the stable version, the second the new one, out of rotation until the
+//! rollout starts them.
 
 use models::config::ServiceConfig;
 use models::config::{ServiceId, WorldConfig};
@@ -88,13 +89,6 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                 ),
             );
         }
-        if s.autoscale.is_some() {
-            bad(
-                c,
-                "version",
-                "a rolled-out service cannot also be autoscaled (not modelled)".into(),
-            );
-        }
         if r.at.0 >= scenario.duration.0 {
             bad(
                 c,
@@ -106,15 +100,22 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
             );
         }
         let d = |x: Option<crate::Duration>, default: SimDuration| x.map_or(default, |d| d.0);
-        let desired = config.services[i].replicas.len();
-        if desired == 0 {
+        // An autoscaled service is already wired with its maximum: each version may reach it,
+        // starting from the service's `replicas`.
+        let wired = config.services[i].replicas.len();
+        let desired = if s.autoscale.is_some() {
+            (s.replicas as usize).clamp(1, wired.max(1))
+        } else {
+            wired
+        };
+        if wired == 0 {
             continue; // reported by the placement
         }
-        if desired > MAX_ROLLOUT_REPLICAS {
+        if wired > MAX_ROLLOUT_REPLICAS {
             bad(
                 c,
                 "version",
-                format!("{desired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
+                format!("{wired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
             );
             continue;
         }
@@ -218,7 +219,7 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         });
         let svc = &mut config.services[i];
         let placed = svc.replicas.clone();
-        svc.replicas = (0..2 * desired).map(|k| placed[k % desired]).collect();
+        svc.replicas = (0..2 * wired).map(|k| placed[k % wired]).collect();
         config.ops.rollouts.push(Deployment {
             rollout: RolloutConfig {
                 service: ServiceId(i as u32),

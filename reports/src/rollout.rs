@@ -44,10 +44,15 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
         m.insert("at_s".into(), float(r.at.as_secs_f64(), 3));
         m.insert("desired".into(), Value::from(r.desired));
         m.insert("phase".into(), Value::from(r.phase));
+        let resources = own_resources(r);
         let versions = r.versions.iter().enumerate().map(|(k, v)| {
             let mut m = Map::new();
             m.insert("name".into(), Value::from(v.name.as_str()));
             m.insert("role".into(), Value::from(["stable", "new"][k]));
+            if resources {
+                m.insert("workers_per_replica".into(), Value::from(v.workers));
+                m.insert("queue_per_replica".into(), Value::from(v.queue));
+            }
             m.insert("requests".into(), Value::from(v.requests));
             m.insert("ok".into(), Value::from(v.requests - v.failed));
             m.insert("failed".into(), Value::from(v.failed));
@@ -113,6 +118,31 @@ pub(crate) fn json(result: &RunResult) -> Option<Value> {
         all.insert(r.service.clone(), Value::Object(m));
     }
     Some(Value::Object(all))
+}
+
+/// Whether the versions differ in their replicas' resources: only then are they shown.
+fn own_resources(r: &RolloutReport) -> bool {
+    let [a, b] = &r.versions;
+    (a.workers, a.queue) != (b.workers, b.queue)
+}
+
+/// `per replica: v1 10 workers, queue 100; v2 20 workers, queue 50`, when they differ.
+fn resources(r: &RolloutReport) -> Option<String> {
+    let queue = |q: u32| {
+        if q == models::config::ServiceConfig::UNBOUNDED {
+            "unbounded".to_string()
+        } else {
+            q.to_string()
+        }
+    };
+    own_resources(r).then(|| {
+        let v: Vec<String> = r
+            .versions
+            .iter()
+            .map(|v| format!("{} {} workers, queue {}", v.name, v.workers, queue(v.queue)))
+            .collect();
+        format!("per replica: {}", v.join("; "))
+    })
 }
 
 /// `payments: canary of v2 over v1 from 60.0 s, 4 replicas: aborted`.
@@ -214,6 +244,9 @@ pub(crate) fn text(result: &RunResult) -> String {
     for r in &result.ops.rollouts {
         let _ = writeln!(out, "  {}", head(r));
         let _ = writeln!(out, "    {}", totals(r));
+        if let Some(line) = resources(r) {
+            let _ = writeln!(out, "    {line}");
+        }
         for (at, e) in r.timeline.iter().take(SHOWN) {
             let _ = writeln!(out, "    {}", entry(r, *at, e));
         }
@@ -233,6 +266,9 @@ pub(crate) fn markdown(result: &RunResult, escape: impl Fn(&str) -> String) -> S
     out.push_str("\n#### Rollouts\n\n");
     for r in &result.ops.rollouts {
         let _ = writeln!(out, "- **{}**; {}", escape(&head(r)), escape(&totals(r)));
+        if let Some(line) = resources(r) {
+            let _ = writeln!(out, "  - {}", escape(&line));
+        }
         for (at, e) in r.timeline.iter().take(SHOWN) {
             let _ = writeln!(out, "  - {}", escape(&entry(r, *at, e)));
         }

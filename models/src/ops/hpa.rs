@@ -15,7 +15,19 @@
 //!   between the lowest recommendation of the scale-up window (default 0 s) and the highest of
 //!   the scale-down window (default 300 s), starting from the current count;
 //! - rate limits (the default `behavior`): up by at most max(100 %, 4 replicas) per 15 s, down
-//!   by at most 100 % per 15 s; then `minReplicas` and `maxReplicas`;
+//!   by at most 100 % per 15 s; then `minReplicas` and `maxReplicas`. Without `policies` the
+//!   up limit is taken per sync, max(2 x current, current + 4): Kubernetes' default exactly
+//!   when the sync period is 15 s or more (a shorter sync period would, in Kubernetes, count
+//!   the scale-ups of the last 15 s too);
+//! - scaling policies (`behavior.scaleUp/scaleDown.policies`, `horizontal.go`'s
+//!   `calculateScaleUpLimitWithScalingRules`, `calculateScaleDownLimitWithBehaviors` and
+//!   `getReplicasChangePerPeriod`): each policy's limit counts from the replicas at the start of
+//!   its period (`current` less the scale-ups and plus the scale-downs recorded strictly after
+//!   `now - periodSeconds`): `Pods` adds or removes `value`, `Percent` multiplies by
+//!   `1 +- value / 100` (rounded up for a scale-up, truncated for a scale-down, as Go's
+//!   `math.Ceil` and `int32()` do on the same float64 product); `selectPolicy: Max` takes the
+//!   largest change, `Min` the smallest, `Disabled` none; a limit never reverses the
+//!   direction (it is at least, or at most, `current`);
 //! - the controller syncs every 15 s (`--horizontal-pod-autoscaler-sync-period`).
 //!
 //! The AWS target-tracking flavour ([`Flavor::TargetTracking`]) scales with the same ratio but
@@ -60,6 +72,40 @@ pub enum Flavor {
     },
 }
 
+/// One scaling policy of a direction: at most `Pods(n)` or `Percent(p)` replicas per period.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ScalingPolicy {
+    Pods(u32, SimDuration),
+    Percent(u32, SimDuration),
+}
+
+impl ScalingPolicy {
+    fn period(self) -> SimDuration {
+        match self {
+            ScalingPolicy::Pods(_, p) | ScalingPolicy::Percent(_, p) => p,
+        }
+    }
+}
+
+/// `selectPolicy`: which policy's limit applies when there are several.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SelectPolicy {
+    /// The policy allowing the largest change (Kubernetes' default).
+    #[default]
+    Max,
+    /// The policy allowing the smallest change.
+    Min,
+    /// No scaling in this direction.
+    Disabled,
+}
+
+/// A direction's `behavior` rules: its policies and how one is selected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalingRules {
+    pub policies: Vec<ScalingPolicy>,
+    pub select: SelectPolicy,
+}
+
 /// A service's autoscaler, as the scenario configures it.
 #[derive(Clone, Debug)]
 pub struct AutoscalerConfig {
@@ -79,6 +125,9 @@ pub struct AutoscalerConfig {
     /// From the decision to a started process, then its cold start before it is ready.
     pub provisioning: SimDuration,
     pub cold_start: SimDuration,
+    /// Scaling policies per direction; `None`: the default behavior (see the module's doc).
+    pub scale_up: Option<ScalingRules>,
+    pub scale_down: Option<ScalingRules>,
 }
 
 /// One sync's decision.
@@ -102,6 +151,9 @@ pub struct Autoscaler {
     config: AutoscalerConfig,
     recommendations: Vec<(SimTime, u32)>,
     last_scale: Option<(SimTime, bool)>,
+    /// Scale events (time, replicas added or removed) kept for the policies' periods.
+    scale_ups: Vec<(SimTime, u32)>,
+    scale_downs: Vec<(SimTime, u32)>,
 }
 
 impl Autoscaler {
@@ -110,6 +162,8 @@ impl Autoscaler {
             config,
             recommendations: Vec::new(),
             last_scale: None,
+            scale_ups: Vec::new(),
+            scale_downs: Vec::new(),
         }
     }
 
@@ -121,10 +175,23 @@ impl Autoscaler {
     /// replicas starting (counted in the current size). Returns the decision; the caller
     /// scales to `desired`.
     pub fn sync(&mut self, now: SimTime, ready: u32, unready: u32, metric: f64) -> Decision {
+        self.sync_replicas(now, ready + unready, ready, unready, metric)
+    }
+
+    /// A sync whose scale target wants `current` replicas while the selector counts `ready`
+    /// and `unready` pods: a rollout's canary pods are measured with the stable ones, as an
+    /// HPA on an Argo Rollout measures them, but are not part of `spec.replicas`.
+    pub fn sync_replicas(
+        &mut self,
+        now: SimTime,
+        current: u32,
+        ready: u32,
+        unready: u32,
+        metric: f64,
+    ) -> Decision {
         let c = self.config.clone();
-        let current = ready + unready;
         let (recommended, mut reason) = match c.flavor {
-            Flavor::Kubernetes => self.kubernetes_recommendation(ready, unready, metric),
+            Flavor::Kubernetes => self.kubernetes_recommendation(current, ready, unready, metric),
             Flavor::TargetTracking { .. } => self.tracking_recommendation(ready, metric),
         };
         let mut desired = recommended;
@@ -138,11 +205,30 @@ impl Autoscaler {
                 };
             }
             desired = stabilized;
-            // The default behavior's rate limits, per 15 s (the sync period by default).
-            let up_limit = current.saturating_mul(2).max(current + 4);
-            if desired > up_limit {
-                desired = up_limit;
-                reason = "scale-up limited to max(100 %, 4 replicas) per period";
+            if desired > current {
+                let (limit, why) = match &c.scale_up {
+                    // The default behavior's rate limit, per sync (see the module's doc).
+                    None => (
+                        current.saturating_mul(2).max(current + 4),
+                        "scale-up limited to max(100 %, 4 replicas) per period",
+                    ),
+                    Some(rules) => (
+                        self.limit(now, current, rules, true),
+                        "scale-up limited by the scaling policies",
+                    ),
+                };
+                if desired > limit {
+                    desired = limit;
+                    reason = why;
+                }
+            } else if desired < current
+                && let Some(rules) = &c.scale_down
+            {
+                let limit = self.limit(now, current, rules, false);
+                if desired < limit {
+                    desired = limit;
+                    reason = "scale-down limited by the scaling policies";
+                }
             }
         } else if let Flavor::TargetTracking {
             scale_out_cooldown,
@@ -170,6 +256,7 @@ impl Autoscaler {
         }
         if bounded != current {
             self.last_scale = Some((now, bounded > current));
+            self.record(now, current, bounded);
         }
         Decision {
             at: now,
@@ -182,16 +269,88 @@ impl Autoscaler {
         }
     }
 
+    /// The most (scaling up) or fewest (down) replicas the direction's policies allow now.
+    fn limit(&self, now: SimTime, current: u32, rules: &ScalingRules, up: bool) -> u32 {
+        if rules.select == SelectPolicy::Disabled {
+            return current;
+        }
+        let changed = |events: &[(SimTime, u32)], period: SimDuration| -> i64 {
+            // `rec.timestamp.After(cutoff)`, written without a subtraction that saturates at 0.
+            events
+                .iter()
+                .filter(|&&(at, _)| at.0.saturating_add(period.as_nanos()) > now.0)
+                .map(|&(_, n)| i64::from(n))
+                .sum()
+        };
+        let current = i64::from(current);
+        let proposals = rules.policies.iter().map(|&policy| {
+            let period = policy.period();
+            let start =
+                current - changed(&self.scale_ups, period) + changed(&self.scale_downs, period);
+            match (policy, up) {
+                (ScalingPolicy::Pods(n, _), true) => start + i64::from(n),
+                (ScalingPolicy::Pods(n, _), false) => start - i64::from(n),
+                // Go's float64 arithmetic, rounded as `math.Ceil` and `int32()` round it.
+                (ScalingPolicy::Percent(p, _), true) => {
+                    (start as f64 * (1.0 + f64::from(p) / 100.0)).ceil() as i64
+                }
+                (ScalingPolicy::Percent(p, _), false) => {
+                    (start as f64 * (1.0 - f64::from(p) / 100.0)) as i64
+                }
+            }
+        });
+        // The largest change is the highest limit up and the lowest down.
+        let largest = (rules.select == SelectPolicy::Max) == up;
+        let limit = if largest {
+            proposals.max()
+        } else {
+            proposals.min()
+        }
+        .unwrap_or(current);
+        let limit = if up {
+            limit.max(current)
+        } else {
+            limit.min(current)
+        };
+        limit.clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// `storeScaleEvent`: a scaling recorded for the policies of either direction (a policy's
+    /// period starts from the replicas before the scalings of both directions within it), kept
+    /// for the longest period of any policy.
+    fn record(&mut self, now: SimTime, from: u32, to: u32) {
+        let c = &self.config;
+        let longest = [&c.scale_up, &c.scale_down]
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r.policies.iter().map(|p| p.period()))
+            .max()
+            .unwrap_or(SimDuration::ZERO);
+        if longest == SimDuration::ZERO {
+            return; // no policy looks back
+        }
+        let keep = |&(at, _): &(SimTime, u32)| at.0.saturating_add(longest.as_nanos()) > now.0;
+        self.scale_ups.retain(keep);
+        self.scale_downs.retain(keep);
+        let events = if to > from {
+            &mut self.scale_ups
+        } else {
+            &mut self.scale_downs
+        };
+        events.push((now, from.abs_diff(to)));
+    }
+
     /// `replica_calculator.go`: the ratio over the ready replicas, the tolerance, and on a
     /// scale-up the unready replicas counted as idle.
     fn kubernetes_recommendation(
         &self,
+        current: u32,
         ready: u32,
         unready: u32,
         metric: f64,
     ) -> (u32, &'static str) {
         let c = &self.config;
-        let current = ready + unready;
+        let pods = ready + unready;
         if ready == 0 {
             return (current, "no ready replica to measure");
         }
@@ -210,11 +369,11 @@ impl Autoscaler {
         }
         // Scaling up with replicas still starting: they count as using nothing.
         let total = f64::from(ready) * metric;
-        let new_ratio = total / (c.target * f64::from(current));
+        let new_ratio = total / (c.target * f64::from(pods));
         if (1.0 - new_ratio).abs() <= c.tolerance || new_ratio < 1.0 {
             return (current, "replicas still starting would absorb the load");
         }
-        let desired = ceil(new_ratio * f64::from(current));
+        let desired = ceil(new_ratio * f64::from(pods));
         (desired.max(current), "metric above target")
     }
 
@@ -274,137 +433,4 @@ fn ceil(x: f64) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> AutoscalerConfig {
-        AutoscalerConfig {
-            service: crate::config::ServiceId(0),
-            flavor: Flavor::Kubernetes,
-            metric: Metric::Utilisation,
-            target: 0.5,
-            min_replicas: 1,
-            max_replicas: 10,
-            initial: 2,
-            tolerance: 0.1,
-            sync_period: SimDuration::from_secs(15),
-            scale_up_stabilization: SimDuration::ZERO,
-            scale_down_stabilization: SimDuration::from_secs(300),
-            provisioning: SimDuration::ZERO,
-            cold_start: SimDuration::ZERO,
-        }
-    }
-
-    fn at(s: u64) -> SimTime {
-        SimTime::ZERO + SimDuration::from_secs(s)
-    }
-
-    #[test]
-    fn desired_is_the_ceiling_of_ready_times_the_ratio_outside_the_tolerance() {
-        let mut a = Autoscaler::new(config());
-        // 2 replicas at 90 % against 50 %: ceil(2 x 1.8) = 4.
-        let d = a.sync(at(15), 2, 0, 0.9);
-        assert_eq!(
-            (d.recommended, d.desired, d.reason),
-            (4, 4, "metric above target")
-        );
-        // 4 at 54 %: ratio 1.08, within 0.1: stay.
-        let d = a.sync(at(30), 4, 0, 0.54);
-        assert_eq!((d.desired, d.reason), (4, "within tolerance"));
-        // 4 at 56 %: ratio 1.12, ceil(4.48) = 5.
-        let d = a.sync(at(45), 4, 0, 0.56);
-        assert_eq!(d.desired, 5);
-    }
-
-    #[test]
-    fn scale_down_waits_for_the_highest_recommendation_of_the_window() {
-        let mut a = Autoscaler::new(config());
-        let d = a.sync(at(0), 4, 0, 1.0); // ceil(4 x 2) = 8
-        assert_eq!(d.desired, 8);
-        // Idle from then on: the formula says 1, the window remembers 8 for 300 s.
-        let mut t = 15;
-        while t < 300 {
-            let d = a.sync(at(t), 8, 0, 0.05);
-            assert_eq!(d.recommended, 1, "at {t}");
-            assert_eq!(d.desired, 8, "at {t}");
-            assert_eq!(
-                d.reason,
-                "scale-down stabilization window holds a higher recommendation"
-            );
-            t += 15;
-        }
-        // At 300 s the sample of 0 s (8) has left the window (samples strictly after the
-        // cutoff count, as `After` in horizontal.go): the highest is 1.
-        let d = a.sync(at(300), 8, 0, 0.05);
-        assert_eq!((d.desired, d.reason), (1, "metric below target"));
-    }
-
-    #[test]
-    fn unready_replicas_count_as_idle_on_a_scale_up() {
-        let mut a = Autoscaler::new(config());
-        // 2 ready at 100 %, 2 starting: 2 x 1.0 / (0.5 x 4) = 1.0, within tolerance: hold 4.
-        let d = a.sync(at(15), 2, 2, 1.0);
-        assert_eq!(
-            (d.desired, d.reason),
-            (4, "replicas still starting would absorb the load")
-        );
-        // 2 ready at 150 %, 2 starting: 3.0 / 2.0 = 1.5, ceil(1.5 x 4) = 6.
-        let d = a.sync(at(30), 2, 2, 1.5);
-        assert_eq!(d.desired, 6);
-    }
-
-    #[test]
-    fn limits_and_bounds_apply_after_stabilization() {
-        let mut a = Autoscaler::new(config());
-        // 1 ready at 500 %: ceil(10) = 10, but at most max(2 x 1, 1 + 4) = 5 per period.
-        let d = a.sync(at(15), 1, 0, 2.5);
-        assert_eq!((d.recommended, d.desired), (5, 5));
-        let d = a.sync(at(15), 1, 0, 5.0);
-        assert_eq!((d.recommended, d.desired), (10, 5));
-        assert_eq!(
-            d.reason,
-            "scale-up limited to max(100 %, 4 replicas) per period"
-        );
-        let mut a = Autoscaler::new(AutoscalerConfig {
-            max_replicas: 3,
-            ..config()
-        });
-        let d = a.sync(at(15), 2, 0, 1.0);
-        assert_eq!((d.desired, d.reason), (3, "at maxReplicas"));
-    }
-
-    #[test]
-    fn an_up_window_takes_the_lowest_recent_recommendation() {
-        let mut a = Autoscaler::new(AutoscalerConfig {
-            scale_up_stabilization: SimDuration::from_secs(60),
-            ..config()
-        });
-        assert_eq!(a.sync(at(1), 2, 0, 0.5).desired, 2);
-        // A burst: the formula wants 6, the window still holds 2 from 0 s.
-        let d = a.sync(at(15), 2, 0, 1.5);
-        assert_eq!((d.recommended, d.desired), (6, 2));
-        let d = a.sync(at(61), 2, 0, 1.5);
-        assert_eq!(d.desired, 6);
-    }
-
-    #[test]
-    fn target_tracking_waits_out_its_cooldowns() {
-        let mut a = Autoscaler::new(AutoscalerConfig {
-            flavor: Flavor::TargetTracking {
-                scale_out_cooldown: SimDuration::from_secs(60),
-                scale_in_cooldown: SimDuration::from_secs(300),
-            },
-            ..config()
-        });
-        assert_eq!(a.sync(at(0), 2, 0, 1.0).desired, 4);
-        let d = a.sync(at(30), 4, 0, 1.0);
-        assert_eq!(
-            (d.desired, d.reason),
-            (4, "cooldown after the last scaling activity")
-        );
-        assert_eq!(a.sync(at(60), 4, 0, 1.0).desired, 8);
-        // 8 at 47.5 % (5 % below target): no scale-in.
-        assert_eq!(a.sync(at(400), 8, 0, 0.475).desired, 8);
-        assert_eq!(a.sync(at(400), 8, 0, 0.2).desired, 4);
-    }
-}
+mod tests;

@@ -32,8 +32,26 @@ pub struct Operations {
 #[derive(Clone, Debug)]
 pub struct Deployment {
     pub rollout: rollout::RolloutConfig,
-    /// The new version's work on the service's own endpoint: service time and error rate.
-    pub new_work: (Distribution, f64),
+    /// What the new version's replicas run and have.
+    pub new: VersionConfig,
+}
+
+/// One version of a service: its work on each endpoint and the resources of each of its
+/// replicas (the stable version's are the service's own).
+#[derive(Clone, Debug)]
+pub struct VersionConfig {
+    /// Per endpoint in the service's order, its own first.
+    pub endpoints: Vec<EndpointWork>,
+    /// Requests served at once and places in the queue, per replica.
+    pub workers: u32,
+    pub queue: u32,
+}
+
+/// An endpoint's own work: its service time and error rate.
+#[derive(Clone, Debug)]
+pub struct EndpointWork {
+    pub service_time: Distribution,
+    pub error_rate: f64,
 }
 
 /// A service's liveness and readiness probes (Kubernetes semantics: a probe every `period`,
@@ -167,6 +185,9 @@ pub struct RolloutReport {
 #[derive(Clone, Debug, Default)]
 pub struct VersionReport {
     pub name: String,
+    /// Each replica's workers and queue places.
+    pub workers: u32,
+    pub queue: u32,
     pub requests: u64,
     pub failed: u64,
 }

@@ -42,7 +42,8 @@ pub struct RolloutConfig {
     pub version: String,
     /// When the new version is released.
     pub at: SimTime,
-    /// Replicas the service runs when no rollout is in progress.
+    /// Replicas the service runs when no rollout is in progress (an autoscaler changes it:
+    /// [`Rollout::set_desired`]).
     pub desired: u32,
     /// From a replica's start until its readiness probe first passes and it may take traffic.
     pub ready_after: SimDuration,
@@ -240,6 +241,14 @@ impl Rollout {
             failed: 0,
             timeline: Vec::new(),
         }
+    }
+
+    /// An autoscaler set the service's replicas (Argo Rollouts with an HPA: the HPA scales
+    /// the Rollout's total; a canary's share is then `ceil(desired * weight / 100)` of it and a
+    /// rolling update moves towards it).
+    pub fn set_desired(&mut self, desired: u32) {
+        assert!(desired >= 1, "a rollout needs replicas");
+        self.config.desired = desired;
     }
 
     pub fn config(&self) -> &RolloutConfig {

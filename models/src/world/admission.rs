@@ -108,8 +108,6 @@ impl World {
             self.route_invocation::<TRACE>(s, job);
             return;
         }
-        let workers = self.services[service].report.workers_per_replica;
-        let capacity = self.services[service].report.queue_per_replica;
         let shed_queue = self.services[service].shed_queue;
         let inst = &mut self.services[service].replicas[replica as usize];
         if let Some(limiter) = &mut inst.limiter {
@@ -126,6 +124,7 @@ impl World {
             }
         }
         let inst = &mut self.services[service].replicas[replica as usize];
+        let (workers, capacity) = (inst.workers, inst.queue_capacity);
         let busy = inst.workers_busy >= workers;
         if busy && shed_queue.is_some_and(|max| inst.queue.len() as u32 >= max) {
             if TRACE {

@@ -34,17 +34,63 @@ pub(super) struct Scaler {
     requests_at_sync: u64,
     last_sync: SimTime,
     /// Replicas paid for since `paid_since`.
+    paid: u32,
     paid_since: SimTime,
+    /// The rollout of the same service, which then owns the replicas (`rollout.rs`): the
+    /// autoscaler sets its desired count instead of starting and draining replicas itself.
+    pub(super) deploy: Option<usize>,
     report: AutoscaleReport,
 }
 
 impl Scaler {
+    pub(super) fn service(&self) -> usize {
+        self.service
+    }
+
+    pub(super) fn config(&self) -> &crate::ops::hpa::AutoscalerConfig {
+        self.hpa.config()
+    }
+
     fn count(&self, slot: Slot) -> u32 {
         self.slots.iter().filter(|&&s| s == slot).count() as u32
     }
 
     fn paid(&self) -> u32 {
         self.slots.iter().filter(|&&s| s != Slot::Absent).count() as u32
+    }
+}
+
+impl World {
+    /// The scaled service's replicas: (ready, starting, paid for), its rollout's when it has one.
+    fn scaler_counts(&self, i: usize) -> (u32, u32, u32) {
+        let sc = &self.scalers[i];
+        match sc.deploy {
+            Some(d) => self.deploys[d].counts(),
+            None => (sc.count(Slot::Ready), sc.count(Slot::Starting), sc.paid()),
+        }
+    }
+
+    /// Whether replica `k` of the scaled service is ready.
+    fn scaled_ready(&self, i: usize, k: usize) -> bool {
+        let sc = &self.scalers[i];
+        match sc.deploy {
+            Some(d) => self.deploys[d].ready(k),
+            None => sc.slots[k] == Slot::Ready,
+        }
+    }
+
+    /// The replica counts changed: the cost integrated up to now, the counts logged.
+    pub(super) fn account_scaler(&mut self, now: SimTime, i: usize) {
+        let (ready, _, paid) = self.scaler_counts(i);
+        let sc = &mut self.scalers[i];
+        sc.report.replica_seconds += f64::from(sc.paid) * (now - sc.paid_since).as_secs_f64();
+        sc.paid_since = now;
+        sc.paid = paid;
+        let counts = (now, ready, paid);
+        match sc.report.replicas.last_mut() {
+            Some(last) if last.0 == now => *last = counts,
+            _ => sc.report.replicas.push(counts),
+        }
     }
 }
 
@@ -80,7 +126,9 @@ impl World {
                 samples: 0,
                 requests_at_sync: 0,
                 last_sync: SimTime::ZERO,
+                paid: a.initial,
                 paid_since: SimTime::ZERO,
+                deploy: None,
                 report: AutoscaleReport {
                     service: config.services[service].name.clone(),
                     flavor: match a.flavor {
@@ -138,7 +186,10 @@ impl World {
         match replica {
             SAMPLE => {
                 self.sample(i);
-                self.finish_draining(now, i);
+                match self.scalers[i].deploy {
+                    Some(d) => self.finish_rollout_draining(now, d),
+                    None => self.finish_draining(now, i),
+                }
                 let every = self.sample_every(i);
                 s.schedule_in(
                     every,
@@ -182,15 +233,14 @@ impl World {
             return; // measured from the requests counted between syncs
         }
         let state = &self.services[sc.service];
-        let workers = f64::from(state.report.workers_per_replica);
         let (mut sum, mut ready) = (0.0, 0u32);
         for (k, inst) in state.replicas.iter().enumerate() {
-            if sc.slots[k] != Slot::Ready {
+            if !self.scaled_ready(i, k) {
                 continue;
             }
             ready += 1;
             sum += match metric {
-                Metric::Utilisation => f64::from(inst.workers_busy) / workers,
+                Metric::Utilisation => f64::from(inst.workers_busy) / f64::from(inst.workers),
                 Metric::InFlight => {
                     f64::from(inst.workers_busy) + (inst.queue.len() + inst.blocked.len()) as f64
                 }
@@ -222,8 +272,12 @@ impl World {
     fn sync(&mut self, s: &mut Scheduler<WorldEvent>, i: usize) {
         let now = s.now();
         let requests = self.services[self.scalers[i].service].report.stats.requests;
+        let (ready, unready, _) = self.scaler_counts(i);
+        let deploy = self.scalers[i].deploy;
+        // With a rollout the scale target's count is the rollout's desired one; the canary's
+        // pods are measured but not counted in it.
+        let current = deploy.map_or(ready + unready, |d| self.deploys[d].desired());
         let sc = &mut self.scalers[i];
-        let (ready, unready) = (sc.count(Slot::Ready), sc.count(Slot::Starting));
         let period = now - sc.last_sync;
         let metric = if sc.hpa.config().metric == Metric::RequestRate {
             let arrived = (requests - sc.requests_at_sync) as f64;
@@ -241,9 +295,8 @@ impl World {
         sc.samples = 0;
         sc.requests_at_sync = requests;
         sc.last_sync = now;
-        let decision = sc.hpa.sync(now, ready, unready, metric);
+        let decision = sc.hpa.sync_replicas(now, current, ready, unready, metric);
         let c = sc.hpa.config();
-        let current = ready + unready;
         if ready > 0 && metric > c.target * (1.0 + c.tolerance) {
             sc.report.under_provisioned += period;
         } else if ready > 0 && metric < c.target * (1.0 - c.tolerance) && current > c.min_replicas {
@@ -259,6 +312,13 @@ impl World {
         }
         let ready_after = c.provisioning + c.cold_start;
         let service = sc.service;
+        if let Some(d) = deploy {
+            if desired != current {
+                self.deploys[d].set_desired(desired);
+                self.reconcile(s, d);
+            }
+            return;
+        }
         if desired > current {
             let mut wanted = desired - current;
             for r in 0..self.scalers[i].slots.len() {
@@ -304,20 +364,13 @@ impl World {
 
     /// A replica's slot changes: the cost integrated up to now, the counts logged.
     fn set_slot(&mut self, now: SimTime, i: usize, r: usize, slot: Slot) {
-        let sc = &mut self.scalers[i];
-        sc.report.replica_seconds += f64::from(sc.paid()) * (now - sc.paid_since).as_secs_f64();
-        sc.paid_since = now;
-        sc.slots[r] = slot;
-        let counts = (now, sc.count(Slot::Ready), sc.paid());
-        match sc.report.replicas.last_mut() {
-            Some(last) if last.0 == now => *last = counts,
-            _ => sc.report.replicas.push(counts),
-        }
+        self.scalers[i].slots[r] = slot;
+        self.account_scaler(now, i);
     }
 
     pub(super) fn ops_report(&mut self, end: SimTime) -> OpsReport {
         for sc in &mut self.scalers {
-            sc.report.replica_seconds += f64::from(sc.paid()) * (end - sc.paid_since).as_secs_f64();
+            sc.report.replica_seconds += f64::from(sc.paid) * (end - sc.paid_since).as_secs_f64();
             sc.paid_since = end;
         }
         OpsReport {

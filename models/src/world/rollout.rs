@@ -60,6 +60,11 @@ pub(super) struct Deploy {
     rng: SimRng,
     /// This interval's requests, [stable, new].
     tally: [Tally; 2],
+    /// From a replica's start until it is ready: the rollout's `ready_after`, after the
+    /// autoscaler's provisioning and cold start on an autoscaled service.
+    start_delay: SimDuration,
+    /// The autoscaler of the same service, told of every change of the replicas' counts.
+    scaler: Option<usize>,
     report: RolloutReport,
 }
 
@@ -77,6 +82,29 @@ impl Deploy {
             new_present: count(self.split..n, &present),
             new_ready: count(self.split..n, &ready),
         }
+    }
+
+    /// (ready, starting, paid for: starting, ready or draining) over both versions.
+    pub(super) fn counts(&self) -> (u32, u32, u32) {
+        let count = |f: &dyn Fn(Slot) -> bool| self.slots.iter().filter(|&&s| f(s)).count() as u32;
+        (
+            count(&|s| s == Slot::Ready),
+            count(&|s| s == Slot::Starting),
+            count(&|s| s != Slot::Absent),
+        )
+    }
+
+    pub(super) fn ready(&self, k: usize) -> bool {
+        self.slots[k] == Slot::Ready
+    }
+
+    pub(super) fn desired(&self) -> u32 {
+        self.rollout.config().desired
+    }
+
+    /// The autoscaler's new count of replicas.
+    pub(super) fn set_desired(&mut self, desired: u32) {
+        self.rollout.set_desired(desired.min(self.split as u32));
     }
 
     /// The share of requests the new version takes now, in percent.
@@ -104,19 +132,50 @@ impl World {
             let c = &d.rollout;
             let service = c.service.0 as usize;
             let n = self.services[service].replicas.len();
-            let split = c.desired as usize;
-            assert_eq!(
-                n,
-                2 * split,
+            // Each version may reach the autoscaler's maximum, else the service's replicas.
+            let split = n / 2;
+            assert!(
+                n % 2 == 0 && split >= c.desired as usize,
                 "a rolled-out service is wired with twice its replicas"
             );
+            let scaler = self.scalers.iter().position(|sc| sc.service() == service);
+            let start_delay = scaler.map_or(c.ready_after, |sc| {
+                let a = self.scalers[sc].config();
+                a.provisioning + a.cold_start + c.ready_after
+            });
             for r in split..n {
-                let ep = &mut self.replica_endpoints(c.service, r as u32)[0];
-                ep.service_time = d.new_work.0.clone();
-                ep.error_rate = d.new_work.1;
+                let endpoints = self.replica_endpoints(c.service, r as u32);
+                assert_eq!(
+                    endpoints.len(),
+                    d.new.endpoints.len(),
+                    "a version's endpoints"
+                );
+                for (ep, work) in endpoints.iter_mut().zip(&d.new.endpoints) {
+                    ep.service_time = work.service_time.clone();
+                    ep.error_rate = work.error_rate;
+                }
+                let inst = &mut self.services[service].replicas[r];
+                inst.workers = d.new.workers;
+                inst.queue_capacity = d.new.queue;
             }
+            let svc = &config.services[service];
+            let state = &mut self.services[service].report;
+            let half = split as u32;
+            // The capacities count both halves, each with its version's resources.
+            state.workers = (svc.workers.saturating_add(d.new.workers)).saturating_mul(half);
+            state.queue_capacity = svc
+                .queue
+                .saturating_mul(half)
+                .saturating_add(d.new.queue.saturating_mul(half));
+            let initial = c.desired as usize;
             let slots: Vec<Slot> = (0..n)
-                .map(|k| if k < split { Slot::Ready } else { Slot::Absent })
+                .map(|k| {
+                    if k < initial {
+                        Slot::Ready
+                    } else {
+                        Slot::Absent
+                    }
+                })
                 .collect();
             self.rotation[service] = slots.iter().map(|&s| s == Slot::Ready).collect();
             for e in self.edges.iter_mut().filter(|e| e.to.0 as usize == service) {
@@ -130,13 +189,21 @@ impl World {
                 generation: vec![0; n],
                 rng: streams.stream(&["rollout", name, "split"]),
                 tally: Default::default(),
+                start_delay,
+                scaler,
                 report: RolloutReport {
                     service: name.clone(),
                     strategy: c.strategy.name(),
                     at: c.at,
                     desired: c.desired,
-                    versions: [&c.stable, &c.version].map(|v| VersionReport {
+                    versions: [
+                        (&c.stable, svc.workers, svc.queue),
+                        (&c.version, d.new.workers, d.new.queue),
+                    ]
+                    .map(|(v, workers, queue)| VersionReport {
                         name: v.clone(),
+                        workers,
+                        queue,
                         ..VersionReport::default()
                     }),
                     weights: vec![(SimTime::ZERO, 0.0, c.desired, 0)],
@@ -146,6 +213,9 @@ impl World {
                 },
                 slots,
             });
+            if let Some(sc) = scaler {
+                self.scalers[sc].deploy = Some(self.deploys.len() - 1);
+            }
         }
     }
 
@@ -238,7 +308,7 @@ impl World {
 
     /// Asks the controller what it wants and moves the replicas towards it, until it wants
     /// nothing more of the replicas as they are.
-    fn reconcile(&mut self, s: &mut Scheduler<WorldEvent>, i: usize) {
+    pub(super) fn reconcile(&mut self, s: &mut Scheduler<WorldEvent>, i: usize) {
         let now = s.now();
         for _ in 0..=self.deploys[i].slots.len() {
             let status = self.deploys[i].status();
@@ -288,7 +358,7 @@ impl World {
                         replica: r as u32,
                         generation: d.generation[r],
                     };
-                    s.schedule_in(d.rollout.config().ready_after, event);
+                    s.schedule_in(d.start_delay, event);
                 }
             } else if present > wanted {
                 let mut extra = present - wanted;
@@ -311,7 +381,7 @@ impl World {
     }
 
     /// Draining replicas with nothing left to do leave.
-    fn finish_rollout_draining(&mut self, now: SimTime, i: usize) {
+    pub(super) fn finish_rollout_draining(&mut self, now: SimTime, i: usize) {
         let service = self.deploys[i].service;
         for r in 0..self.deploys[i].slots.len() {
             if self.deploys[i].slots[r] != Slot::Draining {
@@ -328,6 +398,9 @@ impl World {
         let d = &mut self.deploys[i];
         d.slots[r] = slot;
         self.rotation[d.service][r] = slot == Slot::Ready;
+        if let Some(sc) = d.scaler {
+            self.account_scaler(now, sc);
+        }
         self.log_weight(now, i);
     }
 

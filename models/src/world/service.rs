@@ -69,6 +69,10 @@ impl LatencyFault {
 /// One replica of a service.
 pub(super) struct Replica {
     pub(super) host: u32,
+    /// Requests served at once and places in the queue: the service's, or its version's
+    /// during a rollout (`rollout.rs`).
+    pub(super) workers: u32,
+    pub(super) queue_capacity: u32,
     pub(super) workers_busy: u32,
     pub(super) queue: VecDeque<JobSlot>,
     /// Senders waiting for a place in the full queue (backpressure), longest-waiting first.
@@ -178,6 +182,8 @@ impl Replica {
     ) -> Replica {
         Replica {
             host,
+            workers: svc.workers,
+            queue_capacity: svc.queue,
             workers_busy: 0,
             queue: VecDeque::new(),
             blocked: VecDeque::new(),

@@ -4,7 +4,9 @@
 //! autoscaler adds them.
 
 use models::config::{ServiceId, WorldConfig};
-use models::ops::hpa::{AutoscalerConfig, Flavor, Metric};
+use models::ops::hpa::{
+    AutoscalerConfig, Flavor, Metric, ScalingPolicy, ScalingRules, SelectPolicy,
+};
 use sim_core::SimDuration;
 
 use super::Checker;
@@ -94,6 +96,8 @@ pub(super) fn autoscalers(c: &mut Checker, scenario: &Scenario, config: &mut Wor
                 scale_in_cooldown: d(*scale_in_cooldown, SimDuration::from_secs(300)),
             },
         };
+        let scale_up = scaling_rules(c, (i, &q), "scale_up", &a.scale_up, &flavor);
+        let scale_down = scaling_rules(c, (i, &q), "scale_down", &a.scale_down, &flavor);
         let svc = &mut config.services[i];
         if svc.replicas.is_empty() {
             continue; // reported by the placement
@@ -117,8 +121,78 @@ pub(super) fn autoscalers(c: &mut Checker, scenario: &Scenario, config: &mut Wor
             scale_down_stabilization: d(a.scale_down_stabilization, SimDuration::from_secs(300)),
             provisioning: d(a.provisioning, SimDuration::ZERO),
             cold_start: d(a.cold_start, SimDuration::ZERO),
+            scale_up,
+            scale_down,
         });
     }
+}
+
+/// Longest period a scaling policy may have (Kubernetes' validation: 1800 s).
+const MAX_POLICY_PERIOD_S: u64 = 1_800;
+
+/// One direction's `behavior` policies checked, as Kubernetes validates them: at least one
+/// policy unless scaling is disabled, each value at least 1, each period above 0 and at most
+/// 1,800 s.
+fn scaling_rules(
+    c: &mut Checker,
+    (i, q): (usize, &str),
+    direction: &str,
+    rules: &Option<spec::ScalingRules>,
+    flavor: &Flavor,
+) -> Option<ScalingRules> {
+    let rules = rules.as_ref()?;
+    let field = |f: &str| format!("services[{i}].autoscale.{direction}{f}");
+    if *flavor != Flavor::Kubernetes {
+        c.report(
+            &[q, "autoscale", direction],
+            field(""),
+            "scaling policies are the Kubernetes flavor's; target tracking has cooldowns".into(),
+        );
+    }
+    let select = match rules.select {
+        spec::SelectPolicy::Max => SelectPolicy::Max,
+        spec::SelectPolicy::Min => SelectPolicy::Min,
+        spec::SelectPolicy::Disabled => SelectPolicy::Disabled,
+    };
+    if rules.policies.is_empty() && select != SelectPolicy::Disabled {
+        c.report(
+            &[q, "autoscale", direction],
+            field(".policies"),
+            "needs at least one policy, Pods(N, \"PERIOD\") or Percent(N, \"PERIOD\") (or select: Disabled)".into(),
+        );
+    }
+    let policies = rules
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let (name, value, period) = match p {
+                spec::ScalingPolicy::Pods(n, d) => ("Pods", *n, d.0),
+                spec::ScalingPolicy::Percent(n, d) => ("Percent", *n, d.0),
+            };
+            let at = field(&format!(".policies[{k}]"));
+            if value == 0 {
+                c.report(
+                    &[q, "autoscale", direction, name],
+                    at.clone(),
+                    format!("{name}(0) changes nothing; expected at least 1"),
+                );
+            }
+            if period == SimDuration::ZERO || period > SimDuration::from_secs(MAX_POLICY_PERIOD_S) {
+                c.report(
+                    &[q, "autoscale", direction, name],
+                    at,
+                    format!("a policy's period must be above 0 and at most {MAX_POLICY_PERIOD_S}s"),
+                );
+            }
+            let period = period.max(SimDuration::from_nanos(1));
+            match p {
+                spec::ScalingPolicy::Pods(..) => ScalingPolicy::Pods(value.max(1), period),
+                spec::ScalingPolicy::Percent(..) => ScalingPolicy::Percent(value.max(1), period),
+            }
+        })
+        .collect();
+    Some(ScalingRules { policies, select })
 }
 
 #[cfg(test)]
@@ -175,6 +249,26 @@ Scenario(
                 "autoscale: (min: 1, max: 4, target: 1.5)",
                 "",
                 "services[0].autoscale.target: 1.5 is not a target for utilisation",
+            ),
+            (
+                "autoscale: (min: 1, max: 4, target: 0.5, scale_up: (policies: [Pods(2, \"0s\")]))",
+                "",
+                "scaled.ron:8:80: services[0].autoscale.scale_up.policies[0]: a policy's period must be above 0",
+            ),
+            (
+                "autoscale: (min: 1, max: 4, target: 0.5, scale_down: (policies: []))",
+                "",
+                "services[0].autoscale.scale_down.policies: needs at least one policy",
+            ),
+            (
+                "autoscale: (min: 1, max: 4, target: 0.5, scale_down: (policies: [Percent(0, \"15s\")]))",
+                "",
+                "services[0].autoscale.scale_down.policies[0]: Percent(0) changes nothing",
+            ),
+            (
+                "autoscale: (min: 1, max: 4, target: 0.5, flavor: TargetTracking(), scale_up: (select: Disabled))",
+                "",
+                "services[0].autoscale.scale_up: scaling policies are the Kubernetes flavor's",
             ),
             (
                 "probes: (liveness: (failure_threshold: 0))",

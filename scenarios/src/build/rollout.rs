@@ -1,11 +1,13 @@
 //! Deployments: each service's `versions`, `stable` and `rollout` checked and built. A
-//! service with a rollout is wired with twice its replicas, placed like its first ones in turn
-//! (replica k on the host of replica k mod `replicas`): the first half runs the stable
-//! version, the second the new one, out of rotation until the rollout starts them.
+//! service with a rollout is wired with twice its replicas (twice its autoscaler's maximum),
+//! placed like its first ones in turn (replica k on the host of replica k mod `replicas`): the
+//! first half runs the stable version, the second the new one, out of rotation until the
+//! rollout starts them.
 
+use models::config::ServiceConfig;
 use models::config::{ServiceId, WorldConfig};
-use models::ops::Deployment;
 use models::ops::rollout::{AnalysisConfig, RolloutConfig, Step, Strategy};
+use models::ops::{Deployment, EndpointWork, VersionConfig};
 use sim_core::SimDuration;
 
 use super::Checker;
@@ -22,33 +24,16 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         }
         let q = named(&s.name);
         let at = |f: &str| format!("services[{i}].{f}");
-        let mut works = Vec::new();
+        let mut versions = Vec::new();
         for (k, v) in s.versions.iter().enumerate() {
-            let anchors = [q.as_str(), "versions", &named(&v.name)];
             if s.versions[..k].iter().any(|o| o.name == v.name) {
                 c.report(
-                    &anchors,
+                    &[q.as_str(), "versions", &named(&v.name)],
                     at(&format!("versions[{k}].name")),
                     format!("version \"{}\" is declared twice", v.name),
                 );
             }
-            let time = match &v.service_time {
-                Some(d) => c.dist(
-                    &[&anchors[..], &["service_time"]].concat(),
-                    at(&format!("versions[{k}].service_time")),
-                    d,
-                ),
-                None => config.services[i].service_time.clone(),
-            };
-            let error_rate = v.error_rate.unwrap_or(config.services[i].error_rate);
-            if !(0.0..=1.0).contains(&error_rate) {
-                c.report(
-                    &[&anchors[..], &["error_rate"]].concat(),
-                    at(&format!("versions[{k}].error_rate")),
-                    format!("{error_rate} is not a probability; expected a number from 0 to 1"),
-                );
-            }
-            works.push((time, error_rate.clamp(0.0, 1.0)));
+            versions.push(version(c, (i, &q), k, v, &config.services[i]));
         }
         let known = |c: &mut Checker, name: &str, field: &str| -> Option<usize> {
             let found = s.versions.iter().position(|v| v.name == name);
@@ -75,9 +60,16 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
             None => (!s.versions.is_empty()).then_some(0),
         };
         if let Some(k) = stable {
-            let (time, rate) = works[k].clone();
-            config.services[i].service_time = time;
-            config.services[i].error_rate = rate;
+            let v: &VersionConfig = &versions[k];
+            let svc = &mut config.services[i];
+            svc.service_time = v.endpoints[0].service_time.clone();
+            svc.error_rate = v.endpoints[0].error_rate;
+            for (e, work) in svc.endpoints.iter_mut().zip(&v.endpoints[1..]) {
+                e.service_time = work.service_time.clone();
+                e.error_rate = work.error_rate;
+            }
+            svc.workers = v.workers;
+            svc.queue = v.queue;
         }
         let Some(r) = &s.rollout else { continue };
         let field = |f: &str| format!("services[{i}].rollout.{f}");
@@ -97,20 +89,6 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                 ),
             );
         }
-        if s.autoscale.is_some() {
-            bad(
-                c,
-                "version",
-                "a rolled-out service cannot also be autoscaled (not modelled)".into(),
-            );
-        }
-        if !s.endpoints.is_empty() {
-            bad(
-                c,
-                "version",
-                "versions of a service with several endpoints are not modelled".into(),
-            );
-        }
         if r.at.0 >= scenario.duration.0 {
             bad(
                 c,
@@ -122,15 +100,22 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
             );
         }
         let d = |x: Option<crate::Duration>, default: SimDuration| x.map_or(default, |d| d.0);
-        let desired = config.services[i].replicas.len();
-        if desired == 0 {
+        // An autoscaled service is already wired with its maximum: each version may reach it,
+        // starting from the service's `replicas`.
+        let wired = config.services[i].replicas.len();
+        let desired = if s.autoscale.is_some() {
+            (s.replicas as usize).clamp(1, wired.max(1))
+        } else {
+            wired
+        };
+        if wired == 0 {
             continue; // reported by the placement
         }
-        if desired > MAX_ROLLOUT_REPLICAS {
+        if wired > MAX_ROLLOUT_REPLICAS {
             bad(
                 c,
                 "version",
-                format!("{desired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
+                format!("{wired} replicas; a rollout handles at most {MAX_ROLLOUT_REPLICAS}"),
             );
             continue;
         }
@@ -234,7 +219,7 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
         });
         let svc = &mut config.services[i];
         let placed = svc.replicas.clone();
-        svc.replicas = (0..2 * desired).map(|k| placed[k % desired]).collect();
+        svc.replicas = (0..2 * wired).map(|k| placed[k % wired]).collect();
         config.ops.rollouts.push(Deployment {
             rollout: RolloutConfig {
                 service: ServiceId(i as u32),
@@ -246,7 +231,110 @@ pub(super) fn rollouts(c: &mut Checker, scenario: &Scenario, config: &mut WorldC
                 strategy,
                 analysis,
             },
-            new_work: works[new].clone(),
+            new: versions[new].clone(),
         });
+    }
+}
+
+/// One version checked: its work on each endpoint and its replicas' resources, the service's
+/// where it says nothing.
+fn version(
+    c: &mut Checker,
+    (i, q): (usize, &str),
+    k: usize,
+    v: &spec::rollout::Version,
+    svc: &ServiceConfig,
+) -> VersionConfig {
+    let anchors = [q, "versions", &named(&v.name)];
+    let at = |f: &str| format!("services[{i}].versions[{k}].{f}");
+    let own = work(
+        c,
+        (&anchors, &at("")),
+        (&v.service_time, v.error_rate),
+        (&svc.service_time, svc.error_rate),
+    );
+    let mut endpoints = vec![own];
+    endpoints.extend(svc.endpoints.iter().map(|e| EndpointWork {
+        service_time: e.service_time.clone(),
+        error_rate: e.error_rate,
+    }));
+    for (j, e) in v.endpoints.iter().enumerate() {
+        let name = named(&e.name);
+        let anchors = [&anchors[..], &["endpoints", &name]].concat();
+        let field = at(&format!("endpoints[{j}]."));
+        if v.endpoints[..j].iter().any(|o| o.name == e.name) {
+            let message = format!("endpoint \"{}\" is set twice in this version", e.name);
+            c.report(&anchors, format!("{field}name"), message);
+            continue;
+        }
+        let Some(index) = svc.endpoints.iter().position(|o| o.name == e.name) else {
+            let names: Vec<String> = svc.endpoints.iter().map(|o| quoted(&o.name)).collect();
+            let has = if names.is_empty() {
+                format!(
+                    "no endpoint but its own (\"{}\", set by the version's service_time)",
+                    svc.endpoint_name
+                )
+            } else {
+                names.join(", ")
+            };
+            let message = format!(
+                "service \"{}\" has no other endpoint \"{}\"; it has {has}",
+                svc.name, e.name
+            );
+            c.report(&anchors, format!("{field}name"), message);
+            continue;
+        };
+        let base = &svc.endpoints[index];
+        endpoints[index + 1] = work(
+            c,
+            (&anchors, &field),
+            (&e.service_time, e.error_rate),
+            (&base.service_time, base.error_rate),
+        );
+    }
+    if v.workers == Some(0) {
+        c.report(
+            &[&anchors[..], &["workers"]].concat(),
+            at("workers"),
+            "must be at least 1".into(),
+        );
+    }
+    VersionConfig {
+        endpoints,
+        workers: v.workers.unwrap_or(svc.workers).max(1),
+        queue: match v.queue {
+            Some(spec::QueueSize::Places(n)) => n,
+            Some(spec::QueueSize::Unbounded) => ServiceConfig::UNBOUNDED,
+            None => svc.queue,
+        },
+    }
+}
+
+/// One endpoint's work in a version: its own service time and error rate, or the endpoint's.
+fn work(
+    c: &mut Checker,
+    (anchors, field): (&[&str], &str),
+    (service_time, error_rate): (&Option<spec::Distribution>, Option<f64>),
+    (base_time, base_rate): (&sim_core::Distribution, f64),
+) -> EndpointWork {
+    let service_time = match service_time {
+        Some(d) => c.dist(
+            &[anchors, &["service_time"]].concat(),
+            format!("{field}service_time"),
+            d,
+        ),
+        None => base_time.clone(),
+    };
+    let error_rate = error_rate.unwrap_or(base_rate);
+    if !(0.0..=1.0).contains(&error_rate) {
+        c.report(
+            &[anchors, &["error_rate"]].concat(),
+            format!("{field}error_rate"),
+            format!("{error_rate} is not a probability; expected a number from 0 to 1"),
+        );
+    }
+    EndpointWork {
+        service_time,
+        error_rate: error_rate.clamp(0.0, 1.0),
     }
 }

@@ -20,7 +20,10 @@ mod twopc;
 mod waiting;
 pub use inbound::{Inbound, RateLimit, Shed};
 pub use network::{CutMode, Direction, Link, Network, Partition};
-pub use ops::{Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes};
+pub use ops::{
+    Autoscale, AutoscaleFlavor, AutoscaleMetric, Change, ChangeValue, Probe, Probes, ScalingPolicy,
+    ScalingRules, SelectPolicy,
+};
 pub use saga::SagaStep;
 pub use serverless::Serverless;
 use service::yes;

@@ -67,6 +67,38 @@ pub struct Autoscale {
     pub provisioning: Option<Duration>,
     #[serde(default)]
     pub cold_start: Option<Duration>,
+    /// Kubernetes `behavior.scaleUp` and `behavior.scaleDown` policies (default: the
+    /// default behavior).
+    #[serde(default)]
+    pub scale_up: Option<ScalingRules>,
+    #[serde(default)]
+    pub scale_down: Option<ScalingRules>,
+}
+
+/// `(policies: [Pods(4, "15s"), Percent(100, "15s")], select: Max)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingRules {
+    #[serde(default)]
+    pub policies: Vec<ScalingPolicy>,
+    #[serde(default)]
+    pub select: SelectPolicy,
+}
+
+/// At most this many replicas, or this percent of them, per period.
+#[derive(Clone, Debug, Deserialize)]
+pub enum ScalingPolicy {
+    Pods(u32, Duration),
+    Percent(u32, Duration),
+}
+
+/// Which policy applies: the largest change (default), the smallest, or no scaling.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+pub enum SelectPolicy {
+    #[default]
+    Max,
+    Min,
+    Disabled,
 }
 
 /// What an autoscaler measures, averaged over the ready replicas.

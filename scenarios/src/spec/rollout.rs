@@ -2,14 +2,35 @@
 
 use serde::Deserialize;
 
-use super::Distribution;
+use super::{Distribution, QueueSize};
 use crate::duration::Duration;
 
-/// One version of a service's code: its own work on the service's own endpoint; what it does
-/// not say is the service's.
+/// One version of a service's code: its own work and the resources of each of its replicas;
+/// what it does not say is the service's.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Version {
+    pub name: String,
+    /// The work of the service's own endpoint.
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+    /// Requests each replica of this version serves at once.
+    #[serde(default)]
+    pub workers: Option<u32>,
+    /// Places in each replica's queue: a number or `Unbounded`.
+    #[serde(default)]
+    pub queue: Option<QueueSize>,
+    /// The work of the service's other endpoints, by name.
+    #[serde(default)]
+    pub endpoints: Vec<VersionEndpoint>,
+}
+
+/// A version's work on one endpoint of the service: `(name: "search", service_time: ...)`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionEndpoint {
     pub name: String,
     #[serde(default)]
     pub service_time: Option<Distribution>,

@@ -223,3 +223,39 @@ fn every_format_shows_the_topics_only_when_there_are_some() {
     assert!(!reports::csv::csv(&plain).contains(",topic,"));
     assert!(reports::json(&plain).get("topics").is_none());
 }
+
+#[test]
+fn a_group_s_oldest_uncommitted_record_bounds_what_it_processed() {
+    // With commit after processing, a record stays uncommitted from its publish until at least
+    // the end of its processing, so the oldest uncommitted record's age at its largest is never
+    // below an end-to-end latency (duplicates included: a redelivered record was uncommitted
+    // all along).
+    for seed in 1..=3 {
+        let r = library("topic-commit-after", seed);
+        let g = group(&r);
+        let oldest_max = g.series.windows.iter().map(|w| w.oldest_age_ns_max).max();
+        let e2e_max = g.end_to_end.latency.max().as_nanos();
+        assert!(e2e_max > 0, "seed {seed}: nothing processed");
+        assert!(
+            oldest_max.unwrap_or(0) >= e2e_max,
+            "seed {seed}: oldest {oldest_max:?} ns < end-to-end max {e2e_max} ns"
+        );
+        assert!(g.oldest_age.as_nanos() <= r.outcome.now.as_nanos());
+    }
+    // A group that keeps up without a fault: nothing waits long, and nothing is left at the end
+    // but what is still being processed.
+    let r = run_text(&scenario(4, "", "", ""), 1);
+    let g = group(&r);
+    let oldest_max = g.series.windows.iter().map(|w| w.oldest_age_ns_max).max();
+    let e2e_max = g.end_to_end.latency.max().as_nanos();
+    let oldest_max = oldest_max.unwrap_or(0);
+    assert!(
+        oldest_max >= e2e_max && oldest_max < 1_000_000_000,
+        "oldest {oldest_max} ns, end-to-end max {e2e_max} ns"
+    );
+    assert!(
+        g.oldest_age.as_nanos() < 1_000_000_000,
+        "{:?}",
+        g.oldest_age
+    );
+}

@@ -143,10 +143,13 @@ pub struct GroupReport {
     pub rebalances: u64,
     /// Simulated time spent rebalancing (consuming nothing).
     pub rebalancing: SimDuration,
+    /// At the end: the age of the oldest record the group has not committed (zero when none).
+    pub oldest_age: SimDuration,
     /// Publish to processed, one `ok` per successful processing (duplicates included).
     pub end_to_end: OutcomeStats,
     /// Per window: `published`, `received` (records fetched), `acked` (first processings),
-    /// `duplicates`, `dead_lettered` (lost), and `backlog_max`: the group's lag at its largest.
+    /// `duplicates`, `dead_lettered` (lost), `backlog_max`: the group's lag at its largest, and
+    /// `oldest_age_ns_max`: the oldest uncommitted record's age at its largest.
     pub series: QueueSeries,
 }
 

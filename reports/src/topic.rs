@@ -95,6 +95,15 @@ fn group_json(g: &GroupReport, seconds: f64) -> Value {
         "rebalancing_s".into(),
         float(g.rebalancing.as_secs_f64(), SECONDS_DECIMALS),
     );
+    m.insert(
+        "oldest_age_s".into(),
+        float(g.oldest_age.as_secs_f64(), SECONDS_DECIMALS),
+    );
+    let oldest_max = g.series.windows.iter().map(|w| w.oldest_age_ns_max).max();
+    m.insert(
+        "oldest_age_s_max".into(),
+        float(oldest_max.unwrap_or(0) as f64 / 1e9, SECONDS_DECIMALS),
+    );
     let zero = PartitionReport::default();
     for (key, _) in counts(&zero) {
         let total = match key {
@@ -145,7 +154,7 @@ fn group_json(g: &GroupReport, seconds: f64) -> Value {
 }
 
 /// One line of figures per group, for the text and Markdown sections.
-fn figures(g: &GroupReport) -> [(&'static str, String); 11] {
+fn figures(g: &GroupReport) -> [(&'static str, String); 12] {
     let h = &g.end_to_end.latency;
     let e2e = |p: f64| {
         if h.count() == 0 {
@@ -163,6 +172,7 @@ fn figures(g: &GroupReport) -> [(&'static str, String); 11] {
         ("lost", g.total(|p| p.lost).to_string()),
         ("lag", g.total(|p| p.lag).to_string()),
         ("max lag", max_lag.unwrap_or(0).to_string()),
+        ("oldest", format!("{:.3}s", g.oldest_age.as_secs_f64())),
         ("rebalances", g.rebalances.to_string()),
         ("paused", format!("{:.3}s", g.rebalancing.as_secs_f64())),
         ("e2e p50", e2e(0.5)),
@@ -170,7 +180,7 @@ fn figures(g: &GroupReport) -> [(&'static str, String); 11] {
     ]
 }
 
-fn rows(result: &RunResult) -> Vec<(String, [(&'static str, String); 11])> {
+fn rows(result: &RunResult) -> Vec<(String, [(&'static str, String); 12])> {
     result
         .topics
         .iter()
@@ -276,7 +286,7 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
 
 /// The header of the topics' CSV table.
 pub const TOPIC_HEADER: &str = "window_start_s,window_end_s,kind,name,group,published,fetched,\
-consumed,duplicates,lost,lag_max,end_to_end_ms_p50,end_to_end_ms_p99";
+consumed,duplicates,lost,lag_max,end_to_end_ms_p50,end_to_end_ms_p99,oldest_age_s_max";
 
 /// The groups' series as a further CSV table, after an empty line; empty without topics.
 pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> String) {
@@ -311,7 +321,7 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
                 };
                 let _ = writeln!(
                     out,
-                    "{:.3},{:.3},topic,{name},{group},{},{},{},{},{},{},{p50},{p99}",
+                    "{:.3},{:.3},topic,{name},{group},{},{},{},{},{},{},{p50},{p99},{:.3}",
                     start as f64 / 1e9,
                     stop as f64 / 1e9,
                     w.published,
@@ -320,6 +330,7 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
                     w.duplicates,
                     w.dead_lettered,
                     w.backlog_max,
+                    w.oldest_age_ns_max as f64 / 1e9,
                 );
             }
         }

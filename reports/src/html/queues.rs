@@ -37,9 +37,14 @@ fn queue_chart(
     figure(out, caption, svg, &lines, (Extreme::Max, 1, ""));
 }
 
-/// The consumer groups' lag: per window, the end offsets minus the committed ones, at its
-/// largest, one line per topic and group.
-fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) {
+/// A chart of one figure of every consumer group's windows, one line per topic and group.
+fn group_chart(
+    out: &mut String,
+    page: &Page,
+    caption: &str,
+    desc: &'static str,
+    value: impl Fn(&models::broker::QueueWindow) -> f64,
+) {
     let lines: Vec<Line> = page
         .result
         .topics
@@ -50,7 +55,7 @@ fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) 
             name: format!("{}/{}", t.name, g.name),
             colour: colour(i),
             points: page.points(&g.series.windows, |ws, _| {
-                ws.iter().map(|w| w.backlog_max as f64).reduce(f64::max)
+                ws.iter().map(&value).reduce(f64::max)
             }),
         })
         .collect();
@@ -58,7 +63,6 @@ fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) 
         return;
     }
     let max = y_max(&lines, 1.0);
-    let desc = "records of lag (max)";
     let svg = time_chart(
         &page.axis(),
         &lines,
@@ -68,12 +72,27 @@ fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) 
             decimals: tick_decimals(max),
         },
     );
+    figure(out, caption, svg, &lines, (Extreme::Max, 1, ""));
+}
+
+/// The consumer groups' lag (the end offsets minus the committed ones) and the age of their
+/// oldest uncommitted record, per window at its largest.
+fn topic_figures(out: &mut String, page: &Page, merged: &str, shade_note: &str) {
     let caption = format!(
         "Consumer lag: per window, the records published to each topic and not yet committed by \
          each consumer group, at its largest. A crashed member's partitions wait for its \
          session timeout, then the whole group pauses for the rebalance.{merged}{shade_note}"
     );
-    figure(out, &caption, svg, &lines, (Extreme::Max, 1, ""));
+    group_chart(out, page, &caption, "records of lag (max)", |w| {
+        w.backlog_max as f64
+    });
+    let caption = format!(
+        "Age of the oldest record each consumer group has not committed (s), at its largest \
+         in the window: how far the group lags behind in time.{merged}{shade_note}"
+    );
+    group_chart(out, page, &caption, "oldest record age (s)", |w| {
+        w.oldest_age_ns_max as f64 / 1e9
+    });
 }
 
 /// The queues' backlog and oldest message, and the topics' lag, after the other charts.

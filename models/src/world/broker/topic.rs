@@ -152,6 +152,7 @@ pub(super) fn new(
                 partitions: Vec::new(),
                 rebalances: 0,
                 rebalancing: SimDuration::ZERO,
+                oldest_age: SimDuration::ZERO,
                 end_to_end: OutcomeStats::new(world.window),
                 series: QueueSeries::new(world.window),
             },
@@ -177,11 +178,25 @@ impl GroupState {
             .sum()
     }
 
-    fn changed(&mut self, now: SimTime) {
+    /// When the oldest record the group has not committed was published (`log` and `base` are
+    /// its topic's): the age a consumer group is behind, as a queue's oldest message.
+    fn oldest(&self, log: &[VecDeque<SimTime>], base: &[u64]) -> Option<SimTime> {
+        self.parts
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.committed < p.report.published)
+            .filter_map(|(i, p)| {
+                let at = p.committed.checked_sub(base[i])?;
+                log[i].get(usize::try_from(at).ok()?).copied()
+            })
+            .min()
+    }
+
+    fn changed(&mut self, now: SimTime, log: &[VecDeque<SimTime>], base: &[u64]) {
         let level = Level {
             backlog: self.lag(),
             in_flight: 0,
-            oldest: None,
+            oldest: self.oldest(log, base),
         };
         self.report.series.set_level(now, level);
     }
@@ -258,7 +273,7 @@ impl World {
             let lag = part.report.published - part.committed;
             part.report.max_lag = part.report.max_lag.max(lag);
             group.report.series.count(now, |w| w.published += 1);
-            group.changed(now);
+            group.changed(now, &t.log, &t.base);
             waiting.extend(group.members.iter().copied().filter(|&m| {
                 let mb = &b.members[m as usize];
                 mb.state == State::Parked && mb.assigned.contains(&p)
@@ -411,8 +426,9 @@ impl World {
                 let part = &mut group.parts[r.partition as usize];
                 part.committed = part.committed.max(r.offset + 1);
             }
-            group.changed(now);
             let topic = group.config.topic;
+            let t = &b.topics[usize::from(topic)];
+            group.changed(now, &t.log, &t.base);
             trim(b, topic);
         }
         self.process_record::<TRACE>(s, member);
@@ -500,8 +516,9 @@ impl World {
                 let part = &mut group.parts[p as usize];
                 part.committed = part.committed.max(upto);
             }
-            group.changed(now);
             let topic = group.config.topic;
+            let t = &b.topics[usize::from(topic)];
+            group.changed(now, &t.log, &t.base);
             trim(b, topic);
         }
         let mb = &mut self.brokers().members[member as usize];
@@ -744,6 +761,9 @@ impl World {
                                 t.config.name
                             );
                         }
+                        group.report.oldest_age = group
+                            .oldest(&t.log, &t.base)
+                            .map_or(SimDuration::ZERO, |o| end - o);
                         group.report.end_to_end.finish(end);
                         group.report.series.finish(end);
                         group.report

@@ -24,17 +24,22 @@ fn queue_chart(
             }),
         })
         .collect();
-    let max = y_max(&lines, 1.0);
+    draw(out, page, caption, desc, &lines);
+}
+
+/// One time chart of `lines` under `caption`, its axis from 0 to their largest value.
+fn draw(out: &mut String, page: &Page, caption: &str, desc: &'static str, lines: &[Line]) {
+    let max = y_max(lines, 1.0);
     let svg = time_chart(
         &page.axis(),
-        &lines,
+        lines,
         &YAxis {
             desc,
             max,
             decimals: tick_decimals(max),
         },
     );
-    figure(out, caption, svg, &lines, (Extreme::Max, 1, ""));
+    figure(out, caption, svg, lines, (Extreme::Max, 1, ""));
 }
 
 /// A chart of one figure of every consumer group's windows, one line per topic and group.
@@ -59,20 +64,9 @@ fn group_chart(
             }),
         })
         .collect();
-    if lines.is_empty() {
-        return;
+    if !lines.is_empty() {
+        draw(out, page, caption, desc, &lines);
     }
-    let max = y_max(&lines, 1.0);
-    let svg = time_chart(
-        &page.axis(),
-        &lines,
-        &YAxis {
-            desc,
-            max,
-            decimals: tick_decimals(max),
-        },
-    );
-    figure(out, caption, svg, &lines, (Extreme::Max, 1, ""));
 }
 
 /// The consumer groups' lag (the end offsets minus the committed ones) and the age of their

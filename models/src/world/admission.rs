@@ -28,6 +28,11 @@ impl World {
             self.reply::<TRACE>(s, job, Outcome::Failed(FailureCause::Unavailable));
             return;
         }
+        if !TRACE && self.specs[service].plain {
+            // Nothing else stands between a plain service's request and a worker (`plain_service.rs`).
+            self.plain_admit(s, job, service, replica as usize);
+            return;
+        }
         if self.is_hung(service, replica) {
             // A hung process accepts the connection and never answers.
             self.services[service].report.black_holed += 1;

@@ -49,6 +49,8 @@ impl World {
             for e in &svc.endpoints {
                 endpoints.push((e.name.clone(), names(&e.calls)));
             }
+            // Its requests ask the behaviour: not a plain service's short path.
+            self.specs[id.0 as usize].plain = false;
             services[id.0 as usize] = Some(CustomService {
                 behaviour,
                 rng: BehaviourRng::new(streams.stream(&["custom", &svc.name])),

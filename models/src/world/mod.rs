@@ -34,6 +34,7 @@
 //! | `service` | a service's replicas and jobs, and the configuration it runs with |
 //! | `admission` | a request at a replica: idempotency key, inbound protections, queue |
 //! | `work` | a job's work and result, the worker freed, the reply sent back |
+//! | `plain_service` | the short path of a service nothing beyond workers, queue and plan acts on |
 //! | `plan` | call plans and the joins of parallel steps |
 //! | `faults` | crashes, restarts and chaos of replicas and hosts |
 //! | `finish` | the run's reports and the conservation check |
@@ -57,6 +58,7 @@ mod faults;
 mod fingerprint;
 mod finish;
 mod plain;
+mod plain_service;
 mod plan;
 mod probes;
 mod rollout;
@@ -69,6 +71,8 @@ mod store_lead;
 mod store_msgs;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_plain_service;
 #[cfg(test)]
 mod tests_store;
 mod tracing;

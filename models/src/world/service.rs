@@ -151,6 +151,9 @@ pub(super) struct ServiceSpec {
     /// Per replica, its endpoints once a mid-run change reached it (`changes.rs`); empty
     /// until then.
     pub(super) by_replica: Vec<Option<Vec<EndpointSpec>>>,
+    /// Nothing acts on its requests beyond workers, queue, work and plan: they take the short
+    /// path (`plain_service.rs`) in untraced runs.
+    pub(super) plain: bool,
 }
 
 impl ServiceSpec {
@@ -323,6 +326,7 @@ impl ServiceSpec {
             backpressure: s.backpressure,
             health: s.health,
             by_replica: Vec::new(),
+            plain: false,
         }
     }
 }

@@ -117,6 +117,7 @@ impl World {
             world.record_every_sample();
         }
         world.mark_plain_edges();
+        world.mark_plain_services(config);
         world
     }
 
@@ -206,7 +207,7 @@ impl World {
     /// consumers): then an edge's
     /// calls may stop being single attempts, or a service stop receiving every attempt its
     /// caller counts, so nothing is mirrored.
-    fn acts_mid_run(&self, config: &WorldConfig) -> bool {
+    pub(super) fn acts_mid_run(&self, config: &WorldConfig) -> bool {
         let ops = &config.ops;
         !config.stores.is_empty()
             || !config.brokers.is_empty()

@@ -112,13 +112,16 @@ impl World {
         s: &mut Scheduler<WorldEvent>,
         job: JobSlot,
     ) {
+        let service = self.jobs[job].service.0 as usize;
+        if !TRACE && self.specs[service].plain {
+            return self.plain_work_done(s, job, service);
+        }
         if self.orphan(job) {
             self.discard_job(job);
             return;
         }
         let now = s.now();
         self.work_ended(job, now);
-        let service = self.jobs[job].service.0 as usize;
         let (replica, endpoint) = (self.jobs[job].replica as usize, self.jobs[job].endpoint);
         let error_rate = self.specs[service]
             .endpoint(replica, usize::from(endpoint))
@@ -211,6 +214,10 @@ impl World {
             self.trace_worker_released(s.now(), job_id);
         }
         let job = &mut self.jobs[job_id];
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
+        if !TRACE && self.specs[service].plain {
+            return self.plain_release(s, job_id, service, replica);
+        }
         assert!(
             job.holding_worker,
             "releasing a worker the job does not hold"
@@ -258,6 +265,9 @@ impl World {
         job_id: JobSlot,
         outcome: Outcome,
     ) {
+        if !TRACE && self.specs[self.jobs[job_id].service.0 as usize].plain {
+            return self.plain_reply(s, job_id, outcome);
+        }
         if self.orphan(job_id) {
             self.discard_job(job_id);
             return;

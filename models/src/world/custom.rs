@@ -51,6 +51,7 @@ impl World {
             }
             // Its requests ask the behaviour: not a plain service's short path.
             self.specs[id.0 as usize].plain = false;
+            self.specs[id.0 as usize].plain_plans = false;
             services[id.0 as usize] = Some(CustomService {
                 behaviour,
                 rng: BehaviourRng::new(streams.stream(&["custom", &svc.name])),

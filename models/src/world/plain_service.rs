@@ -41,6 +41,13 @@ impl World {
                 && state.leak.is_none()
                 && state.black_holes.is_empty();
             debug_assert!(!spec.plain || (spec.by_replica.is_empty() && !spec.renege));
+            // Without brokers no call publishes: a plan step is a call or a group of them.
+            spec.plain_plans = spec.plain
+                && spec
+                    .endpoints
+                    .iter()
+                    .flat_map(|e| &e.plan)
+                    .all(|&(probability, group)| probability >= 1.0 && group.is_none());
         }
     }
 
@@ -152,9 +159,69 @@ impl World {
             // Nothing downstream could have degraded it.
             debug_assert!(!self.jobs[job_id].degraded);
             self.plain_reply(s, job_id, Outcome::Ok);
+        } else if self.specs[service].plain_plans {
+            self.plain_next_call(s, job_id);
         } else {
             self.next_downstream::<false>(s, job_id);
         }
+    }
+
+    /// The next call of a plain service's job whose plan is calls one after the other, each
+    /// made for certain: `next_downstream` with no parallel group, optional call, custom
+    /// choice, saga or 2PC to consider. Replies when the plan is done.
+    fn plain_next_call(&mut self, s: &mut Scheduler<WorldEvent>, job_id: JobSlot) {
+        let job = &mut self.jobs[job_id];
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
+        let next = usize::from(job.next_call);
+        let edges = &self.services[service].replicas[replica].call_edges[usize::from(job.endpoint)];
+        let Some(&edge) = edges.get(next) else {
+            let outcome = if job.degraded {
+                Outcome::Degraded
+            } else {
+                Outcome::Ok
+            };
+            return self.plain_reply(s, job_id, outcome);
+        };
+        job.next_call += 1;
+        job.step += 1;
+        job.step_calls = 1;
+        job.step_ok = 0;
+        job.step_failed = 0;
+        job.step_join = Join::All;
+        if self.specs[service].execution == Execution::Async && job.holding_worker {
+            self.plain_release(s, job_id, service, replica);
+        }
+        self.start_call::<false>(s, edge, Owner::Job(job_id), NEVER, Op::Serve);
+    }
+
+    /// The one call of a plain-plan job's step is over (`step_call_done` with a join of one):
+    /// the next call, or the failure of a dependency.
+    pub(super) fn plain_call_done(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        job_id: JobSlot,
+        outcome: Outcome,
+    ) {
+        let job = &mut self.jobs[job_id];
+        let (service, replica) = (job.service.0 as usize, job.replica as usize);
+        if self.services[service].replicas[replica].epoch != job.epoch {
+            self.discard_job(job_id);
+            return;
+        }
+        debug_assert!(job.step_calls == 1 && job.children.is_empty());
+        job.step += 1;
+        match outcome {
+            Outcome::Ok => job.step_ok += 1,
+            Outcome::Degraded => {
+                job.step_ok += 1;
+                job.degraded = true;
+            }
+            Outcome::Failed(_) => {
+                job.step_failed += 1;
+                return self.plain_reply(s, job_id, Outcome::Failed(FailureCause::Dependency));
+            }
+        }
+        self.plain_next_call(s, job_id);
     }
 
     /// Frees a plain service's worker and hands it to the head of the queue: `release_worker`

@@ -143,6 +143,9 @@ impl World {
         job_id: JobSlot,
         outcome: Outcome,
     ) {
+        if !TRACE && self.specs[self.jobs[job_id].service.0 as usize].plain_plans {
+            return self.plain_call_done(s, job_id, outcome);
+        }
         if self.orphan(job_id) {
             self.discard_job(job_id);
             return;

@@ -154,6 +154,8 @@ pub(super) struct ServiceSpec {
     /// Nothing acts on its requests beyond workers, queue, work and plan: they take the short
     /// path (`plain_service.rs`) in untraced runs.
     pub(super) plain: bool,
+    /// Plain, and every step of every plan one call made for certain (`plain_service.rs`).
+    pub(super) plain_plans: bool,
 }
 
 impl ServiceSpec {
@@ -327,6 +329,7 @@ impl ServiceSpec {
             health: s.health,
             by_replica: Vec::new(),
             plain: false,
+            plain_plans: false,
         }
     }
 }

@@ -15,6 +15,7 @@ fn check_same(cfg: &WorldConfig, seed: u64, plain: &[bool]) -> RunResult {
     let mut general = World::new(cfg, seed);
     for spec in &mut general.specs {
         spec.plain = false;
+        spec.plain_plans = false;
     }
     let (a, b) = (
         fast.run(RunOptions::default()),
@@ -130,6 +131,22 @@ fn plain_and_general_services_side_by_side_give_the_general_path_s_results() {
         Some(Distribution::Constant(SimDuration::from_millis(8)));
     let r = check_same(&cfg, 4, &[true, true]);
     assert!(r.services[1].stats.ok > 0);
+}
+
+#[test]
+fn a_plain_service_s_plan_takes_the_short_path_only_when_every_call_is_certain() {
+    // A plan of two certain calls (the short path's), then one with an optional call (the
+    // general `next_downstream`), each against the general path.
+    let mut cfg = busy_chain();
+    cfg.services.push(service("side", 2, 8, 1));
+    cfg.services[0].calls.push(call(2));
+    assert!(World::new(&cfg, 1).specs[0].plain_plans);
+    let r = check_same(&cfg, 6, &[true, true, true]);
+    assert!(r.services[2].stats.ok > 0);
+    cfg.services[0].calls[1].probability = 0.5;
+    assert!(!World::new(&cfg, 1).specs[0].plain_plans);
+    let r = check_same(&cfg, 6, &[true, true, true]);
+    assert!(r.services[2].stats.ok > 0);
 }
 
 #[test]

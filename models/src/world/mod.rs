@@ -56,6 +56,7 @@ mod fault_reports;
 mod faults;
 mod fingerprint;
 mod finish;
+mod lean;
 mod plain;
 mod plan;
 mod probes;
@@ -69,6 +70,8 @@ mod store_lead;
 mod store_msgs;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lean;
 #[cfg(test)]
 mod tests_store;
 mod tracing;

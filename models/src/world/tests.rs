@@ -4,7 +4,7 @@
 use super::*;
 use crate::config::{Backoff, NetworkConfig, Objective};
 
-fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
+pub(super) fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
     ServiceConfig {
         name: name.into(),
         workers,
@@ -30,7 +30,7 @@ fn service(name: &str, workers: u32, queue: u32, ms: u64) -> ServiceConfig {
     }
 }
 
-fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldConfig {
+pub(super) fn world(services: Vec<ServiceConfig>, policy: CallPolicy, rate: f64) -> WorldConfig {
     WorldConfig {
         name: "t".into(),
         duration: SimDuration::from_secs(10),

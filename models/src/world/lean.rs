@@ -284,57 +284,68 @@ impl World {
         call.live = 0;
         self.attempts.remove(slot);
         let call = &mut self.calls[call_id];
-        let cause = match outcome {
-            Outcome::Ok | Outcome::Degraded => {
-                call.value = value;
-                self.lean_call_finished(s, call_id, edge_id, outcome);
-                return;
+        match outcome {
+            Outcome::Ok | Outcome::Degraded => call.value = value,
+            Outcome::Failed(cause) => {
+                call.last_cause = cause;
+                call.last_root = if cause == FailureCause::Dependency {
+                    root
+                } else {
+                    cause
+                };
+                if self.lean_retry(s, call_id, edge_id, cause) {
+                    return;
+                }
             }
-            Outcome::Failed(cause) => cause,
-        };
-        call.last_cause = cause;
-        call.last_root = if cause == FailureCause::Dependency {
-            root
-        } else {
-            cause
-        };
-        // As `after_failure` decides without a hedge or a budget.
-        let edge = &mut self.edges[edge_id];
-        let retry = match &edge.policy.retry {
-            Some(retry) if retry.retry_on.contains(cause) && call.attempts < retry.max_attempts => {
-                let wait = backoff(
-                    &retry.backoff,
-                    call.attempts,
-                    call.last_backoff,
-                    &mut edge.retry_rng,
-                );
-                call.last_backoff = wait;
-                Some((wait, call.serial, edge.caller_host))
-            }
-            _ => None,
-        };
-        match retry {
-            None => self.lean_call_finished(s, call_id, edge_id, Outcome::Failed(cause)),
-            Some((wait, _, _))
-                if wait == SimDuration::ZERO
-                    && self.inline_retries < super::attempt::INLINE_RETRIES_PER_EVENT =>
-            {
-                self.inline_retries += 1;
-                self.lean_attempt(s, call_id);
-            }
-            Some((wait, serial, host)) => s.schedule_in(
-                self.local_delay(host, now, wait),
-                WorldEvent::RetryDue {
-                    call: call_id,
-                    serial,
-                },
-            ),
         }
+        self.lean_call_finished(s, call_id, edge_id, outcome);
+    }
+
+    /// A lean edge's call whose attempt failed with `cause` goes on if its policy retries it:
+    /// as `after_failure` decides without a hedge or a budget, the retry made at once or after
+    /// its backoff. Returns whether it goes on.
+    fn lean_retry(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        call_id: CallSlot,
+        edge_id: EdgeId,
+        cause: FailureCause,
+    ) -> bool {
+        let call = &mut self.calls[call_id];
+        let edge = &mut self.edges[edge_id];
+        let Some(retry) = &edge.policy.retry else {
+            return false;
+        };
+        if !(retry.retry_on.contains(cause) && call.attempts < retry.max_attempts) {
+            return false;
+        }
+        let wait = backoff(
+            &retry.backoff,
+            call.attempts,
+            call.last_backoff,
+            &mut edge.retry_rng,
+        );
+        call.last_backoff = wait;
+        let (serial, host) = (call.serial, edge.caller_host);
+        if wait == SimDuration::ZERO
+            && self.inline_retries < super::attempt::INLINE_RETRIES_PER_EVENT
+        {
+            self.inline_retries += 1;
+            self.lean_attempt(s, call_id);
+        } else {
+            let now = s.now();
+            let event = WorldEvent::RetryDue {
+                call: call_id,
+                serial,
+            };
+            s.schedule_in(self.local_delay(host, now, wait), event);
+        }
+        true
     }
 
     /// A lean edge's call ends with its last attempt's outcome (no attempt in flight): as
     /// `call_finished` ends it with no bulkhead, budget, breaker or fallback to see to.
-    #[inline]
+    #[inline(always)]
     fn lean_call_finished(
         &mut self,
         s: &mut Scheduler<WorldEvent>,

@@ -80,7 +80,6 @@ pub(super) fn one_attempt_per_call(policy: &CallPolicy, inherits_deadline: bool)
         && throttle.is_none()
 }
 
-/// Splits an edge's layers into those acting per call and per attempt, outermost first,
 impl Edge {
     /// The next attempt's timeout, in the caller's local time.
     #[inline]
@@ -97,6 +96,7 @@ impl Edge {
     }
 }
 
+/// Splits an edge's layers into those acting per call and per attempt, outermost first,
 /// keeping only the layers the policy configures.
 pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
     let configured = |l: &Layer| match l {

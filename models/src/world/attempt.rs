@@ -36,7 +36,7 @@ pub(super) struct Attempt {
 /// the next inside the same handler: with `max_attempts: 2147483647` one handler ran for hours
 /// and filled memory (the fuzzer found it). Past this many, a retry due now is an event
 /// (`RetryDue` after zero time), which the run's limits count.
-const INLINE_RETRIES_PER_EVENT: u32 = 32;
+pub(super) const INLINE_RETRIES_PER_EVENT: u32 = 32;
 
 impl World {
     /// Makes the call's next attempt (a retry or a hedge when it is not the first).
@@ -318,6 +318,10 @@ impl World {
         if let Some(timer) = a.timeout.take() {
             s.cancel(timer);
         }
+        if !TRACE && self.edges[edge].lean {
+            self.lean_attempt_ended(s, slot, edge, outcome);
+            return;
+        }
         if let Some(throttle) = &mut self.edges[edge].throttle
             && !matches!(
                 outcome,
@@ -358,7 +362,15 @@ impl World {
                 0,
             );
         }
-        self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Timeout));
+        let timed_out = Outcome::Failed(FailureCause::Timeout);
+        if !TRACE {
+            let edge = self.calls[self.attempts[slot].call].edge;
+            if self.edges[edge].lean {
+                self.lean_attempt_ended(s, slot, edge, timed_out);
+                return;
+            }
+        }
+        self.attempt_ended::<TRACE>(s, slot, timed_out);
     }
 
     pub(super) fn on_attempt_wait_over<const TRACE: bool>(
@@ -593,7 +605,11 @@ impl World {
         let c = &self.calls[call];
         // The deadline may have ended the call during the backoff.
         if c.serial == serial && !c.finished {
-            self.new_attempt::<TRACE>(s, call);
+            if !TRACE && self.edges[c.edge].lean {
+                self.lean_attempt(s, call);
+            } else {
+                self.new_attempt::<TRACE>(s, call);
+            }
         }
     }
 

@@ -125,8 +125,14 @@ impl World {
         inherited_deadline: SimTime,
         op: Op,
     ) -> (CallSlot, CallSerial) {
-        if !TRACE && inherited_deadline == NEVER && self.edges[edge_id].plain {
-            return self.plain_start_call(s, edge_id, owner, op);
+        if !TRACE && inherited_deadline == NEVER {
+            let edge = &self.edges[edge_id];
+            if edge.plain {
+                return self.plain_start_call(s, edge_id, owner, op);
+            }
+            if edge.lean {
+                return self.lean_start_call(s, edge_id, owner, op);
+            }
         }
         let now = s.now();
         let edge = &mut self.edges[edge_id];

@@ -224,6 +224,8 @@ impl World {
         // Straight to the fast path where it applies (`start_call` would pass it on).
         if !TRACE && self.edges[edge].plain {
             self.plain_start_call(s, edge, owner, Op::Serve);
+        } else if !TRACE && self.edges[edge].lean {
+            self.lean_start_call(s, edge, owner, Op::Serve);
         } else {
             self.start_call::<TRACE>(s, edge, owner, NEVER, Op::Serve);
         }

@@ -42,6 +42,9 @@ pub(super) struct Edge {
     pub(super) calls_mirror_attempts: bool,
     /// No policy acts on its calls at all (see `plain.rs`): its attempts end on the fast path.
     pub(super) plain: bool,
+    /// Its only policies are a per-try timeout and retries without a budget (see `lean.rs`):
+    /// its attempts are made and ended on the lean path.
+    pub(super) lean: bool,
     /// A plain call, a publish to a broker's queue, or a consumer's local processing.
     pub(super) role: EdgeRole,
     /// The caller's own workload on the store it calls: each call draws its operation here.
@@ -77,7 +80,6 @@ pub(super) fn one_attempt_per_call(policy: &CallPolicy, inherits_deadline: bool)
         && throttle.is_none()
 }
 
-/// Splits an edge's layers into those acting per call and per attempt, outermost first,
 impl Edge {
     /// The next attempt's timeout, in the caller's local time.
     #[inline]
@@ -94,6 +96,7 @@ impl Edge {
     }
 }
 
+/// Splits an edge's layers into those acting per call and per attempt, outermost first,
 /// keeping only the layers the policy configures.
 pub(super) fn layers(policy: &CallPolicy) -> (Vec<Layer>, Vec<Layer>) {
     let configured = |l: &Layer| match l {

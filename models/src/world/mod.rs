@@ -30,6 +30,7 @@
 //! | `bulkhead` | permits and waiting lines of callers' bulkheads |
 //! | `attempt` | one try: attempt-level layers, send, reply or timeout, retry and hedge |
 //! | `edge` | per-caller edge state: replica choice, health checks, outlier sweeps |
+//! | `plain`, `lean` | the fast paths of edges without policies and of those with only a timeout and retries |
 //! | `transit` | what the network does to a message |
 //! | `service` | a service's replicas and jobs, and the configuration it runs with |
 //! | `admission` | a request at a replica: idempotency key, inbound protections, queue |
@@ -57,6 +58,7 @@ mod fault_reports;
 mod faults;
 mod fingerprint;
 mod finish;
+mod lean;
 mod plain;
 mod plain_service;
 mod plan;
@@ -73,6 +75,8 @@ mod store_msgs;
 mod tests;
 #[cfg(test)]
 mod tests_plain_service;
+#[cfg(test)]
+mod tests_lean;
 #[cfg(test)]
 mod tests_store;
 mod tracing;

@@ -9,7 +9,8 @@
 use super::*;
 
 impl World {
-    /// Marks the edges that may take the fast path; called once the world is wired.
+    /// Marks the edges that may take the fast path, then those that may take the lean path
+    /// (`lean.rs`); called once the world is wired.
     pub(super) fn mark_plain_edges(&mut self) {
         for e in &mut self.edges {
             let p = &e.policy;
@@ -31,6 +32,7 @@ impl World {
                 && e.bulkhead.is_none()
                 && e.outlier.is_none();
         }
+        self.mark_lean_edges();
     }
 
     /// A plain edge's call begins (untraced, no inherited deadline): its call, its one attempt

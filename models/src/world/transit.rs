@@ -26,7 +26,9 @@ pub(super) enum Transit {
 impl World {
     /// What the network does to one message from `from` to `to` now, drawing from the edge's
     /// stream: a down host, a partition or loss swallow it; a refusing partition refuses it.
-    #[inline]
+    /// Inline in every caller: on a uniform network (the common case) it is a few tests and
+    /// the latency's draw.
+    #[inline(always)]
     pub(super) fn transmit(
         &mut self,
         edge_id: EdgeId,
@@ -34,26 +36,41 @@ impl World {
         to: u32,
         now: SimTime,
     ) -> Transit {
+        if let Some(latency) = &self.uniform_latency {
+            let edge = &mut self.edges[edge_id];
+            // A consumer's processing of a message it received is a call within its process:
+            // `transmit_through` sees to it.
+            if !matches!(edge.role, EdgeRole::Deliver { .. })
+                && self.host_down[from as usize] == 0
+                && self.host_down[to as usize] == 0
+            {
+                // No partitions, no loss, no overrides and one latency everywhere: no lookups
+                // (and a constant draws nothing).
+                return Transit::Arrives(match latency {
+                    Distribution::Constant(d) => *d,
+                    _ => latency.sample(&mut edge.network_rng),
+                });
+            }
+        }
+        self.transmit_through(edge_id, from, to, now)
+    }
+
+    /// `transmit` over a network that is not uniform, from or to a host that is down, or of a
+    /// consumer's message to its own process.
+    #[inline(never)]
+    fn transmit_through(&mut self, edge_id: EdgeId, from: u32, to: u32, now: SimTime) -> Transit {
         if matches!(self.edges[edge_id].role, EdgeRole::Deliver { .. }) && from == to {
-            // A consumer's processing of a message it received is a call within its process.
             return Transit::Arrives(SimDuration::ZERO);
         }
         if let Some(latency) = &self.uniform_latency
             && self.host_down[from as usize] == 0
             && self.host_down[to as usize] == 0
         {
-            // No partitions, no loss, no overrides and one latency everywhere: no lookups (and
-            // a constant draws nothing), inline on every request's way there and back.
             return Transit::Arrives(match latency {
                 Distribution::Constant(d) => *d,
                 _ => latency.sample(&mut self.edges[edge_id].network_rng),
             });
         }
-        self.transmit_through(edge_id, from, to, now)
-    }
-
-    /// `transmit` over a network that is not uniform, or from or to a host that is down.
-    fn transmit_through(&mut self, edge_id: EdgeId, from: u32, to: u32, now: SimTime) -> Transit {
         let edge = &mut self.edges[edge_id];
         let (f, t) = (from as usize, to as usize);
         let cut = if self.host_down[f] > 0 || self.host_down[t] > 0 {

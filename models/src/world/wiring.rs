@@ -335,6 +335,7 @@ impl Wiring<'_> {
             report: 0,
             calls_mirror_attempts: false,
             plain: false,
+            lean: false,
             role: EdgeRole::Call,
             workload: None,
         }

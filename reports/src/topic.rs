@@ -198,39 +198,20 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     if result.topics.is_empty() {
         return;
     }
-    let mut table: Vec<Vec<String>> = Vec::new();
-    let mut header = vec!["topic/group".to_string()];
+    let mut header = vec!["topic/group"];
     if let Some((_, f)) = rows.first() {
-        header.extend(f.iter().map(|(k, _)| k.to_string()));
+        header.extend(f.iter().map(|&(k, _)| k));
     }
-    table.push(header);
-    for (name, f) in &rows {
-        let mut row = vec![name.clone()];
-        row.extend(f.iter().map(|(_, v)| v.clone()));
-        table.push(row);
-    }
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(name, f)| {
+            std::iter::once(name.clone())
+                .chain(f.iter().map(|(_, v)| v.clone()))
+                .collect()
         })
         .collect();
     out.push('\n');
-    for row in &table {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(line, "{cell:<w$}", w = widths[i]);
-            } else {
-                let _ = write!(line, "  {cell:>w$}", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    crate::section::text_table(out, "", 1, &header, &table);
     for t in &result.topics {
         let keys = t
             .keys
@@ -309,16 +290,8 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
                 .zip(&g.end_to_end.windows)
                 .enumerate()
             {
-                let start = i as u64 * window_ns;
-                let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
-                let (p50, p99) = if e.ok == 0 {
-                    (String::new(), String::new())
-                } else {
-                    (
-                        format!("{:.3}", e.latency_ns_p50 as f64 / 1e6),
-                        format!("{:.3}", e.latency_ns_p99 as f64 / 1e6),
-                    )
-                };
+                let (start, stop) = crate::csv::window_span_ns(i, window_ns, end);
+                let (p50, p99) = crate::csv::p50_p99_cells(e);
                 let _ = writeln!(
                     out,
                     "{:.3},{:.3},topic,{name},{group},{},{},{},{},{},{},{p50},{p99},{:.3}",

@@ -31,7 +31,7 @@ pub use compare::compare_html;
 use explain::explanations;
 use figure::{
     Chart, DrawResult, Extreme, Line, YAxis, bold_text_style, figure, no_data, push_svg, render,
-    shade_faults, text_style, tick_decimals, y_max,
+    rows_chart, shade_faults, text_style, tick_decimals, y_max,
 };
 use gantt::{gantt_figure, short_label};
 use happened::{policies, what_happened};
@@ -165,14 +165,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
         escape(&result.scenario),
         result.seed
     );
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(
-        out,
-        "<style>\n{CSS}{}</style>\n</head>\n<body>",
-        interact::CSS
-    );
-    let _ = writeln!(out, "<h1>{title}</h1>");
+    page_head(&mut out, &title, "");
     let outcome = &result.outcome;
     let _ = writeln!(
         out,
@@ -204,6 +197,19 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     interact::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The start of every page, up to its `<h1>`: the `title` (already escaped) and the inline
+/// CSS, the page's own `extra_css` between the shared rules and the script's.
+fn page_head(out: &mut String, title: &str, extra_css: &str) {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(out, "<title>{title}</title>");
+    let _ = writeln!(
+        out,
+        "<style>\n{CSS}{extra_css}{}</style>\n</head>\n<body>",
+        interact::CSS
+    );
+    let _ = writeln!(out, "<h1>{title}</h1>");
 }
 
 /// The colour of the `index`th service or client (services first, then clients).

@@ -176,6 +176,38 @@ pub(super) fn shade_faults(chart: &mut Chart, axis: &TimeAxis, y0: f64, y1: f64)
     Ok(())
 }
 
+/// A chart of rows over time (the cascade timeline, the breakers' states): time from 0 to
+/// `x_max` s along x with `x_decimals`, rows `0..top` up y, labelled in a `label_px` area left
+/// of the plot by the caller, no y mesh.
+pub(super) fn rows_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    x_max: f64,
+    top: f64,
+    label_px: u32,
+    x_decimals: usize,
+) -> Result<Chart<'a, 'b>, Box<dyn Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .margin_top(22)
+        .margin_right(24)
+        .x_label_area_size(44)
+        .y_label_area_size(label_px)
+        .build_cartesian_2d(0f64..x_max, 0f64..top)?;
+    let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .x_label_formatter(&fx)
+        .label_style(text_style(13))
+        .axis_desc_style(text_style(14))
+        .disable_y_mesh()
+        .y_labels(0)
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
+        .draw()?;
+    Ok(chart)
+}
+
 /// A "no data" note in the middle of a chart.
 pub(super) fn no_data(chart: &mut Chart, x: f64, y: f64, message: &str) -> DrawResult {
     chart.draw_series(std::iter::once(Text::new(

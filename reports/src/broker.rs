@@ -198,15 +198,13 @@ fn figures(q: &QueueReport) -> [(&'static str, String); 12] {
     ]
 }
 
-/// The text section: one aligned table of the queues.
-pub(crate) fn text(out: &mut String, result: &RunResult) {
-    if result.queues.is_empty() {
-        return;
-    }
-    let header: Vec<&str> = std::iter::once("queues")
+/// The queues' table for text and Markdown: the header (`first` over the names) and a row of
+/// figures per queue. There is at least one queue.
+fn table(result: &RunResult, first: &'static str) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = std::iter::once(first)
         .chain(figures(&result.queues[0]).iter().map(|&(k, _)| k))
         .collect();
-    let rows: Vec<Vec<String>> = result
+    let rows = result
         .queues
         .iter()
         .map(|q| {
@@ -215,6 +213,15 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
                 .collect()
         })
         .collect();
+    (header, rows)
+}
+
+/// The text section: one aligned table of the queues.
+pub(crate) fn text(out: &mut String, result: &RunResult) {
+    if result.queues.is_empty() {
+        return;
+    }
+    let (header, rows) = table(result, "queues");
     out.push('\n');
     crate::section::text_table(out, "", 1, &header, &rows);
     for q in &result.queues {
@@ -247,19 +254,8 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
         return;
     }
     out.push_str("\n#### Queues\n\n");
-    let names = figures(&result.queues[0]);
-    let mut header = vec!["queue".to_string()];
-    header.extend(names.iter().map(|(k, _)| escape(k)));
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let align: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { "---" } else { "---:" })
-        .collect();
-    let _ = writeln!(out, "| {} |", align.join(" | "));
-    for q in &result.queues {
-        let mut row = vec![escape(&q.name)];
-        row.extend(figures(q).into_iter().map(|(_, v)| v));
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
+    let (header, rows) = table(result, "queue");
+    crate::section::markdown_table(out, &header, &rows);
     let groups: Vec<String> = result
         .queues
         .iter()

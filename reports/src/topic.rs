@@ -192,24 +192,31 @@ fn rows(result: &RunResult) -> Vec<(String, [(&'static str, String); 12])> {
         .collect()
 }
 
-/// The text section: one aligned table of the topics' groups, and a line per partition.
-pub(crate) fn text(out: &mut String, result: &RunResult) {
+/// The groups' table for text and Markdown: the header (only the first column's without
+/// groups) and a row of figures per group.
+fn table(result: &RunResult) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let rows = rows(result);
-    if result.topics.is_empty() {
-        return;
-    }
     let mut header = vec!["topic/group"];
-    if let Some((_, f)) = rows.first() {
-        header.extend(f.iter().map(|&(k, _)| k));
+    if let Some((_, first)) = rows.first() {
+        header.extend(first.iter().map(|&(k, _)| k));
     }
-    let table: Vec<Vec<String>> = rows
-        .iter()
+    let table = rows
+        .into_iter()
         .map(|(name, f)| {
-            std::iter::once(name.clone())
-                .chain(f.iter().map(|(_, v)| v.clone()))
+            std::iter::once(name)
+                .chain(f.into_iter().map(|(_, v)| v))
                 .collect()
         })
         .collect();
+    (header, table)
+}
+
+/// The text section: one aligned table of the topics' groups, and a line per partition.
+pub(crate) fn text(out: &mut String, result: &RunResult) {
+    if result.topics.is_empty() {
+        return;
+    }
+    let (header, table) = table(result);
     out.push('\n');
     crate::section::text_table(out, "", 1, &header, &table);
     for t in &result.topics {
@@ -245,24 +252,13 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
 }
 
 /// The Markdown section: a table of the topics' groups.
-pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) -> String) {
-    let rows = rows(result);
-    let Some((_, first)) = rows.first() else {
+pub(crate) fn markdown(out: &mut String, result: &RunResult) {
+    let (header, rows) = table(result);
+    if rows.is_empty() {
         return;
-    };
-    out.push_str("\n#### Topics\n\n");
-    let mut header = vec!["topic/group".to_string()];
-    header.extend(first.iter().map(|(k, _)| escape(k)));
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let align: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { "---" } else { "---:" })
-        .collect();
-    let _ = writeln!(out, "| {} |", align.join(" | "));
-    for (name, f) in &rows {
-        let mut row = vec![escape(name)];
-        row.extend(f.iter().map(|(_, v)| v.clone()));
-        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
+    out.push_str("\n#### Topics\n\n");
+    crate::section::markdown_table(out, &header, &rows);
 }
 
 /// The header of the topics' CSV table.

@@ -198,40 +198,32 @@ fn figures(q: &QueueReport) -> [(&'static str, String); 12] {
     ]
 }
 
+/// The queues' table for text and Markdown: the header (`first` over the names) and a row of
+/// figures per queue. There is at least one queue.
+fn table(result: &RunResult, first: &'static str) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = std::iter::once(first)
+        .chain(figures(&result.queues[0]).iter().map(|&(k, _)| k))
+        .collect();
+    let rows = result
+        .queues
+        .iter()
+        .map(|q| {
+            std::iter::once(q.name.clone())
+                .chain(figures(q).into_iter().map(|(_, v)| v))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
 /// The text section: one aligned table of the queues.
 pub(crate) fn text(out: &mut String, result: &RunResult) {
     if result.queues.is_empty() {
         return;
     }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut header = vec!["queues".to_string()];
-    header.extend(
-        figures(&result.queues[0])
-            .iter()
-            .map(|(k, _)| k.to_string()),
-    );
-    rows.push(header);
-    for q in &result.queues {
-        let mut row = vec![q.name.clone()];
-        row.extend(figures(q).into_iter().map(|(_, v)| v));
-        rows.push(row);
-    }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
+    let (header, rows) = table(result, "queues");
     out.push('\n');
-    for row in &rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(line, "{cell:<w$}", w = widths[i]);
-            } else {
-                let _ = write!(line, "  {cell:>w$}", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    crate::section::text_table(out, "", 1, &header, &rows);
     for q in &result.queues {
         let consumers = if q.consumers.is_empty() {
             "no consumer".to_string()
@@ -262,19 +254,8 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
         return;
     }
     out.push_str("\n#### Queues\n\n");
-    let names = figures(&result.queues[0]);
-    let mut header = vec!["queue".to_string()];
-    header.extend(names.iter().map(|(k, _)| escape(k)));
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let align: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { "---" } else { "---:" })
-        .collect();
-    let _ = writeln!(out, "| {} |", align.join(" | "));
-    for q in &result.queues {
-        let mut row = vec![escape(&q.name)];
-        row.extend(figures(q).into_iter().map(|(_, v)| v));
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
+    let (header, rows) = table(result, "queue");
+    crate::section::markdown_table(out, &header, &rows);
     let groups: Vec<String> = result
         .queues
         .iter()
@@ -312,16 +293,8 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
             .zip(&q.end_to_end.windows)
             .enumerate()
         {
-            let start = i as u64 * window_ns;
-            let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
-            let (p50, p99) = if e.ok == 0 {
-                (String::new(), String::new())
-            } else {
-                (
-                    format!("{:.3}", e.latency_ns_p50 as f64 / 1e6),
-                    format!("{:.3}", e.latency_ns_p99 as f64 / 1e6),
-                )
-            };
+            let (start, stop) = crate::csv::window_span_ns(i, window_ns, end);
+            let (p50, p99) = crate::csv::p50_p99_cells(e);
             let _ = writeln!(
                 out,
                 "{:.3},{:.3},queue,{name},{},{},{},{},{},{},{},{},{},{:.3},{p50},{p99}",

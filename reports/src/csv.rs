@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use models::RunResult;
-use models::metrics::{FailureCause, Gauge, OutcomeStats};
+use models::metrics::{FailureCause, Gauge, OutcomeStats, Window};
 use sim_core::SimTime;
 
 use crate::common::finite;
@@ -75,9 +75,7 @@ fn rows(
     assert!(window_ns > 0, "windows have a width");
     let name = quote(name);
     for (i, w) in stats.windows.iter().enumerate() {
-        let start = i as u64 * window_ns;
-        // The last window stops where the run stopped.
-        let stop = ((i as u64 + 1) * window_ns).min(end.as_nanos()).max(start);
+        let (start, stop) = window_span_ns(i, window_ns, end.as_nanos());
         let failed = w.failed();
         let availability = w
             .availability()
@@ -123,6 +121,26 @@ fn rows(
             w.degraded,
             policy_causes.join(","),
         );
+    }
+}
+
+/// `[start, stop)` of the `i`th window in nanoseconds: the last window stops where the run
+/// stopped (`end_ns`), and never before it starts.
+pub(crate) fn window_span_ns(i: usize, window_ns: u64, end_ns: u64) -> (u64, u64) {
+    let start = i as u64 * window_ns;
+    (start, ((i as u64 + 1) * window_ns).min(end_ns).max(start))
+}
+
+/// A window's p50 and p99 latencies in milliseconds with three decimals, both empty when
+/// nothing in it succeeded (the queues' and topics' end-to-end columns).
+pub(crate) fn p50_p99_cells(w: &Window) -> (String, String) {
+    if w.ok == 0 {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("{:.3}", w.latency_ns_p50 as f64 / 1e6),
+            format!("{:.3}", w.latency_ns_p99 as f64 / 1e6),
+        )
     }
 }
 

@@ -6,10 +6,14 @@
 
 mod breakers;
 mod chart;
+mod charts;
 mod check;
 mod compare;
 mod endpoints;
+mod explain;
+mod figure;
 mod gantt;
+mod happened;
 mod interact;
 mod ops;
 mod queues;
@@ -21,26 +25,29 @@ mod traffic;
 
 use breakers::breaker_figure;
 use chart::{Extras, time_chart, time_chart_with};
+use charts::{availability_points, charts, p99_points};
 pub use check::check_html;
 pub use compare::compare_html;
+use explain::explanations;
+use figure::{
+    Chart, DrawResult, Extreme, Line, YAxis, bold_text_style, figure, no_data, push_svg, render,
+    rows_chart, shade_faults, text_style, tick_decimals, y_max,
+};
 use gantt::{gantt_figure, short_label};
-use std::error::Error;
+use happened::{policies, what_happened};
 use std::fmt::Write as _;
-use summary::summary;
+use summary::{ms_cell, summary};
 pub use sweep::sweep_html;
 
 use models::RunResult;
 use models::metrics::FailureCause;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom, Verdict};
+use crate::analysis::{Analysis, EntityHealth, EntityKind, Interval, Symptom};
 use crate::common::escape_markup as escape;
 use crate::common::{coarsened_windows, fmt_ms, is_complete, partial_reason, percent};
-use crate::text::{
-    blast_radius, fault_head, recovery_phrase, seconds, step_phrase, verdict_phrase,
-};
+use crate::text::seconds;
 
 /// Width of every chart; the page is a little wider.
 const CHART_WIDTH_PX: u32 = 1000;
@@ -158,14 +165,7 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
         escape(&result.scenario),
         result.seed
     );
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(
-        out,
-        "<style>\n{CSS}{}</style>\n</head>\n<body>",
-        interact::CSS
-    );
-    let _ = writeln!(out, "<h1>{title}</h1>");
+    page_head(&mut out, &title, "");
     let outcome = &result.outcome;
     let _ = writeln!(
         out,
@@ -197,6 +197,19 @@ pub fn html(result: &RunResult, analysis: &Analysis) -> String {
     interact::script(&mut out);
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// The start of every page, up to its `<h1>`: the `title` (already escaped) and the inline
+/// CSS, the page's own `extra_css` between the shared rules and the script's.
+fn page_head(out: &mut String, title: &str, extra_css: &str) {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = writeln!(out, "<title>{title}</title>");
+    let _ = writeln!(
+        out,
+        "<style>\n{CSS}{extra_css}{}</style>\n</head>\n<body>",
+        interact::CSS
+    );
+    let _ = writeln!(out, "<h1>{title}</h1>");
 }
 
 /// The colour of the `index`th service or client (services first, then clients).
@@ -361,636 +374,6 @@ impl<'a> Page<'a> {
             })
             .collect()
     }
-}
-
-/// The "what happened" section: per fault its cascade as one arrow chain, then the timings and
-/// the verdict; the blast radius last.
-fn what_happened(out: &mut String, analysis: &Analysis) {
-    out.push_str("<h2>What happened</h2>\n");
-    if analysis.faults.is_empty() {
-        out.push_str("<p>No faults were scripted in this scenario.</p>\n");
-        return;
-    }
-    let esc = |s: &str| escape(s);
-    let code = |s: &str| format!("<code>{}</code>", escape(s));
-    let numbered = analysis.faults.len() > 1;
-    for (k, f) in analysis.faults.iter().enumerate() {
-        out.push_str("<div class=\"fault\">\n");
-        let head = fault_head(f, &esc);
-        let mut chain = vec![if numbered {
-            format!("<strong>Fault {}:</strong> {head}", k + 1)
-        } else {
-            head
-        }];
-        if f.cascade.is_empty() {
-            chain.push("nothing became unhealthy".to_owned());
-        }
-        chain.extend(f.cascade.iter().map(|s| step_phrase(s, &esc, &code)));
-        let _ = writeln!(out, "<p class=\"chain\">{}</p>", chain.join(" → "));
-        out.push_str("<ul>\n");
-        let _ = writeln!(
-            out,
-            "<li>Fault active from {} to {}</li>",
-            seconds(f.from.as_nanos()),
-            seconds(f.to.as_nanos())
-        );
-        match f.time_to_detect {
-            Some(detect) => {
-                let _ = writeln!(
-                    out,
-                    "<li>Time to detect: {}</li>",
-                    seconds(detect.as_nanos())
-                );
-            }
-            None => out.push_str("<li>Time to detect: not detected</li>\n"),
-        }
-        if !f.cascade.is_empty() {
-            let _ = writeln!(
-                out,
-                "<li>Time to recover: {}</li>",
-                escape(&recovery_phrase(f))
-            );
-        }
-        let (word, rest) = verdict_phrase(&f.verdict);
-        let _ = write!(
-            out,
-            "<li>Verdict: <strong>{}</strong>{}",
-            escape(word),
-            escape(&rest)
-        );
-        if let Verdict::DidNotRecover { sustained_by } = &f.verdict
-            && !sustained_by.is_empty()
-        {
-            out.push_str(", sustained by:\n<ul>\n");
-            for cause in sustained_by {
-                let _ = writeln!(out, "<li>{}</li>", escape(cause));
-            }
-            out.push_str("</ul>\n");
-        }
-        out.push_str("</li>\n");
-        if let Some(summary) = crate::text::episodes_summary(f) {
-            let _ = write!(out, "<li>{}", escape(&summary));
-            let (listed, more) = crate::text::episodes_listed(f);
-            if !listed.is_empty() {
-                out.push_str("\n<ul>\n");
-                for e in listed {
-                    let phrase = crate::text::episode_phrase(e, &esc);
-                    match crate::text::episode_hurt(e, &esc) {
-                        Some(hurt) => {
-                            let _ = writeln!(out, "<li>{phrase} ({hurt})</li>");
-                        }
-                        None => {
-                            let _ = writeln!(out, "<li>{phrase}</li>");
-                        }
-                    }
-                }
-                if more > 0 {
-                    let _ = writeln!(out, "<li>and {more} more with impact</li>");
-                }
-                out.push_str("</ul>\n");
-            }
-            out.push_str("</li>\n");
-        }
-        out.push_str("</ul>\n</div>\n");
-    }
-    let total = analysis
-        .entities
-        .iter()
-        .filter(|e| e.kind != EntityKind::Edge)
-        .count();
-    let _ = writeln!(
-        out,
-        "<p><strong>Blast radius</strong> ({} of {} services and clients{}): {}</p>",
-        analysis.blast_radius.len(),
-        total,
-        if analysis
-            .entities
-            .iter()
-            .any(|e| matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup))
-        {
-            ", queues and consumer groups"
-        } else {
-            ""
-        },
-        blast_radius(analysis, &esc)
-    );
-}
-
-/// A latency in milliseconds without its unit, or `-` when nothing succeeded.
-fn ms_cell(count: u64, ns: u64) -> String {
-    if count == 0 {
-        "-".to_owned()
-    } else {
-        fmt_ms(ns).trim_end_matches("ms").to_owned()
-    }
-}
-
-/// A line's availability points in percent: each the share of what finished in its windows
-/// that succeeded; none where nothing finished.
-fn availability_points(
-    page: &Page,
-    windows: &[models::metrics::Window],
-) -> Vec<Option<(f64, f64)>> {
-    page.points(windows, |ws, _| {
-        let ok: u64 = ws.iter().map(|w| w.ok).sum();
-        let failed: u64 = ws.iter().map(|w| w.failed()).sum();
-        (ok + failed > 0).then(|| ok as f64 * 100.0 / (ok + failed) as f64)
-    })
-}
-
-/// A line's p99 points in ms: the highest window p99 of its windows; none where nothing
-/// succeeded.
-fn p99_points(page: &Page, windows: &[models::metrics::Window]) -> Vec<Option<(f64, f64)>> {
-    page.points(windows, |ws, _| {
-        ws.iter()
-            .filter(|w| w.ok > 0)
-            .map(|w| w.latency_ns_p99)
-            .max()
-            .map(|ns| ns as f64 / 1e6)
-    })
-}
-
-/// One line of a time-series chart.
-struct Line {
-    name: String,
-    colour: RGBColor,
-    /// `None` breaks the line.
-    points: Vec<Option<(f64, f64)>>,
-}
-
-/// Which extreme of a line its legend entry shows.
-#[derive(Clone, Copy)]
-enum Extreme {
-    Min,
-    Max,
-}
-
-impl Line {
-    /// `min 12.5 %` or `max 256`: the line's lowest or highest point, so that a line hidden
-    /// under another can still be read; `None` without points.
-    fn extreme(&self, extreme: Extreme, decimals: usize, unit: &str) -> Option<String> {
-        let ys = self.points.iter().flatten().map(|&(_, y)| y);
-        let (word, value) = match extreme {
-            Extreme::Min => ("min", ys.reduce(f64::min)?),
-            Extreme::Max => ("max", ys.reduce(f64::max)?),
-        };
-        Some(format!("{word} {:.*}{unit}", decimals, value + 0.0))
-    }
-}
-
-/// The y axis of a time-series chart.
-struct YAxis {
-    desc: &'static str,
-    max: f64,
-    decimals: usize,
-}
-
-/// The decimals that keep tick labels of an axis up to `max` distinct.
-fn tick_decimals(max: f64) -> usize {
-    if max >= 20.0 {
-        0
-    } else if max >= 2.0 {
-        1
-    } else if max >= 0.2 {
-        2
-    } else {
-        3
-    }
-}
-
-/// The largest y of `lines` times 1.05, at least `floor`.
-fn y_max(lines: &[Line], floor: f64) -> f64 {
-    let max = lines
-        .iter()
-        .flat_map(|l| l.points.iter().flatten())
-        .map(|&(_, y)| y)
-        .fold(0.0f64, f64::max);
-    (max * 1.05).max(floor)
-}
-
-/// What the resilience policies did, when they did anything.
-fn policies(out: &mut String, result: &RunResult) {
-    let facts = crate::common::policy_facts(result);
-    if facts.is_empty() {
-        return;
-    }
-    out.push_str("<h2>Policies</h2>\n<ul>\n");
-    for f in &facts {
-        out.push_str(&format!(
-            "<li><strong>{}</strong>: {}</li>\n",
-            crate::common::escape_markup(&f.subject),
-            crate::common::escape_markup(&f.facts.join("; "))
-        ));
-    }
-    out.push_str("</ul>\n");
-}
-
-/// The charts section.
-fn charts(out: &mut String, page: &Page) {
-    out.push_str("<h2>Charts</h2>\n");
-    let r = page.result;
-    // What one point of a line stands for; `merged` says how windows are merged when a long
-    // run has more windows than a line has points.
-    let points_note = |merged: &str| {
-        if page.group > 1 {
-            format!(
-                " Each point is {merged} {} consecutive windows of {}.",
-                page.group, r.window
-            )
-        } else {
-            format!(" One point per window of {}.", r.window)
-        }
-    };
-    let shade_note = if page.faults_s.is_empty() {
-        ""
-    } else {
-        " Grey bands: fault windows."
-    };
-
-    // a. Availability.
-    let mut lines = Vec::new();
-    let stats = r
-        .services
-        .iter()
-        .map(|s| (&s.name, &s.stats))
-        .chain(r.clients.iter().map(|c| (&c.name, &c.stats)));
-    let mut extras = Extras::default();
-    let kinds = r
-        .services
-        .iter()
-        .map(|_| EntityKind::Service)
-        .chain(r.clients.iter().map(|_| EntityKind::Client));
-    for (i, ((name, st), kind)) in stats.clone().zip(kinds.clone()).enumerate() {
-        if let Some(e) = page.entity(kind, name) {
-            extras
-                .objectives
-                .push((e.availability_objective * 100.0, colour(i)));
-        }
-        lines.push(Line {
-            name: name.clone(),
-            colour: colour(i),
-            points: availability_points(page, &st.windows),
-        });
-    }
-    figure(
-        out,
-        &format!(
-            "Availability per window (% of the requests that finished in the window and \
-             succeeded), per service and client. Windows in which no request finished are left \
-             out. Thin dashed lines: each one's availability objective, in its colour.{}\
-             {shade_note}",
-            points_note("the availability over")
-        ),
-        time_chart_with(
-            &page.axis(),
-            &lines,
-            &YAxis {
-                desc: "availability (%)",
-                max: 100.0,
-                decimals: 0,
-            },
-            &extras,
-            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
-        ),
-        &lines,
-        (Extreme::Min, 1, " %"),
-    );
-
-    // b. Latency p99.
-    let mut lines = Vec::new();
-    let mut extras = Extras::default();
-    for (i, ((name, st), kind)) in stats.zip(kinds).enumerate() {
-        if let Some(p99) = page
-            .entity(kind, name)
-            .and_then(|e| e.latency_p99_objective)
-        {
-            extras.objectives.push((p99.as_millis_f64(), colour(i)));
-        }
-        extras
-            .undefined
-            .push((colour(i), page.undefined_latency(&st.windows)));
-        lines.push(Line {
-            name: name.clone(),
-            colour: colour(i),
-            points: p99_points(page, &st.windows),
-        });
-    }
-    let objectives_max = extras.objectives.iter().map(|o| o.0).fold(0.0, f64::max);
-    let max = y_max(&lines, 1.0).max(objectives_max * 1.05);
-    figure(
-        out,
-        &format!(
-            "p99 latency of the successful requests per window (ms), per service and client; a \
-             client's latency includes its retries. Thin dashed lines: each one's p99 \
-             objective. Hatched along the top, in a line's colour: windows in which requests \
-             finished but none succeeded, so there is no latency to show; windows in which \
-             nothing finished are left out.{}{shade_note}",
-            points_note("the highest window p99 of")
-        ),
-        time_chart_with(
-            &page.axis(),
-            &lines,
-            &YAxis {
-                desc: "p99 latency (ms)",
-                max,
-                decimals: tick_decimals(max),
-            },
-            &extras,
-            (CHART_WIDTH_PX, CHART_HEIGHT_PX),
-        ),
-        &lines,
-        (Extreme::Max, 1, " ms"),
-    );
-
-    // c. Queue depth.
-    let mut lines = Vec::new();
-    for (i, s) in r.services.iter().enumerate() {
-        lines.push(Line {
-            name: s.name.clone(),
-            colour: colour(i),
-            points: page.points(&s.gauges.windows, |gs, _| {
-                gs.iter().map(|g| f64::from(g.queue_max)).reduce(f64::max)
-            }),
-        });
-    }
-    let max = y_max(&lines, 1.0);
-    figure(
-        out,
-        &format!(
-            "Queue depth: the longest each service's queue got in the window (requests waiting \
-             for a worker).{}{shade_note}",
-            points_note("the maximum over")
-        ),
-        time_chart(
-            &page.axis(),
-            &lines,
-            &YAxis {
-                desc: "queue length (max)",
-                max,
-                decimals: tick_decimals(max),
-            },
-        ),
-        &lines,
-        (Extreme::Max, 0, ""),
-    );
-
-    // d. Worker utilisation.
-    let mut lines = Vec::new();
-    for (i, s) in r.services.iter().enumerate() {
-        let workers = f64::from(s.workers);
-        lines.push(Line {
-            name: s.name.clone(),
-            colour: colour(i),
-            points: page.points(&s.gauges.windows, |gs, span_ns| {
-                let busy: u128 = gs.iter().map(|g| u128::from(g.busy_ns)).sum();
-                (workers > 0.0 && span_ns > 0)
-                    .then(|| busy as f64 * 100.0 / (workers * span_ns as f64))
-            }),
-        });
-    }
-    figure(
-        out,
-        &format!(
-            "Busy workers: the mean number of busy workers in the window as a share of each \
-             service's workers (utilisation; a worker held while waiting on a downstream call \
-             counts as busy).{}{shade_note}",
-            points_note("the utilisation over")
-        ),
-        time_chart(
-            &page.axis(),
-            &lines,
-            &YAxis {
-                desc: "busy workers (%)",
-                max: 100.0,
-                decimals: 0,
-            },
-        ),
-        &lines,
-        (Extreme::Max, 0, " %"),
-    );
-
-    endpoints::endpoint_figures(out, page, shade_note);
-
-    // e. Cascade timeline.
-    gantt_figure(out, page);
-
-    // f. Circuit breakers.
-    breaker_figure(out, page);
-
-    // g. Autoscaled replicas.
-    ops::autoscale_figure(out, page);
-    rollout::rollout_figure(out, page);
-    serverless::function_figure(out, page);
-    // g. Brokers' queues.
-    queues::queue_figures(out, page, shade_note);
-    crate::outbox::html(out, page.result);
-}
-
-/// A `<figure>`: the caption, the chart or why it could not be drawn, then the legend of
-/// `lines`.
-fn figure(
-    out: &mut String,
-    caption: &str,
-    svg: Result<String, String>,
-    lines: &[Line],
-    extreme: (Extreme, usize, &str),
-) {
-    out.push_str("<figure>\n");
-    let _ = writeln!(out, "<figcaption>{}</figcaption>", escape(caption));
-    push_svg(out, svg);
-    if !lines.is_empty() {
-        out.push_str("<ul class=\"legend\">\n");
-        for l in lines {
-            let (which, decimals, unit) = extreme;
-            let stat = l
-                .extreme(which, decimals, unit)
-                .unwrap_or_else(|| "no data".to_owned());
-            let _ = writeln!(
-                out,
-                "<li data-c=\"{}\"><span class=\"swatch\" style=\"background:{}\"></span>{} \
-                 <span class=\"muted\">{}</span></li>",
-                css_colour(l.colour),
-                css_colour(l.colour),
-                escape(&l.name),
-                escape(&stat)
-            );
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</figure>\n");
-}
-
-fn push_svg(out: &mut String, svg: Result<String, String>) {
-    match svg {
-        Ok(svg) => out.push_str(&svg),
-        Err(e) => {
-            let _ = writeln!(
-                out,
-                "<p class=\"note\">chart could not be drawn: {}</p>",
-                escape(&e)
-            );
-        }
-    }
-}
-
-type DrawResult = Result<(), Box<dyn Error>>;
-type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// Renders one chart of `size` into an SVG string; a drawing error becomes the `Err` message.
-fn render(
-    size: (u32, u32),
-    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> DrawResult,
-) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        draw(&root).map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
-}
-
-/// A text of `size` px (at least 12: nothing on the page is smaller).
-fn text_style(size: u32) -> TextStyle<'static> {
-    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
-    TextStyle::from((FONT, px).into_font()).color(&BLACK)
-}
-
-fn bold_text_style(size: u32) -> TextStyle<'static> {
-    let px = f64::from(size.max(12)) * PLOTTERS_FONT_SCALE;
-    TextStyle::from((FONT, px, FontStyle::Bold).into_font()).color(&BLACK)
-}
-
-/// Grey bands over `[from, to)` of every fault, from `y0` to `y1`, numbered above the plot.
-fn shade_faults(chart: &mut Chart, axis: &TimeAxis, y0: f64, y1: f64) -> DrawResult {
-    let numbered = axis.faults_s.len() > 1;
-    let x_max = axis.end_s;
-    for (k, &(from, to)) in axis.faults_s.iter().enumerate() {
-        if from >= x_max {
-            // Scripted after the end of the run (or the run stopped early).
-            continue;
-        }
-        if to > from {
-            chart.draw_series(std::iter::once(Rectangle::new(
-                [(from, y0), (to, y1)],
-                BLACK.mix(0.08).filled(),
-            )))?;
-        }
-        let label = if numbered {
-            format!("fault {}", k + 1)
-        } else {
-            "fault".to_owned()
-        };
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((from, y1))
-                + Text::new(
-                    label,
-                    (2, -3),
-                    text_style(12)
-                        .color(&RGBColor(0x55, 0x55, 0x55))
-                        .pos(Pos::new(HPos::Left, VPos::Bottom)),
-                ),
-        ))?;
-    }
-    Ok(())
-}
-
-/// A "no data" note in the middle of a chart.
-fn no_data(chart: &mut Chart, x: f64, y: f64, message: &str) -> DrawResult {
-    chart.draw_series(std::iter::once(Text::new(
-        message.to_owned(),
-        (x, y),
-        text_style(16)
-            .color(&RGBColor(0x88, 0x88, 0x88))
-            .pos(Pos::new(HPos::Center, VPos::Center)),
-    )))?;
-    Ok(())
-}
-
-/// What a window is and what each entity's objectives are.
-fn explanations(out: &mut String, page: &Page) {
-    let a = page.analysis;
-    out.push_str("<h2>How to read this report</h2>\n");
-    let _ = writeln!(
-        out,
-        "<p>A <em>window</em> is {} of simulated time: the time series are counted per window \
-         (a request counts in the window in which its outcome became known), and health is \
-         judged per window. A window with fewer than {} finished requests is pooled with the \
-         windows after it until they hold that many, and the pool is judged as one; a last \
-         pool that never gets there is not judged. An entity is <em>unhealthy</em> in a \
-         window when its availability is below its objective (the symptom is then the most \
-         frequent failure cause) or when its p99 latency is above its objective (high \
-         latency). The baseline ends at {}, when the first fault starts.</p>",
-        escape(&page.result.window.to_string()),
-        crate::analysis::MIN_REQUESTS_PER_WINDOW,
-        seconds(a.baseline_end.as_nanos()),
-    );
-    if a.entities.is_empty() {
-        out.push_str("<p class=\"note\">No objectives: nothing was simulated.</p>\n");
-        return;
-    }
-    out.push_str(
-        "<table>\n<thead><tr><th>name</th><th>kind</th><th>availability objective %</th>\
-         <th>p99 objective ms</th><th>p99 objective from</th><th>unhealthy spans</th></tr>\
-         </thead>\n<tbody>\n",
-    );
-    for e in &a.entities {
-        if matches!(e.kind, EntityKind::Queue | EntityKind::ConsumerGroup) {
-            let (objective, source) = match e.backlog_objective {
-                Some(n) => (
-                    format!("backlog ≤ {n}"),
-                    format!(
-                        "messages arriving in {}× the median end-to-end p99, at the rate before {}",
-                        crate::analysis::DEFAULT_P99_FACTOR,
-                        seconds(a.baseline_end.as_nanos())
-                    ),
-                ),
-                None => (
-                    "-".to_owned(),
-                    "none: no consumer, or too few messages before the first fault".to_owned(),
-                ),
-            };
-            let _ = writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td class=\"num\">-</td><td class=\"num\">{}</td>\
-                 <td>{}</td><td class=\"num\">{}</td></tr>",
-                escape(&e.name),
-                e.kind.as_str(),
-                escape(&objective),
-                escape(&source),
-                e.unhealthy.len()
-            );
-            continue;
-        }
-        let (p99, source) = match e.latency_p99_objective {
-            Some(d) if e.latency_objective_set => (ms_cell(1, d.as_nanos()), "scenario".to_owned()),
-            Some(d) => (
-                ms_cell(1, d.as_nanos()),
-                format!(
-                    "{}× the median window p99 before {}",
-                    crate::analysis::DEFAULT_P99_FACTOR,
-                    seconds(a.baseline_end.as_nanos())
-                ),
-            ),
-            None => (
-                "-".to_owned(),
-                "none: no successful request before the first fault".to_owned(),
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td>{}</td><td class=\"num\">{}</td></tr>",
-            escape(&e.name),
-            e.kind.as_str(),
-            percent(e.availability_objective),
-            p99,
-            escape(&source),
-            e.unhealthy.len()
-        );
-    }
-    out.push_str("</tbody>\n</table>\n");
 }
 
 #[cfg(test)]

@@ -184,7 +184,7 @@ pub fn markdown(result: &RunResult, analysis: &Analysis) -> String {
     out.push_str(&crate::rollout::markdown(result, escape));
     crate::serverless::markdown(&mut out, result, escape);
     crate::broker::markdown(&mut out, result, escape);
-    crate::topic::markdown(&mut out, result, escape);
+    crate::topic::markdown(&mut out, result);
     crate::outbox::markdown(&mut out, result, escape);
     debug_assert!(out.ends_with('\n') && !out.ends_with("\n\n"));
     out

@@ -77,33 +77,13 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         return;
     }
     let rows: Vec<Vec<(&str, String)>> = result.writes.iter().map(cells).collect();
-    let mut table: Vec<Vec<String>> = vec![rows[0].iter().map(|(k, _)| k.to_string()).collect()];
-    table.extend(
-        rows.iter()
-            .map(|r| r.iter().map(|(_, v)| v.clone()).collect()),
-    );
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+    let header: Vec<&str> = rows[0].iter().map(|&(k, _)| k).collect();
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|(_, v)| v.clone()).collect())
         .collect();
     out.push_str("\nwrites that publish (lost: written, never published):\n");
-    for row in &table {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i < 2 {
-                let _ = write!(line, "{cell:<w$}  ", w = widths[i]);
-            } else {
-                let _ = write!(line, "{cell:>w$}  ", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    crate::section::text_table(out, "", 2, &header, &table);
 }
 
 pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) -> String) {

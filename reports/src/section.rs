@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use crate::common::escape_markup;
 
 /// An aligned text table: the first `left` columns left-aligned, the others right-aligned, two
-/// spaces apart, every line after `indent`.
+/// spaces apart, every line after `indent` and without trailing blanks. Widths count
+/// characters, as the padding does, so a name outside ASCII keeps its column aligned.
 pub(crate) fn text_table<R: AsRef<[String]>>(
     out: &mut String,
     indent: &str,
@@ -17,8 +18,8 @@ pub(crate) fn text_table<R: AsRef<[String]>>(
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
             rows.iter()
-                .map(|r| r.as_ref()[c].len())
-                .chain([header[c].len()])
+                .map(|r| r.as_ref()[c].chars().count())
+                .chain([header[c].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
@@ -35,7 +36,8 @@ pub(crate) fn text_table<R: AsRef<[String]>>(
                 }
             })
             .collect();
-        let _ = writeln!(out, "{indent}{}", parts.join("  "));
+        let line = format!("{indent}{}", parts.join("  "));
+        let _ = writeln!(out, "{}", line.trim_end());
     };
     line(&mut header.iter().copied());
     for r in rows {
@@ -77,4 +79,20 @@ pub(crate) fn html_table<R: AsRef<[String]>>(
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_table_aligns_by_characters_and_trims_trailing_blanks() {
+        let rows = [
+            vec!["café".to_owned(), "1".to_owned(), String::new()],
+            vec!["tea".to_owned(), "22".to_owned(), String::new()],
+        ];
+        let mut out = String::new();
+        text_table(&mut out, "  ", 1, &["name", "n", "x"], &rows);
+        assert_eq!(out, "  name   n  x\n  café   1\n  tea   22\n");
+    }
 }

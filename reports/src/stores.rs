@@ -300,8 +300,7 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
     for s in &result.stores {
         let name = quote(&s.service);
         for (i, w) in s.series.iter().enumerate() {
-            let start = i as u64 * window_ns;
-            let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
+            let (start, stop) = crate::csv::window_span_ns(i, window_ns, end);
             let _ = writeln!(
                 out,
                 "{:.3},{:.3},store,{name},{},{},{}",

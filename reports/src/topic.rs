@@ -192,45 +192,33 @@ fn rows(result: &RunResult) -> Vec<(String, [(&'static str, String); 12])> {
         .collect()
 }
 
+/// The groups' table for text and Markdown: the header (only the first column's without
+/// groups) and a row of figures per group.
+fn table(result: &RunResult) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = rows(result);
+    let mut header = vec!["topic/group"];
+    if let Some((_, first)) = rows.first() {
+        header.extend(first.iter().map(|&(k, _)| k));
+    }
+    let table = rows
+        .into_iter()
+        .map(|(name, f)| {
+            std::iter::once(name)
+                .chain(f.into_iter().map(|(_, v)| v))
+                .collect()
+        })
+        .collect();
+    (header, table)
+}
+
 /// The text section: one aligned table of the topics' groups, and a line per partition.
 pub(crate) fn text(out: &mut String, result: &RunResult) {
-    let rows = rows(result);
     if result.topics.is_empty() {
         return;
     }
-    let mut table: Vec<Vec<String>> = Vec::new();
-    let mut header = vec!["topic/group".to_string()];
-    if let Some((_, f)) = rows.first() {
-        header.extend(f.iter().map(|(k, _)| k.to_string()));
-    }
-    table.push(header);
-    for (name, f) in &rows {
-        let mut row = vec![name.clone()];
-        row.extend(f.iter().map(|(_, v)| v.clone()));
-        table.push(row);
-    }
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| {
-            table
-                .iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let (header, table) = table(result);
     out.push('\n');
-    for row in &table {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(line, "{cell:<w$}", w = widths[i]);
-            } else {
-                let _ = write!(line, "  {cell:>w$}", w = widths[i]);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
+    crate::section::text_table(out, "", 1, &header, &table);
     for t in &result.topics {
         let keys = t
             .keys
@@ -264,24 +252,13 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
 }
 
 /// The Markdown section: a table of the topics' groups.
-pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) -> String) {
-    let rows = rows(result);
-    let Some((_, first)) = rows.first() else {
+pub(crate) fn markdown(out: &mut String, result: &RunResult) {
+    let (header, rows) = table(result);
+    if rows.is_empty() {
         return;
-    };
-    out.push_str("\n#### Topics\n\n");
-    let mut header = vec!["topic/group".to_string()];
-    header.extend(first.iter().map(|(k, _)| escape(k)));
-    let _ = writeln!(out, "| {} |", header.join(" | "));
-    let align: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { "---" } else { "---:" })
-        .collect();
-    let _ = writeln!(out, "| {} |", align.join(" | "));
-    for (name, f) in &rows {
-        let mut row = vec![escape(name)];
-        row.extend(f.iter().map(|(_, v)| v.clone()));
-        let _ = writeln!(out, "| {} |", row.join(" | "));
     }
+    out.push_str("\n#### Topics\n\n");
+    crate::section::markdown_table(out, &header, &rows);
 }
 
 /// The header of the topics' CSV table.
@@ -309,16 +286,8 @@ pub(crate) fn csv(out: &mut String, result: &RunResult, quote: fn(&str) -> Strin
                 .zip(&g.end_to_end.windows)
                 .enumerate()
             {
-                let start = i as u64 * window_ns;
-                let stop = ((i as u64 + 1) * window_ns).min(end).max(start);
-                let (p50, p99) = if e.ok == 0 {
-                    (String::new(), String::new())
-                } else {
-                    (
-                        format!("{:.3}", e.latency_ns_p50 as f64 / 1e6),
-                        format!("{:.3}", e.latency_ns_p99 as f64 / 1e6),
-                    )
-                };
+                let (start, stop) = crate::csv::window_span_ns(i, window_ns, end);
+                let (p50, p99) = crate::csv::p50_p99_cells(e);
                 let _ = writeln!(
                     out,
                     "{:.3},{:.3},topic,{name},{group},{},{},{},{},{},{},{p50},{p99},{:.3}",

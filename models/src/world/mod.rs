@@ -69,6 +69,7 @@ mod serverless;
 mod service;
 mod slab;
 mod store;
+mod store_coord;
 mod store_lead;
 mod store_msgs;
 #[cfg(test)]

@@ -62,25 +62,7 @@ pub(super) fn breaker_figure(out: &mut String, page: &Page) {
     push_svg(
         out,
         render((CHART_WIDTH_PX, height), |root| {
-            let mut chart = ChartBuilder::on(root)
-                .margin(10)
-                .margin_top(22)
-                .margin_right(24)
-                .x_label_area_size(44)
-                .y_label_area_size(label_px)
-                .build_cartesian_2d(0f64..end, 0f64..top)?;
-            let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
-            chart
-                .configure_mesh()
-                .x_desc("time (s)")
-                .x_label_formatter(&fx)
-                .label_style(text_style(13))
-                .axis_desc_style(text_style(14))
-                .disable_y_mesh()
-                .y_labels(0)
-                .bold_line_style(BLACK.mix(0.08))
-                .light_line_style(TRANSPARENT)
-                .draw()?;
+            let mut chart = rows_chart(root, end, top, label_px, x_decimals)?;
             shade_faults(&mut chart, &page.axis(), 0.0, top)?;
             // A half-open probe of a fraction of a second would vanish: open and half-open
             // spans get at least two pixels.

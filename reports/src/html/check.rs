@@ -18,14 +18,7 @@ p.verdict{font-size:1.1em;font-weight:600}
 pub fn check_html(checks: &[ScenarioCheck], paths: &[String]) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let title = "faultline check";
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(
-        out,
-        "<style>\n{CSS}{CHECK_CSS}{}</style>\n</head>\n<body>",
-        interact::CSS
-    );
-    let _ = writeln!(out, "<h1>{title}</h1>");
+    page_head(&mut out, title, CHECK_CSS);
     let (_, failed) = crate::check::tally(checks);
     let _ = writeln!(
         out,

@@ -13,14 +13,7 @@ pub fn compare_html(c: &crate::compare::Comparison) -> String {
         escape(&c.a.scenario),
         escape(&c.b.scenario)
     );
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(
-        out,
-        "<style>\n{CSS}{}</style>\n</head>\n<body>",
-        super::interact::CSS
-    );
-    let _ = writeln!(out, "<h1>{title}</h1>");
+    page_head(&mut out, &title, "");
     let _ = writeln!(
         out,
         "<p class=\"meta\">{} seeds ({}..{}) · deltas are B minus A · latencies and \

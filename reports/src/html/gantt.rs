@@ -129,25 +129,7 @@ fn gantt(page: &Page, rows: &[Row], main: usize) -> Result<String, String> {
     let plot_px = CHART_WIDTH_PX.saturating_sub(label_px + 10 + 24).max(1);
     let bar_min_s = 2.0 * x_max / f64::from(plot_px);
     render((CHART_WIDTH_PX, height), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(10)
-            .margin_top(22)
-            .margin_right(24)
-            .x_label_area_size(44)
-            .y_label_area_size(label_px)
-            .build_cartesian_2d(0f64..x_max, 0f64..top)?;
-        let fx = |x: &f64| format!("{:.*}", x_decimals, x + 0.0);
-        chart
-            .configure_mesh()
-            .x_desc("time (s)")
-            .x_label_formatter(&fx)
-            .label_style(text_style(13))
-            .axis_desc_style(text_style(14))
-            .disable_y_mesh()
-            .y_labels(0)
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .draw()?;
+        let mut chart = rows_chart(root, x_max, top, label_px, x_decimals)?;
         // Row r spans y in [top - r - 1, top - r): the first row on top. Every other row gets
         // a faint band so that a bar can be followed to its label.
         for r in (0..rows.len()).step_by(2) {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use models::metrics::FailureCause;
 
-use super::{Page, SUMMARY_CAUSE_COLUMNS_MAX, colour, css_colour, escape, ms_cell, percent};
+use super::{Page, SUMMARY_CAUSE_COLUMNS_MAX, colour, css_colour, escape, fmt_ms, percent};
 
 /// The summary table: one row per service, then per client.
 pub(super) fn summary(out: &mut String, page: &Page) {
@@ -81,4 +81,13 @@ pub(super) fn summary(out: &mut String, page: &Page) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// A latency in milliseconds without its unit, or `-` when nothing succeeded.
+pub(super) fn ms_cell(count: u64, ns: u64) -> String {
+    if count == 0 {
+        "-".to_owned()
+    } else {
+        fmt_ms(ns).trim_end_matches("ms").to_owned()
+    }
 }

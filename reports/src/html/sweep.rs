@@ -104,14 +104,7 @@ pub fn sweep_html(doc: &Document) -> String {
     let d = &doc.definition;
     let mut out = String::with_capacity(256 * 1024);
     let title = format!("faultline sweep · {}", escape(&d.scenario));
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    let _ = writeln!(out, "<title>{title}</title>");
-    let _ = writeln!(
-        out,
-        "<style>\n{CSS}{SWEEP_CSS}{}</style>\n</head>\n<body>",
-        interact::CSS
-    );
-    let _ = writeln!(out, "<h1>{title}</h1>");
+    page_head(&mut out, &title, SWEEP_CSS);
     let _ = writeln!(
         out,
         "<p class=\"meta\">seeds {}..{} · {} points × {} seeds = {} runs{} · scenario file \

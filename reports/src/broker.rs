@@ -147,11 +147,31 @@ fn fifo_json(f: &FifoReport) -> Value {
         float(f.longest_blocked.as_secs_f64(), SECONDS_DECIMALS),
     );
     m.insert("blocked_at_end".into(), Value::from(f.blocked_at_end));
+    if f.keyed {
+        m.insert("keyed".into(), Value::from(true));
+        m.insert("groups_used".into(), Value::from(f.groups_used));
+        m.insert(
+            "busiest_group_messages".into(),
+            Value::from(f.busiest_group_messages),
+        );
+    }
     Value::Object(m)
 }
 
 /// One sentence on a queue's groups, for the text and Markdown sections.
-fn fifo_line(name: &str, f: &FifoReport) -> String {
+fn fifo_line(name: &str, f: &FifoReport, published: u64) -> String {
+    let line = fifo_groups_line(name, f);
+    if !f.keyed {
+        return line;
+    }
+    let share = 100.0 * f.busiest_group_messages as f64 / published.max(1) as f64;
+    format!(
+        "{line}; keyed: {} groups used, the busiest holding {} of {published} messages ({share:.1}%)",
+        f.groups_used, f.busiest_group_messages
+    )
+}
+
+fn fifo_groups_line(name: &str, f: &FifoReport) -> String {
     if f.strict {
         format!(
             "{name}: FIFO, {} groups; {} publishes deduplicated, {} processed out of order; \
@@ -251,7 +271,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
             q.deduplicated
         );
         if let Some(f) = &q.fifo {
-            let _ = writeln!(out, "  {}", fifo_line(&q.name, f));
+            let _ = writeln!(out, "  {}", fifo_line(&q.name, f, q.published));
         }
     }
 }
@@ -278,7 +298,10 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
     let groups: Vec<String> = result
         .queues
         .iter()
-        .filter_map(|q| q.fifo.as_ref().map(|f| fifo_line(&escape(&q.name), f)))
+        .filter_map(|q| {
+            let f = q.fifo.as_ref()?;
+            Some(fifo_line(&escape(&q.name), f, q.published))
+        })
         .collect();
     if !groups.is_empty() {
         out.push('\n');

@@ -59,6 +59,9 @@ fn topic_json(t: &TopicReport, seconds: f64) -> Value {
     m.insert("broker".into(), Value::from(t.broker.as_str()));
     m.insert("partitions".into(), Value::from(t.partitions));
     m.insert("keys".into(), t.keys.map_or(Value::Null, Value::from));
+    if t.keyed {
+        m.insert("keyed".into(), Value::from(true));
+    }
     m.insert(
         "published".into(),
         Value::Array(t.published.iter().map(|&n| Value::from(n)).collect()),
@@ -232,9 +235,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
         out.push('\n');
     }
     for t in &result.topics {
-        let keys = t
-            .keys
-            .map_or("round-robin".to_string(), |k| format!("{k} keys hashed"));
+        let keys = keys_phrase(t);
         let _ = writeln!(
             out,
             "  {}: on {}, {} partitions ({keys}), published per partition {:?}",
@@ -263,6 +264,16 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     }
 }
 
+/// How a topic's records find their partition.
+fn keys_phrase(t: &TopicReport) -> String {
+    match (t.keys, t.keyed) {
+        (None, false) => "round-robin".to_string(),
+        (Some(k), false) => format!("{k} keys hashed"),
+        (None, true) => "the publish steps' keys hashed".to_string(),
+        (Some(k), true) => format!("the publish steps' keys, or one of {k}, hashed"),
+    }
+}
+
 /// The Markdown section: a table of the topics' groups.
 pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) -> String) {
     let rows = rows(result);
@@ -281,6 +292,16 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
         let mut row = vec![escape(name)];
         row.extend(f.iter().map(|(_, v)| v.clone()));
         let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    // A keyed publish step's skew over the partitions (other topics keep their table alone).
+    for t in result.topics.iter().filter(|t| t.keyed) {
+        let _ = writeln!(
+            out,
+            "\n{} ({}): published per partition {:?}",
+            escape(&t.name),
+            keys_phrase(t),
+            t.published
+        );
     }
 }
 

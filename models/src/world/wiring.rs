@@ -4,6 +4,7 @@
 //! key changes every draw made from it.
 
 use super::*;
+use crate::publish_key::KeyDraws;
 
 /// What `World::new` builds up edge by edge: the edges, the reports they share, and the
 /// replicas on each host.
@@ -173,7 +174,8 @@ impl World {
                     let mut key: Vec<&str> = key.iter().map(String::as_str).collect();
                     key.insert(0, "workload");
                     let rng = streams.stream(&key);
-                    self.edges[edge].workload = Some(Box::new(Draws::new(w, index, rng)));
+                    let draws = OriginDraws::Workload(Draws::new(w, index, rng));
+                    self.edges[edge].draws = Some(Box::new(draws));
                 }
             }
         }
@@ -335,7 +337,7 @@ impl Wiring<'_> {
             calls_mirror_attempts: false,
             plain: false,
             role: EdgeRole::Call,
-            workload: None,
+            draws: None,
         }
     }
 
@@ -413,6 +415,17 @@ impl Wiring<'_> {
             edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
             if let Some(p) = call.publish {
                 edge.role = EdgeRole::Publish(p);
+                if let Some(k) = p.key {
+                    // A stream per step and replica of its own: no other stream shifts.
+                    let r = at.replica.to_string();
+                    let key = ["publish", "key", &svc.name, at.endpoint_name, &index_s, &r];
+                    let config = &self.config.brokers.keys[usize::from(k)];
+                    let draws = KeyDraws::new(config, self.streams.stream(&key));
+                    edge.draws = Some(Box::new(match p.write {
+                        None => OriginDraws::PublishKey(draws),
+                        Some(_) => OriginDraws::RecordKey(draws),
+                    }));
+                }
             }
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);

@@ -160,24 +160,21 @@ fn fifo_json(f: &FifoReport) -> Value {
 
 /// One sentence on a queue's groups, for the text and Markdown sections.
 fn fifo_line(name: &str, f: &FifoReport, published: u64) -> String {
-    let line = fifo_groups_line(name, f);
-    if !f.keyed {
-        return line;
-    }
-    let share = 100.0 * f.busiest_group_messages as f64 / published.max(1) as f64;
-    format!(
-        "{line}; keyed: {} groups used, the busiest holding {} of {published} messages ({share:.1}%)",
-        f.groups_used, f.busiest_group_messages
-    )
-}
-
-fn fifo_groups_line(name: &str, f: &FifoReport) -> String {
+    // A keyed step's groups are its keys: how many, and the busiest's share of the messages.
+    let groups = if f.keyed {
+        let share = 100.0 * f.busiest_group_messages as f64 / published.max(1) as f64;
+        format!(
+            "{} groups by key (the busiest holds {} of {published} messages, {share:.1}%)",
+            f.groups_used, f.busiest_group_messages
+        )
+    } else {
+        format!("{} groups", f.groups)
+    };
     if f.strict {
         format!(
-            "{name}: FIFO, {} groups; {} publishes deduplicated, {} processed out of order; \
+            "{name}: FIFO, {groups}; {} publishes deduplicated, {} processed out of order; \
              groups blocked behind an in-flight message {:.3}s in all (longest {:.3}s, {} at \
              the end)",
-            f.groups,
             f.deduplicated_publishes,
             f.out_of_order,
             f.blocked.as_secs_f64(),
@@ -186,8 +183,8 @@ fn fifo_groups_line(name: &str, f: &FifoReport) -> String {
         )
     } else {
         format!(
-            "{name}: standard, order measured over {} groups; {} processed out of order",
-            f.groups, f.out_of_order
+            "{name}: standard, order measured over {groups}; {} processed out of order",
+            f.out_of_order
         )
     }
 }

@@ -359,3 +359,39 @@ fn a_key_belongs_to_a_publish_step() {
         );
     }
 }
+
+fn library(name: &str, seed: u64) -> RunResult {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/library")
+        .join(name);
+    let loaded = scenarios::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    World::new(&loaded.config, seed).run(RunOptions::default())
+}
+
+/// The hot-key pair shows what its comments say, on several seeds: under Zipf(1.1) one
+/// customer's group holds about a fifth of the orders, more than one poller at a time can
+/// ship, so the queue ends with hundreds waiting and its oldest order tens of seconds old;
+/// with uniform keys no group holds more than a few percent and nothing waits.
+#[test]
+fn the_hot_key_pair_shows_what_its_comments_say() {
+    for seed in [1, 2, 3] {
+        let hot = library("queue-hot-key.ron", seed);
+        let even = library("queue-hot-key-uniform.ron", seed);
+        let (h, e) = (queue(&hot, "orders"), queue(&even, "orders"));
+        let (hf, ef) = (fifo(&hot, "orders"), fifo(&even, "orders"));
+        let share =
+            |f: &FifoReport, q: &QueueReport| f.busiest_group_messages as f64 / q.published as f64;
+        assert!((0.15..0.30).contains(&share(hf, h)), "seed {seed}: {hf:?}");
+        assert!(share(ef, e) < 0.03, "seed {seed}: {ef:?}");
+        assert!(
+            h.backlog > 100 && h.oldest_age.as_secs_f64() > 10.0,
+            "seed {seed}"
+        );
+        assert!(
+            e.backlog < 10 && e.oldest_age.as_secs_f64() < 2.0,
+            "seed {seed}"
+        );
+        assert_eq!((hf.out_of_order, ef.out_of_order), (0, 0));
+        assert!(h.conserved() && e.conserved());
+    }
+}

@@ -18,6 +18,8 @@
 //! A consumer's `dedupe` never looks at it: it recognises a message's identity (a redelivery,
 //! a retried publish's copy), not its business key.
 
+use std::sync::Arc;
+
 use sim_core::SimRng;
 
 use crate::data::{KeyPicker, Popularity};
@@ -83,25 +85,37 @@ pub struct PublishKey {
     pub popularity: Popularity,
 }
 
-/// A publish step's key draws at one calling edge: its picker and its own random stream.
-pub struct KeyDraws {
+/// A publish step's keys with their picker (a Zipf table), built once and shared by the step's
+/// edges (one per replica of the publishing service).
+pub struct KeySpace {
     keys: MessageKeys,
     picker: KeyPicker,
+}
+
+impl KeySpace {
+    pub fn new(key: &PublishKey) -> KeySpace {
+        assert!(!key.keys.is_empty(), "a publish key has at least one key");
+        KeySpace {
+            picker: KeyPicker::new(key.keys.len(), &key.popularity),
+            keys: key.keys.clone(),
+        }
+    }
+}
+
+/// A publish step's key draws at one calling edge: its key space and its own random stream.
+pub struct KeyDraws {
+    space: Arc<KeySpace>,
     rng: SimRng,
 }
 
 impl KeyDraws {
-    pub fn new(key: &PublishKey, rng: SimRng) -> KeyDraws {
-        assert!(!key.keys.is_empty(), "a publish key has at least one key");
-        KeyDraws {
-            picker: KeyPicker::new(key.keys.len(), &key.popularity),
-            keys: key.keys.clone(),
-            rng,
-        }
+    pub fn new(space: Arc<KeySpace>, rng: SimRng) -> KeyDraws {
+        KeyDraws { space, rng }
     }
 
     pub fn draw(&mut self) -> MessageKey {
-        self.keys.key(self.picker.pick(&mut self.rng))
+        let space = &*self.space;
+        space.keys.key(space.picker.pick(&mut self.rng))
     }
 }
 
@@ -110,7 +124,8 @@ mod tests {
     use super::*;
 
     fn draws(keys: MessageKeys, popularity: Popularity, seed: u64) -> KeyDraws {
-        KeyDraws::new(&PublishKey { keys, popularity }, SimRng::from_seed(seed))
+        let space = KeySpace::new(&PublishKey { keys, popularity });
+        KeyDraws::new(Arc::new(space), SimRng::from_seed(seed))
     }
 
     /// Pearson's statistic of `counts` against shares `expected` of their total.

@@ -4,7 +4,10 @@
 //! key changes every draw made from it.
 
 use super::*;
-use crate::publish_key::KeyDraws;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::publish_key::{KeyDraws, KeySpace};
 
 /// What `World::new` builds up edge by edge: the edges, the reports they share, and the
 /// replicas on each host.
@@ -14,6 +17,8 @@ struct Wiring<'a> {
     edges: Vec<Edge>,
     edge_reports: Vec<EdgeReport>,
     host_replicas: Vec<Vec<(u32, u32)>>,
+    /// Each publish step's key space, built once for all its edges.
+    key_spaces: BTreeMap<u16, Arc<KeySpace>>,
 }
 
 impl World {
@@ -27,6 +32,7 @@ impl World {
             edges: Vec::new(),
             edge_reports: Vec::new(),
             host_replicas: vec![Vec::new(); topology.hosts.len()],
+            key_spaces: BTreeMap::new(),
         };
         let mut services = Vec::with_capacity(config.services.len());
         for (sid, svc) in config.services.iter().enumerate() {
@@ -420,7 +426,11 @@ impl Wiring<'_> {
                     let r = at.replica.to_string();
                     let key = ["publish", "key", &svc.name, at.endpoint_name, &index_s, &r];
                     let config = &self.config.brokers.keys[usize::from(k)];
-                    let draws = KeyDraws::new(config, self.streams.stream(&key));
+                    let space = self
+                        .key_spaces
+                        .entry(k)
+                        .or_insert_with(|| Arc::new(KeySpace::new(config)));
+                    let draws = KeyDraws::new(space.clone(), self.streams.stream(&key));
                     edge.draws = Some(Box::new(match p.write {
                         None => OriginDraws::PublishKey(draws),
                         Some(_) => OriginDraws::RecordKey(draws),

@@ -257,7 +257,13 @@ fn keyed_runs_repeat() {
 /// Each bad key is reported at its place (file:line:column) with what was expected.
 #[test]
 fn bad_keys_are_placed() {
-    let cases: [(&str, &str, &str, usize); 8] = [
+    let cases: [(&str, &str, &str, usize); 9] = [
+        (
+            r#"key: (keys: Set([-1]))"#,
+            r#"queues: [(name: "orders", fifo: true)]"#,
+            "expected a key: a whole number from 0 to 4294967295, or a string like \"k\"",
+            7,
+        ),
         (
             r#"key: (keys: Set([]))"#,
             r#"queues: [(name: "orders", fifo: true)]"#,

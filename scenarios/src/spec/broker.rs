@@ -145,9 +145,34 @@ pub enum MessageKeys {
 }
 
 /// One key of a set: `7` or `"customer-7"`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
-#[serde(untagged)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeyName {
     Number(u32),
     Name(String),
+}
+
+impl<'de> Deserialize<'de> for KeyName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = KeyName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key: a whole number from 0 to 4294967295, or a string like \"k\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<KeyName, E> {
+                u32::try_from(n)
+                    .map(KeyName::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<KeyName, E> {
+                u32::try_from(n)
+                    .map(KeyName::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<KeyName, E> {
+                Ok(KeyName::Name(s.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }

@@ -21,6 +21,8 @@ pub struct BrokerConfig {
     /// Kafka-like topics and the consumer groups reading them ([`crate::topic`]).
     pub topics: Vec<crate::topic::TopicConfig>,
     pub groups: Vec<crate::topic::GroupConfig>,
+    /// The publish steps' own keys, each named by its step's [`Publish::key`].
+    pub keys: Vec<crate::publish_key::PublishKey>,
 }
 
 impl BrokerConfig {
@@ -87,6 +89,10 @@ pub struct Publish {
     pub ack: bool,
     /// A step that writes first and publishes after (a dual write or an outbox).
     pub write: Option<crate::outbox::WriteStep>,
+    /// The step's own message key (an index into [`BrokerConfig::keys`]), drawn once per
+    /// publishing call (per record for a write step): a FIFO queue's message group, a topic's
+    /// partition. Without, a queue message's group is its call hashed, a topic's key its draw.
+    pub key: Option<u16>,
 }
 
 /// What happened in one window of a queue.

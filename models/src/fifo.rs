@@ -14,14 +14,18 @@
 //!   it is not duplicated);
 //! - a FIFO queue's dead-letter queue is a FIFO queue.
 //!
-//! A message's group is its key (the publishing call, or the outbox record) hashed with a salt
-//! from the queue's own stream `broker/QUEUE/groups`, so a retried publish keeps its group.
+//! A message's group is its publish step's own key when the step has one (`crate::publish_key`:
+//! the message group ID itself, so one key is one group whatever `groups` says); otherwise its
+//! identity (the publishing call, or the outbox record) hashed with a salt from the queue's own
+//! stream `broker/QUEUE/groups` onto `groups` IDs. Either way a retried publish keeps its group.
 //! The same groups written on a standard queue only measure order: nothing is held back, and
 //! the report counts the messages processed after a later message of their group.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use sim_core::{SimDuration, SimTime};
+
+use crate::publish_key::MessageKey;
 
 /// SQS's deduplication interval.
 pub const DEDUPLICATION_INTERVAL: SimDuration = SimDuration(5 * 60 * 1_000_000_000);
@@ -35,8 +39,17 @@ pub struct FifoConfig {
     /// A FIFO queue (ordering, group locks, deduplication); otherwise a standard queue whose
     /// groups are only measured.
     pub strict: bool,
-    /// Message group IDs the keys hash to.
+    /// Message group IDs the identities of messages without a key hash to.
     pub groups: u32,
+    /// A publish step with its own key publishes here (the report then counts the groups).
+    pub keyed: bool,
+}
+
+/// A message group: a publish step's key, or a message without one hashed onto `groups`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum GroupId {
+    Hashed(u32),
+    Keyed(MessageKey),
 }
 
 /// What a run reports of a queue's groups.
@@ -55,6 +68,11 @@ pub struct FifoReport {
     pub longest_blocked: SimDuration,
     /// Groups holding messages behind an in-flight one at the end of the run.
     pub blocked_at_end: u32,
+    /// With a keyed publish step (`FifoConfig::keyed`): the groups that received a message,
+    /// and the messages stored in the busiest one (a hot key's share of the queue).
+    pub keyed: bool,
+    pub groups_used: u64,
+    pub busiest_group_messages: u64,
 }
 
 #[derive(Default)]
@@ -74,9 +92,9 @@ struct Group {
 pub(crate) struct FifoState {
     config: FifoConfig,
     salt: u64,
-    groups: BTreeMap<u32, Group>,
+    groups: BTreeMap<GroupId, Group>,
     /// Groups with a visible message and none in flight, by their oldest visible message.
-    ready: BTreeSet<(u64, u32)>,
+    ready: BTreeSet<(u64, GroupId)>,
     dedup: BTreeMap<u64, SimTime>,
     dedup_order: VecDeque<(SimTime, u64)>,
     report: FifoReport,
@@ -107,6 +125,9 @@ impl FifoState {
                 blocked: SimDuration::ZERO,
                 longest_blocked: SimDuration::ZERO,
                 blocked_at_end: 0,
+                keyed: config.keyed,
+                groups_used: 0,
+                busiest_group_messages: 0,
             },
         }
     }
@@ -139,20 +160,25 @@ impl FifoState {
         false
     }
 
-    /// The group of a message key.
-    pub(crate) fn group_of(&self, key: u64) -> u32 {
-        (mix(key ^ self.salt) % u64::from(self.config.groups)) as u32
+    /// The group of a message: its step's key, or else its identity hashed.
+    pub(crate) fn group_of(&self, identity: u64, key: Option<MessageKey>) -> GroupId {
+        match key {
+            Some(key) => GroupId::Keyed(key),
+            None => {
+                GroupId::Hashed((mix(identity ^ self.salt) % u64::from(self.config.groups)) as u32)
+            }
+        }
     }
 
     /// The next sequence number in `group`: the order its messages were stored in.
-    pub(crate) fn next_seq(&mut self, group: u32) -> u64 {
+    pub(crate) fn next_seq(&mut self, group: GroupId) -> u64 {
         let g = self.groups.entry(group).or_default();
         g.next_seq += 1;
         g.next_seq - 1
     }
 
     /// Keeps `ready` and the blocked time of `group` up to date after a change.
-    fn refresh(&mut self, group: u32, now: SimTime) {
+    fn refresh(&mut self, group: GroupId, now: SimTime) {
         let g = self.groups.entry(group).or_default();
         let head = if g.in_flight == 0 {
             g.visible.first().copied()
@@ -182,7 +208,7 @@ impl FifoState {
     }
 
     /// A message of `group` became visible (stored, or back after its visibility timeout).
-    pub(crate) fn visible(&mut self, group: u32, id: u64, now: SimTime) {
+    pub(crate) fn visible(&mut self, group: GroupId, id: u64, now: SimTime) {
         if self.config.strict {
             self.groups.entry(group).or_default().visible.insert(id);
             self.refresh(group, now);
@@ -190,7 +216,7 @@ impl FifoState {
     }
 
     /// A visible message of `group` left (deleted, expired, dead-lettered, lost).
-    pub(crate) fn gone(&mut self, group: u32, id: u64, now: SimTime) {
+    pub(crate) fn gone(&mut self, group: GroupId, id: u64, now: SimTime) {
         if self.config.strict {
             self.groups.entry(group).or_default().visible.remove(&id);
             self.refresh(group, now);
@@ -198,7 +224,7 @@ impl FifoState {
     }
 
     /// `delta` messages of `group` went into flight (positive) or out of it (negative).
-    pub(crate) fn in_flight(&mut self, group: u32, delta: i32, now: SimTime) {
+    pub(crate) fn in_flight(&mut self, group: GroupId, delta: i32, now: SimTime) {
         if self.config.strict {
             let g = self.groups.entry(group).or_default();
             g.in_flight = g
@@ -217,7 +243,11 @@ impl FifoState {
     /// The next message a receive takes: the oldest visible one of `same` (a group this
     /// receive already took from), or else the head of the available group with the oldest
     /// head. The message leaves the group's visible set and counts as in flight.
-    pub(crate) fn take_next(&mut self, same: Option<u32>, now: SimTime) -> Option<(u64, u32)> {
+    pub(crate) fn take_next(
+        &mut self,
+        same: Option<GroupId>,
+        now: SimTime,
+    ) -> Option<(u64, GroupId)> {
         let from_same = same.and_then(|g| {
             let first = self.groups.get(&g)?.visible.first().copied()?;
             Some((first, g))
@@ -231,7 +261,7 @@ impl FifoState {
     }
 
     /// A message of `group` with sequence `seq` was processed successfully.
-    pub(crate) fn processed(&mut self, group: u32, seq: u64) {
+    pub(crate) fn processed(&mut self, group: GroupId, seq: u64) {
         let g = self.groups.entry(group).or_default();
         match g.processed {
             Some(last) if seq < last => self.report.out_of_order += 1,
@@ -241,7 +271,7 @@ impl FifoState {
 
     /// A broker that is not durable lost every message.
     pub(crate) fn clear(&mut self, now: SimTime) {
-        let groups: Vec<u32> = self.groups.keys().copied().collect();
+        let groups: Vec<GroupId> = self.groups.keys().copied().collect();
         for group in groups {
             let g = self.groups.get_mut(&group).expect("a group");
             g.visible.clear();
@@ -252,6 +282,12 @@ impl FifoState {
 
     /// The report, with the blocks still open at `end` counted up to it.
     pub(crate) fn finish(mut self, end: SimTime) -> FifoReport {
+        if self.config.keyed {
+            self.report.groups_used =
+                self.groups.values().filter(|g| g.next_seq > 0).count() as u64;
+            self.report.busiest_group_messages =
+                self.groups.values().map(|g| g.next_seq).max().unwrap_or(0);
+        }
         for g in self.groups.values() {
             if let Some(since) = g.blocked_since {
                 let d = end - since;
@@ -278,11 +314,16 @@ mod tests {
 
     const S: u64 = 1_000_000_000;
 
+    fn h(group: u32) -> GroupId {
+        GroupId::Hashed(group)
+    }
+
     fn fifo(groups: u32) -> FifoState {
         FifoState::new(
             FifoConfig {
                 strict: true,
                 groups,
+                keyed: false,
             },
             7,
         )
@@ -293,20 +334,20 @@ mod tests {
         let mut f = fifo(2);
         let t = SimTime(0);
         for (id, group) in [(0, 0), (1, 0), (2, 1), (3, 0)] {
-            f.visible(group, id, t);
+            f.visible(h(group), id, t);
         }
         // A receive of two takes group 0's oldest two, in order.
-        assert_eq!(f.take_next(None, t), Some((0, 0)));
-        assert_eq!(f.take_next(Some(0), t), Some((1, 0)));
+        assert_eq!(f.take_next(None, t), Some((0, h(0))));
+        assert_eq!(f.take_next(Some(h(0)), t), Some((1, h(0))));
         // Group 0 is locked with message 3 waiting: the next receive gets group 1 only.
-        assert_eq!(f.take_next(None, t), Some((2, 1)));
+        assert_eq!(f.take_next(None, t), Some((2, h(1))));
         assert_eq!(f.take_next(None, t), None);
         assert!(!f.receivable());
         // Deleting one of group 0's two in-flight messages is not enough.
-        f.in_flight(0, -1, SimTime(S));
+        f.in_flight(h(0), -1, SimTime(S));
         assert!(!f.receivable());
-        f.in_flight(0, -1, SimTime(3 * S));
-        assert_eq!(f.take_next(None, SimTime(3 * S)), Some((3, 0)));
+        f.in_flight(h(0), -1, SimTime(3 * S));
+        assert_eq!(f.take_next(None, SimTime(3 * S)), Some((3, h(0))));
         let r = f.finish(SimTime(4 * S));
         assert_eq!(r.blocked, SimDuration(3 * S));
         assert_eq!(r.longest_blocked, SimDuration(3 * S));
@@ -317,13 +358,13 @@ mod tests {
     fn a_message_visible_again_goes_back_to_the_head_of_its_group() {
         let mut f = fifo(1);
         let t = SimTime(0);
-        f.visible(0, 0, t);
-        f.visible(0, 1, t);
-        assert_eq!(f.take_next(None, t), Some((0, 0)));
+        f.visible(h(0), 0, t);
+        f.visible(h(0), 1, t);
+        assert_eq!(f.take_next(None, t), Some((0, h(0))));
         // Its visibility timeout passes: visible again, it comes before message 1.
-        f.in_flight(0, -1, SimTime(S));
-        f.visible(0, 0, SimTime(S));
-        assert_eq!(f.take_next(None, SimTime(S)), Some((0, 0)));
+        f.in_flight(h(0), -1, SimTime(S));
+        f.visible(h(0), 0, SimTime(S));
+        assert_eq!(f.take_next(None, SimTime(S)), Some((0, h(0))));
         let r = f.finish(SimTime(2 * S));
         assert_eq!(r.blocked, SimDuration(2 * S));
         assert_eq!(r.blocked_at_end, 1);
@@ -345,15 +386,16 @@ mod tests {
             FifoConfig {
                 strict: false,
                 groups: 4,
+                keyed: false,
             },
             1,
         );
         assert!(!f.duplicate_publish(SimTime(0), 1));
         assert!(!f.duplicate_publish(SimTime(0), 1));
-        f.processed(0, 1);
-        f.processed(0, 0);
-        f.processed(0, 2);
-        f.processed(0, 2);
+        f.processed(h(0), 1);
+        f.processed(h(0), 0);
+        f.processed(h(0), 2);
+        f.processed(h(0), 2);
         assert_eq!(f.finish(SimTime(0)).out_of_order, 1);
     }
 
@@ -361,9 +403,43 @@ mod tests {
     fn keys_spread_over_every_group() {
         let f = fifo(8);
         let mut seen = [0u32; 8];
-        for key in 0..8000 {
-            seen[f.group_of(key) as usize] += 1;
+        for identity in 0..8000 {
+            let GroupId::Hashed(g) = f.group_of(identity, None) else {
+                panic!("a message without a key is hashed")
+            };
+            seen[g as usize] += 1;
         }
         assert!(seen.iter().all(|&n| (800..1200).contains(&n)), "{seen:?}");
+    }
+
+    #[test]
+    fn a_key_is_its_own_group_whatever_the_groups_and_the_identity() {
+        let mut f = FifoState::new(
+            FifoConfig {
+                strict: true,
+                groups: 40,
+                keyed: true,
+            },
+            3,
+        );
+        let k = MessageKey::name("k");
+        // Forty calls with one key: one group, received one at a time in order.
+        for identity in 0..40 {
+            let g = f.group_of(identity, Some(k));
+            assert_eq!(g, GroupId::Keyed(k));
+            assert!(
+                !f.duplicate_publish(SimTime(0), identity),
+                "two calls, two messages"
+            );
+            let seq = f.next_seq(g);
+            f.visible(g, identity, SimTime(0));
+            assert_eq!(seq, identity);
+        }
+        assert_eq!(f.take_next(None, SimTime(0)), Some((0, GroupId::Keyed(k))));
+        assert_eq!(f.take_next(None, SimTime(0)), None);
+        let other = f.group_of(99, Some(MessageKey::number(1)));
+        f.next_seq(other);
+        let r = f.finish(SimTime(S));
+        assert_eq!((r.groups_used, r.busiest_group_messages), (2, 40));
     }
 }

@@ -17,6 +17,7 @@ pub mod network;
 pub mod ops;
 pub mod outbox;
 pub mod policy;
+pub mod publish_key;
 pub mod report;
 pub mod topic;
 pub mod topology;

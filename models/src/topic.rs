@@ -46,6 +46,8 @@ pub struct TopicConfig {
     /// Publishes carry a key drawn uniformly from this many (a customer id, say), hashed to
     /// a partition; without, publishes go round-robin.
     pub keys: Option<u32>,
+    /// A publish step with its own key publishes here: its records carry that key instead.
+    pub keyed: bool,
 }
 
 /// When a member commits its offsets.
@@ -166,6 +168,8 @@ pub struct TopicReport {
     pub broker: String,
     pub partitions: u32,
     pub keys: Option<u32>,
+    /// A publish step with its own key publishes here.
+    pub keyed: bool,
     /// Records appended to each partition.
     pub published: Vec<u64>,
     pub groups: Vec<GroupReport>,

@@ -147,17 +147,34 @@ fn fifo_json(f: &FifoReport) -> Value {
         float(f.longest_blocked.as_secs_f64(), SECONDS_DECIMALS),
     );
     m.insert("blocked_at_end".into(), Value::from(f.blocked_at_end));
+    if f.keyed {
+        m.insert("keyed".into(), Value::from(true));
+        m.insert("groups_used".into(), Value::from(f.groups_used));
+        m.insert(
+            "busiest_group_messages".into(),
+            Value::from(f.busiest_group_messages),
+        );
+    }
     Value::Object(m)
 }
 
 /// One sentence on a queue's groups, for the text and Markdown sections.
-fn fifo_line(name: &str, f: &FifoReport) -> String {
+fn fifo_line(name: &str, f: &FifoReport, published: u64) -> String {
+    // A keyed step's groups are its keys: how many, and the busiest's share of the messages.
+    let groups = if f.keyed {
+        let share = 100.0 * f.busiest_group_messages as f64 / published.max(1) as f64;
+        format!(
+            "{} groups by key (the busiest holds {} of {published} messages, {share:.1}%)",
+            f.groups_used, f.busiest_group_messages
+        )
+    } else {
+        format!("{} groups", f.groups)
+    };
     if f.strict {
         format!(
-            "{name}: FIFO, {} groups; {} publishes deduplicated, {} processed out of order; \
+            "{name}: FIFO, {groups}; {} publishes deduplicated, {} processed out of order; \
              groups blocked behind an in-flight message {:.3}s in all (longest {:.3}s, {} at \
              the end)",
-            f.groups,
             f.deduplicated_publishes,
             f.out_of_order,
             f.blocked.as_secs_f64(),
@@ -166,8 +183,8 @@ fn fifo_line(name: &str, f: &FifoReport) -> String {
         )
     } else {
         format!(
-            "{name}: standard, order measured over {} groups; {} processed out of order",
-            f.groups, f.out_of_order
+            "{name}: standard, order measured over {groups}; {} processed out of order",
+            f.out_of_order
         )
     }
 }
@@ -243,7 +260,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
             q.deduplicated
         );
         if let Some(f) = &q.fifo {
-            let _ = writeln!(out, "  {}", fifo_line(&q.name, f));
+            let _ = writeln!(out, "  {}", fifo_line(&q.name, f, q.published));
         }
     }
 }
@@ -259,7 +276,10 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult, escape: fn(&str) ->
     let groups: Vec<String> = result
         .queues
         .iter()
-        .filter_map(|q| q.fifo.as_ref().map(|f| fifo_line(&escape(&q.name), f)))
+        .filter_map(|q| {
+            let f = q.fifo.as_ref()?;
+            Some(fifo_line(&escape(&q.name), f, q.published))
+        })
         .collect();
     if !groups.is_empty() {
         out.push('\n');

@@ -59,6 +59,9 @@ fn topic_json(t: &TopicReport, seconds: f64) -> Value {
     m.insert("broker".into(), Value::from(t.broker.as_str()));
     m.insert("partitions".into(), Value::from(t.partitions));
     m.insert("keys".into(), t.keys.map_or(Value::Null, Value::from));
+    if t.keyed {
+        m.insert("keyed".into(), Value::from(true));
+    }
     m.insert(
         "published".into(),
         Value::Array(t.published.iter().map(|&n| Value::from(n)).collect()),
@@ -220,9 +223,7 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     out.push('\n');
     crate::section::text_table(out, "", 1, &header, &table);
     for t in &result.topics {
-        let keys = t
-            .keys
-            .map_or("round-robin".to_string(), |k| format!("{k} keys hashed"));
+        let keys = keys_phrase(t);
         let _ = writeln!(
             out,
             "  {}: on {}, {} partitions ({keys}), published per partition {:?}",
@@ -251,14 +252,38 @@ pub(crate) fn text(out: &mut String, result: &RunResult) {
     }
 }
 
+/// How a topic's records find their partition.
+fn keys_phrase(t: &TopicReport) -> String {
+    match (t.keys, t.keyed) {
+        (None, false) => "round-robin".to_string(),
+        (Some(k), false) => format!("{k} keys hashed"),
+        (None, true) => "the publish steps' keys hashed".to_string(),
+        (Some(k), true) => format!("the publish steps' keys, or one of {k}, hashed"),
+    }
+}
+
 /// The Markdown section: a table of the topics' groups.
 pub(crate) fn markdown(out: &mut String, result: &RunResult) {
     let (header, rows) = table(result);
     if rows.is_empty() {
         return;
     }
-    out.push_str("\n#### Topics\n\n");
+    out.push_str("
+#### Topics
+
+");
     crate::section::markdown_table(out, &header, &rows);
+    // A keyed publish step's skew over the partitions (other topics keep their table alone).
+    for t in result.topics.iter().filter(|t| t.keyed) {
+        let _ = writeln!(
+            out,
+            "
+{} ({}): published per partition {:?}",
+            crate::markdown::escape(&t.name),
+            keys_phrase(t),
+            t.published
+        );
+    }
 }
 
 /// The header of the topics' CSV table.

@@ -29,7 +29,7 @@ use crate::broker::{
     BrokerConfig, ConsumerConfig, Level, MAX_TRACKED_KEYS, Publish, QueueConfig, QueueReport,
     QueueSeries,
 };
-use crate::fifo::FifoState;
+use crate::fifo::{FifoState, GroupId};
 use crate::outbox::WriteReport;
 use crate::topic::TopicReport;
 
@@ -46,8 +46,10 @@ pub(super) enum EdgeRole {
 }
 
 struct Message {
-    /// The publishing call's serial: retried publishes of one call share it.
-    key: u64,
+    /// The message's identity: its publishing call's serial (retried publishes of one call
+    /// share it) or its outbox record. A FIFO queue's deduplication ID and what a consumer's
+    /// `dedupe` and the duplicate count recognise; never the step's business key.
+    identity: u64,
     published: SimTime,
     receives: u32,
     /// Bumped at each receive; an ack must carry the latest.
@@ -55,8 +57,9 @@ struct Message {
     in_flight: bool,
     poison: bool,
     timer: Option<TimerId>,
-    /// Its message group and its place in it (0 without groups).
-    group: u32,
+    /// Its message group (its step's key, or its identity hashed) and its place in it
+    /// (meaningless without groups).
+    group: GroupId,
     seq: u64,
 }
 
@@ -65,10 +68,10 @@ struct Message {
 struct Received {
     message: u64,
     receipt: u32,
-    key: u64,
+    identity: u64,
     published: SimTime,
     poison: bool,
-    group: u32,
+    group: GroupId,
     seq: u64,
 }
 
@@ -81,7 +84,8 @@ struct QueueState {
     /// Pollers waiting in a long poll, with their generation.
     parked: VecDeque<(u32, u32)>,
     poison_rng: SimRng,
-    /// Keys processed successfully and how often, oldest first (for the duplicate count).
+    /// Identities processed successfully and how often, oldest first (for the duplicate
+    /// count).
     processed_keys: BTreeMap<u64, u32>,
     key_order: VecDeque<(SimTime, u64)>,
     report: QueueReport,
@@ -90,7 +94,7 @@ struct QueueState {
 }
 
 /// The message a poller is processing, its call once started, and whether it claimed the
-/// message's key (an idempotent consumer).
+/// message's identity (an idempotent consumer).
 type Processing = (Received, Option<(CallSlot, CallSerial)>, bool);
 
 struct Poller {
@@ -115,7 +119,7 @@ enum Seen {
 
 struct ConsumerState {
     config: ConsumerConfig,
-    /// An idempotent consumer's keys: claimed while processing, done for `dedupe` after.
+    /// An idempotent consumer's identities: claimed while processing, done for `dedupe` after.
     seen: BTreeMap<u64, Seen>,
     done_order: VecDeque<(SimTime, u64)>,
 }
@@ -313,7 +317,7 @@ impl QueueState {
     }
 
     /// The next message a receive takes (see `FifoState::take_next`), out of the visible set.
-    fn next_visible(&mut self, same: Option<u32>, now: SimTime) -> Option<u64> {
+    fn next_visible(&mut self, same: Option<GroupId>, now: SimTime) -> Option<u64> {
         match &mut self.fifo {
             Some(f) if f.strict() => {
                 let (id, _) = f.take_next(same, now)?;
@@ -358,23 +362,24 @@ impl World {
             // A plain call to a broker (a health check of sorts): answered, nothing stored.
             return Outcome::Ok;
         };
-        let mut key = self.calls[self.jobs[job].call].serial.0;
+        let call = &self.calls[self.jobs[job].call];
+        let (mut identity, mut key) = (call.serial.0, call.drawn.publish_key());
         if publish.write.is_some() {
-            key = self.record_stored(now, key);
+            (identity, key) = self.record_stored(now, identity);
         }
         if publish.topic {
-            self.topic_publish(s, publish.queue);
+            self.topic_publish(s, publish.queue, key);
             return Outcome::Ok;
         }
         let b = self.brokers();
         let q = &mut b.queues[usize::from(publish.queue)];
-        let (mut group, mut seq) = (0, 0);
+        let (mut group, mut seq) = (GroupId::Hashed(0), 0);
         if let Some(f) = &mut q.fifo {
-            if f.duplicate_publish(now, key) {
+            if f.duplicate_publish(now, identity) {
                 // Acknowledged, not stored: the deduplication ID was accepted before.
                 return Outcome::Ok;
             }
-            group = f.group_of(key);
+            group = f.group_of(identity, key);
             seq = f.next_seq(group);
         }
         let id = b.next_message;
@@ -384,7 +389,7 @@ impl World {
         q.messages.insert(
             id,
             Message {
-                key,
+                identity,
                 published: now,
                 receives: 0,
                 receipt: 0,
@@ -490,7 +495,7 @@ impl World {
             received.push_back(Received {
                 message: id,
                 receipt: m.receipt,
-                key: m.key,
+                identity: m.identity,
                 published: m.published,
                 poison: m.poison,
                 group: m.group,

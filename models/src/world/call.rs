@@ -111,8 +111,34 @@ pub(super) struct Call {
     /// none is left.
     pub(super) jobs: u32,
     pub(super) finished: bool,
-    /// The store operation drawn from the caller's own workload, which every attempt carries.
-    pub(super) operation: Option<crate::data::workload::Operation>,
+    /// What the caller drew when the call started (`OriginDraws`), which every attempt carries.
+    pub(super) drawn: Drawn,
+}
+
+/// What a call drew at its origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Drawn {
+    Nothing,
+    /// From the caller's own workload on a store.
+    Operation(crate::data::workload::Operation),
+    /// A publish step's own message key.
+    PublishKey(crate::publish_key::MessageKey),
+}
+
+impl Drawn {
+    pub(super) fn operation(self) -> Option<crate::data::workload::Operation> {
+        match self {
+            Drawn::Operation(op) => Some(op),
+            _ => None,
+        }
+    }
+
+    pub(super) fn publish_key(self) -> Option<crate::publish_key::MessageKey> {
+        match self {
+            Drawn::PublishKey(key) => Some(key),
+            _ => None,
+        }
+    }
 }
 
 impl World {
@@ -150,7 +176,10 @@ impl World {
         let deadline = own.min(inherited_deadline);
         let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
-        let operation = self.edges[edge_id].workload.as_mut().map(|w| w.draw());
+        let drawn = self.edges[edge_id]
+            .draws
+            .as_deref_mut()
+            .map_or(Drawn::Nothing, OriginDraws::draw);
         if let Owner::Job(job) = owner
             && self.jobs[job].attempt == NO_ATTEMPT
         {
@@ -190,7 +219,7 @@ impl World {
             key: Key::Unseen,
             jobs: 0,
             finished: false,
-            operation,
+            drawn,
         });
         if TRACE {
             match owner {

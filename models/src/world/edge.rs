@@ -47,8 +47,29 @@ pub(super) struct Edge {
     pub(super) lean: bool,
     /// A plain call, a publish to a broker's queue, or a consumer's local processing.
     pub(super) role: EdgeRole,
-    /// The caller's own workload on the store it calls: each call draws its operation here.
-    pub(super) workload: Option<Box<crate::data::workload::Draws>>,
+    /// What each call over the edge draws when it starts (a store operation, a message key).
+    pub(super) draws: Option<Box<OriginDraws>>,
+}
+
+/// What a caller draws when a call starts, for every attempt of the call to carry.
+pub(super) enum OriginDraws {
+    /// Its own workload on the store it calls: the operation.
+    Workload(crate::data::workload::Draws),
+    /// A publish step's own message key.
+    PublishKey(crate::publish_key::KeyDraws),
+    /// A write step's key: drawn per record when its write commits (`broker/outbox.rs`), so
+    /// that every publish of the record carries it; its publish calls draw nothing.
+    RecordKey(crate::publish_key::KeyDraws),
+}
+
+impl OriginDraws {
+    pub(super) fn draw(&mut self) -> Drawn {
+        match self {
+            OriginDraws::Workload(w) => Drawn::Operation(w.draw()),
+            OriginDraws::PublishKey(k) => Drawn::PublishKey(k.draw()),
+            OriginDraws::RecordKey(_) => Drawn::Nothing,
+        }
+    }
 }
 
 /// Whether every call over an edge with `policy` is one attempt sent at once whose outcome is

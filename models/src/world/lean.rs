@@ -57,8 +57,9 @@ impl World {
         }
         let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
-        // A caller's own workload draws its store operation here, as `start_call` does.
-        let operation = edge.workload.as_mut().map(|w| w.draw());
+        // The caller's own draws (a store operation, a publish key) are made here, as
+        // `start_call` makes them.
+        let drawn = edge.draws.as_deref_mut().map_or(Drawn::Nothing, OriginDraws::draw);
         let (parent_attempt, step) = match owner {
             Owner::Job(job) => {
                 let (attempt, step) = (self.jobs[job].attempt, self.jobs[job].step);
@@ -97,7 +98,7 @@ impl World {
             key: Key::Unseen,
             jobs: 0,
             finished: false,
-            operation,
+            drawn,
         });
         self.lean_attempt(s, call);
         (call, serial)

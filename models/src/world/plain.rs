@@ -62,7 +62,10 @@ impl World {
         let id = AttemptId(self.next_attempt);
         self.next_attempt += 1;
         // A caller's own workload draws its store operation here, as `start_call` does.
-        let operation = self.edges[edge_id].workload.as_mut().map(|w| w.draw());
+        let drawn = self.edges[edge_id]
+            .draws
+            .as_deref_mut()
+            .map_or(Drawn::Nothing, OriginDraws::draw);
         let edge = &self.edges[edge_id];
         debug_assert!(edge.plain && edge.budget.is_none());
         // The only replica, or the balancer's choice (which may draw).
@@ -99,7 +102,7 @@ impl World {
             key: Key::Unseen,
             jobs: 0,
             finished: false,
-            operation,
+            drawn,
         });
         let slot = self.attempts.insert(Attempt {
             call,

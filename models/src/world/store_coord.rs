@@ -28,7 +28,7 @@ impl World {
             | Owner::Decision { .. }
             | Owner::SagaLog { .. } => None,
         };
-        let operation = self.calls[self.jobs[job].call].operation;
+        let operation = self.calls[self.jobs[job].call].drawn.operation();
         let state = &mut self.stores[st];
         // Drawn at the origin when the caller has a workload of its own (every attempt of the
         // call carries it); otherwise here, per attempt, from the store's stream.

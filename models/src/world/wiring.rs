@@ -4,6 +4,10 @@
 //! key changes every draw made from it.
 
 use super::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::publish_key::{KeyDraws, KeySpace};
 
 /// What `World::new` builds up edge by edge: the edges, the reports they share, and the
 /// replicas on each host.
@@ -13,6 +17,8 @@ struct Wiring<'a> {
     edges: Vec<Edge>,
     edge_reports: Vec<EdgeReport>,
     host_replicas: Vec<Vec<(u32, u32)>>,
+    /// Each publish step's key space, built once for all its edges.
+    key_spaces: BTreeMap<u16, Arc<KeySpace>>,
 }
 
 impl World {
@@ -26,6 +32,7 @@ impl World {
             edges: Vec::new(),
             edge_reports: Vec::new(),
             host_replicas: vec![Vec::new(); topology.hosts.len()],
+            key_spaces: BTreeMap::new(),
         };
         let mut services = Vec::with_capacity(config.services.len());
         for (sid, svc) in config.services.iter().enumerate() {
@@ -174,7 +181,8 @@ impl World {
                     let mut key: Vec<&str> = key.iter().map(String::as_str).collect();
                     key.insert(0, "workload");
                     let rng = streams.stream(&key);
-                    self.edges[edge].workload = Some(Box::new(Draws::new(w, index, rng)));
+                    let draws = OriginDraws::Workload(Draws::new(w, index, rng));
+                    self.edges[edge].draws = Some(Box::new(draws));
                 }
             }
         }
@@ -337,7 +345,7 @@ impl Wiring<'_> {
             plain: false,
             lean: false,
             role: EdgeRole::Call,
-            workload: None,
+            draws: None,
         }
     }
 
@@ -415,6 +423,21 @@ impl Wiring<'_> {
             edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
             if let Some(p) = call.publish {
                 edge.role = EdgeRole::Publish(p);
+                if let Some(k) = p.key {
+                    // A stream per step and replica of its own: no other stream shifts.
+                    let r = at.replica.to_string();
+                    let key = ["publish", "key", &svc.name, at.endpoint_name, &index_s, &r];
+                    let config = &self.config.brokers.keys[usize::from(k)];
+                    let space = self
+                        .key_spaces
+                        .entry(k)
+                        .or_insert_with(|| Arc::new(KeySpace::new(config)));
+                    let draws = KeyDraws::new(space.clone(), self.streams.stream(&key));
+                    edge.draws = Some(Box::new(match p.write {
+                        None => OriginDraws::PublishKey(draws),
+                        Some(_) => OriginDraws::RecordKey(draws),
+                    }));
+                }
             }
             ep_edges.push(EdgeId(self.edges.len() as u32));
             self.edges.push(edge);

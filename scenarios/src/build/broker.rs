@@ -226,6 +226,8 @@ fn fifo_groups(
         (strict, groups) => Some(FifoConfig {
             strict,
             groups: groups.unwrap_or(1),
+            // Set once the plans are known (`mark_keyed`).
+            keyed: false,
         }),
     }
 }

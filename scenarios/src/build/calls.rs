@@ -5,6 +5,7 @@ use models::config::{self as mc, CallConfig, ServiceId};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::locate::quoted;
+use super::publish_key::{Target, publish_key};
 use super::store::PendingWorkload;
 use super::{Checker, Known};
 use crate::spec;
@@ -58,6 +59,13 @@ impl<'a, 's> Plans<'a, 's> {
         let mut calls = Vec::new();
         for (k, call) in list.iter().enumerate() {
             let field = format!("services[{}].{prefix}calls[{k}]", self.service);
+            if call.key.is_some() && (!call.one_of.is_empty() || !call.parallel.is_empty()) {
+                c.report(
+                    &[self.q, "key:"],
+                    format!("{field}.key"),
+                    "a key belongs to one publish step, not to a parallel or routing step".into(),
+                );
+            }
             if call.workload.is_some() && (!call.one_of.is_empty() || !call.parallel.is_empty()) {
                 c.report(
                     &[self.q, "workload"],
@@ -237,6 +245,15 @@ impl<'a, 's> Plans<'a, 's> {
                     .into(),
             );
         }
+        if call.key.is_some() {
+            c.report(
+                &[q, "key:"],
+                format!("{field}.key"),
+                "a message key belongs to a publish step: (publish: \"orders\", key: (keys: \
+                 Set([\"k\"])))"
+                    .into(),
+            );
+        }
         if call.ack.is_some() {
             c.report(
                 &[q, "ack"],
@@ -341,6 +358,13 @@ impl<'a, 's> Plans<'a, 's> {
             }
         };
         self.edge(to, probability >= 1.0 && !self.choosing);
+        let key = call.key.as_ref().and_then(|k| {
+            let target = match topic {
+                true => Target::Topic,
+                false => Target::Queue(queue),
+            };
+            publish_key(c, self.known, field, &anchors, k, target)
+        });
         Some(CallConfig {
             to,
             endpoint: 0,
@@ -352,6 +376,7 @@ impl<'a, 's> Plans<'a, 's> {
                 topic,
                 ack: call.ack.unwrap_or(true),
                 write: self.write_step(c, field, call, &anchors, group),
+                key,
             }),
         })
     }

@@ -20,6 +20,7 @@ mod locate;
 mod network;
 mod policy;
 mod probes;
+mod publish_key;
 mod retry;
 mod rollout;
 mod saga;
@@ -75,6 +76,7 @@ fn build_checked(
         warnings: Vec::new(),
         custom_allowed,
         workloads: Vec::new(),
+        publish_keys: Vec::new(),
     };
     let window = settings(&mut c, scenario);
     let (desugared, sagas) = saga::desugar(&mut c, scenario);
@@ -94,6 +96,8 @@ fn build_checked(
     let mut services = services::services(&mut c, &known);
     let mut brokers = broker::brokers(&mut c, &known);
     topic::topics(&mut c, &known, &mut brokers);
+    mark_keyed(&services, &mut brokers);
+    brokers.keys = std::mem::take(&mut c.publish_keys);
     let (clients, client_names) = clients::clients(&mut c, &known);
     let faults = faults::faults(&mut c, &known, &client_names);
     expect::expectations(&mut c, &known, &client_names);
@@ -232,6 +236,32 @@ struct Checker<'a> {
     /// Workloads written on calls and clients, checked against their stores by
     /// `store::stores` once every store is known.
     workloads: Vec<store::PendingWorkload>,
+    /// The publish steps' own keys, in the order their steps were checked.
+    publish_keys: Vec<models::publish_key::PublishKey>,
+}
+
+/// Marks the queues and topics a keyed publish step publishes to, for their reports.
+fn mark_keyed(services: &[mc::ServiceConfig], brokers: &mut models::broker::BrokerConfig) {
+    let plans = services
+        .iter()
+        .flat_map(|s| std::iter::once(&s.calls).chain(s.endpoints.iter().map(|e| &e.calls)));
+    for call in plans.flatten() {
+        let Some(p) = call.publish.filter(|p| p.key.is_some()) else {
+            continue;
+        };
+        let index = usize::from(p.queue);
+        if p.topic {
+            if let Some(t) = brokers.topics.get_mut(index) {
+                t.keyed = true;
+            }
+        } else if let Some(groups) = brokers
+            .queues
+            .get_mut(index)
+            .and_then(|q| q.groups.as_mut())
+        {
+            groups.keyed = true;
+        }
+    }
 }
 
 impl Checker<'_> {

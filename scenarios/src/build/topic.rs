@@ -97,6 +97,8 @@ pub(super) fn topics(c: &mut Checker, known: &Known, config: &mut BrokerConfig) 
                 broker: ServiceId(i as u32),
                 partitions: partitions.clamp(1, MAX_PARTITIONS),
                 keys: t.keys.map(|k| k.max(1)),
+                // Set once the plans are known (`mark_keyed`).
+                keyed: false,
             });
         }
         if let Some(sub) = &s.subscribe {

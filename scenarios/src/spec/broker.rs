@@ -1,5 +1,5 @@
 //! Brokers as written in the file (issue 15): a broker service's `queues`, a consumer's
-//! `consume`, and the `publish` step of a call plan (in `Call`).
+//! `consume`, and the `publish` step of a call plan (in `Call`) with its own `key`.
 
 use serde::Deserialize;
 
@@ -120,4 +120,59 @@ pub enum AfterWrite {
     DualWrite,
     /// Commit the write with an outbox row; a relay polling every `poll` publishes it.
     Outbox { poll: Duration },
+}
+
+/// A publish step's own message key, in the stores' workload spelling:
+/// `(keys: Range(from: 0, count: 100), popularity: Zipf(1.1))`, or one fixed key
+/// `(keys: Set(["k"]))`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishKey {
+    pub keys: MessageKeys,
+    /// Over the keys in rank order (default `Uniform`).
+    #[serde(default)]
+    pub popularity: Option<super::store::Popularity>,
+}
+
+/// The keys a publish step draws from, in rank order (the first is the most popular under Zipf).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum MessageKeys {
+    /// `count` consecutive numbers from `from`.
+    Range { from: u32, count: u32 },
+    /// These distinct keys: numbers or names.
+    Set(Vec<KeyName>),
+}
+
+/// One key of a set: `7` or `"customer-7"`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeyName {
+    Number(u32),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for KeyName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = KeyName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key: a whole number from 0 to 4294967295, or a string like \"k\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<KeyName, E> {
+                u32::try_from(n)
+                    .map(KeyName::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<KeyName, E> {
+                u32::try_from(n)
+                    .map(KeyName::Number)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<KeyName, E> {
+                Ok(KeyName::Name(s.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }

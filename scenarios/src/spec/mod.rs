@@ -259,6 +259,10 @@ pub struct Call {
     /// For a call to a store: this step's own keys, popularity and writes.
     #[serde(default)]
     pub workload: Option<store::Workload>,
+    /// For `publish`: the message key each publishing call draws (a FIFO queue's message
+    /// group, a topic's partition).
+    #[serde(default)]
+    pub key: Option<broker::PublishKey>,
     policy_fields: (),
 }
 }

@@ -1,6 +1,6 @@
 //! A consumer's pollers (issue 15): receives sent to the broker and answered, the received
 //! messages processed one after another as local calls, successes acked, an idempotent
-//! consumer's keys. The queues themselves are in the parent, `broker.rs`.
+//! consumer's message identities. The queues themselves are in the parent, `broker.rs`.
 
 use super::*;
 
@@ -98,7 +98,7 @@ impl World {
             let mut claimed = false;
             if c.config.dedupe.is_some() {
                 forget_keys(c, now);
-                match c.seen.get(&m.key) {
+                match c.seen.get(&m.identity) {
                     Some(Seen::Done(_)) => {
                         b.queues[usize::from(queue)].report.deduplicated += 1;
                         self.send_ack(s, poller, m);
@@ -107,7 +107,7 @@ impl World {
                     // Another delivery of it is being processed: leave this one unacked.
                     Some(Seen::InProgress) => continue,
                     None => {
-                        c.seen.insert(m.key, Seen::InProgress);
+                        c.seen.insert(m.identity, Seen::InProgress);
                         claimed = true;
                     }
                 }
@@ -168,10 +168,10 @@ impl World {
         let c = &mut b.consumers[consumer];
         if claimed {
             if ok {
-                c.seen.insert(m.key, Seen::Done(now));
-                c.done_order.push_back((now, m.key));
+                c.seen.insert(m.identity, Seen::Done(now));
+                c.done_order.push_back((now, m.identity));
             } else {
-                c.seen.remove(&m.key);
+                c.seen.remove(&m.identity);
             }
         }
         let q = &mut b.queues[queue];
@@ -189,10 +189,10 @@ impl World {
             if let Some(f) = &mut q.fifo {
                 f.processed(m.group, m.seq);
             }
-            let count = q.processed_keys.entry(m.key).or_insert(0);
+            let count = q.processed_keys.entry(m.identity).or_insert(0);
             *count += 1;
             if *count == 1 {
-                q.key_order.push_back((now, m.key));
+                q.key_order.push_back((now, m.identity));
             } else {
                 q.report.duplicates += 1;
                 q.report.series.count(now, |w| w.duplicates += 1);
@@ -230,7 +230,7 @@ impl World {
     }
 }
 
-/// An idempotent consumer forgets keys older than its `dedupe` retention.
+/// An idempotent consumer forgets identities older than its `dedupe` retention.
 fn forget_keys(c: &mut ConsumerState, now: SimTime) {
     let Some(keep) = c.config.dedupe else { return };
     while let Some(&(at, key)) = c.done_order.front() {

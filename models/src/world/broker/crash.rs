@@ -29,7 +29,7 @@ impl World {
                 if let Some((m, call, claimed)) = p.current.take() {
                     cancel.extend(call);
                     if claimed {
-                        b.consumers[p.consumer as usize].seen.remove(&m.key);
+                        b.consumers[p.consumer as usize].seen.remove(&m.identity);
                     }
                 }
             }

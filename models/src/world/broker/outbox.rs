@@ -7,9 +7,10 @@
 
 use super::*;
 use crate::outbox::{WriteConfig, WriteMode, WriteReport};
+use crate::publish_key::MessageKey;
 
-/// A stored message's key for a record: above every call serial, so never another message's.
-const RECORD_KEY: u64 = 1 << 63;
+/// A stored message's identity for a record: above every call serial, so never another message's.
+const RECORD_IDENTITY: u64 = 1 << 63;
 
 struct Record {
     write: u16,
@@ -27,6 +28,9 @@ struct Record {
     call: Option<(CallSlot, CallSerial)>,
     /// A dual write whose replica died before it sent the publish.
     unsent: bool,
+    /// The step's own message key, drawn when the write committed: every publish of the
+    /// record carries it.
+    key: Option<MessageKey>,
 }
 
 struct Relay {
@@ -179,6 +183,10 @@ impl World {
             })
             .expect("a write step gathered") as u16;
         let host = self.services[service as usize].replicas[replica as usize].host;
+        let key = match self.edges[edge].draws.as_deref_mut() {
+            Some(OriginDraws::RecordKey(k)) => Some(k.draw()),
+            _ => None,
+        };
         let o = self.outbox();
         let id = o.next;
         o.next += 1;
@@ -199,6 +207,7 @@ impl World {
                 stored: 0,
                 call: None,
                 unsent: false,
+                key,
             },
         );
         if let WriteMode::Outbox { .. } = mode {
@@ -251,13 +260,18 @@ impl World {
         }
     }
 
-    /// The broker stores a publish of a record (the call with this serial): the message's key.
-    pub(in crate::world) fn record_stored(&mut self, now: SimTime, serial: u64) -> u64 {
+    /// The broker stores a publish of a record (the call with this serial): the message's
+    /// identity and the step's key.
+    pub(in crate::world) fn record_stored(
+        &mut self,
+        now: SimTime,
+        serial: u64,
+    ) -> (u64, Option<MessageKey>) {
         let o = self.outbox();
         let id = *o.by_call.get(&serial).expect("a record's publish call");
         let r = o.records.get_mut(&id).expect("a record");
         r.stored += 1;
-        let (first, committed) = (r.stored == 1, r.committed);
+        let (first, committed, key) = (r.stored == 1, r.committed, r.key);
         let report = &mut o.writes[usize::from(r.write)].1;
         if first {
             report.published += 1;
@@ -265,7 +279,7 @@ impl World {
         } else {
             report.duplicated += 1;
         }
-        RECORD_KEY | id
+        (RECORD_IDENTITY | id, key)
     }
 
     fn relay_sleep(&mut self, s: &mut Scheduler<WorldEvent>, relay: u32) {

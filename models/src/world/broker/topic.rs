@@ -13,6 +13,7 @@
 //! broker by a network partition keeps its partitions (heartbeats are not modelled).
 
 use super::*;
+use crate::publish_key::MessageKey;
 use crate::topic::{
     Commit, GroupConfig, GroupReport, PartitionReport, TopicConfig, TopicReport, partition_of,
     range_assignment,
@@ -245,19 +246,26 @@ impl World {
         }
     }
 
-    /// A publish to a topic: the record is appended to its key's partition (round-robin
-    /// without keys), and a member waiting for it is answered.
-    pub(super) fn topic_publish(&mut self, s: &mut Scheduler<WorldEvent>, topic: u16) {
+    /// A publish to a topic: the record is appended to its key's partition (the step's own
+    /// key, or one drawn here from the topic's `keys`; round-robin without keys), and a member
+    /// waiting for it is answered.
+    pub(super) fn topic_publish(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        topic: u16,
+        key: Option<MessageKey>,
+    ) {
         let now = s.now();
         let b = self.brokers();
         let t = &mut b.topics[usize::from(topic)];
         let partitions = t.config.partitions;
-        let p = match t.config.keys {
-            Some(keys) => {
+        let p = match (key, t.config.keys) {
+            (Some(key), _) => partition_of(key.0, partitions),
+            (None, Some(keys)) => {
                 let key = t.key_rng.below_inclusive(u64::from(keys) - 1);
                 partition_of(key, partitions)
             }
-            None => {
+            (None, None) => {
                 let p = t.round_robin;
                 t.round_robin = (p + 1) % partitions;
                 p
@@ -735,6 +743,7 @@ impl World {
                 broker: t.broker.clone(),
                 partitions: t.config.partitions,
                 keys: t.config.keys,
+                keyed: t.config.keyed,
                 published: t.published.clone(),
                 groups: t
                     .groups

@@ -170,12 +170,26 @@ mod tests {
     fn below_inclusive_matches_the_reference_draw_for_draw() {
         // Small ranges (the balancers'), and ranges just above 2^63 where about half of the
         // draws are rejected, so the retry loop runs.
-        let maxes = [0, 1, 2, 6, 38, 39, 1_000, u64::MAX / 2, u64::MAX / 2 + 1, u64::MAX - 1];
+        let maxes = [
+            0,
+            1,
+            2,
+            6,
+            38,
+            39,
+            1_000,
+            u64::MAX / 2,
+            u64::MAX / 2 + 1,
+            u64::MAX - 1,
+        ];
         for (i, &max) in maxes.iter().enumerate() {
             let mut a = SimRng::from_seed(i as u64);
             let mut b = a.clone();
             for _ in 0..2_000 {
-                assert_eq!(a.below_inclusive(max), below_inclusive_reference(&mut b, max));
+                assert_eq!(
+                    a.below_inclusive(max),
+                    below_inclusive_reference(&mut b, max)
+                );
             }
             // Both consumed the same number of draws.
             assert_eq!(a.next_u64(), b.next_u64(), "max {max}");

@@ -8,6 +8,9 @@ use sim_core::{SimDuration, SimTime};
 const SUB_BITS: u32 = 7;
 const SUB: u64 = 1 << SUB_BITS;
 
+/// Buckets a quantile's scan adds up at a time before it looks at them one by one.
+const QUANTILE_BLOCK: usize = 16;
+
 /// A latency histogram in nanoseconds.
 ///
 /// Values below 256 ns are exact; above, each power of two is split into 128 buckets, so a
@@ -147,17 +150,28 @@ impl Histogram {
         let (first, last) = self.used_buckets();
         let counts = self.span(first, last);
         let mut seen = 0;
-        let mut i = first;
+        // The scan's place in `counts`: buckets outside [first, last] are empty, so it starts
+        // and ends there.
+        let mut at = 0;
         for (slot, &q) in out.iter_mut().zip(&qs) {
             assert!((0.0..=1.0).contains(&q), "quantile out of range: {q}");
             let rank = rank(q, self.total);
-            // Buckets outside [first, last] are empty, so the scan starts and ends there.
-            while seen + counts[i - first] < rank {
-                seen += counts[i - first];
-                i += 1;
-                assert!(i <= last, "rank {rank} beyond total {}", self.total);
+            // Whole blocks that end below the rank are skipped by their sum (a window's
+            // latencies spread over a thousand buckets or more, most of them empty).
+            while let Some(block) = counts.get(at..at + QUANTILE_BLOCK) {
+                let sum: u64 = block.iter().sum();
+                if seen + sum >= rank {
+                    break;
+                }
+                seen += sum;
+                at += QUANTILE_BLOCK;
             }
-            let (low, high) = bucket_range(i);
+            while seen + counts[at] < rank {
+                seen += counts[at];
+                at += 1;
+                assert!(at < counts.len(), "rank {rank} beyond total {}", self.total);
+            }
+            let (low, high) = bucket_range(first + at);
             let mid = low + (high - low) / 2;
             *slot = SimDuration(mid.clamp(self.min_ns, self.max_ns));
         }
@@ -433,12 +447,26 @@ impl Window {
 /// Outcomes must be recorded in non-decreasing time order (the engine guarantees it); each
 /// window's percentiles are computed when the next window opens, so memory is one histogram
 /// plus a fixed record per window.
+///
+/// Recording an answer touches one cache line of this record and the open window's list:
+/// the fields it writes come first (`repr(C)`, aligned to a line), and the open window's
+/// answers and latency sum are counted here and added to its [`Window`] when it closes. In
+/// a topology of thousands of edges, each statistics object is cold when a sample reaches it.
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct OutcomeStats {
-    /// Requests started (sent).
-    pub requests: u64,
+    /// End of the last window: times are monotone, so anything earlier falls in it and needs
+    /// no division to find its window.
+    open_window_end_ns: u64,
     /// Successful answers, degraded ones included: availability counts an answer the user got.
     pub ok: u64,
+    /// Sum of the latencies of the answers of the open window, not yet in its [`Window`].
+    open_ok_latency_ns_sum: u64,
+    /// Latencies of the window being filled (the last one in `windows`); their count is the
+    /// open window's answers not yet in its [`Window`].
+    open_window: WindowLatencies,
+    /// Requests started (sent).
+    pub requests: u64,
     /// Of `ok`, the degraded answers (fallbacks): never counted as full success.
     pub degraded: u64,
     /// Requests whose caller stopped waiting for another reason than a failure of theirs: the
@@ -449,14 +477,9 @@ pub struct OutcomeStats {
     /// Latency of the successful requests; complete once the run is finished (the open
     /// window's latencies join it when the window closes).
     pub latency: Histogram,
-    /// Outcomes per window.
+    /// Outcomes per window; the open one's answers and latency sum join it when it closes.
     pub windows: Vec<Window>,
     window_ns: u64,
-    /// Latencies of the window being filled (the last one in `windows`).
-    open_window: WindowLatencies,
-    /// End of the last window: times are monotone, so anything earlier falls in it and needs
-    /// no division to find its window.
-    open_window_end_ns: u64,
     /// The last window holds percentiles from a merge (see [`MAX_WINDOWS`]) that closing it
     /// must keep.
     open_window_merged: bool,
@@ -476,6 +499,7 @@ impl OutcomeStats {
             window_ns: window.as_nanos(),
             open_window: WindowLatencies::default(),
             open_window_end_ns: 0,
+            open_ok_latency_ns_sum: 0,
             open_window_merged: false,
         }
     }
@@ -509,11 +533,15 @@ impl OutcomeStats {
         self.open_window_end_ns = (i as u64 + 1).saturating_mul(self.window_ns);
     }
 
-    /// Writes the open window's percentiles and starts a new one.
+    /// Writes the open window's answers, latency sum and percentiles and starts a new one.
     fn close_open_window(&mut self) {
+        let answers = self.open_window.count();
         if let Some(w) = self.windows.last_mut()
             && let Some([p50, p90, p99, max]) = self.open_window.close_into(&mut self.latency)
         {
+            w.ok += answers;
+            w.ok_latency_ns_sum += self.open_ok_latency_ns_sum;
+            self.open_ok_latency_ns_sum = 0;
             let max = max.as_nanos();
             if self.open_window_merged {
                 w.latency_ns_p50 = w.latency_ns_p50.max(p50.as_nanos());
@@ -559,10 +587,11 @@ impl OutcomeStats {
     #[inline]
     pub fn record_ok(&mut self, now: SimTime, latency: SimDuration) {
         self.ok += 1;
-        // The whole run's histogram receives each window's when the window closes.
-        let w = self.window_at(now);
-        w.ok += 1;
-        w.ok_latency_ns_sum += latency.as_nanos();
+        if now.as_nanos() >= self.open_window_end_ns {
+            self.open_window_at(now);
+        }
+        // The window's count and the whole run's histogram are settled when it closes.
+        self.open_ok_latency_ns_sum += latency.as_nanos();
         self.open_window.record(latency);
     }
 

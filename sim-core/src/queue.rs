@@ -53,24 +53,43 @@ struct Lane<E> {
 impl<E> Lane<E> {
     /// Whether a timer at `time` may join: not before the back, nor before the marker.
     fn takes(&self, time: u64) -> bool {
-        self.items.back().is_none_or(|b| b.time <= time)
+        self.items.back().is_none_or(|b| b.time() <= time)
             && self.marker.is_none_or(|key| (key >> 64) as u64 <= time)
     }
 }
 
 #[derive(Clone, Copy)]
 struct Entry<E> {
-    time: u64,
-    seq: u64,
+    /// `(time, seq)` as one number, stored rather than built at each comparison: one wide
+    /// comparison without branches.
+    key: u128,
     slot: u32,
     event: E,
 }
 
 impl<E> Entry<E> {
-    /// `(time, seq)` as one number: one wide comparison without branches.
+    #[inline(always)]
+    fn new(time: u64, seq: u64, slot: u32, event: E) -> Self {
+        Entry {
+            key: (u128::from(time) << 64) | u128::from(seq),
+            slot,
+            event,
+        }
+    }
+
+    #[inline(always)]
+    fn time(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+
+    #[inline(always)]
+    fn seq(&self) -> u64 {
+        self.key as u64
+    }
+
     #[inline(always)]
     fn key(&self) -> u128 {
-        (u128::from(self.time) << 64) | u128::from(self.seq)
+        self.key
     }
 
     #[inline(always)]
@@ -98,7 +117,11 @@ impl<E: Copy> QuadHeap<E> {
     fn push(&mut self, entry: Entry<E>) {
         if self.root_taken {
             self.root_taken = false;
-            self.fill_root(entry);
+            // A new event usually belongs near the top (handlers mostly schedule the short
+            // delays of network hops and work), so it goes down from the root, not up from a
+            // leaf as `fill_root` does with the last entry.
+            self.items[0] = entry;
+            self.sift_down(0);
             return;
         }
         let mut hole = self.items.len();
@@ -123,15 +146,6 @@ impl<E: Copy> QuadHeap<E> {
         self.items.first()
     }
 
-    /// Removes the earliest entry; it stays in `items[0]`, marked taken, until a push replaces
-    /// it or the next peek fills the hole.
-    #[inline]
-    fn pop(&mut self) -> Option<Entry<E>> {
-        let top = *self.peek()?;
-        self.root_taken = true;
-        Some(top)
-    }
-
     /// Fills a taken root with the last entry.
     #[inline]
     fn drop_root(&mut self) {
@@ -145,7 +159,7 @@ impl<E: Copy> QuadHeap<E> {
 
     /// Puts `entry` in place of the root. Walks the hole down to a leaf along the smallest
     /// children, then sifts `entry` up from there: fewer comparisons than stopping early, since
-    /// `entry` (a new event, or the last one) usually belongs low.
+    /// `entry` (the heap's last one) usually belongs low.
     #[inline]
     fn fill_root(&mut self, entry: Entry<E>) {
         let len = self.items.len();
@@ -155,21 +169,7 @@ impl<E: Copy> QuadHeap<E> {
             if first >= len {
                 break;
             }
-            let best = if first + 4 <= len {
-                // Full family: a tournament of three comparisons over one bounds-checked slice.
-                let kids = &self.items[first..first + 4];
-                let a = usize::from(kids[1].before(&kids[0]));
-                let b = 2 + usize::from(kids[3].before(&kids[2]));
-                first + if kids[b].before(&kids[a]) { b } else { a }
-            } else {
-                let mut best = first;
-                for child in first + 1..len {
-                    if self.items[child].before(&self.items[best]) {
-                        best = child;
-                    }
-                }
-                best
-            };
+            let best = self.least_child(first, len);
             self.items[hole] = self.items[best];
             hole = best;
         }
@@ -190,6 +190,7 @@ impl<E: Copy> QuadHeap<E> {
     }
 
     /// Moves the entry at `hole` down until no child is before it.
+    #[inline]
     fn sift_down(&mut self, mut hole: usize) {
         let len = self.items.len();
         let entry = self.items[hole];
@@ -198,12 +199,7 @@ impl<E: Copy> QuadHeap<E> {
             if first >= len {
                 break;
             }
-            let mut best = first;
-            for child in first + 1..(first + 4).min(len) {
-                if self.items[child].before(&self.items[best]) {
-                    best = child;
-                }
-            }
+            let best = self.least_child(first, len);
             if !self.items[best].before(&entry) {
                 break;
             }
@@ -211,6 +207,26 @@ impl<E: Copy> QuadHeap<E> {
             hole = best;
         }
         self.items[hole] = entry;
+    }
+
+    /// The earliest of the children `first..first + 4` (fewer at the end of `len` entries).
+    #[inline(always)]
+    fn least_child(&self, first: usize, len: usize) -> usize {
+        if first + 4 <= len {
+            // Full family: a tournament of three comparisons over one bounds-checked slice.
+            let kids = &self.items[first..first + 4];
+            let a = usize::from(kids[1].before(&kids[0]));
+            let b = 2 + usize::from(kids[3].before(&kids[2]));
+            first + if kids[b].before(&kids[a]) { b } else { a }
+        } else {
+            let mut best = first;
+            for child in first + 1..len {
+                if self.items[child].before(&self.items[best]) {
+                    best = child;
+                }
+            }
+            best
+        }
     }
 
     /// Keeps only the entries `keep` accepts and restores the heap order (Floyd's bottom-up
@@ -233,9 +249,9 @@ impl<E: Copy> QuadHeap<E> {
     /// root's children.
     fn min_time(&self) -> Option<u64> {
         if self.root_taken {
-            self.items.iter().skip(1).take(4).map(|e| e.time).min()
+            self.items.iter().skip(1).take(4).map(Entry::time).min()
         } else {
-            self.items.first().map(|e| e.time)
+            self.items.first().map(Entry::time)
         }
     }
 
@@ -307,23 +323,13 @@ impl<E: Copy> EventQueue<E> {
     pub fn push(&mut self, time: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry {
-            time: time.0,
-            seq,
-            slot: NO_SLOT,
-            event,
-        });
+        self.heap.push(Entry::new(time.0, seq, NO_SLOT, event));
     }
 
     /// Schedules `event` at `time` and returns a handle that can cancel it.
     pub fn push_timer(&mut self, time: SimTime, event: E) -> TimerId {
         let (slot, seq) = self.take_slot();
-        self.heap.push(Entry {
-            time: time.0,
-            seq,
-            slot,
-            event,
-        });
+        self.heap.push(Entry::new(time.0, seq, slot, event));
         TimerId {
             slot,
             lane: NO_LANE,
@@ -365,12 +371,7 @@ impl<E: Copy> EventQueue<E> {
             return self.push_timer(time, event);
         };
         let (slot, seq) = self.take_slot();
-        let entry = Entry {
-            time: time.0,
-            seq,
-            slot,
-            event,
-        };
+        let entry = Entry::new(time.0, seq, slot, event);
         if self.lanes[lane].marker.is_none() {
             // The lane was empty: its new front needs a marker.
             self.arm(lane, entry);
@@ -433,13 +434,13 @@ impl<E: Copy> EventQueue<E> {
     fn compact(&mut self) {
         let slots = &self.slots;
         self.heap
-            .retain(|entry| entry.slot >= LANE_MARK || slots[entry.slot as usize] == entry.seq);
+            .retain(|entry| entry.slot >= LANE_MARK || slots[entry.slot as usize] == entry.seq());
         self.cancelled_pending = 0;
         debug_assert!(
             self.heap
                 .entries()
                 .iter()
-                .all(|e| e.slot >= LANE_MARK || slots[e.slot as usize] == e.seq)
+                .all(|e| e.slot >= LANE_MARK || slots[e.slot as usize] == e.seq())
         );
     }
 
@@ -450,8 +451,21 @@ impl<E: Copy> EventQueue<E> {
         let slots = &self.slots;
         let lane = &mut self.lanes[lane];
         let before = lane.items.len();
-        lane.items.retain(|e| slots[e.slot as usize] == e.seq);
-        self.lane_entries -= before - lane.items.len();
+        // Copies the live entries forward in one slice: `VecDeque::retain` swaps each kept
+        // entry through the ring's index arithmetic, at twice the cost.
+        let items = lane.items.make_contiguous();
+        let mut kept = 0;
+        let mut next = 0;
+        while next < items.len() {
+            let entry = items[next];
+            if slots[entry.slot as usize] == entry.seq() {
+                items[kept] = entry;
+                kept += 1;
+            }
+            next += 1;
+        }
+        lane.items.truncate(kept);
+        self.lane_entries -= before - kept;
         self.lane_dead -= lane.dead;
         lane.dead = 0;
     }
@@ -467,12 +481,14 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
         loop {
-            if self.heap.peek()?.time >= end.0 {
+            let entry = *self.heap.peek()?;
+            if entry.time() >= end.0 {
                 return None;
             }
-            let entry = self.heap.pop()?;
+            // Taken: it stays at the root until a push replaces it or a peek fills it.
+            self.heap.root_taken = true;
             if entry.slot == NO_SLOT {
-                return Some((SimTime(entry.time), entry.event));
+                return Some((SimTime(entry.time()), entry.event));
             }
             if let Some(event) = self.fire_slotted(entry) {
                 return Some(event);
@@ -488,10 +504,10 @@ impl<E: Copy> EventQueue<E> {
             return self.lane_due((entry.slot - LANE_MARK) as usize, entry.key());
         }
         let owner = &mut self.slots[entry.slot as usize];
-        if *owner == entry.seq {
+        if *owner == entry.seq() {
             *owner = FREE;
             self.free_slots.push(entry.slot);
-            return Some((SimTime(entry.time), entry.event));
+            return Some((SimTime(entry.time()), entry.event));
         }
         self.cancelled_pending -= 1;
         None
@@ -517,7 +533,7 @@ impl<E: Copy> EventQueue<E> {
         debug_assert_eq!(held.marker, Some(key));
         held.marker = None;
         while let Some(front) = held.items.front() {
-            if self.slots[front.slot as usize] == front.seq {
+            if self.slots[front.slot as usize] == front.seq() {
                 break;
             }
             held.items.pop_front();
@@ -538,7 +554,7 @@ impl<E: Copy> EventQueue<E> {
         }
         self.slots[front.slot as usize] = FREE;
         self.free_slots.push(front.slot);
-        Some((SimTime(front.time), front.event))
+        Some((SimTime(front.time()), front.event))
     }
 
     /// The time of the earliest pending entry (possibly a cancelled timer), if any.
@@ -547,7 +563,7 @@ impl<E: Copy> EventQueue<E> {
         self.heap
             .min_time()
             .into_iter()
-            .chain(lanes.map(|e| e.time))
+            .chain(lanes.map(Entry::time))
             .map(SimTime)
             .min()
     }

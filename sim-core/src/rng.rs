@@ -90,13 +90,17 @@ impl SimRng {
             return self.next_u64();
         }
         let range = max + 1;
-        let threshold = range.wrapping_neg() % range;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(range);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = u128::from(self.next_u64()) * u128::from(range);
+        // The rejection threshold `2^64 mod range` is below `range`: a low word at or above
+        // `range` is accepted without the division that computes it (Lemire's shortcut, the
+        // same draws and the same results).
+        if (m as u64) < range {
+            let threshold = range.wrapping_neg() % range;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(range);
             }
         }
+        (m >> 64) as u64
     }
 
     /// True with probability `p` (clamped to 0..=1).
@@ -145,6 +149,52 @@ mod tests {
         15_603_973_131_742_283_280,
         652_805_486_400_989_492,
     ];
+
+    /// Lemire's method computing the threshold on every draw, as `below_inclusive` did before
+    /// its shortcut: the reference the shortcut must match draw for draw.
+    fn below_inclusive_reference(r: &mut SimRng, max: u64) -> u64 {
+        if max == u64::MAX {
+            return r.next_u64();
+        }
+        let range = max + 1;
+        let threshold = range.wrapping_neg() % range;
+        loop {
+            let m = u128::from(r.next_u64()) * u128::from(range);
+            if (m as u64) >= threshold {
+                return (m >> 64) as u64;
+            }
+        }
+    }
+
+    #[test]
+    fn below_inclusive_matches_the_reference_draw_for_draw() {
+        // Small ranges (the balancers'), and ranges just above 2^63 where about half of the
+        // draws are rejected, so the retry loop runs.
+        let maxes = [
+            0,
+            1,
+            2,
+            6,
+            38,
+            39,
+            1_000,
+            u64::MAX / 2,
+            u64::MAX / 2 + 1,
+            u64::MAX - 1,
+        ];
+        for (i, &max) in maxes.iter().enumerate() {
+            let mut a = SimRng::from_seed(i as u64);
+            let mut b = a.clone();
+            for _ in 0..2_000 {
+                assert_eq!(
+                    a.below_inclusive(max),
+                    below_inclusive_reference(&mut b, max)
+                );
+            }
+            // Both consumed the same number of draws.
+            assert_eq!(a.next_u64(), b.next_u64(), "max {max}");
+        }
+    }
 
     #[test]
     fn uniform_bounds() {

@@ -14,17 +14,27 @@ pub struct Gauge {
 }
 
 /// Per-window gauges of a service, integrated exactly between changes.
+///
+/// A change inside the window of the last one (nearly every change) touches one cache line:
+/// the fields it reads and writes come first (`repr(C)`, aligned to a line), and the busy time
+/// and queue maximum of that window are gathered here and added to its [`Gauge`] when a
+/// later change or [`Gauges::finish`] leaves it.
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct Gauges {
-    pub windows: Vec<Gauge>,
-    window_ns: u64,
     last_change: SimTime,
     /// End of the window that holds `last_change`.
     current_end_ns: u64,
+    /// Busy worker-nanoseconds of that window not yet in its [`Gauge`].
+    open_busy_ns: u64,
     busy: u32,
     queue: u32,
+    /// The longest queue of that window not yet in its [`Gauge`].
+    open_queue_max: u32,
     /// Set by `finish`: the windows were coarsened for the run's end already.
     finishing: bool,
+    pub windows: Vec<Gauge>,
+    window_ns: u64,
 }
 
 impl Gauges {
@@ -34,8 +44,10 @@ impl Gauges {
             window_ns: window.as_nanos(),
             last_change: SimTime::ZERO,
             current_end_ns: 0,
+            open_busy_ns: 0,
             busy: 0,
             queue: 0,
+            open_queue_max: 0,
             finishing: false,
         }
     }
@@ -52,11 +64,19 @@ impl Gauges {
         self.last_change = now;
         if end < self.current_end_ns {
             // The common case: still in the window of the last change, no division needed.
-            let g = self.windows.last_mut().expect("a window is open");
-            g.busy_ns += u64::from(self.busy) * (end - t);
+            self.open_busy_ns += u64::from(self.busy) * (end - t);
             return;
         }
         self.advance_across_windows(t, end);
+    }
+
+    /// Adds what was gathered of the window of the last change to its [`Gauge`].
+    fn settle(&mut self) {
+        if let Some(g) = self.windows.last_mut() {
+            g.busy_ns += std::mem::take(&mut self.open_busy_ns);
+            g.queue_max = g.queue_max.max(std::mem::take(&mut self.open_queue_max));
+        }
+        debug_assert!(self.open_busy_ns == 0 && self.open_queue_max == 0);
     }
 
     /// Accounts from `t` to `end`, opening windows; `end` is an instant inside the last one
@@ -64,6 +84,7 @@ impl Gauges {
     /// the window at `end` may be one past the bound: it is dropped).
     #[cold]
     fn advance_across_windows(&mut self, mut t: u64, end: u64) {
+        self.settle();
         while (end / self.window_ns) as usize >= MAX_WINDOWS && !self.finishing {
             self.coarsen();
         }
@@ -107,12 +128,12 @@ impl Gauges {
         self.advance(now);
         self.busy = busy;
         self.queue = queue;
-        let g = self.windows.last_mut().expect("a window is open");
-        g.queue_max = g.queue_max.max(queue);
+        self.open_queue_max = self.open_queue_max.max(queue);
     }
 
     /// Accounts up to the end of the run; windows at or after `end` are dropped.
     pub fn finish(&mut self, end: SimTime) {
+        self.settle();
         // The instant `end` itself is no window's: coarsen for `[0, end)`, as `OutcomeStats`.
         while windows_to(end, self.window_ns) > MAX_WINDOWS {
             self.coarsen();
@@ -121,6 +142,7 @@ impl Gauges {
         if end > self.last_change {
             self.advance(end);
         }
+        self.settle();
         let windows = windows_to(end, self.window_ns);
         self.windows.resize(windows, Gauge::default());
     }

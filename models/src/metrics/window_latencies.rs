@@ -18,48 +18,60 @@ use sim_core::SimDuration;
 /// the histogram's passes cost less per sample than selecting in the list.
 const LISTED: usize = 256;
 
+/// `repr(C)`: the list's header first, so that recording a sample reads the cache line of
+/// [`super::OutcomeStats`] it shares with the other fields a sample writes.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[repr(C)]
 pub(super) struct WindowLatencies {
-    /// The window's latencies in nanoseconds while there are at most [`LISTED`], in arrival
-    /// order (selection reorders them when the window closes).
+    /// The window's latencies in nanoseconds, in arrival order (selection reorders them when
+    /// the window closes); once there were more than [`LISTED`], the first [`LISTED`] of them,
+    /// which are then in `many` too.
     listed: Vec<u64>,
-    /// All the window's latencies once there were more than [`LISTED`]; `listed` is then
-    /// empty.
-    many: Histogram,
+    /// All the window's latencies once there were more than [`LISTED`] (empty otherwise),
+    /// allocated the first time a window needs it and kept for the next ones.
+    many: Option<Box<Histogram>>,
 }
 
 impl WindowLatencies {
     #[inline]
     pub(super) fn record(&mut self, value: SimDuration) {
-        if self.many.count() > 0 {
-            self.many.record(value);
-        } else if self.listed.len() < LISTED {
+        if self.listed.len() < LISTED {
             self.listed.push(value.as_nanos());
         } else {
-            self.spill(value);
+            self.record_many(value);
         }
     }
 
-    #[cold]
-    fn spill(&mut self, value: SimDuration) {
-        for &v in &self.listed {
-            self.many.record(SimDuration(v));
+    /// A sample past the list's [`LISTED`]: the first one moves the list into the histogram.
+    #[inline(never)]
+    fn record_many(&mut self, value: SimDuration) {
+        let many = self.many.get_or_insert_with(Box::default);
+        if many.count() == 0 {
+            for &v in &self.listed {
+                many.record(SimDuration(v));
+            }
         }
-        self.listed.clear();
-        self.many.record(value);
+        many.record(value);
+    }
+
+    /// The histogram, when the window has more than [`LISTED`] samples.
+    fn spilled(&self) -> Option<&Histogram> {
+        self.many.as_deref().filter(|h| h.count() > 0)
     }
 
     pub(super) fn count(&self) -> u64 {
-        self.listed.len() as u64 + self.many.count()
+        self.spilled()
+            .map_or(self.listed.len() as u64, Histogram::count)
     }
 
     /// The window's p50, p90, p99 and maximum, with its latencies added to `whole` and
     /// itself emptied (keeping its memory); `None` when it holds none.
     pub(super) fn close_into(&mut self, whole: &mut Histogram) -> Option<[SimDuration; 4]> {
-        if self.many.count() > 0 {
-            let [p50, p90, p99] = self.many.quantiles([0.5, 0.9, 0.99]);
-            let max = self.many.max();
-            self.many.drain_into(whole);
+        if let Some(many) = self.many.as_deref_mut().filter(|h| h.count() > 0) {
+            let [p50, p90, p99] = many.quantiles([0.5, 0.9, 0.99]);
+            let max = many.max();
+            many.drain_into(whole);
+            self.listed.clear();
             return Some([p50, p90, p99, max]);
         }
         let n = self.listed.len() as u64;

@@ -268,17 +268,13 @@ pub(crate) fn markdown(out: &mut String, result: &RunResult) {
     if rows.is_empty() {
         return;
     }
-    out.push_str("
-#### Topics
-
-");
+    out.push_str("\n#### Topics\n\n");
     crate::section::markdown_table(out, &header, &rows);
     // A keyed publish step's skew over the partitions (other topics keep their table alone).
     for t in result.topics.iter().filter(|t| t.keyed) {
         let _ = writeln!(
             out,
-            "
-{} ({}): published per partition {:?}",
+            "\n{} ({}): published per partition {:?}",
             crate::markdown::escape(&t.name),
             keys_phrase(t),
             t.published

@@ -59,7 +59,10 @@ impl World {
         self.next_serial += 1;
         // The caller's own draws (a store operation, a publish key) are made here, as
         // `start_call` makes them.
-        let drawn = edge.draws.as_deref_mut().map_or(Drawn::Nothing, OriginDraws::draw);
+        let drawn = edge
+            .draws
+            .as_deref_mut()
+            .map_or(Drawn::Nothing, OriginDraws::draw);
         let (parent_attempt, step) = match owner {
             Owner::Job(job) => {
                 let (attempt, step) = (self.jobs[job].attempt, self.jobs[job].step);

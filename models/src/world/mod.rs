@@ -75,9 +75,9 @@ mod store_msgs;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_plain_service;
-#[cfg(test)]
 mod tests_lean;
+#[cfg(test)]
+mod tests_plain_service;
 #[cfg(test)]
 mod tests_store;
 mod tracing;

@@ -31,6 +31,30 @@ pub(super) struct Attempt {
     pub(super) root: FailureCause,
 }
 
+impl Attempt {
+    /// A new attempt of `call`, made at `now`: not sent yet, no layer passed, no timer.
+    #[inline(always)]
+    pub(super) fn fresh(call: CallSlot, id: AttemptId, now: SimTime) -> Attempt {
+        Attempt {
+            call,
+            id,
+            sent_at: now,
+            stage: 0,
+            sent: false,
+            permit: false,
+            waiting: false,
+            timeout: None,
+            wait_timer: None,
+            value: 0,
+            breaker_at: None,
+            replica: 0,
+            job: None,
+            timeout_at: NEVER,
+            root: FailureCause::Dependency,
+        }
+    }
+}
+
 /// Retries without backoff one event's handler makes at once. Over a network without latency a
 /// full queue rejects at once and the reply arrives at once, so each such retry would start
 /// the next inside the same handler: with `max_attempts: 2147483647` one handler ran for hours
@@ -48,23 +72,7 @@ impl World {
         let now = s.now();
         let id = AttemptId(self.next_attempt);
         self.next_attempt += 1;
-        let slot = self.attempts.insert(Attempt {
-            call: call_id,
-            id,
-            sent_at: now,
-            stage: 0,
-            sent: false,
-            permit: false,
-            waiting: false,
-            timeout: None,
-            wait_timer: None,
-            value: 0,
-            breaker_at: None,
-            replica: 0,
-            job: None,
-            timeout_at: NEVER,
-            root: FailureCause::Dependency,
-        });
+        let slot = self.attempts.insert(Attempt::fresh(call_id, id, now));
         let call = &mut self.calls[call_id];
         call.attempts += 1;
         // Indexing checks the hedge cap: at most MAX_LIVE copies in flight, in release too.

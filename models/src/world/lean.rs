@@ -137,23 +137,7 @@ impl World {
         }
         let host = edge.caller_host;
         let timeout = edge.draw_timeout().map(|t| self.local_delay(host, now, t));
-        let slot = self.attempts.insert(Attempt {
-            call: call_id,
-            id,
-            sent_at: now,
-            stage: 0,
-            sent: false,
-            permit: false,
-            waiting: false,
-            timeout: None,
-            wait_timer: None,
-            value: 0,
-            breaker_at: None,
-            replica: 0,
-            job: None,
-            timeout_at: NEVER,
-            root: FailureCause::Dependency,
-        });
+        let slot = self.attempts.insert(Attempt::fresh(call_id, id, now));
         let call = &mut self.calls[call_id];
         call.slots[0] = slot;
         call.live = 1;
@@ -348,9 +332,10 @@ impl World {
     }
 
     /// A lean edge's call ends with its last attempt's outcome (no attempt in flight): as
-    /// `call_finished` ends it with no bulkhead, budget, breaker or fallback to see to.
+    /// `call_finished` ends it with no bulkhead, budget, breaker or fallback to see to. A plain
+    /// edge's call ends here too.
     #[inline(always)]
-    fn lean_call_finished(
+    pub(super) fn lean_call_finished(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         call_id: CallSlot,

@@ -105,21 +105,9 @@ impl World {
             drawn,
         });
         let slot = self.attempts.insert(Attempt {
-            call,
-            id,
-            sent_at: now,
-            stage: 0,
             sent: true,
-            permit: false,
-            waiting: false,
-            timeout: None,
-            wait_timer: None,
-            value: 0,
-            breaker_at: None,
             replica,
-            job: None,
-            timeout_at: NEVER,
-            root: FailureCause::Dependency,
+            ..Attempt::fresh(call, id, now)
         });
         self.calls[call].slots[0] = slot;
         let edge = &mut self.edges[edge_id];
@@ -255,40 +243,7 @@ impl World {
                 };
             }
         }
-        // The call ends: an inherited deadline's timer is all it may hold.
-        debug_assert!(call.hedge_timer.is_none() && call.retry_permit.is_none());
-        debug_assert!(!call.permit && !call.waiting && call.breaker_at.is_none());
-        if let Some(t) = call.deadline_timer.take() {
-            s.cancel(t);
-        }
-        let edge = &mut self.edges[edge_id];
-        if outcome.is_answer() {
-            edge.last_answer = Some(now);
-        }
-        if !edge.calls_mirror_attempts {
-            let latency = now - call.started;
-            self.edge_reports[edge.report as usize]
-                .calls
-                .record(now, latency, outcome);
-        }
-        let ended = super::call::Ended {
-            owner: call.owner,
-            op: call.op,
-            value: call.value,
-            parent: (call.parent_attempt, call.step),
-            root: match outcome {
-                Outcome::Failed(FailureCause::Dependency) => call.last_root,
-                Outcome::Failed(cause) => cause,
-                Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
-            },
-        };
-        call.finished = true;
-        if call.jobs == 0 {
-            self.calls.remove(call_id);
-        } else {
-            // Its callee still works on it, for nobody (see `World::awaited`).
-            self.chain_broken();
-        }
-        self.tell_owner::<false>(s, ended, outcome);
+        // The call ends with its one attempt, as a lean edge's call ends.
+        self.lean_call_finished(s, call_id, edge_id, outcome);
     }
 }

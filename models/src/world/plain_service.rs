@@ -303,23 +303,6 @@ impl World {
             state.report.wasted_work += 1;
         }
         let from = state.replicas[replica].host;
-        let to = self.edges[edge_id].caller_host;
-        let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
-            Transit::Arrives(latency) => (latency, outcome),
-            Transit::Lost => return,
-            // The connection breaks under the reply: the caller sees a reset.
-            Transit::Refused(latency) => (latency, Outcome::Failed(FailureCause::Unavailable)),
-        };
-        if latency == SimDuration::ZERO {
-            self.on_reply::<false>(s, slot, edge_id, attempt, outcome);
-        } else {
-            let event = WorldEvent::Reply {
-                slot,
-                edge: edge_id,
-                attempt,
-                outcome,
-            };
-            s.schedule_in(latency, event);
-        }
+        self.send_reply::<false>(s, from, edge_id, slot, attempt, outcome);
     }
 }

@@ -335,6 +335,21 @@ impl World {
             self.services[service].report.wasted_work += 1;
         }
         let from = self.services[service].replicas[replica].host;
+        self.send_reply::<TRACE>(s, from, edge_id, slot, attempt, outcome);
+    }
+
+    /// The reply leaves the callee's host `from` for the caller: at once over a network
+    /// without latency, as a `Reply` event otherwise, or not at all if the network loses it.
+    #[inline(always)]
+    pub(super) fn send_reply<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        from: u32,
+        edge_id: EdgeId,
+        slot: AttemptSlot,
+        attempt: AttemptId,
+        outcome: Outcome,
+    ) {
         let to = self.edges[edge_id].caller_host;
         let (latency, outcome) = match self.transmit(edge_id, from, to, s.now()) {
             Transit::Arrives(latency) => (latency, outcome),

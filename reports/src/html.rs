@@ -150,7 +150,8 @@ table.summary td:first-child{white-space:nowrap}
 .muted{color:#888}
 ";
 
-/// One self-contained HTML page (inline CSS, SVG and one small inline script for the interactions, no external URL) for a run.
+/// One self-contained HTML page for a run: inline CSS, SVG and one small inline script for the
+/// interactions, no external URL.
 ///
 /// In order: the title and a header line (fingerprint, simulated time, events, a warning if
 /// the run stopped at the event limit); what happened after each fault; a summary table of the

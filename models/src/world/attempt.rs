@@ -268,30 +268,17 @@ impl World {
             call.deadline
         };
         let job = self.jobs.insert(Job {
-            service: to,
-            endpoint: self.edges[edge_id].to_endpoint,
-            step: 0,
-            step_calls: 0,
-            step_ok: 0,
-            step_failed: 0,
-            step_join: Join::All,
-            children: Vec::new(),
             replica,
-            epoch: 0,
-            edge: edge_id,
-            call: call_id,
-            slot,
-            attempt,
-            next_call: 0,
-            holding_worker: false,
-            degraded: false,
             deadline,
-            owns_key: false,
-            executed: false,
-            arrived: now,
-            permit: None,
-            root: FailureCause::Dependency,
-            work_started: None,
+            ..Job::arriving(
+                to,
+                self.edges[edge_id].to_endpoint,
+                edge_id,
+                call_id,
+                slot,
+                attempt,
+                now,
+            )
         });
         self.attempts[slot].job = Some(job);
         if latency == SimDuration::ZERO {

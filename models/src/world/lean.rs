@@ -190,30 +190,9 @@ impl World {
             call.deadline
         };
         let job = self.jobs.insert(Job {
-            service: to,
-            endpoint: to_endpoint,
-            step: 0,
-            step_calls: 0,
-            step_ok: 0,
-            step_failed: 0,
-            step_join: Join::All,
-            children: Vec::new(),
             replica,
-            epoch: 0,
-            edge: edge_id,
-            call: call_id,
-            slot,
-            attempt: id,
-            next_call: 0,
-            holding_worker: false,
-            degraded: false,
             deadline,
-            owns_key: false,
-            executed: false,
-            arrived: now,
-            permit: None,
-            root: FailureCause::Dependency,
-            work_started: None,
+            ..Job::arriving(to, to_endpoint, edge_id, call_id, slot, id, now)
         });
         self.attempts[slot].job = Some(job);
         if latency == SimDuration::ZERO {
@@ -233,6 +212,27 @@ impl World {
         edge_id: EdgeId,
         outcome: Outcome,
     ) {
+        let call_id = self.lone_attempt_ended(s, slot, edge_id, outcome);
+        if let Outcome::Failed(cause) = outcome
+            && self.lean_retry(s, call_id, edge_id, cause)
+        {
+            return;
+        }
+        self.lean_call_finished(s, call_id, edge_id, outcome);
+    }
+
+    /// The one attempt in flight of a call over a plain or lean edge ended with `outcome`: its
+    /// statistics, its replica's count, a job left working for nobody, and the outcome kept on
+    /// the call (as `attempt_ended` and `drop_attempt` do). Returns the call, which the caller
+    /// retries or ends.
+    #[inline(always)]
+    pub(super) fn lone_attempt_ended(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: AttemptSlot,
+        edge_id: EdgeId,
+        outcome: Outcome,
+    ) -> CallSlot {
         let now = s.now();
         let a = &mut self.attempts[slot];
         let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
@@ -260,18 +260,20 @@ impl World {
             }
             self.edges[edge_id].outstanding[replica as usize] -= 1;
         }
-        if let Some(job) = job {
-            if self.jobs[job].attempt == attempt {
-                // Its job works on, for nobody (see `World::awaited`).
-                self.chain_broken();
-            }
+        if let Some(job) = job
+            && self.jobs[job].attempt == attempt
+        {
+            // Its job works on, for nobody (see `World::awaited`); a job whose slot holds
+            // another attempt's is none of this attempt's business (`renege_queued` checks it
+            // first too).
+            self.chain_broken();
             self.renege_queued::<false>(s, job, attempt);
         }
-        let call = &mut self.calls[call_id];
-        debug_assert!(call.live == 1 && call.slots[0] == slot);
-        call.live = 0;
         self.attempts.remove(slot);
         let call = &mut self.calls[call_id];
+        // Without hedges a call has one attempt in flight.
+        debug_assert!(call.live == 1 && call.slots[0] == slot);
+        call.live = 0;
         match outcome {
             Outcome::Ok | Outcome::Degraded => call.value = value,
             Outcome::Failed(cause) => {
@@ -281,12 +283,9 @@ impl World {
                 } else {
                     cause
                 };
-                if self.lean_retry(s, call_id, edge_id, cause) {
-                    return;
-                }
             }
         }
-        self.lean_call_finished(s, call_id, edge_id, outcome);
+        call_id
     }
 
     /// A lean edge's call whose attempt failed with `cause` goes on if its policy retries it:

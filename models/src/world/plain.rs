@@ -147,30 +147,8 @@ impl World {
         };
         self.calls[call].jobs = 1;
         let job = self.jobs.insert(Job {
-            service: to,
-            endpoint: to_endpoint,
-            step: 0,
-            step_calls: 0,
-            step_ok: 0,
-            step_failed: 0,
-            step_join: Join::All,
-            children: Vec::new(),
             replica,
-            epoch: 0,
-            edge: edge_id,
-            call,
-            slot,
-            attempt: id,
-            next_call: 0,
-            holding_worker: false,
-            degraded: false,
-            deadline: NEVER,
-            owns_key: false,
-            executed: false,
-            arrived: now,
-            permit: None,
-            root: FailureCause::Dependency,
-            work_started: None,
+            ..Job::arriving(to, to_endpoint, edge_id, call, slot, id, now)
         });
         self.attempts[slot].job = Some(job);
         if latency == SimDuration::ZERO {
@@ -191,58 +169,7 @@ impl World {
         edge_id: EdgeId,
         outcome: Outcome,
     ) {
-        let now = s.now();
-        let a = &mut self.attempts[slot];
-        let (call_id, sent, sent_at, value, attempt) = (a.call, a.sent, a.sent_at, a.value, a.id);
-        let (root, replica, job) = (a.root, a.replica, a.job);
-        debug_assert!(a.timeout.is_none() && a.wait_timer.is_none() && a.breaker_at.is_none());
-        debug_assert!(!a.permit && !a.waiting);
-        // A later reply must find another id here.
-        a.id = NO_ATTEMPT;
-        let edge = &mut self.edges[edge_id];
-        let (to, to_endpoint) = (edge.to.0 as usize, edge.to_endpoint);
-        let latency = now - sent_at;
-        self.edge_reports[edge.report as usize]
-            .stats
-            .record(now, latency, outcome);
-        if sent {
-            if self.services[to].stats_mirror.is_none() {
-                self.services[to].report.stats.record(now, latency, outcome);
-            }
-            if let Some(stats) = self.services[to].endpoint_stats(to_endpoint) {
-                stats.record(now, latency, outcome);
-            }
-            if !self.deploys.is_empty() {
-                self.rollout_observe(to, replica, latency, outcome);
-            }
-            self.edges[edge_id].outstanding[replica as usize] -= 1;
-        }
-        if let Some(job) = job
-            && self.jobs[job].attempt == attempt
-        {
-            // Its job works on, for nobody (see `World::awaited`); a job whose slot holds
-            // another attempt's is none of this attempt's business (`renege_queued` checks it
-            // first too).
-            self.chain_broken();
-            self.renege_queued::<false>(s, job, attempt);
-        }
-        let call = &mut self.calls[call_id];
-        // Without hedges a call has one attempt in flight.
-        debug_assert!(call.live == 1 && call.slots[0] == slot);
-        call.live = 0;
-        self.attempts.remove(slot);
-        let call = &mut self.calls[call_id];
-        match outcome {
-            Outcome::Ok | Outcome::Degraded => call.value = value,
-            Outcome::Failed(cause) => {
-                call.last_cause = cause;
-                call.last_root = if cause == FailureCause::Dependency {
-                    root
-                } else {
-                    cause
-                };
-            }
-        }
+        let call_id = self.lone_attempt_ended(s, slot, edge_id, outcome);
         // The call ends with its one attempt, as a lean edge's call ends.
         self.lean_call_finished(s, call_id, edge_id, outcome);
     }

@@ -47,6 +47,47 @@ pub(super) struct Job {
     pub(super) work_started: Option<SimTime>,
 }
 
+impl Job {
+    /// A request that has just arrived at its callee's replica: no step, worker or permit yet.
+    #[inline(always)]
+    pub(super) fn arriving(
+        service: ServiceId,
+        endpoint: u16,
+        edge: EdgeId,
+        call: CallSlot,
+        slot: AttemptSlot,
+        attempt: AttemptId,
+        now: SimTime,
+    ) -> Job {
+        Job {
+            service,
+            endpoint,
+            step: 0,
+            step_calls: 0,
+            step_ok: 0,
+            step_failed: 0,
+            step_join: Join::All,
+            children: Vec::new(),
+            replica: 0,
+            epoch: 0,
+            edge,
+            call,
+            slot,
+            attempt,
+            next_call: 0,
+            holding_worker: false,
+            degraded: false,
+            deadline: NEVER,
+            owns_key: false,
+            executed: false,
+            arrived: now,
+            permit: None,
+            root: FailureCause::Dependency,
+            work_started: None,
+        }
+    }
+}
+
 /// A latency fault on a service's work: inside `[from, to)`, work takes `multiply` times as
 /// long plus `add`, on one endpoint or all.
 #[derive(Clone, Copy)]

@@ -33,10 +33,16 @@ fn a_slow_consumer_shows_as_a_backlog_not_as_failed_requests() {
         let r = library("queue-slow-consumer", seed, true);
         let a = reports::analyse(&r);
         let again = replay("queue-slow-consumer", seed);
-        // The producer side sees nothing: every request succeeds.
+        // The producer side sees nothing: every request succeeds, but for one the run's end
+        // may catch on its way (its 3 ms trip can straddle the end).
         let shoppers = &r.clients[0];
         assert_eq!(shoppers.stats.failed(), 0, "{again}");
-        assert_eq!(shoppers.stats.ok, shoppers.stats.requests, "{again}");
+        assert!(shoppers.stats.in_flight() <= 1, "{again}");
+        assert_eq!(
+            shoppers.stats.ok + shoppers.stats.in_flight(),
+            shoppers.stats.requests,
+            "{again}"
+        );
         let fault = &a.faults[0];
         for healthy in ["checkout", "shoppers", "broker"] {
             assert!(

@@ -147,7 +147,14 @@ fn a_cold_start_is_paid_before_the_work() {
     );
     let r = run(&source, 1);
     let f = &r.ops.functions[0];
-    assert!(f.cold_starts >= 1 && f.cold_starts < 10, "{f:?}");
+    // Each request that arrives while every instance is busy starting (about 5/s x 2 s at
+    // first) starts one more; none retires within the run (kept warm 10 minutes), so every
+    // instance started once and cold, and the rest of the run is served warm.
+    assert!(
+        f.cold_starts >= 1 && f.cold_starts == u64::from(f.peak_instances),
+        "{f:?}"
+    );
+    assert!(f.cold_starts * 10 < f.invocations, "{f:?}");
     let max_ms = r.services[0].stats.latency.max().as_nanos() as f64 / 1e6;
     assert!((2010.0..2013.0).contains(&max_ms), "max {max_ms} ms");
 }

@@ -243,14 +243,17 @@ fn a_group_s_oldest_uncommitted_record_bounds_what_it_processed() {
         assert!(g.oldest_age.as_nanos() <= r.outcome.now.as_nanos());
     }
     // A group that keeps up without a fault: nothing waits long, and nothing is left at the end
-    // but what is still being processed.
+    // but what is still being processed. Its busiest reader takes two of the four partitions,
+    // 75 records a second at 12 ms each (load 0.9): as an M/M/1 queue its wait exceeds t with
+    // probability 0.9 e^(-8.3 t), so the longest of its ~4,500 records waits about 1 s, and
+    // 2 s is exceeded with probability about 2e-4.
     let r = run_text(&scenario(4, "", "", ""), 1);
     let g = group(&r);
     let oldest_max = g.series.windows.iter().map(|w| w.oldest_age_ns_max).max();
     let e2e_max = g.end_to_end.latency.max().as_nanos();
     let oldest_max = oldest_max.unwrap_or(0);
     assert!(
-        oldest_max >= e2e_max && oldest_max < 1_000_000_000,
+        oldest_max >= e2e_max && oldest_max < 2_000_000_000,
         "oldest {oldest_max} ns, end-to-end max {e2e_max} ns"
     );
     assert!(

@@ -14,7 +14,7 @@
 //! again with a fresh layer.
 //!
 //! The law is exact for the tables as written: the only approximation is that the 256 layers
-//! have equal area up to the rounding of the tables (the top layer closes to within 2e-16 of
+//! have equal area up to the rounding of the tables (the top layer closes to within 5e-16 of
 //! `v`; see `build_tables`, compiled for tests only: the tables are its output, written once as
 //! literals).
 

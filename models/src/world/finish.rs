@@ -86,7 +86,7 @@ impl World {
         for e in &mut self.edges {
             let replica = replica_of_report[e.report as usize];
             replica_of_report[e.report as usize] += 1;
-            if let Some(b) = &mut e.breaker {
+            if let Some(b) = &mut e.cold.breaker {
                 b.advance(end);
                 self.edge_reports[e.report as usize]
                     .breakers

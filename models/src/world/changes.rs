@@ -119,7 +119,7 @@ impl World {
                 rate_limit,
             } => {
                 let inst = &mut self.services[service.0 as usize].replicas[replica as usize];
-                inst.rate_limiter = rate_limit.map(|c| RateLimiter::new(c, now));
+                inst.cold.rate_limiter = rate_limit.map(|c| RateLimiter::new(c, now));
             }
         }
     }

@@ -44,12 +44,12 @@ impl World {
             s.up_count_since = end;
             for inst in &mut s.replicas {
                 if !inst.up() {
-                    inst.report.down += end - inst.down_since;
+                    inst.cold.report.down += end - inst.down_since;
                     inst.down_since = end;
                 }
             }
-            s.report.replicas = s.replicas.iter().map(|i| i.report.clone()).collect();
-            if let Some(l) = s.replicas.first().and_then(|i| i.limiter.as_ref()) {
+            s.report.replicas = s.replicas.iter().map(|i| i.cold.report.clone()).collect();
+            if let Some(l) = s.replicas.first().and_then(|i| i.cold.limiter.as_ref()) {
                 s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
                 s.report.concurrency_limit_initial = l.concurrency_limit().initial_limit();
             }

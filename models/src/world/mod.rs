@@ -49,6 +49,7 @@ mod autoscale;
 mod broker;
 mod bulkhead;
 mod call;
+mod call_edges;
 mod changes;
 mod clients;
 mod custom;
@@ -120,6 +121,7 @@ use self::attempt::Attempt;
 use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
 use self::call::{Call, Drawn, Key, Op, Owner};
+use self::call_edges::CallEdges;
 use self::clients::{ClientState, RequestKind};
 use self::edge::{
     Edge, EdgeCold, OriginDraws, PerTryTimeout, RoleTag, layers, one_attempt_per_call,

@@ -8,7 +8,7 @@ use super::*;
 /// callee, the flags) fills two cache lines, and everything else (the policy, its layers and
 /// objects, the streams of rarer draws, active health) is out of line in [`EdgeCold`]. A
 /// topology of thousands of edges touches two lines per edge per request instead of a dozen
-/// (issue 11); `tests::edge_is_two_cache_lines` pins the size.
+/// (issue 11); `layout::edge_is_two_cache_lines` pins the size.
 #[repr(C, align(64))]
 pub(super) struct Edge {
     // First line: choosing the replica and crossing the network.

@@ -111,7 +111,7 @@ impl LatencyFault {
 /// starting and ending its work read the first cache line, the call plan and the crash and
 /// restart times the second, and the inbound protections, blocked senders and report (read
 /// only on the general path or at the end) are out of line in [`ReplicaCold`].
-/// `tests::replica_is_two_cache_lines` pins the size.
+/// `layout::replica_is_two_cache_lines` pins the size.
 #[repr(C, align(64))]
 pub(super) struct Replica {
     // First line: admission and work.

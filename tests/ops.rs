@@ -340,8 +340,8 @@ fn a_cached_fallback_set_mid_run_serves_an_answer_from_before() {
     // to 21 s fail, 21 s to 25 s are served from the cache, then failures until 40 s.
     let w = &c.windows;
     assert_eq!((w[20].degraded, w[20].failed()), (0, 10));
-    for s in 21..25 {
-        assert_eq!((w[s].degraded, w[s].failed()), (10, 0), "window {s}");
+    for (s, window) in w.iter().enumerate().take(25).skip(21) {
+        assert_eq!((window.degraded, window.failed()), (10, 0), "window {s}");
     }
     assert_eq!((w[25].degraded, w[25].failed()), (0, 10));
     assert_eq!(c.degraded, 40);

@@ -322,3 +322,28 @@ fn scale_down_without_stabilization_flaps_and_loses_requests() {
         assert!(f.replica_seconds < s.replica_seconds, "seed {seed}");
     }
 }
+
+/// A cached fallback set mid-run serves the last answer from before the change: the edge kept
+/// it although no fallback read it then (issue 11 keeps it only where one may).
+#[test]
+fn a_cached_fallback_set_mid_run_serves_an_answer_from_before() {
+    let text = r#"Scenario(version: 1, name: "cache", duration: "50s",
+        services: [Service(name: "api", workers: 10, service_time: Constant(value: "1ms"),
+                           calls: [(to: "prices")]),
+                   Service(name: "prices", workers: 10, service_time: Constant(value: "1ms"))],
+        clients: [Client(name: "users", to: "api", arrivals: Constant(rate_per_s: 10.0))],
+        faults: [Errors(service: "prices", rate: 1.0, from: "20s", to: "40s")],
+        changes: [(at: "21s", set: "edges.api->prices.fallback", to: "Cached(ttl: \"5s\")")])"#;
+    let r = run_text(text, 1);
+    let c = &r.clients[0].stats;
+    // The last good answer came just before 20 s, a second before the fallback was set: 20 s
+    // to 21 s fail, 21 s to 25 s are served from the cache, then failures until 40 s.
+    let w = &c.windows;
+    assert_eq!((w[20].degraded, w[20].failed()), (0, 10));
+    for (s, window) in w.iter().enumerate().take(25).skip(21) {
+        assert_eq!((window.degraded, window.failed()), (10, 0), "window {s}");
+    }
+    assert_eq!((w[25].degraded, w[25].failed()), (0, 10));
+    assert_eq!(c.degraded, 40);
+    assert_eq!(c.failed(), 160);
+}

@@ -72,10 +72,12 @@ pub const DEFAULT_PANIC_THRESHOLD_PERCENT: u32 = 50;
 #[derive(Clone, Debug)]
 pub struct Balancer {
     policy: LbPolicy,
-    hosts: usize,
-    panic_threshold_percent: u32,
+    /// In `0..=100`: a byte (a world's edges carry one balancer each, and the request path
+    /// reads it next to the edge's other hot fields, all in one cache line).
+    panic_threshold_percent: u8,
+    host_count: u32,
     /// The host index round robin tries first on its next pick.
-    next: usize,
+    next: u32,
 }
 
 impl Balancer {
@@ -84,8 +86,8 @@ impl Balancer {
     pub fn new(policy: LbPolicy, hosts: usize) -> Balancer {
         Balancer {
             policy,
-            hosts,
-            panic_threshold_percent: DEFAULT_PANIC_THRESHOLD_PERCENT,
+            panic_threshold_percent: DEFAULT_PANIC_THRESHOLD_PERCENT as u8,
+            host_count: u32::try_from(hosts).expect("fewer than 2^32 hosts"),
             next: 0,
         }
     }
@@ -100,7 +102,7 @@ impl Balancer {
             percent <= 100,
             "panic threshold is a percent, got {percent}"
         );
-        self.panic_threshold_percent = percent;
+        self.panic_threshold_percent = percent as u8;
         self
     }
 
@@ -108,10 +110,10 @@ impl Balancer {
     /// that proxies do not all hit the first host together; a world that wants this passes a
     /// draw from the caller's seeded stream. Reduced modulo the host count.
     pub fn with_round_robin_start(mut self, start: usize) -> Balancer {
-        self.next = if self.hosts == 0 {
+        self.next = if self.hosts() == 0 {
             0
         } else {
-            start % self.hosts
+            (start % self.hosts()) as u32
         };
         self
     }
@@ -121,11 +123,11 @@ impl Balancer {
     }
 
     pub fn hosts(&self) -> usize {
-        self.hosts
+        self.host_count as usize
     }
 
     pub fn panic_threshold_percent(&self) -> u32 {
-        self.panic_threshold_percent
+        u32::from(self.panic_threshold_percent)
     }
 
     /// Whether the balancer would ignore eligibility: the eligible share of the hosts is below
@@ -133,9 +135,13 @@ impl Balancer {
     /// threshold` in floating point; `100 * eligible < threshold * hosts` in integers is the
     /// same comparison, exactly.
     pub fn in_panic(&self, eligible: &[bool]) -> bool {
-        assert_eq!(eligible.len(), self.hosts, "one eligibility flag per host");
+        assert_eq!(
+            eligible.len(),
+            self.hosts(),
+            "one eligibility flag per host"
+        );
         let count = eligible.iter().filter(|&&e| e).count() as u64;
-        count * 100 < u64::from(self.panic_threshold_percent) * self.hosts as u64
+        count * 100 < u64::from(self.panic_threshold_percent()) * self.hosts() as u64
     }
 
     /// The host the next request goes to, or `None` when there is no host, or no eligible host
@@ -152,42 +158,46 @@ impl Balancer {
         outstanding: &[u32],
         rng: &mut SimRng,
     ) -> Option<usize> {
-        assert_eq!(eligible.len(), self.hosts, "one eligibility flag per host");
+        assert_eq!(
+            eligible.len(),
+            self.hosts(),
+            "one eligibility flag per host"
+        );
         assert_eq!(
             outstanding.len(),
-            self.hosts,
+            self.hosts(),
             "one outstanding count per host"
         );
         let panic = self.in_panic(eligible);
         let candidate = |h: usize| panic || eligible[h];
-        let count = (0..self.hosts).filter(|&h| candidate(h)).count();
+        let count = (0..self.hosts()).filter(|&h| candidate(h)).count();
         if count == 0 {
             return None;
         }
         let picked = match self.policy {
             LbPolicy::RoundRobin => {
-                let picked = (0..self.hosts)
-                    .map(|step| (self.next + step) % self.hosts)
+                let picked = (0..self.hosts())
+                    .map(|step| (self.next as usize + step) % self.hosts())
                     .find(|&h| candidate(h))
                     .expect("count > 0");
-                self.next = (picked + 1) % self.hosts;
+                self.next = ((picked + 1) % self.hosts()) as u32;
                 picked
             }
             LbPolicy::Random => {
                 let k = rng.below_inclusive(count as u64 - 1) as usize;
-                nth_candidate(self.hosts, candidate, k)
+                nth_candidate(self.hosts(), candidate, k)
             }
-            LbPolicy::LeastRequest => (0..self.hosts)
+            LbPolicy::LeastRequest => (0..self.hosts())
                 .filter(|&h| candidate(h))
                 .min_by_key(|&h| (outstanding[h], h))
                 .expect("count > 0"),
             LbPolicy::PowerOfTwoChoices => {
                 if count == 1 {
-                    nth_candidate(self.hosts, candidate, 0)
+                    nth_candidate(self.hosts(), candidate, 0)
                 } else {
                     let (a, b) = draw_two_distinct(rng, count);
-                    let first = nth_candidate(self.hosts, candidate, a);
-                    let second = nth_candidate(self.hosts, candidate, b);
+                    let first = nth_candidate(self.hosts(), candidate, a);
+                    let second = nth_candidate(self.hosts(), candidate, b);
                     if outstanding[second] < outstanding[first] {
                         second
                     } else {
@@ -196,7 +206,7 @@ impl Balancer {
                 }
             }
         };
-        debug_assert!(picked < self.hosts && candidate(picked));
+        debug_assert!(picked < self.hosts() && candidate(picked));
         Some(picked)
     }
 }
@@ -208,18 +218,18 @@ impl Balancer {
     pub fn pick_all_eligible(&mut self, outstanding: &[u32], rng: &mut SimRng) -> Option<usize> {
         debug_assert_eq!(
             outstanding.len(),
-            self.hosts,
+            self.hosts(),
             "one outstanding count per host"
         );
         // Every host is a candidate, in panic or not, so the k-th candidate is host k.
-        let count = self.hosts;
+        let count = self.hosts();
         if count == 0 {
             return None;
         }
         let picked = match self.policy {
             LbPolicy::RoundRobin => {
-                let picked = self.next % count;
-                self.next = (picked + 1) % count;
+                let picked = self.next as usize % count;
+                self.next = ((picked + 1) % count) as u32;
                 picked
             }
             LbPolicy::Random => rng.below_inclusive(count as u64 - 1) as usize,

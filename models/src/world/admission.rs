@@ -69,7 +69,7 @@ impl World {
         }
         self.jobs[job].arrived = now;
         let inst = &mut self.services[service].replicas[replica as usize];
-        if let Some(limiter) = &mut inst.rate_limiter {
+        if let Some(limiter) = &mut inst.cold.rate_limiter {
             match limiter.acquire(now) {
                 Some(SimDuration::ZERO) => {}
                 Some(wait) => {
@@ -115,7 +115,7 @@ impl World {
         }
         let shed_queue = self.services[service].shed_queue;
         let inst = &mut self.services[service].replicas[replica as usize];
-        if let Some(limiter) = &mut inst.limiter {
+        if let Some(limiter) = &mut inst.cold.limiter {
             match limiter.try_acquire() {
                 Some(permit) => self.jobs[job].permit = Some(permit),
                 None => {
@@ -140,7 +140,7 @@ impl World {
             return;
         }
         if !busy {
-            if let Some(codel) = &mut inst.codel {
+            if let Some(codel) = &mut inst.cold.codel {
                 // Straight to a worker: a dequeue with no delay, which CoDel also sees.
                 codel.should_drop(now, SimDuration::ZERO);
             }
@@ -160,8 +160,8 @@ impl World {
             }
         } else if self.specs[service].backpressure {
             // The sender waits for a place, holding whatever it holds.
-            inst.blocked.push_back(job);
-            let waiting = inst.blocked.len() as u32;
+            inst.cold.blocked.push_back(job);
+            let waiting = inst.cold.blocked.len() as u32;
             if let Some(n) = &mut self.services[service].report.backpressured {
                 *n += 1;
             }
@@ -188,7 +188,7 @@ impl World {
         let state = &mut self.services[service];
         let inst = &mut state.replicas[replica];
         let Some(next) = inst.queue.pop_front() else {
-            return inst.blocked.pop_front();
+            return inst.cold.blocked.pop_front();
         };
         state.queue_total -= 1;
         self.fill_freed_place::<TRACE>(now, service, replica);
@@ -204,7 +204,7 @@ impl World {
     ) {
         let state = &mut self.services[service];
         let inst = &mut state.replicas[replica];
-        let Some(job) = inst.blocked.pop_front() else {
+        let Some(job) = inst.cold.blocked.pop_front() else {
             return;
         };
         inst.queue.push_back(job);
@@ -244,9 +244,9 @@ impl World {
             return;
         }
         let inst = &mut self.services[service].replicas[replica];
-        if backpressure && let Some(i) = inst.blocked.iter().position(|&q| q == job) {
+        if backpressure && let Some(i) = inst.cold.blocked.iter().position(|&q| q == job) {
             // A sender that stops waiting stops sending: it never had a place.
-            inst.blocked.remove(i);
+            inst.cold.blocked.remove(i);
             self.discard_job(job);
             return;
         }

@@ -82,7 +82,7 @@ impl World {
         self.edge_reports[edge.report as usize].attempts += 1;
         self.edge_reports[edge.report as usize].stats.requests += 1;
         let again = call.attempts > 1;
-        let hedged = edge.policy.hedge.is_some();
+        let hedged = edge.cold.policy.hedge.is_some();
         if again {
             if hedged {
                 self.edge_reports[edge.report as usize].hedges += 1;
@@ -103,7 +103,7 @@ impl World {
             | Owner::Decision { .. }
             | Owner::SagaLog { .. } => {}
         }
-        if let Some(hedge) = &edge.policy.hedge {
+        if let Some(hedge) = &edge.cold.policy.hedge {
             // The next copy is due `delay` after this one, however this one came about (a
             // non-fatal failure sends the next copy at once and restarts the delay).
             if let Some(t) = call.hedge_timer.take() {
@@ -132,6 +132,7 @@ impl World {
         }
         // An edge without attempt-level layers sends at once.
         if self.edges[self.calls[call_id].edge]
+            .cold
             .attempt_layers
             .is_empty()
         {
@@ -151,7 +152,7 @@ impl World {
         let edge_id = self.calls[call].edge;
         loop {
             let stage = usize::from(self.attempts[slot].stage);
-            let Some(&layer) = self.edges[edge_id].attempt_layers.get(stage) else {
+            let Some(&layer) = self.edges[edge_id].cold.attempt_layers.get(stage) else {
                 break;
             };
             match layer {
@@ -174,7 +175,7 @@ impl World {
                 Layer::Breaker if self.attempts[slot].breaker_at.is_none() => {
                     let now = s.now();
                     let before = if TRACE { self.transitions(edge_id) } else { 0 };
-                    let breaker = self.edges[edge_id].breaker.as_mut();
+                    let breaker = self.edges[edge_id].cold.breaker.as_mut();
                     let permitted = breaker
                         .expect("a breaker layer has a breaker")
                         .try_acquire(now);
@@ -220,8 +221,8 @@ impl World {
         let now = s.now();
         let edge_id = self.calls[self.attempts[slot].call].edge;
         let edge = &mut self.edges[edge_id];
-        if let Some(throttle) = &mut edge.throttle
-            && !throttle.admit(now, &mut edge.throttle_rng)
+        if let Some(throttle) = &mut edge.cold.throttle
+            && !throttle.admit(now, &mut edge.cold.throttle_rng)
         {
             self.attempt_ended::<TRACE>(s, slot, Outcome::Failed(FailureCause::Throttled));
             return;
@@ -262,7 +263,7 @@ impl World {
         };
         let call = &mut self.calls[call_id];
         call.jobs += 1;
-        let deadline = if self.edges[edge_id].policy.per_try_deadline {
+        let deadline = if self.edges[edge_id].per_try_deadline {
             call.deadline.min(self.attempts[slot].timeout_at)
         } else {
             call.deadline
@@ -317,7 +318,7 @@ impl World {
             self.lean_attempt_ended(s, slot, edge, outcome);
             return;
         }
-        if let Some(throttle) = &mut self.edges[edge].throttle
+        if let Some(throttle) = &mut self.edges[edge].cold.throttle
             && !matches!(
                 outcome,
                 Outcome::Failed(
@@ -403,7 +404,7 @@ impl World {
         a.id = NO_ATTEMPT;
         if let Some(at) = a.breaker_at {
             let edge = self.calls[call_id].edge;
-            let breaker = self.edges[edge].breaker.as_mut().expect("a breaker");
+            let breaker = self.edges[edge].cold.breaker.as_mut().expect("a breaker");
             let before = if TRACE {
                 breaker.transitions().len()
             } else {
@@ -451,7 +452,7 @@ impl World {
         call.live -= 1;
         let edge = call.edge;
         self.attempts.remove(slot);
-        if waiting && let Some(bulkhead) = &mut self.edges[edge].bulkhead {
+        if waiting && let Some(bulkhead) = &mut self.edges[edge].cold.bulkhead {
             bulkhead.leave(Waiter::Attempt { slot, attempt });
         }
         if permit {
@@ -488,9 +489,9 @@ impl World {
         }
         self.drop_attempt::<TRACE>(s, slot, Some(!outcome.is_answer()));
         let edge = &mut self.edges[edge_id];
-        if let Some(budget) = &mut edge.budget {
+        if let Some(budget) = &mut edge.cold.budget {
             let permit = self.calls[call_id].retry_permit.take();
-            let retry_on = edge.policy.retry.as_ref().map(|r| r.retry_on);
+            let retry_on = edge.cold.policy.retry.as_ref().map(|r| r.retry_on);
             match outcome {
                 Outcome::Failed(cause) if !retry_on.is_some_and(|r| r.contains(cause)) => {
                     // Not a failure the budget counts; the retry slot comes back all the same.
@@ -537,7 +538,7 @@ impl World {
         let call = &mut self.calls[call_id];
         let edge_id = call.edge;
         let edge = &mut self.edges[edge_id];
-        if let Some(hedge) = &edge.policy.hedge {
+        if let Some(hedge) = &edge.cold.policy.hedge {
             if !hedge.non_fatal.contains(cause) {
                 self.call_finished::<TRACE>(s, call_id, outcome);
             } else if call.attempts < hedge.max_attempts {
@@ -548,9 +549,9 @@ impl World {
             }
             return;
         }
-        match &edge.policy.retry {
+        match &edge.cold.policy.retry {
             Some(retry) if retry.retry_on.contains(cause) && call.attempts < retry.max_attempts => {
-                if let Some(budget) = &mut edge.budget {
+                if let Some(budget) = &mut edge.cold.budget {
                     let timed_out = cause == FailureCause::Timeout;
                     match budget.try_retry(now, timed_out) {
                         Some(permit) => call.retry_permit = Some(permit),
@@ -565,7 +566,7 @@ impl World {
                     &retry.backoff,
                     call.attempts,
                     call.last_backoff,
-                    &mut edge.retry_rng,
+                    &mut edge.cold.retry_rng,
                 );
                 call.last_backoff = wait;
                 let (next, serial) = (call.attempts + 1, call.serial);

@@ -242,7 +242,8 @@ impl World {
             sum += match metric {
                 Metric::Utilisation => f64::from(inst.workers_busy) / f64::from(inst.workers),
                 Metric::InFlight => {
-                    f64::from(inst.workers_busy) + (inst.queue.len() + inst.blocked.len()) as f64
+                    f64::from(inst.workers_busy)
+                        + (inst.queue.len() + inst.cold.blocked.len()) as f64
                 }
                 Metric::QueueLength => inst.queue.len() as f64,
                 Metric::RequestRate => 0.0,
@@ -263,7 +264,7 @@ impl World {
                 continue;
             }
             let inst = &self.services[service].replicas[r];
-            if inst.workers_busy == 0 && inst.queue.is_empty() && inst.blocked.is_empty() {
+            if inst.workers_busy == 0 && inst.queue.is_empty() && inst.cold.blocked.is_empty() {
                 self.set_slot(now, i, r, Slot::Absent);
             }
         }

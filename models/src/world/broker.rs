@@ -358,7 +358,7 @@ impl World {
         job: JobSlot,
     ) -> Outcome {
         let now = s.now();
-        let EdgeRole::Publish(publish) = self.edges[self.jobs[job].edge].role else {
+        let EdgeRole::Publish(publish) = self.edges[self.jobs[job].edge].cold.role else {
             // A plain call to a broker (a health check of sorts): answered, nothing stored.
             return Outcome::Ok;
         };

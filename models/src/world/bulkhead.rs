@@ -36,6 +36,7 @@ impl World {
         let edge = &mut self.edges[edge_id];
         let host = edge.caller_host;
         let bulkhead = edge
+            .cold
             .bulkhead
             .as_mut()
             .expect("a bulkhead layer has a bulkhead");
@@ -66,6 +67,7 @@ impl World {
     ) {
         let edge = &mut self.edges[edge_id];
         let bulkhead = edge
+            .cold
             .bulkhead
             .as_mut()
             .expect("a permit comes from a bulkhead");
@@ -134,7 +136,7 @@ impl World {
         waiter: Waiter,
     ) {
         let edge = &mut self.edges[edge_id];
-        if let Some(bulkhead) = &mut edge.bulkhead {
+        if let Some(bulkhead) = &mut edge.cold.bulkhead {
             bulkhead.leave(waiter);
         }
         let timer = match waiter {

@@ -165,7 +165,7 @@ impl World {
         if !edge.calls_mirror_attempts {
             self.edge_reports[edge.report as usize].calls.requests += 1;
         }
-        if let Some(budget) = &mut edge.budget {
+        if let Some(budget) = &mut edge.cold.budget {
             budget.request_started(now);
         }
         let (deadline_in, host) = (edge.draw_deadline(), edge.caller_host);
@@ -246,7 +246,7 @@ impl World {
                 Some(s.timer_at(deadline, WorldEvent::Deadline { call, serial }));
         }
         // An edge without call-level layers (most) makes its attempt at once.
-        if self.edges[edge_id].call_layers.is_empty() {
+        if self.edges[edge_id].cold.call_layers.is_empty() {
             self.new_attempt::<TRACE>(s, call);
         } else {
             self.advance_call::<TRACE>(s, call);
@@ -263,7 +263,7 @@ impl World {
         let edge_id = self.calls[call].edge;
         loop {
             let stage = usize::from(self.calls[call].stage);
-            let Some(&layer) = self.edges[edge_id].call_layers.get(stage) else {
+            let Some(&layer) = self.edges[edge_id].cold.call_layers.get(stage) else {
                 break;
             };
             if layer == Layer::Timeout {
@@ -286,7 +286,7 @@ impl World {
             if layer == Layer::Breaker && self.calls[call].breaker_at.is_none() {
                 let now = s.now();
                 let before = if TRACE { self.transitions(edge_id) } else { 0 };
-                let breaker = self.edges[edge_id].breaker.as_mut();
+                let breaker = self.edges[edge_id].cold.breaker.as_mut();
                 let permitted = breaker
                     .expect("a breaker layer has a breaker")
                     .try_acquire(now);
@@ -446,7 +446,7 @@ impl World {
         let call = &mut self.calls[call_id];
         let (breaker_at, retry_permit) = (call.breaker_at.take(), call.retry_permit.take());
         let edge = &mut self.edges[edge_id];
-        if let Some(budget) = &mut edge.budget {
+        if let Some(budget) = &mut edge.cold.budget {
             if let Some(permit) = retry_permit {
                 budget.retry_abandoned(now, permit);
             }
@@ -454,7 +454,7 @@ impl World {
         }
         if breaker_at.is_some() {
             // Giving a permission back changes no state.
-            edge.breaker.as_mut().expect("a breaker").release();
+            edge.cold.breaker.as_mut().expect("a breaker").release();
         }
         if !edge.calls_mirror_attempts {
             self.edge_reports[edge.report as usize]
@@ -480,7 +480,7 @@ impl World {
         let breaker_at = self.calls[call_id].breaker_at;
         let retry_permit = self.calls[call_id].retry_permit.take();
         let edge = &mut self.edges[edge_id];
-        if let Some(budget) = &mut edge.budget {
+        if let Some(budget) = &mut edge.cold.budget {
             if let Some(permit) = retry_permit {
                 budget.retry_abandoned(now, permit);
             }
@@ -489,7 +489,7 @@ impl World {
         // Trace points come after the edge is let go: they read the world.
         let mut breaker_moved = None;
         if let Some(at) = breaker_at {
-            let breaker = edge.breaker.as_mut().expect("a breaker");
+            let breaker = edge.cold.breaker.as_mut().expect("a breaker");
             let before = if TRACE {
                 breaker.transitions().len()
             } else {
@@ -503,11 +503,11 @@ impl World {
         let mut outcome = outcome;
         let mut fell_back = false;
         if outcome.is_answer() {
-            edge.last_answer = Some(now);
-        } else if let Some(fallback) = edge.policy.fallback {
+            edge.remember_answer(now);
+        } else if let Some(fallback) = edge.cold.policy.fallback {
             let available = match fallback {
                 Fallback::Static | Fallback::Skip => true,
-                Fallback::Cached { ttl } => edge.last_answer.is_some_and(|t| now - t <= ttl),
+                Fallback::Cached { ttl } => edge.cold.last_answer.is_some_and(|t| now - t <= ttl),
             };
             if available {
                 self.edge_reports[edge.report as usize].fallbacks += 1;

@@ -119,7 +119,7 @@ impl World {
                 rate_limit,
             } => {
                 let inst = &mut self.services[service.0 as usize].replicas[replica as usize];
-                inst.rate_limiter = rate_limit.map(|c| RateLimiter::new(c, now));
+                inst.cold.rate_limiter = rate_limit.map(|c| RateLimiter::new(c, now));
             }
         }
     }
@@ -129,10 +129,11 @@ impl World {
     /// the edge's policy objects stay as they are.
     fn set_policy(&mut self, edge: EdgeId, policy: &CallPolicy) {
         let e = &mut self.edges[edge];
-        e.policy = policy.clone();
+        e.cold.policy = policy.clone();
         let (call_layers, attempt_layers) = layers(policy);
-        e.call_layers = call_layers;
-        e.attempt_layers = attempt_layers;
+        e.cold.call_layers = call_layers;
+        e.cold.attempt_layers = attempt_layers;
+        e.summarise_policy(true);
     }
 
     /// The endpoints `replica` runs, its own copy from the first change that reaches it.

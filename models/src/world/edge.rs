@@ -3,39 +3,41 @@
 
 use super::*;
 
+/// An edge's record, laid out for the request path: what a request reads or writes on the
+/// lean and plain paths (the balancer's pick, the network's draw, the per-try timeout, the
+/// callee, the flags) fills two cache lines, and everything else (the policy, its layers and
+/// objects, the streams of rarer draws, active health) is out of line in [`EdgeCold`]. A
+/// topology of thousands of edges touches two lines per edge per request instead of a dozen
+/// (issue 11); `layout::edge_is_two_cache_lines` pins the size.
+#[repr(C, align(64))]
 pub(super) struct Edge {
+    // First line: choosing the replica and crossing the network.
+    /// The attempts in flight to each of the callee's replicas from this caller (power of two
+    /// choices and least request read them).
+    pub(super) outstanding: Box<[u32]>,
+    /// Load balancing over the callee's replicas: the balancer's draws and the balancer.
+    pub(super) lb_rng: SimRng,
+    pub(super) network_rng: SimRng,
+    pub(super) balancer: Balancer,
     pub(super) to: ServiceId,
-    /// The callee's endpoint.
-    pub(super) to_endpoint: u16,
+    // Second line.
+    /// The per-try timeout as an attempt needs it (the policy's, summarised).
+    pub(super) timeout: PerTryTimeout,
+    /// The rest of the edge, out of line.
+    pub(super) cold: Box<EdgeCold>,
+    /// What each call over the edge draws when it starts (a store operation, a message key).
+    pub(super) draws: Option<Box<OriginDraws>>,
+    /// Envoy outlier detection, as this caller sees the replicas.
+    pub(super) outlier: Option<Box<OutlierDetector>>,
+    /// The role's part the request path asks about; the role itself is `cold.role`.
+    pub(super) role_tag: RoleTag,
     /// The calling replica that owns this edge's policy state: state that production
     /// keeps per client process is per calling replica here.
     pub(super) caller_host: u32,
-    pub(super) policy: CallPolicy,
-    /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
-    pub(super) call_layers: Vec<Layer>,
-    pub(super) attempt_layers: Vec<Layer>,
-    pub(super) network_rng: SimRng,
-    pub(super) retry_rng: SimRng,
-    /// The edge's bulkhead: permits in use and waiters (FIFO).
-    pub(super) bulkhead: Option<BulkheadState<Waiter>>,
-    /// When the last good answer arrived (cached fallbacks serve it for their ttl).
-    pub(super) last_answer: Option<SimTime>,
-    pub(super) breaker: Option<CircuitBreaker>,
-    pub(super) budget: Option<RetryBudget>,
-    pub(super) throttle: Option<AdaptiveThrottle>,
-    pub(super) throttle_rng: SimRng,
-    /// Load balancing over the callee's replicas: the balancer, its draws, and the attempts in
-    /// flight to each replica from this caller.
-    pub(super) balancer: Balancer,
-    pub(super) lb_rng: SimRng,
-    /// Draws timeouts and deadlines given as distributions (a constant draws nothing).
-    pub(super) patience_rng: SimRng,
-    pub(super) outstanding: Vec<u32>,
-    /// Envoy outlier detection and active health checks, as this caller sees the replicas.
-    pub(super) outlier: Option<OutlierDetector>,
-    pub(super) health: Vec<HealthState>,
     /// Index into the world's edge reports: the replicas of a caller share one report.
     pub(super) report: u32,
+    /// The callee's endpoint.
+    pub(super) to_endpoint: u16,
     /// Every call is exactly one attempt, sent when the call starts and ended when the call
     /// ends with the same outcome, so the call-level statistics would receive the attempt
     /// statistics' samples one for one: they are not recorded, but copied when the run ends.
@@ -45,10 +47,55 @@ pub(super) struct Edge {
     /// Its only policies are a per-try timeout and retries without a budget (see `lean.rs`):
     /// its attempts are made and ended on the lean path.
     pub(super) lean: bool,
+    /// The policy's `per_try_deadline`.
+    pub(super) per_try_deadline: bool,
+    /// A cached fallback may read `cold.last_answer` (one is configured, or a mid-run change
+    /// may configure one): otherwise the time of the last answer is not kept.
+    pub(super) remembers_answers: bool,
+}
+
+/// An edge's state that the lean and plain paths do not touch per request.
+pub(super) struct EdgeCold {
+    pub(super) policy: CallPolicy,
+    /// The layers outside `Retry` (per call) and inside (per attempt), outermost first.
+    pub(super) call_layers: Vec<Layer>,
+    pub(super) attempt_layers: Vec<Layer>,
+    pub(super) retry_rng: SimRng,
+    /// The edge's bulkhead: permits in use and waiters (FIFO).
+    pub(super) bulkhead: Option<BulkheadState<Waiter>>,
+    /// When the last good answer arrived (cached fallbacks serve it for their ttl); kept only
+    /// when `Edge::remembers_answers`.
+    pub(super) last_answer: Option<SimTime>,
+    pub(super) breaker: Option<CircuitBreaker>,
+    pub(super) budget: Option<RetryBudget>,
+    pub(super) throttle: Option<AdaptiveThrottle>,
+    pub(super) throttle_rng: SimRng,
+    /// Draws timeouts and deadlines given as distributions (a constant draws nothing).
+    pub(super) patience_rng: SimRng,
+    /// Envoy active health checks, as this caller sees the replicas.
+    pub(super) health: Vec<HealthState>,
     /// A plain call, a publish to a broker's queue, or a consumer's local processing.
     pub(super) role: EdgeRole,
-    /// What each call over the edge draws when it starts (a store operation, a message key).
-    pub(super) draws: Option<Box<OriginDraws>>,
+}
+
+/// What the request path needs to know of an edge's role.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum RoleTag {
+    Call,
+    Publish,
+    /// A consumer replica's processing of its messages: always to that replica, in-process.
+    Deliver {
+        replica: u32,
+    },
+}
+
+/// An edge's per-try timeout: none, a constant (drawn without the stream), or a distribution
+/// drawn from `cold.patience_rng`.
+#[derive(Clone, Copy)]
+pub(super) enum PerTryTimeout {
+    None,
+    Fixed(SimDuration),
+    Drawn,
 }
 
 /// What a caller draws when a call starts, for every attempt of the call to carry.
@@ -102,18 +149,61 @@ pub(super) fn one_attempt_per_call(policy: &CallPolicy, inherits_deadline: bool)
 }
 
 impl Edge {
+    /// Copies what the request path reads of `cold.policy` into the hot part: call it after
+    /// the policy changes. `always` keeps the last answer whatever the policy.
+    pub(super) fn summarise_policy(&mut self, always: bool) {
+        let policy = &self.cold.policy;
+        self.timeout = match policy.timeout {
+            None => PerTryTimeout::None,
+            Some(Distribution::Constant(d)) => PerTryTimeout::Fixed(d),
+            Some(_) => PerTryTimeout::Drawn,
+        };
+        self.per_try_deadline = policy.per_try_deadline;
+        self.remembers_answers = always
+            || matches!(
+                policy.fallback,
+                Some(crate::config::Fallback::Cached { .. })
+            );
+    }
+
+    /// Sets the role (and its tag).
+    pub(super) fn set_role(&mut self, role: EdgeRole) {
+        self.role_tag = match role {
+            EdgeRole::Call => RoleTag::Call,
+            EdgeRole::Publish(_) => RoleTag::Publish,
+            EdgeRole::Deliver { replica } => RoleTag::Deliver { replica },
+        };
+        self.cold.role = role;
+    }
+
+    /// A good answer arrived now (a cached fallback may serve it later).
+    #[inline]
+    pub(super) fn remember_answer(&mut self, now: SimTime) {
+        if self.remembers_answers {
+            self.cold.last_answer = Some(now);
+        }
+    }
+
     /// The next attempt's timeout, in the caller's local time.
     #[inline]
     pub(super) fn draw_timeout(&mut self) -> Option<SimDuration> {
-        let t = self.policy.timeout.as_ref()?;
-        Some(t.sample(&mut self.patience_rng))
+        match self.timeout {
+            PerTryTimeout::None => None,
+            PerTryTimeout::Fixed(d) => Some(d),
+            PerTryTimeout::Drawn => {
+                let cold = &mut *self.cold;
+                let t = cold.policy.timeout.as_ref().expect("a drawn timeout");
+                Some(t.sample(&mut cold.patience_rng))
+            }
+        }
     }
 
     /// The next call's deadline, in the caller's local time.
     #[inline]
     pub(super) fn draw_deadline(&mut self) -> Option<SimDuration> {
-        let d = self.policy.deadline.as_ref()?;
-        Some(d.sample(&mut self.patience_rng))
+        let cold = &mut *self.cold;
+        let d = cold.policy.deadline.as_ref()?;
+        Some(d.sample(&mut cold.patience_rng))
     }
 }
 
@@ -164,7 +254,7 @@ impl World {
         if n == 1 {
             return 0;
         }
-        if let EdgeRole::Deliver { replica } = edge.role {
+        if let RoleTag::Deliver { replica } = edge.role_tag {
             return replica;
         }
         let service = edge.to.0 as usize;
@@ -190,7 +280,7 @@ impl World {
                     let inst = &state.replicas[i];
                     inst.up() && self.host_down[inst.host as usize] == 0
                 }
-                Health::Active(_) => edge.health[i].is_healthy(),
+                Health::Active(_) => edge.cold.health[i].is_healthy(),
             };
             let ejected = edge.outlier.as_ref().is_some_and(|o| o.is_ejected(i));
             let serving = !rotates
@@ -260,7 +350,7 @@ impl World {
     ) {
         let now = s.now();
         let edge = &mut self.edges[edge_id];
-        edge.health[replica as usize].on_check(ok);
+        edge.cold.health[replica as usize].on_check(ok);
         let Health::Active(check) = self.specs[edge.to.0 as usize].health else {
             unreachable!("results only for actively checked services")
         };
@@ -284,5 +374,30 @@ impl World {
             self.local_delay(host, now, interval),
             WorldEvent::OutlierSweep { edge: edge_id },
         );
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// The request path reads both lines of an edge and nothing of its cold part (issue 11): a
+    /// field added to `Edge` that grows it past two lines belongs in `EdgeCold`.
+    #[test]
+    fn edge_is_two_cache_lines() {
+        assert_eq!(align_of::<Edge>(), 64);
+        assert_eq!(size_of::<Edge>(), 128);
+        // Picking a replica and crossing the network read the first line only.
+        for end in [
+            offset_of!(Edge, outstanding) + size_of::<Box<[u32]>>(),
+            offset_of!(Edge, lb_rng) + size_of::<SimRng>(),
+            offset_of!(Edge, network_rng) + size_of::<SimRng>(),
+            offset_of!(Edge, balancer) + size_of::<Balancer>(),
+            offset_of!(Edge, to) + size_of::<ServiceId>(),
+        ] {
+            assert!(end <= 64, "a first-line field ends at byte {end}");
+        }
+        assert_eq!(size_of::<Balancer>(), 12);
     }
 }

@@ -71,8 +71,8 @@ impl World {
         let state = &mut self.services[service as usize];
         let inst = &mut state.replicas[replica as usize];
         inst.epoch += 1;
-        inst.report.crashes += 1;
-        inst.report.outages.push(Outage {
+        inst.cold.report.crashes += 1;
+        inst.cold.report.outages.push(Outage {
             from: now,
             to: None,
             fault: (fault != NONE).then_some(fault),
@@ -81,7 +81,7 @@ impl World {
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
         let queued: Vec<JobSlot> = inst.queue.drain(..).collect();
-        let blocked: Vec<JobSlot> = inst.blocked.drain(..).collect();
+        let blocked: Vec<JobSlot> = inst.cold.blocked.drain(..).collect();
         state.busy_total -= busy;
         state.queue_total -= queued.len() as u32;
         state.report.up_time_by_count[state.up_count as usize] += now - state.up_count_since;
@@ -147,8 +147,8 @@ impl World {
         if inst.down > 0 {
             return;
         }
-        inst.report.down += now - inst.down_since;
-        if let Some(outage) = inst.report.outages.last_mut() {
+        inst.cold.report.down += now - inst.down_since;
+        if let Some(outage) = inst.cold.report.outages.last_mut() {
             outage.to = Some(now);
         }
         inst.up_since = now;

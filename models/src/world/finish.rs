@@ -44,12 +44,12 @@ impl World {
             s.up_count_since = end;
             for inst in &mut s.replicas {
                 if !inst.up() {
-                    inst.report.down += end - inst.down_since;
+                    inst.cold.report.down += end - inst.down_since;
                     inst.down_since = end;
                 }
             }
-            s.report.replicas = s.replicas.iter().map(|i| i.report.clone()).collect();
-            if let Some(l) = s.replicas.first().and_then(|i| i.limiter.as_ref()) {
+            s.report.replicas = s.replicas.iter().map(|i| i.cold.report.clone()).collect();
+            if let Some(l) = s.replicas.first().and_then(|i| i.cold.limiter.as_ref()) {
                 s.report.concurrency_limit = l.concurrency_limit().limit_log().to_vec();
                 s.report.concurrency_limit_initial = l.concurrency_limit().initial_limit();
             }
@@ -86,7 +86,7 @@ impl World {
         for e in &mut self.edges {
             let replica = replica_of_report[e.report as usize];
             replica_of_report[e.report as usize] += 1;
-            if let Some(b) = &mut e.breaker {
+            if let Some(b) = &mut e.cold.breaker {
                 b.advance(end);
                 self.edge_reports[e.report as usize]
                     .breakers

@@ -18,7 +18,7 @@ impl World {
         // A mid-run change may replace an edge's policy with one that is not lean.
         let fixed = self.changes.is_empty();
         for e in &mut self.edges {
-            let p = &e.policy;
+            let p = &e.cold.policy;
             e.lean = fixed
                 && !e.plain
                 && p.outlier.is_none()
@@ -29,12 +29,12 @@ impl World {
                 && p.throttle.is_none()
                 && p.deadline.is_none()
                 && p.retry.as_ref().is_none_or(|r| r.budget.is_none())
-                && e.call_layers.is_empty()
-                && e.attempt_layers.iter().all(|&l| l == Layer::Timeout)
-                && e.breaker.is_none()
-                && e.budget.is_none()
-                && e.throttle.is_none()
-                && e.bulkhead.is_none()
+                && e.cold.call_layers.is_empty()
+                && e.cold.attempt_layers.iter().all(|&l| l == Layer::Timeout)
+                && e.cold.breaker.is_none()
+                && e.cold.budget.is_none()
+                && e.cold.throttle.is_none()
+                && e.cold.bulkhead.is_none()
                 && e.outlier.is_none();
         }
     }
@@ -51,7 +51,9 @@ impl World {
     ) -> (CallSlot, CallSerial) {
         let now = s.now();
         let edge = &mut self.edges[edge_id];
-        debug_assert!(edge.lean && edge.budget.is_none() && edge.policy.deadline.is_none());
+        debug_assert!(
+            edge.lean && edge.cold.budget.is_none() && edge.cold.policy.deadline.is_none()
+        );
         if !edge.calls_mirror_attempts {
             self.edge_reports[edge.report as usize].calls.requests += 1;
         }
@@ -121,7 +123,7 @@ impl World {
         // Without hedges a call has at most one attempt in flight.
         debug_assert_eq!(call.live, 0);
         let edge = &mut self.edges[edge_id];
-        debug_assert!(edge.lean && edge.policy.hedge.is_none());
+        debug_assert!(edge.lean && edge.cold.policy.hedge.is_none());
         let report = &mut self.edge_reports[edge.report as usize];
         report.attempts += 1;
         report.stats.requests += 1;
@@ -152,7 +154,7 @@ impl World {
         let edge = &mut self.edges[edge_id];
         edge.outstanding[replica as usize] += 1;
         let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
-        let per_try_deadline = edge.policy.per_try_deadline;
+        let per_try_deadline = edge.per_try_deadline;
         let a = &mut self.attempts[slot];
         a.sent = true;
         a.replica = replica;
@@ -300,7 +302,7 @@ impl World {
     ) -> bool {
         let call = &mut self.calls[call_id];
         let edge = &mut self.edges[edge_id];
-        let Some(retry) = &edge.policy.retry else {
+        let Some(retry) = &edge.cold.policy.retry else {
             return false;
         };
         if !(retry.retry_on.contains(cause) && call.attempts < retry.max_attempts) {
@@ -310,7 +312,7 @@ impl World {
             &retry.backoff,
             call.attempts,
             call.last_backoff,
-            &mut edge.retry_rng,
+            &mut edge.cold.retry_rng,
         );
         call.last_backoff = wait;
         let (serial, host) = (call.serial, edge.caller_host);
@@ -351,7 +353,7 @@ impl World {
         }
         let edge = &mut self.edges[edge_id];
         if outcome.is_answer() {
-            edge.last_answer = Some(now);
+            edge.remember_answer(now);
         }
         if !edge.calls_mirror_attempts {
             let latency = now - call.started;

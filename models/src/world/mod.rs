@@ -49,6 +49,7 @@ mod autoscale;
 mod broker;
 mod bulkhead;
 mod call;
+mod call_edges;
 mod changes;
 mod clients;
 mod custom;
@@ -120,8 +121,11 @@ use self::attempt::Attempt;
 use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
 use self::call::{Call, Drawn, Key, Op, Owner};
+use self::call_edges::CallEdges;
 use self::clients::{ClientState, RequestKind};
-use self::edge::{Edge, OriginDraws, layers, one_attempt_per_call};
+use self::edge::{
+    Edge, EdgeCold, OriginDraws, PerTryTimeout, RoleTag, layers, one_attempt_per_call,
+};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
 use self::service::{EndpointSpec, Job, LatencyFault, Replica, ServiceSpec, ServiceState};
@@ -332,8 +336,8 @@ impl World {
         self.broker_start(s);
         for edge in (0..self.edges.len() as u32).map(EdgeId) {
             let e = &self.edges[edge];
-            if !e.health.is_empty() {
-                for replica in 0..e.health.len() as u32 {
+            if !e.cold.health.is_empty() {
+                for replica in 0..e.cold.health.len() as u32 {
                     s.schedule_in(SimDuration::ZERO, WorldEvent::HealthProbe { edge, replica });
                 }
             }

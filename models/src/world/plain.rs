@@ -13,7 +13,7 @@ impl World {
     /// (`lean.rs`); called once the world is wired.
     pub(super) fn mark_plain_edges(&mut self) {
         for e in &mut self.edges {
-            let p = &e.policy;
+            let p = &e.cold.policy;
             e.plain = e.calls_mirror_attempts
                 && p.timeout.is_none()
                 && p.outlier.is_none()
@@ -24,12 +24,12 @@ impl World {
                 && p.fallback.is_none()
                 && p.throttle.is_none()
                 && p.deadline.is_none()
-                && e.call_layers.is_empty()
-                && e.attempt_layers.is_empty()
-                && e.breaker.is_none()
-                && e.budget.is_none()
-                && e.throttle.is_none()
-                && e.bulkhead.is_none()
+                && e.cold.call_layers.is_empty()
+                && e.cold.attempt_layers.is_empty()
+                && e.cold.breaker.is_none()
+                && e.cold.budget.is_none()
+                && e.cold.throttle.is_none()
+                && e.cold.bulkhead.is_none()
                 && e.outlier.is_none();
         }
         self.mark_lean_edges();
@@ -67,7 +67,7 @@ impl World {
             .as_deref_mut()
             .map_or(Drawn::Nothing, OriginDraws::draw);
         let edge = &self.edges[edge_id];
-        debug_assert!(edge.plain && edge.budget.is_none());
+        debug_assert!(edge.plain && edge.cold.budget.is_none());
         // The only replica, or the balancer's choice (which may draw).
         let replica = if self.deploys.is_empty() && edge.outstanding.len() == 1 {
             0

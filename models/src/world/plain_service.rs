@@ -238,7 +238,7 @@ impl World {
         job.holding_worker = false;
         let state = &mut self.services[service];
         let inst = &mut state.replicas[replica];
-        debug_assert!(inst.blocked.is_empty() && inst.codel.is_none());
+        debug_assert!(inst.cold.blocked.is_empty() && inst.cold.codel.is_none());
         inst.workers_busy -= 1;
         state.busy_total -= 1;
         match inst.queue.pop_front() {

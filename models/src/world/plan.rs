@@ -111,7 +111,8 @@ impl World {
                 if j.attempt == NO_ATTEMPT || j.step != step {
                     break;
                 }
-                if let EdgeRole::Publish(p) = self.edges[edge].role
+                if self.edges[edge].role_tag == RoleTag::Publish
+                    && let EdgeRole::Publish(p) = self.edges[edge].cold.role
                     && p.write.is_some()
                 {
                     // Writes first, publishes after (`broker/outbox.rs`): never in a parallel step.
@@ -120,7 +121,8 @@ impl World {
                 }
                 let child =
                     self.start_call::<TRACE>(s, edge, Owner::Job(job_id), deadline, Op::Serve);
-                if let EdgeRole::Publish(p) = self.edges[edge].role
+                if self.edges[edge].role_tag == RoleTag::Publish
+                    && let EdgeRole::Publish(p) = self.edges[edge].cold.role
                     && !p.ack
                 {
                     self.publish_detached::<TRACE>(s, job_id, child);

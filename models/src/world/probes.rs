@@ -209,7 +209,11 @@ impl World {
         let busy = inst.workers_busy;
         inst.workers_busy = 0;
         let queued = inst.queue.len() as u32;
-        let lost: Vec<JobSlot> = inst.queue.drain(..).chain(inst.blocked.drain(..)).collect();
+        let lost: Vec<JobSlot> = inst
+            .queue
+            .drain(..)
+            .chain(inst.cold.blocked.drain(..))
+            .collect();
         state.busy_total -= busy;
         state.queue_total -= queued;
         state

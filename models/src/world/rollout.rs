@@ -388,7 +388,7 @@ impl World {
                 continue;
             }
             let inst = &self.services[service].replicas[r];
-            if inst.workers_busy == 0 && inst.queue.is_empty() && inst.blocked.is_empty() {
+            if inst.workers_busy == 0 && inst.queue.is_empty() && inst.cold.blocked.is_empty() {
                 self.set_rollout_slot(now, i, r, Slot::Absent);
             }
         }

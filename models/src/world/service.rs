@@ -107,34 +107,46 @@ impl LatencyFault {
     }
 }
 
-/// One replica of a service.
+/// One replica of a service, laid out for the request path (issue 11): admitting a request,
+/// starting and ending its work read the first cache line, the call plan and the crash and
+/// restart times the second, and the inbound protections, blocked senders and report (read
+/// only on the general path or at the end) are out of line in [`ReplicaCold`].
+/// `layout::replica_is_two_cache_lines` pins the size.
+#[repr(C, align(64))]
 pub(super) struct Replica {
+    // First line: admission and work.
+    pub(super) queue: VecDeque<JobSlot>,
     pub(super) host: u32,
     /// Requests served at once and places in the queue: the service's, or its version's
     /// during a rollout (`rollout.rs`).
     pub(super) workers: u32,
     pub(super) queue_capacity: u32,
     pub(super) workers_busy: u32,
-    pub(super) queue: VecDeque<JobSlot>,
+    /// Crashes holding the process down (a host crash and a chaos failure may overlap).
+    pub(super) down: u32,
+    /// Bumped at each crash: jobs of an older epoch died with their process.
+    pub(super) epoch: u32,
+    /// Slower until then after a restart.
+    pub(super) cold_until: SimTime,
+    // Second line.
+    /// Per endpoint, the edge ids of its call plan for this replica, in order.
+    pub(super) call_edges: CallEdges,
+    pub(super) cold_multiply: f64,
+    pub(super) up_since: SimTime,
+    pub(super) down_since: SimTime,
+    /// A database's throughput: no operation starts before this.
+    pub(super) next_start: SimTime,
+    pub(super) cold: Box<ReplicaCold>,
+}
+
+/// A replica's state that a plain service's requests never touch.
+pub(super) struct ReplicaCold {
     /// Senders waiting for a place in the full queue (backpressure), longest-waiting first.
     pub(super) blocked: VecDeque<JobSlot>,
     /// Inbound rate limiting and shedding, per replica as a sidecar would.
     pub(super) rate_limiter: Option<RateLimiter>,
     pub(super) codel: Option<Codel>,
     pub(super) limiter: Option<Limiter>,
-    /// Crashes holding the process down (a host crash and a chaos failure may overlap).
-    pub(super) down: u32,
-    /// Bumped at each crash: jobs of an older epoch died with their process.
-    pub(super) epoch: u32,
-    pub(super) up_since: SimTime,
-    pub(super) down_since: SimTime,
-    /// Slower until then after a restart.
-    pub(super) cold_until: SimTime,
-    pub(super) cold_multiply: f64,
-    /// Per endpoint, the edge ids of its call plan for this replica, in order.
-    pub(super) call_edges: Vec<Vec<EdgeId>>,
-    /// A database's throughput: no operation starts before this.
-    pub(super) next_start: SimTime,
     pub(super) report: ReplicaReport,
 }
 
@@ -227,38 +239,40 @@ impl Replica {
         call_edges: Vec<Vec<EdgeId>>,
     ) -> Replica {
         Replica {
+            queue: VecDeque::new(),
             host,
             workers: svc.workers,
             queue_capacity: svc.queue,
             workers_busy: 0,
-            queue: VecDeque::new(),
-            blocked: VecDeque::new(),
-            rate_limiter: svc
-                .inbound
-                .rate_limit
-                .map(|c| RateLimiter::new(c, SimTime::ZERO)),
-            codel: match &svc.inbound.shed {
-                Some(Shed::Codel(c)) => Some(Codel::new(*c, SimTime::ZERO)),
-                _ => None,
-            },
-            limiter: match &svc.inbound.shed {
-                Some(Shed::Concurrency(c)) => Some(Limiter::new(ConcurrencyLimit::new(*c))),
-                _ => None,
-            },
             down: 0,
             epoch: 0,
+            cold_until: SimTime::ZERO,
+            call_edges: CallEdges::new(call_edges),
+            cold_multiply: 1.0,
             up_since: SimTime::ZERO,
             down_since: SimTime::ZERO,
-            cold_until: SimTime::ZERO,
-            cold_multiply: 1.0,
-            call_edges,
             next_start: SimTime::ZERO,
-            report: ReplicaReport {
-                host: host_name,
-                crashes: 0,
-                down: SimDuration::ZERO,
-                outages: Vec::new(),
-            },
+            cold: Box::new(ReplicaCold {
+                blocked: VecDeque::new(),
+                rate_limiter: svc
+                    .inbound
+                    .rate_limit
+                    .map(|c| RateLimiter::new(c, SimTime::ZERO)),
+                codel: match &svc.inbound.shed {
+                    Some(Shed::Codel(c)) => Some(Codel::new(*c, SimTime::ZERO)),
+                    _ => None,
+                },
+                limiter: match &svc.inbound.shed {
+                    Some(Shed::Concurrency(c)) => Some(Limiter::new(ConcurrencyLimit::new(*c))),
+                    _ => None,
+                },
+                report: ReplicaReport {
+                    host: host_name,
+                    crashes: 0,
+                    down: SimDuration::ZERO,
+                    outages: Vec::new(),
+                },
+            }),
         }
     }
 }
@@ -453,7 +467,11 @@ impl World {
         }
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let inst = &mut self.services[service].replicas[replica as usize];
-            inst.limiter.as_mut().expect("a limiter").ignore(permit);
+            inst.cold
+                .limiter
+                .as_mut()
+                .expect("a limiter")
+                .ignore(permit);
         }
         // A removed job's attempt is none: calls it made recognise that it is gone.
         self.jobs[job_id].attempt = NO_ATTEMPT;
@@ -463,5 +481,22 @@ impl World {
         if call.finished && call.jobs == 0 {
             self.calls.remove(call_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod layout {
+    use super::*;
+    use std::mem::{align_of, offset_of, size_of};
+
+    /// A plain service's request reads both lines of its replica and nothing of its cold part
+    /// (issue 11): a field that grows `Replica` past two lines belongs in `ReplicaCold`.
+    #[test]
+    fn replica_is_two_cache_lines() {
+        assert_eq!(align_of::<Replica>(), 64);
+        assert_eq!(size_of::<Replica>(), 128);
+        // Admission and work read the first line only.
+        assert!(offset_of!(Replica, cold_until) + size_of::<SimTime>() <= 64);
+        assert!(offset_of!(Replica, epoch) < 64 && offset_of!(Replica, queue) < 64);
     }
 }

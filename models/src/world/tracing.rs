@@ -126,7 +126,7 @@ impl World {
     #[inline(never)]
     pub(super) fn trace_breaker(&mut self, edge: EdgeId, before: usize, request: u64) {
         let (service, report) = (self.edges[edge].to.0, self.edges[edge].report);
-        let breaker = self.edges[edge].breaker.as_ref().expect("a breaker");
+        let breaker = self.edges[edge].cold.breaker.as_ref().expect("a breaker");
         let new: Vec<Transition> = breaker.transitions()[before..].to_vec();
         let tracer = self.tracer();
         for t in new {
@@ -141,6 +141,7 @@ impl World {
     /// How many transitions the edge's breaker has made.
     pub(super) fn transitions(&self, edge: EdgeId) -> usize {
         self.edges[edge]
+            .cold
             .breaker
             .as_ref()
             .map_or(0, |b| b.transitions().len())

@@ -40,7 +40,7 @@ impl World {
             let edge = &mut self.edges[edge_id];
             // A consumer's processing of a message it received is a call within its process:
             // `transmit_through` sees to it.
-            if !matches!(edge.role, EdgeRole::Deliver { .. })
+            if !matches!(edge.role_tag, RoleTag::Deliver { .. })
                 && self.host_down[from as usize] == 0
                 && self.host_down[to as usize] == 0
             {
@@ -59,7 +59,7 @@ impl World {
     /// consumer's message to its own process.
     #[inline(never)]
     fn transmit_through(&mut self, edge_id: EdgeId, from: u32, to: u32, now: SimTime) -> Transit {
-        if matches!(self.edges[edge_id].role, EdgeRole::Deliver { .. }) && from == to {
+        if matches!(self.edges[edge_id].role_tag, RoleTag::Deliver { .. }) && from == to {
             return Transit::Arrives(SimDuration::ZERO);
         }
         if let Some(latency) = &self.uniform_latency

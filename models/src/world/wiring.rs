@@ -196,7 +196,7 @@ impl World {
     fn mirror_service_stats(&mut self) {
         let mut callers: Vec<Option<Option<u32>>> = vec![None; self.services.len()];
         for e in &self.edges {
-            let p = &e.policy;
+            let p = &e.cold.policy;
             let sends_all = p.breaker.is_none() && p.bulkhead.is_none() && p.throttle.is_none();
             let only = &mut callers[e.to.0 as usize];
             *only = match *only {
@@ -309,14 +309,10 @@ impl Wiring<'_> {
             _ => Vec::new(),
         };
         let stream = |purpose: &str| self.streams.stream(&[key, &[purpose]].concat());
-        Edge {
-            to,
-            to_endpoint: 0,
-            caller_host,
+        let cold = EdgeCold {
             policy: policy.clone(),
             call_layers,
             attempt_layers,
-            network_rng: stream("network"),
             retry_rng: stream("retry"),
             bulkhead: policy.bulkhead.map(BulkheadState::new),
             last_answer: None,
@@ -328,6 +324,14 @@ impl Wiring<'_> {
                 .map(RetryBudget::new),
             throttle: policy.throttle.map(AdaptiveThrottle::new),
             throttle_rng: stream("throttle"),
+            patience_rng: stream("patience"),
+            health,
+            role: EdgeRole::Call,
+        };
+        let mut edge = Edge {
+            outstanding: vec![0; replicas].into_boxed_slice(),
+            lb_rng: stream("lb"),
+            network_rng: stream("network"),
             // A perfect registry lists only live replicas: no Envoy panic mode there.
             balancer: match callee.health {
                 Health::Perfect => {
@@ -335,18 +339,26 @@ impl Wiring<'_> {
                 }
                 _ => Balancer::new(callee.lb, replicas),
             },
-            lb_rng: stream("lb"),
-            patience_rng: stream("patience"),
-            outstanding: vec![0; replicas],
-            outlier: policy.outlier.map(|c| OutlierDetector::new(c, replicas)),
-            health,
+            to,
+            timeout: PerTryTimeout::None,
+            cold: Box::new(cold),
+            draws: None,
+            outlier: policy
+                .outlier
+                .map(|c| Box::new(OutlierDetector::new(c, replicas))),
+            role_tag: RoleTag::Call,
+            caller_host,
             report: 0,
+            to_endpoint: 0,
             calls_mirror_attempts: false,
             plain: false,
             lean: false,
-            role: EdgeRole::Call,
-            draws: None,
-        }
+            per_try_deadline: false,
+            remembers_answers: false,
+        };
+        // A mid-run change may give the edge a cached fallback.
+        edge.summarise_policy(!self.config.ops.changes.is_empty());
+        edge
     }
 
     /// A service, its replicas and their edges. Every replica gets its own edges (state that
@@ -422,7 +434,7 @@ impl Wiring<'_> {
             edge.report = at.first_report + index as u32;
             edge.calls_mirror_attempts = one_attempt_per_call(&call.policy, svc.propagate_deadline);
             if let Some(p) = call.publish {
-                edge.role = EdgeRole::Publish(p);
+                edge.set_role(EdgeRole::Publish(p));
                 if let Some(k) = p.key {
                     // A stream per step and replica of its own: no other stream shifts.
                     let r = at.replica.to_string();
@@ -513,7 +525,7 @@ impl Wiring<'_> {
     ) -> EdgeId {
         let callee = &self.config.services[to.0 as usize];
         let mut e = self.edge(key, host, to, &CallPolicy::default());
-        e.role = EdgeRole::Deliver { replica };
+        e.set_role(EdgeRole::Deliver { replica });
         let name = callee.name.clone();
         let found = self
             .edge_reports

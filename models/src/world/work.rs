@@ -234,7 +234,7 @@ impl World {
             // CoDel judges every dequeue; a request it drops is shed and the next one is tried.
             while let Some(job) = next {
                 let delay = now - self.jobs[job].arrived;
-                let codel = self.services[service].replicas[replica].codel.as_mut();
+                let codel = self.services[service].replicas[replica].cold.codel.as_mut();
                 if !codel.is_some_and(|c| c.should_drop(now, delay)) {
                     break;
                 }
@@ -298,6 +298,7 @@ impl World {
         }
         if let Some(permit) = self.jobs[job_id].permit.take() {
             let limiter = self.services[service].replicas[replica]
+                .cold
                 .limiter
                 .as_mut()
                 .expect("a limiter");

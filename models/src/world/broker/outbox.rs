@@ -162,7 +162,7 @@ impl World {
         deadline: SimTime,
     ) {
         let now = s.now();
-        let EdgeRole::Publish(p) = self.edges[edge].role else {
+        let EdgeRole::Publish(p) = self.edges[edge].cold.role else {
             unreachable!("a write step publishes")
         };
         let j = &self.jobs[job];
@@ -253,7 +253,7 @@ impl World {
         let o = self.outbox();
         o.by_call.insert(child.1.0, record);
         o.records.get_mut(&record).expect("a record").call = Some(child);
-        if let EdgeRole::Publish(p) = self.edges[edge].role
+        if let EdgeRole::Publish(p) = self.edges[edge].cold.role
             && !p.ack
         {
             self.publish_detached::<TRACE>(s, job, child);

@@ -213,6 +213,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
         }
     }
 
@@ -241,6 +242,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
         }
     }
 
@@ -270,6 +272,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
             prop_assert!(q.heap_len() <= 2 * q.len() + COMPACT_MIN_CANCELLED);
         }
     }

@@ -278,18 +278,33 @@ impl<E: Copy> EventQueue<E> {
     /// otherwise leaves the queue as it is. An event at `SimTime::MAX` is never returned.
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        let entry = *self.heap.peek()?;
+        if entry.time() >= end.0 {
+            return None;
+        }
+        // Taken: it stays at the root until a push replaces it or a peek fills it.
+        self.heap.root_taken = true;
+        if entry.slot == NO_SLOT {
+            return Some((SimTime(entry.time()), entry.event));
+        }
+        self.pop_slotted(entry, end)
+    }
+
+    /// `pop_before` after it took a timer or a lane's marker off the heap: out of line, so
+    /// that the loop's common case (an event that is not a timer) stays short.
+    #[inline(never)]
+    fn pop_slotted(&mut self, mut entry: Entry<E>, end: SimTime) -> Option<(SimTime, E)> {
         loop {
-            let entry = *self.heap.peek()?;
+            if let Some(event) = self.fire_slotted(entry) {
+                return Some(event);
+            }
+            entry = *self.heap.peek()?;
             if entry.time() >= end.0 {
                 return None;
             }
-            // Taken: it stays at the root until a push replaces it or a peek fills it.
             self.heap.root_taken = true;
             if entry.slot == NO_SLOT {
                 return Some((SimTime(entry.time()), entry.event));
-            }
-            if let Some(event) = self.fire_slotted(entry) {
-                return Some(event);
             }
         }
     }

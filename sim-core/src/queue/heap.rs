@@ -1,9 +1,4 @@
-//! The event queue's heap: a 4-ary min-heap of entries keyed by `(time, seq)`, padded so that
-//! every family of four children is whole.
-
-/// A key no entry has: `(u64::MAX, u64::MAX)`. It pads the heap's last family, and since no
-/// entry is after it, a padding entry never moves up.
-pub(super) const PAD: u128 = u128::MAX;
+//! The event queue's heap: a 4-ary min-heap of entries keyed by `(time, seq)`.
 
 #[derive(Clone, Copy)]
 pub(super) struct Entry<E> {
@@ -45,14 +40,6 @@ impl<E> Entry<E> {
     }
 }
 
-/// The place of the earliest of a family: a tournament of three comparisons.
-#[inline(always)]
-fn least<E>(kids: &[Entry<E>; 4]) -> usize {
-    let a = usize::from(kids[1].before(&kids[0]));
-    let b = 2 + usize::from(kids[3].before(&kids[2]));
-    if kids[b].before(&kids[a]) { b } else { a }
-}
-
 /// A 4-ary min-heap on `(time, seq)`. Four children per node halve the depth of a binary heap,
 /// and the children of a node share a cache line or two; measured faster than
 /// `std::collections::BinaryHeap` with 100k pending events (see the `hold` example).
@@ -61,15 +48,8 @@ fn least<E>(kids: &[Entry<E>; 4]) -> usize {
 /// once: the event loop pops one event and its handler usually schedules one, which then takes
 /// the root's place with a single pass down the heap, where a pop and a push would take two.
 /// Nothing else sees the taken root: a peek or a pop first fills it from the last entry.
-///
-/// The entries are `items[..len]`; beyond them, up to the end of the last family that holds
-/// one, the items are padding keyed [`PAD`]. So a node either has no family in `items` or a
-/// whole one: a pass down the heap takes a node's four children as one slice, whose presence
-/// is the only test of the level, and needs no case for a family cut short.
 pub(super) struct QuadHeap<E> {
     items: Vec<Entry<E>>,
-    /// Entries held, a taken root included.
-    len: usize,
     /// `items[0]` was popped and awaits a replacement.
     pub(super) root_taken: bool,
 }
@@ -78,7 +58,6 @@ impl<E: Copy> QuadHeap<E> {
     pub(super) fn with_capacity(capacity: usize) -> Self {
         QuadHeap {
             items: Vec::with_capacity(capacity),
-            len: 0,
             root_taken: false,
         }
     }
@@ -89,33 +68,13 @@ impl<E: Copy> QuadHeap<E> {
             self.root_taken = false;
             // A new event usually belongs near the top (handlers mostly schedule the short
             // delays of network hops and work), so it goes down from the root, not up from a
-            // leaf as `fill_root` does with the last entry. Written in place by the caller, so
-            // the pass down reads it from the root rather than from a copy on the stack.
+            // leaf as `fill_root` does with the last entry.
             self.items[0] = entry;
-            self.sift_root();
-        } else {
-            self.push_last(entry);
+            self.sift_down(0);
+            return;
         }
-    }
-
-    /// Moves the root's entry down to its place.
-    #[inline(never)]
-    fn sift_root(&mut self) {
-        let entry = self.items[0];
-        self.sift_down(0, entry);
-    }
-
-    /// Adds `entry` after the last one and moves it up to its place.
-    #[inline(never)]
-    fn push_last(&mut self, entry: Entry<E>) {
-        let mut hole = self.len;
-        if hole == self.items.len() {
-            // A new family, padded; or the root of an empty heap.
-            let pad = Entry { key: PAD, ..entry };
-            let new = if hole == 0 { 1 } else { 4 };
-            self.items.resize(hole + new, pad);
-        }
-        self.len += 1;
+        let mut hole = self.items.len();
+        self.items.push(entry);
         while hole > 0 {
             let parent = (hole - 1) / 4;
             if !entry.before(&self.items[parent]) {
@@ -133,7 +92,7 @@ impl<E: Copy> QuadHeap<E> {
         if self.root_taken {
             self.drop_root();
         }
-        self.items[..self.len].first()
+        self.items.first()
     }
 
     /// Fills a taken root with the last entry.
@@ -141,36 +100,27 @@ impl<E: Copy> QuadHeap<E> {
     fn drop_root(&mut self) {
         debug_assert!(self.root_taken);
         self.root_taken = false;
-        let last = self.remove_last();
-        if self.len > 0 {
+        let last = self.items.pop().expect("a taken root is an entry");
+        if !self.items.is_empty() {
             self.fill_root(last);
         }
     }
 
-    /// Takes the last entry out, leaving padding in its place, and drops the last family if
-    /// it no longer holds an entry.
-    #[inline]
-    fn remove_last(&mut self) -> Entry<E> {
-        self.len -= 1;
-        let last = self.items[self.len];
-        self.items[self.len].key = PAD;
-        if self.len % 4 == 1 || self.len == 0 {
-            self.items.truncate(self.len);
-        }
-        last
-    }
-
     /// Puts `entry` in place of the root. Walks the hole down to a leaf along the smallest
     /// children, then sifts `entry` up from there: fewer comparisons than stopping early, since
-    /// `entry` (the heap's last one) usually belongs low. No family is all padding, so the
-    /// smallest child is an entry.
+    /// `entry` (the heap's last one) usually belongs low.
     #[inline]
     fn fill_root(&mut self, entry: Entry<E>) {
+        let len = self.items.len();
         let mut hole = 0;
-        while let Some(kids) = self.family(hole) {
-            let best = least(kids);
-            self.items[hole] = kids[best];
-            hole = 4 * hole + 1 + best;
+        loop {
+            let first = 4 * hole + 1;
+            if first >= len {
+                break;
+            }
+            let best = self.least_child(first, len);
+            self.items[hole] = self.items[best];
+            hole = best;
         }
         while hole > 0 {
             let parent = (hole - 1) / 4;
@@ -185,28 +135,49 @@ impl<E: Copy> QuadHeap<E> {
 
     /// Entries held, a taken root excluded.
     pub(super) fn len(&self) -> usize {
-        self.len - usize::from(self.root_taken)
+        self.items.len() - usize::from(self.root_taken)
     }
 
-    /// Moves `entry`, whose place is `hole`, down until no child is before it.
-    #[inline(always)]
-    fn sift_down(&mut self, mut hole: usize, entry: Entry<E>) {
-        while let Some(kids) = self.family(hole) {
-            let best = least(kids);
-            if !kids[best].before(&entry) {
+    /// Moves the entry at `hole` down until no child is before it.
+    #[inline]
+    fn sift_down(&mut self, mut hole: usize) {
+        let len = self.items.len();
+        let entry = self.items[hole];
+        loop {
+            let first = 4 * hole + 1;
+            if first >= len {
                 break;
             }
-            self.items[hole] = kids[best];
-            hole = 4 * hole + 1 + best;
+            let best = self.least_child(first, len);
+            if !self.items[best].before(&entry) {
+                break;
+            }
+            self.items[hole] = self.items[best];
+            hole = best;
         }
         self.items[hole] = entry;
     }
 
-    /// The four children of `node`, if it has any.
+    /// The earliest of the children `first..first + 4` (fewer at the end of `len` entries).
     #[inline(always)]
-    fn family(&self, node: usize) -> Option<&[Entry<E>; 4]> {
-        self.items.get(4 * node + 1..)?.first_chunk()
+    fn least_child(&self, first: usize, len: usize) -> usize {
+        if first + 4 <= len {
+            // Full family: a tournament of three comparisons over one bounds-checked slice.
+            let kids = &self.items[first..first + 4];
+            let a = usize::from(kids[1].before(&kids[0]));
+            let b = 2 + usize::from(kids[3].before(&kids[2]));
+            first + if kids[b].before(&kids[a]) { b } else { a }
+        } else {
+            let mut best = first;
+            for child in first + 1..len {
+                if self.items[child].before(&self.items[best]) {
+                    best = child;
+                }
+            }
+            best
+        }
     }
+
     /// Keeps only the entries `keep` accepts and restores the heap order (Floyd's bottom-up
     /// construction, O(n)). The order in which entries pop is unchanged: `(time, seq)` is a
     /// total order, so any valid heap of the same entries pops them in the same sequence.
@@ -214,21 +185,11 @@ impl<E: Copy> QuadHeap<E> {
         if self.root_taken {
             self.drop_root();
         }
-        self.items.truncate(self.len);
         self.items.retain(keep);
-        self.len = self.items.len();
-        if let Some(&last) = self.items.last() {
-            let whole = if self.len <= 1 {
-                self.len
-            } else {
-                1 + (self.len - 1).div_ceil(4) * 4
-            };
-            self.items.resize(whole, Entry { key: PAD, ..last });
-        }
-        if self.len > 1 {
-            for node in (0..=(self.len - 2) / 4).rev() {
-                let entry = self.items[node];
-                self.sift_down(node, entry);
+        let len = self.items.len();
+        if len > 1 {
+            for node in (0..=(len - 2) / 4).rev() {
+                self.sift_down(node);
             }
         }
     }
@@ -236,12 +197,16 @@ impl<E: Copy> QuadHeap<E> {
     /// The earliest time held, without filling a taken root: then the earliest is one of the
     /// root's children.
     pub(super) fn min_time(&self) -> Option<u64> {
-        self.entries().iter().take(4).map(Entry::time).min()
+        if self.root_taken {
+            self.items.iter().skip(1).take(4).map(Entry::time).min()
+        } else {
+            self.items.first().map(Entry::time)
+        }
     }
 
     /// The entries held, a taken root excluded.
     pub(super) fn entries(&self) -> &[Entry<E>] {
-        &self.items[usize::from(self.root_taken)..self.len]
+        &self.items[usize::from(self.root_taken)..]
     }
 
     /// Bytes allocated.
@@ -249,23 +214,14 @@ impl<E: Copy> QuadHeap<E> {
         self.items.capacity() * std::mem::size_of::<Entry<E>>()
     }
 
-    /// Checks the layout: entries in heap order, padding after them up to a whole family.
+    /// Checks the heap order (a taken root excluded).
     #[cfg(test)]
     pub(super) fn check(&self) {
-        let whole = if self.len <= 1 {
-            self.len
-        } else {
-            1 + (self.len - 1).div_ceil(4) * 4
-        };
-        assert_eq!(self.items.len(), whole, "{} entries", self.len);
-        assert!(self.items[self.len..].iter().all(|e| e.key == PAD));
-        let from = usize::from(self.root_taken).max(1);
-        for i in from..self.len {
+        for i in 1..self.items.len() {
             let parent = (i - 1) / 4;
             if parent > 0 || !self.root_taken {
                 assert!(!self.items[i].before(&self.items[parent]), "order at {i}");
             }
         }
-        assert!(self.items[..self.len].iter().all(|e| e.key != PAD));
     }
 }

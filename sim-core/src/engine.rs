@@ -251,13 +251,14 @@ impl<E: Event + Copy> Simulation<E> {
                 }
                 look_at = next_poll.min(self.limits.max_events);
             }
-            let Some((time, event)) = self.scheduler.queue.pop_before(self.limits.end) else {
+            if !self.scheduler.queue.advance(self.limits.end) {
                 if self.scheduler.queue.is_empty() {
                     break StopReason::QueueEmpty;
                 }
                 self.scheduler.now = self.limits.end;
                 break StopReason::EndTime;
-            };
+            }
+            let (time, event) = self.scheduler.queue.taken();
             debug_assert!(time >= self.scheduler.now, "time went backwards");
             self.scheduler.now = time;
             self.events += 1;

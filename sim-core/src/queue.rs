@@ -278,41 +278,62 @@ impl<E: Copy> EventQueue<E> {
     /// otherwise leaves the queue as it is. An event at `SimTime::MAX` is never returned.
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
-        let entry = *self.heap.peek()?;
+        self.advance(end).then(|| self.taken())
+    }
+
+    /// Takes the earliest live event off the queue if its time is before `end`, and leaves it
+    /// at the heap's taken root, where [`taken`](Self::taken) reads it until the next push or
+    /// pop. The engine's loop pops this way: the event is copied once, from the root, where
+    /// returning it from two paths (an event, a timer or a lane's front) copied it three times.
+    #[inline]
+    pub(crate) fn advance(&mut self, end: SimTime) -> bool {
+        let Some(entry) = self.heap.peek() else {
+            return false;
+        };
         if entry.time() >= end.0 {
-            return None;
+            return false;
         }
+        let slot = entry.slot;
         // Taken: it stays at the root until a push replaces it or a peek fills it.
         self.heap.root_taken = true;
-        if entry.slot == NO_SLOT {
-            return Some((SimTime(entry.time()), entry.event));
-        }
-        self.pop_slotted(entry, end)
+        slot == NO_SLOT || self.advance_slotted(end)
     }
 
-    /// `pop_before` after it took a timer or a lane's marker off the heap: out of line, so
-    /// that the loop's common case (an event that is not a timer) stays short.
+    /// The time and event [`advance`](Self::advance) took off last.
+    #[inline(always)]
+    pub(crate) fn taken(&self) -> (SimTime, E) {
+        let entry = self.heap.taken();
+        (SimTime(entry.time()), entry.event)
+    }
+
+    /// `advance` after it took a timer or a lane's marker off the heap: out of line, so that
+    /// the loop's common case (an event that is not a timer) stays short.
     #[inline(never)]
-    fn pop_slotted(&mut self, mut entry: Entry<E>, end: SimTime) -> Option<(SimTime, E)> {
+    fn advance_slotted(&mut self, end: SimTime) -> bool {
         loop {
-            if let Some(event) = self.fire_slotted(entry) {
-                return Some(event);
+            let entry = *self.heap.taken();
+            if self.fire_slotted(entry) {
+                return true;
             }
-            entry = *self.heap.peek()?;
-            if entry.time() >= end.0 {
-                return None;
+            let Some(next) = self.heap.peek() else {
+                return false;
+            };
+            if next.time() >= end.0 {
+                return false;
             }
+            let slot = next.slot;
             self.heap.root_taken = true;
-            if entry.slot == NO_SLOT {
-                return Some((SimTime(entry.time()), entry.event));
+            if slot == NO_SLOT {
+                return true;
             }
         }
     }
 
-    /// A timer or a lane's marker taken off the heap: the timer's event if it is live (its
-    /// slot freed), the lane's front if the marker is its key, `None` otherwise.
+    /// A timer or a lane's marker taken off the heap: whether an event is due, left at the
+    /// taken root (the timer itself if it is live, its slot freed; the lane's front if the
+    /// marker is its key).
     #[inline]
-    fn fire_slotted(&mut self, entry: Entry<E>) -> Option<(SimTime, E)> {
+    fn fire_slotted(&mut self, entry: Entry<E>) -> bool {
         if entry.slot >= LANE_MARK {
             return self.lane_due((entry.slot - LANE_MARK) as usize, entry.key());
         }
@@ -320,10 +341,10 @@ impl<E: Copy> EventQueue<E> {
         if *owner == entry.seq() {
             *owner = FREE;
             self.free_slots.push(entry.slot);
-            return Some((SimTime(entry.time()), entry.event));
+            return true;
         }
         self.cancelled_pending -= 1;
-        None
+        false
     }
 
     /// Puts `lane`'s marker in the heap, keyed by `front`.
@@ -340,7 +361,7 @@ impl<E: Copy> EventQueue<E> {
     /// `lane`'s marker popped with `key`: drops the cancelled entries at the lane's front, pops
     /// the front if `key` is its own, and arms the marker again for the front after it.
     #[inline(never)]
-    fn lane_due(&mut self, lane: usize, key: u128) -> Option<(SimTime, E)> {
+    fn lane_due(&mut self, lane: usize, key: u128) -> bool {
         self.markers -= 1;
         let held = &mut self.lanes[lane];
         debug_assert_eq!(held.marker, Some(key));
@@ -354,20 +375,30 @@ impl<E: Copy> EventQueue<E> {
             self.lane_dead -= 1;
             self.lane_entries -= 1;
         }
-        let front = *self.lanes[lane].items.front()?;
+        let Some(&front) = self.lanes[lane].items.front() else {
+            return false;
+        };
         if front.key() != key {
             // The front the marker was keyed by was cancelled: wait for the live one.
             self.arm(lane, front);
-            return None;
+            return false;
         }
         self.lanes[lane].items.pop_front();
         self.lane_entries -= 1;
+        // The front is handed out from the taken root, its marker's place; the marker of the
+        // next front goes in behind it (a later key never reaches the root).
+        self.heap.set_taken(front);
         if let Some(&next) = self.lanes[lane].items.front() {
-            self.arm(lane, next);
+            self.heap.push_last(Entry {
+                slot: LANE_MARK + lane as u32,
+                ..next
+            });
+            self.lanes[lane].marker = Some(next.key());
+            self.markers += 1;
         }
         self.slots[front.slot as usize] = FREE;
         self.free_slots.push(front.slot);
-        Some((SimTime(front.time()), front.event))
+        true
     }
 
     /// The time of the earliest pending entry (possibly a cancelled timer), if any.

@@ -73,6 +73,14 @@ impl<E: Copy> QuadHeap<E> {
             self.sift_down(0);
             return;
         }
+        self.push_last(entry);
+    }
+
+    /// Adds `entry` after the last entry and moves it up to its place. With the root taken,
+    /// `entry` must not be before the root's entry: it then never reaches the root.
+    #[inline]
+    pub(super) fn push_last(&mut self, entry: Entry<E>) {
+        debug_assert!(!self.root_taken || !entry.before(&self.items[0]));
         let mut hole = self.items.len();
         self.items.push(entry);
         while hole > 0 {
@@ -84,6 +92,21 @@ impl<E: Copy> QuadHeap<E> {
             hole = parent;
         }
         self.items[hole] = entry;
+    }
+
+    /// The taken root's entry: the event the queue hands out last.
+    #[inline(always)]
+    pub(super) fn taken(&self) -> &Entry<E> {
+        debug_assert!(self.root_taken);
+        &self.items[0]
+    }
+
+    /// Puts `entry` at the taken root, to be handed out from there. It must be before every
+    /// entry held.
+    #[inline]
+    pub(super) fn set_taken(&mut self, entry: Entry<E>) {
+        debug_assert!(self.root_taken);
+        self.items[0] = entry;
     }
 
     /// The earliest entry, after filling a taken root.

@@ -5,6 +5,10 @@ use std::collections::VecDeque;
 
 use crate::time::SimTime;
 
+mod heap;
+
+use heap::{Entry, QuadHeap};
+
 /// Marks an entry that was scheduled without a cancellation slot.
 const NO_SLOT: u32 = u32::MAX;
 /// Slots from here up name a lane's marker in the heap (`LANE_MARK + lane`), not a timer.
@@ -58,209 +62,6 @@ impl<E> Lane<E> {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Entry<E> {
-    /// `(time, seq)` as one number, stored rather than built at each comparison: one wide
-    /// comparison without branches.
-    key: u128,
-    slot: u32,
-    event: E,
-}
-
-impl<E> Entry<E> {
-    #[inline(always)]
-    fn new(time: u64, seq: u64, slot: u32, event: E) -> Self {
-        Entry {
-            key: (u128::from(time) << 64) | u128::from(seq),
-            slot,
-            event,
-        }
-    }
-
-    #[inline(always)]
-    fn time(&self) -> u64 {
-        (self.key >> 64) as u64
-    }
-
-    #[inline(always)]
-    fn seq(&self) -> u64 {
-        self.key as u64
-    }
-
-    #[inline(always)]
-    fn key(&self) -> u128 {
-        self.key
-    }
-
-    #[inline(always)]
-    fn before(&self, other: &Self) -> bool {
-        self.key() < other.key()
-    }
-}
-
-/// A 4-ary min-heap on `(time, seq)`. Four children per node halve the depth of a binary heap,
-/// and the children of a node share a cache line or two; measured faster than
-/// `std::collections::BinaryHeap` with 100k pending events (see the `hold` example).
-///
-/// Popping leaves the popped entry at the root, marked taken, instead of filling the root at
-/// once: the event loop pops one event and its handler usually schedules one, which then takes
-/// the root's place with a single pass down the heap, where a pop and a push would take two.
-/// Nothing else sees the taken root: a peek or a pop first fills it from the last entry.
-struct QuadHeap<E> {
-    items: Vec<Entry<E>>,
-    /// `items[0]` was popped and awaits a replacement.
-    root_taken: bool,
-}
-
-impl<E: Copy> QuadHeap<E> {
-    #[inline]
-    fn push(&mut self, entry: Entry<E>) {
-        if self.root_taken {
-            self.root_taken = false;
-            // A new event usually belongs near the top (handlers mostly schedule the short
-            // delays of network hops and work), so it goes down from the root, not up from a
-            // leaf as `fill_root` does with the last entry.
-            self.items[0] = entry;
-            self.sift_down(0);
-            return;
-        }
-        let mut hole = self.items.len();
-        self.items.push(entry);
-        while hole > 0 {
-            let parent = (hole - 1) / 4;
-            if !entry.before(&self.items[parent]) {
-                break;
-            }
-            self.items[hole] = self.items[parent];
-            hole = parent;
-        }
-        self.items[hole] = entry;
-    }
-
-    /// The earliest entry, after filling a taken root.
-    #[inline]
-    fn peek(&mut self) -> Option<&Entry<E>> {
-        if self.root_taken {
-            self.drop_root();
-        }
-        self.items.first()
-    }
-
-    /// Fills a taken root with the last entry.
-    #[inline]
-    fn drop_root(&mut self) {
-        debug_assert!(self.root_taken);
-        self.root_taken = false;
-        let last = self.items.pop().expect("a taken root is an entry");
-        if !self.items.is_empty() {
-            self.fill_root(last);
-        }
-    }
-
-    /// Puts `entry` in place of the root. Walks the hole down to a leaf along the smallest
-    /// children, then sifts `entry` up from there: fewer comparisons than stopping early, since
-    /// `entry` (the heap's last one) usually belongs low.
-    #[inline]
-    fn fill_root(&mut self, entry: Entry<E>) {
-        let len = self.items.len();
-        let mut hole = 0;
-        loop {
-            let first = 4 * hole + 1;
-            if first >= len {
-                break;
-            }
-            let best = self.least_child(first, len);
-            self.items[hole] = self.items[best];
-            hole = best;
-        }
-        while hole > 0 {
-            let parent = (hole - 1) / 4;
-            if !entry.before(&self.items[parent]) {
-                break;
-            }
-            self.items[hole] = self.items[parent];
-            hole = parent;
-        }
-        self.items[hole] = entry;
-    }
-
-    /// Entries held, a taken root excluded.
-    fn len(&self) -> usize {
-        self.items.len() - usize::from(self.root_taken)
-    }
-
-    /// Moves the entry at `hole` down until no child is before it.
-    #[inline]
-    fn sift_down(&mut self, mut hole: usize) {
-        let len = self.items.len();
-        let entry = self.items[hole];
-        loop {
-            let first = 4 * hole + 1;
-            if first >= len {
-                break;
-            }
-            let best = self.least_child(first, len);
-            if !self.items[best].before(&entry) {
-                break;
-            }
-            self.items[hole] = self.items[best];
-            hole = best;
-        }
-        self.items[hole] = entry;
-    }
-
-    /// The earliest of the children `first..first + 4` (fewer at the end of `len` entries).
-    #[inline(always)]
-    fn least_child(&self, first: usize, len: usize) -> usize {
-        if first + 4 <= len {
-            // Full family: a tournament of three comparisons over one bounds-checked slice.
-            let kids = &self.items[first..first + 4];
-            let a = usize::from(kids[1].before(&kids[0]));
-            let b = 2 + usize::from(kids[3].before(&kids[2]));
-            first + if kids[b].before(&kids[a]) { b } else { a }
-        } else {
-            let mut best = first;
-            for child in first + 1..len {
-                if self.items[child].before(&self.items[best]) {
-                    best = child;
-                }
-            }
-            best
-        }
-    }
-
-    /// Keeps only the entries `keep` accepts and restores the heap order (Floyd's bottom-up
-    /// construction, O(n)). The order in which entries pop is unchanged: `(time, seq)` is a
-    /// total order, so any valid heap of the same entries pops them in the same sequence.
-    fn retain(&mut self, keep: impl FnMut(&Entry<E>) -> bool) {
-        if self.root_taken {
-            self.drop_root();
-        }
-        self.items.retain(keep);
-        let len = self.items.len();
-        if len > 1 {
-            for node in (0..=(len - 2) / 4).rev() {
-                self.sift_down(node);
-            }
-        }
-    }
-
-    /// The earliest time held, without filling a taken root: then the earliest is one of the
-    /// root's children.
-    fn min_time(&self) -> Option<u64> {
-        if self.root_taken {
-            self.items.iter().skip(1).take(4).map(Entry::time).min()
-        } else {
-            self.items.first().map(Entry::time)
-        }
-    }
-
-    /// The entries held, a taken root excluded.
-    fn entries(&self) -> &[Entry<E>] {
-        &self.items[usize::from(self.root_taken)..]
-    }
-}
-
 /// Compaction waits for at least this many cancelled entries, so small heaps never compact.
 const COMPACT_MIN_CANCELLED: usize = 64;
 
@@ -303,10 +104,7 @@ impl<E: Copy> EventQueue<E> {
 
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: QuadHeap {
-                items: Vec::with_capacity(capacity),
-                root_taken: false,
-            },
+            heap: QuadHeap::with_capacity(capacity),
             next_seq: 0,
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -480,26 +278,62 @@ impl<E: Copy> EventQueue<E> {
     /// otherwise leaves the queue as it is. An event at `SimTime::MAX` is never returned.
     #[inline]
     pub fn pop_before(&mut self, end: SimTime) -> Option<(SimTime, E)> {
+        self.advance(end).then(|| self.taken())
+    }
+
+    /// Takes the earliest live event off the queue if its time is before `end`, and leaves it
+    /// at the heap's taken root, where [`taken`](Self::taken) reads it until the next push or
+    /// pop. The engine's loop pops this way: the event is copied once, from the root, where
+    /// returning it from two paths (an event, a timer or a lane's front) copied it three times.
+    #[inline]
+    pub(crate) fn advance(&mut self, end: SimTime) -> bool {
+        let Some(entry) = self.heap.peek() else {
+            return false;
+        };
+        if entry.time() >= end.0 {
+            return false;
+        }
+        let slot = entry.slot;
+        // Taken: it stays at the root until a push replaces it or a peek fills it.
+        self.heap.root_taken = true;
+        slot == NO_SLOT || self.advance_slotted(end)
+    }
+
+    /// The time and event [`advance`](Self::advance) took off last.
+    #[inline(always)]
+    pub(crate) fn taken(&self) -> (SimTime, E) {
+        let entry = self.heap.taken();
+        (SimTime(entry.time()), entry.event)
+    }
+
+    /// `advance` after it took a timer or a lane's marker off the heap: out of line, so that
+    /// the loop's common case (an event that is not a timer) stays short.
+    #[inline(never)]
+    fn advance_slotted(&mut self, end: SimTime) -> bool {
         loop {
-            let entry = *self.heap.peek()?;
-            if entry.time() >= end.0 {
-                return None;
+            let entry = *self.heap.taken();
+            if self.fire_slotted(entry) {
+                return true;
             }
-            // Taken: it stays at the root until a push replaces it or a peek fills it.
+            let Some(next) = self.heap.peek() else {
+                return false;
+            };
+            if next.time() >= end.0 {
+                return false;
+            }
+            let slot = next.slot;
             self.heap.root_taken = true;
-            if entry.slot == NO_SLOT {
-                return Some((SimTime(entry.time()), entry.event));
-            }
-            if let Some(event) = self.fire_slotted(entry) {
-                return Some(event);
+            if slot == NO_SLOT {
+                return true;
             }
         }
     }
 
-    /// A timer or a lane's marker taken off the heap: the timer's event if it is live (its
-    /// slot freed), the lane's front if the marker is its key, `None` otherwise.
+    /// A timer or a lane's marker taken off the heap: whether an event is due, left at the
+    /// taken root (the timer itself if it is live, its slot freed; the lane's front if the
+    /// marker is its key).
     #[inline]
-    fn fire_slotted(&mut self, entry: Entry<E>) -> Option<(SimTime, E)> {
+    fn fire_slotted(&mut self, entry: Entry<E>) -> bool {
         if entry.slot >= LANE_MARK {
             return self.lane_due((entry.slot - LANE_MARK) as usize, entry.key());
         }
@@ -507,10 +341,10 @@ impl<E: Copy> EventQueue<E> {
         if *owner == entry.seq() {
             *owner = FREE;
             self.free_slots.push(entry.slot);
-            return Some((SimTime(entry.time()), entry.event));
+            return true;
         }
         self.cancelled_pending -= 1;
-        None
+        false
     }
 
     /// Puts `lane`'s marker in the heap, keyed by `front`.
@@ -527,7 +361,7 @@ impl<E: Copy> EventQueue<E> {
     /// `lane`'s marker popped with `key`: drops the cancelled entries at the lane's front, pops
     /// the front if `key` is its own, and arms the marker again for the front after it.
     #[inline(never)]
-    fn lane_due(&mut self, lane: usize, key: u128) -> Option<(SimTime, E)> {
+    fn lane_due(&mut self, lane: usize, key: u128) -> bool {
         self.markers -= 1;
         let held = &mut self.lanes[lane];
         debug_assert_eq!(held.marker, Some(key));
@@ -541,20 +375,30 @@ impl<E: Copy> EventQueue<E> {
             self.lane_dead -= 1;
             self.lane_entries -= 1;
         }
-        let front = *self.lanes[lane].items.front()?;
+        let Some(&front) = self.lanes[lane].items.front() else {
+            return false;
+        };
         if front.key() != key {
             // The front the marker was keyed by was cancelled: wait for the live one.
             self.arm(lane, front);
-            return None;
+            return false;
         }
         self.lanes[lane].items.pop_front();
         self.lane_entries -= 1;
+        // The front is handed out from the taken root, its marker's place; the marker of the
+        // next front goes in behind it (a later key never reaches the root).
+        self.heap.set_taken(front);
         if let Some(&next) = self.lanes[lane].items.front() {
-            self.arm(lane, next);
+            self.heap.push_last(Entry {
+                slot: LANE_MARK + lane as u32,
+                ..next
+            });
+            self.lanes[lane].marker = Some(next.key());
+            self.markers += 1;
         }
         self.slots[front.slot as usize] = FREE;
         self.free_slots.push(front.slot);
-        Some((SimTime(front.time()), front.event))
+        true
     }
 
     /// The time of the earliest pending entry (possibly a cancelled timer), if any.
@@ -570,7 +414,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Bytes the queue holds on the heap (its allocations' capacity, not only what is live).
     pub fn footprint_bytes(&self) -> usize {
-        self.heap.items.capacity() * std::mem::size_of::<Entry<E>>()
+        self.heap.footprint_bytes()
             + self.slots.capacity() * std::mem::size_of::<u64>()
             + self.free_slots.capacity() * std::mem::size_of::<u32>()
             + self

@@ -178,6 +178,30 @@ fn a_marker_keyed_by_a_cancelled_front_waits_for_the_live_one() {
     assert_eq!(q.pop(), None);
 }
 
+#[test]
+fn a_lane_front_is_handed_out_from_the_root_and_its_next_marker_goes_behind() {
+    let mut q = EventQueue::new();
+    q.push_timer_at(SimTime(0), SimTime(10), 'a');
+    q.push_timer_at(SimTime(1), SimTime(11), 'b');
+    q.push(SimTime(20), 'x');
+    assert!(q.advance(SimTime::MAX));
+    assert_eq!(q.taken(), (SimTime(10), 'a'));
+    assert!(
+        q.heap.root_taken,
+        "the front waits at the root, read in place"
+    );
+    assert_eq!(q.markers, 1, "the next front's marker is in the heap");
+    assert_eq!(q.len(), 2);
+    // A push takes the root's place; the marker behind it keeps its order.
+    q.push(SimTime(10), 'y');
+    q.heap.check();
+    let rest: Vec<(SimTime, char)> = std::iter::from_fn(|| q.pop()).collect();
+    assert_eq!(
+        rest,
+        vec![(SimTime(10), 'y'), (SimTime(11), 'b'), (SimTime(20), 'x')]
+    );
+}
+
 proptest! {
     /// Against a reference model, timers in lanes (a few delays, set at a clock that only
     /// goes forward) and in the heap pop in the same `(time, seq)` order.
@@ -213,6 +237,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
         }
     }
 
@@ -241,6 +266,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
         }
     }
 
@@ -270,6 +296,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), reference.len());
+            q.heap.check();
             prop_assert!(q.heap_len() <= 2 * q.len() + COMPACT_MIN_CANCELLED);
         }
     }

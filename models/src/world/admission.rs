@@ -221,7 +221,7 @@ impl World {
     /// Whether the caller still waits for this job's attempt.
     pub(super) fn attempt_live(&self, job: JobSlot) -> bool {
         let j = &self.jobs[job];
-        self.attempts[j.slot].id == j.attempt
+        self.attempt_awaited(j.slot, j.attempt)
     }
 
     /// The caller has given up on `attempt`: if its callee reneges and the attempt's job is

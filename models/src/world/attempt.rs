@@ -296,6 +296,10 @@ impl World {
         attempt: AttemptId,
         outcome: Outcome,
     ) {
+        if let Some(call) = slot.lone_call() {
+            // A plain edge's call, which keeps its attempt itself (untraced runs only).
+            return self.on_lone_reply(s, call, edge, attempt, outcome);
+        }
         let a = &mut self.attempts[slot];
         if a.id != attempt {
             // The slot may hold a newer attempt by now, so the edge comes from the reply itself.
@@ -304,10 +308,6 @@ impl World {
                 let caller = (edge, attempt, Some(outcome));
                 self.trace_caller(s.now(), TraceKind::LateReply, caller, SimDuration::ZERO, 0);
             }
-            return;
-        }
-        if !TRACE && self.edges[edge].plain {
-            self.plain_attempt_ended(s, slot, edge, outcome);
             return;
         }
         if let Some(timer) = a.timeout.take() {

@@ -102,6 +102,7 @@ impl World {
             jobs: 0,
             finished: false,
             drawn,
+            lone: LoneAttempt::NONE,
         });
         self.lean_attempt(s, call);
         (call, serial)

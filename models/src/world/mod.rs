@@ -77,6 +77,8 @@ mod tests;
 #[cfg(test)]
 mod tests_lean;
 #[cfg(test)]
+mod tests_plain_edge;
+#[cfg(test)]
 mod tests_plain_service;
 #[cfg(test)]
 mod tests_store;
@@ -119,11 +121,12 @@ use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 use self::attempt::Attempt;
 use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
-use self::call::{Call, Drawn, Key, Op, Owner};
+use self::call::{Call, Drawn, Key, LoneAttempt, Op, Owner};
 use self::clients::{ClientState, RequestKind};
 use self::edge::{Edge, OriginDraws, layers, one_attempt_per_call};
 pub use self::events::WorldEvent;
 use self::faults::Unit;
+use self::plain::Carried;
 use self::service::{EndpointSpec, Job, LatencyFault, Replica, ServiceSpec, ServiceState};
 pub use self::slab::{AttemptId, CallSerial, EdgeId};
 use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};

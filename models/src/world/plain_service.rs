@@ -279,13 +279,13 @@ impl World {
         let job = &self.jobs[job_id];
         debug_assert!(job.permit.is_none() && !job.owns_key);
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
-        if outcome == Outcome::Failed(FailureCause::Dependency) && self.attempts[slot].id == attempt
-        {
+        let (root, executed) = (job.root, job.executed);
+        if outcome == Outcome::Failed(FailureCause::Dependency) {
             // The root cause travels back with the failure.
-            self.attempts[slot].root = job.root;
+            self.carry_back(slot, attempt, Carried::Root(root));
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
-        let wasted = job.executed && !self.awaited(job_id);
+        let wasted = executed && !self.awaited(job_id);
         let job = &mut self.jobs[job_id];
         if job.step_calls > job.step_ok + job.step_failed || !job.children.is_empty() {
             // It answers before calls it made are over: their work is for nobody now.

@@ -45,6 +45,25 @@ slot_id!(
     JobSlot
 );
 
+impl AttemptSlot {
+    /// The bit that marks a slot naming a call whose one attempt the call keeps itself (a plain
+    /// edge's call, `plain.rs`): the rest of the slot is the call's.
+    const LONE: u32 = 1 << 31;
+
+    /// The slot under which a job and a reply name the one attempt `call` keeps itself.
+    #[inline(always)]
+    pub(super) fn lone(call: CallSlot) -> AttemptSlot {
+        assert!(call.0 < Self::LONE, "fewer than 2^31 calls at once");
+        AttemptSlot(call.0 | Self::LONE)
+    }
+
+    /// The call that keeps this attempt itself, or `None` for an attempt of the `attempts` slab.
+    #[inline(always)]
+    pub(super) fn lone_call(self) -> Option<CallSlot> {
+        (self.0 & Self::LONE != 0).then_some(CallSlot(self.0 & !Self::LONE))
+    }
+}
+
 /// An edge: one calling replica's (or client request type's) policy state for one call of its
 /// plan. Edges live for the whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -120,6 +120,7 @@ impl<K: SlotId, T> Slab<K, T> {
         self.items.capacity() * std::mem::size_of::<T>() + self.free.capacity() * 4
     }
 
+    #[inline(always)]
     pub(super) fn insert(&mut self, value: T) -> K {
         match self.free.pop() {
             Some(i) => {
@@ -133,6 +134,7 @@ impl<K: SlotId, T> Slab<K, T> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn remove(&mut self, key: K) {
         let i = key.slot();
         // A slot freed twice would be handed out twice. `live` checks every slot at the end of

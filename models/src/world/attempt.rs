@@ -288,6 +288,9 @@ impl World {
         }
     }
 
+    /// A reply reached its caller: a plain edge's call that keeps its attempt itself goes
+    /// straight to its own end, without the frame of the general path's.
+    #[inline(always)]
     pub(super) fn on_reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -296,10 +299,23 @@ impl World {
         attempt: AttemptId,
         outcome: Outcome,
     ) {
-        if let Some(call) = slot.lone_call() {
-            // A plain edge's call, which keeps its attempt itself (untraced runs only).
-            return self.on_lone_reply(s, call, edge, attempt, outcome);
+        match slot.lone_call() {
+            // Untraced runs only make such calls.
+            Some(call) => self.on_lone_reply(s, call, edge, attempt, outcome),
+            None => self.on_attempt_reply::<TRACE>(s, slot, edge, attempt, outcome),
         }
+    }
+
+    /// A reply reached an attempt kept in an `Attempt` record.
+    #[inline(never)]
+    fn on_attempt_reply<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: AttemptSlot,
+        edge: EdgeId,
+        attempt: AttemptId,
+        outcome: Outcome,
+    ) {
         let a = &mut self.attempts[slot];
         if a.id != attempt {
             // The slot may hold a newer attempt by now, so the edge comes from the reply itself.

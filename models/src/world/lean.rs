@@ -138,26 +138,30 @@ impl World {
         }
         let host = edge.caller_host;
         let timeout = edge.draw_timeout().map(|t| self.local_delay(host, now, t));
-        let slot = self.attempts.insert(Attempt::fresh(call_id, id, now));
+        // What `send` does once no throttle can refuse the attempt: its replica (the balancer
+        // draws from its own stream and schedules nothing, so choosing before the timer is set
+        // changes no draw and no event's order), then the attempt is built as sent.
+        let replica = self.pick_replica(edge_id);
+        let timeout_at = timeout.map_or(NEVER, |t| now + t);
+        let slot = self.attempts.insert(Attempt {
+            sent: true,
+            replica,
+            timeout_at,
+            // The timeout layer is passed.
+            stage: u8::from(timeout.is_some()),
+            ..Attempt::fresh(call_id, id, now)
+        });
         let call = &mut self.calls[call_id];
         call.slots[0] = slot;
         call.live = 1;
         if let Some(timeout) = timeout {
-            let a = &mut self.attempts[slot];
-            a.timeout_at = now + timeout;
-            a.stage = 1;
-            a.timeout = Some(s.timer_in(timeout, WorldEvent::Timeout { slot, attempt: id }));
+            let timer = s.timer_in(timeout, WorldEvent::Timeout { slot, attempt: id });
+            self.attempts[slot].timeout = Some(timer);
         }
-        // What `send` does once no throttle can refuse the attempt.
-        let replica = self.pick_replica(edge_id);
         let edge = &mut self.edges[edge_id];
         edge.outstanding[replica as usize] += 1;
         let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
         let per_try_deadline = edge.policy.per_try_deadline;
-        let a = &mut self.attempts[slot];
-        a.sent = true;
-        a.replica = replica;
-        let timeout_at = a.timeout_at;
         let service = &mut self.services[to.0 as usize];
         let to_host = service.replicas[replica as usize].host;
         if service.stats_mirror.is_none() {

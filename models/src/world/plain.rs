@@ -3,8 +3,10 @@
 //! of most clients and plan calls in simple scenarios. Such a call is one attempt whose reply
 //! ends the call with the same outcome, so the reply skips the general path's layers: no
 //! breaker to tell, no timer of the attempt to cancel, no permit to give back, no retry or
-//! hedge to decide, no fallback to look for. The results are those of the general path, which
-//! traced runs take (a test runs both and compares their reports).
+//! hedge to decide, no fallback to look for. Its one attempt is kept in the call itself
+//! (`LoneAttempt`), so a plain request builds its call and its job and no `Attempt` record.
+//! The results are those of the general path, which traced runs take (tests run both and
+//! compare their reports: `tests.rs`, `tests_plain_edge.rs`).
 
 use super::*;
 

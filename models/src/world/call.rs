@@ -588,6 +588,26 @@ impl World {
         self.tell_owner::<TRACE>(s, owner, outcome);
     }
 
+    /// A client's call ended: its statistics record the outcome. Inline everywhere, so the end
+    /// of a plain or lean call (`lean_call_finished`) reaches it without `tell_owner`'s frame.
+    #[inline(always)]
+    pub(super) fn tell_client(
+        &mut self,
+        now: SimTime,
+        client: ClientId,
+        started: SimTime,
+        outcome: Outcome,
+        root: FailureCause,
+    ) {
+        let state = &mut self.clients[client.0 as usize];
+        if !state.mirrors_calls {
+            state.report.stats.record(now, now - started, outcome);
+        }
+        if !outcome.is_answer() {
+            state.report.failed_by_root_cause[root as usize] += 1;
+        }
+    }
+
     /// The owner of a call that ended learns its outcome: a client records it, a job's plan
     /// step counts it, a user takes its next step.
     #[inline]
@@ -607,13 +627,7 @@ impl World {
         } = ended;
         match owner {
             Owner::Client { client, started } => {
-                let state = &mut self.clients[client.0 as usize];
-                if !state.mirrors_calls {
-                    state.report.stats.record(now, now - started, outcome);
-                }
-                if !outcome.is_answer() {
-                    state.report.failed_by_root_cause[root as usize] += 1;
-                }
+                self.tell_client(now, client, started, outcome, root)
             }
             Owner::Job(job) => {
                 let j = &mut self.jobs[job];

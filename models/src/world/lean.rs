@@ -364,16 +364,21 @@ impl World {
                 .calls
                 .record(now, latency, outcome);
         }
-        let ended = super::call::Ended {
-            owner: call.owner,
-            op: call.op,
-            value: call.value,
-            parent: (call.parent_attempt, call.step),
-            root: match outcome {
-                Outcome::Failed(FailureCause::Dependency) => call.last_root,
-                Outcome::Failed(cause) => cause,
-                Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
-            },
+        let root = match outcome {
+            Outcome::Failed(FailureCause::Dependency) => call.last_root,
+            Outcome::Failed(cause) => cause,
+            Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
+        };
+        // A client's call (most of them) is told in line: no `Ended` to build, no frame.
+        let ended = match call.owner {
+            Owner::Client { client, started } => Err((client, started)),
+            owner => Ok(super::call::Ended {
+                owner,
+                op: call.op,
+                value: call.value,
+                parent: (call.parent_attempt, call.step),
+                root,
+            }),
         };
         call.finished = true;
         if call.jobs == 0 {
@@ -382,6 +387,9 @@ impl World {
             // Its callee still works on it, for nobody (see `World::awaited`).
             self.chain_broken();
         }
-        self.tell_owner::<false>(s, ended, outcome);
+        match ended {
+            Ok(ended) => self.tell_owner::<false>(s, ended, outcome),
+            Err((client, started)) => self.tell_client(now, client, started, outcome, root),
+        }
     }
 }

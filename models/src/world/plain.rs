@@ -77,6 +77,33 @@ impl World {
         } else {
             self.pick_replica(edge_id)
         };
+        let edge = &mut self.edges[edge_id];
+        edge.outstanding[replica as usize] += 1;
+        let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
+        let report = &mut self.edge_reports[edge.report as usize];
+        if !edge.calls_mirror_attempts {
+            report.calls.requests += 1;
+        }
+        report.attempts += 1;
+        report.stats.requests += 1;
+        if let Owner::Client { client, .. } | Owner::User { client, .. } = owner {
+            self.clients[client.0 as usize].report.attempts += 1;
+        }
+        let service = &mut self.services[to.0 as usize];
+        let to_host = service.replicas[replica as usize].host;
+        if service.stats_mirror.is_none() {
+            service.report.stats.requests += 1;
+        }
+        if let Some(stats) = service.endpoint_stats(to_endpoint) {
+            stats.requests += 1;
+        }
+        let transit = self.transmit(edge_id, from_host, to_host, now);
+        // The slot its job will take if the network delivers it: the call names it from the
+        // start (nothing below takes a job's slot before).
+        let job = match transit {
+            Transit::Arrives(_) => Some(self.jobs.vacant_key()),
+            Transit::Lost | Transit::Refused(_) => None,
+        };
         let call = self.calls.insert(Call {
             edge: edge_id,
             owner,
@@ -105,37 +132,17 @@ impl World {
             last_root: FailureCause::Dependency,
             executions: 0,
             key: Key::Unseen,
-            jobs: 0,
+            jobs: u32::from(job.is_some()),
             finished: false,
             drawn,
             lone: LoneAttempt {
                 id,
                 replica,
-                job: None,
+                job,
             },
         });
         let slot = AttemptSlot::lone(call);
-        let edge = &mut self.edges[edge_id];
-        edge.outstanding[replica as usize] += 1;
-        let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
-        let report = &mut self.edge_reports[edge.report as usize];
-        if !edge.calls_mirror_attempts {
-            report.calls.requests += 1;
-        }
-        report.attempts += 1;
-        report.stats.requests += 1;
-        if let Owner::Client { client, .. } | Owner::User { client, .. } = owner {
-            self.clients[client.0 as usize].report.attempts += 1;
-        }
-        let service = &mut self.services[to.0 as usize];
-        let to_host = service.replicas[replica as usize].host;
-        if service.stats_mirror.is_none() {
-            service.report.stats.requests += 1;
-        }
-        if let Some(stats) = service.endpoint_stats(to_endpoint) {
-            stats.requests += 1;
-        }
-        let latency = match self.transmit(edge_id, from_host, to_host, now) {
+        let latency = match transit {
             Transit::Arrives(latency) => latency,
             Transit::Lost => return (call, serial),
             Transit::Refused(latency) => {
@@ -150,13 +157,12 @@ impl World {
                 return (call, serial);
             }
         };
-        let job = self.jobs.insert(Job {
+        let inserted = self.jobs.insert(Job {
             replica,
             ..Job::arriving(to, to_endpoint, edge_id, call, slot, id, now)
         });
-        let c = &mut self.calls[call];
-        c.jobs = 1;
-        c.lone.job = Some(job);
+        debug_assert!(job.is_some_and(|job| job.0 == inserted.0));
+        let job = inserted;
         if latency == SimDuration::ZERO {
             self.on_deliver::<false>(s, job);
         } else {

@@ -120,6 +120,15 @@ impl<K: SlotId, T> Slab<K, T> {
         self.items.capacity() * std::mem::size_of::<T>() + self.free.capacity() * 4
     }
 
+    /// The key the next `insert` returns (a record that names a later one can be built first).
+    #[inline(always)]
+    pub(super) fn vacant_key(&self) -> K {
+        K::from_slot(match self.free.last() {
+            Some(&i) => i,
+            None => u32::try_from(self.items.len()).expect("fewer than 2^32 slots"),
+        })
+    }
+
     #[inline(always)]
     pub(super) fn insert(&mut self, value: T) -> K {
         match self.free.pop() {

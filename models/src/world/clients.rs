@@ -171,7 +171,8 @@ impl World {
     }
 
     /// Schedules the client's next arrival after `now`, or the event that goes on looking
-    /// for it.
+    /// for it. In line in the arrival that schedules the next, so it pays no frame of its own.
+    #[inline(always)]
     pub(super) fn schedule_arrival(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
         let (next, decided) = self.interarrival_at(client, s.now());
         let event = if decided {

@@ -52,7 +52,8 @@ impl World {
     }
 
     /// A plain service's request reached its running replica: a worker, a place in the queue,
-    /// or a refusal (`admit` with nothing to test before the queue).
+    /// or a refusal (`admit` with nothing to test before the queue). In line in `on_deliver`.
+    #[inline(always)]
     pub(super) fn plain_admit(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -80,8 +81,9 @@ impl World {
     }
 
     /// A plain service's job takes a free worker: `start_work` without a deadline, leak,
-    /// saga log, custom behaviour or throughput limit to consult.
-    #[inline]
+    /// saga log, custom behaviour or throughput limit to consult. In line in both callers (a
+    /// request admitted, a worker released), so neither pays its frame.
+    #[inline(always)]
     fn plain_start_work(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -225,7 +227,9 @@ impl World {
     }
 
     /// Frees a plain service's worker and hands it to the head of the queue: `release_worker`
-    /// without CoDel, a function's instance or blocked senders to consider.
+    /// without CoDel, a function's instance or blocked senders to consider. In line in the
+    /// reply.
+    #[inline(always)]
     pub(super) fn plain_release(
         &mut self,
         s: &mut Scheduler<WorldEvent>,

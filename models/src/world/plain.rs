@@ -212,7 +212,8 @@ impl World {
                 .job
                 .is_none_or(|job| self.jobs[job].attempt != attempt)
         );
-        let edge = &self.edges[edge_id];
+        let edge = &mut self.edges[edge_id];
+        edge.outstanding[replica as usize] -= 1;
         let (to, to_endpoint, report) = (edge.to.0 as usize, edge.to_endpoint, edge.report);
         self.edge_reports[report as usize]
             .stats
@@ -227,7 +228,6 @@ impl World {
         if !self.deploys.is_empty() {
             self.rollout_observe(to, replica, latency, outcome);
         }
-        self.edges[edge_id].outstanding[replica as usize] -= 1;
         // The call ends with its one attempt, as a lean edge's call ends.
         self.lean_call_finished(s, call_id, edge_id, outcome);
     }

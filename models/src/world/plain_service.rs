@@ -273,10 +273,13 @@ impl World {
     ) {
         let job = &self.jobs[job_id];
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
-        if self.services[service].replicas[replica].epoch != job.epoch {
+        let inst = &self.services[service].replicas[replica];
+        if inst.epoch != job.epoch {
             self.discard_job(job_id);
             return;
         }
+        // The reply leaves from the replica's host (releasing the worker does not move it).
+        let from = inst.host;
         if job.holding_worker {
             self.plain_release(s, job_id, service, replica);
         }
@@ -302,11 +305,9 @@ impl World {
         if call.finished && call.jobs == 0 {
             self.calls.remove(call_id);
         }
-        let state = &mut self.services[service];
         if wasted {
-            state.report.wasted_work += 1;
+            self.services[service].report.wasted_work += 1;
         }
-        let from = state.replicas[replica].host;
         self.send_reply::<false>(s, from, edge_id, slot, attempt, outcome);
     }
 }

@@ -135,11 +135,7 @@ impl World {
             jobs: u32::from(job.is_some()),
             finished: false,
             drawn,
-            lone: LoneAttempt {
-                id,
-                replica,
-                job,
-            },
+            lone: LoneAttempt { id, replica, job },
         });
         let slot = AttemptSlot::lone(call);
         let latency = match transit {

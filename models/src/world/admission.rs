@@ -11,10 +11,12 @@ impl World {
         job: JobSlot,
     ) {
         let now = s.now();
-        let (service, replica) = (self.jobs[job].service.0 as usize, self.jobs[job].replica);
+        // One look-up of the job: it learns its replica's epoch as it reads where it is going.
+        let j = &mut self.jobs[job];
+        let (service, replica) = (j.service.0 as usize, j.replica);
         let inst = &self.services[service].replicas[replica as usize];
         let (epoch, host, up) = (inst.epoch, inst.host, inst.up());
-        self.jobs[job].epoch = epoch;
+        j.epoch = epoch;
         if self.host_down[host as usize] > 0 {
             // The machine is gone: nobody answers.
             self.discard_job(job);
@@ -221,7 +223,7 @@ impl World {
     /// Whether the caller still waits for this job's attempt.
     pub(super) fn attempt_live(&self, job: JobSlot) -> bool {
         let j = &self.jobs[job];
-        self.attempts[j.slot].id == j.attempt
+        self.attempt_awaited(j.slot, j.attempt)
     }
 
     /// The caller has given up on `attempt`: if its callee reneges and the attempt's job is

@@ -289,7 +289,27 @@ impl World {
         }
     }
 
+    /// A reply reached its caller: a plain edge's call that keeps its attempt itself goes
+    /// straight to its own end, without the frame of the general path's.
+    #[inline(always)]
     pub(super) fn on_reply<const TRACE: bool>(
+        &mut self,
+        s: &mut Scheduler<WorldEvent>,
+        slot: AttemptSlot,
+        edge: EdgeId,
+        attempt: AttemptId,
+        outcome: Outcome,
+    ) {
+        match slot.lone_call() {
+            // Untraced runs only make such calls.
+            Some(call) => self.on_lone_reply(s, call, edge, attempt, outcome),
+            None => self.on_attempt_reply::<TRACE>(s, slot, edge, attempt, outcome),
+        }
+    }
+
+    /// A reply reached an attempt kept in an `Attempt` record.
+    #[inline(never)]
+    fn on_attempt_reply<const TRACE: bool>(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
         slot: AttemptSlot,
@@ -305,10 +325,6 @@ impl World {
                 let caller = (edge, attempt, Some(outcome));
                 self.trace_caller(s.now(), TraceKind::LateReply, caller, SimDuration::ZERO, 0);
             }
-            return;
-        }
-        if !TRACE && self.edges[edge].plain {
-            self.plain_attempt_ended(s, slot, edge, outcome);
             return;
         }
         if let Some(timer) = a.timeout.take() {

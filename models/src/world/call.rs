@@ -113,6 +113,31 @@ pub(super) struct Call {
     pub(super) finished: bool,
     /// What the caller drew when the call started (`OriginDraws`), which every attempt carries.
     pub(super) drawn: Drawn,
+    /// A plain edge's call keeps its one attempt here instead of in an `Attempt` record.
+    pub(super) lone: LoneAttempt,
+}
+
+/// The one attempt of a plain edge's call, kept in the call (`plain.rs`): a plain call is sent
+/// when it starts, has no timer, permit or layer and ends with its attempt, so its attempt is
+/// its id, its replica and its job. Jobs and replies name it by [`AttemptSlot::lone`]; its
+/// latency runs from the call's start, and the value and root cause its reply carries back are
+/// written to the call's own `value` and `last_root`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LoneAttempt {
+    /// [`NO_ATTEMPT`] once it is over, and for every call that is not a plain edge's.
+    pub(super) id: AttemptId,
+    pub(super) replica: u32,
+    /// Its job at the callee, once sent (the slot may since hold another attempt's job).
+    pub(super) job: Option<JobSlot>,
+}
+
+impl LoneAttempt {
+    /// A call whose attempts are `Attempt` records.
+    pub(super) const NONE: LoneAttempt = LoneAttempt {
+        id: NO_ATTEMPT,
+        replica: 0,
+        job: None,
+    };
 }
 
 /// What a call drew at its origin.
@@ -220,6 +245,7 @@ impl World {
             jobs: 0,
             finished: false,
             drawn,
+            lone: LoneAttempt::NONE,
         });
         if TRACE {
             match owner {
@@ -355,6 +381,8 @@ impl World {
         }
         // Every attempt in flight fails with the call, as the caller sees it.
         let now = s.now();
+        // A plain edge's call, which keeps its attempt itself, has no deadline.
+        debug_assert_eq!(self.calls[call].lone.id, NO_ATTEMPT);
         while self.calls[call].live > 0 {
             let slot = self.calls[call].slots[0];
             let a = &self.attempts[slot];
@@ -387,6 +415,9 @@ impl World {
         s: &mut Scheduler<WorldEvent>,
         call_id: CallSlot,
     ) -> EdgeId {
+        if self.calls[call_id].lone.id != NO_ATTEMPT {
+            self.drop_lone_attempt::<TRACE>(s, call_id);
+        }
         while self.calls[call_id].live > 0 {
             let slot = self.calls[call_id].slots[0];
             let edge = &mut self.edges[self.calls[call_id].edge];
@@ -557,6 +588,26 @@ impl World {
         self.tell_owner::<TRACE>(s, owner, outcome);
     }
 
+    /// A client's call ended: its statistics record the outcome. Inline everywhere, so the end
+    /// of a plain or lean call (`lean_call_finished`) reaches it without `tell_owner`'s frame.
+    #[inline(always)]
+    pub(super) fn tell_client(
+        &mut self,
+        now: SimTime,
+        client: ClientId,
+        started: SimTime,
+        outcome: Outcome,
+        root: FailureCause,
+    ) {
+        let state = &mut self.clients[client.0 as usize];
+        if !state.mirrors_calls {
+            state.report.stats.record(now, now - started, outcome);
+        }
+        if !outcome.is_answer() {
+            state.report.failed_by_root_cause[root as usize] += 1;
+        }
+    }
+
     /// The owner of a call that ended learns its outcome: a client records it, a job's plan
     /// step counts it, a user takes its next step.
     #[inline]
@@ -576,13 +627,7 @@ impl World {
         } = ended;
         match owner {
             Owner::Client { client, started } => {
-                let state = &mut self.clients[client.0 as usize];
-                if !state.mirrors_calls {
-                    state.report.stats.record(now, now - started, outcome);
-                }
-                if !outcome.is_answer() {
-                    state.report.failed_by_root_cause[root as usize] += 1;
-                }
+                self.tell_client(now, client, started, outcome, root)
             }
             Owner::Job(job) => {
                 let j = &mut self.jobs[job];

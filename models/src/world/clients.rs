@@ -95,7 +95,8 @@ impl World {
     /// [`THINNING_PER_EVENT`] rejected candidates it returns undecided (`false`): the caller
     /// schedules [`WorldEvent::ArrivalUndecided`] there to go on, so a profile whose rate is
     /// mostly far below its peak costs events, which the run's limits bound, and never an
-    /// endless handler.
+    /// endless handler. In line in its one caller, `schedule_arrival`.
+    #[inline(always)]
     pub(super) fn interarrival_at(&mut self, client: u32, now: SimTime) -> (SimDuration, bool) {
         let end = SimTime::ZERO + self.duration;
         let state = &mut self.clients[client as usize];
@@ -171,7 +172,8 @@ impl World {
     }
 
     /// Schedules the client's next arrival after `now`, or the event that goes on looking
-    /// for it.
+    /// for it. In line in the arrival that schedules the next, so it pays no frame of its own.
+    #[inline(always)]
     pub(super) fn schedule_arrival(&mut self, s: &mut Scheduler<WorldEvent>, client: u32) {
         let (next, decided) = self.interarrival_at(client, s.now());
         let event = if decided {

@@ -138,7 +138,13 @@ impl World {
             .iter()
             .map(|s| s.report.stats.in_flight())
             .sum();
-        let sent_live = self.attempts.live().filter(|a| a.sent).count() as u64;
+        // A plain edge's call keeps its one attempt, always sent, itself.
+        let lone_live = self
+            .calls
+            .live()
+            .filter(|c| c.lone.id != NO_ATTEMPT)
+            .count() as u64;
+        let sent_live = self.attempts.live().filter(|a| a.sent).count() as u64 + lone_live;
         assert_eq!(
             attempts_in_flight, sent_live,
             "attempts in flight do not match attempts awaiting a reply"
@@ -167,7 +173,7 @@ impl World {
         let edge_in_flight: u64 = self.edge_reports.iter().map(|r| r.stats.in_flight()).sum();
         assert_eq!(
             edge_in_flight,
-            self.attempts.live().count() as u64,
+            self.attempts.live().count() as u64 + lone_live,
             "attempts not conserved on their edges"
         );
         for c in &self.clients {

@@ -104,6 +104,7 @@ impl World {
             jobs: 0,
             finished: false,
             drawn,
+            lone: LoneAttempt::NONE,
         });
         self.lean_attempt(s, call);
         (call, serial)
@@ -139,26 +140,30 @@ impl World {
         }
         let host = edge.caller_host;
         let timeout = edge.draw_timeout().map(|t| self.local_delay(host, now, t));
-        let slot = self.attempts.insert(Attempt::fresh(call_id, id, now));
+        // What `send` does once no throttle can refuse the attempt: its replica (the balancer
+        // draws from its own stream and schedules nothing, so choosing before the timer is set
+        // changes no draw and no event's order), then the attempt is built as sent.
+        let replica = self.pick_replica(edge_id);
+        let timeout_at = timeout.map_or(NEVER, |t| now + t);
+        let slot = self.attempts.insert(Attempt {
+            sent: true,
+            replica,
+            timeout_at,
+            // The timeout layer is passed.
+            stage: u8::from(timeout.is_some()),
+            ..Attempt::fresh(call_id, id, now)
+        });
         let call = &mut self.calls[call_id];
         call.slots[0] = slot;
         call.live = 1;
         if let Some(timeout) = timeout {
-            let a = &mut self.attempts[slot];
-            a.timeout_at = now + timeout;
-            a.stage = 1;
-            a.timeout = Some(s.timer_in(timeout, WorldEvent::Timeout { slot, attempt: id }));
+            let timer = s.timer_in(timeout, WorldEvent::Timeout { slot, attempt: id });
+            self.attempts[slot].timeout = Some(timer);
         }
-        // What `send` does once no throttle can refuse the attempt.
-        let replica = self.pick_replica(edge_id);
         let edge = &mut self.edges[edge_id];
         edge.outstanding[replica as usize] += 1;
         let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
         let per_try_deadline = edge.per_try_deadline;
-        let a = &mut self.attempts[slot];
-        a.sent = true;
-        a.replica = replica;
-        let timeout_at = a.timeout_at;
         let service = &mut self.services[to.0 as usize];
         let to_host = service.replicas[replica as usize].host;
         if service.stats_mirror.is_none() {
@@ -361,16 +366,21 @@ impl World {
                 .calls
                 .record(now, latency, outcome);
         }
-        let ended = super::call::Ended {
-            owner: call.owner,
-            op: call.op,
-            value: call.value,
-            parent: (call.parent_attempt, call.step),
-            root: match outcome {
-                Outcome::Failed(FailureCause::Dependency) => call.last_root,
-                Outcome::Failed(cause) => cause,
-                Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
-            },
+        let root = match outcome {
+            Outcome::Failed(FailureCause::Dependency) => call.last_root,
+            Outcome::Failed(cause) => cause,
+            Outcome::Ok | Outcome::Degraded => FailureCause::Dependency,
+        };
+        // A client's call (most of them) is told in line: no `Ended` to build, no frame.
+        let ended = match call.owner {
+            Owner::Client { client, started } => Err((client, started)),
+            owner => Ok(super::call::Ended {
+                owner,
+                op: call.op,
+                value: call.value,
+                parent: (call.parent_attempt, call.step),
+                root,
+            }),
         };
         call.finished = true;
         if call.jobs == 0 {
@@ -379,6 +389,9 @@ impl World {
             // Its callee still works on it, for nobody (see `World::awaited`).
             self.chain_broken();
         }
-        self.tell_owner::<false>(s, ended, outcome);
+        match ended {
+            Ok(ended) => self.tell_owner::<false>(s, ended, outcome),
+            Err((client, started)) => self.tell_client(now, client, started, outcome, root),
+        }
     }
 }

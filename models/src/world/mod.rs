@@ -78,6 +78,8 @@ mod tests;
 #[cfg(test)]
 mod tests_lean;
 #[cfg(test)]
+mod tests_plain_edge;
+#[cfg(test)]
 mod tests_plain_service;
 #[cfg(test)]
 mod tests_store;
@@ -120,7 +122,7 @@ use crate::trace::{NONE, RecordSink, TraceKind, TraceNames, TraceRecord};
 use self::attempt::Attempt;
 use self::broker::EdgeRole;
 use self::bulkhead::{Enter, Waiter};
-use self::call::{Call, Drawn, Key, Op, Owner};
+use self::call::{Call, Drawn, Key, LoneAttempt, Op, Owner};
 use self::call_edges::CallEdges;
 use self::clients::{ClientState, RequestKind};
 use self::edge::{
@@ -128,6 +130,7 @@ use self::edge::{
 };
 pub use self::events::WorldEvent;
 use self::faults::Unit;
+use self::plain::Carried;
 use self::service::{EndpointSpec, Job, LatencyFault, Replica, ServiceSpec, ServiceState};
 pub use self::slab::{AttemptId, CallSerial, EdgeId};
 use self::slab::{AttemptSlot, CallSlot, JobSlot, Slab};

@@ -52,7 +52,8 @@ impl World {
     }
 
     /// A plain service's request reached its running replica: a worker, a place in the queue,
-    /// or a refusal (`admit` with nothing to test before the queue).
+    /// or a refusal (`admit` with nothing to test before the queue). In line in `on_deliver`.
+    #[inline(always)]
     pub(super) fn plain_admit(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -80,8 +81,9 @@ impl World {
     }
 
     /// A plain service's job takes a free worker: `start_work` without a deadline, leak,
-    /// saga log, custom behaviour or throughput limit to consult.
-    #[inline]
+    /// saga log, custom behaviour or throughput limit to consult. In line in both callers (a
+    /// request admitted, a worker released), so neither pays its frame.
+    #[inline(always)]
     fn plain_start_work(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -126,7 +128,9 @@ impl World {
     }
 
     /// A plain service's job finished its own work: an error (its rate or a fault), the answer
-    /// when its endpoint calls nothing, else its call plan.
+    /// when its endpoint calls nothing, else its call plan. In line in `on_work_done`, its one
+    /// caller.
+    #[inline(always)]
     pub(super) fn plain_work_done(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -225,7 +229,9 @@ impl World {
     }
 
     /// Frees a plain service's worker and hands it to the head of the queue: `release_worker`
-    /// without CoDel, a function's instance or blocked senders to consider.
+    /// without CoDel, a function's instance or blocked senders to consider. In line in the
+    /// reply.
+    #[inline(always)]
     pub(super) fn plain_release(
         &mut self,
         s: &mut Scheduler<WorldEvent>,
@@ -269,23 +275,26 @@ impl World {
     ) {
         let job = &self.jobs[job_id];
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
-        if self.services[service].replicas[replica].epoch != job.epoch {
+        let inst = &self.services[service].replicas[replica];
+        if inst.epoch != job.epoch {
             self.discard_job(job_id);
             return;
         }
+        // The reply leaves from the replica's host (releasing the worker does not move it).
+        let from = inst.host;
         if job.holding_worker {
             self.plain_release(s, job_id, service, replica);
         }
         let job = &self.jobs[job_id];
         debug_assert!(job.permit.is_none() && !job.owns_key);
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
-        if outcome == Outcome::Failed(FailureCause::Dependency) && self.attempts[slot].id == attempt
-        {
+        let (root, executed) = (job.root, job.executed);
+        if outcome == Outcome::Failed(FailureCause::Dependency) {
             // The root cause travels back with the failure.
-            self.attempts[slot].root = job.root;
+            self.carry_back(slot, attempt, Carried::Root(root));
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
-        let wasted = job.executed && !self.awaited(job_id);
+        let wasted = executed && !self.awaited(job_id);
         let job = &mut self.jobs[job_id];
         if job.step_calls > job.step_ok + job.step_failed || !job.children.is_empty() {
             // It answers before calls it made are over: their work is for nobody now.
@@ -298,11 +307,9 @@ impl World {
         if call.finished && call.jobs == 0 {
             self.calls.remove(call_id);
         }
-        let state = &mut self.services[service];
         if wasted {
-            state.report.wasted_work += 1;
+            self.services[service].report.wasted_work += 1;
         }
-        let from = state.replicas[replica].host;
         self.send_reply::<false>(s, from, edge_id, slot, attempt, outcome);
     }
 }

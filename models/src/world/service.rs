@@ -426,7 +426,7 @@ impl World {
         // A chain never holds more jobs than there are: the bound only guards against a cycle.
         for _ in 0..=self.jobs.capacity() {
             let j = &self.jobs[job];
-            if j.attempt == NO_ATTEMPT || self.attempts[j.slot].id != j.attempt {
+            if j.attempt == NO_ATTEMPT || !self.attempt_awaited(j.slot, j.attempt) {
                 return false;
             }
             let call = &self.calls[j.call];

@@ -45,6 +45,25 @@ slot_id!(
     JobSlot
 );
 
+impl AttemptSlot {
+    /// The bit that marks a slot naming a call whose one attempt the call keeps itself (a plain
+    /// edge's call, `plain.rs`): the rest of the slot is the call's.
+    const LONE: u32 = 1 << 31;
+
+    /// The slot under which a job and a reply name the one attempt `call` keeps itself.
+    #[inline(always)]
+    pub(super) fn lone(call: CallSlot) -> AttemptSlot {
+        assert!(call.0 < Self::LONE, "fewer than 2^31 calls at once");
+        AttemptSlot(call.0 | Self::LONE)
+    }
+
+    /// The call that keeps this attempt itself, or `None` for an attempt of the `attempts` slab.
+    #[inline(always)]
+    pub(super) fn lone_call(self) -> Option<CallSlot> {
+        (self.0 & Self::LONE != 0).then_some(CallSlot(self.0 & !Self::LONE))
+    }
+}
+
 /// An edge: one calling replica's (or client request type's) policy state for one call of its
 /// plan. Edges live for the whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,6 +120,16 @@ impl<K: SlotId, T> Slab<K, T> {
         self.items.capacity() * std::mem::size_of::<T>() + self.free.capacity() * 4
     }
 
+    /// The key the next `insert` returns (a record that names a later one can be built first).
+    #[inline(always)]
+    pub(super) fn vacant_key(&self) -> K {
+        K::from_slot(match self.free.last() {
+            Some(&i) => i,
+            None => u32::try_from(self.items.len()).expect("fewer than 2^32 slots"),
+        })
+    }
+
+    #[inline(always)]
     pub(super) fn insert(&mut self, value: T) -> K {
         match self.free.pop() {
             Some(i) => {
@@ -114,6 +143,7 @@ impl<K: SlotId, T> Slab<K, T> {
         }
     }
 
+    #[inline(always)]
     pub(super) fn remove(&mut self, key: K) {
         let i = key.slot();
         // A slot freed twice would be handed out twice. `live` checks every slot at the end of

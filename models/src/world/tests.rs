@@ -545,7 +545,7 @@ fn a_plain_edge_s_fast_path_gives_the_general_path_s_results() {
     back.error_rate = 0.1;
     let mut cfg = world(vec![front, back], CallPolicy::default(), 280.0);
     cfg.network.latency = Distribution::exponential(SimDuration::from_micros(300)).unwrap();
-    // Both ends of the fast path (`plain_start_call`, `plain_attempt_ended`) against the
+    // Both ends of the fast path (`plain_start_call`, `on_lone_reply`) against the
     // general path, over a network without loss and over one that loses messages (a lost
     // request leaves its call in flight, as the general path's `send` leaves it).
     for loss in [0.0, 0.05] {

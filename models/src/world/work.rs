@@ -186,10 +186,8 @@ impl World {
         let state = &mut self.services[job.service.0 as usize];
         match self.calls[job.call].op {
             Op::Read | Op::Serve => {
-                let attempt = &mut self.attempts[job.slot];
-                if attempt.id == job.attempt {
-                    attempt.value = state.version;
-                }
+                let (slot, attempt, version) = (job.slot, job.attempt, state.version);
+                self.carry_back(slot, attempt, Carried::Value(version));
                 Outcome::Ok
             }
             Op::Write(version) => {
@@ -282,10 +280,10 @@ impl World {
         let (call_id, slot, attempt, edge_id) = (job.call, job.slot, job.attempt, job.edge);
         let (service, replica) = (job.service.0 as usize, job.replica as usize);
         let (owns_key, executed, arrived) = (job.owns_key, job.executed, job.arrived);
-        if outcome == Outcome::Failed(FailureCause::Dependency) && self.attempts[slot].id == attempt
-        {
+        if outcome == Outcome::Failed(FailureCause::Dependency) {
             // The root cause travels back with the failure, as a record's version does.
-            self.attempts[slot].root = job.root;
+            let root = job.root;
+            self.carry_back(slot, attempt, Carried::Root(root));
         }
         // Executed for a caller that has given up, or whose own caller has, up the chain.
         // A broker's work for a publish nobody waits for (fire-and-forget) is not wasted.

@@ -199,6 +199,9 @@ pub struct World {
     /// Scratch space for load balancing and for the calls of a plan step.
     eligible: Vec<bool>,
     made: Vec<EdgeId>,
+    /// Emptied lists of a parallel step's calls (`Job::children`), kept with their capacity so
+    /// the next parallel step takes one instead of allocating.
+    spare_children: Vec<Vec<(CallSlot, CallSerial)>>,
     /// Bulkhead waiters handed a permit, to carry on at the next `ResumeWaiters` event.
     resumes: Vec<Waiter>,
     /// Retries without backoff made inline in the current event's handler (see

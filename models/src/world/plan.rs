@@ -128,14 +128,27 @@ impl World {
                     self.publish_detached::<TRACE>(s, job_id, child);
                     continue;
                 }
-                let j = &mut self.jobs[job_id];
+                let j = &self.jobs[job_id];
                 if parallel && j.attempt != NO_ATTEMPT && j.step == step {
-                    j.children.push(child);
+                    self.push_child(job_id, child);
                 }
             }
             self.made = made;
             return;
         }
+    }
+
+    /// Records a call of the job's parallel step, in a list from `spare_children` when the job
+    /// has none yet: parallel steps are common (a fan-out per request), and the list's
+    /// allocation and free cost more than the rest of the bookkeeping.
+    pub(super) fn push_child(&mut self, job_id: JobSlot, child: (CallSlot, CallSerial)) {
+        let children = &mut self.jobs[job_id].children;
+        if children.capacity() == 0
+            && let Some(spare) = self.spare_children.pop()
+        {
+            *children = spare;
+        }
+        children.push(child);
     }
 
     /// A call of the job's current step is over: decide the step when its join says so.
@@ -181,11 +194,16 @@ impl World {
         };
         job.step += 1;
         // The calls still running are for nobody now: abandon them.
-        for (call, serial) in std::mem::take(&mut job.children) {
+        let mut children = std::mem::take(&mut job.children);
+        for &(call, serial) in &children {
             let c = &self.calls[call];
             if c.serial == serial && !c.finished {
                 self.cancel_call::<TRACE>(s, call);
             }
+        }
+        if children.capacity() > 0 {
+            children.clear();
+            self.spare_children.push(children);
         }
         if self.twopc.is_some() && self.twopc_votes::<TRACE>(s, job_id, success) {
             return;

@@ -252,9 +252,9 @@ impl World {
             if let Some(t) = tp.txns.get_mut(&txn) {
                 t.serials.push(child.1);
             }
-            let j = &mut self.jobs[job_id];
+            let j = &self.jobs[job_id];
             if j.attempt != NO_ATTEMPT && j.step == step {
-                j.children.push(child);
+                self.push_child(job_id, child);
             }
         }
     }

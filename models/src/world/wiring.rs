@@ -92,6 +92,7 @@ impl World {
             link_faults: schedule.link_faults,
             eligible: Vec::new(),
             made: Vec::new(),
+            spare_children: Vec::new(),
             resumes: Vec::new(),
             inline_retries: 0,
             chains_broken: false,

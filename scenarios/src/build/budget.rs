@@ -30,11 +30,32 @@ const WORKER_BYTES: f64 = 8.0;
 const CALL_BYTES: f64 = 512.0;
 
 /// One thing a run allocates, where it is set in the file and what to change.
-struct Cost {
+struct Cost<'s> {
     bytes: f64,
-    position: Option<(usize, usize)>,
+    place: Place<'s>,
     field: String,
     what: String,
+}
+
+/// Where a cost is set in the file, found only for the cost a diagnostic names: finding it
+/// scans the source, and a scenario with hundreds of services has thousands of costs.
+enum Place<'s> {
+    /// A field of the service with this name.
+    Service(&'s str, &'static str),
+    /// A field of the `index`-th client.
+    Client(usize, &'static str),
+    /// A top-level field.
+    Top(&'static str),
+}
+
+impl Place<'_> {
+    fn locate(&self, source: &str) -> Option<(usize, usize)> {
+        match *self {
+            Place::Service(name, field) => super::locate::locate(source, &[&named(name), field]),
+            Place::Client(index, field) => locate_item(source, &["clients"], index, &[field]),
+            Place::Top(field) => super::locate::locate(source, &[field]),
+        }
+    }
 }
 
 /// Reports the scenario if what a run allocates up front does not fit in `limits.memory`;
@@ -43,7 +64,7 @@ pub(super) fn within_budget(c: &mut Checker, scenario: &Scenario) -> bool {
     if !totals_fit(c, scenario) {
         return false;
     }
-    let costs = costs(c.source, scenario);
+    let costs = costs(scenario);
     let total: f64 = costs.iter().map(|cost| cost.bytes).sum();
     let budget = scenario.limits.memory.0;
     if total <= budget as f64 {
@@ -54,7 +75,7 @@ pub(super) fn within_budget(c: &mut Checker, scenario: &Scenario) -> bool {
         .max_by(|a, b| a.bytes.total_cmp(&b.bytes))
         .expect("a total above the budget has a cost");
     c.report_at(
-        largest.position,
+        largest.place.locate(c.source),
         largest.field.clone(),
         format!(
             "the run would need about {} ({}, about {}), more than limits.memory ({}); lower \
@@ -105,7 +126,7 @@ fn shown(bytes: f64) -> String {
     }
 }
 
-fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
+fn costs(scenario: &Scenario) -> Vec<Cost<'_>> {
     let mut costs = Vec::new();
     let replicas_of: BTreeMap<&str, f64> = scenario
         .services
@@ -115,10 +136,10 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
     let mut edges = scenario.clients.len() as f64;
     for (i, s) in scenario.services.iter().enumerate() {
         let replicas = f64::from(s.replicas.max(1));
-        let anchor = |field: &str| super::locate::locate(source, &[&named(&s.name), field]);
+        let anchor = |field: &'static str| Place::Service(&s.name, field);
         costs.push(Cost {
             bytes: replicas * REPLICA_BYTES,
-            position: anchor("replicas"),
+            place: anchor("replicas"),
             field: format!("services[{i}].replicas"),
             what: format!("{replicas} replicas"),
         });
@@ -134,7 +155,7 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
         edges += replicas * targets.len() as f64;
         costs.push(Cost {
             bytes: replicas * per_replica,
-            position: anchor("replicas"),
+            place: anchor("replicas"),
             field: format!("services[{i}].replicas"),
             what: format!(
                 "{replicas} replicas x {} calls, each balanced over its callee's replicas",
@@ -144,7 +165,7 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
         let workers = f64::from(s.workers) * replicas;
         costs.push(Cost {
             bytes: workers * WORKER_BYTES,
-            position: anchor("workers"),
+            place: anchor("workers"),
             field: format!("services[{i}].workers"),
             what: format!("{workers} workers in all"),
         });
@@ -158,7 +179,7 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
         };
         costs.push(Cost {
             bytes: users * USER_BYTES,
-            position: locate_item(source, &["clients"], i, &["users"]),
+            place: Place::Client(i, "users"),
             field: format!("clients[{i}].arrivals.users"),
             what: format!("{users} users"),
         });
@@ -168,18 +189,18 @@ fn costs(source: &str, scenario: &Scenario) -> Vec<Cost> {
         let windows = (scenario.duration.0.as_nanos() as f64 / window).ceil();
         let series =
             scenario.clients.len() as f64 + 2.0 * scenario.services.len() as f64 + 2.0 * edges;
-        let (anchors, field) = match scenario.window {
-            Some(_) => (["window"], "window"),
-            None => (["duration"], "duration"),
+        let field = match scenario.window {
+            Some(_) => "window",
+            None => "duration",
         };
         costs.push(Cost {
             bytes: windows * series * SERIES_WINDOW_BYTES,
-            position: super::locate::locate(source, &anchors),
+            place: Place::Top(field),
             field: field.into(),
             what: format!("{windows} windows x {series} time series"),
         });
     }
-    costs.extend(fan_out(source, scenario));
+    costs.extend(fan_out(scenario));
     costs
 }
 
@@ -192,7 +213,7 @@ fn plan_targets<'s>(calls: &'s [spec::Call], into: &mut Vec<&'s str>) {
 }
 
 /// The most calls one client request makes, down the whole call graph.
-fn fan_out(source: &str, scenario: &Scenario) -> Option<Cost> {
+fn fan_out(scenario: &Scenario) -> Option<Cost<'_>> {
     let index: BTreeMap<&str, usize> = scenario
         .services
         .iter()
@@ -221,7 +242,7 @@ fn fan_out(source: &str, scenario: &Scenario) -> Option<Cost> {
     let name = &scenario.services[worst].name;
     Some(Cost {
         bytes: calls * CALL_BYTES,
-        position: super::locate::locate(source, &[&named(name), "calls"]),
+        place: Place::Service(name, "calls"),
         field: format!("services[{worst}].calls"),
         what: format!("one request makes {calls} calls down the call graph"),
     })

@@ -232,6 +232,30 @@ impl World {
     /// statistics, its replica's count, a job left working for nobody, and the outcome kept on
     /// the call (as `attempt_ended` and `drop_attempt` do). Returns the call, which the caller
     /// retries or ends.
+    /// An answered attempt in the callee's statistics (its service's and its endpoint's) and, in
+    /// a rollout, in its version's; shared by the plain and the lean paths.
+    #[inline(always)]
+    pub(super) fn callee_answered(
+        &mut self,
+        to: usize,
+        to_endpoint: u16,
+        replica: u32,
+        now: SimTime,
+        latency: SimDuration,
+        outcome: Outcome,
+    ) {
+        let service = &mut self.services[to];
+        if service.stats_mirror.is_none() {
+            service.report.stats.record(now, latency, outcome);
+        }
+        if let Some(stats) = service.endpoint_stats(to_endpoint) {
+            stats.record(now, latency, outcome);
+        }
+        if !self.deploys.is_empty() {
+            self.rollout_observe(to, replica, latency, outcome);
+        }
+    }
+
     #[inline(always)]
     pub(super) fn lone_attempt_ended(
         &mut self,
@@ -255,16 +279,7 @@ impl World {
             .stats
             .record(now, latency, outcome);
         if sent {
-            let service = &mut self.services[to];
-            if service.stats_mirror.is_none() {
-                service.report.stats.record(now, latency, outcome);
-            }
-            if let Some(stats) = service.endpoint_stats(to_endpoint) {
-                stats.record(now, latency, outcome);
-            }
-            if !self.deploys.is_empty() {
-                self.rollout_observe(to, replica, latency, outcome);
-            }
+            self.callee_answered(to, to_endpoint, replica, now, latency, outcome);
             self.edges[edge_id].outstanding[replica as usize] -= 1;
         }
         if let Some(job) = job

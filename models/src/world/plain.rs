@@ -214,16 +214,7 @@ impl World {
         self.edge_reports[report as usize]
             .stats
             .record(now, latency, outcome);
-        let service = &mut self.services[to];
-        if service.stats_mirror.is_none() {
-            service.report.stats.record(now, latency, outcome);
-        }
-        if let Some(stats) = service.endpoint_stats(to_endpoint) {
-            stats.record(now, latency, outcome);
-        }
-        if !self.deploys.is_empty() {
-            self.rollout_observe(to, replica, latency, outcome);
-        }
+        self.callee_answered(to, to_endpoint, replica, now, latency, outcome);
         // The call ends with its one attempt, as a lean edge's call ends.
         self.lean_call_finished(s, call_id, edge_id, outcome);
     }

@@ -164,14 +164,7 @@ impl World {
         edge.outstanding[replica as usize] += 1;
         let (to, to_endpoint, from_host) = (edge.to, edge.to_endpoint, edge.caller_host);
         let per_try_deadline = edge.per_try_deadline;
-        let service = &mut self.services[to.0 as usize];
-        let to_host = service.replicas[replica as usize].host;
-        if service.stats_mirror.is_none() {
-            service.report.stats.requests += 1;
-        }
-        if let Some(stats) = service.endpoint_stats(to_endpoint) {
-            stats.requests += 1;
-        }
+        let to_host = self.callee_requested(to, to_endpoint, replica);
         let latency = match self.transmit(edge_id, from_host, to_host, now) {
             Transit::Arrives(latency) => latency,
             Transit::Lost => return,
@@ -232,6 +225,25 @@ impl World {
     /// statistics, its replica's count, a job left working for nobody, and the outcome kept on
     /// the call (as `attempt_ended` and `drop_attempt` do). Returns the call, which the caller
     /// retries or ends.
+    /// An attempt sent to the callee in its statistics (its service's and its endpoint's);
+    /// returns the host of the replica it goes to. Shared by the plain and the lean paths.
+    #[inline(always)]
+    pub(super) fn callee_requested(
+        &mut self,
+        to: ServiceId,
+        to_endpoint: u16,
+        replica: u32,
+    ) -> u32 {
+        let service = &mut self.services[to.0 as usize];
+        if service.stats_mirror.is_none() {
+            service.report.stats.requests += 1;
+        }
+        if let Some(stats) = service.endpoint_stats(to_endpoint) {
+            stats.requests += 1;
+        }
+        service.replicas[replica as usize].host
+    }
+
     /// An answered attempt in the callee's statistics (its service's and its endpoint's) and, in
     /// a rollout, in its version's; shared by the plain and the lean paths.
     #[inline(always)]

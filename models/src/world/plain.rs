@@ -89,14 +89,7 @@ impl World {
         if let Owner::Client { client, .. } | Owner::User { client, .. } = owner {
             self.clients[client.0 as usize].report.attempts += 1;
         }
-        let service = &mut self.services[to.0 as usize];
-        let to_host = service.replicas[replica as usize].host;
-        if service.stats_mirror.is_none() {
-            service.report.stats.requests += 1;
-        }
-        if let Some(stats) = service.endpoint_stats(to_endpoint) {
-            stats.requests += 1;
-        }
+        let to_host = self.callee_requested(to, to_endpoint, replica);
         let transit = self.transmit(edge_id, from_host, to_host, now);
         // The slot its job will take if the network delivers it: the call names it from the
         // start (nothing below takes a job's slot before).

@@ -81,8 +81,14 @@ impl<E: Copy> QuadHeap<E> {
     #[inline]
     pub(super) fn push_last(&mut self, entry: Entry<E>) {
         debug_assert!(!self.root_taken || !entry.before(&self.items[0]));
-        let mut hole = self.items.len();
+        let hole = self.items.len();
         self.items.push(entry);
+        self.sift_up(hole, entry);
+    }
+
+    /// Moves the hole at `hole` up while `entry` is before its parent, then puts `entry` in it.
+    #[inline(always)]
+    fn sift_up(&mut self, mut hole: usize, entry: Entry<E>) {
         while hole > 0 {
             let parent = (hole - 1) / 4;
             if !entry.before(&self.items[parent]) {
@@ -145,15 +151,7 @@ impl<E: Copy> QuadHeap<E> {
             self.items[hole] = self.items[best];
             hole = best;
         }
-        while hole > 0 {
-            let parent = (hole - 1) / 4;
-            if !entry.before(&self.items[parent]) {
-                break;
-            }
-            self.items[hole] = self.items[parent];
-            hole = parent;
-        }
-        self.items[hole] = entry;
+        self.sift_up(hole, entry);
     }
 
     /// Entries held, a taken root excluded.

@@ -167,6 +167,61 @@ impl Drawn {
 }
 
 impl World {
+    /// A call's record as it starts, before any attempt: the one place every path (`start_call`,
+    /// the lean and the plain paths) builds it. A job's call notes the attempt and step it serves;
+    /// a job whose attempt is over marks the chain broken.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn call_record(
+        &mut self,
+        edge: EdgeId,
+        owner: Owner,
+        now: SimTime,
+        serial: CallSerial,
+        op: Op,
+        deadline: SimTime,
+        drawn: Drawn,
+    ) -> Call {
+        let (parent_attempt, step) = match owner {
+            Owner::Job(job) => (self.jobs[job].attempt, self.jobs[job].step),
+            _ => (NO_ATTEMPT, 0),
+        };
+        if matches!(owner, Owner::Job(_)) && parent_attempt == NO_ATTEMPT {
+            self.chain_broken();
+        }
+        Call {
+            edge,
+            owner,
+            started: now,
+            hedge_timer: None,
+            parent_attempt,
+            step,
+            breaker_at: None,
+            retry_permit: None,
+            serial,
+            op,
+            value: 0,
+            attempts: 0,
+            slots: [AttemptSlot(0); MAX_LIVE],
+            live: 0,
+            stage: 0,
+            permit: false,
+            waiting: false,
+            wait_timer: None,
+            deadline,
+            deadline_timer: None,
+            last_backoff: SimDuration::ZERO,
+            last_cause: FailureCause::Timeout,
+            last_root: FailureCause::Timeout,
+            executions: 0,
+            key: Key::Unseen,
+            jobs: 0,
+            finished: false,
+            drawn,
+            lone: LoneAttempt::NONE,
+        }
+    }
+
     /// Begins a logical call over `edge`.
     pub(super) fn start_call<const TRACE: bool>(
         &mut self,
@@ -205,48 +260,8 @@ impl World {
             .draws
             .as_deref_mut()
             .map_or(Drawn::Nothing, OriginDraws::draw);
-        if let Owner::Job(job) = owner
-            && self.jobs[job].attempt == NO_ATTEMPT
-        {
-            self.chain_broken();
-        }
-        let call = self.calls.insert(Call {
-            edge: edge_id,
-            owner,
-            started: now,
-            hedge_timer: None,
-            parent_attempt: match owner {
-                Owner::Job(job) => self.jobs[job].attempt,
-                _ => NO_ATTEMPT,
-            },
-            step: match owner {
-                Owner::Job(job) => self.jobs[job].step,
-                _ => 0,
-            },
-            breaker_at: None,
-            retry_permit: None,
-            serial,
-            op,
-            value: 0,
-            attempts: 0,
-            slots: [AttemptSlot(0); MAX_LIVE],
-            live: 0,
-            stage: 0,
-            permit: false,
-            waiting: false,
-            wait_timer: None,
-            deadline,
-            deadline_timer: None,
-            last_backoff: SimDuration::ZERO,
-            last_cause: FailureCause::Timeout,
-            last_root: FailureCause::Timeout,
-            executions: 0,
-            key: Key::Unseen,
-            jobs: 0,
-            finished: false,
-            drawn,
-            lone: LoneAttempt::NONE,
-        });
+        let record = self.call_record(edge_id, owner, now, serial, op, deadline, drawn);
+        let call = self.calls.insert(record);
         if TRACE {
             match owner {
                 Owner::Client { client, .. } | Owner::User { client, .. } => {

@@ -65,47 +65,8 @@ impl World {
             .draws
             .as_deref_mut()
             .map_or(Drawn::Nothing, OriginDraws::draw);
-        let (parent_attempt, step) = match owner {
-            Owner::Job(job) => {
-                let (attempt, step) = (self.jobs[job].attempt, self.jobs[job].step);
-                if attempt == NO_ATTEMPT {
-                    self.chain_broken();
-                }
-                (attempt, step)
-            }
-            _ => (NO_ATTEMPT, 0),
-        };
-        let call = self.calls.insert(Call {
-            edge: edge_id,
-            owner,
-            started: now,
-            hedge_timer: None,
-            parent_attempt,
-            step,
-            breaker_at: None,
-            retry_permit: None,
-            serial,
-            op,
-            value: 0,
-            attempts: 0,
-            slots: [AttemptSlot(0); MAX_LIVE],
-            live: 0,
-            stage: 0,
-            permit: false,
-            waiting: false,
-            wait_timer: None,
-            deadline: NEVER,
-            deadline_timer: None,
-            last_backoff: SimDuration::ZERO,
-            last_cause: FailureCause::Timeout,
-            last_root: FailureCause::Timeout,
-            executions: 0,
-            key: Key::Unseen,
-            jobs: 0,
-            finished: false,
-            drawn,
-            lone: LoneAttempt::NONE,
-        });
+        let record = self.call_record(edge_id, owner, now, serial, op, NEVER, drawn);
+        let call = self.calls.insert(record);
         self.lean_attempt(s, call);
         (call, serial)
     }

@@ -52,16 +52,6 @@ impl World {
         let now = s.now();
         let serial = CallSerial(self.next_serial);
         self.next_serial += 1;
-        let (parent_attempt, step) = match owner {
-            Owner::Job(job) => {
-                let (attempt, step) = (self.jobs[job].attempt, self.jobs[job].step);
-                if attempt == NO_ATTEMPT {
-                    self.chain_broken();
-                }
-                (attempt, step)
-            }
-            _ => (NO_ATTEMPT, 0),
-        };
         let id = AttemptId(self.next_attempt);
         self.next_attempt += 1;
         // A caller's own workload draws its store operation here, as `start_call` does.
@@ -69,6 +59,7 @@ impl World {
             .draws
             .as_deref_mut()
             .map_or(Drawn::Nothing, OriginDraws::draw);
+        let record = self.call_record(edge_id, owner, now, serial, op, NEVER, drawn);
         let edge = &self.edges[edge_id];
         debug_assert!(edge.plain && edge.cold.budget.is_none());
         // The only replica, or the balancer's choice (which may draw).
@@ -98,37 +89,14 @@ impl World {
             Transit::Lost | Transit::Refused(_) => None,
         };
         let call = self.calls.insert(Call {
-            edge: edge_id,
-            owner,
-            started: now,
-            hedge_timer: None,
-            parent_attempt,
-            step,
-            breaker_at: None,
-            retry_permit: None,
-            serial,
-            op,
-            value: 0,
             attempts: 1,
-            slots: [AttemptSlot(0); MAX_LIVE],
             live: 1,
-            stage: 0,
-            permit: false,
-            waiting: false,
-            wait_timer: None,
-            deadline: NEVER,
-            deadline_timer: None,
-            last_backoff: SimDuration::ZERO,
-            last_cause: FailureCause::Timeout,
             // What an attempt's root cause starts as: a reply that fails with a dependency
             // writes its own here.
             last_root: FailureCause::Dependency,
-            executions: 0,
-            key: Key::Unseen,
             jobs: u32::from(job.is_some()),
-            finished: false,
-            drawn,
             lone: LoneAttempt { id, replica, job },
+            ..record
         });
         let slot = AttemptSlot::lone(call);
         let latency = match transit {
